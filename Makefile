@@ -1,0 +1,166 @@
+# libproxmox — plain GNU make.
+#   make            library (shared + static) and programs into build/
+#   make check      test suite (Check); SAN=1 builds and runs it under ASan + UBSan
+#   make demo       starts pve-mock and runs the demo against it
+#   make bench      benchmark against pve-mock
+#   make generate   regenerate include/proxmox/gen and lib/gen from ../shared/schema
+#   make install / uninstall   honour PREFIX, DESTDIR, LIBDIR, INCLUDEDIR, BINDIR
+
+VERSION_MAJOR := $(shell sed -n 's/^\#define PMX_VERSION_MAJOR \([0-9]*\)/\1/p' include/proxmox/version.h)
+VERSION_MINOR := $(shell sed -n 's/^\#define PMX_VERSION_MINOR \([0-9]*\)/\1/p' include/proxmox/version.h)
+VERSION_PATCH := $(shell sed -n 's/^\#define PMX_VERSION_PATCH \([0-9]*\)/\1/p' include/proxmox/version.h)
+VERSION := $(VERSION_MAJOR).$(VERSION_MINOR).$(VERSION_PATCH)
+
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+BINDIR ?= $(PREFIX)/bin
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+DESTDIR ?=
+
+CC ?= cc
+AR ?= ar
+PKG_CONFIG ?= pkg-config
+SCHEMA ?= ../shared/schema/pve-apidoc.json
+
+ifeq ($(SAN),1)
+B ?= build-san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT ?= -O1 -g
+else
+B ?= build
+SANFLAGS :=
+OPT ?= -O2 -g
+endif
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wno-unused-parameter
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SANFLAGS) -Iinclude -Ilib
+CFLAGS ?=
+LDFLAGS ?=
+
+DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcurl libcjson openssl 2>/dev/null)
+DEP_LIBS := $(shell $(PKG_CONFIG) --libs libcurl libcjson openssl 2>/dev/null)
+EVENT_CFLAGS := $(shell $(PKG_CONFIG) --cflags libevent libevent_openssl 2>/dev/null)
+EVENT_LIBS := $(shell $(PKG_CONFIG) --libs libevent libevent_openssl 2>/dev/null)
+CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
+CHECK_LIBS := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
+
+LIB_SRCS := $(sort $(wildcard lib/*.c) $(wildcard lib/gen/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
+LIB_HDRS := $(wildcard include/proxmox/*.h include/proxmox/gen/*.h lib/*.h)
+
+SONAME := libproxmox.so.$(VERSION_MAJOR)
+SHLIB := $(B)/lib/libproxmox.so.$(VERSION)
+STLIB := $(B)/lib/libproxmox.a
+
+MOCK_SRCS := $(sort $(wildcard tools/pve-mock/*.c))
+GEN_SRCS := $(sort $(wildcard tools/pmx-gen/*.c))
+CLI_SRCS := $(sort $(wildcard tools/pmx/*.c))
+TEST_SRCS := $(sort $(wildcard tests/*.c))
+EXAMPLES := $(patsubst examples/%.c,$(B)/bin/%,$(sort $(wildcard examples/*.c)))
+BENCH_SRCS := $(sort $(wildcard bench/*.c))
+
+PROGRAMS := $(B)/bin/pve-mock $(B)/bin/pmx-gen
+ifneq ($(CLI_SRCS),)
+PROGRAMS += $(B)/bin/pmx
+endif
+
+.PHONY: all lib programs deps check demo bench generate generate-check install uninstall clean examples
+all: lib programs examples
+
+lib: $(SHLIB) $(STLIB)
+programs: $(PROGRAMS)
+examples: $(EXAMPLES)
+
+deps:
+	@sh tools/deps.sh
+
+$(B)/obj/%.o: %.c $(LIB_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -fPIC -fvisibility=hidden -DPROXMOX_COMPILATION $(DEP_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(SHLIB): $(LIB_OBJS) lib/libproxmox.map
+	@mkdir -p $(dir $@)
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=lib/libproxmox.map -Wl,--no-undefined \
+	  $(SANFLAGS) $(LDFLAGS) -o $@ $(LIB_OBJS) $(DEP_LIBS)
+	ln -sf libproxmox.so.$(VERSION) $(B)/lib/$(SONAME)
+	ln -sf $(SONAME) $(B)/lib/libproxmox.so
+
+$(STLIB): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $(LIB_OBJS)
+
+# Programs link the static library: they may use internal helpers.
+PROG_CFLAGS = $(BASE_CFLAGS) $(DEP_CFLAGS) $(CFLAGS)
+PROG_LIBS = $(STLIB) $(DEP_LIBS) -lm
+
+$(B)/bin/pve-mock: $(MOCK_SRCS) $(wildcard tools/pve-mock/*.h) $(STLIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(PROG_CFLAGS) $(EVENT_CFLAGS) -Itools/pve-mock $(LDFLAGS) -o $@ $(MOCK_SRCS) $(PROG_LIBS) $(EVENT_LIBS) -lz
+
+$(B)/bin/pmx-gen: $(GEN_SRCS) $(wildcard tools/pmx-gen/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(DEP_CFLAGS) $(CFLAGS) -Itools/pmx-gen $(LDFLAGS) -o $@ $(GEN_SRCS) $(DEP_LIBS)
+
+$(B)/bin/pmx: $(CLI_SRCS) $(wildcard tools/pmx/*.h) $(STLIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(PROG_CFLAGS) -Itools/pmx $(LDFLAGS) -o $@ $(CLI_SRCS) $(PROG_LIBS)
+
+$(B)/bin/%: examples/%.c $(SHLIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(DEP_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< -L$(B)/lib -lproxmox $(DEP_LIBS) -Wl,-rpath,'$$ORIGIN/../lib'
+
+$(B)/tests/check_all: $(TEST_SRCS) $(wildcard tests/*.h) $(STLIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(PROG_CFLAGS) $(CHECK_CFLAGS) -Itests $(LDFLAGS) -o $@ $(TEST_SRCS) $(PROG_LIBS) $(CHECK_LIBS)
+
+$(B)/bin/bench: $(BENCH_SRCS) $(STLIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(PROG_CFLAGS) $(LDFLAGS) -o $@ $(BENCH_SRCS) $(PROG_LIBS)
+
+check: deps
+	@$(MAKE) --no-print-directory all $(B)/tests/check_all
+	PMX_BUILD=$(B) PMX_SCHEMA=$(SCHEMA) $(B)/tests/check_all
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh examples/demo.sh $(B)
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(B)/bin/bench
+	@sh bench/run.sh $(B)
+
+generate: $(B)/bin/pmx-gen
+	$(B)/bin/pmx-gen --schema $(SCHEMA) --overrides schema/overrides.json --pin schema/pin.json \
+	  --include-dir include/proxmox/gen --src-dir lib/gen
+
+generate-check: $(B)/bin/pmx-gen
+	@sh tools/generate-check.sh $(B) $(SCHEMA)
+
+$(B)/libproxmox.pc: pkgconfig/libproxmox.pc.in include/proxmox/version.h
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+	    -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+install: lib $(B)/libproxmox.pc programs
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/proxmox/gen $(DESTDIR)$(INCLUDEDIR)/proxmox/adapters \
+	  $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(BINDIR)
+	install -m 644 include/proxmox/*.h $(DESTDIR)$(INCLUDEDIR)/proxmox/
+	install -m 644 include/proxmox/gen/*.h $(DESTDIR)$(INCLUDEDIR)/proxmox/gen/
+	if ls include/proxmox/adapters/*.h >/dev/null 2>&1; then install -m 644 include/proxmox/adapters/*.h $(DESTDIR)$(INCLUDEDIR)/proxmox/adapters/; fi
+	install -m 755 $(SHLIB) $(DESTDIR)$(LIBDIR)/
+	ln -sf libproxmox.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libproxmox.so
+	install -m 644 $(STLIB) $(DESTDIR)$(LIBDIR)/
+	install -m 644 $(B)/libproxmox.pc $(DESTDIR)$(PKGCONFIGDIR)/
+	install -m 755 $(filter-out %/pmx-gen,$(PROGRAMS)) $(DESTDIR)$(BINDIR)/
+
+uninstall:
+	rm -rf $(DESTDIR)$(INCLUDEDIR)/proxmox
+	rm -f $(DESTDIR)$(LIBDIR)/libproxmox.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME) \
+	  $(DESTDIR)$(LIBDIR)/libproxmox.so $(DESTDIR)$(LIBDIR)/libproxmox.a $(DESTDIR)$(PKGCONFIGDIR)/libproxmox.pc \
+	  $(DESTDIR)$(BINDIR)/pve-mock $(DESTDIR)$(BINDIR)/pmx
+
+clean:
+	rm -rf build build-san

@@ -1,0 +1,169 @@
+/* Allocation, growable buffers and secret wiping. */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void *(*g_malloc)(size_t) = malloc;
+static void *(*g_realloc)(void *, size_t) = realloc;
+static void (*g_free)(void *) = free;
+
+int pmx_set_allocator(void *(*m)(size_t), void *(*r)(void *, size_t), void (*f)(void *)) {
+    if (!m || !r || !f)
+        return PMX_EINVAL;
+    g_malloc = m;
+    g_realloc = r;
+    g_free = f;
+    return PMX_OK;
+}
+
+void *pmx__malloc(size_t n) { return g_malloc(n ? n : 1); }
+
+void *pmx__calloc(size_t n, size_t size) {
+    if (size && n > SIZE_MAX / size)
+        return NULL;
+    size_t total = n * size;
+    void *p = g_malloc(total ? total : 1);
+    if (p)
+        memset(p, 0, total);
+    return p;
+}
+
+void *pmx__realloc(void *p, size_t n) { return g_realloc(p, n ? n : 1); }
+
+void pmx__free(void *p) {
+    if (p)
+        g_free(p);
+}
+
+void pmx_free(void *p) { pmx__free(p); }
+
+char *pmx__strndup(const char *s, size_t n) {
+    char *d = pmx__malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = 0;
+    }
+    return d;
+}
+
+char *pmx__strdup(const char *s) { return s ? pmx__strndup(s, strlen(s)) : NULL; }
+
+char *pmx__asprintf(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return NULL;
+    char *s = pmx__malloc((size_t)n + 1);
+    if (!s)
+        return NULL;
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+void pmx__wipe(void *p, size_t n) {
+    if (!p || !n)
+        return;
+    memset(p, 0, n);
+    /* Keep the compiler from dropping the memset of memory about to be freed. */
+    __asm__ __volatile__("" : : "r"(p) : "memory");
+}
+
+void pmx__secret_free(char *s) {
+    if (!s)
+        return;
+    pmx__wipe(s, strlen(s));
+    pmx__free(s);
+}
+
+void pmx_secret_free(char *s) { pmx__secret_free(s); }
+
+int pmx__buf_reserve(pmx__buf *b, size_t extra) {
+    if (extra > SIZE_MAX / 2 - b->len) /* before the sum below can wrap */
+        return PMX_ENOMEM;
+    if (b->len + extra + 1 <= b->cap)
+        return PMX_OK;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + extra + 1)
+        cap *= 2;
+    char *d = pmx__realloc(b->data, cap);
+    if (!d)
+        return PMX_ENOMEM;
+    d[b->len] = 0; /* a fresh buffer reads as "" (callers rely on it) */
+    b->data = d;
+    b->cap = cap;
+    return PMX_OK;
+}
+
+int pmx__buf_append(pmx__buf *b, const void *p, size_t n) {
+    if (pmx__buf_reserve(b, n) != PMX_OK)
+        return PMX_ENOMEM;
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = 0;
+    return PMX_OK;
+}
+
+int pmx__buf_puts(pmx__buf *b, const char *s) { return pmx__buf_append(b, s, strlen(s)); }
+
+int pmx__buf_printf(pmx__buf *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0 || pmx__buf_reserve(b, (size_t)n) != PMX_OK)
+        return PMX_ENOMEM;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return PMX_OK;
+}
+
+void pmx__buf_free(pmx__buf *b) {
+    pmx__free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+static int unreserved(unsigned char ch) {
+    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+           ch == '-' || ch == '.' || ch == '_' || ch == '~';
+}
+
+int pmx__buf_escape(pmx__buf *b, const char *s, size_t n) {
+    static const char hex[] = "0123456789ABCDEF";
+    if (pmx__buf_reserve(b, n * 3) != PMX_OK)
+        return PMX_ENOMEM;
+    char *o = b->data + b->len;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (unreserved(ch)) {
+            *o++ = (char)ch;
+        } else {
+            *o++ = '%';
+            *o++ = hex[ch >> 4];
+            *o++ = hex[ch & 15];
+        }
+    }
+    b->len = (size_t)(o - b->data);
+    b->data[b->len] = 0;
+    return PMX_OK;
+}
+
+char *pmx_escape(const char *segment) {
+    if (!segment)
+        return NULL;
+    pmx__buf b = {0};
+    if (pmx__buf_escape(&b, segment, strlen(segment)) != PMX_OK || !b.data) {
+        pmx__buf_free(&b);
+        return segment[0] ? NULL : pmx__strdup("");
+    }
+    return b.data;
+}

@@ -1,0 +1,596 @@
+/* Calls: building requests, sending them through curl, reading responses, completing. */
+#include "core.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *method_name(pmx_method m) {
+    switch (m) {
+    case PMX_GET: return "GET";
+    case PMX_POST: return "POST";
+    case PMX_PUT: return "PUT";
+    case PMX_DELETE: return "DELETE";
+    }
+    return "?";
+}
+
+static void wipe_slist(struct curl_slist *l) {
+    for (; l; l = l->next)
+        pmx__wipe(l->data, strlen(l->data));
+}
+
+static void call_free(pmx_call *call) {
+    if (call->easy)
+        pmx__call_release_easy(call);
+    if (call->typed && call->result_free)
+        call->result_free(call->typed_ctx, call->typed);
+    if (call->secret) {
+        pmx__wipe(call->body, call->body_len);
+        pmx__wipe(call->resp.data, call->resp.len);
+    }
+    pmx__free(call->body);
+    pmx__buf_free(&call->resp);
+    pmx__free(call->path);
+    pmx__free(call->url);
+    pmx__free(call->reason);
+    pmx__free(call->error);
+    for (size_t i = 0; i < call->n_perrs; i++) {
+        pmx__free(call->perrs[i].name);
+        pmx__free(call->perrs[i].msg);
+    }
+    pmx__free(call->perrs);
+    pmx__free(call);
+}
+
+void pmx_call_ref(pmx_call *call) {
+    if (call)
+        call->refs++;
+}
+
+void pmx_call_unref(pmx_call *call) {
+    if (call && --call->refs == 0)
+        call_free(call);
+}
+
+/* ---- accessors ---- */
+
+int pmx_call_result(const pmx_call *call) {
+    if (!call)
+        return PMX_EINVAL;
+    return call->state >= CALL_DONE ? call->result : PMX_EPENDING;
+}
+
+int pmx_call_http_status(const pmx_call *call) { return call ? (int)call->http_status : 0; }
+
+const char *pmx_call_body(const pmx_call *call, size_t *len) {
+    if (len)
+        *len = call && call->resp.data ? call->resp.len : 0;
+    return call && call->http_status ? call->resp.data : NULL;
+}
+
+const char *pmx_call_data(const pmx_call *call, size_t *len) {
+    if (len)
+        *len = call && call->data ? call->data_len : 0;
+    return call ? call->data : NULL;
+}
+
+int64_t pmx_call_total(const pmx_call *call) { return call ? call->total : -1; }
+
+const char *pmx_call_error(const pmx_call *call) {
+    if (!call || call->state < CALL_DONE || call->result == PMX_OK)
+        return NULL;
+    return call->error ? call->error : pmx_strerror(call->result);
+}
+
+int pmx_call_param_error(const pmx_call *call, size_t i, const char **name, const char **msg) {
+    if (!call || i >= call->n_perrs)
+        return PMX_ENOTFOUND;
+    if (name)
+        *name = call->perrs[i].name;
+    if (msg)
+        *msg = call->perrs[i].msg;
+    return PMX_OK;
+}
+
+void *pmx_call_userdata(const pmx_call *call) { return call ? call->userdata : NULL; }
+
+pmx_client *pmx_call_client(const pmx_call *call) { return call ? call->client : NULL; }
+
+const void *pmx_call_typed(const pmx_call *call) {
+    return call && call->state >= CALL_DONE && call->result == PMX_OK ? call->typed : NULL;
+}
+
+/* ---- completion ---- */
+
+static void set_error(pmx_call *call, const char *msg) {
+    if (call->error || !msg)
+        return;
+    call->error = pmx__strdup(msg);
+}
+
+void pmx__call_complete(pmx_call *call, int result, const char *msg) {
+    pmx_client *c = call->client;
+    if (call->state >= CALL_DONE)
+        return;
+    if (call->state == CALL_RUNNING)
+        pmx__call_release_easy(call);
+    if (call->state == CALL_AUTH_WAIT) {
+        pmx_call **pp = &c->auth_wait_head;
+        pmx_call *prev = NULL;
+        while (*pp && *pp != call) {
+            prev = *pp;
+            pp = &(*pp)->qnext;
+        }
+        if (*pp) {
+            *pp = call->qnext;
+            if (c->auth_wait_tail == call)
+                c->auth_wait_tail = prev;
+        }
+    }
+    call->qnext = NULL;
+    call->result = result;
+    if (result != PMX_OK)
+        set_error(call, msg ? msg : pmx_strerror(result));
+    call->state = CALL_DONE;
+    if (c->done_tail)
+        c->done_tail->qnext = call;
+    else
+        c->done_head = call;
+    c->done_tail = call;
+    if (pmx__log_enabled(c, PMX_LOG_DEBUG))
+        pmx__log(c, PMX_LOG_DEBUG, "%s %s -> %ld, %s (%lld ms)", method_name(call->method),
+                 call->path, call->http_status, pmx_strerror(result),
+                 (long long)(call->started_ms ? pmx__now_ms() - call->started_ms : 0));
+    else if (result != PMX_OK && result != PMX_ECANCELLED && pmx__log_enabled(c, PMX_LOG_WARN))
+        pmx__log(c, PMX_LOG_WARN, "%s %s failed: %s", method_name(call->method), call->path,
+                 call->error ? call->error : pmx_strerror(result));
+    pmx__loop_update_timer(c);
+}
+
+int pmx_call_cancel(pmx_call *call) {
+    if (!call)
+        return PMX_EINVAL;
+    if (call->state < CALL_DONE)
+        pmx__call_complete(call, PMX_ECANCELLED, "cancelled");
+    return PMX_OK;
+}
+
+/* ---- curl plumbing ---- */
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud) {
+    pmx_call *call = ud;
+    size_t len = size * n;
+    if (call->resp.len + len > call->client->max_response) {
+        call->toobig = 1;
+        return 0; /* aborts the transfer */
+    }
+    if (pmx__buf_append(&call->resp, p, len) != PMX_OK)
+        return 0;
+    return len;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud) {
+    pmx_call *call = ud;
+    size_t len = size * n;
+    /* Keep the status line's reason phrase: PVE puts its message there. */
+    if (len > 9 && memcmp(p, "HTTP/", 5) == 0) {
+        const char *sp = memchr(p, ' ', len);
+        const char *end = p + len;
+        while (end > p && (end[-1] == '\r' || end[-1] == '\n'))
+            end--;
+        pmx__free(call->reason);
+        call->reason = NULL;
+        if (sp && end - sp > 5) {
+            const char *r = sp + 5; /* after " NNN " */
+            if (r < end)
+                call->reason = pmx__strndup(r, (size_t)(end - r));
+        }
+    }
+    return len;
+}
+
+static CURL *take_easy(pmx_client *c) {
+    if (c->n_easy_pool)
+        return c->easy_pool[--c->n_easy_pool];
+    return curl_easy_init();
+}
+
+void pmx__call_release_easy(pmx_call *call) {
+    pmx_client *c = call->client;
+    CURL *e = call->easy;
+    if (!e)
+        return;
+    call->easy = NULL;
+    curl_multi_remove_handle(c->multi, e);
+    if (call->headers) {
+        wipe_slist(call->headers);
+        curl_slist_free_all(call->headers);
+        call->headers = NULL;
+    }
+    if (c->n_easy_pool < 64 && !c->destroying) {
+        curl_easy_reset(e);
+        CURL **pool = c->easy_pool;
+        if (c->n_easy_pool % 16 == 0) {
+            pool = pmx__realloc(c->easy_pool, (c->n_easy_pool + 16) * sizeof *pool);
+            if (!pool) {
+                curl_easy_cleanup(e);
+                return;
+            }
+            c->easy_pool = pool;
+        }
+        pool[c->n_easy_pool++] = e;
+    } else {
+        curl_easy_cleanup(e);
+    }
+}
+
+static int add_header(pmx_call *call, const char *h) {
+    struct curl_slist *l = curl_slist_append(call->headers, h);
+    if (!l)
+        return PMX_ENOMEM;
+    call->headers = l;
+    return PMX_OK;
+}
+
+void pmx__call_send(pmx_call *call) {
+    pmx_client *c = call->client;
+    call->state = CALL_RUNNING;
+    CURL *e = take_easy(c);
+    if (!e) {
+        pmx__call_complete(call, PMX_ENOMEM, "cannot create a transfer");
+        return;
+    }
+    call->easy = e;
+    call->errbuf[0] = 0;
+    int r = add_header(call, "Expect:"); /* pveproxy never answers 100-continue */
+    if (!r && call->body && call->json_body)
+        r = add_header(call, "Content-Type: application/json");
+    if (!r && !call->internal)
+        r = pmx__auth_headers(call);
+    if (r) {
+        pmx__call_complete(call, PMX_ENOMEM, "cannot build request headers");
+        return;
+    }
+    curl_easy_setopt(e, CURLOPT_URL, call->url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, call);
+    curl_easy_setopt(e, CURLOPT_SHARE, c->share);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "gzip");
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    /* pveproxy drops idle connections after 5 s: never reuse one idle for 4 s or more. */
+    curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, 4L);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, call->errbuf);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, call);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, call);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, call->headers);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_ms);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, call->timeout_ms > 0 ? (long)call->timeout_ms : c->total_ms);
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_response);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "libproxmox/" PMX_VERSION_STRING);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, c->url.tls ? "https" : "http");
+    switch (call->method) {
+    case PMX_GET:
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+        break;
+    case PMX_DELETE:
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "DELETE");
+        break;
+    case PMX_POST:
+    case PMX_PUT:
+        /* Always a body with a Content-Length (pveproxy refuses chunked requests). */
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, call->body ? call->body : "");
+        if (call->method == PMX_PUT)
+            curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "PUT");
+        break;
+    }
+    pmx__tls_setup(c, e);
+    if (!call->started_ms)
+        call->started_ms = pmx__now_ms();
+    if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
+        pmx__call_complete(call, PMX_ENOMEM, "cannot add the transfer");
+        return;
+    }
+}
+
+/* ---- response parsing ---- */
+
+typedef struct scan_ctx {
+    pmx_call *call;
+    const char *errors, *errors_end;
+    const char *message, *message_end;
+} scan_ctx;
+
+static int scan_member(const char *key, const char *v, const char *vend, void *ud) {
+    scan_ctx *s = ud;
+    if (strcmp(key, "data") == 0) {
+        s->call->data = v;
+        s->call->data_len = (size_t)(vend - v);
+    } else if (strcmp(key, "total") == 0 && *v != '"' && *v != 'n') {
+        s->call->total = strtoll(v, NULL, 10);
+    } else if (strcmp(key, "message") == 0 && *v == '"') {
+        s->message = v;
+        s->message_end = vend;
+    } else if (strcmp(key, "errors") == 0 && *v == '{') {
+        s->errors = v;
+        s->errors_end = vend;
+    }
+    return 0;
+}
+
+static int add_perr(const char *key, const char *v, const char *vend, void *ud) {
+    pmx_call *call = ud;
+    pmx__perr *n = pmx__realloc(call->perrs, (call->n_perrs + 1) * sizeof *n);
+    if (!n)
+        return 1;
+    call->perrs = n;
+    char *msg = NULL;
+    if (*v == '"')
+        pmx__json_string(v, vend, &msg);
+    else
+        msg = pmx__strndup(v, (size_t)(vend - v));
+    char *name = pmx__strdup(key);
+    if (!msg || !name) {
+        pmx__free(msg);
+        pmx__free(name);
+        return 1;
+    }
+    /* PVE ends messages with a newline. */
+    size_t ml = strlen(msg);
+    while (ml && (msg[ml - 1] == '\n' || msg[ml - 1] == ' '))
+        msg[--ml] = 0;
+    call->perrs[call->n_perrs++] = (pmx__perr){name, msg};
+    return 0;
+}
+
+static int scan_body(pmx_call *call, scan_ctx *s) {
+    const char *p = call->resp.data, *end = p + call->resp.len;
+    memset(s, 0, sizeof *s);
+    s->call = call;
+    const char *q = pmx__json_ws(p, end);
+    if (q >= end || *q != '{')
+        return -1;
+    const char *vend = pmx__json_skip(q, end);
+    if (!vend || pmx__json_ws(vend, end) != end)
+        return -1;
+    return pmx__json_object_each(q, end, scan_member, s) == 0 ? 0 : -1;
+}
+
+static int map_curl(pmx_call *call, CURLcode code) {
+    switch (code) {
+    case CURLE_OPERATION_TIMEDOUT:
+        return PMX_ETIMEOUT;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_ENGINE_INITFAILED:
+        return PMX_ETLS;
+    case CURLE_FILESIZE_EXCEEDED:
+        return PMX_ETOOBIG;
+    case CURLE_WRITE_ERROR:
+        return call->toobig ? PMX_ETOOBIG : PMX_ENOMEM;
+    case CURLE_OUT_OF_MEMORY:
+        return PMX_ENOMEM;
+    default:
+        return PMX_ETRANSPORT;
+    }
+}
+
+static void reset_response(pmx_call *call) {
+    if (call->secret)
+        pmx__wipe(call->resp.data, call->resp.len);
+    call->resp.len = 0;
+    if (call->resp.data)
+        call->resp.data[0] = 0;
+    pmx__free(call->reason);
+    call->reason = NULL;
+    call->http_status = 0;
+    call->toobig = 0;
+}
+
+void pmx__call_finished_transfer(pmx_call *call, CURLcode code) {
+    pmx_client *c = call->client;
+    if (code != CURLE_OK) {
+        int r = map_curl(call, code);
+        char msg[CURL_ERROR_SIZE + 160];
+        if (r == PMX_ETLS && c->pinned && c->pin_seen[0]) {
+            snprintf(msg, sizeof msg, "certificate fingerprint mismatch: server presented %s",
+                     c->pin_seen);
+            c->pin_seen[0] = 0;
+        } else if (r == PMX_ETOOBIG) {
+            snprintf(msg, sizeof msg, "response body larger than the cap of %zu bytes",
+                     c->max_response);
+        } else {
+            snprintf(msg, sizeof msg, "%s", call->errbuf[0] ? call->errbuf : curl_easy_strerror(code));
+        }
+        long st = 0;
+        curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &st);
+        call->http_status = st;
+        pmx__call_complete(call, r, msg);
+        return;
+    }
+    long st = 0;
+    curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &st);
+    call->http_status = st;
+    if (pmx__buf_reserve(&call->resp, 0) != PMX_OK) { /* always a NUL-terminated body */
+        pmx__call_complete(call, PMX_ENOMEM, NULL);
+        return;
+    }
+    if (st == 401 && call->with_ticket && !call->internal && call->resp.len == 0 && !call->retried) {
+        /* The auth layer refused the ticket before any handler ran, so resending is safe
+         * whatever the method: log in again and send the call once more. */
+        char *reason = call->reason;
+        call->reason = NULL;
+        pmx__call_release_easy(call);
+        reset_response(call);
+        if (pmx__auth_on_401(call)) {
+            pmx__free(reason);
+            return;
+        }
+        call->reason = reason;
+        call->http_status = 401;
+    }
+    scan_ctx s;
+    int json_ok = call->resp.len ? scan_body(call, &s) == 0 : 0;
+    if (st >= 200 && st < 300) {
+        if (!json_ok) {
+            call->data = NULL;
+            pmx__call_complete(call, PMX_EDECODE,
+                               call->resp.len ? "malformed JSON in the response body"
+                                              : "empty response body");
+            return;
+        }
+        if (call->decode && call->data) {
+            char *err = NULL;
+            int r = call->decode(call->typed_ctx, call->data, call->data_len, &call->typed, &err);
+            if (r != PMX_OK) {
+                pmx__call_complete(call, r, err ? err : "cannot decode the result");
+                pmx__free(err);
+                return;
+            }
+        }
+        pmx__call_complete(call, PMX_OK, NULL);
+        return;
+    }
+    char *msg = NULL;
+    if (json_ok) {
+        if (s.message)
+            pmx__json_string(s.message, s.message_end, &msg);
+        if (s.errors)
+            pmx__json_object_each(s.errors, s.errors_end, add_perr, call);
+    } else {
+        call->data = NULL;
+    }
+    if (msg) {
+        size_t ml = strlen(msg);
+        while (ml && (msg[ml - 1] == '\n' || msg[ml - 1] == ' '))
+            msg[--ml] = 0;
+    }
+    if (!msg || !*msg) {
+        pmx__free(msg);
+        msg = call->reason && *call->reason ? pmx__strdup(call->reason)
+                                            : pmx__asprintf("HTTP status %ld", st);
+    }
+    int r = st == 401 ? PMX_EAUTH : st == 403 ? PMX_EPERM : PMX_EHTTP;
+    pmx__call_complete(call, r, msg);
+    pmx__free(msg);
+}
+
+/* ---- starting calls ---- */
+
+static int build_request(pmx_call *call, const pmx_client *c, const pmx_params *params) {
+    pmx__buf u = {0};
+    int has_query = strchr(call->path, '?') != NULL;
+    if (pmx__buf_reserve(&u, c->api_prefix_len + strlen(call->path) + 64) ||
+        pmx__buf_append(&u, c->api_prefix, c->api_prefix_len) || pmx__buf_puts(&u, call->path))
+        goto nomem;
+    if (call->method == PMX_GET || call->method == PMX_DELETE) {
+        if (params && params->n) {
+            if (pmx__buf_append(&u, has_query ? "&" : "?", 1) || pmx__params_form(params, &u))
+                goto nomem;
+        }
+    } else if (params && params->n) {
+        pmx__buf b = {0};
+        int r = call->json_body ? pmx__params_json(params, &b) : pmx__params_form(params, &b);
+        if (r) {
+            pmx__buf_free(&b);
+            goto nomem;
+        }
+        call->body = b.data;
+        call->body_len = b.len;
+    } else {
+        call->json_body = 0; /* PVE refuses an empty JSON body: send an empty form */
+    }
+    call->url = u.data;
+    return PMX_OK;
+nomem:
+    pmx__buf_free(&u);
+    return PMX_ENOMEM;
+}
+
+int pmx__call_start_spec(pmx_client *c, const pmx__call_spec *spec, pmx_done_fn done,
+                         void *userdata, pmx_call **out) {
+    if (out)
+        *out = NULL;
+    if (!c || !spec || !spec->path || spec->path[0] != '/' || spec->method < PMX_GET ||
+        spec->method > PMX_DELETE)
+        return PMX_EINVAL;
+    if (c->destroying || c->free_requested)
+        return PMX_EDESTROYED;
+    const pmx_call_opts *o = spec->opts;
+    if (o && (o->size < sizeof(uint32_t) * 2 || (o->flags & ~(uint32_t)PMX_CALL_JSON_BODY)))
+        return PMX_EINVAL;
+    pmx_call *call = pmx__calloc(1, sizeof *call);
+    if (!call)
+        return PMX_ENOMEM;
+    call->refs = 1;
+    call->client = c;
+    call->method = spec->method;
+    call->result = PMX_EPENDING;
+    call->total = -1;
+    call->internal = spec->internal;
+    call->json_body = o && (o->flags & PMX_CALL_JSON_BODY);
+    if (o && o->size >= offsetof(pmx_call_opts, timeout_ms) + sizeof o->timeout_ms)
+        call->timeout_ms = o->timeout_ms;
+    call->typed_ctx = spec->typed_ctx;
+    call->decode = spec->decode;
+    call->result_free = spec->result_free;
+    call->done = done;
+    call->userdata = userdata;
+    call->path = pmx__strdup(spec->path);
+    if (!call->path || build_request(call, c, spec->params) != PMX_OK) {
+        call_free(call);
+        return PMX_ENOMEM;
+    }
+    call->next = c->calls;
+    if (c->calls)
+        c->calls->prev = call;
+    c->calls = call;
+    if (!call->internal)
+        c->pending++;
+    if (out) {
+        call->refs++;
+        *out = call;
+    }
+    if (spec->fail_code)
+        pmx__call_complete(call, spec->fail_code, spec->fail_message);
+    else if (call->internal || pmx__auth_prepare(call))
+        pmx__call_send(call);
+    return PMX_OK;
+}
+
+int pmx_call_start_ex(pmx_client *c, pmx_method m, const char *path, const pmx_params *params,
+                      const pmx_call_opts *opts, pmx_done_fn done, void *userdata, pmx_call **out) {
+    pmx__call_spec spec = {.method = m, .path = path, .params = params, .opts = opts};
+    return pmx__call_start_spec(c, &spec, done, userdata, out);
+}
+
+int pmx_call_start(pmx_client *c, pmx_method m, const char *path, const pmx_params *params,
+                   pmx_done_fn done, void *userdata, pmx_call **out) {
+    return pmx_call_start_ex(c, m, path, params, NULL, done, userdata, out);
+}
+
+int pmx__call_new_internal(pmx_client *c, pmx_method m, const char *path, const pmx_params *p,
+                           void (*on_done)(pmx_call *), pmx_call **out) {
+    pmx__call_spec spec = {.method = m, .path = path, .params = p, .internal = 1};
+    pmx_call *call = NULL;
+    int r = pmx__call_start_spec(c, &spec, NULL, NULL, &call);
+    if (r)
+        return r;
+    call->on_done = on_done;
+    call->secret = 1;
+    pmx_call_unref(call); /* the client's reference keeps it until it has completed */
+    if (out)
+        *out = call;
+    return PMX_OK;
+}

@@ -1,0 +1,105 @@
+/* libproxmox internal interfaces shared between lib/ modules. Not installed. */
+#ifndef PMX_INTERNAL_H
+#define PMX_INTERNAL_H
+
+#ifndef PROXMOX_COMPILATION
+#define PROXMOX_COMPILATION 1
+#endif
+#include <proxmox/proxmox.h>
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- allocation (lib/alloc.c): every library allocation goes through these ---- */
+void *pmx__malloc(size_t n);
+void *pmx__calloc(size_t n, size_t size);
+void *pmx__realloc(void *p, size_t n);
+void pmx__free(void *p);
+char *pmx__strdup(const char *s);
+char *pmx__strndup(const char *s, size_t n);
+/* printf into a new string; NULL on ENOMEM. */
+char *pmx__asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Wipe memory so the compiler cannot elide it. */
+void pmx__wipe(void *p, size_t n);
+/* Wipe and free a NUL-terminated secret. NULL is fine. */
+void pmx__secret_free(char *s);
+
+/* Growable byte buffer. */
+typedef struct pmx__buf {
+    char *data;
+    size_t len, cap;
+} pmx__buf;
+int pmx__buf_reserve(pmx__buf *b, size_t extra); /* PMX_OK / PMX_ENOMEM; keeps NUL room */
+int pmx__buf_append(pmx__buf *b, const void *p, size_t n);
+int pmx__buf_puts(pmx__buf *b, const char *s);
+int pmx__buf_printf(pmx__buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void pmx__buf_free(pmx__buf *b);
+/* Percent-encode every byte but ALPHA / DIGIT / "-._~" onto b. */
+int pmx__buf_escape(pmx__buf *b, const char *s, size_t n);
+
+/* ---- JSON scanning (lib/json.c): validating, allocation-free ---- */
+/* Skip white space. */
+const char *pmx__json_ws(const char *p, const char *end);
+/* Validate and skip one JSON value starting at p (after white space); returns the first byte
+ * after it, or NULL when malformed or nested deeper than 512. */
+const char *pmx__json_skip(const char *p, const char *end);
+/* p points at '"': decode the string (escapes, \u with surrogates, to UTF-8) into a new
+ * NUL-terminated string *out (pmx__malloc'd), return the byte after the closing quote, or NULL. */
+const char *pmx__json_string(const char *p, const char *end, char **out);
+/* Decode a JSON string into caller memory of at least (closing - p) bytes; *len gets the
+ * decoded length (NUL added). Returns the byte after the closing quote or NULL. */
+const char *pmx__json_string_into(const char *p, const char *end, char *dst, size_t *len);
+/* Iterate the members of the object at p ('{'): call fn for each key (decoded, NUL-terminated,
+ * borrowed) with the span of its value; fn returns 0 to go on, non-zero to stop (returned).
+ * Returns 0 at the end, -1 when malformed, or fn's non-zero value. */
+typedef int (*pmx__json_member_fn)(const char *key, const char *val, const char *val_end,
+                                   void *ud);
+int pmx__json_object_each(const char *p, const char *end, pmx__json_member_fn fn, void *ud);
+
+/* ---- calls: hooks for the typed bindings (lib/bind.c) ---- */
+
+/* Decode the "data" JSON of a successful call into a typed result. Returns PMX_OK and sets *out
+ * (may stay NULL for null data), or PMX_EDECODE/PMX_ENOMEM with *err set to a pmx__malloc'd
+ * message. */
+typedef int (*pmx__decode_fn)(const void *ctx, const char *json, size_t len, void **out,
+                              char **err);
+typedef void (*pmx__result_free_fn)(const void *ctx, void *result);
+
+typedef struct pmx__call_spec {
+    pmx_method method;
+    const char *path;           /* relative to /api2/json, already escaped */
+    const pmx_params *params;   /* may be NULL; copied */
+    const pmx_call_opts *opts;  /* may be NULL */
+    const void *typed_ctx;      /* passed to decode/free (a pmx_method_desc) */
+    pmx__decode_fn decode;      /* may be NULL */
+    pmx__result_free_fn result_free;
+    int fail_code;              /* non-zero: do not send; complete asynchronously with this */
+    const char *fail_message;   /* copied; with fail_code */
+    unsigned internal : 1;      /* library's own call: no auth wait, not counted as pending */
+} pmx__call_spec;
+
+/* Start a call from a spec: same contract as pmx_call_start(). */
+int pmx__call_start_spec(pmx_client *c, const pmx__call_spec *spec, pmx_done_fn done,
+                         void *userdata, pmx_call **out);
+
+/* ---- timers (lib/loop.c): one-shot, monotonic, run from the client's loop ---- */
+typedef struct pmx__timer pmx__timer;
+typedef void (*pmx__timer_fn)(pmx_client *c, void *arg);
+/* Run fn(c, arg) after ms milliseconds (0: on the next loop pass). NULL on ENOMEM. The timer is
+ * freed after it fires or when cancelled, and counts as pending work for pmx_client_run(). */
+pmx__timer *pmx__timer_add(pmx_client *c, int64_t ms, pmx__timer_fn fn, void *arg);
+void pmx__timer_cancel(pmx_client *c, pmx__timer *t);
+/* Monotonic clock in milliseconds. */
+int64_t pmx__now_ms(void);
+/* True while the client is being freed: pending timers fire once more with this set (their
+ * owners complete with PMX_EDESTROYED and must not start new work). */
+bool pmx__client_destroying(const pmx_client *c);
+
+/* ---- logging (lib/client.c) ---- */
+bool pmx__log_enabled(const pmx_client *c, pmx_log_level level);
+void pmx__log(pmx_client *c, pmx_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif

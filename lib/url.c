@@ -1,0 +1,105 @@
+/* Endpoint URL parsing: parsed once at client creation. */
+#include "core.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+void pmx__url_free(pmx__url *u) {
+    pmx__free(u->host);
+    pmx__free(u->base);
+    memset(u, 0, sizeof *u);
+}
+
+static int valid_hostname(const char *h, size_t n) {
+    if (n == 0 || n > 253)
+        return 0;
+    size_t label = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)h[i];
+        if (ch == '.') {
+            if (label == 0)
+                return 0;
+            label = 0;
+            continue;
+        }
+        if (!isalnum(ch) && ch != '-' && ch != '_')
+            return 0;
+        if (++label > 63)
+            return 0;
+    }
+    return 1;
+}
+
+int pmx__url_parse(const char *url, pmx__url *out) {
+    memset(out, 0, sizeof *out);
+    if (!url)
+        return PMX_EINVAL;
+    const char *p;
+    if (strncasecmp(url, "https://", 8) == 0) {
+        out->tls = 1;
+        p = url + 8;
+    } else if (strncasecmp(url, "http://", 7) == 0) {
+        out->tls = 0;
+        p = url + 7;
+    } else {
+        return PMX_EINVAL;
+    }
+    const char *host, *host_end;
+    if (*p == '[') {
+        host = p + 1;
+        host_end = strchr(host, ']');
+        if (!host_end)
+            return PMX_EINVAL;
+        p = host_end + 1;
+        char tmp[64];
+        struct in6_addr a6;
+        size_t n = (size_t)(host_end - host);
+        if (n == 0 || n >= sizeof tmp)
+            return PMX_EINVAL;
+        memcpy(tmp, host, n);
+        tmp[n] = 0;
+        if (inet_pton(AF_INET6, tmp, &a6) != 1)
+            return PMX_EINVAL;
+    } else {
+        host = p;
+        while (*p && *p != ':' && *p != '/' && *p != '?' && *p != '#' && *p != '@')
+            p++;
+        host_end = p;
+        if (*p == '@')
+            return PMX_EINVAL; /* user info is not for URLs: use the auth setters */
+        if (!valid_hostname(host, (size_t)(host_end - host)))
+            return PMX_EINVAL;
+    }
+    long port = 8006;
+    if (*p == ':') {
+        p++;
+        if (!isdigit((unsigned char)*p))
+            return PMX_EINVAL;
+        char *e;
+        port = strtol(p, &e, 10);
+        if (port < 1 || port > 65535 || e - p > 5)
+            return PMX_EINVAL;
+        p = e;
+    }
+    /* Allow a trailing "/" or the API root itself; anything else is a mistake. */
+    if (strcmp(p, "/api2/json/") == 0 || strcmp(p, "/api2/json") == 0)
+        p += strlen(p);
+    if (*p == '/')
+        p++;
+    if (*p)
+        return PMX_EINVAL;
+    out->port = (int)port;
+    out->host = pmx__strndup(host, (size_t)(host_end - host));
+    int v6 = host[-1] == '[';
+    if (out->host)
+        out->base = pmx__asprintf("%s://%s%s%s:%d", out->tls ? "https" : "http", v6 ? "[" : "",
+                                  out->host, v6 ? "]" : "", out->port);
+    if (!out->host || !out->base) {
+        pmx__url_free(out);
+        return PMX_ENOMEM;
+    }
+    return PMX_OK;
+}

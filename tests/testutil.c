@@ -1,0 +1,259 @@
+/* Shared test helpers: pve-mock process management and control-route access. */
+#include "testutil.h"
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+mock g_mock;
+
+const char *test_build_dir(void) {
+    const char *b = getenv("PMX_BUILD");
+    return b && *b ? b : "build";
+}
+
+static void copy_field(cJSON *j, const char *key, char *dst, size_t n) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+    if (cJSON_IsString(v))
+        snprintf(dst, n, "%s", v->valuestring);
+}
+
+int mock_start(mock *m, const char *const *extra) {
+    memset(m, 0, sizeof *m);
+    char bin[512];
+    snprintf(bin, sizeof bin, "%s/bin/pve-mock", test_build_dir());
+    snprintf(m->ca_file, sizeof m->ca_file, "/tmp/pmx-test-ca-%d-%ld.pem", (int)getpid(),
+             (long)random());
+    const char *argv[64];
+    int n = 0;
+    argv[n++] = bin;
+    argv[n++] = "--listen";
+    argv[n++] = "127.0.0.1:0";
+    argv[n++] = "--ca-out";
+    argv[n++] = m->ca_file;
+    for (int i = 0; extra && extra[i] && n < 62; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    int fds[2];
+    if (pipe(fds) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    m->pid = pid;
+    char line[4096];
+    size_t len = 0;
+    for (;;) {
+        struct pollfd p = {fds[0], POLLIN, 0};
+        if (poll(&p, 1, 10000) <= 0)
+            break;
+        ssize_t r = read(fds[0], line + len, sizeof line - 1 - len);
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+        line[len] = 0;
+        if (strchr(line, '\n') || len == sizeof line - 1)
+            break;
+    }
+    close(fds[0]);
+    line[len] = 0;
+    cJSON *j = cJSON_Parse(line);
+    if (!j) {
+        fprintf(stderr, "pve-mock gave no ready line: '%s'\n", line);
+        mock_stop(m);
+        return -1;
+    }
+    copy_field(j, "url", m->url, sizeof m->url);
+    copy_field(j, "fingerprint", m->fingerprint, sizeof m->fingerprint);
+    copy_field(j, "token", m->token, sizeof m->token);
+    copy_field(j, "user", m->user, sizeof m->user);
+    copy_field(j, "password", m->password, sizeof m->password);
+    copy_field(j, "tfa_user", m->tfa_user, sizeof m->tfa_user);
+    copy_field(j, "tfa_password", m->tfa_password, sizeof m->tfa_password);
+    copy_field(j, "totp_secret", m->totp_secret, sizeof m->totp_secret);
+    cJSON_Delete(j);
+    return m->url[0] ? 0 : -1;
+}
+
+void mock_stop(mock *m) {
+    if (m->pid > 0) {
+        kill(m->pid, SIGTERM);
+        int st;
+        for (int i = 0; i < 200; i++) {
+            if (waitpid(m->pid, &st, WNOHANG) == m->pid) {
+                m->pid = 0;
+                break;
+            }
+            usleep(10000);
+        }
+        if (m->pid > 0) {
+            kill(m->pid, SIGKILL);
+            waitpid(m->pid, &st, 0);
+        }
+        m->pid = 0;
+    }
+    if (m->ca_file[0])
+        unlink(m->ca_file);
+}
+
+static const char *const k_default_args[] = {"--auth-delay-ms", "50", "--task-ms", "300", NULL};
+static const char *const k_tfa_args[] = {"--auth-delay-ms", "50", "--task-ms", "300", "--tfa",
+                                         NULL};
+
+void mock_fixture_start(void) {
+    if (mock_start(&g_mock, k_default_args) != 0) {
+        fprintf(stderr, "cannot start pve-mock from %s/bin\n", test_build_dir());
+        exit(1);
+    }
+}
+
+void mock_fixture_start_tfa(void) {
+    if (mock_start(&g_mock, k_tfa_args) != 0) {
+        fprintf(stderr, "cannot start pve-mock --tfa from %s/bin\n", test_build_dir());
+        exit(1);
+    }
+}
+
+void mock_fixture_stop(void) { mock_stop(&g_mock); }
+
+static size_t collect(char *p, size_t sz, size_t n, void *ud) {
+    char **acc = ud;
+    size_t old = *acc ? strlen(*acc) : 0;
+    char *nb = realloc(*acc, old + sz * n + 1);
+    if (!nb)
+        return 0;
+    memcpy(nb + old, p, sz * n);
+    nb[old + sz * n] = 0;
+    *acc = nb;
+    return sz * n;
+}
+
+int mock_http(const mock *m, const char *method, const char *path, const char *json_body,
+              char **body) {
+    CURL *h = curl_easy_init();
+    if (!h)
+        return -1;
+    char url[512];
+    snprintf(url, sizeof url, "%s%s", m->url, path);
+    char *acc = NULL;
+    struct curl_slist *hdr = NULL;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &acc);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
+    if (json_body) {
+        hdr = curl_slist_append(hdr, "Content-Type: application/json");
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, json_body);
+    }
+    long code = -1;
+    if (curl_easy_perform(h) == CURLE_OK)
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_cleanup(h);
+    curl_slist_free_all(hdr);
+    if (body)
+        *body = acc;
+    else
+        free(acc);
+    return (int)code;
+}
+
+void mock_faults(const mock *m, const char *json) {
+    int st = mock_http(m, "POST", "/_mock/faults", json, NULL);
+    ck_assert_int_eq(st, 200);
+}
+
+void mock_reset(const mock *m) {
+    int st = mock_http(m, "POST", "/_mock/reset", "{}", NULL);
+    ck_assert_int_eq(st, 200);
+}
+
+long mock_stat(const mock *m, const char *name) {
+    char *body = NULL;
+    if (mock_http(m, "GET", "/_mock/stats", NULL, &body) != 200) {
+        free(body);
+        return -1;
+    }
+    long v = -1;
+    cJSON *j = cJSON_Parse(body);
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "data");
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(d ? d : j, name);
+    if (cJSON_IsNumber(x))
+        v = (long)x->valuedouble;
+    cJSON_Delete(j);
+    free(body);
+    return v;
+}
+
+pmx_client *test_client(const mock *m, const char *auth) {
+    pmx_client *c = NULL;
+    ck_assert_int_eq(pmx_client_new(&c, m->url), PMX_OK);
+    ck_assert_int_eq(pmx_client_set_fingerprint(c, m->fingerprint), PMX_OK);
+    if (auth && strcmp(auth, "token") == 0)
+        ck_assert_int_eq(pmx_client_set_token(c, m->token), PMX_OK);
+    else if (auth && strcmp(auth, "password") == 0)
+        ck_assert_int_eq(pmx_client_set_password(c, m->user, m->password), PMX_OK);
+    return c;
+}
+
+static int b32val(char ch) {
+    if (ch >= 'A' && ch <= 'Z')
+        return ch - 'A';
+    if (ch >= 'a' && ch <= 'z')
+        return ch - 'a';
+    if (ch >= '2' && ch <= '7')
+        return ch - '2' + 26;
+    return -1;
+}
+
+void test_totp(const char *secret, long t, char out[7]) {
+    unsigned char key[128];
+    size_t klen = 0;
+    unsigned buf = 0;
+    int bits = 0;
+    for (const char *p = secret; *p && klen < sizeof key; p++) {
+        int v = b32val(*p);
+        if (v < 0)
+            continue;
+        buf = (buf << 5) | (unsigned)v;
+        bits += 5;
+        if (bits >= 8) {
+            key[klen++] = (unsigned char)(buf >> (bits - 8));
+            bits -= 8;
+        }
+    }
+    unsigned long long counter = (unsigned long long)(t / 30);
+    unsigned char msg[8];
+    for (int i = 7; i >= 0; i--) {
+        msg[i] = (unsigned char)(counter & 0xff);
+        counter >>= 8;
+    }
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned mlen = 0;
+    HMAC(EVP_sha1(), key, (int)klen, msg, sizeof msg, mac, &mlen);
+    int off = mac[mlen - 1] & 0x0f;
+    unsigned long code = ((unsigned long)(mac[off] & 0x7f) << 24) | ((unsigned long)mac[off + 1] << 16) |
+                         ((unsigned long)mac[off + 2] << 8) | mac[off + 3];
+    snprintf(out, 7, "%06lu", code % 1000000UL);
+}

@@ -1,0 +1,67 @@
+/* Shared test helpers: suite registration and a pve-mock instance per test case. */
+#ifndef PMX_TESTUTIL_H
+#define PMX_TESTUTIL_H
+
+#include <check.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#ifndef PROXMOX_COMPILATION
+#define PROXMOX_COMPILATION 1
+#endif
+#include <proxmox/proxmox.h>
+
+/* Register a suite builder; use PMX_TEST_SUITE(fn) once per test file. */
+void pmx_test_register(Suite *(*make)(void));
+#define PMX_TEST_SUITE(fn)                                                    \
+    __attribute__((constructor)) static void pmx_test_reg_##fn(void) {        \
+        pmx_test_register(fn);                                                \
+    }
+
+/* A running pve-mock. */
+typedef struct mock {
+    pid_t pid;
+    char url[256];
+    char fingerprint[128];
+    char token[256];
+    char user[64];
+    char password[128];
+    char tfa_user[64];
+    char tfa_password[128];
+    char totp_secret[128];
+    char ca_file[256]; /* CA certificate PEM written by the mock */
+} mock;
+
+/* The mock shared by the tests of a TCase (started by mock_fixture_start). */
+extern mock g_mock;
+
+/* Start build/bin/pve-mock (PMX_BUILD env, default "build") with extra arguments
+ * (NULL-terminated list, may be NULL); fills m. Returns 0 or -1. */
+int mock_start(mock *m, const char *const *extra_args);
+void mock_stop(mock *m);
+/* Unchecked fixtures for tcase_add_unchecked_fixture: start/stop g_mock with the default
+ * test arguments (--auth-delay-ms 50 --task-ms 300). */
+void mock_fixture_start(void);
+void mock_fixture_stop(void);
+void mock_fixture_start_tfa(void);
+
+/* Plain HTTP(S) helper to the mock's control routes, independent of libproxmox (uses libcurl).
+ * Returns the HTTP status; *body (may be NULL) gets a malloc'd body. */
+int mock_http(const mock *m, const char *method, const char *path, const char *json_body,
+              char **body);
+/* POST /_mock/faults with the JSON object text. ck_assert on failure. */
+void mock_faults(const mock *m, const char *json);
+void mock_reset(const mock *m);
+/* A counter from GET /_mock/stats (e.g. "connections"), or -1. */
+long mock_stat(const mock *m, const char *name);
+
+/* A client for g_mock, pinned to its fingerprint; auth: "token", "password" or NULL. */
+pmx_client *test_client(const mock *m, const char *auth);
+
+/* RFC 6238 TOTP code (6 digits) for a base32 secret at time t. */
+void test_totp(const char *base32_secret, long t, char out[7]);
+
+/* The build directory (PMX_BUILD, default "build"). */
+const char *test_build_dir(void);
+
+#endif
