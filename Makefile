@@ -120,15 +120,15 @@ $(B)/bin/bench: $(BENCH_SRCS) $(STLIB)
 	$(CC) $(PROG_CFLAGS) $(LDFLAGS) -o $@ $(BENCH_SRCS) $(PROG_LIBS)
 
 check: deps
-	@$(MAKE) --no-print-directory all $(B)/tests/check_all
+	@$(MAKE) -s --no-print-directory all $(B)/tests/check_all
 	PMX_BUILD=$(B) PMX_SCHEMA=$(SCHEMA) $(B)/tests/check_all
 
 demo: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) -s --no-print-directory all
 	@sh examples/demo.sh $(B)
 
 bench: deps
-	@$(MAKE) --no-print-directory all $(B)/bin/bench
+	@$(MAKE) -s --no-print-directory all $(B)/bin/bench
 	@sh bench/run.sh $(B)
 
 generate: $(B)/bin/pmx-gen

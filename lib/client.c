@@ -48,7 +48,9 @@ static void client_destroy(pmx_client *c) {
     for (pmx__timer *t = c->timers; t; t = c->timers) {
         /* Timer owners see pmx__client_destroying() and wind down. */
         c->timers = t->next;
+        c->in_callback++; /* owners may run user callbacks: keep re-entry refused */
         t->fn(c, t->arg);
+        c->in_callback--;
         pmx__free(t);
     }
     while (c->calls) {

@@ -57,6 +57,11 @@ const char *pmx__json_string_into(const char *p, const char *end, char *dst, siz
 typedef int (*pmx__json_member_fn)(const char *key, const char *val, const char *val_end,
                                    void *ud);
 int pmx__json_object_each(const char *p, const char *end, pmx__json_member_fn fn, void *ud);
+/* Iterate the elements of the array at p ('['): fn gets each element's span and index; fn
+ * returns 0 to go on, non-zero to stop (returned). Returns 0 at the end, -1 when malformed, or
+ * fn's value. fn may be NULL (validate only). */
+typedef int (*pmx__json_item_fn)(const char *val, const char *val_end, size_t i, void *ud);
+int pmx__json_array_each(const char *p, const char *end, pmx__json_item_fn fn, void *ud);
 
 /* ---- calls: hooks for the typed bindings (lib/bind.c) ---- */
 
@@ -87,7 +92,8 @@ int pmx__call_start_spec(pmx_client *c, const pmx__call_spec *spec, pmx_done_fn 
 /* ---- timers (lib/loop.c): one-shot, monotonic, run from the client's loop ---- */
 typedef struct pmx__timer pmx__timer;
 typedef void (*pmx__timer_fn)(pmx_client *c, void *arg);
-/* Run fn(c, arg) after ms milliseconds (0: on the next loop pass). NULL on ENOMEM. The timer is
+/* Run fn(c, arg) after ms milliseconds (0: on the next loop pass). NULL on ENOMEM or while the
+ * client is being freed. The timer is
  * freed after it fires or when cancelled, and counts as pending work for pmx_client_run(). */
 pmx__timer *pmx__timer_add(pmx_client *c, int64_t ms, pmx__timer_fn fn, void *arg);
 void pmx__timer_cancel(pmx_client *c, pmx__timer *t);

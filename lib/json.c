@@ -292,3 +292,26 @@ int pmx__json_object_each(const char *p, const char *end, pmx__json_member_fn fn
         return -1;
     }
 }
+
+int pmx__json_array_each(const char *p, const char *end, pmx__json_item_fn fn, void *ud) {
+    p = pmx__json_ws(p, end);
+    if (p >= end || *p != '[')
+        return -1;
+    p = pmx__json_ws(p + 1, end);
+    if (p < end && *p == ']')
+        return 0;
+    for (size_t i = 0;; i++) {
+        const char *vend = pmx__json_skip(p, end);
+        if (!vend)
+            return -1;
+        int r = fn ? fn(p, vend, i, ud) : 0;
+        if (r)
+            return r;
+        p = pmx__json_ws(vend, end);
+        if (p < end && *p == ',') {
+            p = pmx__json_ws(p + 1, end);
+            continue;
+        }
+        return p < end && *p == ']' ? 0 : -1;
+    }
+}

@@ -86,6 +86,8 @@ void pmx__loop_forget_socks(pmx_client *c) {
 /* ---- timers ---- */
 
 pmx__timer *pmx__timer_add(pmx_client *c, int64_t ms, pmx__timer_fn fn, void *arg) {
+    if (c->destroying)
+        return NULL; /* nothing new starts while the client is being freed */
     pmx__timer *t = pmx__calloc(1, sizeof *t);
     if (!t)
         return NULL;

@@ -782,6 +782,89 @@ START_TEST(unref_pending_keeps_running) {
 }
 END_TEST
 
+START_TEST(hundred_requests_per_connection) {
+    /* pveproxy closes a connection after 100 requests: 150 calls in a row need exactly two. */
+    pmx_client *c = test_client(&g_mock, "token");
+    long before = mock_stat(&g_mock, "connections");
+    for (int i = 0; i < 150; i++)
+        ck_assert_int_eq(get_sync(c, "/version", NULL), PMX_OK);
+    ck_assert_int_eq(mock_stat(&g_mock, "connections") - before, 2);
+    pmx_client_free(c);
+}
+END_TEST
+
+START_TEST(idle_connection_dropped_by_server) {
+    /* pveproxy drops connections idle for 5 s; the next call must not fail on the dead one. */
+    pmx_client *c = test_client(&g_mock, "token");
+    ck_assert_int_eq(get_sync(c, "/version", NULL), PMX_OK);
+    sleep(6);
+    ck_assert_int_eq(get_sync(c, "/version", NULL), PMX_OK);
+    pmx_client_free(c);
+}
+END_TEST
+
+START_TEST(json_body_option) {
+    pmx_client *c = test_client(&g_mock, "token");
+    pmx_params *p = pmx_params_new();
+    pmx_params_set_int(p, "vmid", 4343);
+    pmx_params_set_str(p, "name", "json-body");
+    pmx_params_set_str(p, "net0", "virtio,bridge=vmbr0,tag=7");
+    pmx_call_opts o = PMX_OPTS_INIT(pmx_call_opts);
+    o.flags = PMX_CALL_JSON_BODY;
+    pmx_call *call = NULL;
+    ck_assert_int_eq(pmx_call_start_ex(c, PMX_POST, "/nodes/pve1/qemu", p, &o, NULL, NULL, &call),
+                     PMX_OK);
+    pmx_params_free(p);
+    ck_assert_int_eq(pmx_call_wait(call), PMX_OK);
+    pmx_call_unref(call);
+    ck_assert_int_eq(get_sync(c, "/nodes/pve1/qemu/4343/config", &call), PMX_OK);
+    ck_assert(data_contains(call, "virtio,bridge=vmbr0,tag=7"));
+    ck_assert(data_contains(call, "json-body"));
+    pmx_call_unref(call);
+    pmx_client_free(c);
+}
+END_TEST
+
+typedef struct canceller {
+    pmx_call *victim;
+    int victim_result;
+    int calls;
+} canceller;
+
+static void cancel_other_cb(pmx_call *call, int result, void *ud) {
+    canceller *k = ud;
+    if (!k->victim)
+        return; /* the warm-up call */
+    k->calls++;
+    if (call == k->victim) {
+        k->victim_result = result;
+        return;
+    }
+    ck_assert_int_eq(pmx_call_cancel(k->victim), PMX_OK);
+}
+
+START_TEST(cancel_from_callback) {
+    pmx_client *c = test_client(&g_mock, "token");
+    canceller k = {0};
+    pmx_call_opts o = PMX_OPTS_INIT(pmx_call_opts);
+    o.timeout_ms = 30000;
+    ck_assert_int_eq(pmx_call_start(c, PMX_GET, "/version", NULL, cancel_other_cb, &k, NULL), PMX_OK);
+    ck_assert_int_eq(get_sync(c, "/version", NULL), PMX_OK); /* warm-up: one connection open */
+    mock_faults(&g_mock, "{\"latency_ms\":1500}");
+    k.calls = 0;
+    ck_assert_int_eq(pmx_call_start_ex(c, PMX_GET, "/nodes", NULL, &o, cancel_other_cb, &k,
+                                       &k.victim), PMX_OK);
+    ck_assert_int_eq(pmx_client_run(c, 300), PMX_ETIMEOUT); /* the victim is at the server now */
+    mock_reset(&g_mock);
+    ck_assert_int_eq(pmx_call_start(c, PMX_GET, "/version", NULL, cancel_other_cb, &k, NULL), PMX_OK);
+    ck_assert_int_eq(pmx_client_run(c, 20000), PMX_OK);
+    ck_assert_int_eq(k.calls, 2);
+    ck_assert_int_eq(k.victim_result, PMX_ECANCELLED);
+    pmx_call_unref(k.victim);
+    pmx_client_free(c);
+}
+END_TEST
+
 static Suite *client_suite(void) {
     Suite *s = suite_create("client");
     TCase *tc = tcase_create("mock");
@@ -825,6 +908,10 @@ static Suite *client_suite(void) {
     tcase_add_test(tc, free_from_callback);
     tcase_add_test(tc, free_from_callback_others_destroyed);
     tcase_add_test(tc, unref_pending_keeps_running);
+    tcase_add_test(tc, hundred_requests_per_connection);
+    tcase_add_test(tc, idle_connection_dropped_by_server);
+    tcase_add_test(tc, json_body_option);
+    tcase_add_test(tc, cancel_from_callback);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -506,6 +506,47 @@ END_TEST
 
 #define LOOP(tc, fn, table) tcase_add_loop_test(tc, fn, 0, (int)(sizeof table / sizeof table[0]))
 
+
+typedef struct items_seen {
+    size_t n;
+    char text[8][32];
+} items_seen;
+
+static int collect_item(const char *v, const char *vend, size_t i, void *ud) {
+    items_seen *s = ud;
+    ck_assert_uint_eq(i, s->n);
+    snprintf(s->text[s->n++], sizeof s->text[0], "%.*s", (int)(vend - v), v);
+    return s->n == 3 && v[0] == '9' ? 7 : 0;
+}
+
+START_TEST(json_array_items) {
+    const char *doc = " [1, \"a,b\" ,{\"k\":[2]}, null] ";
+    items_seen s = {0};
+    ck_assert_int_eq(pmx__json_array_each(doc, doc + strlen(doc), collect_item, &s), 0);
+    ck_assert_uint_eq(s.n, 4);
+    ck_assert_str_eq(s.text[0], "1");
+    ck_assert_str_eq(s.text[1], "\"a,b\"");
+    ck_assert_str_eq(s.text[2], "{\"k\":[2]}");
+    ck_assert_str_eq(s.text[3], "null");
+    const char *empty = "[ ]";
+    memset(&s, 0, sizeof s);
+    ck_assert_int_eq(pmx__json_array_each(empty, empty + 3, collect_item, &s), 0);
+    ck_assert_uint_eq(s.n, 0);
+    const char *stop = "[1,2,9,4]";
+    memset(&s, 0, sizeof s);
+    ck_assert_int_eq(pmx__json_array_each(stop, stop + strlen(stop), collect_item, &s), 7);
+    ck_assert_uint_eq(s.n, 3);
+}
+END_TEST
+
+START_TEST(json_array_malformed) {
+    static const char *const bad[] = {"", "{}", "[", "[1", "[1,]", "[,1]", "[1 2]", "[1,2", "1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(pmx__json_array_each(bad[i], bad[i] + strlen(bad[i]), NULL, NULL) == -1,
+                      "accepted '%s'", bad[i]);
+}
+END_TEST
+
 static Suite *json_suite(void) {
     Suite *s = suite_create("json");
 
@@ -544,6 +585,11 @@ static Suite *json_suite(void) {
     tcase_add_test(tc, json_object_early_stop_before_error);
     LOOP(tc, json_object_malformed, bad_objects);
     tcase_add_test(tc, json_object_trailing_ignored);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("array");
+    tcase_add_test(tc, json_array_items);
+    tcase_add_test(tc, json_array_malformed);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -125,9 +125,9 @@ PMX_API int pmx_call_cancel(pmx_call *call);
 PMX_API void pmx_call_ref(pmx_call *call);
 
 /**
- * Drop a reference; the last one frees the call and its response. Dropping the last reference
- * to a pending call cancels it (its callback still runs, with PMX_ECANCELLED). NULL is a no-op.
- * May be called from a callback. Since: 1.0
+ * Drop a reference; the last one frees the call and its response. The client keeps its own
+ * reference to a pending call until the callback has run, so dropping yours never cancels it
+ * (pmx_call_cancel() does). NULL is a no-op. May be called from a callback. Since: 1.0
  */
 PMX_API void pmx_call_unref(pmx_call *call);
 
@@ -169,7 +169,10 @@ PMX_API int pmx_call_param_error(const pmx_call *call, size_t i, const char **na
 /** The userdata given when the call was started. Since: 1.0 */
 PMX_API void *pmx_call_userdata(const pmx_call *call);
 
-/** The client the call belongs to (NULL once the client is freed). Since: 1.0 */
+/**
+ * The client the call belongs to, while the call is pending and during its callback; NULL once
+ * the callback has returned (the client may be gone by then). Since: 1.0
+ */
 PMX_API pmx_client *pmx_call_client(const pmx_call *call);
 
 /**

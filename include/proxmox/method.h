@@ -1,7 +1,260 @@
-/* libproxmox: method tables (placeholder until the generator lands). */
+/* libproxmox: method tables of the generated PVE bindings, introspection and validation. */
 #ifndef PROXMOX_METHOD_H
 #define PROXMOX_METHOD_H
+
 #if !defined(PROXMOX_H_INSIDE) && !defined(PROXMOX_COMPILATION)
 #error "Only <proxmox/proxmox.h> can be included directly."
 #endif
+
+PMX_BEGIN_DECLS
+
+/*
+ * Generated bindings (<proxmox/gen/...h>, one header per top-level path), per PVE method:
+ *
+ *   int pve_<name>(pmx_client *c, <path params>, const pve_<name>_params *p,
+ *                  pmx_done_fn done, void *userdata, pmx_call **out);
+ *
+ * - <name>: the path without inner {param} segments (trailing ones keep their names), '/' and
+ *   '-' as '_', then the lowercase verb: GET /nodes/{node}/qemu/{vmid} -> pve_nodes_qemu_vmid_get.
+ * - Path parameters are arguments in path order (integers int64_t, strings const char *) and
+ *   are percent-escaped by the library.
+ * - pve_<name>_params holds the other parameters; p == NULL means none. Strings are
+ *   `const char *` (NULL = not sent); optional integers / booleans / numbers are pmx_opt_i64 /
+ *   pmx_opt_bool / pmx_opt_f64 (set = 1 to send, so 0 and false can be sent), required ones
+ *   int64_t / int / double. Booleans travel as 0/1.
+ * - Indexed parameters ("net[n]") are fixed arrays `const char *net[32]`, slot i sent as
+ *   "net<i>"; N comes from PVE's limits (schema/overrides.json "indexed").
+ * - `type=array` parameters are `const char *const *x; size_t n_x;`, sent as repeated keys.
+ *   "-list" formats (delete=pve-configid-list) stay plain strings.
+ * - C names: every character outside [A-Za-z0-9_] becomes '_', C/C++ keywords get a trailing
+ *   '_' (delete -> delete_, default -> default_); other renames are in schema/overrides.json
+ *   ("field_names"); the wire name is in the field's doc comment and in pmx_param_desc.name.
+ * - Where the schema declares a result, pve_<name>_result is the decoded "data", reached with
+ *   the inline accessor pve_<name>_result_of(call) (NULL until the call succeeded). Objects are
+ *   structs with every declared property: strings char *, integers int64_t / pmx_opt_i64 when
+ *   optional, booleans int / pmx_opt_bool, numbers double / pmx_opt_f64, nested objects struct
+ *   pointers, arrays `T **x; size_t n_x` (objects, strings) or `int64_t *x; size_t n_x` (scalars);
+ *   anything the schema leaves open is `char *` holding the raw JSON text. Array results are
+ *   `{ T **items; size_t n; }`, scalar results `{ T value; }`. Numbers and booleans are accepted
+ *   as JSON numbers or strings, booleans also as true/false; missing fields stay unset (NULL,
+ *   set = 0, or 0 for required scalars); unknown members are ignored; a value of the wrong type
+ *   fails the call with PMX_EDECODE and a message naming the field ("[1].cpu: expected a
+ *   number, got ..."). The result belongs to the call (pmx_call_unref frees it).
+ * - Invalid parameters (required, type, enum, bounds, lengths, patterns, common formats) do not
+ *   reach the server: the call completes asynchronously with PMX_EINVAL, and pmx_call_error()
+ *   names each parameter ("vmid: value must have a minimum value of 100").
+ *
+ * Every generated pve_* function is described by a constant pmx_method_desc (verb, path
+ * template, parameters with their constraints, result layout). The tables are public so that
+ * programs (a CLI, a mock server, language bindings) can enumerate, look up and validate
+ * methods without generated code of their own.
+ *
+ * ABI: the three descriptor structs below are read-only data owned by the library. Each starts
+ * with `uint32_t size` (its sizeof when the library was built); new fields are only ever appended,
+ * so read a field only when `size` covers it (PMX_DESC_HAS(desc, type, field)). Enum values are fixed.
+ */
+
+/** True when descriptor @p d (a pointer to @p type) was built with field @p f. */
+#define PMX_DESC_HAS(d, type, f) ((d)->size >= offsetof(type, f) + sizeof(((type *)0)->f))
+
+/** Parameter value types (pmx_param_desc.type and .item_type). */
+typedef enum {
+    PMX_PARAM_STRING = 1,
+    PMX_PARAM_INTEGER = 2,
+    PMX_PARAM_BOOLEAN = 3,
+    PMX_PARAM_NUMBER = 4,
+    PMX_PARAM_ARRAY = 5 /* repeated key; the element type is in item_type */
+} pmx_param_type;
+
+/** Where a parameter travels. */
+typedef enum {
+    PMX_LOC_PATH = 1,  /* a {segment} of the path template */
+    PMX_LOC_QUERY = 2, /* GET / DELETE */
+    PMX_LOC_BODY = 3   /* POST / PUT */
+} pmx_param_loc;
+
+/** pmx_param_desc.flags */
+enum {
+    PMX_PARAM_REQUIRED = 1u << 0,
+    PMX_PARAM_HAS_MIN = 1u << 1,        /* minimum is set */
+    PMX_PARAM_HAS_MAX = 1u << 2,        /* maximum is set */
+    PMX_PARAM_HAS_MIN_LENGTH = 1u << 3, /* min_length is set */
+    PMX_PARAM_HAS_MAX_LENGTH = 1u << 4, /* max_length is set */
+    PMX_PARAM_PROPERTY_STRING = 1u << 5, /* "k=v,..." property string (format is an object) */
+    PMX_PARAM_INDEXED = 1u << 6         /* "net[n]": wire names name0 .. name<count-1> */
+};
+
+/** One parameter of a method. */
+typedef struct pmx_param_desc {
+    uint32_t size;          /* sizeof(pmx_param_desc) of the library */
+    uint32_t type;          /* pmx_param_type */
+    uint32_t item_type;     /* PMX_PARAM_ARRAY: type of each element, else == type */
+    uint32_t loc;           /* pmx_param_loc */
+    uint32_t flags;         /* PMX_PARAM_* bits */
+    uint32_t count;         /* PMX_PARAM_INDEXED: number of slots, else 0 */
+    const char *name;       /* wire name ("net" for "net[n]") */
+    const char *c_name;     /* field name in the generated _params struct / C argument name */
+    size_t offset;          /* path: position in the path; else offsetof in the _params struct */
+    size_t count_offset;    /* PMX_PARAM_ARRAY: offsetof of the size_t element count */
+    double minimum, maximum;          /* with PMX_PARAM_HAS_MIN / HAS_MAX */
+    int64_t min_length, max_length;   /* with PMX_PARAM_HAS_MIN_LENGTH / HAS_MAX_LENGTH */
+    const char *const *enum_values;   /* allowed values, or NULL */
+    size_t n_enum;
+    const char *pattern;       /* the schema's Perl regex (matched whole), or NULL */
+    const char *posix_pattern; /* its anchored POSIX ERE translation, or NULL if none exists */
+    const char *format;        /* registered format name ("pve-node"), or NULL */
+    const char *typetext;      /* the schema's typetext, or NULL */
+    const char *default_value; /* the schema's default as text, or NULL */
+    const char *description;   /* the schema's description, or NULL */
+} pmx_param_desc;
+
+/** Kinds of result values (pmx_type_desc.kind, pmx_field_desc.kind). */
+typedef enum {
+    PMX_KIND_STRING = 1,   /* char *, NULL when absent */
+    PMX_KIND_I64 = 2,      /* int64_t */
+    PMX_KIND_OPT_I64 = 3,  /* pmx_opt_i64 */
+    PMX_KIND_BOOL = 4,     /* int 0/1 */
+    PMX_KIND_OPT_BOOL = 5, /* pmx_opt_bool */
+    PMX_KIND_F64 = 6,      /* double */
+    PMX_KIND_OPT_F64 = 7,  /* pmx_opt_f64 */
+    PMX_KIND_RAW = 8,      /* char *: the JSON text of a value the schema leaves open */
+    PMX_KIND_OBJECT = 9,   /* T *: a struct described by pmx_type_desc.fields */
+    PMX_KIND_ARRAY = 10    /* elements + size_t count (see pmx_field_desc.count_offset) */
+} pmx_kind;
+
+typedef struct pmx_type_desc pmx_type_desc;
+
+/** One field of a result struct. */
+typedef struct pmx_field_desc {
+    uint32_t size;        /* sizeof(pmx_field_desc) of the library */
+    uint32_t kind;        /* pmx_kind */
+    const char *name;     /* JSON member name */
+    const char *c_name;   /* C field name */
+    size_t offset;        /* offsetof in the struct */
+    size_t count_offset;  /* PMX_KIND_ARRAY: offsetof of the size_t count */
+    /* PMX_KIND_OBJECT: the struct; PMX_KIND_ARRAY: the element type, whose elements are
+     * stored as T ** (objects), char ** (strings, raw), int64_t *, int * or double *. */
+    const pmx_type_desc *type;
+    const char *description;
+    /* Indexed members ("net[n]" in the schema): the field is `char *x[count]` and JSON members
+     * name0 .. name<count-1> fill its slots (name is then the base, "net"); 0 otherwise. */
+    uint32_t count;
+} pmx_field_desc;
+
+/** pmx_type_desc.flags */
+enum {
+    /* The JSON value is not an object but decodes into fields[0] of the result struct
+     * (array results: `items` + `n`; scalar results: `value`). */
+    PMX_TYPE_WRAPPED = 1u << 0
+};
+
+/** A result type: a struct (OBJECT) or an array element type. */
+struct pmx_type_desc {
+    uint32_t size;       /* sizeof(pmx_type_desc) of the library */
+    uint32_t kind;       /* pmx_kind */
+    uint32_t flags;      /* PMX_TYPE_* */
+    const char *name;    /* C type name, e.g. "pve_version_get_result" (NULL for scalars) */
+    size_t struct_size;  /* PMX_KIND_OBJECT: sizeof the struct */
+    const pmx_field_desc *fields; /* PMX_KIND_OBJECT: sorted by name */
+    size_t n_fields;
+};
+
+/** pmx_method_desc.flags */
+enum {
+    PMX_METHOD_PROTECTED = 1u << 0,  /* runs in the privileged daemon (proxied) */
+    PMX_METHOD_ALLOWTOKEN = 1u << 1, /* API tokens may call it */
+    PMX_METHOD_UNSTABLE = 1u << 2    /* marked unstable in the schema */
+};
+
+/** One PVE API method. */
+typedef struct pmx_method_desc {
+    uint32_t size;              /* sizeof(pmx_method_desc) of the library */
+    uint32_t method;            /* pmx_method */
+    uint32_t flags;             /* PMX_METHOD_* */
+    const char *path;           /* template, "/nodes/{node}/qemu/{vmid}" */
+    const char *name;           /* function name, "pve_nodes_qemu_vmid_get" */
+    const char *description;
+    const pmx_param_desc *params; /* path parameters first (in path order), then by name */
+    size_t n_params;
+    size_t n_path_params;
+    size_t params_size;         /* sizeof the generated <name>_params struct */
+    const pmx_type_desc *result; /* NULL when the schema declares no result */
+} pmx_method_desc;
+
+/** Number of methods in the table (646 for the PVE 9 schema). Since: 1.0 */
+PMX_API size_t pmx_method_count(void);
+
+/**
+ * Method @p i (0 .. pmx_method_count()-1), ordered by path template then verb; NULL past the
+ * end. Static data: never freed. Thread-safe. Since: 1.0
+ */
+PMX_API const pmx_method_desc *pmx_method_at(size_t i);
+
+/**
+ * Look a method up by its generated function name ("pve_nodes_qemu_vmid_get"); NULL when
+ * unknown. Binary search. Thread-safe. Since: 1.0
+ */
+PMX_API const pmx_method_desc *pmx_method_by_name(const char *fn_name);
+
+/**
+ * Find the method for verb @p m and @p path: either a template ("/nodes/{node}/qemu/{vmid}")
+ * or a concrete path relative to /api2/json ("/nodes/pve1/qemu/100"; a trailing '/' and a
+ * query string are ignored). Literal segments win over {param} segments. NULL when no method
+ * matches. Thread-safe. Since: 1.0
+ */
+PMX_API const pmx_method_desc *pmx_method_find(pmx_method m, const char *path);
+
+/** Find the parameter @p name ("vmid", or an indexed wire name such as "net3") of @p d. */
+PMX_API const pmx_param_desc *pmx_method_param(const pmx_method_desc *d, const char *name);
+
+/**
+ * For a concrete @p path matched by pmx_method_find(), copy the value of path parameter
+ * @p i (0 .. n_path_params-1), percent-decoded, into a new string (*out; caller frees with
+ * pmx_free()). @return PMX_OK, PMX_EINVAL (path does not match the template), PMX_ENOMEM.
+ * Since: 1.0
+ */
+PMX_API int pmx_method_path_param(const pmx_method_desc *d, const char *path, size_t i,
+                                  char **out);
+
+/** pmx_method_validate flags */
+enum {
+    /* params also carry the path parameters (by wire name); check them and require them */
+    PMX_VALIDATE_PATH = 1u << 0
+};
+
+/**
+ * Called once per invalid parameter: @p name is the wire name, @p message PVE's wording
+ * ("value must have a minimum value of 100"). Both borrowed for the call. Return 0 to go on.
+ */
+typedef int (*pmx_validate_fn)(const char *name, const char *message, void *userdata);
+
+/**
+ * Check generic parameters against a method: required parameters, types (integer, number,
+ * boolean 0/1/true/false...), enums, bounds, string lengths, patterns (where they translate to
+ * POSIX) and common formats (pve-node, pve-vmid, pve-configid, pve-storage-id, ipv4, ipv6,
+ * mac-addr), and names the method does not know. Calls @p fn per error (in parameter order).
+ * @return the number of errors (0: valid), or PMX_EINVAL (NULL desc), PMX_ENOMEM.
+ * Thread-safe. Since: 1.0
+ */
+PMX_API int pmx_method_validate_each(const pmx_method_desc *d, const pmx_params *params,
+                                     unsigned int flags, pmx_validate_fn fn, void *userdata);
+
+/**
+ * Like pmx_method_validate_each(), collecting the errors into one message
+ * ("vmid: value must have a minimum value of 100; name: property is missing…"), stored in
+ * *errmsg when @p errmsg is not NULL and there are errors (caller frees with pmx_free()).
+ * @return 0 when valid, the number of errors, or PMX_EINVAL / PMX_ENOMEM. Since: 1.0
+ */
+PMX_API int pmx_method_validate(const pmx_method_desc *d, const pmx_params *params,
+                                unsigned int flags, char **errmsg);
+
+/**
+ * Check one textual value against a parameter's constraints. Returns NULL when valid, else a
+ * message in PVE's wording written into @p buf (size @p bufsize, always NUL-terminated).
+ * Since: 1.0
+ */
+PMX_API const char *pmx_param_check(const pmx_param_desc *p, const char *value, char *buf,
+                                    size_t bufsize);
+
+PMX_END_DECLS
 #endif

@@ -9,6 +9,7 @@
 #include <proxmox/client.h>
 #include <proxmox/call.h>
 #include <proxmox/loop.h>
+#include <proxmox/task.h>
 #include <proxmox/method.h>
 #include <proxmox/gen/api.h>
 #undef PROXMOX_H_INSIDE

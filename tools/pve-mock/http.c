@@ -689,10 +689,10 @@ static void handle(struct evhttp_request *req, void *arg)
         c.user = user;
         c.via_token = via_token;
     }
-    if (!r)
-        call_error(&c, 501, "Method '%s %s' not implemented", method_name(method), c.path);
-    else
+    if (r)
         route_dispatch(r, &c);
+    else if (!generic_dispatch(&c)) /* every other method of the PVE schema */
+        call_error(&c, 501, "Method '%s %s' not implemented", method_name(method), c.path);
     api_answer(req, &c, close);
 done:
     cJSON_Delete(c.params);

@@ -169,6 +169,11 @@ struct route {
 const struct route *route_find(const struct call *c, int *path_known);
 void route_dispatch(const struct route *r, struct call *c);
 
+/* generic.c: answers a method of libproxmox's tables (pmx_method_find) that no route takes:
+ * validates the parameters against the table and fills in a sample result or a task UPID.
+ * Returns 0 when no method matches (the caller answers 501). */
+int generic_dispatch(struct call *c);
+
 /* auth.c */
 enum auth_result { AUTH_OK, AUTH_NO_TICKET, AUTH_FAILED, AUTH_BAD_CSRF };
 enum auth_result auth_check(struct evkeyvalq *headers, int method, char **user, int *via_token);

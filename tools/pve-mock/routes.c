@@ -644,7 +644,10 @@ void route_dispatch(const struct route *r, struct call *c)
     cJSON_ArrayForEach(it, bind)
     {
         cJSON *old = cJSON_GetObjectItemCaseSensitive(c->params, it->string);
-        if (old && !(cJSON_IsString(old) && !strcmp(old->valuestring, it->valuestring)))
+        char *old_text = old && (cJSON_IsString(old) || cJSON_IsNumber(old)) ? value_text(old) : NULL;
+        int same = old_text && !strcmp(old_text, it->valuestring); /* Perl compares as strings */
+        free(old_text);
+        if (old && !same)
             call_param_error(c, it->string, "duplicate parameter (already defined in path)");
         else if (!old)
             cJSON_AddItemToObject(c->params, it->string, cJSON_CreateString(it->valuestring));
