@@ -113,7 +113,7 @@ $(B)/bin/%: examples/%.c $(SHLIB)
 
 $(B)/tests/check_all: $(TEST_SRCS) $(wildcard tests/*.h) $(STLIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(PROG_CFLAGS) $(CHECK_CFLAGS) -Itests $(LDFLAGS) -o $@ $(TEST_SRCS) $(PROG_LIBS) $(CHECK_LIBS)
+	$(CC) $(PROG_CFLAGS) $(CHECK_CFLAGS) $(EVENT_CFLAGS) -Itests $(LDFLAGS) -o $@ $(TEST_SRCS) $(PROG_LIBS) $(CHECK_LIBS) $(EVENT_LIBS)
 
 $(B)/bin/bench: $(BENCH_SRCS) $(STLIB)
 	@mkdir -p $(dir $@)

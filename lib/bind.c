@@ -391,6 +391,10 @@ const char *pmx_param_check(const pmx_param_desc *p, const char *value, char *bu
             return buf;
         }
     }
+    /* typed property strings: "net0: model: value 'x' does not have a value in ..." */
+    if ((p->flags & PMX_PARAM_PROPERTY_STRING) && PMX_DESC_HAS(p, pmx_param_desc, propstr) &&
+        p->propstr && t == PMX_PARAM_STRING)
+        return pmx_propstr_check(p->propstr, value, buf, bufsize);
     return NULL;
 }
 
@@ -719,8 +723,13 @@ typedef struct decoder {
     size_t next_cap;
     int rc;         /* PMX_OK, PMX_EDECODE, PMX_ENOMEM */
     char *msg;      /* pmx__malloc'd */
-    char path[256]; /* field path for messages */
-    size_t plen;
+    /* The field path for messages, kept as frames and only formatted on failure: building
+     * it eagerly cost a fifth of the decode time. */
+    struct {
+        const char *key; /* NULL: an array index */
+        size_t idx;
+    } frames[32];
+    size_t depth;
 } decoder;
 
 static void *arena_alloc(decoder *dc, size_t n) {
@@ -762,32 +771,36 @@ static void arena_free(chunk *c) {
 static int fail(decoder *dc, const char *what, const char *v, const char *vend) {
     if (dc->rc == PMX_OK) {
         dc->rc = PMX_EDECODE;
+        char path[256] = "data";
+        size_t pl = 0;
+        for (size_t i = 0; i < dc->depth && i < 32 && pl < sizeof path - 1; i++) {
+            int n = dc->frames[i].key
+                        ? snprintf(path + pl, sizeof path - pl, "%s%s", pl ? "." : "", dc->frames[i].key)
+                        : snprintf(path + pl, sizeof path - pl, "[%zu]", dc->frames[i].idx);
+            if (n > 0)
+                pl += (size_t)n;
+        }
         int show = (int)(vend - v > 40 ? 40 : vend - v);
-        dc->msg = pmx__asprintf("%s: %s, got %.*s%s", dc->plen ? dc->path : "data", what, show,
-                                v, vend - v > 40 ? "..." : "");
+        dc->msg = pmx__asprintf("%s: %s, got %.*s%s", path, what, show, v, vend - v > 40 ? "..." : "");
         if (!dc->msg)
             dc->rc = PMX_ENOMEM;
     }
     return dc->rc;
 }
 
-/* Append ".key" (or "key" at the top) or "[idx]" to the field path; returns the old length. */
+/* Enter ".key" (key != NULL, borrowed until the matching pop) or "[idx]"; returns the depth
+ * to restore. */
 static size_t path_push(decoder *dc, const char *key, size_t idx) {
-    size_t old = dc->plen;
-    size_t room = sizeof dc->path - dc->plen;
-    int n = key ? snprintf(dc->path + dc->plen, room, "%s%s", dc->plen ? "." : "", key)
-                : snprintf(dc->path + dc->plen, room, "[%zu]", idx);
-    if (n > 0)
-        dc->plen += (size_t)n;
-    if (dc->plen >= sizeof dc->path)
-        dc->plen = sizeof dc->path - 1;
+    size_t old = dc->depth;
+    if (dc->depth < 32) {
+        dc->frames[dc->depth].key = key;
+        dc->frames[dc->depth].idx = idx;
+    }
+    dc->depth++;
     return old;
 }
 
-static void path_pop(decoder *dc, size_t old) {
-    dc->plen = old;
-    dc->path[old] = 0;
-}
+static void path_pop(decoder *dc, size_t old) { dc->depth = old; }
 
 /* The text of a scalar: strings decoded into tmp (of at least vend-v bytes), literals copied. */
 static const char *scalar_text(decoder *dc, const char *v, const char *vend, char *tmp) {
@@ -924,13 +937,6 @@ static size_t elem_size(uint32_t kind) {
     }
 }
 
-static int count_item(const char *v, const char *vend, size_t i, void *ud) {
-    (void)v;
-    (void)vend;
-    *(size_t *)ud = i + 1;
-    return 0;
-}
-
 /* Decode field f of the struct at base from the JSON value [v, vend). */
 static int decode_field(decoder *dc, const pmx_field_desc *f, char *base, const char *v,
                         const char *vend) {
@@ -942,25 +948,63 @@ static int decode_field(decoder *dc, const pmx_field_desc *f, char *base, const 
         return fail(dc, "expected an array", v, vend);
     const pmx_type_desc *et = f->type;
     uint32_t ek = et ? et->kind : PMX_KIND_RAW;
-    size_t n = 0;
-    if (pmx__json_array_each(v, vend, count_item, &n) != 0)
-        return fail(dc, "malformed array", v, vend);
+    /* One pass: elements go to a scratch buffer (on the stack while small), then into the
+     * arena at their final size. */
     size_t es = elem_size(ek);
-    char *items = n ? arena_alloc(dc, n * es) : NULL;
-    if (n && !items)
-        return dc->rc;
+    max_align_t small[16];
+    char *scratch = (char *)small;
+    size_t cap = sizeof small / es, n = 0;
+    int rc = PMX_OK;
     const char *p = pmx__json_ws(v + 1, vend);
-    for (size_t i = 0; i < n; i++) {
+    if (p < vend && *p == ']')
+        p = NULL; /* empty */
+    while (p) {
         const char *e = pmx__json_skip(p, vend);
-        size_t old = path_push(dc, NULL, i);
-        int rc = decode_scalar(dc, ek, et, items + i * es, p, e);
+        if (!e) {
+            rc = fail(dc, "malformed array", v, vend);
+            break;
+        }
+        if (n == cap) {
+            char *grown = pmx__malloc(cap * 2 * es);
+            if (!grown) {
+                rc = dc->rc = PMX_ENOMEM;
+                break;
+            }
+            memcpy(grown, scratch, n * es);
+            if (scratch != (char *)small)
+                pmx__free(scratch);
+            scratch = grown;
+            cap *= 2;
+        }
+        memset(scratch + n * es, 0, es);
+        size_t old = path_push(dc, NULL, n);
+        rc = decode_scalar(dc, ek, et, scratch + n * es, p, e);
         path_pop(dc, old);
         if (rc)
-            return rc;
+            break;
+        n++;
         p = pmx__json_ws(e, vend);
-        if (p < vend && *p == ',')
+        if (p < vend && *p == ',') {
             p = pmx__json_ws(p + 1, vend);
+        } else if (p < vend && *p == ']') {
+            p = NULL;
+        } else {
+            rc = fail(dc, "malformed array", v, vend);
+            break;
+        }
     }
+    char *items = NULL;
+    if (rc == PMX_OK && n) {
+        items = arena_alloc(dc, n * es);
+        if (items)
+            memcpy(items, scratch, n * es);
+        else
+            rc = dc->rc;
+    }
+    if (scratch != (char *)small)
+        pmx__free(scratch);
+    if (rc)
+        return rc;
     memcpy(base + f->offset, &items, sizeof items);
     memcpy(base + f->count_offset, &n, sizeof n);
     return PMX_OK;
@@ -974,15 +1018,23 @@ typedef struct member_ctx {
 
 /* The field named @p name (n bytes) with (indexed) or without a slot count; fields are sorted
  * by name, a plain one before an indexed one of the same name. */
+/* strcmp of field name fn with the n bytes of name; inline: keys are short and this runs for
+ * every member of every object decoded. */
+static inline int key_cmp(const char *fn, const char *name, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        unsigned char a = (unsigned char)fn[i], b = (unsigned char)name[i];
+        if (a != b)
+            return a < b ? -1 : 1;
+    }
+    return fn[n] ? 1 : 0;
+}
+
 static const pmx_field_desc *find_field(const pmx_type_desc *t, const char *name, size_t n,
                                         int indexed) {
     size_t lo = 0, hi = t->n_fields;
     while (lo < hi) { /* lower bound */
         size_t mid = lo + (hi - lo) / 2;
-        const char *fn = t->fields[mid].name;
-        int c = strncmp(fn, name, n);
-        if (c == 0 && fn[n])
-            c = 1;
+        int c = key_cmp(t->fields[mid].name, name, n);
         if (c < 0)
             lo = mid + 1;
         else
@@ -990,7 +1042,7 @@ static const pmx_field_desc *find_field(const pmx_type_desc *t, const char *name
     }
     for (size_t i = lo; i < t->n_fields && i < lo + 2; i++) {
         const pmx_field_desc *f = &t->fields[i];
-        if (strncmp(f->name, name, n) != 0 || f->name[n])
+        if (key_cmp(f->name, name, n) != 0)
             break;
         uint32_t cnt = f->size >= offsetof(pmx_field_desc, count) + sizeof f->count ? f->count : 0;
         if ((cnt > 0) == (indexed != 0))

@@ -17,6 +17,49 @@
 
 static char g_upid[256]; /* a real task of the mock, for {upid} path parameters */
 
+static int sample_text(const pmx_method_desc *d, const pmx_param_desc *p, size_t idx, char *buf,
+                       size_t n);
+
+/* A property string with every required key of p's format ("id=1234:5678,node=pve1,..."),
+ * each value chosen like a parameter's from the key's constraints. */
+static int sample_propstr(const pmx_method_desc *d, const pmx_param_desc *p, size_t idx,
+                          char *buf, size_t n) {
+    const pmx_propstr_desc *ps = p->propstr;
+    size_t len = 0;
+    buf[0] = 0;
+    for (size_t k = 0; k < ps->n_keys; k++) {
+        const pmx_propkey_desc *q = &ps->keys[k];
+        if (!(q->flags & PMX_PROPKEY_REQUIRED) || !q->type)
+            continue;
+        pmx_param_desc f;
+        memset(&f, 0, sizeof f);
+        f.size = sizeof f;
+        f.type = f.item_type = q->type;
+        f.loc = PMX_LOC_BODY;
+        f.name = f.c_name = q->name;
+        f.flags = ((q->flags & PMX_PROPKEY_HAS_MIN) ? PMX_PARAM_HAS_MIN : 0) |
+                  ((q->flags & PMX_PROPKEY_HAS_MAX) ? PMX_PARAM_HAS_MAX : 0) |
+                  ((q->flags & PMX_PROPKEY_HAS_MAX_LENGTH) ? PMX_PARAM_HAS_MAX_LENGTH : 0);
+        f.minimum = q->minimum;
+        f.maximum = q->maximum;
+        f.max_length = q->max_length;
+        f.enum_values = q->enum_values;
+        f.n_enum = q->n_enum;
+        f.pattern = q->pattern;
+        f.posix_pattern = q->posix_pattern;
+        f.format = q->format;
+        char v[256];
+        if (q->flags & PMX_PROPKEY_DISK_SIZE)
+            snprintf(v, sizeof v, "1G");
+        else if (sample_text(d, &f, idx, v, sizeof v))
+            return -1;
+        len += (size_t)snprintf(buf + len, len < n ? n - len : 0, "%s%s=%s", len ? "," : "",
+                                q->name, v);
+    }
+    char msg[512];
+    return len < n && !pmx_param_check(p, buf, msg, sizeof msg) ? 0 : -1;
+}
+
 /* Text value for parameter p that passes its checks; written into buf. idx is the method's
  * index (keeps created VM IDs apart). Returns 0, or -1 when no candidate passes. */
 static int sample_text(const pmx_method_desc *d, const pmx_param_desc *p, size_t idx, char *buf,
@@ -80,11 +123,14 @@ static int sample_text(const pmx_method_desc *d, const pmx_param_desc *p, size_t
     static const char *const candidates[] = {
         "sample", "sample-password", "/dev/sda", "100-0", "1G", "https://example.com/sample.iso",
         "pve2c-0123456789", "docker.io/library/debian:latest", "docker.io/library/debian",
-        "0000:01:00.0", NULL};
+        "0000:01:00.0", "1234:5678", "1-2.3", "/mnt/sample", NULL};
     if (first && !pmx_param_check(p, first, msg, sizeof msg)) {
         snprintf(buf, n, "%s", first);
         return 0;
     }
+    if (PMX_DESC_HAS(p, pmx_param_desc, propstr) && p->propstr &&
+        pmx_param_check(p, "sample", msg, sizeof msg))
+        return sample_propstr(d, p, idx, buf, n);
     for (size_t i = 0; candidates[i]; i++)
         if (!pmx_param_check(p, candidates[i], msg, sizeof msg)) {
             snprintf(buf, n, "%s", candidates[i]);
@@ -130,9 +176,12 @@ static char *args_build(args *a, const pmx_method_desc *d, size_t idx) {
             return xfmt("too many required parameters for the test");
         size_t k = a->ntext++;
         char *txt = a->text[k];
-        if (sample_text(d, p, idx, txt, sizeof a->text[0]))
-            return xfmt("no valid sample for %s (format %s)", p->name,
-                        p->format ? p->format : "-");
+        if (sample_text(d, p, idx, txt, sizeof a->text[0])) {
+            char msg[512];
+            const char *why = pmx_param_check(p, txt[0] ? txt : "sample", msg, sizeof msg);
+            return xfmt("no valid sample for %s (format %s; '%s': %s)", p->name,
+                        p->format ? p->format : "-", txt[0] ? txt : "sample", why ? why : "-");
+        }
         if (path) {
             if (p->type == PMX_PARAM_INTEGER) {
                 a->ints[i] = strtoll(txt, NULL, 10);

@@ -752,21 +752,37 @@ START_TEST(free_from_callback) {
 }
 END_TEST
 
+typedef struct pair_free {
+    pmx_call *other;
+    int calls;
+    int first_result, other_result;
+} pair_free;
+
+static void pair_free_cb(pmx_call *call, int result, void *ud) {
+    pair_free *f = ud;
+    if (call == f->other)
+        f->other_result = result;
+    if (f->calls++ == 0) {
+        f->first_result = result;
+        pmx_client_free(pmx_call_client(call)); /* deferred until we return */
+    }
+}
+
 START_TEST(free_from_callback_others_destroyed) {
-    /* One call's callback frees the client while another is still pending or queued: that one
-     * still gets exactly one callback, OK if it had finished, else PMX_EDESTROYED. */
+    /* The first callback frees the client while the other call is pending or queued: that one
+     * still gets exactly one callback, with the same result pmx_call_wait reports (OK when it
+     * had already finished, else PMX_EDESTROYED). Either call may finish first. */
     pmx_client *c = test_client(&g_mock, "token");
-    freer g = {0};
-    pmx_call *other = NULL;
-    ck_assert_int_eq(pmx_call_start(c, PMX_GET, "/version", NULL, free_in_cb, &g, NULL), PMX_OK);
-    ck_assert_int_eq(pmx_call_start(c, PMX_GET, "/cluster/resources", NULL, free_in_cb, &g, &other),
-                     PMX_OK);
-    int r = pmx_call_wait(other);
-    ck_assert_int_eq(g.calls, 2);
-    ck_assert_int_eq(g.results[0], PMX_OK);
-    ck_assert(g.results[1] == PMX_EDESTROYED || g.results[1] == PMX_OK);
-    ck_assert_int_eq(r, g.results[1]);
-    pmx_call_unref(other);
+    pair_free f = {0};
+    ck_assert_int_eq(pmx_call_start(c, PMX_GET, "/version", NULL, pair_free_cb, &f, NULL), PMX_OK);
+    ck_assert_int_eq(pmx_call_start(c, PMX_GET, "/cluster/resources", NULL, pair_free_cb, &f,
+                                    &f.other), PMX_OK);
+    int r = pmx_call_wait(f.other);
+    ck_assert_int_eq(f.calls, 2);
+    ck_assert_int_eq(f.first_result, PMX_OK);
+    ck_assert(f.other_result == PMX_EDESTROYED || f.other_result == PMX_OK);
+    ck_assert_int_eq(r, f.other_result);
+    pmx_call_unref(f.other);
 }
 END_TEST
 
@@ -865,6 +881,22 @@ START_TEST(cancel_from_callback) {
 }
 END_TEST
 
+START_TEST(thousands_in_flight) {
+    /* One thread, one client, 3000 calls started at once through an 8-connection pool. */
+    pmx_client *c = test_client(&g_mock, "token");
+    counter k = {0};
+    for (int i = 0; i < 3000; i++)
+        ck_assert_int_eq(pmx_call_start(c, PMX_GET, i % 3 ? "/version" : "/nodes", NULL, count_cb, &k,
+                                        NULL), PMX_OK);
+    ck_assert_int_eq(pmx_client_pending(c), 3000);
+    ck_assert_int_eq(pmx_client_run(c, 120000), PMX_OK);
+    ck_assert_int_eq(k.calls, 3000);
+    ck_assert_int_eq(k.ok, 3000);
+    ck_assert_int_eq(pmx_client_pending(c), 0);
+    pmx_client_free(c);
+}
+END_TEST
+
 static Suite *client_suite(void) {
     Suite *s = suite_create("client");
     TCase *tc = tcase_create("mock");
@@ -912,6 +944,7 @@ static Suite *client_suite(void) {
     tcase_add_test(tc, idle_connection_dropped_by_server);
     tcase_add_test(tc, json_body_option);
     tcase_add_test(tc, cancel_from_callback);
+    tcase_add_test(tc, thousands_in_flight);
     suite_add_tcase(s, tc);
     return s;
 }

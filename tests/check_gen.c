@@ -72,6 +72,9 @@ START_TEST(test_golden) {
     /* coverage numbers are printed */
     ck_assert_ptr_nonnull(strstr(out, "11 methods"));
     ck_assert_ptr_nonnull(strstr(out, "result fields: 20 typed, 2 raw JSON, of 22"));
+    /* net[n] of PUT and POST (identical) and of the GET result (a subset) share one struct */
+    ck_assert_ptr_nonnull(strstr(out, "property strings: 4 formats typed (13 keys, 3 aliases) "
+                                      "from 6 uses (5 parameters, 1 result fields)"));
     free(out);
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "diff -r %s/golden/include %s/proxmox/gen && diff -r %s/golden/src %s/src",
@@ -137,6 +140,11 @@ static const struct {
     {DATA "/bad-minimum.json", "", "PUT /a: parameter 'n': \"minimum\" must be a number"},
     {DATA "/bad-returns.json", "", "GET /a: result field 'x': schema of 'x' must be an object"},
     {DATA "/mini.json", "--pin " DATA "/other-pin.json", "does not match the pin"},
+    {DATA "/bad-propclash.json", "",
+     "property-string format name clash: pve_fmt_a_opt is derived for both POST /a opt and PUT "
+     "/a opt, whose formats differ; add a \"propstr_names\" entry \"PUT /a opt\""},
+    {DATA "/bad-propkey.json", "",
+     "PUT /a opt: key 'x': unsupported property-string key type 'object'"},
 };
 
 START_TEST(test_bad_input) {

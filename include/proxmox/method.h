@@ -40,9 +40,10 @@ PMX_BEGIN_DECLS
  *   set = 0, or 0 for required scalars); unknown members are ignored; a value of the wrong type
  *   fails the call with PMX_EDECODE and a message naming the field ("[1].cpu: expected a
  *   number, got ..."). The result belongs to the call (pmx_call_unref frees it).
- * - Invalid parameters (required, type, enum, bounds, lengths, patterns, common formats) do not
- *   reach the server: the call completes asynchronously with PMX_EINVAL, and pmx_call_error()
- *   names each parameter ("vmid: value must have a minimum value of 100").
+ * - Invalid parameters (required, type, enum, bounds, lengths, patterns, common formats, and
+ *   the keys of typed property strings) do not reach the server: the call completes
+ *   asynchronously with PMX_EINVAL, and pmx_call_error() names each parameter ("vmid: value
+ *   must have a minimum value of 100"; "net0: firewall: type check ('boolean') failed ...").
  *
  * Every generated pve_* function is described by a constant pmx_method_desc (verb, path
  * template, parameters with their constraints, result layout). The tables are public so that
@@ -84,6 +85,8 @@ enum {
     PMX_PARAM_INDEXED = 1u << 6         /* "net[n]": wire names name0 .. name<count-1> */
 };
 
+struct pmx_propstr_desc;
+
 /** One parameter of a method. */
 typedef struct pmx_param_desc {
     uint32_t size;          /* sizeof(pmx_param_desc) of the library */
@@ -106,6 +109,9 @@ typedef struct pmx_param_desc {
     const char *typetext;      /* the schema's typetext, or NULL */
     const char *default_value; /* the schema's default as text, or NULL */
     const char *description;   /* the schema's description, or NULL */
+    /* PMX_PARAM_PROPERTY_STRING: the typed property-string format ("k=v,...") of the value
+     * (of each slot of an indexed parameter, each element of an array), or NULL if untyped. */
+    const struct pmx_propstr_desc *propstr;
 } pmx_param_desc;
 
 /** Kinds of result values (pmx_type_desc.kind, pmx_field_desc.kind). */
@@ -139,6 +145,9 @@ typedef struct pmx_field_desc {
     /* Indexed members ("net[n]" in the schema): the field is `char *x[count]` and JSON members
      * name0 .. name<count-1> fill its slots (name is then the base, "net"); 0 otherwise. */
     uint32_t count;
+    /* String members holding a property string (a config's "net0"): its typed format, for
+     * pmx_propstr_decode(); NULL otherwise. */
+    const struct pmx_propstr_desc *propstr;
 } pmx_field_desc;
 
 /** pmx_type_desc.flags */
@@ -255,6 +264,124 @@ PMX_API int pmx_method_validate(const pmx_method_desc *d, const pmx_params *para
  */
 PMX_API const char *pmx_param_check(const pmx_param_desc *p, const char *value, char *buf,
                                     size_t bufsize);
+
+/* ---- typed property strings ------------------------------------------------------------------
+ *
+ * Parameters whose schema "format" is an object take a property string ("k=v,k=v"; PVE's
+ * parse_property_string / print_property_string in pve-common JSONSchema.pm). Each distinct
+ * format has a generated struct pve_fmt_<area>_<name> (<proxmox/gen/propstr.h>) with
+ *
+ *   int  pve_fmt_X_decode(const char *text, pve_fmt_X **out, char **err);
+ *   int  pve_fmt_X_encode(const pve_fmt_X *v, char **out, char **err);
+ *   void pve_fmt_X_free(pve_fmt_X *v);
+ *
+ * Fields follow the bindings: strings (enums included) `char *` (NULL = absent), integers,
+ * booleans and numbers pmx_opt_i64 / pmx_opt_bool / pmx_opt_f64. The rules are PVE's:
+ * - pairs "k=v" separated by ','; a value may contain '=' but never ',': PVE's property
+ *   strings have no quoting, so encoding a value with ',' fails with PMX_EINVAL naming the key,
+ *   and '"' is an ordinary character;
+ * - the default key (pmx_propstr_desc.default_key) may stand bare ("local:vm-100-disk-0");
+ * - alias keys ("volume" for "file") store into their target; an alias with a key alias also
+ *   stores its own name into that key: qemu net "virtio=AA:BB:..." is model=virtio plus
+ *   macaddr=AA:BB:...;
+ * - booleans decode from 1/0, yes/no, on/off, true/false (any case) and encode as 1/0;
+ *   integers and numbers are checked with their bounds, enums, lengths and patterns are
+ *   checked, disk sizes ("32G") stay strings matched against \d+(\.\d+)?[KMGT]?;
+ * - unknown keys, duplicate keys, missing required keys and invalid values are errors naming
+ *   the key ("firewall: type check ('boolean') failed - got 'maybe'");
+ * - encoding writes the default key first (bare, or combined with its key alias as
+ *   "virtio=MAC"), then the required keys, then the others, each group sorted by name: the
+ *   canonical form PVE writes to its configs, so canonical strings round-trip unchanged.
+ *
+ * The descriptors are read-only library data with the size / append-only rule of the method
+ * tables (PMX_DESC_HAS).
+ */
+
+/** pmx_propkey_desc.flags */
+enum {
+    PMX_PROPKEY_REQUIRED = 1u << 0,    /* not optional in the schema */
+    PMX_PROPKEY_DEFAULT_KEY = 1u << 1, /* the value may stand without "key=" */
+    PMX_PROPKEY_HAS_MIN = 1u << 2,
+    PMX_PROPKEY_HAS_MAX = 1u << 3,
+    PMX_PROPKEY_HAS_MAX_LENGTH = 1u << 4,
+    PMX_PROPKEY_ALIAS = 1u << 5,       /* no field: another name for key `alias` */
+    PMX_PROPKEY_DISK_SIZE = 1u << 6    /* format disk-size: \d+(\.\d+)?[KMGT]? */
+};
+
+/** One key of a property-string format. */
+typedef struct pmx_propkey_desc {
+    uint32_t size;            /* sizeof(pmx_propkey_desc) of the library */
+    uint32_t type;            /* pmx_param_type (STRING, INTEGER, BOOLEAN, NUMBER); 0: alias */
+    uint32_t flags;           /* PMX_PROPKEY_* */
+    const char *name;         /* key as written ("macaddr") */
+    const char *c_name;       /* field of the generated struct, NULL for aliases */
+    size_t offset;            /* offsetof the field (char *, pmx_opt_i64, _bool or _f64) */
+    double minimum, maximum;  /* with PMX_PROPKEY_HAS_MIN / HAS_MAX */
+    int64_t max_length;       /* with PMX_PROPKEY_HAS_MAX_LENGTH */
+    const char *const *enum_values; /* allowed values, or NULL */
+    size_t n_enum;
+    const char *pattern;       /* the schema's Perl regex, or NULL */
+    const char *posix_pattern; /* its anchored POSIX ERE translation, or NULL */
+    const char *format;        /* registered format ("mac-addr", "disk-size"), or NULL */
+    const char *alias;         /* PMX_PROPKEY_ALIAS: the key this one stands for */
+    const char *key_alias;     /* aliases: the key that receives this key's name ("model") */
+    const char *requires;      /* another key that must be present with this one, or NULL */
+    const char *default_value; /* the schema's default as text (informative), or NULL */
+    const char *format_description; /* placeholder text ("XX:XX:XX:XX:XX:XX"), or NULL */
+    const char *description;
+} pmx_propkey_desc;
+
+/** A property-string format. */
+typedef struct pmx_propstr_desc {
+    uint32_t size;                /* sizeof(pmx_propstr_desc) of the library */
+    uint32_t flags;               /* none yet */
+    const char *name;             /* C type, "pve_fmt_qemu_net" */
+    size_t struct_size;           /* sizeof that struct */
+    const pmx_propkey_desc *keys; /* sorted by name (strcmp), aliases included */
+    size_t n_keys;
+    const char *default_key;      /* the key that may stand bare, or NULL */
+} pmx_propstr_desc;
+
+/** Number of typed property-string formats. Thread-safe. Since: 1.0 */
+PMX_API size_t pmx_propstr_count(void);
+
+/** Format @p i (0 .. pmx_propstr_count()-1), sorted by name; NULL past the end. Since: 1.0 */
+PMX_API const pmx_propstr_desc *pmx_propstr_at(size_t i);
+
+/** Look a format up by its C type name ("pve_fmt_qemu_net"); NULL when unknown. Since: 1.0 */
+PMX_API const pmx_propstr_desc *pmx_propstr_find(const char *name);
+
+/**
+ * Decode property string @p text with format @p d into a new struct of d->struct_size bytes
+ * (*out; free it with pmx_propstr_free(d, *out) or the generated pve_fmt_X_free()).
+ * @param text borrowed for the call.
+ * @param err  may be NULL; on PMX_EINVAL receives a message naming the key (caller frees with
+ *             pmx_free()).
+ * @return PMX_OK, PMX_EINVAL (invalid text or arguments), PMX_ENOMEM. Thread-safe, may be
+ * called from callbacks. Since: 1.0
+ */
+PMX_API int pmx_propstr_decode(const pmx_propstr_desc *d, const char *text, void **out,
+                               char **err);
+
+/**
+ * Encode struct @p v (of format @p d, borrowed) into its canonical property string (*out,
+ * caller frees with pmx_free()). @p err as for pmx_propstr_decode(). @return PMX_OK,
+ * PMX_EINVAL (missing required key, bad enum or bounds, a ',' in a value...), PMX_ENOMEM.
+ * Thread-safe, may be called from callbacks. Since: 1.0
+ */
+PMX_API int pmx_propstr_encode(const pmx_propstr_desc *d, const void *v, char **out,
+                               char **err);
+
+/** Free a struct decoded with @p d (its strings and itself). NULL is a no-op. Since: 1.0 */
+PMX_API void pmx_propstr_free(const pmx_propstr_desc *d, void *v);
+
+/**
+ * Check property string @p text against format @p d without keeping the result. Returns NULL
+ * when valid, else a message naming the key written into @p buf (size @p bufsize). Thread-safe.
+ * Since: 1.0
+ */
+PMX_API const char *pmx_propstr_check(const pmx_propstr_desc *d, const char *text, char *buf,
+                                      size_t bufsize);
 
 PMX_END_DECLS
 #endif

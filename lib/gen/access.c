@@ -11,7 +11,7 @@ static const pmx_type_desc t__STRING = {
 
 static const pmx_field_desc f_pve_access_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "subdir", "subdir",
-     offsetof(pve_access_get_item, subdir), 0, NULL, NULL, 0},
+     offsetof(pve_access_get_item, subdir), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_access_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_access_get_item",
@@ -20,7 +20,7 @@ static const pmx_type_desc t_pve_access_get_item = {
 static const pmx_field_desc f_pve_access_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_access_get_result, items), offsetof(pve_access_get_result, n),
-     &t_pve_access_get_item, NULL, 0},
+     &t_pve_access_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_access_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_access_get_result",
@@ -46,15 +46,15 @@ int pve_access_get(pmx_client *c, const pve_access_get_params *p, pmx_done_fn do
 
 static const pmx_field_desc f_pve_access_acl_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "path", "path",
-     offsetof(pve_access_acl_get_item, path), 0, NULL, "Access control path", 0},
+     offsetof(pve_access_acl_get_item, path), 0, NULL, "Access control path", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "propagate", "propagate",
-     offsetof(pve_access_acl_get_item, propagate), 0, NULL, "Allow to propagate (inherit) permissions.", 0},
+     offsetof(pve_access_acl_get_item, propagate), 0, NULL, "Allow to propagate (inherit) permissions.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "roleid", "roleid",
-     offsetof(pve_access_acl_get_item, roleid), 0, NULL, NULL, 0},
+     offsetof(pve_access_acl_get_item, roleid), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_access_acl_get_item, type), 0, NULL, NULL, 0},
+     offsetof(pve_access_acl_get_item, type), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ugid", "ugid",
-     offsetof(pve_access_acl_get_item, ugid), 0, NULL, NULL, 0},
+     offsetof(pve_access_acl_get_item, ugid), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_access_acl_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_access_acl_get_item",
@@ -63,7 +63,7 @@ static const pmx_type_desc t_pve_access_acl_get_item = {
 static const pmx_field_desc f_pve_access_acl_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_access_acl_get_result, items), offsetof(pve_access_acl_get_result, n),
-     &t_pve_access_acl_get_item, NULL, 0},
+     &t_pve_access_acl_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_access_acl_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_access_acl_get_result",
@@ -194,13 +194,13 @@ int pve_access_acl_put(pmx_client *c, const pve_access_acl_put_params *p, pmx_do
 
 static const pmx_field_desc f_pve_access_domains_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_access_domains_get_item, comment), 0, NULL, "A comment. The GUI use this text when you select a domain (Realm) on the login window.", 0},
+     offsetof(pve_access_domains_get_item, comment), 0, NULL, "A comment. The GUI use this text when you select a domain (Realm) on the login window.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "realm", "realm",
-     offsetof(pve_access_domains_get_item, realm), 0, NULL, NULL, 0},
+     offsetof(pve_access_domains_get_item, realm), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "tfa", "tfa",
-     offsetof(pve_access_domains_get_item, tfa), 0, NULL, "Two-factor authentication provider.", 0},
+     offsetof(pve_access_domains_get_item, tfa), 0, NULL, "Two-factor authentication provider.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_access_domains_get_item, type), 0, NULL, NULL, 0},
+     offsetof(pve_access_domains_get_item, type), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_access_domains_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_access_domains_get_item",
@@ -209,7 +209,7 @@ static const pmx_type_desc t_pve_access_domains_get_item = {
 static const pmx_field_desc f_pve_access_domains_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_access_domains_get_result, items), offsetof(pve_access_domains_get_result, n),
-     &t_pve_access_domains_get_item, NULL, 0},
+     &t_pve_access_domains_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_access_domains_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_access_domains_get_result",
@@ -1421,7 +1421,7 @@ int pve_access_domains_realm_put(pmx_client *c, const char *realm,
 static const pmx_field_desc f_pve_access_domains_sync_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_access_domains_sync_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_access_domains_sync_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_access_domains_sync_post_result",
@@ -1541,11 +1541,11 @@ int pve_access_domains_sync_post(pmx_client *c, const char *realm,
 
 static const pmx_field_desc f_pve_access_groups_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_access_groups_get_item, comment), 0, NULL, NULL, 0},
+     offsetof(pve_access_groups_get_item, comment), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "groupid", "groupid",
-     offsetof(pve_access_groups_get_item, groupid), 0, NULL, NULL, 0},
+     offsetof(pve_access_groups_get_item, groupid), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "users", "users",
-     offsetof(pve_access_groups_get_item, users), 0, NULL, "list of users which form this group", 0},
+     offsetof(pve_access_groups_get_item, users), 0, NULL, "list of users which form this group", 0, NULL},
 };
 static const pmx_type_desc t_pve_access_groups_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_access_groups_get_item",
@@ -1554,7 +1554,7 @@ static const pmx_type_desc t_pve_access_groups_get_item = {
 static const pmx_field_desc f_pve_access_groups_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_access_groups_get_result, items), offsetof(pve_access_groups_get_result, n),
-     &t_pve_access_groups_get_item, NULL, 0},
+     &t_pve_access_groups_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_access_groups_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_access_groups_get_result",
@@ -1659,10 +1659,10 @@ int pve_access_groups_groupid_delete(pmx_client *c, const char *groupid,
 
 static const pmx_field_desc f_pve_access_groups_groupid_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_access_groups_groupid_get_result, comment), 0, NULL, NULL, 0},
+     offsetof(pve_access_groups_groupid_get_result, comment), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "members", "members",
      offsetof(pve_access_groups_groupid_get_result, members), offsetof(pve_access_groups_groupid_get_result, n_members),
-     &t__STRING, NULL, 0},
+     &t__STRING, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_access_groups_groupid_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_access_groups_groupid_get_result",
@@ -1753,7 +1753,7 @@ int pve_access_groups_groupid_put(pmx_client *c, const char *groupid,
 
 static const pmx_field_desc f_pve_access_openid_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "subdir", "subdir",
-     offsetof(pve_access_openid_get_item, subdir), 0, NULL, NULL, 0},
+     offsetof(pve_access_openid_get_item, subdir), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_access_openid_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_access_openid_get_item",
@@ -1762,7 +1762,7 @@ static const pmx_type_desc t_pve_access_openid_get_item = {
 static const pmx_field_desc f_pve_access_openid_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_access_openid_get_result, items), offsetof(pve_access_openid_get_result, n),
-     &t_pve_access_openid_get_item, NULL, 0},
+     &t_pve_access_openid_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_access_openid_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_access_openid_get_result",
@@ -1789,7 +1789,7 @@ int pve_access_openid_get(pmx_client *c, const pve_access_openid_get_params *p, 
 static const pmx_field_desc f_pve_access_openid_auth_url_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_access_openid_auth_url_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_access_openid_auth_url_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_access_openid_auth_url_post_result",
@@ -1846,15 +1846,15 @@ int pve_access_openid_auth_url_post(pmx_client *c, const pve_access_openid_auth_
 
 static const pmx_field_desc f_pve_access_openid_login_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "CSRFPreventionToken", "CSRFPreventionToken",
-     offsetof(pve_access_openid_login_post_result, CSRFPreventionToken), 0, NULL, NULL, 0},
+     offsetof(pve_access_openid_login_post_result, CSRFPreventionToken), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "cap", "cap",
-     offsetof(pve_access_openid_login_post_result, cap), 0, NULL, NULL, 0},
+     offsetof(pve_access_openid_login_post_result, cap), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "clustername", "clustername",
-     offsetof(pve_access_openid_login_post_result, clustername), 0, NULL, NULL, 0},
+     offsetof(pve_access_openid_login_post_result, clustername), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ticket", "ticket",
-     offsetof(pve_access_openid_login_post_result, ticket), 0, NULL, NULL, 0},
+     offsetof(pve_access_openid_login_post_result, ticket), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "username", "username",
-     offsetof(pve_access_openid_login_post_result, username), 0, NULL, NULL, 0},
+     offsetof(pve_access_openid_login_post_result, username), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_access_openid_login_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_access_openid_login_post_result",
@@ -1987,7 +1987,7 @@ int pve_access_password_put(pmx_client *c, const pve_access_password_put_params 
 static const pmx_field_desc f_pve_access_permissions_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_access_permissions_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_access_permissions_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_access_permissions_get_result",
@@ -2040,11 +2040,11 @@ int pve_access_permissions_get(pmx_client *c, const pve_access_permissions_get_p
 
 static const pmx_field_desc f_pve_access_roles_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "privs", "privs",
-     offsetof(pve_access_roles_get_item, privs), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_get_item, privs), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "roleid", "roleid",
-     offsetof(pve_access_roles_get_item, roleid), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_get_item, roleid), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "special", "special",
-     offsetof(pve_access_roles_get_item, special), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_get_item, special), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_access_roles_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_access_roles_get_item",
@@ -2053,7 +2053,7 @@ static const pmx_type_desc t_pve_access_roles_get_item = {
 static const pmx_field_desc f_pve_access_roles_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_access_roles_get_result, items), offsetof(pve_access_roles_get_result, n),
-     &t_pve_access_roles_get_item, NULL, 0},
+     &t_pve_access_roles_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_access_roles_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_access_roles_get_result",
@@ -2159,99 +2159,99 @@ int pve_access_roles_roleid_delete(pmx_client *c, const char *roleid,
 
 static const pmx_field_desc f_pve_access_roles_roleid_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "Datastore.Allocate", "Datastore_Allocate",
-     offsetof(pve_access_roles_roleid_get_result, Datastore_Allocate), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, Datastore_Allocate), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "Datastore.AllocateSpace", "Datastore_AllocateSpace",
-     offsetof(pve_access_roles_roleid_get_result, Datastore_AllocateSpace), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, Datastore_AllocateSpace), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "Datastore.AllocateTemplate", "Datastore_AllocateTemplate",
-     offsetof(pve_access_roles_roleid_get_result, Datastore_AllocateTemplate), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, Datastore_AllocateTemplate), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "Datastore.Audit", "Datastore_Audit",
-     offsetof(pve_access_roles_roleid_get_result, Datastore_Audit), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, Datastore_Audit), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "Group.Allocate", "Group_Allocate",
-     offsetof(pve_access_roles_roleid_get_result, Group_Allocate), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, Group_Allocate), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "Mapping.Audit", "Mapping_Audit",
-     offsetof(pve_access_roles_roleid_get_result, Mapping_Audit), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, Mapping_Audit), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "Mapping.Modify", "Mapping_Modify",
-     offsetof(pve_access_roles_roleid_get_result, Mapping_Modify), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, Mapping_Modify), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "Mapping.Use", "Mapping_Use",
-     offsetof(pve_access_roles_roleid_get_result, Mapping_Use), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, Mapping_Use), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "Permissions.Modify", "Permissions_Modify",
-     offsetof(pve_access_roles_roleid_get_result, Permissions_Modify), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, Permissions_Modify), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "Pool.Allocate", "Pool_Allocate",
-     offsetof(pve_access_roles_roleid_get_result, Pool_Allocate), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, Pool_Allocate), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "Pool.Audit", "Pool_Audit",
-     offsetof(pve_access_roles_roleid_get_result, Pool_Audit), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, Pool_Audit), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "Realm.Allocate", "Realm_Allocate",
-     offsetof(pve_access_roles_roleid_get_result, Realm_Allocate), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, Realm_Allocate), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "Realm.AllocateUser", "Realm_AllocateUser",
-     offsetof(pve_access_roles_roleid_get_result, Realm_AllocateUser), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, Realm_AllocateUser), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "SDN.Allocate", "SDN_Allocate",
-     offsetof(pve_access_roles_roleid_get_result, SDN_Allocate), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, SDN_Allocate), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "SDN.Audit", "SDN_Audit",
-     offsetof(pve_access_roles_roleid_get_result, SDN_Audit), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, SDN_Audit), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "SDN.Use", "SDN_Use",
-     offsetof(pve_access_roles_roleid_get_result, SDN_Use), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, SDN_Use), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "Sys.AccessNetwork", "Sys_AccessNetwork",
-     offsetof(pve_access_roles_roleid_get_result, Sys_AccessNetwork), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, Sys_AccessNetwork), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "Sys.Audit", "Sys_Audit",
-     offsetof(pve_access_roles_roleid_get_result, Sys_Audit), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, Sys_Audit), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "Sys.Console", "Sys_Console",
-     offsetof(pve_access_roles_roleid_get_result, Sys_Console), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, Sys_Console), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "Sys.Incoming", "Sys_Incoming",
-     offsetof(pve_access_roles_roleid_get_result, Sys_Incoming), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, Sys_Incoming), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "Sys.Modify", "Sys_Modify",
-     offsetof(pve_access_roles_roleid_get_result, Sys_Modify), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, Sys_Modify), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "Sys.PowerMgmt", "Sys_PowerMgmt",
-     offsetof(pve_access_roles_roleid_get_result, Sys_PowerMgmt), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, Sys_PowerMgmt), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "Sys.Syslog", "Sys_Syslog",
-     offsetof(pve_access_roles_roleid_get_result, Sys_Syslog), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, Sys_Syslog), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "User.Modify", "User_Modify",
-     offsetof(pve_access_roles_roleid_get_result, User_Modify), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, User_Modify), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "VM.Allocate", "VM_Allocate",
-     offsetof(pve_access_roles_roleid_get_result, VM_Allocate), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, VM_Allocate), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "VM.Audit", "VM_Audit",
-     offsetof(pve_access_roles_roleid_get_result, VM_Audit), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, VM_Audit), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "VM.Backup", "VM_Backup",
-     offsetof(pve_access_roles_roleid_get_result, VM_Backup), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, VM_Backup), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "VM.Clone", "VM_Clone",
-     offsetof(pve_access_roles_roleid_get_result, VM_Clone), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, VM_Clone), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "VM.Config.CDROM", "VM_Config_CDROM",
-     offsetof(pve_access_roles_roleid_get_result, VM_Config_CDROM), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, VM_Config_CDROM), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "VM.Config.CPU", "VM_Config_CPU",
-     offsetof(pve_access_roles_roleid_get_result, VM_Config_CPU), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, VM_Config_CPU), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "VM.Config.Cloudinit", "VM_Config_Cloudinit",
-     offsetof(pve_access_roles_roleid_get_result, VM_Config_Cloudinit), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, VM_Config_Cloudinit), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "VM.Config.Disk", "VM_Config_Disk",
-     offsetof(pve_access_roles_roleid_get_result, VM_Config_Disk), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, VM_Config_Disk), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "VM.Config.HWType", "VM_Config_HWType",
-     offsetof(pve_access_roles_roleid_get_result, VM_Config_HWType), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, VM_Config_HWType), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "VM.Config.Memory", "VM_Config_Memory",
-     offsetof(pve_access_roles_roleid_get_result, VM_Config_Memory), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, VM_Config_Memory), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "VM.Config.Network", "VM_Config_Network",
-     offsetof(pve_access_roles_roleid_get_result, VM_Config_Network), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, VM_Config_Network), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "VM.Config.Options", "VM_Config_Options",
-     offsetof(pve_access_roles_roleid_get_result, VM_Config_Options), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, VM_Config_Options), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "VM.Console", "VM_Console",
-     offsetof(pve_access_roles_roleid_get_result, VM_Console), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, VM_Console), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "VM.GuestAgent.Audit", "VM_GuestAgent_Audit",
-     offsetof(pve_access_roles_roleid_get_result, VM_GuestAgent_Audit), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, VM_GuestAgent_Audit), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "VM.GuestAgent.FileRead", "VM_GuestAgent_FileRead",
-     offsetof(pve_access_roles_roleid_get_result, VM_GuestAgent_FileRead), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, VM_GuestAgent_FileRead), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "VM.GuestAgent.FileSystemMgmt", "VM_GuestAgent_FileSystemMgmt",
-     offsetof(pve_access_roles_roleid_get_result, VM_GuestAgent_FileSystemMgmt), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, VM_GuestAgent_FileSystemMgmt), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "VM.GuestAgent.FileWrite", "VM_GuestAgent_FileWrite",
-     offsetof(pve_access_roles_roleid_get_result, VM_GuestAgent_FileWrite), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, VM_GuestAgent_FileWrite), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "VM.GuestAgent.Unrestricted", "VM_GuestAgent_Unrestricted",
-     offsetof(pve_access_roles_roleid_get_result, VM_GuestAgent_Unrestricted), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, VM_GuestAgent_Unrestricted), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "VM.Migrate", "VM_Migrate",
-     offsetof(pve_access_roles_roleid_get_result, VM_Migrate), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, VM_Migrate), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "VM.PowerMgmt", "VM_PowerMgmt",
-     offsetof(pve_access_roles_roleid_get_result, VM_PowerMgmt), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, VM_PowerMgmt), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "VM.Replicate", "VM_Replicate",
-     offsetof(pve_access_roles_roleid_get_result, VM_Replicate), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, VM_Replicate), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "VM.Snapshot", "VM_Snapshot",
-     offsetof(pve_access_roles_roleid_get_result, VM_Snapshot), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, VM_Snapshot), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "VM.Snapshot.Rollback", "VM_Snapshot_Rollback",
-     offsetof(pve_access_roles_roleid_get_result, VM_Snapshot_Rollback), 0, NULL, NULL, 0},
+     offsetof(pve_access_roles_roleid_get_result, VM_Snapshot_Rollback), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_access_roles_roleid_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_access_roles_roleid_get_result",
@@ -2353,15 +2353,15 @@ int pve_access_roles_roleid_put(pmx_client *c, const char *roleid,
 
 static const pmx_field_desc f_pve_access_tfa_get_item_entries[] = {
     {sizeof(pmx_field_desc), PMX_KIND_I64, "created", "created",
-     offsetof(pve_access_tfa_get_item_entries, created), 0, NULL, "Creation time of this entry as unix epoch.", 0},
+     offsetof(pve_access_tfa_get_item_entries, created), 0, NULL, "Creation time of this entry as unix epoch.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "description", "description",
-     offsetof(pve_access_tfa_get_item_entries, description), 0, NULL, "User chosen description for this entry.", 0},
+     offsetof(pve_access_tfa_get_item_entries, description), 0, NULL, "User chosen description for this entry.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "enable", "enable",
-     offsetof(pve_access_tfa_get_item_entries, enable), 0, NULL, "Whether this TFA entry is currently enabled.", 0},
+     offsetof(pve_access_tfa_get_item_entries, enable), 0, NULL, "Whether this TFA entry is currently enabled.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "id", "id",
-     offsetof(pve_access_tfa_get_item_entries, id), 0, NULL, "The id used to reference this entry.", 0},
+     offsetof(pve_access_tfa_get_item_entries, id), 0, NULL, "The id used to reference this entry.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_access_tfa_get_item_entries, type), 0, NULL, "TFA Entry Type.", 0},
+     offsetof(pve_access_tfa_get_item_entries, type), 0, NULL, "TFA Entry Type.", 0, NULL},
 };
 static const pmx_type_desc t_pve_access_tfa_get_item_entries = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_access_tfa_get_item_entries",
@@ -2370,13 +2370,13 @@ static const pmx_type_desc t_pve_access_tfa_get_item_entries = {
 static const pmx_field_desc f_pve_access_tfa_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "entries", "entries",
      offsetof(pve_access_tfa_get_item, entries), offsetof(pve_access_tfa_get_item, n_entries),
-     &t_pve_access_tfa_get_item_entries, NULL, 0},
+     &t_pve_access_tfa_get_item_entries, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "tfa-locked-until", "tfa_locked_until",
-     offsetof(pve_access_tfa_get_item, tfa_locked_until), 0, NULL, "Contains a timestamp until when a user is locked out of 2nd factors.", 0},
+     offsetof(pve_access_tfa_get_item, tfa_locked_until), 0, NULL, "Contains a timestamp until when a user is locked out of 2nd factors.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "totp-locked", "totp_locked",
-     offsetof(pve_access_tfa_get_item, totp_locked), 0, NULL, "True if the user is currently locked out of TOTP factors.", 0},
+     offsetof(pve_access_tfa_get_item, totp_locked), 0, NULL, "True if the user is currently locked out of TOTP factors.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "userid", "userid",
-     offsetof(pve_access_tfa_get_item, userid), 0, NULL, "User this entry belongs to.", 0},
+     offsetof(pve_access_tfa_get_item, userid), 0, NULL, "User this entry belongs to.", 0, NULL},
 };
 static const pmx_type_desc t_pve_access_tfa_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_access_tfa_get_item",
@@ -2385,7 +2385,7 @@ static const pmx_type_desc t_pve_access_tfa_get_item = {
 static const pmx_field_desc f_pve_access_tfa_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_access_tfa_get_result, items), offsetof(pve_access_tfa_get_result, n),
-     &t_pve_access_tfa_get_item, NULL, 0},
+     &t_pve_access_tfa_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_access_tfa_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_access_tfa_get_result",
@@ -2411,15 +2411,15 @@ int pve_access_tfa_get(pmx_client *c, const pve_access_tfa_get_params *p, pmx_do
 
 static const pmx_field_desc f_pve_access_tfa_userid_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_I64, "created", "created",
-     offsetof(pve_access_tfa_userid_get_item, created), 0, NULL, "Creation time of this entry as unix epoch.", 0},
+     offsetof(pve_access_tfa_userid_get_item, created), 0, NULL, "Creation time of this entry as unix epoch.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "description", "description",
-     offsetof(pve_access_tfa_userid_get_item, description), 0, NULL, "User chosen description for this entry.", 0},
+     offsetof(pve_access_tfa_userid_get_item, description), 0, NULL, "User chosen description for this entry.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "enable", "enable",
-     offsetof(pve_access_tfa_userid_get_item, enable), 0, NULL, "Whether this TFA entry is currently enabled.", 0},
+     offsetof(pve_access_tfa_userid_get_item, enable), 0, NULL, "Whether this TFA entry is currently enabled.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "id", "id",
-     offsetof(pve_access_tfa_userid_get_item, id), 0, NULL, "The id used to reference this entry.", 0},
+     offsetof(pve_access_tfa_userid_get_item, id), 0, NULL, "The id used to reference this entry.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_access_tfa_userid_get_item, type), 0, NULL, "TFA Entry Type.", 0},
+     offsetof(pve_access_tfa_userid_get_item, type), 0, NULL, "TFA Entry Type.", 0, NULL},
 };
 static const pmx_type_desc t_pve_access_tfa_userid_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_access_tfa_userid_get_item",
@@ -2428,7 +2428,7 @@ static const pmx_type_desc t_pve_access_tfa_userid_get_item = {
 static const pmx_field_desc f_pve_access_tfa_userid_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_access_tfa_userid_get_result, items), offsetof(pve_access_tfa_userid_get_result, n),
-     &t_pve_access_tfa_userid_get_item, NULL, 0},
+     &t_pve_access_tfa_userid_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_access_tfa_userid_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_access_tfa_userid_get_result",
@@ -2475,12 +2475,12 @@ int pve_access_tfa_userid_get(pmx_client *c, const char *userid,
 
 static const pmx_field_desc f_pve_access_tfa_userid_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "challenge", "challenge",
-     offsetof(pve_access_tfa_userid_post_result, challenge), 0, NULL, "When adding u2f entries, this contains a challenge the user must respond to in order to finish the registration.", 0},
+     offsetof(pve_access_tfa_userid_post_result, challenge), 0, NULL, "When adding u2f entries, this contains a challenge the user must respond to in order to finish the registration.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "id", "id",
-     offsetof(pve_access_tfa_userid_post_result, id), 0, NULL, "The id of a newly added TFA entry.", 0},
+     offsetof(pve_access_tfa_userid_post_result, id), 0, NULL, "The id of a newly added TFA entry.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "recovery", "recovery",
      offsetof(pve_access_tfa_userid_post_result, recovery), offsetof(pve_access_tfa_userid_post_result, n_recovery),
-     &t__STRING, "When adding recovery codes, this contains the list of codes to be displayed to the user", 0},
+     &t__STRING, "When adding recovery codes, this contains the list of codes to be displayed to the user", 0, NULL},
 };
 static const pmx_type_desc t_pve_access_tfa_userid_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_access_tfa_userid_post_result",
@@ -2665,15 +2665,15 @@ int pve_access_tfa_userid_id_delete(pmx_client *c, const char *userid, const cha
 
 static const pmx_field_desc f_pve_access_tfa_userid_id_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_I64, "created", "created",
-     offsetof(pve_access_tfa_userid_id_get_result, created), 0, NULL, "Creation time of this entry as unix epoch.", 0},
+     offsetof(pve_access_tfa_userid_id_get_result, created), 0, NULL, "Creation time of this entry as unix epoch.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "description", "description",
-     offsetof(pve_access_tfa_userid_id_get_result, description), 0, NULL, "User chosen description for this entry.", 0},
+     offsetof(pve_access_tfa_userid_id_get_result, description), 0, NULL, "User chosen description for this entry.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "enable", "enable",
-     offsetof(pve_access_tfa_userid_id_get_result, enable), 0, NULL, "Whether this TFA entry is currently enabled.", 0},
+     offsetof(pve_access_tfa_userid_id_get_result, enable), 0, NULL, "Whether this TFA entry is currently enabled.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "id", "id",
-     offsetof(pve_access_tfa_userid_id_get_result, id), 0, NULL, "The id used to reference this entry.", 0},
+     offsetof(pve_access_tfa_userid_id_get_result, id), 0, NULL, "The id used to reference this entry.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_access_tfa_userid_id_get_result, type), 0, NULL, "TFA Entry Type.", 0},
+     offsetof(pve_access_tfa_userid_id_get_result, type), 0, NULL, "TFA Entry Type.", 0, NULL},
 };
 static const pmx_type_desc t_pve_access_tfa_userid_id_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_access_tfa_userid_id_get_result",
@@ -2837,13 +2837,13 @@ int pve_access_ticket_get(pmx_client *c, const pve_access_ticket_get_params *p, 
 
 static const pmx_field_desc f_pve_access_ticket_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "CSRFPreventionToken", "CSRFPreventionToken",
-     offsetof(pve_access_ticket_post_result, CSRFPreventionToken), 0, NULL, NULL, 0},
+     offsetof(pve_access_ticket_post_result, CSRFPreventionToken), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "clustername", "clustername",
-     offsetof(pve_access_ticket_post_result, clustername), 0, NULL, NULL, 0},
+     offsetof(pve_access_ticket_post_result, clustername), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ticket", "ticket",
-     offsetof(pve_access_ticket_post_result, ticket), 0, NULL, NULL, 0},
+     offsetof(pve_access_ticket_post_result, ticket), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "username", "username",
-     offsetof(pve_access_ticket_post_result, username), 0, NULL, NULL, 0},
+     offsetof(pve_access_ticket_post_result, username), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_access_ticket_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_access_ticket_post_result",
@@ -2973,13 +2973,13 @@ int pve_access_ticket_post(pmx_client *c, const pve_access_ticket_post_params *p
 
 static const pmx_field_desc f_pve_access_users_get_item_tokens[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_access_users_get_item_tokens, comment), 0, NULL, NULL, 0},
+     offsetof(pve_access_users_get_item_tokens, comment), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "expire", "expire",
-     offsetof(pve_access_users_get_item_tokens, expire), 0, NULL, "API token expiration date (seconds since epoch). '0' means no expiration date.", 0},
+     offsetof(pve_access_users_get_item_tokens, expire), 0, NULL, "API token expiration date (seconds since epoch). '0' means no expiration date.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "privsep", "privsep",
-     offsetof(pve_access_users_get_item_tokens, privsep), 0, NULL, "Restrict API token privileges with separate ACLs (default), or give full privileges of corresponding user.", 0},
+     offsetof(pve_access_users_get_item_tokens, privsep), 0, NULL, "Restrict API token privileges with separate ACLs (default), or give full privileges of corresponding user.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "tokenid", "tokenid",
-     offsetof(pve_access_users_get_item_tokens, tokenid), 0, NULL, "User-specific token identifier.", 0},
+     offsetof(pve_access_users_get_item_tokens, tokenid), 0, NULL, "User-specific token identifier.", 0, NULL},
 };
 static const pmx_type_desc t_pve_access_users_get_item_tokens = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_access_users_get_item_tokens",
@@ -2987,32 +2987,32 @@ static const pmx_type_desc t_pve_access_users_get_item_tokens = {
 
 static const pmx_field_desc f_pve_access_users_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_access_users_get_item, comment), 0, NULL, NULL, 0},
+     offsetof(pve_access_users_get_item, comment), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "email", "email",
-     offsetof(pve_access_users_get_item, email), 0, NULL, NULL, 0},
+     offsetof(pve_access_users_get_item, email), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "enable", "enable",
-     offsetof(pve_access_users_get_item, enable), 0, NULL, "Enable the account (default). You can set this to '0' to disable the account", 0},
+     offsetof(pve_access_users_get_item, enable), 0, NULL, "Enable the account (default). You can set this to '0' to disable the account", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "expire", "expire",
-     offsetof(pve_access_users_get_item, expire), 0, NULL, "Account expiration date (seconds since epoch). '0' means no expiration date.", 0},
+     offsetof(pve_access_users_get_item, expire), 0, NULL, "Account expiration date (seconds since epoch). '0' means no expiration date.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "firstname", "firstname",
-     offsetof(pve_access_users_get_item, firstname), 0, NULL, NULL, 0},
+     offsetof(pve_access_users_get_item, firstname), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "groups", "groups",
-     offsetof(pve_access_users_get_item, groups), 0, NULL, NULL, 0},
+     offsetof(pve_access_users_get_item, groups), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "keys", "keys",
-     offsetof(pve_access_users_get_item, keys), 0, NULL, "Keys for two factor auth (yubico).", 0},
+     offsetof(pve_access_users_get_item, keys), 0, NULL, "Keys for two factor auth (yubico).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "lastname", "lastname",
-     offsetof(pve_access_users_get_item, lastname), 0, NULL, NULL, 0},
+     offsetof(pve_access_users_get_item, lastname), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "realm-type", "realm_type",
-     offsetof(pve_access_users_get_item, realm_type), 0, NULL, "The type of the users realm", 0},
+     offsetof(pve_access_users_get_item, realm_type), 0, NULL, "The type of the users realm", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "tfa-locked-until", "tfa_locked_until",
-     offsetof(pve_access_users_get_item, tfa_locked_until), 0, NULL, "Contains a timestamp until when a user is locked out of 2nd factors.", 0},
+     offsetof(pve_access_users_get_item, tfa_locked_until), 0, NULL, "Contains a timestamp until when a user is locked out of 2nd factors.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "tokens", "tokens",
      offsetof(pve_access_users_get_item, tokens), offsetof(pve_access_users_get_item, n_tokens),
-     &t_pve_access_users_get_item_tokens, NULL, 0},
+     &t_pve_access_users_get_item_tokens, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "totp-locked", "totp_locked",
-     offsetof(pve_access_users_get_item, totp_locked), 0, NULL, "True if the user is currently locked out of TOTP factors.", 0},
+     offsetof(pve_access_users_get_item, totp_locked), 0, NULL, "True if the user is currently locked out of TOTP factors.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "userid", "userid",
-     offsetof(pve_access_users_get_item, userid), 0, NULL, "Full User ID, in the `name@realm` format.", 0},
+     offsetof(pve_access_users_get_item, userid), 0, NULL, "Full User ID, in the `name@realm` format.", 0, NULL},
 };
 static const pmx_type_desc t_pve_access_users_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_access_users_get_item",
@@ -3021,7 +3021,7 @@ static const pmx_type_desc t_pve_access_users_get_item = {
 static const pmx_field_desc f_pve_access_users_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_access_users_get_result, items), offsetof(pve_access_users_get_result, n),
-     &t_pve_access_users_get_item, NULL, 0},
+     &t_pve_access_users_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_access_users_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_access_users_get_result",
@@ -3258,24 +3258,24 @@ int pve_access_users_userid_delete(pmx_client *c, const char *userid,
 
 static const pmx_field_desc f_pve_access_users_userid_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_access_users_userid_get_result, comment), 0, NULL, NULL, 0},
+     offsetof(pve_access_users_userid_get_result, comment), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "email", "email",
-     offsetof(pve_access_users_userid_get_result, email), 0, NULL, NULL, 0},
+     offsetof(pve_access_users_userid_get_result, email), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "enable", "enable",
-     offsetof(pve_access_users_userid_get_result, enable), 0, NULL, "Enable the account (default). You can set this to '0' to disable the account", 0},
+     offsetof(pve_access_users_userid_get_result, enable), 0, NULL, "Enable the account (default). You can set this to '0' to disable the account", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "expire", "expire",
-     offsetof(pve_access_users_userid_get_result, expire), 0, NULL, "Account expiration date (seconds since epoch). '0' means no expiration date.", 0},
+     offsetof(pve_access_users_userid_get_result, expire), 0, NULL, "Account expiration date (seconds since epoch). '0' means no expiration date.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "firstname", "firstname",
-     offsetof(pve_access_users_userid_get_result, firstname), 0, NULL, NULL, 0},
+     offsetof(pve_access_users_userid_get_result, firstname), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "groups", "groups",
      offsetof(pve_access_users_userid_get_result, groups), offsetof(pve_access_users_userid_get_result, n_groups),
-     &t__STRING, NULL, 0},
+     &t__STRING, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "keys", "keys",
-     offsetof(pve_access_users_userid_get_result, keys), 0, NULL, "Keys for two factor auth (yubico).", 0},
+     offsetof(pve_access_users_userid_get_result, keys), 0, NULL, "Keys for two factor auth (yubico).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "lastname", "lastname",
-     offsetof(pve_access_users_userid_get_result, lastname), 0, NULL, NULL, 0},
+     offsetof(pve_access_users_userid_get_result, lastname), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "tokens", "tokens",
-     offsetof(pve_access_users_userid_get_result, tokens), 0, NULL, NULL, 0},
+     offsetof(pve_access_users_userid_get_result, tokens), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_access_users_userid_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_access_users_userid_get_result",
@@ -3467,12 +3467,12 @@ int pve_access_users_userid_put(pmx_client *c, const char *userid,
 
 static const pmx_field_desc f_pve_access_users_tfa_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "realm", "realm",
-     offsetof(pve_access_users_tfa_get_result, realm), 0, NULL, "The type of TFA the users realm has set, if any.", 0},
+     offsetof(pve_access_users_tfa_get_result, realm), 0, NULL, "The type of TFA the users realm has set, if any.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "types", "types",
      offsetof(pve_access_users_tfa_get_result, types), offsetof(pve_access_users_tfa_get_result, n_types),
-     &t__STRING, "Array of the user configured TFA types, if any. Only available if 'multiple' was not passed.", 0},
+     &t__STRING, "Array of the user configured TFA types, if any. Only available if 'multiple' was not passed.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "user", "user",
-     offsetof(pve_access_users_tfa_get_result, user), 0, NULL, "The type of TFA the user has set, if any. Only set if 'multiple' was not passed.", 0},
+     offsetof(pve_access_users_tfa_get_result, user), 0, NULL, "The type of TFA the user has set, if any. Only set if 'multiple' was not passed.", 0, NULL},
 };
 static const pmx_type_desc t_pve_access_users_tfa_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_access_users_tfa_get_result",
@@ -3531,13 +3531,13 @@ int pve_access_users_tfa_get(pmx_client *c, const char *userid,
 
 static const pmx_field_desc f_pve_access_users_token_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_access_users_token_get_item, comment), 0, NULL, NULL, 0},
+     offsetof(pve_access_users_token_get_item, comment), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "expire", "expire",
-     offsetof(pve_access_users_token_get_item, expire), 0, NULL, "API token expiration date (seconds since epoch). '0' means no expiration date.", 0},
+     offsetof(pve_access_users_token_get_item, expire), 0, NULL, "API token expiration date (seconds since epoch). '0' means no expiration date.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "privsep", "privsep",
-     offsetof(pve_access_users_token_get_item, privsep), 0, NULL, "Restrict API token privileges with separate ACLs (default), or give full privileges of corresponding user.", 0},
+     offsetof(pve_access_users_token_get_item, privsep), 0, NULL, "Restrict API token privileges with separate ACLs (default), or give full privileges of corresponding user.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "tokenid", "tokenid",
-     offsetof(pve_access_users_token_get_item, tokenid), 0, NULL, "User-specific token identifier.", 0},
+     offsetof(pve_access_users_token_get_item, tokenid), 0, NULL, "User-specific token identifier.", 0, NULL},
 };
 static const pmx_type_desc t_pve_access_users_token_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_access_users_token_get_item",
@@ -3546,7 +3546,7 @@ static const pmx_type_desc t_pve_access_users_token_get_item = {
 static const pmx_field_desc f_pve_access_users_token_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_access_users_token_get_result, items), offsetof(pve_access_users_token_get_result, n),
-     &t_pve_access_users_token_get_item, NULL, 0},
+     &t_pve_access_users_token_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_access_users_token_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_access_users_token_get_result",
@@ -3644,11 +3644,11 @@ int pve_access_users_token_tokenid_delete(pmx_client *c, const char *userid, con
 
 static const pmx_field_desc f_pve_access_users_token_tokenid_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_access_users_token_tokenid_get_result, comment), 0, NULL, NULL, 0},
+     offsetof(pve_access_users_token_tokenid_get_result, comment), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "expire", "expire",
-     offsetof(pve_access_users_token_tokenid_get_result, expire), 0, NULL, "API token expiration date (seconds since epoch). '0' means no expiration date.", 0},
+     offsetof(pve_access_users_token_tokenid_get_result, expire), 0, NULL, "API token expiration date (seconds since epoch). '0' means no expiration date.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "privsep", "privsep",
-     offsetof(pve_access_users_token_tokenid_get_result, privsep), 0, NULL, "Restrict API token privileges with separate ACLs (default), or give full privileges of corresponding user.", 0},
+     offsetof(pve_access_users_token_tokenid_get_result, privsep), 0, NULL, "Restrict API token privileges with separate ACLs (default), or give full privileges of corresponding user.", 0, NULL},
 };
 static const pmx_type_desc t_pve_access_users_token_tokenid_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_access_users_token_tokenid_get_result",
@@ -3708,11 +3708,11 @@ int pve_access_users_token_tokenid_get(pmx_client *c, const char *userid, const 
 
 static const pmx_field_desc f_pve_access_users_token_tokenid_post_result_info[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_access_users_token_tokenid_post_result_info, comment), 0, NULL, NULL, 0},
+     offsetof(pve_access_users_token_tokenid_post_result_info, comment), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "expire", "expire",
-     offsetof(pve_access_users_token_tokenid_post_result_info, expire), 0, NULL, "API token expiration date (seconds since epoch). '0' means no expiration date.", 0},
+     offsetof(pve_access_users_token_tokenid_post_result_info, expire), 0, NULL, "API token expiration date (seconds since epoch). '0' means no expiration date.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "privsep", "privsep",
-     offsetof(pve_access_users_token_tokenid_post_result_info, privsep), 0, NULL, "Restrict API token privileges with separate ACLs (default), or give full privileges of corresponding user.", 0},
+     offsetof(pve_access_users_token_tokenid_post_result_info, privsep), 0, NULL, "Restrict API token privileges with separate ACLs (default), or give full privileges of corresponding user.", 0, NULL},
 };
 static const pmx_type_desc t_pve_access_users_token_tokenid_post_result_info = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_access_users_token_tokenid_post_result_info",
@@ -3720,11 +3720,11 @@ static const pmx_type_desc t_pve_access_users_token_tokenid_post_result_info = {
 
 static const pmx_field_desc f_pve_access_users_token_tokenid_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "full-tokenid", "full_tokenid",
-     offsetof(pve_access_users_token_tokenid_post_result, full_tokenid), 0, NULL, "The full token id.", 0},
+     offsetof(pve_access_users_token_tokenid_post_result, full_tokenid), 0, NULL, "The full token id.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OBJECT, "info", "info",
-     offsetof(pve_access_users_token_tokenid_post_result, info), 0, &t_pve_access_users_token_tokenid_post_result_info, NULL, 0},
+     offsetof(pve_access_users_token_tokenid_post_result, info), 0, &t_pve_access_users_token_tokenid_post_result_info, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
-     offsetof(pve_access_users_token_tokenid_post_result, value), 0, NULL, "API token value used for authentication.", 0},
+     offsetof(pve_access_users_token_tokenid_post_result, value), 0, NULL, "API token value used for authentication.", 0, NULL},
 };
 static const pmx_type_desc t_pve_access_users_token_tokenid_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_access_users_token_tokenid_post_result",
@@ -3820,11 +3820,11 @@ int pve_access_users_token_tokenid_post(pmx_client *c, const char *userid, const
 
 static const pmx_field_desc f_pve_access_users_token_tokenid_put_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_access_users_token_tokenid_put_result, comment), 0, NULL, NULL, 0},
+     offsetof(pve_access_users_token_tokenid_put_result, comment), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "expire", "expire",
-     offsetof(pve_access_users_token_tokenid_put_result, expire), 0, NULL, "API token expiration date (seconds since epoch). '0' means no expiration date.", 0},
+     offsetof(pve_access_users_token_tokenid_put_result, expire), 0, NULL, "API token expiration date (seconds since epoch). '0' means no expiration date.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "privsep", "privsep",
-     offsetof(pve_access_users_token_tokenid_put_result, privsep), 0, NULL, "Restrict API token privileges with separate ACLs (default), or give full privileges of corresponding user.", 0},
+     offsetof(pve_access_users_token_tokenid_put_result, privsep), 0, NULL, "Restrict API token privileges with separate ACLs (default), or give full privileges of corresponding user.", 0, NULL},
 };
 static const pmx_type_desc t_pve_access_users_token_tokenid_put_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_access_users_token_tokenid_put_result",
@@ -3933,7 +3933,7 @@ int pve_access_users_token_tokenid_put(pmx_client *c, const char *userid, const 
 static const pmx_field_desc f_pve_access_users_unlock_tfa_put_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_BOOL, "value", "value",
      offsetof(pve_access_users_unlock_tfa_put_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_access_users_unlock_tfa_put_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_access_users_unlock_tfa_put_result",

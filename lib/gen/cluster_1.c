@@ -8,13 +8,15 @@ static const pmx_type_desc t__STRING = {
     sizeof(pmx_type_desc), PMX_KIND_STRING, 0, NULL, 0, NULL, 0};
 static const pmx_type_desc t__RAW = {
     sizeof(pmx_type_desc), PMX_KIND_RAW, 0, NULL, 0, NULL, 0};
+extern const pmx_propstr_desc pmx__fmt_cluster_link;
+extern const pmx_propstr_desc pmx__fmt_cluster_log_ratelimit;
 
 /* ---- GET /cluster ---- */
 
 static const pmx_field_desc f_pve_cluster_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_get_result, items), offsetof(pve_cluster_get_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_get_result",
@@ -41,7 +43,7 @@ int pve_cluster_get(pmx_client *c, const pve_cluster_get_params *p, pmx_done_fn 
 static const pmx_field_desc f_pve_cluster_acme_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_acme_get_result, items), offsetof(pve_cluster_acme_get_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_acme_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_acme_get_result",
@@ -68,7 +70,7 @@ int pve_cluster_acme_get(pmx_client *c, const pve_cluster_acme_get_params *p, pm
 static const pmx_field_desc f_pve_cluster_acme_account_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_acme_account_get_result, items), offsetof(pve_cluster_acme_account_get_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_acme_account_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_acme_account_get_result",
@@ -95,7 +97,7 @@ int pve_cluster_acme_account_get(pmx_client *c, const pve_cluster_acme_account_g
 static const pmx_field_desc f_pve_cluster_acme_account_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_cluster_acme_account_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_acme_account_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_acme_account_post_result",
@@ -198,7 +200,7 @@ int pve_cluster_acme_account_post(pmx_client *c, const pve_cluster_acme_account_
 static const pmx_field_desc f_pve_cluster_acme_account_name_delete_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_cluster_acme_account_name_delete_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_acme_account_name_delete_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_acme_account_name_delete_result",
@@ -245,13 +247,13 @@ int pve_cluster_acme_account_name_delete(pmx_client *c, const char *name,
 
 static const pmx_field_desc f_pve_cluster_acme_account_name_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "account", "account",
-     offsetof(pve_cluster_acme_account_name_get_result, account), 0, NULL, NULL, 0},
+     offsetof(pve_cluster_acme_account_name_get_result, account), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "directory", "directory",
-     offsetof(pve_cluster_acme_account_name_get_result, directory), 0, NULL, "URL of ACME CA directory endpoint.", 0},
+     offsetof(pve_cluster_acme_account_name_get_result, directory), 0, NULL, "URL of ACME CA directory endpoint.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "location", "location",
-     offsetof(pve_cluster_acme_account_name_get_result, location), 0, NULL, NULL, 0},
+     offsetof(pve_cluster_acme_account_name_get_result, location), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "tos", "tos",
-     offsetof(pve_cluster_acme_account_name_get_result, tos), 0, NULL, NULL, 0},
+     offsetof(pve_cluster_acme_account_name_get_result, tos), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_acme_account_name_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_acme_account_name_get_result",
@@ -299,7 +301,7 @@ int pve_cluster_acme_account_name_get(pmx_client *c, const char *name,
 static const pmx_field_desc f_pve_cluster_acme_account_name_put_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_cluster_acme_account_name_put_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_acme_account_name_put_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_acme_account_name_put_result",
@@ -358,13 +360,13 @@ int pve_cluster_acme_account_name_put(pmx_client *c, const char *name,
 
 static const pmx_field_desc f_pve_cluster_acme_challenge_schema_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "id", "id",
-     offsetof(pve_cluster_acme_challenge_schema_get_item, id), 0, NULL, NULL, 0},
+     offsetof(pve_cluster_acme_challenge_schema_get_item, id), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_cluster_acme_challenge_schema_get_item, name), 0, NULL, "Human readable name, falls back to id", 0},
+     offsetof(pve_cluster_acme_challenge_schema_get_item, name), 0, NULL, "Human readable name, falls back to id", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "schema", "schema",
-     offsetof(pve_cluster_acme_challenge_schema_get_item, schema), 0, NULL, NULL, 0},
+     offsetof(pve_cluster_acme_challenge_schema_get_item, schema), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_cluster_acme_challenge_schema_get_item, type), 0, NULL, NULL, 0},
+     offsetof(pve_cluster_acme_challenge_schema_get_item, type), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_acme_challenge_schema_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_acme_challenge_schema_get_item",
@@ -373,7 +375,7 @@ static const pmx_type_desc t_pve_cluster_acme_challenge_schema_get_item = {
 static const pmx_field_desc f_pve_cluster_acme_challenge_schema_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_acme_challenge_schema_get_result, items), offsetof(pve_cluster_acme_challenge_schema_get_result, n),
-     &t_pve_cluster_acme_challenge_schema_get_item, NULL, 0},
+     &t_pve_cluster_acme_challenge_schema_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_acme_challenge_schema_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_acme_challenge_schema_get_result",
@@ -400,9 +402,9 @@ int pve_cluster_acme_challenge_schema_get(pmx_client *c,
 
 static const pmx_field_desc f_pve_cluster_acme_directories_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_cluster_acme_directories_get_item, name), 0, NULL, NULL, 0},
+     offsetof(pve_cluster_acme_directories_get_item, name), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "url", "url",
-     offsetof(pve_cluster_acme_directories_get_item, url), 0, NULL, "URL of ACME CA directory endpoint.", 0},
+     offsetof(pve_cluster_acme_directories_get_item, url), 0, NULL, "URL of ACME CA directory endpoint.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_acme_directories_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_acme_directories_get_item",
@@ -411,7 +413,7 @@ static const pmx_type_desc t_pve_cluster_acme_directories_get_item = {
 static const pmx_field_desc f_pve_cluster_acme_directories_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_acme_directories_get_result, items), offsetof(pve_cluster_acme_directories_get_result, n),
-     &t_pve_cluster_acme_directories_get_item, NULL, 0},
+     &t_pve_cluster_acme_directories_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_acme_directories_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_acme_directories_get_result",
@@ -439,13 +441,13 @@ int pve_cluster_acme_directories_get(pmx_client *c,
 static const pmx_field_desc f_pve_cluster_acme_meta_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "caaIdentities", "caaIdentities",
      offsetof(pve_cluster_acme_meta_get_result, caaIdentities), offsetof(pve_cluster_acme_meta_get_result, n_caaIdentities),
-     &t__STRING, "Hostnames referring to the ACME servers.", 0},
+     &t__STRING, "Hostnames referring to the ACME servers.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "externalAccountRequired", "externalAccountRequired",
-     offsetof(pve_cluster_acme_meta_get_result, externalAccountRequired), 0, NULL, "EAB Required", 0},
+     offsetof(pve_cluster_acme_meta_get_result, externalAccountRequired), 0, NULL, "EAB Required", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "termsOfService", "termsOfService",
-     offsetof(pve_cluster_acme_meta_get_result, termsOfService), 0, NULL, "ACME TermsOfService URL.", 0},
+     offsetof(pve_cluster_acme_meta_get_result, termsOfService), 0, NULL, "ACME TermsOfService URL.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "website", "website",
-     offsetof(pve_cluster_acme_meta_get_result, website), 0, NULL, "URL to more information about the ACME server.", 0},
+     offsetof(pve_cluster_acme_meta_get_result, website), 0, NULL, "URL to more information about the ACME server.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_acme_meta_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_acme_meta_get_result",
@@ -488,21 +490,21 @@ int pve_cluster_acme_meta_get(pmx_client *c, const pve_cluster_acme_meta_get_par
 
 static const pmx_field_desc f_pve_cluster_acme_plugins_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "api", "api",
-     offsetof(pve_cluster_acme_plugins_get_item, api), 0, NULL, "API plugin name", 0},
+     offsetof(pve_cluster_acme_plugins_get_item, api), 0, NULL, "API plugin name", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "data", "data",
-     offsetof(pve_cluster_acme_plugins_get_item, data), 0, NULL, "DNS plugin data. (base64 encoded)", 0},
+     offsetof(pve_cluster_acme_plugins_get_item, data), 0, NULL, "DNS plugin data. (base64 encoded)", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "digest", "digest",
-     offsetof(pve_cluster_acme_plugins_get_item, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0},
+     offsetof(pve_cluster_acme_plugins_get_item, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "disable", "disable",
-     offsetof(pve_cluster_acme_plugins_get_item, disable), 0, NULL, "Flag to disable the config.", 0},
+     offsetof(pve_cluster_acme_plugins_get_item, disable), 0, NULL, "Flag to disable the config.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "nodes", "nodes",
-     offsetof(pve_cluster_acme_plugins_get_item, nodes), 0, NULL, "List of cluster node names.", 0},
+     offsetof(pve_cluster_acme_plugins_get_item, nodes), 0, NULL, "List of cluster node names.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "plugin", "plugin",
-     offsetof(pve_cluster_acme_plugins_get_item, plugin), 0, NULL, "Unique identifier for ACME plugin instance.", 0},
+     offsetof(pve_cluster_acme_plugins_get_item, plugin), 0, NULL, "Unique identifier for ACME plugin instance.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_cluster_acme_plugins_get_item, type), 0, NULL, "ACME challenge type.", 0},
+     offsetof(pve_cluster_acme_plugins_get_item, type), 0, NULL, "ACME challenge type.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "validation-delay", "validation_delay",
-     offsetof(pve_cluster_acme_plugins_get_item, validation_delay), 0, NULL, "Extra delay in seconds to wait before requesting validation. Allows to cope with a long TTL of DNS records.", 0},
+     offsetof(pve_cluster_acme_plugins_get_item, validation_delay), 0, NULL, "Extra delay in seconds to wait before requesting validation. Allows to cope with a long TTL of DNS records.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_acme_plugins_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_acme_plugins_get_item",
@@ -511,7 +513,7 @@ static const pmx_type_desc t_pve_cluster_acme_plugins_get_item = {
 static const pmx_field_desc f_pve_cluster_acme_plugins_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_acme_plugins_get_result, items), offsetof(pve_cluster_acme_plugins_get_result, n),
-     &t_pve_cluster_acme_plugins_get_item, NULL, 0},
+     &t_pve_cluster_acme_plugins_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_acme_plugins_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_acme_plugins_get_result",
@@ -701,21 +703,21 @@ int pve_cluster_acme_plugins_id_delete(pmx_client *c, const char *id,
 
 static const pmx_field_desc f_pve_cluster_acme_plugins_id_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "api", "api",
-     offsetof(pve_cluster_acme_plugins_id_get_result, api), 0, NULL, "API plugin name", 0},
+     offsetof(pve_cluster_acme_plugins_id_get_result, api), 0, NULL, "API plugin name", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "data", "data",
-     offsetof(pve_cluster_acme_plugins_id_get_result, data), 0, NULL, "DNS plugin data. (base64 encoded)", 0},
+     offsetof(pve_cluster_acme_plugins_id_get_result, data), 0, NULL, "DNS plugin data. (base64 encoded)", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "digest", "digest",
-     offsetof(pve_cluster_acme_plugins_id_get_result, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0},
+     offsetof(pve_cluster_acme_plugins_id_get_result, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "disable", "disable",
-     offsetof(pve_cluster_acme_plugins_id_get_result, disable), 0, NULL, "Flag to disable the config.", 0},
+     offsetof(pve_cluster_acme_plugins_id_get_result, disable), 0, NULL, "Flag to disable the config.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "nodes", "nodes",
-     offsetof(pve_cluster_acme_plugins_id_get_result, nodes), 0, NULL, "List of cluster node names.", 0},
+     offsetof(pve_cluster_acme_plugins_id_get_result, nodes), 0, NULL, "List of cluster node names.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "plugin", "plugin",
-     offsetof(pve_cluster_acme_plugins_id_get_result, plugin), 0, NULL, "Unique identifier for ACME plugin instance.", 0},
+     offsetof(pve_cluster_acme_plugins_id_get_result, plugin), 0, NULL, "Unique identifier for ACME plugin instance.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_cluster_acme_plugins_id_get_result, type), 0, NULL, "ACME challenge type.", 0},
+     offsetof(pve_cluster_acme_plugins_id_get_result, type), 0, NULL, "ACME challenge type.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "validation-delay", "validation_delay",
-     offsetof(pve_cluster_acme_plugins_id_get_result, validation_delay), 0, NULL, "Extra delay in seconds to wait before requesting validation. Allows to cope with a long TTL of DNS records.", 0},
+     offsetof(pve_cluster_acme_plugins_id_get_result, validation_delay), 0, NULL, "Extra delay in seconds to wait before requesting validation. Allows to cope with a long TTL of DNS records.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_acme_plugins_id_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_acme_plugins_id_get_result",
@@ -888,7 +890,7 @@ int pve_cluster_acme_plugins_id_put(pmx_client *c, const char *id,
 static const pmx_field_desc f_pve_cluster_acme_tos_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_cluster_acme_tos_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_acme_tos_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_acme_tos_get_result",
@@ -931,7 +933,7 @@ int pve_cluster_acme_tos_get(pmx_client *c, const pve_cluster_acme_tos_get_param
 
 static const pmx_field_desc f_pve_cluster_backup_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "id", "id",
-     offsetof(pve_cluster_backup_get_item, id), 0, NULL, "The job ID.", 0},
+     offsetof(pve_cluster_backup_get_item, id), 0, NULL, "The job ID.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_backup_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_backup_get_item",
@@ -940,7 +942,7 @@ static const pmx_type_desc t_pve_cluster_backup_get_item = {
 static const pmx_field_desc f_pve_cluster_backup_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_backup_get_result, items), offsetof(pve_cluster_backup_get_result, n),
-     &t_pve_cluster_backup_get_item, NULL, 0},
+     &t_pve_cluster_backup_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_backup_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_backup_get_result",
@@ -1476,7 +1478,7 @@ int pve_cluster_backup_post(pmx_client *c, const pve_cluster_backup_post_params 
 
 static const pmx_field_desc f_pve_cluster_backup_info_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "subdir", "subdir",
-     offsetof(pve_cluster_backup_info_get_item, subdir), 0, NULL, "API sub-directory endpoint", 0},
+     offsetof(pve_cluster_backup_info_get_item, subdir), 0, NULL, "API sub-directory endpoint", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_backup_info_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_backup_info_get_item",
@@ -1485,7 +1487,7 @@ static const pmx_type_desc t_pve_cluster_backup_info_get_item = {
 static const pmx_field_desc f_pve_cluster_backup_info_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_backup_info_get_result, items), offsetof(pve_cluster_backup_info_get_result, n),
-     &t_pve_cluster_backup_info_get_item, NULL, 0},
+     &t_pve_cluster_backup_info_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_backup_info_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_backup_info_get_result",
@@ -1511,11 +1513,11 @@ int pve_cluster_backup_info_get(pmx_client *c, const pve_cluster_backup_info_get
 
 static const pmx_field_desc f_pve_cluster_backup_info_not_backed_up_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_cluster_backup_info_not_backed_up_get_item, name), 0, NULL, "Name of the guest", 0},
+     offsetof(pve_cluster_backup_info_not_backed_up_get_item, name), 0, NULL, "Name of the guest", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_cluster_backup_info_not_backed_up_get_item, type), 0, NULL, "Type of the guest.", 0},
+     offsetof(pve_cluster_backup_info_not_backed_up_get_item, type), 0, NULL, "Type of the guest.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "vmid", "vmid",
-     offsetof(pve_cluster_backup_info_not_backed_up_get_item, vmid), 0, NULL, "VMID of the guest.", 0},
+     offsetof(pve_cluster_backup_info_not_backed_up_get_item, vmid), 0, NULL, "VMID of the guest.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_backup_info_not_backed_up_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_backup_info_not_backed_up_get_item",
@@ -1524,7 +1526,7 @@ static const pmx_type_desc t_pve_cluster_backup_info_not_backed_up_get_item = {
 static const pmx_field_desc f_pve_cluster_backup_info_not_backed_up_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_backup_info_not_backed_up_get_result, items), offsetof(pve_cluster_backup_info_not_backed_up_get_result, n),
-     &t_pve_cluster_backup_info_not_backed_up_get_item, NULL, 0},
+     &t_pve_cluster_backup_info_not_backed_up_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_backup_info_not_backed_up_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_backup_info_not_backed_up_get_result",
@@ -1590,7 +1592,7 @@ int pve_cluster_backup_id_delete(pmx_client *c, const char *id,
 static const pmx_field_desc f_pve_cluster_backup_id_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_cluster_backup_id_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_backup_id_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_backup_id_get_result",
@@ -2163,13 +2165,13 @@ int pve_cluster_backup_id_put(pmx_client *c, const char *id,
 
 static const pmx_field_desc f_pve_cluster_backup_included_volumes_get_result_children_children[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "id", "id",
-     offsetof(pve_cluster_backup_included_volumes_get_result_children_children, id), 0, NULL, "Configuration key of the volume.", 0},
+     offsetof(pve_cluster_backup_included_volumes_get_result_children_children, id), 0, NULL, "Configuration key of the volume.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_BOOL, "included", "included",
-     offsetof(pve_cluster_backup_included_volumes_get_result_children_children, included), 0, NULL, "Whether the volume is included in the backup or not.", 0},
+     offsetof(pve_cluster_backup_included_volumes_get_result_children_children, included), 0, NULL, "Whether the volume is included in the backup or not.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_cluster_backup_included_volumes_get_result_children_children, name), 0, NULL, "Name of the volume.", 0},
+     offsetof(pve_cluster_backup_included_volumes_get_result_children_children, name), 0, NULL, "Name of the volume.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "reason", "reason",
-     offsetof(pve_cluster_backup_included_volumes_get_result_children_children, reason), 0, NULL, "The reason why the volume is included (or excluded).", 0},
+     offsetof(pve_cluster_backup_included_volumes_get_result_children_children, reason), 0, NULL, "The reason why the volume is included (or excluded).", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_backup_included_volumes_get_result_children_children = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_backup_included_volumes_get_result_children_children",
@@ -2178,13 +2180,13 @@ static const pmx_type_desc t_pve_cluster_backup_included_volumes_get_result_chil
 static const pmx_field_desc f_pve_cluster_backup_included_volumes_get_result_children[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "children", "children",
      offsetof(pve_cluster_backup_included_volumes_get_result_children, children), offsetof(pve_cluster_backup_included_volumes_get_result_children, n_children),
-     &t_pve_cluster_backup_included_volumes_get_result_children_children, "The volumes of the guest with the information if they will be included in backups.", 0},
+     &t_pve_cluster_backup_included_volumes_get_result_children_children, "The volumes of the guest with the information if they will be included in backups.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "id", "id",
-     offsetof(pve_cluster_backup_included_volumes_get_result_children, id), 0, NULL, "VMID of the guest.", 0},
+     offsetof(pve_cluster_backup_included_volumes_get_result_children, id), 0, NULL, "VMID of the guest.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_cluster_backup_included_volumes_get_result_children, name), 0, NULL, "Name of the guest", 0},
+     offsetof(pve_cluster_backup_included_volumes_get_result_children, name), 0, NULL, "Name of the guest", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_cluster_backup_included_volumes_get_result_children, type), 0, NULL, "Type of the guest, VM, CT or unknown for removed but not purged guests.", 0},
+     offsetof(pve_cluster_backup_included_volumes_get_result_children, type), 0, NULL, "Type of the guest, VM, CT or unknown for removed but not purged guests.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_backup_included_volumes_get_result_children = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_backup_included_volumes_get_result_children",
@@ -2193,7 +2195,7 @@ static const pmx_type_desc t_pve_cluster_backup_included_volumes_get_result_chil
 static const pmx_field_desc f_pve_cluster_backup_included_volumes_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "children", "children",
      offsetof(pve_cluster_backup_included_volumes_get_result, children), offsetof(pve_cluster_backup_included_volumes_get_result, n_children),
-     &t_pve_cluster_backup_included_volumes_get_result_children, NULL, 0},
+     &t_pve_cluster_backup_included_volumes_get_result_children, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_backup_included_volumes_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_backup_included_volumes_get_result",
@@ -2241,7 +2243,7 @@ int pve_cluster_backup_included_volumes_get(pmx_client *c, const char *id,
 static const pmx_field_desc f_pve_cluster_bulk_action_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_bulk_action_get_result, items), offsetof(pve_cluster_bulk_action_get_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_bulk_action_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_bulk_action_get_result",
@@ -2268,7 +2270,7 @@ int pve_cluster_bulk_action_get(pmx_client *c, const pve_cluster_bulk_action_get
 static const pmx_field_desc f_pve_cluster_bulk_action_guest_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_bulk_action_guest_get_result, items), offsetof(pve_cluster_bulk_action_guest_get_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_bulk_action_guest_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_bulk_action_guest_get_result",
@@ -2296,7 +2298,7 @@ int pve_cluster_bulk_action_guest_get(pmx_client *c,
 static const pmx_field_desc f_pve_cluster_bulk_action_guest_migrate_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_cluster_bulk_action_guest_migrate_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_bulk_action_guest_migrate_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_bulk_action_guest_migrate_post_result",
@@ -2391,7 +2393,7 @@ int pve_cluster_bulk_action_guest_migrate_post(pmx_client *c,
 static const pmx_field_desc f_pve_cluster_bulk_action_guest_shutdown_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_cluster_bulk_action_guest_shutdown_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_bulk_action_guest_shutdown_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_bulk_action_guest_shutdown_post_result",
@@ -2476,7 +2478,7 @@ int pve_cluster_bulk_action_guest_shutdown_post(pmx_client *c,
 static const pmx_field_desc f_pve_cluster_bulk_action_guest_start_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_cluster_bulk_action_guest_start_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_bulk_action_guest_start_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_bulk_action_guest_start_post_result",
@@ -2547,7 +2549,7 @@ int pve_cluster_bulk_action_guest_start_post(pmx_client *c,
 static const pmx_field_desc f_pve_cluster_bulk_action_guest_suspend_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_cluster_bulk_action_guest_suspend_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_bulk_action_guest_suspend_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_bulk_action_guest_suspend_post_result",
@@ -2631,7 +2633,7 @@ int pve_cluster_bulk_action_guest_suspend_post(pmx_client *c,
 static const pmx_field_desc f_pve_cluster_ceph_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_ceph_get_result, items), offsetof(pve_cluster_ceph_get_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_ceph_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_ceph_get_result",
@@ -2657,11 +2659,11 @@ int pve_cluster_ceph_get(pmx_client *c, const pve_cluster_ceph_get_params *p, pm
 
 static const pmx_field_desc f_pve_cluster_ceph_flags_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "description", "description",
-     offsetof(pve_cluster_ceph_flags_get_item, description), 0, NULL, "Flag description.", 0},
+     offsetof(pve_cluster_ceph_flags_get_item, description), 0, NULL, "Flag description.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_cluster_ceph_flags_get_item, name), 0, NULL, "Flag name.", 0},
+     offsetof(pve_cluster_ceph_flags_get_item, name), 0, NULL, "Flag name.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_BOOL, "value", "value",
-     offsetof(pve_cluster_ceph_flags_get_item, value), 0, NULL, "Flag value.", 0},
+     offsetof(pve_cluster_ceph_flags_get_item, value), 0, NULL, "Flag value.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_ceph_flags_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_ceph_flags_get_item",
@@ -2670,7 +2672,7 @@ static const pmx_type_desc t_pve_cluster_ceph_flags_get_item = {
 static const pmx_field_desc f_pve_cluster_ceph_flags_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_ceph_flags_get_result, items), offsetof(pve_cluster_ceph_flags_get_result, n),
-     &t_pve_cluster_ceph_flags_get_item, NULL, 0},
+     &t_pve_cluster_ceph_flags_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_ceph_flags_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_ceph_flags_get_result",
@@ -2697,7 +2699,7 @@ int pve_cluster_ceph_flags_get(pmx_client *c, const pve_cluster_ceph_flags_get_p
 static const pmx_field_desc f_pve_cluster_ceph_flags_put_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_cluster_ceph_flags_put_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_ceph_flags_put_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_ceph_flags_put_result",
@@ -2849,7 +2851,7 @@ int pve_cluster_ceph_flags_put(pmx_client *c, const pve_cluster_ceph_flags_put_p
 static const pmx_field_desc f_pve_cluster_ceph_flags_flag_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_BOOL, "value", "value",
      offsetof(pve_cluster_ceph_flags_flag_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_ceph_flags_flag_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_ceph_flags_flag_get_result",
@@ -2946,21 +2948,21 @@ int pve_cluster_ceph_flags_flag_put(pmx_client *c, const char *flag,
 
 static const pmx_field_desc f_pve_cluster_ceph_metadata_get_result_mds__id_[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "addr", "addr",
-     offsetof(pve_cluster_ceph_metadata_get_result_mds__id_, addr), 0, NULL, "Bind addresses and ports.", 0},
+     offsetof(pve_cluster_ceph_metadata_get_result_mds__id_, addr), 0, NULL, "Bind addresses and ports.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ceph_release", "ceph_release",
-     offsetof(pve_cluster_ceph_metadata_get_result_mds__id_, ceph_release), 0, NULL, "Ceph release codename currently used.", 0},
+     offsetof(pve_cluster_ceph_metadata_get_result_mds__id_, ceph_release), 0, NULL, "Ceph release codename currently used.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ceph_version", "ceph_version",
-     offsetof(pve_cluster_ceph_metadata_get_result_mds__id_, ceph_version), 0, NULL, "Version info currently used by the service.", 0},
+     offsetof(pve_cluster_ceph_metadata_get_result_mds__id_, ceph_version), 0, NULL, "Version info currently used by the service.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ceph_version_short", "ceph_version_short",
-     offsetof(pve_cluster_ceph_metadata_get_result_mds__id_, ceph_version_short), 0, NULL, "Short version (numerical) info currently used by the service.", 0},
+     offsetof(pve_cluster_ceph_metadata_get_result_mds__id_, ceph_version_short), 0, NULL, "Short version (numerical) info currently used by the service.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "hostname", "hostname",
-     offsetof(pve_cluster_ceph_metadata_get_result_mds__id_, hostname), 0, NULL, "Hostname on which the service is running.", 0},
+     offsetof(pve_cluster_ceph_metadata_get_result_mds__id_, hostname), 0, NULL, "Hostname on which the service is running.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "mem_swap_kb", "mem_swap_kb",
-     offsetof(pve_cluster_ceph_metadata_get_result_mds__id_, mem_swap_kb), 0, NULL, "Memory of the service currently in swap.", 0},
+     offsetof(pve_cluster_ceph_metadata_get_result_mds__id_, mem_swap_kb), 0, NULL, "Memory of the service currently in swap.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "mem_total_kb", "mem_total_kb",
-     offsetof(pve_cluster_ceph_metadata_get_result_mds__id_, mem_total_kb), 0, NULL, "Memory consumption of the service.", 0},
+     offsetof(pve_cluster_ceph_metadata_get_result_mds__id_, mem_total_kb), 0, NULL, "Memory consumption of the service.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_cluster_ceph_metadata_get_result_mds__id_, name), 0, NULL, "Name of the service instance.", 0},
+     offsetof(pve_cluster_ceph_metadata_get_result_mds__id_, name), 0, NULL, "Name of the service instance.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_ceph_metadata_get_result_mds__id_ = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_ceph_metadata_get_result_mds__id_",
@@ -2968,7 +2970,7 @@ static const pmx_type_desc t_pve_cluster_ceph_metadata_get_result_mds__id_ = {
 
 static const pmx_field_desc f_pve_cluster_ceph_metadata_get_result_mds[] = {
     {sizeof(pmx_field_desc), PMX_KIND_OBJECT, "{id}", "_id_",
-     offsetof(pve_cluster_ceph_metadata_get_result_mds, _id_), 0, &t_pve_cluster_ceph_metadata_get_result_mds__id_, "Useful properties are listed, but not the full list.", 0},
+     offsetof(pve_cluster_ceph_metadata_get_result_mds, _id_), 0, &t_pve_cluster_ceph_metadata_get_result_mds__id_, "Useful properties are listed, but not the full list.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_ceph_metadata_get_result_mds = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_ceph_metadata_get_result_mds",
@@ -2976,21 +2978,21 @@ static const pmx_type_desc t_pve_cluster_ceph_metadata_get_result_mds = {
 
 static const pmx_field_desc f_pve_cluster_ceph_metadata_get_result_mgr__id_[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "addr", "addr",
-     offsetof(pve_cluster_ceph_metadata_get_result_mgr__id_, addr), 0, NULL, "Bind address", 0},
+     offsetof(pve_cluster_ceph_metadata_get_result_mgr__id_, addr), 0, NULL, "Bind address", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ceph_release", "ceph_release",
-     offsetof(pve_cluster_ceph_metadata_get_result_mgr__id_, ceph_release), 0, NULL, "Ceph release codename currently used.", 0},
+     offsetof(pve_cluster_ceph_metadata_get_result_mgr__id_, ceph_release), 0, NULL, "Ceph release codename currently used.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ceph_version", "ceph_version",
-     offsetof(pve_cluster_ceph_metadata_get_result_mgr__id_, ceph_version), 0, NULL, "Version info currently used by the service.", 0},
+     offsetof(pve_cluster_ceph_metadata_get_result_mgr__id_, ceph_version), 0, NULL, "Version info currently used by the service.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ceph_version_short", "ceph_version_short",
-     offsetof(pve_cluster_ceph_metadata_get_result_mgr__id_, ceph_version_short), 0, NULL, "Short version (numerical) info currently used by the service.", 0},
+     offsetof(pve_cluster_ceph_metadata_get_result_mgr__id_, ceph_version_short), 0, NULL, "Short version (numerical) info currently used by the service.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "hostname", "hostname",
-     offsetof(pve_cluster_ceph_metadata_get_result_mgr__id_, hostname), 0, NULL, "Hostname on which the service is running.", 0},
+     offsetof(pve_cluster_ceph_metadata_get_result_mgr__id_, hostname), 0, NULL, "Hostname on which the service is running.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "mem_swap_kb", "mem_swap_kb",
-     offsetof(pve_cluster_ceph_metadata_get_result_mgr__id_, mem_swap_kb), 0, NULL, "Memory of the service currently in swap.", 0},
+     offsetof(pve_cluster_ceph_metadata_get_result_mgr__id_, mem_swap_kb), 0, NULL, "Memory of the service currently in swap.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "mem_total_kb", "mem_total_kb",
-     offsetof(pve_cluster_ceph_metadata_get_result_mgr__id_, mem_total_kb), 0, NULL, "Memory consumption of the service.", 0},
+     offsetof(pve_cluster_ceph_metadata_get_result_mgr__id_, mem_total_kb), 0, NULL, "Memory consumption of the service.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_cluster_ceph_metadata_get_result_mgr__id_, name), 0, NULL, "Name of the service instance.", 0},
+     offsetof(pve_cluster_ceph_metadata_get_result_mgr__id_, name), 0, NULL, "Name of the service instance.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_ceph_metadata_get_result_mgr__id_ = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_ceph_metadata_get_result_mgr__id_",
@@ -2998,7 +3000,7 @@ static const pmx_type_desc t_pve_cluster_ceph_metadata_get_result_mgr__id_ = {
 
 static const pmx_field_desc f_pve_cluster_ceph_metadata_get_result_mgr[] = {
     {sizeof(pmx_field_desc), PMX_KIND_OBJECT, "{id}", "_id_",
-     offsetof(pve_cluster_ceph_metadata_get_result_mgr, _id_), 0, &t_pve_cluster_ceph_metadata_get_result_mgr__id_, "Useful properties are listed, but not the full list.", 0},
+     offsetof(pve_cluster_ceph_metadata_get_result_mgr, _id_), 0, &t_pve_cluster_ceph_metadata_get_result_mgr__id_, "Useful properties are listed, but not the full list.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_ceph_metadata_get_result_mgr = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_ceph_metadata_get_result_mgr",
@@ -3006,21 +3008,21 @@ static const pmx_type_desc t_pve_cluster_ceph_metadata_get_result_mgr = {
 
 static const pmx_field_desc f_pve_cluster_ceph_metadata_get_result_mon__id_[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "addrs", "addrs",
-     offsetof(pve_cluster_ceph_metadata_get_result_mon__id_, addrs), 0, NULL, "Bind addresses and ports.", 0},
+     offsetof(pve_cluster_ceph_metadata_get_result_mon__id_, addrs), 0, NULL, "Bind addresses and ports.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ceph_release", "ceph_release",
-     offsetof(pve_cluster_ceph_metadata_get_result_mon__id_, ceph_release), 0, NULL, "Ceph release codename currently used.", 0},
+     offsetof(pve_cluster_ceph_metadata_get_result_mon__id_, ceph_release), 0, NULL, "Ceph release codename currently used.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ceph_version", "ceph_version",
-     offsetof(pve_cluster_ceph_metadata_get_result_mon__id_, ceph_version), 0, NULL, "Version info currently used by the service.", 0},
+     offsetof(pve_cluster_ceph_metadata_get_result_mon__id_, ceph_version), 0, NULL, "Version info currently used by the service.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ceph_version_short", "ceph_version_short",
-     offsetof(pve_cluster_ceph_metadata_get_result_mon__id_, ceph_version_short), 0, NULL, "Short version (numerical) info currently used by the service.", 0},
+     offsetof(pve_cluster_ceph_metadata_get_result_mon__id_, ceph_version_short), 0, NULL, "Short version (numerical) info currently used by the service.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "hostname", "hostname",
-     offsetof(pve_cluster_ceph_metadata_get_result_mon__id_, hostname), 0, NULL, "Hostname on which the service is running.", 0},
+     offsetof(pve_cluster_ceph_metadata_get_result_mon__id_, hostname), 0, NULL, "Hostname on which the service is running.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "mem_swap_kb", "mem_swap_kb",
-     offsetof(pve_cluster_ceph_metadata_get_result_mon__id_, mem_swap_kb), 0, NULL, "Memory of the service currently in swap.", 0},
+     offsetof(pve_cluster_ceph_metadata_get_result_mon__id_, mem_swap_kb), 0, NULL, "Memory of the service currently in swap.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "mem_total_kb", "mem_total_kb",
-     offsetof(pve_cluster_ceph_metadata_get_result_mon__id_, mem_total_kb), 0, NULL, "Memory consumption of the service.", 0},
+     offsetof(pve_cluster_ceph_metadata_get_result_mon__id_, mem_total_kb), 0, NULL, "Memory consumption of the service.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_cluster_ceph_metadata_get_result_mon__id_, name), 0, NULL, "Name of the service instance.", 0},
+     offsetof(pve_cluster_ceph_metadata_get_result_mon__id_, name), 0, NULL, "Name of the service instance.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_ceph_metadata_get_result_mon__id_ = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_ceph_metadata_get_result_mon__id_",
@@ -3028,7 +3030,7 @@ static const pmx_type_desc t_pve_cluster_ceph_metadata_get_result_mon__id_ = {
 
 static const pmx_field_desc f_pve_cluster_ceph_metadata_get_result_mon[] = {
     {sizeof(pmx_field_desc), PMX_KIND_OBJECT, "{id}", "_id_",
-     offsetof(pve_cluster_ceph_metadata_get_result_mon, _id_), 0, &t_pve_cluster_ceph_metadata_get_result_mon__id_, "Useful properties are listed, but not the full list.", 0},
+     offsetof(pve_cluster_ceph_metadata_get_result_mon, _id_), 0, &t_pve_cluster_ceph_metadata_get_result_mon__id_, "Useful properties are listed, but not the full list.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_ceph_metadata_get_result_mon = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_ceph_metadata_get_result_mon",
@@ -3037,9 +3039,9 @@ static const pmx_type_desc t_pve_cluster_ceph_metadata_get_result_mon = {
 static const pmx_field_desc f_pve_cluster_ceph_metadata_get_result_node__node__version[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "parts", "parts",
      offsetof(pve_cluster_ceph_metadata_get_result_node__node__version, parts), offsetof(pve_cluster_ceph_metadata_get_result_node__node__version, n_parts),
-     &t__RAW, "major, minor & patch", 0},
+     &t__RAW, "major, minor & patch", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "str", "str",
-     offsetof(pve_cluster_ceph_metadata_get_result_node__node__version, str), 0, NULL, "Version as single string.", 0},
+     offsetof(pve_cluster_ceph_metadata_get_result_node__node__version, str), 0, NULL, "Version as single string.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_ceph_metadata_get_result_node__node__version = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_ceph_metadata_get_result_node__node__version",
@@ -3047,9 +3049,9 @@ static const pmx_type_desc t_pve_cluster_ceph_metadata_get_result_node__node__ve
 
 static const pmx_field_desc f_pve_cluster_ceph_metadata_get_result_node__node_[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "buildcommit", "buildcommit",
-     offsetof(pve_cluster_ceph_metadata_get_result_node__node_, buildcommit), 0, NULL, "GIT commit used for the build.", 0},
+     offsetof(pve_cluster_ceph_metadata_get_result_node__node_, buildcommit), 0, NULL, "GIT commit used for the build.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OBJECT, "version", "version",
-     offsetof(pve_cluster_ceph_metadata_get_result_node__node_, version), 0, &t_pve_cluster_ceph_metadata_get_result_node__node__version, "Version info.", 0},
+     offsetof(pve_cluster_ceph_metadata_get_result_node__node_, version), 0, &t_pve_cluster_ceph_metadata_get_result_node__node__version, "Version info.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_ceph_metadata_get_result_node__node_ = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_ceph_metadata_get_result_node__node_",
@@ -3057,7 +3059,7 @@ static const pmx_type_desc t_pve_cluster_ceph_metadata_get_result_node__node_ = 
 
 static const pmx_field_desc f_pve_cluster_ceph_metadata_get_result_node[] = {
     {sizeof(pmx_field_desc), PMX_KIND_OBJECT, "{node}", "_node_",
-     offsetof(pve_cluster_ceph_metadata_get_result_node, _node_), 0, &t_pve_cluster_ceph_metadata_get_result_node__node_, NULL, 0},
+     offsetof(pve_cluster_ceph_metadata_get_result_node, _node_), 0, &t_pve_cluster_ceph_metadata_get_result_node__node_, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_ceph_metadata_get_result_node = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_ceph_metadata_get_result_node",
@@ -3065,16 +3067,16 @@ static const pmx_type_desc t_pve_cluster_ceph_metadata_get_result_node = {
 
 static const pmx_field_desc f_pve_cluster_ceph_metadata_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_OBJECT, "mds", "mds",
-     offsetof(pve_cluster_ceph_metadata_get_result, mds), 0, &t_pve_cluster_ceph_metadata_get_result_mds, "Metadata servers configured in the cluster and their properties.", 0},
+     offsetof(pve_cluster_ceph_metadata_get_result, mds), 0, &t_pve_cluster_ceph_metadata_get_result_mds, "Metadata servers configured in the cluster and their properties.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OBJECT, "mgr", "mgr",
-     offsetof(pve_cluster_ceph_metadata_get_result, mgr), 0, &t_pve_cluster_ceph_metadata_get_result_mgr, "Managers configured in the cluster and their properties.", 0},
+     offsetof(pve_cluster_ceph_metadata_get_result, mgr), 0, &t_pve_cluster_ceph_metadata_get_result_mgr, "Managers configured in the cluster and their properties.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OBJECT, "mon", "mon",
-     offsetof(pve_cluster_ceph_metadata_get_result, mon), 0, &t_pve_cluster_ceph_metadata_get_result_mon, "Monitors configured in the cluster and their properties.", 0},
+     offsetof(pve_cluster_ceph_metadata_get_result, mon), 0, &t_pve_cluster_ceph_metadata_get_result_mon, "Monitors configured in the cluster and their properties.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OBJECT, "node", "node",
-     offsetof(pve_cluster_ceph_metadata_get_result, node), 0, &t_pve_cluster_ceph_metadata_get_result_node, "Ceph version installed on the nodes.", 0},
+     offsetof(pve_cluster_ceph_metadata_get_result, node), 0, &t_pve_cluster_ceph_metadata_get_result_node, "Ceph version installed on the nodes.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "osd", "osd",
      offsetof(pve_cluster_ceph_metadata_get_result, osd), offsetof(pve_cluster_ceph_metadata_get_result, n_osd),
-     &t__RAW, "OSDs configured in the cluster and their properties.", 0},
+     &t__RAW, "OSDs configured in the cluster and their properties.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_ceph_metadata_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_ceph_metadata_get_result",
@@ -3118,7 +3120,7 @@ int pve_cluster_ceph_metadata_get(pmx_client *c, const pve_cluster_ceph_metadata
 static const pmx_field_desc f_pve_cluster_ceph_status_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_cluster_ceph_status_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_ceph_status_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_ceph_status_get_result",
@@ -3145,7 +3147,7 @@ int pve_cluster_ceph_status_get(pmx_client *c, const pve_cluster_ceph_status_get
 static const pmx_field_desc f_pve_cluster_config_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_config_get_result, items), offsetof(pve_cluster_config_get_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_config_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_config_get_result",
@@ -3172,7 +3174,7 @@ int pve_cluster_config_get(pmx_client *c, const pve_cluster_config_get_params *p
 static const pmx_field_desc f_pve_cluster_config_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_cluster_config_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_config_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_config_post_result",
@@ -3205,6 +3207,7 @@ static const pmx_param_desc p_pve_cluster_config_post[] = {
         .offset = offsetof(pve_cluster_config_post_params, link),
         .typetext = "[address=]<IP> [,priority=<integer>]",
         .description = "Address and priority information of a single corosync link. (up to 8 links supported; link0..link7)",
+        .propstr = &pmx__fmt_cluster_link,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -3256,7 +3259,7 @@ int pve_cluster_config_post(pmx_client *c, const pve_cluster_config_post_params 
 static const pmx_field_desc f_pve_cluster_config_apiversion_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_I64, "value", "value",
      offsetof(pve_cluster_config_apiversion_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_config_apiversion_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_config_apiversion_get_result",
@@ -3283,17 +3286,17 @@ int pve_cluster_config_apiversion_get(pmx_client *c,
 
 static const pmx_field_desc f_pve_cluster_config_join_get_result_nodelist[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_cluster_config_join_get_result_nodelist, name), 0, NULL, "The cluster node name.", 0},
+     offsetof(pve_cluster_config_join_get_result_nodelist, name), 0, NULL, "The cluster node name.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "nodeid", "nodeid",
-     offsetof(pve_cluster_config_join_get_result_nodelist, nodeid), 0, NULL, "Node id for this node.", 0},
+     offsetof(pve_cluster_config_join_get_result_nodelist, nodeid), 0, NULL, "Node id for this node.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "pve_addr", "pve_addr",
-     offsetof(pve_cluster_config_join_get_result_nodelist, pve_addr), 0, NULL, NULL, 0},
+     offsetof(pve_cluster_config_join_get_result_nodelist, pve_addr), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "pve_fp", "pve_fp",
-     offsetof(pve_cluster_config_join_get_result_nodelist, pve_fp), 0, NULL, "Certificate SHA 256 fingerprint.", 0},
+     offsetof(pve_cluster_config_join_get_result_nodelist, pve_fp), 0, NULL, "Certificate SHA 256 fingerprint.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "quorum_votes", "quorum_votes",
-     offsetof(pve_cluster_config_join_get_result_nodelist, quorum_votes), 0, NULL, NULL, 0},
+     offsetof(pve_cluster_config_join_get_result_nodelist, quorum_votes), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ring0_addr", "ring0_addr",
-     offsetof(pve_cluster_config_join_get_result_nodelist, ring0_addr), 0, NULL, "Address and priority information of a single corosync link. (up to 8 links supported; link0..link7)", 0},
+     offsetof(pve_cluster_config_join_get_result_nodelist, ring0_addr), 0, NULL, "Address and priority information of a single corosync link. (up to 8 links supported; link0..link7)", 0, &pmx__fmt_cluster_link},
 };
 static const pmx_type_desc t_pve_cluster_config_join_get_result_nodelist = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_config_join_get_result_nodelist",
@@ -3301,14 +3304,14 @@ static const pmx_type_desc t_pve_cluster_config_join_get_result_nodelist = {
 
 static const pmx_field_desc f_pve_cluster_config_join_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "config_digest", "config_digest",
-     offsetof(pve_cluster_config_join_get_result, config_digest), 0, NULL, NULL, 0},
+     offsetof(pve_cluster_config_join_get_result, config_digest), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "nodelist", "nodelist",
      offsetof(pve_cluster_config_join_get_result, nodelist), offsetof(pve_cluster_config_join_get_result, n_nodelist),
-     &t_pve_cluster_config_join_get_result_nodelist, NULL, 0},
+     &t_pve_cluster_config_join_get_result_nodelist, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "preferred_node", "preferred_node",
-     offsetof(pve_cluster_config_join_get_result, preferred_node), 0, NULL, "The cluster node name.", 0},
+     offsetof(pve_cluster_config_join_get_result, preferred_node), 0, NULL, "The cluster node name.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "totem", "totem",
-     offsetof(pve_cluster_config_join_get_result, totem), 0, NULL, NULL, 0},
+     offsetof(pve_cluster_config_join_get_result, totem), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_config_join_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_config_join_get_result",
@@ -3352,7 +3355,7 @@ int pve_cluster_config_join_get(pmx_client *c, const pve_cluster_config_join_get
 static const pmx_field_desc f_pve_cluster_config_join_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_cluster_config_join_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_config_join_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_config_join_post_result",
@@ -3407,6 +3410,7 @@ static const pmx_param_desc p_pve_cluster_config_join_post[] = {
         .offset = offsetof(pve_cluster_config_join_post_params, link),
         .typetext = "[address=]<IP> [,priority=<integer>]",
         .description = "Address and priority information of a single corosync link. (up to 8 links supported; link0..link7)",
+        .propstr = &pmx__fmt_cluster_link,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -3470,7 +3474,7 @@ int pve_cluster_config_join_post(pmx_client *c, const pve_cluster_config_join_po
 
 static const pmx_field_desc f_pve_cluster_config_nodes_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "node", "node",
-     offsetof(pve_cluster_config_nodes_get_item, node), 0, NULL, NULL, 0},
+     offsetof(pve_cluster_config_nodes_get_item, node), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_config_nodes_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_config_nodes_get_item",
@@ -3479,7 +3483,7 @@ static const pmx_type_desc t_pve_cluster_config_nodes_get_item = {
 static const pmx_field_desc f_pve_cluster_config_nodes_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_config_nodes_get_result, items), offsetof(pve_cluster_config_nodes_get_result, n),
-     &t_pve_cluster_config_nodes_get_item, NULL, 0},
+     &t_pve_cluster_config_nodes_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_config_nodes_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_config_nodes_get_result",
@@ -3542,12 +3546,12 @@ int pve_cluster_config_nodes_node_delete(pmx_client *c, const char *node,
 
 static const pmx_field_desc f_pve_cluster_config_nodes_node_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "corosync_authkey", "corosync_authkey",
-     offsetof(pve_cluster_config_nodes_node_post_result, corosync_authkey), 0, NULL, NULL, 0},
+     offsetof(pve_cluster_config_nodes_node_post_result, corosync_authkey), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "corosync_conf", "corosync_conf",
-     offsetof(pve_cluster_config_nodes_node_post_result, corosync_conf), 0, NULL, NULL, 0},
+     offsetof(pve_cluster_config_nodes_node_post_result, corosync_conf), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "warnings", "warnings",
      offsetof(pve_cluster_config_nodes_node_post_result, warnings), offsetof(pve_cluster_config_nodes_node_post_result, n_warnings),
-     &t__STRING, NULL, 0},
+     &t__STRING, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_config_nodes_node_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_config_nodes_node_post_result",
@@ -3601,6 +3605,7 @@ static const pmx_param_desc p_pve_cluster_config_nodes_node_post[] = {
         .offset = offsetof(pve_cluster_config_nodes_node_post_params, link),
         .typetext = "[address=]<IP> [,priority=<integer>]",
         .description = "Address and priority information of a single corosync link. (up to 8 links supported; link0..link7)",
+        .propstr = &pmx__fmt_cluster_link,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -3667,7 +3672,7 @@ int pve_cluster_config_nodes_node_post(pmx_client *c, const char *node,
 static const pmx_field_desc f_pve_cluster_config_qdevice_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_cluster_config_qdevice_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_config_qdevice_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_config_qdevice_get_result",
@@ -3694,7 +3699,7 @@ int pve_cluster_config_qdevice_get(pmx_client *c, const pve_cluster_config_qdevi
 static const pmx_field_desc f_pve_cluster_config_totem_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_cluster_config_totem_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_config_totem_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_config_totem_get_result",
@@ -3721,7 +3726,7 @@ int pve_cluster_config_totem_get(pmx_client *c, const pve_cluster_config_totem_g
 static const pmx_field_desc f_pve_cluster_firewall_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_firewall_get_result, items), offsetof(pve_cluster_firewall_get_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_firewall_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_firewall_get_result",
@@ -3747,13 +3752,13 @@ int pve_cluster_firewall_get(pmx_client *c, const pve_cluster_firewall_get_param
 
 static const pmx_field_desc f_pve_cluster_firewall_aliases_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "cidr", "cidr",
-     offsetof(pve_cluster_firewall_aliases_get_item, cidr), 0, NULL, NULL, 0},
+     offsetof(pve_cluster_firewall_aliases_get_item, cidr), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_cluster_firewall_aliases_get_item, comment), 0, NULL, NULL, 0},
+     offsetof(pve_cluster_firewall_aliases_get_item, comment), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "digest", "digest",
-     offsetof(pve_cluster_firewall_aliases_get_item, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0},
+     offsetof(pve_cluster_firewall_aliases_get_item, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_cluster_firewall_aliases_get_item, name), 0, NULL, NULL, 0},
+     offsetof(pve_cluster_firewall_aliases_get_item, name), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_firewall_aliases_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_firewall_aliases_get_item",
@@ -3762,7 +3767,7 @@ static const pmx_type_desc t_pve_cluster_firewall_aliases_get_item = {
 static const pmx_field_desc f_pve_cluster_firewall_aliases_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_firewall_aliases_get_result, items), offsetof(pve_cluster_firewall_aliases_get_result, n),
-     &t_pve_cluster_firewall_aliases_get_item, NULL, 0},
+     &t_pve_cluster_firewall_aliases_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_firewall_aliases_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_firewall_aliases_get_result",
@@ -3902,7 +3907,7 @@ int pve_cluster_firewall_aliases_name_delete(pmx_client *c, const char *name,
 static const pmx_field_desc f_pve_cluster_firewall_aliases_name_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_cluster_firewall_aliases_name_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_firewall_aliases_name_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_firewall_aliases_name_get_result",
@@ -4040,11 +4045,11 @@ int pve_cluster_firewall_aliases_name_put(pmx_client *c, const char *name,
 
 static const pmx_field_desc f_pve_cluster_firewall_groups_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_cluster_firewall_groups_get_item, comment), 0, NULL, NULL, 0},
+     offsetof(pve_cluster_firewall_groups_get_item, comment), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "digest", "digest",
-     offsetof(pve_cluster_firewall_groups_get_item, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0},
+     offsetof(pve_cluster_firewall_groups_get_item, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "group", "group",
-     offsetof(pve_cluster_firewall_groups_get_item, group), 0, NULL, "Security Group name.", 0},
+     offsetof(pve_cluster_firewall_groups_get_item, group), 0, NULL, "Security Group name.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_firewall_groups_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_firewall_groups_get_item",
@@ -4053,7 +4058,7 @@ static const pmx_type_desc t_pve_cluster_firewall_groups_get_item = {
 static const pmx_field_desc f_pve_cluster_firewall_groups_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_firewall_groups_get_result, items), offsetof(pve_cluster_firewall_groups_get_result, n),
-     &t_pve_cluster_firewall_groups_get_item, NULL, 0},
+     &t_pve_cluster_firewall_groups_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_firewall_groups_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_firewall_groups_get_result",
@@ -4193,35 +4198,35 @@ int pve_cluster_firewall_groups_group_delete(pmx_client *c, const char *group,
 
 static const pmx_field_desc f_pve_cluster_firewall_groups_group_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "action", "action",
-     offsetof(pve_cluster_firewall_groups_group_get_item, action), 0, NULL, "Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name", 0},
+     offsetof(pve_cluster_firewall_groups_group_get_item, action), 0, NULL, "Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_cluster_firewall_groups_group_get_item, comment), 0, NULL, "Descriptive comment", 0},
+     offsetof(pve_cluster_firewall_groups_group_get_item, comment), 0, NULL, "Descriptive comment", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "dest", "dest",
-     offsetof(pve_cluster_firewall_groups_group_get_item, dest), 0, NULL, "Restrict packet destination address", 0},
+     offsetof(pve_cluster_firewall_groups_group_get_item, dest), 0, NULL, "Restrict packet destination address", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "dport", "dport",
-     offsetof(pve_cluster_firewall_groups_group_get_item, dport), 0, NULL, "Restrict TCP/UDP destination port", 0},
+     offsetof(pve_cluster_firewall_groups_group_get_item, dport), 0, NULL, "Restrict TCP/UDP destination port", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "enable", "enable",
-     offsetof(pve_cluster_firewall_groups_group_get_item, enable), 0, NULL, "Flag to enable/disable a rule", 0},
+     offsetof(pve_cluster_firewall_groups_group_get_item, enable), 0, NULL, "Flag to enable/disable a rule", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "icmp-type", "icmp_type",
-     offsetof(pve_cluster_firewall_groups_group_get_item, icmp_type), 0, NULL, "Specify icmp-type. Only valid if proto equals 'icmp' or 'icmpv6'/'ipv6-icmp'", 0},
+     offsetof(pve_cluster_firewall_groups_group_get_item, icmp_type), 0, NULL, "Specify icmp-type. Only valid if proto equals 'icmp' or 'icmpv6'/'ipv6-icmp'", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "iface", "iface",
-     offsetof(pve_cluster_firewall_groups_group_get_item, iface), 0, NULL, "Network interface name. You have to use network configuration key names for VMs and containers", 0},
+     offsetof(pve_cluster_firewall_groups_group_get_item, iface), 0, NULL, "Network interface name. You have to use network configuration key names for VMs and containers", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "ipversion", "ipversion",
-     offsetof(pve_cluster_firewall_groups_group_get_item, ipversion), 0, NULL, "IP version (4 or 6) - automatically determined from source/dest addresses", 0},
+     offsetof(pve_cluster_firewall_groups_group_get_item, ipversion), 0, NULL, "IP version (4 or 6) - automatically determined from source/dest addresses", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "log", "log",
-     offsetof(pve_cluster_firewall_groups_group_get_item, log), 0, NULL, "Log level for firewall rule", 0},
+     offsetof(pve_cluster_firewall_groups_group_get_item, log), 0, NULL, "Log level for firewall rule", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "macro", "macro",
-     offsetof(pve_cluster_firewall_groups_group_get_item, macro), 0, NULL, "Use predefined standard macro", 0},
+     offsetof(pve_cluster_firewall_groups_group_get_item, macro), 0, NULL, "Use predefined standard macro", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "pos", "pos",
-     offsetof(pve_cluster_firewall_groups_group_get_item, pos), 0, NULL, "Rule position in the ruleset", 0},
+     offsetof(pve_cluster_firewall_groups_group_get_item, pos), 0, NULL, "Rule position in the ruleset", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "proto", "proto",
-     offsetof(pve_cluster_firewall_groups_group_get_item, proto), 0, NULL, "IP protocol. You can use protocol names ('tcp'/'udp') or simple numbers, as defined in '/etc/protocols'", 0},
+     offsetof(pve_cluster_firewall_groups_group_get_item, proto), 0, NULL, "IP protocol. You can use protocol names ('tcp'/'udp') or simple numbers, as defined in '/etc/protocols'", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "source", "source",
-     offsetof(pve_cluster_firewall_groups_group_get_item, source), 0, NULL, "Restrict packet source address", 0},
+     offsetof(pve_cluster_firewall_groups_group_get_item, source), 0, NULL, "Restrict packet source address", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "sport", "sport",
-     offsetof(pve_cluster_firewall_groups_group_get_item, sport), 0, NULL, "Restrict TCP/UDP source port", 0},
+     offsetof(pve_cluster_firewall_groups_group_get_item, sport), 0, NULL, "Restrict TCP/UDP source port", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_cluster_firewall_groups_group_get_item, type), 0, NULL, "Rule type", 0},
+     offsetof(pve_cluster_firewall_groups_group_get_item, type), 0, NULL, "Rule type", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_firewall_groups_group_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_firewall_groups_group_get_item",
@@ -4230,7 +4235,7 @@ static const pmx_type_desc t_pve_cluster_firewall_groups_group_get_item = {
 static const pmx_field_desc f_pve_cluster_firewall_groups_group_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_firewall_groups_group_get_result, items), offsetof(pve_cluster_firewall_groups_group_get_result, n),
-     &t_pve_cluster_firewall_groups_group_get_item, NULL, 0},
+     &t_pve_cluster_firewall_groups_group_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_firewall_groups_group_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_firewall_groups_group_get_result",
@@ -4579,35 +4584,35 @@ int pve_cluster_firewall_groups_group_pos_delete(pmx_client *c, const char *grou
 
 static const pmx_field_desc f_pve_cluster_firewall_groups_group_pos_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "action", "action",
-     offsetof(pve_cluster_firewall_groups_group_pos_get_result, action), 0, NULL, "Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name", 0},
+     offsetof(pve_cluster_firewall_groups_group_pos_get_result, action), 0, NULL, "Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_cluster_firewall_groups_group_pos_get_result, comment), 0, NULL, "Descriptive comment", 0},
+     offsetof(pve_cluster_firewall_groups_group_pos_get_result, comment), 0, NULL, "Descriptive comment", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "dest", "dest",
-     offsetof(pve_cluster_firewall_groups_group_pos_get_result, dest), 0, NULL, "Restrict packet destination address", 0},
+     offsetof(pve_cluster_firewall_groups_group_pos_get_result, dest), 0, NULL, "Restrict packet destination address", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "dport", "dport",
-     offsetof(pve_cluster_firewall_groups_group_pos_get_result, dport), 0, NULL, "Restrict TCP/UDP destination port", 0},
+     offsetof(pve_cluster_firewall_groups_group_pos_get_result, dport), 0, NULL, "Restrict TCP/UDP destination port", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "enable", "enable",
-     offsetof(pve_cluster_firewall_groups_group_pos_get_result, enable), 0, NULL, "Flag to enable/disable a rule", 0},
+     offsetof(pve_cluster_firewall_groups_group_pos_get_result, enable), 0, NULL, "Flag to enable/disable a rule", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "icmp-type", "icmp_type",
-     offsetof(pve_cluster_firewall_groups_group_pos_get_result, icmp_type), 0, NULL, "Specify icmp-type. Only valid if proto equals 'icmp' or 'icmpv6'/'ipv6-icmp'", 0},
+     offsetof(pve_cluster_firewall_groups_group_pos_get_result, icmp_type), 0, NULL, "Specify icmp-type. Only valid if proto equals 'icmp' or 'icmpv6'/'ipv6-icmp'", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "iface", "iface",
-     offsetof(pve_cluster_firewall_groups_group_pos_get_result, iface), 0, NULL, "Network interface name. You have to use network configuration key names for VMs and containers", 0},
+     offsetof(pve_cluster_firewall_groups_group_pos_get_result, iface), 0, NULL, "Network interface name. You have to use network configuration key names for VMs and containers", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "ipversion", "ipversion",
-     offsetof(pve_cluster_firewall_groups_group_pos_get_result, ipversion), 0, NULL, "IP version (4 or 6) - automatically determined from source/dest addresses", 0},
+     offsetof(pve_cluster_firewall_groups_group_pos_get_result, ipversion), 0, NULL, "IP version (4 or 6) - automatically determined from source/dest addresses", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "log", "log",
-     offsetof(pve_cluster_firewall_groups_group_pos_get_result, log), 0, NULL, "Log level for firewall rule", 0},
+     offsetof(pve_cluster_firewall_groups_group_pos_get_result, log), 0, NULL, "Log level for firewall rule", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "macro", "macro",
-     offsetof(pve_cluster_firewall_groups_group_pos_get_result, macro), 0, NULL, "Use predefined standard macro", 0},
+     offsetof(pve_cluster_firewall_groups_group_pos_get_result, macro), 0, NULL, "Use predefined standard macro", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "pos", "pos",
-     offsetof(pve_cluster_firewall_groups_group_pos_get_result, pos), 0, NULL, "Rule position in the ruleset", 0},
+     offsetof(pve_cluster_firewall_groups_group_pos_get_result, pos), 0, NULL, "Rule position in the ruleset", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "proto", "proto",
-     offsetof(pve_cluster_firewall_groups_group_pos_get_result, proto), 0, NULL, "IP protocol. You can use protocol names ('tcp'/'udp') or simple numbers, as defined in '/etc/protocols'", 0},
+     offsetof(pve_cluster_firewall_groups_group_pos_get_result, proto), 0, NULL, "IP protocol. You can use protocol names ('tcp'/'udp') or simple numbers, as defined in '/etc/protocols'", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "source", "source",
-     offsetof(pve_cluster_firewall_groups_group_pos_get_result, source), 0, NULL, "Restrict packet source address", 0},
+     offsetof(pve_cluster_firewall_groups_group_pos_get_result, source), 0, NULL, "Restrict packet source address", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "sport", "sport",
-     offsetof(pve_cluster_firewall_groups_group_pos_get_result, sport), 0, NULL, "Restrict TCP/UDP source port", 0},
+     offsetof(pve_cluster_firewall_groups_group_pos_get_result, sport), 0, NULL, "Restrict TCP/UDP source port", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_cluster_firewall_groups_group_pos_get_result, type), 0, NULL, "Rule type", 0},
+     offsetof(pve_cluster_firewall_groups_group_pos_get_result, type), 0, NULL, "Rule type", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_firewall_groups_group_pos_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_firewall_groups_group_pos_get_result",
@@ -4927,11 +4932,11 @@ int pve_cluster_firewall_groups_group_pos_put(pmx_client *c, const char *group, 
 
 static const pmx_field_desc f_pve_cluster_firewall_ipset_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_cluster_firewall_ipset_get_item, comment), 0, NULL, NULL, 0},
+     offsetof(pve_cluster_firewall_ipset_get_item, comment), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "digest", "digest",
-     offsetof(pve_cluster_firewall_ipset_get_item, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0},
+     offsetof(pve_cluster_firewall_ipset_get_item, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_cluster_firewall_ipset_get_item, name), 0, NULL, "IP set name.", 0},
+     offsetof(pve_cluster_firewall_ipset_get_item, name), 0, NULL, "IP set name.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_firewall_ipset_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_firewall_ipset_get_item",
@@ -4940,7 +4945,7 @@ static const pmx_type_desc t_pve_cluster_firewall_ipset_get_item = {
 static const pmx_field_desc f_pve_cluster_firewall_ipset_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_firewall_ipset_get_result, items), offsetof(pve_cluster_firewall_ipset_get_result, n),
-     &t_pve_cluster_firewall_ipset_get_item, NULL, 0},
+     &t_pve_cluster_firewall_ipset_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_firewall_ipset_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_firewall_ipset_get_result",
@@ -5090,13 +5095,13 @@ int pve_cluster_firewall_ipset_name_delete(pmx_client *c, const char *name,
 
 static const pmx_field_desc f_pve_cluster_firewall_ipset_name_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "cidr", "cidr",
-     offsetof(pve_cluster_firewall_ipset_name_get_item, cidr), 0, NULL, NULL, 0},
+     offsetof(pve_cluster_firewall_ipset_name_get_item, cidr), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_cluster_firewall_ipset_name_get_item, comment), 0, NULL, NULL, 0},
+     offsetof(pve_cluster_firewall_ipset_name_get_item, comment), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "digest", "digest",
-     offsetof(pve_cluster_firewall_ipset_name_get_item, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0},
+     offsetof(pve_cluster_firewall_ipset_name_get_item, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "nomatch", "nomatch",
-     offsetof(pve_cluster_firewall_ipset_name_get_item, nomatch), 0, NULL, NULL, 0},
+     offsetof(pve_cluster_firewall_ipset_name_get_item, nomatch), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_firewall_ipset_name_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_firewall_ipset_name_get_item",
@@ -5105,7 +5110,7 @@ static const pmx_type_desc t_pve_cluster_firewall_ipset_name_get_item = {
 static const pmx_field_desc f_pve_cluster_firewall_ipset_name_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_firewall_ipset_name_get_result, items), offsetof(pve_cluster_firewall_ipset_name_get_result, n),
-     &t_pve_cluster_firewall_ipset_name_get_item, NULL, 0},
+     &t_pve_cluster_firewall_ipset_name_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_firewall_ipset_name_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_firewall_ipset_name_get_result",
@@ -5292,7 +5297,7 @@ int pve_cluster_firewall_ipset_name_cidr_delete(pmx_client *c, const char *name,
 static const pmx_field_desc f_pve_cluster_firewall_ipset_name_cidr_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_cluster_firewall_ipset_name_cidr_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_firewall_ipset_name_cidr_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_firewall_ipset_name_cidr_get_result",
@@ -5438,9 +5443,9 @@ int pve_cluster_firewall_ipset_name_cidr_put(pmx_client *c, const char *name, co
 
 static const pmx_field_desc f_pve_cluster_firewall_macros_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "descr", "descr",
-     offsetof(pve_cluster_firewall_macros_get_item, descr), 0, NULL, "More verbose description (if available).", 0},
+     offsetof(pve_cluster_firewall_macros_get_item, descr), 0, NULL, "More verbose description (if available).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "macro", "macro",
-     offsetof(pve_cluster_firewall_macros_get_item, macro), 0, NULL, "Macro name.", 0},
+     offsetof(pve_cluster_firewall_macros_get_item, macro), 0, NULL, "Macro name.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_firewall_macros_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_firewall_macros_get_item",
@@ -5449,7 +5454,7 @@ static const pmx_type_desc t_pve_cluster_firewall_macros_get_item = {
 static const pmx_field_desc f_pve_cluster_firewall_macros_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_firewall_macros_get_result, items), offsetof(pve_cluster_firewall_macros_get_result, n),
-     &t_pve_cluster_firewall_macros_get_item, NULL, 0},
+     &t_pve_cluster_firewall_macros_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_firewall_macros_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_firewall_macros_get_result",
@@ -5475,17 +5480,17 @@ int pve_cluster_firewall_macros_get(pmx_client *c, const pve_cluster_firewall_ma
 
 static const pmx_field_desc f_pve_cluster_firewall_options_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "ebtables", "ebtables",
-     offsetof(pve_cluster_firewall_options_get_result, ebtables), 0, NULL, "Enable ebtables rules cluster wide.", 0},
+     offsetof(pve_cluster_firewall_options_get_result, ebtables), 0, NULL, "Enable ebtables rules cluster wide.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "enable", "enable",
-     offsetof(pve_cluster_firewall_options_get_result, enable), 0, NULL, "Enable or disable the firewall cluster wide.", 0},
+     offsetof(pve_cluster_firewall_options_get_result, enable), 0, NULL, "Enable or disable the firewall cluster wide.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "log_ratelimit", "log_ratelimit",
-     offsetof(pve_cluster_firewall_options_get_result, log_ratelimit), 0, NULL, "Log ratelimiting settings", 0},
+     offsetof(pve_cluster_firewall_options_get_result, log_ratelimit), 0, NULL, "Log ratelimiting settings", 0, &pmx__fmt_cluster_log_ratelimit},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "policy_forward", "policy_forward",
-     offsetof(pve_cluster_firewall_options_get_result, policy_forward), 0, NULL, "Forward policy.", 0},
+     offsetof(pve_cluster_firewall_options_get_result, policy_forward), 0, NULL, "Forward policy.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "policy_in", "policy_in",
-     offsetof(pve_cluster_firewall_options_get_result, policy_in), 0, NULL, "Input policy.", 0},
+     offsetof(pve_cluster_firewall_options_get_result, policy_in), 0, NULL, "Input policy.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "policy_out", "policy_out",
-     offsetof(pve_cluster_firewall_options_get_result, policy_out), 0, NULL, "Output policy.", 0},
+     offsetof(pve_cluster_firewall_options_get_result, policy_out), 0, NULL, "Output policy.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_firewall_options_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_firewall_options_get_result",
@@ -5576,6 +5581,7 @@ static const pmx_param_desc p_pve_cluster_firewall_options_put[] = {
         .offset = offsetof(pve_cluster_firewall_options_put_params, log_ratelimit),
         .typetext = "[enable=]<1|0> [,burst=<integer>] [,rate=<rate>]",
         .description = "Log ratelimiting settings",
+        .propstr = &pmx__fmt_cluster_log_ratelimit,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -5636,15 +5642,15 @@ int pve_cluster_firewall_options_put(pmx_client *c,
 
 static const pmx_field_desc f_pve_cluster_firewall_refs_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_cluster_firewall_refs_get_item, comment), 0, NULL, NULL, 0},
+     offsetof(pve_cluster_firewall_refs_get_item, comment), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_cluster_firewall_refs_get_item, name), 0, NULL, NULL, 0},
+     offsetof(pve_cluster_firewall_refs_get_item, name), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ref", "ref",
-     offsetof(pve_cluster_firewall_refs_get_item, ref), 0, NULL, NULL, 0},
+     offsetof(pve_cluster_firewall_refs_get_item, ref), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "scope", "scope",
-     offsetof(pve_cluster_firewall_refs_get_item, scope), 0, NULL, NULL, 0},
+     offsetof(pve_cluster_firewall_refs_get_item, scope), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_cluster_firewall_refs_get_item, type), 0, NULL, NULL, 0},
+     offsetof(pve_cluster_firewall_refs_get_item, type), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_firewall_refs_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_firewall_refs_get_item",
@@ -5653,7 +5659,7 @@ static const pmx_type_desc t_pve_cluster_firewall_refs_get_item = {
 static const pmx_field_desc f_pve_cluster_firewall_refs_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_firewall_refs_get_result, items), offsetof(pve_cluster_firewall_refs_get_result, n),
-     &t_pve_cluster_firewall_refs_get_item, NULL, 0},
+     &t_pve_cluster_firewall_refs_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_firewall_refs_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_firewall_refs_get_result",
@@ -5696,35 +5702,35 @@ int pve_cluster_firewall_refs_get(pmx_client *c, const pve_cluster_firewall_refs
 
 static const pmx_field_desc f_pve_cluster_firewall_rules_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "action", "action",
-     offsetof(pve_cluster_firewall_rules_get_item, action), 0, NULL, "Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name", 0},
+     offsetof(pve_cluster_firewall_rules_get_item, action), 0, NULL, "Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_cluster_firewall_rules_get_item, comment), 0, NULL, "Descriptive comment", 0},
+     offsetof(pve_cluster_firewall_rules_get_item, comment), 0, NULL, "Descriptive comment", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "dest", "dest",
-     offsetof(pve_cluster_firewall_rules_get_item, dest), 0, NULL, "Restrict packet destination address", 0},
+     offsetof(pve_cluster_firewall_rules_get_item, dest), 0, NULL, "Restrict packet destination address", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "dport", "dport",
-     offsetof(pve_cluster_firewall_rules_get_item, dport), 0, NULL, "Restrict TCP/UDP destination port", 0},
+     offsetof(pve_cluster_firewall_rules_get_item, dport), 0, NULL, "Restrict TCP/UDP destination port", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "enable", "enable",
-     offsetof(pve_cluster_firewall_rules_get_item, enable), 0, NULL, "Flag to enable/disable a rule", 0},
+     offsetof(pve_cluster_firewall_rules_get_item, enable), 0, NULL, "Flag to enable/disable a rule", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "icmp-type", "icmp_type",
-     offsetof(pve_cluster_firewall_rules_get_item, icmp_type), 0, NULL, "Specify icmp-type. Only valid if proto equals 'icmp' or 'icmpv6'/'ipv6-icmp'", 0},
+     offsetof(pve_cluster_firewall_rules_get_item, icmp_type), 0, NULL, "Specify icmp-type. Only valid if proto equals 'icmp' or 'icmpv6'/'ipv6-icmp'", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "iface", "iface",
-     offsetof(pve_cluster_firewall_rules_get_item, iface), 0, NULL, "Network interface name. You have to use network configuration key names for VMs and containers", 0},
+     offsetof(pve_cluster_firewall_rules_get_item, iface), 0, NULL, "Network interface name. You have to use network configuration key names for VMs and containers", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "ipversion", "ipversion",
-     offsetof(pve_cluster_firewall_rules_get_item, ipversion), 0, NULL, "IP version (4 or 6) - automatically determined from source/dest addresses", 0},
+     offsetof(pve_cluster_firewall_rules_get_item, ipversion), 0, NULL, "IP version (4 or 6) - automatically determined from source/dest addresses", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "log", "log",
-     offsetof(pve_cluster_firewall_rules_get_item, log), 0, NULL, "Log level for firewall rule", 0},
+     offsetof(pve_cluster_firewall_rules_get_item, log), 0, NULL, "Log level for firewall rule", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "macro", "macro",
-     offsetof(pve_cluster_firewall_rules_get_item, macro), 0, NULL, "Use predefined standard macro", 0},
+     offsetof(pve_cluster_firewall_rules_get_item, macro), 0, NULL, "Use predefined standard macro", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "pos", "pos",
-     offsetof(pve_cluster_firewall_rules_get_item, pos), 0, NULL, "Rule position in the ruleset", 0},
+     offsetof(pve_cluster_firewall_rules_get_item, pos), 0, NULL, "Rule position in the ruleset", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "proto", "proto",
-     offsetof(pve_cluster_firewall_rules_get_item, proto), 0, NULL, "IP protocol. You can use protocol names ('tcp'/'udp') or simple numbers, as defined in '/etc/protocols'", 0},
+     offsetof(pve_cluster_firewall_rules_get_item, proto), 0, NULL, "IP protocol. You can use protocol names ('tcp'/'udp') or simple numbers, as defined in '/etc/protocols'", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "source", "source",
-     offsetof(pve_cluster_firewall_rules_get_item, source), 0, NULL, "Restrict packet source address", 0},
+     offsetof(pve_cluster_firewall_rules_get_item, source), 0, NULL, "Restrict packet source address", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "sport", "sport",
-     offsetof(pve_cluster_firewall_rules_get_item, sport), 0, NULL, "Restrict TCP/UDP source port", 0},
+     offsetof(pve_cluster_firewall_rules_get_item, sport), 0, NULL, "Restrict TCP/UDP source port", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_cluster_firewall_rules_get_item, type), 0, NULL, "Rule type", 0},
+     offsetof(pve_cluster_firewall_rules_get_item, type), 0, NULL, "Rule type", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_firewall_rules_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_firewall_rules_get_item",
@@ -5733,7 +5739,7 @@ static const pmx_type_desc t_pve_cluster_firewall_rules_get_item = {
 static const pmx_field_desc f_pve_cluster_firewall_rules_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_firewall_rules_get_result, items), offsetof(pve_cluster_firewall_rules_get_result, n),
-     &t_pve_cluster_firewall_rules_get_item, NULL, 0},
+     &t_pve_cluster_firewall_rules_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_firewall_rules_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_firewall_rules_get_result",
@@ -6026,35 +6032,35 @@ int pve_cluster_firewall_rules_pos_delete(pmx_client *c, int64_t pos,
 
 static const pmx_field_desc f_pve_cluster_firewall_rules_pos_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "action", "action",
-     offsetof(pve_cluster_firewall_rules_pos_get_result, action), 0, NULL, "Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name", 0},
+     offsetof(pve_cluster_firewall_rules_pos_get_result, action), 0, NULL, "Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_cluster_firewall_rules_pos_get_result, comment), 0, NULL, "Descriptive comment", 0},
+     offsetof(pve_cluster_firewall_rules_pos_get_result, comment), 0, NULL, "Descriptive comment", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "dest", "dest",
-     offsetof(pve_cluster_firewall_rules_pos_get_result, dest), 0, NULL, "Restrict packet destination address", 0},
+     offsetof(pve_cluster_firewall_rules_pos_get_result, dest), 0, NULL, "Restrict packet destination address", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "dport", "dport",
-     offsetof(pve_cluster_firewall_rules_pos_get_result, dport), 0, NULL, "Restrict TCP/UDP destination port", 0},
+     offsetof(pve_cluster_firewall_rules_pos_get_result, dport), 0, NULL, "Restrict TCP/UDP destination port", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "enable", "enable",
-     offsetof(pve_cluster_firewall_rules_pos_get_result, enable), 0, NULL, "Flag to enable/disable a rule", 0},
+     offsetof(pve_cluster_firewall_rules_pos_get_result, enable), 0, NULL, "Flag to enable/disable a rule", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "icmp-type", "icmp_type",
-     offsetof(pve_cluster_firewall_rules_pos_get_result, icmp_type), 0, NULL, "Specify icmp-type. Only valid if proto equals 'icmp' or 'icmpv6'/'ipv6-icmp'", 0},
+     offsetof(pve_cluster_firewall_rules_pos_get_result, icmp_type), 0, NULL, "Specify icmp-type. Only valid if proto equals 'icmp' or 'icmpv6'/'ipv6-icmp'", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "iface", "iface",
-     offsetof(pve_cluster_firewall_rules_pos_get_result, iface), 0, NULL, "Network interface name. You have to use network configuration key names for VMs and containers", 0},
+     offsetof(pve_cluster_firewall_rules_pos_get_result, iface), 0, NULL, "Network interface name. You have to use network configuration key names for VMs and containers", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "ipversion", "ipversion",
-     offsetof(pve_cluster_firewall_rules_pos_get_result, ipversion), 0, NULL, "IP version (4 or 6) - automatically determined from source/dest addresses", 0},
+     offsetof(pve_cluster_firewall_rules_pos_get_result, ipversion), 0, NULL, "IP version (4 or 6) - automatically determined from source/dest addresses", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "log", "log",
-     offsetof(pve_cluster_firewall_rules_pos_get_result, log), 0, NULL, "Log level for firewall rule", 0},
+     offsetof(pve_cluster_firewall_rules_pos_get_result, log), 0, NULL, "Log level for firewall rule", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "macro", "macro",
-     offsetof(pve_cluster_firewall_rules_pos_get_result, macro), 0, NULL, "Use predefined standard macro", 0},
+     offsetof(pve_cluster_firewall_rules_pos_get_result, macro), 0, NULL, "Use predefined standard macro", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "pos", "pos",
-     offsetof(pve_cluster_firewall_rules_pos_get_result, pos), 0, NULL, "Rule position in the ruleset", 0},
+     offsetof(pve_cluster_firewall_rules_pos_get_result, pos), 0, NULL, "Rule position in the ruleset", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "proto", "proto",
-     offsetof(pve_cluster_firewall_rules_pos_get_result, proto), 0, NULL, "IP protocol. You can use protocol names ('tcp'/'udp') or simple numbers, as defined in '/etc/protocols'", 0},
+     offsetof(pve_cluster_firewall_rules_pos_get_result, proto), 0, NULL, "IP protocol. You can use protocol names ('tcp'/'udp') or simple numbers, as defined in '/etc/protocols'", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "source", "source",
-     offsetof(pve_cluster_firewall_rules_pos_get_result, source), 0, NULL, "Restrict packet source address", 0},
+     offsetof(pve_cluster_firewall_rules_pos_get_result, source), 0, NULL, "Restrict packet source address", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "sport", "sport",
-     offsetof(pve_cluster_firewall_rules_pos_get_result, sport), 0, NULL, "Restrict TCP/UDP source port", 0},
+     offsetof(pve_cluster_firewall_rules_pos_get_result, sport), 0, NULL, "Restrict TCP/UDP source port", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_cluster_firewall_rules_pos_get_result, type), 0, NULL, "Rule type", 0},
+     offsetof(pve_cluster_firewall_rules_pos_get_result, type), 0, NULL, "Rule type", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_firewall_rules_pos_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_firewall_rules_pos_get_result",
@@ -6344,7 +6350,7 @@ int pve_cluster_firewall_rules_pos_put(pmx_client *c, int64_t pos,
 
 static const pmx_field_desc f_pve_cluster_ha_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "id", "id",
-     offsetof(pve_cluster_ha_get_item, id), 0, NULL, NULL, 0},
+     offsetof(pve_cluster_ha_get_item, id), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_ha_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_ha_get_item",
@@ -6353,7 +6359,7 @@ static const pmx_type_desc t_pve_cluster_ha_get_item = {
 static const pmx_field_desc f_pve_cluster_ha_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_ha_get_result, items), offsetof(pve_cluster_ha_get_result, n),
-     &t_pve_cluster_ha_get_item, NULL, 0},
+     &t_pve_cluster_ha_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_ha_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_ha_get_result",
@@ -6379,7 +6385,7 @@ int pve_cluster_ha_get(pmx_client *c, const pve_cluster_ha_get_params *p, pmx_do
 
 static const pmx_field_desc f_pve_cluster_ha_groups_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "group", "group",
-     offsetof(pve_cluster_ha_groups_get_item, group), 0, NULL, NULL, 0},
+     offsetof(pve_cluster_ha_groups_get_item, group), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_ha_groups_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_ha_groups_get_item",
@@ -6388,7 +6394,7 @@ static const pmx_type_desc t_pve_cluster_ha_groups_get_item = {
 static const pmx_field_desc f_pve_cluster_ha_groups_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_ha_groups_get_result, items), offsetof(pve_cluster_ha_groups_get_result, n),
-     &t_pve_cluster_ha_groups_get_item, NULL, 0},
+     &t_pve_cluster_ha_groups_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_ha_groups_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_ha_groups_get_result",
@@ -6698,7 +6704,7 @@ int pve_cluster_ha_groups_group_put(pmx_client *c, const char *group,
 
 static const pmx_field_desc f_pve_cluster_ha_resources_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "sid", "sid",
-     offsetof(pve_cluster_ha_resources_get_item, sid), 0, NULL, NULL, 0},
+     offsetof(pve_cluster_ha_resources_get_item, sid), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_ha_resources_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_ha_resources_get_item",
@@ -6707,7 +6713,7 @@ static const pmx_type_desc t_pve_cluster_ha_resources_get_item = {
 static const pmx_field_desc f_pve_cluster_ha_resources_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_ha_resources_get_result, items), offsetof(pve_cluster_ha_resources_get_result, n),
-     &t_pve_cluster_ha_resources_get_item, NULL, 0},
+     &t_pve_cluster_ha_resources_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_ha_resources_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_ha_resources_get_result",
@@ -6925,23 +6931,23 @@ int pve_cluster_ha_resources_sid_delete(pmx_client *c, const char *sid,
 
 static const pmx_field_desc f_pve_cluster_ha_resources_sid_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_cluster_ha_resources_sid_get_result, comment), 0, NULL, "Description.", 0},
+     offsetof(pve_cluster_ha_resources_sid_get_result, comment), 0, NULL, "Description.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "digest", "digest",
-     offsetof(pve_cluster_ha_resources_sid_get_result, digest), 0, NULL, "Can be used to prevent concurrent modifications.", 0},
+     offsetof(pve_cluster_ha_resources_sid_get_result, digest), 0, NULL, "Can be used to prevent concurrent modifications.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "failback", "failback",
-     offsetof(pve_cluster_ha_resources_sid_get_result, failback), 0, NULL, "The HA resource is automatically migrated to the node with the highest priority according to their node affinity rule, if a node with a higher priority than the current node comes online.", 0},
+     offsetof(pve_cluster_ha_resources_sid_get_result, failback), 0, NULL, "The HA resource is automatically migrated to the node with the highest priority according to their node affinity rule, if a node with a higher priority than the current node comes online.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "group", "group",
-     offsetof(pve_cluster_ha_resources_sid_get_result, group), 0, NULL, "The HA group identifier.", 0},
+     offsetof(pve_cluster_ha_resources_sid_get_result, group), 0, NULL, "The HA group identifier.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "max_relocate", "max_relocate",
-     offsetof(pve_cluster_ha_resources_sid_get_result, max_relocate), 0, NULL, "Maximal number of service relocate tries when a service failes to start.", 0},
+     offsetof(pve_cluster_ha_resources_sid_get_result, max_relocate), 0, NULL, "Maximal number of service relocate tries when a service failes to start.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "max_restart", "max_restart",
-     offsetof(pve_cluster_ha_resources_sid_get_result, max_restart), 0, NULL, "Maximal number of tries to restart the service on a node after its start failed.", 0},
+     offsetof(pve_cluster_ha_resources_sid_get_result, max_restart), 0, NULL, "Maximal number of tries to restart the service on a node after its start failed.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "sid", "sid",
-     offsetof(pve_cluster_ha_resources_sid_get_result, sid), 0, NULL, "HA resource ID. This consists of a resource type followed by a resource specific name, separated with colon (example: vm:100 / ct:100). For virtual machines and containers, you can simply use the VM or CT id as a shortcut (example: 100).", 0},
+     offsetof(pve_cluster_ha_resources_sid_get_result, sid), 0, NULL, "HA resource ID. This consists of a resource type followed by a resource specific name, separated with colon (example: vm:100 / ct:100). For virtual machines and containers, you can simply use the VM or CT id as a shortcut (example: 100).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "state", "state",
-     offsetof(pve_cluster_ha_resources_sid_get_result, state), 0, NULL, "Requested resource state.", 0},
+     offsetof(pve_cluster_ha_resources_sid_get_result, state), 0, NULL, "Requested resource state.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_cluster_ha_resources_sid_get_result, type), 0, NULL, "The type of the resources.", 0},
+     offsetof(pve_cluster_ha_resources_sid_get_result, type), 0, NULL, "The type of the resources.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_ha_resources_sid_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_ha_resources_sid_get_result",
@@ -7130,9 +7136,9 @@ int pve_cluster_ha_resources_sid_put(pmx_client *c, const char *sid,
 
 static const pmx_field_desc f_pve_cluster_ha_resources_migrate_post_result_blocking_resources[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "cause", "cause",
-     offsetof(pve_cluster_ha_resources_migrate_post_result_blocking_resources, cause), 0, NULL, "The reason why the HA resource is blocking the migration.", 0},
+     offsetof(pve_cluster_ha_resources_migrate_post_result_blocking_resources, cause), 0, NULL, "The reason why the HA resource is blocking the migration.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "sid", "sid",
-     offsetof(pve_cluster_ha_resources_migrate_post_result_blocking_resources, sid), 0, NULL, "The blocking HA resource id", 0},
+     offsetof(pve_cluster_ha_resources_migrate_post_result_blocking_resources, sid), 0, NULL, "The blocking HA resource id", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_ha_resources_migrate_post_result_blocking_resources = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_ha_resources_migrate_post_result_blocking_resources",
@@ -7141,14 +7147,14 @@ static const pmx_type_desc t_pve_cluster_ha_resources_migrate_post_result_blocki
 static const pmx_field_desc f_pve_cluster_ha_resources_migrate_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "blocking-resources", "blocking_resources",
      offsetof(pve_cluster_ha_resources_migrate_post_result, blocking_resources), offsetof(pve_cluster_ha_resources_migrate_post_result, n_blocking_resources),
-     &t_pve_cluster_ha_resources_migrate_post_result_blocking_resources, "HA resources, which are blocking the given HA resource from being migrated to the requested target node.", 0},
+     &t_pve_cluster_ha_resources_migrate_post_result_blocking_resources, "HA resources, which are blocking the given HA resource from being migrated to the requested target node.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "comigrated-resources", "comigrated_resources",
      offsetof(pve_cluster_ha_resources_migrate_post_result, comigrated_resources), offsetof(pve_cluster_ha_resources_migrate_post_result, n_comigrated_resources),
-     &t__RAW, "HA resources, which are migrated to the same requested target node as the given HA resource, because these are in positive affinity with the HA resource.", 0},
+     &t__RAW, "HA resources, which are migrated to the same requested target node as the given HA resource, because these are in positive affinity with the HA resource.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "requested-node", "requested_node",
-     offsetof(pve_cluster_ha_resources_migrate_post_result, requested_node), 0, NULL, "Node, which was requested to be migrated to.", 0},
+     offsetof(pve_cluster_ha_resources_migrate_post_result, requested_node), 0, NULL, "Node, which was requested to be migrated to.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "sid", "sid",
-     offsetof(pve_cluster_ha_resources_migrate_post_result, sid), 0, NULL, "HA resource, which is requested to be migrated.", 0},
+     offsetof(pve_cluster_ha_resources_migrate_post_result, sid), 0, NULL, "HA resource, which is requested to be migrated.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_ha_resources_migrate_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_ha_resources_migrate_post_result",
@@ -7207,9 +7213,9 @@ int pve_cluster_ha_resources_migrate_post(pmx_client *c, const char *sid,
 
 static const pmx_field_desc f_pve_cluster_ha_resources_relocate_post_result_blocking_resources[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "cause", "cause",
-     offsetof(pve_cluster_ha_resources_relocate_post_result_blocking_resources, cause), 0, NULL, "The reason why the HA resource is blocking the relocation.", 0},
+     offsetof(pve_cluster_ha_resources_relocate_post_result_blocking_resources, cause), 0, NULL, "The reason why the HA resource is blocking the relocation.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "sid", "sid",
-     offsetof(pve_cluster_ha_resources_relocate_post_result_blocking_resources, sid), 0, NULL, "The blocking HA resource id", 0},
+     offsetof(pve_cluster_ha_resources_relocate_post_result_blocking_resources, sid), 0, NULL, "The blocking HA resource id", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_ha_resources_relocate_post_result_blocking_resources = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_ha_resources_relocate_post_result_blocking_resources",
@@ -7218,14 +7224,14 @@ static const pmx_type_desc t_pve_cluster_ha_resources_relocate_post_result_block
 static const pmx_field_desc f_pve_cluster_ha_resources_relocate_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "blocking-resources", "blocking_resources",
      offsetof(pve_cluster_ha_resources_relocate_post_result, blocking_resources), offsetof(pve_cluster_ha_resources_relocate_post_result, n_blocking_resources),
-     &t_pve_cluster_ha_resources_relocate_post_result_blocking_resources, "HA resources, which are blocking the given HA resource from being relocated to the requested target node.", 0},
+     &t_pve_cluster_ha_resources_relocate_post_result_blocking_resources, "HA resources, which are blocking the given HA resource from being relocated to the requested target node.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "comigrated-resources", "comigrated_resources",
      offsetof(pve_cluster_ha_resources_relocate_post_result, comigrated_resources), offsetof(pve_cluster_ha_resources_relocate_post_result, n_comigrated_resources),
-     &t__STRING, "HA resources, which are relocated to the same requested target node as the given HA resource, because these are in positive affinity with the HA resource.", 0},
+     &t__STRING, "HA resources, which are relocated to the same requested target node as the given HA resource, because these are in positive affinity with the HA resource.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "requested-node", "requested_node",
-     offsetof(pve_cluster_ha_resources_relocate_post_result, requested_node), 0, NULL, "Node, which was requested to be relocated to.", 0},
+     offsetof(pve_cluster_ha_resources_relocate_post_result, requested_node), 0, NULL, "Node, which was requested to be relocated to.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "sid", "sid",
-     offsetof(pve_cluster_ha_resources_relocate_post_result, sid), 0, NULL, "HA resource, which is requested to be relocated.", 0},
+     offsetof(pve_cluster_ha_resources_relocate_post_result, sid), 0, NULL, "HA resource, which is requested to be relocated.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_ha_resources_relocate_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_ha_resources_relocate_post_result",
@@ -7284,7 +7290,7 @@ int pve_cluster_ha_resources_relocate_post(pmx_client *c, const char *sid,
 
 static const pmx_field_desc f_pve_cluster_ha_rules_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "rule", "rule",
-     offsetof(pve_cluster_ha_rules_get_item, rule), 0, NULL, NULL, 0},
+     offsetof(pve_cluster_ha_rules_get_item, rule), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_ha_rules_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_ha_rules_get_item",
@@ -7293,7 +7299,7 @@ static const pmx_type_desc t_pve_cluster_ha_rules_get_item = {
 static const pmx_field_desc f_pve_cluster_ha_rules_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_ha_rules_get_result, items), offsetof(pve_cluster_ha_rules_get_result, n),
-     &t_pve_cluster_ha_rules_get_item, NULL, 0},
+     &t_pve_cluster_ha_rules_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_ha_rules_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_ha_rules_get_result",
@@ -7506,9 +7512,9 @@ int pve_cluster_ha_rules_rule_delete(pmx_client *c, const char *rule,
 
 static const pmx_field_desc f_pve_cluster_ha_rules_rule_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "rule", "rule",
-     offsetof(pve_cluster_ha_rules_rule_get_result, rule), 0, NULL, "HA rule identifier.", 0},
+     offsetof(pve_cluster_ha_rules_rule_get_result, rule), 0, NULL, "HA rule identifier.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_cluster_ha_rules_rule_get_result, type), 0, NULL, "HA rule type.", 0},
+     offsetof(pve_cluster_ha_rules_rule_get_result, type), 0, NULL, "HA rule type.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_ha_rules_rule_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_ha_rules_rule_get_result",
@@ -7706,7 +7712,7 @@ int pve_cluster_ha_rules_rule_put(pmx_client *c, const char *rule,
 static const pmx_field_desc f_pve_cluster_ha_status_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_ha_status_get_result, items), offsetof(pve_cluster_ha_status_get_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_ha_status_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_ha_status_get_result",
@@ -7732,31 +7738,31 @@ int pve_cluster_ha_status_get(pmx_client *c, const pve_cluster_ha_status_get_par
 
 static const pmx_field_desc f_pve_cluster_ha_status_current_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "crm_state", "crm_state",
-     offsetof(pve_cluster_ha_status_current_get_item, crm_state), 0, NULL, "For type 'service'. Service state as seen by the CRM.", 0},
+     offsetof(pve_cluster_ha_status_current_get_item, crm_state), 0, NULL, "For type 'service'. Service state as seen by the CRM.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "failback", "failback",
-     offsetof(pve_cluster_ha_status_current_get_item, failback), 0, NULL, "The HA resource is automatically migrated to the node with the highest priority according to their node affinity rule, if a node with a higher priority than the current node comes online.", 0},
+     offsetof(pve_cluster_ha_status_current_get_item, failback), 0, NULL, "The HA resource is automatically migrated to the node with the highest priority according to their node affinity rule, if a node with a higher priority than the current node comes online.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "id", "id",
-     offsetof(pve_cluster_ha_status_current_get_item, id), 0, NULL, "Status entry ID (quorum, master, lrm:<node>, service:<sid>).", 0},
+     offsetof(pve_cluster_ha_status_current_get_item, id), 0, NULL, "Status entry ID (quorum, master, lrm:<node>, service:<sid>).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "max_relocate", "max_relocate",
-     offsetof(pve_cluster_ha_status_current_get_item, max_relocate), 0, NULL, "For type 'service'.", 0},
+     offsetof(pve_cluster_ha_status_current_get_item, max_relocate), 0, NULL, "For type 'service'.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "max_restart", "max_restart",
-     offsetof(pve_cluster_ha_status_current_get_item, max_restart), 0, NULL, "For type 'service'.", 0},
+     offsetof(pve_cluster_ha_status_current_get_item, max_restart), 0, NULL, "For type 'service'.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "node", "node",
-     offsetof(pve_cluster_ha_status_current_get_item, node), 0, NULL, "Node associated to status entry.", 0},
+     offsetof(pve_cluster_ha_status_current_get_item, node), 0, NULL, "Node associated to status entry.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "quorate", "quorate",
-     offsetof(pve_cluster_ha_status_current_get_item, quorate), 0, NULL, "For type 'quorum'. Whether the cluster is quorate or not.", 0},
+     offsetof(pve_cluster_ha_status_current_get_item, quorate), 0, NULL, "For type 'quorum'. Whether the cluster is quorate or not.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "request_state", "request_state",
-     offsetof(pve_cluster_ha_status_current_get_item, request_state), 0, NULL, "For type 'service'. Requested service state.", 0},
+     offsetof(pve_cluster_ha_status_current_get_item, request_state), 0, NULL, "For type 'service'. Requested service state.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "sid", "sid",
-     offsetof(pve_cluster_ha_status_current_get_item, sid), 0, NULL, "For type 'service'. Service ID.", 0},
+     offsetof(pve_cluster_ha_status_current_get_item, sid), 0, NULL, "For type 'service'. Service ID.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "state", "state",
-     offsetof(pve_cluster_ha_status_current_get_item, state), 0, NULL, "For type 'service'. Verbose service state.", 0},
+     offsetof(pve_cluster_ha_status_current_get_item, state), 0, NULL, "For type 'service'. Verbose service state.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "status", "status",
-     offsetof(pve_cluster_ha_status_current_get_item, status), 0, NULL, "Status of the entry (value depends on type).", 0},
+     offsetof(pve_cluster_ha_status_current_get_item, status), 0, NULL, "Status of the entry (value depends on type).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "timestamp", "timestamp",
-     offsetof(pve_cluster_ha_status_current_get_item, timestamp), 0, NULL, "For type 'lrm','master'. Timestamp of the status information.", 0},
+     offsetof(pve_cluster_ha_status_current_get_item, timestamp), 0, NULL, "For type 'lrm','master'. Timestamp of the status information.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "type", "type",
-     offsetof(pve_cluster_ha_status_current_get_item, type), 0, NULL, "Type of status entry.", 0},
+     offsetof(pve_cluster_ha_status_current_get_item, type), 0, NULL, "Type of status entry.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_ha_status_current_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_ha_status_current_get_item",
@@ -7765,7 +7771,7 @@ static const pmx_type_desc t_pve_cluster_ha_status_current_get_item = {
 static const pmx_field_desc f_pve_cluster_ha_status_current_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_ha_status_current_get_result, items), offsetof(pve_cluster_ha_status_current_get_result, n),
-     &t_pve_cluster_ha_status_current_get_item, NULL, 0},
+     &t_pve_cluster_ha_status_current_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_ha_status_current_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_ha_status_current_get_result",
@@ -7793,7 +7799,7 @@ int pve_cluster_ha_status_current_get(pmx_client *c,
 static const pmx_field_desc f_pve_cluster_ha_status_manager_status_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_cluster_ha_status_manager_status_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_ha_status_manager_status_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_ha_status_manager_status_get_result",
@@ -7820,7 +7826,7 @@ int pve_cluster_ha_status_manager_status_get(pmx_client *c,
 
 static const pmx_field_desc f_pve_cluster_jobs_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "subdir", "subdir",
-     offsetof(pve_cluster_jobs_get_item, subdir), 0, NULL, "API sub-directory endpoint", 0},
+     offsetof(pve_cluster_jobs_get_item, subdir), 0, NULL, "API sub-directory endpoint", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_jobs_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_jobs_get_item",
@@ -7829,7 +7835,7 @@ static const pmx_type_desc t_pve_cluster_jobs_get_item = {
 static const pmx_field_desc f_pve_cluster_jobs_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_jobs_get_result, items), offsetof(pve_cluster_jobs_get_result, n),
-     &t_pve_cluster_jobs_get_item, NULL, 0},
+     &t_pve_cluster_jobs_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_jobs_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_jobs_get_result",

@@ -8,28 +8,42 @@ static const pmx_type_desc t__STRING = {
     sizeof(pmx_type_desc), PMX_KIND_STRING, 0, NULL, 0, NULL, 0};
 static const pmx_type_desc t__RAW = {
     sizeof(pmx_type_desc), PMX_KIND_RAW, 0, NULL, 0, NULL, 0};
+extern const pmx_propstr_desc pmx__fmt_cluster_mapping_dir;
+extern const pmx_propstr_desc pmx__fmt_cluster_mapping_pci;
+extern const pmx_propstr_desc pmx__fmt_cluster_mapping_usb;
+extern const pmx_propstr_desc pmx__fmt_cluster_bwlimit;
+extern const pmx_propstr_desc pmx__fmt_cluster_crs;
+extern const pmx_propstr_desc pmx__fmt_cluster_ha;
+extern const pmx_propstr_desc pmx__fmt_cluster_migration;
+extern const pmx_propstr_desc pmx__fmt_cluster_next_id;
+extern const pmx_propstr_desc pmx__fmt_cluster_notify;
+extern const pmx_propstr_desc pmx__fmt_cluster_replication;
+extern const pmx_propstr_desc pmx__fmt_cluster_tag_style;
+extern const pmx_propstr_desc pmx__fmt_cluster_u2f;
+extern const pmx_propstr_desc pmx__fmt_cluster_user_tag_access;
+extern const pmx_propstr_desc pmx__fmt_cluster_webauthn;
 
 /* ---- GET /cluster/jobs/realm-sync ---- */
 
 static const pmx_field_desc f_pve_cluster_jobs_realm_sync_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_cluster_jobs_realm_sync_get_item, comment), 0, NULL, "A comment for the job.", 0},
+     offsetof(pve_cluster_jobs_realm_sync_get_item, comment), 0, NULL, "A comment for the job.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_BOOL, "enabled", "enabled",
-     offsetof(pve_cluster_jobs_realm_sync_get_item, enabled), 0, NULL, "If the job is enabled or not.", 0},
+     offsetof(pve_cluster_jobs_realm_sync_get_item, enabled), 0, NULL, "If the job is enabled or not.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "id", "id",
-     offsetof(pve_cluster_jobs_realm_sync_get_item, id), 0, NULL, "The ID of the entry.", 0},
+     offsetof(pve_cluster_jobs_realm_sync_get_item, id), 0, NULL, "The ID of the entry.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "last-run", "last_run",
-     offsetof(pve_cluster_jobs_realm_sync_get_item, last_run), 0, NULL, "Last execution time of the job in seconds since the beginning of the UNIX epoch", 0},
+     offsetof(pve_cluster_jobs_realm_sync_get_item, last_run), 0, NULL, "Last execution time of the job in seconds since the beginning of the UNIX epoch", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "next-run", "next_run",
-     offsetof(pve_cluster_jobs_realm_sync_get_item, next_run), 0, NULL, "Next planned execution time of the job in seconds since the beginning of the UNIX epoch.", 0},
+     offsetof(pve_cluster_jobs_realm_sync_get_item, next_run), 0, NULL, "Next planned execution time of the job in seconds since the beginning of the UNIX epoch.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "realm", "realm",
-     offsetof(pve_cluster_jobs_realm_sync_get_item, realm), 0, NULL, "Authentication domain ID", 0},
+     offsetof(pve_cluster_jobs_realm_sync_get_item, realm), 0, NULL, "Authentication domain ID", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "remove-vanished", "remove_vanished",
-     offsetof(pve_cluster_jobs_realm_sync_get_item, remove_vanished), 0, NULL, "A semicolon-separated list of things to remove when they or the user vanishes during a sync. The following values are possible: 'entry' removes the user/group when not returned from the sync. 'properties' removes the set properties on existing user/group that do not appear in the source (even custom ones). 'acl' removes acls when the user/group is not returned from the sync. Instead of a list it also can be 'none' (the default).", 0},
+     offsetof(pve_cluster_jobs_realm_sync_get_item, remove_vanished), 0, NULL, "A semicolon-separated list of things to remove when they or the user vanishes during a sync. The following values are possible: 'entry' removes the user/group when not returned from the sync. 'properties' removes the set properties on existing user/group that do not appear in the source (even custom ones). 'acl' removes acls when the user/group is not returned from the sync. Instead of a list it also can be 'none' (the default).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "schedule", "schedule",
-     offsetof(pve_cluster_jobs_realm_sync_get_item, schedule), 0, NULL, "The configured sync schedule.", 0},
+     offsetof(pve_cluster_jobs_realm_sync_get_item, schedule), 0, NULL, "The configured sync schedule.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "scope", "scope",
-     offsetof(pve_cluster_jobs_realm_sync_get_item, scope), 0, NULL, "Select what to sync.", 0},
+     offsetof(pve_cluster_jobs_realm_sync_get_item, scope), 0, NULL, "Select what to sync.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_jobs_realm_sync_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_jobs_realm_sync_get_item",
@@ -38,7 +52,7 @@ static const pmx_type_desc t_pve_cluster_jobs_realm_sync_get_item = {
 static const pmx_field_desc f_pve_cluster_jobs_realm_sync_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_jobs_realm_sync_get_result, items), offsetof(pve_cluster_jobs_realm_sync_get_result, n),
-     &t_pve_cluster_jobs_realm_sync_get_item, NULL, 0},
+     &t_pve_cluster_jobs_realm_sync_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_jobs_realm_sync_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_jobs_realm_sync_get_result",
@@ -101,7 +115,7 @@ int pve_cluster_jobs_realm_sync_id_delete(pmx_client *c, const char *id,
 static const pmx_field_desc f_pve_cluster_jobs_realm_sync_id_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_cluster_jobs_realm_sync_id_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_jobs_realm_sync_id_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_jobs_realm_sync_id_get_result",
@@ -406,9 +420,9 @@ int pve_cluster_jobs_realm_sync_id_put(pmx_client *c, const char *id,
 
 static const pmx_field_desc f_pve_cluster_jobs_schedule_analyze_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_I64, "timestamp", "timestamp",
-     offsetof(pve_cluster_jobs_schedule_analyze_get_item, timestamp), 0, NULL, "UNIX timestamp for the run.", 0},
+     offsetof(pve_cluster_jobs_schedule_analyze_get_item, timestamp), 0, NULL, "UNIX timestamp for the run.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "utc", "utc",
-     offsetof(pve_cluster_jobs_schedule_analyze_get_item, utc), 0, NULL, "UTC timestamp for the run.", 0},
+     offsetof(pve_cluster_jobs_schedule_analyze_get_item, utc), 0, NULL, "UTC timestamp for the run.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_jobs_schedule_analyze_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_jobs_schedule_analyze_get_item",
@@ -417,7 +431,7 @@ static const pmx_type_desc t_pve_cluster_jobs_schedule_analyze_get_item = {
 static const pmx_field_desc f_pve_cluster_jobs_schedule_analyze_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_jobs_schedule_analyze_get_result, items), offsetof(pve_cluster_jobs_schedule_analyze_get_result, n),
-     &t_pve_cluster_jobs_schedule_analyze_get_item, NULL, 0},
+     &t_pve_cluster_jobs_schedule_analyze_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_jobs_schedule_analyze_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_jobs_schedule_analyze_get_result",
@@ -489,7 +503,7 @@ int pve_cluster_jobs_schedule_analyze_get(pmx_client *c,
 static const pmx_field_desc f_pve_cluster_log_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_log_get_result, items), offsetof(pve_cluster_log_get_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_log_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_log_get_result",
@@ -533,7 +547,7 @@ int pve_cluster_log_get(pmx_client *c, const pve_cluster_log_get_params *p, pmx_
 static const pmx_field_desc f_pve_cluster_mapping_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_mapping_get_result, items), offsetof(pve_cluster_mapping_get_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_mapping_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_mapping_get_result",
@@ -559,9 +573,9 @@ int pve_cluster_mapping_get(pmx_client *c, const pve_cluster_mapping_get_params 
 
 static const pmx_field_desc f_pve_cluster_mapping_dir_get_item_checks[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "message", "message",
-     offsetof(pve_cluster_mapping_dir_get_item_checks, message), 0, NULL, "The message of the error", 0},
+     offsetof(pve_cluster_mapping_dir_get_item_checks, message), 0, NULL, "The message of the error", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "severity", "severity",
-     offsetof(pve_cluster_mapping_dir_get_item_checks, severity), 0, NULL, "The severity of the error", 0},
+     offsetof(pve_cluster_mapping_dir_get_item_checks, severity), 0, NULL, "The severity of the error", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_mapping_dir_get_item_checks = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_mapping_dir_get_item_checks",
@@ -570,14 +584,14 @@ static const pmx_type_desc t_pve_cluster_mapping_dir_get_item_checks = {
 static const pmx_field_desc f_pve_cluster_mapping_dir_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "checks", "checks",
      offsetof(pve_cluster_mapping_dir_get_item, checks), offsetof(pve_cluster_mapping_dir_get_item, n_checks),
-     &t_pve_cluster_mapping_dir_get_item_checks, "A list of checks, only present if 'check-node' is set.", 0},
+     &t_pve_cluster_mapping_dir_get_item_checks, "A list of checks, only present if 'check-node' is set.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "description", "description",
-     offsetof(pve_cluster_mapping_dir_get_item, description), 0, NULL, "A description of the logical mapping.", 0},
+     offsetof(pve_cluster_mapping_dir_get_item, description), 0, NULL, "A description of the logical mapping.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "id", "id",
-     offsetof(pve_cluster_mapping_dir_get_item, id), 0, NULL, "The logical ID of the mapping.", 0},
+     offsetof(pve_cluster_mapping_dir_get_item, id), 0, NULL, "The logical ID of the mapping.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "map", "map",
      offsetof(pve_cluster_mapping_dir_get_item, map), offsetof(pve_cluster_mapping_dir_get_item, n_map),
-     &t__STRING, "The entries of the mapping.", 0},
+     &t__STRING, "The entries of the mapping.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_mapping_dir_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_mapping_dir_get_item",
@@ -586,7 +600,7 @@ static const pmx_type_desc t_pve_cluster_mapping_dir_get_item = {
 static const pmx_field_desc f_pve_cluster_mapping_dir_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_mapping_dir_get_result, items), offsetof(pve_cluster_mapping_dir_get_result, n),
-     &t_pve_cluster_mapping_dir_get_item, NULL, 0},
+     &t_pve_cluster_mapping_dir_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_mapping_dir_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_mapping_dir_get_result",
@@ -665,6 +679,7 @@ static const pmx_param_desc p_pve_cluster_mapping_dir_post[] = {
         .count_offset = offsetof(pve_cluster_mapping_dir_post_params, n_map),
         .typetext = "<array>",
         .description = "A list of maps for the cluster nodes.",
+        .propstr = &pmx__fmt_cluster_mapping_dir,
     },
 };
 static const pmx_method_desc d_pve_cluster_mapping_dir_post = {
@@ -725,7 +740,7 @@ int pve_cluster_mapping_dir_id_delete(pmx_client *c, const char *id,
 static const pmx_field_desc f_pve_cluster_mapping_dir_id_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_cluster_mapping_dir_id_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_mapping_dir_id_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_mapping_dir_id_get_result",
@@ -834,6 +849,7 @@ static const pmx_param_desc p_pve_cluster_mapping_dir_id_put[] = {
         .count_offset = offsetof(pve_cluster_mapping_dir_id_put_params, n_map),
         .typetext = "<array>",
         .description = "A list of maps for the cluster nodes.",
+        .propstr = &pmx__fmt_cluster_mapping_dir,
     },
 };
 static const pmx_method_desc d_pve_cluster_mapping_dir_id_put = {
@@ -860,9 +876,9 @@ int pve_cluster_mapping_dir_id_put(pmx_client *c, const char *id,
 
 static const pmx_field_desc f_pve_cluster_mapping_pci_get_item_checks[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "message", "message",
-     offsetof(pve_cluster_mapping_pci_get_item_checks, message), 0, NULL, "The message of the error", 0},
+     offsetof(pve_cluster_mapping_pci_get_item_checks, message), 0, NULL, "The message of the error", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "severity", "severity",
-     offsetof(pve_cluster_mapping_pci_get_item_checks, severity), 0, NULL, "The severity of the error", 0},
+     offsetof(pve_cluster_mapping_pci_get_item_checks, severity), 0, NULL, "The severity of the error", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_mapping_pci_get_item_checks = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_mapping_pci_get_item_checks",
@@ -871,14 +887,14 @@ static const pmx_type_desc t_pve_cluster_mapping_pci_get_item_checks = {
 static const pmx_field_desc f_pve_cluster_mapping_pci_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "checks", "checks",
      offsetof(pve_cluster_mapping_pci_get_item, checks), offsetof(pve_cluster_mapping_pci_get_item, n_checks),
-     &t_pve_cluster_mapping_pci_get_item_checks, "A list of checks, only present if 'check_node' is set.", 0},
+     &t_pve_cluster_mapping_pci_get_item_checks, "A list of checks, only present if 'check_node' is set.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "description", "description",
-     offsetof(pve_cluster_mapping_pci_get_item, description), 0, NULL, "A description of the logical mapping.", 0},
+     offsetof(pve_cluster_mapping_pci_get_item, description), 0, NULL, "A description of the logical mapping.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "id", "id",
-     offsetof(pve_cluster_mapping_pci_get_item, id), 0, NULL, "The logical ID of the mapping.", 0},
+     offsetof(pve_cluster_mapping_pci_get_item, id), 0, NULL, "The logical ID of the mapping.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "map", "map",
      offsetof(pve_cluster_mapping_pci_get_item, map), offsetof(pve_cluster_mapping_pci_get_item, n_map),
-     &t__STRING, "The entries of the mapping.", 0},
+     &t__STRING, "The entries of the mapping.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_mapping_pci_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_mapping_pci_get_item",
@@ -887,7 +903,7 @@ static const pmx_type_desc t_pve_cluster_mapping_pci_get_item = {
 static const pmx_field_desc f_pve_cluster_mapping_pci_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_mapping_pci_get_result, items), offsetof(pve_cluster_mapping_pci_get_result, n),
-     &t_pve_cluster_mapping_pci_get_item, NULL, 0},
+     &t_pve_cluster_mapping_pci_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_mapping_pci_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_mapping_pci_get_result",
@@ -978,6 +994,7 @@ static const pmx_param_desc p_pve_cluster_mapping_pci_post[] = {
         .count_offset = offsetof(pve_cluster_mapping_pci_post_params, n_map),
         .typetext = "<array>",
         .description = "A list of maps for the cluster nodes.",
+        .propstr = &pmx__fmt_cluster_mapping_pci,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -1050,7 +1067,7 @@ int pve_cluster_mapping_pci_id_delete(pmx_client *c, const char *id,
 static const pmx_field_desc f_pve_cluster_mapping_pci_id_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_cluster_mapping_pci_id_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_mapping_pci_id_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_mapping_pci_id_get_result",
@@ -1171,6 +1188,7 @@ static const pmx_param_desc p_pve_cluster_mapping_pci_id_put[] = {
         .count_offset = offsetof(pve_cluster_mapping_pci_id_put_params, n_map),
         .typetext = "<array>",
         .description = "A list of maps for the cluster nodes.",
+        .propstr = &pmx__fmt_cluster_mapping_pci,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -1209,14 +1227,14 @@ int pve_cluster_mapping_pci_id_put(pmx_client *c, const char *id,
 
 static const pmx_field_desc f_pve_cluster_mapping_usb_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "description", "description",
-     offsetof(pve_cluster_mapping_usb_get_item, description), 0, NULL, "A description of the logical mapping.", 0},
+     offsetof(pve_cluster_mapping_usb_get_item, description), 0, NULL, "A description of the logical mapping.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "error", "error",
-     offsetof(pve_cluster_mapping_usb_get_item, error), 0, NULL, "A list of errors when 'check_node' is given.", 0},
+     offsetof(pve_cluster_mapping_usb_get_item, error), 0, NULL, "A list of errors when 'check_node' is given.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "id", "id",
-     offsetof(pve_cluster_mapping_usb_get_item, id), 0, NULL, "The logical ID of the mapping.", 0},
+     offsetof(pve_cluster_mapping_usb_get_item, id), 0, NULL, "The logical ID of the mapping.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "map", "map",
      offsetof(pve_cluster_mapping_usb_get_item, map), offsetof(pve_cluster_mapping_usb_get_item, n_map),
-     &t__STRING, "The entries of the mapping.", 0},
+     &t__STRING, "The entries of the mapping.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_mapping_usb_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_mapping_usb_get_item",
@@ -1225,7 +1243,7 @@ static const pmx_type_desc t_pve_cluster_mapping_usb_get_item = {
 static const pmx_field_desc f_pve_cluster_mapping_usb_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_mapping_usb_get_result, items), offsetof(pve_cluster_mapping_usb_get_result, n),
-     &t_pve_cluster_mapping_usb_get_item, NULL, 0},
+     &t_pve_cluster_mapping_usb_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_mapping_usb_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_mapping_usb_get_result",
@@ -1304,6 +1322,7 @@ static const pmx_param_desc p_pve_cluster_mapping_usb_post[] = {
         .count_offset = offsetof(pve_cluster_mapping_usb_post_params, n_map),
         .typetext = "<array>",
         .description = "A list of maps for the cluster nodes.",
+        .propstr = &pmx__fmt_cluster_mapping_usb,
     },
 };
 static const pmx_method_desc d_pve_cluster_mapping_usb_post = {
@@ -1364,7 +1383,7 @@ int pve_cluster_mapping_usb_id_delete(pmx_client *c, const char *id,
 static const pmx_field_desc f_pve_cluster_mapping_usb_id_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_cluster_mapping_usb_id_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_mapping_usb_id_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_mapping_usb_id_get_result",
@@ -1473,6 +1492,7 @@ static const pmx_param_desc p_pve_cluster_mapping_usb_id_put[] = {
         .count_offset = offsetof(pve_cluster_mapping_usb_id_put_params, n_map),
         .typetext = "<array>",
         .description = "A list of maps for the cluster nodes.",
+        .propstr = &pmx__fmt_cluster_mapping_usb,
     },
 };
 static const pmx_method_desc d_pve_cluster_mapping_usb_id_put = {
@@ -1500,7 +1520,7 @@ int pve_cluster_mapping_usb_id_put(pmx_client *c, const char *id,
 static const pmx_field_desc f_pve_cluster_metrics_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_metrics_get_result, items), offsetof(pve_cluster_metrics_get_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_metrics_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_metrics_get_result",
@@ -1526,15 +1546,15 @@ int pve_cluster_metrics_get(pmx_client *c, const pve_cluster_metrics_get_params 
 
 static const pmx_field_desc f_pve_cluster_metrics_export_get_result_data[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "id", "id",
-     offsetof(pve_cluster_metrics_export_get_result_data, id), 0, NULL, "Unique identifier for this metric object, for instance 'node/<nodename>' or 'qemu/<vmid>'.", 0},
+     offsetof(pve_cluster_metrics_export_get_result_data, id), 0, NULL, "Unique identifier for this metric object, for instance 'node/<nodename>' or 'qemu/<vmid>'.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "metric", "metric",
-     offsetof(pve_cluster_metrics_export_get_result_data, metric), 0, NULL, "Name of the metric.", 0},
+     offsetof(pve_cluster_metrics_export_get_result_data, metric), 0, NULL, "Name of the metric.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "timestamp", "timestamp",
-     offsetof(pve_cluster_metrics_export_get_result_data, timestamp), 0, NULL, "Time at which this metric was observed", 0},
+     offsetof(pve_cluster_metrics_export_get_result_data, timestamp), 0, NULL, "Time at which this metric was observed", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_cluster_metrics_export_get_result_data, type), 0, NULL, "Type of the metric.", 0},
+     offsetof(pve_cluster_metrics_export_get_result_data, type), 0, NULL, "Type of the metric.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_F64, "value", "value",
-     offsetof(pve_cluster_metrics_export_get_result_data, value), 0, NULL, "Metric value.", 0},
+     offsetof(pve_cluster_metrics_export_get_result_data, value), 0, NULL, "Metric value.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_metrics_export_get_result_data = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_metrics_export_get_result_data",
@@ -1543,7 +1563,7 @@ static const pmx_type_desc t_pve_cluster_metrics_export_get_result_data = {
 static const pmx_field_desc f_pve_cluster_metrics_export_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "data", "data",
      offsetof(pve_cluster_metrics_export_get_result, data), offsetof(pve_cluster_metrics_export_get_result, n_data),
-     &t_pve_cluster_metrics_export_get_result_data, "Array of system metrics. Metrics are sorted by their timestamp.", 0},
+     &t_pve_cluster_metrics_export_get_result_data, "Array of system metrics. Metrics are sorted by their timestamp.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_metrics_export_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_metrics_export_get_result",
@@ -1620,15 +1640,15 @@ int pve_cluster_metrics_export_get(pmx_client *c, const pve_cluster_metrics_expo
 
 static const pmx_field_desc f_pve_cluster_metrics_server_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_BOOL, "disable", "disable",
-     offsetof(pve_cluster_metrics_server_get_item, disable), 0, NULL, "Flag to disable the plugin.", 0},
+     offsetof(pve_cluster_metrics_server_get_item, disable), 0, NULL, "Flag to disable the plugin.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "id", "id",
-     offsetof(pve_cluster_metrics_server_get_item, id), 0, NULL, "The ID of the entry.", 0},
+     offsetof(pve_cluster_metrics_server_get_item, id), 0, NULL, "The ID of the entry.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "port", "port",
-     offsetof(pve_cluster_metrics_server_get_item, port), 0, NULL, "Server network port", 0},
+     offsetof(pve_cluster_metrics_server_get_item, port), 0, NULL, "Server network port", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "server", "server",
-     offsetof(pve_cluster_metrics_server_get_item, server), 0, NULL, "Server dns name or IP address", 0},
+     offsetof(pve_cluster_metrics_server_get_item, server), 0, NULL, "Server dns name or IP address", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_cluster_metrics_server_get_item, type), 0, NULL, "Plugin type.", 0},
+     offsetof(pve_cluster_metrics_server_get_item, type), 0, NULL, "Plugin type.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_metrics_server_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_metrics_server_get_item",
@@ -1637,7 +1657,7 @@ static const pmx_type_desc t_pve_cluster_metrics_server_get_item = {
 static const pmx_field_desc f_pve_cluster_metrics_server_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_metrics_server_get_result, items), offsetof(pve_cluster_metrics_server_get_result, n),
-     &t_pve_cluster_metrics_server_get_item, NULL, 0},
+     &t_pve_cluster_metrics_server_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_metrics_server_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_metrics_server_get_result",
@@ -1700,7 +1720,7 @@ int pve_cluster_metrics_server_id_delete(pmx_client *c, const char *id,
 static const pmx_field_desc f_pve_cluster_metrics_server_id_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_cluster_metrics_server_id_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_metrics_server_id_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_metrics_server_id_get_result",
@@ -2426,7 +2446,7 @@ int pve_cluster_metrics_server_id_put(pmx_client *c, const char *id,
 static const pmx_field_desc f_pve_cluster_nextid_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_I64, "value", "value",
      offsetof(pve_cluster_nextid_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_nextid_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_nextid_get_result",
@@ -2472,7 +2492,7 @@ int pve_cluster_nextid_get(pmx_client *c, const pve_cluster_nextid_get_params *p
 static const pmx_field_desc f_pve_cluster_notifications_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_notifications_get_result, items), offsetof(pve_cluster_notifications_get_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_notifications_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_notifications_get_result",
@@ -2499,7 +2519,7 @@ int pve_cluster_notifications_get(pmx_client *c, const pve_cluster_notifications
 static const pmx_field_desc f_pve_cluster_notifications_endpoints_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_notifications_endpoints_get_result, items), offsetof(pve_cluster_notifications_endpoints_get_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_notifications_endpoints_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_notifications_endpoints_get_result",
@@ -2526,15 +2546,15 @@ int pve_cluster_notifications_endpoints_get(pmx_client *c,
 
 static const pmx_field_desc f_pve_cluster_notifications_endpoints_gotify_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_cluster_notifications_endpoints_gotify_get_item, comment), 0, NULL, "Comment", 0},
+     offsetof(pve_cluster_notifications_endpoints_gotify_get_item, comment), 0, NULL, "Comment", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "disable", "disable",
-     offsetof(pve_cluster_notifications_endpoints_gotify_get_item, disable), 0, NULL, "Disable this target", 0},
+     offsetof(pve_cluster_notifications_endpoints_gotify_get_item, disable), 0, NULL, "Disable this target", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_cluster_notifications_endpoints_gotify_get_item, name), 0, NULL, "The name of the endpoint.", 0},
+     offsetof(pve_cluster_notifications_endpoints_gotify_get_item, name), 0, NULL, "The name of the endpoint.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "origin", "origin",
-     offsetof(pve_cluster_notifications_endpoints_gotify_get_item, origin), 0, NULL, "Show if this entry was created by a user or was built-in", 0},
+     offsetof(pve_cluster_notifications_endpoints_gotify_get_item, origin), 0, NULL, "Show if this entry was created by a user or was built-in", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "server", "server",
-     offsetof(pve_cluster_notifications_endpoints_gotify_get_item, server), 0, NULL, "Server URL", 0},
+     offsetof(pve_cluster_notifications_endpoints_gotify_get_item, server), 0, NULL, "Server URL", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_notifications_endpoints_gotify_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_notifications_endpoints_gotify_get_item",
@@ -2543,7 +2563,7 @@ static const pmx_type_desc t_pve_cluster_notifications_endpoints_gotify_get_item
 static const pmx_field_desc f_pve_cluster_notifications_endpoints_gotify_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_notifications_endpoints_gotify_get_result, items), offsetof(pve_cluster_notifications_endpoints_gotify_get_result, n),
-     &t_pve_cluster_notifications_endpoints_gotify_get_item, NULL, 0},
+     &t_pve_cluster_notifications_endpoints_gotify_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_notifications_endpoints_gotify_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_notifications_endpoints_gotify_get_result",
@@ -2691,15 +2711,15 @@ int pve_cluster_notifications_endpoints_gotify_name_delete(pmx_client *c, const 
 
 static const pmx_field_desc f_pve_cluster_notifications_endpoints_gotify_name_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_cluster_notifications_endpoints_gotify_name_get_result, comment), 0, NULL, "Comment", 0},
+     offsetof(pve_cluster_notifications_endpoints_gotify_name_get_result, comment), 0, NULL, "Comment", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "digest", "digest",
-     offsetof(pve_cluster_notifications_endpoints_gotify_name_get_result, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0},
+     offsetof(pve_cluster_notifications_endpoints_gotify_name_get_result, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "disable", "disable",
-     offsetof(pve_cluster_notifications_endpoints_gotify_name_get_result, disable), 0, NULL, "Disable this target", 0},
+     offsetof(pve_cluster_notifications_endpoints_gotify_name_get_result, disable), 0, NULL, "Disable this target", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_cluster_notifications_endpoints_gotify_name_get_result, name), 0, NULL, "The name of the endpoint.", 0},
+     offsetof(pve_cluster_notifications_endpoints_gotify_name_get_result, name), 0, NULL, "The name of the endpoint.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "server", "server",
-     offsetof(pve_cluster_notifications_endpoints_gotify_name_get_result, server), 0, NULL, "Server URL", 0},
+     offsetof(pve_cluster_notifications_endpoints_gotify_name_get_result, server), 0, NULL, "Server URL", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_notifications_endpoints_gotify_name_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_notifications_endpoints_gotify_name_get_result",
@@ -2855,23 +2875,23 @@ int pve_cluster_notifications_endpoints_gotify_name_put(pmx_client *c, const cha
 
 static const pmx_field_desc f_pve_cluster_notifications_endpoints_sendmail_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "author", "author",
-     offsetof(pve_cluster_notifications_endpoints_sendmail_get_item, author), 0, NULL, "Author of the mail", 0},
+     offsetof(pve_cluster_notifications_endpoints_sendmail_get_item, author), 0, NULL, "Author of the mail", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_cluster_notifications_endpoints_sendmail_get_item, comment), 0, NULL, "Comment", 0},
+     offsetof(pve_cluster_notifications_endpoints_sendmail_get_item, comment), 0, NULL, "Comment", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "disable", "disable",
-     offsetof(pve_cluster_notifications_endpoints_sendmail_get_item, disable), 0, NULL, "Disable this target", 0},
+     offsetof(pve_cluster_notifications_endpoints_sendmail_get_item, disable), 0, NULL, "Disable this target", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "from-address", "from_address",
-     offsetof(pve_cluster_notifications_endpoints_sendmail_get_item, from_address), 0, NULL, "`From` address for the mail", 0},
+     offsetof(pve_cluster_notifications_endpoints_sendmail_get_item, from_address), 0, NULL, "`From` address for the mail", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "mailto", "mailto",
      offsetof(pve_cluster_notifications_endpoints_sendmail_get_item, mailto), offsetof(pve_cluster_notifications_endpoints_sendmail_get_item, n_mailto),
-     &t__STRING, "List of email recipients", 0},
+     &t__STRING, "List of email recipients", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "mailto-user", "mailto_user",
      offsetof(pve_cluster_notifications_endpoints_sendmail_get_item, mailto_user), offsetof(pve_cluster_notifications_endpoints_sendmail_get_item, n_mailto_user),
-     &t__STRING, "List of users", 0},
+     &t__STRING, "List of users", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_cluster_notifications_endpoints_sendmail_get_item, name), 0, NULL, "The name of the endpoint.", 0},
+     offsetof(pve_cluster_notifications_endpoints_sendmail_get_item, name), 0, NULL, "The name of the endpoint.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "origin", "origin",
-     offsetof(pve_cluster_notifications_endpoints_sendmail_get_item, origin), 0, NULL, "Show if this entry was created by a user or was built-in", 0},
+     offsetof(pve_cluster_notifications_endpoints_sendmail_get_item, origin), 0, NULL, "Show if this entry was created by a user or was built-in", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_notifications_endpoints_sendmail_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_notifications_endpoints_sendmail_get_item",
@@ -2880,7 +2900,7 @@ static const pmx_type_desc t_pve_cluster_notifications_endpoints_sendmail_get_it
 static const pmx_field_desc f_pve_cluster_notifications_endpoints_sendmail_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_notifications_endpoints_sendmail_get_result, items), offsetof(pve_cluster_notifications_endpoints_sendmail_get_result, n),
-     &t_pve_cluster_notifications_endpoints_sendmail_get_item, NULL, 0},
+     &t_pve_cluster_notifications_endpoints_sendmail_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_notifications_endpoints_sendmail_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_notifications_endpoints_sendmail_get_result",
@@ -3052,23 +3072,23 @@ int pve_cluster_notifications_endpoints_sendmail_name_delete(pmx_client *c, cons
 
 static const pmx_field_desc f_pve_cluster_notifications_endpoints_sendmail_name_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "author", "author",
-     offsetof(pve_cluster_notifications_endpoints_sendmail_name_get_result, author), 0, NULL, "Author of the mail", 0},
+     offsetof(pve_cluster_notifications_endpoints_sendmail_name_get_result, author), 0, NULL, "Author of the mail", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_cluster_notifications_endpoints_sendmail_name_get_result, comment), 0, NULL, "Comment", 0},
+     offsetof(pve_cluster_notifications_endpoints_sendmail_name_get_result, comment), 0, NULL, "Comment", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "digest", "digest",
-     offsetof(pve_cluster_notifications_endpoints_sendmail_name_get_result, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0},
+     offsetof(pve_cluster_notifications_endpoints_sendmail_name_get_result, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "disable", "disable",
-     offsetof(pve_cluster_notifications_endpoints_sendmail_name_get_result, disable), 0, NULL, "Disable this target", 0},
+     offsetof(pve_cluster_notifications_endpoints_sendmail_name_get_result, disable), 0, NULL, "Disable this target", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "from-address", "from_address",
-     offsetof(pve_cluster_notifications_endpoints_sendmail_name_get_result, from_address), 0, NULL, "`From` address for the mail", 0},
+     offsetof(pve_cluster_notifications_endpoints_sendmail_name_get_result, from_address), 0, NULL, "`From` address for the mail", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "mailto", "mailto",
      offsetof(pve_cluster_notifications_endpoints_sendmail_name_get_result, mailto), offsetof(pve_cluster_notifications_endpoints_sendmail_name_get_result, n_mailto),
-     &t__STRING, "List of email recipients", 0},
+     &t__STRING, "List of email recipients", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "mailto-user", "mailto_user",
      offsetof(pve_cluster_notifications_endpoints_sendmail_name_get_result, mailto_user), offsetof(pve_cluster_notifications_endpoints_sendmail_name_get_result, n_mailto_user),
-     &t__STRING, "List of users", 0},
+     &t__STRING, "List of users", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_cluster_notifications_endpoints_sendmail_name_get_result, name), 0, NULL, "The name of the endpoint.", 0},
+     offsetof(pve_cluster_notifications_endpoints_sendmail_name_get_result, name), 0, NULL, "The name of the endpoint.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_notifications_endpoints_sendmail_name_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_notifications_endpoints_sendmail_name_get_result",
@@ -3249,31 +3269,31 @@ int pve_cluster_notifications_endpoints_sendmail_name_put(pmx_client *c, const c
 
 static const pmx_field_desc f_pve_cluster_notifications_endpoints_smtp_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "author", "author",
-     offsetof(pve_cluster_notifications_endpoints_smtp_get_item, author), 0, NULL, "Author of the mail. Defaults to 'Proxmox VE'.", 0},
+     offsetof(pve_cluster_notifications_endpoints_smtp_get_item, author), 0, NULL, "Author of the mail. Defaults to 'Proxmox VE'.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_cluster_notifications_endpoints_smtp_get_item, comment), 0, NULL, "Comment", 0},
+     offsetof(pve_cluster_notifications_endpoints_smtp_get_item, comment), 0, NULL, "Comment", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "disable", "disable",
-     offsetof(pve_cluster_notifications_endpoints_smtp_get_item, disable), 0, NULL, "Disable this target", 0},
+     offsetof(pve_cluster_notifications_endpoints_smtp_get_item, disable), 0, NULL, "Disable this target", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "from-address", "from_address",
-     offsetof(pve_cluster_notifications_endpoints_smtp_get_item, from_address), 0, NULL, "`From` address for the mail", 0},
+     offsetof(pve_cluster_notifications_endpoints_smtp_get_item, from_address), 0, NULL, "`From` address for the mail", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "mailto", "mailto",
      offsetof(pve_cluster_notifications_endpoints_smtp_get_item, mailto), offsetof(pve_cluster_notifications_endpoints_smtp_get_item, n_mailto),
-     &t__STRING, "List of email recipients", 0},
+     &t__STRING, "List of email recipients", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "mailto-user", "mailto_user",
      offsetof(pve_cluster_notifications_endpoints_smtp_get_item, mailto_user), offsetof(pve_cluster_notifications_endpoints_smtp_get_item, n_mailto_user),
-     &t__STRING, "List of users", 0},
+     &t__STRING, "List of users", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "mode", "mode",
-     offsetof(pve_cluster_notifications_endpoints_smtp_get_item, mode), 0, NULL, "Determine which encryption method shall be used for the connection.", 0},
+     offsetof(pve_cluster_notifications_endpoints_smtp_get_item, mode), 0, NULL, "Determine which encryption method shall be used for the connection.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_cluster_notifications_endpoints_smtp_get_item, name), 0, NULL, "The name of the endpoint.", 0},
+     offsetof(pve_cluster_notifications_endpoints_smtp_get_item, name), 0, NULL, "The name of the endpoint.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "origin", "origin",
-     offsetof(pve_cluster_notifications_endpoints_smtp_get_item, origin), 0, NULL, "Show if this entry was created by a user or was built-in", 0},
+     offsetof(pve_cluster_notifications_endpoints_smtp_get_item, origin), 0, NULL, "Show if this entry was created by a user or was built-in", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "port", "port",
-     offsetof(pve_cluster_notifications_endpoints_smtp_get_item, port), 0, NULL, "The port to be used. Defaults to 465 for TLS based connections, 587 for STARTTLS based connections and port 25 for insecure plain-text connections.", 0},
+     offsetof(pve_cluster_notifications_endpoints_smtp_get_item, port), 0, NULL, "The port to be used. Defaults to 465 for TLS based connections, 587 for STARTTLS based connections and port 25 for insecure plain-text connections.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "server", "server",
-     offsetof(pve_cluster_notifications_endpoints_smtp_get_item, server), 0, NULL, "The address of the SMTP server.", 0},
+     offsetof(pve_cluster_notifications_endpoints_smtp_get_item, server), 0, NULL, "The address of the SMTP server.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "username", "username",
-     offsetof(pve_cluster_notifications_endpoints_smtp_get_item, username), 0, NULL, "Username for SMTP authentication", 0},
+     offsetof(pve_cluster_notifications_endpoints_smtp_get_item, username), 0, NULL, "Username for SMTP authentication", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_notifications_endpoints_smtp_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_notifications_endpoints_smtp_get_item",
@@ -3282,7 +3302,7 @@ static const pmx_type_desc t_pve_cluster_notifications_endpoints_smtp_get_item =
 static const pmx_field_desc f_pve_cluster_notifications_endpoints_smtp_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_notifications_endpoints_smtp_get_result, items), offsetof(pve_cluster_notifications_endpoints_smtp_get_result, n),
-     &t_pve_cluster_notifications_endpoints_smtp_get_item, NULL, 0},
+     &t_pve_cluster_notifications_endpoints_smtp_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_notifications_endpoints_smtp_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_notifications_endpoints_smtp_get_result",
@@ -3514,31 +3534,31 @@ int pve_cluster_notifications_endpoints_smtp_name_delete(pmx_client *c, const ch
 
 static const pmx_field_desc f_pve_cluster_notifications_endpoints_smtp_name_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "author", "author",
-     offsetof(pve_cluster_notifications_endpoints_smtp_name_get_result, author), 0, NULL, "Author of the mail. Defaults to 'Proxmox VE'.", 0},
+     offsetof(pve_cluster_notifications_endpoints_smtp_name_get_result, author), 0, NULL, "Author of the mail. Defaults to 'Proxmox VE'.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_cluster_notifications_endpoints_smtp_name_get_result, comment), 0, NULL, "Comment", 0},
+     offsetof(pve_cluster_notifications_endpoints_smtp_name_get_result, comment), 0, NULL, "Comment", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "digest", "digest",
-     offsetof(pve_cluster_notifications_endpoints_smtp_name_get_result, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0},
+     offsetof(pve_cluster_notifications_endpoints_smtp_name_get_result, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "disable", "disable",
-     offsetof(pve_cluster_notifications_endpoints_smtp_name_get_result, disable), 0, NULL, "Disable this target", 0},
+     offsetof(pve_cluster_notifications_endpoints_smtp_name_get_result, disable), 0, NULL, "Disable this target", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "from-address", "from_address",
-     offsetof(pve_cluster_notifications_endpoints_smtp_name_get_result, from_address), 0, NULL, "`From` address for the mail", 0},
+     offsetof(pve_cluster_notifications_endpoints_smtp_name_get_result, from_address), 0, NULL, "`From` address for the mail", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "mailto", "mailto",
      offsetof(pve_cluster_notifications_endpoints_smtp_name_get_result, mailto), offsetof(pve_cluster_notifications_endpoints_smtp_name_get_result, n_mailto),
-     &t__STRING, "List of email recipients", 0},
+     &t__STRING, "List of email recipients", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "mailto-user", "mailto_user",
      offsetof(pve_cluster_notifications_endpoints_smtp_name_get_result, mailto_user), offsetof(pve_cluster_notifications_endpoints_smtp_name_get_result, n_mailto_user),
-     &t__STRING, "List of users", 0},
+     &t__STRING, "List of users", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "mode", "mode",
-     offsetof(pve_cluster_notifications_endpoints_smtp_name_get_result, mode), 0, NULL, "Determine which encryption method shall be used for the connection.", 0},
+     offsetof(pve_cluster_notifications_endpoints_smtp_name_get_result, mode), 0, NULL, "Determine which encryption method shall be used for the connection.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_cluster_notifications_endpoints_smtp_name_get_result, name), 0, NULL, "The name of the endpoint.", 0},
+     offsetof(pve_cluster_notifications_endpoints_smtp_name_get_result, name), 0, NULL, "The name of the endpoint.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "port", "port",
-     offsetof(pve_cluster_notifications_endpoints_smtp_name_get_result, port), 0, NULL, "The port to be used. Defaults to 465 for TLS based connections, 587 for STARTTLS based connections and port 25 for insecure plain-text connections.", 0},
+     offsetof(pve_cluster_notifications_endpoints_smtp_name_get_result, port), 0, NULL, "The port to be used. Defaults to 465 for TLS based connections, 587 for STARTTLS based connections and port 25 for insecure plain-text connections.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "server", "server",
-     offsetof(pve_cluster_notifications_endpoints_smtp_name_get_result, server), 0, NULL, "The address of the SMTP server.", 0},
+     offsetof(pve_cluster_notifications_endpoints_smtp_name_get_result, server), 0, NULL, "The address of the SMTP server.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "username", "username",
-     offsetof(pve_cluster_notifications_endpoints_smtp_name_get_result, username), 0, NULL, "Username for SMTP authentication", 0},
+     offsetof(pve_cluster_notifications_endpoints_smtp_name_get_result, username), 0, NULL, "Username for SMTP authentication", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_notifications_endpoints_smtp_name_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_notifications_endpoints_smtp_name_get_result",
@@ -3777,25 +3797,25 @@ int pve_cluster_notifications_endpoints_smtp_name_put(pmx_client *c, const char 
 
 static const pmx_field_desc f_pve_cluster_notifications_endpoints_webhook_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "body", "body",
-     offsetof(pve_cluster_notifications_endpoints_webhook_get_item, body), 0, NULL, "HTTP body, base64 encoded", 0},
+     offsetof(pve_cluster_notifications_endpoints_webhook_get_item, body), 0, NULL, "HTTP body, base64 encoded", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_cluster_notifications_endpoints_webhook_get_item, comment), 0, NULL, "Comment", 0},
+     offsetof(pve_cluster_notifications_endpoints_webhook_get_item, comment), 0, NULL, "Comment", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "disable", "disable",
-     offsetof(pve_cluster_notifications_endpoints_webhook_get_item, disable), 0, NULL, "Disable this target", 0},
+     offsetof(pve_cluster_notifications_endpoints_webhook_get_item, disable), 0, NULL, "Disable this target", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "header", "header",
      offsetof(pve_cluster_notifications_endpoints_webhook_get_item, header), offsetof(pve_cluster_notifications_endpoints_webhook_get_item, n_header),
-     &t__STRING, "HTTP headers to set. These have to be formatted as a property string in the format name=<name>,value=<base64 of value>", 0},
+     &t__STRING, "HTTP headers to set. These have to be formatted as a property string in the format name=<name>,value=<base64 of value>", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "method", "method",
-     offsetof(pve_cluster_notifications_endpoints_webhook_get_item, method), 0, NULL, "HTTP method", 0},
+     offsetof(pve_cluster_notifications_endpoints_webhook_get_item, method), 0, NULL, "HTTP method", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_cluster_notifications_endpoints_webhook_get_item, name), 0, NULL, "The name of the endpoint.", 0},
+     offsetof(pve_cluster_notifications_endpoints_webhook_get_item, name), 0, NULL, "The name of the endpoint.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "origin", "origin",
-     offsetof(pve_cluster_notifications_endpoints_webhook_get_item, origin), 0, NULL, "Show if this entry was created by a user or was built-in", 0},
+     offsetof(pve_cluster_notifications_endpoints_webhook_get_item, origin), 0, NULL, "Show if this entry was created by a user or was built-in", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "secret", "secret",
      offsetof(pve_cluster_notifications_endpoints_webhook_get_item, secret), offsetof(pve_cluster_notifications_endpoints_webhook_get_item, n_secret),
-     &t__STRING, "Secrets to set. These have to be formatted as a property string in the format name=<name>,value=<base64 of value>", 0},
+     &t__STRING, "Secrets to set. These have to be formatted as a property string in the format name=<name>,value=<base64 of value>", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "url", "url",
-     offsetof(pve_cluster_notifications_endpoints_webhook_get_item, url), 0, NULL, "Server URL", 0},
+     offsetof(pve_cluster_notifications_endpoints_webhook_get_item, url), 0, NULL, "Server URL", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_notifications_endpoints_webhook_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_notifications_endpoints_webhook_get_item",
@@ -3804,7 +3824,7 @@ static const pmx_type_desc t_pve_cluster_notifications_endpoints_webhook_get_ite
 static const pmx_field_desc f_pve_cluster_notifications_endpoints_webhook_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_notifications_endpoints_webhook_get_result, items), offsetof(pve_cluster_notifications_endpoints_webhook_get_result, n),
-     &t_pve_cluster_notifications_endpoints_webhook_get_item, NULL, 0},
+     &t_pve_cluster_notifications_endpoints_webhook_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_notifications_endpoints_webhook_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_notifications_endpoints_webhook_get_result",
@@ -3989,25 +4009,25 @@ int pve_cluster_notifications_endpoints_webhook_name_delete(pmx_client *c, const
 
 static const pmx_field_desc f_pve_cluster_notifications_endpoints_webhook_name_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "body", "body",
-     offsetof(pve_cluster_notifications_endpoints_webhook_name_get_result, body), 0, NULL, "HTTP body, base64 encoded", 0},
+     offsetof(pve_cluster_notifications_endpoints_webhook_name_get_result, body), 0, NULL, "HTTP body, base64 encoded", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_cluster_notifications_endpoints_webhook_name_get_result, comment), 0, NULL, "Comment", 0},
+     offsetof(pve_cluster_notifications_endpoints_webhook_name_get_result, comment), 0, NULL, "Comment", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "digest", "digest",
-     offsetof(pve_cluster_notifications_endpoints_webhook_name_get_result, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0},
+     offsetof(pve_cluster_notifications_endpoints_webhook_name_get_result, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "disable", "disable",
-     offsetof(pve_cluster_notifications_endpoints_webhook_name_get_result, disable), 0, NULL, "Disable this target", 0},
+     offsetof(pve_cluster_notifications_endpoints_webhook_name_get_result, disable), 0, NULL, "Disable this target", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "header", "header",
      offsetof(pve_cluster_notifications_endpoints_webhook_name_get_result, header), offsetof(pve_cluster_notifications_endpoints_webhook_name_get_result, n_header),
-     &t__STRING, "HTTP headers to set. These have to be formatted as a property string in the format name=<name>,value=<base64 of value>", 0},
+     &t__STRING, "HTTP headers to set. These have to be formatted as a property string in the format name=<name>,value=<base64 of value>", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "method", "method",
-     offsetof(pve_cluster_notifications_endpoints_webhook_name_get_result, method), 0, NULL, "HTTP method", 0},
+     offsetof(pve_cluster_notifications_endpoints_webhook_name_get_result, method), 0, NULL, "HTTP method", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_cluster_notifications_endpoints_webhook_name_get_result, name), 0, NULL, "The name of the endpoint.", 0},
+     offsetof(pve_cluster_notifications_endpoints_webhook_name_get_result, name), 0, NULL, "The name of the endpoint.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "secret", "secret",
      offsetof(pve_cluster_notifications_endpoints_webhook_name_get_result, secret), offsetof(pve_cluster_notifications_endpoints_webhook_name_get_result, n_secret),
-     &t__STRING, "Secrets to set. These have to be formatted as a property string in the format name=<name>,value=<base64 of value>", 0},
+     &t__STRING, "Secrets to set. These have to be formatted as a property string in the format name=<name>,value=<base64 of value>", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "url", "url",
-     offsetof(pve_cluster_notifications_endpoints_webhook_name_get_result, url), 0, NULL, "Server URL", 0},
+     offsetof(pve_cluster_notifications_endpoints_webhook_name_get_result, url), 0, NULL, "Server URL", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_notifications_endpoints_webhook_name_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_notifications_endpoints_webhook_name_get_result",
@@ -4200,11 +4220,11 @@ int pve_cluster_notifications_endpoints_webhook_name_put(pmx_client *c, const ch
 
 static const pmx_field_desc f_pve_cluster_notifications_matcher_field_values_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_cluster_notifications_matcher_field_values_get_item, comment), 0, NULL, "Additional comment for this value.", 0},
+     offsetof(pve_cluster_notifications_matcher_field_values_get_item, comment), 0, NULL, "Additional comment for this value.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "field", "field",
-     offsetof(pve_cluster_notifications_matcher_field_values_get_item, field), 0, NULL, "Field this value belongs to.", 0},
+     offsetof(pve_cluster_notifications_matcher_field_values_get_item, field), 0, NULL, "Field this value belongs to.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
-     offsetof(pve_cluster_notifications_matcher_field_values_get_item, value), 0, NULL, "Notification metadata value known by the system.", 0},
+     offsetof(pve_cluster_notifications_matcher_field_values_get_item, value), 0, NULL, "Notification metadata value known by the system.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_notifications_matcher_field_values_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_notifications_matcher_field_values_get_item",
@@ -4213,7 +4233,7 @@ static const pmx_type_desc t_pve_cluster_notifications_matcher_field_values_get_
 static const pmx_field_desc f_pve_cluster_notifications_matcher_field_values_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_notifications_matcher_field_values_get_result, items), offsetof(pve_cluster_notifications_matcher_field_values_get_result, n),
-     &t_pve_cluster_notifications_matcher_field_values_get_item, NULL, 0},
+     &t_pve_cluster_notifications_matcher_field_values_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_notifications_matcher_field_values_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_notifications_matcher_field_values_get_result",
@@ -4241,7 +4261,7 @@ int pve_cluster_notifications_matcher_field_values_get(pmx_client *c,
 
 static const pmx_field_desc f_pve_cluster_notifications_matcher_fields_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_cluster_notifications_matcher_fields_get_item, name), 0, NULL, "Name of the field.", 0},
+     offsetof(pve_cluster_notifications_matcher_fields_get_item, name), 0, NULL, "Name of the field.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_notifications_matcher_fields_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_notifications_matcher_fields_get_item",
@@ -4250,7 +4270,7 @@ static const pmx_type_desc t_pve_cluster_notifications_matcher_fields_get_item =
 static const pmx_field_desc f_pve_cluster_notifications_matcher_fields_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_notifications_matcher_fields_get_result, items), offsetof(pve_cluster_notifications_matcher_fields_get_result, n),
-     &t_pve_cluster_notifications_matcher_fields_get_item, NULL, 0},
+     &t_pve_cluster_notifications_matcher_fields_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_notifications_matcher_fields_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_notifications_matcher_fields_get_result",
@@ -4278,29 +4298,29 @@ int pve_cluster_notifications_matcher_fields_get(pmx_client *c,
 
 static const pmx_field_desc f_pve_cluster_notifications_matchers_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_cluster_notifications_matchers_get_item, comment), 0, NULL, "Comment", 0},
+     offsetof(pve_cluster_notifications_matchers_get_item, comment), 0, NULL, "Comment", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "disable", "disable",
-     offsetof(pve_cluster_notifications_matchers_get_item, disable), 0, NULL, "Disable this matcher", 0},
+     offsetof(pve_cluster_notifications_matchers_get_item, disable), 0, NULL, "Disable this matcher", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "invert-match", "invert_match",
-     offsetof(pve_cluster_notifications_matchers_get_item, invert_match), 0, NULL, "Invert match of the whole matcher", 0},
+     offsetof(pve_cluster_notifications_matchers_get_item, invert_match), 0, NULL, "Invert match of the whole matcher", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "match-calendar", "match_calendar",
      offsetof(pve_cluster_notifications_matchers_get_item, match_calendar), offsetof(pve_cluster_notifications_matchers_get_item, n_match_calendar),
-     &t__STRING, "Match notification timestamp", 0},
+     &t__STRING, "Match notification timestamp", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "match-field", "match_field",
      offsetof(pve_cluster_notifications_matchers_get_item, match_field), offsetof(pve_cluster_notifications_matchers_get_item, n_match_field),
-     &t__STRING, "Metadata fields to match (regex or exact match). Must be in the form (regex|exact):<field>=<value>", 0},
+     &t__STRING, "Metadata fields to match (regex or exact match). Must be in the form (regex|exact):<field>=<value>", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "match-severity", "match_severity",
      offsetof(pve_cluster_notifications_matchers_get_item, match_severity), offsetof(pve_cluster_notifications_matchers_get_item, n_match_severity),
-     &t__STRING, "Notification severities to match", 0},
+     &t__STRING, "Notification severities to match", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "mode", "mode",
-     offsetof(pve_cluster_notifications_matchers_get_item, mode), 0, NULL, "Choose between 'all' and 'any' for when multiple properties are specified", 0},
+     offsetof(pve_cluster_notifications_matchers_get_item, mode), 0, NULL, "Choose between 'all' and 'any' for when multiple properties are specified", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_cluster_notifications_matchers_get_item, name), 0, NULL, "Name of the matcher.", 0},
+     offsetof(pve_cluster_notifications_matchers_get_item, name), 0, NULL, "Name of the matcher.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "origin", "origin",
-     offsetof(pve_cluster_notifications_matchers_get_item, origin), 0, NULL, "Show if this entry was created by a user or was built-in", 0},
+     offsetof(pve_cluster_notifications_matchers_get_item, origin), 0, NULL, "Show if this entry was created by a user or was built-in", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "target", "target",
      offsetof(pve_cluster_notifications_matchers_get_item, target), offsetof(pve_cluster_notifications_matchers_get_item, n_target),
-     &t__STRING, "Targets to notify on match", 0},
+     &t__STRING, "Targets to notify on match", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_notifications_matchers_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_notifications_matchers_get_item",
@@ -4309,7 +4329,7 @@ static const pmx_type_desc t_pve_cluster_notifications_matchers_get_item = {
 static const pmx_field_desc f_pve_cluster_notifications_matchers_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_notifications_matchers_get_result, items), offsetof(pve_cluster_notifications_matchers_get_result, n),
-     &t_pve_cluster_notifications_matchers_get_item, NULL, 0},
+     &t_pve_cluster_notifications_matchers_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_notifications_matchers_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_notifications_matchers_get_result",
@@ -4505,29 +4525,29 @@ int pve_cluster_notifications_matchers_name_delete(pmx_client *c, const char *na
 
 static const pmx_field_desc f_pve_cluster_notifications_matchers_name_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_cluster_notifications_matchers_name_get_result, comment), 0, NULL, "Comment", 0},
+     offsetof(pve_cluster_notifications_matchers_name_get_result, comment), 0, NULL, "Comment", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "digest", "digest",
-     offsetof(pve_cluster_notifications_matchers_name_get_result, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0},
+     offsetof(pve_cluster_notifications_matchers_name_get_result, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "disable", "disable",
-     offsetof(pve_cluster_notifications_matchers_name_get_result, disable), 0, NULL, "Disable this matcher", 0},
+     offsetof(pve_cluster_notifications_matchers_name_get_result, disable), 0, NULL, "Disable this matcher", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "invert-match", "invert_match",
-     offsetof(pve_cluster_notifications_matchers_name_get_result, invert_match), 0, NULL, "Invert match of the whole matcher", 0},
+     offsetof(pve_cluster_notifications_matchers_name_get_result, invert_match), 0, NULL, "Invert match of the whole matcher", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "match-calendar", "match_calendar",
      offsetof(pve_cluster_notifications_matchers_name_get_result, match_calendar), offsetof(pve_cluster_notifications_matchers_name_get_result, n_match_calendar),
-     &t__STRING, "Match notification timestamp", 0},
+     &t__STRING, "Match notification timestamp", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "match-field", "match_field",
      offsetof(pve_cluster_notifications_matchers_name_get_result, match_field), offsetof(pve_cluster_notifications_matchers_name_get_result, n_match_field),
-     &t__STRING, "Metadata fields to match (regex or exact match). Must be in the form (regex|exact):<field>=<value>", 0},
+     &t__STRING, "Metadata fields to match (regex or exact match). Must be in the form (regex|exact):<field>=<value>", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "match-severity", "match_severity",
      offsetof(pve_cluster_notifications_matchers_name_get_result, match_severity), offsetof(pve_cluster_notifications_matchers_name_get_result, n_match_severity),
-     &t__STRING, "Notification severities to match", 0},
+     &t__STRING, "Notification severities to match", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "mode", "mode",
-     offsetof(pve_cluster_notifications_matchers_name_get_result, mode), 0, NULL, "Choose between 'all' and 'any' for when multiple properties are specified", 0},
+     offsetof(pve_cluster_notifications_matchers_name_get_result, mode), 0, NULL, "Choose between 'all' and 'any' for when multiple properties are specified", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_cluster_notifications_matchers_name_get_result, name), 0, NULL, "Name of the matcher.", 0},
+     offsetof(pve_cluster_notifications_matchers_name_get_result, name), 0, NULL, "Name of the matcher.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "target", "target",
      offsetof(pve_cluster_notifications_matchers_name_get_result, target), offsetof(pve_cluster_notifications_matchers_name_get_result, n_target),
-     &t__STRING, "Targets to notify on match", 0},
+     &t__STRING, "Targets to notify on match", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_notifications_matchers_name_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_notifications_matchers_name_get_result",
@@ -4734,15 +4754,15 @@ int pve_cluster_notifications_matchers_name_put(pmx_client *c, const char *name,
 
 static const pmx_field_desc f_pve_cluster_notifications_targets_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_cluster_notifications_targets_get_item, comment), 0, NULL, "Comment", 0},
+     offsetof(pve_cluster_notifications_targets_get_item, comment), 0, NULL, "Comment", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "disable", "disable",
-     offsetof(pve_cluster_notifications_targets_get_item, disable), 0, NULL, "Show if this target is disabled", 0},
+     offsetof(pve_cluster_notifications_targets_get_item, disable), 0, NULL, "Show if this target is disabled", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_cluster_notifications_targets_get_item, name), 0, NULL, "Name of the target.", 0},
+     offsetof(pve_cluster_notifications_targets_get_item, name), 0, NULL, "Name of the target.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "origin", "origin",
-     offsetof(pve_cluster_notifications_targets_get_item, origin), 0, NULL, "Show if this entry was created by a user or was built-in", 0},
+     offsetof(pve_cluster_notifications_targets_get_item, origin), 0, NULL, "Show if this entry was created by a user or was built-in", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_cluster_notifications_targets_get_item, type), 0, NULL, "Type of the target.", 0},
+     offsetof(pve_cluster_notifications_targets_get_item, type), 0, NULL, "Type of the target.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_notifications_targets_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_notifications_targets_get_item",
@@ -4751,7 +4771,7 @@ static const pmx_type_desc t_pve_cluster_notifications_targets_get_item = {
 static const pmx_field_desc f_pve_cluster_notifications_targets_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_notifications_targets_get_result, items), offsetof(pve_cluster_notifications_targets_get_result, n),
-     &t_pve_cluster_notifications_targets_get_item, NULL, 0},
+     &t_pve_cluster_notifications_targets_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_notifications_targets_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_notifications_targets_get_result",
@@ -4817,7 +4837,7 @@ int pve_cluster_notifications_targets_test_post(pmx_client *c, const char *name,
 static const pmx_field_desc f_pve_cluster_options_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_cluster_options_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_options_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_options_get_result",
@@ -4857,6 +4877,7 @@ static const pmx_param_desc p_pve_cluster_options_put[] = {
         .offset = offsetof(pve_cluster_options_put_params, bwlimit),
         .typetext = "[clone=<LIMIT>] [,default=<LIMIT>] [,migration=<LIMIT>] [,move=<LIMIT>] [,restore=<LIMIT>]",
         .description = "Set I/O bandwidth limit for various operations (in KiB/s).",
+        .propstr = &pmx__fmt_cluster_bwlimit,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -4894,6 +4915,7 @@ static const pmx_param_desc p_pve_cluster_options_put[] = {
         .offset = offsetof(pve_cluster_options_put_params, crs),
         .typetext = "[ha=<basic|static>] [,ha-rebalance-on-start=<1|0>]",
         .description = "Cluster resource scheduling settings.",
+        .propstr = &pmx__fmt_cluster_crs,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -4956,6 +4978,7 @@ static const pmx_param_desc p_pve_cluster_options_put[] = {
         .offset = offsetof(pve_cluster_options_put_params, ha),
         .typetext = "shutdown_policy=<enum>",
         .description = "Cluster wide HA settings.",
+        .propstr = &pmx__fmt_cluster_ha,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -5030,6 +5053,7 @@ static const pmx_param_desc p_pve_cluster_options_put[] = {
         .offset = offsetof(pve_cluster_options_put_params, migration),
         .typetext = "[type=]<secure|insecure> [,network=<CIDR>]",
         .description = "For cluster wide migration settings.",
+        .propstr = &pmx__fmt_cluster_migration,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -5053,6 +5077,7 @@ static const pmx_param_desc p_pve_cluster_options_put[] = {
         .offset = offsetof(pve_cluster_options_put_params, next_id),
         .typetext = "[lower=<integer>] [,upper=<integer>]",
         .description = "Control the range for the free VMID auto-selection pool.",
+        .propstr = &pmx__fmt_cluster_next_id,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -5065,6 +5090,7 @@ static const pmx_param_desc p_pve_cluster_options_put[] = {
         .offset = offsetof(pve_cluster_options_put_params, notify),
         .typetext = "[fencing=<always|never>] [,package-updates=<auto|always|never>] [,replication=<always|never>] [,target-fencing=<TARGET>] [,target-package-updates=<TARGET>] [,target-replication=<TARGET>]",
         .description = "Cluster-wide notification settings.",
+        .propstr = &pmx__fmt_cluster_notify,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -5089,6 +5115,7 @@ static const pmx_param_desc p_pve_cluster_options_put[] = {
         .offset = offsetof(pve_cluster_options_put_params, replication),
         .typetext = "[type=]<secure|insecure> [,network=<CIDR>]",
         .description = "For cluster wide replication settings.",
+        .propstr = &pmx__fmt_cluster_replication,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -5101,6 +5128,7 @@ static const pmx_param_desc p_pve_cluster_options_put[] = {
         .offset = offsetof(pve_cluster_options_put_params, tag_style),
         .typetext = "[case-sensitive=<1|0>] [,color-map=<tag>:<hex-color>[:<hex-color-for-text>][;<tag>=...]] [,ordering=<config|alphabetical>] [,shape=<enum>]",
         .description = "Tag style options.",
+        .propstr = &pmx__fmt_cluster_tag_style,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -5113,6 +5141,7 @@ static const pmx_param_desc p_pve_cluster_options_put[] = {
         .offset = offsetof(pve_cluster_options_put_params, u2f),
         .typetext = "[appid=<APPID>] [,origin=<URL>]",
         .description = "u2f",
+        .propstr = &pmx__fmt_cluster_u2f,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -5125,6 +5154,7 @@ static const pmx_param_desc p_pve_cluster_options_put[] = {
         .offset = offsetof(pve_cluster_options_put_params, user_tag_access),
         .typetext = "[user-allow=<enum>] [,user-allow-list=<tag>[;<tag>...]]",
         .description = "Privilege options for user-settable tags",
+        .propstr = &pmx__fmt_cluster_user_tag_access,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -5137,6 +5167,7 @@ static const pmx_param_desc p_pve_cluster_options_put[] = {
         .offset = offsetof(pve_cluster_options_put_params, webauthn),
         .typetext = "[allow-subdomains=<1|0>] [,id=<DOMAINNAME>] [,origin=<URL>] [,rp=<RELYING_PARTY>]",
         .description = "webauthn configuration",
+        .propstr = &pmx__fmt_cluster_webauthn,
     },
 };
 static const pmx_method_desc d_pve_cluster_options_put = {
@@ -5160,27 +5191,27 @@ int pve_cluster_options_put(pmx_client *c, const pve_cluster_options_put_params 
 
 static const pmx_field_desc f_pve_cluster_replication_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_cluster_replication_get_item, comment), 0, NULL, "Description.", 0},
+     offsetof(pve_cluster_replication_get_item, comment), 0, NULL, "Description.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "disable", "disable",
-     offsetof(pve_cluster_replication_get_item, disable), 0, NULL, "Flag to disable/deactivate the entry.", 0},
+     offsetof(pve_cluster_replication_get_item, disable), 0, NULL, "Flag to disable/deactivate the entry.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "guest", "guest",
-     offsetof(pve_cluster_replication_get_item, guest), 0, NULL, "Guest ID.", 0},
+     offsetof(pve_cluster_replication_get_item, guest), 0, NULL, "Guest ID.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "id", "id",
-     offsetof(pve_cluster_replication_get_item, id), 0, NULL, "Replication Job ID. The ID is composed of a Guest ID and a job number, separated by a hyphen, i.e. '<GUEST>-<JOBNUM>'.", 0},
+     offsetof(pve_cluster_replication_get_item, id), 0, NULL, "Replication Job ID. The ID is composed of a Guest ID and a job number, separated by a hyphen, i.e. '<GUEST>-<JOBNUM>'.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "jobnum", "jobnum",
-     offsetof(pve_cluster_replication_get_item, jobnum), 0, NULL, "Unique, sequential ID assigned to each job.", 0},
+     offsetof(pve_cluster_replication_get_item, jobnum), 0, NULL, "Unique, sequential ID assigned to each job.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "rate", "rate",
-     offsetof(pve_cluster_replication_get_item, rate), 0, NULL, "Rate limit in mbps (megabytes per second) as floating point number.", 0},
+     offsetof(pve_cluster_replication_get_item, rate), 0, NULL, "Rate limit in mbps (megabytes per second) as floating point number.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "remove_job", "remove_job",
-     offsetof(pve_cluster_replication_get_item, remove_job), 0, NULL, "Mark the replication job for removal. The job will remove all local replication snapshots. When set to 'full', it also tries to remove replicated volumes on the target. The job then removes itself from the configuration file.", 0},
+     offsetof(pve_cluster_replication_get_item, remove_job), 0, NULL, "Mark the replication job for removal. The job will remove all local replication snapshots. When set to 'full', it also tries to remove replicated volumes on the target. The job then removes itself from the configuration file.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "schedule", "schedule",
-     offsetof(pve_cluster_replication_get_item, schedule), 0, NULL, "Storage replication schedule. The format is a subset of `systemd` calendar events.", 0},
+     offsetof(pve_cluster_replication_get_item, schedule), 0, NULL, "Storage replication schedule. The format is a subset of `systemd` calendar events.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "source", "source",
-     offsetof(pve_cluster_replication_get_item, source), 0, NULL, "For internal use, to detect if the guest was stolen.", 0},
+     offsetof(pve_cluster_replication_get_item, source), 0, NULL, "For internal use, to detect if the guest was stolen.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "target", "target",
-     offsetof(pve_cluster_replication_get_item, target), 0, NULL, "Target node.", 0},
+     offsetof(pve_cluster_replication_get_item, target), 0, NULL, "Target node.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_cluster_replication_get_item, type), 0, NULL, "Section type.", 0},
+     offsetof(pve_cluster_replication_get_item, type), 0, NULL, "Section type.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_replication_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_replication_get_item",
@@ -5189,7 +5220,7 @@ static const pmx_type_desc t_pve_cluster_replication_get_item = {
 static const pmx_field_desc f_pve_cluster_replication_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_replication_get_result, items), offsetof(pve_cluster_replication_get_result, n),
-     &t_pve_cluster_replication_get_item, NULL, 0},
+     &t_pve_cluster_replication_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_replication_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_replication_get_result",
@@ -5416,29 +5447,29 @@ int pve_cluster_replication_id_delete(pmx_client *c, const char *id,
 
 static const pmx_field_desc f_pve_cluster_replication_id_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_cluster_replication_id_get_result, comment), 0, NULL, "Description.", 0},
+     offsetof(pve_cluster_replication_id_get_result, comment), 0, NULL, "Description.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "digest", "digest",
-     offsetof(pve_cluster_replication_id_get_result, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0},
+     offsetof(pve_cluster_replication_id_get_result, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "disable", "disable",
-     offsetof(pve_cluster_replication_id_get_result, disable), 0, NULL, "Flag to disable/deactivate the entry.", 0},
+     offsetof(pve_cluster_replication_id_get_result, disable), 0, NULL, "Flag to disable/deactivate the entry.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "guest", "guest",
-     offsetof(pve_cluster_replication_id_get_result, guest), 0, NULL, "Guest ID.", 0},
+     offsetof(pve_cluster_replication_id_get_result, guest), 0, NULL, "Guest ID.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "id", "id",
-     offsetof(pve_cluster_replication_id_get_result, id), 0, NULL, "Replication Job ID. The ID is composed of a Guest ID and a job number, separated by a hyphen, i.e. '<GUEST>-<JOBNUM>'.", 0},
+     offsetof(pve_cluster_replication_id_get_result, id), 0, NULL, "Replication Job ID. The ID is composed of a Guest ID and a job number, separated by a hyphen, i.e. '<GUEST>-<JOBNUM>'.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "jobnum", "jobnum",
-     offsetof(pve_cluster_replication_id_get_result, jobnum), 0, NULL, "Unique, sequential ID assigned to each job.", 0},
+     offsetof(pve_cluster_replication_id_get_result, jobnum), 0, NULL, "Unique, sequential ID assigned to each job.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "rate", "rate",
-     offsetof(pve_cluster_replication_id_get_result, rate), 0, NULL, "Rate limit in mbps (megabytes per second) as floating point number.", 0},
+     offsetof(pve_cluster_replication_id_get_result, rate), 0, NULL, "Rate limit in mbps (megabytes per second) as floating point number.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "remove_job", "remove_job",
-     offsetof(pve_cluster_replication_id_get_result, remove_job), 0, NULL, "Mark the replication job for removal. The job will remove all local replication snapshots. When set to 'full', it also tries to remove replicated volumes on the target. The job then removes itself from the configuration file.", 0},
+     offsetof(pve_cluster_replication_id_get_result, remove_job), 0, NULL, "Mark the replication job for removal. The job will remove all local replication snapshots. When set to 'full', it also tries to remove replicated volumes on the target. The job then removes itself from the configuration file.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "schedule", "schedule",
-     offsetof(pve_cluster_replication_id_get_result, schedule), 0, NULL, "Storage replication schedule. The format is a subset of `systemd` calendar events.", 0},
+     offsetof(pve_cluster_replication_id_get_result, schedule), 0, NULL, "Storage replication schedule. The format is a subset of `systemd` calendar events.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "source", "source",
-     offsetof(pve_cluster_replication_id_get_result, source), 0, NULL, "For internal use, to detect if the guest was stolen.", 0},
+     offsetof(pve_cluster_replication_id_get_result, source), 0, NULL, "For internal use, to detect if the guest was stolen.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "target", "target",
-     offsetof(pve_cluster_replication_id_get_result, target), 0, NULL, "Target node.", 0},
+     offsetof(pve_cluster_replication_id_get_result, target), 0, NULL, "Target node.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_cluster_replication_id_get_result, type), 0, NULL, "Section type.", 0},
+     offsetof(pve_cluster_replication_id_get_result, type), 0, NULL, "Section type.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_replication_id_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_replication_id_get_result",
@@ -5627,71 +5658,71 @@ int pve_cluster_replication_id_put(pmx_client *c, const char *id,
 
 static const pmx_field_desc f_pve_cluster_resources_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "cgroup-mode", "cgroup_mode",
-     offsetof(pve_cluster_resources_get_item, cgroup_mode), 0, NULL, "The cgroup mode the node operates under (for type 'node').", 0},
+     offsetof(pve_cluster_resources_get_item, cgroup_mode), 0, NULL, "The cgroup mode the node operates under (for type 'node').", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "content", "content",
-     offsetof(pve_cluster_resources_get_item, content), 0, NULL, "Allowed storage content types (for type 'storage').", 0},
+     offsetof(pve_cluster_resources_get_item, content), 0, NULL, "Allowed storage content types (for type 'storage').", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "cpu", "cpu",
-     offsetof(pve_cluster_resources_get_item, cpu), 0, NULL, "CPU utilization (for types 'node', 'qemu' and 'lxc').", 0},
+     offsetof(pve_cluster_resources_get_item, cpu), 0, NULL, "CPU utilization (for types 'node', 'qemu' and 'lxc').", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "disk", "disk",
-     offsetof(pve_cluster_resources_get_item, disk), 0, NULL, "Used disk space in bytes (for type 'storage'), used root image space for VMs (for types 'qemu' and 'lxc').", 0},
+     offsetof(pve_cluster_resources_get_item, disk), 0, NULL, "Used disk space in bytes (for type 'storage'), used root image space for VMs (for types 'qemu' and 'lxc').", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "diskread", "diskread",
-     offsetof(pve_cluster_resources_get_item, diskread), 0, NULL, "The number of bytes the guest read from its block devices since the guest was started. This info is not available for all storage types. (for types 'qemu' and 'lxc')", 0},
+     offsetof(pve_cluster_resources_get_item, diskread), 0, NULL, "The number of bytes the guest read from its block devices since the guest was started. This info is not available for all storage types. (for types 'qemu' and 'lxc')", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "diskwrite", "diskwrite",
-     offsetof(pve_cluster_resources_get_item, diskwrite), 0, NULL, "The number of bytes the guest wrote to its block devices since the guest was started. This info is not available for all storage types. (for types 'qemu' and 'lxc')", 0},
+     offsetof(pve_cluster_resources_get_item, diskwrite), 0, NULL, "The number of bytes the guest wrote to its block devices since the guest was started. This info is not available for all storage types. (for types 'qemu' and 'lxc')", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "hastate", "hastate",
-     offsetof(pve_cluster_resources_get_item, hastate), 0, NULL, "HA service status (for HA managed VMs).", 0},
+     offsetof(pve_cluster_resources_get_item, hastate), 0, NULL, "HA service status (for HA managed VMs).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "id", "id",
-     offsetof(pve_cluster_resources_get_item, id), 0, NULL, "Resource id.", 0},
+     offsetof(pve_cluster_resources_get_item, id), 0, NULL, "Resource id.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "level", "level",
-     offsetof(pve_cluster_resources_get_item, level), 0, NULL, "Support level (for type 'node').", 0},
+     offsetof(pve_cluster_resources_get_item, level), 0, NULL, "Support level (for type 'node').", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "lock", "lock",
-     offsetof(pve_cluster_resources_get_item, lock), 0, NULL, "The guest's current config lock (for types 'qemu' and 'lxc')", 0},
+     offsetof(pve_cluster_resources_get_item, lock), 0, NULL, "The guest's current config lock (for types 'qemu' and 'lxc')", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "maxcpu", "maxcpu",
-     offsetof(pve_cluster_resources_get_item, maxcpu), 0, NULL, "Number of available CPUs (for types 'node', 'qemu' and 'lxc').", 0},
+     offsetof(pve_cluster_resources_get_item, maxcpu), 0, NULL, "Number of available CPUs (for types 'node', 'qemu' and 'lxc').", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "maxdisk", "maxdisk",
-     offsetof(pve_cluster_resources_get_item, maxdisk), 0, NULL, "Storage size in bytes (for type 'storage'), root image size for VMs (for types 'qemu' and 'lxc').", 0},
+     offsetof(pve_cluster_resources_get_item, maxdisk), 0, NULL, "Storage size in bytes (for type 'storage'), root image size for VMs (for types 'qemu' and 'lxc').", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "maxmem", "maxmem",
-     offsetof(pve_cluster_resources_get_item, maxmem), 0, NULL, "Number of available memory in bytes (for types 'node', 'qemu' and 'lxc').", 0},
+     offsetof(pve_cluster_resources_get_item, maxmem), 0, NULL, "Number of available memory in bytes (for types 'node', 'qemu' and 'lxc').", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "mem", "mem",
-     offsetof(pve_cluster_resources_get_item, mem), 0, NULL, "Used memory in bytes (for types 'node', 'qemu' and 'lxc').", 0},
+     offsetof(pve_cluster_resources_get_item, mem), 0, NULL, "Used memory in bytes (for types 'node', 'qemu' and 'lxc').", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "memhost", "memhost",
-     offsetof(pve_cluster_resources_get_item, memhost), 0, NULL, "Used memory in bytes from the point of view of the host (for types 'qemu').", 0},
+     offsetof(pve_cluster_resources_get_item, memhost), 0, NULL, "Used memory in bytes from the point of view of the host (for types 'qemu').", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_cluster_resources_get_item, name), 0, NULL, "Name of the resource.", 0},
+     offsetof(pve_cluster_resources_get_item, name), 0, NULL, "Name of the resource.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "netin", "netin",
-     offsetof(pve_cluster_resources_get_item, netin), 0, NULL, "The amount of traffic in bytes that was sent to the guest over the network since it was started. (for types 'qemu' and 'lxc')", 0},
+     offsetof(pve_cluster_resources_get_item, netin), 0, NULL, "The amount of traffic in bytes that was sent to the guest over the network since it was started. (for types 'qemu' and 'lxc')", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "netout", "netout",
-     offsetof(pve_cluster_resources_get_item, netout), 0, NULL, "The amount of traffic in bytes that was sent from the guest over the network since it was started. (for types 'qemu' and 'lxc')", 0},
+     offsetof(pve_cluster_resources_get_item, netout), 0, NULL, "The amount of traffic in bytes that was sent from the guest over the network since it was started. (for types 'qemu' and 'lxc')", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "network", "network",
-     offsetof(pve_cluster_resources_get_item, network), 0, NULL, "The name of a Network entity (for type 'network').", 0},
+     offsetof(pve_cluster_resources_get_item, network), 0, NULL, "The name of a Network entity (for type 'network').", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "network-type", "network_type",
-     offsetof(pve_cluster_resources_get_item, network_type), 0, NULL, "The type of network resource (for type 'network').", 0},
+     offsetof(pve_cluster_resources_get_item, network_type), 0, NULL, "The type of network resource (for type 'network').", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "node", "node",
-     offsetof(pve_cluster_resources_get_item, node), 0, NULL, "The cluster node name (for types 'node', 'storage', 'qemu', and 'lxc').", 0},
+     offsetof(pve_cluster_resources_get_item, node), 0, NULL, "The cluster node name (for types 'node', 'storage', 'qemu', and 'lxc').", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "plugintype", "plugintype",
-     offsetof(pve_cluster_resources_get_item, plugintype), 0, NULL, "More specific type, if available.", 0},
+     offsetof(pve_cluster_resources_get_item, plugintype), 0, NULL, "More specific type, if available.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "pool", "pool",
-     offsetof(pve_cluster_resources_get_item, pool), 0, NULL, "The pool name (for types 'pool', 'qemu' and 'lxc').", 0},
+     offsetof(pve_cluster_resources_get_item, pool), 0, NULL, "The pool name (for types 'pool', 'qemu' and 'lxc').", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "protocol", "protocol",
-     offsetof(pve_cluster_resources_get_item, protocol), 0, NULL, "The protocol of a fabric (for type 'network', network-type 'fabric').", 0},
+     offsetof(pve_cluster_resources_get_item, protocol), 0, NULL, "The protocol of a fabric (for type 'network', network-type 'fabric').", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "sdn", "sdn",
-     offsetof(pve_cluster_resources_get_item, sdn), 0, NULL, "The name of an SDN entity (for type 'sdn')", 0},
+     offsetof(pve_cluster_resources_get_item, sdn), 0, NULL, "The name of an SDN entity (for type 'sdn')", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "status", "status",
-     offsetof(pve_cluster_resources_get_item, status), 0, NULL, "Resource type dependent status.", 0},
+     offsetof(pve_cluster_resources_get_item, status), 0, NULL, "Resource type dependent status.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "storage", "storage",
-     offsetof(pve_cluster_resources_get_item, storage), 0, NULL, "The storage identifier (for type 'storage').", 0},
+     offsetof(pve_cluster_resources_get_item, storage), 0, NULL, "The storage identifier (for type 'storage').", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "tags", "tags",
-     offsetof(pve_cluster_resources_get_item, tags), 0, NULL, "The guest's tags (for types 'qemu' and 'lxc')", 0},
+     offsetof(pve_cluster_resources_get_item, tags), 0, NULL, "The guest's tags (for types 'qemu' and 'lxc')", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "template", "template_",
-     offsetof(pve_cluster_resources_get_item, template_), 0, NULL, "Determines if the guest is a template. (for types 'qemu' and 'lxc')", 0},
+     offsetof(pve_cluster_resources_get_item, template_), 0, NULL, "Determines if the guest is a template. (for types 'qemu' and 'lxc')", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_cluster_resources_get_item, type), 0, NULL, "Resource type.", 0},
+     offsetof(pve_cluster_resources_get_item, type), 0, NULL, "Resource type.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "uptime", "uptime",
-     offsetof(pve_cluster_resources_get_item, uptime), 0, NULL, "Uptime of node or virtual guest in seconds (for types 'node', 'qemu' and 'lxc').", 0},
+     offsetof(pve_cluster_resources_get_item, uptime), 0, NULL, "Uptime of node or virtual guest in seconds (for types 'node', 'qemu' and 'lxc').", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "vmid", "vmid",
-     offsetof(pve_cluster_resources_get_item, vmid), 0, NULL, "The numerical vmid (for types 'qemu' and 'lxc').", 0},
+     offsetof(pve_cluster_resources_get_item, vmid), 0, NULL, "The numerical vmid (for types 'qemu' and 'lxc').", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "zone-type", "zone_type",
-     offsetof(pve_cluster_resources_get_item, zone_type), 0, NULL, "The type of an SDN zone (for type 'sdn').", 0},
+     offsetof(pve_cluster_resources_get_item, zone_type), 0, NULL, "The type of an SDN zone (for type 'sdn').", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_resources_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_resources_get_item",
@@ -5700,7 +5731,7 @@ static const pmx_type_desc t_pve_cluster_resources_get_item = {
 static const pmx_field_desc f_pve_cluster_resources_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_resources_get_result, items), offsetof(pve_cluster_resources_get_result, n),
-     &t_pve_cluster_resources_get_item, NULL, 0},
+     &t_pve_cluster_resources_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_resources_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_resources_get_result",
@@ -5743,7 +5774,7 @@ int pve_cluster_resources_get(pmx_client *c, const pve_cluster_resources_get_par
 
 static const pmx_field_desc f_pve_cluster_sdn_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "id", "id",
-     offsetof(pve_cluster_sdn_get_item, id), 0, NULL, NULL, 0},
+     offsetof(pve_cluster_sdn_get_item, id), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_sdn_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_sdn_get_item",
@@ -5752,7 +5783,7 @@ static const pmx_type_desc t_pve_cluster_sdn_get_item = {
 static const pmx_field_desc f_pve_cluster_sdn_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_sdn_get_result, items), offsetof(pve_cluster_sdn_get_result, n),
-     &t_pve_cluster_sdn_get_item, NULL, 0},
+     &t_pve_cluster_sdn_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_sdn_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_sdn_get_result",
@@ -5779,7 +5810,7 @@ int pve_cluster_sdn_get(pmx_client *c, const pve_cluster_sdn_get_params *p, pmx_
 static const pmx_field_desc f_pve_cluster_sdn_put_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_cluster_sdn_put_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_sdn_put_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_sdn_put_result",
@@ -5832,25 +5863,25 @@ int pve_cluster_sdn_put(pmx_client *c, const pve_cluster_sdn_put_params *p, pmx_
 
 static const pmx_field_desc f_pve_cluster_sdn_controllers_get_item_pending[] = {
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "asn", "asn",
-     offsetof(pve_cluster_sdn_controllers_get_item_pending, asn), 0, NULL, "The local ASN of the controller. BGP & EVPN only.", 0},
+     offsetof(pve_cluster_sdn_controllers_get_item_pending, asn), 0, NULL, "The local ASN of the controller. BGP & EVPN only.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "bgp-multipath-as-relax", "bgp_multipath_as_relax",
-     offsetof(pve_cluster_sdn_controllers_get_item_pending, bgp_multipath_as_relax), 0, NULL, "Consider different AS paths of equal length for multipath computation. BGP only.", 0},
+     offsetof(pve_cluster_sdn_controllers_get_item_pending, bgp_multipath_as_relax), 0, NULL, "Consider different AS paths of equal length for multipath computation. BGP only.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "ebgp", "ebgp",
-     offsetof(pve_cluster_sdn_controllers_get_item_pending, ebgp), 0, NULL, "Enable eBGP (remote-as external). BGP only.", 0},
+     offsetof(pve_cluster_sdn_controllers_get_item_pending, ebgp), 0, NULL, "Enable eBGP (remote-as external). BGP only.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "ebgp-multihop", "ebgp_multihop",
-     offsetof(pve_cluster_sdn_controllers_get_item_pending, ebgp_multihop), 0, NULL, "Set maximum amount of hops for eBGP peers. Needs ebgp set to 1. BGP only.", 0},
+     offsetof(pve_cluster_sdn_controllers_get_item_pending, ebgp_multihop), 0, NULL, "Set maximum amount of hops for eBGP peers. Needs ebgp set to 1. BGP only.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "isis-domain", "isis_domain",
-     offsetof(pve_cluster_sdn_controllers_get_item_pending, isis_domain), 0, NULL, "Name of the IS-IS domain. IS-IS only.", 0},
+     offsetof(pve_cluster_sdn_controllers_get_item_pending, isis_domain), 0, NULL, "Name of the IS-IS domain. IS-IS only.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "isis-ifaces", "isis_ifaces",
-     offsetof(pve_cluster_sdn_controllers_get_item_pending, isis_ifaces), 0, NULL, "Comma-separated list of interfaces where IS-IS should be active. IS-IS only.", 0},
+     offsetof(pve_cluster_sdn_controllers_get_item_pending, isis_ifaces), 0, NULL, "Comma-separated list of interfaces where IS-IS should be active. IS-IS only.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "isis-net", "isis_net",
-     offsetof(pve_cluster_sdn_controllers_get_item_pending, isis_net), 0, NULL, "Network Entity title for this node in the IS-IS network. IS-IS only.", 0},
+     offsetof(pve_cluster_sdn_controllers_get_item_pending, isis_net), 0, NULL, "Network Entity title for this node in the IS-IS network. IS-IS only.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "loopback", "loopback",
-     offsetof(pve_cluster_sdn_controllers_get_item_pending, loopback), 0, NULL, "Name of the loopback/dummy interface that provides the Router-IP. BGP only.", 0},
+     offsetof(pve_cluster_sdn_controllers_get_item_pending, loopback), 0, NULL, "Name of the loopback/dummy interface that provides the Router-IP. BGP only.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "node", "node",
-     offsetof(pve_cluster_sdn_controllers_get_item_pending, node), 0, NULL, "Node(s) where this controller is active.", 0},
+     offsetof(pve_cluster_sdn_controllers_get_item_pending, node), 0, NULL, "Node(s) where this controller is active.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "peers", "peers",
-     offsetof(pve_cluster_sdn_controllers_get_item_pending, peers), 0, NULL, "Comma-separated list of the peers IP addresses.", 0},
+     offsetof(pve_cluster_sdn_controllers_get_item_pending, peers), 0, NULL, "Comma-separated list of the peers IP addresses.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_sdn_controllers_get_item_pending = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_sdn_controllers_get_item_pending",
@@ -5858,35 +5889,35 @@ static const pmx_type_desc t_pve_cluster_sdn_controllers_get_item_pending = {
 
 static const pmx_field_desc f_pve_cluster_sdn_controllers_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "asn", "asn",
-     offsetof(pve_cluster_sdn_controllers_get_item, asn), 0, NULL, "The local ASN of the controller. BGP & EVPN only.", 0},
+     offsetof(pve_cluster_sdn_controllers_get_item, asn), 0, NULL, "The local ASN of the controller. BGP & EVPN only.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "bgp-multipath-as-relax", "bgp_multipath_as_relax",
-     offsetof(pve_cluster_sdn_controllers_get_item, bgp_multipath_as_relax), 0, NULL, "Consider different AS paths of equal length for multipath computation. BGP only.", 0},
+     offsetof(pve_cluster_sdn_controllers_get_item, bgp_multipath_as_relax), 0, NULL, "Consider different AS paths of equal length for multipath computation. BGP only.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "controller", "controller",
-     offsetof(pve_cluster_sdn_controllers_get_item, controller), 0, NULL, "Name of the controller.", 0},
+     offsetof(pve_cluster_sdn_controllers_get_item, controller), 0, NULL, "Name of the controller.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "digest", "digest",
-     offsetof(pve_cluster_sdn_controllers_get_item, digest), 0, NULL, "Digest of the controller section.", 0},
+     offsetof(pve_cluster_sdn_controllers_get_item, digest), 0, NULL, "Digest of the controller section.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "ebgp", "ebgp",
-     offsetof(pve_cluster_sdn_controllers_get_item, ebgp), 0, NULL, "Enable eBGP (remote-as external). BGP only.", 0},
+     offsetof(pve_cluster_sdn_controllers_get_item, ebgp), 0, NULL, "Enable eBGP (remote-as external). BGP only.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "ebgp-multihop", "ebgp_multihop",
-     offsetof(pve_cluster_sdn_controllers_get_item, ebgp_multihop), 0, NULL, "Set maximum amount of hops for eBGP peers. Needs ebgp set to 1. BGP only.", 0},
+     offsetof(pve_cluster_sdn_controllers_get_item, ebgp_multihop), 0, NULL, "Set maximum amount of hops for eBGP peers. Needs ebgp set to 1. BGP only.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "isis-domain", "isis_domain",
-     offsetof(pve_cluster_sdn_controllers_get_item, isis_domain), 0, NULL, "Name of the IS-IS domain. IS-IS only.", 0},
+     offsetof(pve_cluster_sdn_controllers_get_item, isis_domain), 0, NULL, "Name of the IS-IS domain. IS-IS only.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "isis-ifaces", "isis_ifaces",
-     offsetof(pve_cluster_sdn_controllers_get_item, isis_ifaces), 0, NULL, "Comma-separated list of interfaces where IS-IS should be active. IS-IS only.", 0},
+     offsetof(pve_cluster_sdn_controllers_get_item, isis_ifaces), 0, NULL, "Comma-separated list of interfaces where IS-IS should be active. IS-IS only.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "isis-net", "isis_net",
-     offsetof(pve_cluster_sdn_controllers_get_item, isis_net), 0, NULL, "Network Entity title for this node in the IS-IS network. IS-IS only.", 0},
+     offsetof(pve_cluster_sdn_controllers_get_item, isis_net), 0, NULL, "Network Entity title for this node in the IS-IS network. IS-IS only.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "loopback", "loopback",
-     offsetof(pve_cluster_sdn_controllers_get_item, loopback), 0, NULL, "Name of the loopback/dummy interface that provides the Router-IP. BGP only.", 0},
+     offsetof(pve_cluster_sdn_controllers_get_item, loopback), 0, NULL, "Name of the loopback/dummy interface that provides the Router-IP. BGP only.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "node", "node",
-     offsetof(pve_cluster_sdn_controllers_get_item, node), 0, NULL, "Node(s) where this controller is active.", 0},
+     offsetof(pve_cluster_sdn_controllers_get_item, node), 0, NULL, "Node(s) where this controller is active.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "peers", "peers",
-     offsetof(pve_cluster_sdn_controllers_get_item, peers), 0, NULL, "Comma-separated list of the peers IP addresses.", 0},
+     offsetof(pve_cluster_sdn_controllers_get_item, peers), 0, NULL, "Comma-separated list of the peers IP addresses.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OBJECT, "pending", "pending",
-     offsetof(pve_cluster_sdn_controllers_get_item, pending), 0, &t_pve_cluster_sdn_controllers_get_item_pending, "Changes that have not yet been applied to the running configuration.", 0},
+     offsetof(pve_cluster_sdn_controllers_get_item, pending), 0, &t_pve_cluster_sdn_controllers_get_item_pending, "Changes that have not yet been applied to the running configuration.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "state", "state",
-     offsetof(pve_cluster_sdn_controllers_get_item, state), 0, NULL, "State of the SDN configuration object.", 0},
+     offsetof(pve_cluster_sdn_controllers_get_item, state), 0, NULL, "State of the SDN configuration object.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_cluster_sdn_controllers_get_item, type), 0, NULL, "Type of the controller", 0},
+     offsetof(pve_cluster_sdn_controllers_get_item, type), 0, NULL, "Type of the controller", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_sdn_controllers_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_sdn_controllers_get_item",
@@ -5895,7 +5926,7 @@ static const pmx_type_desc t_pve_cluster_sdn_controllers_get_item = {
 static const pmx_field_desc f_pve_cluster_sdn_controllers_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_sdn_controllers_get_result, items), offsetof(pve_cluster_sdn_controllers_get_result, n),
-     &t_pve_cluster_sdn_controllers_get_item, NULL, 0},
+     &t_pve_cluster_sdn_controllers_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_sdn_controllers_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_sdn_controllers_get_result",
@@ -6199,25 +6230,25 @@ int pve_cluster_sdn_controllers_controller_delete(pmx_client *c, const char *con
 
 static const pmx_field_desc f_pve_cluster_sdn_controllers_controller_get_result_pending[] = {
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "asn", "asn",
-     offsetof(pve_cluster_sdn_controllers_controller_get_result_pending, asn), 0, NULL, "The local ASN of the controller. BGP & EVPN only.", 0},
+     offsetof(pve_cluster_sdn_controllers_controller_get_result_pending, asn), 0, NULL, "The local ASN of the controller. BGP & EVPN only.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "bgp-multipath-as-relax", "bgp_multipath_as_relax",
-     offsetof(pve_cluster_sdn_controllers_controller_get_result_pending, bgp_multipath_as_relax), 0, NULL, "Consider different AS paths of equal length for multipath computation. BGP only.", 0},
+     offsetof(pve_cluster_sdn_controllers_controller_get_result_pending, bgp_multipath_as_relax), 0, NULL, "Consider different AS paths of equal length for multipath computation. BGP only.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "ebgp", "ebgp",
-     offsetof(pve_cluster_sdn_controllers_controller_get_result_pending, ebgp), 0, NULL, "Enable eBGP (remote-as external). BGP only.", 0},
+     offsetof(pve_cluster_sdn_controllers_controller_get_result_pending, ebgp), 0, NULL, "Enable eBGP (remote-as external). BGP only.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "ebgp-multihop", "ebgp_multihop",
-     offsetof(pve_cluster_sdn_controllers_controller_get_result_pending, ebgp_multihop), 0, NULL, "Set maximum amount of hops for eBGP peers. Needs ebgp set to 1. BGP only.", 0},
+     offsetof(pve_cluster_sdn_controllers_controller_get_result_pending, ebgp_multihop), 0, NULL, "Set maximum amount of hops for eBGP peers. Needs ebgp set to 1. BGP only.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "isis-domain", "isis_domain",
-     offsetof(pve_cluster_sdn_controllers_controller_get_result_pending, isis_domain), 0, NULL, "Name of the IS-IS domain. IS-IS only.", 0},
+     offsetof(pve_cluster_sdn_controllers_controller_get_result_pending, isis_domain), 0, NULL, "Name of the IS-IS domain. IS-IS only.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "isis-ifaces", "isis_ifaces",
-     offsetof(pve_cluster_sdn_controllers_controller_get_result_pending, isis_ifaces), 0, NULL, "Comma-separated list of interfaces where IS-IS should be active. IS-IS only.", 0},
+     offsetof(pve_cluster_sdn_controllers_controller_get_result_pending, isis_ifaces), 0, NULL, "Comma-separated list of interfaces where IS-IS should be active. IS-IS only.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "isis-net", "isis_net",
-     offsetof(pve_cluster_sdn_controllers_controller_get_result_pending, isis_net), 0, NULL, "Network Entity title for this node in the IS-IS network. IS-IS only.", 0},
+     offsetof(pve_cluster_sdn_controllers_controller_get_result_pending, isis_net), 0, NULL, "Network Entity title for this node in the IS-IS network. IS-IS only.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "loopback", "loopback",
-     offsetof(pve_cluster_sdn_controllers_controller_get_result_pending, loopback), 0, NULL, "Name of the loopback/dummy interface that provides the Router-IP. BGP only.", 0},
+     offsetof(pve_cluster_sdn_controllers_controller_get_result_pending, loopback), 0, NULL, "Name of the loopback/dummy interface that provides the Router-IP. BGP only.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "node", "node",
-     offsetof(pve_cluster_sdn_controllers_controller_get_result_pending, node), 0, NULL, "Node(s) where this controller is active.", 0},
+     offsetof(pve_cluster_sdn_controllers_controller_get_result_pending, node), 0, NULL, "Node(s) where this controller is active.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "peers", "peers",
-     offsetof(pve_cluster_sdn_controllers_controller_get_result_pending, peers), 0, NULL, "Comma-separated list of the peers IP addresses.", 0},
+     offsetof(pve_cluster_sdn_controllers_controller_get_result_pending, peers), 0, NULL, "Comma-separated list of the peers IP addresses.", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_sdn_controllers_controller_get_result_pending = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_sdn_controllers_controller_get_result_pending",
@@ -6225,35 +6256,35 @@ static const pmx_type_desc t_pve_cluster_sdn_controllers_controller_get_result_p
 
 static const pmx_field_desc f_pve_cluster_sdn_controllers_controller_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "asn", "asn",
-     offsetof(pve_cluster_sdn_controllers_controller_get_result, asn), 0, NULL, "The local ASN of the controller. BGP & EVPN only.", 0},
+     offsetof(pve_cluster_sdn_controllers_controller_get_result, asn), 0, NULL, "The local ASN of the controller. BGP & EVPN only.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "bgp-multipath-as-relax", "bgp_multipath_as_relax",
-     offsetof(pve_cluster_sdn_controllers_controller_get_result, bgp_multipath_as_relax), 0, NULL, "Consider different AS paths of equal length for multipath computation. BGP only.", 0},
+     offsetof(pve_cluster_sdn_controllers_controller_get_result, bgp_multipath_as_relax), 0, NULL, "Consider different AS paths of equal length for multipath computation. BGP only.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "controller", "controller",
-     offsetof(pve_cluster_sdn_controllers_controller_get_result, controller), 0, NULL, "Name of the controller.", 0},
+     offsetof(pve_cluster_sdn_controllers_controller_get_result, controller), 0, NULL, "Name of the controller.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "digest", "digest",
-     offsetof(pve_cluster_sdn_controllers_controller_get_result, digest), 0, NULL, "Digest of the controller section.", 0},
+     offsetof(pve_cluster_sdn_controllers_controller_get_result, digest), 0, NULL, "Digest of the controller section.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "ebgp", "ebgp",
-     offsetof(pve_cluster_sdn_controllers_controller_get_result, ebgp), 0, NULL, "Enable eBGP (remote-as external). BGP only.", 0},
+     offsetof(pve_cluster_sdn_controllers_controller_get_result, ebgp), 0, NULL, "Enable eBGP (remote-as external). BGP only.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "ebgp-multihop", "ebgp_multihop",
-     offsetof(pve_cluster_sdn_controllers_controller_get_result, ebgp_multihop), 0, NULL, "Set maximum amount of hops for eBGP peers. Needs ebgp set to 1. BGP only.", 0},
+     offsetof(pve_cluster_sdn_controllers_controller_get_result, ebgp_multihop), 0, NULL, "Set maximum amount of hops for eBGP peers. Needs ebgp set to 1. BGP only.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "isis-domain", "isis_domain",
-     offsetof(pve_cluster_sdn_controllers_controller_get_result, isis_domain), 0, NULL, "Name of the IS-IS domain. IS-IS only.", 0},
+     offsetof(pve_cluster_sdn_controllers_controller_get_result, isis_domain), 0, NULL, "Name of the IS-IS domain. IS-IS only.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "isis-ifaces", "isis_ifaces",
-     offsetof(pve_cluster_sdn_controllers_controller_get_result, isis_ifaces), 0, NULL, "Comma-separated list of interfaces where IS-IS should be active. IS-IS only.", 0},
+     offsetof(pve_cluster_sdn_controllers_controller_get_result, isis_ifaces), 0, NULL, "Comma-separated list of interfaces where IS-IS should be active. IS-IS only.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "isis-net", "isis_net",
-     offsetof(pve_cluster_sdn_controllers_controller_get_result, isis_net), 0, NULL, "Network Entity title for this node in the IS-IS network. IS-IS only.", 0},
+     offsetof(pve_cluster_sdn_controllers_controller_get_result, isis_net), 0, NULL, "Network Entity title for this node in the IS-IS network. IS-IS only.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "loopback", "loopback",
-     offsetof(pve_cluster_sdn_controllers_controller_get_result, loopback), 0, NULL, "Name of the loopback/dummy interface that provides the Router-IP. BGP only.", 0},
+     offsetof(pve_cluster_sdn_controllers_controller_get_result, loopback), 0, NULL, "Name of the loopback/dummy interface that provides the Router-IP. BGP only.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "node", "node",
-     offsetof(pve_cluster_sdn_controllers_controller_get_result, node), 0, NULL, "Node(s) where this controller is active.", 0},
+     offsetof(pve_cluster_sdn_controllers_controller_get_result, node), 0, NULL, "Node(s) where this controller is active.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "peers", "peers",
-     offsetof(pve_cluster_sdn_controllers_controller_get_result, peers), 0, NULL, "Comma-separated list of the peers IP addresses.", 0},
+     offsetof(pve_cluster_sdn_controllers_controller_get_result, peers), 0, NULL, "Comma-separated list of the peers IP addresses.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OBJECT, "pending", "pending",
-     offsetof(pve_cluster_sdn_controllers_controller_get_result, pending), 0, &t_pve_cluster_sdn_controllers_controller_get_result_pending, "Changes that have not yet been applied to the running configuration.", 0},
+     offsetof(pve_cluster_sdn_controllers_controller_get_result, pending), 0, &t_pve_cluster_sdn_controllers_controller_get_result_pending, "Changes that have not yet been applied to the running configuration.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "state", "state",
-     offsetof(pve_cluster_sdn_controllers_controller_get_result, state), 0, NULL, "State of the SDN configuration object.", 0},
+     offsetof(pve_cluster_sdn_controllers_controller_get_result, state), 0, NULL, "State of the SDN configuration object.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_cluster_sdn_controllers_controller_get_result, type), 0, NULL, "Type of the controller", 0},
+     offsetof(pve_cluster_sdn_controllers_controller_get_result, type), 0, NULL, "Type of the controller", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_sdn_controllers_controller_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_sdn_controllers_controller_get_result",
@@ -6525,9 +6556,9 @@ int pve_cluster_sdn_controllers_controller_put(pmx_client *c, const char *contro
 
 static const pmx_field_desc f_pve_cluster_sdn_dns_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "dns", "dns",
-     offsetof(pve_cluster_sdn_dns_get_item, dns), 0, NULL, NULL, 0},
+     offsetof(pve_cluster_sdn_dns_get_item, dns), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_cluster_sdn_dns_get_item, type), 0, NULL, NULL, 0},
+     offsetof(pve_cluster_sdn_dns_get_item, type), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_sdn_dns_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_sdn_dns_get_item",
@@ -6536,7 +6567,7 @@ static const pmx_type_desc t_pve_cluster_sdn_dns_get_item = {
 static const pmx_field_desc f_pve_cluster_sdn_dns_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_sdn_dns_get_result, items), offsetof(pve_cluster_sdn_dns_get_result, n),
-     &t_pve_cluster_sdn_dns_get_item, NULL, 0},
+     &t_pve_cluster_sdn_dns_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_sdn_dns_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_sdn_dns_get_result",
@@ -6752,7 +6783,7 @@ int pve_cluster_sdn_dns_dns_delete(pmx_client *c, const char *dns,
 static const pmx_field_desc f_pve_cluster_sdn_dns_dns_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_cluster_sdn_dns_dns_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_sdn_dns_dns_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_sdn_dns_dns_get_result",
@@ -6925,7 +6956,7 @@ int pve_cluster_sdn_dns_dns_put(pmx_client *c, const char *dns,
 
 static const pmx_field_desc f_pve_cluster_sdn_fabrics_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "subdir", "subdir",
-     offsetof(pve_cluster_sdn_fabrics_get_item, subdir), 0, NULL, NULL, 0},
+     offsetof(pve_cluster_sdn_fabrics_get_item, subdir), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_sdn_fabrics_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_sdn_fabrics_get_item",
@@ -6934,7 +6965,7 @@ static const pmx_type_desc t_pve_cluster_sdn_fabrics_get_item = {
 static const pmx_field_desc f_pve_cluster_sdn_fabrics_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_sdn_fabrics_get_result, items), offsetof(pve_cluster_sdn_fabrics_get_result, n),
-     &t_pve_cluster_sdn_fabrics_get_item, NULL, 0},
+     &t_pve_cluster_sdn_fabrics_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_sdn_fabrics_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_sdn_fabrics_get_result",
@@ -6960,23 +6991,23 @@ int pve_cluster_sdn_fabrics_get(pmx_client *c, const pve_cluster_sdn_fabrics_get
 
 static const pmx_field_desc f_pve_cluster_sdn_fabrics_all_get_result_fabrics[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "area", "area",
-     offsetof(pve_cluster_sdn_fabrics_all_get_result_fabrics, area), 0, NULL, "OSPF area. Either a IPv4 address or a 32-bit number. Gets validated in rust.", 0},
+     offsetof(pve_cluster_sdn_fabrics_all_get_result_fabrics, area), 0, NULL, "OSPF area. Either a IPv4 address or a 32-bit number. Gets validated in rust.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "csnp_interval", "csnp_interval",
-     offsetof(pve_cluster_sdn_fabrics_all_get_result_fabrics, csnp_interval), 0, NULL, "The csnp_interval property for Openfabric", 0},
+     offsetof(pve_cluster_sdn_fabrics_all_get_result_fabrics, csnp_interval), 0, NULL, "The csnp_interval property for Openfabric", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "digest", "digest",
-     offsetof(pve_cluster_sdn_fabrics_all_get_result_fabrics, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0},
+     offsetof(pve_cluster_sdn_fabrics_all_get_result_fabrics, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "hello_interval", "hello_interval",
-     offsetof(pve_cluster_sdn_fabrics_all_get_result_fabrics, hello_interval), 0, NULL, "The hello_interval property for Openfabric", 0},
+     offsetof(pve_cluster_sdn_fabrics_all_get_result_fabrics, hello_interval), 0, NULL, "The hello_interval property for Openfabric", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "id", "id",
-     offsetof(pve_cluster_sdn_fabrics_all_get_result_fabrics, id), 0, NULL, "Identifier for SDN fabrics", 0},
+     offsetof(pve_cluster_sdn_fabrics_all_get_result_fabrics, id), 0, NULL, "Identifier for SDN fabrics", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ip6_prefix", "ip6_prefix",
-     offsetof(pve_cluster_sdn_fabrics_all_get_result_fabrics, ip6_prefix), 0, NULL, "The IP prefix for Node IPs", 0},
+     offsetof(pve_cluster_sdn_fabrics_all_get_result_fabrics, ip6_prefix), 0, NULL, "The IP prefix for Node IPs", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ip_prefix", "ip_prefix",
-     offsetof(pve_cluster_sdn_fabrics_all_get_result_fabrics, ip_prefix), 0, NULL, "The IP prefix for Node IPs", 0},
+     offsetof(pve_cluster_sdn_fabrics_all_get_result_fabrics, ip_prefix), 0, NULL, "The IP prefix for Node IPs", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "lock-token", "lock_token",
-     offsetof(pve_cluster_sdn_fabrics_all_get_result_fabrics, lock_token), 0, NULL, "the token for unlocking the global SDN configuration", 0},
+     offsetof(pve_cluster_sdn_fabrics_all_get_result_fabrics, lock_token), 0, NULL, "the token for unlocking the global SDN configuration", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "protocol", "protocol",
-     offsetof(pve_cluster_sdn_fabrics_all_get_result_fabrics, protocol), 0, NULL, "Type of configuration entry in an SDN Fabric section config", 0},
+     offsetof(pve_cluster_sdn_fabrics_all_get_result_fabrics, protocol), 0, NULL, "Type of configuration entry in an SDN Fabric section config", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_sdn_fabrics_all_get_result_fabrics = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_sdn_fabrics_all_get_result_fabrics",
@@ -6984,22 +7015,22 @@ static const pmx_type_desc t_pve_cluster_sdn_fabrics_all_get_result_fabrics = {
 
 static const pmx_field_desc f_pve_cluster_sdn_fabrics_all_get_result_nodes[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "digest", "digest",
-     offsetof(pve_cluster_sdn_fabrics_all_get_result_nodes, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0},
+     offsetof(pve_cluster_sdn_fabrics_all_get_result_nodes, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "fabric_id", "fabric_id",
-     offsetof(pve_cluster_sdn_fabrics_all_get_result_nodes, fabric_id), 0, NULL, "Identifier for SDN fabrics", 0},
+     offsetof(pve_cluster_sdn_fabrics_all_get_result_nodes, fabric_id), 0, NULL, "Identifier for SDN fabrics", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "interfaces", "interfaces",
      offsetof(pve_cluster_sdn_fabrics_all_get_result_nodes, interfaces), offsetof(pve_cluster_sdn_fabrics_all_get_result_nodes, n_interfaces),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ip", "ip",
-     offsetof(pve_cluster_sdn_fabrics_all_get_result_nodes, ip), 0, NULL, "IPv4 address for this node", 0},
+     offsetof(pve_cluster_sdn_fabrics_all_get_result_nodes, ip), 0, NULL, "IPv4 address for this node", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ip6", "ip6",
-     offsetof(pve_cluster_sdn_fabrics_all_get_result_nodes, ip6), 0, NULL, "IPv6 address for this node", 0},
+     offsetof(pve_cluster_sdn_fabrics_all_get_result_nodes, ip6), 0, NULL, "IPv6 address for this node", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "lock-token", "lock_token",
-     offsetof(pve_cluster_sdn_fabrics_all_get_result_nodes, lock_token), 0, NULL, "the token for unlocking the global SDN configuration", 0},
+     offsetof(pve_cluster_sdn_fabrics_all_get_result_nodes, lock_token), 0, NULL, "the token for unlocking the global SDN configuration", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "node_id", "node_id",
-     offsetof(pve_cluster_sdn_fabrics_all_get_result_nodes, node_id), 0, NULL, "Identifier for nodes in an SDN fabric", 0},
+     offsetof(pve_cluster_sdn_fabrics_all_get_result_nodes, node_id), 0, NULL, "Identifier for nodes in an SDN fabric", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "protocol", "protocol",
-     offsetof(pve_cluster_sdn_fabrics_all_get_result_nodes, protocol), 0, NULL, "Type of configuration entry in an SDN Fabric section config", 0},
+     offsetof(pve_cluster_sdn_fabrics_all_get_result_nodes, protocol), 0, NULL, "Type of configuration entry in an SDN Fabric section config", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_sdn_fabrics_all_get_result_nodes = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_sdn_fabrics_all_get_result_nodes",
@@ -7008,10 +7039,10 @@ static const pmx_type_desc t_pve_cluster_sdn_fabrics_all_get_result_nodes = {
 static const pmx_field_desc f_pve_cluster_sdn_fabrics_all_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "fabrics", "fabrics",
      offsetof(pve_cluster_sdn_fabrics_all_get_result, fabrics), offsetof(pve_cluster_sdn_fabrics_all_get_result, n_fabrics),
-     &t_pve_cluster_sdn_fabrics_all_get_result_fabrics, NULL, 0},
+     &t_pve_cluster_sdn_fabrics_all_get_result_fabrics, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "nodes", "nodes",
      offsetof(pve_cluster_sdn_fabrics_all_get_result, nodes), offsetof(pve_cluster_sdn_fabrics_all_get_result, n_nodes),
-     &t_pve_cluster_sdn_fabrics_all_get_result_nodes, NULL, 0},
+     &t_pve_cluster_sdn_fabrics_all_get_result_nodes, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_sdn_fabrics_all_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_sdn_fabrics_all_get_result",
@@ -7063,23 +7094,23 @@ int pve_cluster_sdn_fabrics_all_get(pmx_client *c, const pve_cluster_sdn_fabrics
 
 static const pmx_field_desc f_pve_cluster_sdn_fabrics_fabric_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "area", "area",
-     offsetof(pve_cluster_sdn_fabrics_fabric_get_item, area), 0, NULL, "OSPF area. Either a IPv4 address or a 32-bit number. Gets validated in rust.", 0},
+     offsetof(pve_cluster_sdn_fabrics_fabric_get_item, area), 0, NULL, "OSPF area. Either a IPv4 address or a 32-bit number. Gets validated in rust.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "csnp_interval", "csnp_interval",
-     offsetof(pve_cluster_sdn_fabrics_fabric_get_item, csnp_interval), 0, NULL, "The csnp_interval property for Openfabric", 0},
+     offsetof(pve_cluster_sdn_fabrics_fabric_get_item, csnp_interval), 0, NULL, "The csnp_interval property for Openfabric", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "digest", "digest",
-     offsetof(pve_cluster_sdn_fabrics_fabric_get_item, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0},
+     offsetof(pve_cluster_sdn_fabrics_fabric_get_item, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "hello_interval", "hello_interval",
-     offsetof(pve_cluster_sdn_fabrics_fabric_get_item, hello_interval), 0, NULL, "The hello_interval property for Openfabric", 0},
+     offsetof(pve_cluster_sdn_fabrics_fabric_get_item, hello_interval), 0, NULL, "The hello_interval property for Openfabric", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "id", "id",
-     offsetof(pve_cluster_sdn_fabrics_fabric_get_item, id), 0, NULL, "Identifier for SDN fabrics", 0},
+     offsetof(pve_cluster_sdn_fabrics_fabric_get_item, id), 0, NULL, "Identifier for SDN fabrics", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ip6_prefix", "ip6_prefix",
-     offsetof(pve_cluster_sdn_fabrics_fabric_get_item, ip6_prefix), 0, NULL, "The IP prefix for Node IPs", 0},
+     offsetof(pve_cluster_sdn_fabrics_fabric_get_item, ip6_prefix), 0, NULL, "The IP prefix for Node IPs", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ip_prefix", "ip_prefix",
-     offsetof(pve_cluster_sdn_fabrics_fabric_get_item, ip_prefix), 0, NULL, "The IP prefix for Node IPs", 0},
+     offsetof(pve_cluster_sdn_fabrics_fabric_get_item, ip_prefix), 0, NULL, "The IP prefix for Node IPs", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "lock-token", "lock_token",
-     offsetof(pve_cluster_sdn_fabrics_fabric_get_item, lock_token), 0, NULL, "the token for unlocking the global SDN configuration", 0},
+     offsetof(pve_cluster_sdn_fabrics_fabric_get_item, lock_token), 0, NULL, "the token for unlocking the global SDN configuration", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "protocol", "protocol",
-     offsetof(pve_cluster_sdn_fabrics_fabric_get_item, protocol), 0, NULL, "Type of configuration entry in an SDN Fabric section config", 0},
+     offsetof(pve_cluster_sdn_fabrics_fabric_get_item, protocol), 0, NULL, "Type of configuration entry in an SDN Fabric section config", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_sdn_fabrics_fabric_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_sdn_fabrics_fabric_get_item",
@@ -7088,7 +7119,7 @@ static const pmx_type_desc t_pve_cluster_sdn_fabrics_fabric_get_item = {
 static const pmx_field_desc f_pve_cluster_sdn_fabrics_fabric_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_sdn_fabrics_fabric_get_result, items), offsetof(pve_cluster_sdn_fabrics_fabric_get_result, n),
-     &t_pve_cluster_sdn_fabrics_fabric_get_item, NULL, 0},
+     &t_pve_cluster_sdn_fabrics_fabric_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_sdn_fabrics_fabric_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_sdn_fabrics_fabric_get_result",
@@ -7314,23 +7345,23 @@ int pve_cluster_sdn_fabrics_fabric_id_delete(pmx_client *c, const char *id,
 
 static const pmx_field_desc f_pve_cluster_sdn_fabrics_fabric_id_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "area", "area",
-     offsetof(pve_cluster_sdn_fabrics_fabric_id_get_result, area), 0, NULL, "OSPF area. Either a IPv4 address or a 32-bit number. Gets validated in rust.", 0},
+     offsetof(pve_cluster_sdn_fabrics_fabric_id_get_result, area), 0, NULL, "OSPF area. Either a IPv4 address or a 32-bit number. Gets validated in rust.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "csnp_interval", "csnp_interval",
-     offsetof(pve_cluster_sdn_fabrics_fabric_id_get_result, csnp_interval), 0, NULL, "The csnp_interval property for Openfabric", 0},
+     offsetof(pve_cluster_sdn_fabrics_fabric_id_get_result, csnp_interval), 0, NULL, "The csnp_interval property for Openfabric", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "digest", "digest",
-     offsetof(pve_cluster_sdn_fabrics_fabric_id_get_result, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0},
+     offsetof(pve_cluster_sdn_fabrics_fabric_id_get_result, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "hello_interval", "hello_interval",
-     offsetof(pve_cluster_sdn_fabrics_fabric_id_get_result, hello_interval), 0, NULL, "The hello_interval property for Openfabric", 0},
+     offsetof(pve_cluster_sdn_fabrics_fabric_id_get_result, hello_interval), 0, NULL, "The hello_interval property for Openfabric", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "id", "id",
-     offsetof(pve_cluster_sdn_fabrics_fabric_id_get_result, id), 0, NULL, "Identifier for SDN fabrics", 0},
+     offsetof(pve_cluster_sdn_fabrics_fabric_id_get_result, id), 0, NULL, "Identifier for SDN fabrics", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ip6_prefix", "ip6_prefix",
-     offsetof(pve_cluster_sdn_fabrics_fabric_id_get_result, ip6_prefix), 0, NULL, "The IP prefix for Node IPs", 0},
+     offsetof(pve_cluster_sdn_fabrics_fabric_id_get_result, ip6_prefix), 0, NULL, "The IP prefix for Node IPs", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ip_prefix", "ip_prefix",
-     offsetof(pve_cluster_sdn_fabrics_fabric_id_get_result, ip_prefix), 0, NULL, "The IP prefix for Node IPs", 0},
+     offsetof(pve_cluster_sdn_fabrics_fabric_id_get_result, ip_prefix), 0, NULL, "The IP prefix for Node IPs", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "lock-token", "lock_token",
-     offsetof(pve_cluster_sdn_fabrics_fabric_id_get_result, lock_token), 0, NULL, "the token for unlocking the global SDN configuration", 0},
+     offsetof(pve_cluster_sdn_fabrics_fabric_id_get_result, lock_token), 0, NULL, "the token for unlocking the global SDN configuration", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "protocol", "protocol",
-     offsetof(pve_cluster_sdn_fabrics_fabric_id_get_result, protocol), 0, NULL, "Type of configuration entry in an SDN Fabric section config", 0},
+     offsetof(pve_cluster_sdn_fabrics_fabric_id_get_result, protocol), 0, NULL, "Type of configuration entry in an SDN Fabric section config", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_sdn_fabrics_fabric_id_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_sdn_fabrics_fabric_id_get_result",
@@ -7526,22 +7557,22 @@ int pve_cluster_sdn_fabrics_fabric_id_put(pmx_client *c, const char *id,
 
 static const pmx_field_desc f_pve_cluster_sdn_fabrics_node_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "digest", "digest",
-     offsetof(pve_cluster_sdn_fabrics_node_get_item, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0},
+     offsetof(pve_cluster_sdn_fabrics_node_get_item, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "fabric_id", "fabric_id",
-     offsetof(pve_cluster_sdn_fabrics_node_get_item, fabric_id), 0, NULL, "Identifier for SDN fabrics", 0},
+     offsetof(pve_cluster_sdn_fabrics_node_get_item, fabric_id), 0, NULL, "Identifier for SDN fabrics", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "interfaces", "interfaces",
      offsetof(pve_cluster_sdn_fabrics_node_get_item, interfaces), offsetof(pve_cluster_sdn_fabrics_node_get_item, n_interfaces),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ip", "ip",
-     offsetof(pve_cluster_sdn_fabrics_node_get_item, ip), 0, NULL, "IPv4 address for this node", 0},
+     offsetof(pve_cluster_sdn_fabrics_node_get_item, ip), 0, NULL, "IPv4 address for this node", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ip6", "ip6",
-     offsetof(pve_cluster_sdn_fabrics_node_get_item, ip6), 0, NULL, "IPv6 address for this node", 0},
+     offsetof(pve_cluster_sdn_fabrics_node_get_item, ip6), 0, NULL, "IPv6 address for this node", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "lock-token", "lock_token",
-     offsetof(pve_cluster_sdn_fabrics_node_get_item, lock_token), 0, NULL, "the token for unlocking the global SDN configuration", 0},
+     offsetof(pve_cluster_sdn_fabrics_node_get_item, lock_token), 0, NULL, "the token for unlocking the global SDN configuration", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "node_id", "node_id",
-     offsetof(pve_cluster_sdn_fabrics_node_get_item, node_id), 0, NULL, "Identifier for nodes in an SDN fabric", 0},
+     offsetof(pve_cluster_sdn_fabrics_node_get_item, node_id), 0, NULL, "Identifier for nodes in an SDN fabric", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "protocol", "protocol",
-     offsetof(pve_cluster_sdn_fabrics_node_get_item, protocol), 0, NULL, "Type of configuration entry in an SDN Fabric section config", 0},
+     offsetof(pve_cluster_sdn_fabrics_node_get_item, protocol), 0, NULL, "Type of configuration entry in an SDN Fabric section config", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_sdn_fabrics_node_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_sdn_fabrics_node_get_item",
@@ -7550,7 +7581,7 @@ static const pmx_type_desc t_pve_cluster_sdn_fabrics_node_get_item = {
 static const pmx_field_desc f_pve_cluster_sdn_fabrics_node_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_sdn_fabrics_node_get_result, items), offsetof(pve_cluster_sdn_fabrics_node_get_result, n),
-     &t_pve_cluster_sdn_fabrics_node_get_item, NULL, 0},
+     &t_pve_cluster_sdn_fabrics_node_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_sdn_fabrics_node_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_sdn_fabrics_node_get_result",
@@ -7603,22 +7634,22 @@ int pve_cluster_sdn_fabrics_node_get(pmx_client *c,
 
 static const pmx_field_desc f_pve_cluster_sdn_fabrics_node_fabric_id_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "digest", "digest",
-     offsetof(pve_cluster_sdn_fabrics_node_fabric_id_get_item, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0},
+     offsetof(pve_cluster_sdn_fabrics_node_fabric_id_get_item, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "fabric_id", "fabric_id",
-     offsetof(pve_cluster_sdn_fabrics_node_fabric_id_get_item, fabric_id), 0, NULL, "Identifier for SDN fabrics", 0},
+     offsetof(pve_cluster_sdn_fabrics_node_fabric_id_get_item, fabric_id), 0, NULL, "Identifier for SDN fabrics", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "interfaces", "interfaces",
      offsetof(pve_cluster_sdn_fabrics_node_fabric_id_get_item, interfaces), offsetof(pve_cluster_sdn_fabrics_node_fabric_id_get_item, n_interfaces),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ip", "ip",
-     offsetof(pve_cluster_sdn_fabrics_node_fabric_id_get_item, ip), 0, NULL, "IPv4 address for this node", 0},
+     offsetof(pve_cluster_sdn_fabrics_node_fabric_id_get_item, ip), 0, NULL, "IPv4 address for this node", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ip6", "ip6",
-     offsetof(pve_cluster_sdn_fabrics_node_fabric_id_get_item, ip6), 0, NULL, "IPv6 address for this node", 0},
+     offsetof(pve_cluster_sdn_fabrics_node_fabric_id_get_item, ip6), 0, NULL, "IPv6 address for this node", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "lock-token", "lock_token",
-     offsetof(pve_cluster_sdn_fabrics_node_fabric_id_get_item, lock_token), 0, NULL, "the token for unlocking the global SDN configuration", 0},
+     offsetof(pve_cluster_sdn_fabrics_node_fabric_id_get_item, lock_token), 0, NULL, "the token for unlocking the global SDN configuration", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "node_id", "node_id",
-     offsetof(pve_cluster_sdn_fabrics_node_fabric_id_get_item, node_id), 0, NULL, "Identifier for nodes in an SDN fabric", 0},
+     offsetof(pve_cluster_sdn_fabrics_node_fabric_id_get_item, node_id), 0, NULL, "Identifier for nodes in an SDN fabric", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "protocol", "protocol",
-     offsetof(pve_cluster_sdn_fabrics_node_fabric_id_get_item, protocol), 0, NULL, "Type of configuration entry in an SDN Fabric section config", 0},
+     offsetof(pve_cluster_sdn_fabrics_node_fabric_id_get_item, protocol), 0, NULL, "Type of configuration entry in an SDN Fabric section config", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_sdn_fabrics_node_fabric_id_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_sdn_fabrics_node_fabric_id_get_item",
@@ -7627,7 +7658,7 @@ static const pmx_type_desc t_pve_cluster_sdn_fabrics_node_fabric_id_get_item = {
 static const pmx_field_desc f_pve_cluster_sdn_fabrics_node_fabric_id_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_sdn_fabrics_node_fabric_id_get_result, items), offsetof(pve_cluster_sdn_fabrics_node_fabric_id_get_result, n),
-     &t_pve_cluster_sdn_fabrics_node_fabric_id_get_item, NULL, 0},
+     &t_pve_cluster_sdn_fabrics_node_fabric_id_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_sdn_fabrics_node_fabric_id_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_sdn_fabrics_node_fabric_id_get_result",
@@ -7872,22 +7903,22 @@ int pve_cluster_sdn_fabrics_node_fabric_id_node_id_delete(pmx_client *c, const c
 
 static const pmx_field_desc f_pve_cluster_sdn_fabrics_node_fabric_id_node_id_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "digest", "digest",
-     offsetof(pve_cluster_sdn_fabrics_node_fabric_id_node_id_get_result, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0},
+     offsetof(pve_cluster_sdn_fabrics_node_fabric_id_node_id_get_result, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "fabric_id", "fabric_id",
-     offsetof(pve_cluster_sdn_fabrics_node_fabric_id_node_id_get_result, fabric_id), 0, NULL, "Identifier for SDN fabrics", 0},
+     offsetof(pve_cluster_sdn_fabrics_node_fabric_id_node_id_get_result, fabric_id), 0, NULL, "Identifier for SDN fabrics", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "interfaces", "interfaces",
      offsetof(pve_cluster_sdn_fabrics_node_fabric_id_node_id_get_result, interfaces), offsetof(pve_cluster_sdn_fabrics_node_fabric_id_node_id_get_result, n_interfaces),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ip", "ip",
-     offsetof(pve_cluster_sdn_fabrics_node_fabric_id_node_id_get_result, ip), 0, NULL, "IPv4 address for this node", 0},
+     offsetof(pve_cluster_sdn_fabrics_node_fabric_id_node_id_get_result, ip), 0, NULL, "IPv4 address for this node", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ip6", "ip6",
-     offsetof(pve_cluster_sdn_fabrics_node_fabric_id_node_id_get_result, ip6), 0, NULL, "IPv6 address for this node", 0},
+     offsetof(pve_cluster_sdn_fabrics_node_fabric_id_node_id_get_result, ip6), 0, NULL, "IPv6 address for this node", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "lock-token", "lock_token",
-     offsetof(pve_cluster_sdn_fabrics_node_fabric_id_node_id_get_result, lock_token), 0, NULL, "the token for unlocking the global SDN configuration", 0},
+     offsetof(pve_cluster_sdn_fabrics_node_fabric_id_node_id_get_result, lock_token), 0, NULL, "the token for unlocking the global SDN configuration", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "node_id", "node_id",
-     offsetof(pve_cluster_sdn_fabrics_node_fabric_id_node_id_get_result, node_id), 0, NULL, "Identifier for nodes in an SDN fabric", 0},
+     offsetof(pve_cluster_sdn_fabrics_node_fabric_id_node_id_get_result, node_id), 0, NULL, "Identifier for nodes in an SDN fabric", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "protocol", "protocol",
-     offsetof(pve_cluster_sdn_fabrics_node_fabric_id_node_id_get_result, protocol), 0, NULL, "Type of configuration entry in an SDN Fabric section config", 0},
+     offsetof(pve_cluster_sdn_fabrics_node_fabric_id_node_id_get_result, protocol), 0, NULL, "Type of configuration entry in an SDN Fabric section config", 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_sdn_fabrics_node_fabric_id_node_id_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_sdn_fabrics_node_fabric_id_node_id_get_result",
@@ -8088,9 +8119,9 @@ int pve_cluster_sdn_fabrics_node_fabric_id_node_id_put(pmx_client *c, const char
 
 static const pmx_field_desc f_pve_cluster_sdn_ipams_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ipam", "ipam",
-     offsetof(pve_cluster_sdn_ipams_get_item, ipam), 0, NULL, NULL, 0},
+     offsetof(pve_cluster_sdn_ipams_get_item, ipam), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_cluster_sdn_ipams_get_item, type), 0, NULL, NULL, 0},
+     offsetof(pve_cluster_sdn_ipams_get_item, type), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_sdn_ipams_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_cluster_sdn_ipams_get_item",
@@ -8099,7 +8130,7 @@ static const pmx_type_desc t_pve_cluster_sdn_ipams_get_item = {
 static const pmx_field_desc f_pve_cluster_sdn_ipams_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_cluster_sdn_ipams_get_result, items), offsetof(pve_cluster_sdn_ipams_get_result, n),
-     &t_pve_cluster_sdn_ipams_get_item, NULL, 0},
+     &t_pve_cluster_sdn_ipams_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_sdn_ipams_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_sdn_ipams_get_result",
@@ -8293,7 +8324,7 @@ int pve_cluster_sdn_ipams_ipam_delete(pmx_client *c, const char *ipam,
 static const pmx_field_desc f_pve_cluster_sdn_ipams_ipam_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_cluster_sdn_ipams_ipam_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_cluster_sdn_ipams_ipam_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_sdn_ipams_ipam_get_result",

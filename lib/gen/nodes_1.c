@@ -10,28 +10,33 @@ static const pmx_type_desc t__I64 = {
     sizeof(pmx_type_desc), PMX_KIND_I64, 0, NULL, 0, NULL, 0};
 static const pmx_type_desc t__RAW = {
     sizeof(pmx_type_desc), PMX_KIND_RAW, 0, NULL, 0, NULL, 0};
+extern const pmx_propstr_desc pmx__fmt_ceph_erasure_coding;
+extern const pmx_propstr_desc pmx__fmt_node_acme;
+extern const pmx_propstr_desc pmx__fmt_node_acmedomain;
+extern const pmx_propstr_desc pmx__fmt_node_wakeonlan;
+extern const pmx_propstr_desc pmx__fmt_disks_draid_config;
 
 /* ---- GET /nodes ---- */
 
 static const pmx_field_desc f_pve_nodes_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "cpu", "cpu",
-     offsetof(pve_nodes_get_item, cpu), 0, NULL, "CPU utilization.", 0},
+     offsetof(pve_nodes_get_item, cpu), 0, NULL, "CPU utilization.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "level", "level",
-     offsetof(pve_nodes_get_item, level), 0, NULL, "Support level.", 0},
+     offsetof(pve_nodes_get_item, level), 0, NULL, "Support level.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "maxcpu", "maxcpu",
-     offsetof(pve_nodes_get_item, maxcpu), 0, NULL, "Number of available CPUs.", 0},
+     offsetof(pve_nodes_get_item, maxcpu), 0, NULL, "Number of available CPUs.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "maxmem", "maxmem",
-     offsetof(pve_nodes_get_item, maxmem), 0, NULL, "Number of available memory in bytes.", 0},
+     offsetof(pve_nodes_get_item, maxmem), 0, NULL, "Number of available memory in bytes.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "mem", "mem",
-     offsetof(pve_nodes_get_item, mem), 0, NULL, "Used memory in bytes.", 0},
+     offsetof(pve_nodes_get_item, mem), 0, NULL, "Used memory in bytes.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "node", "node",
-     offsetof(pve_nodes_get_item, node), 0, NULL, "The cluster node name.", 0},
+     offsetof(pve_nodes_get_item, node), 0, NULL, "The cluster node name.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ssl_fingerprint", "ssl_fingerprint",
-     offsetof(pve_nodes_get_item, ssl_fingerprint), 0, NULL, "The SSL fingerprint for the node certificate.", 0},
+     offsetof(pve_nodes_get_item, ssl_fingerprint), 0, NULL, "The SSL fingerprint for the node certificate.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "status", "status",
-     offsetof(pve_nodes_get_item, status), 0, NULL, "Node status.", 0},
+     offsetof(pve_nodes_get_item, status), 0, NULL, "Node status.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "uptime", "uptime",
-     offsetof(pve_nodes_get_item, uptime), 0, NULL, "Node uptime in seconds.", 0},
+     offsetof(pve_nodes_get_item, uptime), 0, NULL, "Node uptime in seconds.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_get_item",
@@ -40,7 +45,7 @@ static const pmx_type_desc t_pve_nodes_get_item = {
 static const pmx_field_desc f_pve_nodes_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_get_result, items), offsetof(pve_nodes_get_result, n),
-     &t_pve_nodes_get_item, NULL, 0},
+     &t_pve_nodes_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_get_result",
@@ -67,7 +72,7 @@ int pve_nodes_get(pmx_client *c, const pve_nodes_get_params *p, pmx_done_fn done
 static const pmx_field_desc f_pve_nodes_node_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_node_get_result, items), offsetof(pve_nodes_node_get_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_node_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_node_get_result",
@@ -113,7 +118,7 @@ int pve_nodes_node_get(pmx_client *c, const char *node, const pve_nodes_node_get
 static const pmx_field_desc f_pve_nodes_aplinfo_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_aplinfo_get_result, items), offsetof(pve_nodes_aplinfo_get_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_aplinfo_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_aplinfo_get_result",
@@ -159,7 +164,7 @@ int pve_nodes_aplinfo_get(pmx_client *c, const char *node, const pve_nodes_aplin
 static const pmx_field_desc f_pve_nodes_aplinfo_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_aplinfo_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_aplinfo_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_aplinfo_post_result",
@@ -230,7 +235,7 @@ int pve_nodes_aplinfo_post(pmx_client *c, const char *node, const pve_nodes_apli
 
 static const pmx_field_desc f_pve_nodes_apt_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "id", "id",
-     offsetof(pve_nodes_apt_get_item, id), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_apt_get_item, id), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_apt_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_apt_get_item",
@@ -239,7 +244,7 @@ static const pmx_type_desc t_pve_nodes_apt_get_item = {
 static const pmx_field_desc f_pve_nodes_apt_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_apt_get_result, items), offsetof(pve_nodes_apt_get_result, n),
-     &t_pve_nodes_apt_get_item, NULL, 0},
+     &t_pve_nodes_apt_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_apt_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_apt_get_result",
@@ -285,7 +290,7 @@ int pve_nodes_apt_get(pmx_client *c, const char *node, const pve_nodes_apt_get_p
 static const pmx_field_desc f_pve_nodes_apt_changelog_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_apt_changelog_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_apt_changelog_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_apt_changelog_get_result",
@@ -354,9 +359,9 @@ int pve_nodes_apt_changelog_get(pmx_client *c, const char *node,
 
 static const pmx_field_desc f_pve_nodes_apt_repositories_get_result_errors[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "error", "error",
-     offsetof(pve_nodes_apt_repositories_get_result_errors, error), 0, NULL, "The error message", 0},
+     offsetof(pve_nodes_apt_repositories_get_result_errors, error), 0, NULL, "The error message", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "path", "path",
-     offsetof(pve_nodes_apt_repositories_get_result_errors, path), 0, NULL, "Path to the problematic file.", 0},
+     offsetof(pve_nodes_apt_repositories_get_result_errors, path), 0, NULL, "Path to the problematic file.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_apt_repositories_get_result_errors = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_apt_repositories_get_result_errors",
@@ -364,10 +369,10 @@ static const pmx_type_desc t_pve_nodes_apt_repositories_get_result_errors = {
 
 static const pmx_field_desc f_pve_nodes_apt_repositories_get_result_files_repositories_Options[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "Key", "Key",
-     offsetof(pve_nodes_apt_repositories_get_result_files_repositories_Options, Key), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_apt_repositories_get_result_files_repositories_Options, Key), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "Values", "Values",
      offsetof(pve_nodes_apt_repositories_get_result_files_repositories_Options, Values), offsetof(pve_nodes_apt_repositories_get_result_files_repositories_Options, n_Values),
-     &t__STRING, NULL, 0},
+     &t__STRING, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_apt_repositories_get_result_files_repositories_Options = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_apt_repositories_get_result_files_repositories_Options",
@@ -375,26 +380,26 @@ static const pmx_type_desc t_pve_nodes_apt_repositories_get_result_files_reposit
 
 static const pmx_field_desc f_pve_nodes_apt_repositories_get_result_files_repositories[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "Comment", "Comment",
-     offsetof(pve_nodes_apt_repositories_get_result_files_repositories, Comment), 0, NULL, "Associated comment", 0},
+     offsetof(pve_nodes_apt_repositories_get_result_files_repositories, Comment), 0, NULL, "Associated comment", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "Components", "Components",
      offsetof(pve_nodes_apt_repositories_get_result_files_repositories, Components), offsetof(pve_nodes_apt_repositories_get_result_files_repositories, n_Components),
-     &t__STRING, "List of repository components", 0},
+     &t__STRING, "List of repository components", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_BOOL, "Enabled", "Enabled",
-     offsetof(pve_nodes_apt_repositories_get_result_files_repositories, Enabled), 0, NULL, "Whether the repository is enabled or not", 0},
+     offsetof(pve_nodes_apt_repositories_get_result_files_repositories, Enabled), 0, NULL, "Whether the repository is enabled or not", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "FileType", "FileType",
-     offsetof(pve_nodes_apt_repositories_get_result_files_repositories, FileType), 0, NULL, "Format of the defining file.", 0},
+     offsetof(pve_nodes_apt_repositories_get_result_files_repositories, FileType), 0, NULL, "Format of the defining file.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "Options", "Options",
      offsetof(pve_nodes_apt_repositories_get_result_files_repositories, Options), offsetof(pve_nodes_apt_repositories_get_result_files_repositories, n_Options),
-     &t_pve_nodes_apt_repositories_get_result_files_repositories_Options, "Additional options", 0},
+     &t_pve_nodes_apt_repositories_get_result_files_repositories_Options, "Additional options", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "Suites", "Suites",
      offsetof(pve_nodes_apt_repositories_get_result_files_repositories, Suites), offsetof(pve_nodes_apt_repositories_get_result_files_repositories, n_Suites),
-     &t__STRING, "List of package distribuitions", 0},
+     &t__STRING, "List of package distribuitions", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "Types", "Types",
      offsetof(pve_nodes_apt_repositories_get_result_files_repositories, Types), offsetof(pve_nodes_apt_repositories_get_result_files_repositories, n_Types),
-     &t__STRING, "List of package types.", 0},
+     &t__STRING, "List of package types.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "URIs", "URIs",
      offsetof(pve_nodes_apt_repositories_get_result_files_repositories, URIs), offsetof(pve_nodes_apt_repositories_get_result_files_repositories, n_URIs),
-     &t__STRING, "List of repository URIs.", 0},
+     &t__STRING, "List of repository URIs.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_apt_repositories_get_result_files_repositories = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_apt_repositories_get_result_files_repositories",
@@ -403,14 +408,14 @@ static const pmx_type_desc t_pve_nodes_apt_repositories_get_result_files_reposit
 static const pmx_field_desc f_pve_nodes_apt_repositories_get_result_files[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "digest", "digest",
      offsetof(pve_nodes_apt_repositories_get_result_files, digest), offsetof(pve_nodes_apt_repositories_get_result_files, n_digest),
-     &t__I64, "Digest of the file as bytes.", 0},
+     &t__I64, "Digest of the file as bytes.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "file-type", "file_type",
-     offsetof(pve_nodes_apt_repositories_get_result_files, file_type), 0, NULL, "Format of the file.", 0},
+     offsetof(pve_nodes_apt_repositories_get_result_files, file_type), 0, NULL, "Format of the file.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "path", "path",
-     offsetof(pve_nodes_apt_repositories_get_result_files, path), 0, NULL, "Path to the problematic file.", 0},
+     offsetof(pve_nodes_apt_repositories_get_result_files, path), 0, NULL, "Path to the problematic file.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "repositories", "repositories",
      offsetof(pve_nodes_apt_repositories_get_result_files, repositories), offsetof(pve_nodes_apt_repositories_get_result_files, n_repositories),
-     &t_pve_nodes_apt_repositories_get_result_files_repositories, "The parsed repositories.", 0},
+     &t_pve_nodes_apt_repositories_get_result_files_repositories, "The parsed repositories.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_apt_repositories_get_result_files = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_apt_repositories_get_result_files",
@@ -418,15 +423,15 @@ static const pmx_type_desc t_pve_nodes_apt_repositories_get_result_files = {
 
 static const pmx_field_desc f_pve_nodes_apt_repositories_get_result_infos[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "index", "index",
-     offsetof(pve_nodes_apt_repositories_get_result_infos, index), 0, NULL, "Index of the associated repository within the file.", 0},
+     offsetof(pve_nodes_apt_repositories_get_result_infos, index), 0, NULL, "Index of the associated repository within the file.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "kind", "kind",
-     offsetof(pve_nodes_apt_repositories_get_result_infos, kind), 0, NULL, "Kind of the information (e.g. warning).", 0},
+     offsetof(pve_nodes_apt_repositories_get_result_infos, kind), 0, NULL, "Kind of the information (e.g. warning).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "message", "message",
-     offsetof(pve_nodes_apt_repositories_get_result_infos, message), 0, NULL, "Information message.", 0},
+     offsetof(pve_nodes_apt_repositories_get_result_infos, message), 0, NULL, "Information message.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "path", "path",
-     offsetof(pve_nodes_apt_repositories_get_result_infos, path), 0, NULL, "Path to the associated file.", 0},
+     offsetof(pve_nodes_apt_repositories_get_result_infos, path), 0, NULL, "Path to the associated file.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "property", "property",
-     offsetof(pve_nodes_apt_repositories_get_result_infos, property), 0, NULL, "Property from which the info originates.", 0},
+     offsetof(pve_nodes_apt_repositories_get_result_infos, property), 0, NULL, "Property from which the info originates.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_apt_repositories_get_result_infos = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_apt_repositories_get_result_infos",
@@ -434,11 +439,11 @@ static const pmx_type_desc t_pve_nodes_apt_repositories_get_result_infos = {
 
 static const pmx_field_desc f_pve_nodes_apt_repositories_get_result_standard_repos[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "handle", "handle",
-     offsetof(pve_nodes_apt_repositories_get_result_standard_repos, handle), 0, NULL, "Handle to identify the repository.", 0},
+     offsetof(pve_nodes_apt_repositories_get_result_standard_repos, handle), 0, NULL, "Handle to identify the repository.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_nodes_apt_repositories_get_result_standard_repos, name), 0, NULL, "Full name of the repository.", 0},
+     offsetof(pve_nodes_apt_repositories_get_result_standard_repos, name), 0, NULL, "Full name of the repository.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "status", "status",
-     offsetof(pve_nodes_apt_repositories_get_result_standard_repos, status), 0, NULL, "Indicating enabled/disabled status, if the repository is configured.", 0},
+     offsetof(pve_nodes_apt_repositories_get_result_standard_repos, status), 0, NULL, "Indicating enabled/disabled status, if the repository is configured.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_apt_repositories_get_result_standard_repos = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_apt_repositories_get_result_standard_repos",
@@ -446,19 +451,19 @@ static const pmx_type_desc t_pve_nodes_apt_repositories_get_result_standard_repo
 
 static const pmx_field_desc f_pve_nodes_apt_repositories_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "digest", "digest",
-     offsetof(pve_nodes_apt_repositories_get_result, digest), 0, NULL, "Common digest of all files.", 0},
+     offsetof(pve_nodes_apt_repositories_get_result, digest), 0, NULL, "Common digest of all files.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "errors", "errors",
      offsetof(pve_nodes_apt_repositories_get_result, errors), offsetof(pve_nodes_apt_repositories_get_result, n_errors),
-     &t_pve_nodes_apt_repositories_get_result_errors, "List of problematic repository files.", 0},
+     &t_pve_nodes_apt_repositories_get_result_errors, "List of problematic repository files.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "files", "files",
      offsetof(pve_nodes_apt_repositories_get_result, files), offsetof(pve_nodes_apt_repositories_get_result, n_files),
-     &t_pve_nodes_apt_repositories_get_result_files, "List of parsed repository files.", 0},
+     &t_pve_nodes_apt_repositories_get_result_files, "List of parsed repository files.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "infos", "infos",
      offsetof(pve_nodes_apt_repositories_get_result, infos), offsetof(pve_nodes_apt_repositories_get_result, n_infos),
-     &t_pve_nodes_apt_repositories_get_result_infos, "Additional information/warnings for APT repositories.", 0},
+     &t_pve_nodes_apt_repositories_get_result_infos, "Additional information/warnings for APT repositories.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "standard-repos", "standard_repos",
      offsetof(pve_nodes_apt_repositories_get_result, standard_repos), offsetof(pve_nodes_apt_repositories_get_result, n_standard_repos),
-     &t_pve_nodes_apt_repositories_get_result_standard_repos, "List of standard repositories and their configuration status", 0},
+     &t_pve_nodes_apt_repositories_get_result_standard_repos, "List of standard repositories and their configuration status", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_apt_repositories_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_apt_repositories_get_result",
@@ -651,25 +656,25 @@ int pve_nodes_apt_repositories_put(pmx_client *c, const char *node,
 
 static const pmx_field_desc f_pve_nodes_apt_update_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "Arch", "Arch",
-     offsetof(pve_nodes_apt_update_get_item, Arch), 0, NULL, "Package Architecture.", 0},
+     offsetof(pve_nodes_apt_update_get_item, Arch), 0, NULL, "Package Architecture.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "Description", "Description",
-     offsetof(pve_nodes_apt_update_get_item, Description), 0, NULL, "Package description.", 0},
+     offsetof(pve_nodes_apt_update_get_item, Description), 0, NULL, "Package description.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "NotifyStatus", "NotifyStatus",
-     offsetof(pve_nodes_apt_update_get_item, NotifyStatus), 0, NULL, "Version for which PVE has already sent an update notification for.", 0},
+     offsetof(pve_nodes_apt_update_get_item, NotifyStatus), 0, NULL, "Version for which PVE has already sent an update notification for.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "OldVersion", "OldVersion",
-     offsetof(pve_nodes_apt_update_get_item, OldVersion), 0, NULL, "Old version currently installed.", 0},
+     offsetof(pve_nodes_apt_update_get_item, OldVersion), 0, NULL, "Old version currently installed.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "Origin", "Origin",
-     offsetof(pve_nodes_apt_update_get_item, Origin), 0, NULL, "Package origin, e.g., 'Proxmox' or 'Debian'.", 0},
+     offsetof(pve_nodes_apt_update_get_item, Origin), 0, NULL, "Package origin, e.g., 'Proxmox' or 'Debian'.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "Package", "Package",
-     offsetof(pve_nodes_apt_update_get_item, Package), 0, NULL, "Package name.", 0},
+     offsetof(pve_nodes_apt_update_get_item, Package), 0, NULL, "Package name.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "Priority", "Priority",
-     offsetof(pve_nodes_apt_update_get_item, Priority), 0, NULL, "Package priority.", 0},
+     offsetof(pve_nodes_apt_update_get_item, Priority), 0, NULL, "Package priority.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "Section", "Section",
-     offsetof(pve_nodes_apt_update_get_item, Section), 0, NULL, "Package section.", 0},
+     offsetof(pve_nodes_apt_update_get_item, Section), 0, NULL, "Package section.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "Title", "Title",
-     offsetof(pve_nodes_apt_update_get_item, Title), 0, NULL, "Package title.", 0},
+     offsetof(pve_nodes_apt_update_get_item, Title), 0, NULL, "Package title.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "Version", "Version",
-     offsetof(pve_nodes_apt_update_get_item, Version), 0, NULL, "New version to be updated to.", 0},
+     offsetof(pve_nodes_apt_update_get_item, Version), 0, NULL, "New version to be updated to.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_apt_update_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_apt_update_get_item",
@@ -678,7 +683,7 @@ static const pmx_type_desc t_pve_nodes_apt_update_get_item = {
 static const pmx_field_desc f_pve_nodes_apt_update_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_apt_update_get_result, items), offsetof(pve_nodes_apt_update_get_result, n),
-     &t_pve_nodes_apt_update_get_item, NULL, 0},
+     &t_pve_nodes_apt_update_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_apt_update_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_apt_update_get_result",
@@ -725,7 +730,7 @@ int pve_nodes_apt_update_get(pmx_client *c, const char *node,
 static const pmx_field_desc f_pve_nodes_apt_update_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_apt_update_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_apt_update_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_apt_update_post_result",
@@ -795,31 +800,31 @@ int pve_nodes_apt_update_post(pmx_client *c, const char *node,
 
 static const pmx_field_desc f_pve_nodes_apt_versions_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "Arch", "Arch",
-     offsetof(pve_nodes_apt_versions_get_item, Arch), 0, NULL, "Package Architecture.", 0},
+     offsetof(pve_nodes_apt_versions_get_item, Arch), 0, NULL, "Package Architecture.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "CurrentState", "CurrentState",
-     offsetof(pve_nodes_apt_versions_get_item, CurrentState), 0, NULL, "Current state of the package installed on the system.", 0},
+     offsetof(pve_nodes_apt_versions_get_item, CurrentState), 0, NULL, "Current state of the package installed on the system.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "Description", "Description",
-     offsetof(pve_nodes_apt_versions_get_item, Description), 0, NULL, "Package description.", 0},
+     offsetof(pve_nodes_apt_versions_get_item, Description), 0, NULL, "Package description.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ManagerVersion", "ManagerVersion",
-     offsetof(pve_nodes_apt_versions_get_item, ManagerVersion), 0, NULL, "Version of the currently running pve-manager API server.", 0},
+     offsetof(pve_nodes_apt_versions_get_item, ManagerVersion), 0, NULL, "Version of the currently running pve-manager API server.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "NotifyStatus", "NotifyStatus",
-     offsetof(pve_nodes_apt_versions_get_item, NotifyStatus), 0, NULL, "Version for which PVE has already sent an update notification for.", 0},
+     offsetof(pve_nodes_apt_versions_get_item, NotifyStatus), 0, NULL, "Version for which PVE has already sent an update notification for.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "OldVersion", "OldVersion",
-     offsetof(pve_nodes_apt_versions_get_item, OldVersion), 0, NULL, "Old version currently installed.", 0},
+     offsetof(pve_nodes_apt_versions_get_item, OldVersion), 0, NULL, "Old version currently installed.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "Origin", "Origin",
-     offsetof(pve_nodes_apt_versions_get_item, Origin), 0, NULL, "Package origin, e.g., 'Proxmox' or 'Debian'.", 0},
+     offsetof(pve_nodes_apt_versions_get_item, Origin), 0, NULL, "Package origin, e.g., 'Proxmox' or 'Debian'.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "Package", "Package",
-     offsetof(pve_nodes_apt_versions_get_item, Package), 0, NULL, "Package name.", 0},
+     offsetof(pve_nodes_apt_versions_get_item, Package), 0, NULL, "Package name.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "Priority", "Priority",
-     offsetof(pve_nodes_apt_versions_get_item, Priority), 0, NULL, "Package priority.", 0},
+     offsetof(pve_nodes_apt_versions_get_item, Priority), 0, NULL, "Package priority.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "RunningKernel", "RunningKernel",
-     offsetof(pve_nodes_apt_versions_get_item, RunningKernel), 0, NULL, "Kernel release, only for package 'proxmox-ve'.", 0},
+     offsetof(pve_nodes_apt_versions_get_item, RunningKernel), 0, NULL, "Kernel release, only for package 'proxmox-ve'.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "Section", "Section",
-     offsetof(pve_nodes_apt_versions_get_item, Section), 0, NULL, "Package section.", 0},
+     offsetof(pve_nodes_apt_versions_get_item, Section), 0, NULL, "Package section.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "Title", "Title",
-     offsetof(pve_nodes_apt_versions_get_item, Title), 0, NULL, "Package title.", 0},
+     offsetof(pve_nodes_apt_versions_get_item, Title), 0, NULL, "Package title.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "Version", "Version",
-     offsetof(pve_nodes_apt_versions_get_item, Version), 0, NULL, "New version to be updated to.", 0},
+     offsetof(pve_nodes_apt_versions_get_item, Version), 0, NULL, "New version to be updated to.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_apt_versions_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_apt_versions_get_item",
@@ -828,7 +833,7 @@ static const pmx_type_desc t_pve_nodes_apt_versions_get_item = {
 static const pmx_field_desc f_pve_nodes_apt_versions_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_apt_versions_get_result, items), offsetof(pve_nodes_apt_versions_get_result, n),
-     &t_pve_nodes_apt_versions_get_item, NULL, 0},
+     &t_pve_nodes_apt_versions_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_apt_versions_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_apt_versions_get_result",
@@ -875,7 +880,7 @@ int pve_nodes_apt_versions_get(pmx_client *c, const char *node,
 static const pmx_field_desc f_pve_nodes_capabilities_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_capabilities_get_result, items), offsetof(pve_nodes_capabilities_get_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_capabilities_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_capabilities_get_result",
@@ -922,7 +927,7 @@ int pve_nodes_capabilities_get(pmx_client *c, const char *node,
 static const pmx_field_desc f_pve_nodes_capabilities_qemu_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_capabilities_qemu_get_result, items), offsetof(pve_nodes_capabilities_qemu_get_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_capabilities_qemu_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_capabilities_qemu_get_result",
@@ -968,11 +973,11 @@ int pve_nodes_capabilities_qemu_get(pmx_client *c, const char *node,
 
 static const pmx_field_desc f_pve_nodes_capabilities_qemu_cpu_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_BOOL, "custom", "custom",
-     offsetof(pve_nodes_capabilities_qemu_cpu_get_item, custom), 0, NULL, "True if this is a custom CPU model.", 0},
+     offsetof(pve_nodes_capabilities_qemu_cpu_get_item, custom), 0, NULL, "True if this is a custom CPU model.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_nodes_capabilities_qemu_cpu_get_item, name), 0, NULL, "Name of the CPU model. Identifies it for subsequent API calls. Prefixed with 'custom-' for custom models.", 0},
+     offsetof(pve_nodes_capabilities_qemu_cpu_get_item, name), 0, NULL, "Name of the CPU model. Identifies it for subsequent API calls. Prefixed with 'custom-' for custom models.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "vendor", "vendor",
-     offsetof(pve_nodes_capabilities_qemu_cpu_get_item, vendor), 0, NULL, "CPU vendor visible to the guest when this model is selected. Vendor of 'reported-model' in case of custom models.", 0},
+     offsetof(pve_nodes_capabilities_qemu_cpu_get_item, vendor), 0, NULL, "CPU vendor visible to the guest when this model is selected. Vendor of 'reported-model' in case of custom models.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_capabilities_qemu_cpu_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_capabilities_qemu_cpu_get_item",
@@ -981,7 +986,7 @@ static const pmx_type_desc t_pve_nodes_capabilities_qemu_cpu_get_item = {
 static const pmx_field_desc f_pve_nodes_capabilities_qemu_cpu_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_capabilities_qemu_cpu_get_result, items), offsetof(pve_nodes_capabilities_qemu_cpu_get_result, n),
-     &t_pve_nodes_capabilities_qemu_cpu_get_item, NULL, 0},
+     &t_pve_nodes_capabilities_qemu_cpu_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_capabilities_qemu_cpu_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_capabilities_qemu_cpu_get_result",
@@ -1027,9 +1032,9 @@ int pve_nodes_capabilities_qemu_cpu_get(pmx_client *c, const char *node,
 
 static const pmx_field_desc f_pve_nodes_capabilities_qemu_cpu_flags_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "description", "description",
-     offsetof(pve_nodes_capabilities_qemu_cpu_flags_get_item, description), 0, NULL, "Description of the CPU flag.", 0},
+     offsetof(pve_nodes_capabilities_qemu_cpu_flags_get_item, description), 0, NULL, "Description of the CPU flag.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_nodes_capabilities_qemu_cpu_flags_get_item, name), 0, NULL, "Name of the CPU flag.", 0},
+     offsetof(pve_nodes_capabilities_qemu_cpu_flags_get_item, name), 0, NULL, "Name of the CPU flag.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_capabilities_qemu_cpu_flags_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_capabilities_qemu_cpu_flags_get_item",
@@ -1038,7 +1043,7 @@ static const pmx_type_desc t_pve_nodes_capabilities_qemu_cpu_flags_get_item = {
 static const pmx_field_desc f_pve_nodes_capabilities_qemu_cpu_flags_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_capabilities_qemu_cpu_flags_get_result, items), offsetof(pve_nodes_capabilities_qemu_cpu_flags_get_result, n),
-     &t_pve_nodes_capabilities_qemu_cpu_flags_get_item, NULL, 0},
+     &t_pve_nodes_capabilities_qemu_cpu_flags_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_capabilities_qemu_cpu_flags_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_capabilities_qemu_cpu_flags_get_result",
@@ -1084,13 +1089,13 @@ int pve_nodes_capabilities_qemu_cpu_flags_get(pmx_client *c, const char *node,
 
 static const pmx_field_desc f_pve_nodes_capabilities_qemu_machines_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "changes", "changes",
-     offsetof(pve_nodes_capabilities_qemu_machines_get_item, changes), 0, NULL, "Notable changes of a version, currently only set for +pveX versions.", 0},
+     offsetof(pve_nodes_capabilities_qemu_machines_get_item, changes), 0, NULL, "Notable changes of a version, currently only set for +pveX versions.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "id", "id",
-     offsetof(pve_nodes_capabilities_qemu_machines_get_item, id), 0, NULL, "Full name of machine type and version.", 0},
+     offsetof(pve_nodes_capabilities_qemu_machines_get_item, id), 0, NULL, "Full name of machine type and version.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_nodes_capabilities_qemu_machines_get_item, type), 0, NULL, "The machine type.", 0},
+     offsetof(pve_nodes_capabilities_qemu_machines_get_item, type), 0, NULL, "The machine type.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "version", "version",
-     offsetof(pve_nodes_capabilities_qemu_machines_get_item, version), 0, NULL, "The machine version.", 0},
+     offsetof(pve_nodes_capabilities_qemu_machines_get_item, version), 0, NULL, "The machine version.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_capabilities_qemu_machines_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_capabilities_qemu_machines_get_item",
@@ -1099,7 +1104,7 @@ static const pmx_type_desc t_pve_nodes_capabilities_qemu_machines_get_item = {
 static const pmx_field_desc f_pve_nodes_capabilities_qemu_machines_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_capabilities_qemu_machines_get_result, items), offsetof(pve_nodes_capabilities_qemu_machines_get_result, n),
-     &t_pve_nodes_capabilities_qemu_machines_get_item, NULL, 0},
+     &t_pve_nodes_capabilities_qemu_machines_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_capabilities_qemu_machines_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_capabilities_qemu_machines_get_result",
@@ -1145,7 +1150,7 @@ int pve_nodes_capabilities_qemu_machines_get(pmx_client *c, const char *node,
 
 static const pmx_field_desc f_pve_nodes_capabilities_qemu_migration_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_BOOL, "has-dbus-vmstate", "has_dbus_vmstate",
-     offsetof(pve_nodes_capabilities_qemu_migration_get_result, has_dbus_vmstate), 0, NULL, "Whether the host supports live-migrating additional VM state via the dbus-vmstate helper.", 0},
+     offsetof(pve_nodes_capabilities_qemu_migration_get_result, has_dbus_vmstate), 0, NULL, "Whether the host supports live-migrating additional VM state via the dbus-vmstate helper.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_capabilities_qemu_migration_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_capabilities_qemu_migration_get_result",
@@ -1192,7 +1197,7 @@ int pve_nodes_capabilities_qemu_migration_get(pmx_client *c, const char *node,
 static const pmx_field_desc f_pve_nodes_ceph_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_ceph_get_result, items), offsetof(pve_nodes_ceph_get_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_ceph_get_result",
@@ -1238,7 +1243,7 @@ int pve_nodes_ceph_get(pmx_client *c, const char *node, const pve_nodes_ceph_get
 static const pmx_field_desc f_pve_nodes_ceph_cfg_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_ceph_cfg_get_result, items), offsetof(pve_nodes_ceph_cfg_get_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_cfg_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_ceph_cfg_get_result",
@@ -1283,17 +1288,17 @@ int pve_nodes_ceph_cfg_get(pmx_client *c, const char *node, const pve_nodes_ceph
 
 static const pmx_field_desc f_pve_nodes_ceph_cfg_db_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_BOOL, "can_update_at_runtime", "can_update_at_runtime",
-     offsetof(pve_nodes_ceph_cfg_db_get_item, can_update_at_runtime), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_cfg_db_get_item, can_update_at_runtime), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "level", "level",
-     offsetof(pve_nodes_ceph_cfg_db_get_item, level), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_cfg_db_get_item, level), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "mask", "mask",
-     offsetof(pve_nodes_ceph_cfg_db_get_item, mask), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_cfg_db_get_item, mask), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_nodes_ceph_cfg_db_get_item, name), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_cfg_db_get_item, name), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "section", "section",
-     offsetof(pve_nodes_ceph_cfg_db_get_item, section), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_cfg_db_get_item, section), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
-     offsetof(pve_nodes_ceph_cfg_db_get_item, value), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_cfg_db_get_item, value), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_cfg_db_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_ceph_cfg_db_get_item",
@@ -1302,7 +1307,7 @@ static const pmx_type_desc t_pve_nodes_ceph_cfg_db_get_item = {
 static const pmx_field_desc f_pve_nodes_ceph_cfg_db_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_ceph_cfg_db_get_result, items), offsetof(pve_nodes_ceph_cfg_db_get_result, n),
-     &t_pve_nodes_ceph_cfg_db_get_item, NULL, 0},
+     &t_pve_nodes_ceph_cfg_db_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_cfg_db_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_ceph_cfg_db_get_result",
@@ -1349,7 +1354,7 @@ int pve_nodes_ceph_cfg_db_get(pmx_client *c, const char *node,
 static const pmx_field_desc f_pve_nodes_ceph_cfg_raw_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_ceph_cfg_raw_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_cfg_raw_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_ceph_cfg_raw_get_result",
@@ -1396,7 +1401,7 @@ int pve_nodes_ceph_cfg_raw_get(pmx_client *c, const char *node,
 static const pmx_field_desc f_pve_nodes_ceph_cfg_value_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_nodes_ceph_cfg_value_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_cfg_value_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_ceph_cfg_value_get_result",
@@ -1455,9 +1460,9 @@ int pve_nodes_ceph_cfg_value_get(pmx_client *c, const char *node,
 
 static const pmx_field_desc f_pve_nodes_ceph_cmd_safety_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_BOOL, "safe", "safe",
-     offsetof(pve_nodes_ceph_cmd_safety_get_result, safe), 0, NULL, "If it is safe to run the command.", 0},
+     offsetof(pve_nodes_ceph_cmd_safety_get_result, safe), 0, NULL, "If it is safe to run the command.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "status", "status",
-     offsetof(pve_nodes_ceph_cmd_safety_get_result, status), 0, NULL, "Status message given by Ceph.", 0},
+     offsetof(pve_nodes_ceph_cmd_safety_get_result, status), 0, NULL, "Status message given by Ceph.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_cmd_safety_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_ceph_cmd_safety_get_result",
@@ -1544,7 +1549,7 @@ int pve_nodes_ceph_cmd_safety_get(pmx_client *c, const char *node,
 static const pmx_field_desc f_pve_nodes_ceph_crush_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_ceph_crush_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_crush_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_ceph_crush_get_result",
@@ -1590,11 +1595,11 @@ int pve_nodes_ceph_crush_get(pmx_client *c, const char *node,
 
 static const pmx_field_desc f_pve_nodes_ceph_fs_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "data_pool", "data_pool",
-     offsetof(pve_nodes_ceph_fs_get_item, data_pool), 0, NULL, "The name of the data pool.", 0},
+     offsetof(pve_nodes_ceph_fs_get_item, data_pool), 0, NULL, "The name of the data pool.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "metadata_pool", "metadata_pool",
-     offsetof(pve_nodes_ceph_fs_get_item, metadata_pool), 0, NULL, "The name of the metadata pool.", 0},
+     offsetof(pve_nodes_ceph_fs_get_item, metadata_pool), 0, NULL, "The name of the metadata pool.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_nodes_ceph_fs_get_item, name), 0, NULL, "The ceph filesystem name.", 0},
+     offsetof(pve_nodes_ceph_fs_get_item, name), 0, NULL, "The ceph filesystem name.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_fs_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_ceph_fs_get_item",
@@ -1603,7 +1608,7 @@ static const pmx_type_desc t_pve_nodes_ceph_fs_get_item = {
 static const pmx_field_desc f_pve_nodes_ceph_fs_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_ceph_fs_get_result, items), offsetof(pve_nodes_ceph_fs_get_result, n),
-     &t_pve_nodes_ceph_fs_get_item, NULL, 0},
+     &t_pve_nodes_ceph_fs_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_fs_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_ceph_fs_get_result",
@@ -1649,7 +1654,7 @@ int pve_nodes_ceph_fs_get(pmx_client *c, const char *node, const pve_nodes_ceph_
 static const pmx_field_desc f_pve_nodes_ceph_fs_name_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_ceph_fs_name_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_fs_name_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_ceph_fs_name_post_result",
@@ -1858,9 +1863,9 @@ int pve_nodes_ceph_init_post(pmx_client *c, const char *node,
 
 static const pmx_field_desc f_pve_nodes_ceph_log_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_I64, "n", "n",
-     offsetof(pve_nodes_ceph_log_get_item, n), 0, NULL, "Line number", 0},
+     offsetof(pve_nodes_ceph_log_get_item, n), 0, NULL, "Line number", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "t", "t",
-     offsetof(pve_nodes_ceph_log_get_item, t), 0, NULL, "Line text", 0},
+     offsetof(pve_nodes_ceph_log_get_item, t), 0, NULL, "Line text", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_log_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_ceph_log_get_item",
@@ -1869,7 +1874,7 @@ static const pmx_type_desc t_pve_nodes_ceph_log_get_item = {
 static const pmx_field_desc f_pve_nodes_ceph_log_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_ceph_log_get_result, items), offsetof(pve_nodes_ceph_log_get_result, n),
-     &t_pve_nodes_ceph_log_get_item, NULL, 0},
+     &t_pve_nodes_ceph_log_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_log_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_ceph_log_get_result",
@@ -1938,17 +1943,17 @@ int pve_nodes_ceph_log_get(pmx_client *c, const char *node, const pve_nodes_ceph
 
 static const pmx_field_desc f_pve_nodes_ceph_mds_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "addr", "addr",
-     offsetof(pve_nodes_ceph_mds_get_item, addr), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_mds_get_item, addr), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "host", "host",
-     offsetof(pve_nodes_ceph_mds_get_item, host), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_mds_get_item, host), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_nodes_ceph_mds_get_item, name), 0, NULL, "The name (ID) for the MDS", 0},
+     offsetof(pve_nodes_ceph_mds_get_item, name), 0, NULL, "The name (ID) for the MDS", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "rank", "rank",
-     offsetof(pve_nodes_ceph_mds_get_item, rank), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_mds_get_item, rank), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "standby_replay", "standby_replay",
-     offsetof(pve_nodes_ceph_mds_get_item, standby_replay), 0, NULL, "If true, the standby MDS is polling the active MDS for faster recovery (hot standby).", 0},
+     offsetof(pve_nodes_ceph_mds_get_item, standby_replay), 0, NULL, "If true, the standby MDS is polling the active MDS for faster recovery (hot standby).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "state", "state",
-     offsetof(pve_nodes_ceph_mds_get_item, state), 0, NULL, "State of the MDS", 0},
+     offsetof(pve_nodes_ceph_mds_get_item, state), 0, NULL, "State of the MDS", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_mds_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_ceph_mds_get_item",
@@ -1957,7 +1962,7 @@ static const pmx_type_desc t_pve_nodes_ceph_mds_get_item = {
 static const pmx_field_desc f_pve_nodes_ceph_mds_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_ceph_mds_get_result, items), offsetof(pve_nodes_ceph_mds_get_result, n),
-     &t_pve_nodes_ceph_mds_get_item, NULL, 0},
+     &t_pve_nodes_ceph_mds_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_mds_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_ceph_mds_get_result",
@@ -2003,7 +2008,7 @@ int pve_nodes_ceph_mds_get(pmx_client *c, const char *node, const pve_nodes_ceph
 static const pmx_field_desc f_pve_nodes_ceph_mds_name_delete_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_ceph_mds_name_delete_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_mds_name_delete_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_ceph_mds_name_delete_result",
@@ -2063,7 +2068,7 @@ int pve_nodes_ceph_mds_name_delete(pmx_client *c, const char *node, const char *
 static const pmx_field_desc f_pve_nodes_ceph_mds_name_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_ceph_mds_name_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_mds_name_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_ceph_mds_name_post_result",
@@ -2136,13 +2141,13 @@ int pve_nodes_ceph_mds_name_post(pmx_client *c, const char *node, const char *na
 
 static const pmx_field_desc f_pve_nodes_ceph_mgr_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "addr", "addr",
-     offsetof(pve_nodes_ceph_mgr_get_item, addr), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_mgr_get_item, addr), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "host", "host",
-     offsetof(pve_nodes_ceph_mgr_get_item, host), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_mgr_get_item, host), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_nodes_ceph_mgr_get_item, name), 0, NULL, "The name (ID) for the MGR", 0},
+     offsetof(pve_nodes_ceph_mgr_get_item, name), 0, NULL, "The name (ID) for the MGR", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "state", "state",
-     offsetof(pve_nodes_ceph_mgr_get_item, state), 0, NULL, "State of the MGR", 0},
+     offsetof(pve_nodes_ceph_mgr_get_item, state), 0, NULL, "State of the MGR", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_mgr_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_ceph_mgr_get_item",
@@ -2151,7 +2156,7 @@ static const pmx_type_desc t_pve_nodes_ceph_mgr_get_item = {
 static const pmx_field_desc f_pve_nodes_ceph_mgr_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_ceph_mgr_get_result, items), offsetof(pve_nodes_ceph_mgr_get_result, n),
-     &t_pve_nodes_ceph_mgr_get_item, NULL, 0},
+     &t_pve_nodes_ceph_mgr_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_mgr_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_ceph_mgr_get_result",
@@ -2197,7 +2202,7 @@ int pve_nodes_ceph_mgr_get(pmx_client *c, const char *node, const pve_nodes_ceph
 static const pmx_field_desc f_pve_nodes_ceph_mgr_id_delete_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_ceph_mgr_id_delete_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_mgr_id_delete_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_ceph_mgr_id_delete_result",
@@ -2257,7 +2262,7 @@ int pve_nodes_ceph_mgr_id_delete(pmx_client *c, const char *node, const char *id
 static const pmx_field_desc f_pve_nodes_ceph_mgr_id_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_ceph_mgr_id_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_mgr_id_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_ceph_mgr_id_post_result",
@@ -2317,25 +2322,25 @@ int pve_nodes_ceph_mgr_id_post(pmx_client *c, const char *node, const char *id,
 
 static const pmx_field_desc f_pve_nodes_ceph_mon_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "addr", "addr",
-     offsetof(pve_nodes_ceph_mon_get_item, addr), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_mon_get_item, addr), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ceph_version", "ceph_version",
-     offsetof(pve_nodes_ceph_mon_get_item, ceph_version), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_mon_get_item, ceph_version), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ceph_version_short", "ceph_version_short",
-     offsetof(pve_nodes_ceph_mon_get_item, ceph_version_short), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_mon_get_item, ceph_version_short), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "direxists", "direxists",
-     offsetof(pve_nodes_ceph_mon_get_item, direxists), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_mon_get_item, direxists), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "host", "host",
-     offsetof(pve_nodes_ceph_mon_get_item, host), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_mon_get_item, host), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_nodes_ceph_mon_get_item, name), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_mon_get_item, name), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "quorum", "quorum",
-     offsetof(pve_nodes_ceph_mon_get_item, quorum), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_mon_get_item, quorum), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "rank", "rank",
-     offsetof(pve_nodes_ceph_mon_get_item, rank), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_mon_get_item, rank), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "service", "service",
-     offsetof(pve_nodes_ceph_mon_get_item, service), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_mon_get_item, service), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "state", "state",
-     offsetof(pve_nodes_ceph_mon_get_item, state), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_mon_get_item, state), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_mon_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_ceph_mon_get_item",
@@ -2344,7 +2349,7 @@ static const pmx_type_desc t_pve_nodes_ceph_mon_get_item = {
 static const pmx_field_desc f_pve_nodes_ceph_mon_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_ceph_mon_get_result, items), offsetof(pve_nodes_ceph_mon_get_result, n),
-     &t_pve_nodes_ceph_mon_get_item, NULL, 0},
+     &t_pve_nodes_ceph_mon_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_mon_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_ceph_mon_get_result",
@@ -2390,7 +2395,7 @@ int pve_nodes_ceph_mon_get(pmx_client *c, const char *node, const pve_nodes_ceph
 static const pmx_field_desc f_pve_nodes_ceph_mon_monid_delete_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_ceph_mon_monid_delete_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_mon_monid_delete_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_ceph_mon_monid_delete_result",
@@ -2450,7 +2455,7 @@ int pve_nodes_ceph_mon_monid_delete(pmx_client *c, const char *node, const char 
 static const pmx_field_desc f_pve_nodes_ceph_mon_monid_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_ceph_mon_monid_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_mon_monid_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_ceph_mon_monid_post_result",
@@ -2523,7 +2528,7 @@ int pve_nodes_ceph_mon_monid_post(pmx_client *c, const char *node, const char *m
 static const pmx_field_desc f_pve_nodes_ceph_osd_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_nodes_ceph_osd_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_osd_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_ceph_osd_get_result",
@@ -2569,7 +2574,7 @@ int pve_nodes_ceph_osd_get(pmx_client *c, const char *node, const pve_nodes_ceph
 static const pmx_field_desc f_pve_nodes_ceph_osd_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_ceph_osd_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_osd_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_ceph_osd_post_result",
@@ -2714,7 +2719,7 @@ int pve_nodes_ceph_osd_post(pmx_client *c, const char *node,
 static const pmx_field_desc f_pve_nodes_ceph_osd_osdid_delete_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_ceph_osd_osdid_delete_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_osd_osdid_delete_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_ceph_osd_osdid_delete_result",
@@ -2785,7 +2790,7 @@ int pve_nodes_ceph_osd_osdid_delete(pmx_client *c, const char *node, int64_t osd
 static const pmx_field_desc f_pve_nodes_ceph_osd_osdid_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_ceph_osd_osdid_get_result, items), offsetof(pve_nodes_ceph_osd_osdid_get_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_osd_osdid_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_ceph_osd_osdid_get_result",
@@ -2892,17 +2897,17 @@ int pve_nodes_ceph_osd_in_post(pmx_client *c, const char *node, int64_t osdid,
 
 static const pmx_field_desc f_pve_nodes_ceph_osd_lv_info_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "creation_time", "creation_time",
-     offsetof(pve_nodes_ceph_osd_lv_info_get_result, creation_time), 0, NULL, "Creation time as reported by `lvs`.", 0},
+     offsetof(pve_nodes_ceph_osd_lv_info_get_result, creation_time), 0, NULL, "Creation time as reported by `lvs`.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "lv_name", "lv_name",
-     offsetof(pve_nodes_ceph_osd_lv_info_get_result, lv_name), 0, NULL, "Name of the logical volume (LV).", 0},
+     offsetof(pve_nodes_ceph_osd_lv_info_get_result, lv_name), 0, NULL, "Name of the logical volume (LV).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "lv_path", "lv_path",
-     offsetof(pve_nodes_ceph_osd_lv_info_get_result, lv_path), 0, NULL, "Path to the logical volume (LV).", 0},
+     offsetof(pve_nodes_ceph_osd_lv_info_get_result, lv_path), 0, NULL, "Path to the logical volume (LV).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "lv_size", "lv_size",
-     offsetof(pve_nodes_ceph_osd_lv_info_get_result, lv_size), 0, NULL, "Size of the logical volume (LV).", 0},
+     offsetof(pve_nodes_ceph_osd_lv_info_get_result, lv_size), 0, NULL, "Size of the logical volume (LV).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "lv_uuid", "lv_uuid",
-     offsetof(pve_nodes_ceph_osd_lv_info_get_result, lv_uuid), 0, NULL, "UUID of the logical volume (LV).", 0},
+     offsetof(pve_nodes_ceph_osd_lv_info_get_result, lv_uuid), 0, NULL, "UUID of the logical volume (LV).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "vg_name", "vg_name",
-     offsetof(pve_nodes_ceph_osd_lv_info_get_result, vg_name), 0, NULL, "Name of the volume group (VG).", 0},
+     offsetof(pve_nodes_ceph_osd_lv_info_get_result, vg_name), 0, NULL, "Name of the volume group (VG).", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_osd_lv_info_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_ceph_osd_lv_info_get_result",
@@ -2974,17 +2979,17 @@ int pve_nodes_ceph_osd_lv_info_get(pmx_client *c, const char *node, int64_t osdi
 
 static const pmx_field_desc f_pve_nodes_ceph_osd_metadata_get_result_devices[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "dev_node", "dev_node",
-     offsetof(pve_nodes_ceph_osd_metadata_get_result_devices, dev_node), 0, NULL, "Device node", 0},
+     offsetof(pve_nodes_ceph_osd_metadata_get_result_devices, dev_node), 0, NULL, "Device node", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "device", "device",
-     offsetof(pve_nodes_ceph_osd_metadata_get_result_devices, device), 0, NULL, "Kind of OSD device", 0},
+     offsetof(pve_nodes_ceph_osd_metadata_get_result_devices, device), 0, NULL, "Kind of OSD device", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "devices", "devices",
-     offsetof(pve_nodes_ceph_osd_metadata_get_result_devices, devices), 0, NULL, "Physical disks used", 0},
+     offsetof(pve_nodes_ceph_osd_metadata_get_result_devices, devices), 0, NULL, "Physical disks used", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "size", "size",
-     offsetof(pve_nodes_ceph_osd_metadata_get_result_devices, size), 0, NULL, "Size in bytes", 0},
+     offsetof(pve_nodes_ceph_osd_metadata_get_result_devices, size), 0, NULL, "Size in bytes", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_BOOL, "support_discard", "support_discard",
-     offsetof(pve_nodes_ceph_osd_metadata_get_result_devices, support_discard), 0, NULL, "Discard support of the physical device", 0},
+     offsetof(pve_nodes_ceph_osd_metadata_get_result_devices, support_discard), 0, NULL, "Discard support of the physical device", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_nodes_ceph_osd_metadata_get_result_devices, type), 0, NULL, "Type of device. For example, hdd or ssd", 0},
+     offsetof(pve_nodes_ceph_osd_metadata_get_result_devices, type), 0, NULL, "Type of device. For example, hdd or ssd", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_osd_metadata_get_result_devices = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_ceph_osd_metadata_get_result_devices",
@@ -2992,27 +2997,27 @@ static const pmx_type_desc t_pve_nodes_ceph_osd_metadata_get_result_devices = {
 
 static const pmx_field_desc f_pve_nodes_ceph_osd_metadata_get_result_osd[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "back_addr", "back_addr",
-     offsetof(pve_nodes_ceph_osd_metadata_get_result_osd, back_addr), 0, NULL, "Address and port used to talk to other OSDs.", 0},
+     offsetof(pve_nodes_ceph_osd_metadata_get_result_osd, back_addr), 0, NULL, "Address and port used to talk to other OSDs.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "front_addr", "front_addr",
-     offsetof(pve_nodes_ceph_osd_metadata_get_result_osd, front_addr), 0, NULL, "Address and port used to talk to clients and monitors.", 0},
+     offsetof(pve_nodes_ceph_osd_metadata_get_result_osd, front_addr), 0, NULL, "Address and port used to talk to clients and monitors.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "hb_back_addr", "hb_back_addr",
-     offsetof(pve_nodes_ceph_osd_metadata_get_result_osd, hb_back_addr), 0, NULL, "Heartbeat address and port for other OSDs.", 0},
+     offsetof(pve_nodes_ceph_osd_metadata_get_result_osd, hb_back_addr), 0, NULL, "Heartbeat address and port for other OSDs.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "hb_front_addr", "hb_front_addr",
-     offsetof(pve_nodes_ceph_osd_metadata_get_result_osd, hb_front_addr), 0, NULL, "Heartbeat address and port for clients and monitors.", 0},
+     offsetof(pve_nodes_ceph_osd_metadata_get_result_osd, hb_front_addr), 0, NULL, "Heartbeat address and port for clients and monitors.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "hostname", "hostname",
-     offsetof(pve_nodes_ceph_osd_metadata_get_result_osd, hostname), 0, NULL, "Name of the host containing the OSD.", 0},
+     offsetof(pve_nodes_ceph_osd_metadata_get_result_osd, hostname), 0, NULL, "Name of the host containing the OSD.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "id", "id",
-     offsetof(pve_nodes_ceph_osd_metadata_get_result_osd, id), 0, NULL, "ID of the OSD.", 0},
+     offsetof(pve_nodes_ceph_osd_metadata_get_result_osd, id), 0, NULL, "ID of the OSD.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "mem_usage", "mem_usage",
-     offsetof(pve_nodes_ceph_osd_metadata_get_result_osd, mem_usage), 0, NULL, "Memory usage of the OSD service.", 0},
+     offsetof(pve_nodes_ceph_osd_metadata_get_result_osd, mem_usage), 0, NULL, "Memory usage of the OSD service.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "osd_data", "osd_data",
-     offsetof(pve_nodes_ceph_osd_metadata_get_result_osd, osd_data), 0, NULL, "Path to the OSD's data directory.", 0},
+     offsetof(pve_nodes_ceph_osd_metadata_get_result_osd, osd_data), 0, NULL, "Path to the OSD's data directory.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "osd_objectstore", "osd_objectstore",
-     offsetof(pve_nodes_ceph_osd_metadata_get_result_osd, osd_objectstore), 0, NULL, "The type of object store used.", 0},
+     offsetof(pve_nodes_ceph_osd_metadata_get_result_osd, osd_objectstore), 0, NULL, "The type of object store used.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "pid", "pid",
-     offsetof(pve_nodes_ceph_osd_metadata_get_result_osd, pid), 0, NULL, "OSD process ID.", 0},
+     offsetof(pve_nodes_ceph_osd_metadata_get_result_osd, pid), 0, NULL, "OSD process ID.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "version", "version",
-     offsetof(pve_nodes_ceph_osd_metadata_get_result_osd, version), 0, NULL, "Ceph version of the OSD service.", 0},
+     offsetof(pve_nodes_ceph_osd_metadata_get_result_osd, version), 0, NULL, "Ceph version of the OSD service.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_osd_metadata_get_result_osd = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_ceph_osd_metadata_get_result_osd",
@@ -3021,9 +3026,9 @@ static const pmx_type_desc t_pve_nodes_ceph_osd_metadata_get_result_osd = {
 static const pmx_field_desc f_pve_nodes_ceph_osd_metadata_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "devices", "devices",
      offsetof(pve_nodes_ceph_osd_metadata_get_result, devices), offsetof(pve_nodes_ceph_osd_metadata_get_result, n_devices),
-     &t_pve_nodes_ceph_osd_metadata_get_result_devices, "Array containing data about devices", 0},
+     &t_pve_nodes_ceph_osd_metadata_get_result_devices, "Array containing data about devices", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OBJECT, "osd", "osd",
-     offsetof(pve_nodes_ceph_osd_metadata_get_result, osd), 0, &t_pve_nodes_ceph_osd_metadata_get_result_osd, "General information about the OSD", 0},
+     offsetof(pve_nodes_ceph_osd_metadata_get_result, osd), 0, &t_pve_nodes_ceph_osd_metadata_get_result_osd, "General information about the OSD", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_osd_metadata_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_ceph_osd_metadata_get_result",
@@ -3191,39 +3196,39 @@ int pve_nodes_ceph_osd_scrub_post(pmx_client *c, const char *node, int64_t osdid
 
 static const pmx_field_desc f_pve_nodes_ceph_pool_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "application_metadata", "application_metadata",
-     offsetof(pve_nodes_ceph_pool_get_item, application_metadata), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_pool_get_item, application_metadata), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "autoscale_status", "autoscale_status",
-     offsetof(pve_nodes_ceph_pool_get_item, autoscale_status), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_pool_get_item, autoscale_status), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "bytes_used", "bytes_used",
-     offsetof(pve_nodes_ceph_pool_get_item, bytes_used), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_pool_get_item, bytes_used), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "crush_rule", "crush_rule",
-     offsetof(pve_nodes_ceph_pool_get_item, crush_rule), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_pool_get_item, crush_rule), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "crush_rule_name", "crush_rule_name",
-     offsetof(pve_nodes_ceph_pool_get_item, crush_rule_name), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_pool_get_item, crush_rule_name), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "min_size", "min_size",
-     offsetof(pve_nodes_ceph_pool_get_item, min_size), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_pool_get_item, min_size), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_F64, "percent_used", "percent_used",
-     offsetof(pve_nodes_ceph_pool_get_item, percent_used), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_pool_get_item, percent_used), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "pg_autoscale_mode", "pg_autoscale_mode",
-     offsetof(pve_nodes_ceph_pool_get_item, pg_autoscale_mode), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_pool_get_item, pg_autoscale_mode), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "pg_num", "pg_num",
-     offsetof(pve_nodes_ceph_pool_get_item, pg_num), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_pool_get_item, pg_num), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "pg_num_final", "pg_num_final",
-     offsetof(pve_nodes_ceph_pool_get_item, pg_num_final), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_pool_get_item, pg_num_final), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "pg_num_min", "pg_num_min",
-     offsetof(pve_nodes_ceph_pool_get_item, pg_num_min), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_pool_get_item, pg_num_min), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "pool", "pool",
-     offsetof(pve_nodes_ceph_pool_get_item, pool), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_pool_get_item, pool), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "pool_name", "pool_name",
-     offsetof(pve_nodes_ceph_pool_get_item, pool_name), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_pool_get_item, pool_name), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "size", "size",
-     offsetof(pve_nodes_ceph_pool_get_item, size), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_pool_get_item, size), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "target_size", "target_size",
-     offsetof(pve_nodes_ceph_pool_get_item, target_size), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_pool_get_item, target_size), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "target_size_ratio", "target_size_ratio",
-     offsetof(pve_nodes_ceph_pool_get_item, target_size_ratio), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_pool_get_item, target_size_ratio), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_nodes_ceph_pool_get_item, type), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_pool_get_item, type), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_pool_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_ceph_pool_get_item",
@@ -3232,7 +3237,7 @@ static const pmx_type_desc t_pve_nodes_ceph_pool_get_item = {
 static const pmx_field_desc f_pve_nodes_ceph_pool_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_ceph_pool_get_result, items), offsetof(pve_nodes_ceph_pool_get_result, n),
-     &t_pve_nodes_ceph_pool_get_item, NULL, 0},
+     &t_pve_nodes_ceph_pool_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_pool_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_ceph_pool_get_result",
@@ -3279,7 +3284,7 @@ int pve_nodes_ceph_pool_get(pmx_client *c, const char *node,
 static const pmx_field_desc f_pve_nodes_ceph_pool_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_ceph_pool_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_pool_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_ceph_pool_post_result",
@@ -3348,6 +3353,7 @@ static const pmx_param_desc p_pve_nodes_ceph_pool_post[] = {
         .offset = offsetof(pve_nodes_ceph_pool_post_params, erasure_coding),
         .typetext = "k=<integer> ,m=<integer> [,device-class=<class>] [,failure-domain=<domain>] [,profile=<profile>]",
         .description = "Create an erasure coded pool for RBD with an accompaning replicated pool for metadata storage. With EC, the common ceph options 'size', 'min_size' and 'crush_rule' parameters will be applied to the metadata pool.",
+        .propstr = &pmx__fmt_ceph_erasure_coding,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -3483,7 +3489,7 @@ int pve_nodes_ceph_pool_post(pmx_client *c, const char *node,
 static const pmx_field_desc f_pve_nodes_ceph_pool_name_delete_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_ceph_pool_name_delete_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_pool_name_delete_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_ceph_pool_name_delete_result",
@@ -3578,7 +3584,7 @@ int pve_nodes_ceph_pool_name_delete(pmx_client *c, const char *node, const char 
 static const pmx_field_desc f_pve_nodes_ceph_pool_name_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_ceph_pool_name_get_result, items), offsetof(pve_nodes_ceph_pool_name_get_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_pool_name_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_ceph_pool_name_get_result",
@@ -3637,7 +3643,7 @@ int pve_nodes_ceph_pool_name_get(pmx_client *c, const char *node, const char *na
 static const pmx_field_desc f_pve_nodes_ceph_pool_name_put_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_ceph_pool_name_put_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_pool_name_put_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_ceph_pool_name_put_result",
@@ -3811,54 +3817,54 @@ int pve_nodes_ceph_pool_name_put(pmx_client *c, const char *node, const char *na
 
 static const pmx_field_desc f_pve_nodes_ceph_pool_status_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "application", "application",
-     offsetof(pve_nodes_ceph_pool_status_get_result, application), 0, NULL, "The application of the pool.", 0},
+     offsetof(pve_nodes_ceph_pool_status_get_result, application), 0, NULL, "The application of the pool.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "application_list", "application_list",
      offsetof(pve_nodes_ceph_pool_status_get_result, application_list), offsetof(pve_nodes_ceph_pool_status_get_result, n_application_list),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "autoscale_status", "autoscale_status",
-     offsetof(pve_nodes_ceph_pool_status_get_result, autoscale_status), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_pool_status_get_result, autoscale_status), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "crush_rule", "crush_rule",
-     offsetof(pve_nodes_ceph_pool_status_get_result, crush_rule), 0, NULL, "The rule to use for mapping object placement in the cluster.", 0},
+     offsetof(pve_nodes_ceph_pool_status_get_result, crush_rule), 0, NULL, "The rule to use for mapping object placement in the cluster.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_BOOL, "fast_read", "fast_read",
-     offsetof(pve_nodes_ceph_pool_status_get_result, fast_read), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_pool_status_get_result, fast_read), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_BOOL, "hashpspool", "hashpspool",
-     offsetof(pve_nodes_ceph_pool_status_get_result, hashpspool), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_pool_status_get_result, hashpspool), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "id", "id",
-     offsetof(pve_nodes_ceph_pool_status_get_result, id), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_pool_status_get_result, id), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "min_size", "min_size",
-     offsetof(pve_nodes_ceph_pool_status_get_result, min_size), 0, NULL, "Minimum number of replicas per object", 0},
+     offsetof(pve_nodes_ceph_pool_status_get_result, min_size), 0, NULL, "Minimum number of replicas per object", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_nodes_ceph_pool_status_get_result, name), 0, NULL, "The name of the pool. It must be unique.", 0},
+     offsetof(pve_nodes_ceph_pool_status_get_result, name), 0, NULL, "The name of the pool. It must be unique.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_BOOL, "nodeep-scrub", "nodeep_scrub",
-     offsetof(pve_nodes_ceph_pool_status_get_result, nodeep_scrub), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_pool_status_get_result, nodeep_scrub), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_BOOL, "nodelete", "nodelete",
-     offsetof(pve_nodes_ceph_pool_status_get_result, nodelete), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_pool_status_get_result, nodelete), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_BOOL, "nopgchange", "nopgchange",
-     offsetof(pve_nodes_ceph_pool_status_get_result, nopgchange), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_pool_status_get_result, nopgchange), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_BOOL, "noscrub", "noscrub",
-     offsetof(pve_nodes_ceph_pool_status_get_result, noscrub), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_pool_status_get_result, noscrub), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_BOOL, "nosizechange", "nosizechange",
-     offsetof(pve_nodes_ceph_pool_status_get_result, nosizechange), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_pool_status_get_result, nosizechange), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "pg_autoscale_mode", "pg_autoscale_mode",
-     offsetof(pve_nodes_ceph_pool_status_get_result, pg_autoscale_mode), 0, NULL, "The automatic PG scaling mode of the pool.", 0},
+     offsetof(pve_nodes_ceph_pool_status_get_result, pg_autoscale_mode), 0, NULL, "The automatic PG scaling mode of the pool.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "pg_num", "pg_num",
-     offsetof(pve_nodes_ceph_pool_status_get_result, pg_num), 0, NULL, "Number of placement groups.", 0},
+     offsetof(pve_nodes_ceph_pool_status_get_result, pg_num), 0, NULL, "Number of placement groups.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "pg_num_min", "pg_num_min",
-     offsetof(pve_nodes_ceph_pool_status_get_result, pg_num_min), 0, NULL, "Minimal number of placement groups.", 0},
+     offsetof(pve_nodes_ceph_pool_status_get_result, pg_num_min), 0, NULL, "Minimal number of placement groups.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "pgp_num", "pgp_num",
-     offsetof(pve_nodes_ceph_pool_status_get_result, pgp_num), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_pool_status_get_result, pgp_num), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "size", "size",
-     offsetof(pve_nodes_ceph_pool_status_get_result, size), 0, NULL, "Number of replicas per object", 0},
+     offsetof(pve_nodes_ceph_pool_status_get_result, size), 0, NULL, "Number of replicas per object", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "statistics", "statistics",
-     offsetof(pve_nodes_ceph_pool_status_get_result, statistics), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_pool_status_get_result, statistics), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "target_size", "target_size",
-     offsetof(pve_nodes_ceph_pool_status_get_result, target_size), 0, NULL, "The estimated target size of the pool for the PG autoscaler.", 0},
+     offsetof(pve_nodes_ceph_pool_status_get_result, target_size), 0, NULL, "The estimated target size of the pool for the PG autoscaler.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "target_size_ratio", "target_size_ratio",
-     offsetof(pve_nodes_ceph_pool_status_get_result, target_size_ratio), 0, NULL, "The estimated target ratio of the pool for the PG autoscaler.", 0},
+     offsetof(pve_nodes_ceph_pool_status_get_result, target_size_ratio), 0, NULL, "The estimated target ratio of the pool for the PG autoscaler.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_BOOL, "use_gmt_hitset", "use_gmt_hitset",
-     offsetof(pve_nodes_ceph_pool_status_get_result, use_gmt_hitset), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_pool_status_get_result, use_gmt_hitset), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_BOOL, "write_fadvise_dontneed", "write_fadvise_dontneed",
-     offsetof(pve_nodes_ceph_pool_status_get_result, write_fadvise_dontneed), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_ceph_pool_status_get_result, write_fadvise_dontneed), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_pool_status_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_ceph_pool_status_get_result",
@@ -3929,7 +3935,7 @@ int pve_nodes_ceph_pool_status_get(pmx_client *c, const char *node, const char *
 static const pmx_field_desc f_pve_nodes_ceph_restart_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_ceph_restart_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_restart_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_ceph_restart_post_result",
@@ -3988,7 +3994,7 @@ int pve_nodes_ceph_restart_post(pmx_client *c, const char *node,
 
 static const pmx_field_desc f_pve_nodes_ceph_rules_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_nodes_ceph_rules_get_item, name), 0, NULL, "Name of the CRUSH rule.", 0},
+     offsetof(pve_nodes_ceph_rules_get_item, name), 0, NULL, "Name of the CRUSH rule.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_rules_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_ceph_rules_get_item",
@@ -3997,7 +4003,7 @@ static const pmx_type_desc t_pve_nodes_ceph_rules_get_item = {
 static const pmx_field_desc f_pve_nodes_ceph_rules_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_ceph_rules_get_result, items), offsetof(pve_nodes_ceph_rules_get_result, n),
-     &t_pve_nodes_ceph_rules_get_item, NULL, 0},
+     &t_pve_nodes_ceph_rules_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_rules_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_ceph_rules_get_result",
@@ -4044,7 +4050,7 @@ int pve_nodes_ceph_rules_get(pmx_client *c, const char *node,
 static const pmx_field_desc f_pve_nodes_ceph_start_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_ceph_start_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_start_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_ceph_start_post_result",
@@ -4104,7 +4110,7 @@ int pve_nodes_ceph_start_post(pmx_client *c, const char *node,
 static const pmx_field_desc f_pve_nodes_ceph_status_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_nodes_ceph_status_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_status_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_ceph_status_get_result",
@@ -4151,7 +4157,7 @@ int pve_nodes_ceph_status_get(pmx_client *c, const char *node,
 static const pmx_field_desc f_pve_nodes_ceph_stop_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_ceph_stop_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_ceph_stop_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_ceph_stop_post_result",
@@ -4211,7 +4217,7 @@ int pve_nodes_ceph_stop_post(pmx_client *c, const char *node,
 static const pmx_field_desc f_pve_nodes_certificates_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_certificates_get_result, items), offsetof(pve_nodes_certificates_get_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_certificates_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_certificates_get_result",
@@ -4258,7 +4264,7 @@ int pve_nodes_certificates_get(pmx_client *c, const char *node,
 static const pmx_field_desc f_pve_nodes_certificates_acme_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_certificates_acme_get_result, items), offsetof(pve_nodes_certificates_acme_get_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_certificates_acme_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_certificates_acme_get_result",
@@ -4305,7 +4311,7 @@ int pve_nodes_certificates_acme_get(pmx_client *c, const char *node,
 static const pmx_field_desc f_pve_nodes_certificates_acme_certificate_delete_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_certificates_acme_certificate_delete_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_certificates_acme_certificate_delete_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_certificates_acme_certificate_delete_result",
@@ -4353,7 +4359,7 @@ int pve_nodes_certificates_acme_certificate_delete(pmx_client *c, const char *no
 static const pmx_field_desc f_pve_nodes_certificates_acme_certificate_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_certificates_acme_certificate_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_certificates_acme_certificate_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_certificates_acme_certificate_post_result",
@@ -4413,7 +4419,7 @@ int pve_nodes_certificates_acme_certificate_post(pmx_client *c, const char *node
 static const pmx_field_desc f_pve_nodes_certificates_acme_certificate_put_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_certificates_acme_certificate_put_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_certificates_acme_certificate_put_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_certificates_acme_certificate_put_result",
@@ -4521,26 +4527,26 @@ int pve_nodes_certificates_custom_delete(pmx_client *c, const char *node,
 
 static const pmx_field_desc f_pve_nodes_certificates_custom_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "filename", "filename",
-     offsetof(pve_nodes_certificates_custom_post_result, filename), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_certificates_custom_post_result, filename), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "fingerprint", "fingerprint",
-     offsetof(pve_nodes_certificates_custom_post_result, fingerprint), 0, NULL, "Certificate SHA 256 fingerprint.", 0},
+     offsetof(pve_nodes_certificates_custom_post_result, fingerprint), 0, NULL, "Certificate SHA 256 fingerprint.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "issuer", "issuer",
-     offsetof(pve_nodes_certificates_custom_post_result, issuer), 0, NULL, "Certificate issuer name.", 0},
+     offsetof(pve_nodes_certificates_custom_post_result, issuer), 0, NULL, "Certificate issuer name.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "notafter", "notafter",
-     offsetof(pve_nodes_certificates_custom_post_result, notafter), 0, NULL, "Certificate's notAfter timestamp (UNIX epoch).", 0},
+     offsetof(pve_nodes_certificates_custom_post_result, notafter), 0, NULL, "Certificate's notAfter timestamp (UNIX epoch).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "notbefore", "notbefore",
-     offsetof(pve_nodes_certificates_custom_post_result, notbefore), 0, NULL, "Certificate's notBefore timestamp (UNIX epoch).", 0},
+     offsetof(pve_nodes_certificates_custom_post_result, notbefore), 0, NULL, "Certificate's notBefore timestamp (UNIX epoch).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "pem", "pem",
-     offsetof(pve_nodes_certificates_custom_post_result, pem), 0, NULL, "Certificate in PEM format", 0},
+     offsetof(pve_nodes_certificates_custom_post_result, pem), 0, NULL, "Certificate in PEM format", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "public-key-bits", "public_key_bits",
-     offsetof(pve_nodes_certificates_custom_post_result, public_key_bits), 0, NULL, "Certificate's public key size", 0},
+     offsetof(pve_nodes_certificates_custom_post_result, public_key_bits), 0, NULL, "Certificate's public key size", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "public-key-type", "public_key_type",
-     offsetof(pve_nodes_certificates_custom_post_result, public_key_type), 0, NULL, "Certificate's public key algorithm", 0},
+     offsetof(pve_nodes_certificates_custom_post_result, public_key_type), 0, NULL, "Certificate's public key algorithm", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "san", "san",
      offsetof(pve_nodes_certificates_custom_post_result, san), offsetof(pve_nodes_certificates_custom_post_result, n_san),
-     &t__STRING, "List of Certificate's SubjectAlternativeName entries.", 0},
+     &t__STRING, "List of Certificate's SubjectAlternativeName entries.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "subject", "subject",
-     offsetof(pve_nodes_certificates_custom_post_result, subject), 0, NULL, "Certificate subject name.", 0},
+     offsetof(pve_nodes_certificates_custom_post_result, subject), 0, NULL, "Certificate subject name.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_certificates_custom_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_certificates_custom_post_result",
@@ -4635,26 +4641,26 @@ int pve_nodes_certificates_custom_post(pmx_client *c, const char *node,
 
 static const pmx_field_desc f_pve_nodes_certificates_info_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "filename", "filename",
-     offsetof(pve_nodes_certificates_info_get_item, filename), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_certificates_info_get_item, filename), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "fingerprint", "fingerprint",
-     offsetof(pve_nodes_certificates_info_get_item, fingerprint), 0, NULL, "Certificate SHA 256 fingerprint.", 0},
+     offsetof(pve_nodes_certificates_info_get_item, fingerprint), 0, NULL, "Certificate SHA 256 fingerprint.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "issuer", "issuer",
-     offsetof(pve_nodes_certificates_info_get_item, issuer), 0, NULL, "Certificate issuer name.", 0},
+     offsetof(pve_nodes_certificates_info_get_item, issuer), 0, NULL, "Certificate issuer name.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "notafter", "notafter",
-     offsetof(pve_nodes_certificates_info_get_item, notafter), 0, NULL, "Certificate's notAfter timestamp (UNIX epoch).", 0},
+     offsetof(pve_nodes_certificates_info_get_item, notafter), 0, NULL, "Certificate's notAfter timestamp (UNIX epoch).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "notbefore", "notbefore",
-     offsetof(pve_nodes_certificates_info_get_item, notbefore), 0, NULL, "Certificate's notBefore timestamp (UNIX epoch).", 0},
+     offsetof(pve_nodes_certificates_info_get_item, notbefore), 0, NULL, "Certificate's notBefore timestamp (UNIX epoch).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "pem", "pem",
-     offsetof(pve_nodes_certificates_info_get_item, pem), 0, NULL, "Certificate in PEM format", 0},
+     offsetof(pve_nodes_certificates_info_get_item, pem), 0, NULL, "Certificate in PEM format", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "public-key-bits", "public_key_bits",
-     offsetof(pve_nodes_certificates_info_get_item, public_key_bits), 0, NULL, "Certificate's public key size", 0},
+     offsetof(pve_nodes_certificates_info_get_item, public_key_bits), 0, NULL, "Certificate's public key size", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "public-key-type", "public_key_type",
-     offsetof(pve_nodes_certificates_info_get_item, public_key_type), 0, NULL, "Certificate's public key algorithm", 0},
+     offsetof(pve_nodes_certificates_info_get_item, public_key_type), 0, NULL, "Certificate's public key algorithm", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "san", "san",
      offsetof(pve_nodes_certificates_info_get_item, san), offsetof(pve_nodes_certificates_info_get_item, n_san),
-     &t__STRING, "List of Certificate's SubjectAlternativeName entries.", 0},
+     &t__STRING, "List of Certificate's SubjectAlternativeName entries.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "subject", "subject",
-     offsetof(pve_nodes_certificates_info_get_item, subject), 0, NULL, "Certificate subject name.", 0},
+     offsetof(pve_nodes_certificates_info_get_item, subject), 0, NULL, "Certificate subject name.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_certificates_info_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_certificates_info_get_item",
@@ -4663,7 +4669,7 @@ static const pmx_type_desc t_pve_nodes_certificates_info_get_item = {
 static const pmx_field_desc f_pve_nodes_certificates_info_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_certificates_info_get_result, items), offsetof(pve_nodes_certificates_info_get_result, n),
-     &t_pve_nodes_certificates_info_get_item, NULL, 0},
+     &t_pve_nodes_certificates_info_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_certificates_info_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_certificates_info_get_result",
@@ -4709,19 +4715,19 @@ int pve_nodes_certificates_info_get(pmx_client *c, const char *node,
 
 static const pmx_field_desc f_pve_nodes_config_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "acme", "acme",
-     offsetof(pve_nodes_config_get_result, acme), 0, NULL, "Node specific ACME settings.", 0},
+     offsetof(pve_nodes_config_get_result, acme), 0, NULL, "Node specific ACME settings.", 0, &pmx__fmt_node_acme},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "acmedomain", "acmedomain",
-     offsetof(pve_nodes_config_get_result, acmedomain), 0, NULL, "ACME domain and validation plugin", 5},
+     offsetof(pve_nodes_config_get_result, acmedomain), 0, NULL, "ACME domain and validation plugin", 5, &pmx__fmt_node_acmedomain},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "ballooning-target", "ballooning_target",
-     offsetof(pve_nodes_config_get_result, ballooning_target), 0, NULL, "RAM usage target for ballooning (in percent of total memory)", 0},
+     offsetof(pve_nodes_config_get_result, ballooning_target), 0, NULL, "RAM usage target for ballooning (in percent of total memory)", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "description", "description",
-     offsetof(pve_nodes_config_get_result, description), 0, NULL, "Description for the Node. Shown in the web-interface node notes panel. This is saved as comment inside the configuration file.", 0},
+     offsetof(pve_nodes_config_get_result, description), 0, NULL, "Description for the Node. Shown in the web-interface node notes panel. This is saved as comment inside the configuration file.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "digest", "digest",
-     offsetof(pve_nodes_config_get_result, digest), 0, NULL, "Prevent changes if current configuration file has different SHA1 digest. This can be used to prevent concurrent modifications.", 0},
+     offsetof(pve_nodes_config_get_result, digest), 0, NULL, "Prevent changes if current configuration file has different SHA1 digest. This can be used to prevent concurrent modifications.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "startall-onboot-delay", "startall_onboot_delay",
-     offsetof(pve_nodes_config_get_result, startall_onboot_delay), 0, NULL, "Initial delay in seconds, before starting all the Virtual Guests with on-boot enabled.", 0},
+     offsetof(pve_nodes_config_get_result, startall_onboot_delay), 0, NULL, "Initial delay in seconds, before starting all the Virtual Guests with on-boot enabled.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "wakeonlan", "wakeonlan",
-     offsetof(pve_nodes_config_get_result, wakeonlan), 0, NULL, "Node specific wake on LAN settings.", 0},
+     offsetof(pve_nodes_config_get_result, wakeonlan), 0, NULL, "Node specific wake on LAN settings.", 0, &pmx__fmt_node_wakeonlan},
 };
 static const pmx_type_desc t_pve_nodes_config_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_config_get_result",
@@ -4803,6 +4809,7 @@ static const pmx_param_desc p_pve_nodes_config_put[] = {
         .offset = offsetof(pve_nodes_config_put_params, acme),
         .typetext = "[account=<name>] [,domains=<domain[;domain;...]>]",
         .description = "Node specific ACME settings.",
+        .propstr = &pmx__fmt_node_acme,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -4816,6 +4823,7 @@ static const pmx_param_desc p_pve_nodes_config_put[] = {
         .offset = offsetof(pve_nodes_config_put_params, acmedomain),
         .typetext = "[domain=]<domain> [,alias=<domain>] [,plugin=<name of the plugin configuration>]",
         .description = "ACME domain and validation plugin",
+        .propstr = &pmx__fmt_node_acmedomain,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -4896,6 +4904,7 @@ static const pmx_param_desc p_pve_nodes_config_put[] = {
         .offset = offsetof(pve_nodes_config_put_params, wakeonlan),
         .typetext = "[mac=]<MAC address> [,bind-interface=<bind interface>] [,broadcast-address=<IPv4 broadcast address>]",
         .description = "Node specific wake on LAN settings.",
+        .propstr = &pmx__fmt_node_wakeonlan,
     },
 };
 static const pmx_method_desc d_pve_nodes_config_put = {
@@ -4922,7 +4931,7 @@ int pve_nodes_config_put(pmx_client *c, const char *node, const pve_nodes_config
 static const pmx_field_desc f_pve_nodes_disks_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_disks_get_result, items), offsetof(pve_nodes_disks_get_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_disks_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_disks_get_result",
@@ -4967,15 +4976,15 @@ int pve_nodes_disks_get(pmx_client *c, const char *node, const pve_nodes_disks_g
 
 static const pmx_field_desc f_pve_nodes_disks_directory_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "device", "device",
-     offsetof(pve_nodes_disks_directory_get_item, device), 0, NULL, "The mounted device.", 0},
+     offsetof(pve_nodes_disks_directory_get_item, device), 0, NULL, "The mounted device.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "options", "options",
-     offsetof(pve_nodes_disks_directory_get_item, options), 0, NULL, "The mount options.", 0},
+     offsetof(pve_nodes_disks_directory_get_item, options), 0, NULL, "The mount options.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "path", "path",
-     offsetof(pve_nodes_disks_directory_get_item, path), 0, NULL, "The mount path.", 0},
+     offsetof(pve_nodes_disks_directory_get_item, path), 0, NULL, "The mount path.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_nodes_disks_directory_get_item, type), 0, NULL, "The filesystem type.", 0},
+     offsetof(pve_nodes_disks_directory_get_item, type), 0, NULL, "The filesystem type.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "unitfile", "unitfile",
-     offsetof(pve_nodes_disks_directory_get_item, unitfile), 0, NULL, "The path of the mount unit.", 0},
+     offsetof(pve_nodes_disks_directory_get_item, unitfile), 0, NULL, "The path of the mount unit.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_disks_directory_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_disks_directory_get_item",
@@ -4984,7 +4993,7 @@ static const pmx_type_desc t_pve_nodes_disks_directory_get_item = {
 static const pmx_field_desc f_pve_nodes_disks_directory_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_disks_directory_get_result, items), offsetof(pve_nodes_disks_directory_get_result, n),
-     &t_pve_nodes_disks_directory_get_item, NULL, 0},
+     &t_pve_nodes_disks_directory_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_disks_directory_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_disks_directory_get_result",
@@ -5031,7 +5040,7 @@ int pve_nodes_disks_directory_get(pmx_client *c, const char *node,
 static const pmx_field_desc f_pve_nodes_disks_directory_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_disks_directory_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_disks_directory_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_disks_directory_post_result",
@@ -5129,7 +5138,7 @@ int pve_nodes_disks_directory_post(pmx_client *c, const char *node,
 static const pmx_field_desc f_pve_nodes_disks_directory_name_delete_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_disks_directory_name_delete_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_disks_directory_name_delete_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_disks_directory_name_delete_result",
@@ -5213,7 +5222,7 @@ int pve_nodes_disks_directory_name_delete(pmx_client *c, const char *node, const
 static const pmx_field_desc f_pve_nodes_disks_initgpt_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_disks_initgpt_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_disks_initgpt_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_disks_initgpt_post_result",
@@ -5286,32 +5295,32 @@ int pve_nodes_disks_initgpt_post(pmx_client *c, const char *node,
 
 static const pmx_field_desc f_pve_nodes_disks_list_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "devpath", "devpath",
-     offsetof(pve_nodes_disks_list_get_item, devpath), 0, NULL, "The device path", 0},
+     offsetof(pve_nodes_disks_list_get_item, devpath), 0, NULL, "The device path", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_BOOL, "gpt", "gpt",
-     offsetof(pve_nodes_disks_list_get_item, gpt), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_disks_list_get_item, gpt), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "health", "health",
-     offsetof(pve_nodes_disks_list_get_item, health), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_disks_list_get_item, health), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "model", "model",
-     offsetof(pve_nodes_disks_list_get_item, model), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_disks_list_get_item, model), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_BOOL, "mounted", "mounted",
-     offsetof(pve_nodes_disks_list_get_item, mounted), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_disks_list_get_item, mounted), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "osdid", "osdid",
-     offsetof(pve_nodes_disks_list_get_item, osdid), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_disks_list_get_item, osdid), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "osdid-list", "osdid_list",
      offsetof(pve_nodes_disks_list_get_item, osdid_list), offsetof(pve_nodes_disks_list_get_item, n_osdid_list),
-     &t__I64, NULL, 0},
+     &t__I64, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "parent", "parent",
-     offsetof(pve_nodes_disks_list_get_item, parent), 0, NULL, "For partitions only. The device path of the disk the partition resides on.", 0},
+     offsetof(pve_nodes_disks_list_get_item, parent), 0, NULL, "For partitions only. The device path of the disk the partition resides on.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "serial", "serial",
-     offsetof(pve_nodes_disks_list_get_item, serial), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_disks_list_get_item, serial), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "size", "size",
-     offsetof(pve_nodes_disks_list_get_item, size), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_disks_list_get_item, size), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "used", "used",
-     offsetof(pve_nodes_disks_list_get_item, used), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_disks_list_get_item, used), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "vendor", "vendor",
-     offsetof(pve_nodes_disks_list_get_item, vendor), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_disks_list_get_item, vendor), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "wwn", "wwn",
-     offsetof(pve_nodes_disks_list_get_item, wwn), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_disks_list_get_item, wwn), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_disks_list_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_disks_list_get_item",
@@ -5320,7 +5329,7 @@ static const pmx_type_desc t_pve_nodes_disks_list_get_item = {
 static const pmx_field_desc f_pve_nodes_disks_list_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_disks_list_get_result, items), offsetof(pve_nodes_disks_list_get_result, n),
-     &t_pve_nodes_disks_list_get_item, NULL, 0},
+     &t_pve_nodes_disks_list_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_disks_list_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_disks_list_get_result",
@@ -5403,13 +5412,13 @@ int pve_nodes_disks_list_get(pmx_client *c, const char *node,
 
 static const pmx_field_desc f_pve_nodes_disks_lvm_get_result_children_children[] = {
     {sizeof(pmx_field_desc), PMX_KIND_I64, "free", "free",
-     offsetof(pve_nodes_disks_lvm_get_result_children_children, free), 0, NULL, "The free bytes in the physical volume", 0},
+     offsetof(pve_nodes_disks_lvm_get_result_children_children, free), 0, NULL, "The free bytes in the physical volume", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_BOOL, "leaf", "leaf",
-     offsetof(pve_nodes_disks_lvm_get_result_children_children, leaf), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_disks_lvm_get_result_children_children, leaf), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_nodes_disks_lvm_get_result_children_children, name), 0, NULL, "The name of the physical volume", 0},
+     offsetof(pve_nodes_disks_lvm_get_result_children_children, name), 0, NULL, "The name of the physical volume", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "size", "size",
-     offsetof(pve_nodes_disks_lvm_get_result_children_children, size), 0, NULL, "The size of the physical volume in bytes", 0},
+     offsetof(pve_nodes_disks_lvm_get_result_children_children, size), 0, NULL, "The size of the physical volume in bytes", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_disks_lvm_get_result_children_children = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_disks_lvm_get_result_children_children",
@@ -5418,15 +5427,15 @@ static const pmx_type_desc t_pve_nodes_disks_lvm_get_result_children_children = 
 static const pmx_field_desc f_pve_nodes_disks_lvm_get_result_children[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "children", "children",
      offsetof(pve_nodes_disks_lvm_get_result_children, children), offsetof(pve_nodes_disks_lvm_get_result_children, n_children),
-     &t_pve_nodes_disks_lvm_get_result_children_children, "The underlying physical volumes", 0},
+     &t_pve_nodes_disks_lvm_get_result_children_children, "The underlying physical volumes", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "free", "free",
-     offsetof(pve_nodes_disks_lvm_get_result_children, free), 0, NULL, "The free bytes in the volume group", 0},
+     offsetof(pve_nodes_disks_lvm_get_result_children, free), 0, NULL, "The free bytes in the volume group", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_BOOL, "leaf", "leaf",
-     offsetof(pve_nodes_disks_lvm_get_result_children, leaf), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_disks_lvm_get_result_children, leaf), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_nodes_disks_lvm_get_result_children, name), 0, NULL, "The name of the volume group", 0},
+     offsetof(pve_nodes_disks_lvm_get_result_children, name), 0, NULL, "The name of the volume group", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "size", "size",
-     offsetof(pve_nodes_disks_lvm_get_result_children, size), 0, NULL, "The size of the volume group in bytes", 0},
+     offsetof(pve_nodes_disks_lvm_get_result_children, size), 0, NULL, "The size of the volume group in bytes", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_disks_lvm_get_result_children = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_disks_lvm_get_result_children",
@@ -5435,9 +5444,9 @@ static const pmx_type_desc t_pve_nodes_disks_lvm_get_result_children = {
 static const pmx_field_desc f_pve_nodes_disks_lvm_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "children", "children",
      offsetof(pve_nodes_disks_lvm_get_result, children), offsetof(pve_nodes_disks_lvm_get_result, n_children),
-     &t_pve_nodes_disks_lvm_get_result_children, NULL, 0},
+     &t_pve_nodes_disks_lvm_get_result_children, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_BOOL, "leaf", "leaf",
-     offsetof(pve_nodes_disks_lvm_get_result, leaf), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_disks_lvm_get_result, leaf), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_disks_lvm_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_disks_lvm_get_result",
@@ -5484,7 +5493,7 @@ int pve_nodes_disks_lvm_get(pmx_client *c, const char *node,
 static const pmx_field_desc f_pve_nodes_disks_lvm_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_disks_lvm_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_disks_lvm_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_disks_lvm_post_result",
@@ -5568,7 +5577,7 @@ int pve_nodes_disks_lvm_post(pmx_client *c, const char *node,
 static const pmx_field_desc f_pve_nodes_disks_lvm_name_delete_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_disks_lvm_name_delete_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_disks_lvm_name_delete_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_disks_lvm_name_delete_result",
@@ -5651,17 +5660,17 @@ int pve_nodes_disks_lvm_name_delete(pmx_client *c, const char *node, const char 
 
 static const pmx_field_desc f_pve_nodes_disks_lvmthin_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "lv", "lv",
-     offsetof(pve_nodes_disks_lvmthin_get_item, lv), 0, NULL, "The name of the thinpool.", 0},
+     offsetof(pve_nodes_disks_lvmthin_get_item, lv), 0, NULL, "The name of the thinpool.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "lv_size", "lv_size",
-     offsetof(pve_nodes_disks_lvmthin_get_item, lv_size), 0, NULL, "The size of the thinpool in bytes.", 0},
+     offsetof(pve_nodes_disks_lvmthin_get_item, lv_size), 0, NULL, "The size of the thinpool in bytes.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "metadata_size", "metadata_size",
-     offsetof(pve_nodes_disks_lvmthin_get_item, metadata_size), 0, NULL, "The size of the metadata lv in bytes.", 0},
+     offsetof(pve_nodes_disks_lvmthin_get_item, metadata_size), 0, NULL, "The size of the metadata lv in bytes.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "metadata_used", "metadata_used",
-     offsetof(pve_nodes_disks_lvmthin_get_item, metadata_used), 0, NULL, "The used bytes of the metadata lv.", 0},
+     offsetof(pve_nodes_disks_lvmthin_get_item, metadata_used), 0, NULL, "The used bytes of the metadata lv.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "used", "used",
-     offsetof(pve_nodes_disks_lvmthin_get_item, used), 0, NULL, "The used bytes of the thinpool.", 0},
+     offsetof(pve_nodes_disks_lvmthin_get_item, used), 0, NULL, "The used bytes of the thinpool.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "vg", "vg",
-     offsetof(pve_nodes_disks_lvmthin_get_item, vg), 0, NULL, "The associated volume group.", 0},
+     offsetof(pve_nodes_disks_lvmthin_get_item, vg), 0, NULL, "The associated volume group.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_disks_lvmthin_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_disks_lvmthin_get_item",
@@ -5670,7 +5679,7 @@ static const pmx_type_desc t_pve_nodes_disks_lvmthin_get_item = {
 static const pmx_field_desc f_pve_nodes_disks_lvmthin_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_disks_lvmthin_get_result, items), offsetof(pve_nodes_disks_lvmthin_get_result, n),
-     &t_pve_nodes_disks_lvmthin_get_item, NULL, 0},
+     &t_pve_nodes_disks_lvmthin_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_disks_lvmthin_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_disks_lvmthin_get_result",
@@ -5717,7 +5726,7 @@ int pve_nodes_disks_lvmthin_get(pmx_client *c, const char *node,
 static const pmx_field_desc f_pve_nodes_disks_lvmthin_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_disks_lvmthin_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_disks_lvmthin_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_disks_lvmthin_post_result",
@@ -5801,7 +5810,7 @@ int pve_nodes_disks_lvmthin_post(pmx_client *c, const char *node,
 static const pmx_field_desc f_pve_nodes_disks_lvmthin_name_delete_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_disks_lvmthin_name_delete_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_disks_lvmthin_name_delete_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_disks_lvmthin_name_delete_result",
@@ -5898,13 +5907,13 @@ int pve_nodes_disks_lvmthin_name_delete(pmx_client *c, const char *node, const c
 static const pmx_field_desc f_pve_nodes_disks_smart_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "attributes", "attributes",
      offsetof(pve_nodes_disks_smart_get_result, attributes), offsetof(pve_nodes_disks_smart_get_result, n_attributes),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "health", "health",
-     offsetof(pve_nodes_disks_smart_get_result, health), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_disks_smart_get_result, health), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "text", "text",
-     offsetof(pve_nodes_disks_smart_get_result, text), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_disks_smart_get_result, text), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_nodes_disks_smart_get_result, type), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_disks_smart_get_result, type), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_disks_smart_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_disks_smart_get_result",
@@ -5975,7 +5984,7 @@ int pve_nodes_disks_smart_get(pmx_client *c, const char *node,
 static const pmx_field_desc f_pve_nodes_disks_wipedisk_put_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_disks_wipedisk_put_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_disks_wipedisk_put_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_disks_wipedisk_put_result",
@@ -6034,19 +6043,19 @@ int pve_nodes_disks_wipedisk_put(pmx_client *c, const char *node,
 
 static const pmx_field_desc f_pve_nodes_disks_zfs_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_I64, "alloc", "alloc",
-     offsetof(pve_nodes_disks_zfs_get_item, alloc), 0, NULL, "", 0},
+     offsetof(pve_nodes_disks_zfs_get_item, alloc), 0, NULL, "", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_F64, "dedup", "dedup",
-     offsetof(pve_nodes_disks_zfs_get_item, dedup), 0, NULL, "", 0},
+     offsetof(pve_nodes_disks_zfs_get_item, dedup), 0, NULL, "", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "frag", "frag",
-     offsetof(pve_nodes_disks_zfs_get_item, frag), 0, NULL, "", 0},
+     offsetof(pve_nodes_disks_zfs_get_item, frag), 0, NULL, "", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "free", "free",
-     offsetof(pve_nodes_disks_zfs_get_item, free), 0, NULL, "", 0},
+     offsetof(pve_nodes_disks_zfs_get_item, free), 0, NULL, "", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "health", "health",
-     offsetof(pve_nodes_disks_zfs_get_item, health), 0, NULL, "", 0},
+     offsetof(pve_nodes_disks_zfs_get_item, health), 0, NULL, "", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_nodes_disks_zfs_get_item, name), 0, NULL, "", 0},
+     offsetof(pve_nodes_disks_zfs_get_item, name), 0, NULL, "", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "size", "size",
-     offsetof(pve_nodes_disks_zfs_get_item, size), 0, NULL, "", 0},
+     offsetof(pve_nodes_disks_zfs_get_item, size), 0, NULL, "", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_disks_zfs_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_disks_zfs_get_item",
@@ -6055,7 +6064,7 @@ static const pmx_type_desc t_pve_nodes_disks_zfs_get_item = {
 static const pmx_field_desc f_pve_nodes_disks_zfs_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_disks_zfs_get_result, items), offsetof(pve_nodes_disks_zfs_get_result, n),
-     &t_pve_nodes_disks_zfs_get_item, NULL, 0},
+     &t_pve_nodes_disks_zfs_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_disks_zfs_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_disks_zfs_get_result",
@@ -6102,7 +6111,7 @@ int pve_nodes_disks_zfs_get(pmx_client *c, const char *node,
 static const pmx_field_desc f_pve_nodes_disks_zfs_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_disks_zfs_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_disks_zfs_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_disks_zfs_post_result",
@@ -6187,6 +6196,7 @@ static const pmx_param_desc p_pve_nodes_disks_zfs_post[] = {
         .c_name = "draid_config",
         .offset = offsetof(pve_nodes_disks_zfs_post_params, draid_config),
         .typetext = "data=<integer> ,spares=<integer>",
+        .propstr = &pmx__fmt_disks_draid_config,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -6241,7 +6251,7 @@ int pve_nodes_disks_zfs_post(pmx_client *c, const char *node,
 static const pmx_field_desc f_pve_nodes_disks_zfs_name_delete_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_disks_zfs_name_delete_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_disks_zfs_name_delete_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_disks_zfs_name_delete_result",
@@ -6324,17 +6334,17 @@ int pve_nodes_disks_zfs_name_delete(pmx_client *c, const char *node, const char 
 
 static const pmx_field_desc f_pve_nodes_disks_zfs_name_get_result_children[] = {
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "cksum", "cksum",
-     offsetof(pve_nodes_disks_zfs_name_get_result_children, cksum), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_disks_zfs_name_get_result_children, cksum), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "msg", "msg",
-     offsetof(pve_nodes_disks_zfs_name_get_result_children, msg), 0, NULL, "An optional message about the vdev.", 0},
+     offsetof(pve_nodes_disks_zfs_name_get_result_children, msg), 0, NULL, "An optional message about the vdev.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_nodes_disks_zfs_name_get_result_children, name), 0, NULL, "The name of the vdev or section.", 0},
+     offsetof(pve_nodes_disks_zfs_name_get_result_children, name), 0, NULL, "The name of the vdev or section.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "read", "read",
-     offsetof(pve_nodes_disks_zfs_name_get_result_children, read), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_disks_zfs_name_get_result_children, read), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "state", "state",
-     offsetof(pve_nodes_disks_zfs_name_get_result_children, state), 0, NULL, "The state of the vdev.", 0},
+     offsetof(pve_nodes_disks_zfs_name_get_result_children, state), 0, NULL, "The state of the vdev.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "write", "write",
-     offsetof(pve_nodes_disks_zfs_name_get_result_children, write), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_disks_zfs_name_get_result_children, write), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_disks_zfs_name_get_result_children = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_disks_zfs_name_get_result_children",
@@ -6342,20 +6352,20 @@ static const pmx_type_desc t_pve_nodes_disks_zfs_name_get_result_children = {
 
 static const pmx_field_desc f_pve_nodes_disks_zfs_name_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "action", "action",
-     offsetof(pve_nodes_disks_zfs_name_get_result, action), 0, NULL, "Information about the recommended action to fix the state.", 0},
+     offsetof(pve_nodes_disks_zfs_name_get_result, action), 0, NULL, "Information about the recommended action to fix the state.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "children", "children",
      offsetof(pve_nodes_disks_zfs_name_get_result, children), offsetof(pve_nodes_disks_zfs_name_get_result, n_children),
-     &t_pve_nodes_disks_zfs_name_get_result_children, "The pool configuration information, including the vdevs for each section (e.g. spares, cache), may be nested.", 0},
+     &t_pve_nodes_disks_zfs_name_get_result_children, "The pool configuration information, including the vdevs for each section (e.g. spares, cache), may be nested.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "errors", "errors",
-     offsetof(pve_nodes_disks_zfs_name_get_result, errors), 0, NULL, "Information about the errors on the zpool.", 0},
+     offsetof(pve_nodes_disks_zfs_name_get_result, errors), 0, NULL, "Information about the errors on the zpool.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_nodes_disks_zfs_name_get_result, name), 0, NULL, "The name of the zpool.", 0},
+     offsetof(pve_nodes_disks_zfs_name_get_result, name), 0, NULL, "The name of the zpool.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "scan", "scan",
-     offsetof(pve_nodes_disks_zfs_name_get_result, scan), 0, NULL, "Information about the last/current scrub.", 0},
+     offsetof(pve_nodes_disks_zfs_name_get_result, scan), 0, NULL, "Information about the last/current scrub.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "state", "state",
-     offsetof(pve_nodes_disks_zfs_name_get_result, state), 0, NULL, "The state of the zpool.", 0},
+     offsetof(pve_nodes_disks_zfs_name_get_result, state), 0, NULL, "The state of the zpool.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "status", "status",
-     offsetof(pve_nodes_disks_zfs_name_get_result, status), 0, NULL, "Information about the state of the zpool.", 0},
+     offsetof(pve_nodes_disks_zfs_name_get_result, status), 0, NULL, "Information about the state of the zpool.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_disks_zfs_name_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_disks_zfs_name_get_result",
@@ -6414,13 +6424,13 @@ int pve_nodes_disks_zfs_name_get(pmx_client *c, const char *node, const char *na
 
 static const pmx_field_desc f_pve_nodes_dns_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "dns1", "dns1",
-     offsetof(pve_nodes_dns_get_result, dns1), 0, NULL, "First name server IP address.", 0},
+     offsetof(pve_nodes_dns_get_result, dns1), 0, NULL, "First name server IP address.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "dns2", "dns2",
-     offsetof(pve_nodes_dns_get_result, dns2), 0, NULL, "Second name server IP address.", 0},
+     offsetof(pve_nodes_dns_get_result, dns2), 0, NULL, "Second name server IP address.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "dns3", "dns3",
-     offsetof(pve_nodes_dns_get_result, dns3), 0, NULL, "Third name server IP address.", 0},
+     offsetof(pve_nodes_dns_get_result, dns3), 0, NULL, "Third name server IP address.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "search", "search",
-     offsetof(pve_nodes_dns_get_result, search), 0, NULL, "Search domain for host-name lookup.", 0},
+     offsetof(pve_nodes_dns_get_result, search), 0, NULL, "Search domain for host-name lookup.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_dns_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_dns_get_result",
@@ -6550,7 +6560,7 @@ int pve_nodes_dns_put(pmx_client *c, const char *node, const pve_nodes_dns_put_p
 static const pmx_field_desc f_pve_nodes_execute_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_execute_post_result, items), offsetof(pve_nodes_execute_post_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_execute_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_execute_post_result",
@@ -6609,7 +6619,7 @@ int pve_nodes_execute_post(pmx_client *c, const char *node, const pve_nodes_exec
 static const pmx_field_desc f_pve_nodes_firewall_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_firewall_get_result, items), offsetof(pve_nodes_firewall_get_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_firewall_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_firewall_get_result",
@@ -6654,9 +6664,9 @@ int pve_nodes_firewall_get(pmx_client *c, const char *node, const pve_nodes_fire
 
 static const pmx_field_desc f_pve_nodes_firewall_log_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_I64, "n", "n",
-     offsetof(pve_nodes_firewall_log_get_item, n), 0, NULL, "Line number", 0},
+     offsetof(pve_nodes_firewall_log_get_item, n), 0, NULL, "Line number", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "t", "t",
-     offsetof(pve_nodes_firewall_log_get_item, t), 0, NULL, "Line text", 0},
+     offsetof(pve_nodes_firewall_log_get_item, t), 0, NULL, "Line text", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_firewall_log_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_firewall_log_get_item",
@@ -6665,7 +6675,7 @@ static const pmx_type_desc t_pve_nodes_firewall_log_get_item = {
 static const pmx_field_desc f_pve_nodes_firewall_log_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_firewall_log_get_result, items), offsetof(pve_nodes_firewall_log_get_result, n),
-     &t_pve_nodes_firewall_log_get_item, NULL, 0},
+     &t_pve_nodes_firewall_log_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_firewall_log_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_firewall_log_get_result",
@@ -6761,43 +6771,43 @@ int pve_nodes_firewall_log_get(pmx_client *c, const char *node,
 
 static const pmx_field_desc f_pve_nodes_firewall_options_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "enable", "enable",
-     offsetof(pve_nodes_firewall_options_get_result, enable), 0, NULL, "Enable host firewall rules.", 0},
+     offsetof(pve_nodes_firewall_options_get_result, enable), 0, NULL, "Enable host firewall rules.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "log_level_forward", "log_level_forward",
-     offsetof(pve_nodes_firewall_options_get_result, log_level_forward), 0, NULL, "Log level for forwarded traffic.", 0},
+     offsetof(pve_nodes_firewall_options_get_result, log_level_forward), 0, NULL, "Log level for forwarded traffic.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "log_level_in", "log_level_in",
-     offsetof(pve_nodes_firewall_options_get_result, log_level_in), 0, NULL, "Log level for incoming traffic.", 0},
+     offsetof(pve_nodes_firewall_options_get_result, log_level_in), 0, NULL, "Log level for incoming traffic.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "log_level_out", "log_level_out",
-     offsetof(pve_nodes_firewall_options_get_result, log_level_out), 0, NULL, "Log level for outgoing traffic.", 0},
+     offsetof(pve_nodes_firewall_options_get_result, log_level_out), 0, NULL, "Log level for outgoing traffic.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "log_nf_conntrack", "log_nf_conntrack",
-     offsetof(pve_nodes_firewall_options_get_result, log_nf_conntrack), 0, NULL, "Enable logging of conntrack information.", 0},
+     offsetof(pve_nodes_firewall_options_get_result, log_nf_conntrack), 0, NULL, "Enable logging of conntrack information.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "ndp", "ndp",
-     offsetof(pve_nodes_firewall_options_get_result, ndp), 0, NULL, "Enable NDP (Neighbor Discovery Protocol).", 0},
+     offsetof(pve_nodes_firewall_options_get_result, ndp), 0, NULL, "Enable NDP (Neighbor Discovery Protocol).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "nf_conntrack_allow_invalid", "nf_conntrack_allow_invalid",
-     offsetof(pve_nodes_firewall_options_get_result, nf_conntrack_allow_invalid), 0, NULL, "Allow invalid packets on connection tracking.", 0},
+     offsetof(pve_nodes_firewall_options_get_result, nf_conntrack_allow_invalid), 0, NULL, "Allow invalid packets on connection tracking.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "nf_conntrack_helpers", "nf_conntrack_helpers",
-     offsetof(pve_nodes_firewall_options_get_result, nf_conntrack_helpers), 0, NULL, "Enable conntrack helpers for specific protocols. Supported protocols: amanda, ftp, irc, netbios-ns, pptp, sane, sip, snmp, tftp", 0},
+     offsetof(pve_nodes_firewall_options_get_result, nf_conntrack_helpers), 0, NULL, "Enable conntrack helpers for specific protocols. Supported protocols: amanda, ftp, irc, netbios-ns, pptp, sane, sip, snmp, tftp", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "nf_conntrack_max", "nf_conntrack_max",
-     offsetof(pve_nodes_firewall_options_get_result, nf_conntrack_max), 0, NULL, "Maximum number of tracked connections.", 0},
+     offsetof(pve_nodes_firewall_options_get_result, nf_conntrack_max), 0, NULL, "Maximum number of tracked connections.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "nf_conntrack_tcp_timeout_established", "nf_conntrack_tcp_timeout_established",
-     offsetof(pve_nodes_firewall_options_get_result, nf_conntrack_tcp_timeout_established), 0, NULL, "Conntrack established timeout.", 0},
+     offsetof(pve_nodes_firewall_options_get_result, nf_conntrack_tcp_timeout_established), 0, NULL, "Conntrack established timeout.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "nf_conntrack_tcp_timeout_syn_recv", "nf_conntrack_tcp_timeout_syn_recv",
-     offsetof(pve_nodes_firewall_options_get_result, nf_conntrack_tcp_timeout_syn_recv), 0, NULL, "Conntrack syn recv timeout.", 0},
+     offsetof(pve_nodes_firewall_options_get_result, nf_conntrack_tcp_timeout_syn_recv), 0, NULL, "Conntrack syn recv timeout.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "nftables", "nftables",
-     offsetof(pve_nodes_firewall_options_get_result, nftables), 0, NULL, "Enable nftables based firewall (tech preview)", 0},
+     offsetof(pve_nodes_firewall_options_get_result, nftables), 0, NULL, "Enable nftables based firewall (tech preview)", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "nosmurfs", "nosmurfs",
-     offsetof(pve_nodes_firewall_options_get_result, nosmurfs), 0, NULL, "Enable SMURFS filter.", 0},
+     offsetof(pve_nodes_firewall_options_get_result, nosmurfs), 0, NULL, "Enable SMURFS filter.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "protection_synflood", "protection_synflood",
-     offsetof(pve_nodes_firewall_options_get_result, protection_synflood), 0, NULL, "Enable synflood protection", 0},
+     offsetof(pve_nodes_firewall_options_get_result, protection_synflood), 0, NULL, "Enable synflood protection", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "protection_synflood_burst", "protection_synflood_burst",
-     offsetof(pve_nodes_firewall_options_get_result, protection_synflood_burst), 0, NULL, "Synflood protection rate burst by ip src.", 0},
+     offsetof(pve_nodes_firewall_options_get_result, protection_synflood_burst), 0, NULL, "Synflood protection rate burst by ip src.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "protection_synflood_rate", "protection_synflood_rate",
-     offsetof(pve_nodes_firewall_options_get_result, protection_synflood_rate), 0, NULL, "Synflood protection rate syn/sec by ip src.", 0},
+     offsetof(pve_nodes_firewall_options_get_result, protection_synflood_rate), 0, NULL, "Synflood protection rate syn/sec by ip src.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "smurf_log_level", "smurf_log_level",
-     offsetof(pve_nodes_firewall_options_get_result, smurf_log_level), 0, NULL, "Log level for SMURFS filter.", 0},
+     offsetof(pve_nodes_firewall_options_get_result, smurf_log_level), 0, NULL, "Log level for SMURFS filter.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "tcp_flags_log_level", "tcp_flags_log_level",
-     offsetof(pve_nodes_firewall_options_get_result, tcp_flags_log_level), 0, NULL, "Log level for illegal tcp flags filter.", 0},
+     offsetof(pve_nodes_firewall_options_get_result, tcp_flags_log_level), 0, NULL, "Log level for illegal tcp flags filter.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "tcpflags", "tcpflags",
-     offsetof(pve_nodes_firewall_options_get_result, tcpflags), 0, NULL, "Filter illegal combinations of TCP flags.", 0},
+     offsetof(pve_nodes_firewall_options_get_result, tcpflags), 0, NULL, "Filter illegal combinations of TCP flags.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_firewall_options_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_firewall_options_get_result",
@@ -7145,35 +7155,35 @@ int pve_nodes_firewall_options_put(pmx_client *c, const char *node,
 
 static const pmx_field_desc f_pve_nodes_firewall_rules_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "action", "action",
-     offsetof(pve_nodes_firewall_rules_get_item, action), 0, NULL, "Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name", 0},
+     offsetof(pve_nodes_firewall_rules_get_item, action), 0, NULL, "Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_nodes_firewall_rules_get_item, comment), 0, NULL, "Descriptive comment", 0},
+     offsetof(pve_nodes_firewall_rules_get_item, comment), 0, NULL, "Descriptive comment", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "dest", "dest",
-     offsetof(pve_nodes_firewall_rules_get_item, dest), 0, NULL, "Restrict packet destination address", 0},
+     offsetof(pve_nodes_firewall_rules_get_item, dest), 0, NULL, "Restrict packet destination address", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "dport", "dport",
-     offsetof(pve_nodes_firewall_rules_get_item, dport), 0, NULL, "Restrict TCP/UDP destination port", 0},
+     offsetof(pve_nodes_firewall_rules_get_item, dport), 0, NULL, "Restrict TCP/UDP destination port", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "enable", "enable",
-     offsetof(pve_nodes_firewall_rules_get_item, enable), 0, NULL, "Flag to enable/disable a rule", 0},
+     offsetof(pve_nodes_firewall_rules_get_item, enable), 0, NULL, "Flag to enable/disable a rule", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "icmp-type", "icmp_type",
-     offsetof(pve_nodes_firewall_rules_get_item, icmp_type), 0, NULL, "Specify icmp-type. Only valid if proto equals 'icmp' or 'icmpv6'/'ipv6-icmp'", 0},
+     offsetof(pve_nodes_firewall_rules_get_item, icmp_type), 0, NULL, "Specify icmp-type. Only valid if proto equals 'icmp' or 'icmpv6'/'ipv6-icmp'", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "iface", "iface",
-     offsetof(pve_nodes_firewall_rules_get_item, iface), 0, NULL, "Network interface name. You have to use network configuration key names for VMs and containers", 0},
+     offsetof(pve_nodes_firewall_rules_get_item, iface), 0, NULL, "Network interface name. You have to use network configuration key names for VMs and containers", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "ipversion", "ipversion",
-     offsetof(pve_nodes_firewall_rules_get_item, ipversion), 0, NULL, "IP version (4 or 6) - automatically determined from source/dest addresses", 0},
+     offsetof(pve_nodes_firewall_rules_get_item, ipversion), 0, NULL, "IP version (4 or 6) - automatically determined from source/dest addresses", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "log", "log",
-     offsetof(pve_nodes_firewall_rules_get_item, log), 0, NULL, "Log level for firewall rule", 0},
+     offsetof(pve_nodes_firewall_rules_get_item, log), 0, NULL, "Log level for firewall rule", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "macro", "macro",
-     offsetof(pve_nodes_firewall_rules_get_item, macro), 0, NULL, "Use predefined standard macro", 0},
+     offsetof(pve_nodes_firewall_rules_get_item, macro), 0, NULL, "Use predefined standard macro", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "pos", "pos",
-     offsetof(pve_nodes_firewall_rules_get_item, pos), 0, NULL, "Rule position in the ruleset", 0},
+     offsetof(pve_nodes_firewall_rules_get_item, pos), 0, NULL, "Rule position in the ruleset", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "proto", "proto",
-     offsetof(pve_nodes_firewall_rules_get_item, proto), 0, NULL, "IP protocol. You can use protocol names ('tcp'/'udp') or simple numbers, as defined in '/etc/protocols'", 0},
+     offsetof(pve_nodes_firewall_rules_get_item, proto), 0, NULL, "IP protocol. You can use protocol names ('tcp'/'udp') or simple numbers, as defined in '/etc/protocols'", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "source", "source",
-     offsetof(pve_nodes_firewall_rules_get_item, source), 0, NULL, "Restrict packet source address", 0},
+     offsetof(pve_nodes_firewall_rules_get_item, source), 0, NULL, "Restrict packet source address", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "sport", "sport",
-     offsetof(pve_nodes_firewall_rules_get_item, sport), 0, NULL, "Restrict TCP/UDP source port", 0},
+     offsetof(pve_nodes_firewall_rules_get_item, sport), 0, NULL, "Restrict TCP/UDP source port", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_nodes_firewall_rules_get_item, type), 0, NULL, "Rule type", 0},
+     offsetof(pve_nodes_firewall_rules_get_item, type), 0, NULL, "Rule type", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_firewall_rules_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_firewall_rules_get_item",
@@ -7182,7 +7192,7 @@ static const pmx_type_desc t_pve_nodes_firewall_rules_get_item = {
 static const pmx_field_desc f_pve_nodes_firewall_rules_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_firewall_rules_get_result, items), offsetof(pve_nodes_firewall_rules_get_result, n),
-     &t_pve_nodes_firewall_rules_get_item, NULL, 0},
+     &t_pve_nodes_firewall_rules_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_firewall_rules_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_firewall_rules_get_result",
@@ -7524,35 +7534,35 @@ int pve_nodes_firewall_rules_pos_delete(pmx_client *c, const char *node, int64_t
 
 static const pmx_field_desc f_pve_nodes_firewall_rules_pos_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "action", "action",
-     offsetof(pve_nodes_firewall_rules_pos_get_result, action), 0, NULL, "Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name", 0},
+     offsetof(pve_nodes_firewall_rules_pos_get_result, action), 0, NULL, "Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_nodes_firewall_rules_pos_get_result, comment), 0, NULL, "Descriptive comment", 0},
+     offsetof(pve_nodes_firewall_rules_pos_get_result, comment), 0, NULL, "Descriptive comment", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "dest", "dest",
-     offsetof(pve_nodes_firewall_rules_pos_get_result, dest), 0, NULL, "Restrict packet destination address", 0},
+     offsetof(pve_nodes_firewall_rules_pos_get_result, dest), 0, NULL, "Restrict packet destination address", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "dport", "dport",
-     offsetof(pve_nodes_firewall_rules_pos_get_result, dport), 0, NULL, "Restrict TCP/UDP destination port", 0},
+     offsetof(pve_nodes_firewall_rules_pos_get_result, dport), 0, NULL, "Restrict TCP/UDP destination port", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "enable", "enable",
-     offsetof(pve_nodes_firewall_rules_pos_get_result, enable), 0, NULL, "Flag to enable/disable a rule", 0},
+     offsetof(pve_nodes_firewall_rules_pos_get_result, enable), 0, NULL, "Flag to enable/disable a rule", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "icmp-type", "icmp_type",
-     offsetof(pve_nodes_firewall_rules_pos_get_result, icmp_type), 0, NULL, "Specify icmp-type. Only valid if proto equals 'icmp' or 'icmpv6'/'ipv6-icmp'", 0},
+     offsetof(pve_nodes_firewall_rules_pos_get_result, icmp_type), 0, NULL, "Specify icmp-type. Only valid if proto equals 'icmp' or 'icmpv6'/'ipv6-icmp'", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "iface", "iface",
-     offsetof(pve_nodes_firewall_rules_pos_get_result, iface), 0, NULL, "Network interface name. You have to use network configuration key names for VMs and containers", 0},
+     offsetof(pve_nodes_firewall_rules_pos_get_result, iface), 0, NULL, "Network interface name. You have to use network configuration key names for VMs and containers", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "ipversion", "ipversion",
-     offsetof(pve_nodes_firewall_rules_pos_get_result, ipversion), 0, NULL, "IP version (4 or 6) - automatically determined from source/dest addresses", 0},
+     offsetof(pve_nodes_firewall_rules_pos_get_result, ipversion), 0, NULL, "IP version (4 or 6) - automatically determined from source/dest addresses", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "log", "log",
-     offsetof(pve_nodes_firewall_rules_pos_get_result, log), 0, NULL, "Log level for firewall rule", 0},
+     offsetof(pve_nodes_firewall_rules_pos_get_result, log), 0, NULL, "Log level for firewall rule", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "macro", "macro",
-     offsetof(pve_nodes_firewall_rules_pos_get_result, macro), 0, NULL, "Use predefined standard macro", 0},
+     offsetof(pve_nodes_firewall_rules_pos_get_result, macro), 0, NULL, "Use predefined standard macro", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "pos", "pos",
-     offsetof(pve_nodes_firewall_rules_pos_get_result, pos), 0, NULL, "Rule position in the ruleset", 0},
+     offsetof(pve_nodes_firewall_rules_pos_get_result, pos), 0, NULL, "Rule position in the ruleset", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "proto", "proto",
-     offsetof(pve_nodes_firewall_rules_pos_get_result, proto), 0, NULL, "IP protocol. You can use protocol names ('tcp'/'udp') or simple numbers, as defined in '/etc/protocols'", 0},
+     offsetof(pve_nodes_firewall_rules_pos_get_result, proto), 0, NULL, "IP protocol. You can use protocol names ('tcp'/'udp') or simple numbers, as defined in '/etc/protocols'", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "source", "source",
-     offsetof(pve_nodes_firewall_rules_pos_get_result, source), 0, NULL, "Restrict packet source address", 0},
+     offsetof(pve_nodes_firewall_rules_pos_get_result, source), 0, NULL, "Restrict packet source address", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "sport", "sport",
-     offsetof(pve_nodes_firewall_rules_pos_get_result, sport), 0, NULL, "Restrict TCP/UDP source port", 0},
+     offsetof(pve_nodes_firewall_rules_pos_get_result, sport), 0, NULL, "Restrict TCP/UDP source port", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_nodes_firewall_rules_pos_get_result, type), 0, NULL, "Rule type", 0},
+     offsetof(pve_nodes_firewall_rules_pos_get_result, type), 0, NULL, "Rule type", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_firewall_rules_pos_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_firewall_rules_pos_get_result",
@@ -7868,7 +7878,7 @@ int pve_nodes_firewall_rules_pos_put(pmx_client *c, const char *node, int64_t po
 
 static const pmx_field_desc f_pve_nodes_hardware_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_nodes_hardware_get_item, type), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_hardware_get_item, type), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_hardware_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_hardware_get_item",
@@ -7877,7 +7887,7 @@ static const pmx_type_desc t_pve_nodes_hardware_get_item = {
 static const pmx_field_desc f_pve_nodes_hardware_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_hardware_get_result, items), offsetof(pve_nodes_hardware_get_result, n),
-     &t_pve_nodes_hardware_get_item, NULL, 0},
+     &t_pve_nodes_hardware_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_hardware_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_hardware_get_result",
@@ -7922,29 +7932,29 @@ int pve_nodes_hardware_get(pmx_client *c, const char *node, const pve_nodes_hard
 
 static const pmx_field_desc f_pve_nodes_hardware_pci_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "class", "class_",
-     offsetof(pve_nodes_hardware_pci_get_item, class_), 0, NULL, "The PCI Class of the device.", 0},
+     offsetof(pve_nodes_hardware_pci_get_item, class_), 0, NULL, "The PCI Class of the device.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "device", "device",
-     offsetof(pve_nodes_hardware_pci_get_item, device), 0, NULL, "The Device ID.", 0},
+     offsetof(pve_nodes_hardware_pci_get_item, device), 0, NULL, "The Device ID.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "device_name", "device_name",
-     offsetof(pve_nodes_hardware_pci_get_item, device_name), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_hardware_pci_get_item, device_name), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "id", "id",
-     offsetof(pve_nodes_hardware_pci_get_item, id), 0, NULL, "The PCI ID.", 0},
+     offsetof(pve_nodes_hardware_pci_get_item, id), 0, NULL, "The PCI ID.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "iommugroup", "iommugroup",
-     offsetof(pve_nodes_hardware_pci_get_item, iommugroup), 0, NULL, "The IOMMU group in which the device is in. If no IOMMU group is detected, it is set to -1.", 0},
+     offsetof(pve_nodes_hardware_pci_get_item, iommugroup), 0, NULL, "The IOMMU group in which the device is in. If no IOMMU group is detected, it is set to -1.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "mdev", "mdev",
-     offsetof(pve_nodes_hardware_pci_get_item, mdev), 0, NULL, "If set, marks that the device is capable of creating mediated devices.", 0},
+     offsetof(pve_nodes_hardware_pci_get_item, mdev), 0, NULL, "If set, marks that the device is capable of creating mediated devices.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "subsystem_device", "subsystem_device",
-     offsetof(pve_nodes_hardware_pci_get_item, subsystem_device), 0, NULL, "The Subsystem Device ID.", 0},
+     offsetof(pve_nodes_hardware_pci_get_item, subsystem_device), 0, NULL, "The Subsystem Device ID.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "subsystem_device_name", "subsystem_device_name",
-     offsetof(pve_nodes_hardware_pci_get_item, subsystem_device_name), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_hardware_pci_get_item, subsystem_device_name), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "subsystem_vendor", "subsystem_vendor",
-     offsetof(pve_nodes_hardware_pci_get_item, subsystem_vendor), 0, NULL, "The Subsystem Vendor ID.", 0},
+     offsetof(pve_nodes_hardware_pci_get_item, subsystem_vendor), 0, NULL, "The Subsystem Vendor ID.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "subsystem_vendor_name", "subsystem_vendor_name",
-     offsetof(pve_nodes_hardware_pci_get_item, subsystem_vendor_name), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_hardware_pci_get_item, subsystem_vendor_name), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "vendor", "vendor",
-     offsetof(pve_nodes_hardware_pci_get_item, vendor), 0, NULL, "The Vendor ID.", 0},
+     offsetof(pve_nodes_hardware_pci_get_item, vendor), 0, NULL, "The Vendor ID.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "vendor_name", "vendor_name",
-     offsetof(pve_nodes_hardware_pci_get_item, vendor_name), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_hardware_pci_get_item, vendor_name), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_hardware_pci_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_hardware_pci_get_item",
@@ -7953,7 +7963,7 @@ static const pmx_type_desc t_pve_nodes_hardware_pci_get_item = {
 static const pmx_field_desc f_pve_nodes_hardware_pci_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_hardware_pci_get_result, items), offsetof(pve_nodes_hardware_pci_get_result, n),
-     &t_pve_nodes_hardware_pci_get_item, NULL, 0},
+     &t_pve_nodes_hardware_pci_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_hardware_pci_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_hardware_pci_get_result",

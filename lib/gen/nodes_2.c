@@ -8,12 +8,37 @@ static const pmx_type_desc t__STRING = {
     sizeof(pmx_type_desc), PMX_KIND_STRING, 0, NULL, 0, NULL, 0};
 static const pmx_type_desc t__RAW = {
     sizeof(pmx_type_desc), PMX_KIND_RAW, 0, NULL, 0, NULL, 0};
+extern const pmx_propstr_desc pmx__fmt_lxc_dev;
+extern const pmx_propstr_desc pmx__fmt_lxc_features;
+extern const pmx_propstr_desc pmx__fmt_lxc_mp;
+extern const pmx_propstr_desc pmx__fmt_lxc_net;
+extern const pmx_propstr_desc pmx__fmt_lxc_rootfs;
+extern const pmx_propstr_desc pmx__fmt_lxc_unused;
+extern const pmx_propstr_desc pmx__fmt_qemu_agent;
+extern const pmx_propstr_desc pmx__fmt_qemu_audio0;
+extern const pmx_propstr_desc pmx__fmt_qemu_efidisk0;
+extern const pmx_propstr_desc pmx__fmt_qemu_ide;
+extern const pmx_propstr_desc pmx__fmt_qemu_ipconfig;
+extern const pmx_propstr_desc pmx__fmt_qemu_ivshmem;
+extern const pmx_propstr_desc pmx__fmt_qemu_machine;
+extern const pmx_propstr_desc pmx__fmt_qemu_memory;
+extern const pmx_propstr_desc pmx__fmt_qemu_net;
+extern const pmx_propstr_desc pmx__fmt_qemu_numa;
+extern const pmx_propstr_desc pmx__fmt_qemu_sata;
+extern const pmx_propstr_desc pmx__fmt_qemu_scsi;
+extern const pmx_propstr_desc pmx__fmt_qemu_spice_enhancements;
+extern const pmx_propstr_desc pmx__fmt_qemu_tpmstate0;
+extern const pmx_propstr_desc pmx__fmt_qemu_unused;
+extern const pmx_propstr_desc pmx__fmt_qemu_usb;
+extern const pmx_propstr_desc pmx__fmt_qemu_vga;
+extern const pmx_propstr_desc pmx__fmt_qemu_virtio;
+extern const pmx_propstr_desc pmx__fmt_qemu_virtiofs;
 
 /* ---- GET /nodes/{node}/hardware/pci/{pci-id-or-mapping} ---- */
 
 static const pmx_field_desc f_pve_nodes_hardware_pci_pci_id_or_mapping_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "method", "method",
-     offsetof(pve_nodes_hardware_pci_pci_id_or_mapping_get_item, method), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_hardware_pci_pci_id_or_mapping_get_item, method), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_hardware_pci_pci_id_or_mapping_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_hardware_pci_pci_id_or_mapping_get_item",
@@ -22,7 +47,7 @@ static const pmx_type_desc t_pve_nodes_hardware_pci_pci_id_or_mapping_get_item =
 static const pmx_field_desc f_pve_nodes_hardware_pci_pci_id_or_mapping_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_hardware_pci_pci_id_or_mapping_get_result, items), offsetof(pve_nodes_hardware_pci_pci_id_or_mapping_get_result, n),
-     &t_pve_nodes_hardware_pci_pci_id_or_mapping_get_item, NULL, 0},
+     &t_pve_nodes_hardware_pci_pci_id_or_mapping_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_hardware_pci_pci_id_or_mapping_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_hardware_pci_pci_id_or_mapping_get_result",
@@ -82,13 +107,13 @@ int pve_nodes_hardware_pci_pci_id_or_mapping_get(pmx_client *c, const char *node
 
 static const pmx_field_desc f_pve_nodes_hardware_pci_mdev_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_I64, "available", "available",
-     offsetof(pve_nodes_hardware_pci_mdev_get_item, available), 0, NULL, "The number of still available instances of this type.", 0},
+     offsetof(pve_nodes_hardware_pci_mdev_get_item, available), 0, NULL, "The number of still available instances of this type.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "description", "description",
-     offsetof(pve_nodes_hardware_pci_mdev_get_item, description), 0, NULL, "Additional description of the type.", 0},
+     offsetof(pve_nodes_hardware_pci_mdev_get_item, description), 0, NULL, "Additional description of the type.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_nodes_hardware_pci_mdev_get_item, name), 0, NULL, "A human readable name for the type.", 0},
+     offsetof(pve_nodes_hardware_pci_mdev_get_item, name), 0, NULL, "A human readable name for the type.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_nodes_hardware_pci_mdev_get_item, type), 0, NULL, "The name of the mdev type.", 0},
+     offsetof(pve_nodes_hardware_pci_mdev_get_item, type), 0, NULL, "The name of the mdev type.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_hardware_pci_mdev_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_hardware_pci_mdev_get_item",
@@ -97,7 +122,7 @@ static const pmx_type_desc t_pve_nodes_hardware_pci_mdev_get_item = {
 static const pmx_field_desc f_pve_nodes_hardware_pci_mdev_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_hardware_pci_mdev_get_result, items), offsetof(pve_nodes_hardware_pci_mdev_get_result, n),
-     &t_pve_nodes_hardware_pci_mdev_get_item, NULL, 0},
+     &t_pve_nodes_hardware_pci_mdev_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_hardware_pci_mdev_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_hardware_pci_mdev_get_result",
@@ -156,29 +181,29 @@ int pve_nodes_hardware_pci_mdev_get(pmx_client *c, const char *node, const char 
 
 static const pmx_field_desc f_pve_nodes_hardware_usb_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_I64, "busnum", "busnum",
-     offsetof(pve_nodes_hardware_usb_get_item, busnum), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_hardware_usb_get_item, busnum), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "class", "class_",
-     offsetof(pve_nodes_hardware_usb_get_item, class_), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_hardware_usb_get_item, class_), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "devnum", "devnum",
-     offsetof(pve_nodes_hardware_usb_get_item, devnum), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_hardware_usb_get_item, devnum), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "level", "level",
-     offsetof(pve_nodes_hardware_usb_get_item, level), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_hardware_usb_get_item, level), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "manufacturer", "manufacturer",
-     offsetof(pve_nodes_hardware_usb_get_item, manufacturer), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_hardware_usb_get_item, manufacturer), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "port", "port",
-     offsetof(pve_nodes_hardware_usb_get_item, port), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_hardware_usb_get_item, port), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "prodid", "prodid",
-     offsetof(pve_nodes_hardware_usb_get_item, prodid), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_hardware_usb_get_item, prodid), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "product", "product",
-     offsetof(pve_nodes_hardware_usb_get_item, product), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_hardware_usb_get_item, product), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "serial", "serial",
-     offsetof(pve_nodes_hardware_usb_get_item, serial), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_hardware_usb_get_item, serial), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "speed", "speed",
-     offsetof(pve_nodes_hardware_usb_get_item, speed), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_hardware_usb_get_item, speed), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "usbpath", "usbpath",
-     offsetof(pve_nodes_hardware_usb_get_item, usbpath), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_hardware_usb_get_item, usbpath), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "vendid", "vendid",
-     offsetof(pve_nodes_hardware_usb_get_item, vendid), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_hardware_usb_get_item, vendid), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_hardware_usb_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_hardware_usb_get_item",
@@ -187,7 +212,7 @@ static const pmx_type_desc t_pve_nodes_hardware_usb_get_item = {
 static const pmx_field_desc f_pve_nodes_hardware_usb_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_hardware_usb_get_result, items), offsetof(pve_nodes_hardware_usb_get_result, n),
-     &t_pve_nodes_hardware_usb_get_item, NULL, 0},
+     &t_pve_nodes_hardware_usb_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_hardware_usb_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_hardware_usb_get_result",
@@ -233,9 +258,9 @@ int pve_nodes_hardware_usb_get(pmx_client *c, const char *node,
 
 static const pmx_field_desc f_pve_nodes_hosts_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "data", "data",
-     offsetof(pve_nodes_hosts_get_result, data), 0, NULL, "The content of /etc/hosts.", 0},
+     offsetof(pve_nodes_hosts_get_result, data), 0, NULL, "The content of /etc/hosts.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "digest", "digest",
-     offsetof(pve_nodes_hosts_get_result, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0},
+     offsetof(pve_nodes_hosts_get_result, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_hosts_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_hosts_get_result",
@@ -342,7 +367,7 @@ int pve_nodes_hosts_post(pmx_client *c, const char *node, const pve_nodes_hosts_
 static const pmx_field_desc f_pve_nodes_journal_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_journal_get_result, items), offsetof(pve_nodes_journal_get_result, n),
-     &t__STRING, NULL, 0},
+     &t__STRING, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_journal_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_journal_get_result",
@@ -448,51 +473,51 @@ int pve_nodes_journal_get(pmx_client *c, const char *node, const pve_nodes_journ
 
 static const pmx_field_desc f_pve_nodes_lxc_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "cpu", "cpu",
-     offsetof(pve_nodes_lxc_get_item, cpu), 0, NULL, "Current CPU usage.", 0},
+     offsetof(pve_nodes_lxc_get_item, cpu), 0, NULL, "Current CPU usage.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "cpus", "cpus",
-     offsetof(pve_nodes_lxc_get_item, cpus), 0, NULL, "Maximum usable CPUs.", 0},
+     offsetof(pve_nodes_lxc_get_item, cpus), 0, NULL, "Maximum usable CPUs.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "disk", "disk",
-     offsetof(pve_nodes_lxc_get_item, disk), 0, NULL, "Root disk image space-usage in bytes.", 0},
+     offsetof(pve_nodes_lxc_get_item, disk), 0, NULL, "Root disk image space-usage in bytes.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "diskread", "diskread",
-     offsetof(pve_nodes_lxc_get_item, diskread), 0, NULL, "The amount of bytes the guest read from it's block devices since the guest was started. (Note: This info is not available for all storage types.)", 0},
+     offsetof(pve_nodes_lxc_get_item, diskread), 0, NULL, "The amount of bytes the guest read from it's block devices since the guest was started. (Note: This info is not available for all storage types.)", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "diskwrite", "diskwrite",
-     offsetof(pve_nodes_lxc_get_item, diskwrite), 0, NULL, "The amount of bytes the guest wrote from it's block devices since the guest was started. (Note: This info is not available for all storage types.)", 0},
+     offsetof(pve_nodes_lxc_get_item, diskwrite), 0, NULL, "The amount of bytes the guest wrote from it's block devices since the guest was started. (Note: This info is not available for all storage types.)", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "lock", "lock",
-     offsetof(pve_nodes_lxc_get_item, lock), 0, NULL, "The current config lock, if any.", 0},
+     offsetof(pve_nodes_lxc_get_item, lock), 0, NULL, "The current config lock, if any.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "maxdisk", "maxdisk",
-     offsetof(pve_nodes_lxc_get_item, maxdisk), 0, NULL, "Root disk image size in bytes.", 0},
+     offsetof(pve_nodes_lxc_get_item, maxdisk), 0, NULL, "Root disk image size in bytes.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "maxmem", "maxmem",
-     offsetof(pve_nodes_lxc_get_item, maxmem), 0, NULL, "Maximum memory in bytes.", 0},
+     offsetof(pve_nodes_lxc_get_item, maxmem), 0, NULL, "Maximum memory in bytes.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "maxswap", "maxswap",
-     offsetof(pve_nodes_lxc_get_item, maxswap), 0, NULL, "Maximum SWAP memory in bytes.", 0},
+     offsetof(pve_nodes_lxc_get_item, maxswap), 0, NULL, "Maximum SWAP memory in bytes.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "mem", "mem",
-     offsetof(pve_nodes_lxc_get_item, mem), 0, NULL, "Currently used memory in bytes.", 0},
+     offsetof(pve_nodes_lxc_get_item, mem), 0, NULL, "Currently used memory in bytes.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_nodes_lxc_get_item, name), 0, NULL, "Container name.", 0},
+     offsetof(pve_nodes_lxc_get_item, name), 0, NULL, "Container name.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "netin", "netin",
-     offsetof(pve_nodes_lxc_get_item, netin), 0, NULL, "The amount of traffic in bytes that was sent to the guest over the network since it was started.", 0},
+     offsetof(pve_nodes_lxc_get_item, netin), 0, NULL, "The amount of traffic in bytes that was sent to the guest over the network since it was started.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "netout", "netout",
-     offsetof(pve_nodes_lxc_get_item, netout), 0, NULL, "The amount of traffic in bytes that was sent from the guest over the network since it was started.", 0},
+     offsetof(pve_nodes_lxc_get_item, netout), 0, NULL, "The amount of traffic in bytes that was sent from the guest over the network since it was started.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "pressurecpusome", "pressurecpusome",
-     offsetof(pve_nodes_lxc_get_item, pressurecpusome), 0, NULL, "CPU Some pressure stall average over the last 10 seconds.", 0},
+     offsetof(pve_nodes_lxc_get_item, pressurecpusome), 0, NULL, "CPU Some pressure stall average over the last 10 seconds.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "pressureiofull", "pressureiofull",
-     offsetof(pve_nodes_lxc_get_item, pressureiofull), 0, NULL, "IO Full pressure stall average over the last 10 seconds.", 0},
+     offsetof(pve_nodes_lxc_get_item, pressureiofull), 0, NULL, "IO Full pressure stall average over the last 10 seconds.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "pressureiosome", "pressureiosome",
-     offsetof(pve_nodes_lxc_get_item, pressureiosome), 0, NULL, "IO Some pressure stall average over the last 10 seconds.", 0},
+     offsetof(pve_nodes_lxc_get_item, pressureiosome), 0, NULL, "IO Some pressure stall average over the last 10 seconds.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "pressurememoryfull", "pressurememoryfull",
-     offsetof(pve_nodes_lxc_get_item, pressurememoryfull), 0, NULL, "Memory Full pressure stall average over the last 10 seconds.", 0},
+     offsetof(pve_nodes_lxc_get_item, pressurememoryfull), 0, NULL, "Memory Full pressure stall average over the last 10 seconds.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "pressurememorysome", "pressurememorysome",
-     offsetof(pve_nodes_lxc_get_item, pressurememorysome), 0, NULL, "Memory Some pressure stall average over the last 10 seconds.", 0},
+     offsetof(pve_nodes_lxc_get_item, pressurememorysome), 0, NULL, "Memory Some pressure stall average over the last 10 seconds.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "status", "status",
-     offsetof(pve_nodes_lxc_get_item, status), 0, NULL, "LXC Container status.", 0},
+     offsetof(pve_nodes_lxc_get_item, status), 0, NULL, "LXC Container status.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "tags", "tags",
-     offsetof(pve_nodes_lxc_get_item, tags), 0, NULL, "The current configured tags, if any.", 0},
+     offsetof(pve_nodes_lxc_get_item, tags), 0, NULL, "The current configured tags, if any.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "template", "template_",
-     offsetof(pve_nodes_lxc_get_item, template_), 0, NULL, "Determines if the guest is a template.", 0},
+     offsetof(pve_nodes_lxc_get_item, template_), 0, NULL, "Determines if the guest is a template.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "uptime", "uptime",
-     offsetof(pve_nodes_lxc_get_item, uptime), 0, NULL, "Uptime in seconds.", 0},
+     offsetof(pve_nodes_lxc_get_item, uptime), 0, NULL, "Uptime in seconds.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "vmid", "vmid",
-     offsetof(pve_nodes_lxc_get_item, vmid), 0, NULL, "The (unique) ID of the VM.", 0},
+     offsetof(pve_nodes_lxc_get_item, vmid), 0, NULL, "The (unique) ID of the VM.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_lxc_get_item",
@@ -501,7 +526,7 @@ static const pmx_type_desc t_pve_nodes_lxc_get_item = {
 static const pmx_field_desc f_pve_nodes_lxc_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_lxc_get_result, items), offsetof(pve_nodes_lxc_get_result, n),
-     &t_pve_nodes_lxc_get_item, NULL, 0},
+     &t_pve_nodes_lxc_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_lxc_get_result",
@@ -547,7 +572,7 @@ int pve_nodes_lxc_get(pmx_client *c, const char *node, const pve_nodes_lxc_get_p
 static const pmx_field_desc f_pve_nodes_lxc_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_lxc_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_lxc_post_result",
@@ -704,6 +729,7 @@ static const pmx_param_desc p_pve_nodes_lxc_post[] = {
         .offset = offsetof(pve_nodes_lxc_post_params, dev),
         .typetext = "[[path=]<Path>] [,deny-write=<1|0>] [,gid=<integer>] [,mode=<Octal access mode>] [,uid=<integer>]",
         .description = "Device to pass through to the container",
+        .propstr = &pmx__fmt_lxc_dev,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -739,6 +765,7 @@ static const pmx_param_desc p_pve_nodes_lxc_post[] = {
         .offset = offsetof(pve_nodes_lxc_post_params, features),
         .typetext = "[force_rw_sys=<1|0>] [,fuse=<1|0>] [,keyctl=<1|0>] [,mknod=<1|0>] [,mount=<fstype;fstype;...>] [,nesting=<1|0>]",
         .description = "Allow containers access to advanced features.",
+        .propstr = &pmx__fmt_lxc_features,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -838,6 +865,7 @@ static const pmx_param_desc p_pve_nodes_lxc_post[] = {
         .offset = offsetof(pve_nodes_lxc_post_params, mp),
         .typetext = "[volume=]<volume> ,mp=<Path> [,acl=<1|0>] [,backup=<1|0>] [,mountoptions=<opt[;opt...]>] [,quota=<1|0>] [,replicate=<1|0>] [,ro=<1|0>] [,shared=<1|0>] [,size=<DiskSize>]",
         .description = "Use volume as container mount point. Use the special syntax STORAGE_ID:SIZE_IN_GiB to allocate a new volume.",
+        .propstr = &pmx__fmt_lxc_mp,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -863,6 +891,7 @@ static const pmx_param_desc p_pve_nodes_lxc_post[] = {
         .offset = offsetof(pve_nodes_lxc_post_params, net),
         .typetext = "name=<string> [,bridge=<bridge>] [,firewall=<1|0>] [,gw=<GatewayIPv4>] [,gw6=<GatewayIPv6>] [,host-managed=<1|0>] [,hwaddr=<XX:XX:XX:XX:XX:XX>] [,ip=<(IPv4/CIDR|dhcp|manual)>] [,ip6=<(IPv6/CIDR|auto|dhcp|manual)>] [,link_down=<1|0>] [,mtu=<integer>] [,rate=<mbps>] [,tag=<integer>] [,trunks=<vlanid[;vlanid...]>] [,type=<veth>]",
         .description = "Specifies network interfaces for the container.",
+        .propstr = &pmx__fmt_lxc_net,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -960,6 +989,7 @@ static const pmx_param_desc p_pve_nodes_lxc_post[] = {
         .offset = offsetof(pve_nodes_lxc_post_params, rootfs),
         .typetext = "[volume=]<volume> [,acl=<1|0>] [,mountoptions=<opt[;opt...]>] [,quota=<1|0>] [,replicate=<1|0>] [,ro=<1|0>] [,shared=<1|0>] [,size=<DiskSize>]",
         .description = "Use volume as container root.",
+        .propstr = &pmx__fmt_lxc_rootfs,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -1121,6 +1151,7 @@ static const pmx_param_desc p_pve_nodes_lxc_post[] = {
         .offset = offsetof(pve_nodes_lxc_post_params, unused),
         .typetext = "[volume=]<volume>",
         .description = "Reference to unused volumes. This is used internally, and should not be modified manually.",
+        .propstr = &pmx__fmt_lxc_unused,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -1163,7 +1194,7 @@ int pve_nodes_lxc_post(pmx_client *c, const char *node, const pve_nodes_lxc_post
 static const pmx_field_desc f_pve_nodes_lxc_vmid_delete_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_lxc_vmid_delete_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_vmid_delete_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_lxc_vmid_delete_result",
@@ -1259,7 +1290,7 @@ int pve_nodes_lxc_vmid_delete(pmx_client *c, const char *node, int64_t vmid,
 
 static const pmx_field_desc f_pve_nodes_lxc_vmid_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "subdir", "subdir",
-     offsetof(pve_nodes_lxc_vmid_get_item, subdir), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_lxc_vmid_get_item, subdir), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_vmid_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_lxc_vmid_get_item",
@@ -1268,7 +1299,7 @@ static const pmx_type_desc t_pve_nodes_lxc_vmid_get_item = {
 static const pmx_field_desc f_pve_nodes_lxc_vmid_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_lxc_vmid_get_result, items), offsetof(pve_nodes_lxc_vmid_get_result, n),
-     &t_pve_nodes_lxc_vmid_get_item, NULL, 0},
+     &t_pve_nodes_lxc_vmid_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_vmid_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_lxc_vmid_get_result",
@@ -1330,7 +1361,7 @@ int pve_nodes_lxc_vmid_get(pmx_client *c, const char *node, int64_t vmid,
 static const pmx_field_desc f_pve_nodes_lxc_clone_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_lxc_clone_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_clone_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_lxc_clone_post_result",
@@ -1504,74 +1535,74 @@ int pve_nodes_lxc_clone_post(pmx_client *c, const char *node, int64_t vmid,
 
 static const pmx_field_desc f_pve_nodes_lxc_config_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "arch", "arch",
-     offsetof(pve_nodes_lxc_config_get_result, arch), 0, NULL, "OS architecture type.", 0},
+     offsetof(pve_nodes_lxc_config_get_result, arch), 0, NULL, "OS architecture type.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "cmode", "cmode",
-     offsetof(pve_nodes_lxc_config_get_result, cmode), 0, NULL, "Console mode. By default, the console command tries to open a connection to one of the available tty devices. By setting cmode to 'console' it tries to attach to /dev/console instead. If you set cmode to 'shell', it simply invokes a shell inside the container (no login).", 0},
+     offsetof(pve_nodes_lxc_config_get_result, cmode), 0, NULL, "Console mode. By default, the console command tries to open a connection to one of the available tty devices. By setting cmode to 'console' it tries to attach to /dev/console instead. If you set cmode to 'shell', it simply invokes a shell inside the container (no login).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "console", "console",
-     offsetof(pve_nodes_lxc_config_get_result, console), 0, NULL, "Attach a console device (/dev/console) to the container.", 0},
+     offsetof(pve_nodes_lxc_config_get_result, console), 0, NULL, "Attach a console device (/dev/console) to the container.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "cores", "cores",
-     offsetof(pve_nodes_lxc_config_get_result, cores), 0, NULL, "The number of cores assigned to the container. A container can use all available cores by default.", 0},
+     offsetof(pve_nodes_lxc_config_get_result, cores), 0, NULL, "The number of cores assigned to the container. A container can use all available cores by default.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "cpulimit", "cpulimit",
-     offsetof(pve_nodes_lxc_config_get_result, cpulimit), 0, NULL, "Limit of CPU usage.\n\nNOTE: If the computer has 2 CPUs, it has a total of '2' CPU time. Value '0' indicates no CPU limit.", 0},
+     offsetof(pve_nodes_lxc_config_get_result, cpulimit), 0, NULL, "Limit of CPU usage.\n\nNOTE: If the computer has 2 CPUs, it has a total of '2' CPU time. Value '0' indicates no CPU limit.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "cpuunits", "cpuunits",
-     offsetof(pve_nodes_lxc_config_get_result, cpuunits), 0, NULL, "CPU weight for a container, will be clamped to [1, 10000] in cgroup v2.", 0},
+     offsetof(pve_nodes_lxc_config_get_result, cpuunits), 0, NULL, "CPU weight for a container, will be clamped to [1, 10000] in cgroup v2.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "debug", "debug",
-     offsetof(pve_nodes_lxc_config_get_result, debug), 0, NULL, "Try to be more verbose. For now this only enables debug log-level on start.", 0},
+     offsetof(pve_nodes_lxc_config_get_result, debug), 0, NULL, "Try to be more verbose. For now this only enables debug log-level on start.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "description", "description",
-     offsetof(pve_nodes_lxc_config_get_result, description), 0, NULL, "Description for the Container. Shown in the web-interface CT's summary. This is saved as comment inside the configuration file.", 0},
+     offsetof(pve_nodes_lxc_config_get_result, description), 0, NULL, "Description for the Container. Shown in the web-interface CT's summary. This is saved as comment inside the configuration file.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "dev", "dev",
-     offsetof(pve_nodes_lxc_config_get_result, dev), 0, NULL, "Device to pass through to the container", 256},
+     offsetof(pve_nodes_lxc_config_get_result, dev), 0, NULL, "Device to pass through to the container", 256, &pmx__fmt_lxc_dev},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "digest", "digest",
-     offsetof(pve_nodes_lxc_config_get_result, digest), 0, NULL, "SHA1 digest of configuration file. This can be used to prevent concurrent modifications.", 0},
+     offsetof(pve_nodes_lxc_config_get_result, digest), 0, NULL, "SHA1 digest of configuration file. This can be used to prevent concurrent modifications.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "entrypoint", "entrypoint",
-     offsetof(pve_nodes_lxc_config_get_result, entrypoint), 0, NULL, "Command to run as init, optionally with arguments; may start with an absolute path, relative path, or a binary in $PATH.", 0},
+     offsetof(pve_nodes_lxc_config_get_result, entrypoint), 0, NULL, "Command to run as init, optionally with arguments; may start with an absolute path, relative path, or a binary in $PATH.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "env", "env",
-     offsetof(pve_nodes_lxc_config_get_result, env), 0, NULL, "The container runtime environment as NUL-separated list. Replaces any lxc.environment.runtime entries in the config.", 0},
+     offsetof(pve_nodes_lxc_config_get_result, env), 0, NULL, "The container runtime environment as NUL-separated list. Replaces any lxc.environment.runtime entries in the config.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "features", "features",
-     offsetof(pve_nodes_lxc_config_get_result, features), 0, NULL, "Allow containers access to advanced features.", 0},
+     offsetof(pve_nodes_lxc_config_get_result, features), 0, NULL, "Allow containers access to advanced features.", 0, &pmx__fmt_lxc_features},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "hookscript", "hookscript",
-     offsetof(pve_nodes_lxc_config_get_result, hookscript), 0, NULL, "Script that will be executed during various steps in the containers lifetime.", 0},
+     offsetof(pve_nodes_lxc_config_get_result, hookscript), 0, NULL, "Script that will be executed during various steps in the containers lifetime.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "hostname", "hostname",
-     offsetof(pve_nodes_lxc_config_get_result, hostname), 0, NULL, "Set a host name for the container.", 0},
+     offsetof(pve_nodes_lxc_config_get_result, hostname), 0, NULL, "Set a host name for the container.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "lock", "lock",
-     offsetof(pve_nodes_lxc_config_get_result, lock), 0, NULL, "Lock/unlock the container.", 0},
+     offsetof(pve_nodes_lxc_config_get_result, lock), 0, NULL, "Lock/unlock the container.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "lxc", "lxc",
      offsetof(pve_nodes_lxc_config_get_result, lxc), offsetof(pve_nodes_lxc_config_get_result, n_lxc),
-     &t__RAW, "Array of lxc low-level configurations ([[key1, value1], [key2, value2] ...]).", 0},
+     &t__RAW, "Array of lxc low-level configurations ([[key1, value1], [key2, value2] ...]).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "memory", "memory",
-     offsetof(pve_nodes_lxc_config_get_result, memory), 0, NULL, "Amount of RAM for the container in MB.", 0},
+     offsetof(pve_nodes_lxc_config_get_result, memory), 0, NULL, "Amount of RAM for the container in MB.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "mp", "mp",
-     offsetof(pve_nodes_lxc_config_get_result, mp), 0, NULL, "Use volume as container mount point. Use the special syntax STORAGE_ID:SIZE_IN_GiB to allocate a new volume.", 256},
+     offsetof(pve_nodes_lxc_config_get_result, mp), 0, NULL, "Use volume as container mount point. Use the special syntax STORAGE_ID:SIZE_IN_GiB to allocate a new volume.", 256, &pmx__fmt_lxc_mp},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "nameserver", "nameserver",
-     offsetof(pve_nodes_lxc_config_get_result, nameserver), 0, NULL, "Sets DNS server IP address for a container. Create will automatically use the setting from the host if you neither set searchdomain nor nameserver.", 0},
+     offsetof(pve_nodes_lxc_config_get_result, nameserver), 0, NULL, "Sets DNS server IP address for a container. Create will automatically use the setting from the host if you neither set searchdomain nor nameserver.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "net", "net",
-     offsetof(pve_nodes_lxc_config_get_result, net), 0, NULL, "Specifies network interfaces for the container.", 32},
+     offsetof(pve_nodes_lxc_config_get_result, net), 0, NULL, "Specifies network interfaces for the container.", 32, &pmx__fmt_lxc_net},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "onboot", "onboot",
-     offsetof(pve_nodes_lxc_config_get_result, onboot), 0, NULL, "Specifies whether a container will be started during system bootup.", 0},
+     offsetof(pve_nodes_lxc_config_get_result, onboot), 0, NULL, "Specifies whether a container will be started during system bootup.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ostype", "ostype",
-     offsetof(pve_nodes_lxc_config_get_result, ostype), 0, NULL, "OS type. This is used to setup configuration inside the container, and corresponds to lxc setup scripts in /usr/share/lxc/config/<ostype>.common.conf. Value 'unmanaged' can be used to skip and OS specific setup.", 0},
+     offsetof(pve_nodes_lxc_config_get_result, ostype), 0, NULL, "OS type. This is used to setup configuration inside the container, and corresponds to lxc setup scripts in /usr/share/lxc/config/<ostype>.common.conf. Value 'unmanaged' can be used to skip and OS specific setup.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "protection", "protection",
-     offsetof(pve_nodes_lxc_config_get_result, protection), 0, NULL, "Sets the protection flag of the container. This will prevent the CT or CT's disk remove/update operation.", 0},
+     offsetof(pve_nodes_lxc_config_get_result, protection), 0, NULL, "Sets the protection flag of the container. This will prevent the CT or CT's disk remove/update operation.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "rootfs", "rootfs",
-     offsetof(pve_nodes_lxc_config_get_result, rootfs), 0, NULL, "Use volume as container root.", 0},
+     offsetof(pve_nodes_lxc_config_get_result, rootfs), 0, NULL, "Use volume as container root.", 0, &pmx__fmt_lxc_rootfs},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "searchdomain", "searchdomain",
-     offsetof(pve_nodes_lxc_config_get_result, searchdomain), 0, NULL, "Sets DNS search domains for a container. Create will automatically use the setting from the host if you neither set searchdomain nor nameserver.", 0},
+     offsetof(pve_nodes_lxc_config_get_result, searchdomain), 0, NULL, "Sets DNS search domains for a container. Create will automatically use the setting from the host if you neither set searchdomain nor nameserver.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "startup", "startup",
-     offsetof(pve_nodes_lxc_config_get_result, startup), 0, NULL, "Startup and shutdown behavior. Order is a non-negative number defining the general startup order. Shutdown in done with reverse ordering. Additionally you can set the 'up' or 'down' delay in seconds, which specifies a delay to wait before the next VM is started or stopped.", 0},
+     offsetof(pve_nodes_lxc_config_get_result, startup), 0, NULL, "Startup and shutdown behavior. Order is a non-negative number defining the general startup order. Shutdown in done with reverse ordering. Additionally you can set the 'up' or 'down' delay in seconds, which specifies a delay to wait before the next VM is started or stopped.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "swap", "swap",
-     offsetof(pve_nodes_lxc_config_get_result, swap), 0, NULL, "Amount of SWAP for the container in MB.", 0},
+     offsetof(pve_nodes_lxc_config_get_result, swap), 0, NULL, "Amount of SWAP for the container in MB.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "tags", "tags",
-     offsetof(pve_nodes_lxc_config_get_result, tags), 0, NULL, "Tags of the Container. This is only meta information.", 0},
+     offsetof(pve_nodes_lxc_config_get_result, tags), 0, NULL, "Tags of the Container. This is only meta information.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "template", "template_",
-     offsetof(pve_nodes_lxc_config_get_result, template_), 0, NULL, "Enable/disable Template.", 0},
+     offsetof(pve_nodes_lxc_config_get_result, template_), 0, NULL, "Enable/disable Template.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "timezone", "timezone",
-     offsetof(pve_nodes_lxc_config_get_result, timezone), 0, NULL, "Time zone to use in the container. If option isn't set, then nothing will be done. Can be set to 'host' to match the host time zone, or an arbitrary time zone option from /usr/share/zoneinfo/zone.tab", 0},
+     offsetof(pve_nodes_lxc_config_get_result, timezone), 0, NULL, "Time zone to use in the container. If option isn't set, then nothing will be done. Can be set to 'host' to match the host time zone, or an arbitrary time zone option from /usr/share/zoneinfo/zone.tab", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "tty", "tty",
-     offsetof(pve_nodes_lxc_config_get_result, tty), 0, NULL, "Specify the number of tty available to the container", 0},
+     offsetof(pve_nodes_lxc_config_get_result, tty), 0, NULL, "Specify the number of tty available to the container", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "unprivileged", "unprivileged",
-     offsetof(pve_nodes_lxc_config_get_result, unprivileged), 0, NULL, "Makes the container run as unprivileged user. For creation, the default is 1. For restore, the default is the value from the backup. (Should not be modified manually.)", 0},
+     offsetof(pve_nodes_lxc_config_get_result, unprivileged), 0, NULL, "Makes the container run as unprivileged user. For creation, the default is 1. For restore, the default is the value from the backup. (Should not be modified manually.)", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "unused", "unused",
-     offsetof(pve_nodes_lxc_config_get_result, unused), 0, NULL, "Reference to unused volumes. This is used internally, and should not be modified manually.", 256},
+     offsetof(pve_nodes_lxc_config_get_result, unused), 0, NULL, "Reference to unused volumes. This is used internally, and should not be modified manually.", 256, &pmx__fmt_lxc_unused},
 };
 static const pmx_type_desc t_pve_nodes_lxc_config_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_lxc_config_get_result",
@@ -1820,6 +1851,7 @@ static const pmx_param_desc p_pve_nodes_lxc_config_put[] = {
         .offset = offsetof(pve_nodes_lxc_config_put_params, dev),
         .typetext = "[[path=]<Path>] [,deny-write=<1|0>] [,gid=<integer>] [,mode=<Octal access mode>] [,uid=<integer>]",
         .description = "Device to pass through to the container",
+        .propstr = &pmx__fmt_lxc_dev,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -1868,6 +1900,7 @@ static const pmx_param_desc p_pve_nodes_lxc_config_put[] = {
         .offset = offsetof(pve_nodes_lxc_config_put_params, features),
         .typetext = "[force_rw_sys=<1|0>] [,fuse=<1|0>] [,keyctl=<1|0>] [,mknod=<1|0>] [,mount=<fstype;fstype;...>] [,nesting=<1|0>]",
         .description = "Allow containers access to advanced features.",
+        .propstr = &pmx__fmt_lxc_features,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -1933,6 +1966,7 @@ static const pmx_param_desc p_pve_nodes_lxc_config_put[] = {
         .offset = offsetof(pve_nodes_lxc_config_put_params, mp),
         .typetext = "[volume=]<volume> ,mp=<Path> [,acl=<1|0>] [,backup=<1|0>] [,mountoptions=<opt[;opt...]>] [,quota=<1|0>] [,replicate=<1|0>] [,ro=<1|0>] [,shared=<1|0>] [,size=<DiskSize>]",
         .description = "Use volume as container mount point. Use the special syntax STORAGE_ID:SIZE_IN_GiB to allocate a new volume.",
+        .propstr = &pmx__fmt_lxc_mp,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -1958,6 +1992,7 @@ static const pmx_param_desc p_pve_nodes_lxc_config_put[] = {
         .offset = offsetof(pve_nodes_lxc_config_put_params, net),
         .typetext = "name=<string> [,bridge=<bridge>] [,firewall=<1|0>] [,gw=<GatewayIPv4>] [,gw6=<GatewayIPv6>] [,host-managed=<1|0>] [,hwaddr=<XX:XX:XX:XX:XX:XX>] [,ip=<(IPv4/CIDR|dhcp|manual)>] [,ip6=<(IPv6/CIDR|auto|dhcp|manual)>] [,link_down=<1|0>] [,mtu=<integer>] [,rate=<mbps>] [,tag=<integer>] [,trunks=<vlanid[;vlanid...]>] [,type=<veth>]",
         .description = "Specifies network interfaces for the container.",
+        .propstr = &pmx__fmt_lxc_net,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -2018,6 +2053,7 @@ static const pmx_param_desc p_pve_nodes_lxc_config_put[] = {
         .offset = offsetof(pve_nodes_lxc_config_put_params, rootfs),
         .typetext = "[volume=]<volume> [,acl=<1|0>] [,mountoptions=<opt[;opt...]>] [,quota=<1|0>] [,replicate=<1|0>] [,ro=<1|0>] [,shared=<1|0>] [,size=<DiskSize>]",
         .description = "Use volume as container root.",
+        .propstr = &pmx__fmt_lxc_rootfs,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -2132,6 +2168,7 @@ static const pmx_param_desc p_pve_nodes_lxc_config_put[] = {
         .offset = offsetof(pve_nodes_lxc_config_put_params, unused),
         .typetext = "[volume=]<volume>",
         .description = "Reference to unused volumes. This is used internally, and should not be modified manually.",
+        .propstr = &pmx__fmt_lxc_unused,
     },
 };
 static const pmx_method_desc d_pve_nodes_lxc_config_put = {
@@ -2158,7 +2195,7 @@ int pve_nodes_lxc_config_put(pmx_client *c, const char *node, int64_t vmid,
 
 static const pmx_field_desc f_pve_nodes_lxc_feature_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_BOOL, "hasFeature", "hasFeature",
-     offsetof(pve_nodes_lxc_feature_get_result, hasFeature), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_lxc_feature_get_result, hasFeature), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_feature_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_lxc_feature_get_result",
@@ -2248,7 +2285,7 @@ int pve_nodes_lxc_feature_get(pmx_client *c, const char *node, int64_t vmid,
 static const pmx_field_desc f_pve_nodes_lxc_firewall_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_lxc_firewall_get_result, items), offsetof(pve_nodes_lxc_firewall_get_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_firewall_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_lxc_firewall_get_result",
@@ -2309,13 +2346,13 @@ int pve_nodes_lxc_firewall_get(pmx_client *c, const char *node, int64_t vmid,
 
 static const pmx_field_desc f_pve_nodes_lxc_firewall_aliases_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "cidr", "cidr",
-     offsetof(pve_nodes_lxc_firewall_aliases_get_item, cidr), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_lxc_firewall_aliases_get_item, cidr), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_nodes_lxc_firewall_aliases_get_item, comment), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_lxc_firewall_aliases_get_item, comment), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "digest", "digest",
-     offsetof(pve_nodes_lxc_firewall_aliases_get_item, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0},
+     offsetof(pve_nodes_lxc_firewall_aliases_get_item, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_nodes_lxc_firewall_aliases_get_item, name), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_lxc_firewall_aliases_get_item, name), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_firewall_aliases_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_lxc_firewall_aliases_get_item",
@@ -2324,7 +2361,7 @@ static const pmx_type_desc t_pve_nodes_lxc_firewall_aliases_get_item = {
 static const pmx_field_desc f_pve_nodes_lxc_firewall_aliases_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_lxc_firewall_aliases_get_result, items), offsetof(pve_nodes_lxc_firewall_aliases_get_result, n),
-     &t_pve_nodes_lxc_firewall_aliases_get_item, NULL, 0},
+     &t_pve_nodes_lxc_firewall_aliases_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_firewall_aliases_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_lxc_firewall_aliases_get_result",
@@ -2557,7 +2594,7 @@ int pve_nodes_lxc_firewall_aliases_name_delete(pmx_client *c, const char *node, 
 static const pmx_field_desc f_pve_nodes_lxc_firewall_aliases_name_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_nodes_lxc_firewall_aliases_name_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_firewall_aliases_name_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_lxc_firewall_aliases_name_get_result",
@@ -2753,11 +2790,11 @@ int pve_nodes_lxc_firewall_aliases_name_put(pmx_client *c, const char *node, int
 
 static const pmx_field_desc f_pve_nodes_lxc_firewall_ipset_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_nodes_lxc_firewall_ipset_get_item, comment), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_lxc_firewall_ipset_get_item, comment), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "digest", "digest",
-     offsetof(pve_nodes_lxc_firewall_ipset_get_item, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0},
+     offsetof(pve_nodes_lxc_firewall_ipset_get_item, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_nodes_lxc_firewall_ipset_get_item, name), 0, NULL, "IP set name.", 0},
+     offsetof(pve_nodes_lxc_firewall_ipset_get_item, name), 0, NULL, "IP set name.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_firewall_ipset_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_lxc_firewall_ipset_get_item",
@@ -2766,7 +2803,7 @@ static const pmx_type_desc t_pve_nodes_lxc_firewall_ipset_get_item = {
 static const pmx_field_desc f_pve_nodes_lxc_firewall_ipset_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_lxc_firewall_ipset_get_result, items), offsetof(pve_nodes_lxc_firewall_ipset_get_result, n),
-     &t_pve_nodes_lxc_firewall_ipset_get_item, NULL, 0},
+     &t_pve_nodes_lxc_firewall_ipset_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_firewall_ipset_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_lxc_firewall_ipset_get_result",
@@ -3011,13 +3048,13 @@ int pve_nodes_lxc_firewall_ipset_name_delete(pmx_client *c, const char *node, in
 
 static const pmx_field_desc f_pve_nodes_lxc_firewall_ipset_name_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "cidr", "cidr",
-     offsetof(pve_nodes_lxc_firewall_ipset_name_get_item, cidr), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_lxc_firewall_ipset_name_get_item, cidr), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_nodes_lxc_firewall_ipset_name_get_item, comment), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_lxc_firewall_ipset_name_get_item, comment), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "digest", "digest",
-     offsetof(pve_nodes_lxc_firewall_ipset_name_get_item, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0},
+     offsetof(pve_nodes_lxc_firewall_ipset_name_get_item, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "nomatch", "nomatch",
-     offsetof(pve_nodes_lxc_firewall_ipset_name_get_item, nomatch), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_lxc_firewall_ipset_name_get_item, nomatch), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_firewall_ipset_name_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_lxc_firewall_ipset_name_get_item",
@@ -3026,7 +3063,7 @@ static const pmx_type_desc t_pve_nodes_lxc_firewall_ipset_name_get_item = {
 static const pmx_field_desc f_pve_nodes_lxc_firewall_ipset_name_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_lxc_firewall_ipset_name_get_result, items), offsetof(pve_nodes_lxc_firewall_ipset_name_get_result, n),
-     &t_pve_nodes_lxc_firewall_ipset_name_get_item, NULL, 0},
+     &t_pve_nodes_lxc_firewall_ipset_name_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_firewall_ipset_name_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_lxc_firewall_ipset_name_get_result",
@@ -3300,7 +3337,7 @@ int pve_nodes_lxc_firewall_ipset_name_cidr_delete(pmx_client *c, const char *nod
 static const pmx_field_desc f_pve_nodes_lxc_firewall_ipset_name_cidr_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_nodes_lxc_firewall_ipset_name_cidr_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_firewall_ipset_name_cidr_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_lxc_firewall_ipset_name_cidr_get_result",
@@ -3504,9 +3541,9 @@ int pve_nodes_lxc_firewall_ipset_name_cidr_put(pmx_client *c, const char *node, 
 
 static const pmx_field_desc f_pve_nodes_lxc_firewall_log_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_I64, "n", "n",
-     offsetof(pve_nodes_lxc_firewall_log_get_item, n), 0, NULL, "Line number", 0},
+     offsetof(pve_nodes_lxc_firewall_log_get_item, n), 0, NULL, "Line number", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "t", "t",
-     offsetof(pve_nodes_lxc_firewall_log_get_item, t), 0, NULL, "Line text", 0},
+     offsetof(pve_nodes_lxc_firewall_log_get_item, t), 0, NULL, "Line text", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_firewall_log_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_lxc_firewall_log_get_item",
@@ -3515,7 +3552,7 @@ static const pmx_type_desc t_pve_nodes_lxc_firewall_log_get_item = {
 static const pmx_field_desc f_pve_nodes_lxc_firewall_log_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_lxc_firewall_log_get_result, items), offsetof(pve_nodes_lxc_firewall_log_get_result, n),
-     &t_pve_nodes_lxc_firewall_log_get_item, NULL, 0},
+     &t_pve_nodes_lxc_firewall_log_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_firewall_log_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_lxc_firewall_log_get_result",
@@ -3626,25 +3663,25 @@ int pve_nodes_lxc_firewall_log_get(pmx_client *c, const char *node, int64_t vmid
 
 static const pmx_field_desc f_pve_nodes_lxc_firewall_options_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "dhcp", "dhcp",
-     offsetof(pve_nodes_lxc_firewall_options_get_result, dhcp), 0, NULL, "Enable DHCP.", 0},
+     offsetof(pve_nodes_lxc_firewall_options_get_result, dhcp), 0, NULL, "Enable DHCP.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "enable", "enable",
-     offsetof(pve_nodes_lxc_firewall_options_get_result, enable), 0, NULL, "Enable/disable firewall rules.", 0},
+     offsetof(pve_nodes_lxc_firewall_options_get_result, enable), 0, NULL, "Enable/disable firewall rules.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "ipfilter", "ipfilter",
-     offsetof(pve_nodes_lxc_firewall_options_get_result, ipfilter), 0, NULL, "Enable default IP filters. This is equivalent to adding an empty ipfilter-net<id> ipset for every interface. Such ipsets implicitly contain sane default restrictions such as restricting IPv6 link local addresses to the one derived from the interface's MAC address. For containers the configured IP addresses will be implicitly added.", 0},
+     offsetof(pve_nodes_lxc_firewall_options_get_result, ipfilter), 0, NULL, "Enable default IP filters. This is equivalent to adding an empty ipfilter-net<id> ipset for every interface. Such ipsets implicitly contain sane default restrictions such as restricting IPv6 link local addresses to the one derived from the interface's MAC address. For containers the configured IP addresses will be implicitly added.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "log_level_in", "log_level_in",
-     offsetof(pve_nodes_lxc_firewall_options_get_result, log_level_in), 0, NULL, "Log level for incoming traffic.", 0},
+     offsetof(pve_nodes_lxc_firewall_options_get_result, log_level_in), 0, NULL, "Log level for incoming traffic.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "log_level_out", "log_level_out",
-     offsetof(pve_nodes_lxc_firewall_options_get_result, log_level_out), 0, NULL, "Log level for outgoing traffic.", 0},
+     offsetof(pve_nodes_lxc_firewall_options_get_result, log_level_out), 0, NULL, "Log level for outgoing traffic.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "macfilter", "macfilter",
-     offsetof(pve_nodes_lxc_firewall_options_get_result, macfilter), 0, NULL, "Enable/disable MAC address filter.", 0},
+     offsetof(pve_nodes_lxc_firewall_options_get_result, macfilter), 0, NULL, "Enable/disable MAC address filter.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "ndp", "ndp",
-     offsetof(pve_nodes_lxc_firewall_options_get_result, ndp), 0, NULL, "Enable NDP (Neighbor Discovery Protocol).", 0},
+     offsetof(pve_nodes_lxc_firewall_options_get_result, ndp), 0, NULL, "Enable NDP (Neighbor Discovery Protocol).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "policy_in", "policy_in",
-     offsetof(pve_nodes_lxc_firewall_options_get_result, policy_in), 0, NULL, "Input policy.", 0},
+     offsetof(pve_nodes_lxc_firewall_options_get_result, policy_in), 0, NULL, "Input policy.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "policy_out", "policy_out",
-     offsetof(pve_nodes_lxc_firewall_options_get_result, policy_out), 0, NULL, "Output policy.", 0},
+     offsetof(pve_nodes_lxc_firewall_options_get_result, policy_out), 0, NULL, "Output policy.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "radv", "radv",
-     offsetof(pve_nodes_lxc_firewall_options_get_result, radv), 0, NULL, "Allow sending Router Advertisement.", 0},
+     offsetof(pve_nodes_lxc_firewall_options_get_result, radv), 0, NULL, "Allow sending Router Advertisement.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_firewall_options_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_lxc_firewall_options_get_result",
@@ -3904,15 +3941,15 @@ int pve_nodes_lxc_firewall_options_put(pmx_client *c, const char *node, int64_t 
 
 static const pmx_field_desc f_pve_nodes_lxc_firewall_refs_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_nodes_lxc_firewall_refs_get_item, comment), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_lxc_firewall_refs_get_item, comment), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_nodes_lxc_firewall_refs_get_item, name), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_lxc_firewall_refs_get_item, name), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ref", "ref",
-     offsetof(pve_nodes_lxc_firewall_refs_get_item, ref), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_lxc_firewall_refs_get_item, ref), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "scope", "scope",
-     offsetof(pve_nodes_lxc_firewall_refs_get_item, scope), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_lxc_firewall_refs_get_item, scope), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_nodes_lxc_firewall_refs_get_item, type), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_lxc_firewall_refs_get_item, type), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_firewall_refs_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_lxc_firewall_refs_get_item",
@@ -3921,7 +3958,7 @@ static const pmx_type_desc t_pve_nodes_lxc_firewall_refs_get_item = {
 static const pmx_field_desc f_pve_nodes_lxc_firewall_refs_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_lxc_firewall_refs_get_result, items), offsetof(pve_nodes_lxc_firewall_refs_get_result, n),
-     &t_pve_nodes_lxc_firewall_refs_get_item, NULL, 0},
+     &t_pve_nodes_lxc_firewall_refs_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_firewall_refs_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_lxc_firewall_refs_get_result",
@@ -3995,35 +4032,35 @@ int pve_nodes_lxc_firewall_refs_get(pmx_client *c, const char *node, int64_t vmi
 
 static const pmx_field_desc f_pve_nodes_lxc_firewall_rules_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "action", "action",
-     offsetof(pve_nodes_lxc_firewall_rules_get_item, action), 0, NULL, "Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name", 0},
+     offsetof(pve_nodes_lxc_firewall_rules_get_item, action), 0, NULL, "Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_nodes_lxc_firewall_rules_get_item, comment), 0, NULL, "Descriptive comment", 0},
+     offsetof(pve_nodes_lxc_firewall_rules_get_item, comment), 0, NULL, "Descriptive comment", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "dest", "dest",
-     offsetof(pve_nodes_lxc_firewall_rules_get_item, dest), 0, NULL, "Restrict packet destination address", 0},
+     offsetof(pve_nodes_lxc_firewall_rules_get_item, dest), 0, NULL, "Restrict packet destination address", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "dport", "dport",
-     offsetof(pve_nodes_lxc_firewall_rules_get_item, dport), 0, NULL, "Restrict TCP/UDP destination port", 0},
+     offsetof(pve_nodes_lxc_firewall_rules_get_item, dport), 0, NULL, "Restrict TCP/UDP destination port", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "enable", "enable",
-     offsetof(pve_nodes_lxc_firewall_rules_get_item, enable), 0, NULL, "Flag to enable/disable a rule", 0},
+     offsetof(pve_nodes_lxc_firewall_rules_get_item, enable), 0, NULL, "Flag to enable/disable a rule", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "icmp-type", "icmp_type",
-     offsetof(pve_nodes_lxc_firewall_rules_get_item, icmp_type), 0, NULL, "Specify icmp-type. Only valid if proto equals 'icmp' or 'icmpv6'/'ipv6-icmp'", 0},
+     offsetof(pve_nodes_lxc_firewall_rules_get_item, icmp_type), 0, NULL, "Specify icmp-type. Only valid if proto equals 'icmp' or 'icmpv6'/'ipv6-icmp'", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "iface", "iface",
-     offsetof(pve_nodes_lxc_firewall_rules_get_item, iface), 0, NULL, "Network interface name. You have to use network configuration key names for VMs and containers", 0},
+     offsetof(pve_nodes_lxc_firewall_rules_get_item, iface), 0, NULL, "Network interface name. You have to use network configuration key names for VMs and containers", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "ipversion", "ipversion",
-     offsetof(pve_nodes_lxc_firewall_rules_get_item, ipversion), 0, NULL, "IP version (4 or 6) - automatically determined from source/dest addresses", 0},
+     offsetof(pve_nodes_lxc_firewall_rules_get_item, ipversion), 0, NULL, "IP version (4 or 6) - automatically determined from source/dest addresses", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "log", "log",
-     offsetof(pve_nodes_lxc_firewall_rules_get_item, log), 0, NULL, "Log level for firewall rule", 0},
+     offsetof(pve_nodes_lxc_firewall_rules_get_item, log), 0, NULL, "Log level for firewall rule", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "macro", "macro",
-     offsetof(pve_nodes_lxc_firewall_rules_get_item, macro), 0, NULL, "Use predefined standard macro", 0},
+     offsetof(pve_nodes_lxc_firewall_rules_get_item, macro), 0, NULL, "Use predefined standard macro", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "pos", "pos",
-     offsetof(pve_nodes_lxc_firewall_rules_get_item, pos), 0, NULL, "Rule position in the ruleset", 0},
+     offsetof(pve_nodes_lxc_firewall_rules_get_item, pos), 0, NULL, "Rule position in the ruleset", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "proto", "proto",
-     offsetof(pve_nodes_lxc_firewall_rules_get_item, proto), 0, NULL, "IP protocol. You can use protocol names ('tcp'/'udp') or simple numbers, as defined in '/etc/protocols'", 0},
+     offsetof(pve_nodes_lxc_firewall_rules_get_item, proto), 0, NULL, "IP protocol. You can use protocol names ('tcp'/'udp') or simple numbers, as defined in '/etc/protocols'", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "source", "source",
-     offsetof(pve_nodes_lxc_firewall_rules_get_item, source), 0, NULL, "Restrict packet source address", 0},
+     offsetof(pve_nodes_lxc_firewall_rules_get_item, source), 0, NULL, "Restrict packet source address", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "sport", "sport",
-     offsetof(pve_nodes_lxc_firewall_rules_get_item, sport), 0, NULL, "Restrict TCP/UDP source port", 0},
+     offsetof(pve_nodes_lxc_firewall_rules_get_item, sport), 0, NULL, "Restrict TCP/UDP source port", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_nodes_lxc_firewall_rules_get_item, type), 0, NULL, "Rule type", 0},
+     offsetof(pve_nodes_lxc_firewall_rules_get_item, type), 0, NULL, "Rule type", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_firewall_rules_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_lxc_firewall_rules_get_item",
@@ -4032,7 +4069,7 @@ static const pmx_type_desc t_pve_nodes_lxc_firewall_rules_get_item = {
 static const pmx_field_desc f_pve_nodes_lxc_firewall_rules_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_lxc_firewall_rules_get_result, items), offsetof(pve_nodes_lxc_firewall_rules_get_result, n),
-     &t_pve_nodes_lxc_firewall_rules_get_item, NULL, 0},
+     &t_pve_nodes_lxc_firewall_rules_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_firewall_rules_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_lxc_firewall_rules_get_result",
@@ -4420,35 +4457,35 @@ int pve_nodes_lxc_firewall_rules_pos_delete(pmx_client *c, const char *node, int
 
 static const pmx_field_desc f_pve_nodes_lxc_firewall_rules_pos_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "action", "action",
-     offsetof(pve_nodes_lxc_firewall_rules_pos_get_result, action), 0, NULL, "Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name", 0},
+     offsetof(pve_nodes_lxc_firewall_rules_pos_get_result, action), 0, NULL, "Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_nodes_lxc_firewall_rules_pos_get_result, comment), 0, NULL, "Descriptive comment", 0},
+     offsetof(pve_nodes_lxc_firewall_rules_pos_get_result, comment), 0, NULL, "Descriptive comment", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "dest", "dest",
-     offsetof(pve_nodes_lxc_firewall_rules_pos_get_result, dest), 0, NULL, "Restrict packet destination address", 0},
+     offsetof(pve_nodes_lxc_firewall_rules_pos_get_result, dest), 0, NULL, "Restrict packet destination address", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "dport", "dport",
-     offsetof(pve_nodes_lxc_firewall_rules_pos_get_result, dport), 0, NULL, "Restrict TCP/UDP destination port", 0},
+     offsetof(pve_nodes_lxc_firewall_rules_pos_get_result, dport), 0, NULL, "Restrict TCP/UDP destination port", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "enable", "enable",
-     offsetof(pve_nodes_lxc_firewall_rules_pos_get_result, enable), 0, NULL, "Flag to enable/disable a rule", 0},
+     offsetof(pve_nodes_lxc_firewall_rules_pos_get_result, enable), 0, NULL, "Flag to enable/disable a rule", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "icmp-type", "icmp_type",
-     offsetof(pve_nodes_lxc_firewall_rules_pos_get_result, icmp_type), 0, NULL, "Specify icmp-type. Only valid if proto equals 'icmp' or 'icmpv6'/'ipv6-icmp'", 0},
+     offsetof(pve_nodes_lxc_firewall_rules_pos_get_result, icmp_type), 0, NULL, "Specify icmp-type. Only valid if proto equals 'icmp' or 'icmpv6'/'ipv6-icmp'", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "iface", "iface",
-     offsetof(pve_nodes_lxc_firewall_rules_pos_get_result, iface), 0, NULL, "Network interface name. You have to use network configuration key names for VMs and containers", 0},
+     offsetof(pve_nodes_lxc_firewall_rules_pos_get_result, iface), 0, NULL, "Network interface name. You have to use network configuration key names for VMs and containers", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "ipversion", "ipversion",
-     offsetof(pve_nodes_lxc_firewall_rules_pos_get_result, ipversion), 0, NULL, "IP version (4 or 6) - automatically determined from source/dest addresses", 0},
+     offsetof(pve_nodes_lxc_firewall_rules_pos_get_result, ipversion), 0, NULL, "IP version (4 or 6) - automatically determined from source/dest addresses", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "log", "log",
-     offsetof(pve_nodes_lxc_firewall_rules_pos_get_result, log), 0, NULL, "Log level for firewall rule", 0},
+     offsetof(pve_nodes_lxc_firewall_rules_pos_get_result, log), 0, NULL, "Log level for firewall rule", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "macro", "macro",
-     offsetof(pve_nodes_lxc_firewall_rules_pos_get_result, macro), 0, NULL, "Use predefined standard macro", 0},
+     offsetof(pve_nodes_lxc_firewall_rules_pos_get_result, macro), 0, NULL, "Use predefined standard macro", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "pos", "pos",
-     offsetof(pve_nodes_lxc_firewall_rules_pos_get_result, pos), 0, NULL, "Rule position in the ruleset", 0},
+     offsetof(pve_nodes_lxc_firewall_rules_pos_get_result, pos), 0, NULL, "Rule position in the ruleset", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "proto", "proto",
-     offsetof(pve_nodes_lxc_firewall_rules_pos_get_result, proto), 0, NULL, "IP protocol. You can use protocol names ('tcp'/'udp') or simple numbers, as defined in '/etc/protocols'", 0},
+     offsetof(pve_nodes_lxc_firewall_rules_pos_get_result, proto), 0, NULL, "IP protocol. You can use protocol names ('tcp'/'udp') or simple numbers, as defined in '/etc/protocols'", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "source", "source",
-     offsetof(pve_nodes_lxc_firewall_rules_pos_get_result, source), 0, NULL, "Restrict packet source address", 0},
+     offsetof(pve_nodes_lxc_firewall_rules_pos_get_result, source), 0, NULL, "Restrict packet source address", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "sport", "sport",
-     offsetof(pve_nodes_lxc_firewall_rules_pos_get_result, sport), 0, NULL, "Restrict TCP/UDP source port", 0},
+     offsetof(pve_nodes_lxc_firewall_rules_pos_get_result, sport), 0, NULL, "Restrict TCP/UDP source port", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_nodes_lxc_firewall_rules_pos_get_result, type), 0, NULL, "Rule type", 0},
+     offsetof(pve_nodes_lxc_firewall_rules_pos_get_result, type), 0, NULL, "Rule type", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_firewall_rules_pos_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_lxc_firewall_rules_pos_get_result",
@@ -4796,11 +4833,11 @@ int pve_nodes_lxc_firewall_rules_pos_put(pmx_client *c, const char *node, int64_
 
 static const pmx_field_desc f_pve_nodes_lxc_interfaces_get_item_ip_addresses[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ip-address", "ip_address",
-     offsetof(pve_nodes_lxc_interfaces_get_item_ip_addresses, ip_address), 0, NULL, "IP-Address", 0},
+     offsetof(pve_nodes_lxc_interfaces_get_item_ip_addresses, ip_address), 0, NULL, "IP-Address", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ip-address-type", "ip_address_type",
-     offsetof(pve_nodes_lxc_interfaces_get_item_ip_addresses, ip_address_type), 0, NULL, "IP-Family", 0},
+     offsetof(pve_nodes_lxc_interfaces_get_item_ip_addresses, ip_address_type), 0, NULL, "IP-Family", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "prefix", "prefix",
-     offsetof(pve_nodes_lxc_interfaces_get_item_ip_addresses, prefix), 0, NULL, "IP-Prefix", 0},
+     offsetof(pve_nodes_lxc_interfaces_get_item_ip_addresses, prefix), 0, NULL, "IP-Prefix", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_interfaces_get_item_ip_addresses = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_lxc_interfaces_get_item_ip_addresses",
@@ -4808,18 +4845,18 @@ static const pmx_type_desc t_pve_nodes_lxc_interfaces_get_item_ip_addresses = {
 
 static const pmx_field_desc f_pve_nodes_lxc_interfaces_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "hardware-address", "hardware_address",
-     offsetof(pve_nodes_lxc_interfaces_get_item, hardware_address), 0, NULL, "The MAC address of the interface", 0},
+     offsetof(pve_nodes_lxc_interfaces_get_item, hardware_address), 0, NULL, "The MAC address of the interface", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "hwaddr", "hwaddr",
-     offsetof(pve_nodes_lxc_interfaces_get_item, hwaddr), 0, NULL, "The MAC address of the interface", 0},
+     offsetof(pve_nodes_lxc_interfaces_get_item, hwaddr), 0, NULL, "The MAC address of the interface", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "inet", "inet",
-     offsetof(pve_nodes_lxc_interfaces_get_item, inet), 0, NULL, "The IPv4 address of the interface", 0},
+     offsetof(pve_nodes_lxc_interfaces_get_item, inet), 0, NULL, "The IPv4 address of the interface", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "inet6", "inet6",
-     offsetof(pve_nodes_lxc_interfaces_get_item, inet6), 0, NULL, "The IPv6 address of the interface", 0},
+     offsetof(pve_nodes_lxc_interfaces_get_item, inet6), 0, NULL, "The IPv6 address of the interface", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "ip-addresses", "ip_addresses",
      offsetof(pve_nodes_lxc_interfaces_get_item, ip_addresses), offsetof(pve_nodes_lxc_interfaces_get_item, n_ip_addresses),
-     &t_pve_nodes_lxc_interfaces_get_item_ip_addresses, "The addresses of the interface", 0},
+     &t_pve_nodes_lxc_interfaces_get_item_ip_addresses, "The addresses of the interface", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_nodes_lxc_interfaces_get_item, name), 0, NULL, "The name of the interface", 0},
+     offsetof(pve_nodes_lxc_interfaces_get_item, name), 0, NULL, "The name of the interface", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_interfaces_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_lxc_interfaces_get_item",
@@ -4828,7 +4865,7 @@ static const pmx_type_desc t_pve_nodes_lxc_interfaces_get_item = {
 static const pmx_field_desc f_pve_nodes_lxc_interfaces_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_lxc_interfaces_get_result, items), offsetof(pve_nodes_lxc_interfaces_get_result, n),
-     &t_pve_nodes_lxc_interfaces_get_item, NULL, 0},
+     &t_pve_nodes_lxc_interfaces_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_interfaces_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_lxc_interfaces_get_result",
@@ -4889,9 +4926,9 @@ int pve_nodes_lxc_interfaces_get(pmx_client *c, const char *node, int64_t vmid,
 
 static const pmx_field_desc f_pve_nodes_lxc_migrate_get_result_not_allowed_nodes_blocking_ha_resources[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "cause", "cause",
-     offsetof(pve_nodes_lxc_migrate_get_result_not_allowed_nodes_blocking_ha_resources, cause), 0, NULL, "The reason why the HA resource is blocking the migration.", 0},
+     offsetof(pve_nodes_lxc_migrate_get_result_not_allowed_nodes_blocking_ha_resources, cause), 0, NULL, "The reason why the HA resource is blocking the migration.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "sid", "sid",
-     offsetof(pve_nodes_lxc_migrate_get_result_not_allowed_nodes_blocking_ha_resources, sid), 0, NULL, "The blocking HA resource id", 0},
+     offsetof(pve_nodes_lxc_migrate_get_result_not_allowed_nodes_blocking_ha_resources, sid), 0, NULL, "The blocking HA resource id", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_migrate_get_result_not_allowed_nodes_blocking_ha_resources = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_lxc_migrate_get_result_not_allowed_nodes_blocking_ha_resources",
@@ -4900,7 +4937,7 @@ static const pmx_type_desc t_pve_nodes_lxc_migrate_get_result_not_allowed_nodes_
 static const pmx_field_desc f_pve_nodes_lxc_migrate_get_result_not_allowed_nodes[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "blocking-ha-resources", "blocking_ha_resources",
      offsetof(pve_nodes_lxc_migrate_get_result_not_allowed_nodes, blocking_ha_resources), offsetof(pve_nodes_lxc_migrate_get_result_not_allowed_nodes, n_blocking_ha_resources),
-     &t_pve_nodes_lxc_migrate_get_result_not_allowed_nodes_blocking_ha_resources, "HA resources, which are blocking the container from being migrated to the node.", 0},
+     &t_pve_nodes_lxc_migrate_get_result_not_allowed_nodes_blocking_ha_resources, "HA resources, which are blocking the container from being migrated to the node.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_migrate_get_result_not_allowed_nodes = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_lxc_migrate_get_result_not_allowed_nodes",
@@ -4909,14 +4946,14 @@ static const pmx_type_desc t_pve_nodes_lxc_migrate_get_result_not_allowed_nodes 
 static const pmx_field_desc f_pve_nodes_lxc_migrate_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "allowed-nodes", "allowed_nodes",
      offsetof(pve_nodes_lxc_migrate_get_result, allowed_nodes), offsetof(pve_nodes_lxc_migrate_get_result, n_allowed_nodes),
-     &t__STRING, "List of nodes allowed for migration.", 0},
+     &t__STRING, "List of nodes allowed for migration.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "dependent-ha-resources", "dependent_ha_resources",
      offsetof(pve_nodes_lxc_migrate_get_result, dependent_ha_resources), offsetof(pve_nodes_lxc_migrate_get_result, n_dependent_ha_resources),
-     &t__STRING, "HA resources, which will be migrated to the same target node as the VM, because these are in positive affinity with the VM.", 0},
+     &t__STRING, "HA resources, which will be migrated to the same target node as the VM, because these are in positive affinity with the VM.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OBJECT, "not-allowed-nodes", "not_allowed_nodes",
-     offsetof(pve_nodes_lxc_migrate_get_result, not_allowed_nodes), 0, &t_pve_nodes_lxc_migrate_get_result_not_allowed_nodes, "List of not allowed nodes with additional information.", 0},
+     offsetof(pve_nodes_lxc_migrate_get_result, not_allowed_nodes), 0, &t_pve_nodes_lxc_migrate_get_result_not_allowed_nodes, "List of not allowed nodes with additional information.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_BOOL, "running", "running",
-     offsetof(pve_nodes_lxc_migrate_get_result, running), 0, NULL, "Determines if the container is running.", 0},
+     offsetof(pve_nodes_lxc_migrate_get_result, running), 0, NULL, "Determines if the container is running.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_migrate_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_lxc_migrate_get_result",
@@ -4990,7 +5027,7 @@ int pve_nodes_lxc_migrate_get(pmx_client *c, const char *node, int64_t vmid,
 static const pmx_field_desc f_pve_nodes_lxc_migrate_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_lxc_migrate_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_migrate_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_lxc_migrate_post_result",
@@ -5125,7 +5162,7 @@ int pve_nodes_lxc_migrate_post(pmx_client *c, const char *node, int64_t vmid,
 static const pmx_field_desc f_pve_nodes_lxc_move_volume_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_lxc_move_volume_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_move_volume_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_lxc_move_volume_post_result",
@@ -5292,11 +5329,11 @@ int pve_nodes_lxc_move_volume_post(pmx_client *c, const char *node, int64_t vmid
 
 static const pmx_field_desc f_pve_nodes_lxc_mtunnel_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "socket", "socket",
-     offsetof(pve_nodes_lxc_mtunnel_post_result, socket), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_lxc_mtunnel_post_result, socket), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ticket", "ticket",
-     offsetof(pve_nodes_lxc_mtunnel_post_result, ticket), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_lxc_mtunnel_post_result, ticket), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "upid", "upid",
-     offsetof(pve_nodes_lxc_mtunnel_post_result, upid), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_lxc_mtunnel_post_result, upid), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_mtunnel_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_lxc_mtunnel_post_result",
@@ -5381,9 +5418,9 @@ int pve_nodes_lxc_mtunnel_post(pmx_client *c, const char *node, int64_t vmid,
 
 static const pmx_field_desc f_pve_nodes_lxc_mtunnelwebsocket_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "port", "port",
-     offsetof(pve_nodes_lxc_mtunnelwebsocket_get_result, port), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_lxc_mtunnelwebsocket_get_result, port), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "socket", "socket",
-     offsetof(pve_nodes_lxc_mtunnelwebsocket_get_result, socket), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_lxc_mtunnelwebsocket_get_result, socket), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_mtunnelwebsocket_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_lxc_mtunnelwebsocket_get_result",
@@ -5468,13 +5505,13 @@ int pve_nodes_lxc_mtunnelwebsocket_get(pmx_client *c, const char *node, int64_t 
 
 static const pmx_field_desc f_pve_nodes_lxc_pending_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "delete", "delete_",
-     offsetof(pve_nodes_lxc_pending_get_item, delete_), 0, NULL, "Indicates a pending delete request if present and not 0.", 0},
+     offsetof(pve_nodes_lxc_pending_get_item, delete_), 0, NULL, "Indicates a pending delete request if present and not 0.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "key", "key",
-     offsetof(pve_nodes_lxc_pending_get_item, key), 0, NULL, "Configuration option name.", 0},
+     offsetof(pve_nodes_lxc_pending_get_item, key), 0, NULL, "Configuration option name.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "pending", "pending",
-     offsetof(pve_nodes_lxc_pending_get_item, pending), 0, NULL, "Pending value.", 0},
+     offsetof(pve_nodes_lxc_pending_get_item, pending), 0, NULL, "Pending value.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
-     offsetof(pve_nodes_lxc_pending_get_item, value), 0, NULL, "Current value.", 0},
+     offsetof(pve_nodes_lxc_pending_get_item, value), 0, NULL, "Current value.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_pending_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_lxc_pending_get_item",
@@ -5483,7 +5520,7 @@ static const pmx_type_desc t_pve_nodes_lxc_pending_get_item = {
 static const pmx_field_desc f_pve_nodes_lxc_pending_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_lxc_pending_get_result, items), offsetof(pve_nodes_lxc_pending_get_result, n),
-     &t_pve_nodes_lxc_pending_get_item, NULL, 0},
+     &t_pve_nodes_lxc_pending_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_pending_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_lxc_pending_get_result",
@@ -5545,7 +5582,7 @@ int pve_nodes_lxc_pending_get(pmx_client *c, const char *node, int64_t vmid,
 static const pmx_field_desc f_pve_nodes_lxc_remote_migrate_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_lxc_remote_migrate_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_remote_migrate_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_lxc_remote_migrate_post_result",
@@ -5721,7 +5758,7 @@ int pve_nodes_lxc_remote_migrate_post(pmx_client *c, const char *node, int64_t v
 static const pmx_field_desc f_pve_nodes_lxc_resize_put_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_lxc_resize_put_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_resize_put_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_lxc_resize_put_result",
@@ -5822,7 +5859,7 @@ int pve_nodes_lxc_resize_put(pmx_client *c, const char *node, int64_t vmid,
 
 static const pmx_field_desc f_pve_nodes_lxc_rrd_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "filename", "filename",
-     offsetof(pve_nodes_lxc_rrd_get_result, filename), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_lxc_rrd_get_result, filename), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_rrd_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_lxc_rrd_get_result",
@@ -5924,7 +5961,7 @@ int pve_nodes_lxc_rrd_get(pmx_client *c, const char *node, int64_t vmid,
 static const pmx_field_desc f_pve_nodes_lxc_rrddata_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_lxc_rrddata_get_result, items), offsetof(pve_nodes_lxc_rrddata_get_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_rrddata_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_lxc_rrddata_get_result",
@@ -6012,13 +6049,13 @@ int pve_nodes_lxc_rrddata_get(pmx_client *c, const char *node, int64_t vmid,
 
 static const pmx_field_desc f_pve_nodes_lxc_snapshot_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "description", "description",
-     offsetof(pve_nodes_lxc_snapshot_get_item, description), 0, NULL, "Snapshot description.", 0},
+     offsetof(pve_nodes_lxc_snapshot_get_item, description), 0, NULL, "Snapshot description.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_nodes_lxc_snapshot_get_item, name), 0, NULL, "Snapshot identifier. Value 'current' identifies the current VM.", 0},
+     offsetof(pve_nodes_lxc_snapshot_get_item, name), 0, NULL, "Snapshot identifier. Value 'current' identifies the current VM.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "parent", "parent",
-     offsetof(pve_nodes_lxc_snapshot_get_item, parent), 0, NULL, "Parent snapshot identifier.", 0},
+     offsetof(pve_nodes_lxc_snapshot_get_item, parent), 0, NULL, "Parent snapshot identifier.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "snaptime", "snaptime",
-     offsetof(pve_nodes_lxc_snapshot_get_item, snaptime), 0, NULL, "Snapshot creation time", 0},
+     offsetof(pve_nodes_lxc_snapshot_get_item, snaptime), 0, NULL, "Snapshot creation time", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_snapshot_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_lxc_snapshot_get_item",
@@ -6027,7 +6064,7 @@ static const pmx_type_desc t_pve_nodes_lxc_snapshot_get_item = {
 static const pmx_field_desc f_pve_nodes_lxc_snapshot_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_lxc_snapshot_get_result, items), offsetof(pve_nodes_lxc_snapshot_get_result, n),
-     &t_pve_nodes_lxc_snapshot_get_item, NULL, 0},
+     &t_pve_nodes_lxc_snapshot_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_snapshot_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_lxc_snapshot_get_result",
@@ -6089,7 +6126,7 @@ int pve_nodes_lxc_snapshot_get(pmx_client *c, const char *node, int64_t vmid,
 static const pmx_field_desc f_pve_nodes_lxc_snapshot_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_lxc_snapshot_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_snapshot_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_lxc_snapshot_post_result",
@@ -6176,7 +6213,7 @@ int pve_nodes_lxc_snapshot_post(pmx_client *c, const char *node, int64_t vmid,
 static const pmx_field_desc f_pve_nodes_lxc_snapshot_snapname_delete_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_lxc_snapshot_snapname_delete_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_snapshot_snapname_delete_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_lxc_snapshot_snapname_delete_result",
@@ -6264,7 +6301,7 @@ int pve_nodes_lxc_snapshot_snapname_delete(pmx_client *c, const char *node, int6
 static const pmx_field_desc f_pve_nodes_lxc_snapshot_snapname_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_lxc_snapshot_snapname_get_result, items), offsetof(pve_nodes_lxc_snapshot_snapname_get_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_snapshot_snapname_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_lxc_snapshot_snapname_get_result",
@@ -6341,7 +6378,7 @@ int pve_nodes_lxc_snapshot_snapname_get(pmx_client *c, const char *node, int64_t
 static const pmx_field_desc f_pve_nodes_lxc_snapshot_config_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_nodes_lxc_snapshot_config_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_snapshot_config_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_lxc_snapshot_config_get_result",
@@ -6496,7 +6533,7 @@ int pve_nodes_lxc_snapshot_config_put(pmx_client *c, const char *node, int64_t v
 static const pmx_field_desc f_pve_nodes_lxc_snapshot_rollback_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_lxc_snapshot_rollback_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_snapshot_rollback_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_lxc_snapshot_rollback_post_result",
@@ -6584,15 +6621,15 @@ int pve_nodes_lxc_snapshot_rollback_post(pmx_client *c, const char *node, int64_
 
 static const pmx_field_desc f_pve_nodes_lxc_spiceproxy_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "host", "host",
-     offsetof(pve_nodes_lxc_spiceproxy_post_result, host), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_lxc_spiceproxy_post_result, host), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "password", "password",
-     offsetof(pve_nodes_lxc_spiceproxy_post_result, password), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_lxc_spiceproxy_post_result, password), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "proxy", "proxy",
-     offsetof(pve_nodes_lxc_spiceproxy_post_result, proxy), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_lxc_spiceproxy_post_result, proxy), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "tls-port", "tls_port",
-     offsetof(pve_nodes_lxc_spiceproxy_post_result, tls_port), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_lxc_spiceproxy_post_result, tls_port), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_nodes_lxc_spiceproxy_post_result, type), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_lxc_spiceproxy_post_result, type), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_spiceproxy_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_lxc_spiceproxy_post_result",
@@ -6665,7 +6702,7 @@ int pve_nodes_lxc_spiceproxy_post(pmx_client *c, const char *node, int64_t vmid,
 
 static const pmx_field_desc f_pve_nodes_lxc_status_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "subdir", "subdir",
-     offsetof(pve_nodes_lxc_status_get_item, subdir), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_lxc_status_get_item, subdir), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_status_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_lxc_status_get_item",
@@ -6674,7 +6711,7 @@ static const pmx_type_desc t_pve_nodes_lxc_status_get_item = {
 static const pmx_field_desc f_pve_nodes_lxc_status_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_lxc_status_get_result, items), offsetof(pve_nodes_lxc_status_get_result, n),
-     &t_pve_nodes_lxc_status_get_item, NULL, 0},
+     &t_pve_nodes_lxc_status_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_status_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_lxc_status_get_result",
@@ -6735,53 +6772,53 @@ int pve_nodes_lxc_status_get(pmx_client *c, const char *node, int64_t vmid,
 
 static const pmx_field_desc f_pve_nodes_lxc_status_current_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "cpu", "cpu",
-     offsetof(pve_nodes_lxc_status_current_get_result, cpu), 0, NULL, "Current CPU usage.", 0},
+     offsetof(pve_nodes_lxc_status_current_get_result, cpu), 0, NULL, "Current CPU usage.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "cpus", "cpus",
-     offsetof(pve_nodes_lxc_status_current_get_result, cpus), 0, NULL, "Maximum usable CPUs.", 0},
+     offsetof(pve_nodes_lxc_status_current_get_result, cpus), 0, NULL, "Maximum usable CPUs.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "disk", "disk",
-     offsetof(pve_nodes_lxc_status_current_get_result, disk), 0, NULL, "Root disk image space-usage in bytes.", 0},
+     offsetof(pve_nodes_lxc_status_current_get_result, disk), 0, NULL, "Root disk image space-usage in bytes.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "diskread", "diskread",
-     offsetof(pve_nodes_lxc_status_current_get_result, diskread), 0, NULL, "The amount of bytes the guest read from it's block devices since the guest was started. (Note: This info is not available for all storage types.)", 0},
+     offsetof(pve_nodes_lxc_status_current_get_result, diskread), 0, NULL, "The amount of bytes the guest read from it's block devices since the guest was started. (Note: This info is not available for all storage types.)", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "diskwrite", "diskwrite",
-     offsetof(pve_nodes_lxc_status_current_get_result, diskwrite), 0, NULL, "The amount of bytes the guest wrote from it's block devices since the guest was started. (Note: This info is not available for all storage types.)", 0},
+     offsetof(pve_nodes_lxc_status_current_get_result, diskwrite), 0, NULL, "The amount of bytes the guest wrote from it's block devices since the guest was started. (Note: This info is not available for all storage types.)", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "ha", "ha",
-     offsetof(pve_nodes_lxc_status_current_get_result, ha), 0, NULL, "HA manager service status.", 0},
+     offsetof(pve_nodes_lxc_status_current_get_result, ha), 0, NULL, "HA manager service status.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "lock", "lock",
-     offsetof(pve_nodes_lxc_status_current_get_result, lock), 0, NULL, "The current config lock, if any.", 0},
+     offsetof(pve_nodes_lxc_status_current_get_result, lock), 0, NULL, "The current config lock, if any.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "maxdisk", "maxdisk",
-     offsetof(pve_nodes_lxc_status_current_get_result, maxdisk), 0, NULL, "Root disk image size in bytes.", 0},
+     offsetof(pve_nodes_lxc_status_current_get_result, maxdisk), 0, NULL, "Root disk image size in bytes.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "maxmem", "maxmem",
-     offsetof(pve_nodes_lxc_status_current_get_result, maxmem), 0, NULL, "Maximum memory in bytes.", 0},
+     offsetof(pve_nodes_lxc_status_current_get_result, maxmem), 0, NULL, "Maximum memory in bytes.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "maxswap", "maxswap",
-     offsetof(pve_nodes_lxc_status_current_get_result, maxswap), 0, NULL, "Maximum SWAP memory in bytes.", 0},
+     offsetof(pve_nodes_lxc_status_current_get_result, maxswap), 0, NULL, "Maximum SWAP memory in bytes.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "mem", "mem",
-     offsetof(pve_nodes_lxc_status_current_get_result, mem), 0, NULL, "Currently used memory in bytes.", 0},
+     offsetof(pve_nodes_lxc_status_current_get_result, mem), 0, NULL, "Currently used memory in bytes.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_nodes_lxc_status_current_get_result, name), 0, NULL, "Container name.", 0},
+     offsetof(pve_nodes_lxc_status_current_get_result, name), 0, NULL, "Container name.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "netin", "netin",
-     offsetof(pve_nodes_lxc_status_current_get_result, netin), 0, NULL, "The amount of traffic in bytes that was sent to the guest over the network since it was started.", 0},
+     offsetof(pve_nodes_lxc_status_current_get_result, netin), 0, NULL, "The amount of traffic in bytes that was sent to the guest over the network since it was started.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "netout", "netout",
-     offsetof(pve_nodes_lxc_status_current_get_result, netout), 0, NULL, "The amount of traffic in bytes that was sent from the guest over the network since it was started.", 0},
+     offsetof(pve_nodes_lxc_status_current_get_result, netout), 0, NULL, "The amount of traffic in bytes that was sent from the guest over the network since it was started.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "pressurecpusome", "pressurecpusome",
-     offsetof(pve_nodes_lxc_status_current_get_result, pressurecpusome), 0, NULL, "CPU Some pressure stall average over the last 10 seconds.", 0},
+     offsetof(pve_nodes_lxc_status_current_get_result, pressurecpusome), 0, NULL, "CPU Some pressure stall average over the last 10 seconds.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "pressureiofull", "pressureiofull",
-     offsetof(pve_nodes_lxc_status_current_get_result, pressureiofull), 0, NULL, "IO Full pressure stall average over the last 10 seconds.", 0},
+     offsetof(pve_nodes_lxc_status_current_get_result, pressureiofull), 0, NULL, "IO Full pressure stall average over the last 10 seconds.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "pressureiosome", "pressureiosome",
-     offsetof(pve_nodes_lxc_status_current_get_result, pressureiosome), 0, NULL, "IO Some pressure stall average over the last 10 seconds.", 0},
+     offsetof(pve_nodes_lxc_status_current_get_result, pressureiosome), 0, NULL, "IO Some pressure stall average over the last 10 seconds.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "pressurememoryfull", "pressurememoryfull",
-     offsetof(pve_nodes_lxc_status_current_get_result, pressurememoryfull), 0, NULL, "Memory Full pressure stall average over the last 10 seconds.", 0},
+     offsetof(pve_nodes_lxc_status_current_get_result, pressurememoryfull), 0, NULL, "Memory Full pressure stall average over the last 10 seconds.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "pressurememorysome", "pressurememorysome",
-     offsetof(pve_nodes_lxc_status_current_get_result, pressurememorysome), 0, NULL, "Memory Some pressure stall average over the last 10 seconds.", 0},
+     offsetof(pve_nodes_lxc_status_current_get_result, pressurememorysome), 0, NULL, "Memory Some pressure stall average over the last 10 seconds.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "status", "status",
-     offsetof(pve_nodes_lxc_status_current_get_result, status), 0, NULL, "LXC Container status.", 0},
+     offsetof(pve_nodes_lxc_status_current_get_result, status), 0, NULL, "LXC Container status.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "tags", "tags",
-     offsetof(pve_nodes_lxc_status_current_get_result, tags), 0, NULL, "The current configured tags, if any.", 0},
+     offsetof(pve_nodes_lxc_status_current_get_result, tags), 0, NULL, "The current configured tags, if any.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "template", "template_",
-     offsetof(pve_nodes_lxc_status_current_get_result, template_), 0, NULL, "Determines if the guest is a template.", 0},
+     offsetof(pve_nodes_lxc_status_current_get_result, template_), 0, NULL, "Determines if the guest is a template.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "uptime", "uptime",
-     offsetof(pve_nodes_lxc_status_current_get_result, uptime), 0, NULL, "Uptime in seconds.", 0},
+     offsetof(pve_nodes_lxc_status_current_get_result, uptime), 0, NULL, "Uptime in seconds.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "vmid", "vmid",
-     offsetof(pve_nodes_lxc_status_current_get_result, vmid), 0, NULL, "The (unique) ID of the VM.", 0},
+     offsetof(pve_nodes_lxc_status_current_get_result, vmid), 0, NULL, "The (unique) ID of the VM.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_status_current_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_lxc_status_current_get_result",
@@ -6843,7 +6880,7 @@ int pve_nodes_lxc_status_current_get(pmx_client *c, const char *node, int64_t vm
 static const pmx_field_desc f_pve_nodes_lxc_status_reboot_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_lxc_status_reboot_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_status_reboot_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_lxc_status_reboot_post_result",
@@ -6918,7 +6955,7 @@ int pve_nodes_lxc_status_reboot_post(pmx_client *c, const char *node, int64_t vm
 static const pmx_field_desc f_pve_nodes_lxc_status_resume_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_lxc_status_resume_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_status_resume_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_lxc_status_resume_post_result",
@@ -6980,7 +7017,7 @@ int pve_nodes_lxc_status_resume_post(pmx_client *c, const char *node, int64_t vm
 static const pmx_field_desc f_pve_nodes_lxc_status_shutdown_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_lxc_status_shutdown_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_status_shutdown_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_lxc_status_shutdown_post_result",
@@ -7068,7 +7105,7 @@ int pve_nodes_lxc_status_shutdown_post(pmx_client *c, const char *node, int64_t 
 static const pmx_field_desc f_pve_nodes_lxc_status_start_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_lxc_status_start_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_status_start_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_lxc_status_start_post_result",
@@ -7153,7 +7190,7 @@ int pve_nodes_lxc_status_start_post(pmx_client *c, const char *node, int64_t vmi
 static const pmx_field_desc f_pve_nodes_lxc_status_stop_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_lxc_status_stop_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_status_stop_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_lxc_status_stop_post_result",
@@ -7238,7 +7275,7 @@ int pve_nodes_lxc_status_stop_post(pmx_client *c, const char *node, int64_t vmid
 static const pmx_field_desc f_pve_nodes_lxc_status_suspend_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_lxc_status_suspend_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_status_suspend_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_lxc_status_suspend_post_result",
@@ -7351,13 +7388,13 @@ int pve_nodes_lxc_template_post(pmx_client *c, const char *node, int64_t vmid,
 
 static const pmx_field_desc f_pve_nodes_lxc_termproxy_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_I64, "port", "port",
-     offsetof(pve_nodes_lxc_termproxy_post_result, port), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_lxc_termproxy_post_result, port), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ticket", "ticket",
-     offsetof(pve_nodes_lxc_termproxy_post_result, ticket), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_lxc_termproxy_post_result, ticket), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "upid", "upid",
-     offsetof(pve_nodes_lxc_termproxy_post_result, upid), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_lxc_termproxy_post_result, upid), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "user", "user",
-     offsetof(pve_nodes_lxc_termproxy_post_result, user), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_lxc_termproxy_post_result, user), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_termproxy_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_lxc_termproxy_post_result",
@@ -7418,15 +7455,15 @@ int pve_nodes_lxc_termproxy_post(pmx_client *c, const char *node, int64_t vmid,
 
 static const pmx_field_desc f_pve_nodes_lxc_vncproxy_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "cert", "cert",
-     offsetof(pve_nodes_lxc_vncproxy_post_result, cert), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_lxc_vncproxy_post_result, cert), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "port", "port",
-     offsetof(pve_nodes_lxc_vncproxy_post_result, port), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_lxc_vncproxy_post_result, port), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ticket", "ticket",
-     offsetof(pve_nodes_lxc_vncproxy_post_result, ticket), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_lxc_vncproxy_post_result, ticket), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "upid", "upid",
-     offsetof(pve_nodes_lxc_vncproxy_post_result, upid), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_lxc_vncproxy_post_result, upid), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "user", "user",
-     offsetof(pve_nodes_lxc_vncproxy_post_result, user), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_lxc_vncproxy_post_result, user), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_vncproxy_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_lxc_vncproxy_post_result",
@@ -7526,7 +7563,7 @@ int pve_nodes_lxc_vncproxy_post(pmx_client *c, const char *node, int64_t vmid,
 
 static const pmx_field_desc f_pve_nodes_lxc_vncwebsocket_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "port", "port",
-     offsetof(pve_nodes_lxc_vncwebsocket_get_result, port), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_lxc_vncwebsocket_get_result, port), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_lxc_vncwebsocket_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_lxc_vncwebsocket_get_result",
@@ -7615,7 +7652,7 @@ int pve_nodes_lxc_vncwebsocket_get(pmx_client *c, const char *node, int64_t vmid
 static const pmx_field_desc f_pve_nodes_migrateall_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_migrateall_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_migrateall_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_migrateall_post_result",
@@ -7711,7 +7748,7 @@ int pve_nodes_migrateall_post(pmx_client *c, const char *node,
 static const pmx_field_desc f_pve_nodes_netstat_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_netstat_get_result, items), offsetof(pve_nodes_netstat_get_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_netstat_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_netstat_get_result",
@@ -7793,104 +7830,104 @@ int pve_nodes_network_delete(pmx_client *c, const char *node,
 
 static const pmx_field_desc f_pve_nodes_network_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "active", "active",
-     offsetof(pve_nodes_network_get_item, active), 0, NULL, "Set to true if the interface is active.", 0},
+     offsetof(pve_nodes_network_get_item, active), 0, NULL, "Set to true if the interface is active.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "address", "address",
-     offsetof(pve_nodes_network_get_item, address), 0, NULL, "IP address.", 0},
+     offsetof(pve_nodes_network_get_item, address), 0, NULL, "IP address.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "address6", "address6",
-     offsetof(pve_nodes_network_get_item, address6), 0, NULL, "IP address.", 0},
+     offsetof(pve_nodes_network_get_item, address6), 0, NULL, "IP address.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "autostart", "autostart",
-     offsetof(pve_nodes_network_get_item, autostart), 0, NULL, "Automatically start interface on boot.", 0},
+     offsetof(pve_nodes_network_get_item, autostart), 0, NULL, "Automatically start interface on boot.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "bond-primary", "bond_primary",
-     offsetof(pve_nodes_network_get_item, bond_primary), 0, NULL, "Specify the primary interface for active-backup bond.", 0},
+     offsetof(pve_nodes_network_get_item, bond_primary), 0, NULL, "Specify the primary interface for active-backup bond.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "bond_mode", "bond_mode",
-     offsetof(pve_nodes_network_get_item, bond_mode), 0, NULL, "Bonding mode.", 0},
+     offsetof(pve_nodes_network_get_item, bond_mode), 0, NULL, "Bonding mode.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "bond_xmit_hash_policy", "bond_xmit_hash_policy",
-     offsetof(pve_nodes_network_get_item, bond_xmit_hash_policy), 0, NULL, "Selects the transmit hash policy to use for slave selection in balance-xor and 802.3ad modes.", 0},
+     offsetof(pve_nodes_network_get_item, bond_xmit_hash_policy), 0, NULL, "Selects the transmit hash policy to use for slave selection in balance-xor and 802.3ad modes.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "bridge-access", "bridge_access",
-     offsetof(pve_nodes_network_get_item, bridge_access), 0, NULL, "The bridge port access VLAN.", 0},
+     offsetof(pve_nodes_network_get_item, bridge_access), 0, NULL, "The bridge port access VLAN.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "bridge-arp-nd-suppress", "bridge_arp_nd_suppress",
-     offsetof(pve_nodes_network_get_item, bridge_arp_nd_suppress), 0, NULL, "Bridge port ARP/ND suppress flag.", 0},
+     offsetof(pve_nodes_network_get_item, bridge_arp_nd_suppress), 0, NULL, "Bridge port ARP/ND suppress flag.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "bridge-learning", "bridge_learning",
-     offsetof(pve_nodes_network_get_item, bridge_learning), 0, NULL, "Bridge port learning flag.", 0},
+     offsetof(pve_nodes_network_get_item, bridge_learning), 0, NULL, "Bridge port learning flag.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "bridge-multicast-flood", "bridge_multicast_flood",
-     offsetof(pve_nodes_network_get_item, bridge_multicast_flood), 0, NULL, "Bridge port multicast flood flag.", 0},
+     offsetof(pve_nodes_network_get_item, bridge_multicast_flood), 0, NULL, "Bridge port multicast flood flag.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "bridge-unicast-flood", "bridge_unicast_flood",
-     offsetof(pve_nodes_network_get_item, bridge_unicast_flood), 0, NULL, "Bridge port unicast flood flag.", 0},
+     offsetof(pve_nodes_network_get_item, bridge_unicast_flood), 0, NULL, "Bridge port unicast flood flag.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "bridge_ports", "bridge_ports",
-     offsetof(pve_nodes_network_get_item, bridge_ports), 0, NULL, "Specify the interfaces you want to add to your bridge.", 0},
+     offsetof(pve_nodes_network_get_item, bridge_ports), 0, NULL, "Specify the interfaces you want to add to your bridge.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "bridge_vids", "bridge_vids",
-     offsetof(pve_nodes_network_get_item, bridge_vids), 0, NULL, "Specify the allowed VLANs. For example: '2 4 100-200'. Only used if the bridge is VLAN aware.", 0},
+     offsetof(pve_nodes_network_get_item, bridge_vids), 0, NULL, "Specify the allowed VLANs. For example: '2 4 100-200'. Only used if the bridge is VLAN aware.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "bridge_vlan_aware", "bridge_vlan_aware",
-     offsetof(pve_nodes_network_get_item, bridge_vlan_aware), 0, NULL, "Enable bridge vlan support.", 0},
+     offsetof(pve_nodes_network_get_item, bridge_vlan_aware), 0, NULL, "Enable bridge vlan support.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "cidr", "cidr",
-     offsetof(pve_nodes_network_get_item, cidr), 0, NULL, "IPv4 CIDR.", 0},
+     offsetof(pve_nodes_network_get_item, cidr), 0, NULL, "IPv4 CIDR.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "cidr6", "cidr6",
-     offsetof(pve_nodes_network_get_item, cidr6), 0, NULL, "IPv6 CIDR.", 0},
+     offsetof(pve_nodes_network_get_item, cidr6), 0, NULL, "IPv6 CIDR.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comments", "comments",
-     offsetof(pve_nodes_network_get_item, comments), 0, NULL, "Comments", 0},
+     offsetof(pve_nodes_network_get_item, comments), 0, NULL, "Comments", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comments6", "comments6",
-     offsetof(pve_nodes_network_get_item, comments6), 0, NULL, "Comments", 0},
+     offsetof(pve_nodes_network_get_item, comments6), 0, NULL, "Comments", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "exists", "exists",
-     offsetof(pve_nodes_network_get_item, exists), 0, NULL, "Set to true if the interface physically exists.", 0},
+     offsetof(pve_nodes_network_get_item, exists), 0, NULL, "Set to true if the interface physically exists.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "families", "families",
      offsetof(pve_nodes_network_get_item, families), offsetof(pve_nodes_network_get_item, n_families),
-     &t__STRING, "The network families.", 0},
+     &t__STRING, "The network families.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "gateway", "gateway",
-     offsetof(pve_nodes_network_get_item, gateway), 0, NULL, "Default gateway address.", 0},
+     offsetof(pve_nodes_network_get_item, gateway), 0, NULL, "Default gateway address.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "gateway6", "gateway6",
-     offsetof(pve_nodes_network_get_item, gateway6), 0, NULL, "Default ipv6 gateway address.", 0},
+     offsetof(pve_nodes_network_get_item, gateway6), 0, NULL, "Default ipv6 gateway address.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "iface", "iface",
-     offsetof(pve_nodes_network_get_item, iface), 0, NULL, "Network interface name.", 0},
+     offsetof(pve_nodes_network_get_item, iface), 0, NULL, "Network interface name.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "link-type", "link_type",
-     offsetof(pve_nodes_network_get_item, link_type), 0, NULL, "The link type.", 0},
+     offsetof(pve_nodes_network_get_item, link_type), 0, NULL, "The link type.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "method", "method",
-     offsetof(pve_nodes_network_get_item, method), 0, NULL, "The network configuration method for IPv4.", 0},
+     offsetof(pve_nodes_network_get_item, method), 0, NULL, "The network configuration method for IPv4.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "method6", "method6",
-     offsetof(pve_nodes_network_get_item, method6), 0, NULL, "The network configuration method for IPv6.", 0},
+     offsetof(pve_nodes_network_get_item, method6), 0, NULL, "The network configuration method for IPv6.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "mtu", "mtu",
-     offsetof(pve_nodes_network_get_item, mtu), 0, NULL, "MTU.", 0},
+     offsetof(pve_nodes_network_get_item, mtu), 0, NULL, "MTU.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "netmask", "netmask",
-     offsetof(pve_nodes_network_get_item, netmask), 0, NULL, "Network mask.", 0},
+     offsetof(pve_nodes_network_get_item, netmask), 0, NULL, "Network mask.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "netmask6", "netmask6",
-     offsetof(pve_nodes_network_get_item, netmask6), 0, NULL, "Network mask.", 0},
+     offsetof(pve_nodes_network_get_item, netmask6), 0, NULL, "Network mask.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "options", "options",
      offsetof(pve_nodes_network_get_item, options), offsetof(pve_nodes_network_get_item, n_options),
-     &t__STRING, "A list of additional interface options for IPv4.", 0},
+     &t__STRING, "A list of additional interface options for IPv4.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "options6", "options6",
      offsetof(pve_nodes_network_get_item, options6), offsetof(pve_nodes_network_get_item, n_options6),
-     &t__STRING, "A list of additional interface options for IPv6.", 0},
+     &t__STRING, "A list of additional interface options for IPv6.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ovs_bonds", "ovs_bonds",
-     offsetof(pve_nodes_network_get_item, ovs_bonds), 0, NULL, "Specify the interfaces used by the bonding device.", 0},
+     offsetof(pve_nodes_network_get_item, ovs_bonds), 0, NULL, "Specify the interfaces used by the bonding device.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ovs_bridge", "ovs_bridge",
-     offsetof(pve_nodes_network_get_item, ovs_bridge), 0, NULL, "The OVS bridge associated with a OVS port. This is required when you create an OVS port.", 0},
+     offsetof(pve_nodes_network_get_item, ovs_bridge), 0, NULL, "The OVS bridge associated with a OVS port. This is required when you create an OVS port.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ovs_options", "ovs_options",
-     offsetof(pve_nodes_network_get_item, ovs_options), 0, NULL, "OVS interface options.", 0},
+     offsetof(pve_nodes_network_get_item, ovs_options), 0, NULL, "OVS interface options.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ovs_ports", "ovs_ports",
-     offsetof(pve_nodes_network_get_item, ovs_ports), 0, NULL, "Specify the interfaces you want to add to your bridge.", 0},
+     offsetof(pve_nodes_network_get_item, ovs_ports), 0, NULL, "Specify the interfaces you want to add to your bridge.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "ovs_tag", "ovs_tag",
-     offsetof(pve_nodes_network_get_item, ovs_tag), 0, NULL, "Specify a VLan tag (used by OVSPort, OVSIntPort, OVSBond)", 0},
+     offsetof(pve_nodes_network_get_item, ovs_tag), 0, NULL, "Specify a VLan tag (used by OVSPort, OVSIntPort, OVSBond)", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "priority", "priority",
-     offsetof(pve_nodes_network_get_item, priority), 0, NULL, "The order of the interface.", 0},
+     offsetof(pve_nodes_network_get_item, priority), 0, NULL, "The order of the interface.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "slaves", "slaves",
-     offsetof(pve_nodes_network_get_item, slaves), 0, NULL, "Specify the interfaces used by the bonding device.", 0},
+     offsetof(pve_nodes_network_get_item, slaves), 0, NULL, "Specify the interfaces used by the bonding device.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_nodes_network_get_item, type), 0, NULL, "Network interface type", 0},
+     offsetof(pve_nodes_network_get_item, type), 0, NULL, "Network interface type", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "uplink-id", "uplink_id",
-     offsetof(pve_nodes_network_get_item, uplink_id), 0, NULL, "The uplink ID.", 0},
+     offsetof(pve_nodes_network_get_item, uplink_id), 0, NULL, "The uplink ID.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "vlan-id", "vlan_id",
-     offsetof(pve_nodes_network_get_item, vlan_id), 0, NULL, "vlan-id for a custom named vlan interface (ifupdown2 only).", 0},
+     offsetof(pve_nodes_network_get_item, vlan_id), 0, NULL, "vlan-id for a custom named vlan interface (ifupdown2 only).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "vlan-protocol", "vlan_protocol",
-     offsetof(pve_nodes_network_get_item, vlan_protocol), 0, NULL, "The VLAN protocol.", 0},
+     offsetof(pve_nodes_network_get_item, vlan_protocol), 0, NULL, "The VLAN protocol.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "vlan-raw-device", "vlan_raw_device",
-     offsetof(pve_nodes_network_get_item, vlan_raw_device), 0, NULL, "Specify the raw interface for the vlan interface.", 0},
+     offsetof(pve_nodes_network_get_item, vlan_raw_device), 0, NULL, "Specify the raw interface for the vlan interface.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "vxlan-id", "vxlan_id",
-     offsetof(pve_nodes_network_get_item, vxlan_id), 0, NULL, "The VXLAN ID.", 0},
+     offsetof(pve_nodes_network_get_item, vxlan_id), 0, NULL, "The VXLAN ID.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "vxlan-local-tunnelip", "vxlan_local_tunnelip",
-     offsetof(pve_nodes_network_get_item, vxlan_local_tunnelip), 0, NULL, "The VXLAN local tunnel IP.", 0},
+     offsetof(pve_nodes_network_get_item, vxlan_local_tunnelip), 0, NULL, "The VXLAN local tunnel IP.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "vxlan-physdev", "vxlan_physdev",
-     offsetof(pve_nodes_network_get_item, vxlan_physdev), 0, NULL, "The physical device for the VXLAN tunnel.", 0},
+     offsetof(pve_nodes_network_get_item, vxlan_physdev), 0, NULL, "The physical device for the VXLAN tunnel.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "vxlan-svcnodeip", "vxlan_svcnodeip",
-     offsetof(pve_nodes_network_get_item, vxlan_svcnodeip), 0, NULL, "The VXLAN SVC node IP.", 0},
+     offsetof(pve_nodes_network_get_item, vxlan_svcnodeip), 0, NULL, "The VXLAN SVC node IP.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_network_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_network_get_item",
@@ -7899,7 +7936,7 @@ static const pmx_type_desc t_pve_nodes_network_get_item = {
 static const pmx_field_desc f_pve_nodes_network_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_network_get_result, items), offsetof(pve_nodes_network_get_result, n),
-     &t_pve_nodes_network_get_item, NULL, 0},
+     &t_pve_nodes_network_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_network_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_network_get_result",
@@ -8342,7 +8379,7 @@ int pve_nodes_network_post(pmx_client *c, const char *node, const pve_nodes_netw
 static const pmx_field_desc f_pve_nodes_network_put_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_network_put_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_network_put_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_network_put_result",
@@ -8451,9 +8488,9 @@ int pve_nodes_network_iface_delete(pmx_client *c, const char *node, const char *
 
 static const pmx_field_desc f_pve_nodes_network_iface_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "method", "method",
-     offsetof(pve_nodes_network_iface_get_result, method), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_network_iface_get_result, method), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_nodes_network_iface_get_result, type), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_network_iface_get_result, type), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_network_iface_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_network_iface_get_result",
@@ -8911,61 +8948,61 @@ int pve_nodes_network_iface_put(pmx_client *c, const char *node, const char *ifa
 
 static const pmx_field_desc f_pve_nodes_qemu_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "cpu", "cpu",
-     offsetof(pve_nodes_qemu_get_item, cpu), 0, NULL, "Current CPU usage.", 0},
+     offsetof(pve_nodes_qemu_get_item, cpu), 0, NULL, "Current CPU usage.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "cpus", "cpus",
-     offsetof(pve_nodes_qemu_get_item, cpus), 0, NULL, "Maximum usable CPUs.", 0},
+     offsetof(pve_nodes_qemu_get_item, cpus), 0, NULL, "Maximum usable CPUs.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "diskread", "diskread",
-     offsetof(pve_nodes_qemu_get_item, diskread), 0, NULL, "The amount of bytes the guest read from it's block devices since the guest was started. (Note: This info is not available for all storage types.)", 0},
+     offsetof(pve_nodes_qemu_get_item, diskread), 0, NULL, "The amount of bytes the guest read from it's block devices since the guest was started. (Note: This info is not available for all storage types.)", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "diskwrite", "diskwrite",
-     offsetof(pve_nodes_qemu_get_item, diskwrite), 0, NULL, "The amount of bytes the guest wrote from it's block devices since the guest was started. (Note: This info is not available for all storage types.)", 0},
+     offsetof(pve_nodes_qemu_get_item, diskwrite), 0, NULL, "The amount of bytes the guest wrote from it's block devices since the guest was started. (Note: This info is not available for all storage types.)", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "lock", "lock",
-     offsetof(pve_nodes_qemu_get_item, lock), 0, NULL, "The current config lock, if any.", 0},
+     offsetof(pve_nodes_qemu_get_item, lock), 0, NULL, "The current config lock, if any.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "maxdisk", "maxdisk",
-     offsetof(pve_nodes_qemu_get_item, maxdisk), 0, NULL, "Root disk size in bytes.", 0},
+     offsetof(pve_nodes_qemu_get_item, maxdisk), 0, NULL, "Root disk size in bytes.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "maxmem", "maxmem",
-     offsetof(pve_nodes_qemu_get_item, maxmem), 0, NULL, "Maximum memory in bytes.", 0},
+     offsetof(pve_nodes_qemu_get_item, maxmem), 0, NULL, "Maximum memory in bytes.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "mem", "mem",
-     offsetof(pve_nodes_qemu_get_item, mem), 0, NULL, "Currently used memory in bytes.", 0},
+     offsetof(pve_nodes_qemu_get_item, mem), 0, NULL, "Currently used memory in bytes.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "memhost", "memhost",
-     offsetof(pve_nodes_qemu_get_item, memhost), 0, NULL, "Current memory usage on the host.", 0},
+     offsetof(pve_nodes_qemu_get_item, memhost), 0, NULL, "Current memory usage on the host.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_nodes_qemu_get_item, name), 0, NULL, "VM (host)name.", 0},
+     offsetof(pve_nodes_qemu_get_item, name), 0, NULL, "VM (host)name.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "netin", "netin",
-     offsetof(pve_nodes_qemu_get_item, netin), 0, NULL, "The amount of traffic in bytes that was sent to the guest over the network since it was started.", 0},
+     offsetof(pve_nodes_qemu_get_item, netin), 0, NULL, "The amount of traffic in bytes that was sent to the guest over the network since it was started.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "netout", "netout",
-     offsetof(pve_nodes_qemu_get_item, netout), 0, NULL, "The amount of traffic in bytes that was sent from the guest over the network since it was started.", 0},
+     offsetof(pve_nodes_qemu_get_item, netout), 0, NULL, "The amount of traffic in bytes that was sent from the guest over the network since it was started.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "pid", "pid",
-     offsetof(pve_nodes_qemu_get_item, pid), 0, NULL, "PID of the QEMU process, if the VM is running.", 0},
+     offsetof(pve_nodes_qemu_get_item, pid), 0, NULL, "PID of the QEMU process, if the VM is running.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "pressurecpufull", "pressurecpufull",
-     offsetof(pve_nodes_qemu_get_item, pressurecpufull), 0, NULL, "CPU Full pressure stall average over the last 10 seconds.", 0},
+     offsetof(pve_nodes_qemu_get_item, pressurecpufull), 0, NULL, "CPU Full pressure stall average over the last 10 seconds.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "pressurecpusome", "pressurecpusome",
-     offsetof(pve_nodes_qemu_get_item, pressurecpusome), 0, NULL, "CPU Some pressure stall average over the last 10 seconds.", 0},
+     offsetof(pve_nodes_qemu_get_item, pressurecpusome), 0, NULL, "CPU Some pressure stall average over the last 10 seconds.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "pressureiofull", "pressureiofull",
-     offsetof(pve_nodes_qemu_get_item, pressureiofull), 0, NULL, "IO Full pressure stall average over the last 10 seconds.", 0},
+     offsetof(pve_nodes_qemu_get_item, pressureiofull), 0, NULL, "IO Full pressure stall average over the last 10 seconds.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "pressureiosome", "pressureiosome",
-     offsetof(pve_nodes_qemu_get_item, pressureiosome), 0, NULL, "IO Some pressure stall average over the last 10 seconds.", 0},
+     offsetof(pve_nodes_qemu_get_item, pressureiosome), 0, NULL, "IO Some pressure stall average over the last 10 seconds.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "pressurememoryfull", "pressurememoryfull",
-     offsetof(pve_nodes_qemu_get_item, pressurememoryfull), 0, NULL, "Memory Full pressure stall average over the last 10 seconds.", 0},
+     offsetof(pve_nodes_qemu_get_item, pressurememoryfull), 0, NULL, "Memory Full pressure stall average over the last 10 seconds.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "pressurememorysome", "pressurememorysome",
-     offsetof(pve_nodes_qemu_get_item, pressurememorysome), 0, NULL, "Memory Some pressure stall average over the last 10 seconds.", 0},
+     offsetof(pve_nodes_qemu_get_item, pressurememorysome), 0, NULL, "Memory Some pressure stall average over the last 10 seconds.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "qmpstatus", "qmpstatus",
-     offsetof(pve_nodes_qemu_get_item, qmpstatus), 0, NULL, "VM run state from the 'query-status' QMP monitor command.", 0},
+     offsetof(pve_nodes_qemu_get_item, qmpstatus), 0, NULL, "VM run state from the 'query-status' QMP monitor command.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "running-machine", "running_machine",
-     offsetof(pve_nodes_qemu_get_item, running_machine), 0, NULL, "The currently running machine type (if running).", 0},
+     offsetof(pve_nodes_qemu_get_item, running_machine), 0, NULL, "The currently running machine type (if running).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "running-qemu", "running_qemu",
-     offsetof(pve_nodes_qemu_get_item, running_qemu), 0, NULL, "The QEMU version the VM is currently using (if running).", 0},
+     offsetof(pve_nodes_qemu_get_item, running_qemu), 0, NULL, "The QEMU version the VM is currently using (if running).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "serial", "serial",
-     offsetof(pve_nodes_qemu_get_item, serial), 0, NULL, "Guest has serial device configured.", 0},
+     offsetof(pve_nodes_qemu_get_item, serial), 0, NULL, "Guest has serial device configured.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "status", "status",
-     offsetof(pve_nodes_qemu_get_item, status), 0, NULL, "QEMU process status.", 0},
+     offsetof(pve_nodes_qemu_get_item, status), 0, NULL, "QEMU process status.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "tags", "tags",
-     offsetof(pve_nodes_qemu_get_item, tags), 0, NULL, "The current configured tags, if any", 0},
+     offsetof(pve_nodes_qemu_get_item, tags), 0, NULL, "The current configured tags, if any", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "template", "template_",
-     offsetof(pve_nodes_qemu_get_item, template_), 0, NULL, "Determines if the guest is a template.", 0},
+     offsetof(pve_nodes_qemu_get_item, template_), 0, NULL, "Determines if the guest is a template.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "uptime", "uptime",
-     offsetof(pve_nodes_qemu_get_item, uptime), 0, NULL, "Uptime in seconds.", 0},
+     offsetof(pve_nodes_qemu_get_item, uptime), 0, NULL, "Uptime in seconds.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "vmid", "vmid",
-     offsetof(pve_nodes_qemu_get_item, vmid), 0, NULL, "The (unique) ID of the VM.", 0},
+     offsetof(pve_nodes_qemu_get_item, vmid), 0, NULL, "The (unique) ID of the VM.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_qemu_get_item",
@@ -8974,7 +9011,7 @@ static const pmx_type_desc t_pve_nodes_qemu_get_item = {
 static const pmx_field_desc f_pve_nodes_qemu_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_qemu_get_result, items), offsetof(pve_nodes_qemu_get_result, n),
-     &t_pve_nodes_qemu_get_item, NULL, 0},
+     &t_pve_nodes_qemu_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_get_result",
@@ -9031,7 +9068,7 @@ int pve_nodes_qemu_get(pmx_client *c, const char *node, const pve_nodes_qemu_get
 static const pmx_field_desc f_pve_nodes_qemu_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_qemu_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_post_result",
@@ -9094,6 +9131,7 @@ static const pmx_param_desc p_pve_nodes_qemu_post[] = {
         .offset = offsetof(pve_nodes_qemu_post_params, agent),
         .typetext = "[enabled=]<1|0> [,freeze-fs-on-backup=<1|0>] [,fstrim_cloned_disks=<1|0>] [,type=<virtio|isa>]",
         .description = "Enable/disable communication with the QEMU Guest Agent and its properties.",
+        .propstr = &pmx__fmt_qemu_agent,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -9166,6 +9204,7 @@ static const pmx_param_desc p_pve_nodes_qemu_post[] = {
         .offset = offsetof(pve_nodes_qemu_post_params, audio0),
         .typetext = "device=<ich9-intel-hda|intel-hda|AC97> [,driver=<spice|none>]",
         .description = "Configure a audio device, useful in combination with QXL/Spice.",
+        .propstr = &pmx__fmt_qemu_audio0,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -9394,6 +9433,7 @@ static const pmx_param_desc p_pve_nodes_qemu_post[] = {
         .offset = offsetof(pve_nodes_qemu_post_params, efidisk0),
         .typetext = "[file=]<volume> [,efitype=<2m|4m>] [,format=<enum>] [,import-from=<source volume>] [,ms-cert=<2011|2023>] [,pre-enrolled-keys=<1|0>] [,size=<DiskSize>]",
         .description = "Configure a disk for storing EFI vars. Use the special syntax STORAGE_ID:SIZE_IN_GiB to allocate a new volume. Note that SIZE_IN_GiB is ignored here and that the default EFI vars are copied to the volume instead. Use STORAGE_ID:0 and the 'import-from' parameter to import from an existing volume.",
+        .propstr = &pmx__fmt_qemu_efidisk0,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -9492,6 +9532,7 @@ static const pmx_param_desc p_pve_nodes_qemu_post[] = {
         .offset = offsetof(pve_nodes_qemu_post_params, ide),
         .typetext = "[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,model=<model>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,werror=<enum>] [,wwn=<wwn>]",
         .description = "Use volume as IDE hard disk or CD-ROM (n is 0 to 3). Use the special syntax STORAGE_ID:SIZE_IN_GiB to allocate a new volume. Use STORAGE_ID:0 and the 'import-from' parameter to import from an existing volume.",
+        .propstr = &pmx__fmt_qemu_ide,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -9522,7 +9563,7 @@ static const pmx_param_desc p_pve_nodes_qemu_post[] = {
         .type = PMX_PARAM_STRING,
         .item_type = PMX_PARAM_STRING,
         .loc = PMX_LOC_BODY,
-        .flags = PMX_PARAM_INDEXED,
+        .flags = PMX_PARAM_PROPERTY_STRING | PMX_PARAM_INDEXED,
         .count = 32,
         .name = "ipconfig",
         .c_name = "ipconfig",
@@ -9530,6 +9571,7 @@ static const pmx_param_desc p_pve_nodes_qemu_post[] = {
         .format = "pve-qm-ipconfig",
         .typetext = "[gw=<GatewayIPv4>] [,gw6=<GatewayIPv6>] [,ip=<IPv4Format/CIDR>] [,ip6=<IPv6Format/CIDR>]",
         .description = "cloud-init: Specify IP addresses and gateways for the corresponding interface.\n\nIP addresses use CIDR notation, gateways are optional but need an IP of the same type specified.\n\nThe special string 'dhcp' can be used for IP addresses to use DHCP, in which case no explicit\ngateway should be provided.\nFor IPv6 the special string 'auto' can be used to use stateless autoconfiguration. This requires\ncloud-init 19.4 or newer.\n\nIf cloud-init is enabled and neither an IPv4 nor an IPv6 address is specified, it defaults to using\ndhcp on IPv4.\n",
+        .propstr = &pmx__fmt_qemu_ipconfig,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -9542,6 +9584,7 @@ static const pmx_param_desc p_pve_nodes_qemu_post[] = {
         .offset = offsetof(pve_nodes_qemu_post_params, ivshmem),
         .typetext = "size=<integer> [,name=<string>]",
         .description = "Inter-VM shared memory. Useful for direct communication between VMs, or to the host.",
+        .propstr = &pmx__fmt_qemu_ivshmem,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -9625,6 +9668,7 @@ static const pmx_param_desc p_pve_nodes_qemu_post[] = {
         .offset = offsetof(pve_nodes_qemu_post_params, machine),
         .typetext = "[[type=]<machine type>] [,aw-bits=<number>] [,enable-s3=<1|0>] [,enable-s4=<1|0>] [,viommu=<intel|virtio>]",
         .description = "Specify the QEMU machine.",
+        .propstr = &pmx__fmt_qemu_machine,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -9637,6 +9681,7 @@ static const pmx_param_desc p_pve_nodes_qemu_post[] = {
         .offset = offsetof(pve_nodes_qemu_post_params, memory),
         .typetext = "[current=]<integer>",
         .description = "Memory properties.",
+        .propstr = &pmx__fmt_qemu_memory,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -9702,6 +9747,7 @@ static const pmx_param_desc p_pve_nodes_qemu_post[] = {
         .offset = offsetof(pve_nodes_qemu_post_params, net),
         .typetext = "[model=]<enum> [,bridge=<bridge>] [,firewall=<1|0>] [,link_down=<1|0>] [,macaddr=<XX:XX:XX:XX:XX:XX>] [,mtu=<integer>] [,queues=<integer>] [,rate=<number>] [,tag=<integer>] [,trunks=<vlanid[;vlanid...]>] [,<model>=<macaddr>]",
         .description = "Specify network devices.",
+        .propstr = &pmx__fmt_qemu_net,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -9727,6 +9773,7 @@ static const pmx_param_desc p_pve_nodes_qemu_post[] = {
         .offset = offsetof(pve_nodes_qemu_post_params, numa_n),
         .typetext = "cpus=<id[-id];...> [,hostnodes=<id[-id];...>] [,memory=<number>] [,policy=<preferred|bind|interleave>]",
         .description = "NUMA topology.",
+        .propstr = &pmx__fmt_qemu_numa,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -9827,6 +9874,7 @@ static const pmx_param_desc p_pve_nodes_qemu_post[] = {
         .offset = offsetof(pve_nodes_qemu_post_params, sata),
         .typetext = "[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,werror=<enum>] [,wwn=<wwn>]",
         .description = "Use volume as SATA hard disk or CD-ROM (n is 0 to 5). Use the special syntax STORAGE_ID:SIZE_IN_GiB to allocate a new volume. Use STORAGE_ID:0 and the 'import-from' parameter to import from an existing volume.",
+        .propstr = &pmx__fmt_qemu_sata,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -9840,6 +9888,7 @@ static const pmx_param_desc p_pve_nodes_qemu_post[] = {
         .offset = offsetof(pve_nodes_qemu_post_params, scsi),
         .typetext = "[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,iothread=<1|0>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,product=<product>] [,queues=<integer>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,ro=<1|0>] [,scsiblock=<1|0>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,vendor=<vendor>] [,werror=<enum>] [,wwn=<wwn>]",
         .description = "Use volume as SCSI hard disk or CD-ROM (n is 0 to 30). Use the special syntax STORAGE_ID:SIZE_IN_GiB to allocate a new volume. Use STORAGE_ID:0 and the 'import-from' parameter to import from an existing volume.",
+        .propstr = &pmx__fmt_qemu_scsi,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -9947,6 +9996,7 @@ static const pmx_param_desc p_pve_nodes_qemu_post[] = {
         .offset = offsetof(pve_nodes_qemu_post_params, spice_enhancements),
         .typetext = "[foldersharing=<1|0>] [,videostreaming=<off|all|filter>]",
         .description = "Configure additional enhancements for SPICE.",
+        .propstr = &pmx__fmt_qemu_spice_enhancements,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -10069,6 +10119,7 @@ static const pmx_param_desc p_pve_nodes_qemu_post[] = {
         .offset = offsetof(pve_nodes_qemu_post_params, tpmstate0),
         .typetext = "[file=]<volume> [,format=<raw|qcow2|vmdk>] [,import-from=<source volume>] [,size=<DiskSize>] [,version=<v1.2|v2.0>]",
         .description = "Configure a Disk for storing TPM state. The format is fixed to 'raw'. Use the special syntax STORAGE_ID:SIZE_IN_GiB to allocate a new volume. Note that SIZE_IN_GiB is ignored here and 4 MiB will be used instead. Use STORAGE_ID:0 and the 'import-from' parameter to import from an existing volume.",
+        .propstr = &pmx__fmt_qemu_tpmstate0,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -10093,6 +10144,7 @@ static const pmx_param_desc p_pve_nodes_qemu_post[] = {
         .offset = offsetof(pve_nodes_qemu_post_params, unused),
         .typetext = "[file=]<volume>",
         .description = "Reference to unused volumes. This is used internally, and should not be modified manually.",
+        .propstr = &pmx__fmt_qemu_unused,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -10106,6 +10158,7 @@ static const pmx_param_desc p_pve_nodes_qemu_post[] = {
         .offset = offsetof(pve_nodes_qemu_post_params, usb),
         .typetext = "[[host=]<HOSTUSBDEVICE|spice>] [,mapping=<mapping-id>] [,usb3=<1|0>]",
         .description = "Configure an USB device (n is 0 to 4, for machine version >= 7.1 and ostype l26 or windows > 7, n can be up to 14).",
+        .propstr = &pmx__fmt_qemu_usb,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -10132,6 +10185,7 @@ static const pmx_param_desc p_pve_nodes_qemu_post[] = {
         .offset = offsetof(pve_nodes_qemu_post_params, vga),
         .typetext = "[[type=]<enum>] [,clipboard=<vnc>] [,memory=<integer>]",
         .description = "Configure the VGA hardware.",
+        .propstr = &pmx__fmt_qemu_vga,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -10145,6 +10199,7 @@ static const pmx_param_desc p_pve_nodes_qemu_post[] = {
         .offset = offsetof(pve_nodes_qemu_post_params, virtio),
         .typetext = "[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,iothread=<1|0>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,ro=<1|0>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,werror=<enum>]",
         .description = "Use volume as VIRTIO hard disk (n is 0 to 15). Use the special syntax STORAGE_ID:SIZE_IN_GiB to allocate a new volume. Use STORAGE_ID:0 and the 'import-from' parameter to import from an existing volume.",
+        .propstr = &pmx__fmt_qemu_virtio,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -10158,6 +10213,7 @@ static const pmx_param_desc p_pve_nodes_qemu_post[] = {
         .offset = offsetof(pve_nodes_qemu_post_params, virtiofs),
         .typetext = "[dirid=]<mapping-id> [,cache=<enum>] [,direct-io=<1|0>] [,expose-acl=<1|0>] [,expose-xattr=<1|0>]",
         .description = "Configuration for sharing a directory between host and guest using Virtio-fs.",
+        .propstr = &pmx__fmt_qemu_virtiofs,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -10237,7 +10293,7 @@ int pve_nodes_qemu_post(pmx_client *c, const char *node, const pve_nodes_qemu_po
 static const pmx_field_desc f_pve_nodes_qemu_vmid_delete_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_qemu_vmid_delete_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_vmid_delete_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_vmid_delete_result",
@@ -10332,7 +10388,7 @@ int pve_nodes_qemu_vmid_delete(pmx_client *c, const char *node, int64_t vmid,
 
 static const pmx_field_desc f_pve_nodes_qemu_vmid_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "subdir", "subdir",
-     offsetof(pve_nodes_qemu_vmid_get_item, subdir), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_qemu_vmid_get_item, subdir), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_vmid_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_qemu_vmid_get_item",
@@ -10341,7 +10397,7 @@ static const pmx_type_desc t_pve_nodes_qemu_vmid_get_item = {
 static const pmx_field_desc f_pve_nodes_qemu_vmid_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_qemu_vmid_get_result, items), offsetof(pve_nodes_qemu_vmid_get_result, n),
-     &t_pve_nodes_qemu_vmid_get_item, NULL, 0},
+     &t_pve_nodes_qemu_vmid_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_vmid_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_vmid_get_result",
@@ -10403,7 +10459,7 @@ int pve_nodes_qemu_vmid_get(pmx_client *c, const char *node, int64_t vmid,
 static const pmx_field_desc f_pve_nodes_qemu_agent_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_qemu_agent_get_result, items), offsetof(pve_nodes_qemu_agent_get_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_agent_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_agent_get_result",
@@ -10465,7 +10521,7 @@ int pve_nodes_qemu_agent_get(pmx_client *c, const char *node, int64_t vmid,
 static const pmx_field_desc f_pve_nodes_qemu_agent_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_nodes_qemu_agent_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_agent_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_agent_post_result",
@@ -10540,7 +10596,7 @@ int pve_nodes_qemu_agent_post(pmx_client *c, const char *node, int64_t vmid,
 
 static const pmx_field_desc f_pve_nodes_qemu_agent_exec_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_I64, "pid", "pid",
-     offsetof(pve_nodes_qemu_agent_exec_post_result, pid), 0, NULL, "The PID of the process started by the guest-agent.", 0},
+     offsetof(pve_nodes_qemu_agent_exec_post_result, pid), 0, NULL, "The PID of the process started by the guest-agent.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_agent_exec_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_qemu_agent_exec_post_result",
@@ -10627,19 +10683,19 @@ int pve_nodes_qemu_agent_exec_post(pmx_client *c, const char *node, int64_t vmid
 
 static const pmx_field_desc f_pve_nodes_qemu_agent_exec_status_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "err-data", "err_data",
-     offsetof(pve_nodes_qemu_agent_exec_status_get_result, err_data), 0, NULL, "stderr of the process", 0},
+     offsetof(pve_nodes_qemu_agent_exec_status_get_result, err_data), 0, NULL, "stderr of the process", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "err-truncated", "err_truncated",
-     offsetof(pve_nodes_qemu_agent_exec_status_get_result, err_truncated), 0, NULL, "true if stderr was not fully captured", 0},
+     offsetof(pve_nodes_qemu_agent_exec_status_get_result, err_truncated), 0, NULL, "true if stderr was not fully captured", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "exitcode", "exitcode",
-     offsetof(pve_nodes_qemu_agent_exec_status_get_result, exitcode), 0, NULL, "process exit code if it was normally terminated.", 0},
+     offsetof(pve_nodes_qemu_agent_exec_status_get_result, exitcode), 0, NULL, "process exit code if it was normally terminated.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_BOOL, "exited", "exited",
-     offsetof(pve_nodes_qemu_agent_exec_status_get_result, exited), 0, NULL, "Tells if the given command has exited yet.", 0},
+     offsetof(pve_nodes_qemu_agent_exec_status_get_result, exited), 0, NULL, "Tells if the given command has exited yet.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "out-data", "out_data",
-     offsetof(pve_nodes_qemu_agent_exec_status_get_result, out_data), 0, NULL, "stdout of the process", 0},
+     offsetof(pve_nodes_qemu_agent_exec_status_get_result, out_data), 0, NULL, "stdout of the process", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "out-truncated", "out_truncated",
-     offsetof(pve_nodes_qemu_agent_exec_status_get_result, out_truncated), 0, NULL, "true if stdout was not fully captured", 0},
+     offsetof(pve_nodes_qemu_agent_exec_status_get_result, out_truncated), 0, NULL, "true if stdout was not fully captured", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "signal", "signal",
-     offsetof(pve_nodes_qemu_agent_exec_status_get_result, signal), 0, NULL, "signal number or exception code if the process was abnormally terminated.", 0},
+     offsetof(pve_nodes_qemu_agent_exec_status_get_result, signal), 0, NULL, "signal number or exception code if the process was abnormally terminated.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_agent_exec_status_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_qemu_agent_exec_status_get_result",
@@ -10712,9 +10768,9 @@ int pve_nodes_qemu_agent_exec_status_get(pmx_client *c, const char *node, int64_
 
 static const pmx_field_desc f_pve_nodes_qemu_agent_file_read_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "content", "content",
-     offsetof(pve_nodes_qemu_agent_file_read_get_result, content), 0, NULL, "The content of the file, maximum 16777216", 0},
+     offsetof(pve_nodes_qemu_agent_file_read_get_result, content), 0, NULL, "The content of the file, maximum 16777216", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "truncated", "truncated",
-     offsetof(pve_nodes_qemu_agent_file_read_get_result, truncated), 0, NULL, "If set to 1, the output is truncated and not complete", 0},
+     offsetof(pve_nodes_qemu_agent_file_read_get_result, truncated), 0, NULL, "If set to 1, the output is truncated and not complete", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_agent_file_read_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_qemu_agent_file_read_get_result",
@@ -10877,7 +10933,7 @@ int pve_nodes_qemu_agent_file_write_post(pmx_client *c, const char *node, int64_
 static const pmx_field_desc f_pve_nodes_qemu_agent_fsfreeze_freeze_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_nodes_qemu_agent_fsfreeze_freeze_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_agent_fsfreeze_freeze_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_agent_fsfreeze_freeze_post_result",
@@ -10939,7 +10995,7 @@ int pve_nodes_qemu_agent_fsfreeze_freeze_post(pmx_client *c, const char *node, i
 static const pmx_field_desc f_pve_nodes_qemu_agent_fsfreeze_status_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_nodes_qemu_agent_fsfreeze_status_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_agent_fsfreeze_status_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_agent_fsfreeze_status_post_result",
@@ -11001,7 +11057,7 @@ int pve_nodes_qemu_agent_fsfreeze_status_post(pmx_client *c, const char *node, i
 static const pmx_field_desc f_pve_nodes_qemu_agent_fsfreeze_thaw_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_nodes_qemu_agent_fsfreeze_thaw_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_agent_fsfreeze_thaw_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_agent_fsfreeze_thaw_post_result",
@@ -11063,7 +11119,7 @@ int pve_nodes_qemu_agent_fsfreeze_thaw_post(pmx_client *c, const char *node, int
 static const pmx_field_desc f_pve_nodes_qemu_agent_fstrim_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_nodes_qemu_agent_fstrim_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_agent_fstrim_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_agent_fstrim_post_result",
@@ -11125,7 +11181,7 @@ int pve_nodes_qemu_agent_fstrim_post(pmx_client *c, const char *node, int64_t vm
 static const pmx_field_desc f_pve_nodes_qemu_agent_get_fsinfo_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_nodes_qemu_agent_get_fsinfo_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_agent_get_fsinfo_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_agent_get_fsinfo_get_result",
@@ -11187,7 +11243,7 @@ int pve_nodes_qemu_agent_get_fsinfo_get(pmx_client *c, const char *node, int64_t
 static const pmx_field_desc f_pve_nodes_qemu_agent_get_host_name_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_nodes_qemu_agent_get_host_name_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_agent_get_host_name_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_agent_get_host_name_get_result",
@@ -11249,7 +11305,7 @@ int pve_nodes_qemu_agent_get_host_name_get(pmx_client *c, const char *node, int6
 static const pmx_field_desc f_pve_nodes_qemu_agent_get_memory_block_info_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_nodes_qemu_agent_get_memory_block_info_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_agent_get_memory_block_info_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_agent_get_memory_block_info_get_result",
@@ -11312,7 +11368,7 @@ int pve_nodes_qemu_agent_get_memory_block_info_get(pmx_client *c, const char *no
 static const pmx_field_desc f_pve_nodes_qemu_agent_get_memory_blocks_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_nodes_qemu_agent_get_memory_blocks_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_agent_get_memory_blocks_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_agent_get_memory_blocks_get_result",
@@ -11374,7 +11430,7 @@ int pve_nodes_qemu_agent_get_memory_blocks_get(pmx_client *c, const char *node, 
 static const pmx_field_desc f_pve_nodes_qemu_agent_get_osinfo_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_nodes_qemu_agent_get_osinfo_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_agent_get_osinfo_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_agent_get_osinfo_get_result",
@@ -11436,7 +11492,7 @@ int pve_nodes_qemu_agent_get_osinfo_get(pmx_client *c, const char *node, int64_t
 static const pmx_field_desc f_pve_nodes_qemu_agent_get_time_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_nodes_qemu_agent_get_time_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_agent_get_time_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_agent_get_time_get_result",
@@ -11498,7 +11554,7 @@ int pve_nodes_qemu_agent_get_time_get(pmx_client *c, const char *node, int64_t v
 static const pmx_field_desc f_pve_nodes_qemu_agent_get_timezone_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_nodes_qemu_agent_get_timezone_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_agent_get_timezone_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_agent_get_timezone_get_result",
@@ -11560,7 +11616,7 @@ int pve_nodes_qemu_agent_get_timezone_get(pmx_client *c, const char *node, int64
 static const pmx_field_desc f_pve_nodes_qemu_agent_get_users_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_nodes_qemu_agent_get_users_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_agent_get_users_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_agent_get_users_get_result",
@@ -11622,7 +11678,7 @@ int pve_nodes_qemu_agent_get_users_get(pmx_client *c, const char *node, int64_t 
 static const pmx_field_desc f_pve_nodes_qemu_agent_get_vcpus_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_nodes_qemu_agent_get_vcpus_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_agent_get_vcpus_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_agent_get_vcpus_get_result",

@@ -8,13 +8,33 @@ static const pmx_type_desc t__STRING = {
     sizeof(pmx_type_desc), PMX_KIND_STRING, 0, NULL, 0, NULL, 0};
 static const pmx_type_desc t__RAW = {
     sizeof(pmx_type_desc), PMX_KIND_RAW, 0, NULL, 0, NULL, 0};
+extern const pmx_propstr_desc pmx__fmt_qemu_agent;
+extern const pmx_propstr_desc pmx__fmt_qemu_audio0;
+extern const pmx_propstr_desc pmx__fmt_qemu_efidisk0;
+extern const pmx_propstr_desc pmx__fmt_qemu_ide;
+extern const pmx_propstr_desc pmx__fmt_qemu_ipconfig;
+extern const pmx_propstr_desc pmx__fmt_qemu_ivshmem;
+extern const pmx_propstr_desc pmx__fmt_qemu_machine;
+extern const pmx_propstr_desc pmx__fmt_qemu_memory;
+extern const pmx_propstr_desc pmx__fmt_qemu_meta;
+extern const pmx_propstr_desc pmx__fmt_qemu_net;
+extern const pmx_propstr_desc pmx__fmt_qemu_numa;
+extern const pmx_propstr_desc pmx__fmt_qemu_sata;
+extern const pmx_propstr_desc pmx__fmt_qemu_scsi;
+extern const pmx_propstr_desc pmx__fmt_qemu_spice_enhancements;
+extern const pmx_propstr_desc pmx__fmt_qemu_tpmstate0;
+extern const pmx_propstr_desc pmx__fmt_qemu_unused;
+extern const pmx_propstr_desc pmx__fmt_qemu_usb;
+extern const pmx_propstr_desc pmx__fmt_qemu_vga;
+extern const pmx_propstr_desc pmx__fmt_qemu_virtio;
+extern const pmx_propstr_desc pmx__fmt_qemu_virtiofs;
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/agent/info ---- */
 
 static const pmx_field_desc f_pve_nodes_qemu_agent_info_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_nodes_qemu_agent_info_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_agent_info_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_agent_info_get_result",
@@ -76,7 +96,7 @@ int pve_nodes_qemu_agent_info_get(pmx_client *c, const char *node, int64_t vmid,
 static const pmx_field_desc f_pve_nodes_qemu_agent_network_get_interfaces_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_nodes_qemu_agent_network_get_interfaces_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_agent_network_get_interfaces_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_agent_network_get_interfaces_get_result",
@@ -139,7 +159,7 @@ int pve_nodes_qemu_agent_network_get_interfaces_get(pmx_client *c, const char *n
 static const pmx_field_desc f_pve_nodes_qemu_agent_ping_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_nodes_qemu_agent_ping_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_agent_ping_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_agent_ping_post_result",
@@ -201,7 +221,7 @@ int pve_nodes_qemu_agent_ping_post(pmx_client *c, const char *node, int64_t vmid
 static const pmx_field_desc f_pve_nodes_qemu_agent_set_user_password_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_nodes_qemu_agent_set_user_password_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_agent_set_user_password_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_agent_set_user_password_post_result",
@@ -302,7 +322,7 @@ int pve_nodes_qemu_agent_set_user_password_post(pmx_client *c, const char *node,
 static const pmx_field_desc f_pve_nodes_qemu_agent_shutdown_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_nodes_qemu_agent_shutdown_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_agent_shutdown_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_agent_shutdown_post_result",
@@ -364,7 +384,7 @@ int pve_nodes_qemu_agent_shutdown_post(pmx_client *c, const char *node, int64_t 
 static const pmx_field_desc f_pve_nodes_qemu_agent_suspend_disk_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_nodes_qemu_agent_suspend_disk_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_agent_suspend_disk_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_agent_suspend_disk_post_result",
@@ -426,7 +446,7 @@ int pve_nodes_qemu_agent_suspend_disk_post(pmx_client *c, const char *node, int6
 static const pmx_field_desc f_pve_nodes_qemu_agent_suspend_hybrid_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_nodes_qemu_agent_suspend_hybrid_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_agent_suspend_hybrid_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_agent_suspend_hybrid_post_result",
@@ -488,7 +508,7 @@ int pve_nodes_qemu_agent_suspend_hybrid_post(pmx_client *c, const char *node, in
 static const pmx_field_desc f_pve_nodes_qemu_agent_suspend_ram_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_nodes_qemu_agent_suspend_ram_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_agent_suspend_ram_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_agent_suspend_ram_post_result",
@@ -550,7 +570,7 @@ int pve_nodes_qemu_agent_suspend_ram_post(pmx_client *c, const char *node, int64
 static const pmx_field_desc f_pve_nodes_qemu_clone_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_qemu_clone_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_clone_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_clone_post_result",
@@ -737,13 +757,13 @@ int pve_nodes_qemu_clone_post(pmx_client *c, const char *node, int64_t vmid,
 
 static const pmx_field_desc f_pve_nodes_qemu_cloudinit_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "delete", "delete_",
-     offsetof(pve_nodes_qemu_cloudinit_get_item, delete_), 0, NULL, "Indicates a pending delete request if present and not 0. ", 0},
+     offsetof(pve_nodes_qemu_cloudinit_get_item, delete_), 0, NULL, "Indicates a pending delete request if present and not 0. ", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "key", "key",
-     offsetof(pve_nodes_qemu_cloudinit_get_item, key), 0, NULL, "Configuration option name.", 0},
+     offsetof(pve_nodes_qemu_cloudinit_get_item, key), 0, NULL, "Configuration option name.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "pending", "pending",
-     offsetof(pve_nodes_qemu_cloudinit_get_item, pending), 0, NULL, "The new pending value.", 0},
+     offsetof(pve_nodes_qemu_cloudinit_get_item, pending), 0, NULL, "The new pending value.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
-     offsetof(pve_nodes_qemu_cloudinit_get_item, value), 0, NULL, "Value as it was used to generate the current cloudinit image.", 0},
+     offsetof(pve_nodes_qemu_cloudinit_get_item, value), 0, NULL, "Value as it was used to generate the current cloudinit image.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_cloudinit_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_qemu_cloudinit_get_item",
@@ -752,7 +772,7 @@ static const pmx_type_desc t_pve_nodes_qemu_cloudinit_get_item = {
 static const pmx_field_desc f_pve_nodes_qemu_cloudinit_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_qemu_cloudinit_get_result, items), offsetof(pve_nodes_qemu_cloudinit_get_result, n),
-     &t_pve_nodes_qemu_cloudinit_get_item, NULL, 0},
+     &t_pve_nodes_qemu_cloudinit_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_cloudinit_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_cloudinit_get_result",
@@ -866,7 +886,7 @@ int pve_nodes_qemu_cloudinit_put(pmx_client *c, const char *node, int64_t vmid,
 static const pmx_field_desc f_pve_nodes_qemu_cloudinit_dump_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_qemu_cloudinit_dump_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_cloudinit_dump_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_cloudinit_dump_get_result",
@@ -941,183 +961,183 @@ int pve_nodes_qemu_cloudinit_dump_get(pmx_client *c, const char *node, int64_t v
 
 static const pmx_field_desc f_pve_nodes_qemu_config_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "acpi", "acpi",
-     offsetof(pve_nodes_qemu_config_get_result, acpi), 0, NULL, "Enable/disable ACPI.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, acpi), 0, NULL, "Enable/disable ACPI.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "affinity", "affinity",
-     offsetof(pve_nodes_qemu_config_get_result, affinity), 0, NULL, "List of host cores used to execute guest processes, for example: 0,5,8-11", 0},
+     offsetof(pve_nodes_qemu_config_get_result, affinity), 0, NULL, "List of host cores used to execute guest processes, for example: 0,5,8-11", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "agent", "agent",
-     offsetof(pve_nodes_qemu_config_get_result, agent), 0, NULL, "Enable/disable communication with the QEMU Guest Agent and its properties.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, agent), 0, NULL, "Enable/disable communication with the QEMU Guest Agent and its properties.", 0, &pmx__fmt_qemu_agent},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "allow-ksm", "allow_ksm",
-     offsetof(pve_nodes_qemu_config_get_result, allow_ksm), 0, NULL, "Allow memory pages of this guest to be merged via KSM (Kernel Samepage Merging).", 0},
+     offsetof(pve_nodes_qemu_config_get_result, allow_ksm), 0, NULL, "Allow memory pages of this guest to be merged via KSM (Kernel Samepage Merging).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "amd-sev", "amd_sev",
-     offsetof(pve_nodes_qemu_config_get_result, amd_sev), 0, NULL, "Secure Encrypted Virtualization (SEV) features by AMD CPUs", 0},
+     offsetof(pve_nodes_qemu_config_get_result, amd_sev), 0, NULL, "Secure Encrypted Virtualization (SEV) features by AMD CPUs", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "arch", "arch",
-     offsetof(pve_nodes_qemu_config_get_result, arch), 0, NULL, "Virtual processor architecture. Defaults to the host.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, arch), 0, NULL, "Virtual processor architecture. Defaults to the host.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "args", "args",
-     offsetof(pve_nodes_qemu_config_get_result, args), 0, NULL, "Arbitrary arguments passed to kvm.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, args), 0, NULL, "Arbitrary arguments passed to kvm.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "audio0", "audio0",
-     offsetof(pve_nodes_qemu_config_get_result, audio0), 0, NULL, "Configure a audio device, useful in combination with QXL/Spice.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, audio0), 0, NULL, "Configure a audio device, useful in combination with QXL/Spice.", 0, &pmx__fmt_qemu_audio0},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "autostart", "autostart",
-     offsetof(pve_nodes_qemu_config_get_result, autostart), 0, NULL, "Automatic restart after crash (currently ignored).", 0},
+     offsetof(pve_nodes_qemu_config_get_result, autostart), 0, NULL, "Automatic restart after crash (currently ignored).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "balloon", "balloon",
-     offsetof(pve_nodes_qemu_config_get_result, balloon), 0, NULL, "Amount of target RAM for the VM in MiB. Using zero disables the ballon driver.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, balloon), 0, NULL, "Amount of target RAM for the VM in MiB. Using zero disables the ballon driver.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "bios", "bios",
-     offsetof(pve_nodes_qemu_config_get_result, bios), 0, NULL, "Select BIOS implementation.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, bios), 0, NULL, "Select BIOS implementation.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "boot", "boot",
-     offsetof(pve_nodes_qemu_config_get_result, boot), 0, NULL, "Specify guest boot order. Use the 'order=' sub-property as usage with no key or 'legacy=' is deprecated.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, boot), 0, NULL, "Specify guest boot order. Use the 'order=' sub-property as usage with no key or 'legacy=' is deprecated.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "bootdisk", "bootdisk",
-     offsetof(pve_nodes_qemu_config_get_result, bootdisk), 0, NULL, "Enable booting from specified disk. Deprecated: Use 'boot: order=foo;bar' instead.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, bootdisk), 0, NULL, "Enable booting from specified disk. Deprecated: Use 'boot: order=foo;bar' instead.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "cdrom", "cdrom",
-     offsetof(pve_nodes_qemu_config_get_result, cdrom), 0, NULL, "This is an alias for option -ide2", 0},
+     offsetof(pve_nodes_qemu_config_get_result, cdrom), 0, NULL, "This is an alias for option -ide2", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "cicustom", "cicustom",
-     offsetof(pve_nodes_qemu_config_get_result, cicustom), 0, NULL, "cloud-init: Specify custom files to replace the automatically generated ones at start.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, cicustom), 0, NULL, "cloud-init: Specify custom files to replace the automatically generated ones at start.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "cipassword", "cipassword",
-     offsetof(pve_nodes_qemu_config_get_result, cipassword), 0, NULL, "cloud-init: Password to assign the user. Using this is generally not recommended. Use ssh keys instead. Also note that older cloud-init versions do not support hashed passwords.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, cipassword), 0, NULL, "cloud-init: Password to assign the user. Using this is generally not recommended. Use ssh keys instead. Also note that older cloud-init versions do not support hashed passwords.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "citype", "citype",
-     offsetof(pve_nodes_qemu_config_get_result, citype), 0, NULL, "Specifies the cloud-init configuration format. The default depends on the configured operating system type (`ostype`. We use the `nocloud` format for Linux, and `configdrive2` for windows.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, citype), 0, NULL, "Specifies the cloud-init configuration format. The default depends on the configured operating system type (`ostype`. We use the `nocloud` format for Linux, and `configdrive2` for windows.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "ciupgrade", "ciupgrade",
-     offsetof(pve_nodes_qemu_config_get_result, ciupgrade), 0, NULL, "cloud-init: do an automatic package upgrade after the first boot.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, ciupgrade), 0, NULL, "cloud-init: do an automatic package upgrade after the first boot.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ciuser", "ciuser",
-     offsetof(pve_nodes_qemu_config_get_result, ciuser), 0, NULL, "cloud-init: User name to change ssh keys and password for instead of the image's configured default user.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, ciuser), 0, NULL, "cloud-init: User name to change ssh keys and password for instead of the image's configured default user.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "cores", "cores",
-     offsetof(pve_nodes_qemu_config_get_result, cores), 0, NULL, "The number of cores per socket.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, cores), 0, NULL, "The number of cores per socket.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "cpu", "cpu",
-     offsetof(pve_nodes_qemu_config_get_result, cpu), 0, NULL, "Emulated CPU type.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, cpu), 0, NULL, "Emulated CPU type.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "cpulimit", "cpulimit",
-     offsetof(pve_nodes_qemu_config_get_result, cpulimit), 0, NULL, "Limit of CPU usage.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, cpulimit), 0, NULL, "Limit of CPU usage.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "cpuunits", "cpuunits",
-     offsetof(pve_nodes_qemu_config_get_result, cpuunits), 0, NULL, "CPU weight for a VM, will be clamped to [1, 10000] in cgroup v2.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, cpuunits), 0, NULL, "CPU weight for a VM, will be clamped to [1, 10000] in cgroup v2.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "description", "description",
-     offsetof(pve_nodes_qemu_config_get_result, description), 0, NULL, "Description for the VM. Shown in the web-interface VM's summary. This is saved as comment inside the configuration file.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, description), 0, NULL, "Description for the VM. Shown in the web-interface VM's summary. This is saved as comment inside the configuration file.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "digest", "digest",
-     offsetof(pve_nodes_qemu_config_get_result, digest), 0, NULL, "SHA1 digest of configuration file. This can be used to prevent concurrent modifications.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, digest), 0, NULL, "SHA1 digest of configuration file. This can be used to prevent concurrent modifications.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "efidisk0", "efidisk0",
-     offsetof(pve_nodes_qemu_config_get_result, efidisk0), 0, NULL, "Configure a disk for storing EFI vars.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, efidisk0), 0, NULL, "Configure a disk for storing EFI vars.", 0, &pmx__fmt_qemu_efidisk0},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "freeze", "freeze",
-     offsetof(pve_nodes_qemu_config_get_result, freeze), 0, NULL, "Freeze CPU at startup (use 'c' monitor command to start execution).", 0},
+     offsetof(pve_nodes_qemu_config_get_result, freeze), 0, NULL, "Freeze CPU at startup (use 'c' monitor command to start execution).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "hookscript", "hookscript",
-     offsetof(pve_nodes_qemu_config_get_result, hookscript), 0, NULL, "Script that will be executed during various steps in the vms lifetime.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, hookscript), 0, NULL, "Script that will be executed during various steps in the vms lifetime.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "hostpci", "hostpci",
-     offsetof(pve_nodes_qemu_config_get_result, hostpci), 0, NULL, "Map host PCI devices into guest.", 16},
+     offsetof(pve_nodes_qemu_config_get_result, hostpci), 0, NULL, "Map host PCI devices into guest.", 16, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "hotplug", "hotplug",
-     offsetof(pve_nodes_qemu_config_get_result, hotplug), 0, NULL, "Selectively enable hotplug features. This is a comma separated list of hotplug features: 'network', 'disk', 'cpu', 'memory', 'usb' and 'cloudinit'. Use '0' to disable hotplug completely. Using '1' as value is an alias for the default `network,disk,usb`. USB hotplugging is possible for guests with machine version >= 7.1 and ostype l26 or windows > 7.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, hotplug), 0, NULL, "Selectively enable hotplug features. This is a comma separated list of hotplug features: 'network', 'disk', 'cpu', 'memory', 'usb' and 'cloudinit'. Use '0' to disable hotplug completely. Using '1' as value is an alias for the default `network,disk,usb`. USB hotplugging is possible for guests with machine version >= 7.1 and ostype l26 or windows > 7.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "hugepages", "hugepages",
-     offsetof(pve_nodes_qemu_config_get_result, hugepages), 0, NULL, "Enables hugepages memory.\n\nSets the size of hugepages in MiB. If the value is set to 'any' then 1 GiB hugepages will be used if possible, otherwise the size will fall back to 2 MiB.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, hugepages), 0, NULL, "Enables hugepages memory.\n\nSets the size of hugepages in MiB. If the value is set to 'any' then 1 GiB hugepages will be used if possible, otherwise the size will fall back to 2 MiB.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ide", "ide",
-     offsetof(pve_nodes_qemu_config_get_result, ide), 0, NULL, "Use volume as IDE hard disk or CD-ROM (n is 0 to 3).", 4},
+     offsetof(pve_nodes_qemu_config_get_result, ide), 0, NULL, "Use volume as IDE hard disk or CD-ROM (n is 0 to 3).", 4, &pmx__fmt_qemu_ide},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "intel-tdx", "intel_tdx",
-     offsetof(pve_nodes_qemu_config_get_result, intel_tdx), 0, NULL, "Trusted Domain Extension (TDX) features by Intel CPUs", 0},
+     offsetof(pve_nodes_qemu_config_get_result, intel_tdx), 0, NULL, "Trusted Domain Extension (TDX) features by Intel CPUs", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ipconfig", "ipconfig",
-     offsetof(pve_nodes_qemu_config_get_result, ipconfig), 0, NULL, "cloud-init: Specify IP addresses and gateways for the corresponding interface.\n\nIP addresses use CIDR notation, gateways are optional but need an IP of the same type specified.\n\nThe special string 'dhcp' can be used for IP addresses to use DHCP, in which case no explicit\ngateway should be provided.\nFor IPv6 the special string 'auto' can be used to use stateless autoconfiguration. This requires\ncloud-init 19.4 or newer.\n\nIf cloud-init is enabled and neither an IPv4 nor an IPv6 address is specified, it defaults to using\ndhcp on IPv4.\n", 32},
+     offsetof(pve_nodes_qemu_config_get_result, ipconfig), 0, NULL, "cloud-init: Specify IP addresses and gateways for the corresponding interface.\n\nIP addresses use CIDR notation, gateways are optional but need an IP of the same type specified.\n\nThe special string 'dhcp' can be used for IP addresses to use DHCP, in which case no explicit\ngateway should be provided.\nFor IPv6 the special string 'auto' can be used to use stateless autoconfiguration. This requires\ncloud-init 19.4 or newer.\n\nIf cloud-init is enabled and neither an IPv4 nor an IPv6 address is specified, it defaults to using\ndhcp on IPv4.\n", 32, &pmx__fmt_qemu_ipconfig},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ivshmem", "ivshmem",
-     offsetof(pve_nodes_qemu_config_get_result, ivshmem), 0, NULL, "Inter-VM shared memory. Useful for direct communication between VMs, or to the host.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, ivshmem), 0, NULL, "Inter-VM shared memory. Useful for direct communication between VMs, or to the host.", 0, &pmx__fmt_qemu_ivshmem},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "keephugepages", "keephugepages",
-     offsetof(pve_nodes_qemu_config_get_result, keephugepages), 0, NULL, "Use together with hugepages. If enabled, hugepages will not not be deleted after VM shutdown and can be used for subsequent starts.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, keephugepages), 0, NULL, "Use together with hugepages. If enabled, hugepages will not not be deleted after VM shutdown and can be used for subsequent starts.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "keyboard", "keyboard",
-     offsetof(pve_nodes_qemu_config_get_result, keyboard), 0, NULL, "Keyboard layout for VNC server. This option is generally not required and is often better handled from within the guest OS.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, keyboard), 0, NULL, "Keyboard layout for VNC server. This option is generally not required and is often better handled from within the guest OS.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "kvm", "kvm",
-     offsetof(pve_nodes_qemu_config_get_result, kvm), 0, NULL, "Enable/disable KVM hardware virtualization.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, kvm), 0, NULL, "Enable/disable KVM hardware virtualization.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "localtime", "localtime",
-     offsetof(pve_nodes_qemu_config_get_result, localtime), 0, NULL, "Set the real time clock (RTC) to local time. This is enabled by default if the `ostype` indicates a Microsoft Windows OS.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, localtime), 0, NULL, "Set the real time clock (RTC) to local time. This is enabled by default if the `ostype` indicates a Microsoft Windows OS.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "lock", "lock",
-     offsetof(pve_nodes_qemu_config_get_result, lock), 0, NULL, "Lock/unlock the VM.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, lock), 0, NULL, "Lock/unlock the VM.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "machine", "machine",
-     offsetof(pve_nodes_qemu_config_get_result, machine), 0, NULL, "Specify the QEMU machine.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, machine), 0, NULL, "Specify the QEMU machine.", 0, &pmx__fmt_qemu_machine},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "memory", "memory",
-     offsetof(pve_nodes_qemu_config_get_result, memory), 0, NULL, "Memory properties.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, memory), 0, NULL, "Memory properties.", 0, &pmx__fmt_qemu_memory},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "meta", "meta",
-     offsetof(pve_nodes_qemu_config_get_result, meta), 0, NULL, "Some (read-only) meta-information about this guest.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, meta), 0, NULL, "Some (read-only) meta-information about this guest.", 0, &pmx__fmt_qemu_meta},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "migrate_downtime", "migrate_downtime",
-     offsetof(pve_nodes_qemu_config_get_result, migrate_downtime), 0, NULL, "Set maximum tolerated downtime (in seconds) for migrations. Should the migration not be able to converge in the very end, because too much newly dirtied RAM needs to be transferred, the limit will be increased automatically step-by-step until migration can converge.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, migrate_downtime), 0, NULL, "Set maximum tolerated downtime (in seconds) for migrations. Should the migration not be able to converge in the very end, because too much newly dirtied RAM needs to be transferred, the limit will be increased automatically step-by-step until migration can converge.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "migrate_speed", "migrate_speed",
-     offsetof(pve_nodes_qemu_config_get_result, migrate_speed), 0, NULL, "Set maximum speed (in MB/s) for migrations. Value 0 is no limit.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, migrate_speed), 0, NULL, "Set maximum speed (in MB/s) for migrations. Value 0 is no limit.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_nodes_qemu_config_get_result, name), 0, NULL, "Set a name for the VM. Only used on the configuration web interface.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, name), 0, NULL, "Set a name for the VM. Only used on the configuration web interface.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "nameserver", "nameserver",
-     offsetof(pve_nodes_qemu_config_get_result, nameserver), 0, NULL, "cloud-init: Sets DNS server IP address for a container. Create will automatically use the setting from the host if neither searchdomain nor nameserver are set.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, nameserver), 0, NULL, "cloud-init: Sets DNS server IP address for a container. Create will automatically use the setting from the host if neither searchdomain nor nameserver are set.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "net", "net",
-     offsetof(pve_nodes_qemu_config_get_result, net), 0, NULL, "Specify network devices.", 32},
+     offsetof(pve_nodes_qemu_config_get_result, net), 0, NULL, "Specify network devices.", 32, &pmx__fmt_qemu_net},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "numa", "numa",
-     offsetof(pve_nodes_qemu_config_get_result, numa), 0, NULL, "Enable/disable NUMA.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, numa), 0, NULL, "Enable/disable NUMA.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "numa", "numa_n",
-     offsetof(pve_nodes_qemu_config_get_result, numa_n), 0, NULL, "NUMA topology.", 8},
+     offsetof(pve_nodes_qemu_config_get_result, numa_n), 0, NULL, "NUMA topology.", 8, &pmx__fmt_qemu_numa},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "onboot", "onboot",
-     offsetof(pve_nodes_qemu_config_get_result, onboot), 0, NULL, "Specifies whether a VM will be started during system bootup.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, onboot), 0, NULL, "Specifies whether a VM will be started during system bootup.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ostype", "ostype",
-     offsetof(pve_nodes_qemu_config_get_result, ostype), 0, NULL, "Specify guest operating system.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, ostype), 0, NULL, "Specify guest operating system.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "parallel", "parallel",
-     offsetof(pve_nodes_qemu_config_get_result, parallel), 0, NULL, "Map host parallel devices (n is 0 to 2).", 3},
+     offsetof(pve_nodes_qemu_config_get_result, parallel), 0, NULL, "Map host parallel devices (n is 0 to 2).", 3, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "parent", "parent",
-     offsetof(pve_nodes_qemu_config_get_result, parent), 0, NULL, "Parent snapshot name. This is used internally, and should not be modified.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, parent), 0, NULL, "Parent snapshot name. This is used internally, and should not be modified.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "protection", "protection",
-     offsetof(pve_nodes_qemu_config_get_result, protection), 0, NULL, "Sets the protection flag of the VM. This will disable the remove VM and remove disk operations.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, protection), 0, NULL, "Sets the protection flag of the VM. This will disable the remove VM and remove disk operations.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "reboot", "reboot",
-     offsetof(pve_nodes_qemu_config_get_result, reboot), 0, NULL, "Allow reboot. If set to '0' the VM exit on reboot.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, reboot), 0, NULL, "Allow reboot. If set to '0' the VM exit on reboot.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "rng0", "rng0",
-     offsetof(pve_nodes_qemu_config_get_result, rng0), 0, NULL, "Configure a VirtIO-based Random Number Generator.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, rng0), 0, NULL, "Configure a VirtIO-based Random Number Generator.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "running-nets-host-mtu", "running_nets_host_mtu",
-     offsetof(pve_nodes_qemu_config_get_result, running_nets_host_mtu), 0, NULL, "List of VirtIO network devices and their effective host_mtu setting. A value of 0 means that the host_mtu parameter is to be avoided for the corresponding device. This is used internally for snapshots.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, running_nets_host_mtu), 0, NULL, "List of VirtIO network devices and their effective host_mtu setting. A value of 0 means that the host_mtu parameter is to be avoided for the corresponding device. This is used internally for snapshots.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "runningcpu", "runningcpu",
-     offsetof(pve_nodes_qemu_config_get_result, runningcpu), 0, NULL, "Specifies the QEMU '-cpu' parameter of the running vm. This is used internally for snapshots.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, runningcpu), 0, NULL, "Specifies the QEMU '-cpu' parameter of the running vm. This is used internally for snapshots.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "runningmachine", "runningmachine",
-     offsetof(pve_nodes_qemu_config_get_result, runningmachine), 0, NULL, "Specifies the QEMU machine type of the running vm. This is used internally for snapshots.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, runningmachine), 0, NULL, "Specifies the QEMU machine type of the running vm. This is used internally for snapshots.", 0, &pmx__fmt_qemu_machine},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "sata", "sata",
-     offsetof(pve_nodes_qemu_config_get_result, sata), 0, NULL, "Use volume as SATA hard disk or CD-ROM (n is 0 to 5).", 6},
+     offsetof(pve_nodes_qemu_config_get_result, sata), 0, NULL, "Use volume as SATA hard disk or CD-ROM (n is 0 to 5).", 6, &pmx__fmt_qemu_sata},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "scsi", "scsi",
-     offsetof(pve_nodes_qemu_config_get_result, scsi), 0, NULL, "Use volume as SCSI hard disk or CD-ROM (n is 0 to 30).", 31},
+     offsetof(pve_nodes_qemu_config_get_result, scsi), 0, NULL, "Use volume as SCSI hard disk or CD-ROM (n is 0 to 30).", 31, &pmx__fmt_qemu_scsi},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "scsihw", "scsihw",
-     offsetof(pve_nodes_qemu_config_get_result, scsihw), 0, NULL, "SCSI controller model", 0},
+     offsetof(pve_nodes_qemu_config_get_result, scsihw), 0, NULL, "SCSI controller model", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "searchdomain", "searchdomain",
-     offsetof(pve_nodes_qemu_config_get_result, searchdomain), 0, NULL, "cloud-init: Sets DNS search domains for a container. Create will automatically use the setting from the host if neither searchdomain nor nameserver are set.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, searchdomain), 0, NULL, "cloud-init: Sets DNS search domains for a container. Create will automatically use the setting from the host if neither searchdomain nor nameserver are set.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "serial", "serial",
-     offsetof(pve_nodes_qemu_config_get_result, serial), 0, NULL, "Create a serial device inside the VM (n is 0 to 3)", 4},
+     offsetof(pve_nodes_qemu_config_get_result, serial), 0, NULL, "Create a serial device inside the VM (n is 0 to 3)", 4, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "shares", "shares",
-     offsetof(pve_nodes_qemu_config_get_result, shares), 0, NULL, "Amount of memory shares for auto-ballooning. The larger the number is, the more memory this VM gets. Number is relative to weights of all other running VMs. Using zero disables auto-ballooning. Auto-ballooning is done by pvestatd.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, shares), 0, NULL, "Amount of memory shares for auto-ballooning. The larger the number is, the more memory this VM gets. Number is relative to weights of all other running VMs. Using zero disables auto-ballooning. Auto-ballooning is done by pvestatd.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "smbios1", "smbios1",
-     offsetof(pve_nodes_qemu_config_get_result, smbios1), 0, NULL, "Specify SMBIOS type 1 fields.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, smbios1), 0, NULL, "Specify SMBIOS type 1 fields.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "smp", "smp",
-     offsetof(pve_nodes_qemu_config_get_result, smp), 0, NULL, "The number of CPUs. Please use option -sockets instead.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, smp), 0, NULL, "The number of CPUs. Please use option -sockets instead.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "snaptime", "snaptime",
-     offsetof(pve_nodes_qemu_config_get_result, snaptime), 0, NULL, "Timestamp for snapshots.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, snaptime), 0, NULL, "Timestamp for snapshots.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "sockets", "sockets",
-     offsetof(pve_nodes_qemu_config_get_result, sockets), 0, NULL, "The number of CPU sockets.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, sockets), 0, NULL, "The number of CPU sockets.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "spice_enhancements", "spice_enhancements",
-     offsetof(pve_nodes_qemu_config_get_result, spice_enhancements), 0, NULL, "Configure additional enhancements for SPICE.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, spice_enhancements), 0, NULL, "Configure additional enhancements for SPICE.", 0, &pmx__fmt_qemu_spice_enhancements},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "sshkeys", "sshkeys",
-     offsetof(pve_nodes_qemu_config_get_result, sshkeys), 0, NULL, "cloud-init: Setup public SSH keys (one key per line, OpenSSH format).", 0},
+     offsetof(pve_nodes_qemu_config_get_result, sshkeys), 0, NULL, "cloud-init: Setup public SSH keys (one key per line, OpenSSH format).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "startdate", "startdate",
-     offsetof(pve_nodes_qemu_config_get_result, startdate), 0, NULL, "Set the initial date of the real time clock. Valid format for date are:'now' or '2006-06-17T16:01:21' or '2006-06-17'.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, startdate), 0, NULL, "Set the initial date of the real time clock. Valid format for date are:'now' or '2006-06-17T16:01:21' or '2006-06-17'.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "startup", "startup",
-     offsetof(pve_nodes_qemu_config_get_result, startup), 0, NULL, "Startup and shutdown behavior. Order is a non-negative number defining the general startup order. Shutdown in done with reverse ordering. Additionally you can set the 'up' or 'down' delay in seconds, which specifies a delay to wait before the next VM is started or stopped.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, startup), 0, NULL, "Startup and shutdown behavior. Order is a non-negative number defining the general startup order. Shutdown in done with reverse ordering. Additionally you can set the 'up' or 'down' delay in seconds, which specifies a delay to wait before the next VM is started or stopped.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "tablet", "tablet",
-     offsetof(pve_nodes_qemu_config_get_result, tablet), 0, NULL, "Enable/disable the USB tablet device.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, tablet), 0, NULL, "Enable/disable the USB tablet device.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "tags", "tags",
-     offsetof(pve_nodes_qemu_config_get_result, tags), 0, NULL, "Tags of the VM. This is only meta information.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, tags), 0, NULL, "Tags of the VM. This is only meta information.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "tdf", "tdf",
-     offsetof(pve_nodes_qemu_config_get_result, tdf), 0, NULL, "Enable/disable time drift fix.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, tdf), 0, NULL, "Enable/disable time drift fix.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "template", "template_",
-     offsetof(pve_nodes_qemu_config_get_result, template_), 0, NULL, "Enable/disable Template.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, template_), 0, NULL, "Enable/disable Template.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "tpmstate0", "tpmstate0",
-     offsetof(pve_nodes_qemu_config_get_result, tpmstate0), 0, NULL, "Configure a Disk for storing TPM state. The format is fixed to 'raw'.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, tpmstate0), 0, NULL, "Configure a Disk for storing TPM state. The format is fixed to 'raw'.", 0, &pmx__fmt_qemu_tpmstate0},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "unused", "unused",
-     offsetof(pve_nodes_qemu_config_get_result, unused), 0, NULL, "Reference to unused volumes. This is used internally, and should not be modified manually.", 256},
+     offsetof(pve_nodes_qemu_config_get_result, unused), 0, NULL, "Reference to unused volumes. This is used internally, and should not be modified manually.", 256, &pmx__fmt_qemu_unused},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "usb", "usb",
-     offsetof(pve_nodes_qemu_config_get_result, usb), 0, NULL, "Configure an USB device (n is 0 to 4, for machine version >= 7.1 and ostype l26 or windows > 7, n can be up to 14).", 14},
+     offsetof(pve_nodes_qemu_config_get_result, usb), 0, NULL, "Configure an USB device (n is 0 to 4, for machine version >= 7.1 and ostype l26 or windows > 7, n can be up to 14).", 14, &pmx__fmt_qemu_usb},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "vcpus", "vcpus",
-     offsetof(pve_nodes_qemu_config_get_result, vcpus), 0, NULL, "Number of hotplugged vcpus.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, vcpus), 0, NULL, "Number of hotplugged vcpus.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "vga", "vga",
-     offsetof(pve_nodes_qemu_config_get_result, vga), 0, NULL, "Configure the VGA hardware.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, vga), 0, NULL, "Configure the VGA hardware.", 0, &pmx__fmt_qemu_vga},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "virtio", "virtio",
-     offsetof(pve_nodes_qemu_config_get_result, virtio), 0, NULL, "Use volume as VIRTIO hard disk (n is 0 to 15).", 16},
+     offsetof(pve_nodes_qemu_config_get_result, virtio), 0, NULL, "Use volume as VIRTIO hard disk (n is 0 to 15).", 16, &pmx__fmt_qemu_virtio},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "virtiofs", "virtiofs",
-     offsetof(pve_nodes_qemu_config_get_result, virtiofs), 0, NULL, "Configuration for sharing a directory between host and guest using Virtio-fs.", 10},
+     offsetof(pve_nodes_qemu_config_get_result, virtiofs), 0, NULL, "Configuration for sharing a directory between host and guest using Virtio-fs.", 10, &pmx__fmt_qemu_virtiofs},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "vmgenid", "vmgenid",
-     offsetof(pve_nodes_qemu_config_get_result, vmgenid), 0, NULL, "Set VM Generation ID. Use '1' to autogenerate on create or update, pass '0' to disable explicitly.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, vmgenid), 0, NULL, "Set VM Generation ID. Use '1' to autogenerate on create or update, pass '0' to disable explicitly.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "vmstate", "vmstate",
-     offsetof(pve_nodes_qemu_config_get_result, vmstate), 0, NULL, "Reference to a volume which stores the VM state. This is used internally for snapshots.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, vmstate), 0, NULL, "Reference to a volume which stores the VM state. This is used internally for snapshots.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "vmstatestorage", "vmstatestorage",
-     offsetof(pve_nodes_qemu_config_get_result, vmstatestorage), 0, NULL, "Default storage for VM state volumes/files.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, vmstatestorage), 0, NULL, "Default storage for VM state volumes/files.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "watchdog", "watchdog",
-     offsetof(pve_nodes_qemu_config_get_result, watchdog), 0, NULL, "Create a virtual hardware watchdog device.", 0},
+     offsetof(pve_nodes_qemu_config_get_result, watchdog), 0, NULL, "Create a virtual hardware watchdog device.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_config_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_qemu_config_get_result",
@@ -1205,7 +1225,7 @@ int pve_nodes_qemu_config_get(pmx_client *c, const char *node, int64_t vmid,
 static const pmx_field_desc f_pve_nodes_qemu_config_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_qemu_config_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_config_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_config_post_result",
@@ -1283,6 +1303,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_post[] = {
         .offset = offsetof(pve_nodes_qemu_config_post_params, agent),
         .typetext = "[enabled=]<1|0> [,freeze-fs-on-backup=<1|0>] [,fstrim_cloned_disks=<1|0>] [,type=<virtio|isa>]",
         .description = "Enable/disable communication with the QEMU Guest Agent and its properties.",
+        .propstr = &pmx__fmt_qemu_agent,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -1342,6 +1363,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_post[] = {
         .offset = offsetof(pve_nodes_qemu_config_post_params, audio0),
         .typetext = "device=<ich9-intel-hda|intel-hda|AC97> [,driver=<spice|none>]",
         .description = "Configure a audio device, useful in combination with QXL/Spice.",
+        .propstr = &pmx__fmt_qemu_audio0,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -1595,6 +1617,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_post[] = {
         .offset = offsetof(pve_nodes_qemu_config_post_params, efidisk0),
         .typetext = "[file=]<volume> [,efitype=<2m|4m>] [,format=<enum>] [,import-from=<source volume>] [,ms-cert=<2011|2023>] [,pre-enrolled-keys=<1|0>] [,size=<DiskSize>]",
         .description = "Configure a disk for storing EFI vars. Use the special syntax STORAGE_ID:SIZE_IN_GiB to allocate a new volume. Note that SIZE_IN_GiB is ignored here and that the default EFI vars are copied to the volume instead. Use STORAGE_ID:0 and the 'import-from' parameter to import from an existing volume.",
+        .propstr = &pmx__fmt_qemu_efidisk0,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -1681,6 +1704,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_post[] = {
         .offset = offsetof(pve_nodes_qemu_config_post_params, ide),
         .typetext = "[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,model=<model>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,werror=<enum>] [,wwn=<wwn>]",
         .description = "Use volume as IDE hard disk or CD-ROM (n is 0 to 3). Use the special syntax STORAGE_ID:SIZE_IN_GiB to allocate a new volume. Use STORAGE_ID:0 and the 'import-from' parameter to import from an existing volume.",
+        .propstr = &pmx__fmt_qemu_ide,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -1711,7 +1735,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_post[] = {
         .type = PMX_PARAM_STRING,
         .item_type = PMX_PARAM_STRING,
         .loc = PMX_LOC_BODY,
-        .flags = PMX_PARAM_INDEXED,
+        .flags = PMX_PARAM_PROPERTY_STRING | PMX_PARAM_INDEXED,
         .count = 32,
         .name = "ipconfig",
         .c_name = "ipconfig",
@@ -1719,6 +1743,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_post[] = {
         .format = "pve-qm-ipconfig",
         .typetext = "[gw=<GatewayIPv4>] [,gw6=<GatewayIPv6>] [,ip=<IPv4Format/CIDR>] [,ip6=<IPv6Format/CIDR>]",
         .description = "cloud-init: Specify IP addresses and gateways for the corresponding interface.\n\nIP addresses use CIDR notation, gateways are optional but need an IP of the same type specified.\n\nThe special string 'dhcp' can be used for IP addresses to use DHCP, in which case no explicit\ngateway should be provided.\nFor IPv6 the special string 'auto' can be used to use stateless autoconfiguration. This requires\ncloud-init 19.4 or newer.\n\nIf cloud-init is enabled and neither an IPv4 nor an IPv6 address is specified, it defaults to using\ndhcp on IPv4.\n",
+        .propstr = &pmx__fmt_qemu_ipconfig,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -1731,6 +1756,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_post[] = {
         .offset = offsetof(pve_nodes_qemu_config_post_params, ivshmem),
         .typetext = "size=<integer> [,name=<string>]",
         .description = "Inter-VM shared memory. Useful for direct communication between VMs, or to the host.",
+        .propstr = &pmx__fmt_qemu_ivshmem,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -1803,6 +1829,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_post[] = {
         .offset = offsetof(pve_nodes_qemu_config_post_params, machine),
         .typetext = "[[type=]<machine type>] [,aw-bits=<number>] [,enable-s3=<1|0>] [,enable-s4=<1|0>] [,viommu=<intel|virtio>]",
         .description = "Specify the QEMU machine.",
+        .propstr = &pmx__fmt_qemu_machine,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -1815,6 +1842,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_post[] = {
         .offset = offsetof(pve_nodes_qemu_config_post_params, memory),
         .typetext = "[current=]<integer>",
         .description = "Memory properties.",
+        .propstr = &pmx__fmt_qemu_memory,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -1880,6 +1908,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_post[] = {
         .offset = offsetof(pve_nodes_qemu_config_post_params, net),
         .typetext = "[model=]<enum> [,bridge=<bridge>] [,firewall=<1|0>] [,link_down=<1|0>] [,macaddr=<XX:XX:XX:XX:XX:XX>] [,mtu=<integer>] [,queues=<integer>] [,rate=<number>] [,tag=<integer>] [,trunks=<vlanid[;vlanid...]>] [,<model>=<macaddr>]",
         .description = "Specify network devices.",
+        .propstr = &pmx__fmt_qemu_net,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -1905,6 +1934,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_post[] = {
         .offset = offsetof(pve_nodes_qemu_config_post_params, numa_n),
         .typetext = "cpus=<id[-id];...> [,hostnodes=<id[-id];...>] [,memory=<number>] [,policy=<preferred|bind|interleave>]",
         .description = "NUMA topology.",
+        .propstr = &pmx__fmt_qemu_numa,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -2005,6 +2035,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_post[] = {
         .offset = offsetof(pve_nodes_qemu_config_post_params, sata),
         .typetext = "[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,werror=<enum>] [,wwn=<wwn>]",
         .description = "Use volume as SATA hard disk or CD-ROM (n is 0 to 5). Use the special syntax STORAGE_ID:SIZE_IN_GiB to allocate a new volume. Use STORAGE_ID:0 and the 'import-from' parameter to import from an existing volume.",
+        .propstr = &pmx__fmt_qemu_sata,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -2018,6 +2049,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_post[] = {
         .offset = offsetof(pve_nodes_qemu_config_post_params, scsi),
         .typetext = "[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,iothread=<1|0>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,product=<product>] [,queues=<integer>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,ro=<1|0>] [,scsiblock=<1|0>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,vendor=<vendor>] [,werror=<enum>] [,wwn=<wwn>]",
         .description = "Use volume as SCSI hard disk or CD-ROM (n is 0 to 30). Use the special syntax STORAGE_ID:SIZE_IN_GiB to allocate a new volume. Use STORAGE_ID:0 and the 'import-from' parameter to import from an existing volume.",
+        .propstr = &pmx__fmt_qemu_scsi,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -2136,6 +2168,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_post[] = {
         .offset = offsetof(pve_nodes_qemu_config_post_params, spice_enhancements),
         .typetext = "[foldersharing=<1|0>] [,videostreaming=<off|all|filter>]",
         .description = "Configure additional enhancements for SPICE.",
+        .propstr = &pmx__fmt_qemu_spice_enhancements,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -2234,6 +2267,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_post[] = {
         .offset = offsetof(pve_nodes_qemu_config_post_params, tpmstate0),
         .typetext = "[file=]<volume> [,format=<raw|qcow2|vmdk>] [,import-from=<source volume>] [,size=<DiskSize>] [,version=<v1.2|v2.0>]",
         .description = "Configure a Disk for storing TPM state. The format is fixed to 'raw'. Use the special syntax STORAGE_ID:SIZE_IN_GiB to allocate a new volume. Note that SIZE_IN_GiB is ignored here and 4 MiB will be used instead. Use STORAGE_ID:0 and the 'import-from' parameter to import from an existing volume.",
+        .propstr = &pmx__fmt_qemu_tpmstate0,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -2247,6 +2281,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_post[] = {
         .offset = offsetof(pve_nodes_qemu_config_post_params, unused),
         .typetext = "[file=]<volume>",
         .description = "Reference to unused volumes. This is used internally, and should not be modified manually.",
+        .propstr = &pmx__fmt_qemu_unused,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -2260,6 +2295,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_post[] = {
         .offset = offsetof(pve_nodes_qemu_config_post_params, usb),
         .typetext = "[[host=]<HOSTUSBDEVICE|spice>] [,mapping=<mapping-id>] [,usb3=<1|0>]",
         .description = "Configure an USB device (n is 0 to 4, for machine version >= 7.1 and ostype l26 or windows > 7, n can be up to 14).",
+        .propstr = &pmx__fmt_qemu_usb,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -2286,6 +2322,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_post[] = {
         .offset = offsetof(pve_nodes_qemu_config_post_params, vga),
         .typetext = "[[type=]<enum>] [,clipboard=<vnc>] [,memory=<integer>]",
         .description = "Configure the VGA hardware.",
+        .propstr = &pmx__fmt_qemu_vga,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -2299,6 +2336,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_post[] = {
         .offset = offsetof(pve_nodes_qemu_config_post_params, virtio),
         .typetext = "[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,iothread=<1|0>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,ro=<1|0>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,werror=<enum>]",
         .description = "Use volume as VIRTIO hard disk (n is 0 to 15). Use the special syntax STORAGE_ID:SIZE_IN_GiB to allocate a new volume. Use STORAGE_ID:0 and the 'import-from' parameter to import from an existing volume.",
+        .propstr = &pmx__fmt_qemu_virtio,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -2312,6 +2350,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_post[] = {
         .offset = offsetof(pve_nodes_qemu_config_post_params, virtiofs),
         .typetext = "[dirid=]<mapping-id> [,cache=<enum>] [,direct-io=<1|0>] [,expose-acl=<1|0>] [,expose-xattr=<1|0>]",
         .description = "Configuration for sharing a directory between host and guest using Virtio-fs.",
+        .propstr = &pmx__fmt_qemu_virtiofs,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -2446,6 +2485,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_put[] = {
         .offset = offsetof(pve_nodes_qemu_config_put_params, agent),
         .typetext = "[enabled=]<1|0> [,freeze-fs-on-backup=<1|0>] [,fstrim_cloned_disks=<1|0>] [,type=<virtio|isa>]",
         .description = "Enable/disable communication with the QEMU Guest Agent and its properties.",
+        .propstr = &pmx__fmt_qemu_agent,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -2505,6 +2545,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_put[] = {
         .offset = offsetof(pve_nodes_qemu_config_put_params, audio0),
         .typetext = "device=<ich9-intel-hda|intel-hda|AC97> [,driver=<spice|none>]",
         .description = "Configure a audio device, useful in combination with QXL/Spice.",
+        .propstr = &pmx__fmt_qemu_audio0,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -2744,6 +2785,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_put[] = {
         .offset = offsetof(pve_nodes_qemu_config_put_params, efidisk0),
         .typetext = "[file=]<volume> [,efitype=<2m|4m>] [,format=<enum>] [,import-from=<source volume>] [,ms-cert=<2011|2023>] [,pre-enrolled-keys=<1|0>] [,size=<DiskSize>]",
         .description = "Configure a disk for storing EFI vars. Use the special syntax STORAGE_ID:SIZE_IN_GiB to allocate a new volume. Note that SIZE_IN_GiB is ignored here and that the default EFI vars are copied to the volume instead. Use STORAGE_ID:0 and the 'import-from' parameter to import from an existing volume.",
+        .propstr = &pmx__fmt_qemu_efidisk0,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -2830,6 +2872,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_put[] = {
         .offset = offsetof(pve_nodes_qemu_config_put_params, ide),
         .typetext = "[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,model=<model>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,werror=<enum>] [,wwn=<wwn>]",
         .description = "Use volume as IDE hard disk or CD-ROM (n is 0 to 3). Use the special syntax STORAGE_ID:SIZE_IN_GiB to allocate a new volume. Use STORAGE_ID:0 and the 'import-from' parameter to import from an existing volume.",
+        .propstr = &pmx__fmt_qemu_ide,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -2848,7 +2891,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_put[] = {
         .type = PMX_PARAM_STRING,
         .item_type = PMX_PARAM_STRING,
         .loc = PMX_LOC_BODY,
-        .flags = PMX_PARAM_INDEXED,
+        .flags = PMX_PARAM_PROPERTY_STRING | PMX_PARAM_INDEXED,
         .count = 32,
         .name = "ipconfig",
         .c_name = "ipconfig",
@@ -2856,6 +2899,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_put[] = {
         .format = "pve-qm-ipconfig",
         .typetext = "[gw=<GatewayIPv4>] [,gw6=<GatewayIPv6>] [,ip=<IPv4Format/CIDR>] [,ip6=<IPv6Format/CIDR>]",
         .description = "cloud-init: Specify IP addresses and gateways for the corresponding interface.\n\nIP addresses use CIDR notation, gateways are optional but need an IP of the same type specified.\n\nThe special string 'dhcp' can be used for IP addresses to use DHCP, in which case no explicit\ngateway should be provided.\nFor IPv6 the special string 'auto' can be used to use stateless autoconfiguration. This requires\ncloud-init 19.4 or newer.\n\nIf cloud-init is enabled and neither an IPv4 nor an IPv6 address is specified, it defaults to using\ndhcp on IPv4.\n",
+        .propstr = &pmx__fmt_qemu_ipconfig,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -2868,6 +2912,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_put[] = {
         .offset = offsetof(pve_nodes_qemu_config_put_params, ivshmem),
         .typetext = "size=<integer> [,name=<string>]",
         .description = "Inter-VM shared memory. Useful for direct communication between VMs, or to the host.",
+        .propstr = &pmx__fmt_qemu_ivshmem,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -2940,6 +2985,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_put[] = {
         .offset = offsetof(pve_nodes_qemu_config_put_params, machine),
         .typetext = "[[type=]<machine type>] [,aw-bits=<number>] [,enable-s3=<1|0>] [,enable-s4=<1|0>] [,viommu=<intel|virtio>]",
         .description = "Specify the QEMU machine.",
+        .propstr = &pmx__fmt_qemu_machine,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -2952,6 +2998,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_put[] = {
         .offset = offsetof(pve_nodes_qemu_config_put_params, memory),
         .typetext = "[current=]<integer>",
         .description = "Memory properties.",
+        .propstr = &pmx__fmt_qemu_memory,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -3017,6 +3064,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_put[] = {
         .offset = offsetof(pve_nodes_qemu_config_put_params, net),
         .typetext = "[model=]<enum> [,bridge=<bridge>] [,firewall=<1|0>] [,link_down=<1|0>] [,macaddr=<XX:XX:XX:XX:XX:XX>] [,mtu=<integer>] [,queues=<integer>] [,rate=<number>] [,tag=<integer>] [,trunks=<vlanid[;vlanid...]>] [,<model>=<macaddr>]",
         .description = "Specify network devices.",
+        .propstr = &pmx__fmt_qemu_net,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -3042,6 +3090,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_put[] = {
         .offset = offsetof(pve_nodes_qemu_config_put_params, numa_n),
         .typetext = "cpus=<id[-id];...> [,hostnodes=<id[-id];...>] [,memory=<number>] [,policy=<preferred|bind|interleave>]",
         .description = "NUMA topology.",
+        .propstr = &pmx__fmt_qemu_numa,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -3142,6 +3191,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_put[] = {
         .offset = offsetof(pve_nodes_qemu_config_put_params, sata),
         .typetext = "[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,werror=<enum>] [,wwn=<wwn>]",
         .description = "Use volume as SATA hard disk or CD-ROM (n is 0 to 5). Use the special syntax STORAGE_ID:SIZE_IN_GiB to allocate a new volume. Use STORAGE_ID:0 and the 'import-from' parameter to import from an existing volume.",
+        .propstr = &pmx__fmt_qemu_sata,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -3155,6 +3205,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_put[] = {
         .offset = offsetof(pve_nodes_qemu_config_put_params, scsi),
         .typetext = "[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,iothread=<1|0>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,product=<product>] [,queues=<integer>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,ro=<1|0>] [,scsiblock=<1|0>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,vendor=<vendor>] [,werror=<enum>] [,wwn=<wwn>]",
         .description = "Use volume as SCSI hard disk or CD-ROM (n is 0 to 30). Use the special syntax STORAGE_ID:SIZE_IN_GiB to allocate a new volume. Use STORAGE_ID:0 and the 'import-from' parameter to import from an existing volume.",
+        .propstr = &pmx__fmt_qemu_scsi,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -3273,6 +3324,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_put[] = {
         .offset = offsetof(pve_nodes_qemu_config_put_params, spice_enhancements),
         .typetext = "[foldersharing=<1|0>] [,videostreaming=<off|all|filter>]",
         .description = "Configure additional enhancements for SPICE.",
+        .propstr = &pmx__fmt_qemu_spice_enhancements,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -3371,6 +3423,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_put[] = {
         .offset = offsetof(pve_nodes_qemu_config_put_params, tpmstate0),
         .typetext = "[file=]<volume> [,format=<raw|qcow2|vmdk>] [,import-from=<source volume>] [,size=<DiskSize>] [,version=<v1.2|v2.0>]",
         .description = "Configure a Disk for storing TPM state. The format is fixed to 'raw'. Use the special syntax STORAGE_ID:SIZE_IN_GiB to allocate a new volume. Note that SIZE_IN_GiB is ignored here and 4 MiB will be used instead. Use STORAGE_ID:0 and the 'import-from' parameter to import from an existing volume.",
+        .propstr = &pmx__fmt_qemu_tpmstate0,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -3384,6 +3437,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_put[] = {
         .offset = offsetof(pve_nodes_qemu_config_put_params, unused),
         .typetext = "[file=]<volume>",
         .description = "Reference to unused volumes. This is used internally, and should not be modified manually.",
+        .propstr = &pmx__fmt_qemu_unused,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -3397,6 +3451,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_put[] = {
         .offset = offsetof(pve_nodes_qemu_config_put_params, usb),
         .typetext = "[[host=]<HOSTUSBDEVICE|spice>] [,mapping=<mapping-id>] [,usb3=<1|0>]",
         .description = "Configure an USB device (n is 0 to 4, for machine version >= 7.1 and ostype l26 or windows > 7, n can be up to 14).",
+        .propstr = &pmx__fmt_qemu_usb,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -3423,6 +3478,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_put[] = {
         .offset = offsetof(pve_nodes_qemu_config_put_params, vga),
         .typetext = "[[type=]<enum>] [,clipboard=<vnc>] [,memory=<integer>]",
         .description = "Configure the VGA hardware.",
+        .propstr = &pmx__fmt_qemu_vga,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -3436,6 +3492,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_put[] = {
         .offset = offsetof(pve_nodes_qemu_config_put_params, virtio),
         .typetext = "[file=]<volume> [,aio=<native|threads|io_uring>] [,backup=<1|0>] [,bps=<bps>] [,bps_max_length=<seconds>] [,bps_rd=<bps>] [,bps_rd_max_length=<seconds>] [,bps_wr=<bps>] [,bps_wr_max_length=<seconds>] [,cache=<enum>] [,detect_zeroes=<1|0>] [,discard=<ignore|on>] [,format=<enum>] [,import-from=<source volume>] [,iops=<iops>] [,iops_max=<iops>] [,iops_max_length=<seconds>] [,iops_rd=<iops>] [,iops_rd_max=<iops>] [,iops_rd_max_length=<seconds>] [,iops_wr=<iops>] [,iops_wr_max=<iops>] [,iops_wr_max_length=<seconds>] [,iothread=<1|0>] [,mbps=<mbps>] [,mbps_max=<mbps>] [,mbps_rd=<mbps>] [,mbps_rd_max=<mbps>] [,mbps_wr=<mbps>] [,mbps_wr_max=<mbps>] [,media=<cdrom|disk>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,ro=<1|0>] [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,werror=<enum>]",
         .description = "Use volume as VIRTIO hard disk (n is 0 to 15). Use the special syntax STORAGE_ID:SIZE_IN_GiB to allocate a new volume. Use STORAGE_ID:0 and the 'import-from' parameter to import from an existing volume.",
+        .propstr = &pmx__fmt_qemu_virtio,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -3449,6 +3506,7 @@ static const pmx_param_desc p_pve_nodes_qemu_config_put[] = {
         .offset = offsetof(pve_nodes_qemu_config_put_params, virtiofs),
         .typetext = "[dirid=]<mapping-id> [,cache=<enum>] [,direct-io=<1|0>] [,expose-acl=<1|0>] [,expose-xattr=<1|0>]",
         .description = "Configuration for sharing a directory between host and guest using Virtio-fs.",
+        .propstr = &pmx__fmt_qemu_virtiofs,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -3578,10 +3636,10 @@ int pve_nodes_qemu_dbus_vmstate_post(pmx_client *c, const char *node, int64_t vm
 
 static const pmx_field_desc f_pve_nodes_qemu_feature_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_BOOL, "hasFeature", "hasFeature",
-     offsetof(pve_nodes_qemu_feature_get_result, hasFeature), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_qemu_feature_get_result, hasFeature), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "nodes", "nodes",
      offsetof(pve_nodes_qemu_feature_get_result, nodes), offsetof(pve_nodes_qemu_feature_get_result, n_nodes),
-     &t__STRING, NULL, 0},
+     &t__STRING, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_feature_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_qemu_feature_get_result",
@@ -3671,7 +3729,7 @@ int pve_nodes_qemu_feature_get(pmx_client *c, const char *node, int64_t vmid,
 static const pmx_field_desc f_pve_nodes_qemu_firewall_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_qemu_firewall_get_result, items), offsetof(pve_nodes_qemu_firewall_get_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_firewall_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_firewall_get_result",
@@ -3732,13 +3790,13 @@ int pve_nodes_qemu_firewall_get(pmx_client *c, const char *node, int64_t vmid,
 
 static const pmx_field_desc f_pve_nodes_qemu_firewall_aliases_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "cidr", "cidr",
-     offsetof(pve_nodes_qemu_firewall_aliases_get_item, cidr), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_qemu_firewall_aliases_get_item, cidr), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_nodes_qemu_firewall_aliases_get_item, comment), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_qemu_firewall_aliases_get_item, comment), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "digest", "digest",
-     offsetof(pve_nodes_qemu_firewall_aliases_get_item, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0},
+     offsetof(pve_nodes_qemu_firewall_aliases_get_item, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_nodes_qemu_firewall_aliases_get_item, name), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_qemu_firewall_aliases_get_item, name), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_firewall_aliases_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_qemu_firewall_aliases_get_item",
@@ -3747,7 +3805,7 @@ static const pmx_type_desc t_pve_nodes_qemu_firewall_aliases_get_item = {
 static const pmx_field_desc f_pve_nodes_qemu_firewall_aliases_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_qemu_firewall_aliases_get_result, items), offsetof(pve_nodes_qemu_firewall_aliases_get_result, n),
-     &t_pve_nodes_qemu_firewall_aliases_get_item, NULL, 0},
+     &t_pve_nodes_qemu_firewall_aliases_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_firewall_aliases_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_firewall_aliases_get_result",
@@ -3981,7 +4039,7 @@ int pve_nodes_qemu_firewall_aliases_name_delete(pmx_client *c, const char *node,
 static const pmx_field_desc f_pve_nodes_qemu_firewall_aliases_name_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_nodes_qemu_firewall_aliases_name_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_firewall_aliases_name_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_firewall_aliases_name_get_result",
@@ -4177,11 +4235,11 @@ int pve_nodes_qemu_firewall_aliases_name_put(pmx_client *c, const char *node, in
 
 static const pmx_field_desc f_pve_nodes_qemu_firewall_ipset_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_nodes_qemu_firewall_ipset_get_item, comment), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_qemu_firewall_ipset_get_item, comment), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "digest", "digest",
-     offsetof(pve_nodes_qemu_firewall_ipset_get_item, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0},
+     offsetof(pve_nodes_qemu_firewall_ipset_get_item, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_nodes_qemu_firewall_ipset_get_item, name), 0, NULL, "IP set name.", 0},
+     offsetof(pve_nodes_qemu_firewall_ipset_get_item, name), 0, NULL, "IP set name.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_firewall_ipset_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_qemu_firewall_ipset_get_item",
@@ -4190,7 +4248,7 @@ static const pmx_type_desc t_pve_nodes_qemu_firewall_ipset_get_item = {
 static const pmx_field_desc f_pve_nodes_qemu_firewall_ipset_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_qemu_firewall_ipset_get_result, items), offsetof(pve_nodes_qemu_firewall_ipset_get_result, n),
-     &t_pve_nodes_qemu_firewall_ipset_get_item, NULL, 0},
+     &t_pve_nodes_qemu_firewall_ipset_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_firewall_ipset_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_firewall_ipset_get_result",
@@ -4435,13 +4493,13 @@ int pve_nodes_qemu_firewall_ipset_name_delete(pmx_client *c, const char *node, i
 
 static const pmx_field_desc f_pve_nodes_qemu_firewall_ipset_name_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "cidr", "cidr",
-     offsetof(pve_nodes_qemu_firewall_ipset_name_get_item, cidr), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_qemu_firewall_ipset_name_get_item, cidr), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_nodes_qemu_firewall_ipset_name_get_item, comment), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_qemu_firewall_ipset_name_get_item, comment), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "digest", "digest",
-     offsetof(pve_nodes_qemu_firewall_ipset_name_get_item, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0},
+     offsetof(pve_nodes_qemu_firewall_ipset_name_get_item, digest), 0, NULL, "Prevent changes if current configuration file has a different digest. This can be used to prevent concurrent modifications.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "nomatch", "nomatch",
-     offsetof(pve_nodes_qemu_firewall_ipset_name_get_item, nomatch), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_qemu_firewall_ipset_name_get_item, nomatch), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_firewall_ipset_name_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_qemu_firewall_ipset_name_get_item",
@@ -4450,7 +4508,7 @@ static const pmx_type_desc t_pve_nodes_qemu_firewall_ipset_name_get_item = {
 static const pmx_field_desc f_pve_nodes_qemu_firewall_ipset_name_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_qemu_firewall_ipset_name_get_result, items), offsetof(pve_nodes_qemu_firewall_ipset_name_get_result, n),
-     &t_pve_nodes_qemu_firewall_ipset_name_get_item, NULL, 0},
+     &t_pve_nodes_qemu_firewall_ipset_name_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_firewall_ipset_name_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_firewall_ipset_name_get_result",
@@ -4724,7 +4782,7 @@ int pve_nodes_qemu_firewall_ipset_name_cidr_delete(pmx_client *c, const char *no
 static const pmx_field_desc f_pve_nodes_qemu_firewall_ipset_name_cidr_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_nodes_qemu_firewall_ipset_name_cidr_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_firewall_ipset_name_cidr_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_firewall_ipset_name_cidr_get_result",
@@ -4930,9 +4988,9 @@ int pve_nodes_qemu_firewall_ipset_name_cidr_put(pmx_client *c, const char *node,
 
 static const pmx_field_desc f_pve_nodes_qemu_firewall_log_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_I64, "n", "n",
-     offsetof(pve_nodes_qemu_firewall_log_get_item, n), 0, NULL, "Line number", 0},
+     offsetof(pve_nodes_qemu_firewall_log_get_item, n), 0, NULL, "Line number", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "t", "t",
-     offsetof(pve_nodes_qemu_firewall_log_get_item, t), 0, NULL, "Line text", 0},
+     offsetof(pve_nodes_qemu_firewall_log_get_item, t), 0, NULL, "Line text", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_firewall_log_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_qemu_firewall_log_get_item",
@@ -4941,7 +4999,7 @@ static const pmx_type_desc t_pve_nodes_qemu_firewall_log_get_item = {
 static const pmx_field_desc f_pve_nodes_qemu_firewall_log_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_qemu_firewall_log_get_result, items), offsetof(pve_nodes_qemu_firewall_log_get_result, n),
-     &t_pve_nodes_qemu_firewall_log_get_item, NULL, 0},
+     &t_pve_nodes_qemu_firewall_log_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_firewall_log_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_firewall_log_get_result",
@@ -5052,25 +5110,25 @@ int pve_nodes_qemu_firewall_log_get(pmx_client *c, const char *node, int64_t vmi
 
 static const pmx_field_desc f_pve_nodes_qemu_firewall_options_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "dhcp", "dhcp",
-     offsetof(pve_nodes_qemu_firewall_options_get_result, dhcp), 0, NULL, "Enable DHCP.", 0},
+     offsetof(pve_nodes_qemu_firewall_options_get_result, dhcp), 0, NULL, "Enable DHCP.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "enable", "enable",
-     offsetof(pve_nodes_qemu_firewall_options_get_result, enable), 0, NULL, "Enable/disable firewall rules.", 0},
+     offsetof(pve_nodes_qemu_firewall_options_get_result, enable), 0, NULL, "Enable/disable firewall rules.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "ipfilter", "ipfilter",
-     offsetof(pve_nodes_qemu_firewall_options_get_result, ipfilter), 0, NULL, "Enable default IP filters. This is equivalent to adding an empty ipfilter-net<id> ipset for every interface. Such ipsets implicitly contain sane default restrictions such as restricting IPv6 link local addresses to the one derived from the interface's MAC address. For containers the configured IP addresses will be implicitly added.", 0},
+     offsetof(pve_nodes_qemu_firewall_options_get_result, ipfilter), 0, NULL, "Enable default IP filters. This is equivalent to adding an empty ipfilter-net<id> ipset for every interface. Such ipsets implicitly contain sane default restrictions such as restricting IPv6 link local addresses to the one derived from the interface's MAC address. For containers the configured IP addresses will be implicitly added.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "log_level_in", "log_level_in",
-     offsetof(pve_nodes_qemu_firewall_options_get_result, log_level_in), 0, NULL, "Log level for incoming traffic.", 0},
+     offsetof(pve_nodes_qemu_firewall_options_get_result, log_level_in), 0, NULL, "Log level for incoming traffic.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "log_level_out", "log_level_out",
-     offsetof(pve_nodes_qemu_firewall_options_get_result, log_level_out), 0, NULL, "Log level for outgoing traffic.", 0},
+     offsetof(pve_nodes_qemu_firewall_options_get_result, log_level_out), 0, NULL, "Log level for outgoing traffic.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "macfilter", "macfilter",
-     offsetof(pve_nodes_qemu_firewall_options_get_result, macfilter), 0, NULL, "Enable/disable MAC address filter.", 0},
+     offsetof(pve_nodes_qemu_firewall_options_get_result, macfilter), 0, NULL, "Enable/disable MAC address filter.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "ndp", "ndp",
-     offsetof(pve_nodes_qemu_firewall_options_get_result, ndp), 0, NULL, "Enable NDP (Neighbor Discovery Protocol).", 0},
+     offsetof(pve_nodes_qemu_firewall_options_get_result, ndp), 0, NULL, "Enable NDP (Neighbor Discovery Protocol).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "policy_in", "policy_in",
-     offsetof(pve_nodes_qemu_firewall_options_get_result, policy_in), 0, NULL, "Input policy.", 0},
+     offsetof(pve_nodes_qemu_firewall_options_get_result, policy_in), 0, NULL, "Input policy.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "policy_out", "policy_out",
-     offsetof(pve_nodes_qemu_firewall_options_get_result, policy_out), 0, NULL, "Output policy.", 0},
+     offsetof(pve_nodes_qemu_firewall_options_get_result, policy_out), 0, NULL, "Output policy.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "radv", "radv",
-     offsetof(pve_nodes_qemu_firewall_options_get_result, radv), 0, NULL, "Allow sending Router Advertisement.", 0},
+     offsetof(pve_nodes_qemu_firewall_options_get_result, radv), 0, NULL, "Allow sending Router Advertisement.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_firewall_options_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_qemu_firewall_options_get_result",
@@ -5330,15 +5388,15 @@ int pve_nodes_qemu_firewall_options_put(pmx_client *c, const char *node, int64_t
 
 static const pmx_field_desc f_pve_nodes_qemu_firewall_refs_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_nodes_qemu_firewall_refs_get_item, comment), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_qemu_firewall_refs_get_item, comment), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_nodes_qemu_firewall_refs_get_item, name), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_qemu_firewall_refs_get_item, name), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ref", "ref",
-     offsetof(pve_nodes_qemu_firewall_refs_get_item, ref), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_qemu_firewall_refs_get_item, ref), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "scope", "scope",
-     offsetof(pve_nodes_qemu_firewall_refs_get_item, scope), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_qemu_firewall_refs_get_item, scope), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_nodes_qemu_firewall_refs_get_item, type), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_qemu_firewall_refs_get_item, type), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_firewall_refs_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_qemu_firewall_refs_get_item",
@@ -5347,7 +5405,7 @@ static const pmx_type_desc t_pve_nodes_qemu_firewall_refs_get_item = {
 static const pmx_field_desc f_pve_nodes_qemu_firewall_refs_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_qemu_firewall_refs_get_result, items), offsetof(pve_nodes_qemu_firewall_refs_get_result, n),
-     &t_pve_nodes_qemu_firewall_refs_get_item, NULL, 0},
+     &t_pve_nodes_qemu_firewall_refs_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_firewall_refs_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_firewall_refs_get_result",
@@ -5421,35 +5479,35 @@ int pve_nodes_qemu_firewall_refs_get(pmx_client *c, const char *node, int64_t vm
 
 static const pmx_field_desc f_pve_nodes_qemu_firewall_rules_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "action", "action",
-     offsetof(pve_nodes_qemu_firewall_rules_get_item, action), 0, NULL, "Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name", 0},
+     offsetof(pve_nodes_qemu_firewall_rules_get_item, action), 0, NULL, "Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_nodes_qemu_firewall_rules_get_item, comment), 0, NULL, "Descriptive comment", 0},
+     offsetof(pve_nodes_qemu_firewall_rules_get_item, comment), 0, NULL, "Descriptive comment", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "dest", "dest",
-     offsetof(pve_nodes_qemu_firewall_rules_get_item, dest), 0, NULL, "Restrict packet destination address", 0},
+     offsetof(pve_nodes_qemu_firewall_rules_get_item, dest), 0, NULL, "Restrict packet destination address", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "dport", "dport",
-     offsetof(pve_nodes_qemu_firewall_rules_get_item, dport), 0, NULL, "Restrict TCP/UDP destination port", 0},
+     offsetof(pve_nodes_qemu_firewall_rules_get_item, dport), 0, NULL, "Restrict TCP/UDP destination port", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "enable", "enable",
-     offsetof(pve_nodes_qemu_firewall_rules_get_item, enable), 0, NULL, "Flag to enable/disable a rule", 0},
+     offsetof(pve_nodes_qemu_firewall_rules_get_item, enable), 0, NULL, "Flag to enable/disable a rule", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "icmp-type", "icmp_type",
-     offsetof(pve_nodes_qemu_firewall_rules_get_item, icmp_type), 0, NULL, "Specify icmp-type. Only valid if proto equals 'icmp' or 'icmpv6'/'ipv6-icmp'", 0},
+     offsetof(pve_nodes_qemu_firewall_rules_get_item, icmp_type), 0, NULL, "Specify icmp-type. Only valid if proto equals 'icmp' or 'icmpv6'/'ipv6-icmp'", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "iface", "iface",
-     offsetof(pve_nodes_qemu_firewall_rules_get_item, iface), 0, NULL, "Network interface name. You have to use network configuration key names for VMs and containers", 0},
+     offsetof(pve_nodes_qemu_firewall_rules_get_item, iface), 0, NULL, "Network interface name. You have to use network configuration key names for VMs and containers", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "ipversion", "ipversion",
-     offsetof(pve_nodes_qemu_firewall_rules_get_item, ipversion), 0, NULL, "IP version (4 or 6) - automatically determined from source/dest addresses", 0},
+     offsetof(pve_nodes_qemu_firewall_rules_get_item, ipversion), 0, NULL, "IP version (4 or 6) - automatically determined from source/dest addresses", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "log", "log",
-     offsetof(pve_nodes_qemu_firewall_rules_get_item, log), 0, NULL, "Log level for firewall rule", 0},
+     offsetof(pve_nodes_qemu_firewall_rules_get_item, log), 0, NULL, "Log level for firewall rule", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "macro", "macro",
-     offsetof(pve_nodes_qemu_firewall_rules_get_item, macro), 0, NULL, "Use predefined standard macro", 0},
+     offsetof(pve_nodes_qemu_firewall_rules_get_item, macro), 0, NULL, "Use predefined standard macro", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "pos", "pos",
-     offsetof(pve_nodes_qemu_firewall_rules_get_item, pos), 0, NULL, "Rule position in the ruleset", 0},
+     offsetof(pve_nodes_qemu_firewall_rules_get_item, pos), 0, NULL, "Rule position in the ruleset", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "proto", "proto",
-     offsetof(pve_nodes_qemu_firewall_rules_get_item, proto), 0, NULL, "IP protocol. You can use protocol names ('tcp'/'udp') or simple numbers, as defined in '/etc/protocols'", 0},
+     offsetof(pve_nodes_qemu_firewall_rules_get_item, proto), 0, NULL, "IP protocol. You can use protocol names ('tcp'/'udp') or simple numbers, as defined in '/etc/protocols'", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "source", "source",
-     offsetof(pve_nodes_qemu_firewall_rules_get_item, source), 0, NULL, "Restrict packet source address", 0},
+     offsetof(pve_nodes_qemu_firewall_rules_get_item, source), 0, NULL, "Restrict packet source address", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "sport", "sport",
-     offsetof(pve_nodes_qemu_firewall_rules_get_item, sport), 0, NULL, "Restrict TCP/UDP source port", 0},
+     offsetof(pve_nodes_qemu_firewall_rules_get_item, sport), 0, NULL, "Restrict TCP/UDP source port", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_nodes_qemu_firewall_rules_get_item, type), 0, NULL, "Rule type", 0},
+     offsetof(pve_nodes_qemu_firewall_rules_get_item, type), 0, NULL, "Rule type", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_firewall_rules_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_qemu_firewall_rules_get_item",
@@ -5458,7 +5516,7 @@ static const pmx_type_desc t_pve_nodes_qemu_firewall_rules_get_item = {
 static const pmx_field_desc f_pve_nodes_qemu_firewall_rules_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_qemu_firewall_rules_get_result, items), offsetof(pve_nodes_qemu_firewall_rules_get_result, n),
-     &t_pve_nodes_qemu_firewall_rules_get_item, NULL, 0},
+     &t_pve_nodes_qemu_firewall_rules_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_firewall_rules_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_firewall_rules_get_result",
@@ -5846,35 +5904,35 @@ int pve_nodes_qemu_firewall_rules_pos_delete(pmx_client *c, const char *node, in
 
 static const pmx_field_desc f_pve_nodes_qemu_firewall_rules_pos_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "action", "action",
-     offsetof(pve_nodes_qemu_firewall_rules_pos_get_result, action), 0, NULL, "Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name", 0},
+     offsetof(pve_nodes_qemu_firewall_rules_pos_get_result, action), 0, NULL, "Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_nodes_qemu_firewall_rules_pos_get_result, comment), 0, NULL, "Descriptive comment", 0},
+     offsetof(pve_nodes_qemu_firewall_rules_pos_get_result, comment), 0, NULL, "Descriptive comment", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "dest", "dest",
-     offsetof(pve_nodes_qemu_firewall_rules_pos_get_result, dest), 0, NULL, "Restrict packet destination address", 0},
+     offsetof(pve_nodes_qemu_firewall_rules_pos_get_result, dest), 0, NULL, "Restrict packet destination address", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "dport", "dport",
-     offsetof(pve_nodes_qemu_firewall_rules_pos_get_result, dport), 0, NULL, "Restrict TCP/UDP destination port", 0},
+     offsetof(pve_nodes_qemu_firewall_rules_pos_get_result, dport), 0, NULL, "Restrict TCP/UDP destination port", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "enable", "enable",
-     offsetof(pve_nodes_qemu_firewall_rules_pos_get_result, enable), 0, NULL, "Flag to enable/disable a rule", 0},
+     offsetof(pve_nodes_qemu_firewall_rules_pos_get_result, enable), 0, NULL, "Flag to enable/disable a rule", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "icmp-type", "icmp_type",
-     offsetof(pve_nodes_qemu_firewall_rules_pos_get_result, icmp_type), 0, NULL, "Specify icmp-type. Only valid if proto equals 'icmp' or 'icmpv6'/'ipv6-icmp'", 0},
+     offsetof(pve_nodes_qemu_firewall_rules_pos_get_result, icmp_type), 0, NULL, "Specify icmp-type. Only valid if proto equals 'icmp' or 'icmpv6'/'ipv6-icmp'", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "iface", "iface",
-     offsetof(pve_nodes_qemu_firewall_rules_pos_get_result, iface), 0, NULL, "Network interface name. You have to use network configuration key names for VMs and containers", 0},
+     offsetof(pve_nodes_qemu_firewall_rules_pos_get_result, iface), 0, NULL, "Network interface name. You have to use network configuration key names for VMs and containers", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "ipversion", "ipversion",
-     offsetof(pve_nodes_qemu_firewall_rules_pos_get_result, ipversion), 0, NULL, "IP version (4 or 6) - automatically determined from source/dest addresses", 0},
+     offsetof(pve_nodes_qemu_firewall_rules_pos_get_result, ipversion), 0, NULL, "IP version (4 or 6) - automatically determined from source/dest addresses", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "log", "log",
-     offsetof(pve_nodes_qemu_firewall_rules_pos_get_result, log), 0, NULL, "Log level for firewall rule", 0},
+     offsetof(pve_nodes_qemu_firewall_rules_pos_get_result, log), 0, NULL, "Log level for firewall rule", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "macro", "macro",
-     offsetof(pve_nodes_qemu_firewall_rules_pos_get_result, macro), 0, NULL, "Use predefined standard macro", 0},
+     offsetof(pve_nodes_qemu_firewall_rules_pos_get_result, macro), 0, NULL, "Use predefined standard macro", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "pos", "pos",
-     offsetof(pve_nodes_qemu_firewall_rules_pos_get_result, pos), 0, NULL, "Rule position in the ruleset", 0},
+     offsetof(pve_nodes_qemu_firewall_rules_pos_get_result, pos), 0, NULL, "Rule position in the ruleset", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "proto", "proto",
-     offsetof(pve_nodes_qemu_firewall_rules_pos_get_result, proto), 0, NULL, "IP protocol. You can use protocol names ('tcp'/'udp') or simple numbers, as defined in '/etc/protocols'", 0},
+     offsetof(pve_nodes_qemu_firewall_rules_pos_get_result, proto), 0, NULL, "IP protocol. You can use protocol names ('tcp'/'udp') or simple numbers, as defined in '/etc/protocols'", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "source", "source",
-     offsetof(pve_nodes_qemu_firewall_rules_pos_get_result, source), 0, NULL, "Restrict packet source address", 0},
+     offsetof(pve_nodes_qemu_firewall_rules_pos_get_result, source), 0, NULL, "Restrict packet source address", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "sport", "sport",
-     offsetof(pve_nodes_qemu_firewall_rules_pos_get_result, sport), 0, NULL, "Restrict TCP/UDP source port", 0},
+     offsetof(pve_nodes_qemu_firewall_rules_pos_get_result, sport), 0, NULL, "Restrict TCP/UDP source port", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_nodes_qemu_firewall_rules_pos_get_result, type), 0, NULL, "Rule type", 0},
+     offsetof(pve_nodes_qemu_firewall_rules_pos_get_result, type), 0, NULL, "Rule type", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_firewall_rules_pos_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_qemu_firewall_rules_pos_get_result",
@@ -6222,13 +6280,13 @@ int pve_nodes_qemu_firewall_rules_pos_put(pmx_client *c, const char *node, int64
 
 static const pmx_field_desc f_pve_nodes_qemu_migrate_get_result_local_disks[] = {
     {sizeof(pmx_field_desc), PMX_KIND_BOOL, "cdrom", "cdrom",
-     offsetof(pve_nodes_qemu_migrate_get_result_local_disks, cdrom), 0, NULL, "True if the disk is a cdrom.", 0},
+     offsetof(pve_nodes_qemu_migrate_get_result_local_disks, cdrom), 0, NULL, "True if the disk is a cdrom.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_BOOL, "is_unused", "is_unused",
-     offsetof(pve_nodes_qemu_migrate_get_result_local_disks, is_unused), 0, NULL, "True if the disk is unused.", 0},
+     offsetof(pve_nodes_qemu_migrate_get_result_local_disks, is_unused), 0, NULL, "True if the disk is unused.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "size", "size",
-     offsetof(pve_nodes_qemu_migrate_get_result_local_disks, size), 0, NULL, "The size of the disk in bytes.", 0},
+     offsetof(pve_nodes_qemu_migrate_get_result_local_disks, size), 0, NULL, "The size of the disk in bytes.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "volid", "volid",
-     offsetof(pve_nodes_qemu_migrate_get_result_local_disks, volid), 0, NULL, "The volid of the disk.", 0},
+     offsetof(pve_nodes_qemu_migrate_get_result_local_disks, volid), 0, NULL, "The volid of the disk.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_migrate_get_result_local_disks = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_qemu_migrate_get_result_local_disks",
@@ -6236,9 +6294,9 @@ static const pmx_type_desc t_pve_nodes_qemu_migrate_get_result_local_disks = {
 
 static const pmx_field_desc f_pve_nodes_qemu_migrate_get_result_not_allowed_nodes_blocking_ha_resources[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "cause", "cause",
-     offsetof(pve_nodes_qemu_migrate_get_result_not_allowed_nodes_blocking_ha_resources, cause), 0, NULL, "The reason why the HA resource is blocking the migration.", 0},
+     offsetof(pve_nodes_qemu_migrate_get_result_not_allowed_nodes_blocking_ha_resources, cause), 0, NULL, "The reason why the HA resource is blocking the migration.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "sid", "sid",
-     offsetof(pve_nodes_qemu_migrate_get_result_not_allowed_nodes_blocking_ha_resources, sid), 0, NULL, "The blocking HA resource id", 0},
+     offsetof(pve_nodes_qemu_migrate_get_result_not_allowed_nodes_blocking_ha_resources, sid), 0, NULL, "The blocking HA resource id", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_migrate_get_result_not_allowed_nodes_blocking_ha_resources = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_qemu_migrate_get_result_not_allowed_nodes_blocking_ha_resources",
@@ -6247,10 +6305,10 @@ static const pmx_type_desc t_pve_nodes_qemu_migrate_get_result_not_allowed_nodes
 static const pmx_field_desc f_pve_nodes_qemu_migrate_get_result_not_allowed_nodes[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "blocking-ha-resources", "blocking_ha_resources",
      offsetof(pve_nodes_qemu_migrate_get_result_not_allowed_nodes, blocking_ha_resources), offsetof(pve_nodes_qemu_migrate_get_result_not_allowed_nodes, n_blocking_ha_resources),
-     &t_pve_nodes_qemu_migrate_get_result_not_allowed_nodes_blocking_ha_resources, "HA resources, which are blocking the VM from being migrated to the node.", 0},
+     &t_pve_nodes_qemu_migrate_get_result_not_allowed_nodes_blocking_ha_resources, "HA resources, which are blocking the VM from being migrated to the node.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "unavailable_storages", "unavailable_storages",
      offsetof(pve_nodes_qemu_migrate_get_result_not_allowed_nodes, unavailable_storages), offsetof(pve_nodes_qemu_migrate_get_result_not_allowed_nodes, n_unavailable_storages),
-     &t__STRING, "A list of not available storages.", 0},
+     &t__STRING, "A list of not available storages.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_migrate_get_result_not_allowed_nodes = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_qemu_migrate_get_result_not_allowed_nodes",
@@ -6259,27 +6317,27 @@ static const pmx_type_desc t_pve_nodes_qemu_migrate_get_result_not_allowed_nodes
 static const pmx_field_desc f_pve_nodes_qemu_migrate_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "allowed_nodes", "allowed_nodes",
      offsetof(pve_nodes_qemu_migrate_get_result, allowed_nodes), offsetof(pve_nodes_qemu_migrate_get_result, n_allowed_nodes),
-     &t__STRING, "List of nodes allowed for migration.", 0},
+     &t__STRING, "List of nodes allowed for migration.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "dependent-ha-resources", "dependent_ha_resources",
      offsetof(pve_nodes_qemu_migrate_get_result, dependent_ha_resources), offsetof(pve_nodes_qemu_migrate_get_result, n_dependent_ha_resources),
-     &t__STRING, "HA resources, which will be migrated to the same target node as the VM, because these are in positive affinity with the VM.", 0},
+     &t__STRING, "HA resources, which will be migrated to the same target node as the VM, because these are in positive affinity with the VM.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_BOOL, "has-dbus-vmstate", "has_dbus_vmstate",
-     offsetof(pve_nodes_qemu_migrate_get_result, has_dbus_vmstate), 0, NULL, "Whether the VM host supports migrating additional VM state, such as conntrack entries.", 0},
+     offsetof(pve_nodes_qemu_migrate_get_result, has_dbus_vmstate), 0, NULL, "Whether the VM host supports migrating additional VM state, such as conntrack entries.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "local_disks", "local_disks",
      offsetof(pve_nodes_qemu_migrate_get_result, local_disks), offsetof(pve_nodes_qemu_migrate_get_result, n_local_disks),
-     &t_pve_nodes_qemu_migrate_get_result_local_disks, "List local disks including CD-Rom, unused and not referenced disks", 0},
+     &t_pve_nodes_qemu_migrate_get_result_local_disks, "List local disks including CD-Rom, unused and not referenced disks", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "local_resources", "local_resources",
      offsetof(pve_nodes_qemu_migrate_get_result, local_resources), offsetof(pve_nodes_qemu_migrate_get_result, n_local_resources),
-     &t__STRING, "List local resources (e.g. pci, usb) that block migration.", 0},
+     &t__STRING, "List local resources (e.g. pci, usb) that block migration.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "mapped-resource-info", "mapped_resource_info",
-     offsetof(pve_nodes_qemu_migrate_get_result, mapped_resource_info), 0, NULL, "Object of mapped resources with additional information such if they're live migratable.", 0},
+     offsetof(pve_nodes_qemu_migrate_get_result, mapped_resource_info), 0, NULL, "Object of mapped resources with additional information such if they're live migratable.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "mapped-resources", "mapped_resources",
      offsetof(pve_nodes_qemu_migrate_get_result, mapped_resources), offsetof(pve_nodes_qemu_migrate_get_result, n_mapped_resources),
-     &t__STRING, "List of mapped resources e.g. pci, usb. Deprecated, use 'mapped-resource-info' instead.", 0},
+     &t__STRING, "List of mapped resources e.g. pci, usb. Deprecated, use 'mapped-resource-info' instead.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OBJECT, "not_allowed_nodes", "not_allowed_nodes",
-     offsetof(pve_nodes_qemu_migrate_get_result, not_allowed_nodes), 0, &t_pve_nodes_qemu_migrate_get_result_not_allowed_nodes, "List of not allowed nodes with additional information.", 0},
+     offsetof(pve_nodes_qemu_migrate_get_result, not_allowed_nodes), 0, &t_pve_nodes_qemu_migrate_get_result_not_allowed_nodes, "List of not allowed nodes with additional information.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_BOOL, "running", "running",
-     offsetof(pve_nodes_qemu_migrate_get_result, running), 0, NULL, "Determines if the VM is running.", 0},
+     offsetof(pve_nodes_qemu_migrate_get_result, running), 0, NULL, "Determines if the VM is running.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_migrate_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_qemu_migrate_get_result",
@@ -6353,7 +6411,7 @@ int pve_nodes_qemu_migrate_get(pmx_client *c, const char *node, int64_t vmid,
 static const pmx_field_desc f_pve_nodes_qemu_migrate_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_qemu_migrate_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_migrate_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_migrate_post_result",
@@ -6524,7 +6582,7 @@ int pve_nodes_qemu_migrate_post(pmx_client *c, const char *node, int64_t vmid,
 static const pmx_field_desc f_pve_nodes_qemu_monitor_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_qemu_monitor_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_monitor_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_monitor_post_result",
@@ -6598,7 +6656,7 @@ int pve_nodes_qemu_monitor_post(pmx_client *c, const char *node, int64_t vmid,
 static const pmx_field_desc f_pve_nodes_qemu_move_disk_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_qemu_move_disk_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_move_disk_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_move_disk_post_result",
@@ -6778,11 +6836,11 @@ int pve_nodes_qemu_move_disk_post(pmx_client *c, const char *node, int64_t vmid,
 
 static const pmx_field_desc f_pve_nodes_qemu_mtunnel_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "socket", "socket",
-     offsetof(pve_nodes_qemu_mtunnel_post_result, socket), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_qemu_mtunnel_post_result, socket), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ticket", "ticket",
-     offsetof(pve_nodes_qemu_mtunnel_post_result, ticket), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_qemu_mtunnel_post_result, ticket), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "upid", "upid",
-     offsetof(pve_nodes_qemu_mtunnel_post_result, upid), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_qemu_mtunnel_post_result, upid), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_mtunnel_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_qemu_mtunnel_post_result",
@@ -6867,9 +6925,9 @@ int pve_nodes_qemu_mtunnel_post(pmx_client *c, const char *node, int64_t vmid,
 
 static const pmx_field_desc f_pve_nodes_qemu_mtunnelwebsocket_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "port", "port",
-     offsetof(pve_nodes_qemu_mtunnelwebsocket_get_result, port), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_qemu_mtunnelwebsocket_get_result, port), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "socket", "socket",
-     offsetof(pve_nodes_qemu_mtunnelwebsocket_get_result, socket), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_qemu_mtunnelwebsocket_get_result, socket), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_mtunnelwebsocket_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_qemu_mtunnelwebsocket_get_result",
@@ -6954,13 +7012,13 @@ int pve_nodes_qemu_mtunnelwebsocket_get(pmx_client *c, const char *node, int64_t
 
 static const pmx_field_desc f_pve_nodes_qemu_pending_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "delete", "delete_",
-     offsetof(pve_nodes_qemu_pending_get_item, delete_), 0, NULL, "Indicates a pending delete request if present and not 0. The value 2 indicates a force-delete request.", 0},
+     offsetof(pve_nodes_qemu_pending_get_item, delete_), 0, NULL, "Indicates a pending delete request if present and not 0. The value 2 indicates a force-delete request.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "key", "key",
-     offsetof(pve_nodes_qemu_pending_get_item, key), 0, NULL, "Configuration option name.", 0},
+     offsetof(pve_nodes_qemu_pending_get_item, key), 0, NULL, "Configuration option name.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "pending", "pending",
-     offsetof(pve_nodes_qemu_pending_get_item, pending), 0, NULL, "Pending value.", 0},
+     offsetof(pve_nodes_qemu_pending_get_item, pending), 0, NULL, "Pending value.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
-     offsetof(pve_nodes_qemu_pending_get_item, value), 0, NULL, "Current value.", 0},
+     offsetof(pve_nodes_qemu_pending_get_item, value), 0, NULL, "Current value.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_pending_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_qemu_pending_get_item",
@@ -6969,7 +7027,7 @@ static const pmx_type_desc t_pve_nodes_qemu_pending_get_item = {
 static const pmx_field_desc f_pve_nodes_qemu_pending_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_qemu_pending_get_result, items), offsetof(pve_nodes_qemu_pending_get_result, n),
-     &t_pve_nodes_qemu_pending_get_item, NULL, 0},
+     &t_pve_nodes_qemu_pending_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_pending_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_pending_get_result",
@@ -7031,7 +7089,7 @@ int pve_nodes_qemu_pending_get(pmx_client *c, const char *node, int64_t vmid,
 static const pmx_field_desc f_pve_nodes_qemu_remote_migrate_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_qemu_remote_migrate_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_remote_migrate_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_remote_migrate_post_result",
@@ -7184,7 +7242,7 @@ int pve_nodes_qemu_remote_migrate_post(pmx_client *c, const char *node, int64_t 
 static const pmx_field_desc f_pve_nodes_qemu_resize_put_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_qemu_resize_put_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_resize_put_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_resize_put_result",
@@ -7296,7 +7354,7 @@ int pve_nodes_qemu_resize_put(pmx_client *c, const char *node, int64_t vmid,
 
 static const pmx_field_desc f_pve_nodes_qemu_rrd_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "filename", "filename",
-     offsetof(pve_nodes_qemu_rrd_get_result, filename), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_qemu_rrd_get_result, filename), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_rrd_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_qemu_rrd_get_result",
@@ -7398,7 +7456,7 @@ int pve_nodes_qemu_rrd_get(pmx_client *c, const char *node, int64_t vmid,
 static const pmx_field_desc f_pve_nodes_qemu_rrddata_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_qemu_rrddata_get_result, items), offsetof(pve_nodes_qemu_rrddata_get_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_rrddata_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_rrddata_get_result",
@@ -7561,15 +7619,15 @@ int pve_nodes_qemu_sendkey_put(pmx_client *c, const char *node, int64_t vmid,
 
 static const pmx_field_desc f_pve_nodes_qemu_snapshot_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "description", "description",
-     offsetof(pve_nodes_qemu_snapshot_get_item, description), 0, NULL, "Snapshot description.", 0},
+     offsetof(pve_nodes_qemu_snapshot_get_item, description), 0, NULL, "Snapshot description.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_nodes_qemu_snapshot_get_item, name), 0, NULL, "Snapshot identifier. Value 'current' identifies the current VM.", 0},
+     offsetof(pve_nodes_qemu_snapshot_get_item, name), 0, NULL, "Snapshot identifier. Value 'current' identifies the current VM.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "parent", "parent",
-     offsetof(pve_nodes_qemu_snapshot_get_item, parent), 0, NULL, "Parent snapshot identifier.", 0},
+     offsetof(pve_nodes_qemu_snapshot_get_item, parent), 0, NULL, "Parent snapshot identifier.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "snaptime", "snaptime",
-     offsetof(pve_nodes_qemu_snapshot_get_item, snaptime), 0, NULL, "Snapshot creation time", 0},
+     offsetof(pve_nodes_qemu_snapshot_get_item, snaptime), 0, NULL, "Snapshot creation time", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "vmstate", "vmstate",
-     offsetof(pve_nodes_qemu_snapshot_get_item, vmstate), 0, NULL, "Snapshot includes RAM.", 0},
+     offsetof(pve_nodes_qemu_snapshot_get_item, vmstate), 0, NULL, "Snapshot includes RAM.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_snapshot_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_qemu_snapshot_get_item",
@@ -7578,7 +7636,7 @@ static const pmx_type_desc t_pve_nodes_qemu_snapshot_get_item = {
 static const pmx_field_desc f_pve_nodes_qemu_snapshot_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_qemu_snapshot_get_result, items), offsetof(pve_nodes_qemu_snapshot_get_result, n),
-     &t_pve_nodes_qemu_snapshot_get_item, NULL, 0},
+     &t_pve_nodes_qemu_snapshot_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_snapshot_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_snapshot_get_result",
@@ -7640,7 +7698,7 @@ int pve_nodes_qemu_snapshot_get(pmx_client *c, const char *node, int64_t vmid,
 static const pmx_field_desc f_pve_nodes_qemu_snapshot_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_qemu_snapshot_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_snapshot_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_snapshot_post_result",
@@ -7738,7 +7796,7 @@ int pve_nodes_qemu_snapshot_post(pmx_client *c, const char *node, int64_t vmid,
 static const pmx_field_desc f_pve_nodes_qemu_snapshot_snapname_delete_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_qemu_snapshot_snapname_delete_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_snapshot_snapname_delete_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_snapshot_snapname_delete_result",
@@ -7826,7 +7884,7 @@ int pve_nodes_qemu_snapshot_snapname_delete(pmx_client *c, const char *node, int
 static const pmx_field_desc f_pve_nodes_qemu_snapshot_snapname_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_qemu_snapshot_snapname_get_result, items), offsetof(pve_nodes_qemu_snapshot_snapname_get_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_snapshot_snapname_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_snapshot_snapname_get_result",
@@ -7903,7 +7961,7 @@ int pve_nodes_qemu_snapshot_snapname_get(pmx_client *c, const char *node, int64_
 static const pmx_field_desc f_pve_nodes_qemu_snapshot_config_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_nodes_qemu_snapshot_config_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_snapshot_config_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_snapshot_config_get_result",
@@ -8058,7 +8116,7 @@ int pve_nodes_qemu_snapshot_config_put(pmx_client *c, const char *node, int64_t 
 static const pmx_field_desc f_pve_nodes_qemu_snapshot_rollback_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_qemu_snapshot_rollback_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_snapshot_rollback_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_snapshot_rollback_post_result",
@@ -8146,15 +8204,15 @@ int pve_nodes_qemu_snapshot_rollback_post(pmx_client *c, const char *node, int64
 
 static const pmx_field_desc f_pve_nodes_qemu_spiceproxy_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "host", "host",
-     offsetof(pve_nodes_qemu_spiceproxy_post_result, host), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_qemu_spiceproxy_post_result, host), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "password", "password",
-     offsetof(pve_nodes_qemu_spiceproxy_post_result, password), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_qemu_spiceproxy_post_result, password), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "proxy", "proxy",
-     offsetof(pve_nodes_qemu_spiceproxy_post_result, proxy), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_qemu_spiceproxy_post_result, proxy), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "tls-port", "tls_port",
-     offsetof(pve_nodes_qemu_spiceproxy_post_result, tls_port), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_qemu_spiceproxy_post_result, tls_port), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_nodes_qemu_spiceproxy_post_result, type), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_qemu_spiceproxy_post_result, type), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_spiceproxy_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_qemu_spiceproxy_post_result",
@@ -8227,7 +8285,7 @@ int pve_nodes_qemu_spiceproxy_post(pmx_client *c, const char *node, int64_t vmid
 
 static const pmx_field_desc f_pve_nodes_qemu_status_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "subdir", "subdir",
-     offsetof(pve_nodes_qemu_status_get_item, subdir), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_qemu_status_get_item, subdir), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_status_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_qemu_status_get_item",
@@ -8236,7 +8294,7 @@ static const pmx_type_desc t_pve_nodes_qemu_status_get_item = {
 static const pmx_field_desc f_pve_nodes_qemu_status_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_qemu_status_get_result, items), offsetof(pve_nodes_qemu_status_get_result, n),
-     &t_pve_nodes_qemu_status_get_item, NULL, 0},
+     &t_pve_nodes_qemu_status_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_status_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_status_get_result",
@@ -8297,69 +8355,69 @@ int pve_nodes_qemu_status_get(pmx_client *c, const char *node, int64_t vmid,
 
 static const pmx_field_desc f_pve_nodes_qemu_status_current_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "agent", "agent",
-     offsetof(pve_nodes_qemu_status_current_get_result, agent), 0, NULL, "QEMU Guest Agent is enabled in config.", 0},
+     offsetof(pve_nodes_qemu_status_current_get_result, agent), 0, NULL, "QEMU Guest Agent is enabled in config.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "clipboard", "clipboard",
-     offsetof(pve_nodes_qemu_status_current_get_result, clipboard), 0, NULL, "Enable a specific clipboard. If not set, depending on the display type the SPICE one will be added.", 0},
+     offsetof(pve_nodes_qemu_status_current_get_result, clipboard), 0, NULL, "Enable a specific clipboard. If not set, depending on the display type the SPICE one will be added.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "cpu", "cpu",
-     offsetof(pve_nodes_qemu_status_current_get_result, cpu), 0, NULL, "Current CPU usage.", 0},
+     offsetof(pve_nodes_qemu_status_current_get_result, cpu), 0, NULL, "Current CPU usage.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "cpus", "cpus",
-     offsetof(pve_nodes_qemu_status_current_get_result, cpus), 0, NULL, "Maximum usable CPUs.", 0},
+     offsetof(pve_nodes_qemu_status_current_get_result, cpus), 0, NULL, "Maximum usable CPUs.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "diskread", "diskread",
-     offsetof(pve_nodes_qemu_status_current_get_result, diskread), 0, NULL, "The amount of bytes the guest read from it's block devices since the guest was started. (Note: This info is not available for all storage types.)", 0},
+     offsetof(pve_nodes_qemu_status_current_get_result, diskread), 0, NULL, "The amount of bytes the guest read from it's block devices since the guest was started. (Note: This info is not available for all storage types.)", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "diskwrite", "diskwrite",
-     offsetof(pve_nodes_qemu_status_current_get_result, diskwrite), 0, NULL, "The amount of bytes the guest wrote from it's block devices since the guest was started. (Note: This info is not available for all storage types.)", 0},
+     offsetof(pve_nodes_qemu_status_current_get_result, diskwrite), 0, NULL, "The amount of bytes the guest wrote from it's block devices since the guest was started. (Note: This info is not available for all storage types.)", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "ha", "ha",
-     offsetof(pve_nodes_qemu_status_current_get_result, ha), 0, NULL, "HA manager service status.", 0},
+     offsetof(pve_nodes_qemu_status_current_get_result, ha), 0, NULL, "HA manager service status.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "lock", "lock",
-     offsetof(pve_nodes_qemu_status_current_get_result, lock), 0, NULL, "The current config lock, if any.", 0},
+     offsetof(pve_nodes_qemu_status_current_get_result, lock), 0, NULL, "The current config lock, if any.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "maxdisk", "maxdisk",
-     offsetof(pve_nodes_qemu_status_current_get_result, maxdisk), 0, NULL, "Root disk size in bytes.", 0},
+     offsetof(pve_nodes_qemu_status_current_get_result, maxdisk), 0, NULL, "Root disk size in bytes.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "maxmem", "maxmem",
-     offsetof(pve_nodes_qemu_status_current_get_result, maxmem), 0, NULL, "Maximum memory in bytes.", 0},
+     offsetof(pve_nodes_qemu_status_current_get_result, maxmem), 0, NULL, "Maximum memory in bytes.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "mem", "mem",
-     offsetof(pve_nodes_qemu_status_current_get_result, mem), 0, NULL, "Currently used memory in bytes.", 0},
+     offsetof(pve_nodes_qemu_status_current_get_result, mem), 0, NULL, "Currently used memory in bytes.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "memhost", "memhost",
-     offsetof(pve_nodes_qemu_status_current_get_result, memhost), 0, NULL, "Current memory usage on the host.", 0},
+     offsetof(pve_nodes_qemu_status_current_get_result, memhost), 0, NULL, "Current memory usage on the host.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_nodes_qemu_status_current_get_result, name), 0, NULL, "VM (host)name.", 0},
+     offsetof(pve_nodes_qemu_status_current_get_result, name), 0, NULL, "VM (host)name.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "netin", "netin",
-     offsetof(pve_nodes_qemu_status_current_get_result, netin), 0, NULL, "The amount of traffic in bytes that was sent to the guest over the network since it was started.", 0},
+     offsetof(pve_nodes_qemu_status_current_get_result, netin), 0, NULL, "The amount of traffic in bytes that was sent to the guest over the network since it was started.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "netout", "netout",
-     offsetof(pve_nodes_qemu_status_current_get_result, netout), 0, NULL, "The amount of traffic in bytes that was sent from the guest over the network since it was started.", 0},
+     offsetof(pve_nodes_qemu_status_current_get_result, netout), 0, NULL, "The amount of traffic in bytes that was sent from the guest over the network since it was started.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "pid", "pid",
-     offsetof(pve_nodes_qemu_status_current_get_result, pid), 0, NULL, "PID of the QEMU process, if the VM is running.", 0},
+     offsetof(pve_nodes_qemu_status_current_get_result, pid), 0, NULL, "PID of the QEMU process, if the VM is running.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "pressurecpufull", "pressurecpufull",
-     offsetof(pve_nodes_qemu_status_current_get_result, pressurecpufull), 0, NULL, "CPU Full pressure stall average over the last 10 seconds.", 0},
+     offsetof(pve_nodes_qemu_status_current_get_result, pressurecpufull), 0, NULL, "CPU Full pressure stall average over the last 10 seconds.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "pressurecpusome", "pressurecpusome",
-     offsetof(pve_nodes_qemu_status_current_get_result, pressurecpusome), 0, NULL, "CPU Some pressure stall average over the last 10 seconds.", 0},
+     offsetof(pve_nodes_qemu_status_current_get_result, pressurecpusome), 0, NULL, "CPU Some pressure stall average over the last 10 seconds.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "pressureiofull", "pressureiofull",
-     offsetof(pve_nodes_qemu_status_current_get_result, pressureiofull), 0, NULL, "IO Full pressure stall average over the last 10 seconds.", 0},
+     offsetof(pve_nodes_qemu_status_current_get_result, pressureiofull), 0, NULL, "IO Full pressure stall average over the last 10 seconds.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "pressureiosome", "pressureiosome",
-     offsetof(pve_nodes_qemu_status_current_get_result, pressureiosome), 0, NULL, "IO Some pressure stall average over the last 10 seconds.", 0},
+     offsetof(pve_nodes_qemu_status_current_get_result, pressureiosome), 0, NULL, "IO Some pressure stall average over the last 10 seconds.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "pressurememoryfull", "pressurememoryfull",
-     offsetof(pve_nodes_qemu_status_current_get_result, pressurememoryfull), 0, NULL, "Memory Full pressure stall average over the last 10 seconds.", 0},
+     offsetof(pve_nodes_qemu_status_current_get_result, pressurememoryfull), 0, NULL, "Memory Full pressure stall average over the last 10 seconds.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "pressurememorysome", "pressurememorysome",
-     offsetof(pve_nodes_qemu_status_current_get_result, pressurememorysome), 0, NULL, "Memory Some pressure stall average over the last 10 seconds.", 0},
+     offsetof(pve_nodes_qemu_status_current_get_result, pressurememorysome), 0, NULL, "Memory Some pressure stall average over the last 10 seconds.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "qmpstatus", "qmpstatus",
-     offsetof(pve_nodes_qemu_status_current_get_result, qmpstatus), 0, NULL, "VM run state from the 'query-status' QMP monitor command.", 0},
+     offsetof(pve_nodes_qemu_status_current_get_result, qmpstatus), 0, NULL, "VM run state from the 'query-status' QMP monitor command.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "running-machine", "running_machine",
-     offsetof(pve_nodes_qemu_status_current_get_result, running_machine), 0, NULL, "The currently running machine type (if running).", 0},
+     offsetof(pve_nodes_qemu_status_current_get_result, running_machine), 0, NULL, "The currently running machine type (if running).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "running-qemu", "running_qemu",
-     offsetof(pve_nodes_qemu_status_current_get_result, running_qemu), 0, NULL, "The QEMU version the VM is currently using (if running).", 0},
+     offsetof(pve_nodes_qemu_status_current_get_result, running_qemu), 0, NULL, "The QEMU version the VM is currently using (if running).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "serial", "serial",
-     offsetof(pve_nodes_qemu_status_current_get_result, serial), 0, NULL, "Guest has serial device configured.", 0},
+     offsetof(pve_nodes_qemu_status_current_get_result, serial), 0, NULL, "Guest has serial device configured.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "spice", "spice",
-     offsetof(pve_nodes_qemu_status_current_get_result, spice), 0, NULL, "QEMU VGA configuration supports spice.", 0},
+     offsetof(pve_nodes_qemu_status_current_get_result, spice), 0, NULL, "QEMU VGA configuration supports spice.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "status", "status",
-     offsetof(pve_nodes_qemu_status_current_get_result, status), 0, NULL, "QEMU process status.", 0},
+     offsetof(pve_nodes_qemu_status_current_get_result, status), 0, NULL, "QEMU process status.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "tags", "tags",
-     offsetof(pve_nodes_qemu_status_current_get_result, tags), 0, NULL, "The current configured tags, if any", 0},
+     offsetof(pve_nodes_qemu_status_current_get_result, tags), 0, NULL, "The current configured tags, if any", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "template", "template_",
-     offsetof(pve_nodes_qemu_status_current_get_result, template_), 0, NULL, "Determines if the guest is a template.", 0},
+     offsetof(pve_nodes_qemu_status_current_get_result, template_), 0, NULL, "Determines if the guest is a template.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "uptime", "uptime",
-     offsetof(pve_nodes_qemu_status_current_get_result, uptime), 0, NULL, "Uptime in seconds.", 0},
+     offsetof(pve_nodes_qemu_status_current_get_result, uptime), 0, NULL, "Uptime in seconds.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "vmid", "vmid",
-     offsetof(pve_nodes_qemu_status_current_get_result, vmid), 0, NULL, "The (unique) ID of the VM.", 0},
+     offsetof(pve_nodes_qemu_status_current_get_result, vmid), 0, NULL, "The (unique) ID of the VM.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_status_current_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_qemu_status_current_get_result",
@@ -8421,7 +8479,7 @@ int pve_nodes_qemu_status_current_get(pmx_client *c, const char *node, int64_t v
 static const pmx_field_desc f_pve_nodes_qemu_status_reboot_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_qemu_status_reboot_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_status_reboot_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_status_reboot_post_result",
@@ -8496,7 +8554,7 @@ int pve_nodes_qemu_status_reboot_post(pmx_client *c, const char *node, int64_t v
 static const pmx_field_desc f_pve_nodes_qemu_status_reset_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_qemu_status_reset_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_status_reset_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_status_reset_post_result",
@@ -8569,7 +8627,7 @@ int pve_nodes_qemu_status_reset_post(pmx_client *c, const char *node, int64_t vm
 static const pmx_field_desc f_pve_nodes_qemu_status_resume_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_qemu_status_resume_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_status_resume_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_status_resume_post_result",
@@ -8652,7 +8710,7 @@ int pve_nodes_qemu_status_resume_post(pmx_client *c, const char *node, int64_t v
 static const pmx_field_desc f_pve_nodes_qemu_status_shutdown_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_qemu_status_shutdown_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_status_shutdown_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_status_shutdown_post_result",
@@ -8762,7 +8820,7 @@ int pve_nodes_qemu_status_shutdown_post(pmx_client *c, const char *node, int64_t
 static const pmx_field_desc f_pve_nodes_qemu_status_start_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_qemu_status_start_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_status_start_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_status_start_post_result",
@@ -8820,6 +8878,7 @@ static const pmx_param_desc p_pve_nodes_qemu_status_start_post[] = {
         .offset = offsetof(pve_nodes_qemu_status_start_post_params, machine),
         .typetext = "[[type=]<machine type>] [,aw-bits=<number>] [,enable-s3=<1|0>] [,enable-s4=<1|0>] [,viommu=<intel|virtio>]",
         .description = "Specify the QEMU machine.",
+        .propstr = &pmx__fmt_qemu_machine,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -8958,7 +9017,7 @@ int pve_nodes_qemu_status_start_post(pmx_client *c, const char *node, int64_t vm
 static const pmx_field_desc f_pve_nodes_qemu_status_stop_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_qemu_status_stop_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_status_stop_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_status_stop_post_result",
@@ -9080,7 +9139,7 @@ int pve_nodes_qemu_status_stop_post(pmx_client *c, const char *node, int64_t vmi
 static const pmx_field_desc f_pve_nodes_qemu_status_suspend_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_qemu_status_suspend_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_status_suspend_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_status_suspend_post_result",
@@ -9177,7 +9236,7 @@ int pve_nodes_qemu_status_suspend_post(pmx_client *c, const char *node, int64_t 
 static const pmx_field_desc f_pve_nodes_qemu_template_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_qemu_template_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_template_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_qemu_template_post_result",
@@ -9251,13 +9310,13 @@ int pve_nodes_qemu_template_post(pmx_client *c, const char *node, int64_t vmid,
 
 static const pmx_field_desc f_pve_nodes_qemu_termproxy_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_I64, "port", "port",
-     offsetof(pve_nodes_qemu_termproxy_post_result, port), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_qemu_termproxy_post_result, port), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ticket", "ticket",
-     offsetof(pve_nodes_qemu_termproxy_post_result, ticket), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_qemu_termproxy_post_result, ticket), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "upid", "upid",
-     offsetof(pve_nodes_qemu_termproxy_post_result, upid), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_qemu_termproxy_post_result, upid), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "user", "user",
-     offsetof(pve_nodes_qemu_termproxy_post_result, user), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_qemu_termproxy_post_result, user), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_termproxy_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_qemu_termproxy_post_result",
@@ -9407,17 +9466,17 @@ int pve_nodes_qemu_unlink_put(pmx_client *c, const char *node, int64_t vmid,
 
 static const pmx_field_desc f_pve_nodes_qemu_vncproxy_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "cert", "cert",
-     offsetof(pve_nodes_qemu_vncproxy_post_result, cert), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_qemu_vncproxy_post_result, cert), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "password", "password",
-     offsetof(pve_nodes_qemu_vncproxy_post_result, password), 0, NULL, "Returned if requested with 'generate-password' param. Consists of printable ASCII characters ('!' .. '~').", 0},
+     offsetof(pve_nodes_qemu_vncproxy_post_result, password), 0, NULL, "Returned if requested with 'generate-password' param. Consists of printable ASCII characters ('!' .. '~').", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "port", "port",
-     offsetof(pve_nodes_qemu_vncproxy_post_result, port), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_qemu_vncproxy_post_result, port), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ticket", "ticket",
-     offsetof(pve_nodes_qemu_vncproxy_post_result, ticket), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_qemu_vncproxy_post_result, ticket), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "upid", "upid",
-     offsetof(pve_nodes_qemu_vncproxy_post_result, upid), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_qemu_vncproxy_post_result, upid), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "user", "user",
-     offsetof(pve_nodes_qemu_vncproxy_post_result, user), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_qemu_vncproxy_post_result, user), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_vncproxy_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_qemu_vncproxy_post_result",
@@ -9501,7 +9560,7 @@ int pve_nodes_qemu_vncproxy_post(pmx_client *c, const char *node, int64_t vmid,
 
 static const pmx_field_desc f_pve_nodes_qemu_vncwebsocket_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "port", "port",
-     offsetof(pve_nodes_qemu_vncwebsocket_get_result, port), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_qemu_vncwebsocket_get_result, port), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_qemu_vncwebsocket_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_qemu_vncwebsocket_get_result",
@@ -9590,7 +9649,7 @@ int pve_nodes_qemu_vncwebsocket_get(pmx_client *c, const char *node, int64_t vmi
 static const pmx_field_desc f_pve_nodes_query_oci_repo_tags_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_query_oci_repo_tags_get_result, items), offsetof(pve_nodes_query_oci_repo_tags_get_result, n),
-     &t__STRING, NULL, 0},
+     &t__STRING, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_query_oci_repo_tags_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_query_oci_repo_tags_get_result",
@@ -9649,11 +9708,11 @@ int pve_nodes_query_oci_repo_tags_get(pmx_client *c, const char *node,
 
 static const pmx_field_desc f_pve_nodes_query_url_metadata_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "filename", "filename",
-     offsetof(pve_nodes_query_url_metadata_get_result, filename), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_query_url_metadata_get_result, filename), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "mimetype", "mimetype",
-     offsetof(pve_nodes_query_url_metadata_get_result, mimetype), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_query_url_metadata_get_result, mimetype), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "size", "size",
-     offsetof(pve_nodes_query_url_metadata_get_result, size), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_query_url_metadata_get_result, size), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_query_url_metadata_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_query_url_metadata_get_result",
@@ -9724,7 +9783,7 @@ int pve_nodes_query_url_metadata_get(pmx_client *c, const char *node,
 
 static const pmx_field_desc f_pve_nodes_replication_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "id", "id",
-     offsetof(pve_nodes_replication_get_item, id), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_replication_get_item, id), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_replication_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_replication_get_item",
@@ -9733,7 +9792,7 @@ static const pmx_type_desc t_pve_nodes_replication_get_item = {
 static const pmx_field_desc f_pve_nodes_replication_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_replication_get_result, items), offsetof(pve_nodes_replication_get_result, n),
-     &t_pve_nodes_replication_get_item, NULL, 0},
+     &t_pve_nodes_replication_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_replication_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_replication_get_result",
@@ -9795,7 +9854,7 @@ int pve_nodes_replication_get(pmx_client *c, const char *node,
 static const pmx_field_desc f_pve_nodes_replication_id_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_replication_id_get_result, items), offsetof(pve_nodes_replication_id_get_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_replication_id_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_replication_id_get_result",
@@ -9855,9 +9914,9 @@ int pve_nodes_replication_id_get(pmx_client *c, const char *node, const char *id
 
 static const pmx_field_desc f_pve_nodes_replication_log_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_I64, "n", "n",
-     offsetof(pve_nodes_replication_log_get_item, n), 0, NULL, "Line number", 0},
+     offsetof(pve_nodes_replication_log_get_item, n), 0, NULL, "Line number", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "t", "t",
-     offsetof(pve_nodes_replication_log_get_item, t), 0, NULL, "Line text", 0},
+     offsetof(pve_nodes_replication_log_get_item, t), 0, NULL, "Line text", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_replication_log_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_replication_log_get_item",
@@ -9866,7 +9925,7 @@ static const pmx_type_desc t_pve_nodes_replication_log_get_item = {
 static const pmx_field_desc f_pve_nodes_replication_log_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_replication_log_get_result, items), offsetof(pve_nodes_replication_log_get_result, n),
-     &t_pve_nodes_replication_log_get_item, NULL, 0},
+     &t_pve_nodes_replication_log_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_replication_log_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_replication_log_get_result",
@@ -9951,7 +10010,7 @@ int pve_nodes_replication_log_get(pmx_client *c, const char *node, const char *i
 static const pmx_field_desc f_pve_nodes_replication_schedule_now_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_replication_schedule_now_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_replication_schedule_now_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_replication_schedule_now_post_result",
@@ -10012,7 +10071,7 @@ int pve_nodes_replication_schedule_now_post(pmx_client *c, const char *node, con
 static const pmx_field_desc f_pve_nodes_replication_status_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_nodes_replication_status_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_replication_status_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_replication_status_get_result",
@@ -10073,7 +10132,7 @@ int pve_nodes_replication_status_get(pmx_client *c, const char *node, const char
 static const pmx_field_desc f_pve_nodes_report_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_report_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_report_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_report_get_result",
@@ -10118,7 +10177,7 @@ int pve_nodes_report_get(pmx_client *c, const char *node, const pve_nodes_report
 
 static const pmx_field_desc f_pve_nodes_rrd_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "filename", "filename",
-     offsetof(pve_nodes_rrd_get_result, filename), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_rrd_get_result, filename), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_rrd_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_rrd_get_result",
@@ -10204,7 +10263,7 @@ int pve_nodes_rrd_get(pmx_client *c, const char *node, const pve_nodes_rrd_get_p
 static const pmx_field_desc f_pve_nodes_rrddata_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_rrddata_get_result, items), offsetof(pve_nodes_rrddata_get_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_rrddata_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_rrddata_get_result",
@@ -10276,7 +10335,7 @@ int pve_nodes_rrddata_get(pmx_client *c, const char *node, const pve_nodes_rrdda
 
 static const pmx_field_desc f_pve_nodes_scan_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "method", "method",
-     offsetof(pve_nodes_scan_get_item, method), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_scan_get_item, method), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_scan_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_scan_get_item",
@@ -10285,7 +10344,7 @@ static const pmx_type_desc t_pve_nodes_scan_get_item = {
 static const pmx_field_desc f_pve_nodes_scan_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_scan_get_result, items), offsetof(pve_nodes_scan_get_result, n),
-     &t_pve_nodes_scan_get_item, NULL, 0},
+     &t_pve_nodes_scan_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_scan_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_scan_get_result",
@@ -10330,9 +10389,9 @@ int pve_nodes_scan_get(pmx_client *c, const char *node, const pve_nodes_scan_get
 
 static const pmx_field_desc f_pve_nodes_scan_cifs_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "description", "description",
-     offsetof(pve_nodes_scan_cifs_get_item, description), 0, NULL, "Descriptive text from server.", 0},
+     offsetof(pve_nodes_scan_cifs_get_item, description), 0, NULL, "Descriptive text from server.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "share", "share",
-     offsetof(pve_nodes_scan_cifs_get_item, share), 0, NULL, "The cifs share name.", 0},
+     offsetof(pve_nodes_scan_cifs_get_item, share), 0, NULL, "The cifs share name.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_scan_cifs_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_scan_cifs_get_item",
@@ -10341,7 +10400,7 @@ static const pmx_type_desc t_pve_nodes_scan_cifs_get_item = {
 static const pmx_field_desc f_pve_nodes_scan_cifs_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_scan_cifs_get_result, items), offsetof(pve_nodes_scan_cifs_get_result, n),
-     &t_pve_nodes_scan_cifs_get_item, NULL, 0},
+     &t_pve_nodes_scan_cifs_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_scan_cifs_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_scan_cifs_get_result",
@@ -10433,9 +10492,9 @@ int pve_nodes_scan_cifs_get(pmx_client *c, const char *node,
 
 static const pmx_field_desc f_pve_nodes_scan_iscsi_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "portal", "portal",
-     offsetof(pve_nodes_scan_iscsi_get_item, portal), 0, NULL, "The iSCSI portal name.", 0},
+     offsetof(pve_nodes_scan_iscsi_get_item, portal), 0, NULL, "The iSCSI portal name.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "target", "target",
-     offsetof(pve_nodes_scan_iscsi_get_item, target), 0, NULL, "The iSCSI target name.", 0},
+     offsetof(pve_nodes_scan_iscsi_get_item, target), 0, NULL, "The iSCSI target name.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_scan_iscsi_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_scan_iscsi_get_item",
@@ -10444,7 +10503,7 @@ static const pmx_type_desc t_pve_nodes_scan_iscsi_get_item = {
 static const pmx_field_desc f_pve_nodes_scan_iscsi_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_scan_iscsi_get_result, items), offsetof(pve_nodes_scan_iscsi_get_result, n),
-     &t_pve_nodes_scan_iscsi_get_item, NULL, 0},
+     &t_pve_nodes_scan_iscsi_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_scan_iscsi_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_scan_iscsi_get_result",
@@ -10503,7 +10562,7 @@ int pve_nodes_scan_iscsi_get(pmx_client *c, const char *node,
 
 static const pmx_field_desc f_pve_nodes_scan_lvm_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "vg", "vg",
-     offsetof(pve_nodes_scan_lvm_get_item, vg), 0, NULL, "The LVM logical volume group name.", 0},
+     offsetof(pve_nodes_scan_lvm_get_item, vg), 0, NULL, "The LVM logical volume group name.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_scan_lvm_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_scan_lvm_get_item",
@@ -10512,7 +10571,7 @@ static const pmx_type_desc t_pve_nodes_scan_lvm_get_item = {
 static const pmx_field_desc f_pve_nodes_scan_lvm_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_scan_lvm_get_result, items), offsetof(pve_nodes_scan_lvm_get_result, n),
-     &t_pve_nodes_scan_lvm_get_item, NULL, 0},
+     &t_pve_nodes_scan_lvm_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_scan_lvm_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_scan_lvm_get_result",
@@ -10557,7 +10616,7 @@ int pve_nodes_scan_lvm_get(pmx_client *c, const char *node, const pve_nodes_scan
 
 static const pmx_field_desc f_pve_nodes_scan_lvmthin_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "lv", "lv",
-     offsetof(pve_nodes_scan_lvmthin_get_item, lv), 0, NULL, "The LVM Thin Pool name (LVM logical volume).", 0},
+     offsetof(pve_nodes_scan_lvmthin_get_item, lv), 0, NULL, "The LVM Thin Pool name (LVM logical volume).", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_scan_lvmthin_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_scan_lvmthin_get_item",
@@ -10566,7 +10625,7 @@ static const pmx_type_desc t_pve_nodes_scan_lvmthin_get_item = {
 static const pmx_field_desc f_pve_nodes_scan_lvmthin_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_scan_lvmthin_get_result, items), offsetof(pve_nodes_scan_lvmthin_get_result, n),
-     &t_pve_nodes_scan_lvmthin_get_item, NULL, 0},
+     &t_pve_nodes_scan_lvmthin_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_scan_lvmthin_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_scan_lvmthin_get_result",
@@ -10625,9 +10684,9 @@ int pve_nodes_scan_lvmthin_get(pmx_client *c, const char *node,
 
 static const pmx_field_desc f_pve_nodes_scan_nfs_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "options", "options",
-     offsetof(pve_nodes_scan_nfs_get_item, options), 0, NULL, "NFS export options.", 0},
+     offsetof(pve_nodes_scan_nfs_get_item, options), 0, NULL, "NFS export options.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "path", "path",
-     offsetof(pve_nodes_scan_nfs_get_item, path), 0, NULL, "The exported path.", 0},
+     offsetof(pve_nodes_scan_nfs_get_item, path), 0, NULL, "The exported path.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_scan_nfs_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_scan_nfs_get_item",
@@ -10636,7 +10695,7 @@ static const pmx_type_desc t_pve_nodes_scan_nfs_get_item = {
 static const pmx_field_desc f_pve_nodes_scan_nfs_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_scan_nfs_get_result, items), offsetof(pve_nodes_scan_nfs_get_result, n),
-     &t_pve_nodes_scan_nfs_get_item, NULL, 0},
+     &t_pve_nodes_scan_nfs_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_scan_nfs_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_scan_nfs_get_result",
@@ -10694,9 +10753,9 @@ int pve_nodes_scan_nfs_get(pmx_client *c, const char *node, const pve_nodes_scan
 
 static const pmx_field_desc f_pve_nodes_scan_pbs_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_nodes_scan_pbs_get_item, comment), 0, NULL, "Comment from server.", 0},
+     offsetof(pve_nodes_scan_pbs_get_item, comment), 0, NULL, "Comment from server.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "store", "store",
-     offsetof(pve_nodes_scan_pbs_get_item, store), 0, NULL, "The datastore name.", 0},
+     offsetof(pve_nodes_scan_pbs_get_item, store), 0, NULL, "The datastore name.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_scan_pbs_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_scan_pbs_get_item",
@@ -10705,7 +10764,7 @@ static const pmx_type_desc t_pve_nodes_scan_pbs_get_item = {
 static const pmx_field_desc f_pve_nodes_scan_pbs_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_scan_pbs_get_result, items), offsetof(pve_nodes_scan_pbs_get_result, n),
-     &t_pve_nodes_scan_pbs_get_item, NULL, 0},
+     &t_pve_nodes_scan_pbs_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_scan_pbs_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_scan_pbs_get_result",
@@ -10814,7 +10873,7 @@ int pve_nodes_scan_pbs_get(pmx_client *c, const char *node, const pve_nodes_scan
 
 static const pmx_field_desc f_pve_nodes_scan_zfs_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "pool", "pool",
-     offsetof(pve_nodes_scan_zfs_get_item, pool), 0, NULL, "ZFS pool name.", 0},
+     offsetof(pve_nodes_scan_zfs_get_item, pool), 0, NULL, "ZFS pool name.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_scan_zfs_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_scan_zfs_get_item",
@@ -10823,7 +10882,7 @@ static const pmx_type_desc t_pve_nodes_scan_zfs_get_item = {
 static const pmx_field_desc f_pve_nodes_scan_zfs_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_scan_zfs_get_result, items), offsetof(pve_nodes_scan_zfs_get_result, n),
-     &t_pve_nodes_scan_zfs_get_item, NULL, 0},
+     &t_pve_nodes_scan_zfs_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_scan_zfs_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_scan_zfs_get_result",
@@ -10869,7 +10928,7 @@ int pve_nodes_scan_zfs_get(pmx_client *c, const char *node, const pve_nodes_scan
 static const pmx_field_desc f_pve_nodes_sdn_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_sdn_get_result, items), offsetof(pve_nodes_sdn_get_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_sdn_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_sdn_get_result",
@@ -10914,7 +10973,7 @@ int pve_nodes_sdn_get(pmx_client *c, const char *node, const pve_nodes_sdn_get_p
 
 static const pmx_field_desc f_pve_nodes_sdn_fabrics_fabric_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "subdir", "subdir",
-     offsetof(pve_nodes_sdn_fabrics_fabric_get_item, subdir), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_sdn_fabrics_fabric_get_item, subdir), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_sdn_fabrics_fabric_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_sdn_fabrics_fabric_get_item",
@@ -10923,7 +10982,7 @@ static const pmx_type_desc t_pve_nodes_sdn_fabrics_fabric_get_item = {
 static const pmx_field_desc f_pve_nodes_sdn_fabrics_fabric_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_sdn_fabrics_fabric_get_result, items), offsetof(pve_nodes_sdn_fabrics_fabric_get_result, n),
-     &t_pve_nodes_sdn_fabrics_fabric_get_item, NULL, 0},
+     &t_pve_nodes_sdn_fabrics_fabric_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_sdn_fabrics_fabric_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_sdn_fabrics_fabric_get_result",
@@ -10982,11 +11041,11 @@ int pve_nodes_sdn_fabrics_fabric_get(pmx_client *c, const char *node, const char
 
 static const pmx_field_desc f_pve_nodes_sdn_fabrics_interfaces_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_nodes_sdn_fabrics_interfaces_get_item, name), 0, NULL, "The name of the network interface.", 0},
+     offsetof(pve_nodes_sdn_fabrics_interfaces_get_item, name), 0, NULL, "The name of the network interface.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "state", "state",
-     offsetof(pve_nodes_sdn_fabrics_interfaces_get_item, state), 0, NULL, "The current state of the interface.", 0},
+     offsetof(pve_nodes_sdn_fabrics_interfaces_get_item, state), 0, NULL, "The current state of the interface.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_nodes_sdn_fabrics_interfaces_get_item, type), 0, NULL, "The type of this interface in the fabric (e.g. Point-to-Point, Broadcast, ..).", 0},
+     offsetof(pve_nodes_sdn_fabrics_interfaces_get_item, type), 0, NULL, "The type of this interface in the fabric (e.g. Point-to-Point, Broadcast, ..).", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_sdn_fabrics_interfaces_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_sdn_fabrics_interfaces_get_item",
@@ -10995,7 +11054,7 @@ static const pmx_type_desc t_pve_nodes_sdn_fabrics_interfaces_get_item = {
 static const pmx_field_desc f_pve_nodes_sdn_fabrics_interfaces_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_sdn_fabrics_interfaces_get_result, items), offsetof(pve_nodes_sdn_fabrics_interfaces_get_result, n),
-     &t_pve_nodes_sdn_fabrics_interfaces_get_item, NULL, 0},
+     &t_pve_nodes_sdn_fabrics_interfaces_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_sdn_fabrics_interfaces_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_sdn_fabrics_interfaces_get_result",
@@ -11054,11 +11113,11 @@ int pve_nodes_sdn_fabrics_interfaces_get(pmx_client *c, const char *node, const 
 
 static const pmx_field_desc f_pve_nodes_sdn_fabrics_neighbors_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "neighbor", "neighbor",
-     offsetof(pve_nodes_sdn_fabrics_neighbors_get_item, neighbor), 0, NULL, "The IP or hostname of the neighbor.", 0},
+     offsetof(pve_nodes_sdn_fabrics_neighbors_get_item, neighbor), 0, NULL, "The IP or hostname of the neighbor.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "status", "status",
-     offsetof(pve_nodes_sdn_fabrics_neighbors_get_item, status), 0, NULL, "The status of the neighbor, as returned by FRR.", 0},
+     offsetof(pve_nodes_sdn_fabrics_neighbors_get_item, status), 0, NULL, "The status of the neighbor, as returned by FRR.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "uptime", "uptime",
-     offsetof(pve_nodes_sdn_fabrics_neighbors_get_item, uptime), 0, NULL, "The uptime of this neighbor, as returned by FRR (e.g. 8h24m12s).", 0},
+     offsetof(pve_nodes_sdn_fabrics_neighbors_get_item, uptime), 0, NULL, "The uptime of this neighbor, as returned by FRR (e.g. 8h24m12s).", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_sdn_fabrics_neighbors_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_sdn_fabrics_neighbors_get_item",
@@ -11067,7 +11126,7 @@ static const pmx_type_desc t_pve_nodes_sdn_fabrics_neighbors_get_item = {
 static const pmx_field_desc f_pve_nodes_sdn_fabrics_neighbors_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_sdn_fabrics_neighbors_get_result, items), offsetof(pve_nodes_sdn_fabrics_neighbors_get_result, n),
-     &t_pve_nodes_sdn_fabrics_neighbors_get_item, NULL, 0},
+     &t_pve_nodes_sdn_fabrics_neighbors_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_sdn_fabrics_neighbors_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_sdn_fabrics_neighbors_get_result",
@@ -11126,10 +11185,10 @@ int pve_nodes_sdn_fabrics_neighbors_get(pmx_client *c, const char *node, const c
 
 static const pmx_field_desc f_pve_nodes_sdn_fabrics_routes_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "route", "route",
-     offsetof(pve_nodes_sdn_fabrics_routes_get_item, route), 0, NULL, "The CIDR block for this routing table entry.", 0},
+     offsetof(pve_nodes_sdn_fabrics_routes_get_item, route), 0, NULL, "The CIDR block for this routing table entry.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "via", "via",
      offsetof(pve_nodes_sdn_fabrics_routes_get_item, via), offsetof(pve_nodes_sdn_fabrics_routes_get_item, n_via),
-     &t__STRING, "A list of nexthops for that route.", 0},
+     &t__STRING, "A list of nexthops for that route.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_sdn_fabrics_routes_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_sdn_fabrics_routes_get_item",
@@ -11138,7 +11197,7 @@ static const pmx_type_desc t_pve_nodes_sdn_fabrics_routes_get_item = {
 static const pmx_field_desc f_pve_nodes_sdn_fabrics_routes_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_sdn_fabrics_routes_get_result, items), offsetof(pve_nodes_sdn_fabrics_routes_get_result, n),
-     &t_pve_nodes_sdn_fabrics_routes_get_item, NULL, 0},
+     &t_pve_nodes_sdn_fabrics_routes_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_sdn_fabrics_routes_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_sdn_fabrics_routes_get_result",
@@ -11197,7 +11256,7 @@ int pve_nodes_sdn_fabrics_routes_get(pmx_client *c, const char *node, const char
 
 static const pmx_field_desc f_pve_nodes_sdn_vnets_vnet_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "subdir", "subdir",
-     offsetof(pve_nodes_sdn_vnets_vnet_get_item, subdir), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_sdn_vnets_vnet_get_item, subdir), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_sdn_vnets_vnet_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_sdn_vnets_vnet_get_item",
@@ -11206,7 +11265,7 @@ static const pmx_type_desc t_pve_nodes_sdn_vnets_vnet_get_item = {
 static const pmx_field_desc f_pve_nodes_sdn_vnets_vnet_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_sdn_vnets_vnet_get_result, items), offsetof(pve_nodes_sdn_vnets_vnet_get_result, n),
-     &t_pve_nodes_sdn_vnets_vnet_get_item, NULL, 0},
+     &t_pve_nodes_sdn_vnets_vnet_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_sdn_vnets_vnet_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_sdn_vnets_vnet_get_result",
@@ -11265,11 +11324,11 @@ int pve_nodes_sdn_vnets_vnet_get(pmx_client *c, const char *node, const char *vn
 
 static const pmx_field_desc f_pve_nodes_sdn_vnets_mac_vrf_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ip", "ip",
-     offsetof(pve_nodes_sdn_vnets_mac_vrf_get_item, ip), 0, NULL, "The IP address of the MAC VRF entry.", 0},
+     offsetof(pve_nodes_sdn_vnets_mac_vrf_get_item, ip), 0, NULL, "The IP address of the MAC VRF entry.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "mac", "mac",
-     offsetof(pve_nodes_sdn_vnets_mac_vrf_get_item, mac), 0, NULL, "The MAC address of the MAC VRF entry.", 0},
+     offsetof(pve_nodes_sdn_vnets_mac_vrf_get_item, mac), 0, NULL, "The MAC address of the MAC VRF entry.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "nexthop", "nexthop",
-     offsetof(pve_nodes_sdn_vnets_mac_vrf_get_item, nexthop), 0, NULL, "The IP address of the nexthop.", 0},
+     offsetof(pve_nodes_sdn_vnets_mac_vrf_get_item, nexthop), 0, NULL, "The IP address of the nexthop.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_sdn_vnets_mac_vrf_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_sdn_vnets_mac_vrf_get_item",
@@ -11278,7 +11337,7 @@ static const pmx_type_desc t_pve_nodes_sdn_vnets_mac_vrf_get_item = {
 static const pmx_field_desc f_pve_nodes_sdn_vnets_mac_vrf_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_sdn_vnets_mac_vrf_get_result, items), offsetof(pve_nodes_sdn_vnets_mac_vrf_get_result, n),
-     &t_pve_nodes_sdn_vnets_mac_vrf_get_item, NULL, 0},
+     &t_pve_nodes_sdn_vnets_mac_vrf_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_sdn_vnets_mac_vrf_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_sdn_vnets_mac_vrf_get_result",
@@ -11337,9 +11396,9 @@ int pve_nodes_sdn_vnets_mac_vrf_get(pmx_client *c, const char *node, const char 
 
 static const pmx_field_desc f_pve_nodes_sdn_zones_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "status", "status",
-     offsetof(pve_nodes_sdn_zones_get_item, status), 0, NULL, "Status of zone", 0},
+     offsetof(pve_nodes_sdn_zones_get_item, status), 0, NULL, "Status of zone", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "zone", "zone",
-     offsetof(pve_nodes_sdn_zones_get_item, zone), 0, NULL, "The SDN zone object identifier.", 0},
+     offsetof(pve_nodes_sdn_zones_get_item, zone), 0, NULL, "The SDN zone object identifier.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_sdn_zones_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_sdn_zones_get_item",
@@ -11348,7 +11407,7 @@ static const pmx_type_desc t_pve_nodes_sdn_zones_get_item = {
 static const pmx_field_desc f_pve_nodes_sdn_zones_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_sdn_zones_get_result, items), offsetof(pve_nodes_sdn_zones_get_result, n),
-     &t_pve_nodes_sdn_zones_get_item, NULL, 0},
+     &t_pve_nodes_sdn_zones_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_sdn_zones_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_sdn_zones_get_result",

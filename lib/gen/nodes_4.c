@@ -13,7 +13,7 @@ static const pmx_type_desc t__RAW = {
 
 static const pmx_field_desc f_pve_nodes_sdn_zones_zone_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "subdir", "subdir",
-     offsetof(pve_nodes_sdn_zones_zone_get_item, subdir), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_sdn_zones_zone_get_item, subdir), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_sdn_zones_zone_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_sdn_zones_zone_get_item",
@@ -22,7 +22,7 @@ static const pmx_type_desc t_pve_nodes_sdn_zones_zone_get_item = {
 static const pmx_field_desc f_pve_nodes_sdn_zones_zone_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_sdn_zones_zone_get_result, items), offsetof(pve_nodes_sdn_zones_zone_get_result, n),
-     &t_pve_nodes_sdn_zones_zone_get_item, NULL, 0},
+     &t_pve_nodes_sdn_zones_zone_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_sdn_zones_zone_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_sdn_zones_zone_get_result",
@@ -81,16 +81,16 @@ int pve_nodes_sdn_zones_zone_get(pmx_client *c, const char *node, const char *zo
 
 static const pmx_field_desc f_pve_nodes_sdn_zones_bridges_get_item_ports[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "index", "index",
-     offsetof(pve_nodes_sdn_zones_bridges_get_item_ports, index), 0, NULL, "The index of the guests network device that this interface belongs to.", 0},
+     offsetof(pve_nodes_sdn_zones_bridges_get_item_ports, index), 0, NULL, "The index of the guests network device that this interface belongs to.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_nodes_sdn_zones_bridges_get_item_ports, name), 0, NULL, "The name of the bridge port.", 0},
+     offsetof(pve_nodes_sdn_zones_bridges_get_item_ports, name), 0, NULL, "The name of the bridge port.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "primary_vlan", "primary_vlan",
-     offsetof(pve_nodes_sdn_zones_bridges_get_item_ports, primary_vlan), 0, NULL, "The primary VLAN configured for the port of this bridge (= PVID). Only for VLAN-aware bridges.", 0},
+     offsetof(pve_nodes_sdn_zones_bridges_get_item_ports, primary_vlan), 0, NULL, "The primary VLAN configured for the port of this bridge (= PVID). Only for VLAN-aware bridges.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "vlans", "vlans",
      offsetof(pve_nodes_sdn_zones_bridges_get_item_ports, vlans), offsetof(pve_nodes_sdn_zones_bridges_get_item_ports, n_vlans),
-     &t__STRING, "A list of VLANs and VLAN ranges that are allowed for this bridge port in addition to the primary VLAN. Only for VLAN-aware bridges.", 0},
+     &t__STRING, "A list of VLANs and VLAN ranges that are allowed for this bridge port in addition to the primary VLAN. Only for VLAN-aware bridges.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "vmid", "vmid",
-     offsetof(pve_nodes_sdn_zones_bridges_get_item_ports, vmid), 0, NULL, "The ID of the guest that this interface belongs to.", 0},
+     offsetof(pve_nodes_sdn_zones_bridges_get_item_ports, vmid), 0, NULL, "The ID of the guest that this interface belongs to.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_sdn_zones_bridges_get_item_ports = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_sdn_zones_bridges_get_item_ports",
@@ -98,12 +98,12 @@ static const pmx_type_desc t_pve_nodes_sdn_zones_bridges_get_item_ports = {
 
 static const pmx_field_desc f_pve_nodes_sdn_zones_bridges_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_nodes_sdn_zones_bridges_get_item, name), 0, NULL, "Name of the bridge.", 0},
+     offsetof(pve_nodes_sdn_zones_bridges_get_item, name), 0, NULL, "Name of the bridge.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "ports", "ports",
      offsetof(pve_nodes_sdn_zones_bridges_get_item, ports), offsetof(pve_nodes_sdn_zones_bridges_get_item, n_ports),
-     &t_pve_nodes_sdn_zones_bridges_get_item_ports, "All ports that are members of the bridge", 0},
+     &t_pve_nodes_sdn_zones_bridges_get_item_ports, "All ports that are members of the bridge", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "vlan_filtering", "vlan_filtering",
-     offsetof(pve_nodes_sdn_zones_bridges_get_item, vlan_filtering), 0, NULL, "Whether VLAN filtering is enabled for this bridge (= VLAN-aware).", 0},
+     offsetof(pve_nodes_sdn_zones_bridges_get_item, vlan_filtering), 0, NULL, "Whether VLAN filtering is enabled for this bridge (= VLAN-aware).", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_sdn_zones_bridges_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_sdn_zones_bridges_get_item",
@@ -112,7 +112,7 @@ static const pmx_type_desc t_pve_nodes_sdn_zones_bridges_get_item = {
 static const pmx_field_desc f_pve_nodes_sdn_zones_bridges_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_sdn_zones_bridges_get_result, items), offsetof(pve_nodes_sdn_zones_bridges_get_result, n),
-     &t_pve_nodes_sdn_zones_bridges_get_item, NULL, 0},
+     &t_pve_nodes_sdn_zones_bridges_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_sdn_zones_bridges_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_sdn_zones_bridges_get_result",
@@ -170,11 +170,11 @@ int pve_nodes_sdn_zones_bridges_get(pmx_client *c, const char *node, const char 
 
 static const pmx_field_desc f_pve_nodes_sdn_zones_content_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "status", "status",
-     offsetof(pve_nodes_sdn_zones_content_get_item, status), 0, NULL, "Status.", 0},
+     offsetof(pve_nodes_sdn_zones_content_get_item, status), 0, NULL, "Status.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "statusmsg", "statusmsg",
-     offsetof(pve_nodes_sdn_zones_content_get_item, statusmsg), 0, NULL, "Status details", 0},
+     offsetof(pve_nodes_sdn_zones_content_get_item, statusmsg), 0, NULL, "Status details", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "vnet", "vnet",
-     offsetof(pve_nodes_sdn_zones_content_get_item, vnet), 0, NULL, "Vnet identifier.", 0},
+     offsetof(pve_nodes_sdn_zones_content_get_item, vnet), 0, NULL, "Vnet identifier.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_sdn_zones_content_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_sdn_zones_content_get_item",
@@ -183,7 +183,7 @@ static const pmx_type_desc t_pve_nodes_sdn_zones_content_get_item = {
 static const pmx_field_desc f_pve_nodes_sdn_zones_content_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_sdn_zones_content_get_result, items), offsetof(pve_nodes_sdn_zones_content_get_result, n),
-     &t_pve_nodes_sdn_zones_content_get_item, NULL, 0},
+     &t_pve_nodes_sdn_zones_content_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_sdn_zones_content_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_sdn_zones_content_get_result",
@@ -242,14 +242,14 @@ int pve_nodes_sdn_zones_content_get(pmx_client *c, const char *node, const char 
 
 static const pmx_field_desc f_pve_nodes_sdn_zones_ip_vrf_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ip", "ip",
-     offsetof(pve_nodes_sdn_zones_ip_vrf_get_item, ip), 0, NULL, "The CIDR of the route table entry.", 0},
+     offsetof(pve_nodes_sdn_zones_ip_vrf_get_item, ip), 0, NULL, "The CIDR of the route table entry.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "metric", "metric",
-     offsetof(pve_nodes_sdn_zones_ip_vrf_get_item, metric), 0, NULL, "This route's metric.", 0},
+     offsetof(pve_nodes_sdn_zones_ip_vrf_get_item, metric), 0, NULL, "This route's metric.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "nexthops", "nexthops",
      offsetof(pve_nodes_sdn_zones_ip_vrf_get_item, nexthops), offsetof(pve_nodes_sdn_zones_ip_vrf_get_item, n_nexthops),
-     &t__STRING, "A list of nexthops for the route table entry.", 0},
+     &t__STRING, "A list of nexthops for the route table entry.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "protocol", "protocol",
-     offsetof(pve_nodes_sdn_zones_ip_vrf_get_item, protocol), 0, NULL, "The protocol where this route was learned from (e.g. BGP).", 0},
+     offsetof(pve_nodes_sdn_zones_ip_vrf_get_item, protocol), 0, NULL, "The protocol where this route was learned from (e.g. BGP).", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_sdn_zones_ip_vrf_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_sdn_zones_ip_vrf_get_item",
@@ -258,7 +258,7 @@ static const pmx_type_desc t_pve_nodes_sdn_zones_ip_vrf_get_item = {
 static const pmx_field_desc f_pve_nodes_sdn_zones_ip_vrf_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_sdn_zones_ip_vrf_get_result, items), offsetof(pve_nodes_sdn_zones_ip_vrf_get_result, n),
-     &t_pve_nodes_sdn_zones_ip_vrf_get_item, NULL, 0},
+     &t_pve_nodes_sdn_zones_ip_vrf_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_sdn_zones_ip_vrf_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_sdn_zones_ip_vrf_get_result",
@@ -316,17 +316,17 @@ int pve_nodes_sdn_zones_ip_vrf_get(pmx_client *c, const char *node, const char *
 
 static const pmx_field_desc f_pve_nodes_services_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "active-state", "active_state",
-     offsetof(pve_nodes_services_get_item, active_state), 0, NULL, "Current state of the service process (systemd ActiveState).", 0},
+     offsetof(pve_nodes_services_get_item, active_state), 0, NULL, "Current state of the service process (systemd ActiveState).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "desc", "desc",
-     offsetof(pve_nodes_services_get_item, desc), 0, NULL, "Description of the service.", 0},
+     offsetof(pve_nodes_services_get_item, desc), 0, NULL, "Description of the service.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_nodes_services_get_item, name), 0, NULL, "Short identifier for the service (e.g., \"pveproxy\").", 0},
+     offsetof(pve_nodes_services_get_item, name), 0, NULL, "Short identifier for the service (e.g., \"pveproxy\").", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "service", "service",
-     offsetof(pve_nodes_services_get_item, service), 0, NULL, "Systemd unit name (e.g., pveproxy).", 0},
+     offsetof(pve_nodes_services_get_item, service), 0, NULL, "Systemd unit name (e.g., pveproxy).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "state", "state",
-     offsetof(pve_nodes_services_get_item, state), 0, NULL, "Execution status of the service (systemd SubState).", 0},
+     offsetof(pve_nodes_services_get_item, state), 0, NULL, "Execution status of the service (systemd SubState).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "unit-state", "unit_state",
-     offsetof(pve_nodes_services_get_item, unit_state), 0, NULL, "Whether the service is enabled (systemd UnitFileState).", 0},
+     offsetof(pve_nodes_services_get_item, unit_state), 0, NULL, "Whether the service is enabled (systemd UnitFileState).", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_services_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_services_get_item",
@@ -335,7 +335,7 @@ static const pmx_type_desc t_pve_nodes_services_get_item = {
 static const pmx_field_desc f_pve_nodes_services_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_services_get_result, items), offsetof(pve_nodes_services_get_result, n),
-     &t_pve_nodes_services_get_item, NULL, 0},
+     &t_pve_nodes_services_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_services_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_services_get_result",
@@ -380,7 +380,7 @@ int pve_nodes_services_get(pmx_client *c, const char *node, const pve_nodes_serv
 
 static const pmx_field_desc f_pve_nodes_services_service_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "subdir", "subdir",
-     offsetof(pve_nodes_services_service_get_item, subdir), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_services_service_get_item, subdir), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_services_service_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_services_service_get_item",
@@ -389,7 +389,7 @@ static const pmx_type_desc t_pve_nodes_services_service_get_item = {
 static const pmx_field_desc f_pve_nodes_services_service_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_services_service_get_result, items), offsetof(pve_nodes_services_service_get_result, n),
-     &t_pve_nodes_services_service_get_item, NULL, 0},
+     &t_pve_nodes_services_service_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_services_service_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_services_service_get_result",
@@ -450,7 +450,7 @@ int pve_nodes_services_service_get(pmx_client *c, const char *node, const char *
 static const pmx_field_desc f_pve_nodes_services_reload_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_services_reload_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_services_reload_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_services_reload_post_result",
@@ -511,7 +511,7 @@ int pve_nodes_services_reload_post(pmx_client *c, const char *node, const char *
 static const pmx_field_desc f_pve_nodes_services_restart_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_services_restart_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_services_restart_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_services_restart_post_result",
@@ -572,7 +572,7 @@ int pve_nodes_services_restart_post(pmx_client *c, const char *node, const char 
 static const pmx_field_desc f_pve_nodes_services_start_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_services_start_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_services_start_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_services_start_post_result",
@@ -632,17 +632,17 @@ int pve_nodes_services_start_post(pmx_client *c, const char *node, const char *s
 
 static const pmx_field_desc f_pve_nodes_services_state_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "active-state", "active_state",
-     offsetof(pve_nodes_services_state_get_result, active_state), 0, NULL, "Current state of the service process (systemd ActiveState).", 0},
+     offsetof(pve_nodes_services_state_get_result, active_state), 0, NULL, "Current state of the service process (systemd ActiveState).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "desc", "desc",
-     offsetof(pve_nodes_services_state_get_result, desc), 0, NULL, "Description of the service.", 0},
+     offsetof(pve_nodes_services_state_get_result, desc), 0, NULL, "Description of the service.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "name", "name",
-     offsetof(pve_nodes_services_state_get_result, name), 0, NULL, "Short identifier for the service (e.g., \"pveproxy\").", 0},
+     offsetof(pve_nodes_services_state_get_result, name), 0, NULL, "Short identifier for the service (e.g., \"pveproxy\").", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "service", "service",
-     offsetof(pve_nodes_services_state_get_result, service), 0, NULL, "Systemd unit name (e.g., pveproxy).", 0},
+     offsetof(pve_nodes_services_state_get_result, service), 0, NULL, "Systemd unit name (e.g., pveproxy).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "state", "state",
-     offsetof(pve_nodes_services_state_get_result, state), 0, NULL, "Execution status of the service (systemd SubState).", 0},
+     offsetof(pve_nodes_services_state_get_result, state), 0, NULL, "Execution status of the service (systemd SubState).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "unit-state", "unit_state",
-     offsetof(pve_nodes_services_state_get_result, unit_state), 0, NULL, "Whether the service is enabled (systemd UnitFileState).", 0},
+     offsetof(pve_nodes_services_state_get_result, unit_state), 0, NULL, "Whether the service is enabled (systemd UnitFileState).", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_services_state_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_services_state_get_result",
@@ -703,7 +703,7 @@ int pve_nodes_services_state_get(pmx_client *c, const char *node, const char *se
 static const pmx_field_desc f_pve_nodes_services_stop_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_services_stop_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_services_stop_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_services_stop_post_result",
@@ -763,15 +763,15 @@ int pve_nodes_services_stop_post(pmx_client *c, const char *node, const char *se
 
 static const pmx_field_desc f_pve_nodes_spiceshell_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "host", "host",
-     offsetof(pve_nodes_spiceshell_post_result, host), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_spiceshell_post_result, host), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "password", "password",
-     offsetof(pve_nodes_spiceshell_post_result, password), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_spiceshell_post_result, password), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "proxy", "proxy",
-     offsetof(pve_nodes_spiceshell_post_result, proxy), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_spiceshell_post_result, proxy), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "tls-port", "tls_port",
-     offsetof(pve_nodes_spiceshell_post_result, tls_port), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_spiceshell_post_result, tls_port), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_nodes_spiceshell_post_result, type), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_spiceshell_post_result, type), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_spiceshell_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_spiceshell_post_result",
@@ -856,7 +856,7 @@ int pve_nodes_spiceshell_post(pmx_client *c, const char *node,
 static const pmx_field_desc f_pve_nodes_startall_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_startall_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_startall_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_startall_post_result",
@@ -926,9 +926,9 @@ int pve_nodes_startall_post(pmx_client *c, const char *node,
 
 static const pmx_field_desc f_pve_nodes_status_get_result_boot_info[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "mode", "mode",
-     offsetof(pve_nodes_status_get_result_boot_info, mode), 0, NULL, "Through which firmware the system got booted.", 0},
+     offsetof(pve_nodes_status_get_result_boot_info, mode), 0, NULL, "Through which firmware the system got booted.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "secureboot", "secureboot",
-     offsetof(pve_nodes_status_get_result_boot_info, secureboot), 0, NULL, "System is booted in secure mode, only applicable for the \"efi\" mode.", 0},
+     offsetof(pve_nodes_status_get_result_boot_info, secureboot), 0, NULL, "System is booted in secure mode, only applicable for the \"efi\" mode.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_status_get_result_boot_info = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_status_get_result_boot_info",
@@ -936,13 +936,13 @@ static const pmx_type_desc t_pve_nodes_status_get_result_boot_info = {
 
 static const pmx_field_desc f_pve_nodes_status_get_result_cpuinfo[] = {
     {sizeof(pmx_field_desc), PMX_KIND_I64, "cores", "cores",
-     offsetof(pve_nodes_status_get_result_cpuinfo, cores), 0, NULL, "The number of physical cores of the CPU.", 0},
+     offsetof(pve_nodes_status_get_result_cpuinfo, cores), 0, NULL, "The number of physical cores of the CPU.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "cpus", "cpus",
-     offsetof(pve_nodes_status_get_result_cpuinfo, cpus), 0, NULL, "The number of logical threads of the CPU.", 0},
+     offsetof(pve_nodes_status_get_result_cpuinfo, cpus), 0, NULL, "The number of logical threads of the CPU.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "model", "model",
-     offsetof(pve_nodes_status_get_result_cpuinfo, model), 0, NULL, "The CPU model", 0},
+     offsetof(pve_nodes_status_get_result_cpuinfo, model), 0, NULL, "The CPU model", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "sockets", "sockets",
-     offsetof(pve_nodes_status_get_result_cpuinfo, sockets), 0, NULL, "The number of logical threads of the CPU.", 0},
+     offsetof(pve_nodes_status_get_result_cpuinfo, sockets), 0, NULL, "The number of logical threads of the CPU.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_status_get_result_cpuinfo = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_status_get_result_cpuinfo",
@@ -950,13 +950,13 @@ static const pmx_type_desc t_pve_nodes_status_get_result_cpuinfo = {
 
 static const pmx_field_desc f_pve_nodes_status_get_result_current_kernel[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "machine", "machine",
-     offsetof(pve_nodes_status_get_result_current_kernel, machine), 0, NULL, "Hardware (architecture) type", 0},
+     offsetof(pve_nodes_status_get_result_current_kernel, machine), 0, NULL, "Hardware (architecture) type", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "release", "release",
-     offsetof(pve_nodes_status_get_result_current_kernel, release), 0, NULL, "OS kernel release (e.g., \"6.8.0\")", 0},
+     offsetof(pve_nodes_status_get_result_current_kernel, release), 0, NULL, "OS kernel release (e.g., \"6.8.0\")", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "sysname", "sysname",
-     offsetof(pve_nodes_status_get_result_current_kernel, sysname), 0, NULL, "OS kernel name (e.g., \"Linux\")", 0},
+     offsetof(pve_nodes_status_get_result_current_kernel, sysname), 0, NULL, "OS kernel name (e.g., \"Linux\")", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "version", "version",
-     offsetof(pve_nodes_status_get_result_current_kernel, version), 0, NULL, "OS kernel version with build info", 0},
+     offsetof(pve_nodes_status_get_result_current_kernel, version), 0, NULL, "OS kernel version with build info", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_status_get_result_current_kernel = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_status_get_result_current_kernel",
@@ -964,13 +964,13 @@ static const pmx_type_desc t_pve_nodes_status_get_result_current_kernel = {
 
 static const pmx_field_desc f_pve_nodes_status_get_result_memory[] = {
     {sizeof(pmx_field_desc), PMX_KIND_I64, "available", "available",
-     offsetof(pve_nodes_status_get_result_memory, available), 0, NULL, "The available memory in bytes.", 0},
+     offsetof(pve_nodes_status_get_result_memory, available), 0, NULL, "The available memory in bytes.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "free", "free",
-     offsetof(pve_nodes_status_get_result_memory, free), 0, NULL, "The free memory in bytes.", 0},
+     offsetof(pve_nodes_status_get_result_memory, free), 0, NULL, "The free memory in bytes.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "total", "total",
-     offsetof(pve_nodes_status_get_result_memory, total), 0, NULL, "The total memory in bytes.", 0},
+     offsetof(pve_nodes_status_get_result_memory, total), 0, NULL, "The total memory in bytes.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "used", "used",
-     offsetof(pve_nodes_status_get_result_memory, used), 0, NULL, "The used memory in bytes.", 0},
+     offsetof(pve_nodes_status_get_result_memory, used), 0, NULL, "The used memory in bytes.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_status_get_result_memory = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_status_get_result_memory",
@@ -978,13 +978,13 @@ static const pmx_type_desc t_pve_nodes_status_get_result_memory = {
 
 static const pmx_field_desc f_pve_nodes_status_get_result_rootfs[] = {
     {sizeof(pmx_field_desc), PMX_KIND_I64, "avail", "avail",
-     offsetof(pve_nodes_status_get_result_rootfs, avail), 0, NULL, "The available bytes in the root filesystem.", 0},
+     offsetof(pve_nodes_status_get_result_rootfs, avail), 0, NULL, "The available bytes in the root filesystem.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "free", "free",
-     offsetof(pve_nodes_status_get_result_rootfs, free), 0, NULL, "The free bytes on the root filesystem.", 0},
+     offsetof(pve_nodes_status_get_result_rootfs, free), 0, NULL, "The free bytes on the root filesystem.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "total", "total",
-     offsetof(pve_nodes_status_get_result_rootfs, total), 0, NULL, "The total size of the root filesystem in bytes.", 0},
+     offsetof(pve_nodes_status_get_result_rootfs, total), 0, NULL, "The total size of the root filesystem in bytes.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "used", "used",
-     offsetof(pve_nodes_status_get_result_rootfs, used), 0, NULL, "The used bytes in the root filesystem.", 0},
+     offsetof(pve_nodes_status_get_result_rootfs, used), 0, NULL, "The used bytes in the root filesystem.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_status_get_result_rootfs = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_status_get_result_rootfs",
@@ -992,22 +992,22 @@ static const pmx_type_desc t_pve_nodes_status_get_result_rootfs = {
 
 static const pmx_field_desc f_pve_nodes_status_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_OBJECT, "boot-info", "boot_info",
-     offsetof(pve_nodes_status_get_result, boot_info), 0, &t_pve_nodes_status_get_result_boot_info, "Meta-information about the boot mode.", 0},
+     offsetof(pve_nodes_status_get_result, boot_info), 0, &t_pve_nodes_status_get_result_boot_info, "Meta-information about the boot mode.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_F64, "cpu", "cpu",
-     offsetof(pve_nodes_status_get_result, cpu), 0, NULL, "The current cpu usage.", 0},
+     offsetof(pve_nodes_status_get_result, cpu), 0, NULL, "The current cpu usage.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OBJECT, "cpuinfo", "cpuinfo",
-     offsetof(pve_nodes_status_get_result, cpuinfo), 0, &t_pve_nodes_status_get_result_cpuinfo, NULL, 0},
+     offsetof(pve_nodes_status_get_result, cpuinfo), 0, &t_pve_nodes_status_get_result_cpuinfo, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OBJECT, "current-kernel", "current_kernel",
-     offsetof(pve_nodes_status_get_result, current_kernel), 0, &t_pve_nodes_status_get_result_current_kernel, "Meta-information about the currently booted kernel of this node.", 0},
+     offsetof(pve_nodes_status_get_result, current_kernel), 0, &t_pve_nodes_status_get_result_current_kernel, "Meta-information about the currently booted kernel of this node.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "loadavg", "loadavg",
      offsetof(pve_nodes_status_get_result, loadavg), offsetof(pve_nodes_status_get_result, n_loadavg),
-     &t__STRING, "An array of load avg for 1, 5 and 15 minutes respectively.", 0},
+     &t__STRING, "An array of load avg for 1, 5 and 15 minutes respectively.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OBJECT, "memory", "memory",
-     offsetof(pve_nodes_status_get_result, memory), 0, &t_pve_nodes_status_get_result_memory, NULL, 0},
+     offsetof(pve_nodes_status_get_result, memory), 0, &t_pve_nodes_status_get_result_memory, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "pveversion", "pveversion",
-     offsetof(pve_nodes_status_get_result, pveversion), 0, NULL, "The PVE version string.", 0},
+     offsetof(pve_nodes_status_get_result, pveversion), 0, NULL, "The PVE version string.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OBJECT, "rootfs", "rootfs",
-     offsetof(pve_nodes_status_get_result, rootfs), 0, &t_pve_nodes_status_get_result_rootfs, NULL, 0},
+     offsetof(pve_nodes_status_get_result, rootfs), 0, &t_pve_nodes_status_get_result_rootfs, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_status_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_status_get_result",
@@ -1103,7 +1103,7 @@ int pve_nodes_status_post(pmx_client *c, const char *node, const pve_nodes_statu
 static const pmx_field_desc f_pve_nodes_stopall_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_stopall_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_stopall_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_stopall_post_result",
@@ -1187,10 +1187,10 @@ int pve_nodes_stopall_post(pmx_client *c, const char *node, const pve_nodes_stop
 
 static const pmx_field_desc f_pve_nodes_storage_get_item_formats[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "default", "default_",
-     offsetof(pve_nodes_storage_get_item_formats, default_), 0, NULL, "The default format of the storage.", 0},
+     offsetof(pve_nodes_storage_get_item_formats, default_), 0, NULL, "The default format of the storage.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "supported", "supported",
      offsetof(pve_nodes_storage_get_item_formats, supported), offsetof(pve_nodes_storage_get_item_formats, n_supported),
-     &t__STRING, "The list of supported formats", 0},
+     &t__STRING, "The list of supported formats", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_storage_get_item_formats = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_storage_get_item_formats",
@@ -1198,29 +1198,29 @@ static const pmx_type_desc t_pve_nodes_storage_get_item_formats = {
 
 static const pmx_field_desc f_pve_nodes_storage_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "active", "active",
-     offsetof(pve_nodes_storage_get_item, active), 0, NULL, "Set when storage is accessible.", 0},
+     offsetof(pve_nodes_storage_get_item, active), 0, NULL, "Set when storage is accessible.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "avail", "avail",
-     offsetof(pve_nodes_storage_get_item, avail), 0, NULL, "Available storage space in bytes.", 0},
+     offsetof(pve_nodes_storage_get_item, avail), 0, NULL, "Available storage space in bytes.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "content", "content",
-     offsetof(pve_nodes_storage_get_item, content), 0, NULL, "Allowed storage content types.", 0},
+     offsetof(pve_nodes_storage_get_item, content), 0, NULL, "Allowed storage content types.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "enabled", "enabled",
-     offsetof(pve_nodes_storage_get_item, enabled), 0, NULL, "Set when storage is enabled (not disabled).", 0},
+     offsetof(pve_nodes_storage_get_item, enabled), 0, NULL, "Set when storage is enabled (not disabled).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OBJECT, "formats", "formats",
-     offsetof(pve_nodes_storage_get_item, formats), 0, &t_pve_nodes_storage_get_item_formats, "Lists the supported and default format. Use 'formats' instead. Only included if 'format' parameter is set.", 0},
+     offsetof(pve_nodes_storage_get_item, formats), 0, &t_pve_nodes_storage_get_item_formats, "Lists the supported and default format. Use 'formats' instead. Only included if 'format' parameter is set.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "select_existing", "select_existing",
-     offsetof(pve_nodes_storage_get_item, select_existing), 0, NULL, "Instead of creating new volumes, one must select one that is already existing. Only included if 'format' parameter is set.", 0},
+     offsetof(pve_nodes_storage_get_item, select_existing), 0, NULL, "Instead of creating new volumes, one must select one that is already existing. Only included if 'format' parameter is set.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "shared", "shared",
-     offsetof(pve_nodes_storage_get_item, shared), 0, NULL, "Shared flag from storage configuration.", 0},
+     offsetof(pve_nodes_storage_get_item, shared), 0, NULL, "Shared flag from storage configuration.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "storage", "storage",
-     offsetof(pve_nodes_storage_get_item, storage), 0, NULL, "The storage identifier.", 0},
+     offsetof(pve_nodes_storage_get_item, storage), 0, NULL, "The storage identifier.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "total", "total",
-     offsetof(pve_nodes_storage_get_item, total), 0, NULL, "Total storage space in bytes.", 0},
+     offsetof(pve_nodes_storage_get_item, total), 0, NULL, "Total storage space in bytes.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_nodes_storage_get_item, type), 0, NULL, "Storage type.", 0},
+     offsetof(pve_nodes_storage_get_item, type), 0, NULL, "Storage type.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "used", "used",
-     offsetof(pve_nodes_storage_get_item, used), 0, NULL, "Used storage space in bytes.", 0},
+     offsetof(pve_nodes_storage_get_item, used), 0, NULL, "Used storage space in bytes.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_F64, "used_fraction", "used_fraction",
-     offsetof(pve_nodes_storage_get_item, used_fraction), 0, NULL, "Used fraction (used/total).", 0},
+     offsetof(pve_nodes_storage_get_item, used_fraction), 0, NULL, "Used fraction (used/total).", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_storage_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_storage_get_item",
@@ -1229,7 +1229,7 @@ static const pmx_type_desc t_pve_nodes_storage_get_item = {
 static const pmx_field_desc f_pve_nodes_storage_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_storage_get_result, items), offsetof(pve_nodes_storage_get_result, n),
-     &t_pve_nodes_storage_get_item, NULL, 0},
+     &t_pve_nodes_storage_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_storage_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_storage_get_result",
@@ -1334,7 +1334,7 @@ int pve_nodes_storage_get(pmx_client *c, const char *node, const pve_nodes_stora
 
 static const pmx_field_desc f_pve_nodes_storage_storage_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "subdir", "subdir",
-     offsetof(pve_nodes_storage_storage_get_item, subdir), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_storage_storage_get_item, subdir), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_storage_storage_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_storage_storage_get_item",
@@ -1343,7 +1343,7 @@ static const pmx_type_desc t_pve_nodes_storage_storage_get_item = {
 static const pmx_field_desc f_pve_nodes_storage_storage_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_storage_storage_get_result, items), offsetof(pve_nodes_storage_storage_get_result, n),
-     &t_pve_nodes_storage_storage_get_item, NULL, 0},
+     &t_pve_nodes_storage_storage_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_storage_storage_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_storage_storage_get_result",
@@ -1402,9 +1402,9 @@ int pve_nodes_storage_storage_get(pmx_client *c, const char *node, const char *s
 
 static const pmx_field_desc f_pve_nodes_storage_content_get_item_verification[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "state", "state",
-     offsetof(pve_nodes_storage_content_get_item_verification, state), 0, NULL, "Last backup verification state.", 0},
+     offsetof(pve_nodes_storage_content_get_item_verification, state), 0, NULL, "Last backup verification state.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "upid", "upid",
-     offsetof(pve_nodes_storage_content_get_item_verification, upid), 0, NULL, "Last backup verification UPID.", 0},
+     offsetof(pve_nodes_storage_content_get_item_verification, upid), 0, NULL, "Last backup verification UPID.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_storage_content_get_item_verification = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_storage_content_get_item_verification",
@@ -1412,27 +1412,27 @@ static const pmx_type_desc t_pve_nodes_storage_content_get_item_verification = {
 
 static const pmx_field_desc f_pve_nodes_storage_content_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "ctime", "ctime",
-     offsetof(pve_nodes_storage_content_get_item, ctime), 0, NULL, "Creation time (seconds since the UNIX Epoch).", 0},
+     offsetof(pve_nodes_storage_content_get_item, ctime), 0, NULL, "Creation time (seconds since the UNIX Epoch).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "encrypted", "encrypted",
-     offsetof(pve_nodes_storage_content_get_item, encrypted), 0, NULL, "If whole backup is encrypted, value is the fingerprint or '1'  if encrypted. Only useful for the Proxmox Backup Server storage type.", 0},
+     offsetof(pve_nodes_storage_content_get_item, encrypted), 0, NULL, "If whole backup is encrypted, value is the fingerprint or '1'  if encrypted. Only useful for the Proxmox Backup Server storage type.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "format", "format",
-     offsetof(pve_nodes_storage_content_get_item, format), 0, NULL, "Format identifier ('raw', 'qcow2', 'subvol', 'iso', 'tgz' ...)", 0},
+     offsetof(pve_nodes_storage_content_get_item, format), 0, NULL, "Format identifier ('raw', 'qcow2', 'subvol', 'iso', 'tgz' ...)", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "notes", "notes",
-     offsetof(pve_nodes_storage_content_get_item, notes), 0, NULL, "Optional notes. If they contain multiple lines, only the first one is returned here.", 0},
+     offsetof(pve_nodes_storage_content_get_item, notes), 0, NULL, "Optional notes. If they contain multiple lines, only the first one is returned here.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "parent", "parent",
-     offsetof(pve_nodes_storage_content_get_item, parent), 0, NULL, "Volume identifier of parent (for linked cloned).", 0},
+     offsetof(pve_nodes_storage_content_get_item, parent), 0, NULL, "Volume identifier of parent (for linked cloned).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "protected", "protected_",
-     offsetof(pve_nodes_storage_content_get_item, protected_), 0, NULL, "Protection status. Currently only supported for backups.", 0},
+     offsetof(pve_nodes_storage_content_get_item, protected_), 0, NULL, "Protection status. Currently only supported for backups.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "size", "size",
-     offsetof(pve_nodes_storage_content_get_item, size), 0, NULL, "Volume size in bytes.", 0},
+     offsetof(pve_nodes_storage_content_get_item, size), 0, NULL, "Volume size in bytes.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "used", "used",
-     offsetof(pve_nodes_storage_content_get_item, used), 0, NULL, "Used space. Please note that most storage plugins do not report anything useful here.", 0},
+     offsetof(pve_nodes_storage_content_get_item, used), 0, NULL, "Used space. Please note that most storage plugins do not report anything useful here.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OBJECT, "verification", "verification",
-     offsetof(pve_nodes_storage_content_get_item, verification), 0, &t_pve_nodes_storage_content_get_item_verification, "Last backup verification result, only useful for PBS storages.", 0},
+     offsetof(pve_nodes_storage_content_get_item, verification), 0, &t_pve_nodes_storage_content_get_item_verification, "Last backup verification result, only useful for PBS storages.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "vmid", "vmid",
-     offsetof(pve_nodes_storage_content_get_item, vmid), 0, NULL, "Associated Owner VMID.", 0},
+     offsetof(pve_nodes_storage_content_get_item, vmid), 0, NULL, "Associated Owner VMID.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "volid", "volid",
-     offsetof(pve_nodes_storage_content_get_item, volid), 0, NULL, "Volume identifier.", 0},
+     offsetof(pve_nodes_storage_content_get_item, volid), 0, NULL, "Volume identifier.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_storage_content_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_storage_content_get_item",
@@ -1441,7 +1441,7 @@ static const pmx_type_desc t_pve_nodes_storage_content_get_item = {
 static const pmx_field_desc f_pve_nodes_storage_content_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_storage_content_get_result, items), offsetof(pve_nodes_storage_content_get_result, n),
-     &t_pve_nodes_storage_content_get_item, NULL, 0},
+     &t_pve_nodes_storage_content_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_storage_content_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_storage_content_get_result",
@@ -1528,7 +1528,7 @@ int pve_nodes_storage_content_get(pmx_client *c, const char *node, const char *s
 static const pmx_field_desc f_pve_nodes_storage_content_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_storage_content_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_storage_content_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_storage_content_post_result",
@@ -1641,7 +1641,7 @@ int pve_nodes_storage_content_post(pmx_client *c, const char *node, const char *
 static const pmx_field_desc f_pve_nodes_storage_content_volume_delete_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_storage_content_volume_delete_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_storage_content_volume_delete_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_storage_content_volume_delete_result",
@@ -1727,17 +1727,17 @@ int pve_nodes_storage_content_volume_delete(pmx_client *c, const char *node, con
 
 static const pmx_field_desc f_pve_nodes_storage_content_volume_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "format", "format",
-     offsetof(pve_nodes_storage_content_volume_get_result, format), 0, NULL, "Format identifier ('raw', 'qcow2', 'subvol', 'iso', 'tgz' ...)", 0},
+     offsetof(pve_nodes_storage_content_volume_get_result, format), 0, NULL, "Format identifier ('raw', 'qcow2', 'subvol', 'iso', 'tgz' ...)", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "notes", "notes",
-     offsetof(pve_nodes_storage_content_volume_get_result, notes), 0, NULL, "Optional notes.", 0},
+     offsetof(pve_nodes_storage_content_volume_get_result, notes), 0, NULL, "Optional notes.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "path", "path",
-     offsetof(pve_nodes_storage_content_volume_get_result, path), 0, NULL, "The Path", 0},
+     offsetof(pve_nodes_storage_content_volume_get_result, path), 0, NULL, "The Path", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "protected", "protected_",
-     offsetof(pve_nodes_storage_content_volume_get_result, protected_), 0, NULL, "Protection status. Currently only supported for backups.", 0},
+     offsetof(pve_nodes_storage_content_volume_get_result, protected_), 0, NULL, "Protection status. Currently only supported for backups.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "size", "size",
-     offsetof(pve_nodes_storage_content_volume_get_result, size), 0, NULL, "Volume size in bytes.", 0},
+     offsetof(pve_nodes_storage_content_volume_get_result, size), 0, NULL, "Volume size in bytes.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "used", "used",
-     offsetof(pve_nodes_storage_content_volume_get_result, used), 0, NULL, "Used space. Please note that most storage plugins do not report anything useful here.", 0},
+     offsetof(pve_nodes_storage_content_volume_get_result, used), 0, NULL, "Used space. Please note that most storage plugins do not report anything useful here.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_storage_content_volume_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_storage_content_volume_get_result",
@@ -1810,7 +1810,7 @@ int pve_nodes_storage_content_volume_get(pmx_client *c, const char *node, const 
 static const pmx_field_desc f_pve_nodes_storage_content_volume_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_storage_content_volume_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_storage_content_volume_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_storage_content_volume_post_result",
@@ -1992,7 +1992,7 @@ int pve_nodes_storage_content_volume_put(pmx_client *c, const char *node, const 
 static const pmx_field_desc f_pve_nodes_storage_download_url_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_storage_download_url_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_storage_download_url_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_storage_download_url_post_result",
@@ -2140,7 +2140,7 @@ int pve_nodes_storage_download_url_post(pmx_client *c, const char *node, const c
 static const pmx_field_desc f_pve_nodes_storage_file_restore_download_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_nodes_storage_file_restore_download_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_storage_file_restore_download_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_storage_file_restore_download_get_result",
@@ -2237,17 +2237,17 @@ int pve_nodes_storage_file_restore_download_get(pmx_client *c, const char *node,
 
 static const pmx_field_desc f_pve_nodes_storage_file_restore_list_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "filepath", "filepath",
-     offsetof(pve_nodes_storage_file_restore_list_get_item, filepath), 0, NULL, "base64 path of the current entry", 0},
+     offsetof(pve_nodes_storage_file_restore_list_get_item, filepath), 0, NULL, "base64 path of the current entry", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_BOOL, "leaf", "leaf",
-     offsetof(pve_nodes_storage_file_restore_list_get_item, leaf), 0, NULL, "If this entry is a leaf in the directory graph.", 0},
+     offsetof(pve_nodes_storage_file_restore_list_get_item, leaf), 0, NULL, "If this entry is a leaf in the directory graph.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "mtime", "mtime",
-     offsetof(pve_nodes_storage_file_restore_list_get_item, mtime), 0, NULL, "Entry last-modified time (unix timestamp).", 0},
+     offsetof(pve_nodes_storage_file_restore_list_get_item, mtime), 0, NULL, "Entry last-modified time (unix timestamp).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "size", "size",
-     offsetof(pve_nodes_storage_file_restore_list_get_item, size), 0, NULL, "Entry file size.", 0},
+     offsetof(pve_nodes_storage_file_restore_list_get_item, size), 0, NULL, "Entry file size.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "text", "text",
-     offsetof(pve_nodes_storage_file_restore_list_get_item, text), 0, NULL, "Entry display text.", 0},
+     offsetof(pve_nodes_storage_file_restore_list_get_item, text), 0, NULL, "Entry display text.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_nodes_storage_file_restore_list_get_item, type), 0, NULL, "Entry type.", 0},
+     offsetof(pve_nodes_storage_file_restore_list_get_item, type), 0, NULL, "Entry type.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_storage_file_restore_list_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_storage_file_restore_list_get_item",
@@ -2256,7 +2256,7 @@ static const pmx_type_desc t_pve_nodes_storage_file_restore_list_get_item = {
 static const pmx_field_desc f_pve_nodes_storage_file_restore_list_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_storage_file_restore_list_get_result, items), offsetof(pve_nodes_storage_file_restore_list_get_result, n),
-     &t_pve_nodes_storage_file_restore_list_get_item, NULL, 0},
+     &t_pve_nodes_storage_file_restore_list_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_storage_file_restore_list_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_storage_file_restore_list_get_result",
@@ -2339,11 +2339,11 @@ int pve_nodes_storage_file_restore_list_get(pmx_client *c, const char *node, con
 
 static const pmx_field_desc f_pve_nodes_storage_import_metadata_get_result_warnings[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "key", "key",
-     offsetof(pve_nodes_storage_import_metadata_get_result_warnings, key), 0, NULL, "Related subject (config) key of warning.", 0},
+     offsetof(pve_nodes_storage_import_metadata_get_result_warnings, key), 0, NULL, "Related subject (config) key of warning.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_nodes_storage_import_metadata_get_result_warnings, type), 0, NULL, "What this warning is about.", 0},
+     offsetof(pve_nodes_storage_import_metadata_get_result_warnings, type), 0, NULL, "What this warning is about.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
-     offsetof(pve_nodes_storage_import_metadata_get_result_warnings, value), 0, NULL, "Related subject (config) value of warning.", 0},
+     offsetof(pve_nodes_storage_import_metadata_get_result_warnings, value), 0, NULL, "Related subject (config) value of warning.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_storage_import_metadata_get_result_warnings = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_storage_import_metadata_get_result_warnings",
@@ -2351,18 +2351,18 @@ static const pmx_type_desc t_pve_nodes_storage_import_metadata_get_result_warnin
 
 static const pmx_field_desc f_pve_nodes_storage_import_metadata_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "create-args", "create_args",
-     offsetof(pve_nodes_storage_import_metadata_get_result, create_args), 0, NULL, "Parameters which can be used in a call to create a VM or container.", 0},
+     offsetof(pve_nodes_storage_import_metadata_get_result, create_args), 0, NULL, "Parameters which can be used in a call to create a VM or container.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "disks", "disks",
-     offsetof(pve_nodes_storage_import_metadata_get_result, disks), 0, NULL, "Recognised disk volumes as `$bus$id` => `$storeid:$path` map.", 0},
+     offsetof(pve_nodes_storage_import_metadata_get_result, disks), 0, NULL, "Recognised disk volumes as `$bus$id` => `$storeid:$path` map.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "net", "net",
-     offsetof(pve_nodes_storage_import_metadata_get_result, net), 0, NULL, "Recognised network interfaces as `net$id` => { ...params } object.", 0},
+     offsetof(pve_nodes_storage_import_metadata_get_result, net), 0, NULL, "Recognised network interfaces as `net$id` => { ...params } object.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "source", "source",
-     offsetof(pve_nodes_storage_import_metadata_get_result, source), 0, NULL, "The type of the import-source of this guest volume.", 0},
+     offsetof(pve_nodes_storage_import_metadata_get_result, source), 0, NULL, "The type of the import-source of this guest volume.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_nodes_storage_import_metadata_get_result, type), 0, NULL, "The type of guest this is going to produce.", 0},
+     offsetof(pve_nodes_storage_import_metadata_get_result, type), 0, NULL, "The type of guest this is going to produce.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "warnings", "warnings",
      offsetof(pve_nodes_storage_import_metadata_get_result, warnings), offsetof(pve_nodes_storage_import_metadata_get_result, n_warnings),
-     &t_pve_nodes_storage_import_metadata_get_result_warnings, "List of known issues that can affect the import of a guest. Note that lack of warning does not imply that there cannot be any problems.", 0},
+     &t_pve_nodes_storage_import_metadata_get_result_warnings, "List of known issues that can affect the import of a guest. Note that lack of warning does not imply that there cannot be any problems.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_storage_import_metadata_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_storage_import_metadata_get_result",
@@ -2434,7 +2434,7 @@ int pve_nodes_storage_import_metadata_get(pmx_client *c, const char *node, const
 static const pmx_field_desc f_pve_nodes_storage_oci_registry_pull_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_storage_oci_registry_pull_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_storage_oci_registry_pull_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_storage_oci_registry_pull_post_result",
@@ -2521,7 +2521,7 @@ int pve_nodes_storage_oci_registry_pull_post(pmx_client *c, const char *node, co
 static const pmx_field_desc f_pve_nodes_storage_prunebackups_delete_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_storage_prunebackups_delete_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_storage_prunebackups_delete_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_storage_prunebackups_delete_result",
@@ -2620,15 +2620,15 @@ int pve_nodes_storage_prunebackups_delete(pmx_client *c, const char *node, const
 
 static const pmx_field_desc f_pve_nodes_storage_prunebackups_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_I64, "ctime", "ctime",
-     offsetof(pve_nodes_storage_prunebackups_get_item, ctime), 0, NULL, "Creation time of the backup (seconds since the UNIX epoch).", 0},
+     offsetof(pve_nodes_storage_prunebackups_get_item, ctime), 0, NULL, "Creation time of the backup (seconds since the UNIX epoch).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "mark", "mark",
-     offsetof(pve_nodes_storage_prunebackups_get_item, mark), 0, NULL, "Whether the backup would be kept or removed. Backups that are protected or don't use the standard naming scheme are not removed.", 0},
+     offsetof(pve_nodes_storage_prunebackups_get_item, mark), 0, NULL, "Whether the backup would be kept or removed. Backups that are protected or don't use the standard naming scheme are not removed.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_nodes_storage_prunebackups_get_item, type), 0, NULL, "One of 'qemu', 'lxc', 'openvz' or 'unknown'.", 0},
+     offsetof(pve_nodes_storage_prunebackups_get_item, type), 0, NULL, "One of 'qemu', 'lxc', 'openvz' or 'unknown'.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "vmid", "vmid",
-     offsetof(pve_nodes_storage_prunebackups_get_item, vmid), 0, NULL, "The VM the backup belongs to.", 0},
+     offsetof(pve_nodes_storage_prunebackups_get_item, vmid), 0, NULL, "The VM the backup belongs to.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "volid", "volid",
-     offsetof(pve_nodes_storage_prunebackups_get_item, volid), 0, NULL, "Backup volume ID.", 0},
+     offsetof(pve_nodes_storage_prunebackups_get_item, volid), 0, NULL, "Backup volume ID.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_storage_prunebackups_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_storage_prunebackups_get_item",
@@ -2637,7 +2637,7 @@ static const pmx_type_desc t_pve_nodes_storage_prunebackups_get_item = {
 static const pmx_field_desc f_pve_nodes_storage_prunebackups_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_storage_prunebackups_get_result, items), offsetof(pve_nodes_storage_prunebackups_get_result, n),
-     &t_pve_nodes_storage_prunebackups_get_item, NULL, 0},
+     &t_pve_nodes_storage_prunebackups_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_storage_prunebackups_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_storage_prunebackups_get_result",
@@ -2736,7 +2736,7 @@ int pve_nodes_storage_prunebackups_get(pmx_client *c, const char *node, const ch
 
 static const pmx_field_desc f_pve_nodes_storage_rrd_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "filename", "filename",
-     offsetof(pve_nodes_storage_rrd_get_result, filename), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_storage_rrd_get_result, filename), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_storage_rrd_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_storage_rrd_get_result",
@@ -2836,7 +2836,7 @@ int pve_nodes_storage_rrd_get(pmx_client *c, const char *node, const char *stora
 static const pmx_field_desc f_pve_nodes_storage_rrddata_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_storage_rrddata_get_result, items), offsetof(pve_nodes_storage_rrddata_get_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_storage_rrddata_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_storage_rrddata_get_result",
@@ -2922,21 +2922,21 @@ int pve_nodes_storage_rrddata_get(pmx_client *c, const char *node, const char *s
 
 static const pmx_field_desc f_pve_nodes_storage_status_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "active", "active",
-     offsetof(pve_nodes_storage_status_get_result, active), 0, NULL, "Set when storage is accessible.", 0},
+     offsetof(pve_nodes_storage_status_get_result, active), 0, NULL, "Set when storage is accessible.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "avail", "avail",
-     offsetof(pve_nodes_storage_status_get_result, avail), 0, NULL, "Available storage space in bytes.", 0},
+     offsetof(pve_nodes_storage_status_get_result, avail), 0, NULL, "Available storage space in bytes.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "content", "content",
-     offsetof(pve_nodes_storage_status_get_result, content), 0, NULL, "Allowed storage content types.", 0},
+     offsetof(pve_nodes_storage_status_get_result, content), 0, NULL, "Allowed storage content types.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "enabled", "enabled",
-     offsetof(pve_nodes_storage_status_get_result, enabled), 0, NULL, "Set when storage is enabled (not disabled).", 0},
+     offsetof(pve_nodes_storage_status_get_result, enabled), 0, NULL, "Set when storage is enabled (not disabled).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "shared", "shared",
-     offsetof(pve_nodes_storage_status_get_result, shared), 0, NULL, "Shared flag from storage configuration.", 0},
+     offsetof(pve_nodes_storage_status_get_result, shared), 0, NULL, "Shared flag from storage configuration.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "total", "total",
-     offsetof(pve_nodes_storage_status_get_result, total), 0, NULL, "Total storage space in bytes.", 0},
+     offsetof(pve_nodes_storage_status_get_result, total), 0, NULL, "Total storage space in bytes.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_nodes_storage_status_get_result, type), 0, NULL, "Storage type.", 0},
+     offsetof(pve_nodes_storage_status_get_result, type), 0, NULL, "Storage type.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "used", "used",
-     offsetof(pve_nodes_storage_status_get_result, used), 0, NULL, "Used storage space in bytes.", 0},
+     offsetof(pve_nodes_storage_status_get_result, used), 0, NULL, "Used storage space in bytes.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_storage_status_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_storage_status_get_result",
@@ -2996,7 +2996,7 @@ int pve_nodes_storage_status_get(pmx_client *c, const char *node, const char *st
 static const pmx_field_desc f_pve_nodes_storage_upload_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_storage_upload_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_storage_upload_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_storage_upload_post_result",
@@ -3156,29 +3156,29 @@ int pve_nodes_subscription_delete(pmx_client *c, const char *node,
 
 static const pmx_field_desc f_pve_nodes_subscription_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "checktime", "checktime",
-     offsetof(pve_nodes_subscription_get_result, checktime), 0, NULL, "Timestamp of the last check done.", 0},
+     offsetof(pve_nodes_subscription_get_result, checktime), 0, NULL, "Timestamp of the last check done.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "key", "key",
-     offsetof(pve_nodes_subscription_get_result, key), 0, NULL, "The subscription key, if set and permitted to access.", 0},
+     offsetof(pve_nodes_subscription_get_result, key), 0, NULL, "The subscription key, if set and permitted to access.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "level", "level",
-     offsetof(pve_nodes_subscription_get_result, level), 0, NULL, "A short code for the subscription level.", 0},
+     offsetof(pve_nodes_subscription_get_result, level), 0, NULL, "A short code for the subscription level.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "message", "message",
-     offsetof(pve_nodes_subscription_get_result, message), 0, NULL, "A more human readable status message.", 0},
+     offsetof(pve_nodes_subscription_get_result, message), 0, NULL, "A more human readable status message.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "nextduedate", "nextduedate",
-     offsetof(pve_nodes_subscription_get_result, nextduedate), 0, NULL, "Next due date of the set subscription.", 0},
+     offsetof(pve_nodes_subscription_get_result, nextduedate), 0, NULL, "Next due date of the set subscription.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "productname", "productname",
-     offsetof(pve_nodes_subscription_get_result, productname), 0, NULL, "Human readable productname of the set subscription.", 0},
+     offsetof(pve_nodes_subscription_get_result, productname), 0, NULL, "Human readable productname of the set subscription.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "regdate", "regdate",
-     offsetof(pve_nodes_subscription_get_result, regdate), 0, NULL, "Register date of the set subscription.", 0},
+     offsetof(pve_nodes_subscription_get_result, regdate), 0, NULL, "Register date of the set subscription.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "serverid", "serverid",
-     offsetof(pve_nodes_subscription_get_result, serverid), 0, NULL, "The server ID, if permitted to access.", 0},
+     offsetof(pve_nodes_subscription_get_result, serverid), 0, NULL, "The server ID, if permitted to access.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "signature", "signature",
-     offsetof(pve_nodes_subscription_get_result, signature), 0, NULL, "Signature for offline keys", 0},
+     offsetof(pve_nodes_subscription_get_result, signature), 0, NULL, "Signature for offline keys", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "sockets", "sockets",
-     offsetof(pve_nodes_subscription_get_result, sockets), 0, NULL, "The number of sockets for this host.", 0},
+     offsetof(pve_nodes_subscription_get_result, sockets), 0, NULL, "The number of sockets for this host.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "status", "status",
-     offsetof(pve_nodes_subscription_get_result, status), 0, NULL, "The current subscription status.", 0},
+     offsetof(pve_nodes_subscription_get_result, status), 0, NULL, "The current subscription status.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "url", "url",
-     offsetof(pve_nodes_subscription_get_result, url), 0, NULL, "URL to the web shop.", 0},
+     offsetof(pve_nodes_subscription_get_result, url), 0, NULL, "URL to the web shop.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_subscription_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_subscription_get_result",
@@ -3325,7 +3325,7 @@ int pve_nodes_subscription_put(pmx_client *c, const char *node,
 static const pmx_field_desc f_pve_nodes_suspendall_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_suspendall_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_suspendall_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_suspendall_post_result",
@@ -3383,9 +3383,9 @@ int pve_nodes_suspendall_post(pmx_client *c, const char *node,
 
 static const pmx_field_desc f_pve_nodes_syslog_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_I64, "n", "n",
-     offsetof(pve_nodes_syslog_get_item, n), 0, NULL, "Line number", 0},
+     offsetof(pve_nodes_syslog_get_item, n), 0, NULL, "Line number", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "t", "t",
-     offsetof(pve_nodes_syslog_get_item, t), 0, NULL, "Line text", 0},
+     offsetof(pve_nodes_syslog_get_item, t), 0, NULL, "Line text", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_syslog_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_syslog_get_item",
@@ -3394,7 +3394,7 @@ static const pmx_type_desc t_pve_nodes_syslog_get_item = {
 static const pmx_field_desc f_pve_nodes_syslog_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_syslog_get_result, items), offsetof(pve_nodes_syslog_get_result, n),
-     &t_pve_nodes_syslog_get_item, NULL, 0},
+     &t_pve_nodes_syslog_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_syslog_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_syslog_get_result",
@@ -3500,25 +3500,25 @@ int pve_nodes_syslog_get(pmx_client *c, const char *node, const pve_nodes_syslog
 
 static const pmx_field_desc f_pve_nodes_tasks_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "endtime", "endtime",
-     offsetof(pve_nodes_tasks_get_item, endtime), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_tasks_get_item, endtime), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "id", "id",
-     offsetof(pve_nodes_tasks_get_item, id), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_tasks_get_item, id), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "node", "node",
-     offsetof(pve_nodes_tasks_get_item, node), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_tasks_get_item, node), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "pid", "pid",
-     offsetof(pve_nodes_tasks_get_item, pid), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_tasks_get_item, pid), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "pstart", "pstart",
-     offsetof(pve_nodes_tasks_get_item, pstart), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_tasks_get_item, pstart), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "starttime", "starttime",
-     offsetof(pve_nodes_tasks_get_item, starttime), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_tasks_get_item, starttime), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "status", "status",
-     offsetof(pve_nodes_tasks_get_item, status), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_tasks_get_item, status), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_nodes_tasks_get_item, type), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_tasks_get_item, type), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "upid", "upid",
-     offsetof(pve_nodes_tasks_get_item, upid), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_tasks_get_item, upid), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "user", "user",
-     offsetof(pve_nodes_tasks_get_item, user), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_tasks_get_item, user), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_tasks_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_tasks_get_item",
@@ -3527,7 +3527,7 @@ static const pmx_type_desc t_pve_nodes_tasks_get_item = {
 static const pmx_field_desc f_pve_nodes_tasks_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_tasks_get_result, items), offsetof(pve_nodes_tasks_get_result, n),
-     &t_pve_nodes_tasks_get_item, NULL, 0},
+     &t_pve_nodes_tasks_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_tasks_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_tasks_get_result",
@@ -3746,7 +3746,7 @@ int pve_nodes_tasks_upid_delete(pmx_client *c, const char *node, const char *upi
 static const pmx_field_desc f_pve_nodes_tasks_upid_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_tasks_upid_get_result, items), offsetof(pve_nodes_tasks_upid_get_result, n),
-     &t__RAW, NULL, 0},
+     &t__RAW, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_tasks_upid_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_tasks_upid_get_result",
@@ -3803,9 +3803,9 @@ int pve_nodes_tasks_upid_get(pmx_client *c, const char *node, const char *upid,
 
 static const pmx_field_desc f_pve_nodes_tasks_log_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_I64, "n", "n",
-     offsetof(pve_nodes_tasks_log_get_item, n), 0, NULL, "Line number", 0},
+     offsetof(pve_nodes_tasks_log_get_item, n), 0, NULL, "Line number", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "t", "t",
-     offsetof(pve_nodes_tasks_log_get_item, t), 0, NULL, "Line text", 0},
+     offsetof(pve_nodes_tasks_log_get_item, t), 0, NULL, "Line text", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_tasks_log_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_tasks_log_get_item",
@@ -3814,7 +3814,7 @@ static const pmx_type_desc t_pve_nodes_tasks_log_get_item = {
 static const pmx_field_desc f_pve_nodes_tasks_log_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_nodes_tasks_log_get_result, items), offsetof(pve_nodes_tasks_log_get_result, n),
-     &t_pve_nodes_tasks_log_get_item, NULL, 0},
+     &t_pve_nodes_tasks_log_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_tasks_log_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_tasks_log_get_result",
@@ -3911,25 +3911,25 @@ int pve_nodes_tasks_log_get(pmx_client *c, const char *node, const char *upid,
 
 static const pmx_field_desc f_pve_nodes_tasks_status_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "exitstatus", "exitstatus",
-     offsetof(pve_nodes_tasks_status_get_result, exitstatus), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_tasks_status_get_result, exitstatus), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "id", "id",
-     offsetof(pve_nodes_tasks_status_get_result, id), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_tasks_status_get_result, id), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "node", "node",
-     offsetof(pve_nodes_tasks_status_get_result, node), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_tasks_status_get_result, node), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "pid", "pid",
-     offsetof(pve_nodes_tasks_status_get_result, pid), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_tasks_status_get_result, pid), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "pstart", "pstart",
-     offsetof(pve_nodes_tasks_status_get_result, pstart), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_tasks_status_get_result, pstart), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "starttime", "starttime",
-     offsetof(pve_nodes_tasks_status_get_result, starttime), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_tasks_status_get_result, starttime), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "status", "status",
-     offsetof(pve_nodes_tasks_status_get_result, status), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_tasks_status_get_result, status), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_nodes_tasks_status_get_result, type), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_tasks_status_get_result, type), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "upid", "upid",
-     offsetof(pve_nodes_tasks_status_get_result, upid), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_tasks_status_get_result, upid), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "user", "user",
-     offsetof(pve_nodes_tasks_status_get_result, user), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_tasks_status_get_result, user), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_tasks_status_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_tasks_status_get_result",
@@ -3987,13 +3987,13 @@ int pve_nodes_tasks_status_get(pmx_client *c, const char *node, const char *upid
 
 static const pmx_field_desc f_pve_nodes_termproxy_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_I64, "port", "port",
-     offsetof(pve_nodes_termproxy_post_result, port), 0, NULL, "port used to bind termproxy to.", 0},
+     offsetof(pve_nodes_termproxy_post_result, port), 0, NULL, "port used to bind termproxy to.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ticket", "ticket",
-     offsetof(pve_nodes_termproxy_post_result, ticket), 0, NULL, "VNC ticket used to verify websocket connection.", 0},
+     offsetof(pve_nodes_termproxy_post_result, ticket), 0, NULL, "VNC ticket used to verify websocket connection.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "upid", "upid",
-     offsetof(pve_nodes_termproxy_post_result, upid), 0, NULL, "UPID for termproxy worker task.", 0},
+     offsetof(pve_nodes_termproxy_post_result, upid), 0, NULL, "UPID for termproxy worker task.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "user", "user",
-     offsetof(pve_nodes_termproxy_post_result, user), 0, NULL, "user/token that generated the VNC ticket in `ticket`.", 0},
+     offsetof(pve_nodes_termproxy_post_result, user), 0, NULL, "user/token that generated the VNC ticket in `ticket`.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_termproxy_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_termproxy_post_result",
@@ -4065,11 +4065,11 @@ int pve_nodes_termproxy_post(pmx_client *c, const char *node,
 
 static const pmx_field_desc f_pve_nodes_time_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_I64, "localtime", "localtime",
-     offsetof(pve_nodes_time_get_result, localtime), 0, NULL, "Seconds since 1970-01-01 00:00:00 (local time)", 0},
+     offsetof(pve_nodes_time_get_result, localtime), 0, NULL, "Seconds since 1970-01-01 00:00:00 (local time)", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "time", "time",
-     offsetof(pve_nodes_time_get_result, time), 0, NULL, "Seconds since 1970-01-01 00:00:00 UTC.", 0},
+     offsetof(pve_nodes_time_get_result, time), 0, NULL, "Seconds since 1970-01-01 00:00:00 UTC.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "timezone", "timezone",
-     offsetof(pve_nodes_time_get_result, timezone), 0, NULL, "Time zone", 0},
+     offsetof(pve_nodes_time_get_result, timezone), 0, NULL, "Time zone", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_time_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_time_get_result",
@@ -4162,11 +4162,11 @@ int pve_nodes_time_put(pmx_client *c, const char *node, const pve_nodes_time_put
 
 static const pmx_field_desc f_pve_nodes_version_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "release", "release",
-     offsetof(pve_nodes_version_get_result, release), 0, NULL, "The current installed Proxmox VE Release", 0},
+     offsetof(pve_nodes_version_get_result, release), 0, NULL, "The current installed Proxmox VE Release", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "repoid", "repoid",
-     offsetof(pve_nodes_version_get_result, repoid), 0, NULL, "The short git commit hash ID from which this version was build", 0},
+     offsetof(pve_nodes_version_get_result, repoid), 0, NULL, "The short git commit hash ID from which this version was build", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "version", "version",
-     offsetof(pve_nodes_version_get_result, version), 0, NULL, "The current installed pve-manager package version", 0},
+     offsetof(pve_nodes_version_get_result, version), 0, NULL, "The current installed pve-manager package version", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_version_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_version_get_result",
@@ -4211,15 +4211,15 @@ int pve_nodes_version_get(pmx_client *c, const char *node, const pve_nodes_versi
 
 static const pmx_field_desc f_pve_nodes_vncshell_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "cert", "cert",
-     offsetof(pve_nodes_vncshell_post_result, cert), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_vncshell_post_result, cert), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_I64, "port", "port",
-     offsetof(pve_nodes_vncshell_post_result, port), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_vncshell_post_result, port), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "ticket", "ticket",
-     offsetof(pve_nodes_vncshell_post_result, ticket), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_vncshell_post_result, ticket), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "upid", "upid",
-     offsetof(pve_nodes_vncshell_post_result, upid), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_vncshell_post_result, upid), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "user", "user",
-     offsetof(pve_nodes_vncshell_post_result, user), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_vncshell_post_result, user), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_vncshell_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_vncshell_post_result",
@@ -4330,7 +4330,7 @@ int pve_nodes_vncshell_post(pmx_client *c, const char *node,
 
 static const pmx_field_desc f_pve_nodes_vncwebsocket_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "port", "port",
-     offsetof(pve_nodes_vncwebsocket_get_result, port), 0, NULL, NULL, 0},
+     offsetof(pve_nodes_vncwebsocket_get_result, port), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_vncwebsocket_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_vncwebsocket_get_result",
@@ -4404,7 +4404,7 @@ int pve_nodes_vncwebsocket_get(pmx_client *c, const char *node,
 static const pmx_field_desc f_pve_nodes_vzdump_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_vzdump_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_vzdump_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_vzdump_post_result",
@@ -4862,70 +4862,70 @@ int pve_nodes_vzdump_post(pmx_client *c, const char *node, const pve_nodes_vzdum
 
 static const pmx_field_desc f_pve_nodes_vzdump_defaults_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "all", "all",
-     offsetof(pve_nodes_vzdump_defaults_get_result, all), 0, NULL, "Backup all known guest systems on this host.", 0},
+     offsetof(pve_nodes_vzdump_defaults_get_result, all), 0, NULL, "Backup all known guest systems on this host.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "bwlimit", "bwlimit",
-     offsetof(pve_nodes_vzdump_defaults_get_result, bwlimit), 0, NULL, "Limit I/O bandwidth (in KiB/s).", 0},
+     offsetof(pve_nodes_vzdump_defaults_get_result, bwlimit), 0, NULL, "Limit I/O bandwidth (in KiB/s).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "compress", "compress",
-     offsetof(pve_nodes_vzdump_defaults_get_result, compress), 0, NULL, "Compress dump file.", 0},
+     offsetof(pve_nodes_vzdump_defaults_get_result, compress), 0, NULL, "Compress dump file.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "dumpdir", "dumpdir",
-     offsetof(pve_nodes_vzdump_defaults_get_result, dumpdir), 0, NULL, "Store resulting files to specified directory.", 0},
+     offsetof(pve_nodes_vzdump_defaults_get_result, dumpdir), 0, NULL, "Store resulting files to specified directory.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "exclude", "exclude",
-     offsetof(pve_nodes_vzdump_defaults_get_result, exclude), 0, NULL, "Exclude specified guest systems (assumes --all)", 0},
+     offsetof(pve_nodes_vzdump_defaults_get_result, exclude), 0, NULL, "Exclude specified guest systems (assumes --all)", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "exclude-path", "exclude_path",
      offsetof(pve_nodes_vzdump_defaults_get_result, exclude_path), offsetof(pve_nodes_vzdump_defaults_get_result, n_exclude_path),
-     &t__STRING, "Exclude certain files/directories (shell globs). Paths starting with '/' are anchored to the container's root, other paths match relative to each subdirectory.", 0},
+     &t__STRING, "Exclude certain files/directories (shell globs). Paths starting with '/' are anchored to the container's root, other paths match relative to each subdirectory.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "fleecing", "fleecing",
-     offsetof(pve_nodes_vzdump_defaults_get_result, fleecing), 0, NULL, "Options for backup fleecing (VM only).", 0},
+     offsetof(pve_nodes_vzdump_defaults_get_result, fleecing), 0, NULL, "Options for backup fleecing (VM only).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "ionice", "ionice",
-     offsetof(pve_nodes_vzdump_defaults_get_result, ionice), 0, NULL, "Set IO priority when using the BFQ scheduler. For snapshot and suspend mode backups of VMs, this only affects the compressor. A value of 8 means the idle priority is used, otherwise the best-effort priority is used with the specified value.", 0},
+     offsetof(pve_nodes_vzdump_defaults_get_result, ionice), 0, NULL, "Set IO priority when using the BFQ scheduler. For snapshot and suspend mode backups of VMs, this only affects the compressor. A value of 8 means the idle priority is used, otherwise the best-effort priority is used with the specified value.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "lockwait", "lockwait",
-     offsetof(pve_nodes_vzdump_defaults_get_result, lockwait), 0, NULL, "Maximal time to wait for the global lock (minutes).", 0},
+     offsetof(pve_nodes_vzdump_defaults_get_result, lockwait), 0, NULL, "Maximal time to wait for the global lock (minutes).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "mailnotification", "mailnotification",
-     offsetof(pve_nodes_vzdump_defaults_get_result, mailnotification), 0, NULL, "Deprecated: use notification targets/matchers instead. Specify when to send a notification mail", 0},
+     offsetof(pve_nodes_vzdump_defaults_get_result, mailnotification), 0, NULL, "Deprecated: use notification targets/matchers instead. Specify when to send a notification mail", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "mailto", "mailto",
-     offsetof(pve_nodes_vzdump_defaults_get_result, mailto), 0, NULL, "Deprecated: Use notification targets/matchers instead. Comma-separated list of email addresses or users that should receive email notifications.", 0},
+     offsetof(pve_nodes_vzdump_defaults_get_result, mailto), 0, NULL, "Deprecated: Use notification targets/matchers instead. Comma-separated list of email addresses or users that should receive email notifications.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "maxfiles", "maxfiles",
-     offsetof(pve_nodes_vzdump_defaults_get_result, maxfiles), 0, NULL, "Deprecated: use 'prune-backups' instead. Maximal number of backup files per guest system.", 0},
+     offsetof(pve_nodes_vzdump_defaults_get_result, maxfiles), 0, NULL, "Deprecated: use 'prune-backups' instead. Maximal number of backup files per guest system.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "mode", "mode",
-     offsetof(pve_nodes_vzdump_defaults_get_result, mode), 0, NULL, "Backup mode.", 0},
+     offsetof(pve_nodes_vzdump_defaults_get_result, mode), 0, NULL, "Backup mode.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "node", "node",
-     offsetof(pve_nodes_vzdump_defaults_get_result, node), 0, NULL, "Only run if executed on this node.", 0},
+     offsetof(pve_nodes_vzdump_defaults_get_result, node), 0, NULL, "Only run if executed on this node.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "notes-template", "notes_template",
-     offsetof(pve_nodes_vzdump_defaults_get_result, notes_template), 0, NULL, "Template string for generating notes for the backup(s). It can contain variables which will be replaced by their values. Currently supported are {{cluster}}, {{guestname}}, {{node}}, and {{vmid}}, but more might be added in the future. Needs to be a single line, newline and backslash need to be escaped as '\\n' and '\\\\' respectively.", 0},
+     offsetof(pve_nodes_vzdump_defaults_get_result, notes_template), 0, NULL, "Template string for generating notes for the backup(s). It can contain variables which will be replaced by their values. Currently supported are {{cluster}}, {{guestname}}, {{node}}, and {{vmid}}, but more might be added in the future. Needs to be a single line, newline and backslash need to be escaped as '\\n' and '\\\\' respectively.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "notification-mode", "notification_mode",
-     offsetof(pve_nodes_vzdump_defaults_get_result, notification_mode), 0, NULL, "Determine which notification system to use. If set to 'legacy-sendmail', vzdump will consider the mailto/mailnotification parameters and send emails to the specified address(es) via the 'sendmail' command. If set to 'notification-system', a notification will be sent via PVE's notification system, and the mailto and mailnotification will be ignored. If set to 'auto' (default setting), an email will be sent if mailto is set, and the notification system will be used if not.", 0},
+     offsetof(pve_nodes_vzdump_defaults_get_result, notification_mode), 0, NULL, "Determine which notification system to use. If set to 'legacy-sendmail', vzdump will consider the mailto/mailnotification parameters and send emails to the specified address(es) via the 'sendmail' command. If set to 'notification-system', a notification will be sent via PVE's notification system, and the mailto and mailnotification will be ignored. If set to 'auto' (default setting), an email will be sent if mailto is set, and the notification system will be used if not.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "pbs-change-detection-mode", "pbs_change_detection_mode",
-     offsetof(pve_nodes_vzdump_defaults_get_result, pbs_change_detection_mode), 0, NULL, "PBS mode used to detect file changes and switch encoding format for container backups.", 0},
+     offsetof(pve_nodes_vzdump_defaults_get_result, pbs_change_detection_mode), 0, NULL, "PBS mode used to detect file changes and switch encoding format for container backups.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "performance", "performance",
-     offsetof(pve_nodes_vzdump_defaults_get_result, performance), 0, NULL, "Other performance-related settings.", 0},
+     offsetof(pve_nodes_vzdump_defaults_get_result, performance), 0, NULL, "Other performance-related settings.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "pigz", "pigz",
-     offsetof(pve_nodes_vzdump_defaults_get_result, pigz), 0, NULL, "Use pigz instead of gzip when N>0. N=1 uses half of cores, N>1 uses N as thread count.", 0},
+     offsetof(pve_nodes_vzdump_defaults_get_result, pigz), 0, NULL, "Use pigz instead of gzip when N>0. N=1 uses half of cores, N>1 uses N as thread count.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "pool", "pool",
-     offsetof(pve_nodes_vzdump_defaults_get_result, pool), 0, NULL, "Backup all known guest systems included in the specified pool.", 0},
+     offsetof(pve_nodes_vzdump_defaults_get_result, pool), 0, NULL, "Backup all known guest systems included in the specified pool.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "protected", "protected_",
-     offsetof(pve_nodes_vzdump_defaults_get_result, protected_), 0, NULL, "If true, mark backup(s) as protected.", 0},
+     offsetof(pve_nodes_vzdump_defaults_get_result, protected_), 0, NULL, "If true, mark backup(s) as protected.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "prune-backups", "prune_backups",
-     offsetof(pve_nodes_vzdump_defaults_get_result, prune_backups), 0, NULL, "Use these retention options instead of those from the storage configuration.", 0},
+     offsetof(pve_nodes_vzdump_defaults_get_result, prune_backups), 0, NULL, "Use these retention options instead of those from the storage configuration.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "quiet", "quiet",
-     offsetof(pve_nodes_vzdump_defaults_get_result, quiet), 0, NULL, "Be quiet.", 0},
+     offsetof(pve_nodes_vzdump_defaults_get_result, quiet), 0, NULL, "Be quiet.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "remove", "remove",
-     offsetof(pve_nodes_vzdump_defaults_get_result, remove), 0, NULL, "Prune older backups according to 'prune-backups'.", 0},
+     offsetof(pve_nodes_vzdump_defaults_get_result, remove), 0, NULL, "Prune older backups according to 'prune-backups'.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "script", "script",
-     offsetof(pve_nodes_vzdump_defaults_get_result, script), 0, NULL, "Use specified hook script.", 0},
+     offsetof(pve_nodes_vzdump_defaults_get_result, script), 0, NULL, "Use specified hook script.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "stdexcludes", "stdexcludes",
-     offsetof(pve_nodes_vzdump_defaults_get_result, stdexcludes), 0, NULL, "Exclude temporary files and logs.", 0},
+     offsetof(pve_nodes_vzdump_defaults_get_result, stdexcludes), 0, NULL, "Exclude temporary files and logs.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_BOOL, "stop", "stop",
-     offsetof(pve_nodes_vzdump_defaults_get_result, stop), 0, NULL, "Stop running backup jobs on this host.", 0},
+     offsetof(pve_nodes_vzdump_defaults_get_result, stop), 0, NULL, "Stop running backup jobs on this host.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "stopwait", "stopwait",
-     offsetof(pve_nodes_vzdump_defaults_get_result, stopwait), 0, NULL, "Maximal time to wait until a guest system is stopped (minutes).", 0},
+     offsetof(pve_nodes_vzdump_defaults_get_result, stopwait), 0, NULL, "Maximal time to wait until a guest system is stopped (minutes).", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "storage", "storage",
-     offsetof(pve_nodes_vzdump_defaults_get_result, storage), 0, NULL, "Store resulting file to this storage.", 0},
+     offsetof(pve_nodes_vzdump_defaults_get_result, storage), 0, NULL, "Store resulting file to this storage.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "tmpdir", "tmpdir",
-     offsetof(pve_nodes_vzdump_defaults_get_result, tmpdir), 0, NULL, "Store temporary files to specified directory.", 0},
+     offsetof(pve_nodes_vzdump_defaults_get_result, tmpdir), 0, NULL, "Store temporary files to specified directory.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "vmid", "vmid",
-     offsetof(pve_nodes_vzdump_defaults_get_result, vmid), 0, NULL, "The ID of the guest system you want to backup.", 0},
+     offsetof(pve_nodes_vzdump_defaults_get_result, vmid), 0, NULL, "The ID of the guest system you want to backup.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "zstd", "zstd",
-     offsetof(pve_nodes_vzdump_defaults_get_result, zstd), 0, NULL, "Zstd threads. N=0 uses half of the available cores, if N is set to a value bigger than 0, N is used as thread count.", 0},
+     offsetof(pve_nodes_vzdump_defaults_get_result, zstd), 0, NULL, "Zstd threads. N=0 uses half of the available cores, if N is set to a value bigger than 0, N is used as thread count.", 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_vzdump_defaults_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_nodes_vzdump_defaults_get_result",
@@ -4984,7 +4984,7 @@ int pve_nodes_vzdump_defaults_get(pmx_client *c, const char *node,
 static const pmx_field_desc f_pve_nodes_vzdump_extractconfig_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_vzdump_extractconfig_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_vzdump_extractconfig_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_vzdump_extractconfig_get_result",
@@ -5043,7 +5043,7 @@ int pve_nodes_vzdump_extractconfig_get(pmx_client *c, const char *node,
 static const pmx_field_desc f_pve_nodes_wakeonlan_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "value", "value",
      offsetof(pve_nodes_wakeonlan_post_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_nodes_wakeonlan_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_nodes_wakeonlan_post_result",

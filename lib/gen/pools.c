@@ -42,15 +42,15 @@ int pve_pools_delete(pmx_client *c, const pve_pools_delete_params *p, pmx_done_f
 
 static const pmx_field_desc f_pve_pools_get_item_members[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "id", "id",
-     offsetof(pve_pools_get_item_members, id), 0, NULL, NULL, 0},
+     offsetof(pve_pools_get_item_members, id), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "node", "node",
-     offsetof(pve_pools_get_item_members, node), 0, NULL, NULL, 0},
+     offsetof(pve_pools_get_item_members, node), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "storage", "storage",
-     offsetof(pve_pools_get_item_members, storage), 0, NULL, NULL, 0},
+     offsetof(pve_pools_get_item_members, storage), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_pools_get_item_members, type), 0, NULL, NULL, 0},
+     offsetof(pve_pools_get_item_members, type), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "vmid", "vmid",
-     offsetof(pve_pools_get_item_members, vmid), 0, NULL, NULL, 0},
+     offsetof(pve_pools_get_item_members, vmid), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_pools_get_item_members = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_pools_get_item_members",
@@ -58,12 +58,12 @@ static const pmx_type_desc t_pve_pools_get_item_members = {
 
 static const pmx_field_desc f_pve_pools_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_pools_get_item, comment), 0, NULL, NULL, 0},
+     offsetof(pve_pools_get_item, comment), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "members", "members",
      offsetof(pve_pools_get_item, members), offsetof(pve_pools_get_item, n_members),
-     &t_pve_pools_get_item_members, NULL, 0},
+     &t_pve_pools_get_item_members, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "poolid", "poolid",
-     offsetof(pve_pools_get_item, poolid), 0, NULL, NULL, 0},
+     offsetof(pve_pools_get_item, poolid), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_pools_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_pools_get_item",
@@ -72,7 +72,7 @@ static const pmx_type_desc t_pve_pools_get_item = {
 static const pmx_field_desc f_pve_pools_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_pools_get_result, items), offsetof(pve_pools_get_result, n),
-     &t_pve_pools_get_item, NULL, 0},
+     &t_pve_pools_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_pools_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_pools_get_result",
@@ -295,15 +295,15 @@ int pve_pools_poolid_delete(pmx_client *c, const char *poolid,
 
 static const pmx_field_desc f_pve_pools_poolid_get_result_members[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "id", "id",
-     offsetof(pve_pools_poolid_get_result_members, id), 0, NULL, NULL, 0},
+     offsetof(pve_pools_poolid_get_result_members, id), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "node", "node",
-     offsetof(pve_pools_poolid_get_result_members, node), 0, NULL, NULL, 0},
+     offsetof(pve_pools_poolid_get_result_members, node), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "storage", "storage",
-     offsetof(pve_pools_poolid_get_result_members, storage), 0, NULL, NULL, 0},
+     offsetof(pve_pools_poolid_get_result_members, storage), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_pools_poolid_get_result_members, type), 0, NULL, NULL, 0},
+     offsetof(pve_pools_poolid_get_result_members, type), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_OPT_I64, "vmid", "vmid",
-     offsetof(pve_pools_poolid_get_result_members, vmid), 0, NULL, NULL, 0},
+     offsetof(pve_pools_poolid_get_result_members, vmid), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_pools_poolid_get_result_members = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_pools_poolid_get_result_members",
@@ -311,10 +311,10 @@ static const pmx_type_desc t_pve_pools_poolid_get_result_members = {
 
 static const pmx_field_desc f_pve_pools_poolid_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "comment", "comment",
-     offsetof(pve_pools_poolid_get_result, comment), 0, NULL, NULL, 0},
+     offsetof(pve_pools_poolid_get_result, comment), 0, NULL, NULL, 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "members", "members",
      offsetof(pve_pools_poolid_get_result, members), offsetof(pve_pools_poolid_get_result, n_members),
-     &t_pve_pools_poolid_get_result_members, NULL, 0},
+     &t_pve_pools_poolid_get_result_members, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_pools_poolid_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_pools_poolid_get_result",

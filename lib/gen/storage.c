@@ -4,12 +4,13 @@
 
 #include <stddef.h>
 
+extern const pmx_propstr_desc pmx__fmt_cluster_bwlimit;
 
 /* ---- GET /storage ---- */
 
 static const pmx_field_desc f_pve_storage_get_item[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "storage", "storage",
-     offsetof(pve_storage_get_item, storage), 0, NULL, NULL, 0},
+     offsetof(pve_storage_get_item, storage), 0, NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_storage_get_item = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_storage_get_item",
@@ -18,7 +19,7 @@ static const pmx_type_desc t_pve_storage_get_item = {
 static const pmx_field_desc f_pve_storage_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_ARRAY, "items", "items",
      offsetof(pve_storage_get_result, items), offsetof(pve_storage_get_result, n),
-     &t_pve_storage_get_item, NULL, 0},
+     &t_pve_storage_get_item, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_storage_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_storage_get_result",
@@ -61,7 +62,7 @@ int pve_storage_get(pmx_client *c, const pve_storage_get_params *p, pmx_done_fn 
 
 static const pmx_field_desc f_pve_storage_post_result_config[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "encryption-key", "encryption_key",
-     offsetof(pve_storage_post_result_config, encryption_key), 0, NULL, "The, possibly auto-generated, encryption-key.", 0},
+     offsetof(pve_storage_post_result_config, encryption_key), 0, NULL, "The, possibly auto-generated, encryption-key.", 0, NULL},
 };
 static const pmx_type_desc t_pve_storage_post_result_config = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_storage_post_result_config",
@@ -69,11 +70,11 @@ static const pmx_type_desc t_pve_storage_post_result_config = {
 
 static const pmx_field_desc f_pve_storage_post_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_OBJECT, "config", "config",
-     offsetof(pve_storage_post_result, config), 0, &t_pve_storage_post_result_config, "Partial, possibly server generated, configuration properties.", 0},
+     offsetof(pve_storage_post_result, config), 0, &t_pve_storage_post_result_config, "Partial, possibly server generated, configuration properties.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "storage", "storage",
-     offsetof(pve_storage_post_result, storage), 0, NULL, "The ID of the created storage.", 0},
+     offsetof(pve_storage_post_result, storage), 0, NULL, "The ID of the created storage.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_storage_post_result, type), 0, NULL, "The type of the created storage.", 0},
+     offsetof(pve_storage_post_result, type), 0, NULL, "The type of the created storage.", 0, NULL},
 };
 static const pmx_type_desc t_pve_storage_post_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_storage_post_result",
@@ -130,6 +131,7 @@ static const pmx_param_desc p_pve_storage_post[] = {
         .offset = offsetof(pve_storage_post_params, bwlimit),
         .typetext = "[clone=<LIMIT>] [,default=<LIMIT>] [,migration=<LIMIT>] [,move=<LIMIT>] [,restore=<LIMIT>]",
         .description = "Set I/O bandwidth limit for various operations (in KiB/s).",
+        .propstr = &pmx__fmt_cluster_bwlimit,
     },
     {
         .size = sizeof(pmx_param_desc),
@@ -865,7 +867,7 @@ int pve_storage_storage_delete(pmx_client *c, const char *storage,
 static const pmx_field_desc f_pve_storage_storage_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
      offsetof(pve_storage_storage_get_result, value), 0,
-     NULL, NULL, 0},
+     NULL, NULL, 0, NULL},
 };
 static const pmx_type_desc t_pve_storage_storage_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_storage_storage_get_result",
@@ -911,7 +913,7 @@ int pve_storage_storage_get(pmx_client *c, const char *storage,
 
 static const pmx_field_desc f_pve_storage_storage_put_result_config[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "encryption-key", "encryption_key",
-     offsetof(pve_storage_storage_put_result_config, encryption_key), 0, NULL, "The, possibly auto-generated, encryption-key.", 0},
+     offsetof(pve_storage_storage_put_result_config, encryption_key), 0, NULL, "The, possibly auto-generated, encryption-key.", 0, NULL},
 };
 static const pmx_type_desc t_pve_storage_storage_put_result_config = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_storage_storage_put_result_config",
@@ -919,11 +921,11 @@ static const pmx_type_desc t_pve_storage_storage_put_result_config = {
 
 static const pmx_field_desc f_pve_storage_storage_put_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_OBJECT, "config", "config",
-     offsetof(pve_storage_storage_put_result, config), 0, &t_pve_storage_storage_put_result_config, "Partial, possibly server generated, configuration properties.", 0},
+     offsetof(pve_storage_storage_put_result, config), 0, &t_pve_storage_storage_put_result_config, "Partial, possibly server generated, configuration properties.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "storage", "storage",
-     offsetof(pve_storage_storage_put_result, storage), 0, NULL, "The ID of the created storage.", 0},
+     offsetof(pve_storage_storage_put_result, storage), 0, NULL, "The ID of the created storage.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "type", "type",
-     offsetof(pve_storage_storage_put_result, type), 0, NULL, "The type of the created storage.", 0},
+     offsetof(pve_storage_storage_put_result, type), 0, NULL, "The type of the created storage.", 0, NULL},
 };
 static const pmx_type_desc t_pve_storage_storage_put_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_storage_storage_put_result",
@@ -969,6 +971,7 @@ static const pmx_param_desc p_pve_storage_storage_put[] = {
         .offset = offsetof(pve_storage_storage_put_params, bwlimit),
         .typetext = "[clone=<LIMIT>] [,default=<LIMIT>] [,migration=<LIMIT>] [,move=<LIMIT>] [,restore=<LIMIT>]",
         .description = "Set I/O bandwidth limit for various operations (in KiB/s).",
+        .propstr = &pmx__fmt_cluster_bwlimit,
     },
     {
         .size = sizeof(pmx_param_desc),

@@ -9,13 +9,13 @@
 
 static const pmx_field_desc f_pve_version_get_result[] = {
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "console", "console",
-     offsetof(pve_version_get_result, console), 0, NULL, "The default console viewer to use.", 0},
+     offsetof(pve_version_get_result, console), 0, NULL, "The default console viewer to use.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "release", "release",
-     offsetof(pve_version_get_result, release), 0, NULL, "The current Proxmox VE point release in `x.y` format.", 0},
+     offsetof(pve_version_get_result, release), 0, NULL, "The current Proxmox VE point release in `x.y` format.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "repoid", "repoid",
-     offsetof(pve_version_get_result, repoid), 0, NULL, "The short git revision from which this version was build.", 0},
+     offsetof(pve_version_get_result, repoid), 0, NULL, "The short git revision from which this version was build.", 0, NULL},
     {sizeof(pmx_field_desc), PMX_KIND_STRING, "version", "version",
-     offsetof(pve_version_get_result, version), 0, NULL, "The full pve-manager package version of this node.", 0},
+     offsetof(pve_version_get_result, version), 0, NULL, "The full pve-manager package version of this node.", 0, NULL},
 };
 static const pmx_type_desc t_pve_version_get_result = {
     sizeof(pmx_type_desc), PMX_KIND_OBJECT, 0, "pve_version_get_result",

@@ -366,6 +366,7 @@ typedef struct gparam {
     const cJSON *js;  /* the property */
     const cJSON *cons; /* where constraints live (items for arrays) */
     int type, item_type, loc, required, count, path_pos;
+    int fmt; /* property-string format: index into g_fmt + 1, or 0 */
 } gparam;
 
 typedef struct gmethod {
@@ -640,6 +641,7 @@ typedef struct section {
     int used_scalar[11];  /* scalar element type descs needed, per current chunk */
     sb *cur;              /* current chunk */
     sb types;             /* type desc tables of the current method */
+    sb fmt_externs;       /* extern declarations of property-string descs, current chunk */
     char **tnames;        /* all struct names emitted (clash detection) */
     size_t ntn, captn;
 } section;
@@ -792,6 +794,10 @@ static int cmp_prop(const void *a, const void *b) {
     return c ? c : x->slots - y->slots;
 }
 
+/* The property-string format of result member @p js ("net[n]" of a config), declared extern in
+ * the current chunk; NULL when it has none. */
+static const char *fmt_link(section *s, const cJSON *js, const char **type_name);
+
 /* Emit `typedef struct tname {...} tname;` into the header and its type desc into s->types.
  * top: the method's result struct (doc from the schema's result description). */
 static void emit_struct(section *s, const char *tname, const cJSON *js, const char *where,
@@ -856,6 +862,13 @@ static void emit_struct(section *s, const char *tname, const cJSON *js, const ch
                      pr[i].wire, pr[i].wire, pr[i].slots - 1);
         else if (strcmp(fis[i].cname, pr[i].name))
             snprintf(wn, sizeof wn, "JSON member \"%s\".", pr[i].name);
+        const char *fty = NULL;
+        const char *fsym = fis[i].kind == K_STR ? fmt_link(s, pr[i].js, &fty) : NULL;
+        if (fsym) {
+            size_t wl = strlen(wn);
+            snprintf(wn + wl, sizeof wn - wl, "%sA property string: decode with %s_decode().",
+                     wl ? " " : "", fty);
+        }
         doc_comment(&body, 4, jstr(pr[i].js, "description"), wn[0] ? wn : NULL);
         sb_printf(&body, "    %s\n", fis[i].decl);
         sb_printf(&tab, "    {sizeof(pmx_field_desc), %s, ", kind_enum[fis[i].kind]);
@@ -867,7 +880,10 @@ static void emit_struct(section *s, const char *tname, const cJSON *js, const ch
             sb_puts(&tab, "0, ");
         sb_printf(&tab, "%s, ", fis[i].tref);
         c_string(&tab, jstr(pr[i].js, "description"));
-        sb_printf(&tab, ", %d},\n", fis[i].slots);
+        if (fsym)
+            sb_printf(&tab, ", %d, &%s},\n", fis[i].slots, fsym);
+        else
+            sb_printf(&tab, ", %d, NULL},\n", fis[i].slots);
     }
     if (top)
         doc_comment(&s->hdr, 0, jstr(js, "description"),
@@ -934,7 +950,7 @@ static int emit_result(section *s, gmethod *m, const char *where) {
         sb_printf(&s->types, "offsetof(%s, n),", tname);
     else
         sb_puts(&s->types, "0,");
-    sb_printf(&s->types, "\n     %s, NULL, 0},\n};\n", fi.tref);
+    sb_printf(&s->types, "\n     %s, NULL, 0, NULL},\n};\n", fi.tref);
     sb_printf(&s->types,
               "static const pmx_type_desc t_%s = {\n    sizeof(pmx_type_desc), PMX_KIND_OBJECT, "
               "PMX_TYPE_WRAPPED, \"%s\",\n    sizeof(%s), f_%s, 1};\n\n",
@@ -988,6 +1004,661 @@ static void wrap_proto(sb *b, const char *prefix, const char *proto, const char 
     sb_puts(b, suffix);
 }
 
+/* ---- property strings ------------------------------------------------------------------------ */
+
+/* One distinct property-string format (a "format" object of the schema, deduplicated by
+ * content), becoming struct pve_fmt_<area>_<name>. */
+typedef struct gfmt {
+    char name[256];      /* "pve_fmt_qemu_net" */
+    char sym[264];       /* "pmx__fmt_qemu_net" */
+    char origin[800];    /* first use: "POST /nodes/{node}/qemu net[n]" */
+    const char *pname;   /* that parameter / member name ("net[n]") */
+    const cJSON *js;     /* the format object */
+    char *canon;         /* canonical JSON text (keys sorted) */
+    size_t uses;
+} gfmt;
+
+static gfmt *g_fmt;
+static size_t g_nfmt, g_capfmt;
+static unsigned char *g_fmt_declared; /* per chunk: extern already emitted */
+
+static struct {
+    size_t uses, param_uses, result_uses, keys, aliases, structs;
+} pst;
+
+/* Canonical JSON text: object members sorted by name, so equal schemas compare equal. */
+static void canon_json(sb *b, const cJSON *j) {
+    if (cJSON_IsObject(j)) {
+        size_t n = 0;
+        const cJSON *it;
+        cJSON_ArrayForEach(it, j) n++;
+        const cJSON **m = xcalloc(n, sizeof *m);
+        n = 0;
+        cJSON_ArrayForEach(it, j) m[n++] = it;
+        for (size_t i = 1; i < n; i++)
+            for (size_t k = i; k > 0 && strcmp(m[k - 1]->string, m[k]->string) > 0; k--) {
+                const cJSON *t = m[k];
+                m[k] = m[k - 1];
+                m[k - 1] = t;
+            }
+        sb_puts(b, "{");
+        for (size_t i = 0; i < n; i++) {
+            sb_puts(b, i ? "," : "");
+            c_string(b, m[i]->string);
+            sb_puts(b, ":");
+            canon_json(b, m[i]);
+        }
+        sb_puts(b, "}");
+        free(m);
+    } else if (cJSON_IsArray(j)) {
+        sb_puts(b, "[");
+        const cJSON *it;
+        int first = 1;
+        cJSON_ArrayForEach(it, j) {
+            sb_puts(b, first ? "" : ",");
+            canon_json(b, it);
+            first = 0;
+        }
+        sb_puts(b, "]");
+    } else {
+        char *t = cJSON_PrintUnformatted(j);
+        if (!t)
+            die("out of memory");
+        sb_puts(b, t);
+        free(t);
+    }
+}
+
+static char *canon_text(const cJSON *j) {
+    sb b = {0};
+    canon_json(&b, j);
+    return b.d;
+}
+
+/* Area of a path: its first literal segment; under /nodes/{node} the next one ("qemu",
+ * "lxc", "ceph"), with "node" for the node's own /nodes/{node}/config. */
+static void path_area(const char *path, char *out, size_t cap) {
+    char segs[16][128];
+    int n = 0;
+    for (const char *p = path; *p && n < 16;) {
+        while (*p == '/')
+            p++;
+        if (!*p)
+            break;
+        size_t l = strcspn(p, "/");
+        snprintf(segs[n++], sizeof segs[0], "%.*s", (int)(l < 127 ? l : 127), p);
+        p += l;
+    }
+    const char *a = n ? segs[0] : "api";
+    if (n && !strcmp(segs[0], "nodes")) {
+        a = "node";
+        for (int i = 1; i < n; i++)
+            if (segs[i][0] != '{') {
+                if (strcmp(segs[i], "config"))
+                    a = segs[i];
+                break;
+            }
+    }
+    mangle(a, out, cap);
+}
+
+/* Keys of format a are a subset of those of b, each with the same schema. */
+static int fmt_subset(const cJSON *a, const cJSON *b) {
+    const cJSON *it;
+    cJSON_ArrayForEach(it, a) {
+        const cJSON *o = cJSON_GetObjectItemCaseSensitive(b, it->string);
+        if (!o)
+            return 0;
+        char *x = canon_text(it), *y = canon_text(o);
+        int eq = !strcmp(x, y);
+        free(x);
+        free(y);
+        if (!eq)
+            return 0;
+    }
+    return 1;
+}
+
+static int key_type(const cJSON *k, const char *ctx);
+
+/* Check a format object before anything is written: key types, aliases, one default key. */
+static void fmt_validate(const cJSON *js, const char *ctx) {
+    const cJSON *k;
+    const char *dkey = NULL;
+    cJSON_ArrayForEach(k, js) {
+        char kc[900];
+        snprintf(kc, sizeof kc, "%s: key '%s'", ctx, k->string);
+        if (!cJSON_IsObject(k))
+            die("%s: key schema must be an object", kc);
+        const char *alias = jstr(k, "alias");
+        const char *kalias = jstr(k, "keyAlias");
+        if (kalias && !alias)
+            die("%s: keyAlias without alias", kc);
+        if (alias) {
+            const cJSON *t = cJSON_GetObjectItemCaseSensitive(js, alias);
+            if (!t || jstr(t, "alias"))
+                die("%s: alias target '%s' is not a key of the format", kc, alias);
+        } else {
+            key_type(k, kc);
+        }
+        if (kalias) {
+            const cJSON *t = cJSON_GetObjectItemCaseSensitive(js, kalias);
+            if (!t || jstr(t, "alias"))
+                die("%s: keyAlias target '%s' is not a key of the format", kc, kalias);
+        }
+        const cJSON *f = cJSON_GetObjectItemCaseSensitive(k, "format");
+        if (f && !cJSON_IsString(f))
+            die("%s: nested property-string formats are not supported", kc);
+        if (jtrue(k, "default_key")) {
+            if (dkey)
+                die("%s: multiple default keys ('%s', '%s')", ctx, dkey, k->string);
+            if (alias)
+                die("%s: a default key cannot be an alias", kc);
+            dkey = k->string;
+        }
+    }
+}
+
+/* Register a use of format object @p js by parameter / member @p pname at @p where ("VERB
+ * /path"); returns the format's index + 1. Results (@p result) may map onto a parameter
+ * format of the same name whose keys they are a subset of (config results omit
+ * create-only keys). */
+static int fmt_register(const cJSON *js, const char *where, const char *path, const char *pname,
+                        int result) {
+    char ctx[800];
+    snprintf(ctx, sizeof ctx, "%s %s", where, pname);
+    if (!cJSON_IsObject(js) || !js->child)
+        die("%s: property-string format must be a non-empty object", ctx);
+    pst.uses++;
+    if (result)
+        pst.result_uses++;
+    else
+        pst.param_uses++;
+    fmt_validate(js, ctx);
+    char *c = canon_text(js);
+    for (size_t i = 0; i < g_nfmt; i++)
+        if (!strcmp(g_fmt[i].canon, c)) {
+            free(c);
+            g_fmt[i].uses++;
+            return (int)i + 1;
+        }
+    /* name: override, else pve_fmt_<area>_<base name> */
+    char name[256];
+    const char *ov = jstr(cJSON_GetObjectItemCaseSensitive(g_over, "propstr_names"), ctx);
+    if (ov) {
+        if (strncmp(ov, "pve_fmt_", 8) != 0)
+            die("overrides: propstr_names \"%s\": \"%s\" must start with pve_fmt_", ctx, ov);
+        mangle(ov, name, sizeof name);
+    } else {
+        char area[64], base[128], mb[128];
+        path_area(path, area, sizeof area);
+        size_t pl = strlen(pname);
+        size_t bl = pl > 3 && !strcmp(pname + pl - 3, "[n]") ? pl - 3 : pl;
+        snprintf(base, sizeof base, "%.*s", (int)bl, pname);
+        mangle(base, mb, sizeof mb);
+        snprintf(name, sizeof name, "pve_fmt_%s_%s", area, mb);
+    }
+    for (size_t i = 0; i < g_nfmt; i++)
+        if (!strcmp(g_fmt[i].name, name)) {
+            if (result && fmt_subset(js, g_fmt[i].js)) {
+                free(c);
+                g_fmt[i].uses++;
+                return (int)i + 1;
+            }
+            die("property-string format name clash: %s is derived for both %s and %s, whose "
+                "formats differ; add a \"propstr_names\" entry \"%s\": \"pve_fmt_...\" to the "
+                "overrides",
+                name, g_fmt[i].origin, ctx, ctx);
+        }
+    if (g_nfmt == g_capfmt) {
+        g_capfmt = g_capfmt ? g_capfmt * 2 : 64;
+        g_fmt = realloc(g_fmt, g_capfmt * sizeof *g_fmt);
+        if (!g_fmt)
+            die("out of memory");
+    }
+    gfmt *f = &g_fmt[g_nfmt++];
+    memset(f, 0, sizeof *f);
+    snprintf(f->name, sizeof f->name, "%s", name);
+    snprintf(f->sym, sizeof f->sym, "pmx__fmt_%s", name + 8);
+    snprintf(f->origin, sizeof f->origin, "%s", ctx);
+    f->pname = pname;
+    f->js = js;
+    f->canon = c;
+    f->uses = 1;
+    return (int)g_nfmt;
+}
+
+/* The format object of a parameter or member schema: its "format" when that is an object,
+ * or a named format described in the overrides ("propstr_formats"). */
+static const cJSON *fmt_object(const cJSON *js) {
+    const cJSON *f = cJSON_GetObjectItemCaseSensitive(js, "format");
+    if (cJSON_IsObject(f))
+        return f;
+    if (cJSON_IsString(f))
+        return cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(g_over, "propstr_formats"), f->valuestring);
+    return NULL;
+}
+
+/* Result members with a format: member schema -> format index + 1. */
+static struct rlink {
+    const cJSON *js;
+    int fmt;
+} *g_rlink;
+static size_t g_nrlink, g_caprlink;
+
+static void fmt_walk_result(const cJSON *js, const char *where, const char *path,
+                            const char *member, int depth) {
+    if (!cJSON_IsObject(js) || depth > 16)
+        return;
+    const cJSON *f = fmt_object(js);
+    if (f && member) {
+        int idx = fmt_register(f, where, path, member, 1);
+        if (g_nrlink == g_caprlink) {
+            g_caprlink = g_caprlink ? g_caprlink * 2 : 64;
+            g_rlink = realloc(g_rlink, g_caprlink * sizeof *g_rlink);
+            if (!g_rlink)
+                die("out of memory");
+        }
+        g_rlink[g_nrlink].js = js;
+        g_rlink[g_nrlink++].fmt = idx;
+    }
+    const cJSON *props = cJSON_GetObjectItemCaseSensitive(js, "properties");
+    const cJSON *it;
+    if (cJSON_IsObject(props))
+        cJSON_ArrayForEach(it, props) fmt_walk_result(it, where, path, it->string, depth + 1);
+    const cJSON *items = cJSON_GetObjectItemCaseSensitive(js, "items");
+    if (cJSON_IsObject(items))
+        fmt_walk_result(items, where, path, member, depth + 1);
+}
+
+/* Collect the formats: parameters first (their names win), then results. */
+static void fmt_collect(void) {
+    for (size_t i = 0; i < g_nm; i++) {
+        gmethod *m = &g_m[i];
+        char where[600];
+        snprintf(where, sizeof where, "%s %s", m->verb, m->path);
+        for (size_t k = m->n_path; k < m->np; k++) {
+            gparam *g = &m->params[k];
+            const cJSON *f = fmt_object(g->cons);
+            if (f)
+                g->fmt = fmt_register(f, where, m->path, g->key, 0);
+        }
+    }
+    for (size_t i = 0; i < g_nm; i++) {
+        char where[600];
+        snprintf(where, sizeof where, "%s %s", g_m[i].verb, g_m[i].path);
+        fmt_walk_result(cJSON_GetObjectItemCaseSensitive(g_m[i].info, "returns"), where,
+                        g_m[i].path, NULL, 0);
+    }
+}
+
+static const char *fmt_link(section *s, const cJSON *js, const char **type_name) {
+    for (size_t i = 0; i < g_nrlink; i++)
+        if (g_rlink[i].js == js) {
+            int f = g_rlink[i].fmt - 1;
+            if (!g_fmt_declared[f]) {
+                g_fmt_declared[f] = 1;
+                sb_printf(&s->fmt_externs, "extern const pmx_propstr_desc %s;\n", g_fmt[f].sym);
+            }
+            *type_name = g_fmt[f].name;
+            return g_fmt[f].sym;
+        }
+    return NULL;
+}
+
+static int key_type(const cJSON *k, const char *ctx) {
+    const char *t = jstr(k, "type");
+    if (!t)
+        return T_STRING;
+    if (!strcmp(t, "string"))
+        return T_STRING;
+    if (!strcmp(t, "integer"))
+        return T_INTEGER;
+    if (!strcmp(t, "boolean"))
+        return T_BOOLEAN;
+    if (!strcmp(t, "number"))
+        return T_NUMBER;
+    die("%s: unsupported property-string key type '%s'", ctx, t);
+}
+
+static int num_of(const cJSON *v, double *out) {
+    char *e;
+    if (cJSON_IsNumber(v)) {
+        *out = v->valuedouble;
+        return 1;
+    }
+    if (cJSON_IsString(v) && v->valuestring[0] && (*out = strtod(v->valuestring, &e), !*e))
+        return 1;
+    return 0;
+}
+
+static int cmp_keyjs(const void *a, const void *b) {
+    return strcmp((*(const cJSON *const *)a)->string, (*(const cJSON *const *)b)->string);
+}
+
+/* Emit include/proxmox/gen/propstr.h and lib/gen/propstr.c. */
+static void fmt_emit(sb *h, sb *c) {
+    sb_puts(h, g_header);
+    sb_puts(h, "/* Typed property strings (\"k=v,...\"): one struct per distinct format of the "
+               "schema, with\n * decode / encode / free. Rules: <proxmox/method.h>. */\n"
+               "#ifndef PROXMOX_GEN_PROPSTR_H\n#define PROXMOX_GEN_PROPSTR_H\n\n"
+               "#if !defined(PROXMOX_H_INSIDE) && !defined(PROXMOX_COMPILATION)\n"
+               "#error \"Only <proxmox/proxmox.h> can be included directly.\"\n"
+               "#endif\n\nPMX_BEGIN_DECLS\n\n");
+    sb_printf(h, "/** Number of typed property-string formats. */\n#define PMX_GEN_PROPSTR_COUNT "
+                 "%zu\n\n", g_nfmt);
+    sb_puts(c, g_header);
+    sb_puts(c, "/* Typed property strings: key tables and the decode / encode / free functions "
+               "(runtime in\n * lib/propstr.c). */\n#include \"bind.h\"\n\n"
+               "#include <stddef.h>\n\n");
+    size_t *order = xcalloc(g_nfmt, sizeof *order);
+    for (size_t i = 0; i < g_nfmt; i++)
+        order[i] = i;
+    for (size_t i = 1; i < g_nfmt; i++)
+        for (size_t k = i; k > 0 && strcmp(g_fmt[order[k - 1]].name, g_fmt[order[k]].name) > 0;
+             k--) {
+            size_t t = order[k];
+            order[k] = order[k - 1];
+            order[k - 1] = t;
+        }
+    for (size_t oi = 0; oi < g_nfmt; oi++) {
+        gfmt *f = &g_fmt[order[oi]];
+        const char *sfx = f->name + 8;
+        pst.structs++;
+        size_t n = 0;
+        const cJSON *it;
+        cJSON_ArrayForEach(it, f->js) n++;
+        const cJSON **keys = xcalloc(n, sizeof *keys);
+        n = 0;
+        cJSON_ArrayForEach(it, f->js) keys[n++] = it;
+        qsort(keys, n, sizeof *keys, cmp_keyjs);
+        const char *dkey = NULL;
+        /* struct */
+        sb body = {0}, tab = {0}, tt = {0};
+        char (*cn)[136] = xcalloc(n, sizeof *cn);
+        for (size_t i = 0; i < n; i++) {
+            const cJSON *k = keys[i];
+            char ctx[900];
+            snprintf(ctx, sizeof ctx, "%s: key '%s'", f->origin, k->string);
+            if (!cJSON_IsObject(k))
+                die("%s: key schema must be an object", ctx);
+            const char *alias = jstr(k, "alias");
+            const char *kalias = jstr(k, "keyAlias");
+            if (kalias && !alias)
+                die("%s: keyAlias without alias", ctx);
+            if (jtrue(k, "default_key")) {
+                if (dkey)
+                    die("%s: multiple default keys ('%s', '%s')", ctx, dkey, k->string);
+                if (alias)
+                    die("%s: a default key cannot be an alias", ctx);
+                dkey = k->string;
+            }
+            if (alias) {
+                const cJSON *t = cJSON_GetObjectItemCaseSensitive(f->js, alias);
+                if (!t || jstr(t, "alias"))
+                    die("%s: alias target '%s' is not a key of the format", ctx, alias);
+                pst.aliases++;
+            }
+            if (kalias) {
+                const cJSON *t = cJSON_GetObjectItemCaseSensitive(f->js, kalias);
+                if (!t || jstr(t, "alias"))
+                    die("%s: keyAlias target '%s' is not a key of the format", ctx, kalias);
+            }
+            int type = alias ? 0 : key_type(k, ctx);
+            const cJSON *en = cJSON_GetObjectItemCaseSensitive(k, "enum");
+            if (cJSON_IsNull(en))
+                en = NULL;
+            if (en && !cJSON_IsArray(en))
+                die("%s: \"enum\" must be an array", ctx);
+            if (en) {
+                sb_printf(c, "static const char *const e_%s_%zu[] = {", sfx, i);
+                const cJSON *v;
+                int first = 1;
+                cJSON_ArrayForEach(v, en) {
+                    if (!cJSON_IsString(v))
+                        die("%s: enum values must be strings", ctx);
+                    sb_puts(c, first ? "" : ", ");
+                    c_string(c, v->valuestring);
+                    first = 0;
+                }
+                sb_puts(c, "};\n");
+            }
+            /* table entry */
+            sb_printf(&tab, "    {\n        .size = sizeof(pmx_propkey_desc),\n");
+            if (type)
+                sb_printf(&tab, "        .type = %s,\n", type_enum[type]);
+            sb fl = {0};
+            const char *sep = "";
+#define KFLAG(cond, nm)                                                                         \
+    do {                                                                                        \
+        if (cond) {                                                                             \
+            sb_printf(&fl, "%s%s", sep, nm);                                                    \
+            sep = " | ";                                                                        \
+        }                                                                                       \
+    } while (0)
+            const cJSON *mn = cJSON_GetObjectItemCaseSensitive(k, "minimum");
+            const cJSON *mx = cJSON_GetObjectItemCaseSensitive(k, "maximum");
+            const cJSON *mxl = cJSON_GetObjectItemCaseSensitive(k, "maxLength");
+            double vmn = 0, vmx = 0, vmxl = 0;
+            if (mn && !num_of(mn, &vmn))
+                die("%s: \"minimum\" must be a number", ctx);
+            if (mx && !num_of(mx, &vmx))
+                die("%s: \"maximum\" must be a number", ctx);
+            if (mxl && !num_of(mxl, &vmxl))
+                die("%s: \"maxLength\" must be a number", ctx);
+            const cJSON *fmtv = cJSON_GetObjectItemCaseSensitive(k, "format");
+            if (fmtv && !cJSON_IsString(fmtv))
+                die("%s: nested property-string formats are not supported", ctx);
+            const char *fmts = fmtv ? fmtv->valuestring : NULL;
+            KFLAG(!alias && !jtrue(k, "optional"), "PMX_PROPKEY_REQUIRED");
+            KFLAG(jtrue(k, "default_key"), "PMX_PROPKEY_DEFAULT_KEY");
+            KFLAG(mn, "PMX_PROPKEY_HAS_MIN");
+            KFLAG(mx, "PMX_PROPKEY_HAS_MAX");
+            KFLAG(mxl, "PMX_PROPKEY_HAS_MAX_LENGTH");
+            KFLAG(alias, "PMX_PROPKEY_ALIAS");
+            KFLAG(fmts && !strcmp(fmts, "disk-size"), "PMX_PROPKEY_DISK_SIZE");
+#undef KFLAG
+            if (fl.n)
+                sb_printf(&tab, "        .flags = %s,\n", fl.d);
+            sb_free(&fl);
+            sb_puts(&tab, "        .name = ");
+            c_string(&tab, k->string);
+            sb_puts(&tab, ",\n");
+            if (!alias) {
+                mangle(k->string, cn[i], sizeof cn[i]);
+                for (size_t j = 0; j < i; j++)
+                    if (cn[j][0] && !strcmp(cn[i], cn[j]))
+                        die("%s: keys '%s' and '%s' both map to the C name '%s'", f->origin,
+                            keys[j]->string, k->string, cn[i]);
+                sb_printf(&tab, "        .c_name = \"%s\",\n        .offset = offsetof(%s, %s),\n",
+                          cn[i], f->name, cn[i]);
+            }
+            if (mn)
+                sb_printf(&tab, "        .minimum = %.17g,\n", vmn);
+            if (mx)
+                sb_printf(&tab, "        .maximum = %.17g,\n", vmx);
+            if (mxl)
+                sb_printf(&tab, "        .max_length = %.0f,\n", vmxl);
+            if (en)
+                sb_printf(&tab, "        .enum_values = e_%s_%zu,\n        .n_enum = sizeof "
+                                "e_%s_%zu / sizeof e_%s_%zu[0],\n",
+                          sfx, i, sfx, i, sfx, i);
+            const char *pat = jstr(k, "pattern");
+            if (pat) {
+                sb_puts(&tab, "        .pattern = ");
+                c_string(&tab, pat);
+                sb_puts(&tab, ",\n");
+                char *ere = perl_to_ere(pat);
+                if (ere) {
+                    sb_puts(&tab, "        .posix_pattern = ");
+                    c_string(&tab, ere);
+                    sb_puts(&tab, ",\n");
+                    free(ere);
+                }
+            }
+            const char *strs[][2] = {{"format", fmts},
+                                     {"alias", alias},
+                                     {"key_alias", kalias},
+                                     {"requires", jstr(k, "requires")},
+                                     {"format_description", jstr(k, "format_description")},
+                                     {"description", jstr(k, "description")}};
+            const cJSON *dflt = cJSON_GetObjectItemCaseSensitive(k, "default");
+            if (dflt) {
+                sb_puts(&tab, "        .default_value = ");
+                default_text(&tab, dflt);
+                sb_puts(&tab, ",\n");
+            }
+            for (size_t x = 0; x < sizeof strs / sizeof strs[0]; x++) {
+                if (!strs[x][1])
+                    continue;
+                sb_printf(&tab, "        .%s = ", strs[x][0]);
+                c_string(&tab, strs[x][1]);
+                sb_puts(&tab, ",\n");
+            }
+            sb_puts(&tab, "    },\n");
+            if (alias)
+                continue;
+            /* field */
+            pst.keys++;
+            sb d = {0};
+            const char *desc = jstr(k, "description");
+            if (desc)
+                sb_puts(&d, desc);
+            sb ex = {0};
+            sb_printf(&ex, "Key \"%s\"", k->string);
+            if (jtrue(k, "default_key"))
+                sb_puts(&ex, " (default key: may stand bare)");
+            if (!jtrue(k, "optional"))
+                sb_puts(&ex, ", required");
+            if (en) {
+                sb_puts(&ex, "; one of:");
+                const cJSON *v;
+                cJSON_ArrayForEach(v, en) sb_printf(&ex, " %s", v->valuestring);
+            }
+            if (fmts)
+                sb_printf(&ex, "; format %s", fmts);
+            if (mn && mx)
+                sb_printf(&ex, "; range %.15g to %.15g", vmn, vmx);
+            else if (mn)
+                sb_printf(&ex, "; minimum %.15g", vmn);
+            else if (mx)
+                sb_printf(&ex, "; maximum %.15g", vmx);
+            const cJSON *dv = cJSON_GetObjectItemCaseSensitive(k, "default");
+            if (dv) {
+                sb dt = {0};
+                default_text(&dt, dv);
+                sb_printf(&ex, "; default %s", dt.d);
+                sb_free(&dt);
+            }
+            /* aliases of this key */
+            int first = 1;
+            for (size_t j = 0; j < n; j++) {
+                const char *a = jstr(keys[j], "alias");
+                if (a && !strcmp(a, k->string)) {
+                    const char *ka = jstr(keys[j], "keyAlias");
+                    sb_printf(&ex, "%s%s=", first ? "; also written as " : ", ",
+                              keys[j]->string);
+                    if (ka)
+                        sb_printf(&ex, " (sets %s=%s)", ka, keys[j]->string);
+                    first = 0;
+                }
+            }
+            sb_puts(&ex, ".");
+            doc_comment(&body, 4, d.d, ex.d);
+            sb_free(&d);
+            sb_free(&ex);
+            switch (type) {
+            case T_STRING: sb_printf(&body, "    char *%s;\n", cn[i]); break;
+            case T_INTEGER: sb_printf(&body, "    pmx_opt_i64 %s;\n", cn[i]); break;
+            case T_BOOLEAN: sb_printf(&body, "    pmx_opt_bool %s;\n", cn[i]); break;
+            case T_NUMBER: sb_printf(&body, "    pmx_opt_f64 %s;\n", cn[i]); break;
+            }
+        }
+        /* header: struct + functions */
+        sb_printf(&tt, "Property string \"%s\" (first used by %s; %zu use%s in the schema).",
+                  f->pname, f->origin, f->uses, f->uses == 1 ? "" : "s");
+        if (dkey)
+            sb_printf(&tt, " Default key: %s.", dkey);
+        doc_comment(h, 0, tt.d, "Allocated by the _decode function, freed with the _free "
+                                "function. To encode, zero-initialise one (unset fields are "
+                                "absent) and fill it; strings stay the caller's.");
+        sb_printf(h, "typedef struct %s {\n%s} %s;\n\n", f->name, body.d ? body.d : "", f->name);
+        sb_printf(h,
+                  "/**\n * Decode property string @p text (as PVE writes it in configs; see "
+                  "<proxmox/method.h>).\n"
+                  " * @param text  borrowed for the call.\n"
+                  " * @param out   receives a new struct; caller frees with %s_free().\n"
+                  " * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller "
+                  "frees with\n *              pmx_free().\n"
+                  " * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing "
+                  "key, bad value),\n * PMX_ENOMEM. Thread-safe; may be called from callbacks. "
+                  "Since: 1.0\n */\n",
+                  f->name);
+        sb proto = {0};
+        sb_printf(&proto, "int %s_decode(const char *text, %s **out, char **err)", f->name,
+                  f->name);
+        wrap_proto(h, "PMX_API ", proto.d, ";\n");
+        sb_free(&proto);
+        sb_printf(h,
+                  "/**\n * Encode @p v into its canonical property string.\n"
+                  " * @param v    borrowed for the call.\n"
+                  " * @param out  receives the text; caller frees with pmx_free().\n"
+                  " * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller "
+                  "frees with pmx_free().\n"
+                  " * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or "
+                  "not in its enum,\n * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be "
+                  "called from callbacks. Since: 1.0\n */\n");
+        sb_printf(&proto, "int %s_encode(const %s *v, char **out, char **err)", f->name, f->name);
+        wrap_proto(h, "PMX_API ", proto.d, ";\n");
+        sb_free(&proto);
+        sb_printf(h, "/**\n * Free a struct from %s_decode() and its strings; NULL is a "
+                     "no-op.\n * Thread-safe; may be called from callbacks. Since: 1.0\n */\n",
+                  f->name);
+        sb_printf(h, "PMX_API void %s_free(%s *v);\n\n", f->name, f->name);
+        /* C: table, desc, functions */
+        sb_printf(c, "static const pmx_propkey_desc k_%s[] = {\n%s};\n", sfx, tab.d);
+        sb_printf(c, "const pmx_propstr_desc %s = {\n    .size = sizeof(pmx_propstr_desc),\n"
+                     "    .name = \"%s\",\n    .struct_size = sizeof(%s),\n    .keys = k_%s,\n"
+                     "    .n_keys = %zu,\n",
+                  f->sym, f->name, f->name, sfx, n);
+        if (dkey) {
+            sb_puts(c, "    .default_key = ");
+            c_string(c, dkey);
+            sb_puts(c, ",\n");
+        }
+        sb_puts(c, "};\n\n");
+        sb_printf(&proto, "int %s_decode(const char *text, %s **out, char **err)", f->name,
+                  f->name);
+        wrap_proto(c, "", proto.d, " {\n");
+        sb_free(&proto);
+        sb_printf(c, "    void *v = NULL;\n"
+                     "    int rc = pmx_propstr_decode(&%s, text, out ? &v : NULL, err);\n"
+                     "    if (out)\n        *out = v;\n    return rc;\n}\n\n",
+                  f->sym);
+        sb_printf(&proto, "int %s_encode(const %s *v, char **out, char **err)", f->name, f->name);
+        wrap_proto(c, "", proto.d, " {\n");
+        sb_free(&proto);
+        sb_printf(c, "    return pmx_propstr_encode(&%s, v, out, err);\n}\n\n", f->sym);
+        sb_printf(c, "void %s_free(%s *v) {\n    pmx_propstr_free(&%s, v);\n}\n\n", f->name,
+                  f->name, f->sym);
+        sb_free(&body);
+        sb_free(&tab);
+        sb_free(&tt);
+        free(cn);
+        free(keys);
+    }
+    sb_puts(c, "/* All formats, sorted by name (pmx_propstr_at / pmx_propstr_find). */\n"
+               "const pmx_propstr_desc *const pmx__gen_propstrs[] = {\n");
+    for (size_t oi = 0; oi < g_nfmt; oi++)
+        sb_printf(c, "    &%s,\n", g_fmt[order[oi]].sym);
+    if (!g_nfmt)
+        sb_puts(c, "    NULL,\n");
+    sb_printf(c, "};\nconst size_t pmx__gen_n_propstrs = %zu;\n", g_nfmt);
+    sb_puts(h, "PMX_END_DECLS\n#endif\n");
+    free(order);
+}
+
 static void emit_method(section *s, gmethod *m) {
     char where[600];
     snprintf(where, sizeof where, "%s %s", m->verb, m->path);
@@ -1011,6 +1682,12 @@ static void emit_method(section *s, gmethod *m) {
             snprintf(extra, sizeof extra, "Sent as repeated '%s' keys.", g->wire);
         else if (strcmp(g->cname, g->wire))
             snprintf(extra, sizeof extra, "Wire name '%s'.", g->wire);
+        if (g->fmt) {
+            size_t el = strlen(extra);
+            snprintf(extra + el, sizeof extra - el,
+                     "%sA property string: build it with %s_encode().",
+                     el ? " " : "", g_fmt[g->fmt - 1].name);
+        }
         const char *d = jstr(g->js, "description");
         const char *tt = jstr(g->js, "typetext");
         sb dd = {0};
@@ -1173,7 +1850,7 @@ static void emit_method(section *s, gmethod *m) {
             FLAG(mx, "PMX_PARAM_HAS_MAX");
             FLAG(mnl, "PMX_PARAM_HAS_MIN_LENGTH");
             FLAG(mxl, "PMX_PARAM_HAS_MAX_LENGTH");
-            FLAG(cJSON_IsObject(fmt), "PMX_PARAM_PROPERTY_STRING");
+            FLAG(cJSON_IsObject(fmt) || g->fmt, "PMX_PARAM_PROPERTY_STRING");
             FLAG(g->count, "PMX_PARAM_INDEXED");
 #undef FLAG
             sb_printf(c, "    {\n        .size = sizeof(pmx_param_desc),\n");
@@ -1250,6 +1927,14 @@ static void emit_method(section *s, gmethod *m) {
                 sb_puts(c, "        .description = ");
                 c_string(c, d);
                 sb_puts(c, ",\n");
+            }
+            if (g->fmt) {
+                sb_printf(c, "        .propstr = &%s,\n", g_fmt[g->fmt - 1].sym);
+                if (!g_fmt_declared[g->fmt - 1]) {
+                    g_fmt_declared[g->fmt - 1] = 1;
+                    sb_printf(&s->fmt_externs, "extern const pmx_propstr_desc %s;\n",
+                              g_fmt[g->fmt - 1].sym);
+                }
             }
             sb_puts(c, "    },\n");
         }
@@ -1479,6 +2164,8 @@ int main(int argc, char **argv) {
             die("%s %s: defined twice", g_m[i].verb, g_m[i].path);
         analyse(&g_m[i]);
     }
+    fmt_collect();
+    g_fmt_declared = xcalloc(g_nfmt ? g_nfmt : 1, 1);
     /* name clashes */
     {
         size_t *idx = xcalloc(g_nm, sizeof *idx);
@@ -1517,7 +2204,7 @@ int main(int argc, char **argv) {
                 nsec++;
             }
         }
-        char **written = xcalloc(2 * nsec + 64 * nsec + 4, sizeof(char *));
+        char **written = xcalloc(2 * nsec + 64 * nsec + 8, sizeof(char *));
         size_t nw = 0;
         sb tabs = {0};
         sb externs = {0};
@@ -1534,6 +2221,8 @@ int main(int argc, char **argv) {
             for (size_t k = 0; k < s->nchunks; k++) {
                 s->cur = &s->src[k];
                 memset(s->used_scalar, 0, sizeof s->used_scalar);
+                memset(g_fmt_declared, 0, g_nfmt ? g_nfmt : 1);
+                sb_free(&s->fmt_externs);
                 sb body = {0};
                 s->cur = &body;
                 size_t a = start + k * opt.chunk, b = a + opt.chunk;
@@ -1552,6 +2241,8 @@ int main(int argc, char **argv) {
                                   "static const pmx_type_desc t__%s = {\n    sizeof(pmx_type_desc), "
                                   "%s, 0, NULL, 0, NULL, 0};\n",
                                   kind_enum[sk] + 9, kind_enum[sk]);
+                if (s->fmt_externs.n)
+                    sb_put(out, s->fmt_externs.d, s->fmt_externs.n);
                 sb_puts(out, "\n");
                 sb_put(out, body.d, body.n);
                 char sym[200];
@@ -1607,6 +2298,7 @@ int main(int argc, char **argv) {
                        "/** sha256 of that schema. */\n#define PMX_GEN_SCHEMA_SHA256 \"%s\"\n"
                        "/** Number of generated methods. */\n#define PMX_GEN_METHOD_COUNT %zu\n\n",
                   version, sha, g_nm);
+        sb_puts(&ab, "#include <proxmox/gen/propstr.h>\n");
         for (size_t si = 0; si < nsec; si++)
             sb_printf(&ab, "#include <proxmox/gen/%s.h>\n", secs[si].name);
         sb_puts(&ab, "\n#endif\n");
@@ -1615,6 +2307,19 @@ int main(int argc, char **argv) {
         write_file(path, &ab);
         written[nw++] = xstrdup(path);
         sb_free(&ab);
+        /* propstr.h, propstr.c */
+        {
+            sb ph = {0}, pc = {0};
+            fmt_emit(&ph, &pc);
+            snprintf(path, sizeof path, "%s/propstr.h", opt.include_dir);
+            write_file(path, &ph);
+            written[nw++] = xstrdup(path);
+            snprintf(path, sizeof path, "%s/propstr.c", opt.src_dir);
+            write_file(path, &pc);
+            written[nw++] = xstrdup(path);
+            sb_free(&ph);
+            sb_free(&pc);
+        }
         /* index.c */
         sb xb = {0};
         sb_puts(&xb, g_header);
@@ -1641,6 +2346,7 @@ int main(int argc, char **argv) {
             section *s = &secs[si];
             sb_free(&s->hdr);
             sb_free(&s->types);
+            sb_free(&s->fmt_externs);
             for (size_t k = 0; k < s->nchunks; k++)
                 sb_free(&s->src[k]);
             for (size_t k = 0; k < s->ntn; k++)
@@ -1666,6 +2372,9 @@ int main(int argc, char **argv) {
                st.results_raw, st.results_none);
         printf("  result fields: %zu typed, %zu raw JSON, of %zu\n", st.fields_typed,
                st.fields_raw, st.fields);
+        printf("  property strings: %zu formats typed (%zu keys, %zu aliases) from %zu uses "
+               "(%zu parameters, %zu result fields)\n",
+               pst.structs, pst.keys, pst.aliases, pst.uses, pst.param_uses, pst.result_uses);
     }
     for (size_t i = 0; i < g_nm; i++) {
         for (size_t k = 0; k < g_m[i].n_path; k++)
@@ -1674,6 +2383,11 @@ int main(int argc, char **argv) {
         free(g_m[i].params);
     }
     free(g_m);
+    for (size_t i = 0; i < g_nfmt; i++)
+        free(g_fmt[i].canon);
+    free(g_fmt);
+    free(g_fmt_declared);
+    free(g_rlink);
     cJSON_Delete(root);
     cJSON_Delete(g_over);
     free(text);

@@ -138,7 +138,7 @@ static char *scalar_text(struct call *c, const pmx_param_desc *pd, const char *n
         double x = v->valuedouble;
         if (x == (double)(long long)x)
             return xasprintf("%lld", (long long)x);
-        return xasprintf("%.17g", x);
+        return xasprintf("%.15g", x); /* as Perl stringifies numbers */
     }
     if (!cJSON_IsString(v))
         return NULL;
@@ -368,9 +368,11 @@ static void start_task(const pmx_method_desc *d, struct call *c, const char *nod
     snprintf(type, sizeof type, "%s%s",
              guest == 1 ? "qm" : guest == 2 ? "vz" : strstr(d->path, "/bulk-action/") ? "bulk" : "",
              action);
-    for (char *q = type; *q; q++) /* "move_disk" -> "movedisk", "download-url" -> "downloadurl" */
-        if (*q == '_' || *q == '-')
-            memmove(q, q + 1, strlen(q));
+    char *w = type; /* "move_disk" -> "movedisk", "download-url" -> "downloadurl" */
+    for (const char *q = type; *q; q++)
+        if (*q != '_' && *q != '-')
+            *w++ = *q;
+    *w = 0;
 
     const char *id = "";
     const cJSON *vmid = cJSON_GetObjectItemCaseSensitive(c->params, "vmid");
@@ -403,7 +405,18 @@ static void start_task(const pmx_method_desc *d, struct call *c, const char *nod
 int generic_dispatch(struct call *c)
 {
     int m = verb_of(c->method);
-    const pmx_method_desc *d = m ? pmx_method_find((pmx_method)m, c->path) : NULL;
+    const pmx_method_desc *d = NULL;
+    if (m && strpbrk(c->path, "?#")) {
+        /* decoded segments may hold '?' or '#', which pmx_method_find takes as the end of the
+         * path; no literal segment has them, so any other byte matches the same templates */
+        char *copy = xstrdup(c->path);
+        for (char *q = copy; (q = strpbrk(q, "?#")) != NULL; q++)
+            *q = '_';
+        d = pmx_method_find((pmx_method)m, copy);
+        free(copy);
+    } else if (m) {
+        d = pmx_method_find((pmx_method)m, c->path);
+    }
     int tail = 0;
     if (!d && m && is_volume_path(c)) {
         d = pmx_method_find((pmx_method)m, volume_path);

@@ -14,6 +14,7 @@
 /** Number of generated methods. */
 #define PMX_GEN_METHOD_COUNT 646
 
+#include <proxmox/gen/propstr.h>
 #include <proxmox/gen/access.h>
 #include <proxmox/gen/cluster.h>
 #include <proxmox/gen/nodes.h>

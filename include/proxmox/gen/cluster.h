@@ -2106,7 +2106,8 @@ typedef struct pve_cluster_config_post_params {
      * link0..link7)
      * Format: [address=]<IP> [,priority=<integer>]
      *
-     * Wire names link0 .. link7 (NULL = not sent).
+     * Wire names link0 .. link7 (NULL = not sent). A property string: build it with
+     * pve_fmt_cluster_link_encode().
      */
     const char *link[8];
     /** Node id for this node. */
@@ -2204,6 +2205,8 @@ typedef struct pve_cluster_config_join_get_result_nodelist {
     /**
      * Address and priority information of a single corosync link. (up to 8 links supported;
      * link0..link7)
+     *
+     * A property string: decode with pve_fmt_cluster_link_decode().
      */
     char *ring0_addr;
 } pve_cluster_config_join_get_result_nodelist;
@@ -2259,7 +2262,8 @@ typedef struct pve_cluster_config_join_post_params {
      * link0..link7)
      * Format: [address=]<IP> [,priority=<integer>]
      *
-     * Wire names link0 .. link7 (NULL = not sent).
+     * Wire names link0 .. link7 (NULL = not sent). A property string: build it with
+     * pve_fmt_cluster_link_encode().
      */
     const char *link[8];
     /** Node id for this node. */
@@ -2384,7 +2388,8 @@ typedef struct pve_cluster_config_nodes_node_post_params {
      * link0..link7)
      * Format: [address=]<IP> [,priority=<integer>]
      *
-     * Wire names link0 .. link7 (NULL = not sent).
+     * Wire names link0 .. link7 (NULL = not sent). A property string: build it with
+     * pve_fmt_cluster_link_encode().
      */
     const char *link[8];
     /** IP Address of node to add. Used as fallback if no links are given. */
@@ -3587,7 +3592,11 @@ typedef struct pve_cluster_firewall_options_get_result {
     pmx_opt_bool ebtables;
     /** Enable or disable the firewall cluster wide. */
     pmx_opt_i64 enable;
-    /** Log ratelimiting settings */
+    /**
+     * Log ratelimiting settings
+     *
+     * A property string: decode with pve_fmt_cluster_log_ratelimit_decode().
+     */
     char *log_ratelimit;
     /** Forward policy. */
     char *policy_forward;
@@ -3643,6 +3652,8 @@ typedef struct pve_cluster_firewall_options_put_params {
     /**
      * Log ratelimiting settings
      * Format: [enable=]<1|0> [,burst=<integer>] [,rate=<rate>]
+     *
+     * A property string: build it with pve_fmt_cluster_log_ratelimit_encode().
      */
     const char *log_ratelimit;
     /** Forward policy. */
@@ -5567,7 +5578,8 @@ typedef struct pve_cluster_mapping_dir_post_params {
     /**
      * A list of maps for the cluster nodes.
      *
-     * Sent as repeated 'map' keys.
+     * Sent as repeated 'map' keys. A property string: build it with
+     * pve_fmt_cluster_mapping_dir_encode().
      */
     const char *const *map;
     size_t n_map;
@@ -5672,7 +5684,8 @@ typedef struct pve_cluster_mapping_dir_id_put_params {
     /**
      * A list of maps for the cluster nodes.
      *
-     * Sent as repeated 'map' keys.
+     * Sent as repeated 'map' keys. A property string: build it with
+     * pve_fmt_cluster_mapping_dir_encode().
      */
     const char *const *map;
     size_t n_map;
@@ -5781,7 +5794,8 @@ typedef struct pve_cluster_mapping_pci_post_params {
     /**
      * A list of maps for the cluster nodes.
      *
-     * Sent as repeated 'map' keys.
+     * Sent as repeated 'map' keys. A property string: build it with
+     * pve_fmt_cluster_mapping_pci_encode().
      */
     const char *const *map;
     size_t n_map;
@@ -5895,7 +5909,8 @@ typedef struct pve_cluster_mapping_pci_id_put_params {
     /**
      * A list of maps for the cluster nodes.
      *
-     * Sent as repeated 'map' keys.
+     * Sent as repeated 'map' keys. A property string: build it with
+     * pve_fmt_cluster_mapping_pci_encode().
      */
     const char *const *map;
     size_t n_map;
@@ -5990,7 +6005,8 @@ typedef struct pve_cluster_mapping_usb_post_params {
     /**
      * A list of maps for the cluster nodes.
      *
-     * Sent as repeated 'map' keys.
+     * Sent as repeated 'map' keys. A property string: build it with
+     * pve_fmt_cluster_mapping_usb_encode().
      */
     const char *const *map;
     size_t n_map;
@@ -6095,7 +6111,8 @@ typedef struct pve_cluster_mapping_usb_id_put_params {
     /**
      * A list of maps for the cluster nodes.
      *
-     * Sent as repeated 'map' keys.
+     * Sent as repeated 'map' keys. A property string: build it with
+     * pve_fmt_cluster_mapping_usb_encode().
      */
     const char *const *map;
     size_t n_map;
@@ -8397,6 +8414,8 @@ typedef struct pve_cluster_options_put_params {
      * Set I/O bandwidth limit for various operations (in KiB/s).
      * Format: [clone=<LIMIT>] [,default=<LIMIT>] [,migration=<LIMIT>] [,move=<LIMIT>]
      * [,restore=<LIMIT>]
+     *
+     * A property string: build it with pve_fmt_cluster_bwlimit_encode().
      */
     const char *bwlimit;
     /**
@@ -8416,6 +8435,8 @@ typedef struct pve_cluster_options_put_params {
     /**
      * Cluster resource scheduling settings.
      * Format: [ha=<basic|static>] [,ha-rebalance-on-start=<1|0>]
+     *
+     * A property string: build it with pve_fmt_cluster_crs_encode().
      */
     const char *crs;
     /**
@@ -8441,6 +8462,8 @@ typedef struct pve_cluster_options_put_params {
     /**
      * Cluster wide HA settings.
      * Format: shutdown_policy=<enum>
+     *
+     * A property string: build it with pve_fmt_cluster_ha_encode().
      */
     const char *ha;
     /**
@@ -8467,6 +8490,8 @@ typedef struct pve_cluster_options_put_params {
     /**
      * For cluster wide migration settings.
      * Format: [type=]<secure|insecure> [,network=<CIDR>]
+     *
+     * A property string: build it with pve_fmt_cluster_migration_encode().
      */
     const char *migration;
     /**
@@ -8478,7 +8503,7 @@ typedef struct pve_cluster_options_put_params {
      * Control the range for the free VMID auto-selection pool.
      * Format: [lower=<integer>] [,upper=<integer>]
      *
-     * Wire name 'next-id'.
+     * Wire name 'next-id'. A property string: build it with pve_fmt_cluster_next_id_encode().
      */
     const char *next_id;
     /**
@@ -8486,6 +8511,8 @@ typedef struct pve_cluster_options_put_params {
      * Format: [fencing=<always|never>] [,package-updates=<auto|always|never>]
      * [,replication=<always|never>] [,target-fencing=<TARGET>]
      * [,target-package-updates=<TARGET>] [,target-replication=<TARGET>]
+     *
+     * A property string: build it with pve_fmt_cluster_notify_encode().
      */
     const char *notify;
     /**
@@ -8498,6 +8525,8 @@ typedef struct pve_cluster_options_put_params {
     /**
      * For cluster wide replication settings.
      * Format: [type=]<secure|insecure> [,network=<CIDR>]
+     *
+     * A property string: build it with pve_fmt_cluster_replication_encode().
      */
     const char *replication;
     /**
@@ -8506,24 +8535,30 @@ typedef struct pve_cluster_options_put_params {
      * [,color-map=<tag>:<hex-color>[:<hex-color-for-text>][;<tag>=...]]
      * [,ordering=<config|alphabetical>] [,shape=<enum>]
      *
-     * Wire name 'tag-style'.
+     * Wire name 'tag-style'. A property string: build it with
+     * pve_fmt_cluster_tag_style_encode().
      */
     const char *tag_style;
     /**
      * u2f
      * Format: [appid=<APPID>] [,origin=<URL>]
+     *
+     * A property string: build it with pve_fmt_cluster_u2f_encode().
      */
     const char *u2f;
     /**
      * Privilege options for user-settable tags
      * Format: [user-allow=<enum>] [,user-allow-list=<tag>[;<tag>...]]
      *
-     * Wire name 'user-tag-access'.
+     * Wire name 'user-tag-access'. A property string: build it with
+     * pve_fmt_cluster_user_tag_access_encode().
      */
     const char *user_tag_access;
     /**
      * webauthn configuration
      * Format: [allow-subdomains=<1|0>] [,id=<DOMAINNAME>] [,origin=<URL>] [,rp=<RELYING_PARTY>]
+     *
+     * A property string: build it with pve_fmt_cluster_webauthn_encode().
      */
     const char *webauthn;
 } pve_cluster_options_put_params;

@@ -2321,7 +2321,8 @@ typedef struct pve_nodes_ceph_pool_post_params {
      * Format: k=<integer> ,m=<integer> [,device-class=<class>] [,failure-domain=<domain>]
      * [,profile=<profile>]
      *
-     * Wire name 'erasure-coding'.
+     * Wire name 'erasure-coding'. A property string: build it with
+     * pve_fmt_ceph_erasure_coding_encode().
      */
     const char *erasure_coding;
     /** Minimum number of replicas per object */
@@ -3172,12 +3173,17 @@ typedef struct pve_nodes_config_get_params {
  * dropped). Fields are only ever appended.
  */
 typedef struct pve_nodes_config_get_result {
-    /** Node specific ACME settings. */
+    /**
+     * Node specific ACME settings.
+     *
+     * A property string: decode with pve_fmt_node_acme_decode().
+     */
     char *acme;
     /**
      * ACME domain and validation plugin
      *
-     * JSON members "acmedomain0" .. "acmedomain4" (NULL when absent).
+     * JSON members "acmedomain0" .. "acmedomain4" (NULL when absent). A property string: decode
+     * with pve_fmt_node_acmedomain_decode().
      */
     char *acmedomain[5];
     /**
@@ -3202,7 +3208,11 @@ typedef struct pve_nodes_config_get_result {
      * JSON member "startall-onboot-delay".
      */
     pmx_opt_i64 startall_onboot_delay;
-    /** Node specific wake on LAN settings. */
+    /**
+     * Node specific wake on LAN settings.
+     *
+     * A property string: decode with pve_fmt_node_wakeonlan_decode().
+     */
     char *wakeonlan;
 } pve_nodes_config_get_result;
 
@@ -3238,13 +3248,16 @@ typedef struct pve_nodes_config_put_params {
     /**
      * Node specific ACME settings.
      * Format: [account=<name>] [,domains=<domain[;domain;...]>]
+     *
+     * A property string: build it with pve_fmt_node_acme_encode().
      */
     const char *acme;
     /**
      * ACME domain and validation plugin
      * Format: [domain=]<domain> [,alias=<domain>] [,plugin=<name of the plugin configuration>]
      *
-     * Wire names acmedomain0 .. acmedomain4 (NULL = not sent).
+     * Wire names acmedomain0 .. acmedomain4 (NULL = not sent). A property string: build it with
+     * pve_fmt_node_acmedomain_encode().
      */
     const char *acmedomain[5];
     /**
@@ -3279,6 +3292,8 @@ typedef struct pve_nodes_config_put_params {
      * Node specific wake on LAN settings.
      * Format: [mac=]<MAC address> [,bind-interface=<bind interface>] [,broadcast-address=<IPv4
      * broadcast address>]
+     *
+     * A property string: build it with pve_fmt_node_wakeonlan_encode().
      */
     const char *wakeonlan;
 } pve_nodes_config_put_params;
@@ -4071,7 +4086,8 @@ typedef struct pve_nodes_disks_zfs_post_params {
     /**
      * Format: data=<integer> ,spares=<integer>
      *
-     * Wire name 'draid-config'.
+     * Wire name 'draid-config'. A property string: build it with
+     * pve_fmt_disks_draid_config_encode().
      */
     const char *draid_config;
     /** The storage identifier. */
@@ -5543,7 +5559,8 @@ typedef struct pve_nodes_lxc_post_params {
      * Format: [[path=]<Path>] [,deny-write=<1|0>] [,gid=<integer>] [,mode=<Octal access mode>]
      * [,uid=<integer>]
      *
-     * Wire names dev0 .. dev255 (NULL = not sent).
+     * Wire names dev0 .. dev255 (NULL = not sent). A property string: build it with
+     * pve_fmt_lxc_dev_encode().
      */
     const char *dev[256];
     /**
@@ -5560,6 +5577,8 @@ typedef struct pve_nodes_lxc_post_params {
      * Allow containers access to advanced features.
      * Format: [force_rw_sys=<1|0>] [,fuse=<1|0>] [,keyctl=<1|0>] [,mknod=<1|0>]
      * [,mount=<fstype;fstype;...>] [,nesting=<1|0>]
+     *
+     * A property string: build it with pve_fmt_lxc_features_encode().
      */
     const char *features;
     /** Allow to overwrite existing container. */
@@ -5591,7 +5610,8 @@ typedef struct pve_nodes_lxc_post_params {
      * [,mountoptions=<opt[;opt...]>] [,quota=<1|0>] [,replicate=<1|0>] [,ro=<1|0>]
      * [,shared=<1|0>] [,size=<DiskSize>]
      *
-     * Wire names mp0 .. mp255 (NULL = not sent).
+     * Wire names mp0 .. mp255 (NULL = not sent). A property string: build it with
+     * pve_fmt_lxc_mp_encode().
      */
     const char *mp[256];
     /**
@@ -5607,7 +5627,8 @@ typedef struct pve_nodes_lxc_post_params {
      * [,mtu=<integer>] [,rate=<mbps>] [,tag=<integer>] [,trunks=<vlanid[;vlanid...]>]
      * [,type=<veth>]
      *
-     * Wire names net0 .. net31 (NULL = not sent).
+     * Wire names net0 .. net31 (NULL = not sent). A property string: build it with
+     * pve_fmt_lxc_net_encode().
      */
     const char *net[32];
     /** Specifies whether a container will be started during system bootup. */
@@ -5635,6 +5656,8 @@ typedef struct pve_nodes_lxc_post_params {
      * Use volume as container root.
      * Format: [volume=]<volume> [,acl=<1|0>] [,mountoptions=<opt[;opt...]>] [,quota=<1|0>]
      * [,replicate=<1|0>] [,ro=<1|0>] [,shared=<1|0>] [,size=<DiskSize>]
+     *
+     * A property string: build it with pve_fmt_lxc_rootfs_encode().
      */
     const char *rootfs;
     /**
@@ -5690,7 +5713,8 @@ typedef struct pve_nodes_lxc_post_params {
      * manually.
      * Format: [volume=]<volume>
      *
-     * Wire names unused0 .. unused255 (NULL = not sent).
+     * Wire names unused0 .. unused255 (NULL = not sent). A property string: build it with
+     * pve_fmt_lxc_unused_encode().
      */
     const char *unused[256];
     /** The (unique) ID of the VM. */
@@ -5932,7 +5956,8 @@ typedef struct pve_nodes_lxc_config_get_result {
     /**
      * Device to pass through to the container
      *
-     * JSON members "dev0" .. "dev255" (NULL when absent).
+     * JSON members "dev0" .. "dev255" (NULL when absent). A property string: decode with
+     * pve_fmt_lxc_dev_decode().
      */
     char *dev[256];
     /** SHA1 digest of configuration file. This can be used to prevent concurrent modifications. */
@@ -5947,7 +5972,11 @@ typedef struct pve_nodes_lxc_config_get_result {
      * lxc.environment.runtime entries in the config.
      */
     char *env;
-    /** Allow containers access to advanced features. */
+    /**
+     * Allow containers access to advanced features.
+     *
+     * A property string: decode with pve_fmt_lxc_features_decode().
+     */
     char *features;
     /** Script that will be executed during various steps in the containers lifetime. */
     char *hookscript;
@@ -5964,7 +5993,8 @@ typedef struct pve_nodes_lxc_config_get_result {
      * Use volume as container mount point. Use the special syntax STORAGE_ID:SIZE_IN_GiB to
      * allocate a new volume.
      *
-     * JSON members "mp0" .. "mp255" (NULL when absent).
+     * JSON members "mp0" .. "mp255" (NULL when absent). A property string: decode with
+     * pve_fmt_lxc_mp_decode().
      */
     char *mp[256];
     /**
@@ -5975,7 +6005,8 @@ typedef struct pve_nodes_lxc_config_get_result {
     /**
      * Specifies network interfaces for the container.
      *
-     * JSON members "net0" .. "net31" (NULL when absent).
+     * JSON members "net0" .. "net31" (NULL when absent). A property string: decode with
+     * pve_fmt_lxc_net_decode().
      */
     char *net[32];
     /** Specifies whether a container will be started during system bootup. */
@@ -5991,7 +6022,11 @@ typedef struct pve_nodes_lxc_config_get_result {
      * remove/update operation.
      */
     pmx_opt_bool protection;
-    /** Use volume as container root. */
+    /**
+     * Use volume as container root.
+     *
+     * A property string: decode with pve_fmt_lxc_rootfs_decode().
+     */
     char *rootfs;
     /**
      * Sets DNS search domains for a container. Create will automatically use the setting from
@@ -6032,7 +6067,8 @@ typedef struct pve_nodes_lxc_config_get_result {
      * Reference to unused volumes. This is used internally, and should not be modified
      * manually.
      *
-     * JSON members "unused0" .. "unused255" (NULL when absent).
+     * JSON members "unused0" .. "unused255" (NULL when absent). A property string: decode with
+     * pve_fmt_lxc_unused_decode().
      */
     char *unused[256];
 } pve_nodes_lxc_config_get_result;
@@ -6110,7 +6146,8 @@ typedef struct pve_nodes_lxc_config_put_params {
      * Format: [[path=]<Path>] [,deny-write=<1|0>] [,gid=<integer>] [,mode=<Octal access mode>]
      * [,uid=<integer>]
      *
-     * Wire names dev0 .. dev255 (NULL = not sent).
+     * Wire names dev0 .. dev255 (NULL = not sent). A property string: build it with
+     * pve_fmt_lxc_dev_encode().
      */
     const char *dev[256];
     /**
@@ -6132,6 +6169,8 @@ typedef struct pve_nodes_lxc_config_put_params {
      * Allow containers access to advanced features.
      * Format: [force_rw_sys=<1|0>] [,fuse=<1|0>] [,keyctl=<1|0>] [,mknod=<1|0>]
      * [,mount=<fstype;fstype;...>] [,nesting=<1|0>]
+     *
+     * A property string: build it with pve_fmt_lxc_features_encode().
      */
     const char *features;
     /** Script that will be executed during various steps in the containers lifetime. */
@@ -6149,7 +6188,8 @@ typedef struct pve_nodes_lxc_config_put_params {
      * [,mountoptions=<opt[;opt...]>] [,quota=<1|0>] [,replicate=<1|0>] [,ro=<1|0>]
      * [,shared=<1|0>] [,size=<DiskSize>]
      *
-     * Wire names mp0 .. mp255 (NULL = not sent).
+     * Wire names mp0 .. mp255 (NULL = not sent). A property string: build it with
+     * pve_fmt_lxc_mp_encode().
      */
     const char *mp[256];
     /**
@@ -6165,7 +6205,8 @@ typedef struct pve_nodes_lxc_config_put_params {
      * [,mtu=<integer>] [,rate=<mbps>] [,tag=<integer>] [,trunks=<vlanid[;vlanid...]>]
      * [,type=<veth>]
      *
-     * Wire names net0 .. net31 (NULL = not sent).
+     * Wire names net0 .. net31 (NULL = not sent). A property string: build it with
+     * pve_fmt_lxc_net_encode().
      */
     const char *net[32];
     /** Specifies whether a container will be started during system bootup. */
@@ -6187,6 +6228,8 @@ typedef struct pve_nodes_lxc_config_put_params {
      * Use volume as container root.
      * Format: [volume=]<volume> [,acl=<1|0>] [,mountoptions=<opt[;opt...]>] [,quota=<1|0>]
      * [,replicate=<1|0>] [,ro=<1|0>] [,shared=<1|0>] [,size=<DiskSize>]
+     *
+     * A property string: build it with pve_fmt_lxc_rootfs_encode().
      */
     const char *rootfs;
     /**
@@ -6230,7 +6273,8 @@ typedef struct pve_nodes_lxc_config_put_params {
      * manually.
      * Format: [volume=]<volume>
      *
-     * Wire names unused0 .. unused255 (NULL = not sent).
+     * Wire names unused0 .. unused255 (NULL = not sent). A property string: build it with
+     * pve_fmt_lxc_unused_encode().
      */
     const char *unused[256];
 } pve_nodes_lxc_config_put_params;
@@ -9857,6 +9901,8 @@ typedef struct pve_nodes_qemu_post_params {
      * Enable/disable communication with the QEMU Guest Agent and its properties.
      * Format: [enabled=]<1|0> [,freeze-fs-on-backup=<1|0>] [,fstrim_cloned_disks=<1|0>]
      * [,type=<virtio|isa>]
+     *
+     * A property string: build it with pve_fmt_qemu_agent_encode().
      */
     const char *agent;
     /**
@@ -9885,6 +9931,8 @@ typedef struct pve_nodes_qemu_post_params {
     /**
      * Configure a audio device, useful in combination with QXL/Spice.
      * Format: device=<ich9-intel-hda|intel-hda|AC97> [,driver=<spice|none>]
+     *
+     * A property string: build it with pve_fmt_qemu_audio0_encode().
      */
     const char *audio0;
     /** Automatic restart after crash (currently ignored). */
@@ -9953,6 +10001,8 @@ typedef struct pve_nodes_qemu_post_params {
      * to import from an existing volume.
      * Format: [file=]<volume> [,efitype=<2m|4m>] [,format=<enum>] [,import-from=<source
      * volume>] [,ms-cert=<2011|2023>] [,pre-enrolled-keys=<1|0>] [,size=<DiskSize>]
+     *
+     * A property string: build it with pve_fmt_qemu_efidisk0_encode().
      */
     const char *efidisk0;
     /** Allow to overwrite existing VM. */
@@ -10008,7 +10058,8 @@ typedef struct pve_nodes_qemu_post_params {
      * [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,werror=<enum>]
      * [,wwn=<wwn>]
      *
-     * Wire names ide0 .. ide3 (NULL = not sent).
+     * Wire names ide0 .. ide3 (NULL = not sent). A property string: build it with
+     * pve_fmt_qemu_ide_encode().
      */
     const char *ide[4];
     /**
@@ -10046,12 +10097,15 @@ typedef struct pve_nodes_qemu_post_params {
      * Format: [gw=<GatewayIPv4>] [,gw6=<GatewayIPv6>] [,ip=<IPv4Format/CIDR>]
      * [,ip6=<IPv6Format/CIDR>]
      *
-     * Wire names ipconfig0 .. ipconfig31 (NULL = not sent).
+     * Wire names ipconfig0 .. ipconfig31 (NULL = not sent). A property string: build it with
+     * pve_fmt_qemu_ipconfig_encode().
      */
     const char *ipconfig[32];
     /**
      * Inter-VM shared memory. Useful for direct communication between VMs, or to the host.
      * Format: size=<integer> [,name=<string>]
+     *
+     * A property string: build it with pve_fmt_qemu_ivshmem_encode().
      */
     const char *ivshmem;
     /**
@@ -10083,11 +10137,15 @@ typedef struct pve_nodes_qemu_post_params {
      * Specify the QEMU machine.
      * Format: [[type=]<machine type>] [,aw-bits=<number>] [,enable-s3=<1|0>] [,enable-s4=<1|0>]
      * [,viommu=<intel|virtio>]
+     *
+     * A property string: build it with pve_fmt_qemu_machine_encode().
      */
     const char *machine;
     /**
      * Memory properties.
      * Format: [current=]<integer>
+     *
+     * A property string: build it with pve_fmt_qemu_memory_encode().
      */
     const char *memory;
     /**
@@ -10112,7 +10170,8 @@ typedef struct pve_nodes_qemu_post_params {
      * [,macaddr=<XX:XX:XX:XX:XX:XX>] [,mtu=<integer>] [,queues=<integer>] [,rate=<number>]
      * [,tag=<integer>] [,trunks=<vlanid[;vlanid...]>] [,<model>=<macaddr>]
      *
-     * Wire names net0 .. net31 (NULL = not sent).
+     * Wire names net0 .. net31 (NULL = not sent). A property string: build it with
+     * pve_fmt_qemu_net_encode().
      */
     const char *net[32];
     /** Enable/disable NUMA. */
@@ -10122,7 +10181,8 @@ typedef struct pve_nodes_qemu_post_params {
      * Format: cpus=<id[-id];...> [,hostnodes=<id[-id];...>] [,memory=<number>]
      * [,policy=<preferred|bind|interleave>]
      *
-     * Wire names numa0 .. numa7 (NULL = not sent).
+     * Wire names numa0 .. numa7 (NULL = not sent). A property string: build it with
+     * pve_fmt_qemu_numa_encode().
      */
     const char *numa_n[8];
     /** Specifies whether a VM will be started during system bootup. */
@@ -10165,7 +10225,8 @@ typedef struct pve_nodes_qemu_post_params {
      * [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,serial=<serial>] [,shared=<1|0>]
      * [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,werror=<enum>] [,wwn=<wwn>]
      *
-     * Wire names sata0 .. sata5 (NULL = not sent).
+     * Wire names sata0 .. sata5 (NULL = not sent). A property string: build it with
+     * pve_fmt_qemu_sata_encode().
      */
     const char *sata[6];
     /**
@@ -10185,7 +10246,8 @@ typedef struct pve_nodes_qemu_post_params {
      * [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,vendor=<vendor>]
      * [,werror=<enum>] [,wwn=<wwn>]
      *
-     * Wire names scsi0 .. scsi30 (NULL = not sent).
+     * Wire names scsi0 .. scsi30 (NULL = not sent). A property string: build it with
+     * pve_fmt_qemu_scsi_encode().
      */
     const char *scsi[31];
     /** SCSI controller model */
@@ -10221,6 +10283,8 @@ typedef struct pve_nodes_qemu_post_params {
     /**
      * Configure additional enhancements for SPICE.
      * Format: [foldersharing=<1|0>] [,videostreaming=<off|all|filter>]
+     *
+     * A property string: build it with pve_fmt_qemu_spice_enhancements_encode().
      */
     const char *spice_enhancements;
     /** cloud-init: Setup public SSH keys (one key per line, OpenSSH format). */
@@ -10261,6 +10325,8 @@ typedef struct pve_nodes_qemu_post_params {
      * import from an existing volume.
      * Format: [file=]<volume> [,format=<raw|qcow2|vmdk>] [,import-from=<source volume>]
      * [,size=<DiskSize>] [,version=<v1.2|v2.0>]
+     *
+     * A property string: build it with pve_fmt_qemu_tpmstate0_encode().
      */
     const char *tpmstate0;
     /** Assign a unique random ethernet address. */
@@ -10270,7 +10336,8 @@ typedef struct pve_nodes_qemu_post_params {
      * manually.
      * Format: [file=]<volume>
      *
-     * Wire names unused0 .. unused255 (NULL = not sent).
+     * Wire names unused0 .. unused255 (NULL = not sent). A property string: build it with
+     * pve_fmt_qemu_unused_encode().
      */
     const char *unused[256];
     /**
@@ -10278,7 +10345,8 @@ typedef struct pve_nodes_qemu_post_params {
      * windows > 7, n can be up to 14).
      * Format: [[host=]<HOSTUSBDEVICE|spice>] [,mapping=<mapping-id>] [,usb3=<1|0>]
      *
-     * Wire names usb0 .. usb13 (NULL = not sent).
+     * Wire names usb0 .. usb13 (NULL = not sent). A property string: build it with
+     * pve_fmt_qemu_usb_encode().
      */
     const char *usb[14];
     /** Number of hotplugged vcpus. */
@@ -10286,6 +10354,8 @@ typedef struct pve_nodes_qemu_post_params {
     /**
      * Configure the VGA hardware.
      * Format: [[type=]<enum>] [,clipboard=<vnc>] [,memory=<integer>]
+     *
+     * A property string: build it with pve_fmt_qemu_vga_encode().
      */
     const char *vga;
     /**
@@ -10303,7 +10373,8 @@ typedef struct pve_nodes_qemu_post_params {
      * [,media=<cdrom|disk>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,ro=<1|0>]
      * [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,werror=<enum>]
      *
-     * Wire names virtio0 .. virtio15 (NULL = not sent).
+     * Wire names virtio0 .. virtio15 (NULL = not sent). A property string: build it with
+     * pve_fmt_qemu_virtio_encode().
      */
     const char *virtio[16];
     /**
@@ -10311,7 +10382,8 @@ typedef struct pve_nodes_qemu_post_params {
      * Format: [dirid=]<mapping-id> [,cache=<enum>] [,direct-io=<1|0>] [,expose-acl=<1|0>]
      * [,expose-xattr=<1|0>]
      *
-     * Wire names virtiofs0 .. virtiofs9 (NULL = not sent).
+     * Wire names virtiofs0 .. virtiofs9 (NULL = not sent). A property string: build it with
+     * pve_fmt_qemu_virtiofs_encode().
      */
     const char *virtiofs[10];
     /**
@@ -11862,7 +11934,11 @@ typedef struct pve_nodes_qemu_config_get_result {
     pmx_opt_bool acpi;
     /** List of host cores used to execute guest processes, for example: 0,5,8-11 */
     char *affinity;
-    /** Enable/disable communication with the QEMU Guest Agent and its properties. */
+    /**
+     * Enable/disable communication with the QEMU Guest Agent and its properties.
+     *
+     * A property string: decode with pve_fmt_qemu_agent_decode().
+     */
     char *agent;
     /**
      * Allow memory pages of this guest to be merged via KSM (Kernel Samepage Merging).
@@ -11880,7 +11956,11 @@ typedef struct pve_nodes_qemu_config_get_result {
     char *arch;
     /** Arbitrary arguments passed to kvm. */
     char *args;
-    /** Configure a audio device, useful in combination with QXL/Spice. */
+    /**
+     * Configure a audio device, useful in combination with QXL/Spice.
+     *
+     * A property string: decode with pve_fmt_qemu_audio0_decode().
+     */
     char *audio0;
     /** Automatic restart after crash (currently ignored). */
     pmx_opt_bool autostart;
@@ -11932,7 +12012,11 @@ typedef struct pve_nodes_qemu_config_get_result {
     char *description;
     /** SHA1 digest of configuration file. This can be used to prevent concurrent modifications. */
     char *digest;
-    /** Configure a disk for storing EFI vars. */
+    /**
+     * Configure a disk for storing EFI vars.
+     *
+     * A property string: decode with pve_fmt_qemu_efidisk0_decode().
+     */
     char *efidisk0;
     /** Freeze CPU at startup (use 'c' monitor command to start execution). */
     pmx_opt_bool freeze;
@@ -11962,7 +12046,8 @@ typedef struct pve_nodes_qemu_config_get_result {
     /**
      * Use volume as IDE hard disk or CD-ROM (n is 0 to 3).
      *
-     * JSON members "ide0" .. "ide3" (NULL when absent).
+     * JSON members "ide0" .. "ide3" (NULL when absent). A property string: decode with
+     * pve_fmt_qemu_ide_decode().
      */
     char *ide[4];
     /**
@@ -11988,10 +12073,15 @@ typedef struct pve_nodes_qemu_config_get_result {
      * defaults to using
      * dhcp on IPv4.
      *
-     * JSON members "ipconfig0" .. "ipconfig31" (NULL when absent).
+     * JSON members "ipconfig0" .. "ipconfig31" (NULL when absent). A property string: decode
+     * with pve_fmt_qemu_ipconfig_decode().
      */
     char *ipconfig[32];
-    /** Inter-VM shared memory. Useful for direct communication between VMs, or to the host. */
+    /**
+     * Inter-VM shared memory. Useful for direct communication between VMs, or to the host.
+     *
+     * A property string: decode with pve_fmt_qemu_ivshmem_decode().
+     */
     char *ivshmem;
     /**
      * Use together with hugepages. If enabled, hugepages will not not be deleted after VM
@@ -12012,11 +12102,23 @@ typedef struct pve_nodes_qemu_config_get_result {
     pmx_opt_bool localtime;
     /** Lock/unlock the VM. */
     char *lock;
-    /** Specify the QEMU machine. */
+    /**
+     * Specify the QEMU machine.
+     *
+     * A property string: decode with pve_fmt_qemu_machine_decode().
+     */
     char *machine;
-    /** Memory properties. */
+    /**
+     * Memory properties.
+     *
+     * A property string: decode with pve_fmt_qemu_memory_decode().
+     */
     char *memory;
-    /** Some (read-only) meta-information about this guest. */
+    /**
+     * Some (read-only) meta-information about this guest.
+     *
+     * A property string: decode with pve_fmt_qemu_meta_decode().
+     */
     char *meta;
     /**
      * Set maximum tolerated downtime (in seconds) for migrations. Should the migration not be
@@ -12037,7 +12139,8 @@ typedef struct pve_nodes_qemu_config_get_result {
     /**
      * Specify network devices.
      *
-     * JSON members "net0" .. "net31" (NULL when absent).
+     * JSON members "net0" .. "net31" (NULL when absent). A property string: decode with
+     * pve_fmt_qemu_net_decode().
      */
     char *net[32];
     /** Enable/disable NUMA. */
@@ -12045,7 +12148,8 @@ typedef struct pve_nodes_qemu_config_get_result {
     /**
      * NUMA topology.
      *
-     * JSON members "numa0" .. "numa7" (NULL when absent).
+     * JSON members "numa0" .. "numa7" (NULL when absent). A property string: decode with
+     * pve_fmt_qemu_numa_decode().
      */
     char *numa_n[8];
     /** Specifies whether a VM will be started during system bootup. */
@@ -12082,18 +12186,24 @@ typedef struct pve_nodes_qemu_config_get_result {
      * snapshots.
      */
     char *runningcpu;
-    /** Specifies the QEMU machine type of the running vm. This is used internally for snapshots. */
+    /**
+     * Specifies the QEMU machine type of the running vm. This is used internally for snapshots.
+     *
+     * A property string: decode with pve_fmt_qemu_machine_decode().
+     */
     char *runningmachine;
     /**
      * Use volume as SATA hard disk or CD-ROM (n is 0 to 5).
      *
-     * JSON members "sata0" .. "sata5" (NULL when absent).
+     * JSON members "sata0" .. "sata5" (NULL when absent). A property string: decode with
+     * pve_fmt_qemu_sata_decode().
      */
     char *sata[6];
     /**
      * Use volume as SCSI hard disk or CD-ROM (n is 0 to 30).
      *
-     * JSON members "scsi0" .. "scsi30" (NULL when absent).
+     * JSON members "scsi0" .. "scsi30" (NULL when absent). A property string: decode with
+     * pve_fmt_qemu_scsi_decode().
      */
     char *scsi[31];
     /** SCSI controller model */
@@ -12123,7 +12233,11 @@ typedef struct pve_nodes_qemu_config_get_result {
     pmx_opt_i64 snaptime;
     /** The number of CPU sockets. */
     pmx_opt_i64 sockets;
-    /** Configure additional enhancements for SPICE. */
+    /**
+     * Configure additional enhancements for SPICE.
+     *
+     * A property string: decode with pve_fmt_qemu_spice_enhancements_decode().
+     */
     char *spice_enhancements;
     /** cloud-init: Setup public SSH keys (one key per line, OpenSSH format). */
     char *sshkeys;
@@ -12151,36 +12265,48 @@ typedef struct pve_nodes_qemu_config_get_result {
      * JSON member "template".
      */
     pmx_opt_bool template_;
-    /** Configure a Disk for storing TPM state. The format is fixed to 'raw'. */
+    /**
+     * Configure a Disk for storing TPM state. The format is fixed to 'raw'.
+     *
+     * A property string: decode with pve_fmt_qemu_tpmstate0_decode().
+     */
     char *tpmstate0;
     /**
      * Reference to unused volumes. This is used internally, and should not be modified
      * manually.
      *
-     * JSON members "unused0" .. "unused255" (NULL when absent).
+     * JSON members "unused0" .. "unused255" (NULL when absent). A property string: decode with
+     * pve_fmt_qemu_unused_decode().
      */
     char *unused[256];
     /**
      * Configure an USB device (n is 0 to 4, for machine version >= 7.1 and ostype l26 or
      * windows > 7, n can be up to 14).
      *
-     * JSON members "usb0" .. "usb13" (NULL when absent).
+     * JSON members "usb0" .. "usb13" (NULL when absent). A property string: decode with
+     * pve_fmt_qemu_usb_decode().
      */
     char *usb[14];
     /** Number of hotplugged vcpus. */
     pmx_opt_i64 vcpus;
-    /** Configure the VGA hardware. */
+    /**
+     * Configure the VGA hardware.
+     *
+     * A property string: decode with pve_fmt_qemu_vga_decode().
+     */
     char *vga;
     /**
      * Use volume as VIRTIO hard disk (n is 0 to 15).
      *
-     * JSON members "virtio0" .. "virtio15" (NULL when absent).
+     * JSON members "virtio0" .. "virtio15" (NULL when absent). A property string: decode with
+     * pve_fmt_qemu_virtio_decode().
      */
     char *virtio[16];
     /**
      * Configuration for sharing a directory between host and guest using Virtio-fs.
      *
-     * JSON members "virtiofs0" .. "virtiofs9" (NULL when absent).
+     * JSON members "virtiofs0" .. "virtiofs9" (NULL when absent). A property string: decode
+     * with pve_fmt_qemu_virtiofs_decode().
      */
     char *virtiofs[10];
     /**
@@ -12235,6 +12361,8 @@ typedef struct pve_nodes_qemu_config_post_params {
      * Enable/disable communication with the QEMU Guest Agent and its properties.
      * Format: [enabled=]<1|0> [,freeze-fs-on-backup=<1|0>] [,fstrim_cloned_disks=<1|0>]
      * [,type=<virtio|isa>]
+     *
+     * A property string: build it with pve_fmt_qemu_agent_encode().
      */
     const char *agent;
     /**
@@ -12258,6 +12386,8 @@ typedef struct pve_nodes_qemu_config_post_params {
     /**
      * Configure a audio device, useful in combination with QXL/Spice.
      * Format: device=<ich9-intel-hda|intel-hda|AC97> [,driver=<spice|none>]
+     *
+     * A property string: build it with pve_fmt_qemu_audio0_encode().
      */
     const char *audio0;
     /** Automatic restart after crash (currently ignored). */
@@ -12340,6 +12470,8 @@ typedef struct pve_nodes_qemu_config_post_params {
      * to import from an existing volume.
      * Format: [file=]<volume> [,efitype=<2m|4m>] [,format=<enum>] [,import-from=<source
      * volume>] [,ms-cert=<2011|2023>] [,pre-enrolled-keys=<1|0>] [,size=<DiskSize>]
+     *
+     * A property string: build it with pve_fmt_qemu_efidisk0_encode().
      */
     const char *efidisk0;
     /**
@@ -12393,7 +12525,8 @@ typedef struct pve_nodes_qemu_config_post_params {
      * [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,werror=<enum>]
      * [,wwn=<wwn>]
      *
-     * Wire names ide0 .. ide3 (NULL = not sent).
+     * Wire names ide0 .. ide3 (NULL = not sent). A property string: build it with
+     * pve_fmt_qemu_ide_encode().
      */
     const char *ide[4];
     /**
@@ -12431,12 +12564,15 @@ typedef struct pve_nodes_qemu_config_post_params {
      * Format: [gw=<GatewayIPv4>] [,gw6=<GatewayIPv6>] [,ip=<IPv4Format/CIDR>]
      * [,ip6=<IPv6Format/CIDR>]
      *
-     * Wire names ipconfig0 .. ipconfig31 (NULL = not sent).
+     * Wire names ipconfig0 .. ipconfig31 (NULL = not sent). A property string: build it with
+     * pve_fmt_qemu_ipconfig_encode().
      */
     const char *ipconfig[32];
     /**
      * Inter-VM shared memory. Useful for direct communication between VMs, or to the host.
      * Format: size=<integer> [,name=<string>]
+     *
+     * A property string: build it with pve_fmt_qemu_ivshmem_encode().
      */
     const char *ivshmem;
     /**
@@ -12462,11 +12598,15 @@ typedef struct pve_nodes_qemu_config_post_params {
      * Specify the QEMU machine.
      * Format: [[type=]<machine type>] [,aw-bits=<number>] [,enable-s3=<1|0>] [,enable-s4=<1|0>]
      * [,viommu=<intel|virtio>]
+     *
+     * A property string: build it with pve_fmt_qemu_machine_encode().
      */
     const char *machine;
     /**
      * Memory properties.
      * Format: [current=]<integer>
+     *
+     * A property string: build it with pve_fmt_qemu_memory_encode().
      */
     const char *memory;
     /**
@@ -12491,7 +12631,8 @@ typedef struct pve_nodes_qemu_config_post_params {
      * [,macaddr=<XX:XX:XX:XX:XX:XX>] [,mtu=<integer>] [,queues=<integer>] [,rate=<number>]
      * [,tag=<integer>] [,trunks=<vlanid[;vlanid...]>] [,<model>=<macaddr>]
      *
-     * Wire names net0 .. net31 (NULL = not sent).
+     * Wire names net0 .. net31 (NULL = not sent). A property string: build it with
+     * pve_fmt_qemu_net_encode().
      */
     const char *net[32];
     /** Enable/disable NUMA. */
@@ -12501,7 +12642,8 @@ typedef struct pve_nodes_qemu_config_post_params {
      * Format: cpus=<id[-id];...> [,hostnodes=<id[-id];...>] [,memory=<number>]
      * [,policy=<preferred|bind|interleave>]
      *
-     * Wire names numa0 .. numa7 (NULL = not sent).
+     * Wire names numa0 .. numa7 (NULL = not sent). A property string: build it with
+     * pve_fmt_qemu_numa_encode().
      */
     const char *numa_n[8];
     /** Specifies whether a VM will be started during system bootup. */
@@ -12544,7 +12686,8 @@ typedef struct pve_nodes_qemu_config_post_params {
      * [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,serial=<serial>] [,shared=<1|0>]
      * [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,werror=<enum>] [,wwn=<wwn>]
      *
-     * Wire names sata0 .. sata5 (NULL = not sent).
+     * Wire names sata0 .. sata5 (NULL = not sent). A property string: build it with
+     * pve_fmt_qemu_sata_encode().
      */
     const char *sata[6];
     /**
@@ -12564,7 +12707,8 @@ typedef struct pve_nodes_qemu_config_post_params {
      * [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,vendor=<vendor>]
      * [,werror=<enum>] [,wwn=<wwn>]
      *
-     * Wire names scsi0 .. scsi30 (NULL = not sent).
+     * Wire names scsi0 .. scsi30 (NULL = not sent). A property string: build it with
+     * pve_fmt_qemu_scsi_encode().
      */
     const char *scsi[31];
     /** SCSI controller model */
@@ -12602,6 +12746,8 @@ typedef struct pve_nodes_qemu_config_post_params {
     /**
      * Configure additional enhancements for SPICE.
      * Format: [foldersharing=<1|0>] [,videostreaming=<off|all|filter>]
+     *
+     * A property string: build it with pve_fmt_qemu_spice_enhancements_encode().
      */
     const char *spice_enhancements;
     /** cloud-init: Setup public SSH keys (one key per line, OpenSSH format). */
@@ -12638,6 +12784,8 @@ typedef struct pve_nodes_qemu_config_post_params {
      * import from an existing volume.
      * Format: [file=]<volume> [,format=<raw|qcow2|vmdk>] [,import-from=<source volume>]
      * [,size=<DiskSize>] [,version=<v1.2|v2.0>]
+     *
+     * A property string: build it with pve_fmt_qemu_tpmstate0_encode().
      */
     const char *tpmstate0;
     /**
@@ -12645,7 +12793,8 @@ typedef struct pve_nodes_qemu_config_post_params {
      * manually.
      * Format: [file=]<volume>
      *
-     * Wire names unused0 .. unused255 (NULL = not sent).
+     * Wire names unused0 .. unused255 (NULL = not sent). A property string: build it with
+     * pve_fmt_qemu_unused_encode().
      */
     const char *unused[256];
     /**
@@ -12653,7 +12802,8 @@ typedef struct pve_nodes_qemu_config_post_params {
      * windows > 7, n can be up to 14).
      * Format: [[host=]<HOSTUSBDEVICE|spice>] [,mapping=<mapping-id>] [,usb3=<1|0>]
      *
-     * Wire names usb0 .. usb13 (NULL = not sent).
+     * Wire names usb0 .. usb13 (NULL = not sent). A property string: build it with
+     * pve_fmt_qemu_usb_encode().
      */
     const char *usb[14];
     /** Number of hotplugged vcpus. */
@@ -12661,6 +12811,8 @@ typedef struct pve_nodes_qemu_config_post_params {
     /**
      * Configure the VGA hardware.
      * Format: [[type=]<enum>] [,clipboard=<vnc>] [,memory=<integer>]
+     *
+     * A property string: build it with pve_fmt_qemu_vga_encode().
      */
     const char *vga;
     /**
@@ -12678,7 +12830,8 @@ typedef struct pve_nodes_qemu_config_post_params {
      * [,media=<cdrom|disk>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,ro=<1|0>]
      * [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,werror=<enum>]
      *
-     * Wire names virtio0 .. virtio15 (NULL = not sent).
+     * Wire names virtio0 .. virtio15 (NULL = not sent). A property string: build it with
+     * pve_fmt_qemu_virtio_encode().
      */
     const char *virtio[16];
     /**
@@ -12686,7 +12839,8 @@ typedef struct pve_nodes_qemu_config_post_params {
      * Format: [dirid=]<mapping-id> [,cache=<enum>] [,direct-io=<1|0>] [,expose-acl=<1|0>]
      * [,expose-xattr=<1|0>]
      *
-     * Wire names virtiofs0 .. virtiofs9 (NULL = not sent).
+     * Wire names virtiofs0 .. virtiofs9 (NULL = not sent). A property string: build it with
+     * pve_fmt_qemu_virtiofs_encode().
      */
     const char *virtiofs[10];
     /**
@@ -12746,6 +12900,8 @@ typedef struct pve_nodes_qemu_config_put_params {
      * Enable/disable communication with the QEMU Guest Agent and its properties.
      * Format: [enabled=]<1|0> [,freeze-fs-on-backup=<1|0>] [,fstrim_cloned_disks=<1|0>]
      * [,type=<virtio|isa>]
+     *
+     * A property string: build it with pve_fmt_qemu_agent_encode().
      */
     const char *agent;
     /**
@@ -12769,6 +12925,8 @@ typedef struct pve_nodes_qemu_config_put_params {
     /**
      * Configure a audio device, useful in combination with QXL/Spice.
      * Format: device=<ich9-intel-hda|intel-hda|AC97> [,driver=<spice|none>]
+     *
+     * A property string: build it with pve_fmt_qemu_audio0_encode().
      */
     const char *audio0;
     /** Automatic restart after crash (currently ignored). */
@@ -12846,6 +13004,8 @@ typedef struct pve_nodes_qemu_config_put_params {
      * to import from an existing volume.
      * Format: [file=]<volume> [,efitype=<2m|4m>] [,format=<enum>] [,import-from=<source
      * volume>] [,ms-cert=<2011|2023>] [,pre-enrolled-keys=<1|0>] [,size=<DiskSize>]
+     *
+     * A property string: build it with pve_fmt_qemu_efidisk0_encode().
      */
     const char *efidisk0;
     /**
@@ -12899,7 +13059,8 @@ typedef struct pve_nodes_qemu_config_put_params {
      * [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,werror=<enum>]
      * [,wwn=<wwn>]
      *
-     * Wire names ide0 .. ide3 (NULL = not sent).
+     * Wire names ide0 .. ide3 (NULL = not sent). A property string: build it with
+     * pve_fmt_qemu_ide_encode().
      */
     const char *ide[4];
     /**
@@ -12930,12 +13091,15 @@ typedef struct pve_nodes_qemu_config_put_params {
      * Format: [gw=<GatewayIPv4>] [,gw6=<GatewayIPv6>] [,ip=<IPv4Format/CIDR>]
      * [,ip6=<IPv6Format/CIDR>]
      *
-     * Wire names ipconfig0 .. ipconfig31 (NULL = not sent).
+     * Wire names ipconfig0 .. ipconfig31 (NULL = not sent). A property string: build it with
+     * pve_fmt_qemu_ipconfig_encode().
      */
     const char *ipconfig[32];
     /**
      * Inter-VM shared memory. Useful for direct communication between VMs, or to the host.
      * Format: size=<integer> [,name=<string>]
+     *
+     * A property string: build it with pve_fmt_qemu_ivshmem_encode().
      */
     const char *ivshmem;
     /**
@@ -12961,11 +13125,15 @@ typedef struct pve_nodes_qemu_config_put_params {
      * Specify the QEMU machine.
      * Format: [[type=]<machine type>] [,aw-bits=<number>] [,enable-s3=<1|0>] [,enable-s4=<1|0>]
      * [,viommu=<intel|virtio>]
+     *
+     * A property string: build it with pve_fmt_qemu_machine_encode().
      */
     const char *machine;
     /**
      * Memory properties.
      * Format: [current=]<integer>
+     *
+     * A property string: build it with pve_fmt_qemu_memory_encode().
      */
     const char *memory;
     /**
@@ -12990,7 +13158,8 @@ typedef struct pve_nodes_qemu_config_put_params {
      * [,macaddr=<XX:XX:XX:XX:XX:XX>] [,mtu=<integer>] [,queues=<integer>] [,rate=<number>]
      * [,tag=<integer>] [,trunks=<vlanid[;vlanid...]>] [,<model>=<macaddr>]
      *
-     * Wire names net0 .. net31 (NULL = not sent).
+     * Wire names net0 .. net31 (NULL = not sent). A property string: build it with
+     * pve_fmt_qemu_net_encode().
      */
     const char *net[32];
     /** Enable/disable NUMA. */
@@ -13000,7 +13169,8 @@ typedef struct pve_nodes_qemu_config_put_params {
      * Format: cpus=<id[-id];...> [,hostnodes=<id[-id];...>] [,memory=<number>]
      * [,policy=<preferred|bind|interleave>]
      *
-     * Wire names numa0 .. numa7 (NULL = not sent).
+     * Wire names numa0 .. numa7 (NULL = not sent). A property string: build it with
+     * pve_fmt_qemu_numa_encode().
      */
     const char *numa_n[8];
     /** Specifies whether a VM will be started during system bootup. */
@@ -13043,7 +13213,8 @@ typedef struct pve_nodes_qemu_config_put_params {
      * [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,serial=<serial>] [,shared=<1|0>]
      * [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,werror=<enum>] [,wwn=<wwn>]
      *
-     * Wire names sata0 .. sata5 (NULL = not sent).
+     * Wire names sata0 .. sata5 (NULL = not sent). A property string: build it with
+     * pve_fmt_qemu_sata_encode().
      */
     const char *sata[6];
     /**
@@ -13063,7 +13234,8 @@ typedef struct pve_nodes_qemu_config_put_params {
      * [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,ssd=<1|0>] [,vendor=<vendor>]
      * [,werror=<enum>] [,wwn=<wwn>]
      *
-     * Wire names scsi0 .. scsi30 (NULL = not sent).
+     * Wire names scsi0 .. scsi30 (NULL = not sent). A property string: build it with
+     * pve_fmt_qemu_scsi_encode().
      */
     const char *scsi[31];
     /** SCSI controller model */
@@ -13101,6 +13273,8 @@ typedef struct pve_nodes_qemu_config_put_params {
     /**
      * Configure additional enhancements for SPICE.
      * Format: [foldersharing=<1|0>] [,videostreaming=<off|all|filter>]
+     *
+     * A property string: build it with pve_fmt_qemu_spice_enhancements_encode().
      */
     const char *spice_enhancements;
     /** cloud-init: Setup public SSH keys (one key per line, OpenSSH format). */
@@ -13137,6 +13311,8 @@ typedef struct pve_nodes_qemu_config_put_params {
      * import from an existing volume.
      * Format: [file=]<volume> [,format=<raw|qcow2|vmdk>] [,import-from=<source volume>]
      * [,size=<DiskSize>] [,version=<v1.2|v2.0>]
+     *
+     * A property string: build it with pve_fmt_qemu_tpmstate0_encode().
      */
     const char *tpmstate0;
     /**
@@ -13144,7 +13320,8 @@ typedef struct pve_nodes_qemu_config_put_params {
      * manually.
      * Format: [file=]<volume>
      *
-     * Wire names unused0 .. unused255 (NULL = not sent).
+     * Wire names unused0 .. unused255 (NULL = not sent). A property string: build it with
+     * pve_fmt_qemu_unused_encode().
      */
     const char *unused[256];
     /**
@@ -13152,7 +13329,8 @@ typedef struct pve_nodes_qemu_config_put_params {
      * windows > 7, n can be up to 14).
      * Format: [[host=]<HOSTUSBDEVICE|spice>] [,mapping=<mapping-id>] [,usb3=<1|0>]
      *
-     * Wire names usb0 .. usb13 (NULL = not sent).
+     * Wire names usb0 .. usb13 (NULL = not sent). A property string: build it with
+     * pve_fmt_qemu_usb_encode().
      */
     const char *usb[14];
     /** Number of hotplugged vcpus. */
@@ -13160,6 +13338,8 @@ typedef struct pve_nodes_qemu_config_put_params {
     /**
      * Configure the VGA hardware.
      * Format: [[type=]<enum>] [,clipboard=<vnc>] [,memory=<integer>]
+     *
+     * A property string: build it with pve_fmt_qemu_vga_encode().
      */
     const char *vga;
     /**
@@ -13177,7 +13357,8 @@ typedef struct pve_nodes_qemu_config_put_params {
      * [,media=<cdrom|disk>] [,replicate=<1|0>] [,rerror=<ignore|report|stop>] [,ro=<1|0>]
      * [,serial=<serial>] [,shared=<1|0>] [,size=<DiskSize>] [,snapshot=<1|0>] [,werror=<enum>]
      *
-     * Wire names virtio0 .. virtio15 (NULL = not sent).
+     * Wire names virtio0 .. virtio15 (NULL = not sent). A property string: build it with
+     * pve_fmt_qemu_virtio_encode().
      */
     const char *virtio[16];
     /**
@@ -13185,7 +13366,8 @@ typedef struct pve_nodes_qemu_config_put_params {
      * Format: [dirid=]<mapping-id> [,cache=<enum>] [,direct-io=<1|0>] [,expose-acl=<1|0>]
      * [,expose-xattr=<1|0>]
      *
-     * Wire names virtiofs0 .. virtiofs9 (NULL = not sent).
+     * Wire names virtiofs0 .. virtiofs9 (NULL = not sent). A property string: build it with
+     * pve_fmt_qemu_virtiofs_encode().
      */
     const char *virtiofs[10];
     /**
@@ -15925,6 +16107,8 @@ typedef struct pve_nodes_qemu_status_start_post_params {
      * Specify the QEMU machine.
      * Format: [[type=]<machine type>] [,aw-bits=<number>] [,enable-s3=<1|0>] [,enable-s4=<1|0>]
      * [,viommu=<intel|virtio>]
+     *
+     * A property string: build it with pve_fmt_qemu_machine_encode().
      */
     const char *machine;
     /** The cluster node name. */

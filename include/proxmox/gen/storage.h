@@ -68,6 +68,8 @@ typedef struct pve_storage_post_params {
      * Set I/O bandwidth limit for various operations (in KiB/s).
      * Format: [clone=<LIMIT>] [,default=<LIMIT>] [,migration=<LIMIT>] [,move=<LIMIT>]
      * [,restore=<LIMIT>]
+     *
+     * A property string: build it with pve_fmt_cluster_bwlimit_encode().
      */
     const char *bwlimit;
     /** host group for comstar views */
@@ -401,6 +403,8 @@ typedef struct pve_storage_storage_put_params {
      * Set I/O bandwidth limit for various operations (in KiB/s).
      * Format: [clone=<LIMIT>] [,default=<LIMIT>] [,migration=<LIMIT>] [,move=<LIMIT>]
      * [,restore=<LIMIT>]
+     *
+     * A property string: build it with pve_fmt_cluster_bwlimit_encode().
      */
     const char *bwlimit;
     /** host group for comstar views */
