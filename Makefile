@@ -4,6 +4,7 @@
 #   make demo       starts pve-mock and runs the demo against it
 #   make bench      benchmark against pve-mock
 #   make generate   regenerate include/proxmox/gen and lib/gen from ../shared/schema
+#   make abi-check  exported symbols against the append-only abi/libproxmox.symbols
 #   make install / uninstall   honour PREFIX, DESTDIR, LIBDIR, INCLUDEDIR, BINDIR
 
 VERSION_MAJOR := $(shell sed -n 's/^\#define PMX_VERSION_MAJOR \([0-9]*\)/\1/p' include/proxmox/version.h)
@@ -65,7 +66,7 @@ ifneq ($(CLI_SRCS),)
 PROGRAMS += $(B)/bin/pmx
 endif
 
-.PHONY: all lib programs deps check demo bench generate generate-check install uninstall clean examples
+.PHONY: all lib programs deps check demo bench generate generate-check abi-check abi-update install uninstall clean examples
 all: lib programs examples
 
 lib: $(SHLIB) $(STLIB)
@@ -137,6 +138,12 @@ generate: $(B)/bin/pmx-gen
 
 generate-check: $(B)/bin/pmx-gen
 	@sh tools/generate-check.sh $(B) $(SCHEMA)
+
+abi-check: $(SHLIB)
+	@sh tools/abi-check.sh $(SHLIB)
+
+abi-update: $(SHLIB)
+	@sh tools/abi-check.sh $(SHLIB) --update
 
 $(B)/libproxmox.pc: pkgconfig/libproxmox.pc.in include/proxmox/version.h
 	@mkdir -p $(dir $@)

@@ -7,7 +7,9 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -210,19 +212,48 @@ static int parse_i64(const char *s, int64_t *v) {
         if (!isdigit((unsigned char)*q))
             return -1;
     char *e;
+    errno = 0;
     long long x = strtoll(s, &e, 10);
-    if (*e)
+    if (*e || errno == ERANGE) /* out of range is not an integer, not INT64_MAX */
         return -1;
     *v = (int64_t)x;
     return 0;
 }
 
+/* A decimal number as PVE's schema accepts it: [+-] digits [. digits] [e [+-] digits], or
+ * [+-] . digits; strtod alone would also take "inf", "nan" and hex. */
+static int is_decimal(const char *s) {
+    const char *p = s;
+    if (*p == '+' || *p == '-')
+        p++;
+    int digits = 0;
+    while (isdigit((unsigned char)*p))
+        p++, digits++;
+    if (*p == '.') {
+        p++;
+        while (isdigit((unsigned char)*p))
+            p++, digits++;
+    }
+    if (!digits)
+        return 0;
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        if (*p == '+' || *p == '-')
+            p++;
+        if (!isdigit((unsigned char)*p))
+            return 0;
+        while (isdigit((unsigned char)*p))
+            p++;
+    }
+    return *p == 0;
+}
+
 static int parse_f64(const char *s, double *v) {
-    if (!*s || isspace((unsigned char)*s))
+    if (!is_decimal(s))
         return -1;
     char *e;
     double x = strtod(s, &e);
-    if (*e || x != x)
+    if (*e || x != x || x - x != 0) /* NaN or infinite (overflow) */
         return -1;
     *v = x;
     return 0;
@@ -307,6 +338,44 @@ static const char *check_format(const char *fmt, const char *v) {
     return NULL;
 }
 
+/* Compiled patterns, cached for the life of the process: compiling one costs far more than
+ * matching it. Keyed by the pattern text (callers may pass descriptors of their own); shared by
+ * threads. */
+#define PATTERN_SLOTS 512
+static struct {
+    const char *pattern;
+    regex_t re;
+    int ok;
+} g_patterns[PATTERN_SLOTS];
+static pthread_mutex_t g_patterns_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const regex_t *pattern_regex(const char *pattern) {
+    size_t h = 5381;
+    for (const char *q = pattern; *q; q++)
+        h = h * 33 + (unsigned char)*q;
+    h %= PATTERN_SLOTS;
+    const regex_t *found = NULL;
+    pthread_mutex_lock(&g_patterns_lock);
+    for (size_t i = 0; i < PATTERN_SLOTS; i++) {
+        size_t k = (h + i) % PATTERN_SLOTS;
+        if (g_patterns[k].pattern && strcmp(g_patterns[k].pattern, pattern) == 0) {
+            found = g_patterns[k].ok ? &g_patterns[k].re : NULL;
+            break;
+        }
+        if (!g_patterns[k].pattern) {
+            char *copy = pmx__strdup(pattern);
+            if (!copy)
+                break;
+            g_patterns[k].pattern = copy;
+            g_patterns[k].ok = regcomp(&g_patterns[k].re, copy, REG_EXTENDED | REG_NOSUB) == 0;
+            found = g_patterns[k].ok ? &g_patterns[k].re : NULL;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&g_patterns_lock);
+    return found; /* NULL: not compilable (or the cache is full): left to the server */
+}
+
 const char *pmx_param_check(const pmx_param_desc *p, const char *value, char *buf,
                             size_t bufsize) {
     if (!p || !value || !buf || !bufsize)
@@ -330,8 +399,9 @@ const char *pmx_param_check(const pmx_param_desc *p, const char *value, char *bu
         }
         have_num = 1;
     } else if (t == PMX_PARAM_BOOLEAN) {
-        int b;
-        if (parse_bool(value, &b)) {
+        /* PVE's schema takes exactly 0 or 1 as text (JSON true/false arrive as 1/0); "true"
+         * is refused by the server, so it is refused here too. */
+        if (strcmp(value, "0") != 0 && strcmp(value, "1") != 0) {
             snprintf(buf, bufsize, "type check ('boolean') failed - got '%s'", value);
             return buf;
         }
@@ -374,14 +444,10 @@ const char *pmx_param_check(const pmx_param_desc *p, const char *value, char *bu
         }
     }
     if (p->posix_pattern) {
-        regex_t re;
-        if (regcomp(&re, p->posix_pattern, REG_EXTENDED | REG_NOSUB) == 0) {
-            int r = regexec(&re, value, 0, NULL, 0);
-            regfree(&re);
-            if (r != 0) {
-                snprintf(buf, bufsize, "value does not match the regex pattern");
-                return buf;
-            }
+        const regex_t *re = pattern_regex(p->posix_pattern);
+        if (re && regexec(re, value, 0, NULL, 0) != 0) {
+            snprintf(buf, bufsize, "value does not match the regex pattern");
+            return buf;
         }
     }
     if (p->format && t == PMX_PARAM_STRING) {

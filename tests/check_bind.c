@@ -352,14 +352,26 @@ START_TEST(test_param_check) {
     ck_assert_str_eq(pmx_param_check(&i, "1.5", buf, sizeof buf),
                      "type check ('integer') failed - got '1.5'");
     pmx_param_desc b = {.size = sizeof b, .type = PMX_PARAM_BOOLEAN, .item_type = PMX_PARAM_BOOLEAN};
-    ck_assert_ptr_null(pmx_param_check(&b, "true", buf, sizeof buf));
+    /* as PVE: exactly 0 or 1 */
+    ck_assert_ptr_null(pmx_param_check(&b, "1", buf, sizeof buf));
     ck_assert_ptr_null(pmx_param_check(&b, "0", buf, sizeof buf));
+    ck_assert_str_eq(pmx_param_check(&b, "true", buf, sizeof buf),
+                     "type check ('boolean') failed - got 'true'");
+    ck_assert_ptr_nonnull(pmx_param_check(&b, "yes", buf, sizeof buf));
     ck_assert_ptr_nonnull(pmx_param_check(&b, "2", buf, sizeof buf));
+    ck_assert_str_eq(pmx_param_check(&i, "99999999999999999999", buf, sizeof buf),
+                     "type check ('integer') failed - got '99999999999999999999'");
     pmx_param_desc f = {.size = sizeof f, .type = PMX_PARAM_NUMBER, .item_type = PMX_PARAM_NUMBER,
                         .flags = PMX_PARAM_HAS_MIN, .minimum = 0};
     ck_assert_ptr_null(pmx_param_check(&f, "0.5", buf, sizeof buf));
     ck_assert_ptr_nonnull(pmx_param_check(&f, "-0.5", buf, sizeof buf));
     ck_assert_ptr_nonnull(pmx_param_check(&f, "abc", buf, sizeof buf));
+    ck_assert_ptr_null(pmx_param_check(&f, "1e3", buf, sizeof buf));
+    ck_assert_ptr_null(pmx_param_check(&f, ".5", buf, sizeof buf));
+    static const char *const not_numbers[] = {"inf", "infinity", "nan", "0x10", "1e", "-", ".", "1e999", " 1"};
+    for (size_t k = 0; k < sizeof not_numbers / sizeof not_numbers[0]; k++)
+        ck_assert_msg(pmx_param_check(&f, not_numbers[k], buf, sizeof buf) != NULL,
+                      "accepted '%s' as a number", not_numbers[k]);
     pmx_param_desc s = {.size = sizeof s, .type = PMX_PARAM_STRING, .item_type = PMX_PARAM_STRING,
                         .flags = PMX_PARAM_HAS_MIN_LENGTH | PMX_PARAM_HAS_MAX_LENGTH,
                         .min_length = 2, .max_length = 4,

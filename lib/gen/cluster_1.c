@@ -6552,6 +6552,15 @@ int pve_cluster_ha_groups_group_delete(pmx_client *c, const char *group,
 
 /* ---- GET /cluster/ha/groups/{group} ---- */
 
+static const pmx_field_desc f_pve_cluster_ha_groups_group_get_result[] = {
+    {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
+     offsetof(pve_cluster_ha_groups_group_get_result, value), 0,
+     NULL, NULL, 0, NULL},
+};
+static const pmx_type_desc t_pve_cluster_ha_groups_group_get_result = {
+    sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_cluster_ha_groups_group_get_result",
+    sizeof(pve_cluster_ha_groups_group_get_result), f_pve_cluster_ha_groups_group_get_result, 1};
+
 static const pmx_param_desc p_pve_cluster_ha_groups_group_get[] = {
     {
         .size = sizeof(pmx_param_desc),
@@ -6578,6 +6587,7 @@ static const pmx_method_desc d_pve_cluster_ha_groups_group_get = {
     .n_params = 1,
     .n_path_params = 1,
     .params_size = sizeof(pve_cluster_ha_groups_group_get_params),
+    .result = &t_pve_cluster_ha_groups_group_get_result,
 };
 
 int pve_cluster_ha_groups_group_get(pmx_client *c, const char *group,

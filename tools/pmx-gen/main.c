@@ -910,21 +910,23 @@ static int emit_result(section *s, gmethod *m, const char *where) {
     if (r && !cJSON_IsObject(r))
         die("%s: \"returns\" must be an object", where);
     const char *t = r ? schema_type(r, where) : NULL;
-    if (!r || (!t && !has_props(r)) || (t && !strcmp(t, "null"))) {
+    /* No "returns", or type null: no result. An empty schema ({}) means "anything": PVE does
+     * answer those with data, so they get a raw JSON result rather than none. */
+    if (!r || (t && !strcmp(t, "null"))) {
         st.results_none++;
         return 0;
     }
     st.results++;
     char tname[300];
     snprintf(tname, sizeof tname, "%s_result", m->fn);
-    if (!strcmp(t, "object") && has_props(r)) {
+    if (t && !strcmp(t, "object") && has_props(r)) {
         st.results_struct++;
         emit_struct(s, tname, r, where, 1);
         return 1;
     }
     /* wrapped: array -> items + n, else value */
     fieldinfo fi;
-    int is_arr = !strcmp(t, "array");
+    int is_arr = t && !strcmp(t, "array");
     char owner[300];
     snprintf(owner, sizeof owner, "%s_item", m->fn);
     field_of(s, owner, is_arr ? "items" : "value", r, 0, where, &fi, 1);

@@ -181,7 +181,7 @@ static int wait_task(pmx_client *c, const char *upid, const opts *o) {
     const char *st = pmx_task_exitstatus(t);
     if (r == PMX_OK) {
         if (strcmp(o->format, "text") == 0)
-            printf("task %s: %s\n", upid, st ? st : "OK");
+            printf("%s  (task %s)\n", st ? st : "OK", upid);
     } else {
         fprintf(stderr, "pmx: task %s %s: %s\n", upid, r == PMX_ETASK ? "failed" : "not finished",
                 st ? st : pmx_task_error(t) ? pmx_task_error(t) : pmx_strerror(r));

@@ -403,6 +403,11 @@ typedef struct pve_access_domains_realm_get_params {
     int reserved_; /* the method takes no further parameters; ignored */
 } pve_access_domains_realm_get_params;
 
+/** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
+typedef struct pve_access_domains_realm_get_result {
+    char *value;
+} pve_access_domains_realm_get_result;
+
 /**
  * Get auth server configuration.
  *
@@ -414,12 +419,19 @@ typedef struct pve_access_domains_realm_get_params {
  * @param userdata  passed to @p done, borrowed.
  * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
  * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
+ * pve_access_domains_realm_get_result_of(call).
  * Since: 1.0
  */
 PMX_API int pve_access_domains_realm_get(pmx_client *c, const char *realm,
                                          const pve_access_domains_realm_get_params *p,
                                          pmx_done_fn done, void *userdata, pmx_call **out);
+
+/** Typed result of a call made with pve_access_domains_realm_get() (NULL until it succeeded). */
+static inline const pve_access_domains_realm_get_result *
+pve_access_domains_realm_get_result_of(const pmx_call *call) {
+    return (const pve_access_domains_realm_get_result *)pmx_call_typed(call);
+}
 
 /* ---- PUT /access/domains/{realm} ---- */
 

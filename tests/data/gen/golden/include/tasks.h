@@ -16,6 +16,11 @@ typedef struct pve_tasks_log_delete_params {
     int reserved_; /* the method takes no further parameters; ignored */
 } pve_tasks_log_delete_params;
 
+/** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
+typedef struct pve_tasks_log_delete_result {
+    char *value;
+} pve_tasks_log_delete_result;
+
 /**
  * Clear.
  *
@@ -27,12 +32,19 @@ typedef struct pve_tasks_log_delete_params {
  * @param userdata  passed to @p done, borrowed.
  * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
  * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
+ * pve_tasks_log_delete_result_of(call).
  * Since: 1.0
  */
 PMX_API int pve_tasks_log_delete(pmx_client *c, const char *upid,
                                  const pve_tasks_log_delete_params *p, pmx_done_fn done,
                                  void *userdata, pmx_call **out);
+
+/** Typed result of a call made with pve_tasks_log_delete() (NULL until it succeeded). */
+static inline const pve_tasks_log_delete_result *
+pve_tasks_log_delete_result_of(const pmx_call *call) {
+    return (const pve_tasks_log_delete_result *)pmx_call_typed(call);
+}
 
 /* ---- GET /tasks/{upid}/log ---- */
 

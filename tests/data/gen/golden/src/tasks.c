@@ -8,6 +8,15 @@ extern const pmx_propstr_desc pmx__fmt_task_log_options;
 
 /* ---- DELETE /tasks/{upid}/log ---- */
 
+static const pmx_field_desc f_pve_tasks_log_delete_result[] = {
+    {sizeof(pmx_field_desc), PMX_KIND_RAW, "value", "value",
+     offsetof(pve_tasks_log_delete_result, value), 0,
+     NULL, NULL, 0, NULL},
+};
+static const pmx_type_desc t_pve_tasks_log_delete_result = {
+    sizeof(pmx_type_desc), PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, "pve_tasks_log_delete_result",
+    sizeof(pve_tasks_log_delete_result), f_pve_tasks_log_delete_result, 1};
+
 static const pmx_param_desc p_pve_tasks_log_delete[] = {
     {
         .size = sizeof(pmx_param_desc),
@@ -30,6 +39,7 @@ static const pmx_method_desc d_pve_tasks_log_delete = {
     .n_params = 1,
     .n_path_params = 1,
     .params_size = sizeof(pve_tasks_log_delete_params),
+    .result = &t_pve_tasks_log_delete_result,
 };
 
 int pve_tasks_log_delete(pmx_client *c, const char *upid, const pve_tasks_log_delete_params *p,
