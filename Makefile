@@ -28,10 +28,13 @@ ifeq ($(SAN),1)
 B ?= build-san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 OPT ?= -O1 -g
+# clang links the sanitizer runtime into executables only: a sanitized .so has undefined symbols.
+NO_UNDEFINED :=
 else
 B ?= build
 SANFLAGS :=
 OPT ?= -O2 -g
+NO_UNDEFINED := -Wl,--no-undefined
 endif
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wno-unused-parameter
@@ -82,7 +85,7 @@ $(B)/obj/%.o: %.c $(LIB_HDRS)
 
 $(SHLIB): $(LIB_OBJS) lib/libproxmox.map
 	@mkdir -p $(dir $@)
-	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=lib/libproxmox.map -Wl,--no-undefined \
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=lib/libproxmox.map $(NO_UNDEFINED) \
 	  $(SANFLAGS) $(LDFLAGS) -o $@ $(LIB_OBJS) $(DEP_LIBS)
 	ln -sf libproxmox.so.$(VERSION) $(B)/lib/$(SONAME)
 	ln -sf $(SONAME) $(B)/lib/libproxmox.so
