@@ -234,6 +234,7 @@ static char *args_build(args *a, const pmx_method_desc *d, size_t idx) {
 
 typedef struct run {
     pmx_client *c;
+    pmx_client *ticket_client; /* for methods that refuse API tokens (allowtoken=0) */
     size_t next, n, active, finished;
     int *result;     /* per method */
     char **failure;  /* per method: malloc'd text, NULL when fine */
@@ -290,7 +291,8 @@ static void start_next(run *r) {
         ck_assert_ptr_nonnull(s);
         s->r = r;
         s->i = i;
-        int rc = pmx__bind_call(r->c, d, a->path_args, a->params, slot_done, s, NULL);
+        pmx_client *via = (d->flags & PMX_METHOD_ALLOWTOKEN) ? r->c : r->ticket_client;
+        int rc = pmx__bind_call(via, d, a->path_args, a->params, slot_done, s, NULL);
         free(a->params); /* the request is built (and copied) before pmx__bind_call returns */
         free(a);
         if (rc != PMX_OK) {
@@ -327,6 +329,7 @@ START_TEST(test_every_method) {
     make_task(c);
     run r = {0};
     r.c = c;
+    r.ticket_client = test_client(&g_mock, "password");
     r.n = pmx_method_count();
     ck_assert_uint_eq(r.n, 646);
     r.result = calloc(r.n, sizeof *r.result);
@@ -334,7 +337,12 @@ START_TEST(test_every_method) {
     ck_assert_ptr_nonnull(r.result);
     ck_assert_ptr_nonnull(r.failure);
     start_next(&r);
-    ck_assert_int_eq(pmx_client_run(c, 120000), PMX_OK);
+    /* two clients, one loop each: take turns until every method has answered */
+    for (int turns = 0; r.finished < r.n && turns < 4000; turns++) {
+        int a = pmx_client_run(c, 20), b = pmx_client_run(r.ticket_client, 20);
+        ck_assert(a == PMX_OK || a == PMX_ETIMEOUT);
+        ck_assert(b == PMX_OK || b == PMX_ETIMEOUT);
+    }
     ck_assert_uint_eq(r.finished, r.n);
 
     size_t nfail = 0, cap = 1, len = 0;
@@ -354,6 +362,7 @@ START_TEST(test_every_method) {
         fprintf(stderr, "allmethods: %zu of %zu methods failed:%s\n", nfail, r.n, all);
     free(r.failure);
     free(r.result);
+    pmx_client_free(r.ticket_client);
     pmx_client_free(c);
     ck_assert_msg(nfail == 0, "%zu of %zu methods failed:%s", nfail, r.n, all);
     free(all);

@@ -897,6 +897,34 @@ START_TEST(thousands_in_flight) {
 }
 END_TEST
 
+START_TEST(forbidden_403) {
+    /* A read-only token: reads work, writes are refused with 403 -> PMX_EPERM. */
+    pmx_client *c = test_client(&g_mock, NULL);
+    ck_assert_int_eq(pmx_client_set_token(c, g_mock.readonly_token), PMX_OK);
+    ck_assert_int_eq(get_sync(c, "/nodes", NULL), PMX_OK);
+    pmx_call *call = NULL;
+    ck_assert_int_eq(pmx_call_start(c, PMX_POST, "/nodes/pve1/qemu/101/status/stop", NULL, NULL,
+                                    NULL, &call), PMX_OK);
+    ck_assert_int_eq(pmx_call_wait(call), PMX_EPERM);
+    ck_assert_int_eq(pmx_call_http_status(call), 403);
+    ck_assert_ptr_nonnull(strstr(pmx_call_error(call), "Permission check failed"));
+    pmx_call_unref(call);
+    pmx_client_free(c);
+
+    /* Methods marked allowtoken=0 refuse every token. */
+    c = test_client(&g_mock, "token");
+    pmx_params *p = pmx_params_new();
+    pmx_params_set_str(p, "userid", "root@pam");
+    pmx_params_set_str(p, "password", "new-password-123");
+    ck_assert_int_eq(pmx_call_start(c, PMX_PUT, "/access/password", p, NULL, NULL, &call), PMX_OK);
+    pmx_params_free(p);
+    ck_assert_int_eq(pmx_call_wait(call), PMX_EPERM);
+    ck_assert_ptr_nonnull(strstr(pmx_call_error(call), "API tokens are not allowed"));
+    pmx_call_unref(call);
+    pmx_client_free(c);
+}
+END_TEST
+
 static Suite *client_suite(void) {
     Suite *s = suite_create("client");
     TCase *tc = tcase_create("mock");
@@ -945,6 +973,7 @@ static Suite *client_suite(void) {
     tcase_add_test(tc, json_body_option);
     tcase_add_test(tc, cancel_from_callback);
     tcase_add_test(tc, thousands_in_flight);
+    tcase_add_test(tc, forbidden_403);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -84,6 +84,7 @@ int mock_start(mock *m, const char *const *extra) {
     copy_field(j, "url", m->url, sizeof m->url);
     copy_field(j, "fingerprint", m->fingerprint, sizeof m->fingerprint);
     copy_field(j, "token", m->token, sizeof m->token);
+    copy_field(j, "readonly_token", m->readonly_token, sizeof m->readonly_token);
     copy_field(j, "user", m->user, sizeof m->user);
     copy_field(j, "password", m->password, sizeof m->password);
     copy_field(j, "tfa_user", m->tfa_user, sizeof m->tfa_user);

@@ -24,6 +24,7 @@ typedef struct mock {
     char url[256];
     char fingerprint[128];
     char token[256];
+    char readonly_token[256]; /* a token allowed to read only */
     char user[64];
     char password[128];
     char tfa_user[64];

@@ -156,10 +156,13 @@ static int token_verify(const char *auth, char **user)
     int ok = 0;
     if (eq) {
         *eq = 0;
-        ok = strcmp(val, MOCK_TOKEN_ID) == 0 && strcmp(eq + 1, MOCK_TOKEN_SECRET) == 0;
+        if (strcmp(val, MOCK_TOKEN_ID) == 0 && strcmp(eq + 1, MOCK_TOKEN_SECRET) == 0)
+            ok = 1;
+        else if (strcmp(val, MOCK_RO_TOKEN_ID) == 0 && strcmp(eq + 1, MOCK_RO_TOKEN_SECRET) == 0)
+            ok = 2;
     }
     if (ok)
-        *user = xstrdup(MOCK_TOKEN_ID);
+        *user = xstrdup(ok == 1 ? MOCK_TOKEN_ID : MOCK_RO_TOKEN_ID);
     free(val);
     return ok;
 }

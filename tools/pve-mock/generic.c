@@ -424,6 +424,12 @@ int generic_dispatch(struct call *c)
     }
     if (!d)
         return 0;
+    if (c->via_token && !(d->flags & PMX_METHOD_ALLOWTOKEN)) {
+        /* methods marked allowtoken=0 (password changes, TFA setup, ...) refuse API tokens
+         * before anything else is looked at */
+        call_error(c, 403, "Permission check failed (API tokens are not allowed for this call)");
+        return 1;
+    }
     bind_path(d, c, tail);
     if (c->status != 200 || validate(d, c))
         return 1;

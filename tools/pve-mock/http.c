@@ -689,7 +689,10 @@ static void handle(struct evhttp_request *req, void *arg)
         c.user = user;
         c.via_token = via_token;
     }
-    if (r)
+    if (c.via_token && c.user && strcmp(c.user, MOCK_RO_TOKEN_ID) == 0 && method != EVHTTP_REQ_GET)
+        /* the read-only token's ACLs (privilege separation) allow no change */
+        call_error(&c, 403, "Permission check failed (%s, Sys.Modify)", c.path);
+    else if (r)
         route_dispatch(r, &c);
     else if (!generic_dispatch(&c)) /* every other method of the PVE schema */
         call_error(&c, 501, "Method '%s %s' not implemented", method_name(method), c.path);
@@ -765,6 +768,7 @@ int http_start(void)
     free(url);
     cJSON_AddStringToObject(o, "fingerprint", g_mock.fingerprint);
     cJSON_AddStringToObject(o, "token", MOCK_TOKEN_ID "=" MOCK_TOKEN_SECRET);
+    cJSON_AddStringToObject(o, "readonly_token", MOCK_RO_TOKEN_ID "=" MOCK_RO_TOKEN_SECRET);
     cJSON_AddStringToObject(o, "user", MOCK_USER);
     cJSON_AddStringToObject(o, "password", MOCK_PASSWORD);
     if (g_mock.cfg.tfa) {

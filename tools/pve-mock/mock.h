@@ -20,6 +20,9 @@
 #define MOCK_PASSWORD "pve-mock-pass"
 #define MOCK_TOKEN_ID "root@pam!mock"
 #define MOCK_TOKEN_SECRET "6f1c2a4e-93b7-4d2e-8a5f-0c7d9e1b3a24"
+/* A second token whose ACLs allow reading only: every non-GET call gets 403. */
+#define MOCK_RO_TOKEN_ID "root@pam!readonly"
+#define MOCK_RO_TOKEN_SECRET "3d0f3b8e-5c1a-4f7e-9b2d-7a6c5e4f3a21"
 #define MOCK_TFA_USER "tfa@pve"
 #define MOCK_TFA_PASSWORD "pve-mock-tfa"
 #define MOCK_TOTP_SECRET "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP" /* base32 of 20 bytes */
