@@ -259,22 +259,6 @@ static int parse_f64(const char *s, double *v) {
     return 0;
 }
 
-static int parse_bool(const char *s, int *v) {
-    static const char *const t[] = {"1", "true", "yes", "on"}, *const f[] = {"0", "false", "no",
-                                                                              "off"};
-    for (int i = 0; i < 4; i++) {
-        if (!strcasecmp(s, t[i])) {
-            *v = 1;
-            return 0;
-        }
-        if (!strcasecmp(s, f[i])) {
-            *v = 0;
-            return 0;
-        }
-    }
-    return -1;
-}
-
 static int all_chars(const char *s, const char *set) {
     for (; *s; s++)
         if (!isalnum((unsigned char)*s) && !strchr(set, *s))
@@ -939,7 +923,7 @@ static int decode_scalar(decoder *dc, uint32_t kind, const pmx_type_desc *type, 
             if (parse_i64(s, &x) == 0) {
             } else if (parse_f64(s, &d) == 0 && d == (double)(int64_t)d) {
                 x = (int64_t)d;
-            } else if (!is_str && parse_bool(s, &b) == 0) {
+            } else if (!is_str && pmx__parse_bool(s, &b) == 0) {
                 x = b;
             } else {
                 rc = fail(dc, "expected an integer", v, vend);
@@ -953,7 +937,7 @@ static int decode_scalar(decoder *dc, uint32_t kind, const pmx_type_desc *type, 
         } else if (kind == PMX_KIND_BOOL || kind == PMX_KIND_OPT_BOOL) {
             int b;
             double d;
-            if (parse_bool(s, &b) == 0) {
+            if (pmx__parse_bool(s, &b) == 0) {
             } else if (parse_f64(s, &d) == 0) {
                 b = d != 0;
             } else {

@@ -39,6 +39,10 @@ void pmx__buf_free(pmx__buf *b);
 /* Percent-encode every byte but ALPHA / DIGIT / "-._~" onto b. */
 int pmx__buf_escape(pmx__buf *b, const char *s, size_t n);
 
+/* PVE's parse_boolean (lib/propstr.c): 1|on|yes|true and 0|off|no|false, any case. For
+ * property strings and lenient result decoding; parameters take only 0/1. */
+int pmx__parse_bool(const char *s, int *v);
+
 /* ---- JSON scanning (lib/json.c): validating, allocation-free ---- */
 /* Skip white space. */
 const char *pmx__json_ws(const char *p, const char *end);

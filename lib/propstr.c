@@ -211,8 +211,7 @@ static const char *check_value(const pmx_propkey_desc *k, const char *v, char *b
     return pmx_param_check(&p, v, buf, bufsize);
 }
 
-/* PVE's parse_boolean: 1|on|yes|true, 0|off|no|false, any case. */
-static int parse_bool(const char *s, int *v) {
+int pmx__parse_bool(const char *s, int *v) {
     static const char *const t[] = {"1", "on", "yes", "true"},
                              *const f[] = {"0", "off", "no", "false"};
     for (int i = 0; i < 4; i++) {
@@ -238,7 +237,7 @@ static int store(const pmx_propkey_desc *k, char *base, const char *v, size_t n,
     void *dst = base + k->offset;
     if (k->type == PMX_PARAM_BOOLEAN) {
         int b;
-        if (parse_bool(text, &b))
+        if (pmx__parse_bool(text, &b))
             rc = fail(e, k->name, "type check ('boolean') failed - got '%s'", text);
         else
             *(pmx_opt_bool *)dst = (pmx_opt_bool){1, b};
