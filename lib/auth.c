@@ -31,9 +31,18 @@ void pmx__auth_clear(pmx_client *c) {
     c->auth = AUTH_NONE;
 }
 
+/* Tickets and CSRF tokens go verbatim into header lines: no control characters (CR/LF would
+ * end the header and inject others) and no spaces. */
+static int header_safe(const char *s) {
+    for (; *s; s++)
+        if ((unsigned char)*s <= 0x20 || *s == 0x7f)
+            return 0;
+    return 1;
+}
+
 /* "PVE:<userid>:<8 hex>::<signature>": fills the user id and the epoch; 0 when it parses. */
 static int parse_ticket(const char *t, char **userid, int64_t *when) {
-    if (strncmp(t, "PVE:", 4) != 0)
+    if (strncmp(t, "PVE:", 4) != 0 || !header_safe(t))
         return -1;
     const char *u = t + 4;
     const char *colon = strchr(u, ':');
@@ -54,9 +63,12 @@ static int parse_ticket(const char *t, char **userid, int64_t *when) {
     return 0;
 }
 
-static int install_ticket(pmx_client *c, const char *ticket, const char *csrf) {
+/* fresh: the ticket was issued just now by a login; its age is then counted from our own clock,
+ * since the epoch inside it is the server's clock (skewed clocks would else make every call log
+ * in again, or renew on every call). */
+static int install_ticket(pmx_client *c, const char *ticket, const char *csrf, int fresh) {
     int64_t when;
-    if (parse_ticket(ticket, NULL, &when) != 0)
+    if (parse_ticket(ticket, NULL, &when) != 0 || (csrf && !header_safe(csrf)))
         return PMX_EINVAL;
     char *t = pmx__strdup(ticket);
     char *k = csrf ? pmx__strdup(csrf) : NULL;
@@ -75,7 +87,7 @@ static int install_ticket(pmx_client *c, const char *ticket, const char *csrf) {
     c->csrf = k;
     c->cookie_header = ch;
     c->csrf_header = kh;
-    c->ticket_time = when;
+    c->ticket_time = fresh ? (int64_t)time(NULL) : when;
     c->ticket_gen++;
     return PMX_OK;
 }
@@ -123,7 +135,7 @@ int pmx_client_set_password(pmx_client *c, const char *userid, const char *passw
 }
 
 int pmx_client_set_ticket(pmx_client *c, const char *ticket, const char *csrf) {
-    if (!c || !ticket)
+    if (!c || !ticket || (csrf && !header_safe(csrf)))
         return PMX_EINVAL;
     char *user = NULL;
     int64_t when;
@@ -141,7 +153,7 @@ int pmx_client_set_ticket(pmx_client *c, const char *ticket, const char *csrf) {
     }
     pmx__free(user);
     c->auth = AUTH_TICKET;
-    return install_ticket(c, ticket, csrf);
+    return install_ticket(c, ticket, csrf, 0);
 }
 
 int pmx_client_get_ticket(pmx_client *c, char **ticket, char **csrf) {
@@ -323,7 +335,9 @@ int pmx__auth_on_401(pmx_call *call) {
 
 /* "PVE:!tfa!<challenge, ':' as %3A>:<hex>::<sig>": the challenge as JSON, or NULL. */
 static char *tfa_challenge_json(const char *ticket) {
-    const char *p = ticket + strlen("PVE:!tfa!");
+    if (strncmp(ticket, "PVE:!tfa!", 9) != 0)
+        return NULL; /* the server's answer: never step past a shorter string */
+    const char *p = ticket + 9;
     const char *end = strchr(p, ':');
     if (!end)
         return NULL;
@@ -374,6 +388,7 @@ static void second_factor(pmx_client *c, const char *half_ticket) {
         ok = 1;
     }
     pmx__free(challenge);
+    c->login = NULL; /* the first step's call, kept while the TFA callback ran */
     buf[sizeof buf - 1] = 0;
     if (!ok) {
         pmx__wipe(buf, sizeof buf);
@@ -408,8 +423,11 @@ static void login_done(pmx_call *call) {
             r = PMX_EDECODE;
     }
     if (r == PMX_OK && a.need_tfa && !renewal) {
+        /* Still logging in: a call started from the TFA callback must wait for this login,
+         * not start a second one (and a second prompt). */
+        c->login = call;
         second_factor(c, a.ticket);
-    } else if (r == PMX_OK && !a.need_tfa && install_ticket(c, a.ticket, a.csrf) == PMX_OK) {
+    } else if (r == PMX_OK && !a.need_tfa && install_ticket(c, a.ticket, a.csrf, 1) == PMX_OK) {
         pmx__log(c, PMX_LOG_INFO, "%s for %s", renewal ? "ticket renewed" : "logged in", c->userid);
         release_waiting(c);
     } else if (renewal) {

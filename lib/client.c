@@ -70,6 +70,9 @@ static void client_destroy(pmx_client *c) {
     if (c->share)
         curl_share_cleanup(c->share);
     pmx__loop_forget_socks(c);
+    /* Completions above armed the program's timer; leave no timer aimed at a freed client. */
+    if (c->timer_cb && c->armed_ms != -1)
+        c->timer_cb(c, -1, c->timer_ud);
     pmx__auth_clear(c);
     pmx__free(c->ca_file);
     pmx__wipe(c->pin, sizeof c->pin);
@@ -79,8 +82,8 @@ static void client_destroy(pmx_client *c) {
 }
 
 void pmx_client_free(pmx_client *c) {
-    if (!c)
-        return;
+    if (!c || c->destroying)
+        return; /* already being freed: a callback run by the free must not stop the rest */
     if (c->in_callback) {
         c->free_requested = 1; /* done when the callback returns */
         return;
