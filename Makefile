@@ -3,6 +3,8 @@
 #   make check      test suite (Check); SAN=1 builds and runs it under ASan + UBSan
 #   make demo       starts pve-mock and runs the demo against it
 #   make bench      benchmark against pve-mock
+#   make fuzz       libFuzzer targets (clang) into build-fuzz/, each run FUZZ_SECONDS (60) on
+#                   tests/fuzz/corpus/<target>; FUZZ_TARGETS picks some, make fuzz-build only builds
 #   make generate   regenerate include/proxmox/gen and lib/gen from ../shared/schema
 #   make abi-check  exported symbols against the append-only abi/libproxmox.symbols
 #   make install / uninstall   honour PREFIX, DESTDIR, LIBDIR, INCLUDEDIR, BINDIR
@@ -69,7 +71,7 @@ ifneq ($(CLI_SRCS),)
 PROGRAMS += $(B)/bin/pmx
 endif
 
-.PHONY: all lib programs deps check demo bench generate generate-check abi-check abi-update install uninstall clean examples
+.PHONY: all lib programs deps check demo bench fuzz fuzz-build generate generate-check abi-check abi-update install uninstall clean examples
 all: lib programs examples
 
 lib: $(SHLIB) $(STLIB)
@@ -135,6 +137,43 @@ bench: deps
 	@$(MAKE) -s --no-print-directory all $(B)/bin/bench
 	@sh bench/run.sh $(B)
 
+# ---- fuzzing (clang + libFuzzer): its own build dir and flags, independent of B / SAN ----
+FUZZ_CC ?= clang
+FB ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -O1 -g $(WARN) $(FUZZ_SAN) -Iinclude -Ilib
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_NAMES := $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=%)
+FUZZ_TARGETS ?= $(FUZZ_NAMES)
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FB)/obj/%.o)
+FUZZ_STLIB := $(FB)/lib/libproxmox.a
+
+$(FB)/obj/%.o: %.c $(LIB_HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -fPIC -fvisibility=hidden -DPROXMOX_COMPILATION \
+	  $(DEP_CFLAGS) -c $< -o $@
+
+$(FUZZ_STLIB): $(FUZZ_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $(FUZZ_LIB_OBJS)
+
+$(FB)/fuzz/%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(LIB_HDRS) $(FUZZ_STLIB)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(DEP_CFLAGS) -Itests/fuzz -o $@ $< $(FUZZ_STLIB) $(DEP_LIBS) -lm
+
+fuzz-build: $(FUZZ_TARGETS:%=$(FB)/fuzz/%)
+
+# New inputs go to $(FB)/corpus/<target> (not committed); the seeds are read-only inputs.
+fuzz: fuzz-build
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FB)/corpus/$$t $(FB)/artifacts/$$t; \
+	  echo "== fuzz $$t ($(FUZZ_SECONDS)s)"; \
+	  $(FB)/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=$(FB)/artifacts/$$t/ $(FB)/corpus/$$t tests/fuzz/corpus/$$t; \
+	done
+
 generate: $(B)/bin/pmx-gen
 	$(B)/bin/pmx-gen --schema $(SCHEMA) --overrides schema/overrides.json --pin schema/pin.json \
 	  --include-dir include/proxmox/gen --src-dir lib/gen
@@ -173,4 +212,4 @@ uninstall:
 	  $(DESTDIR)$(BINDIR)/pve-mock $(DESTDIR)$(BINDIR)/pmx
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san $(FB)

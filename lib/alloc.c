@@ -91,9 +91,22 @@ int pmx__buf_reserve(pmx__buf *b, size_t extra) {
     size_t cap = b->cap ? b->cap : 256;
     while (cap < b->len + extra + 1)
         cap *= 2;
-    char *d = pmx__realloc(b->data, cap);
-    if (!d)
-        return PMX_ENOMEM;
+    char *d;
+    if (b->secret) {
+        /* realloc would free the old block unwiped: move and wipe by hand */
+        d = pmx__malloc(cap);
+        if (!d)
+            return PMX_ENOMEM;
+        if (b->data) {
+            memcpy(d, b->data, b->len);
+            pmx__wipe(b->data, b->cap);
+            pmx__free(b->data);
+        }
+    } else {
+        d = pmx__realloc(b->data, cap);
+        if (!d)
+            return PMX_ENOMEM;
+    }
     d[b->len] = 0; /* a fresh buffer reads as "" (callers rely on it) */
     b->data = d;
     b->cap = cap;
@@ -127,6 +140,8 @@ int pmx__buf_printf(pmx__buf *b, const char *fmt, ...) {
 }
 
 void pmx__buf_free(pmx__buf *b) {
+    if (b->secret)
+        pmx__wipe(b->data, b->cap);
     pmx__free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;

@@ -187,7 +187,7 @@ static const pmx_param_desc *param_lookup(const pmx_method_desc *d, const char *
             continue;
         char *e;
         long k = strtol(name + n, &e, 10);
-        if (*e || k < 0 || (uint32_t)k >= p->count)
+        if (*e || k < 0 || (unsigned long)k >= p->count) /* no truncation: net4294967299 */
             continue;
         *slot = k;
         return p;
@@ -921,7 +921,8 @@ static int decode_scalar(decoder *dc, uint32_t kind, const pmx_type_desc *type, 
             double d;
             int b;
             if (parse_i64(s, &x) == 0) {
-            } else if (parse_f64(s, &d) == 0 && d == (double)(int64_t)d) {
+            } else if (parse_f64(s, &d) == 0 && d >= -0x1p63 && d < 0x1p63 &&
+                       d == (double)(int64_t)d) { /* in range before the cast: UB otherwise */
                 x = (int64_t)d;
             } else if (!is_str && pmx__parse_bool(s, &b) == 0) {
                 x = b;

@@ -115,8 +115,10 @@ void pmx__call_complete(pmx_call *call, int result, const char *msg) {
         return;
     if (call->state == CALL_RUNNING)
         pmx__call_release_easy(call);
-    if (call->state == CALL_AUTH_WAIT) {
-        pmx_call **pp = &c->auth_wait_head;
+    if (call->state == CALL_AUTH_WAIT || call->state == CALL_QUEUED) {
+        int auth = call->state == CALL_AUTH_WAIT;
+        pmx_call **pp = auth ? &c->auth_wait_head : &c->sendq_head;
+        pmx_call **tail = auth ? &c->auth_wait_tail : &c->sendq_tail;
         pmx_call *prev = NULL;
         while (*pp && *pp != call) {
             prev = *pp;
@@ -124,8 +126,8 @@ void pmx__call_complete(pmx_call *call, int result, const char *msg) {
         }
         if (*pp) {
             *pp = call->qnext;
-            if (c->auth_wait_tail == call)
-                c->auth_wait_tail = prev;
+            if (*tail == call)
+                *tail = prev;
         }
     }
     call->qnext = NULL;
@@ -203,6 +205,11 @@ void pmx__call_release_easy(pmx_call *call) {
         return;
     call->easy = NULL;
     curl_multi_remove_handle(c->multi, e);
+    int freed_slot = call->counted;
+    if (call->counted) {
+        call->counted = 0;
+        c->n_transfers--;
+    }
     if (call->headers) {
         wipe_slist(call->headers);
         curl_slist_free_all(call->headers);
@@ -215,6 +222,8 @@ void pmx__call_release_easy(pmx_call *call) {
             pool = pmx__realloc(c->easy_pool, (c->n_easy_pool + 16) * sizeof *pool);
             if (!pool) {
                 curl_easy_cleanup(e);
+                if (freed_slot)
+                    pmx__call_pump(c);
                 return;
             }
             c->easy_pool = pool;
@@ -223,6 +232,8 @@ void pmx__call_release_easy(pmx_call *call) {
     } else {
         curl_easy_cleanup(e);
     }
+    if (freed_slot)
+        pmx__call_pump(c);
 }
 
 static int add_header(pmx_call *call, const char *h) {
@@ -233,8 +244,56 @@ static int add_header(pmx_call *call, const char *h) {
     return PMX_OK;
 }
 
+/* Total time left for the call (its own timeout, else the client's), counted from its start so
+ * that waiting for a login or a connection counts too: > 0 ms, 0 when none is set, < 0 when
+ * already past. */
+static int64_t time_left(const pmx_call *call) {
+    const pmx_client *c = call->client;
+    int64_t total = call->timeout_ms > 0 ? call->timeout_ms : c->total_ms;
+    if (total <= 0)
+        return 0;
+    int64_t left = total - (pmx__now_ms() - call->started_ms);
+    return left > 0 ? left : -1;
+}
+
+static void handoff(pmx_call *call);
+
 void pmx__call_send(pmx_call *call) {
     pmx_client *c = call->client;
+    if (!call->internal && (c->n_transfers >= c->max_per_host || c->sendq_head)) {
+        call->state = CALL_QUEUED;
+        call->qnext = NULL;
+        if (c->sendq_tail)
+            c->sendq_tail->qnext = call;
+        else
+            c->sendq_head = call;
+        c->sendq_tail = call;
+        return;
+    }
+    handoff(call);
+}
+
+void pmx__call_pump(pmx_client *c) {
+    while (c->sendq_head && c->n_transfers < c->max_per_host && !c->destroying) {
+        pmx_call *call = c->sendq_head;
+        c->sendq_head = call->qnext;
+        if (!c->sendq_head)
+            c->sendq_tail = NULL;
+        call->qnext = NULL;
+        call->state = CALL_NEW;
+        /* The ticket may have changed, or run out, while it waited. */
+        if (pmx__auth_prepare(call))
+            handoff(call);
+    }
+}
+
+static void handoff(pmx_call *call) {
+    pmx_client *c = call->client;
+    int64_t left = time_left(call);
+    if (left < 0) {
+        pmx__call_complete(call, PMX_ETIMEOUT, "timed out before a connection was free");
+        return;
+    }
     call->state = CALL_RUNNING;
     CURL *e = take_easy(c);
     if (!e) {
@@ -269,7 +328,7 @@ void pmx__call_send(pmx_call *call) {
     curl_easy_setopt(e, CURLOPT_HEADERDATA, call);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, call->headers);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_ms);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, call->timeout_ms > 0 ? (long)call->timeout_ms : c->total_ms);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)left);
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_response);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "libproxmox/" PMX_VERSION_STRING);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, c->url.tls ? "https" : "http");
@@ -290,11 +349,14 @@ void pmx__call_send(pmx_call *call) {
         break;
     }
     pmx__tls_setup(c, e);
-    if (!call->started_ms)
-        call->started_ms = pmx__now_ms();
     if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
         pmx__call_complete(call, PMX_ENOMEM, "cannot add the transfer");
         return;
+    }
+    c->used = 1;
+    if (!call->internal) {
+        call->counted = 1;
+        c->n_transfers++;
     }
 }
 
@@ -501,6 +563,7 @@ static int build_request(pmx_call *call, const pmx_client *c, const pmx_params *
         }
     } else if (params && params->n) {
         pmx__buf b = {0};
+        b.secret = call->secret;
         int r = call->json_body ? pmx__params_json(params, &b) : pmx__params_form(params, &b);
         if (r) {
             pmx__buf_free(&b);
@@ -539,9 +602,14 @@ int pmx__call_start_spec(pmx_client *c, const pmx__call_spec *spec, pmx_done_fn 
     call->result = PMX_EPENDING;
     call->total = -1;
     call->internal = spec->internal;
+    call->secret = spec->internal; /* the library's own calls are logins: password, ticket */
+    call->resp.secret = call->secret;
+    call->started_ms = pmx__now_ms();
     call->json_body = o && (o->flags & PMX_CALL_JSON_BODY);
     if (o && o->size >= offsetof(pmx_call_opts, timeout_ms) + sizeof o->timeout_ms)
         call->timeout_ms = o->timeout_ms;
+    if (call->internal && c->total_ms <= 0)
+        call->timeout_ms = 30000; /* a login that hangs must not hold the waiting calls forever */
     call->typed_ctx = spec->typed_ctx;
     call->decode = spec->decode;
     call->result_free = spec->result_free;

@@ -102,19 +102,33 @@ int pmx__client_reap(pmx_client *c) {
     return 0;
 }
 
+/* A TLS policy may only change while nothing is pending. Connections and TLS sessions cached
+ * under the old policy are dropped: curl would otherwise reuse them, and a resumed session
+ * skips the certificate check, so a new pin would never be looked at. */
+static int tls_change_allowed(const pmx_client *c) {
+    return c->calls || c->done_head ? PMX_EBUSY : PMX_OK;
+}
+
+static int tls_changed(pmx_client *c) {
+    if (!c->used)
+        return PMX_OK;
+    c->used = 0;
+    return pmx__loop_reset(c);
+}
+
 int pmx_client_set_fingerprint(pmx_client *c, const char *sha256) {
     if (!c)
         return PMX_EINVAL;
-    if (!sha256) {
-        c->pinned = 0;
-        return PMX_OK;
-    }
     unsigned char pin[32];
-    if (pmx__fingerprint_parse(sha256, pin) != PMX_OK)
+    if (sha256 && pmx__fingerprint_parse(sha256, pin) != PMX_OK)
         return PMX_EINVAL;
-    memcpy(c->pin, pin, sizeof pin);
-    c->pinned = 1;
-    return PMX_OK;
+    if (tls_change_allowed(c))
+        return PMX_EBUSY;
+    if (sha256)
+        memcpy(c->pin, pin, sizeof pin);
+    c->pinned = sha256 != NULL;
+    pmx__wipe(pin, sizeof pin);
+    return tls_changed(c);
 }
 
 int pmx_client_set_ca_file(pmx_client *c, const char *path) {
@@ -122,19 +136,23 @@ int pmx_client_set_ca_file(pmx_client *c, const char *path) {
         return PMX_EINVAL;
     if (path && access(path, R_OK) != 0)
         return PMX_EINVAL;
+    if (tls_change_allowed(c))
+        return PMX_EBUSY;
     char *d = NULL;
     if (path && !(d = pmx__strdup(path)))
         return PMX_ENOMEM;
     pmx__free(c->ca_file);
     c->ca_file = d;
-    return PMX_OK;
+    return tls_changed(c);
 }
 
 int pmx_client_set_insecure(pmx_client *c, int insecure) {
     if (!c)
         return PMX_EINVAL;
+    if (tls_change_allowed(c))
+        return PMX_EBUSY;
     c->insecure = insecure ? 1 : 0;
-    return PMX_OK;
+    return tls_changed(c);
 }
 
 int pmx_client_set_timeouts(pmx_client *c, int connect_ms, int total_ms) {
@@ -151,6 +169,7 @@ int pmx_client_set_max_connections(pmx_client *c, int per_host) {
     c->max_per_host = per_host;
     curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)per_host);
     curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)per_host);
+    pmx__call_pump(c); /* a larger pool takes queued calls now */
     return PMX_OK;
 }
 
@@ -186,7 +205,10 @@ void pmx__log(pmx_client *c, pmx_log_level level, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    /* Logging happens inside the library's own state changes: re-entry is refused meanwhile. */
+    c->in_callback++;
     c->log_cb(c, level, msg, c->log_ud);
+    c->in_callback--;
 }
 
 bool pmx__client_destroying(const pmx_client *c) { return c->destroying != 0; }

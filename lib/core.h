@@ -39,6 +39,7 @@ void pmx__url_free(pmx__url *u);
 typedef enum {
     CALL_NEW = 0,
     CALL_AUTH_WAIT, /* waiting behind a login */
+    CALL_QUEUED,    /* waiting for a free connection (the client's send queue) */
     CALL_RUNNING,   /* in the curl multi handle */
     CALL_DONE,      /* result known, callback queued */
     CALL_FINISHED   /* callback has run (or never will) */
@@ -65,6 +66,7 @@ struct pmx_call {
     unsigned with_ticket : 1;
     unsigned toobig : 1;
     unsigned ticket_gen; /* which ticket it was sent with */
+    unsigned counted : 1;   /* holds one of the client's n_transfers slots */
     int32_t timeout_ms;
     CURL *easy;
     struct curl_slist *headers;
@@ -173,6 +175,13 @@ struct pmx_client {
     int armed_ms; /* last value given to timer_cb, -2 = never */
 
     /* calls */
+    /* Transfers handed to curl are capped at max_per_host (logins excepted), so curl never
+     * queues a call: the rest wait here, and get their auth headers and remaining time when a
+     * connection is free, not when they were started. */
+    pmx_call *sendq_head, *sendq_tail;
+    int n_transfers; /* counted transfers in the multi handle */
+    int used;        /* a transfer was made: connections / TLS sessions may be cached */
+
     pmx_call *calls;  /* unfinished calls (any state before FINISHED) */
     size_t pending;   /* unfinished non-internal calls */
     pmx_call *done_head, *done_tail;
@@ -183,7 +192,8 @@ struct pmx_client {
 };
 
 /* call.c */
-void pmx__call_send(pmx_call *call);           /* (re)send: headers, add to multi */
+void pmx__call_send(pmx_call *call);           /* (re)send: queue, or headers + add to multi */
+void pmx__call_pump(pmx_client *c);            /* hand queued calls to free connections */
 void pmx__call_complete(pmx_call *call, int result, const char *msg); /* queue callback */
 void pmx__call_finished_transfer(pmx_call *call, CURLcode code);
 int pmx__call_new_internal(pmx_client *c, pmx_method m, const char *path, const pmx_params *p,
@@ -192,6 +202,9 @@ void pmx__call_release_easy(pmx_call *call);
 
 /* loop.c */
 int pmx__loop_init(pmx_client *c);
+/* Drop every cached connection and TLS session (new multi and share handles). Only while no
+ * call is pending. */
+int pmx__loop_reset(pmx_client *c);
 void pmx__loop_update_timer(pmx_client *c);
 void pmx__loop_dispatch(pmx_client *c); /* run queued callbacks */
 void pmx__loop_forget_socks(pmx_client *c);

@@ -20,6 +20,7 @@ const char *pmx_strerror(int code) {
     case PMX_ETASK: return "task failed";
     case PMX_ENOTFOUND: return "not found";
     case PMX_EPERM: return "permission denied";
+    case PMX_EBUSY: return "calls are pending";
     default: return "unknown error";
     }
 }

@@ -30,6 +30,7 @@ void pmx__secret_free(char *s);
 typedef struct pmx__buf {
     char *data;
     size_t len, cap;
+    unsigned secret : 1; /* holds secrets: growing copies and wipes instead of realloc */
 } pmx__buf;
 int pmx__buf_reserve(pmx__buf *b, size_t extra); /* PMX_OK / PMX_ENOMEM; keeps NUL room */
 int pmx__buf_append(pmx__buf *b, const void *p, size_t n);

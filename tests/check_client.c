@@ -925,6 +925,122 @@ START_TEST(forbidden_403) {
 }
 END_TEST
 
+START_TEST(tls_change_rechecks_pin) {
+    /* A connection and a TLS session are cached after the first call; a new (wrong) pin must
+     * still be checked on the next call, not bypassed by reuse or session resumption. */
+    pmx_client *c = test_client(&g_mock, "token");
+    ck_assert_int_eq(get_sync(c, "/version", NULL), PMX_OK);
+    char wrong[128];
+    snprintf(wrong, sizeof wrong, "%s", g_mock.fingerprint);
+    wrong[0] = wrong[0] == 'A' ? 'B' : 'A';
+    ck_assert_int_eq(pmx_client_set_fingerprint(c, wrong), PMX_OK);
+    ck_assert_int_eq(get_sync(c, "/version", NULL), PMX_ETLS);
+    ck_assert_int_eq(pmx_client_set_fingerprint(c, g_mock.fingerprint), PMX_OK);
+    ck_assert_int_eq(get_sync(c, "/version", NULL), PMX_OK);
+    /* insecure -> verifying: the cached insecure connection must not carry on */
+    ck_assert_int_eq(pmx_client_set_fingerprint(c, NULL), PMX_OK);
+    ck_assert_int_eq(pmx_client_set_insecure(c, 1), PMX_OK);
+    ck_assert_int_eq(get_sync(c, "/version", NULL), PMX_OK);
+    ck_assert_int_eq(pmx_client_set_insecure(c, 0), PMX_OK);
+    ck_assert_int_eq(get_sync(c, "/version", NULL), PMX_ETLS);
+    /* not while calls are pending */
+    pmx_call *call = NULL;
+    ck_assert_int_eq(pmx_call_start(c, PMX_GET, "/version", NULL, NULL, NULL, &call), PMX_OK);
+    ck_assert_int_eq(pmx_client_set_insecure(c, 1), PMX_EBUSY);
+    ck_assert_int_eq(pmx_client_set_fingerprint(c, g_mock.fingerprint), PMX_EBUSY);
+    ck_assert_int_eq(pmx_client_set_ca_file(c, g_mock.ca_file), PMX_EBUSY);
+    pmx_call_wait(call);
+    pmx_call_unref(call);
+    pmx_client_free(c);
+}
+END_TEST
+
+START_TEST(queue_time_counts_toward_timeout) {
+    /* One connection, 200 ms per answer, 700 ms per call: the first call is fine; the fifth
+     * would need about a second in line, so it times out instead of waiting unbounded. */
+    pmx_client *c = test_client(&g_mock, "token");
+    ck_assert_int_eq(get_sync(c, "/version", NULL), PMX_OK); /* connected */
+    ck_assert_int_eq(pmx_client_set_max_connections(c, 1), PMX_OK);
+    mock_faults(&g_mock, "{\"latency_ms\":200}");
+    pmx_call_opts o = PMX_OPTS_INIT(pmx_call_opts);
+    o.timeout_ms = 700;
+    pmx_call *calls[5];
+    for (int i = 0; i < 5; i++)
+        ck_assert_int_eq(pmx_call_start_ex(c, PMX_GET, "/version", NULL, &o, NULL, NULL, &calls[i]),
+                         PMX_OK);
+    ck_assert_int_eq(pmx_client_run(c, 20000), PMX_OK);
+    mock_reset(&g_mock);
+    ck_assert_int_eq(pmx_call_result(calls[0]), PMX_OK);
+    ck_assert_int_eq(pmx_call_result(calls[4]), PMX_ETIMEOUT);
+    for (int i = 0; i < 5; i++)
+        pmx_call_unref(calls[i]);
+    pmx_client_free(c);
+}
+END_TEST
+
+/* An allocator that remembers sizes, so frees can be inspected for leftover secrets. */
+static const char *g_secret;
+static int g_secret_found;
+
+static void *spy_malloc(size_t n) {
+    size_t *p = malloc(n + sizeof(size_t) * 2);
+    if (!p)
+        return NULL;
+    p[0] = n;
+    return p + 2;
+}
+
+static void spy_free(void *q) {
+    if (!q)
+        return;
+    size_t *p = (size_t *)q - 2;
+    size_t n = p[0], k = strlen(g_secret);
+    for (size_t i = 0; k && i + k <= n; i++)
+        if (memcmp((char *)q + i, g_secret, k) == 0)
+            g_secret_found = 1;
+    free(p);
+}
+
+static void *spy_realloc(void *q, size_t n) {
+    void *d = spy_malloc(n);
+    if (d && q) {
+        size_t old = ((size_t *)q - 2)[0];
+        memcpy(d, q, old < n ? old : n);
+        spy_free(q);
+    }
+    return d;
+}
+
+START_TEST(no_secret_left_in_freed_memory) {
+    /* Every block the library frees is scanned for the password and for the ticket's
+     * signature: growing buffers and freed requests must have been wiped. */
+    ck_assert_int_eq(pmx_set_allocator(spy_malloc, spy_realloc, spy_free), PMX_OK);
+    g_secret = g_mock.password;
+    pmx_client *c = test_client(&g_mock, "password");
+    ck_assert_int_eq(get_sync(c, "/nodes", NULL), PMX_OK);
+    pmx_call *call = NULL;
+    ck_assert_int_eq(pmx_call_start(c, PMX_POST, "/nodes/pve1/qemu/101/status/stop", NULL, NULL,
+                                    NULL, &call), PMX_OK);
+    ck_assert_int_eq(pmx_call_wait(call), PMX_OK);
+    pmx_call_unref(call);
+    char *ticket = NULL;
+    ck_assert_int_eq(pmx_client_get_ticket(c, &ticket, NULL), PMX_OK);
+    static char sig[64];
+    snprintf(sig, sizeof sig, "%.24s", strstr(ticket, "::") + 2);
+    pmx_secret_free(ticket);
+    pmx_client_free(c);
+    ck_assert_msg(!g_secret_found, "a freed block still held the password");
+    /* the ticket: a renewal-free second client, then free everything */
+    g_secret = sig;
+    g_secret_found = 0;
+    c = test_client(&g_mock, "password");
+    ck_assert_int_eq(get_sync(c, "/nodes", NULL), PMX_OK);
+    pmx_client_free(c);
+    ck_assert_msg(!g_secret_found, "a freed block still held the ticket");
+    pmx_set_allocator(malloc, realloc, free);
+}
+END_TEST
+
 static Suite *client_suite(void) {
     Suite *s = suite_create("client");
     TCase *tc = tcase_create("mock");
@@ -974,6 +1090,9 @@ static Suite *client_suite(void) {
     tcase_add_test(tc, cancel_from_callback);
     tcase_add_test(tc, thousands_in_flight);
     tcase_add_test(tc, forbidden_403);
+    tcase_add_test(tc, tls_change_rechecks_pin);
+    tcase_add_test(tc, queue_time_counts_toward_timeout);
+    tcase_add_test(tc, no_secret_left_in_freed_memory);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -446,14 +446,14 @@ END_TEST
 static const int all_codes[] = {
     PMX_OK,       PMX_EINVAL,     PMX_ENOMEM,     PMX_ETRANSPORT, PMX_ETLS,     PMX_EHTTP,
     PMX_EAUTH,    PMX_EDECODE,    PMX_ETIMEOUT,   PMX_ECANCELLED, PMX_EDESTROYED,
-    PMX_ERECURSIVE, PMX_ETOOBIG,  PMX_EPENDING,   PMX_ETASK,    PMX_ENOTFOUND, PMX_EPERM,
+    PMX_ERECURSIVE, PMX_ETOOBIG,  PMX_EPENDING,   PMX_ETASK,    PMX_ENOTFOUND, PMX_EPERM, PMX_EBUSY,
 };
 #define N_CODES (sizeof all_codes / sizeof all_codes[0])
 
 START_TEST(strerror_every_code) {
-    ck_assert_uint_eq(N_CODES, 17);
+    ck_assert_uint_eq(N_CODES, 18);
     for (size_t i = 0; i < N_CODES; i++) {
-        ck_assert_int_eq(all_codes[i], -(int)i); /* numbers are fixed: 0, -1, ..., -16 */
+        ck_assert_int_eq(all_codes[i], -(int)i); /* numbers are fixed: 0, -1, ..., -17 */
         const char *s = pmx_strerror(all_codes[i]);
         ck_assert_ptr_nonnull(s);
         ck_assert_uint_gt(strlen(s), 0);
@@ -469,7 +469,7 @@ START_TEST(strerror_every_code) {
 END_TEST
 
 START_TEST(strerror_unknown) {
-    static const int unknown[] = {1, 2, 100, -17, -18, -1000, INT_MIN, INT_MAX};
+    static const int unknown[] = {1, 2, 100, -18, -19, -1000, INT_MIN, INT_MAX};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++)
         ck_assert_str_eq(pmx_strerror(unknown[i]), "unknown error");
 }

@@ -94,21 +94,24 @@ PMX_API int pmx_client_set_tfa_response(pmx_client *c, const char *response);
 /**
  * Pin the server's leaf certificate by SHA-256 fingerprint, as PVE shows it: 32 hex bytes
  * separated by colons, any case ("AB:CD:..."); colons are optional. A pin replaces the chain and
- * hostname checks, like PVE's own clients. Copied. NULL removes the pin.
- * @return PMX_OK, PMX_EINVAL (not 32 hex bytes). Not from a callback. Since: 1.0
+ * hostname checks, like PVE's own clients. Copied. NULL removes the pin. Changing the TLS policy
+ * drops open connections and cached TLS sessions, so it applies to every later call.
+ * @return PMX_OK, PMX_EINVAL (not 32 hex bytes), PMX_EBUSY (calls are pending).
+ * Not from a callback. Since: 1.0
  */
 PMX_API int pmx_client_set_fingerprint(pmx_client *c, const char *sha256);
 
 /**
  * Trust the CA certificates in a PEM file instead of the system store. Copied; the file is read
  * when connections are made. NULL returns to the system store.
- * @return PMX_OK, PMX_EINVAL (file not readable), PMX_ENOMEM. Since: 1.0
+ * @return PMX_OK, PMX_EINVAL (file not readable), PMX_ENOMEM, PMX_EBUSY (calls are
+ *         pending; see pmx_client_set_fingerprint()). Since: 1.0
  */
 PMX_API int pmx_client_set_ca_file(pmx_client *c, const char *path);
 
 /**
  * Switch all certificate checks off (1) or back on (0, the default). Only for tests; prefer
- * pmx_client_set_fingerprint(). @return PMX_OK. Since: 1.0
+ * pmx_client_set_fingerprint(). @return PMX_OK, PMX_EBUSY (calls are pending). Since: 1.0
  */
 PMX_API int pmx_client_set_insecure(pmx_client *c, int insecure);
 
@@ -141,7 +144,8 @@ typedef enum {
 
 /**
  * Log callback. @p msg is borrowed for the call and never contains a password, ticket, CSRF
- * token or token secret.
+ * token or token secret. It runs in the middle of the library's work: it must not call back
+ * into the client (loop functions return PMX_ERECURSIVE there).
  */
 typedef void (*pmx_log_fn)(pmx_client *c, pmx_log_level level, const char *msg, void *userdata);
 

@@ -1,0 +1,120 @@
+/* Typed result decoding: pmx__bind_decode for a method chosen by the input's first two bytes
+ * (big-endian index into the methods that declare a result; 646 methods do not fit one byte),
+ * then pmx__bind_result_free. The rest is the "data" JSON, in an exact-size buffer. Every
+ * decoded field is read back so that ASan sees dangling or uninitialised pointers. */
+#include "bind.h"
+
+#include "fuzz_common.h"
+
+static const pmx_method_desc **g_methods;
+static size_t g_n;
+
+static void init_methods(void) {
+    size_t n = pmx_method_count();
+    g_methods = calloc(n ? n : 1, sizeof *g_methods);
+    if (!g_methods)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        const pmx_method_desc *d = pmx_method_at(i);
+        if (d && d->result)
+            g_methods[g_n++] = d;
+    }
+    if (!g_n)
+        abort();
+}
+
+static volatile size_t g_sink;
+
+static void touch_str(const char *s) {
+    if (s)
+        g_sink += strlen(s);
+}
+
+static void walk(const pmx_type_desc *t, const char *base, int depth);
+
+static void walk_value(uint32_t kind, const pmx_type_desc *type, const char *slot, int depth) {
+    switch (kind) {
+    case PMX_KIND_STRING:
+    case PMX_KIND_RAW: {
+        const char *s;
+        memcpy(&s, slot, sizeof s);
+        touch_str(s);
+        break;
+    }
+    case PMX_KIND_OBJECT: {
+        const char *o;
+        memcpy(&o, slot, sizeof o);
+        if (o && type)
+            walk(type, o, depth + 1);
+        break;
+    }
+    case PMX_KIND_I64: case PMX_KIND_F64: g_sink += (unsigned char)slot[7]; break;
+    case PMX_KIND_BOOL: g_sink += (unsigned char)slot[3]; break;
+    case PMX_KIND_OPT_I64: g_sink += (unsigned char)slot[sizeof(pmx_opt_i64) - 1]; break;
+    case PMX_KIND_OPT_BOOL: g_sink += (unsigned char)slot[sizeof(pmx_opt_bool) - 1]; break;
+    case PMX_KIND_OPT_F64: g_sink += (unsigned char)slot[sizeof(pmx_opt_f64) - 1]; break;
+    default: break;
+    }
+}
+
+static size_t elem_size(uint32_t kind) {
+    switch (kind) {
+    case PMX_KIND_I64: return sizeof(int64_t);
+    case PMX_KIND_BOOL: return sizeof(int);
+    case PMX_KIND_F64: return sizeof(double);
+    default: return sizeof(void *);
+    }
+}
+
+static void walk(const pmx_type_desc *t, const char *base, int depth) {
+    if (depth > 64 || t->kind != PMX_KIND_OBJECT)
+        return;
+    g_sink += (unsigned char)base[t->struct_size ? t->struct_size - 1 : 0];
+    for (size_t i = 0; i < t->n_fields; i++) {
+        const pmx_field_desc *f = &t->fields[i];
+        if (f->kind == PMX_KIND_ARRAY) {
+            const char *items;
+            size_t n;
+            memcpy(&items, base + f->offset, sizeof items);
+            memcpy(&n, base + f->count_offset, sizeof n);
+            if (n && !items)
+                abort();
+            uint32_t ek = f->type ? f->type->kind : PMX_KIND_RAW;
+            for (size_t k = 0; k < n; k++)
+                walk_value(ek, f->type, items + k * elem_size(ek), depth);
+        } else if (f->count) {
+            for (uint32_t k = 0; k < f->count; k++)
+                walk_value(f->kind, f->type, base + f->offset + k * sizeof(char *), depth);
+        } else {
+            walk_value(f->kind, f->type, base + f->offset, depth);
+        }
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (!g_methods)
+        init_methods();
+    if (size < 2)
+        return 0;
+    const pmx_method_desc *d = g_methods[((size_t)data[0] << 8 | data[1]) % g_n];
+    char *json = fuzz_span(data + 2, size - 2);
+    void *res = NULL;
+    char *err = NULL;
+    int rc = pmx__bind_decode(d, json, size - 2, &res, &err);
+    if (rc == PMX_OK) {
+        if (err)
+            abort();
+        if (res)
+            walk(d->result, res, 0);
+    } else {
+        if (res)
+            abort();
+        if (rc == PMX_EDECODE && !err)
+            abort();
+        touch_str(err);
+    }
+    pmx__free(err);
+    pmx__bind_result_free(d, res);
+    free(json);
+    return 0;
+}
