@@ -317,6 +317,12 @@ int pmx__auth_headers(pmx_call *call) {
     return PMX_OK;
 }
 
+void pmx__auth_ticket_refused(pmx_call *call) {
+    pmx_client *c = call->client;
+    if (c->password && call->ticket_gen == c->ticket_gen)
+        c->ticket_time = 0; /* unusable from now on: the next call waits for a login */
+}
+
 int pmx__auth_on_401(pmx_call *call) {
     pmx_client *c = call->client;
     call->retried = 1;

@@ -493,6 +493,8 @@ void pmx__call_finished_transfer(pmx_call *call, CURLcode code) {
          * whatever the method: log in again and send the call once more. */
         char *reason = call->reason;
         call->reason = NULL;
+        /* Before the slot is freed: queued calls must not go out with the refused ticket. */
+        pmx__auth_ticket_refused(call);
         pmx__call_release_easy(call);
         reset_response(call);
         if (pmx__auth_on_401(call)) {

@@ -215,6 +215,9 @@ void pmx__loop_forget_socks(pmx_client *c);
 int pmx__auth_prepare(pmx_call *call);
 /* Add auth headers to the call's header list; PMX_OK or PMX_ENOMEM. */
 int pmx__auth_headers(pmx_call *call);
+/* The ticket a call was sent with was refused (auth-layer 401): stop using it, when a password
+ * allows a fresh login. */
+void pmx__auth_ticket_refused(pmx_call *call);
 /* A ticket call got an auth-layer 401: returns 1 when it was queued for a resend. */
 int pmx__auth_on_401(pmx_call *call);
 void pmx__auth_clear(pmx_client *c);

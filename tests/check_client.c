@@ -1190,6 +1190,22 @@ START_TEST(expired_ticket_401) {
     ck_assert_int_eq(mock_stat(&g_short, "logins") - logins, 1);
     pmx_client_free(d);
 
+    /* Queued calls never go out with a ticket already refused: one connection, ten calls,
+     * one 401, one login, ten answers = 12 requests at the server. */
+    long requests = mock_stat(&g_short, "requests");
+    logins = mock_stat(&g_short, "logins");
+    pmx_client *q = test_client(&g_short, "password");
+    ck_assert_int_eq(pmx_client_set_ticket(q, ticket, csrf), PMX_OK);
+    ck_assert_int_eq(pmx_client_set_max_connections(q, 1), PMX_OK);
+    counter kq = {0};
+    for (int i = 0; i < 10; i++)
+        ck_assert_int_eq(pmx_call_start(q, PMX_GET, "/nodes", NULL, count_cb, &kq, NULL), PMX_OK);
+    ck_assert_int_eq(pmx_client_run(q, 30000), PMX_OK);
+    ck_assert_int_eq(kq.ok, 10);
+    ck_assert_int_eq(mock_stat(&g_short, "logins") - logins, 1);
+    ck_assert_int_eq(mock_stat(&g_short, "requests") - requests, 12);
+    pmx_client_free(q);
+
     /* A client that knows the lifetime logs in again before sending at all. */
     pmx_client *e = test_client(&g_short, "password");
     ck_assert_int_eq(pmx_client_set_ticket_lifetime(e, 6), PMX_OK);
