@@ -333,7 +333,7 @@ int pmx__auth_on_401(pmx_call *call) {
     if (!c->password)
         return 0;
     pmx__log(c, PMX_LOG_INFO, "ticket refused (401): logging in again");
-    c->ticket_time = 0; /* unusable from now on */
+    /* pmx__auth_ticket_refused() already made the ticket unusable */
     wait_for_login(call);
     login_or_fail(c);
     return 1;

@@ -62,13 +62,8 @@ static void client_destroy(pmx_client *c) {
         pmx__call_complete(call, PMX_EDESTROYED, "client destroyed with the call pending");
     }
     pmx__loop_dispatch(c);
-    if (c->multi)
-        curl_multi_cleanup(c->multi);
-    for (size_t i = 0; i < c->n_easy_pool; i++)
-        curl_easy_cleanup(c->easy_pool[i]);
+    pmx__loop_close(c);
     pmx__free(c->easy_pool);
-    if (c->share)
-        curl_share_cleanup(c->share);
     pmx__loop_forget_socks(c);
     /* Completions above armed the program's timer; leave no timer aimed at a freed client. */
     if (c->timer_cb && c->armed_ms != -1)

@@ -202,6 +202,8 @@ void pmx__call_release_easy(pmx_call *call);
 
 /* loop.c */
 int pmx__loop_init(pmx_client *c);
+/* Close the multi handle, the pooled easy handles and the share, in the order curl needs. */
+void pmx__loop_close(pmx_client *c);
 /* Drop every cached connection and TLS session (new multi and share handles). Only while no
  * call is pending. */
 int pmx__loop_reset(pmx_client *c);

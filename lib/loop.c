@@ -77,16 +77,22 @@ int pmx__loop_init(pmx_client *c) {
     return PMX_OK;
 }
 
-int pmx__loop_reset(pmx_client *c) {
+void pmx__loop_close(pmx_client *c) {
     /* Closing the connections reports their sockets as removed through on_socket. The pooled
      * easy handles still point at the share: they go before it (else it stays "in use"). */
-    curl_multi_cleanup(c->multi);
+    if (c->multi)
+        curl_multi_cleanup(c->multi);
     for (size_t i = 0; i < c->n_easy_pool; i++)
         curl_easy_cleanup(c->easy_pool[i]);
     c->n_easy_pool = 0;
-    curl_share_cleanup(c->share);
+    if (c->share)
+        curl_share_cleanup(c->share);
     c->multi = NULL;
     c->share = NULL;
+}
+
+int pmx__loop_reset(pmx_client *c) {
+    pmx__loop_close(c);
     for (size_t i = 0; i < c->n_socks; i++)
         if (c->sock_cb) /* any left over: the program's loop must stop watching them */
             c->sock_cb(c, (int)c->socks[i].fd, PMX_POLL_REMOVE, c->sock_ud);
