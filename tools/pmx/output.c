@@ -201,16 +201,13 @@ static void print_type(const pmx_type_desc *t, int depth) {
 }
 
 int cli_usage(const char *path) {
-    static const pmx_method verbs[] = {PMX_GET, PMX_POST, PMX_PUT, PMX_DELETE};
-    static const char *const names[] = {"GET", "POST", "PUT", "DELETE"};
-    static const char *const cli[] = {"get", "create", "set", "delete"};
     int found = 0;
     for (int v = 0; v < 4; v++) {
-        const pmx_method_desc *d = pmx_method_find(verbs[v], path);
+        const pmx_method_desc *d = pmx_method_find(cli_verbs[v].method, path);
         if (!d)
             continue;
         found++;
-        printf("%s %s   (pmx %s; C: %s)\n  ", names[v], d->path, cli[v], d->name);
+        printf("%s %s   (pmx %s; C: %s)\n  ", cli_verbs[v].http, d->path, cli_verbs[v].cli, d->name);
         first_line(d->description, 200);
         printf("\n");
         for (size_t i = 0; i < d->n_params; i++) {
@@ -301,8 +298,8 @@ int cli_ls(pmx_client *c, const char *path, const char *format) {
             ents[ne].param = child[0] == '{';
             ne++;
         }
-        int v = d->method == PMX_GET ? 0 : d->method == PMX_POST ? 1 : d->method == PMX_PUT ? 2 : 3;
-        ents[e].verbs[v] = "GCSD"[v];
+        int v = (int)d->method - 1;
+        ents[e].verbs[v] = cli_verbs[v].letter;
         if (ents[e].param)
             param_key = d->params[d->n_path_params - 1].name;
     }

@@ -69,20 +69,21 @@ static void log_cb(pmx_client *c, pmx_log_level level, const char *msg, void *ud
     fprintf(stderr, "pmx: %s: %s\n", names[level], msg);
 }
 
+const cli_verb cli_verbs[4] = {{PMX_GET, "GET", "get", 'G'},
+                                {PMX_POST, "POST", "create", 'C'},
+                                {PMX_PUT, "PUT", "set", 'S'},
+                                {PMX_DELETE, "DELETE", "delete", 'D'}};
+
 static int verb_method(const char *verb, pmx_method *m) {
-    static const struct { const char *verb; pmx_method m; } v[] = {
-        {"get", PMX_GET}, {"create", PMX_POST}, {"set", PMX_PUT}, {"delete", PMX_DELETE}};
-    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
-        if (strcmp(verb, v[i].verb) == 0) {
-            *m = v[i].m;
+    for (size_t i = 0; i < 4; i++)
+        if (strcmp(verb, cli_verbs[i].cli) == 0) {
+            *m = cli_verbs[i].method;
             return 1;
         }
     return 0;
 }
 
-static const char *method_name(pmx_method m) {
-    return m == PMX_GET ? "GET" : m == PMX_POST ? "POST" : m == PMX_PUT ? "PUT" : "DELETE";
-}
+static const char *method_name(pmx_method m) { return cli_verbs[m - 1].http; }
 
 typedef struct opts {
     const char *endpoint, *token, *user, *password, *fingerprint, *ca_file, *tfa;
