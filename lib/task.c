@@ -516,7 +516,12 @@ static void on_poll(pmx_call *call, int result, void *ud) {
         bool tr = transient(call, result);
         if (tr && (t->max_retries <= 0 || t->errors_in_row < t->max_retries)) {
             t->errors_in_row++;
-            set_str(&t->last_error, pmx_call_error(call));
+            /* A poll cut short by the wait's own deadline says nothing about the server: keep
+             * the last real error (e.g. "no such task") for the timeout message. */
+            bool cut_by_deadline = result == PMX_ETIMEOUT && t->deadline >= 0 &&
+                                   pmx__now_ms() >= t->deadline;
+            if (!cut_by_deadline || !t->last_error)
+                set_str(&t->last_error, pmx_call_error(call));
             schedule(t);
             return;
         }
