@@ -1,4 +1,6 @@
-/* Calls: building requests, sending them through curl, reading responses, completing. */
+/* Calls: their states and queues, building requests, handing them to curl, reading responses,
+ * completing them and running their callbacks. This file is the only one that links calls into
+ * or out of a list (see core.h). */
 #include "core.h"
 
 #include <stdio.h>
@@ -15,19 +17,118 @@ static const char *method_name(pmx_method m) {
     return "?";
 }
 
+/* ---- queues ---- */
+
+static void q_push(pmx__callq *q, pmx_call *call) {
+    call->qnext = NULL;
+    call->qprev = q->tail;
+    if (q->tail)
+        q->tail->qnext = call;
+    else
+        q->head = call;
+    q->tail = call;
+}
+
+static void q_remove(pmx__callq *q, pmx_call *call) {
+    if (call->qprev)
+        call->qprev->qnext = call->qnext;
+    else if (q->head == call)
+        q->head = call->qnext;
+    if (call->qnext)
+        call->qnext->qprev = call->qprev;
+    else if (q->tail == call)
+        q->tail = call->qprev;
+    call->qprev = call->qnext = NULL;
+}
+
+static pmx_call *q_pop(pmx__callq *q) {
+    pmx_call *call = q->head;
+    if (call)
+        q_remove(q, call);
+    return call;
+}
+
+/* The queue a call in state st sits on, or NULL. */
+static pmx__callq *queue_of(pmx_client *c, pmx__call_state st) {
+    switch (st) {
+    case CALL_AUTH_WAIT: return &c->authq;
+    case CALL_QUEUED: return &c->sendq;
+    case CALL_DONE: return &c->doneq;
+    default: return NULL;
+    }
+}
+
+/* Move a call to state st, onto the queue that state names. */
+static void set_state(pmx_call *call, pmx__call_state st) {
+    pmx_client *c = call->client;
+    pmx__callq *from = queue_of(c, call->state), *to = queue_of(c, st);
+    if (from)
+        q_remove(from, call);
+    call->state = st;
+    if (to)
+        q_push(to, call);
+}
+
+/* The client's list of unfinished calls. */
+static void calls_link(pmx_client *c, pmx_call *call) {
+    call->prev = NULL;
+    call->next = c->calls;
+    if (c->calls)
+        c->calls->prev = call;
+    c->calls = call;
+    if (!call->internal)
+        c->pending++;
+}
+
+static void calls_unlink(pmx_client *c, pmx_call *call) {
+    if (call->prev)
+        call->prev->next = call->next;
+    else
+        c->calls = call->next;
+    if (call->next)
+        call->next->prev = call->prev;
+    call->prev = call->next = NULL;
+    if (!call->internal)
+        c->pending--;
+}
+
+int pmx__has_unfinished(const pmx_client *c) { return c->calls != NULL || c->doneq.head != NULL; }
+
+/* ---- lifetime ---- */
+
 static void wipe_slist(struct curl_slist *l) {
     for (; l; l = l->next)
         pmx__wipe(l->data, strlen(l->data));
 }
 
+static void free_headers(pmx_call *call) {
+    if (call->headers) {
+        wipe_slist(call->headers);
+        curl_slist_free_all(call->headers);
+        call->headers = NULL;
+    }
+}
+
+static void clear_perrs(pmx_call *call) {
+    for (size_t i = 0; i < call->n_perrs; i++) {
+        pmx__free(call->perrs[i].name);
+        pmx__free(call->perrs[i].msg);
+    }
+    pmx__free(call->perrs);
+    call->perrs = NULL;
+    call->n_perrs = call->cap_perrs = 0;
+}
+
 static void call_free(pmx_call *call) {
-    if (call->easy)
-        pmx__call_release_easy(call);
+    /* Only finished calls (or never accepted ones) get here: the client holds a reference to
+     * every unfinished call. */
+    free_headers(call);
     if (call->typed && call->result_free)
         call->result_free(call->typed_ctx, call->typed);
     if (call->secret) {
         pmx__wipe(call->body, call->body_len);
-        pmx__wipe(call->resp.data, call->resp.len);
+        pmx__wipe(call->resp.data, call->resp.cap);
+        pmx__wipe(call->url, call->url ? strlen(call->url) : 0);
     }
     pmx__free(call->body);
     pmx__buf_free(&call->resp);
@@ -35,11 +136,9 @@ static void call_free(pmx_call *call) {
     pmx__free(call->url);
     pmx__free(call->reason);
     pmx__free(call->error);
-    for (size_t i = 0; i < call->n_perrs; i++) {
-        pmx__free(call->perrs[i].name);
-        pmx__free(call->perrs[i].msg);
-    }
-    pmx__free(call->perrs);
+    clear_perrs(call);
+    if (call->userdata_free)
+        call->userdata_free(call->userdata);
     pmx__free(call);
 }
 
@@ -101,6 +200,24 @@ const void *pmx_call_typed(const pmx_call *call) {
     return call && call->state >= CALL_DONE && call->result == PMX_OK ? call->typed : NULL;
 }
 
+/* ---- text from the server ---- */
+
+/* Server text reaches messages and logs: control characters (other than newlines and tabs
+ * inside a multi-line message) become '?', so they cannot forge log lines or terminal
+ * sequences. Trailing newlines and spaces go. */
+static void sanitize(char *s, int keep_newlines) {
+    if (!s)
+        return;
+    size_t n = 0;
+    for (char *p = s; *p; p++, n++) {
+        unsigned char ch = (unsigned char)*p;
+        if ((ch < 0x20 && !(keep_newlines && (ch == '\n' || ch == '\t'))) || ch == 0x7f)
+            *p = '?';
+    }
+    while (n && (s[n - 1] == '\n' || s[n - 1] == ' ' || s[n - 1] == '\t'))
+        s[--n] = 0;
+}
+
 /* ---- completion ---- */
 
 static void set_error(pmx_call *call, const char *msg) {
@@ -109,53 +226,127 @@ static void set_error(pmx_call *call, const char *msg) {
     call->error = pmx__strdup(msg);
 }
 
+/* Leave the multi handle: the transfer's headers are wiped, its slot freed. */
+static void release_easy(pmx_call *call) {
+    pmx_client *c = call->client;
+    CURL *e = call->easy;
+    if (!e)
+        return;
+    call->easy = NULL;
+    pmx__loop_remove(c, e);
+    free_headers(call);
+    if (call->counted) {
+        call->counted = 0;
+        c->n_transfers--;
+    }
+}
+
 void pmx__call_complete(pmx_call *call, int result, const char *msg) {
     pmx_client *c = call->client;
     if (call->state >= CALL_DONE)
         return;
-    if (call->state == CALL_RUNNING)
-        pmx__call_release_easy(call);
-    if (call->state == CALL_AUTH_WAIT || call->state == CALL_QUEUED) {
-        int auth = call->state == CALL_AUTH_WAIT;
-        pmx_call **pp = auth ? &c->auth_wait_head : &c->sendq_head;
-        pmx_call **tail = auth ? &c->auth_wait_tail : &c->sendq_tail;
-        pmx_call *prev = NULL;
-        while (*pp && *pp != call) {
-            prev = *pp;
-            pp = &(*pp)->qnext;
-        }
-        if (*pp) {
-            *pp = call->qnext;
-            if (*tail == call)
-                *tail = prev;
-        }
+    int freed_slot = call->counted;
+    release_easy(call);
+    if (call->deadline) {
+        pmx__timer_cancel(c, call->deadline);
+        call->deadline = NULL;
     }
-    call->qnext = NULL;
     call->result = result;
     if (result != PMX_OK)
         set_error(call, msg ? msg : pmx_strerror(result));
-    call->state = CALL_DONE;
-    if (c->done_tail)
-        c->done_tail->qnext = call;
-    else
-        c->done_head = call;
-    c->done_tail = call;
+    set_state(call, CALL_DONE);
     if (pmx__log_enabled(c, PMX_LOG_DEBUG))
         pmx__log(c, PMX_LOG_DEBUG, "%s %s -> %ld, %s (%lld ms)", method_name(call->method),
                  call->path, call->http_status, pmx_strerror(result),
-                 (long long)(call->started_ms ? pmx__now_ms() - call->started_ms : 0));
+                 (long long)(pmx__now_ms() - call->started_ms));
     else if (result != PMX_OK && result != PMX_ECANCELLED && pmx__log_enabled(c, PMX_LOG_WARN))
         pmx__log(c, PMX_LOG_WARN, "%s %s failed: %s", method_name(call->method), call->path,
                  call->error ? call->error : pmx_strerror(result));
+    if (freed_slot)
+        pmx__call_pump(c);
     pmx__loop_update_timer(c);
+}
+
+void pmx__call_dispatch(pmx_client *c) {
+    pmx_call *call;
+    while (!c->free_requested && (call = c->doneq.head)) {
+        set_state(call, CALL_FINISHED);
+        calls_unlink(c, call);
+        c->in_callback++;
+        if (call->on_done)
+            call->on_done(call);
+        else if (call->done)
+            call->done(call, call->result, call->userdata);
+        c->in_callback--;
+        call->client = NULL;
+        pmx_call_unref(call); /* the client's reference */
+    }
+}
+
+void pmx__call_fail_all(pmx_client *c, int code, const char *msg) {
+    for (;;) {
+        pmx_call *call = c->calls;
+        while (call && call->state >= CALL_DONE)
+            call = call->next;
+        if (!call)
+            return;
+        pmx__call_complete(call, code, msg);
+    }
 }
 
 int pmx_call_cancel(pmx_call *call) {
     if (!call)
         return PMX_EINVAL;
-    if (call->state < CALL_DONE)
+    if (call->state < CALL_DONE) {
+        int r = pmx__client_usable(call->client);
+        if (r)
+            return r;
         pmx__call_complete(call, PMX_ECANCELLED, "cancelled");
+    }
     return PMX_OK;
+}
+
+/* ---- the login wait queue (auth.c decides, call.c keeps the list) ---- */
+
+void pmx__call_park(pmx_call *call) { set_state(call, CALL_AUTH_WAIT); }
+
+int pmx__call_has_parked(const pmx_client *c) { return c->authq.head != NULL; }
+
+void pmx__call_fail_parked(pmx_client *c, int code, const char *msg) {
+    pmx_call *call;
+    while ((call = c->authq.head))
+        pmx__call_complete(call, code, msg); /* takes it off the queue */
+}
+
+static void enqueue_send(pmx_call *call);
+
+void pmx__call_release_parked(pmx_client *c) {
+    /* Calls parked while these are released (a login starting again) stay parked. */
+    pmx__callq batch = c->authq;
+    c->authq.head = c->authq.tail = NULL;
+    for (pmx_call *call = batch.head; call; call = call->qnext)
+        call->state = CALL_NEW; /* off the queue: the batch is ours now */
+    pmx_call *call;
+    while ((call = q_pop(&batch)))
+        if (call->state == CALL_NEW) /* not completed meanwhile */
+            enqueue_send(call);
+}
+
+/* ---- deadlines ---- */
+
+static void on_deadline(pmx_client *c, void *arg) {
+    pmx_call *call = arg;
+    call->deadline = NULL;
+    if (pmx__client_destroying(c)) {
+        pmx__call_complete(call, PMX_EDESTROYED, "client destroyed with the call pending");
+        return;
+    }
+    const char *where = call->state == CALL_AUTH_WAIT ? " while waiting for a login"
+                        : call->state == CALL_QUEUED  ? " while waiting for a free connection"
+                                                      : "";
+    char msg[160];
+    snprintf(msg, sizeof msg, "timed out after %lld ms%s", (long long)call->timeout_ms, where);
+    pmx__call_complete(call, PMX_ETIMEOUT, msg);
 }
 
 /* ---- curl plumbing ---- */
@@ -163,7 +354,7 @@ int pmx_call_cancel(pmx_call *call) {
 static size_t on_body(char *p, size_t size, size_t n, void *ud) {
     pmx_call *call = ud;
     size_t len = size * n;
-    if (call->resp.len + len > call->client->max_response) {
+    if (len > call->client->max_response - call->resp.len) {
         call->toobig = 1;
         return 0; /* aborts the transfer */
     }
@@ -175,182 +366,171 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud) {
 static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     pmx_call *call = ud;
     size_t len = size * n;
-    /* Keep the status line's reason phrase: PVE puts its message there. */
+    call->header_bytes += len;
+    if (call->header_bytes > PMX__MAX_HEADER_BYTES) {
+        call->hdr_toobig = 1;
+        return 0;
+    }
     if (len > 9 && memcmp(p, "HTTP/", 5) == 0) {
+        /* A status line: keep its reason phrase, PVE puts its message there. */
         const char *sp = memchr(p, ' ', len);
         const char *end = p + len;
         while (end > p && (end[-1] == '\r' || end[-1] == '\n'))
             end--;
         pmx__free(call->reason);
         call->reason = NULL;
+        call->http_status = sp && end - sp > 3 ? strtol(sp + 1, NULL, 10) : 0;
         if (sp && end - sp > 5) {
             const char *r = sp + 5; /* after " NNN " */
             if (r < end)
                 call->reason = pmx__strndup(r, (size_t)(end - r));
+            sanitize(call->reason, 0);
         }
+    } else if ((len == 2 && p[0] == '\r' && p[1] == '\n') || (len == 1 && p[0] == '\n')) {
+        if (call->http_status >= 200)
+            call->headers_done = 1; /* 1xx blocks are followed by the real one */
     }
     return len;
 }
 
-static CURL *take_easy(pmx_client *c) {
-    if (c->n_easy_pool)
-        return c->easy_pool[--c->n_easy_pool];
-    return curl_easy_init();
-}
-
-void pmx__call_release_easy(pmx_call *call) {
-    pmx_client *c = call->client;
-    CURL *e = call->easy;
-    if (!e)
-        return;
-    call->easy = NULL;
-    curl_multi_remove_handle(c->multi, e);
-    int freed_slot = call->counted;
-    if (call->counted) {
-        call->counted = 0;
-        c->n_transfers--;
-    }
-    if (call->headers) {
-        wipe_slist(call->headers);
-        curl_slist_free_all(call->headers);
-        call->headers = NULL;
-    }
-    if (c->n_easy_pool < 64 && !c->destroying) {
-        curl_easy_reset(e);
-        CURL **pool = c->easy_pool;
-        if (c->n_easy_pool % 16 == 0) {
-            pool = pmx__realloc(c->easy_pool, (c->n_easy_pool + 16) * sizeof *pool);
-            if (!pool) {
-                curl_easy_cleanup(e);
-                if (freed_slot)
-                    pmx__call_pump(c);
-                return;
-            }
-            c->easy_pool = pool;
-        }
-        pool[c->n_easy_pool++] = e;
-    } else {
-        curl_easy_cleanup(e);
-    }
-    if (freed_slot)
-        pmx__call_pump(c);
-}
-
-static int add_header(pmx_call *call, const char *h) {
-    struct curl_slist *l = curl_slist_append(call->headers, h);
-    if (!l)
-        return PMX_ENOMEM;
-    call->headers = l;
-    return PMX_OK;
-}
-
-/* Total time left for the call (its own timeout, else the client's), counted from its start so
- * that waiting for a login or a connection counts too: > 0 ms, 0 when none is set, < 0 when
- * already past. */
+/* Total time left (> 0 ms), 0 when the call has no total timeout. */
 static int64_t time_left(const pmx_call *call) {
-    const pmx_client *c = call->client;
-    int64_t total = call->timeout_ms > 0 ? call->timeout_ms : c->total_ms;
-    if (total <= 0)
+    if (call->timeout_ms <= 0)
         return 0;
-    int64_t left = total - (pmx__now_ms() - call->started_ms);
-    return left > 0 ? left : -1;
+    int64_t left = call->timeout_ms - (pmx__now_ms() - call->started_ms);
+    return left > 0 ? left : 1;
 }
 
 static void handoff(pmx_call *call);
 
-void pmx__call_send(pmx_call *call) {
+static void enqueue_send(pmx_call *call) {
     pmx_client *c = call->client;
-    if (!call->internal && (c->n_transfers >= c->max_per_host || c->sendq_head)) {
-        call->state = CALL_QUEUED;
-        call->qnext = NULL;
-        if (c->sendq_tail)
-            c->sendq_tail->qnext = call;
-        else
-            c->sendq_head = call;
-        c->sendq_tail = call;
+    if (!call->internal && (c->n_transfers >= c->max_per_host || c->sendq.head)) {
+        set_state(call, CALL_QUEUED);
         return;
     }
     handoff(call);
 }
 
+void pmx__call_submit(pmx_call *call) {
+    if (call->internal || pmx__auth_prepare(call) == PMX__AUTH_SEND)
+        enqueue_send(call);
+}
+
 void pmx__call_pump(pmx_client *c) {
-    while (c->sendq_head && c->n_transfers < c->max_per_host && !c->destroying) {
-        pmx_call *call = c->sendq_head;
-        c->sendq_head = call->qnext;
-        if (!c->sendq_head)
-            c->sendq_tail = NULL;
-        call->qnext = NULL;
-        call->state = CALL_NEW;
+    while (c->sendq.head && c->n_transfers < c->max_per_host && !c->destroying) {
+        pmx_call *call = c->sendq.head;
+        set_state(call, CALL_NEW);
         /* The ticket may have changed, or run out, while it waited. */
-        if (pmx__auth_prepare(call))
+        if (pmx__auth_prepare(call) == PMX__AUTH_SEND)
             handoff(call);
     }
 }
 
 static void handoff(pmx_call *call) {
     pmx_client *c = call->client;
-    int64_t left = time_left(call);
-    if (left < 0) {
-        pmx__call_complete(call, PMX_ETIMEOUT, "timed out before a connection was free");
-        return;
-    }
-    call->state = CALL_RUNNING;
-    CURL *e = take_easy(c);
+    CURL *e = pmx__loop_take_easy(c);
     if (!e) {
         pmx__call_complete(call, PMX_ENOMEM, "cannot create a transfer");
         return;
     }
     call->easy = e;
+    set_state(call, CALL_RUNNING);
     call->errbuf[0] = 0;
-    int r = add_header(call, "Expect:"); /* pveproxy never answers 100-continue */
-    if (!r && call->body && call->json_body)
-        r = add_header(call, "Content-Type: application/json");
+    call->header_bytes = 0;
+    call->headers_done = 0;
+    struct curl_slist *h = NULL;
+    int r = PMX_OK;
+    /* pveproxy never answers 100-continue */
+    if (!(h = curl_slist_append(h, "Expect:")))
+        r = PMX_ENOMEM;
+    if (!r && call->body && call->json_body) {
+        struct curl_slist *l = curl_slist_append(h, "Content-Type: application/json");
+        r = l ? PMX_OK : PMX_ENOMEM;
+        h = l ? l : h;
+    }
     if (!r && !call->internal)
-        r = pmx__auth_headers(call);
+        r = pmx__auth_headers(call, &h);
+    call->headers = h;
     if (r) {
         pmx__call_complete(call, PMX_ENOMEM, "cannot build request headers");
         return;
     }
-    curl_easy_setopt(e, CURLOPT_URL, call->url);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, call);
-    curl_easy_setopt(e, CURLOPT_SHARE, c->share);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "gzip");
-    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    /* Options the call cannot go out without: a failure fails the call. */
+    CURLcode bad = CURLE_OK;
+    const char *bad_opt = NULL;
+#define MUST(opt, val)                                                                        \
+    do {                                                                                      \
+        CURLcode rc_ = curl_easy_setopt(e, opt, val);                                         \
+        if (rc_ != CURLE_OK && bad == CURLE_OK) {                                             \
+            bad = rc_;                                                                        \
+            bad_opt = #opt;                                                                   \
+        }                                                                                     \
+    } while (0)
+    /* Tuning only: the call goes out without them. */
+#define TRY(opt, val) (void)curl_easy_setopt(e, opt, val)
+    MUST(CURLOPT_URL, call->url);
+    MUST(CURLOPT_PATH_AS_IS, 1L); /* send the path exactly as built: no dot-segment removal */
+    MUST(CURLOPT_PRIVATE, call);
+    MUST(CURLOPT_SHARE, c->share);
+    MUST(CURLOPT_NOSIGNAL, 1L);
+    MUST(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    MUST(CURLOPT_PROTOCOLS_STR, c->url.tls ? "https" : "http");
+    MUST(CURLOPT_FOLLOWLOCATION, 0L);
+    MUST(CURLOPT_ERRORBUFFER, call->errbuf);
+    MUST(CURLOPT_WRITEFUNCTION, on_body);
+    MUST(CURLOPT_WRITEDATA, call);
+    MUST(CURLOPT_HEADERFUNCTION, on_header);
+    MUST(CURLOPT_HEADERDATA, call);
+    MUST(CURLOPT_HTTPHEADER, call->headers);
+    MUST(CURLOPT_CONNECTTIMEOUT_MS, (long)c->connect_ms);
+    /* The total timeout is the call's own deadline timer (armed when it was accepted); curl
+     * only learns the time left, so both agree. */
+    MUST(CURLOPT_TIMEOUT_MS, (long)time_left(call));
+    if (c->stall_ms > 0) {
+        MUST(CURLOPT_LOW_SPEED_LIMIT, (long)c->stall_bps);
+        MUST(CURLOPT_LOW_SPEED_TIME, (long)((c->stall_ms + 999) / 1000));
+    }
+    MUST(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_response);
+    TRY(CURLOPT_ACCEPT_ENCODING, "gzip");
+    TRY(CURLOPT_TCP_KEEPALIVE, 1L);
+    TRY(CURLOPT_TCP_NODELAY, 1L);
     /* pveproxy drops idle connections after 5 s: never reuse one idle for 4 s or more. */
-    curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, 4L);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, call->errbuf);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, call);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, call);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, call->headers);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_ms);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)left);
-    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_response);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, "libproxmox/" PMX_VERSION_STRING);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, c->url.tls ? "https" : "http");
+    TRY(CURLOPT_MAXAGE_CONN, 4L);
+    TRY(CURLOPT_USERAGENT, "libproxmox/" PMX_VERSION_STRING);
     switch (call->method) {
     case PMX_GET:
-        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+        MUST(CURLOPT_HTTPGET, 1L);
         break;
     case PMX_DELETE:
-        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "DELETE");
+        MUST(CURLOPT_CUSTOMREQUEST, "DELETE");
         break;
     case PMX_POST:
     case PMX_PUT:
         /* Always a body with a Content-Length (pveproxy refuses chunked requests). */
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, call->body ? call->body : "");
+        MUST(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
+        MUST(CURLOPT_POSTFIELDS, call->body ? call->body : "");
         if (call->method == PMX_PUT)
-            curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "PUT");
+            MUST(CURLOPT_CUSTOMREQUEST, "PUT");
         break;
     }
-    pmx__tls_setup(c, e);
-    if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
-        pmx__call_complete(call, PMX_ENOMEM, "cannot add the transfer");
+#undef MUST
+#undef TRY
+    if (bad != CURLE_OK) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "cannot set up the transfer: %s: %s", bad_opt,
+                 curl_easy_strerror(bad));
+        pmx__call_complete(call, bad == CURLE_URL_MALFORMAT ? PMX_EINVAL : PMX_ETRANSPORT, msg);
+        return;
+    }
+    const char *why = NULL;
+    if (pmx__tls_setup(c, e, &why) != PMX_OK) {
+        pmx__call_complete(call, PMX_ETLS, why);
+        return;
+    }
+    r = pmx__loop_add(c, e, &why);
+    if (r != PMX_OK) {
+        pmx__call_complete(call, r, why);
         return;
     }
     c->used = 1;
@@ -387,10 +567,14 @@ static int scan_member(const char *key, const char *v, const char *vend, void *u
 
 static int add_perr(const char *key, const char *v, const char *vend, void *ud) {
     pmx_call *call = ud;
-    pmx__perr *n = pmx__realloc(call->perrs, (call->n_perrs + 1) * sizeof *n);
-    if (!n)
-        return 1;
-    call->perrs = n;
+    if (call->n_perrs == call->cap_perrs) {
+        size_t cap = call->cap_perrs ? call->cap_perrs * 2 : 4;
+        pmx__perr *n = pmx__realloc(call->perrs, cap * sizeof *n);
+        if (!n)
+            return 1;
+        call->perrs = n;
+        call->cap_perrs = cap;
+    }
     char *msg = NULL;
     if (*v == '"')
         pmx__json_string(v, vend, &msg);
@@ -402,10 +586,8 @@ static int add_perr(const char *key, const char *v, const char *vend, void *ud) 
         pmx__free(name);
         return 1;
     }
-    /* PVE ends messages with a newline. */
-    size_t ml = strlen(msg);
-    while (ml && (msg[ml - 1] == '\n' || msg[ml - 1] == ' '))
-        msg[--ml] = 0;
+    sanitize(name, 0);
+    sanitize(msg, 1);
     call->perrs[call->n_perrs++] = (pmx__perr){name, msg};
     return 0;
 }
@@ -440,14 +622,16 @@ static int map_curl(pmx_call *call, CURLcode code) {
     case CURLE_FILESIZE_EXCEEDED:
         return PMX_ETOOBIG;
     case CURLE_WRITE_ERROR:
-        return call->toobig ? PMX_ETOOBIG : PMX_ENOMEM;
+        return call->toobig || call->hdr_toobig ? PMX_ETOOBIG : PMX_ENOMEM;
     case CURLE_OUT_OF_MEMORY:
-        return PMX_ENOMEM;
+        /* curl refuses a single giant header line this way: not our memory */
+        return call->http_status && !call->headers_done ? PMX_ETOOBIG : PMX_ENOMEM;
     default:
         return PMX_ETRANSPORT;
     }
 }
 
+/* Forget a response before the call is sent again. */
 static void reset_response(pmx_call *call) {
     if (call->secret)
         pmx__wipe(call->resp.data, call->resp.len);
@@ -457,47 +641,72 @@ static void reset_response(pmx_call *call) {
     pmx__free(call->reason);
     call->reason = NULL;
     call->http_status = 0;
-    call->toobig = 0;
+    call->toobig = call->hdr_toobig = call->headers_done = 0;
+    call->data = NULL;
+    call->data_len = 0;
+    call->total = -1;
 }
 
-void pmx__call_finished_transfer(pmx_call *call, CURLcode code) {
+static void transfer_failed(pmx_call *call, CURLcode code) {
     pmx_client *c = call->client;
-    if (code != CURLE_OK) {
-        int r = map_curl(call, code);
-        char msg[CURL_ERROR_SIZE + 160];
-        if (r == PMX_ETLS && c->pinned && c->pin_seen[0]) {
-            snprintf(msg, sizeof msg, "certificate fingerprint mismatch: server presented %s",
-                     c->pin_seen);
-            c->pin_seen[0] = 0;
-        } else if (r == PMX_ETOOBIG) {
-            snprintf(msg, sizeof msg, "response body larger than the cap of %zu bytes",
-                     c->max_response);
-        } else {
-            snprintf(msg, sizeof msg, "%s", call->errbuf[0] ? call->errbuf : curl_easy_strerror(code));
-        }
-        long st = 0;
-        curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &st);
-        call->http_status = st;
-        pmx__call_complete(call, r, msg);
-        return;
+    int r = map_curl(call, code);
+    char msg[CURL_ERROR_SIZE + 160];
+    if (r == PMX_ETLS && c->pinned && c->pin_seen[0]) {
+        snprintf(msg, sizeof msg, "certificate fingerprint mismatch: server presented %s",
+                 c->pin_seen);
+        c->pin_seen[0] = 0;
+    } else if (r == PMX_ETOOBIG && (call->hdr_toobig || code == CURLE_OUT_OF_MEMORY)) {
+        snprintf(msg, sizeof msg, "response headers larger than %d bytes",
+                 PMX__MAX_HEADER_BYTES);
+    } else if (r == PMX_ETOOBIG) {
+        snprintf(msg, sizeof msg, "response body larger than the cap of %zu bytes",
+                 c->max_response);
+    } else if (code == CURLE_OPERATION_TIMEDOUT && c->stall_ms > 0 &&
+               strstr(call->errbuf, "too slow")) {
+        snprintf(msg, sizeof msg, "transfer stalled: %s", call->errbuf);
+    } else if (code == CURLE_OPERATION_TIMEDOUT && call->timeout_ms > 0 &&
+               !strstr(call->errbuf, "onnect")) {
+        snprintf(msg, sizeof msg, "timed out after %lld ms", (long long)call->timeout_ms);
+    } else {
+        snprintf(msg, sizeof msg, "%s", call->errbuf[0] ? call->errbuf : curl_easy_strerror(code));
     }
+    sanitize(msg, 0);
+    pmx__call_complete(call, r, msg);
+}
+
+void pmx__call_transfer_done(pmx_call *call, CURLcode code) {
+    if (call->state != CALL_RUNNING)
+        return;
     long st = 0;
     curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &st);
     call->http_status = st;
+    if (code != CURLE_OK) {
+        transfer_failed(call, code);
+        return;
+    }
     if (pmx__buf_reserve(&call->resp, 0) != PMX_OK) { /* always a NUL-terminated body */
         pmx__call_complete(call, PMX_ENOMEM, NULL);
         return;
     }
     if (st == 401 && call->with_ticket && !call->internal && call->resp.len == 0 && !call->retried) {
         /* The auth layer refused the ticket before any handler ran, so resending is safe
-         * whatever the method: log in again and send the call once more. */
+         * whatever the method: log in again and send the call once more. Before the slot is
+         * freed: queued calls must not go out with the refused ticket. */
         char *reason = call->reason;
         call->reason = NULL;
-        /* Before the slot is freed: queued calls must not go out with the refused ticket. */
         pmx__auth_ticket_refused(call);
-        pmx__call_release_easy(call);
+        int freed_slot = call->counted;
+        release_easy(call);
         reset_response(call);
-        if (pmx__auth_on_401(call)) {
+        set_state(call, CALL_NEW);
+        int resent = pmx__auth_on_401(call);
+        if (freed_slot)
+            pmx__call_pump(call->client);
+        if (resent) {
+            pmx__free(reason);
+            return;
+        }
+        if (call->state >= CALL_DONE) { /* (cannot happen: no callback ran) */
             pmx__free(reason);
             return;
         }
@@ -518,6 +727,7 @@ void pmx__call_finished_transfer(pmx_call *call, CURLcode code) {
             char *err = NULL;
             int r = call->decode(call->typed_ctx, call->data, call->data_len, &call->typed, &err);
             if (r != PMX_OK) {
+                sanitize(err, 0);
                 pmx__call_complete(call, r, err ? err : "cannot decode the result");
                 pmx__free(err);
                 return;
@@ -535,11 +745,7 @@ void pmx__call_finished_transfer(pmx_call *call, CURLcode code) {
     } else {
         call->data = NULL;
     }
-    if (msg) {
-        size_t ml = strlen(msg);
-        while (ml && (msg[ml - 1] == '\n' || msg[ml - 1] == ' '))
-            msg[--ml] = 0;
-    }
+    sanitize(msg, 1);
     if (!msg || !*msg) {
         pmx__free(msg);
         msg = call->reason && *call->reason ? pmx__strdup(call->reason)
@@ -554,6 +760,7 @@ void pmx__call_finished_transfer(pmx_call *call, CURLcode code) {
 
 static int build_request(pmx_call *call, const pmx_client *c, const pmx_params *params) {
     pmx__buf u = {0};
+    u.secret = call->secret; /* the query may carry a secret (GET with a password...) */
     int has_query = strchr(call->path, '?') != NULL;
     if (pmx__buf_reserve(&u, c->api_prefix_len + strlen(call->path) + 64) ||
         pmx__buf_append(&u, c->api_prefix, c->api_prefix_len) || pmx__buf_puts(&u, call->path))
@@ -583,34 +790,59 @@ nomem:
     return PMX_ENOMEM;
 }
 
+/* Generic calls carry secrets when one of their parameters is a password (or the schema marks
+ * it secret) or the method answers with one (logins, token creation). */
+static int generic_secret(const pmx__call_spec *spec) {
+    if (strncmp(spec->path, "/access", 7) == 0)
+        return 1; /* tickets, passwords, token secrets, TFA */
+    for (size_t i = 0; spec->params && i < spec->params->n; i++)
+        if (strstr(spec->params->v[i].name, "password") || strstr(spec->params->v[i].name, "secret"))
+            return 1;
+    return 0;
+}
+
+#define OPTS_HAS(o, f) ((o)->size >= offsetof(pmx_call_opts, f) + sizeof((o)->f))
+
 int pmx__call_start_spec(pmx_client *c, const pmx__call_spec *spec, pmx_done_fn done,
                          void *userdata, pmx_call **out) {
     if (out)
         *out = NULL;
-    if (!c || !spec || !spec->path || spec->path[0] != '/' || spec->method < PMX_GET ||
-        spec->method > PMX_DELETE)
+    if (!c || !spec || !spec->path || spec->method < PMX_GET || spec->method > PMX_DELETE)
         return PMX_EINVAL;
+    int r = pmx__client_usable(c);
+    if (r)
+        return r;
     if (c->destroying || c->free_requested)
         return PMX_EDESTROYED;
+    const char *why = NULL;
+    if (!spec->fail_code && pmx__path_check(spec->path, &why) != PMX_OK) {
+        pmx__log(c, PMX_LOG_WARN, "refusing the path of a %s call: %s", method_name(spec->method),
+                 why);
+        return PMX_EINVAL;
+    }
     const pmx_call_opts *o = spec->opts;
-    if (o && (o->size < sizeof(uint32_t) * 2 || (o->flags & ~(uint32_t)PMX_CALL_JSON_BODY)))
+    if (o && (o->size < offsetof(pmx_call_opts, flags) + sizeof o->flags ||
+              (o->flags & ~(uint32_t)PMX_CALL_JSON_BODY) ||
+              (OPTS_HAS(o, timeout_ms) && o->timeout_ms < 0)))
         return PMX_EINVAL;
     pmx_call *call = pmx__calloc(1, sizeof *call);
     if (!call)
         return PMX_ENOMEM;
-    call->refs = 1;
+    call->refs = 1; /* the client's, dropped after the callback */
     call->client = c;
     call->method = spec->method;
     call->result = PMX_EPENDING;
     call->total = -1;
     call->internal = spec->internal;
-    call->secret = spec->internal; /* the library's own calls are logins: password, ticket */
+    /* The library's own calls are logins: password, ticket. */
+    call->secret = spec->internal || spec->secret || generic_secret(spec);
     call->resp.secret = call->secret;
     call->started_ms = pmx__now_ms();
     call->json_body = o && (o->flags & PMX_CALL_JSON_BODY);
-    if (o && o->size >= offsetof(pmx_call_opts, timeout_ms) + sizeof o->timeout_ms)
+    call->timeout_ms = c->total_ms;
+    if (o && OPTS_HAS(o, timeout_ms) && o->timeout_ms > 0)
         call->timeout_ms = o->timeout_ms;
-    if (call->internal && c->total_ms <= 0)
+    if (call->internal && call->timeout_ms <= 0)
         call->timeout_ms = 30000; /* a login that hangs must not hold the waiting calls forever */
     call->typed_ctx = spec->typed_ctx;
     call->decode = spec->decode;
@@ -622,20 +854,23 @@ int pmx__call_start_spec(pmx_client *c, const pmx__call_spec *spec, pmx_done_fn 
         call_free(call);
         return PMX_ENOMEM;
     }
-    call->next = c->calls;
-    if (c->calls)
-        c->calls->prev = call;
-    c->calls = call;
-    if (!call->internal)
-        c->pending++;
+    if (call->timeout_ms > 0 &&
+        !(call->deadline = pmx__timer_add(c, call->timeout_ms, on_deadline, call))) {
+        call_free(call);
+        return PMX_ENOMEM;
+    }
+    /* Accepted from here on: the destructor belongs to the call. */
+    if (o && OPTS_HAS(o, userdata_free))
+        call->userdata_free = o->userdata_free;
+    calls_link(c, call);
     if (out) {
         call->refs++;
         *out = call;
     }
     if (spec->fail_code)
         pmx__call_complete(call, spec->fail_code, spec->fail_message);
-    else if (call->internal || pmx__auth_prepare(call))
-        pmx__call_send(call);
+    else
+        pmx__call_submit(call);
     return PMX_OK;
 }
 
@@ -658,7 +893,6 @@ int pmx__call_new_internal(pmx_client *c, pmx_method m, const char *path, const 
     if (r)
         return r;
     call->on_done = on_done;
-    call->secret = 1;
     pmx_call_unref(call); /* the client's reference keeps it until it has completed */
     if (out)
         *out = call;

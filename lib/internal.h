@@ -88,11 +88,21 @@ typedef struct pmx__call_spec {
     int fail_code;              /* non-zero: do not send; complete asynchronously with this */
     const char *fail_message;   /* copied; with fail_code */
     unsigned internal : 1;      /* library's own call: no auth wait, not counted as pending */
+    unsigned secret : 1;        /* request or answer carries secrets: wipe them when freed */
 } pmx__call_spec;
 
 /* Start a call from a spec: same contract as pmx_call_start(). */
 int pmx__call_start_spec(pmx_client *c, const pmx__call_spec *spec, pmx_done_fn done,
                          void *userdata, pmx_call **out);
+
+/* ---- paths (lib/url.c) ---- */
+/* Check a path given to a call (relative to /api2/json, optionally with "?query"): it starts
+ * with '/', has no empty, "." or ".." segment (also percent-encoded), only characters a URL
+ * path may hold (escape others with pmx_escape()), well-formed %XX escapes and no '#'. PMX_OK,
+ * or PMX_EINVAL with *why set to static text. */
+int pmx__path_check(const char *path, const char **why);
+/* Whether a value may become one path segment: not "", "." or "..". (It is escaped anyway.) */
+bool pmx__segment_ok(const char *value);
 
 /* ---- timers (lib/loop.c): one-shot, monotonic, run from the client's loop ---- */
 typedef struct pmx__timer pmx__timer;

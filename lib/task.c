@@ -44,6 +44,7 @@ struct pmx_task {
     int32_t log_lines;
     int32_t max_retries;
     int32_t page_lines;
+    pmx_free_fn opt_userdata_free; /* from the options, installed once the wait is accepted */
 
     /* machinery */
     phase ph;
@@ -74,6 +75,7 @@ struct pmx_task {
     pmx_task_fn done;
     pmx_task_line_fn line;
     void *userdata;
+    pmx_free_fn userdata_free; /* runs when the task is freed (accepted waits only) */
 };
 
 /* ---- small helpers ---- */
@@ -89,6 +91,8 @@ static void task_free(pmx_task *t) {
         pmx__free(t->lines[i]);
     pmx__free(t->lines);
     pmx__free(t->line_n);
+    if (t->userdata_free)
+        t->userdata_free(t->userdata);
     pmx__free(t);
 }
 
@@ -299,8 +303,8 @@ static void issue(pmx_task *t) {
     pmx_call_opts o;
     memset(&o, 0, sizeof o);
     o.size = sizeof o;
-    if (t->deadline >= 0 && left < INT32_MAX)
-        o.timeout_ms = (int32_t)left;
+    if (t->deadline >= 0)
+        o.timeout_ms = left;
     pmx__call_spec spec = {.method = PMX_GET, .path = path, .opts = &o};
     pmx_call *call = NULL;
     int r = pmx__call_start_spec(t->c, &spec, on_poll, t, &call);
@@ -390,6 +394,8 @@ static int line_member(const char *key, const char *v, const char *vend, void *u
         s->n = n;
         s->has_n = true;
     } else if (strcmp(key, "t") == 0) {
+        pmx__free(s->text); /* a member given twice: the last one counts */
+        s->text = NULL;
         if (*v != '"' || !pmx__json_string(v, vend, &s->text)) {
             s->bad = true;
             return 1;
@@ -583,10 +589,12 @@ static void on_poll(pmx_call *call, int result, void *ud) {
         }
         if (r != PMX_OK)
             break;
-        if (count >= (size_t)t->page_lines && !f.placeholder) {
-            issue(t); /* a full page: more is waiting */
+        if (count >= (size_t)t->page_lines && !f.placeholder && f.delivered) {
+            issue(t); /* a full page of new lines: more is waiting */
             return;
         }
+        /* A page of nothing but lines already seen says nothing new: the next read waits for
+         * the backoff like an empty one (a server repeating old pages cannot spin us). */
         if (t->stopped) {
             after_stopped(t);
             return;
@@ -648,8 +656,9 @@ static int read_opts(pmx_task *t, const pmx_task_opts *o) {
     if (OPT_HAS(o, timeout_ms)) {
         if (o->timeout_ms < 0)
             return PMX_EINVAL;
-        if (o->timeout_ms > 0)
-            t->deadline = pmx__now_ms() + o->timeout_ms;
+        int64_t now = pmx__now_ms();
+        if (o->timeout_ms > 0) /* saturating: a deadline near INT64_MAX means none in practice */
+            t->deadline = o->timeout_ms > INT64_MAX - now ? INT64_MAX : now + o->timeout_ms;
     }
     if (OPT_HAS(o, log_lines) && o->log_lines != 0)
         t->log_lines = o->log_lines < 0 ? 0 : o->log_lines;
@@ -666,6 +675,8 @@ static int read_opts(pmx_task *t, const pmx_task_opts *o) {
     }
     if (OPT_HAS(o, reserved) && o->reserved != 0)
         return PMX_EINVAL;
+    if (OPT_HAS(o, userdata_free))
+        t->opt_userdata_free = o->userdata_free;
     if (t->log_lines > MAX_PAGE_LINES)
         return PMX_EINVAL;
     return PMX_OK;
@@ -728,6 +739,7 @@ static int start(pmx_client *c, const char *upid, const pmx_task_opts *opts, boo
         return r;
     }
     t->done = done;
+    t->userdata_free = t->opt_userdata_free; /* accepted: the destructor is ours to run */
     if (out)
         *out = t; /* our extra reference becomes the caller's */
     else
@@ -817,9 +829,7 @@ int pmx_task_wait_sync(pmx_task *t) {
             int64_t ms = t->timer ? t->timer_due - pmx__now_ms() : 0;
             if (ms < 0)
                 ms = 0;
-            if (ms > INT_MAX)
-                ms = INT_MAX;
-            r = pmx_client_run(c, (int)ms);
+            r = pmx_client_run(c, ms);
             if (r == PMX_ETRANSPORT && t->active)
                 pmx_task_cancel(t); /* poll(2) failed: do not spin */
         }

@@ -64,7 +64,8 @@ PMX_API int pmx_params_encode(const pmx_params *p, char **out);
 /**
  * Percent-encode one path segment (every byte but ALPHA / DIGIT / "-._~"), e.g. a UPID or a
  * volume id, for use in a path given to pmx_call_start(). Caller frees with pmx_free().
- * NULL when out of memory or @p segment is NULL. Since: 1.0
+ * NULL when out of memory, or when @p segment is NULL, "", "." or "..": those would name an
+ * empty or dot segment, i.e. another resource (no PVE path has one). Since: 1.0
  */
 PMX_API char *pmx_escape(const char *segment);
 
@@ -75,12 +76,18 @@ enum {
     PMX_CALL_JSON_BODY = 1u << 0 /* send POST/PUT parameters as a JSON object, not a form */
 };
 
-/** Per-call options. Initialise with `pmx_call_opts o = PMX_OPTS_INIT(pmx_call_opts);`. */
+/**
+ * Per-call options. Initialise with `pmx_call_opts o = PMX_OPTS_INIT(pmx_call_opts);`: fields
+ * are only ever appended, and the library reads only those the caller's `size` covers.
+ */
 typedef struct pmx_call_opts {
     uint32_t size;       /* sizeof(pmx_call_opts), set by PMX_OPTS_INIT */
     uint32_t flags;      /* PMX_CALL_* bits; unknown bits give PMX_EINVAL */
-    int32_t timeout_ms;  /* total timeout of this call; 0 = the client's */
-    int32_t reserved;    /* must be 0 */
+    int64_t timeout_ms;  /* total timeout of this call, from its start; 0 = the client's;
+                            < 0 is PMX_EINVAL */
+    /* Destructor of the call's userdata: runs once when the call is freed (its last reference
+     * dropped), only for an accepted call. NULL = none. */
+    pmx_free_fn userdata_free;
 } pmx_call_opts;
 
 /**
@@ -92,8 +99,12 @@ typedef struct pmx_call_opts {
  *                  accepted call, from the event loop, never inside this function.
  * @param userdata  passed to @p done, borrowed.
  * @param out       may be NULL; else receives a reference the caller drops with pmx_call_unref().
- * @return PMX_OK (accepted), PMX_EINVAL (NULL client or path, path not starting with '/', bad
- *         method), PMX_ENOMEM, PMX_EDESTROYED (client being freed). On error @p done never runs.
+ * @return PMX_OK (accepted), PMX_EINVAL (NULL client or path, bad method, or a path that is
+ *         not sent as given: not starting with '/', an empty, "." or ".." segment (also
+ *         %-encoded), a character that must be escaped, a malformed %XX, or '#'; the reason
+ *         goes to the log at PMX_LOG_WARN), PMX_ENOMEM, PMX_EDESTROYED (client being freed),
+ *         PMX_ERECURSIVE (from the log callback), PMX_EFORKED. On error @p done never runs.
+ * The path is sent exactly as given: no dot-segment removal, no second escaping.
  * May be called from a callback. Since: 1.0
  */
 PMX_API int pmx_call_start(pmx_client *c, pmx_method m, const char *path, const pmx_params *params,
@@ -116,8 +127,8 @@ PMX_API int pmx_call_wait(pmx_call *call);
 
 /**
  * Cancel a pending call: it completes with PMX_ECANCELLED (its callback runs from the loop).
- * A finished call is left alone. @return PMX_OK or PMX_EINVAL (NULL). May be called from a
- * callback. Since: 1.0
+ * A finished call is left alone. @return PMX_OK, PMX_EINVAL (NULL), PMX_ERECURSIVE (from the
+ * log callback: the call is left alone). May be called from a call's callback. Since: 1.0
  */
 PMX_API int pmx_call_cancel(pmx_call *call);
 

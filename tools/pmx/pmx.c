@@ -133,7 +133,7 @@ static int make_client(const opts *o, pmx_client **out) {
         pmx_client_set_tfa_response(c, o->tfa);
     pmx_client_set_timeouts(c, 10000, o->timeout_s * 1000);
     if (o->verbose)
-        pmx_client_set_log_cb(c, PMX_LOG_DEBUG, log_cb, NULL);
+        pmx_client_set_log_cb(c, PMX_LOG_DEBUG, log_cb, NULL, NULL);
     *out = c;
     return 0;
 }
