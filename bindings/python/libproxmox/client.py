@@ -1,0 +1,117 @@
+"""The synchronous client: each method runs the library's loop until its call is done."""
+from ctypes import byref, c_void_p
+
+from . import _core, _lib
+from .errors import ValidationError
+
+lib = _lib.lib
+
+
+class Client(_core.Core):
+    """A Proxmox VE client; every method blocks until the server answered.
+
+    ``Client(endpoint, *, token=None, username=None, password=None, fingerprint=None,
+    ca_file=None, insecure=False, timeout=None, connect_timeout=None, max_connections=None,
+    tfa=None, logger=None)``: ``endpoint`` "https://host[:8006]" (or a comma-separated list of one
+    cluster's endpoints where the library supports it); ``token`` "USER@REALM!ID=SECRET", or
+    ``username`` + ``password``; ``fingerprint`` the server certificate's SHA-256 as PVE shows
+    it; ``ca_file`` a PEM file of trusted CAs; ``timeout`` seconds per call; ``tfa`` a second
+    factor ("totp:123456") or a callable(challenge dict) -> str; ``logger`` a logging.Logger for
+    the library's log (never secrets).
+
+    ``get``/``create``/``set``/``delete(path, **params)`` return the decoded ``data``; failures
+    raise libproxmox.Error subclasses. Attribute paths: ``pve.nodes("pve1").qemu.get()``.
+    One client belongs to one thread; the GIL is released while it waits.
+    """
+
+    def _request(self, verb, path, params):
+        """Start a call and wait for it; returns its data or raises."""
+        p = _core.params_or_none(params)
+        call = c_void_p()
+        try:
+            r = lib.pmx_call_start_ex(self._handle(), verb, path.encode(), p, None,
+                                      _lib.NULL_DONE, None, byref(call))
+        finally:
+            if p:
+                lib.pmx_params_free(p)
+        if r != _lib.OK:
+            raise _start_error(r, path)
+        try:
+            code = lib.pmx_call_wait(call)
+            try:
+                out = _core.result(call, code)
+            except Exception as e:
+                self._raise_callback_errors(e)
+            self._raise_callback_errors()
+            return out
+        finally:
+            lib.pmx_call_unref(call)
+
+    # ---- tasks ---------------------------------------------------------------------------
+    def wait_task(self, upid, *, timeout=None, first_interval=None, max_interval=None,
+                  factor=None, log_lines=None):
+        """Wait for a PVE task to stop, polling its status with the library's backoff (first
+        interval 1 s, doubling up to 30 s unless given, in seconds). Returns a TaskResult;
+        raises TaskError (its exit status and last log lines) when it failed, TimeoutError when
+        ``timeout`` passed first."""
+        o = _core.task_opts(timeout, first_interval, max_interval, factor, log_lines)
+        task = c_void_p()
+        r = lib.pmx_task_wait(self._handle(), _core.upid_of(upid), byref(o), _lib.TASK_FN(), None,
+                              byref(task))
+        return self._finish_task(r, task)
+
+    def follow_task(self, upid, on_line=None, *, timeout=None, first_interval=None,
+                    max_interval=None, factor=None, log_lines=None):
+        """Follow a task's log until the task stopped: ``on_line(n, text)`` gets each new line
+        once, in order. Returns and raises like wait_task()."""
+        key = _core.keep(_LineSink(self._hooks, on_line))
+        o = _core.task_opts(timeout, first_interval, max_interval, factor, log_lines,
+                            _core._release)
+        task = c_void_p()
+        r = lib.pmx_task_follow(self._handle(), _core.upid_of(upid), byref(o), _on_line,
+                                _lib.TASK_FN(), key, byref(task))
+        if r != _lib.OK:
+            _core._registry.pop(key, None)  # not accepted: the destructor never runs
+        return self._finish_task(r, task)
+
+    def _finish_task(self, r, task):
+        if r != _lib.OK:
+            raise _start_error(r, "task")
+        try:
+            code = lib.pmx_task_wait_sync(task)
+            out = _core.task_outcome(task, code)
+        finally:
+            lib.pmx_task_unref(task)
+        if isinstance(out, Exception):
+            self._raise_callback_errors(out)
+        self._raise_callback_errors()
+        return out
+
+
+class _LineSink:
+    __slots__ = ("hooks", "fn")
+
+    def __init__(self, hooks, fn):
+        self.hooks, self.fn = hooks, fn
+
+
+@_lib.TASK_LINE_FN
+def _on_line(task, n, line, ud):
+    sink = _core._registry.get(ud)
+    if sink is None or sink.fn is None:
+        return
+    try:
+        sink.fn(n, _lib.text(line))
+    except BaseException as e:  # re-raised by the method that runs the loop; stop following
+        sink.hooks.failed(e)
+        lib.pmx_task_cancel(task)
+
+
+def _start_error(r, what):
+    from .errors import from_code
+    e = from_code(r, "%s: %s" % (what, _lib.strerror(r)))
+    if isinstance(e, ValidationError):
+        e.errors = {what: _lib.strerror(r)}
+        e.param = what
+    return e
+
