@@ -163,12 +163,12 @@ class Client(_core.Core):
 
     def _attach(self):
         loop = asyncio.get_running_loop()
+        c = self._handle()
         d = self._driver
         if d is not None:
             if d.loop is not loop:
                 raise Error("this client runs on another event loop", code=_lib.EINVAL)
             return d
-        c = self._handle()
         d = _Driver(c, loop, self._hooks)
         self._hooks.loop = loop
         r = lib.pmx_client_set_socket_cb(c, _on_socket, _core.keep(d), _core._release)
@@ -199,7 +199,7 @@ class Client(_core.Core):
             raise _start_error(r, path)
         call = call.value
         try:
-            return await fut
+            out = await fut
         except asyncio.CancelledError:
             lib.pmx_call_cancel(call)  # completes with PMX_ECANCELLED; its future is gone
             raise
@@ -207,6 +207,9 @@ class Client(_core.Core):
             self._raise_callback_errors(e)
         finally:
             lib.pmx_call_unref(call)
+        if self._hooks.errors:
+            self._raise_callback_errors()
+        return out
 
     # ---- tasks ---------------------------------------------------------------------------
     async def wait_task(self, upid, *, timeout=None, first_interval=None, max_interval=None,

@@ -39,6 +39,11 @@ class ValidationError(Error, ValueError):
         self.errors = dict(errors or {})
         self.param = next(iter(self.errors), None)
 
+    def __str__(self):
+        text = Error.__str__(self)
+        details = "; ".join("%s: %s" % kv for kv in self.errors.items() if kv[0] not in text)
+        return "%s: %s" % (text, details) if details else text
+
 
 class PathError(ValidationError, AttributeError):
     """An attribute path that names no PVE method ("Method 'GET /x' not implemented")."""

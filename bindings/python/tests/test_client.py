@@ -1,0 +1,361 @@
+"""The synchronous client against pve-mock."""
+import gc
+import hashlib
+import hmac
+import logging
+import struct
+import time
+import weakref
+
+import pytest
+
+import libproxmox
+from libproxmox import _core
+
+
+def test_get_returns_decoded_data(client):
+    v = client.get("/version")
+    assert v["release"] == "9.0" and v["version"].startswith("9.")
+    nodes = client.get("/nodes")
+    assert sorted(n["node"] for n in nodes) == ["pve1", "pve2"]
+
+
+def test_password_login(mock):
+    with libproxmox.Client(mock.url, username=mock.user, password=mock.password,
+                           fingerprint=mock.fingerprint) as c:
+        assert c.get("/version")["release"] == "9.0"
+        ticket, csrf = c.ticket()
+        assert ticket.startswith("PVE:root@pam:") and csrf
+
+
+def test_wrong_password_is_authentication_error(mock):
+    with libproxmox.Client(mock.url, username=mock.user, password="wrong",
+                           fingerprint=mock.fingerprint) as c:
+        with pytest.raises(libproxmox.AuthenticationError) as e:
+            c.get("/nodes")
+    assert e.value.code == -6 and "authentication failure" in e.value.message
+    assert isinstance(e.value, libproxmox.Error) and e.value.message
+
+
+def test_readonly_token_write_is_permission_error(mock):
+    with libproxmox.Client(mock.url, token=mock.readonly_token, fingerprint=mock.fingerprint) as c:
+        assert c.get("/version")
+        with pytest.raises(libproxmox.PermissionDeniedError) as e:
+            c.set("/nodes/pve1/qemu/100/config", memory=1024)
+    assert e.value.status == 403 and "Permission check failed" in e.value.message
+
+
+def test_tls_fingerprint_mismatch(mock):
+    wrong = ":".join(["00"] * 32)
+    with libproxmox.Client(mock.url, token=mock.token, fingerprint=wrong) as c:
+        with pytest.raises(libproxmox.TLSError) as e:
+            c.get("/version")
+    assert e.value.status == 0
+
+
+def test_tls_ca_file_and_system_store(mock):
+    with libproxmox.Client(mock.url, token=mock.token, ca_file=mock.ca_file) as c:
+        assert c.get("/version")["release"] == "9.0"
+    with libproxmox.Client(mock.url, token=mock.token) as c:  # system CAs do not know the mock
+        with pytest.raises(libproxmox.TLSError):
+            c.get("/version")
+    with libproxmox.Client(mock.url, token=mock.token, insecure=True) as c:
+        assert c.get("/version")["release"] == "9.0"
+
+
+def test_bad_settings_raise_at_once(mock):
+    with pytest.raises(libproxmox.ValidationError) as e:
+        libproxmox.Client("ftp://x", token=mock.token)
+    assert e.value.param == "endpoint"
+    with pytest.raises(libproxmox.ValidationError) as e:
+        libproxmox.Client(mock.url, token="not a token")
+    assert e.value.param == "token"
+    with pytest.raises(libproxmox.ValidationError) as e:
+        libproxmox.Client(mock.url, fingerprint="AB:CD")
+    assert e.value.param == "fingerprint"
+    with pytest.raises(libproxmox.ValidationError):
+        libproxmox.Client(mock.url, username="root@pam")
+
+
+_vmids = iter(range(5000, 6000))
+
+
+def new_vm(client, **params):
+    """A fresh stopped VM on pve1 (created through the generic verb), its vmid."""
+    vmid = next(_vmids)
+    upid = client.create("/nodes/pve1/qemu", vmid=vmid, **params)
+    client.wait_task(upid, first_interval=0.05)
+    return vmid
+
+
+def test_generic_verbs_and_parameter_types(client):
+    vmid = new_vm(client, name="types", memory=3072, onboot=True, description="a b&c=d;e+f%",
+                  start=False, ostype=None)
+    cfg = client.get("/nodes/pve1/qemu/%d/config" % vmid)
+    assert cfg["name"] == "types"
+    assert str(cfg["onboot"]) == "1"
+    assert cfg["description"] == "a b&c=d;e+f%"
+    assert "ostype" not in cfg  # None is not sent
+    cur = client.get("/nodes/pve1/qemu/%d/status/current" % vmid)
+    assert cur["status"] == "stopped" and cur["maxmem"] == 3072 * 1024 * 1024
+    assert "description" not in client.get("/nodes/pve1/qemu/100/config")
+
+
+def test_server_validation_error_names_the_parameter(client):
+    with pytest.raises(libproxmox.ValidationError) as e:
+        client.create("/nodes/pve1/qemu", vmid=5)  # not checked locally: generic call
+    assert e.value.status == 400
+    assert e.value.param == "vmid" and "minimum" in e.value.errors["vmid"]
+
+
+def test_unknown_path_is_501(client):
+    with pytest.raises(libproxmox.Error) as e:
+        client.get("/nodes/pve1/nothing-here")
+    assert e.value.status == 501 and "not implemented" in e.value.message
+
+
+def test_bad_path_refused_before_sending(client, mock):
+    before = mock.stats()["requests"]
+    with pytest.raises(libproxmox.ValidationError) as e:
+        client.get("nodes")  # not starting with '/'
+    assert e.value.param == "nodes"
+    assert mock.stats()["requests"] == before
+
+
+def test_attribute_paths(client):
+    vms = client.nodes("pve1").qemu.get()
+    assert any(vm["vmid"] == 100 for vm in vms)
+    assert client.nodes("pve1").qemu(100).status.current.get()["vmid"] == 100
+    assert client.version.get()["release"] == "9.0"
+    p = client.nodes("pve1").qemu(100).status.start
+    assert p.template == "/nodes/{node}/qemu/{vmid}/status/start"
+    assert p.path == "/nodes/pve1/qemu/100/status/start"
+    assert "start" in dir(client.nodes("pve1").qemu(100).status)
+    # '-' in a segment is '_' in Python
+    assert client.nodes("pve1").qemu(100).agent.get_fsinfo.template.endswith("/agent/get-fsinfo")
+    assert client.nodes("pve1").qemu(100).move_disk.template.endswith("/move_disk")
+
+
+def test_attribute_path_validation_before_sending(client, mock):
+    before = mock.stats()["requests"]
+    with pytest.raises(libproxmox.ValidationError) as e:
+        client.nodes("pve1").qemu(5).status.start.post(skiplock=True)
+    assert e.value.param == "vmid"
+    assert e.value.errors["vmid"] == "value must have a minimum value of 100"
+    with pytest.raises(libproxmox.ValidationError) as e:
+        client.nodes("pve1").qemu(100).status.start.post(nonsense=1)
+    assert "nonsense" in e.value.errors
+    assert "not defined in schema" in e.value.errors["nonsense"]
+    with pytest.raises(libproxmox.ValidationError) as e:
+        client.nodes("pve1").qemu.post(memory=512)  # vmid is required
+    assert e.value.param == "vmid"
+    with pytest.raises(libproxmox.ValidationError) as e:
+        client.nodes("pve1").qemu(100).config.put(memory="lots")
+    assert e.value.param == "memory"
+    with pytest.raises(libproxmox.ValidationError) as e:
+        client.nodes("bad/node").qemu.get()
+    assert e.value.param == "node"
+    assert mock.stats()["requests"] == before
+
+
+def test_unknown_attribute_path_raises_at_once(client):
+    with pytest.raises(libproxmox.PathError) as e:
+        client.nodes("pve1").qemuu
+    assert "qemuu" in str(e.value) and "qemu" in str(e.value)
+    with pytest.raises(AttributeError):  # PathError is an AttributeError too
+        client.nodez
+    with pytest.raises(libproxmox.PathError) as e:
+        client.version.post()
+    assert str(e.value) == "Method 'POST /version' not implemented"
+    with pytest.raises(libproxmox.PathError):
+        client.version("x")  # /version has no {param}
+
+
+def test_python_names_of_parameters(client, mock):
+    # wire names with '-' are given with '_' ("force-cpu"); unknown names are refused by name
+    with pytest.raises(libproxmox.ValidationError) as e:
+        client.nodes("pve1").qemu(100).status.start.post(force_cpu="x y z")
+    assert list(e.value.errors) == ["force-cpu"]
+    with pytest.raises(libproxmox.ValidationError) as e:
+        client.nodes("pve1").qemu(100).status.start.post(force_cpux=1)
+    assert list(e.value.errors) == ["force_cpux"]
+
+
+def test_task_wait_and_follow(client, mock):
+    vmid = new_vm(client)
+    upid = client.nodes("pve1").qemu(vmid).status.start.post()
+    assert upid.startswith("UPID:pve1:")
+    lines = []
+    res = client.follow_task(upid, lambda n, t: lines.append((n, t)), first_interval=0.05)
+    assert res.exitstatus == "OK" and res.upid == upid
+    assert [n for n, _ in lines] == list(range(1, len(lines) + 1)) and len(lines) >= 2
+    assert lines[-1][1] == "TASK OK"
+    assert client.wait_task(upid).exitstatus == "OK"  # already stopped: at once
+    client.wait_task(client.nodes("pve1").qemu(vmid).status.stop.post(), first_interval=0.05)
+
+
+def test_task_failure_is_task_error(client, mock):
+    vmid = new_vm(client)
+    mock.faults(task_exitstatus="disk full")
+    upid = client.nodes("pve1").qemu(vmid).status.start.post()
+    with pytest.raises(libproxmox.TaskError) as e:
+        client.wait_task(upid, first_interval=0.05)
+    assert e.value.exitstatus == "disk full" and e.value.upid == upid
+    assert e.value.log and e.value.log[-1][1].endswith("disk full")
+
+
+def test_task_timeout(client, mock):
+    vmid = new_vm(client)
+    mock.faults(task_ms=5000)
+    upid = client.nodes("pve1").qemu(vmid).status.start.post()
+    t = time.monotonic()
+    with pytest.raises(libproxmox.TimeoutError) as e:
+        client.wait_task(upid, timeout=0.3, first_interval=0.05)
+    assert isinstance(e.value, TimeoutError)  # also the built-in
+    assert time.monotonic() - t < 4
+
+
+def test_call_timeout(mock):
+    mock.faults(latency_ms=2000)
+    with libproxmox.Client(mock.url, token=mock.token, fingerprint=mock.fingerprint,
+                           timeout=0.2) as c:
+        with pytest.raises(libproxmox.TimeoutError):
+            c.get("/version")
+
+
+def test_closed_client(mock):
+    c = libproxmox.Client(mock.url, token=mock.token, fingerprint=mock.fingerprint)
+    c.close()
+    c.close()
+    with pytest.raises(libproxmox.ClosedError):
+        c.get("/version")
+
+
+def test_from_env(mock, monkeypatch):
+    for k in ("PROXMOX_VE_API_TOKEN", "PROXMOX_VE_USERNAME", "PROXMOX_VE_PASSWORD"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("PROXMOX_VE_ENDPOINT", mock.url)
+    monkeypatch.setenv("PROXMOX_VE_FINGERPRINT", mock.fingerprint)
+    with pytest.raises(libproxmox.Error):
+        libproxmox.Client.from_env()  # no credentials
+    monkeypatch.setenv("PROXMOX_VE_USERNAME", mock.user)
+    monkeypatch.setenv("PROXMOX_VE_PASSWORD", mock.password)
+    with libproxmox.Client.from_env() as c:
+        assert c.get("/version")["release"] == "9.0"
+        assert c.ticket()[0].startswith("PVE:root@pam:")
+    monkeypatch.setenv("PROXMOX_VE_API_TOKEN", "bad")  # the token wins, as in pmx
+    with pytest.raises(libproxmox.ValidationError):
+        libproxmox.Client.from_env()
+    monkeypatch.setenv("PROXMOX_VE_API_TOKEN", mock.token)
+    monkeypatch.setenv("PROXMOX_VE_FINGERPRINT", "")
+    monkeypatch.setenv("PROXMOX_VE_INSECURE", "true")
+    with libproxmox.Client.from_env() as c:
+        assert c.get("/version")["release"] == "9.0"
+    monkeypatch.delenv("PROXMOX_VE_ENDPOINT")
+    with pytest.raises(libproxmox.Error):
+        libproxmox.Client.from_env()
+
+
+def totp(secret_b32, t=None):
+    import base64
+    key = base64.b32decode(secret_b32)
+    counter = struct.pack(">Q", int((time.time() if t is None else t) // 30))
+    h = hmac.new(key, counter, hashlib.sha1).digest()
+    o = h[-1] & 15
+    return "%06d" % ((struct.unpack(">I", h[o:o + 4])[0] & 0x7FFFFFFF) % 1000000)
+
+
+def test_tfa_callback(tfa_mock):
+    seen = []
+
+    def answer(challenge):
+        seen.append(challenge)
+        return "totp:" + totp(tfa_mock.totp_secret)
+    with libproxmox.Client(tfa_mock.url, username=tfa_mock.tfa_user,
+                           password=tfa_mock.tfa_password, fingerprint=tfa_mock.fingerprint,
+                           tfa=answer) as c:
+        assert c.get("/version")["release"] == "9.0"
+    assert seen and seen[0].get("totp") is True
+
+
+def test_exception_in_tfa_callback_is_raised(tfa_mock):
+    def broken(challenge):
+        raise KeyError("no authenticator at hand")
+    with libproxmox.Client(tfa_mock.url, username=tfa_mock.tfa_user,
+                           password=tfa_mock.tfa_password, fingerprint=tfa_mock.fingerprint,
+                           tfa=broken) as c:
+        with pytest.raises(libproxmox.AuthenticationError) as e:
+            c.get("/version")
+    assert isinstance(e.value.__cause__, KeyError)
+
+
+class Boom(Exception):
+    pass
+
+
+class ListHandler(logging.Handler):
+    def __init__(self, fail=False):
+        super().__init__(logging.DEBUG)
+        self.records, self.fail = [], fail
+
+    def emit(self, record):
+        self.records.append(record.getMessage())
+        if self.fail:
+            raise Boom(record.getMessage())
+
+
+def test_logger_gets_the_library_log_without_secrets(mock):
+    log = logging.getLogger("libproxmox.test.ok")
+    log.setLevel(logging.DEBUG)
+    log.propagate = False
+    h = ListHandler()
+    log.addHandler(h)
+    with libproxmox.Client(mock.url, username=mock.user, password=mock.password,
+                           fingerprint=mock.fingerprint, logger=log) as c:
+        c.get("/version")
+    log.removeHandler(h)
+    assert h.records
+    assert not any(mock.password in r or "PVE:root@pam:" in r for r in h.records)
+
+
+class FailingLogger:
+    """A logger whose log() raises (a broken handler that does not swallow its errors)."""
+
+    def getEffectiveLevel(self):
+        return logging.DEBUG
+
+    def log(self, level, fmt, *args):
+        raise Boom(fmt % args)
+
+
+def test_exception_in_logger_is_not_lost(mock):
+    with libproxmox.Client(mock.url, token=mock.token, fingerprint=mock.fingerprint,
+                           logger=FailingLogger()) as c:
+        with pytest.raises(Boom):
+            c.get("/version")
+        assert c.get.__self__ is c
+
+
+def test_callbacks_do_not_outlive_the_client(mock):
+    """The registry holds userdata only until the library's destructor runs."""
+    base = len(_core._registry)
+    log = logging.getLogger("libproxmox.test.gc")
+    c = libproxmox.Client(mock.url, token=mock.token, fingerprint=mock.fingerprint, logger=log,
+                          tfa=lambda ch: "totp:000000")
+    assert len(_core._registry) == base + 2
+    c.get("/version")
+    lines = []
+    c.follow_task(c.nodes("pve1").qemu(new_vm(c)).status.start.post(),
+                  lambda n, t: lines.append(t), first_interval=0.05)
+    assert lines[-1] == "TASK OK"
+    assert len(_core._registry) == base + 2  # the follow's line sink is released
+    ref = weakref.ref(c)
+    del c
+    gc.collect()
+    assert ref() is None
+    assert len(_core._registry) == base
+
+
+def test_versions():
+    assert libproxmox.library_version() == libproxmox.__version__
+    assert isinstance(libproxmox.schema_version(), str)
