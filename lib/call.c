@@ -297,12 +297,11 @@ void pmx__call_fail_all(pmx_client *c, int code, const char *msg) {
 int pmx_call_cancel(pmx_call *call) {
     if (!call)
         return PMX_EINVAL;
-    if (call->state < CALL_DONE) {
-        int r = pmx__client_usable(call->client);
-        if (r)
-            return r;
+    int r = call->client ? pmx__client_usable(call->client) : PMX_OK;
+    if (r)
+        return r;
+    if (call->state < CALL_DONE)
         pmx__call_complete(call, PMX_ECANCELLED, "cancelled");
-    }
     return PMX_OK;
 }
 

@@ -37,13 +37,18 @@ static void *w_malloc(size_t n) {
     return h + 1;
 }
 
+static size_t g_wiping_frees; /* for tests (pmx__wiping_frees) */
+
 static void w_free(void *p) {
     if (!p)
         return;
     wipe_hdr *h = (wipe_hdr *)p - 1;
     pmx__wipe(p, h->size);
     free(h);
+    __atomic_add_fetch(&g_wiping_frees, 1, __ATOMIC_RELAXED);
 }
+
+size_t pmx__wiping_frees(void) { return __atomic_load_n(&g_wiping_frees, __ATOMIC_RELAXED); }
 
 static void *w_realloc(void *p, size_t n) {
     if (!p)

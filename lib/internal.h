@@ -21,6 +21,8 @@ char *pmx__strdup(const char *s);
 char *pmx__strndup(const char *s, size_t n);
 /* printf into a new string; NULL on ENOMEM. */
 char *pmx__asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Blocks freed through the wiping allocators of pmx_global_init() so far (for tests). */
+size_t pmx__wiping_frees(void);
 /* Wipe memory so the compiler cannot elide it. */
 void pmx__wipe(void *p, size_t n);
 /* Wipe and free a NUL-terminated secret. NULL is fine. */
