@@ -2,12 +2,16 @@
 #   make            library (shared + static) and programs into build/
 #   make check      test suite (Check); SAN=1 builds and runs it under ASan + UBSan
 #   make demo       starts pve-mock and runs the demo against it
-#   make bench      benchmark against pve-mock
+#   make bench      benchmark against pve-mock (C, then the Python binding next to proxmoxer)
+#   make docs       HTML reference from the public headers into $(B)/docs/html (Doxygen)
+#   make downstream-check   install into a staging dir, build an example with pkg-config and
+#                   CMake, import the Python package from there, uninstall
 #   make fuzz       libFuzzer targets (clang) into build-fuzz/, each run FUZZ_SECONDS (60) on
 #                   tests/fuzz/corpus/<target>; FUZZ_TARGETS picks some, make fuzz-build only builds
 #   make generate   regenerate include/proxmox/gen and lib/gen from ../shared/schema
 #   make abi-check  exported symbols against the append-only abi/libproxmox.symbols
-#   make install / uninstall   honour PREFIX, DESTDIR, LIBDIR, INCLUDEDIR, BINDIR
+#   make install / uninstall   honour PREFIX, DESTDIR, LIBDIR, INCLUDEDIR, BINDIR, MANDIR,
+#                   CMAKEDIR, PYTHONDIR
 
 VERSION_MAJOR := $(shell sed -n 's/^\#define PMX_VERSION_MAJOR \([0-9]*\)/\1/p' include/proxmox/version.h)
 VERSION_MINOR := $(shell sed -n 's/^\#define PMX_VERSION_MINOR \([0-9]*\)/\1/p' include/proxmox/version.h)
@@ -19,7 +23,19 @@ LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 BINDIR ?= $(PREFIX)/bin
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+CMAKEDIR ?= $(LIBDIR)/cmake/libproxmox
+MANDIR ?= $(PREFIX)/share/man
 DESTDIR ?=
+# Debian's python3 (python3-pytest and python3-proxmoxer install for it). Pure-Python modules go
+# where Debian looks: /usr/lib/python3/dist-packages for PREFIX=/usr (packages), else
+# $(PREFIX)/lib/python3.X/dist-packages (local installs).
+PYTHON ?= /usr/bin/python3
+PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+ifeq ($(PREFIX),/usr)
+PYTHONDIR ?= $(PREFIX)/lib/python3/dist-packages
+else
+PYTHONDIR ?= $(PREFIX)/lib/python$(PYTHON_VERSION)/dist-packages
+endif
 
 CC ?= cc
 AR ?= ar
@@ -50,6 +66,8 @@ EVENT_CFLAGS := $(shell $(PKG_CONFIG) --cflags libevent libevent_openssl 2>/dev/
 EVENT_LIBS := $(shell $(PKG_CONFIG) --libs libevent libevent_openssl 2>/dev/null)
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
+UV_CFLAGS := $(shell $(PKG_CONFIG) --cflags libuv 2>/dev/null)
+UV_LIBS := $(shell $(PKG_CONFIG) --libs libuv 2>/dev/null)
 
 LIB_SRCS := $(sort $(wildcard lib/*.c) $(wildcard lib/gen/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(B)/obj/%.o)
@@ -71,8 +89,14 @@ ifneq ($(CLI_SRCS),)
 PROGRAMS += $(B)/bin/pmx
 endif
 
-.PHONY: all lib programs deps check demo bench fuzz fuzz-build generate generate-check abi-check abi-update install uninstall clean examples
-all: lib programs examples
+.PHONY: all build-all lib programs deps check check-python demo bench fuzz fuzz-build generate generate-check abi-check abi-update install uninstall clean examples docs downstream-check
+# Plain `make` first installs missing Debian build packages (or says in one line what to install),
+# then builds in a sub-make that sees them.
+all:
+	@sh tools/deps.sh build
+	@$(MAKE) --no-print-directory build-all
+build-all: lib programs examples
+	@:
 
 lib: $(SHLIB) $(STLIB)
 programs: $(PROGRAMS)
@@ -119,7 +143,7 @@ $(B)/bin/%: examples/%.c $(SHLIB)
 
 $(B)/tests/check_all: $(TEST_SRCS) $(wildcard tests/*.h) $(STLIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(PROG_CFLAGS) $(CHECK_CFLAGS) $(EVENT_CFLAGS) -Itests $(LDFLAGS) -o $@ $(TEST_SRCS) $(PROG_LIBS) $(CHECK_LIBS) $(EVENT_LIBS)
+	$(CC) $(PROG_CFLAGS) $(CHECK_CFLAGS) $(EVENT_CFLAGS) $(UV_CFLAGS) -Itests $(LDFLAGS) -o $@ $(TEST_SRCS) $(PROG_LIBS) $(CHECK_LIBS) $(EVENT_LIBS) $(UV_LIBS)
 
 # Test programs run by the Check suites in processes of their own: one linked against a libcurl
 # whose TLS backend is GnuTLS (pinning must fail closed there), one that must own the process's
@@ -149,8 +173,16 @@ demo: deps
 	@sh examples/demo.sh $(B)
 
 bench: deps
+	@sh tools/deps.sh bench
 	@$(MAKE) -s --no-print-directory all $(B)/bin/bench
-	@sh bench/run.sh $(B)
+	@sh bench/run.sh $(B) $(PYTHON)
+
+docs:
+	@sh tools/deps.sh docs
+	@sh tools/docs.sh $(B)
+
+downstream-check: all
+	@sh tools/downstream-check.sh $(B) $(PYTHON)
 
 # ---- fuzzing (clang + libFuzzer): its own build dir and flags, independent of B / SAN ----
 FUZZ_CC ?= clang
@@ -207,9 +239,24 @@ $(B)/libproxmox.pc: pkgconfig/libproxmox.pc.in include/proxmox/version.h
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
 	    -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
-install: lib $(B)/libproxmox.pc programs
+$(B)/libproxmox-config.cmake: cmake/libproxmox-config.cmake.in include/proxmox/version.h Makefile
+	@mkdir -p $(dir $@)
+	sed -e 's|@INCLUDE_REL@|$(shell realpath -m --relative-to=$(CMAKEDIR) $(INCLUDEDIR))|g' \
+	    -e 's|@LIB_REL@|$(shell realpath -m --relative-to=$(CMAKEDIR) $(LIBDIR))|g' \
+	    -e 's|@SONAME@|$(SONAME)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
+$(B)/libproxmox-config-version.cmake: cmake/libproxmox-config-version.cmake.in include/proxmox/version.h
+	@mkdir -p $(dir $@)
+	sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@VERSION_MAJOR@|$(VERSION_MAJOR)|g' \
+	    -e "s|@SIZEOF_VOID_P@|$$(printf __SIZEOF_POINTER__ | $(CC) -E -P -x c - | tail -n 1)|g" $< > $@
+
+CMAKE_FILES := $(B)/libproxmox-config.cmake $(B)/libproxmox-config-version.cmake
+PY_FILES := $(sort $(wildcard bindings/python/libproxmox/*.py bindings/python/libproxmox/*.pyi)) \
+  bindings/python/libproxmox/py.typed
+
+install: lib $(B)/libproxmox.pc $(CMAKE_FILES) programs
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR)/proxmox/gen $(DESTDIR)$(INCLUDEDIR)/proxmox/adapters \
-	  $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(BINDIR)
+	  $(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(CMAKEDIR) $(DESTDIR)$(MANDIR)/man1
 	install -m 644 include/proxmox/*.h $(DESTDIR)$(INCLUDEDIR)/proxmox/
 	install -m 644 include/proxmox/gen/*.h $(DESTDIR)$(INCLUDEDIR)/proxmox/gen/
 	if ls include/proxmox/adapters/*.h >/dev/null 2>&1; then install -m 644 include/proxmox/adapters/*.h $(DESTDIR)$(INCLUDEDIR)/proxmox/adapters/; fi
@@ -219,12 +266,27 @@ install: lib $(B)/libproxmox.pc programs
 	install -m 644 $(STLIB) $(DESTDIR)$(LIBDIR)/
 	install -m 644 $(B)/libproxmox.pc $(DESTDIR)$(PKGCONFIGDIR)/
 	install -m 755 $(filter-out %/pmx-gen,$(PROGRAMS)) $(DESTDIR)$(BINDIR)/
+	install -m 644 $(CMAKE_FILES) $(DESTDIR)$(CMAKEDIR)/
+	install -m 644 docs/man/pmx.1 docs/man/pve-mock.1 $(DESTDIR)$(MANDIR)/man1/
+ifneq ($(PYTHON_VERSION),)
+	install -d $(DESTDIR)$(PYTHONDIR)/libproxmox
+	install -m 644 $(PY_FILES) $(DESTDIR)$(PYTHONDIR)/libproxmox/
+	$(PYTHON) bindings/python/build_backend/backend.py metadata $(DESTDIR)$(PYTHONDIR)
+else
+	@echo "install: no $(PYTHON): the Python package is not installed (set PYTHON=...)"
+endif
 
 uninstall:
 	rm -rf $(DESTDIR)$(INCLUDEDIR)/proxmox
 	rm -f $(DESTDIR)$(LIBDIR)/libproxmox.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME) \
 	  $(DESTDIR)$(LIBDIR)/libproxmox.so $(DESTDIR)$(LIBDIR)/libproxmox.a $(DESTDIR)$(PKGCONFIGDIR)/libproxmox.pc \
-	  $(DESTDIR)$(BINDIR)/pve-mock $(DESTDIR)$(BINDIR)/pmx
+	  $(DESTDIR)$(BINDIR)/pve-mock $(DESTDIR)$(BINDIR)/pmx \
+	  $(DESTDIR)$(MANDIR)/man1/pmx.1 $(DESTDIR)$(MANDIR)/man1/pve-mock.1
+	rm -rf $(DESTDIR)$(CMAKEDIR) $(DESTDIR)$(PYTHONDIR)/libproxmox \
+	  $(DESTDIR)$(PYTHONDIR)/libproxmox-*.dist-info
 
 clean:
 	rm -rf build build-san $(FB)
+
+print-pythondir:
+	@echo $(PYTHONDIR)

@@ -1,9 +1,29 @@
 #!/bin/sh
-# Install the Debian packages libproxmox needs to build, test and run pve-mock, when missing.
-# Runs as root, or through sudo when available; says clearly what to do otherwise.
-PKGS="gcc make pkg-config libcurl4-openssl-dev libcjson-dev libssl-dev check libevent-dev zlib1g-dev libcurl3-gnutls"
+# Install the Debian packages libproxmox needs, when missing. Runs as root, or through sudo when
+# available; says in one line what to install otherwise.
+#   sh tools/deps.sh [build|check|bench|docs]...   (no argument: build + check)
+# build: compile the library and programs; check: tests (Check, libuv, pytest); bench: the
+# Python comparison (proxmoxer); docs: the HTML reference (Doxygen).
+BUILD="gcc make pkg-config libcurl4-openssl-dev libcjson-dev libssl-dev libevent-dev zlib1g-dev"
+CHECK="check libuv1-dev python3 python3-pytest cmake"
+[ $# -eq 0 ] && set -- build check
+PKGS=""
+for group in "$@"; do
+    case $group in
+    build) PKGS="$PKGS $BUILD" ;;
+    check) PKGS="$PKGS $BUILD $CHECK" ;;
+    bench) PKGS="$PKGS $BUILD python3 python3-proxmoxer" ;;
+    docs) PKGS="$PKGS doxygen" ;;
+    *) echo "deps: unknown group '$group' (build, check, bench, docs)" >&2; exit 2 ;;
+    esac
+done
+if ! command -v dpkg-query >/dev/null 2>&1; then
+    echo "deps: not a Debian system; make sure these (or your system's equivalents) are installed:$PKGS" >&2
+    exit 0
+fi
 missing=""
 for p in $PKGS; do
+    case " $missing " in *" $p "*) continue ;; esac
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0

@@ -153,6 +153,7 @@ PMX_API int pmx_client_set_insecure(pmx_client *c, int insecure);
  * fails with PMX_ETIMEOUT ("transfer stalled"). It covers a server that thinks that long without
  * answering, too: PVE's own proxy gives up after 30 s of silence. */
 #define PMX_DEFAULT_STALL_MS 120000
+/** Default stall limit's rate, in bytes per second (see PMX_DEFAULT_STALL_MS). */
 #define PMX_DEFAULT_STALL_BYTES_PER_S 256
 
 /**

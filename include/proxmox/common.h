@@ -36,25 +36,27 @@ PMX_BEGIN_DECLS
 
 /** An optional 64-bit integer: @c set is 1 when @c v carries a value to send. */
 typedef struct pmx_opt_i64 {
-    int set;
-    int64_t v;
+    int set;   /* 1: v is sent; 0: not given */
+    int64_t v; /* the value */
 } pmx_opt_i64;
 
 /** An optional boolean (0/1): @c set is 1 when @c v carries a value to send. */
 typedef struct pmx_opt_bool {
-    int set;
-    int v;
+    int set; /* 1: v is sent; 0: not given */
+    int v;   /* the value, 0 or 1 */
 } pmx_opt_bool;
 
 /** An optional double: @c set is 1 when @c v carries a value to send. */
 typedef struct pmx_opt_f64 {
-    int set;
-    double v;
+    int set;  /* 1: v is sent; 0: not given */
+    double v; /* the value */
 } pmx_opt_f64;
 
 /** Helpers to fill optional values: `p.vmid = PMX_SOME_I64(100);`. */
 #define PMX_SOME_I64(x) ((pmx_opt_i64){1, (int64_t)(x)})
+/** A set pmx_opt_bool (any non-zero @p x is 1). */
 #define PMX_SOME_BOOL(x) ((pmx_opt_bool){1, (x) ? 1 : 0})
+/** A set pmx_opt_f64. */
 #define PMX_SOME_F64(x) ((pmx_opt_f64){1, (double)(x)})
 
 /**

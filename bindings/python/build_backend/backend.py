@@ -136,3 +136,14 @@ def build_sdist(sdist_directory, config_settings=None):
         ti.size = len(pkg.getvalue())
         t.addfile(ti, pkg)
     return os.path.basename(path)
+
+
+if __name__ == "__main__":
+    # `backend.py metadata DIR`: the .dist-info that `make install` puts beside the package, so
+    # pip and importlib.metadata see the installed version.
+    import sys
+    if len(sys.argv) != 3 or sys.argv[1] != "metadata":
+        sys.exit("usage: backend.py metadata SITE-PACKAGES-DIR")
+    info = prepare_metadata_for_build_wheel(sys.argv[2])
+    with open(os.path.join(sys.argv[2], info, "INSTALLER"), "w") as f:
+        f.write("make\n")

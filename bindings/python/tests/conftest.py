@@ -26,7 +26,8 @@ class Mock:
         self.ca_file = os.path.join(BUILD, "pytest-ca-%d-%d.pem" % (os.getpid(), id(self)))
         self.proc = subprocess.Popen(
             [os.path.join(BUILD, "bin", "pve-mock"), "--listen", "127.0.0.1:0", "--quiet",
-             "--ca-out", self.ca_file] + list(args), stdout=subprocess.PIPE)
+             "--ca-out", self.ca_file] + list(args), stdout=subprocess.PIPE,
+            env={k: v for k, v in os.environ.items() if k != "LD_PRELOAD"})  # see SAN=1
         line = self.proc.stdout.readline()
         if not line:
             self.proc.kill()

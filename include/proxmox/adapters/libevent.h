@@ -21,17 +21,20 @@
 extern "C" {
 #endif
 
+/** One socket of the client and its libevent event (adapter-internal). */
 typedef struct pmx_libevent_sock {
-    int fd;
-    struct event *ev;
+    int fd;            /* the client's socket */
+    struct event *ev;  /* its persistent read/write event */
 } pmx_libevent_sock;
 
+/** The adapter, from pmx_libevent_attach() to pmx_libevent_detach(). */
 typedef struct pmx_libevent {
-    pmx_client *client;
-    struct event_base *base;
-    struct event *timer;
-    pmx_libevent_sock *socks;
-    size_t n, cap;
+    pmx_client *client;        /* the client driven */
+    struct event_base *base;   /* the base it runs on */
+    struct event *timer;       /* the client's one-shot timer */
+    pmx_libevent_sock *socks;  /* sockets being watched */
+    size_t n;                  /* number of watched sockets */
+    size_t cap;                /* allocated slots in socks */
 } pmx_libevent;
 
 static void pmx_libevent__on_io(evutil_socket_t fd, short what, void *arg) {
