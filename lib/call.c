@@ -3,9 +3,14 @@
  * or out of a list (see core.h). */
 #include "core.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
 
 static const char *method_name(pmx_method m) {
     switch (m) {
@@ -129,10 +134,16 @@ static void call_free(pmx_call *call) {
         pmx__wipe(call->body, call->body_len);
         pmx__wipe(call->resp.data, call->resp.cap);
         pmx__wipe(call->url, call->url ? strlen(call->url) : 0);
+        pmx__wipe(call->target, call->target ? strlen(call->target) : 0);
     }
+    if (call->out_fd >= 0)
+        close(call->out_fd);
+    pmx__free(call->out_path);
+    pmx__free(call->want_node);
     pmx__free(call->body);
     pmx__buf_free(&call->resp);
     pmx__free(call->path);
+    pmx__free(call->target);
     pmx__free(call->url);
     pmx__free(call->reason);
     pmx__free(call->error);
@@ -194,6 +205,10 @@ int pmx_call_param_error(const pmx_call *call, size_t i, const char **name, cons
 
 void *pmx_call_userdata(const pmx_call *call) { return call ? call->userdata : NULL; }
 
+uint32_t pmx_call_attempts(const pmx_call *call) { return call ? call->attempts : 0; }
+
+const char *pmx_call_endpoint(const pmx_call *call) { return call ? call->endpoint_seen : NULL; }
+
 pmx_client *pmx_call_client(const pmx_call *call) { return call ? call->client : NULL; }
 
 const void *pmx_call_typed(const pmx_call *call) {
@@ -250,6 +265,17 @@ void pmx__call_complete(pmx_call *call, int result, const char *msg) {
     if (call->deadline) {
         pmx__timer_cancel(c, call->deadline);
         call->deadline = NULL;
+    }
+    if (call->retry_timer) {
+        pmx__timer_cancel(c, call->retry_timer);
+        call->retry_timer = NULL;
+    }
+    if (call->out_fd >= 0) {
+        /* A download that did not complete leaves no half file behind. */
+        close(call->out_fd);
+        call->out_fd = -1;
+        if (result != PMX_OK)
+            unlink(call->out_path);
     }
     call->result = result;
     if (result != PMX_OK)
@@ -340,9 +366,10 @@ static void on_deadline(pmx_client *c, void *arg) {
         pmx__call_complete(call, PMX_EDESTROYED, "client destroyed with the call pending");
         return;
     }
-    const char *where = call->state == CALL_AUTH_WAIT ? " while waiting for a login"
-                        : call->state == CALL_QUEUED  ? " while waiting for a free connection"
-                                                      : "";
+    const char *where = call->state == CALL_AUTH_WAIT   ? " while waiting for a login"
+                        : call->state == CALL_QUEUED    ? " while waiting for a free connection"
+                        : call->state == CALL_RETRY_WAIT ? " while waiting to retry"
+                                                         : "";
     char msg[160];
     snprintf(msg, sizeof msg, "timed out after %lld ms%s", (long long)call->timeout_ms, where);
     pmx__call_complete(call, PMX_ETIMEOUT, msg);
@@ -350,16 +377,94 @@ static void on_deadline(pmx_client *c, void *arg) {
 
 /* ---- curl plumbing ---- */
 
+/* A successful answer's body goes to the call's sink, if it has one. */
+static int sinking(const pmx_call *call) {
+    return (call->write_fn || call->out_fd >= 0) && call->http_status >= 200 &&
+           call->http_status < 300;
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *ud) {
     pmx_call *call = ud;
+    pmx_client *c = call->client;
     size_t len = size * n;
-    if (len > call->client->max_response - call->resp.len) {
+    if (sinking(call)) {
+        if (call->write_fn) {
+            call->sink_started = 1;
+            c->in_callback++;
+            int stop = call->write_fn(call, p, len, call->userdata);
+            c->in_callback--;
+            if (stop || call->state != CALL_RUNNING) {
+                call->sink_error = ECANCELED;
+                return 0;
+            }
+        } else {
+            for (size_t done = 0; done < len;) {
+                ssize_t w = write(call->out_fd, p + done, len - done);
+                if (w < 0 && errno == EINTR)
+                    continue;
+                if (w <= 0) {
+                    call->sink_error = w < 0 ? errno : EIO;
+                    return 0;
+                }
+                done += (size_t)w;
+            }
+        }
+        call->sunk += (int64_t)len;
+        return len;
+    }
+    if (len > c->max_response - call->resp.len) {
         call->toobig = 1;
         return 0; /* aborts the transfer */
     }
     if (pmx__buf_append(&call->resp, p, len) != PMX_OK)
         return 0;
     return len;
+}
+
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow) {
+    pmx_call *call = ud;
+    int64_t now = pmx__now_ms();
+    if (now - call->progress_ms < 100)
+        return 0;
+    call->progress_ms = now;
+    pmx_client *c = call->client;
+    c->in_callback++;
+    call->progress_fn(call, (int64_t)dlnow, dltotal ? (int64_t)dltotal : -1, (int64_t)ulnow,
+                      ultotal ? (int64_t)ultotal : -1, call->userdata);
+    c->in_callback--;
+    return call->state == CALL_RUNNING ? 0 : 1; /* (cancelled from inside: stop) */
+}
+
+/* curl is about to write a request: the first time per attempt, fine; again means curl wants to
+ * resend it on its own (a reused connection died before any answer byte). A call that is not
+ * idempotent must reach the server at most once: refuse. */
+static int on_prereq(void *ud, char *ip, char *local_ip, int port, int local_port) {
+    (void)ip, (void)local_ip, (void)port, (void)local_port;
+    pmx_call *call = ud;
+    if (call->prereqs++ == 0)
+        return CURL_PREREQFUNC_OK;
+    if (!call->idempotent) {
+        call->resend_blocked = 1;
+        return CURL_PREREQFUNC_ABORT;
+    }
+    call->attempts++;
+    return CURL_PREREQFUNC_OK;
+}
+
+static size_t on_read(char *buf, size_t size, size_t n, void *ud) {
+    pmx_call *call = ud;
+    int64_t r = call->src.read(call->src.ud, buf, size * n);
+    if (r < 0) {
+        call->sink_error = EIO;
+        return CURL_READFUNC_ABORT;
+    }
+    return (size_t)r;
+}
+
+static int on_seek(void *ud, curl_off_t offset, int origin) {
+    (void)ud, (void)offset, (void)origin;
+    return CURL_SEEKFUNC_CANTSEEK; /* never resent by curl (see on_prereq) */
 }
 
 static size_t on_header(char *p, size_t size, size_t n, void *ud) {
@@ -388,6 +493,24 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     } else if ((len == 2 && p[0] == '\r' && p[1] == '\n') || (len == 1 && p[0] == '\n')) {
         if (call->http_status >= 200)
             call->headers_done = 1; /* 1xx blocks are followed by the real one */
+    } else if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
+        char v[64];
+        size_t k = len - 12 < sizeof v - 1 ? len - 12 : sizeof v - 1;
+        memcpy(v, p + 12, k);
+        v[k] = 0;
+        char *s = v + strspn(v, " \t");
+        s[strcspn(s, "\r\n")] = 0;
+        char *e = NULL;
+        long long secs = strtoll(s, &e, 10);
+        if (e != s && !*e && secs >= 0) {
+            call->retry_after_ms = secs > 86400 ? 86400000 : secs * 1000;
+        } else { /* an HTTP date */
+            time_t when = curl_getdate(s, NULL);
+            if (when != -1) {
+                long long d = (long long)when - (long long)time(NULL);
+                call->retry_after_ms = d <= 0 ? 0 : d > 86400 ? 86400000 : d * 1000;
+            }
+        }
     }
     return len;
 }
@@ -426,8 +549,24 @@ void pmx__call_pump(pmx_client *c) {
     }
 }
 
+/* The full URL of this attempt: the endpoint's API prefix and the call's target. */
+static int build_url(pmx_call *call, const pmx__endpoint *ep) {
+    if (call->secret && call->url)
+        pmx__wipe(call->url, strlen(call->url));
+    pmx__free(call->url);
+    call->url = pmx__asprintf("%s%s", ep->api_prefix, call->target);
+    return call->url ? PMX_OK : PMX_ENOMEM;
+}
+
 static void handoff(pmx_call *call) {
     pmx_client *c = call->client;
+    if (!call->force_ep)
+        call->ep = pmx__endpoint_pick(c, call);
+    call->endpoint_seen = c->eps[call->ep].url.base;
+    if (build_url(call, &c->eps[call->ep]) != PMX_OK) {
+        pmx__call_complete(call, PMX_ENOMEM, "cannot build the URL");
+        return;
+    }
     CURL *e = pmx__loop_take_easy(c);
     if (!e) {
         pmx__call_complete(call, PMX_ENOMEM, "cannot create a transfer");
@@ -435,6 +574,11 @@ static void handoff(pmx_call *call) {
     }
     call->easy = e;
     set_state(call, CALL_RUNNING);
+    call->attempts++;
+    call->prereqs = 0;
+    call->resend_blocked = 0;
+    call->retry_after_ms = -1;
+    call->progress_ms = 0;
     call->errbuf[0] = 0;
     call->header_bytes = 0;
     call->headers_done = 0;
@@ -443,8 +587,11 @@ static void handoff(pmx_call *call) {
     /* pveproxy never answers 100-continue */
     if (!(h = curl_slist_append(h, "Expect:")))
         r = PMX_ENOMEM;
-    if (!r && call->body && call->json_body) {
-        struct curl_slist *l = curl_slist_append(h, "Content-Type: application/json");
+    const char *ctype = call->has_src ? call->src.content_type
+                        : call->body && call->json_body ? "Content-Type: application/json"
+                                                        : NULL;
+    if (!r && ctype) {
+        struct curl_slist *l = curl_slist_append(h, ctype);
         r = l ? PMX_OK : PMX_ENOMEM;
         h = l ? l : h;
     }
@@ -474,7 +621,7 @@ static void handoff(pmx_call *call) {
     MUST(CURLOPT_SHARE, c->share);
     MUST(CURLOPT_NOSIGNAL, 1L);
     MUST(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-    MUST(CURLOPT_PROTOCOLS_STR, c->url.tls ? "https" : "http");
+    MUST(CURLOPT_PROTOCOLS_STR, c->tls ? "https" : "http");
     MUST(CURLOPT_FOLLOWLOCATION, 0L);
     MUST(CURLOPT_ERRORBUFFER, call->errbuf);
     MUST(CURLOPT_WRITEFUNCTION, on_body);
@@ -486,11 +633,21 @@ static void handoff(pmx_call *call) {
     /* The total timeout is the call's own deadline timer (armed when it was accepted); curl
      * only learns the time left, so both agree. */
     MUST(CURLOPT_TIMEOUT_MS, (long)time_left(call));
-    if (c->stall_ms > 0) {
-        MUST(CURLOPT_LOW_SPEED_LIMIT, (long)c->stall_bps);
-        MUST(CURLOPT_LOW_SPEED_TIME, (long)((c->stall_ms + 999) / 1000));
+    int64_t stall_ms = call->stall_ms ? call->stall_ms : c->stall_ms;
+    int64_t stall_bps = call->stall_bps ? call->stall_bps : c->stall_bps;
+    if (stall_ms > 0) {
+        MUST(CURLOPT_LOW_SPEED_LIMIT, (long)stall_bps);
+        MUST(CURLOPT_LOW_SPEED_TIME, (long)((stall_ms + 999) / 1000));
     }
-    MUST(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_response);
+    if (!call->write_fn && call->out_fd < 0)
+        MUST(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_response);
+    MUST(CURLOPT_PREREQFUNCTION, on_prereq);
+    MUST(CURLOPT_PREREQDATA, call);
+    if (call->progress_fn) {
+        MUST(CURLOPT_XFERINFOFUNCTION, on_progress);
+        MUST(CURLOPT_XFERINFODATA, call);
+        MUST(CURLOPT_NOPROGRESS, 0L);
+    }
     TRY(CURLOPT_ACCEPT_ENCODING, "gzip");
     TRY(CURLOPT_TCP_KEEPALIVE, 1L);
     TRY(CURLOPT_TCP_NODELAY, 1L);
@@ -507,8 +664,18 @@ static void handoff(pmx_call *call) {
     case PMX_POST:
     case PMX_PUT:
         /* Always a body with a Content-Length (pveproxy refuses chunked requests). */
-        MUST(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
-        MUST(CURLOPT_POSTFIELDS, call->body ? call->body : "");
+        if (call->has_src) {
+            MUST(CURLOPT_POST, 1L);
+            MUST(CURLOPT_READFUNCTION, on_read);
+            MUST(CURLOPT_READDATA, call);
+            MUST(CURLOPT_SEEKFUNCTION, on_seek);
+            MUST(CURLOPT_SEEKDATA, call);
+            MUST(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->src.length);
+            TRY(CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
+        } else {
+            MUST(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
+            MUST(CURLOPT_POSTFIELDS, call->body ? call->body : "");
+        }
         if (call->method == PMX_PUT)
             MUST(CURLOPT_CUSTOMREQUEST, "PUT");
         break;
@@ -630,6 +797,132 @@ static int map_curl(pmx_call *call, CURLcode code) {
     }
 }
 
+static void transfer_failed(pmx_call *call, CURLcode code) {
+    pmx_client *c = call->client;
+    int r = map_curl(call, code);
+    char msg[CURL_ERROR_SIZE + 200];
+    if (r == PMX_ETLS && c->pinned && c->pin_seen[0]) {
+        snprintf(msg, sizeof msg, "certificate fingerprint mismatch: server presented %s",
+                 c->pin_seen);
+        c->pin_seen[0] = 0;
+    } else if (call->resend_blocked) {
+        r = PMX_ETRANSPORT;
+        snprintf(msg, sizeof msg,
+                 "the connection broke after the request was sent, before any answer; not sent "
+                 "again: the call is not idempotent (the server may have carried it out)");
+    } else if (call->sink_error == ECANCELED) {
+        r = PMX_ECANCELLED;
+        snprintf(msg, sizeof msg, "the write callback stopped the transfer");
+    } else if (call->sink_error && call->has_src && code == CURLE_ABORTED_BY_CALLBACK) {
+        r = PMX_ETRANSPORT;
+        snprintf(msg, sizeof msg, "cannot read the request body");
+    } else if (call->sink_error) {
+        r = PMX_ETRANSPORT;
+        snprintf(msg, sizeof msg, "cannot write the response to %s: %s",
+                 call->out_path ? call->out_path : "the sink", strerror(call->sink_error));
+    } else if (r == PMX_ETOOBIG && (call->hdr_toobig || code == CURLE_OUT_OF_MEMORY)) {
+        snprintf(msg, sizeof msg, "response headers larger than %d bytes",
+                 PMX__MAX_HEADER_BYTES);
+    } else if (r == PMX_ETOOBIG) {
+        snprintf(msg, sizeof msg, "response body larger than the cap of %zu bytes",
+                 c->max_response);
+    } else if (code == CURLE_OPERATION_TIMEDOUT && strstr(call->errbuf, "too slow")) {
+        snprintf(msg, sizeof msg, "transfer stalled: %s", call->errbuf);
+    } else if (code == CURLE_OPERATION_TIMEDOUT && call->timeout_ms > 0 &&
+               !strstr(call->errbuf, "onnect")) {
+        snprintf(msg, sizeof msg, "timed out after %lld ms", (long long)call->timeout_ms);
+    } else {
+        snprintf(msg, sizeof msg, "%s", call->errbuf[0] ? call->errbuf : curl_easy_strerror(code));
+    }
+    sanitize(msg, 0);
+    pmx__call_complete(call, r, msg);
+}
+
+/* ---- retries ---- */
+
+typedef enum {
+    CLS_NONE = 0, /* not to be retried */
+    CLS_NOT_SENT, /* (a) never reached the server: safe for any call */
+    CLS_SENT,     /* (b) broke after the request was written: idempotent calls only */
+    CLS_BUSY      /* (c) the server said "not now": safe for any call */
+} retry_class;
+
+static retry_class classify_transport(pmx_call *call, CURLcode code) {
+    if (call->sink_error || call->hdr_toobig || call->toobig)
+        return CLS_NONE;
+    curl_off_t sent = 0, connected = 0;
+    switch (code) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+        return CLS_NOT_SENT;
+    case CURLE_SSL_CONNECT_ERROR:
+        /* The handshake broke off (not a verdict on the certificate: that is another code). */
+        return call->client->pin_seen[0] ? CLS_NONE : CLS_NOT_SENT;
+    case CURLE_OPERATION_TIMEDOUT:
+        if (curl_easy_getinfo(call->easy, CURLINFO_APPCONNECT_TIME_T, &connected) == CURLE_OK &&
+            connected == 0 &&
+            curl_easy_getinfo(call->easy, CURLINFO_CONNECT_TIME_T, &connected) == CURLE_OK &&
+            connected == 0)
+            return CLS_NOT_SENT; /* the connect timed out */
+        return strstr(call->errbuf, "too slow") ? CLS_SENT : CLS_NONE; /* stalled / total */
+    case CURLE_SEND_ERROR:
+        if (curl_easy_getinfo(call->easy, CURLINFO_REQUEST_SIZE, &sent) == CURLE_OK && sent == 0)
+            return CLS_NOT_SENT;
+        return CLS_SENT;
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_SEND_FAIL_REWIND:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+        return CLS_SENT;
+    case CURLE_ABORTED_BY_CALLBACK:
+        return call->resend_blocked ? CLS_SENT : CLS_NONE;
+    default:
+        return CLS_NONE;
+    }
+}
+
+/* PVE's lock timeout: raised while waiting for a config lock, before the action ran. */
+static int lock_timeout(const pmx_call *call) {
+    if (call->http_status != 500)
+        return 0;
+    const char *t = call->reason ? call->reason : "";
+    if (strstr(t, "can't lock file") && strstr(t, "got timeout"))
+        return 1;
+    t = call->resp.data ? call->resp.data : "";
+    return strstr(t, "can't lock file") && strstr(t, "got timeout");
+}
+
+static retry_class classify_status(const pmx_call *call) {
+    long st = call->http_status;
+    if (st == 502 || st == 503 || st == 504 || st == 595 || st == 596 || lock_timeout(call))
+        return CLS_BUSY;
+    return CLS_NONE;
+}
+
+static uint64_t jitter(pmx_client *c) {
+    /* xorshift64*: full jitter needs spread, not secrecy */
+    if (!c->rng)
+        c->rng = ((uint64_t)pmx__now_ms() << 20) ^ (uint64_t)(uintptr_t)c ^ 0x9E3779B97F4A7C15ull;
+    c->rng ^= c->rng >> 12;
+    c->rng ^= c->rng << 25;
+    c->rng ^= c->rng >> 27;
+    return c->rng * 2685821657736338717ull;
+}
+
+static void on_retry_timer(pmx_client *c, void *arg) {
+    pmx_call *call = arg;
+    call->retry_timer = NULL;
+    if (pmx__client_destroying(c)) {
+        pmx__call_complete(call, PMX_EDESTROYED, "client destroyed with the call pending");
+        return;
+    }
+    set_state(call, CALL_NEW);
+    pmx__call_submit(call);
+}
+
 /* Forget a response before the call is sent again. */
 static void reset_response(pmx_call *call) {
     if (call->secret)
@@ -644,33 +937,61 @@ static void reset_response(pmx_call *call) {
     call->data = NULL;
     call->data_len = 0;
     call->total = -1;
+    clear_perrs(call);
+    if (call->out_fd >= 0 && call->sunk) {
+        /* A file sink starts over (the callback sink is never retried once fed). */
+        if (ftruncate(call->out_fd, 0) != 0 || lseek(call->out_fd, 0, SEEK_SET) != 0)
+            call->sink_error = errno;
+    }
+    call->sunk = 0;
 }
 
-static void transfer_failed(pmx_call *call, CURLcode code) {
+/* Whether (and after how long) the failed attempt is tried again; also moves the client off an
+ * endpoint that could not be reached. Returns 1 when a retry was scheduled. */
+static int maybe_retry(pmx_call *call, retry_class cls, const char *why) {
     pmx_client *c = call->client;
-    int r = map_curl(call, code);
-    char msg[CURL_ERROR_SIZE + 160];
-    if (r == PMX_ETLS && c->pinned && c->pin_seen[0]) {
-        snprintf(msg, sizeof msg, "certificate fingerprint mismatch: server presented %s",
-                 c->pin_seen);
-        c->pin_seen[0] = 0;
-    } else if (r == PMX_ETOOBIG && (call->hdr_toobig || code == CURLE_OUT_OF_MEMORY)) {
-        snprintf(msg, sizeof msg, "response headers larger than %d bytes",
-                 PMX__MAX_HEADER_BYTES);
-    } else if (r == PMX_ETOOBIG) {
-        snprintf(msg, sizeof msg, "response body larger than the cap of %zu bytes",
-                 c->max_response);
-    } else if (code == CURLE_OPERATION_TIMEDOUT && c->stall_ms > 0 &&
-               strstr(call->errbuf, "too slow")) {
-        snprintf(msg, sizeof msg, "transfer stalled: %s", call->errbuf);
-    } else if (code == CURLE_OPERATION_TIMEDOUT && call->timeout_ms > 0 &&
-               !strstr(call->errbuf, "onnect")) {
-        snprintf(msg, sizeof msg, "timed out after %lld ms", (long long)call->timeout_ms);
+    if (cls == CLS_NONE || (cls == CLS_SENT && !call->idempotent) || call->sink_started ||
+        c->destroying)
+        return 0;
+    int failover = (cls == CLS_NOT_SENT || call->http_status == 595 || call->http_status == 596) &&
+                   !call->force_ep && !call->want_node && call->failovers + 1 < c->n_eps &&
+                   pmx__endpoint_failed(c, call->ep);
+    if (!failover && call->attempts >= call->retry.max_attempts)
+        return 0;
+    int64_t now = pmx__now_ms(), delay;
+    if (failover) {
+        delay = 0;
+    } else if (call->retry_after_ms >= 0) {
+        delay = call->retry_after_ms;
     } else {
-        snprintf(msg, sizeof msg, "%s", call->errbuf[0] ? call->errbuf : curl_easy_strerror(code));
+        int64_t cap = call->retry.base_ms;
+        for (uint32_t i = 1; i < call->attempts && cap < call->retry.max_delay_ms; i++)
+            cap *= 2;
+        if (cap > call->retry.max_delay_ms)
+            cap = call->retry.max_delay_ms;
+        delay = cap > 0 ? (int64_t)(jitter(c) % (uint64_t)(cap + 1)) : 0;
     }
-    sanitize(msg, 0);
-    pmx__call_complete(call, r, msg);
+    if (now + delay > call->started_ms + call->retry.deadline_ms ||
+        (call->timeout_ms > 0 && now + delay >= call->started_ms + call->timeout_ms))
+        return 0; /* out of time: report this attempt's failure now */
+    if (call->has_src && (!call->src.rewind || call->src.rewind(call->src.ud) != PMX_OK))
+        return 0;
+    pmx__timer *t = pmx__timer_add(c, delay, on_retry_timer, call);
+    if (!t)
+        return 0;
+    pmx__log(c, PMX_LOG_INFO, "%s %s: %s; %s (attempt %u) in %lld ms", method_name(call->method),
+             call->path, why, failover ? "trying the next endpoint" : "retrying",
+             (unsigned)call->attempts + 1, (long long)delay);
+    if (failover)
+        call->failovers++;
+    int freed_slot = call->counted;
+    release_easy(call);
+    reset_response(call);
+    call->retry_timer = t;
+    set_state(call, CALL_RETRY_WAIT);
+    if (freed_slot)
+        pmx__call_pump(c);
+    return 1;
 }
 
 void pmx__call_transfer_done(pmx_call *call, CURLcode code) {
@@ -679,8 +1000,29 @@ void pmx__call_transfer_done(pmx_call *call, CURLcode code) {
     long st = 0;
     curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &st);
     call->http_status = st;
+    if (call->progress_fn) { /* the last word of this attempt */
+        call->progress_ms = 0;
+        curl_off_t dl = 0, dlt = -1, ul = 0, ult = -1;
+        curl_easy_getinfo(call->easy, CURLINFO_SIZE_DOWNLOAD_T, &dl);
+        curl_easy_getinfo(call->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &dlt);
+        curl_easy_getinfo(call->easy, CURLINFO_SIZE_UPLOAD_T, &ul);
+        curl_easy_getinfo(call->easy, CURLINFO_CONTENT_LENGTH_UPLOAD_T, &ult);
+        on_progress(call, dlt, dl, ult, ul);
+        if (call->state != CALL_RUNNING)
+            return; /* cancelled from the progress callback */
+    }
     if (code != CURLE_OK) {
-        transfer_failed(call, code);
+        char why[CURL_ERROR_SIZE + 40];
+        snprintf(why, sizeof why, "%s", call->resend_blocked ? "connection lost"
+                                        : call->errbuf[0]     ? call->errbuf
+                                                              : curl_easy_strerror(code));
+        sanitize(why, 0);
+        if (!maybe_retry(call, classify_transport(call, code), why))
+            transfer_failed(call, code);
+        return;
+    }
+    if (call->sink_error) { /* a file sink could not start over */
+        transfer_failed(call, CURLE_WRITE_ERROR);
         return;
     }
     if (pmx__buf_reserve(&call->resp, 0) != PMX_OK) { /* always a NUL-terminated body */
@@ -705,12 +1047,20 @@ void pmx__call_transfer_done(pmx_call *call, CURLcode code) {
             pmx__free(reason);
             return;
         }
-        if (call->state >= CALL_DONE) { /* (cannot happen: no callback ran) */
-            pmx__free(reason);
-            return;
-        }
         call->reason = reason;
         call->http_status = 401;
+    }
+    if (st >= 200 && st < 300 && (call->write_fn || call->out_fd >= 0)) {
+        pmx__call_complete(call, PMX_OK, NULL); /* the body went to the sink */
+        return;
+    }
+    retry_class busy = classify_status(call);
+    if (busy != CLS_NONE) {
+        char why[160];
+        snprintf(why, sizeof why, "HTTP %ld %s", st, call->reason ? call->reason : "");
+        sanitize(why, 0);
+        if (maybe_retry(call, busy, why))
+            return;
     }
     scan_ctx s;
     int json_ok = call->resp.len ? scan_body(call, &s) == 0 : 0;
@@ -757,12 +1107,13 @@ void pmx__call_transfer_done(pmx_call *call, CURLcode code) {
 
 /* ---- starting calls ---- */
 
-static int build_request(pmx_call *call, const pmx_client *c, const pmx_params *params) {
+/* The target (path and query) and the body; the endpoint's prefix is put in front of the target
+ * at each attempt. */
+static int build_request(pmx_call *call, const pmx_params *params) {
     pmx__buf u = {0};
     u.secret = call->secret; /* the query may carry a secret (GET with a password...) */
     int has_query = strchr(call->path, '?') != NULL;
-    if (pmx__buf_reserve(&u, c->api_prefix_len + strlen(call->path) + 64) ||
-        pmx__buf_append(&u, c->api_prefix, c->api_prefix_len) || pmx__buf_puts(&u, call->path))
+    if (pmx__buf_reserve(&u, strlen(call->path) + 64) || pmx__buf_puts(&u, call->path))
         goto nomem;
     if (call->method == PMX_GET || call->method == PMX_DELETE) {
         if (params && params->n) {
@@ -782,7 +1133,7 @@ static int build_request(pmx_call *call, const pmx_client *c, const pmx_params *
     } else {
         call->json_body = 0; /* PVE refuses an empty JSON body: send an empty form */
     }
-    call->url = u.data;
+    call->target = u.data;
     return PMX_OK;
 nomem:
     pmx__buf_free(&u);
@@ -820,13 +1171,36 @@ int pmx__call_start_spec(pmx_client *c, const pmx__call_spec *spec, pmx_done_fn 
         return PMX_EINVAL;
     }
     const pmx_call_opts *o = spec->opts;
+    pmx__retry retry = c->retry;
     if (o && (o->size < offsetof(pmx_call_opts, flags) + sizeof o->flags ||
-              (o->flags & ~(uint32_t)PMX_CALL_JSON_BODY) ||
-              (OPTS_HAS(o, timeout_ms) && o->timeout_ms < 0)))
+              (o->flags & ~(uint32_t)(PMX_CALL_JSON_BODY | PMX_CALL_IDEMPOTENT)) ||
+              (OPTS_HAS(o, timeout_ms) && o->timeout_ms < 0) ||
+              (OPTS_HAS(o, retry) && o->retry && pmx__retry_from_opts(&retry, o->retry)) ||
+              (OPTS_HAS(o, output_path) && o->output_path && OPTS_HAS(o, write_fn) && o->write_fn) ||
+              (OPTS_HAS(o, stall_ms) && o->stall_ms < 0) ||
+              (OPTS_HAS(o, stall_bytes_per_s) && o->stall_bytes_per_s < 0)))
         return PMX_EINVAL;
     pmx_call *call = pmx__calloc(1, sizeof *call);
     if (!call)
         return PMX_ENOMEM;
+    call->out_fd = -1;
+    call->retry = retry;
+    call->idempotent = spec->method == PMX_GET || spec->internal ||
+                       (o && (o->flags & PMX_CALL_IDEMPOTENT));
+    if (o && OPTS_HAS(o, write_fn))
+        call->write_fn = o->write_fn;
+    if (o && OPTS_HAS(o, progress_fn))
+        call->progress_fn = o->progress_fn;
+    if (o && OPTS_HAS(o, stall_bytes_per_s)) {
+        call->stall_ms = o->stall_ms;
+        call->stall_bps = o->stall_bytes_per_s;
+    }
+    if (spec->src) {
+        call->src = *spec->src;
+        call->has_src = 1;
+    }
+    call->force_ep = spec->force_ep;
+    call->ep = spec->force_ep && spec->ep < c->n_eps ? spec->ep : 0;
     call->refs = 1; /* the client's, dropped after the callback */
     call->client = c;
     call->method = spec->method;
@@ -849,9 +1223,26 @@ int pmx__call_start_spec(pmx_client *c, const pmx__call_spec *spec, pmx_done_fn 
     call->done = done;
     call->userdata = userdata;
     call->path = pmx__strdup(spec->path);
-    if (!call->path || build_request(call, c, spec->params) != PMX_OK) {
+    if (spec->want_node && !(call->want_node = pmx__strdup(spec->want_node))) {
         call_free(call);
         return PMX_ENOMEM;
+    }
+    if (!call->path || build_request(call, spec->params) != PMX_OK) {
+        call_free(call);
+        return PMX_ENOMEM;
+    }
+    if (o && OPTS_HAS(o, output_path) && o->output_path) {
+        call->out_path = pmx__strdup(o->output_path);
+        if (!call->out_path) {
+            call_free(call);
+            return PMX_ENOMEM;
+        }
+        call->out_fd = open(o->output_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        if (call->out_fd < 0) {
+            pmx__log(c, PMX_LOG_WARN, "cannot open %s: %s", o->output_path, strerror(errno));
+            call_free(call);
+            return PMX_EINVAL;
+        }
     }
     if (call->timeout_ms > 0 &&
         !(call->deadline = pmx__timer_add(c, call->timeout_ms, on_deadline, call))) {

@@ -149,13 +149,13 @@ int pmx_client_new(pmx_client **out, const char *url) {
     pmx_client *c = pmx__calloc(1, sizeof *c);
     if (!c)
         return PMX_ENOMEM;
-    int r = pmx__url_parse(url, &c->url);
+    int r = pmx__endpoints_parse(url, &c->eps, &c->n_eps);
     if (r) {
         pmx__free(c);
         return r;
     }
+    c->tls = c->eps[0].url.tls;
     c->fork_gen = g_fork_gen;
-    c->api_prefix = pmx__asprintf("%s/api2/json", c->url.base);
     c->connect_ms = PMX_DEFAULT_CONNECT_MS;
     c->total_ms = 0;
     c->stall_ms = PMX_DEFAULT_STALL_MS;
@@ -163,13 +163,14 @@ int pmx_client_new(pmx_client **out, const char *url) {
     c->max_per_host = 8;
     c->max_response = (size_t)64 << 20;
     c->ticket_lifetime = 7200;
+    c->retry = (pmx__retry){PMX__RETRY_ATTEMPTS, PMX__RETRY_BASE_MS, PMX__RETRY_MAX_DELAY_MS,
+                            PMX__RETRY_DEADLINE_MS};
     c->curl_due = -1;
     c->armed_ms = -2;
-    if (!c->api_prefix || (r = pmx__loop_init(c)) != PMX_OK) {
+    if ((r = pmx__loop_init(c)) != PMX_OK) {
         pmx_client_free(c);
-        return r ? r : PMX_ENOMEM;
+        return r;
     }
-    c->api_prefix_len = strlen(c->api_prefix);
     *out = c;
     return PMX_OK;
 }
@@ -197,9 +198,10 @@ static void release_stored_userdata(pmx_client *c) {
 static void free_memory(pmx_client *c) {
     pmx__auth_clear(c);
     pmx__free(c->ca_file);
-    pmx__wipe(c->pin, sizeof c->pin);
-    pmx__url_free(&c->url);
-    pmx__free(c->api_prefix);
+    if (c->pins)
+        pmx__wipe(c->pins, c->n_pins * sizeof *c->pins);
+    pmx__free(c->pins);
+    pmx__endpoints_free(c->eps, c->n_eps);
     pmx__free(c->easy_pool);
     pmx__loop_forget_socks(c);
     pmx__free(c);
@@ -288,28 +290,72 @@ static int tls_changed(pmx_client *c) {
     return pmx__loop_reset(c);
 }
 
+/* "AB:CD:...[,AB:CD:...]" into a new array of pins. */
+static int parse_pins(const char *list, unsigned char (**out)[32], size_t *n) {
+    size_t cap = 1;
+    for (const char *p = list; *p; p++)
+        cap += *p == ',';
+    if (cap > 64)
+        return PMX_EINVAL;
+    unsigned char(*pins)[32] = pmx__calloc(cap, sizeof *pins);
+    if (!pins)
+        return PMX_ENOMEM;
+    size_t k = 0;
+    for (const char *p = list;;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        while (len && *p == ' ')
+            p++, len--;
+        while (len && p[len - 1] == ' ')
+            len--;
+        char one[128];
+        if (len >= sizeof one) {
+            pmx__free(pins);
+            return PMX_EINVAL;
+        }
+        memcpy(one, p, len);
+        one[len] = 0;
+        if (pmx__fingerprint_parse(one, pins[k]) != PMX_OK) {
+            pmx__free(pins);
+            return PMX_EINVAL;
+        }
+        k++;
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    *out = pins;
+    *n = k;
+    return PMX_OK;
+}
+
 int pmx_client_set_fingerprint(pmx_client *c, const char *sha256) {
     if (!c)
         return PMX_EINVAL;
-    unsigned char pin[32];
-    if (sha256 && pmx__fingerprint_parse(sha256, pin) != PMX_OK)
-        return PMX_EINVAL;
-    if (sha256 && !c->url.tls)
+    if (sha256 && !c->tls)
         return PMX_EINVAL; /* a pin on plain HTTP would protect nothing: refuse, not ignore */
-    int r = tls_change_allowed(c);
+    unsigned char(*pins)[32] = NULL;
+    size_t n = 0;
+    int r = sha256 ? parse_pins(sha256, &pins, &n) : PMX_OK;
     if (r)
         return r;
-    if (sha256)
-        memcpy(c->pin, pin, sizeof pin);
-    c->pinned = sha256 != NULL;
-    pmx__wipe(pin, sizeof pin);
+    if ((r = tls_change_allowed(c)) != PMX_OK) {
+        pmx__free(pins);
+        return r;
+    }
+    if (c->pins)
+        pmx__wipe(c->pins, c->n_pins * sizeof *c->pins);
+    pmx__free(c->pins);
+    c->pins = pins;
+    c->n_pins = n;
+    c->pinned = pins != NULL;
     return tls_changed(c);
 }
 
 int pmx_client_set_ca_file(pmx_client *c, const char *path) {
     if (!c)
         return PMX_EINVAL;
-    if (path && (access(path, R_OK) != 0 || !c->url.tls))
+    if (path && (access(path, R_OK) != 0 || !c->tls))
         return PMX_EINVAL;
     int r = tls_change_allowed(c);
     if (r)
@@ -397,7 +443,95 @@ int pmx_client_set_log_cb(pmx_client *c, pmx_log_level max_level, pmx_log_fn fn,
     return PMX_OK;
 }
 
-const char *pmx_client_url(const pmx_client *c) { return c ? c->url.base : NULL; }
+const char *pmx_client_url(const pmx_client *c) { return c ? c->eps[c->cur_ep].url.base : NULL; }
+
+size_t pmx_client_endpoint_count(const pmx_client *c) { return c ? c->n_eps : 0; }
+
+const char *pmx_client_endpoint(const pmx_client *c, size_t i) {
+    return c && i < c->n_eps ? c->eps[i].url.base : NULL;
+}
+
+/* ---- endpoints ---- */
+
+size_t pmx__endpoint_pick(pmx_client *c, const pmx_call *call) {
+    if (call->want_node) { /* uploads: the endpoint that is that node, when known */
+        for (size_t i = 0; i < c->n_eps; i++)
+            if (c->eps[i].node && strcmp(c->eps[i].node, call->want_node) == 0)
+                return i;
+    }
+    if (c->n_eps == 1)
+        return 0;
+    int64_t now = pmx__now_ms();
+    if (c->eps[c->cur_ep].down_until <= now)
+        return c->cur_ep;
+    /* The current one is resting: the next one that is not, else the one back soonest. */
+    size_t best = c->cur_ep;
+    for (size_t k = 1; k < c->n_eps; k++) {
+        size_t i = (c->cur_ep + k) % c->n_eps;
+        if (c->eps[i].down_until <= now) {
+            best = i;
+            break;
+        }
+        if (c->eps[i].down_until < c->eps[best].down_until)
+            best = i;
+    }
+    if (best != c->cur_ep)
+        pmx__log(c, PMX_LOG_INFO, "switching to endpoint %s", c->eps[best].url.base);
+    c->cur_ep = best;
+    return best;
+}
+
+int pmx__endpoint_failed(pmx_client *c, size_t ep) {
+    if (c->n_eps == 1)
+        return 0;
+    pmx__endpoint *e = &c->eps[ep];
+    int64_t now = pmx__now_ms();
+    if (e->down_until <= now) { /* (not again for every call that was on it) */
+        e->down_until = now + e->backoff_ms;
+        pmx__log(c, PMX_LOG_WARN, "endpoint %s failed: avoided for %lld s", e->url.base,
+                 (long long)(e->backoff_ms / 1000));
+        e->backoff_ms = e->backoff_ms * 2 > PMX__EP_MAX_BACKOFF_MS ? PMX__EP_MAX_BACKOFF_MS
+                                                                   : e->backoff_ms * 2;
+    }
+    return 1;
+}
+
+/* ---- retry policy ---- */
+
+int pmx__retry_from_opts(pmx__retry *r, const pmx_retry_opts *o) {
+    *r = (pmx__retry){PMX__RETRY_ATTEMPTS, PMX__RETRY_BASE_MS, PMX__RETRY_MAX_DELAY_MS,
+                      PMX__RETRY_DEADLINE_MS};
+    if (!o)
+        return PMX_OK;
+#define RHAS(f) (o->size >= offsetof(pmx_retry_opts, f) + sizeof o->f)
+    if (o->size < sizeof(uint32_t) || (RHAS(flags) && o->flags) || (RHAS(reserved) && o->reserved))
+        return PMX_EINVAL;
+    if (RHAS(max_attempts) && o->max_attempts)
+        r->max_attempts = o->max_attempts;
+    if (RHAS(base_ms) && o->base_ms)
+        r->base_ms = o->base_ms;
+    if (RHAS(max_delay_ms) && o->max_delay_ms)
+        r->max_delay_ms = o->max_delay_ms;
+    if (RHAS(deadline_ms) && o->deadline_ms)
+        r->deadline_ms = o->deadline_ms;
+#undef RHAS
+    if (r->base_ms < 0 || r->max_delay_ms < 0 || r->deadline_ms < 0 || r->max_attempts > 1000)
+        return PMX_EINVAL;
+    return PMX_OK;
+}
+
+int pmx_client_set_retry(pmx_client *c, const pmx_retry_opts *opts) {
+    if (!c)
+        return PMX_EINVAL;
+    int r = pmx__client_usable(c);
+    if (r)
+        return r;
+    pmx__retry p;
+    if ((r = pmx__retry_from_opts(&p, opts)) != PMX_OK)
+        return r;
+    c->retry = p;
+    return PMX_OK;
+}
 
 size_t pmx_client_pending(const pmx_client *c) { return c ? c->pending : 0; }
 

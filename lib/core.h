@@ -44,12 +44,42 @@ typedef struct pmx__url {
 int pmx__url_parse(const char *url, pmx__url *out);
 void pmx__url_free(pmx__url *u);
 
+/* One endpoint of the cluster. */
+typedef struct pmx__endpoint {
+    pmx__url url;
+    char *api_prefix; /* base + "/api2/json" */
+    size_t api_prefix_len;
+    int64_t down_until; /* monotonic ms: avoided until then (it failed) */
+    int64_t backoff_ms; /* next time it fails, avoided this long */
+    char *node;         /* the PVE node it is, once known (uploads must reach their node) */
+} pmx__endpoint;
+/* Parse "url[,url...]" into a new array (*out, *n); all of one scheme. */
+int pmx__endpoints_parse(const char *list, pmx__endpoint **out, size_t *n);
+void pmx__endpoints_free(pmx__endpoint *eps, size_t n);
+
+/* The retry policy of a call (from the client's, overridden per call). */
+typedef struct pmx__retry {
+    uint32_t max_attempts; /* including the first; 1 = none */
+    int64_t base_ms, max_delay_ms, deadline_ms;
+} pmx__retry;
+
+/* A streamed request body (uploads): read fills buf, returns bytes (0 at the end) or < 0 on
+ * error; rewind starts again from the first byte (PMX_OK or an error: no retry then). */
+typedef struct pmx__source {
+    int64_t (*read)(void *ud, char *buf, size_t len);
+    int (*rewind)(void *ud);
+    void *ud;
+    int64_t length; /* exact Content-Length */
+    const char *content_type;
+} pmx__source;
+
 /* ---- calls ---- */
 typedef enum {
     CALL_NEW = 0,
     CALL_AUTH_WAIT, /* parked behind a login (call.c's auth queue) */
     CALL_QUEUED,    /* waiting for a free connection (call.c's send queue) */
     CALL_RUNNING,   /* in the curl multi handle */
+    CALL_RETRY_WAIT, /* backing off before the next attempt (its own timer) */
     CALL_DONE,      /* result known, callback queued (call.c's done queue) */
     CALL_FINISHED   /* callback has run (or never will) */
 } pmx__call_state;
@@ -70,7 +100,8 @@ struct pmx_call {
     pmx__call_state state;
     pmx_method method;
     char *path;       /* relative path as given (for logs and messages) */
-    char *url;        /* full URL including the query */
+    char *target;     /* path + query: appended to the endpoint's prefix at each attempt */
+    char *url;        /* full URL of the current attempt */
     char *body;       /* request body (POST/PUT), NULL otherwise */
     size_t body_len;
     unsigned json_body : 1;
@@ -83,6 +114,31 @@ struct pmx_call {
     unsigned headers_done : 1;  /* the final header block ended */
     unsigned counted : 1;       /* holds one of the client's n_transfers slots */
     unsigned setup_failed : 1;  /* a curl option could not be applied */
+    unsigned idempotent : 1;    /* may be sent again after it reached the server */
+    unsigned resend_blocked : 1; /* curl wanted to resend it on its own: refused */
+    unsigned sink_started : 1;  /* the write callback got bytes: no retry can undo that */
+    int sink_error;             /* errno of a failed sink or source (ECANCELED: stopped) */
+    /* attempts */
+    uint32_t attempts;          /* times handed to the transport, curl's own resends included */
+    uint32_t prereqs;           /* requests curl wrote in the current attempt */
+    uint32_t failovers;         /* moves to another endpoint */
+    pmx__retry retry;
+    pmx__timer *retry_timer;    /* CALL_RETRY_WAIT */
+    size_t ep;                  /* endpoint of the current attempt */
+    const char *endpoint_seen;  /* its base URL (the client's string) */
+    unsigned force_ep : 1;      /* go to endpoint ep, whatever the client's current one */
+    int64_t retry_after_ms;     /* the server's Retry-After of this attempt, or -1 */
+    int64_t progress_ms;        /* when the progress callback last ran */
+    char *want_node;            /* must go to this node's endpoint (uploads), or NULL */
+    /* streamed request body, response sink, progress */
+    pmx__source src;
+    unsigned has_src : 1;
+    pmx_write_fn write_fn;
+    char *out_path;             /* response body to this file */
+    int out_fd;                 /* -1: none */
+    int64_t sunk;               /* bytes given to the sink */
+    pmx_progress_fn progress_fn;
+    int64_t stall_ms, stall_bps;
     unsigned ticket_gen;        /* which ticket it was sent with */
     int64_t timeout_ms;         /* total, from acceptance; 0: none */
     pmx__timer *deadline;       /* fires at timeout_ms after acceptance */
@@ -149,9 +205,10 @@ typedef struct pmx__ud {
 } pmx__ud;
 
 struct pmx_client {
-    pmx__url url;
-    char *api_prefix; /* base + "/api2/json" */
-    size_t api_prefix_len;
+    pmx__endpoint *eps; /* the cluster's endpoints (one or more) */
+    size_t n_eps;
+    size_t cur_ep;      /* where calls go */
+    int tls;            /* https (every endpoint has the same scheme) */
     unsigned fork_gen; /* the process generation that created it (fork detection) */
 
     /* auth */
@@ -176,7 +233,8 @@ struct pmx_client {
 
     /* TLS */
     int pinned;
-    unsigned char pin[32];
+    unsigned char (*pins)[32]; /* any of them passes */
+    size_t n_pins;
     char *ca_file;
     int insecure;
     char pin_seen[100]; /* last mismatching fingerprint, for the error message */
@@ -187,6 +245,8 @@ struct pmx_client {
     int64_t stall_bps;
     int max_per_host;
     size_t max_response;
+    pmx__retry retry;
+    uint64_t rng; /* jitter of retry back-off */
 
     /* logging */
     pmx_log_fn log_cb;
@@ -270,6 +330,23 @@ CURL *pmx__loop_take_easy(pmx_client *c);
 int pmx__loop_add(pmx_client *c, CURL *e, const char **msg);
 /* Remove the transfer and return the handle to the pool. */
 void pmx__loop_remove(pmx_client *c, CURL *e);
+
+/* ---- endpoints (client.c) ---- */
+/* The endpoint a new attempt of call goes to; moves the client on when the current one is
+ * down. */
+size_t pmx__endpoint_pick(pmx_client *c, const pmx_call *call);
+/* The endpoint failed (never reached, or 595/596): avoid it for a while, move the client on.
+ * Returns 1 when another endpoint is there to take the call. */
+int pmx__endpoint_failed(pmx_client *c, size_t ep);
+
+/* Defaults of the retry policy and the endpoint back-off. */
+#define PMX__RETRY_ATTEMPTS 4
+#define PMX__RETRY_BASE_MS 250
+#define PMX__RETRY_MAX_DELAY_MS 5000
+#define PMX__RETRY_DEADLINE_MS 30000
+#define PMX__EP_MAX_BACKOFF_MS 300000
+/* Read a public retry policy (NULL: the defaults). PMX_OK or PMX_EINVAL. */
+int pmx__retry_from_opts(pmx__retry *r, const pmx_retry_opts *o);
 
 /* ---- client.c ---- */
 int pmx__client_reap(pmx_client *c); /* free requested inside a callback: do it now */

@@ -91,6 +91,10 @@ typedef struct pmx__call_spec {
     const char *fail_message;   /* copied; with fail_code */
     unsigned internal : 1;      /* library's own call: no auth wait, not counted as pending */
     unsigned secret : 1;        /* request or answer carries secrets: wipe them when freed */
+    unsigned force_ep : 1;      /* send to endpoint ep only (no failover) */
+    size_t ep;
+    const char *want_node;      /* send to this node's endpoint (uploads); borrowed */
+    const struct pmx__source *src; /* streamed body (POST); copied; NULL: params */
 } pmx__call_spec;
 
 /* Start a call from a spec: same contract as pmx_call_start(). */

@@ -305,6 +305,9 @@ static void issue(pmx_task *t) {
     o.size = sizeof o;
     if (t->deadline >= 0)
         o.timeout_ms = left;
+    /* The wait has its own retries of transient errors, within its own deadline. */
+    static const pmx_retry_opts once = {sizeof(pmx_retry_opts), 0, 1, 0, 0, 0, 0};
+    o.retry = &once;
     pmx__call_spec spec = {.method = PMX_GET, .path = path, .opts = &o};
     pmx_call *call = NULL;
     int r = pmx__call_start_spec(t->c, &spec, on_poll, t, &call);

@@ -54,9 +54,11 @@ static int verify_pin(int preverify_ok, X509_STORE_CTX *x) {
     unsigned int len = 0;
     if (!c || !cert || !X509_digest(cert, EVP_sha256(), md, &len) || len != 32)
         return 0;
-    if (memcmp(md, c->pin, 32) == 0) {
-        X509_STORE_CTX_set_error(x, X509_V_OK);
-        return 1;
+    for (size_t i = 0; i < c->n_pins; i++) {
+        if (memcmp(md, c->pins[i], 32) == 0) {
+            X509_STORE_CTX_set_error(x, X509_V_OK);
+            return 1;
+        }
     }
     for (unsigned i = 0; i < 32; i++)
         snprintf(c->pin_seen + i * 3, sizeof c->pin_seen - i * 3, i < 31 ? "%02X:" : "%02X", md[i]);
@@ -89,7 +91,7 @@ int pmx__tls_can_pin(const char **why) {
 }
 
 int pmx__tls_setup(pmx_client *c, CURL *e, const char **msg) {
-    if (!c->url.tls)
+    if (!c->tls)
         return PMX_OK;
     int ok;
     if (c->pinned) {

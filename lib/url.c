@@ -186,3 +186,75 @@ int pmx__path_check(const char *path, const char **why) {
     }
     return *p ? PMX_EINVAL : PMX_OK;
 }
+
+/* ---- endpoint lists ---- */
+
+void pmx__endpoints_free(pmx__endpoint *eps, size_t n) {
+    for (size_t i = 0; eps && i < n; i++) {
+        pmx__url_free(&eps[i].url);
+        pmx__free(eps[i].api_prefix);
+        pmx__free(eps[i].node);
+    }
+    pmx__free(eps);
+}
+
+int pmx__endpoints_parse(const char *list, pmx__endpoint **out, size_t *n) {
+    *out = NULL;
+    *n = 0;
+    if (!list)
+        return PMX_EINVAL;
+    size_t cap = 1;
+    for (const char *p = list; *p; p++)
+        cap += *p == ',';
+    if (cap > 64)
+        return PMX_EINVAL; /* a cluster has far fewer nodes than that */
+    pmx__endpoint *eps = pmx__calloc(cap, sizeof *eps);
+    if (!eps)
+        return PMX_ENOMEM;
+    size_t k = 0;
+    int r = PMX_OK;
+    const char *p = list;
+    for (;;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        /* Blanks next to a separating comma are fine ("https://a, https://b"); around the
+         * whole string they are not (as for a single URL). */
+        while (len && p != list && (*p == ' ' || *p == '\t'))
+            p++, len--;
+        while (len && end && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        char *one = pmx__strndup(p, len);
+        if (!one) {
+            r = PMX_ENOMEM;
+            break;
+        }
+        r = pmx__url_parse(one, &eps[k].url);
+        pmx__free(one);
+        if (r)
+            break;
+        if (k && eps[k].url.tls != eps[0].url.tls) { /* https and http mixed: no */
+            r = PMX_EINVAL;
+            k++;
+            break;
+        }
+        eps[k].api_prefix = pmx__asprintf("%s/api2/json", eps[k].url.base);
+        if (!eps[k].api_prefix) {
+            r = PMX_ENOMEM;
+            k++;
+            break;
+        }
+        eps[k].api_prefix_len = strlen(eps[k].api_prefix);
+        eps[k].backoff_ms = 5000;
+        k++;
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    if (r) {
+        pmx__endpoints_free(eps, k);
+        return r;
+    }
+    *out = eps;
+    *n = k;
+    return PMX_OK;
+}

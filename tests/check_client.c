@@ -222,13 +222,26 @@ START_TEST(oversized_body) {
 END_TEST
 
 START_TEST(connection_dropped_mid_response) {
+    /* Retries off: the broken answer is the call's failure. */
     pmx_client *c = test_client(&g_mock, "token");
+    pmx_retry_opts once = PMX_OPTS_INIT(pmx_retry_opts);
+    once.max_attempts = 1;
+    ck_assert_int_eq(pmx_client_set_retry(c, &once), PMX_OK);
     mock_faults(&g_mock, "{\"close_mid_response\":1}");
     pmx_call *call;
     ck_assert_int_eq(get_sync(c, "/cluster/resources", &call), PMX_ETRANSPORT);
     ck_assert_ptr_nonnull(pmx_call_error(call));
+    ck_assert_uint_eq(pmx_call_attempts(call), 1);
     pmx_call_unref(call);
     ck_assert_int_eq(get_sync(c, "/version", NULL), PMX_OK);
+    /* With the default policy a GET that lost its answer is sent again. */
+    ck_assert_int_eq(pmx_client_set_retry(c, NULL), PMX_OK);
+    long before = mock_stat(&g_mock, "requests");
+    mock_faults(&g_mock, "{\"close_mid_response\":1}");
+    ck_assert_int_eq(get_sync(c, "/cluster/resources", &call), PMX_OK);
+    ck_assert_uint_eq(pmx_call_attempts(call), 2);
+    ck_assert_int_eq(mock_stat(&g_mock, "requests") - before, 2);
+    pmx_call_unref(call);
     pmx_client_free(c);
     mock_reset(&g_mock);
 }

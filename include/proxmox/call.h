@@ -73,8 +73,69 @@ PMX_API char *pmx_escape(const char *segment);
 
 /** Flags for pmx_call_opts. */
 enum {
-    PMX_CALL_JSON_BODY = 1u << 0 /* send POST/PUT parameters as a JSON object, not a form */
+    PMX_CALL_JSON_BODY = 1u << 0, /* send POST/PUT parameters as a JSON object, not a form */
+    /* The call may reach the server twice without harm: after a connection broke once the
+     * request was written, it is retried like a GET (see pmx_retry_opts). */
+    PMX_CALL_IDEMPOTENT = 1u << 1
 };
+
+/**
+ * Receives the body of a successful (2xx) response as it arrives, instead of the call keeping
+ * it in memory (pmx_call_body() and pmx_call_data() are then NULL). Error bodies are still
+ * kept, for pmx_call_error(). @p data is borrowed for the call; @p userdata is the call's.
+ * Return 0 to go on, anything else stops the transfer: the call fails with PMX_ECANCELLED.
+ * Runs from the event loop; it must not drive the loop (pmx_client_run() returns
+ * PMX_ERECURSIVE), but may start or cancel calls. A call whose callback already got bytes is
+ * never retried (they cannot be taken back).
+ */
+typedef int (*pmx_write_fn)(pmx_call *call, const void *data, size_t len, void *userdata);
+
+/**
+ * Progress of a transfer: bytes received and sent so far, and their totals when known (-1
+ * when not: a body without Content-Length). Runs from the event loop, at most about ten times a
+ * second and once more at the end of each attempt; a retried call starts again from 0.
+ * @p userdata is the call's. Same rules as pmx_write_fn (return value aside).
+ */
+typedef void (*pmx_progress_fn)(pmx_call *call, int64_t down, int64_t down_total, int64_t up,
+                                int64_t up_total, void *userdata);
+
+/**
+ * Retry policy (pmx_client_set_retry(), or per call in pmx_call_opts.retry). Initialise with
+ * PMX_OPTS_INIT(pmx_retry_opts); zero fields take the defaults.
+ *
+ * A failed attempt is sent again only when that is safe:
+ * (a) the request never reached the server (name resolution, connect, TLS handshake): any call;
+ * (b) the connection broke after the request was written: only GET and calls flagged
+ *     PMX_CALL_IDEMPOTENT. This holds against libcurl's own resending as well: a call that is
+ *     not idempotent reaches the server at most once, on fresh and reused connections alike
+ *     (the attempt fails instead);
+ * (c) the server said "not now": 502, 503, 504, PVE's proxy errors 595 and 596, and PVE's lock
+ *     timeout (500 "can't lock file ... - got timeout", raised before the action ran): any call.
+ * Never: 4xx answers, a refused login, TLS verification failures, a full response (the answer
+ * arrived), a call whose write callback already got bytes.
+ * Waits between attempts: full jitter, a random time in [0, min(max_delay_ms,
+ * base_ms * 2^(attempt-1))], or the server's Retry-After when it sends one; no attempt starts
+ * after deadline_ms from the call's start (nor after its own timeout). Each retry is logged at
+ * PMX_LOG_INFO with the reason (never a secret).
+ */
+typedef struct pmx_retry_opts {
+    uint32_t size;         /* sizeof(pmx_retry_opts), set by PMX_OPTS_INIT */
+    uint32_t flags;        /* none yet: must be 0 */
+    uint32_t max_attempts; /* attempts in all, the first included; 0 = 4; 1 = no retry */
+    uint32_t reserved;     /* must be 0 */
+    int64_t base_ms;       /* 0 = 250 */
+    int64_t max_delay_ms;  /* 0 = 5000 */
+    int64_t deadline_ms;   /* 0 = 30000 */
+} pmx_retry_opts;
+
+/**
+ * Set the client's retry policy for later calls (see pmx_retry_opts).
+ * Retries are on by default: up to 4 attempts within 30 s, for the three safe classes. NULL
+ * restores the defaults; max_attempts = 1 turns retries off. Read during the call.
+ * @return PMX_OK, PMX_EINVAL (bad size, flags or reserved fields, negative times).
+ * May be called from a callback. Since: 1.0
+ */
+PMX_API int pmx_client_set_retry(pmx_client *c, const pmx_retry_opts *opts);
 
 /**
  * Per-call options. Initialise with `pmx_call_opts o = PMX_OPTS_INIT(pmx_call_opts);`: fields
@@ -88,6 +149,20 @@ typedef struct pmx_call_opts {
     /* Destructor of the call's userdata: runs once when the call is freed (its last reference
      * dropped), only for an accepted call. NULL = none. */
     pmx_free_fn userdata_free;
+    /* Retry policy of this call; NULL = the client's (pmx_client_set_retry()). Read during the
+     * start function. */
+    const pmx_retry_opts *retry;
+    /* Where a successful response body goes instead of memory: a callback, or a file created
+     * (or truncated) at that path, written as the body arrives and removed again if the call
+     * fails; at most one of the two; NULL = memory. The path is copied. In both cases memory
+     * use stays constant and the client's response cap (pmx_client_set_max_response()) does
+     * not apply; bodies without Content-Length (closed by the server) are fine. */
+    pmx_write_fn write_fn;
+    const char *output_path;
+    pmx_progress_fn progress_fn; /* NULL = none */
+    /* Stall limit of this call (see pmx_client_set_stall_timeout()); 0 = the client's. */
+    int64_t stall_ms;
+    int64_t stall_bytes_per_s;
 } pmx_call_opts;
 
 /**
@@ -176,6 +251,20 @@ PMX_API const char *pmx_call_error(const pmx_call *call);
  */
 PMX_API int pmx_call_param_error(const pmx_call *call, size_t i, const char **name,
                                  const char **message);
+
+/**
+ * How many times the call was handed to the transport: 1 for a call that went out once, more
+ * when it was retried or moved to another endpoint (or libcurl resent an idempotent call on its
+ * own), 0 when it never went out. May be called from a callback. Since: 1.0
+ */
+PMX_API uint32_t pmx_call_attempts(const pmx_call *call);
+
+/**
+ * The base URL of the endpoint that answered (or was last tried), e.g. "https://pve2:8006";
+ * NULL before the first attempt. Static for the client's lifetime; valid while the client
+ * lives. May be called from a callback. Since: 1.0
+ */
+PMX_API const char *pmx_call_endpoint(const pmx_call *call);
 
 /** The userdata given when the call was started. Since: 1.0 */
 PMX_API void *pmx_call_userdata(const pmx_call *call);

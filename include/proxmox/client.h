@@ -9,9 +9,15 @@
 PMX_BEGIN_DECLS
 
 /**
- * Create a client for a PVE endpoint. @p url is "https://host[:port][/]" (port defaults to
- * 8006; IPv6 literals in brackets; "http://" is accepted for plain-text test servers). The URL
- * is parsed and validated once; nothing is sent until the first call.
+ * Create a client for a PVE endpoint, or for several endpoints of one cluster. @p url is
+ * "https://host[:port][/]" (port defaults to 8006; IPv6 literals in brackets; "http://" is
+ * accepted for plain-text test servers), or a comma-separated list of them
+ * ("https://pve1:8006,https://pve2:8006", all of one scheme), as libpq takes several hosts.
+ * Calls go to the current endpoint (the first, at start). When it cannot be reached (name
+ * resolution, connect, TLS handshake) or answers 595/596, the call and the client move on to
+ * the next one; a failed endpoint is avoided for a while (5 s, doubling up to 5 min) and then
+ * tried again. Tickets and tokens are valid cluster-wide: a switch needs no new login. The URLs
+ * are parsed and validated once; nothing is sent until the first call.
  * @param out  receives the client; caller frees with pmx_client_free().
  * @param url  copied.
  * @return PMX_OK, PMX_EINVAL (bad URL: no host, bad port, unknown scheme, path, query,
@@ -122,8 +128,10 @@ PMX_API int pmx_client_set_tfa_response(pmx_client *c, const char *response);
 
 /**
  * Pin the server's leaf certificate by SHA-256 fingerprint, as PVE shows it: 32 hex bytes
- * separated by colons, any case ("AB:CD:..."); colons are optional. A pin replaces the chain and
- * hostname checks, like PVE's own clients. Copied. NULL removes the pin. Changing the TLS policy
+ * separated by colons, any case ("AB:CD:..."); colons are optional. Several fingerprints may be
+ * given, comma-separated (each node of a cluster has its own certificate): a certificate that
+ * matches any of them passes. A pin replaces the chain and hostname checks, like PVE's own
+ * clients. Copied. NULL removes the pin. Changing the TLS policy
  * drops open connections and cached TLS sessions, so it applies to every later call.
  * Fails closed: pinning needs libcurl built with OpenSSL (Debian's libcurl4); with another TLS
  * backend, or when libcurl refuses any of the options, each call fails with PMX_ETLS before
@@ -217,10 +225,21 @@ PMX_API int pmx_client_set_log_cb(pmx_client *c, pmx_log_level max_level, pmx_lo
                                   void *userdata, pmx_free_fn userdata_free);
 
 /**
- * The endpoint's base URL as parsed ("https://host:8006"), static for the client's lifetime.
- * May be called from a callback. Since: 1.0
+ * The base URL of the endpoint calls go to now ("https://host:8006"), as parsed; with several
+ * endpoints it changes when the client fails over. The string is static for the client's
+ * lifetime. May be called from a callback. Since: 1.0
  */
 PMX_API const char *pmx_client_url(const pmx_client *c);
+
+/** Number of endpoints given to pmx_client_new() (1 or more; 0 for NULL). Since: 1.0 */
+PMX_API size_t pmx_client_endpoint_count(const pmx_client *c);
+
+/**
+ * Base URL of endpoint @p i (0 .. count-1) as parsed, static for the client's lifetime; NULL
+ * past the end. May be called from a callback. Since: 1.0
+ */
+PMX_API const char *pmx_client_endpoint(const pmx_client *c, size_t i);
+
 
 /**
  * Number of calls started on this client that have not completed yet (including calls waiting
