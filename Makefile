@@ -167,6 +167,18 @@ $(B)/bin/bench: $(BENCH_SRCS) $(STLIB)
 check: deps
 	@$(MAKE) -s --no-print-directory all $(B)/tests/check_all $(TEST_PROGS)
 	PMX_BUILD=$(B) PMX_SCHEMA=$(SCHEMA) $(B)/tests/check_all
+	@$(MAKE) -s --no-print-directory check-python
+
+# The Python binding's tests load $(B)'s libproxmox.so.1. A sanitized library needs the
+# sanitizer runtime loaded first into the (uninstrumented) interpreter, and no leak report on
+# the interpreter's own memory.
+ifeq ($(SAN),1)
+SAN_RUNTIME := $(firstword $(wildcard $(shell $(CC) -print-file-name=libclang_rt.asan-$(shell uname -m).so) $(shell $(CC) -print-file-name=libasan.so)))
+PY_TEST_ENV := LD_PRELOAD=$(SAN_RUNTIME) ASAN_OPTIONS=$(ASAN_OPTIONS):detect_leaks=0
+endif
+check-python: lib programs
+	PMX_BUILD=$(abspath $(B)) LIBPROXMOX_LIBRARY=$(abspath $(B))/lib/$(SONAME) $(PY_TEST_ENV) \
+	  $(PYTHON) -m pytest -q -p no:cacheprovider bindings/python/tests
 
 demo: deps
 	@$(MAKE) -s --no-print-directory all
