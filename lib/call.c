@@ -431,7 +431,7 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
     pmx_client *c = call->client;
     c->in_callback++;
     call->progress_fn(call, (int64_t)dlnow, dltotal ? (int64_t)dltotal : -1, (int64_t)ulnow,
-                      ultotal ? (int64_t)ultotal : -1, call->userdata);
+                      ultotal ? (int64_t)ultotal : -1, call->progress_ud);
     c->in_callback--;
     return call->state == CALL_RUNNING ? 0 : 1; /* (cancelled from inside: stop) */
 }
@@ -1191,6 +1191,7 @@ int pmx__call_start_spec(pmx_client *c, const pmx__call_spec *spec, pmx_done_fn 
         call->write_fn = o->write_fn;
     if (o && OPTS_HAS(o, progress_fn))
         call->progress_fn = o->progress_fn;
+    call->progress_ud = spec->progress_ud ? spec->progress_ud : userdata;
     if (o && OPTS_HAS(o, stall_bytes_per_s)) {
         call->stall_ms = o->stall_ms;
         call->stall_bps = o->stall_bytes_per_s;
@@ -1212,7 +1213,7 @@ int pmx__call_start_spec(pmx_client *c, const pmx__call_spec *spec, pmx_done_fn 
     call->resp.secret = call->secret;
     call->started_ms = pmx__now_ms();
     call->json_body = o && (o->flags & PMX_CALL_JSON_BODY);
-    call->timeout_ms = c->total_ms;
+    call->timeout_ms = spec->no_timeout ? 0 : c->total_ms;
     if (o && OPTS_HAS(o, timeout_ms) && o->timeout_ms > 0)
         call->timeout_ms = o->timeout_ms;
     if (call->internal && call->timeout_ms <= 0)

@@ -138,6 +138,7 @@ struct pmx_call {
     int out_fd;                 /* -1: none */
     int64_t sunk;               /* bytes given to the sink */
     pmx_progress_fn progress_fn;
+    void *progress_ud;
     int64_t stall_ms, stall_bps;
     unsigned ticket_gen;        /* which ticket it was sent with */
     int64_t timeout_ms;         /* total, from acceptance; 0: none */
@@ -350,9 +351,6 @@ int pmx__retry_from_opts(pmx__retry *r, const pmx_retry_opts *o);
 
 /* ---- client.c ---- */
 int pmx__client_reap(pmx_client *c); /* free requested inside a callback: do it now */
-/* Refuse work on a client that is unusable here: PMX_ERECURSIVE inside the log callback,
- * PMX_EFORKED in a child process after fork(). */
-int pmx__client_usable(const pmx_client *c);
 /* Run a stored userdata destructor once and forget it. */
 void pmx__ud_release(pmx__ud *u);
 

@@ -95,7 +95,23 @@ typedef struct pmx__call_spec {
     size_t ep;
     const char *want_node;      /* send to this node's endpoint (uploads); borrowed */
     const struct pmx__source *src; /* streamed body (POST); copied; NULL: params */
+    unsigned no_timeout : 1;    /* no total timeout (the client's is not applied) */
+    void *progress_ud;          /* userdata of the progress callback; NULL: the call's */
 } pmx__call_spec;
+
+/* ---- uploads (lib/transfer.c), run by the task machinery (lib/task.c) ---- */
+typedef struct pmx__upload pmx__upload;
+/* Check the options, open the file, set up the checksum: PMX_OK or PMX_EINVAL/PMX_ENOMEM. */
+int pmx__upload_new(pmx_client *c, const char *node, const char *storage,
+                    const pmx_upload_opts *o, void *userdata, pmx__upload **out);
+void pmx__upload_free(pmx__upload *u);
+bool pmx__upload_needs_hash(const pmx__upload *u);
+bool pmx__upload_waits(const pmx__upload *u); /* wait for the task (not PMX_UPLOAD_NO_WAIT) */
+/* One slice of the checksum pass: 1 = more to do, PMX_OK = done, else an error (*err set). */
+int pmx__upload_hash_step(pmx_client *c, pmx__upload *u, char **err);
+/* Start the upload request; done gets task as userdata. Like pmx__call_start_spec(). */
+int pmx__upload_send(pmx_client *c, pmx__upload *u, pmx_done_fn done, void *task,
+                     pmx_call **out);
 
 /* Start a call from a spec: same contract as pmx_call_start(). */
 int pmx__call_start_spec(pmx_client *c, const pmx__call_spec *spec, pmx_done_fn done,
@@ -123,6 +139,10 @@ int64_t pmx__now_ms(void);
 /* True while the client is being freed: pending timers fire once more with this set (their
  * owners complete with PMX_EDESTROYED and must not start new work). */
 bool pmx__client_destroying(const pmx_client *c);
+
+/* Refuse work on a client that is unusable here: PMX_ERECURSIVE inside the log callback,
+ * PMX_EFORKED in a child process after fork(). (lib/client.c) */
+int pmx__client_usable(const pmx_client *c);
 
 /* ---- logging (lib/client.c) ---- */
 bool pmx__log_enabled(const pmx_client *c, pmx_log_level level);

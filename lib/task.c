@@ -24,7 +24,9 @@ typedef enum {
     PH_STATUS = 1, /* GET …/status */
     PH_LOG_HEAD,   /* failed task: GET …/log?start=0&limit=N (learns total) */
     PH_LOG_TAIL,   /* failed task: GET …/log?start=total-N&limit=N */
-    PH_FOLLOW_LOG  /* follow: GET …/log?start=next&limit=page */
+    PH_FOLLOW_LOG, /* follow: GET …/log?start=next&limit=page */
+    PH_HASH,       /* upload: the checksum pass, one slice per timer */
+    PH_UPLOAD      /* upload: the POST …/upload request; its answer is the task's UPID */
 } phase;
 
 struct pmx_task {
@@ -40,7 +42,9 @@ struct pmx_task {
     /* options */
     int64_t first_ms, max_ms;
     double factor;
-    int64_t deadline; /* monotonic ms, -1: none */
+    int64_t timeout_ms; /* 0: none */
+    int64_t deadline;   /* monotonic ms, -1: none (armed when the wait for the task begins) */
+    pmx__upload *up;    /* an upload runs before the wait */
     int32_t log_lines;
     int32_t max_retries;
     int32_t page_lines;
@@ -81,6 +85,7 @@ struct pmx_task {
 /* ---- small helpers ---- */
 
 static void task_free(pmx_task *t) {
+    pmx__upload_free(t->up);
     pmx__free(t->upid);
     pmx__free(t->base);
     pmx__free(t->intervals);
@@ -191,6 +196,38 @@ static void finish(pmx_task *t, int result, const char *msg) {
 }
 
 static void issue(pmx_task *t);
+static void arm_deadline(pmx_task *t);
+static int set_upid(pmx_task *t, const char *upid);
+static void on_timer(pmx_client *c, void *arg);
+static void on_poll(pmx_call *call, int result, void *ud);
+
+static void hash_step(pmx_task *t) {
+    if (t->cancelled) {
+        finish(t, PMX_ECANCELLED, "upload cancelled");
+        return;
+    }
+    char *err = NULL;
+    int r = pmx__upload_hash_step(t->c, t->up, &err);
+    if (r == 1 && !t->cancelled) {
+        if ((t->timer = pmx__timer_add(t->c, 0, on_timer, t)) != NULL) {
+            t->timer_due = pmx__now_ms();
+            return;
+        }
+        r = PMX_ENOMEM;
+    }
+    if (t->cancelled) {
+        pmx__free(err);
+        finish(t, PMX_ECANCELLED, "upload cancelled");
+        return;
+    }
+    if (r != PMX_OK) {
+        finish(t, r, err ? err : "the checksum could not be computed");
+        pmx__free(err);
+        return;
+    }
+    t->ph = PH_UPLOAD;
+    issue(t);
+}
 
 static void on_timer(pmx_client *c, void *arg) {
     pmx_task *t = arg;
@@ -199,7 +236,10 @@ static void on_timer(pmx_client *c, void *arg) {
         finish(t, PMX_EDESTROYED, "client destroyed while waiting for the task");
         return;
     }
-    issue(t);
+    if (t->ph == PH_HASH)
+        hash_step(t);
+    else
+        issue(t);
 }
 
 /* The deadline passed. A failed task is still reported as failed, with what log we have. */
@@ -260,12 +300,21 @@ static void schedule(pmx_task *t) {
         t->cur_ms = 1;
 }
 
-static void on_poll(pmx_call *call, int result, void *ud);
-
 /* Send the request of the current phase. */
 static void issue(pmx_task *t) {
     if (t->cancelled) {
         finish(t, PMX_ECANCELLED, "wait cancelled");
+        return;
+    }
+    if (t->ph == PH_UPLOAD) {
+        pmx_call *call = NULL;
+        int r = pmx__upload_send(t->c, t->up, on_poll, t, &call);
+        if (r != PMX_OK) {
+            finish(t, r, r == PMX_EDESTROYED ? "client destroyed during the upload"
+                                             : "cannot start the upload");
+            return;
+        }
+        t->poll = call;
         return;
     }
     int64_t left = 0;
@@ -503,6 +552,40 @@ static void after_stopped(pmx_task *t) {
     }
 }
 
+/* The upload request ended: its answer is the imgcopy task's UPID, which is then waited for. The
+ * call layer already retried what was safe to retry: no transient-error loop here. */
+static void upload_answered(pmx_task *t, pmx_call *call, int result) {
+    if (result != PMX_OK) {
+        t->http_status = pmx_call_http_status(call);
+        finish(t, result, pmx_call_error(call));
+        return;
+    }
+    size_t len = 0;
+    const char *d = pmx_call_data(call, &len);
+    char *upid = NULL;
+    pmx_upid *u = NULL;
+    if (!d || *d != '"' || pmx__json_string(d, d + len, &upid) != d + len ||
+        pmx_upid_parse(upid, &u, NULL) != PMX_OK) {
+        pmx__free(upid);
+        finish(t, PMX_EDECODE, "the upload's answer is not a task id");
+        return;
+    }
+    pmx_upid_free(u);
+    int r = set_upid(t, upid);
+    pmx__free(upid);
+    if (r != PMX_OK) {
+        finish(t, r, "cannot keep the task id");
+        return;
+    }
+    if (!pmx__upload_waits(t->up)) {
+        finish(t, PMX_OK, NULL);
+        return;
+    }
+    t->ph = PH_STATUS;
+    arm_deadline(t);
+    issue(t);
+}
+
 static void on_poll(pmx_call *call, int result, void *ud) {
     pmx_task *t = ud;
     /* Drop our reference; the loop holds its own until this callback returns. */
@@ -519,6 +602,10 @@ static void on_poll(pmx_call *call, int result, void *ud) {
     }
     if (result == PMX_EDESTROYED || pmx__client_destroying(t->c)) {
         finish(t, PMX_EDESTROYED, "client destroyed while waiting for the task");
+        return;
+    }
+    if (t->ph == PH_UPLOAD) {
+        upload_answered(t, call, result);
         return;
     }
     if (result != PMX_OK) {
@@ -608,6 +695,9 @@ static void on_poll(pmx_call *call, int result, void *ud) {
         schedule(t);
         return;
     }
+    case PH_HASH:
+    case PH_UPLOAD:
+        break; /* (handled above) */
     }
     if (r == PMX_EDECODE && !err)
         err = pmx__strdup("malformed task log answer");
@@ -659,9 +749,7 @@ static int read_opts(pmx_task *t, const pmx_task_opts *o) {
     if (OPT_HAS(o, timeout_ms)) {
         if (o->timeout_ms < 0)
             return PMX_EINVAL;
-        int64_t now = pmx__now_ms();
-        if (o->timeout_ms > 0) /* saturating: a deadline near INT64_MAX means none in practice */
-            t->deadline = o->timeout_ms > INT64_MAX - now ? INT64_MAX : now + o->timeout_ms;
+        t->timeout_ms = o->timeout_ms;
     }
     if (OPT_HAS(o, log_lines) && o->log_lines != 0)
         t->log_lines = o->log_lines < 0 ? 0 : o->log_lines;
@@ -685,6 +773,14 @@ static int read_opts(pmx_task *t, const pmx_task_opts *o) {
     return PMX_OK;
 }
 
+/* The wait for the task begins: its deadline counts from now (for an upload, not from the
+ * start of the transfer). Saturating: a deadline near INT64_MAX means none in practice. */
+static void arm_deadline(pmx_task *t) {
+    int64_t now = pmx__now_ms();
+    if (t->timeout_ms > 0)
+        t->deadline = t->timeout_ms > INT64_MAX - now ? INT64_MAX : now + t->timeout_ms;
+}
+
 /* "/nodes/{node}/tasks/{upid}" with both escaped; NULL on ENOMEM. */
 static int task_path(const char *upid, char **out) {
     pmx_upid *u = NULL;
@@ -703,24 +799,37 @@ static int task_path(const char *upid, char **out) {
     return PMX_OK;
 }
 
-static int start(pmx_client *c, const char *upid, const pmx_task_opts *opts, bool follow,
-                 pmx_task_line_fn line, pmx_task_fn done, void *userdata, pmx_task **out) {
-    if (out)
-        *out = NULL;
-    if (!c || !upid)
-        return PMX_EINVAL;
-    if (pmx__client_destroying(c))
-        return PMX_EDESTROYED;
-    pmx_task *t = pmx__calloc(1, sizeof *t);
-    if (!t)
-        return PMX_ENOMEM;
-    t->refs = 1; /* the loop's, dropped after the callback */
-    t->result = PMX_EPENDING;
-    int r = read_opts(t, opts);
-    if (r == PMX_OK)
-        r = task_path(upid, &t->base);
+/* The task's UPID is known: its paths, for the wait. */
+static int set_upid(pmx_task *t, const char *upid) {
+    int r = task_path(upid, &t->base);
     if (r == PMX_OK && !(t->upid = pmx__strdup(upid)))
         r = PMX_ENOMEM;
+    return r;
+}
+
+/* A wait for upid, or (upid NULL) the upload up followed by the wait for its task (up then
+ * belongs to the task, also on failure). */
+static int start(pmx_client *c, const char *upid, pmx__upload *up, const pmx_task_opts *opts,
+                 bool follow, pmx_task_line_fn line, pmx_task_fn done, void *userdata,
+                 pmx_task **out) {
+    if (out)
+        *out = NULL;
+    int r = c ? pmx__client_usable(c) : PMX_EINVAL;
+    if (r == PMX_OK && !upid && !up)
+        r = PMX_EINVAL;
+    if (r == PMX_OK && pmx__client_destroying(c))
+        r = PMX_EDESTROYED;
+    pmx_task *t = r == PMX_OK ? pmx__calloc(1, sizeof *t) : NULL;
+    if (!t) {
+        pmx__upload_free(up);
+        return r ? r : PMX_ENOMEM;
+    }
+    t->refs = 1; /* the loop's, dropped after the callback */
+    t->result = PMX_EPENDING;
+    t->up = up;
+    r = read_opts(t, opts);
+    if (r == PMX_OK && upid)
+        r = set_upid(t, upid);
     if (r != PMX_OK) {
         task_free(t);
         return r;
@@ -730,12 +839,24 @@ static int start(pmx_client *c, const char *upid, const pmx_task_opts *opts, boo
     t->line = line;
     t->userdata = userdata;
     t->cur_ms = t->first_ms;
-    t->ph = PH_STATUS;
     t->active = true;
-    /* The first request goes out now; its answer arrives from the loop. @done is set only
-     * once it is under way, so a failure here never calls back. */
     t->refs++;
-    issue(t);
+    if (up && pmx__upload_needs_hash(up)) {
+        /* The checksum pass runs in slices from the loop, the first on its next pass. */
+        t->ph = PH_HASH;
+        if (!(t->timer = pmx__timer_add(c, 0, on_timer, t))) {
+            task_free(t);
+            return PMX_ENOMEM;
+        }
+        t->timer_due = pmx__now_ms();
+    } else {
+        /* The first request goes out now; its answer arrives from the loop. @done is set
+         * only once it is under way, so a failure here never calls back. */
+        t->ph = up ? PH_UPLOAD : PH_STATUS;
+        if (!up)
+            arm_deadline(t);
+        issue(t);
+    }
     if (!t->active) {
         r = t->result;
         task_free(t); /* finish() dropped the loop's reference; ours is the last */
@@ -752,7 +873,39 @@ static int start(pmx_client *c, const char *upid, const pmx_task_opts *opts, boo
 
 int pmx_task_wait(pmx_client *c, const char *upid, const pmx_task_opts *opts, pmx_task_fn done,
                   void *userdata, pmx_task **out) {
-    return start(c, upid, opts, false, NULL, done, userdata, out);
+    return start(c, upid, NULL, opts, false, NULL, done, userdata, out);
+}
+
+int pmx_upload_start(pmx_client *c, const char *node, const char *storage,
+                     const pmx_upload_opts *opts, pmx_task_fn done, void *userdata,
+                     pmx_task **out) {
+    if (out)
+        *out = NULL;
+    int r = c ? pmx__client_usable(c) : PMX_EINVAL;
+    if (r)
+        return r;
+    pmx__upload *up = NULL;
+    if ((r = pmx__upload_new(c, node, storage, opts, userdata, &up)) != PMX_OK)
+        return r;
+#define UHAS(f) (opts->size >= offsetof(pmx_upload_opts, f) + sizeof opts->f)
+    const pmx_task_opts *to = UHAS(task) ? opts->task : NULL;
+    if (to && to->size >= offsetof(pmx_task_opts, userdata_free) + sizeof to->userdata_free &&
+        to->userdata_free) {
+        pmx__upload_free(up);
+        return PMX_EINVAL; /* one destructor: the upload's own */
+    }
+    pmx_task *t = NULL;
+    r = start(c, NULL, up, to, false, NULL, done, userdata, &t);
+    if (r != PMX_OK)
+        return r;
+    if (UHAS(userdata_free))
+        t->userdata_free = opts->userdata_free;
+#undef UHAS
+    if (out)
+        *out = t;
+    else
+        pmx_task_unref(t);
+    return PMX_OK;
 }
 
 int pmx_task_wait_call(pmx_client *c, const pmx_call *call, const pmx_task_opts *opts,
@@ -778,7 +931,7 @@ int pmx_task_wait_call(pmx_client *c, const pmx_call *call, const pmx_task_opts 
     r = pmx_upid_parse(upid, &u, NULL);
     pmx_upid_free(u);
     if (r == PMX_OK)
-        r = start(c, upid, opts, false, NULL, done, userdata, out);
+        r = start(c, upid, NULL, opts, false, NULL, done, userdata, out);
     else if (r == PMX_EINVAL)
         r = PMX_EDECODE;
     pmx__free(upid);
@@ -787,7 +940,7 @@ int pmx_task_wait_call(pmx_client *c, const pmx_call *call, const pmx_task_opts 
 
 int pmx_task_follow(pmx_client *c, const char *upid, const pmx_task_opts *opts,
                     pmx_task_line_fn line, pmx_task_fn done, void *userdata, pmx_task **out) {
-    return start(c, upid, opts, true, line, done, userdata, out);
+    return start(c, upid, NULL, opts, true, line, done, userdata, out);
 }
 
 int pmx_task_cancel(pmx_task *t) {
