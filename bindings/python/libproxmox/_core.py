@@ -32,6 +32,16 @@ def _release(ud):
     _registry.pop(ud, None)
 
 
+def cstr(value, name):
+    """A str (or bytes) as the NUL-terminated UTF-8 the C API takes; a NUL inside would cut the
+    value short without a word, so it is refused."""
+    b = value if isinstance(value, bytes) else str(value).encode()
+    if b"\0" in b:
+        raise ValidationError("%s: contains a NUL character" % name,
+                              errors={name: "contains a NUL character"})
+    return b
+
+
 def _params(kwargs):
     """A pmx_params handle for a dict of name -> value (caller frees), or None when empty.
     bool -> 0/1, int, float, str; list/tuple -> repeated key; None -> not sent."""
@@ -42,21 +52,21 @@ def _params(kwargs):
         for name, v in kwargs.items():
             if v is None:
                 continue
-            k = name.encode()
+            k = cstr(name, name)
             if isinstance(v, bool):
                 r = lib.pmx_params_set_bool(p, k, 1 if v else 0)
             elif isinstance(v, int):
                 r = lib.pmx_params_set_int(p, k, v) if -2**63 <= v < 2**63 else \
-                    lib.pmx_params_set_str(p, k, str(v).encode())
+                    lib.pmx_params_set_str(p, k, cstr(v, name))
             elif isinstance(v, float):
                 r = lib.pmx_params_set_double(p, k, v)
             elif isinstance(v, (list, tuple)):
                 r = _lib.OK
                 for item in v:
                     item = int(item) if isinstance(item, bool) else item
-                    r = r or lib.pmx_params_add_str(p, k, str(item).encode())
+                    r = r or lib.pmx_params_add_str(p, k, cstr(item, name))
             elif isinstance(v, (str, bytes)):
-                r = lib.pmx_params_set_str(p, k, v if isinstance(v, bytes) else v.encode())
+                r = lib.pmx_params_set_str(p, k, cstr(v, name))
             else:
                 raise ValidationError("%s: unsupported value type %s" % (name, type(v).__name__),
                                       errors={name: "unsupported value type"})
@@ -78,10 +88,18 @@ def result(call, code):
     if code == _lib.OK:
         n = c_size_t()
         ptr = lib.pmx_call_data(call, byref(n))
-        if not ptr:
-            return None
-        return json.loads(ctypes.string_at(ptr, n.value))
+        return decode(ptr, n.value)
     raise call_error(call, code)
+
+
+def decode(ptr, n):
+    """The JSON text of a call's data (pointer, length) as Python objects; None when absent."""
+    if not ptr:
+        return None
+    try:
+        return json.loads(ctypes.string_at(ptr, n))
+    except ValueError as e:  # the library checked the envelope; a data member Python refuses
+        raise Error("malformed data in the response: %s" % e, code=_lib.EDECODE) from None
 
 
 def call_error(call, code):
@@ -151,11 +169,16 @@ def task_opts(timeout, first_interval, max_interval, factor, log_lines, free=Non
 
 def upid_of(value):
     """A UPID from a string or a task-starting call's result."""
-    if isinstance(value, bytes):
-        value = value.decode()
-    if not isinstance(value, str):
+    if not isinstance(value, (str, bytes)):
         raise ValidationError("not a UPID: %r" % (value,), errors={"upid": "not a string"})
-    return value.encode()
+    return cstr(value, "upid")
+
+
+def path_of(path):
+    if not isinstance(path, str):
+        raise ValidationError("path: expected a str, got %s" % type(path).__name__,
+                              errors={"path": "not a string"})
+    return cstr(path, "path")
 
 
 # ---- the environment ------------------------------------------------------------------------
@@ -246,24 +269,25 @@ class Core:
         self._c = None
         self._hooks = Hooks(tfa, logger)
         c = c_void_p()
-        r = lib.pmx_client_new(byref(c), str(endpoint).encode())
+        r = lib.pmx_client_new(byref(c), cstr(endpoint, "endpoint"))
         check(r, "endpoint")
         self._c = c.value
         try:
             if fingerprint:
-                check(lib.pmx_client_set_fingerprint(self._c, fingerprint.encode()), "fingerprint")
+                check(lib.pmx_client_set_fingerprint(self._c, cstr(fingerprint, "fingerprint")), "fingerprint")
             if ca_file:
                 check(lib.pmx_client_set_ca_file(self._c, os.fsencode(ca_file)), "ca_file")
             if insecure:
                 check(lib.pmx_client_set_insecure(self._c, 1), "insecure")
             if token:
-                check(lib.pmx_client_set_token(self._c, token.encode()), "token")
+                check(lib.pmx_client_set_token(self._c, cstr(token, "token")), "token")
             elif username is not None or password is not None:
                 if not username or password is None:
                     raise ValidationError("username and password go together",
                                           errors={"password" if username else "username":
                                                   "property is missing and it is not optional"})
-                check(lib.pmx_client_set_password(self._c, username.encode(), password.encode()),
+                check(lib.pmx_client_set_password(self._c, cstr(username, "username"),
+                                                    cstr(password, "password")),
                       "username")
             if timeout is not None or connect_timeout is not None:
                 connect = DEFAULT_CONNECT_MS if connect_timeout is None else _ms(connect_timeout)
@@ -273,7 +297,7 @@ class Core:
                 check(lib.pmx_client_set_max_connections(self._c, int(max_connections)),
                       "max_connections")
             if isinstance(tfa, str):
-                check(lib.pmx_client_set_tfa_response(self._c, tfa.encode()), "tfa")
+                check(lib.pmx_client_set_tfa_response(self._c, cstr(tfa, "tfa")), "tfa")
             elif tfa is not None:
                 check(lib.pmx_client_set_tfa_cb(self._c, _on_tfa, keep(self._hooks), _release),
                       "tfa")

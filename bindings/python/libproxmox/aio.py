@@ -6,9 +6,7 @@ no helper thread.
         nodes, version = await asyncio.gather(pve.get("/nodes"), pve.get("/version"))
 """
 import asyncio
-import ctypes
 import itertools
-import json
 from ctypes import byref, c_size_t, c_void_p
 
 from . import _core, _lib
@@ -32,7 +30,7 @@ def _on_done(call, result, ud):
         if result == _OK:
             n = c_size_t()
             ptr = lib.pmx_call_data(call, byref(n))
-            fut.set_result(json.loads(ctypes.string_at(ptr, n.value)) if ptr else None)
+            fut.set_result(_core.decode(ptr, n.value))
         else:
             fut.set_exception(_core.call_error(call, result))
     except BaseException as e:  # a decoding error goes to the awaiting code, not lost
@@ -182,14 +180,14 @@ class Client(_core.Core):
     async def _request(self, verb, path, params):
         """Start a call and await it; returns its data or raises."""
         d = self._attach()
+        b = _core.path_of(path)
         p = _core.params_or_none(params)
         try:
             fut = d.loop.create_future()
             key = next(_keys)
             _futures[key] = fut
             call = c_void_p()
-            r = lib.pmx_call_start_ex(d.c, verb, path.encode(), p, None, _on_done, key,
-                                      byref(call))
+            r = lib.pmx_call_start_ex(d.c, verb, b, p, None, _on_done, key, byref(call))
         finally:
             if p:
                 lib.pmx_params_free(p)
@@ -253,9 +251,19 @@ class Client(_core.Core):
     def _start_task(self, upid, follow, *opts):
         d = self._attach()
         sink = _TaskSink(d.loop, self._hooks, follow)
-        key = _core.keep(sink)
         o = _core.task_opts(*opts, free=_core._release)
+        key = _core.keep(sink)
         task = c_void_p()
+        r = _lib.EINVAL
+        try:
+            r = self._start_task_call(d, upid, follow, o, key, task)
+        finally:
+            if r != _OK:
+                _core._registry.pop(key, None)  # not accepted: the destructor never runs
+        return sink, task.value
+
+    @staticmethod
+    def _start_task_call(d, upid, follow, o, key, task):
         if follow:
             r = lib.pmx_task_follow(d.c, _core.upid_of(upid), byref(o), _on_task_line,
                                     _on_task_done, key, byref(task))
@@ -263,10 +271,9 @@ class Client(_core.Core):
             r = lib.pmx_task_wait(d.c, _core.upid_of(upid), byref(o), _on_task_done, key,
                                   byref(task))
         if r != _OK:
-            _core._registry.pop(key, None)  # not accepted: the destructor never runs
             from .client import _start_error
             raise _start_error(r, "upid")
-        return sink, task.value
+        return r
 
     def _free(self):
         super()._free()

@@ -1,4 +1,5 @@
 """The synchronous client: each method runs the library's loop until its call is done."""
+import threading
 from ctypes import byref, c_void_p
 
 from . import _core, _lib
@@ -24,13 +25,23 @@ class Client(_core.Core):
     One client belongs to one thread; the GIL is released while it waits.
     """
 
+    def __init__(self, endpoint, **kwargs):
+        # The C client belongs to one thread at a time: threads sharing this object take turns.
+        self._lock = threading.RLock()
+        super().__init__(endpoint, **kwargs)
+
     def _request(self, verb, path, params):
         """Start a call and wait for it; returns its data or raises."""
+        with self._lock:
+            return self._request_locked(verb, path, params)
+
+    def _request_locked(self, verb, path, params):
+        b = _core.path_of(path)
         p = _core.params_or_none(params)
         call = c_void_p()
         try:
-            r = lib.pmx_call_start_ex(self._handle(), verb, path.encode(), p, None,
-                                      _lib.NULL_DONE, None, byref(call))
+            r = lib.pmx_call_start_ex(self._handle(), verb, b, p, None, _lib.NULL_DONE, None,
+                                      byref(call))
         finally:
             if p:
                 lib.pmx_params_free(p)
@@ -55,24 +66,32 @@ class Client(_core.Core):
         raises TaskError (its exit status and last log lines) when it failed, TimeoutError when
         ``timeout`` passed first."""
         o = _core.task_opts(timeout, first_interval, max_interval, factor, log_lines)
+        b = _core.upid_of(upid)
         task = c_void_p()
-        r = lib.pmx_task_wait(self._handle(), _core.upid_of(upid), byref(o), _lib.TASK_FN(), None,
-                              byref(task))
-        return self._finish_task(r, task)
+        with self._lock:
+            r = lib.pmx_task_wait(self._handle(), b, byref(o), _lib.TASK_FN(), None, byref(task))
+            return self._finish_task(r, task)
 
     def follow_task(self, upid, on_line=None, *, timeout=None, first_interval=None,
                     max_interval=None, factor=None, log_lines=None):
         """Follow a task's log until the task stopped: ``on_line(n, text)`` gets each new line
         once, in order. Returns and raises like wait_task()."""
-        key = _core.keep(_LineSink(self._hooks, on_line))
         o = _core.task_opts(timeout, first_interval, max_interval, factor, log_lines,
                             _core._release)
+        b = _core.upid_of(upid)
         task = c_void_p()
-        r = lib.pmx_task_follow(self._handle(), _core.upid_of(upid), byref(o), _on_line,
-                                _lib.TASK_FN(), key, byref(task))
-        if r != _lib.OK:
-            _core._registry.pop(key, None)  # not accepted: the destructor never runs
-        return self._finish_task(r, task)
+        with self._lock:
+            c = self._handle()
+            key = _core.keep(_LineSink(self._hooks, on_line))
+            r = lib.pmx_task_follow(c, b, byref(o), _on_line, _lib.TASK_FN(), key,
+                                    byref(task))
+            if r != _lib.OK:
+                _core._registry.pop(key, None)  # not accepted: the destructor never runs
+            return self._finish_task(r, task)
+
+    def _free(self):
+        with self._lock:
+            super()._free()
 
     def _finish_task(self, r, task):
         if r != _lib.OK:

@@ -359,3 +359,74 @@ def test_callbacks_do_not_outlive_the_client(mock):
 def test_versions():
     assert libproxmox.library_version() == libproxmox.__version__
     assert isinstance(libproxmox.schema_version(), str)
+
+
+def test_bad_input_from_the_caller(client, mock):
+    before = mock.stats()["requests"]
+    with pytest.raises(libproxmox.ValidationError) as e:
+        client.get("/version\0/x")
+    assert e.value.param == "path"
+    with pytest.raises(libproxmox.ValidationError) as e:
+        client.get(42)
+    assert e.value.param == "path"
+    with pytest.raises(libproxmox.ValidationError) as e:
+        client.set("/nodes/pve1/qemu/100/config", description="cut\0here")
+    assert e.value.param == "description"
+    with pytest.raises(libproxmox.ValidationError) as e:
+        client.set("/nodes/pve1/qemu/100/config", description={"a": 1})
+    assert e.value.param == "description"
+    with pytest.raises(libproxmox.ValidationError):
+        libproxmox.Client(mock.url, token=mock.token + "\0")
+    with pytest.raises(libproxmox.ValidationError):
+        client.wait_task(None)
+    with pytest.raises(libproxmox.ValidationError):
+        client.wait_task("UPID:not-one")
+    assert mock.stats()["requests"] == before
+    assert client.get("/version")["release"] == "9.0"  # the client goes on working
+
+
+def test_bad_answers_from_the_server(client, mock):
+    mock.faults(malformed=1)
+    with pytest.raises(libproxmox.Error) as e:
+        client.get("/version")
+    assert e.value.code == -7  # PMX_EDECODE
+    mock.faults(fail_5xx=1, fail_status=500)
+    with pytest.raises(libproxmox.Error) as e:
+        client.create("/nodes/pve1/qemu/100/status/start")  # a POST: not retried
+    assert e.value.status == 500
+    mock.faults(close_mid_response=1)
+    with pytest.raises(libproxmox.ConnectionError):
+        client.create("/nodes/pve1/qemu/100/status/start")
+    assert client.get("/version")["release"] == "9.0"
+
+
+def test_threads_sharing_a_client_take_turns(client):
+    import threading
+    results, errors = [], []
+
+    def work():
+        try:
+            for _ in range(20):
+                results.append(client.get("/version")["release"])
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and results == ["9.0"] * 80
+
+
+def test_calling_the_client_from_its_own_callback_is_refused(client):
+    vmid = new_vm(client)
+    seen = []
+
+    def on_line(n, text):
+        try:
+            client.get("/version")
+        except libproxmox.Error as e:
+            seen.append(e.code)
+    client.follow_task(client.nodes("pve1").qemu(vmid).status.start.post(), on_line,
+                       first_interval=0.05)
+    assert seen and set(seen) == {-11}  # PMX_ERECURSIVE
