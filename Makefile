@@ -136,6 +136,10 @@ $(B)/tests/global_init: tests/progs/global_init.c $(STLIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(PROG_CFLAGS) $(LDFLAGS) -o $@ $< $(PROG_LIBS)
 
+$(B)/bin/soak: bench/soak/soak.c $(STLIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(PROG_CFLAGS) $(LDFLAGS) -o $@ $< $(PROG_LIBS)
+
 $(B)/bin/bench: $(BENCH_SRCS) $(STLIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(PROG_CFLAGS) $(LDFLAGS) -o $@ $(BENCH_SRCS) $(PROG_LIBS)
@@ -149,7 +153,7 @@ demo: deps
 	@sh examples/demo.sh $(B)
 
 bench: deps
-	@$(MAKE) -s --no-print-directory all $(B)/bin/bench
+	@$(MAKE) -s --no-print-directory all $(B)/bin/bench $(B)/bin/soak
 	@sh bench/run.sh $(B)
 
 # ---- fuzzing (clang + libFuzzer): its own build dir and flags, independent of B / SAN ----
