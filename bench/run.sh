@@ -1,6 +1,6 @@
 #!/bin/sh
-# make bench: start pve-mock with a large inventory, run the benchmark, stop pve-mock; then the
-# Python binding next to proxmoxer against the same pve-mock.
+# make bench: start pve-mock with a large inventory, run the benchmark, then the Python binding
+# next to proxmoxer against the same pve-mock, stop it; then the soak run on a mock of its own.
 set -u
 B=${1:-build}
 PY=${2:-/usr/bin/python3}
@@ -15,3 +15,12 @@ if command -v "$PY" >/dev/null 2>&1; then
 else
     echo "(no $PY: the Python figures are skipped)"
 fi
+
+# Soak: SOAK_IN_FLIGHT calls in flight for SOAK_SECONDS against a mock whose tickets live 30 s,
+# with faults switched on and off (a separate mock, so the figures above are not disturbed).
+echo
+(
+    MOCK_ARGS="--ticket-lifetime 30 --auth-delay-ms 50" . tools/mock-start.sh
+    "$B/bin/soak" "$(field url)" "$(field fingerprint)" "$(field user)" "$(field password)" \
+        "${SOAK_SECONDS:-600}" "${SOAK_IN_FLIGHT:-1000}" 30
+)
