@@ -158,11 +158,11 @@ typedef struct pmx_call_opts {
      * use stays constant and the client's response cap (pmx_client_set_max_response()) does
      * not apply; bodies without Content-Length (closed by the server) are fine. */
     pmx_write_fn write_fn;
-    const char *output_path;
+    const char *output_path; /* the file of the body (see write_fn), or NULL */
     pmx_progress_fn progress_fn; /* NULL = none */
     /* Stall limit of this call (see pmx_client_set_stall_timeout()); 0 = the client's. */
     int64_t stall_ms;
-    int64_t stall_bytes_per_s;
+    int64_t stall_bytes_per_s; /* the rate of this call's stall limit; 0 = the client's */
 } pmx_call_opts;
 
 /**

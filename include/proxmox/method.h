@@ -102,7 +102,7 @@ typedef struct pmx_param_desc {
     double minimum, maximum;          /* with PMX_PARAM_HAS_MIN / HAS_MAX */
     int64_t min_length, max_length;   /* with PMX_PARAM_HAS_MIN_LENGTH / HAS_MAX_LENGTH */
     const char *const *enum_values;   /* allowed values, or NULL */
-    size_t n_enum;
+    size_t n_enum;                    /* number of enum_values */
     const char *pattern;       /* the schema's Perl regex (matched whole), or NULL */
     const char *posix_pattern; /* its anchored POSIX ERE translation, or NULL if none exists */
     const char *format;        /* registered format name ("pve-node"), or NULL */
@@ -128,7 +128,7 @@ typedef enum {
     PMX_KIND_ARRAY = 10    /* elements + size_t count (see pmx_field_desc.count_offset) */
 } pmx_kind;
 
-typedef struct pmx_type_desc pmx_type_desc;
+typedef struct pmx_type_desc pmx_type_desc; /* a result type, see struct pmx_type_desc */
 
 /** One field of a result struct. */
 typedef struct pmx_field_desc {
@@ -141,7 +141,7 @@ typedef struct pmx_field_desc {
     /* PMX_KIND_OBJECT: the struct; PMX_KIND_ARRAY: the element type, whose elements are
      * stored as T ** (objects), char ** (strings, raw), int64_t *, int * or double *. */
     const pmx_type_desc *type;
-    const char *description;
+    const char *description; /* the schema's description, or NULL */
     /* Indexed members ("net[n]" in the schema): the field is `char *x[count]` and JSON members
      * name0 .. name<count-1> fill its slots (name is then the base, "net"); 0 otherwise. */
     uint32_t count;
@@ -165,7 +165,7 @@ struct pmx_type_desc {
     const char *name;    /* C type name, e.g. "pve_version_get_result" (NULL for scalars) */
     size_t struct_size;  /* PMX_KIND_OBJECT: sizeof the struct */
     const pmx_field_desc *fields; /* PMX_KIND_OBJECT: sorted by name */
-    size_t n_fields;
+    size_t n_fields;              /* number of fields */
 };
 
 /** pmx_method_desc.flags */
@@ -182,10 +182,10 @@ typedef struct pmx_method_desc {
     uint32_t flags;             /* PMX_METHOD_* */
     const char *path;           /* template, "/nodes/{node}/qemu/{vmid}" */
     const char *name;           /* function name, "pve_nodes_qemu_vmid_get" */
-    const char *description;
+    const char *description;    /* the schema's description, or NULL */
     const pmx_param_desc *params; /* path parameters first (in path order), then by name */
-    size_t n_params;
-    size_t n_path_params;
+    size_t n_params;            /* number of params */
+    size_t n_path_params;       /* how many of them are path parameters (the first ones) */
     size_t params_size;         /* sizeof the generated <name>_params struct */
     const pmx_type_desc *result; /* NULL when the schema declares no result */
 } pmx_method_desc;
@@ -319,7 +319,7 @@ typedef struct pmx_propkey_desc {
     double minimum, maximum;  /* with PMX_PROPKEY_HAS_MIN / HAS_MAX */
     int64_t max_length;       /* with PMX_PROPKEY_HAS_MAX_LENGTH */
     const char *const *enum_values; /* allowed values, or NULL */
-    size_t n_enum;
+    size_t n_enum;                  /* number of enum_values */
     const char *pattern;       /* the schema's Perl regex, or NULL */
     const char *posix_pattern; /* its anchored POSIX ERE translation, or NULL */
     const char *format;        /* registered format ("mac-addr", "disk-size"), or NULL */
@@ -328,7 +328,7 @@ typedef struct pmx_propkey_desc {
     const char *requires;      /* another key that must be present with this one, or NULL */
     const char *default_value; /* the schema's default as text (informative), or NULL */
     const char *format_description; /* placeholder text ("XX:XX:XX:XX:XX:XX"), or NULL */
-    const char *description;
+    const char *description;   /* the schema's description, or NULL */
 } pmx_propkey_desc;
 
 /** A property-string format. */
@@ -338,7 +338,7 @@ typedef struct pmx_propstr_desc {
     const char *name;             /* C type, "pve_fmt_qemu_net" */
     size_t struct_size;           /* sizeof that struct */
     const pmx_propkey_desc *keys; /* sorted by name (strcmp), aliases included */
-    size_t n_keys;
+    size_t n_keys;                /* number of keys */
     const char *default_key;      /* the key that may stand bare, or NULL */
 } pmx_propstr_desc;
 

@@ -51,7 +51,7 @@ typedef struct pmx_upload_opts {
     /* Stall limit while sending (see pmx_client_set_stall_timeout()); 0 = the client's. No total
      * timeout cuts an upload that keeps moving. */
     int64_t stall_ms;
-    int64_t stall_bytes_per_s;
+    int64_t stall_bytes_per_s;   /* the rate of the stall limit; 0 = the client's */
     const pmx_task_opts *task;   /* how to wait for the imgcopy task; NULL = defaults */
     pmx_free_fn userdata_free;   /* runs when the returned task object is freed */
 } pmx_upload_opts;

@@ -6,10 +6,15 @@
 #error "Only <proxmox/proxmox.h> can be included directly."
 #endif
 
+/** Major version of these headers: the SONAME is libproxmox.so.MAJOR. */
 #define PMX_VERSION_MAJOR 1
+/** Minor version: new functions, nothing removed. */
 #define PMX_VERSION_MINOR 0
+/** Patch version: fixes only. */
 #define PMX_VERSION_PATCH 0
+/** The version as one number, 0xMMmmpp, to compare with pmx_version(). */
 #define PMX_VERSION_NUM ((PMX_VERSION_MAJOR << 16) | (PMX_VERSION_MINOR << 8) | PMX_VERSION_PATCH)
+/** The version as text, "MAJOR.MINOR.PATCH". */
 #define PMX_VERSION_STRING "1.0.0"
 /** True when the headers are at least version x.y.z. */
 #define PMX_VERSION_AT_LEAST(x, y, z) (PMX_VERSION_NUM >= (((x) << 16) | ((y) << 8) | (z)))

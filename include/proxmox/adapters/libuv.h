@@ -22,7 +22,7 @@
 extern "C" {
 #endif
 
-typedef struct pmx_libuv pmx_libuv;
+typedef struct pmx_libuv pmx_libuv; /* the adapter, see struct pmx_libuv */
 
 /** One socket of the client watched by a uv_poll_t (adapter-internal). */
 typedef struct pmx_libuv_sock {
