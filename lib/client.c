@@ -481,6 +481,61 @@ size_t pmx__endpoint_pick(pmx_client *c, const pmx_call *call) {
     return best;
 }
 
+size_t pmx__endpoint_count(const pmx_client *c) { return c->n_eps; }
+
+int pmx__endpoint_of_node(const pmx_client *c, const char *node) {
+    for (size_t i = 0; i < c->n_eps; i++)
+        if (c->eps[i].node && strcmp(c->eps[i].node, node) == 0)
+            return (int)i;
+    return -1;
+}
+
+bool pmx__endpoint_knows_node(const pmx_client *c, size_t i) { return c->eps[i].node != NULL; }
+
+typedef struct status_entry {
+    char *name, *type;
+    int local;
+} status_entry;
+
+static int status_member(const char *key, const char *v, const char *vend, void *ud) {
+    status_entry *e = ud;
+    char **slot = strcmp(key, "name") == 0 ? &e->name : strcmp(key, "type") == 0 ? &e->type : NULL;
+    if (slot && *v == '"') {
+        pmx__free(*slot);
+        *slot = NULL;
+        pmx__json_string(v, vend, slot);
+    } else if (strcmp(key, "local") == 0) {
+        e->local = *v == '1' || *v == 't' || (v[0] == '"' && v[1] == '1');
+    }
+    return 0;
+}
+
+typedef struct learn_ctx {
+    pmx_client *c;
+    size_t ep;
+} learn_ctx;
+
+static int status_item(const char *v, const char *vend, size_t i, void *ud) {
+    (void)i;
+    learn_ctx *l = ud;
+    status_entry e = {0};
+    if (*v == '{' && pmx__json_object_each(v, vend, status_member, &e) == 0 && e.local &&
+        e.name && e.type && strcmp(e.type, "node") == 0) {
+        pmx__free(l->c->eps[l->ep].node);
+        l->c->eps[l->ep].node = e.name;
+        e.name = NULL;
+    }
+    pmx__free(e.name);
+    pmx__free(e.type);
+    return 0;
+}
+
+void pmx__endpoint_learn(pmx_client *c, size_t i, const char *data, size_t len) {
+    learn_ctx l = {c, i};
+    if (i < c->n_eps && data && len && *data == '[')
+        pmx__json_array_each(data, data + len, status_item, &l);
+}
+
 int pmx__endpoint_failed(pmx_client *c, size_t ep) {
     if (c->n_eps == 1)
         return 0;

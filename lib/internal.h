@@ -99,6 +99,14 @@ typedef struct pmx__call_spec {
     void *progress_ud;          /* userdata of the progress callback; NULL: the call's */
 } pmx__call_spec;
 
+/* ---- endpoints (lib/client.c), for uploads: which endpoint is which PVE node ---- */
+size_t pmx__endpoint_count(const pmx_client *c);
+/* The endpoint that is node, or -1 when none is known to be. */
+int pmx__endpoint_of_node(const pmx_client *c, const char *node);
+bool pmx__endpoint_knows_node(const pmx_client *c, size_t i);
+/* Learn endpoint i's node from the data of its GET /cluster/status (the entry with local 1). */
+void pmx__endpoint_learn(pmx_client *c, size_t i, const char *data, size_t len);
+
 /* ---- uploads (lib/transfer.c), run by the task machinery (lib/task.c) ---- */
 typedef struct pmx__upload pmx__upload;
 /* Check the options, open the file, set up the checksum: PMX_OK or PMX_EINVAL/PMX_ENOMEM. */
@@ -109,6 +117,7 @@ bool pmx__upload_needs_hash(const pmx__upload *u);
 bool pmx__upload_waits(const pmx__upload *u); /* wait for the task (not PMX_UPLOAD_NO_WAIT) */
 /* One slice of the checksum pass: 1 = more to do, PMX_OK = done, else an error (*err set). */
 int pmx__upload_hash_step(pmx_client *c, pmx__upload *u, char **err);
+const char *pmx__upload_node(const pmx__upload *u);
 /* Start the upload request; done gets task as userdata. Like pmx__call_start_spec(). */
 int pmx__upload_send(pmx_client *c, pmx__upload *u, pmx_done_fn done, void *task,
                      pmx_call **out);

@@ -26,6 +26,7 @@ typedef enum {
     PH_LOG_TAIL,   /* failed task: GET …/log?start=total-N&limit=N */
     PH_FOLLOW_LOG, /* follow: GET …/log?start=next&limit=page */
     PH_HASH,       /* upload: the checksum pass, one slice per timer */
+    PH_PROBE,      /* upload: GET /cluster/status of each endpoint, to find the node's one */
     PH_UPLOAD      /* upload: the POST …/upload request; its answer is the task's UPID */
 } phase;
 
@@ -45,6 +46,7 @@ struct pmx_task {
     int64_t timeout_ms; /* 0: none */
     int64_t deadline;   /* monotonic ms, -1: none (armed when the wait for the task begins) */
     pmx__upload *up;    /* an upload runs before the wait */
+    size_t probe_ep;    /* PH_PROBE: the endpoint asked */
     int32_t log_lines;
     int32_t max_retries;
     int32_t page_lines;
@@ -201,6 +203,11 @@ static int set_upid(pmx_task *t, const char *upid);
 static void on_timer(pmx_client *c, void *arg);
 static void on_poll(pmx_call *call, int result, void *ud);
 
+/* After the checksum: find the node's endpoint first when there are several. */
+static phase first_upload_phase(const pmx_task *t) {
+    return pmx__endpoint_count(t->c) > 1 ? PH_PROBE : PH_UPLOAD;
+}
+
 static void hash_step(pmx_task *t) {
     if (t->cancelled) {
         finish(t, PMX_ECANCELLED, "upload cancelled");
@@ -225,7 +232,7 @@ static void hash_step(pmx_task *t) {
         pmx__free(err);
         return;
     }
-    t->ph = PH_UPLOAD;
+    t->ph = first_upload_phase(t);
     issue(t);
 }
 
@@ -305,6 +312,29 @@ static void issue(pmx_task *t) {
     if (t->cancelled) {
         finish(t, PMX_ECANCELLED, "wait cancelled");
         return;
+    }
+    if (t->ph == PH_PROBE) {
+        /* The next endpoint whose node is not known yet, while the upload's node is not. */
+        size_t n = pmx__endpoint_count(t->c);
+        while (t->probe_ep < n && pmx__endpoint_knows_node(t->c, t->probe_ep))
+            t->probe_ep++;
+        if (t->probe_ep < n && pmx__endpoint_of_node(t->c, pmx__upload_node(t->up)) < 0) {
+            static const pmx_retry_opts once = {sizeof(pmx_retry_opts), 0, 1, 0, 0, 0, 0};
+            pmx_call_opts o = PMX_OPTS_INIT(pmx_call_opts);
+            o.retry = &once;
+            o.timeout_ms = 10000;
+            pmx__call_spec spec = {.method = PMX_GET, .path = "/cluster/status", .opts = &o,
+                                   .force_ep = 1, .ep = t->probe_ep};
+            pmx_call *call = NULL;
+            int r = pmx__call_start_spec(t->c, &spec, on_poll, t, &call);
+            if (r != PMX_OK) {
+                finish(t, r, "cannot ask the endpoints which node they are");
+                return;
+            }
+            t->poll = call;
+            return;
+        }
+        t->ph = PH_UPLOAD; /* found, or none is that node: PVE will say so */
     }
     if (t->ph == PH_UPLOAD) {
         pmx_call *call = NULL;
@@ -608,6 +638,16 @@ static void on_poll(pmx_call *call, int result, void *ud) {
         upload_answered(t, call, result);
         return;
     }
+    if (t->ph == PH_PROBE) { /* an endpoint that cannot answer is skipped */
+        if (result == PMX_OK) {
+            size_t len = 0;
+            const char *d = pmx_call_data(call, &len);
+            pmx__endpoint_learn(t->c, t->probe_ep, d, len);
+        }
+        t->probe_ep++;
+        issue(t);
+        return;
+    }
     if (result != PMX_OK) {
         bool tr = transient(call, result);
         if (tr && (t->max_retries <= 0 || t->errors_in_row < t->max_retries)) {
@@ -696,6 +736,7 @@ static void on_poll(pmx_call *call, int result, void *ud) {
         return;
     }
     case PH_HASH:
+    case PH_PROBE:
     case PH_UPLOAD:
         break; /* (handled above) */
     }
@@ -852,7 +893,7 @@ static int start(pmx_client *c, const char *upid, pmx__upload *up, const pmx_tas
     } else {
         /* The first request goes out now; its answer arrives from the loop. @done is set
          * only once it is under way, so a failure here never calls back. */
-        t->ph = up ? PH_UPLOAD : PH_STATUS;
+        t->ph = up ? first_upload_phase(t) : PH_STATUS;
         if (!up)
             arm_deadline(t);
         issue(t);

@@ -217,6 +217,8 @@ bool pmx__upload_needs_hash(const pmx__upload *u) { return u->md != NULL; }
 
 bool pmx__upload_waits(const pmx__upload *u) { return !(u->flags & PMX_UPLOAD_NO_WAIT); }
 
+const char *pmx__upload_node(const pmx__upload *u) { return u->node; }
+
 static void progress(pmx__upload *u, pmx_call *call, int64_t up, int64_t total) {
     if (u->progress_fn)
         u->progress_fn(call, 0, -1, up, total, u->ud);
