@@ -280,6 +280,8 @@ install: lib $(B)/libproxmox.pc $(CMAKE_FILES) programs
 	ln -sf libproxmox.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libproxmox.so
 	install -m 644 $(STLIB) $(DESTDIR)$(LIBDIR)/
+	@# the system loader finds the new SONAME at once (for the Python package too)
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null 2>&1; then ldconfig; fi
 	install -m 644 $(B)/libproxmox.pc $(DESTDIR)$(PKGCONFIGDIR)/
 	install -m 755 $(filter-out %/pmx-gen,$(PROGRAMS)) $(DESTDIR)$(BINDIR)/
 	install -m 644 $(CMAKE_FILES) $(DESTDIR)$(CMAKEDIR)/
