@@ -145,8 +145,9 @@ class Method:
         ps = self.params
         if key in ps:
             return key
+        base = key[:-1] if key.endswith("_") else key  # a Python keyword escaped as "in_"
         for p in ps.values():  # the C name of the generated struct ("delete_"), or '-' as '_'
-            if key == p.c_name or key == p.name.replace("-", "_"):
+            if key == p.c_name or base == p.name or base == p.name.replace("-", "_"):
                 return p.name
         return key  # unknown: the validation names it
 

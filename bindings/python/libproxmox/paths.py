@@ -48,30 +48,16 @@ class Path:
         return sorted(names + [v for v, m in _VERBS.items() if m in self._node.methods])
 
     def __repr__(self):
-        return "<libproxmox path %s>" % self.path
+        return "<libproxmox path %s>" % self
 
-    @property
-    def template(self):
-        """The path template, "/nodes/{node}/qemu"."""
-        return self._node.template
-
-    @property
-    def path(self):
-        """The concrete path with the values given so far."""
+    def __str__(self):
+        """The concrete path with the values given so far, "/nodes/pve1/qemu"."""
         values = iter(self._values)
         return "/".join(_schema._segment(next(values)) if s.startswith("{") else s
                         for s in self._node.template.split("/"))
 
-    def method(self, verb):
-        """The schema's Method for ``verb`` ("get", "post", ...) here; PathError when none."""
-        m = self._node.methods.get(_VERBS[verb])
-        if m is None:
-            raise _schema.not_found(verb.upper() if verb in ("get", "post", "put", "delete")
-                                    else _lib.VERB_NAMES[_VERBS[verb]], self._node.template)
-        return m
-
     def _start(self, verb, params):
-        m = self.method(verb)
+        m = method_of(self, verb)
         path, wire = m.request(self._values, params, _params)
         return self._client._request(m.verb, path, wire)
 
@@ -89,6 +75,24 @@ class Path:
 
     create = post
     set = put
+
+
+# Helpers are functions, not attributes: every attribute name is free for a PVE path segment
+# (there are segments named "template", "pending", "ticket" ...).
+
+def template_of(path):
+    """The path template of an attribute path, "/nodes/{node}/qemu"."""
+    return path._node.template
+
+
+def method_of(path, verb):
+    """The schema's Method for ``verb`` ("get", "post", "put", "delete", "create", "set") at an
+    attribute path: its ``template``, ``name`` ("pve_nodes_qemu_post"), ``description`` and
+    ``params`` (by wire name). Raises PathError when the path has no such method."""
+    m = path._node.methods.get(_VERBS[verb])
+    if m is None:
+        raise _schema.not_found(_lib.VERB_NAMES[_VERBS[verb]], path._node.template)
+    return m
 
 
 def _params(wire):

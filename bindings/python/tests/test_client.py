@@ -11,6 +11,7 @@ import pytest
 
 import libproxmox
 from libproxmox import _core
+from libproxmox.paths import method_of, template_of
 
 
 def test_get_returns_decoded_data(client):
@@ -128,12 +129,18 @@ def test_attribute_paths(client):
     assert client.nodes("pve1").qemu(100).status.current.get()["vmid"] == 100
     assert client.version.get()["release"] == "9.0"
     p = client.nodes("pve1").qemu(100).status.start
-    assert p.template == "/nodes/{node}/qemu/{vmid}/status/start"
-    assert p.path == "/nodes/pve1/qemu/100/status/start"
+    assert template_of(p) == "/nodes/{node}/qemu/{vmid}/status/start"
+    assert str(p) == "/nodes/pve1/qemu/100/status/start"
+    assert str(client.nodes("a b/c")) == "/nodes/a%20b%2Fc"
     assert "start" in dir(client.nodes("pve1").qemu(100).status)
-    # '-' in a segment is '_' in Python
-    assert client.nodes("pve1").qemu(100).agent.get_fsinfo.template.endswith("/agent/get-fsinfo")
-    assert client.nodes("pve1").qemu(100).move_disk.template.endswith("/move_disk")
+    m = method_of(p, "create")
+    assert m.name == "pve_nodes_qemu_status_start_post" and "skiplock" in m.params
+    # '-' in a segment is '_' in Python; every name is free for segments ("template")
+    assert template_of(client.nodes("pve1").qemu(100).agent.get_fsinfo).endswith("/get-fsinfo")
+    assert template_of(client.nodes("pve1").qemu(100).move_disk).endswith("/move_disk")
+    assert template_of(client.nodes("pve1").qemu(100).template).endswith("/{vmid}/template")
+    with pytest.raises(libproxmox.PathError):
+        method_of(client.version, "delete")
 
 
 def test_attribute_path_validation_before_sending(client, mock):
