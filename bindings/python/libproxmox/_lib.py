@@ -162,5 +162,6 @@ def strerror(code):
     return text(lib.pmx_strerror(code))
 
 
-NULL_DONE = DONE_FN()
-NULL_FREE = FREE_FN()
+# NULL function pointers, for "no callback"
+NULL_DONE = ctypes.cast(None, DONE_FN)
+NULL_TASK = ctypes.cast(None, TASK_FN)

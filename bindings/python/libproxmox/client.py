@@ -69,7 +69,7 @@ class Client(_core.Core):
         b = _core.upid_of(upid)
         task = c_void_p()
         with self._lock:
-            r = lib.pmx_task_wait(self._handle(), b, byref(o), _lib.TASK_FN(), None, byref(task))
+            r = lib.pmx_task_wait(self._handle(), b, byref(o), _lib.NULL_TASK, None, byref(task))
             return self._finish_task(r, task)
 
     def follow_task(self, upid, on_line=None, *, timeout=None, first_interval=None,
@@ -83,7 +83,7 @@ class Client(_core.Core):
         with self._lock:
             c = self._handle()
             key = _core.keep(_LineSink(self._hooks, on_line))
-            r = lib.pmx_task_follow(c, b, byref(o), _on_line, _lib.TASK_FN(), key,
+            r = lib.pmx_task_follow(c, b, byref(o), _on_line, _lib.NULL_TASK, key,
                                     byref(task))
             if r != _lib.OK:
                 _core._registry.pop(key, None)  # not accepted: the destructor never runs
