@@ -136,14 +136,16 @@ class Method:
 
     @property
     def params(self):
-        """Parameters by wire name, path parameters first."""
+        """Parameters by wire name, path parameters first; an indexed parameter by its schema
+        key "net[n]" (a method may have both "numa" and "numa[n]")."""
         if self._params is None:
-            self._params = {p.name: p for p in _params(self.handle, self._n_params)}
+            self._params = {p.name + ("[n]" if p.indexed else ""): p
+                            for p in _params(self.handle, self._n_params)}
         return self._params
 
     def _wire_name(self, key):
         ps = self.params
-        if key in ps:
+        if key in ps and not ps[key].indexed:
             return key
         base = key[:-1] if key.endswith("_") else key  # a Python keyword escaped as "in_"
         for p in ps.values():  # the C name of the generated struct ("delete_"), or '-' as '_'
