@@ -37,8 +37,13 @@ int mock_start(mock *m, const char *const *extra) {
     const char *argv[64];
     int n = 0;
     argv[n++] = bin;
-    argv[n++] = "--listen";
-    argv[n++] = "127.0.0.1:0";
+    int own_listen = 0; /* --listen is repeatable: the caller's replace the default */
+    for (int i = 0; extra && extra[i]; i++)
+        own_listen |= strcmp(extra[i], "--listen") == 0 || strcmp(extra[i], "--nodes") == 0;
+    if (!own_listen) {
+        argv[n++] = "--listen";
+        argv[n++] = "127.0.0.1:0";
+    }
     argv[n++] = "--ca-out";
     argv[n++] = m->ca_file;
     for (int i = 0; extra && extra[i] && n < 62; i++)

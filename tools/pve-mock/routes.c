@@ -154,7 +154,7 @@ static void check_value(struct call *c, const struct route_param *ps, const char
     free(text);
 }
 
-static void validate(struct call *c, const struct route_param *ps)
+void route_validate(struct call *c, const struct route_param *ps)
 {
     const cJSON *it;
     cJSON_ArrayForEach(it, c->params)
@@ -242,8 +242,9 @@ static cJSON *node_json(const struct node *n, int resource)
     cJSON_AddStringToObject(o, "level", "");
     if (resource)
         cJSON_AddStringToObject(o, "cgroup-mode", "2");
-    else
-        cJSON_AddStringToObject(o, "ssl_fingerprint", g_mock.fingerprint);
+    else /* each listener (node) has its own certificate */
+        cJSON_AddStringToObject(o, "ssl_fingerprint",
+                                tls_fingerprint(listener_of_node(n->name), CERT_NORMAL));
     return o;
 }
 
@@ -263,7 +264,7 @@ static void h_resources(struct call *c)
             cJSON_AddItemToArray(c->data, node_json(&g_mock.nodes[i], 1));
     if (!type || !strcmp(type, "storage"))
         for (int i = 0; i < g_mock.nnodes; i++) {
-            static const char *const st[][3] = {{"local", "dir", "iso,vztmpl,backup"},
+            static const char *const st[][3] = {{"local", "dir", "iso,vztmpl,backup,import"},
                                                 {"local-lvm", "lvmthin", "images,rootdir"}};
             for (int k = 0; k < 2; k++) {
                 cJSON *o = cJSON_CreateObject();
@@ -493,12 +494,33 @@ static void h_task_log(struct call *c)
     struct task *t = need_task(c);
     if (!t)
         return;
+    const cJSON *has_start = cJSON_GetObjectItemCaseSensitive(c->params, "start");
+    const cJSON *has_limit = cJSON_GetObjectItemCaseSensitive(c->params, "limit");
+    if (pbool(c, "download")) {
+        if (has_start || has_limit)
+            call_error(c, 500, "'download' cannot be used together with 'start' or 'limit' "
+                               "parameters");
+        else
+            transfer_task_log_download(c, t);
+        return;
+    }
     int64_t start = pint(c, "start", 0), limit = pint(c, "limit", 50);
+    int64_t from = start, to = limit == 0 ? t->nlog : start + limit;
+    if (start > 0 && fault_take(&g_mock.faults.task_log_stale)) {
+        /* a page of lines the client has seen already: the ones just below start */
+        from = limit == 0 || start < limit ? 0 : start - limit;
+        to = start;
+    }
+    int dup = fault_take(&g_mock.faults.task_log_dup);
     c->data = cJSON_CreateArray();
-    for (int64_t i = start; i < t->nlog && (limit == 0 || i < start + limit); i++) {
+    for (int64_t i = from; i < t->nlog && i < to; i++) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "n", (double)(i + 1));
         cJSON_AddStringToObject(o, "t", t->log[i]);
+        if (dup) { /* every member twice */
+            cJSON_AddItemToObject(o, "n", cJSON_CreateNumber((double)(i + 1)));
+            cJSON_AddItemToObject(o, "t", cJSON_CreateString(t->log[i]));
+        }
         cJSON_AddItemToArray(c->data, o);
     }
     c->total = t->nlog;
@@ -572,6 +594,11 @@ static const struct route_param p_task_log[] = {
     {"start", P_INT, 0, 0, 2147483647, NULL}, {"limit", P_INT, 0, 0, 2147483647, NULL},
     {"download", P_BOOL, 0, NOLIM, NULL},    PEND};
 
+static const struct route_param p_content[] = {
+    {"node", P_STR, 1, NOLIM, NULL},    {"storage", P_STR, 1, NOLIM, NULL},
+    {"content", P_STR, 0, NOLIM, NULL}, {"vmid", P_INT, 0, VMID_RANGE, NULL},
+    PEND};
+
 static const struct route routes[] = {
     {R_GET, "/access/ticket", auth_route_ticket_get, 1, NULL},
     {R_POST, "/access/ticket", auth_route_ticket_post, 1, p_ticket},
@@ -591,6 +618,11 @@ static const struct route routes[] = {
     {R_GET, "/nodes/{node}/tasks/{upid}/status", h_task_status, 0, p_task},
     {R_GET, "/nodes/{node}/tasks/{upid}/log", h_task_log, 0, p_task_log},
     {R_DELETE, "/nodes/{node}/tasks/{upid}", h_task_delete, 0, p_task},
+    {R_GET, "/nodes/{node}/storage/{storage}/content", transfer_route_content, 0, p_content},
+    /* their handlers check the parameters themselves (uploads: after the proxy check) */
+    {R_POST, "/nodes/{node}/storage/{storage}/upload", transfer_route_upload, 0, NULL},
+    {R_GET, "/nodes/{node}/storage/{storage}/file-restore/download", transfer_route_file_restore,
+     0, NULL},
 };
 
 /* Match pattern segments against the call's; {x} takes one whole segment. */
@@ -656,7 +688,7 @@ void route_dispatch(const struct route *r, struct call *c)
     if (c->status != 200)
         return;
     if (r->params)
-        validate(c, r->params);
+        route_validate(c, r->params);
     if (c->status != 200)
         return;
     r->fn(c);
