@@ -74,13 +74,28 @@ static int compress_body(struct reply *r, int window)
     return 0;
 }
 
+/* pveproxy's response(): the reason phrase is the message's first line, and one with a CR in
+ * it turns the answer into 400 "Bad Request" without content (and so without Content-Length).
+ * Returns 1 then. */
+static int reason_from(struct reply *r, const char *msg)
+{
+    size_t n = strcspn(msg, "\n");
+    if (memchr(msg, '\r', n)) {
+        r->status = 400;
+        r->reason = xstrdup("Bad Request");
+        r->no_length = 1;
+        return 1;
+    }
+    r->reason = xasprintf("%.*s", (int)n, msg);
+    return 0;
+}
+
 void http_plain_error(struct req *rq, int status, const char *msg, int delay_ms)
 {
     /* pveproxy's error(): the message is the reason phrase and the body, with no Content-Type */
     struct reply r = {0};
     r.status = status;
-    r.reason = xasprintf("%.*s", (int)strcspn(msg, "\n"), msg);
-    r.body = xstrdup(msg);
+    r.body = xstrdup(reason_from(&r, msg) ? "" : msg);
     r.len = strlen(r.body);
     r.close = 1;
     req_reply(rq, &r, delay_ms);
@@ -470,7 +485,7 @@ static void wrong_type(struct call *c, int member)
             cJSON *arr = cJSON_CreateArray();
             cJSON_AddItemToArray(arr, cJSON_CreateNumber(1));
             cJSON_AddItemToArray(arr, cJSON_CreateNumber(2));
-            cJSON_ReplaceItemViaPointer(obj, pick, arr);
+            cJSON_ReplaceItemInObjectCaseSensitive(obj, pick->string, arr);
             return;
         }
     }
@@ -494,11 +509,11 @@ void http_answer(struct req *rq, struct call *c)
     struct reply r = {0};
     r.status = c->status;
     r.ctype = "application/json;charset=UTF-8";
+    int bad_reason = 0;
     if (c->status == 200) {
         r.reason = xstrdup("OK");
     } else { /* the reason phrase is the message's first line */
-        const char *m = c->message ? c->message : "error";
-        r.reason = xasprintf("%.*s", (int)strcspn(m, "\n"), m);
+        bad_reason = reason_from(&r, c->message ? c->message : "error");
         if (match && fault_take(&f->reason_ctl)) {
             char *ctl = xasprintf("\x1b[31m%s\x07", r.reason);
             free(r.reason);
@@ -510,10 +525,10 @@ void http_answer(struct req *rq, struct call *c)
         wrong_type(c, f->wrong_type_member);
         fault = "wrong_type";
     }
-    if (c->empty_body) {
+    if (c->empty_body || bad_reason) {
         r.body = xstrdup("");
         r.len = 0;
-        r.ctype = NULL;
+        r.ctype = c->empty_body ? NULL : r.ctype;
         r.no_length = 1;
         r.close = 1;
     } else if (c->status == 200 && f->oversize_bytes > 0 && match) {
@@ -529,7 +544,7 @@ void http_answer(struct req *rq, struct call *c)
         r.body = result_body(c);
         r.len = strlen(r.body);
     }
-    if (match && !c->empty_body && fault_take(&f->malformed)) {
+    if (match && r.len && fault_take(&f->malformed)) {
         r.status = 200;
         free(r.reason);
         r.reason = xstrdup("OK");
@@ -568,7 +583,7 @@ void http_answer(struct req *rq, struct call *c)
         r.slow_body_only = f->slow_body_only;
         fault = "slow";
     }
-    r.close = r.close || c->status >= 400;
+    r.close = r.close || r.status >= 400;
     const char *ae = req_header(rq, "Accept-Encoding");
     if (r.deliver == DELIVER_NORMAL && !c->empty_body && ae && r.len > GZIP_MIN) {
         if (strstr(ae, "gzip") && compress_body(&r, 15 + 16) == 0)

@@ -397,6 +397,7 @@ struct task *task_start_ex(const char *node, const char *type, const char *id, c
                            const char *const *lines, const char *planned, task_done_fn done,
                            void *done_arg);
 struct task *task_find(const char *upid);
+void task_log_line(struct task *t, const char *line);
 void task_stop(struct task *t);
 int upid_valid(const char *upid);
 cJSON *vm_resource_json(const struct vm *v);

@@ -241,6 +241,11 @@ static void task_log(struct task *t, const char *line)
     t->log[t->nlog++] = xstrdup(line);
 }
 
+void task_log_line(struct task *t, const char *line)
+{
+    task_log(t, line);
+}
+
 static int task_effect_vmid(const struct task *t)
 {
     return t->id && *t->id ? atoi(t->id) : 0;

@@ -279,7 +279,8 @@ static const EVP_MD *digest_of(const char *algo)
     return NULL;
 }
 
-/* File bytes: hashed, and written with holes where whole blocks are zero. */
+/* File bytes: hashed, and written with holes where they are zero (what is never written reads
+ * as zeros). */
 static void file_write(struct upload *u, const char *data, size_t n)
 {
     static const char zero[HOLE_BLOCK];
@@ -288,7 +289,7 @@ static void file_write(struct upload *u, const char *data, size_t n)
     size_t i = 0;
     while (i < n && u->phase >= 0) {
         size_t k = n - i < HOLE_BLOCK ? n - i : HOLE_BLOCK;
-        if (k == HOLE_BLOCK && memcmp(data + i, zero, k) == 0) {
+        if (memcmp(data + i, zero, k) == 0) {
             i += k; /* a hole: ftruncate at the end gives the file its size */
             u->size += (int64_t)k;
             continue;
@@ -533,11 +534,11 @@ static void volume_add(struct stored *s)
 /* imgcopy ended: a good one stores the volume, a failed one drops the temp file. */
 static void imgcopy_done(struct task *t, int ok, void *arg)
 {
-    (void)t;
     struct stored *s = arg;
-    if (ok)
+    if (ok) {
         volume_add(s);
-    else
+        task_log_line(t, "finished file import successfully");
+    } else
         unlink(s->tmp);
     free(s->node);
     free(s->storage);
