@@ -157,6 +157,15 @@ static char *raw_reason(const raw *r) {
     return s;
 }
 
+/* The status (when want_status >= 0) and the exact reason phrase of an answer. */
+static void assert_reason(const raw *r, int want_status, const char *want) {
+    if (want_status >= 0)
+        ck_assert_int_eq(raw_status(r), want_status);
+    char *reason = raw_reason(r);
+    ck_assert_str_eq(reason, want);
+    free(reason);
+}
+
 static const char *raw_body(const raw *r, size_t *n) {
     const char *b = r->data ? strstr(r->data, "\r\n\r\n") : NULL;
     if (!b) {
@@ -194,6 +203,14 @@ static char *get_req(const mock *m, const char *path, int keep_alive) {
                               path, m->token, keep_alive ? "keep-alive" : "close"),
                      0);
     return s;
+}
+
+/* Opens a connection to m's first listener and sends GET path with the token. */
+static void raw_start_get(raw *r, const mock *m, const char *path, int keep_alive) {
+    ck_assert_int_eq(raw_open(r, m->url), 0);
+    char *req = get_req(m, path, keep_alive);
+    raw_send(r, req, strlen(req));
+    free(req);
 }
 
 /* GET path with the token on listener 0, read to the end. */
@@ -561,10 +578,7 @@ END_TEST
 START_TEST(slow_answer_trickles_without_blocking) {
     faults("{\"slow\":1,\"slow_bps\":400}");
     raw r;
-    ck_assert_int_eq(raw_open(&r, g_m.url), 0);
-    char *req = get_req(&g_m, "/version", 0);
-    raw_send(&r, req, strlen(req));
-    free(req);
+    raw_start_get(&r, &g_m, "/version", 0);
     raw_read(&r, 20); /* the first bytes arrive ... */
     ck_assert_uint_lt(r.len, 100);
     /* ... while another connection is served at full speed */
@@ -583,10 +597,7 @@ END_TEST
 START_TEST(slow_body_only) {
     faults("{\"slow\":1,\"slow_bps\":500,\"slow_body_only\":true}");
     raw r;
-    ck_assert_int_eq(raw_open(&r, g_m.url), 0);
-    char *req = get_req(&g_m, "/version", 0);
-    raw_send(&r, req, strlen(req));
-    free(req);
+    raw_start_get(&r, &g_m, "/version", 0);
     while (!r.data || !strstr(r.data, "\r\n\r\n"))
         raw_read(&r, r.len + 1);
     /* the headers come at full speed, the body trickles: little of it is here yet */
@@ -636,10 +647,7 @@ START_TEST(status_595_596_empty) {
     raw_close(&r);
     faults("{\"fail_5xx\":1,\"fail_status\":596}");
     raw_get(&r, &g_m, "/version");
-    ck_assert_int_eq(raw_status(&r), 596);
-    reason = raw_reason(&r);
-    ck_assert_str_eq(reason, "Connection timed out");
-    free(reason);
+    assert_reason(&r, 596, "Connection timed out");
     raw_close(&r);
 }
 END_TEST
@@ -665,9 +673,7 @@ START_TEST(status_503_retry_after_then_success) {
     faults("{\"fail_5xx\":1,\"fail_status\":502,\"fail_reason\":\"Bad Gateway\"}");
     raw r;
     raw_get(&r, &g_m, "/version");
-    char *reason = raw_reason(&r);
-    ck_assert_str_eq(reason, "Bad Gateway");
-    free(reason);
+    assert_reason(&r, -1, "Bad Gateway");
     raw_close(&r);
 }
 END_TEST
@@ -684,9 +690,7 @@ START_TEST(lock_timeout_500) {
     faults("{\"lock_timeout\":1}");
     raw r;
     raw_get(&r, &g_m, "/version");
-    char *reason = raw_reason(&r);
-    ck_assert_str_eq(reason, "can't lock file '/var/lock/qemu-server/lock-100.conf' - got timeout");
-    free(reason);
+    assert_reason(&r, -1, "can't lock file '/var/lock/qemu-server/lock-100.conf' - got timeout");
     raw_close(&r);
     /* the handler did not run: no task started */
     ck_assert_int_eq(mock_stat(&g_m, "tasks"), tasks);
@@ -820,10 +824,7 @@ START_TEST(ticket_refused_after_login) {
                                     "Cookie: PVEAuthCookie=%s\r\n\r\n", ticket), 0);
     for (int i = 0; i < 2; i++) {
         raw_exchange(&r, g_m.url, req, strlen(req));
-        ck_assert_int_eq(raw_status(&r), 401);
-        char *reason = raw_reason(&r);
-        ck_assert_str_eq(reason, "Authentication failed!");
-        free(reason);
+        assert_reason(&r, 401, "Authentication failed!");
         raw_close(&r);
     }
     /* a token is not a ticket */
@@ -931,10 +932,7 @@ START_TEST(http_layer_refusals) {
     raw r;
     const char *head = "HEAD /api2/json/version HTTP/1.1\r\nHost: x\r\n\r\n";
     raw_exchange(&r, g_m.url, head, strlen(head));
-    ck_assert_int_eq(raw_status(&r), 501);
-    char *reason = raw_reason(&r);
-    ck_assert_str_eq(reason, "method 'HEAD' not available");
-    free(reason);
+    assert_reason(&r, 501, "method 'HEAD' not available");
     raw_close(&r);
     const char *bad = "GARBAGE\r\n\r\n";
     raw_exchange(&r, g_m.url, bad, strlen(bad));
@@ -947,19 +945,13 @@ START_TEST(http_layer_refusals) {
     const char *chunked = "POST /api2/json/nodes/pve1/qemu HTTP/1.1\r\nHost: x\r\n"
                           "Transfer-Encoding: chunked\r\n\r\n5\r\nvmid=\r\n0\r\n\r\n";
     raw_exchange(&r, g_m.url, chunked, strlen(chunked));
-    ck_assert_int_eq(raw_status(&r), 501);
-    reason = raw_reason(&r);
-    ck_assert_str_eq(reason, "chunked transfer encoding not supported");
-    free(reason);
+    assert_reason(&r, 501, "chunked transfer encoding not supported");
     raw_close(&r);
     char *req = NULL;
     ck_assert_int_gt(asprintf(&req, "GET /api2/json/version HTTP/1.1\r\nAuthorization: "
                                     "PVEAPIToken=%s\r\nContent-Length: 3\r\n\r\nabc", g_m.token), 0);
     raw_exchange(&r, g_m.url, req, strlen(req));
-    ck_assert_int_eq(raw_status(&r), 501);
-    reason = raw_reason(&r);
-    ck_assert_str_eq(reason, "Unexpected content for method 'GET'");
-    free(reason);
+    assert_reason(&r, 501, "Unexpected content for method 'GET'");
     free(req);
     raw_close(&r);
 }
@@ -1157,17 +1149,13 @@ static void upload_raw(raw *r, const char *node, const char *ctype, const char *
 
 START_TEST(upload_multipart_rules) {
     raw r;
-    char *reason;
     /* pveproxy's order: content, checksum-algorithm, checksum, then the file */
     upload_raw(&r, "pve1", MP,
                PART("checksum-algorithm", "md5") PART("content", "iso") PART("checksum", "x")
                    FILEPART("filename", "a.iso") "DATA\r\n--XyZ--\r\n");
     /* pveproxy dies with "wrong Content-Disposition 'form-data; name=\"checksum-algorithm\"\r\n…";
      * a reason phrase with a CR in it becomes 400 "Bad Request" with an empty body */
-    ck_assert_int_eq(raw_status(&r), 400);
-    reason = raw_reason(&r);
-    ck_assert_str_eq(reason, "Bad Request");
-    free(reason);
+    assert_reason(&r, 400, "Bad Request");
     size_t blen;
     raw_body(&r, &blen);
     ck_assert_uint_eq(blen, 0);
@@ -1178,25 +1166,16 @@ START_TEST(upload_multipart_rules) {
                "--XyZ\nContent-Disposition: form-data; name=\"content\"\n\niso\n"
                "--XyZ\nContent-Disposition: form-data; name=\"filename\"; filename=\"a.iso\"\n"
                "Content-Type: application/octet-stream\n\nDATA\n--XyZ--\n");
-    ck_assert_int_eq(raw_status(&r), 500);
-    reason = raw_reason(&r);
-    ck_assert_str_eq(reason, "wrong Content-Disposition 'form-data; name=\"checksum\"");
-    free(reason);
+    assert_reason(&r, 500, "wrong Content-Disposition 'form-data; name=\"checksum\"");
     raw_close(&r);
     /* the file field must be called filename */
     upload_raw(&r, "pve1", MP, PART("content", "iso") FILEPART("file", "a.iso") "D\r\n--XyZ--\r\n");
-    ck_assert_int_eq(raw_status(&r), 500);
-    reason = raw_reason(&r);
-    ck_assert_ptr_nonnull(strstr(reason, "wrong field name 'file' for file upload, expected "
-                                         "'filename' at /usr/share/perl5/PVE/APIServer/AnyEvent.pm"));
-    free(reason);
+    assert_reason(&r, 500, "wrong field name 'file' for file upload, expected 'filename' at "
+                           "/usr/share/perl5/PVE/APIServer/AnyEvent.pm line 1325.");
     raw_close(&r);
     /* no close delimiter: the body ends before the upload does */
     upload_raw(&r, "pve1", MP, PART("content", "iso") FILEPART("filename", "a.iso") "DATA");
-    ck_assert_int_eq(raw_status(&r), 500);
-    reason = raw_reason(&r);
-    ck_assert_str_eq(reason, "upload failed at /usr/share/perl5/PVE/APIServer/AnyEvent.pm line 1370.");
-    free(reason);
+    assert_reason(&r, 500, "upload failed at /usr/share/perl5/PVE/APIServer/AnyEvent.pm line 1370.");
     raw_close(&r);
     /* not multipart */
     upload_raw(&r, "pve1", "application/x-www-form-urlencoded", "content=iso&filename=a.iso");
@@ -1229,11 +1208,8 @@ START_TEST(upload_auth_and_node) {
     raw r;
     /* to another node than the one this listener serves */
     upload_raw(&r, "pve2", MP, PART("content", "iso") FILEPART("filename", "a.iso") "D\r\n--XyZ--\r\n");
-    ck_assert_int_eq(raw_status(&r), 500);
-    char *reason = raw_reason(&r);
-    ck_assert_str_eq(reason, "unable to proxy file uploads at /usr/share/perl5/PVE/HTTPServer.pm "
+    assert_reason(&r, 500, "unable to proxy file uploads at /usr/share/perl5/PVE/HTTPServer.pm "
                              "line 185.");
-    free(reason);
     raw_close(&r);
     /* chunked: refused before anything */
     const char *chunked = "POST /api2/json/nodes/pve1/storage/local/upload HTTP/1.1\r\nHost: x\r\n"
@@ -1381,10 +1357,7 @@ START_TEST(listener_die_and_drop) {
     for (int k = 0; k < 2; k++) {
         const char *action = k ? "drop" : "die";
         raw r;
-        ck_assert_int_eq(raw_open(&r, g_m.url), 0);
-        char *req = get_req(&g_m, "/version", 1);
-        raw_send(&r, req, strlen(req));
-        free(req);
+        raw_start_get(&r, &g_m, "/version", 1);
         raw_read(&r, 150); /* the keep-alive answer (its headers at least) */
         ck_assert_int_eq(raw_status(&r), 200);
         usleep(100000);
@@ -1546,14 +1519,8 @@ START_TEST(clean_exit_with_work_in_flight) {
     const char *noauth = "GET /api2/json/version HTTP/1.1\r\n\r\n";
     raw_send(&unauth, noauth, strlen(noauth));
     mock_faults(&m, "{\"slow\":1,\"download_size\":100000000}");
-    ck_assert_int_eq(raw_open(&slow, m.url), 0);
-    req = get_req(&m, "/version", 0);
-    raw_send(&slow, req, strlen(req));
-    free(req);
-    ck_assert_int_eq(raw_open(&dl, m.url), 0);
-    req = get_req(&m, "/nodes/pve1/storage/local/file-restore/download?volume=x&filepath=Lw==", 0);
-    raw_send(&dl, req, strlen(req));
-    free(req);
+    raw_start_get(&slow, &m, "/version", 0);
+    raw_start_get(&dl, &m, "/nodes/pve1/storage/local/file-restore/download?volume=x&filepath=Lw==", 0);
     raw_read(&dl, 100000);
     raw_read(&slow, 1);
     ck_assert_int_eq(mock_stop_status(&m), 0); /* under SAN=1: no leak, no error */

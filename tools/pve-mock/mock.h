@@ -355,6 +355,9 @@ struct route {
 
 const struct route *route_find(const struct call *c, int *path_known);
 void route_dispatch(const struct route *r, struct call *c);
+/* The node of parameter "node", or NULL after a 500 "hostname lookup '…' failed" (what
+ * pveproxy says when it cannot resolve a node to proxy to). */
+struct node *route_need_node(struct call *c);
 /* Checks c->params against a parameter table (as route_dispatch does). */
 void route_validate(struct call *c, const struct route_param *ps);
 

@@ -173,7 +173,7 @@ void route_validate(struct call *c, const struct route_param *ps)
 
 /* ---- common lookups ---------------------------------------------------- */
 
-static struct node *need_node(struct call *c)
+struct node *route_need_node(struct call *c)
 {
     const char *name = pstr(c, "node");
     struct node *n = name ? state_node(name) : NULL;
@@ -290,7 +290,7 @@ static void h_resources(struct call *c)
 
 static void h_qemu_list(struct call *c)
 {
-    struct node *n = need_node(c);
+    struct node *n = route_need_node(c);
     if (!n)
         return;
     c->data = cJSON_CreateArray();
@@ -312,7 +312,7 @@ static void h_qemu_list(struct call *c)
 
 static void h_qemu_create(struct call *c)
 {
-    struct node *n = need_node(c);
+    struct node *n = route_need_node(c);
     if (!n)
         return;
     int vmid = (int)pint(c, "vmid", 0);
@@ -347,7 +347,7 @@ static void h_qemu_create(struct call *c)
 
 static void h_qemu_current(struct call *c)
 {
-    struct node *n = need_node(c);
+    struct node *n = route_need_node(c);
     struct vm *v = n ? need_vm(c, n) : NULL;
     if (!v)
         return;
@@ -372,7 +372,7 @@ static void h_qemu_current(struct call *c)
 /* GET config: the stored keys as PVE returns them, plus name, memory and cores. */
 static void h_qemu_config(struct call *c)
 {
-    struct node *n = need_node(c);
+    struct node *n = route_need_node(c);
     struct vm *v = n ? need_vm(c, n) : NULL;
     if (!v)
         return;
@@ -389,7 +389,7 @@ static void h_qemu_config(struct call *c)
 
 static void vm_action(struct call *c, const char *type)
 {
-    struct node *n = need_node(c);
+    struct node *n = route_need_node(c);
     struct vm *v = n ? need_vm(c, n) : NULL;
     if (!v)
         return;
@@ -450,7 +450,7 @@ static struct task *need_task(struct call *c)
 
 static void h_tasks(struct call *c)
 {
-    struct node *n = need_node(c);
+    struct node *n = route_need_node(c);
     if (!n)
         return;
     int64_t start = pint(c, "start", 0), limit = pint(c, "limit", 50);
@@ -480,7 +480,7 @@ static void h_tasks(struct call *c)
 
 static void h_task_status(struct call *c)
 {
-    if (!need_node(c))
+    if (!route_need_node(c))
         return;
     struct task *t = need_task(c);
     if (t)
@@ -489,7 +489,7 @@ static void h_task_status(struct call *c)
 
 static void h_task_log(struct call *c)
 {
-    if (!need_node(c))
+    if (!route_need_node(c))
         return;
     struct task *t = need_task(c);
     if (!t)
@@ -528,7 +528,7 @@ static void h_task_log(struct call *c)
 
 static void h_task_delete(struct call *c)
 {
-    if (!need_node(c))
+    if (!route_need_node(c))
         return;
     struct task *t = need_task(c);
     if (!t)

@@ -776,37 +776,28 @@ static void conn_process(struct conn *c)
                 break;
             continue;
         }
-        if (c->state == CS_BODY) {
+        if (c->state == CS_BODY || c->state == CS_STREAM) {
+            /* the body: buffered for http_request, or handed to the sink as it comes */
             struct req *rq = c->req;
+            int stream = c->state == CS_STREAM;
             size_t have = evbuffer_get_length(in);
             int64_t left = rq->content_length - rq->bytes_in;
             size_t n = (int64_t)have < left ? have : (size_t)left;
-            evbuffer_remove_buffer(in, rq->body, n);
             rq->bytes_in += (int64_t)n;
+            if (!stream)
+                evbuffer_remove_buffer(in, rq->body, n);
+            else if (n > 0)
+                rq->sink_data(rq, in, n);
+            if (stream && c->state != CS_STREAM)
+                continue; /* the sink answered (and freed rq): the rest is dropped */
             if (rq->bytes_in < rq->content_length)
                 break;
             c->state = CS_APP;
             conn_update_read(c);
-            http_request(rq);
-            continue;
-        }
-        if (c->state == CS_STREAM) {
-            struct req *rq = c->req;
-            size_t have = evbuffer_get_length(in);
-            int64_t left = rq->content_length - rq->bytes_in;
-            size_t n = (int64_t)have < left ? have : (size_t)left;
-            if (n > 0) {
-                rq->bytes_in += (int64_t)n;
-                rq->sink_data(rq, in, n);
-            }
-            if (c->req == rq && c->state == CS_STREAM && rq->bytes_in == rq->content_length) {
-                c->state = CS_APP;
-                conn_update_read(c);
-                if (rq->sink_end)
-                    rq->sink_end(rq);
-            }
-            if (c->state == CS_STREAM)
-                break;
+            if (!stream)
+                http_request(rq);
+            else if (rq->sink_end)
+                rq->sink_end(rq);
             continue;
         }
         if (c->state == CS_LINGER)

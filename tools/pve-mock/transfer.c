@@ -824,13 +824,8 @@ void transfer_route_content(struct call *c)
 {
     const char *node = pstr(c, "node"), *storage = pstr(c, "storage");
     const char *content = pstr(c, "content");
-    if (!state_node(node)) {
-        call_error(c, 500,
-                   "hostname lookup '%s' failed - failed to get address info for: %s: Name or "
-                   "service not known",
-                   node, node);
+    if (!route_need_node(c))
         return;
-    }
     c->data = cJSON_CreateArray();
     for (const struct volume *v = volumes; v; v = v->next) {
         if (strcmp(v->node, node) || strcmp(v->storage, storage) ||
@@ -928,14 +923,8 @@ void transfer_route_file_restore(struct call *c)
     route_validate(c, p_file_restore);
     if (c->status != 200)
         return;
-    const char *node = pstr(c, "node");
-    if (!state_node(node)) {
-        call_error(c, 500,
-                   "hostname lookup '%s' failed - failed to get address info for: %s: Name or "
-                   "service not known",
-                   node, node);
+    if (!route_need_node(c))
         return;
-    }
     if (!c->req) {
         call_error(c, 500, "no connection to stream to");
         return;
