@@ -391,6 +391,38 @@ static double content_size(const mock *m, int listener, const char *node, const 
     return size;
 }
 
+/* Files in the mock's temp dir (<upload-dir>/pve-mock-XXXXXX/) whose name starts with
+ * prefix (and whose size is `size`, when >= 0); *st gets the last one's stat. */
+static int updir_files(const char *prefix, long size, struct stat *st) {
+    int found = 0;
+    DIR *top = opendir(g_updir);
+    struct dirent *d;
+    while (top && (d = readdir(top))) {
+        if (strncmp(d->d_name, "pve-mock-", 9) != 0)
+            continue;
+        char sub[512];
+        snprintf(sub, sizeof sub, "%s/%s", g_updir, d->d_name);
+        DIR *in = opendir(sub);
+        struct dirent *v;
+        while (in && (v = readdir(in))) {
+            char p[1024];
+            struct stat s;
+            snprintf(p, sizeof p, "%s/%s", sub, v->d_name);
+            if (strncmp(v->d_name, prefix, strlen(prefix)) == 0 && stat(p, &s) == 0 &&
+                (size < 0 || s.st_size == size)) {
+                if (st)
+                    *st = s;
+                found++;
+            }
+        }
+        if (in)
+            closedir(in);
+    }
+    if (top)
+        closedir(top);
+    return found;
+}
+
 /* ---- fixture ------------------------------------------------------------------------------ */
 
 static void suite_start(void) {
@@ -1096,32 +1128,9 @@ START_TEST(upload_is_sparse_on_disk) {
     ck_assert_str_eq(es, "OK");
     ck_assert_int_eq((long)content_size(&g_m, 0, "pve1", "local:import/disk.raw"), (8 << 20) + 5);
     /* the stored file: <upload-dir>/pve-mock-XXXXXX/volume-N */
-    int found = 0;
-    DIR *top = opendir(g_updir);
-    struct dirent *d;
-    while (top && (d = readdir(top))) {
-        if (strncmp(d->d_name, "pve-mock-", 9) != 0)
-            continue;
-        char sub[512];
-        snprintf(sub, sizeof sub, "%s/%s", g_updir, d->d_name);
-        DIR *in = opendir(sub);
-        struct dirent *v;
-        while (in && (v = readdir(in))) {
-            char p[1024];
-            struct stat st;
-            snprintf(p, sizeof p, "%s/%s", sub, v->d_name);
-            if (strncmp(v->d_name, "volume-", 7) == 0 && stat(p, &st) == 0 &&
-                st.st_size == (8 << 20) + 5) {
-                ck_assert_int_lt((long)st.st_blocks * 512, 1 << 20); /* holes, not zeros */
-                found = 1;
-            }
-        }
-        if (in)
-            closedir(in);
-    }
-    if (top)
-        closedir(top);
-    ck_assert(found);
+    struct stat st;
+    ck_assert_int_ge(updir_files("volume-", (8 << 20) + 5, &st), 1);
+    ck_assert_int_lt((long)st.st_blocks * 512, 1 << 20); /* holes, not zeros */
     free(es), free(upid), free(body);
     unlink(f);
     free(f);
@@ -1245,6 +1254,42 @@ START_TEST(upload_auth_and_node) {
     ck_assert_int_eq(raw_status(&r), 401);
     raw_close(&r);
     free(req);
+}
+END_TEST
+
+START_TEST(upload_aborted_by_client) {
+    char *req = NULL;
+    const char *part = PART("content", "iso") FILEPART("filename", "gone.iso") "some file bytes";
+    ck_assert_int_gt(asprintf(&req,
+                              "POST /api2/json/nodes/pve1/storage/local/upload HTTP/1.1\r\n"
+                              "Authorization: PVEAPIToken=%s\r\nContent-Type: " MP "\r\n"
+                              "Content-Length: 10000000\r\n\r\n%s",
+                              g_m.token, part),
+                     0);
+    /* tasks of earlier tests still hold their upload files for a moment */
+    for (int i = 0; i < 250 && updir_files("pveupload-", -1, NULL) > 0; i++)
+        usleep(20000);
+    raw r;
+    ck_assert_int_eq(raw_open(&r, g_m.url), 0);
+    raw_send(&r, req, strlen(req));
+    free(req);
+    cJSON *e = NULL;
+    for (int i = 0; i < 100 && updir_files("pveupload-", -1, NULL) == 0; i++)
+        usleep(20000); /* the upload file exists while the body comes */
+    ck_assert_int_eq(updir_files("pveupload-", -1, NULL), 1);
+    raw_close(&r); /* the client goes away mid-body */
+    for (int i = 0; i < 250; i++) {
+        cJSON_Delete(e);
+        e = last_log_entry(&g_m);
+        if (jnum(e, "status") >= 0)
+            break;
+        usleep(20000);
+    }
+    ck_assert_int_eq((int)jnum(e, "status"), 0);
+    ck_assert_str_eq(jstr(e, "fault"), "client_gone");
+    ck_assert_int_eq((long)jnum(e, "bytes_in"), (long)strlen(part));
+    cJSON_Delete(e);
+    ck_assert_int_eq(updir_files("pveupload-", -1, NULL), 0); /* and its file is gone */
 }
 END_TEST
 
@@ -1584,6 +1629,7 @@ static Suite *mock_suite(void) {
     tcase_add_test(x, upload_is_sparse_on_disk);
     tcase_add_test(x, upload_multipart_rules);
     tcase_add_test(x, upload_auth_and_node);
+    tcase_add_test(x, upload_aborted_by_client);
     tcase_add_test(x, download_streams_pattern);
     tcase_add_test(x, task_log_download);
     suite_add_tcase(s, x);

@@ -266,6 +266,16 @@ void reqlog_bytes(long id, int64_t bytes_in)
         e->bytes_in = bytes_in;
 }
 
+void reqlog_gone(long id, int64_t bytes_in)
+{
+    struct logent *e = reqlog_find(id);
+    if (e && e->status < 0) {
+        e->status = 0;
+        e->bytes_in = bytes_in;
+        e->fault = "client_gone";
+    }
+}
+
 void reqlog_auth(long id, int kind)
 {
     struct logent *e = reqlog_find(id);

@@ -332,6 +332,7 @@ long reqlog_add(const struct req *rq);
 void reqlog_status(long id, int status, const char *fault);
 void reqlog_bytes(long id, int64_t bytes_in);
 void reqlog_auth(long id, int kind);
+void reqlog_gone(long id, int64_t bytes_in); /* the client left before an answer was decided */
 void reqlog_free(void);
 
 /* ---- routes.c ------------------------------------------------------------------------------- */

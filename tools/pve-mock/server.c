@@ -220,6 +220,8 @@ static void conn_free(struct conn *c, int how)
     c->req = NULL;
     if (rq) {
         rq->conn = NULL;
+        if (!rq->app || rq->on_detach) /* no answer is on its way: logged as unanswered */
+            reqlog_gone(rq->log_id, rq->bytes_in);
         if (rq->on_detach)
             rq->on_detach(rq); /* the application frees what it holds */
         else if (!rq->app)
