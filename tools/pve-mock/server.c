@@ -1202,4 +1202,8 @@ void server_stop(void)
         free(g_mock.control);
         g_mock.control = NULL;
     }
+    /* A bufferevent with deferred callbacks still queued is only released when they have run:
+     * let the loop run them (they find no callbacks any more) before the base goes. */
+    for (int i = 0; i < 4; i++)
+        event_base_loop(g_mock.base, EVLOOP_NONBLOCK);
 }
