@@ -1502,6 +1502,24 @@ START_TEST(three_listeners_one_cluster) {
     ck_assert_int_eq(mock_api(&m, 2, "GET", "/nodes/pve2/qemu", NULL, &body), 200);
     ck_assert_ptr_nonnull(strstr(body, "\"vmid\":777"));
     free(body);
+    /* /cluster/status: "local" marks the node of the listener that answers */
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(mock_api(&m, i, "GET", "/cluster/status", NULL, &body), 200);
+        cJSON *j = cJSON_Parse(body);
+        const cJSON *e;
+        int locals = 0;
+        cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(j, "data")) {
+            const cJSON *l = cJSON_GetObjectItemCaseSensitive(e, "local");
+            if (cJSON_IsNumber(l) && l->valueint == 1) {
+                ck_assert_str_eq(jstr(e, "name"), m.nodes[i]);
+                locals++;
+            }
+        }
+        ck_assert_int_eq(locals, 1);
+        ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "data")), 4);
+        cJSON_Delete(j);
+        free(body);
+    }
     /* the node list names each node's own fingerprint */
     ck_assert_int_eq(mock_api(&m, 1, "GET", "/nodes", NULL, &body), 200);
     for (int i = 0; i < 3; i++)

@@ -273,6 +273,7 @@ int listener_action(int index, const char *action, int ms, struct conn *except, 
 int listener_set_cert(int index, int cert_mode); /* index -1 = all */
 cJSON *listeners_json(void);
 const char *listener_url(int index);
+const char *listener_host(int index); /* its numeric address, e.g. "127.0.0.1" */
 int listener_of_node(const char *node); /* -1 when the node has no listener */
 void server_reset(void); /* listeners up, normal certificates */
 

@@ -288,6 +288,37 @@ static void h_resources(struct call *c)
             cJSON_AddItemToArray(c->data, vm_resource_json(g_mock.vms[i]));
 }
 
+/* Each listener answers as its own node: "local":1 marks it (clients learn from it which
+ * endpoint is which node). */
+static void h_cluster_status(struct call *c)
+{
+    int self = c->req ? c->req->listener : 0;
+    c->data = cJSON_CreateArray();
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "type", "cluster");
+    cJSON_AddStringToObject(o, "id", "cluster");
+    cJSON_AddStringToObject(o, "name", "pve-mock");
+    cJSON_AddNumberToObject(o, "nodes", g_mock.nnodes);
+    cJSON_AddNumberToObject(o, "quorate", 1);
+    cJSON_AddNumberToObject(o, "version", g_mock.nnodes + 1);
+    cJSON_AddItemToArray(c->data, o);
+    for (int i = 0; i < g_mock.nnodes; i++) {
+        const char *name = g_mock.nodes[i].name, *ip = listener_host(i);
+        char *id = xasprintf("node/%s", name);
+        o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "type", "node");
+        cJSON_AddStringToObject(o, "id", id);
+        cJSON_AddStringToObject(o, "name", name);
+        cJSON_AddNumberToObject(o, "nodeid", i + 1);
+        cJSON_AddStringToObject(o, "ip", ip ? ip : "127.0.0.1");
+        cJSON_AddStringToObject(o, "level", "");
+        cJSON_AddNumberToObject(o, "local", i == self);
+        cJSON_AddNumberToObject(o, "online", 1);
+        cJSON_AddItemToArray(c->data, o);
+        free(id);
+    }
+}
+
 static void h_qemu_list(struct call *c)
 {
     struct node *n = route_need_node(c);
@@ -607,6 +638,7 @@ static const struct route routes[] = {
     {R_GET, "/version", h_version, 0, p_none},
     {R_GET, "/nodes", h_nodes, 0, p_none},
     {R_GET, "/cluster/resources", h_resources, 0, p_resources},
+    {R_GET, "/cluster/status", h_cluster_status, 0, p_none},
     {R_GET, "/nodes/{node}/qemu", h_qemu_list, 0, p_qemu_list},
     {R_POST, "/nodes/{node}/qemu", h_qemu_create, 0, p_qemu_create},
     {R_GET, "/nodes/{node}/qemu/{vmid}/config", h_qemu_config, 0, p_vm},

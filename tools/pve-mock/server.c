@@ -49,6 +49,7 @@ struct listener {
     struct sockaddr_storage addr; /* with the real port once bound */
     int addrlen;
     char url[320];
+    char host[INET6_ADDRSTRLEN];
     char spec[300];
     struct evconnlistener *lev; /* NULL while down */
     int state;
@@ -954,16 +955,16 @@ static int listener_open(struct listener *l, const char *spec, int index, int tl
         fprintf(stderr, "pve-mock: cannot listen on %s: %s\n", spec, strerror(errno));
         return -1;
     }
-    char host[INET6_ADDRSTRLEN] = "";
+    char *host = l->host;
     int port;
     if (l->addr.ss_family == AF_INET6) {
         struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&l->addr;
-        inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof host);
+        inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof l->host);
         port = ntohs(s6->sin6_port);
         snprintf(l->url, sizeof l->url, "%s://[%s]:%d", tls ? "https" : "http", host, port);
     } else {
         struct sockaddr_in *s4 = (struct sockaddr_in *)&l->addr;
-        inet_ntop(AF_INET, &s4->sin_addr, host, sizeof host);
+        inet_ntop(AF_INET, &s4->sin_addr, host, sizeof l->host);
         port = ntohs(s4->sin_port);
         snprintf(l->url, sizeof l->url, "%s://%s:%d", tls ? "https" : "http", host, port);
     }
@@ -1050,6 +1051,11 @@ int listener_set_cert(int index, int cert_mode)
         if (index < 0 || i == index)
             g_mock.listeners[i].cert = cert_mode;
     return 0;
+}
+
+const char *listener_host(int index)
+{
+    return index >= 0 && index < g_mock.nlisteners ? g_mock.listeners[index].host : NULL;
 }
 
 const char *listener_url(int index)
