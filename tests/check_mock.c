@@ -480,6 +480,7 @@ START_TEST(request_log_counts) {
     ck_assert_str_eq(jstr(e0, "auth"), "token");
     ck_assert_int_eq((int)jnum(e0, "listener"), 0);
     ck_assert_str_eq(jstr(e0, "node"), "pve1");
+    ck_assert(jnum(e0, "ms") >= 0 && jnum(e1, "at_ms") >= jnum(e0, "at_ms"));
     ck_assert_str_eq(jstr(e1, "query"), "_dc=1");
     ck_assert_str_eq(jstr(e2, "method"), "POST");
     ck_assert_int_eq((int)jnum(e2, "status"), 400);

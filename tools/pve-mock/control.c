@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 
@@ -201,6 +202,7 @@ static void fault_apply(const struct fkey *k, const cJSON *v)
 /* ---- the request log -------------------------------------------------------------------- */
 
 struct logent {
+    int64_t at_ms, done_ms; /* monotonic ms: the head read, the answer decided (-1 = not yet) */
     char *method, *path, *query;
     int listener;
     long conn;
@@ -211,6 +213,16 @@ struct logent {
 };
 
 static struct logent *ring;
+
+static int64_t now_ms(void)
+{
+    static struct timespec t0;
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    if (!t0.tv_sec && !t0.tv_nsec)
+        t0 = t;
+    return (int64_t)(t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+}
 static long ring_cap;
 static long next_id = 1, first_id = 1; /* ids are never reused, also across resets */
 
@@ -246,6 +258,8 @@ long reqlog_add(const struct req *rq)
     e->listener = rq->listener;
     e->conn = rq->conn_id;
     e->status = -1; /* not answered yet */
+    e->at_ms = now_ms();
+    e->done_ms = -1;
     return id;
 }
 
@@ -255,6 +269,8 @@ void reqlog_status(long id, int status, const char *fault)
     if (!e)
         return;
     e->status = status;
+    if (e->done_ms < 0)
+        e->done_ms = now_ms();
     if (fault)
         e->fault = fault;
 }
@@ -273,6 +289,7 @@ void reqlog_gone(long id, int64_t bytes_in)
         e->status = 0;
         e->bytes_in = bytes_in;
         e->fault = "client_gone";
+        e->done_ms = now_ms();
     }
 }
 
@@ -328,6 +345,8 @@ static cJSON *reqlog_json(long since)
         else
             cJSON_AddNullToObject(o, "fault");
         cJSON_AddStringToObject(o, "auth", auths[e->auth]);
+        cJSON_AddNumberToObject(o, "at_ms", (double)e->at_ms);
+        cJSON_AddNumberToObject(o, "ms", e->done_ms < 0 ? -1 : (double)(e->done_ms - e->at_ms));
         cJSON_AddItemToArray(a, o);
     }
     return a;
