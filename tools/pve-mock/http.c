@@ -682,8 +682,3 @@ done:
     free(c.message);
     apipath_free(&p);
 }
-
-void http_stop(void)
-{
-    faults_clear();
-}

@@ -176,7 +176,7 @@ int main(int argc, char **argv)
     rc = 0;
 out:
     server_stop();
-    http_stop();
+    faults_clear(); /* frees the fault strings */
     state_free(); /* tasks still running drop their upload files */
     transfer_free();
     reqlog_free();

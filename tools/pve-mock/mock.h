@@ -149,8 +149,6 @@ struct mock {
     struct mock_faults faults;
     struct mock_stats stats;
     struct event_base *base;
-    SSL_CTX *ssl_ctx; /* listener 0's, kept for older code paths */
-    char fingerprint[100]; /* listener 0's leaf */
     unsigned char key[32]; /* HMAC key for tickets and CSRF tokens */
     unsigned char totp_key[64];
     size_t totp_key_len;
@@ -265,14 +263,12 @@ void req_drop(struct req *rq, int rst, const char *fault);
 void req_stream(struct req *rq, struct reply *head, struct stream_src *src);
 void req_free(struct req *rq);
 void req_count_connection(struct req *rq); /* an API request: counts its connection once */
-int req_conn_requests(const struct req *rq); /* requests seen on its connection */
 const char *req_header(const struct req *rq, const char *name);
 /* Per-listener control: "down", "up", "reset", "die", "drop"; ms > 0 with "down"/"reset"
  * restores "up" after ms. except = a connection to spare (the one asking). 0 or -1 + *err. */
 int listener_action(int index, const char *action, int ms, struct conn *except, const char **err);
 int listener_set_cert(int index, int cert_mode); /* index -1 = all */
 cJSON *listeners_json(void);
-const char *listener_url(int index);
 const char *listener_host(int index); /* its numeric address, e.g. "127.0.0.1" */
 int listener_of_node(const char *node); /* -1 when the node has no listener */
 void server_reset(void); /* listeners up, normal certificates */
@@ -281,7 +277,6 @@ void server_reset(void); /* listeners up, normal certificates */
 enum { HEAD_BUFFER, HEAD_STREAM, HEAD_ANSWERED };
 int http_head(struct req *rq);     /* the head is read: decide how the body is taken */
 void http_request(struct req *rq); /* a buffered request is complete */
-void http_stop(void);
 /* Plain-text HTTP-layer error, reason = message, connection closed. */
 void http_plain_error(struct req *rq, int status, const char *msg, int delay_ms);
 /* PVE's decode_urlencoded into obj (a repeated key becomes an array). */

@@ -666,11 +666,6 @@ void req_count_connection(struct req *rq)
     }
 }
 
-int req_conn_requests(const struct req *rq)
-{
-    return rq->conn ? rq->conn->nreq : 0;
-}
-
 /* Reads request and header lines. Returns 1 when the head is complete (or refused), 0 when
  * more data is needed, -1 when the connection is being dropped. */
 static int head_step(struct conn *c)
@@ -1056,11 +1051,6 @@ int listener_set_cert(int index, int cert_mode)
 const char *listener_host(int index)
 {
     return index >= 0 && index < g_mock.nlisteners ? g_mock.listeners[index].host : NULL;
-}
-
-const char *listener_url(int index)
-{
-    return index >= 0 && index < g_mock.nlisteners ? g_mock.listeners[index].url : NULL;
 }
 
 int listener_of_node(const char *node)

@@ -155,8 +155,6 @@ int tls_setup(const char *ca_out, int n)
             goto out;
     if (leaf_make(&same_ca, ca, ca_key) != 0 || leaf_make(&foreign_ca, other, other_key) != 0)
         goto out;
-    g_mock.ssl_ctx = leaves[0].ctx;
-    snprintf(g_mock.fingerprint, sizeof g_mock.fingerprint, "%s", leaves[0].fingerprint);
     rc = 0;
 out:
     if (rc)
@@ -198,5 +196,4 @@ void tls_free(void)
     SSL_CTX_free(foreign_ca.ctx);
     memset(&same_ca, 0, sizeof same_ca);
     memset(&foreign_ca, 0, sizeof foreign_ca);
-    g_mock.ssl_ctx = NULL;
 }
