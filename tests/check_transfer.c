@@ -436,8 +436,14 @@ START_TEST(upload_sparse_4gib_constant_memory) {
     pmx_task_unref(t);
     struct rusage after;
     getrusage(RUSAGE_SELF, &after);
+#if defined(__SANITIZE_ADDRESS__) || (defined(__has_feature) && __has_feature(address_sanitizer))
+    /* AddressSanitizer keeps freed blocks in its quarantine (256 MiB by default): the bound
+     * holds in the plain build (make check) and is measured by make bench. */
+    (void)before;
+#else
     ck_assert_msg(after.ru_maxrss - before.ru_maxrss < 32 * 1024, "peak RSS grew by %ld KiB",
                   after.ru_maxrss - before.ru_maxrss);
+#endif
     ck_assert(volume_listed(c, "pve1", "big.raw"));
     unlink(path);
     free(path);
