@@ -253,7 +253,16 @@ static void slot_done(pmx_call *call, int result, void *ud) {
     size_t i = s->i;
     const pmx_method_desc *d = pmx_method_at(i);
     r->result[i] = result;
-    if (result != PMX_OK) {
+    /* Transfers do not answer JSON to a plain call, as on PVE: pveproxy takes an upload only as
+     * multipart/form-data (501 here), and file-restore/download streams the file's bytes. */
+    int upload = d->method == PMX_POST && !strcmp(d->path, "/nodes/{node}/storage/{storage}/upload");
+    int stream = !strcmp(d->path, "/nodes/{node}/storage/{storage}/file-restore/download");
+    if (upload || stream) {
+        int want = upload ? 501 : 200;
+        if (result == PMX_OK || pmx_call_http_status(call) != want)
+            r->failure[i] = xfmt("%s: %s [HTTP %d], want a failure with HTTP %d", d->name,
+                                 pmx_strerror(result), pmx_call_http_status(call), want);
+    } else if (result != PMX_OK) {
         const char *e = pmx_call_error(call);
         char buf[1024];
         snprintf(buf, sizeof buf, "%s (%s %s): %s [HTTP %d] %s", d->name,
