@@ -160,6 +160,10 @@ $(B)/tests/global_init: tests/progs/global_init.c $(STLIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(PROG_CFLAGS) $(LDFLAGS) -o $@ $< $(PROG_LIBS)
 
+$(B)/bin/upload-bench: bench/upload/upload.c $(STLIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(PROG_CFLAGS) $(LDFLAGS) -o $@ $< $(PROG_LIBS)
+
 $(B)/bin/soak: bench/soak/soak.c $(STLIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(PROG_CFLAGS) $(LDFLAGS) -o $@ $< $(PROG_LIBS)
@@ -190,7 +194,7 @@ demo: deps
 
 bench: deps
 	@sh tools/deps.sh bench
-	@$(MAKE) -s --no-print-directory all $(B)/bin/bench $(B)/bin/soak
+	@$(MAKE) -s --no-print-directory all $(B)/bin/bench $(B)/bin/soak $(B)/bin/upload-bench
 	@sh bench/run.sh $(B) $(PYTHON)
 
 docs:

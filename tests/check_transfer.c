@@ -10,6 +10,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_UNDER_ASAN 1
+#endif
+#endif
+
 static pmx_call *call_sync(pmx_client *c, pmx_method m, const char *path, const pmx_params *p,
                            const pmx_call_opts *o, int *result) {
     pmx_call *call = NULL;
@@ -436,12 +444,7 @@ START_TEST(upload_sparse_4gib_constant_memory) {
     pmx_task_unref(t);
     struct rusage after;
     getrusage(RUSAGE_SELF, &after);
-#if defined(__has_feature) /* clang; gcc < 14 cannot parse __has_feature(x) after a || */
-#if __has_feature(address_sanitizer)
-#define TRANSFER_TEST_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) || defined(TRANSFER_TEST_ASAN)
+#ifdef TEST_UNDER_ASAN
     /* AddressSanitizer keeps freed blocks in its quarantine (256 MiB by default): the bound
      * holds in the plain build (make check) and is measured by make bench. */
     (void)before;
