@@ -176,7 +176,7 @@ fuzz: fuzz-build
 
 generate: $(B)/bin/pmx-gen
 	$(B)/bin/pmx-gen --schema $(SCHEMA) --overrides schema/overrides.json --pin schema/pin.json \
-	  --include-dir include/proxmox/gen --src-dir lib/gen
+	  --layout schema/layout.txt --include-dir include/proxmox/gen --src-dir lib/gen
 
 generate-check: $(B)/bin/pmx-gen
 	@sh tools/generate-check.sh $(B) $(SCHEMA)

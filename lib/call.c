@@ -604,7 +604,7 @@ int pmx__call_start_spec(pmx_client *c, const pmx__call_spec *spec, pmx_done_fn 
     call->result = PMX_EPENDING;
     call->total = -1;
     call->internal = spec->internal;
-    call->secret = spec->internal; /* the library's own calls are logins: password, ticket */
+    call->secret = spec->internal || spec->secret; /* logins; typed calls with secrets */
     call->resp.secret = call->secret;
     call->started_ms = pmx__now_ms();
     call->json_body = o && (o->flags & PMX_CALL_JSON_BODY);

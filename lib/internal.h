@@ -40,7 +40,7 @@ void pmx__buf_free(pmx__buf *b);
 /* Percent-encode every byte but ALPHA / DIGIT / "-._~" onto b. */
 int pmx__buf_escape(pmx__buf *b, const char *s, size_t n);
 
-/* PVE's parse_boolean (lib/propstr.c): 1|on|yes|true and 0|off|no|false, any case. For
+/* PVE's parse_boolean (lib/value.c): 1|on|yes|true and 0|off|no|false, any case. For
  * property strings and lenient result decoding; parameters take only 0/1. */
 int pmx__parse_bool(const char *s, int *v);
 
@@ -88,11 +88,17 @@ typedef struct pmx__call_spec {
     int fail_code;              /* non-zero: do not send; complete asynchronously with this */
     const char *fail_message;   /* copied; with fail_code */
     unsigned internal : 1;      /* library's own call: no auth wait, not counted as pending */
+    unsigned secret : 1;        /* parameters or result hold secrets: wipe request and response */
 } pmx__call_spec;
 
 /* Start a call from a spec: same contract as pmx_call_start(). */
 int pmx__call_start_spec(pmx_client *c, const pmx__call_spec *spec, pmx_done_fn done,
                          void *userdata, pmx_call **out);
+
+/* Whether a generic call of verb @p m on concrete @p path with @p p carries secrets (a secret
+ * parameter name, or a method whose result holds secrets), from the generated tables (lib/bind.c).
+ * Cheap: a binary search per parameter name plus a few path matches; no method lookup. */
+int pmx__secret_params(pmx_method m, const char *path, const pmx_params *p);
 
 /* ---- timers (lib/loop.c): one-shot, monotonic, run from the client's loop ---- */
 typedef struct pmx__timer pmx__timer;
