@@ -46,6 +46,8 @@ LDFLAGS ?=
 
 DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcurl libcjson openssl 2>/dev/null)
 DEP_LIBS := $(shell $(PKG_CONFIG) --libs libcurl libcjson openssl 2>/dev/null)
+# What the library itself links (and what libproxmox.pc names): no cJSON, which only the tools use.
+LIB_DEP_LIBS := $(shell $(PKG_CONFIG) --libs libcurl openssl 2>/dev/null)
 EVENT_CFLAGS := $(shell $(PKG_CONFIG) --cflags libevent libevent_openssl 2>/dev/null)
 EVENT_LIBS := $(shell $(PKG_CONFIG) --libs libevent libevent_openssl 2>/dev/null)
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
@@ -88,7 +90,7 @@ $(B)/obj/%.o: %.c $(LIB_HDRS)
 $(SHLIB): $(LIB_OBJS) lib/libproxmox.map
 	@mkdir -p $(dir $@)
 	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=lib/libproxmox.map $(NO_UNDEFINED) \
-	  $(SANFLAGS) $(LDFLAGS) -o $@ $(LIB_OBJS) $(DEP_LIBS)
+	  $(SANFLAGS) $(LDFLAGS) -o $@ $(LIB_OBJS) $(LIB_DEP_LIBS)
 	ln -sf libproxmox.so.$(VERSION) $(B)/lib/$(SONAME)
 	ln -sf $(SONAME) $(B)/lib/libproxmox.so
 

@@ -23,5 +23,7 @@ int pmx__bind_build(const pmx_method_desc *d, const void *const *path_args, cons
  * A result of a method with secrets is wiped when freed. */
 int pmx__bind_decode(const void *ctx, const char *json, size_t len, void **out, char **err);
 void pmx__bind_result_free(const void *ctx, void *result);
+/* Wipe every byte of a decoded result (its strings included) without freeing it. */
+void pmx__bind_result_wipe(void *result);
 
 #endif

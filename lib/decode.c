@@ -446,13 +446,18 @@ int pmx__bind_decode(const void *ctx, const char *json, size_t len, void **out, 
     return PMX_OK;
 }
 
+void pmx__bind_result_wipe(void *result) {
+    if (!result)
+        return;
+    for (chunk *k = (chunk *)(void *)((char *)result - offsetof(chunk, data)); k; k = k->next)
+        pmx__wipe(k->data, k->used);
+}
+
 void pmx__bind_result_free(const void *ctx, void *result) {
     const pmx_method_desc *d = ctx;
     if (!result)
         return;
-    chunk *c = (chunk *)(void *)((char *)result - offsetof(chunk, data));
     if (d && (d->flags & PMX_METHOD_SECRET))
-        for (chunk *k = c; k; k = k->next)
-            pmx__wipe(k->data, k->used);
-    arena_free(c);
+        pmx__bind_result_wipe(result);
+    arena_free((chunk *)(void *)((char *)result - offsetof(chunk, data)));
 }
