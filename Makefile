@@ -6,7 +6,9 @@
 #   make fuzz       libFuzzer targets (clang) into build-fuzz/, each run FUZZ_SECONDS (60) on
 #                   tests/fuzz/corpus/<target>; FUZZ_TARGETS picks some, make fuzz-build only builds
 #   make generate   regenerate include/proxmox/gen and lib/gen from ../shared/schema
-#   make abi-check  exported symbols against the append-only abi/libproxmox.symbols
+#   make abi-check  exported symbols against the append-only abi/libproxmox.symbols, struct layouts
+#                   against abi/layout.txt, type layouts against abi/libproxmox.abi (abidiff)
+#   make abi-update record new symbols and write the baseline layout and ABI dump (abidw)
 #   make install / uninstall   honour PREFIX, DESTDIR, LIBDIR, INCLUDEDIR, BINDIR
 
 VERSION_MAJOR := $(shell sed -n 's/^\#define PMX_VERSION_MAJOR \([0-9]*\)/\1/p' include/proxmox/version.h)
@@ -73,7 +75,7 @@ ifneq ($(CLI_SRCS),)
 PROGRAMS += $(B)/bin/pmx
 endif
 
-.PHONY: all lib programs deps check demo bench fuzz fuzz-build generate generate-check abi-check abi-update install uninstall clean examples
+.PHONY: all lib programs deps check demo bench fuzz fuzz-build generate generate-check abi-check abi-update abi-dump install uninstall clean examples
 all: lib programs examples
 
 lib: $(SHLIB) $(STLIB)
@@ -188,6 +190,8 @@ abi-check: $(SHLIB)
 
 abi-update: $(SHLIB)
 	@sh tools/abi-check.sh $(SHLIB) --update
+
+abi-dump: abi-update
 
 $(B)/libproxmox.pc: pkgconfig/libproxmox.pc.in include/proxmox/version.h
 	@mkdir -p $(dir $@)
