@@ -368,23 +368,6 @@ typedef struct scan_ctx {
     const char *message, *message_end;
 } scan_ctx;
 
-static int scan_member(const char *key, const char *v, const char *vend, void *ud) {
-    scan_ctx *s = ud;
-    if (strcmp(key, "data") == 0) {
-        s->call->data = v;
-        s->call->data_len = (size_t)(vend - v);
-    } else if (strcmp(key, "total") == 0 && *v != '"' && *v != 'n') {
-        s->call->total = strtoll(v, NULL, 10);
-    } else if (strcmp(key, "message") == 0 && *v == '"') {
-        s->message = v;
-        s->message_end = vend;
-    } else if (strcmp(key, "errors") == 0 && *v == '{') {
-        s->errors = v;
-        s->errors_end = vend;
-    }
-    return 0;
-}
-
 static int add_perr(const char *key, const char *v, const char *vend, void *ud) {
     pmx_call *call = ud;
     pmx__perr *n = pmx__realloc(call->perrs, (call->n_perrs + 1) * sizeof *n);
@@ -410,17 +393,23 @@ static int add_perr(const char *key, const char *v, const char *vend, void *ud) 
     return 0;
 }
 
-static int scan_body(pmx_call *call, scan_ctx *s) {
-    const char *p = call->resp.data, *end = p + call->resp.len;
+/* The envelope (lib/decode.c); with typed_ctx the typed result is decoded in the same pass. */
+static int scan_body(pmx_call *call, scan_ctx *s, const void *typed_ctx, char **err) {
     memset(s, 0, sizeof *s);
     s->call = call;
-    const char *q = pmx__json_ws(p, end);
-    if (q >= end || *q != '{')
-        return -1;
-    const char *vend = pmx__json_skip(q, end);
-    if (!vend || pmx__json_ws(vend, end) != end)
-        return -1;
-    return pmx__json_object_each(q, end, scan_member, s) == 0 ? 0 : -1;
+    pmx__body b;
+    int r = pmx__decode_body(typed_ctx, call->resp.data, call->resp.len, &b, err);
+    if (r != PMX_OK)
+        return r;
+    call->data = b.data;
+    call->data_len = b.data_len;
+    call->total = b.total;
+    call->typed = b.typed;
+    s->message = b.message;
+    s->message_end = b.message_end;
+    s->errors = b.errors;
+    s->errors_end = b.errors_end;
+    return PMX_OK;
 }
 
 static int map_curl(pmx_call *call, CURLcode code) {
@@ -505,27 +494,28 @@ void pmx__call_finished_transfer(pmx_call *call, CURLcode code) {
         call->http_status = 401;
     }
     scan_ctx s;
-    int json_ok = call->resp.len ? scan_body(call, &s) == 0 : 0;
-    if (st >= 200 && st < 300) {
+    int ok2xx = st >= 200 && st < 300;
+    char *derr = NULL;
+    /* 2xx answers of typed calls: the envelope and the typed result in one pass */
+    int drc = call->resp.len ? scan_body(call, &s, ok2xx && call->decode ? call->typed_ctx : NULL,
+                                         &derr)
+                             : PMX_EDECODE;
+    int json_ok = drc == PMX_OK;
+    if (ok2xx) {
         if (!json_ok) {
             call->data = NULL;
-            pmx__call_complete(call, PMX_EDECODE,
-                               call->resp.len ? "malformed JSON in the response body"
-                                              : "empty response body");
+            int typed_err = drc == PMX_ENOMEM || (call->decode && derr && strncmp(derr, "data:", 5));
+            pmx__call_complete(call, drc == PMX_ENOMEM ? PMX_ENOMEM : PMX_EDECODE,
+                               typed_err && derr ? derr
+                               : call->resp.len  ? "malformed JSON in the response body"
+                                                 : "empty response body");
+            pmx__free(derr);
             return;
-        }
-        if (call->decode && call->data) {
-            char *err = NULL;
-            int r = call->decode(call->typed_ctx, call->data, call->data_len, &call->typed, &err);
-            if (r != PMX_OK) {
-                pmx__call_complete(call, r, err ? err : "cannot decode the result");
-                pmx__free(err);
-                return;
-            }
         }
         pmx__call_complete(call, PMX_OK, NULL);
         return;
     }
+    pmx__free(derr);
     char *msg = NULL;
     if (json_ok) {
         if (s.message)

@@ -1,18 +1,28 @@
 /*
- * Typed decoding of results: one pass over the "data" JSON, driven by the generated type
- * tables (lib/tables.h), into an arena that is freed (and wiped for methods with secrets) in
- * one go with the call.
+ * Typed decoding of results: one validating pass over the JSON, driven by the generated type
+ * tables (lib/tables.h). Member names are found through a hash index per type (built once, on
+ * first use), unknown members are skipped without being decoded, integers and most floats are
+ * parsed exactly without strtod, strings are copied once into the result's arena. The arena
+ * is freed (and wiped for methods with secrets) in one go with the call.
+ *
+ * Accepted as PVE sends them: numbers and booleans as JSON numbers or strings ("1", "0.5"),
+ * booleans also as true/false, integers also as integral floats ("1.0"), null as unset, an
+ * empty array for an empty object (Perl). Duplicate members: the first one counts, as with
+ * cJSON_GetObjectItem.
  */
 #include "bind.h"
 
 #include "value.h"
 
-#include <ctype.h>
+#include <locale.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- typed result decoding ------------------------------------------------------------------- */
+#define MAX_DEPTH 512
+
+/* ---- the result arena ------------------------------------------------------------------------ */
 
 /* Results live in an arena: a few big chunks per result. The result struct is the first
  * allocation of the first chunk, so result_free finds the chunk list from the pointer. */
@@ -22,46 +32,55 @@ typedef struct chunk {
     max_align_t data[];
 } chunk;
 
-typedef struct decoder {
+typedef struct dec {
+    const char *p, *end; /* the input; p advances */
     chunk *first, *cur;
     size_t next_cap;
-    int rc;         /* PMX_OK, PMX_EDECODE, PMX_ENOMEM */
-    char *msg;      /* pmx__malloc'd */
-    /* The field path for messages, kept as frames and only formatted on failure: building
-     * it eagerly cost a fifth of the decode time. */
+    int rc;    /* PMX_OK, PMX_EDECODE, PMX_ENOMEM */
+    char *msg; /* pmx__malloc'd */
+    /* The member path for messages, kept as frames and only formatted on failure. */
     struct {
         const char *key; /* NULL: an array index */
-        size_t idx;
+        size_t klen, idx;
     } frames[32];
     size_t depth;
-} decoder;
+} dec;
 
-static void *arena_alloc(decoder *dc, size_t n) {
+static void *arena_alloc(dec *d, size_t n) {
     size_t al = sizeof(max_align_t);
     n = (n + al - 1) / al * al;
     if (!n)
         n = al;
-    if (!dc->cur || dc->cur->cap - dc->cur->used < n) {
-        size_t cap = dc->next_cap > n ? dc->next_cap : n;
+    if (!d->cur || d->cur->cap - d->cur->used < n) {
+        size_t cap = d->next_cap > n ? d->next_cap : n;
         chunk *c = pmx__malloc(sizeof(chunk) + cap);
         if (!c) {
-            dc->rc = PMX_ENOMEM;
+            d->rc = PMX_ENOMEM;
             return NULL;
         }
         c->next = NULL;
         c->cap = cap;
         c->used = 0;
-        if (dc->cur)
-            dc->cur->next = c;
+        if (d->cur)
+            d->cur->next = c;
         else
-            dc->first = c;
-        dc->cur = c;
-        dc->next_cap = cap * 2;
+            d->first = c;
+        d->cur = c;
+        d->next_cap = cap * 2;
     }
-    void *p = (char *)dc->cur->data + dc->cur->used;
-    dc->cur->used += n;
-    memset(p, 0, n);
+    void *p = (char *)d->cur->data + d->cur->used;
+    d->cur->used += n;
     return p;
+}
+
+/* Unaligned bytes (strings). */
+static char *arena_bytes(dec *d, size_t n) {
+    if (d->cur && d->cur->cap - d->cur->used >= n) {
+        char *p = (char *)d->cur->data + d->cur->used;
+        d->cur->used += n;
+        return p;
+    }
+    return arena_alloc(d, n);
 }
 
 static void arena_free(chunk *c) {
@@ -72,79 +91,607 @@ static void arena_free(chunk *c) {
     }
 }
 
-static int fail(decoder *dc, const char *what, const char *v, const char *vend) {
-    if (dc->rc == PMX_OK) {
-        dc->rc = PMX_EDECODE;
-        char path[256] = "data";
-        size_t pl = 0;
-        for (size_t i = 0; i < dc->depth && i < 32 && pl < sizeof path - 1; i++) {
-            int n = dc->frames[i].key
-                        ? snprintf(path + pl, sizeof path - pl, "%s%s", pl ? "." : "", dc->frames[i].key)
-                        : snprintf(path + pl, sizeof path - pl, "[%zu]", dc->frames[i].idx);
-            if (n > 0)
-                pl += (size_t)n;
-        }
-        int show = (int)(vend - v > 40 ? 40 : vend - v);
-        dc->msg = pmx__asprintf("%s: %s, got %.*s%s", path, what, show, v, vend - v > 40 ? "..." : "");
-        if (!dc->msg)
-            dc->rc = PMX_ENOMEM;
-    }
-    return dc->rc;
+static void arena_wipe(chunk *c) {
+    for (; c; c = c->next)
+        pmx__wipe(c->data, c->used);
 }
 
-/* Enter ".key" (key != NULL, borrowed until the matching pop) or "[idx]"; returns the depth
- * to restore. */
-static size_t path_push(decoder *dc, const char *key, size_t idx) {
-    size_t old = dc->depth;
-    if (dc->depth < 32) {
-        dc->frames[dc->depth].key = key;
-        dc->frames[dc->depth].idx = idx;
+/* ---- errors ----------------------------------------------------------------------------------- */
+
+/* Record the first error: "data.items[3].cpu: expected a number, got "x"". at: where the bad
+ * value starts (shown, up to 40 bytes). Returns the error code. */
+static int fail(dec *d, const char *what, const char *at) {
+    if (d->rc != PMX_OK)
+        return d->rc;
+    d->rc = PMX_EDECODE;
+    char path[256] = "data"; /* "data" at the top, else the member path: "[1].cpu" */
+    size_t pl = 0;
+    for (size_t i = 0; i < d->depth && i < 32 && pl < sizeof path - 1; i++) {
+        int n = d->frames[i].key ? snprintf(path + pl, sizeof path - pl, "%s%.*s", pl ? "." : "",
+                                            (int)(d->frames[i].klen > 64 ? 64 : d->frames[i].klen),
+                                            d->frames[i].key)
+                                 : snprintf(path + pl, sizeof path - pl, "[%zu]", d->frames[i].idx);
+        if (n > 0)
+            pl += (size_t)n;
     }
-    dc->depth++;
+    if (pl >= sizeof path)
+        pl = sizeof path - 1;
+    if (!at || at >= d->end) {
+        d->msg = pmx__asprintf("%s: %s, got the end of the input", path, what);
+    } else {
+        /* show the value (when it is one), at most 40 bytes of it */
+        const char *vend = pmx__json_skip(at, d->end);
+        if (!vend)
+            vend = d->end;
+        size_t show = (size_t)(vend - at) > 40 ? 40 : (size_t)(vend - at);
+        /* no control bytes in messages */
+        char shown[48];
+        size_t k = 0;
+        for (; k < show; k++)
+            shown[k] = (unsigned char)at[k] < 0x20 || at[k] == 0x7f ? '?' : at[k];
+        shown[k] = 0;
+        d->msg = pmx__asprintf("%s: %s, got %s%s", path, what, shown,
+                               (size_t)(vend - at) > 40 ? "..." : "");
+    }
+    if (!d->msg)
+        d->rc = PMX_ENOMEM;
+    return d->rc;
+}
+
+static inline size_t push(dec *d, const char *key, size_t klen, size_t idx) {
+    size_t old = d->depth;
+    if (d->depth < 32) {
+        d->frames[d->depth].key = key;
+        d->frames[d->depth].klen = klen;
+        d->frames[d->depth].idx = idx;
+    }
+    d->depth++;
     return old;
 }
 
-static void path_pop(decoder *dc, size_t old) { dc->depth = old; }
+/* ---- scanning ------------------------------------------------------------------------------- */
 
-/* The text of a scalar: strings decoded into tmp (of at least vend-v bytes), literals copied. */
-static const char *scalar_text(decoder *dc, const char *v, const char *vend, char *tmp) {
-    if (*v == '"') {
-        if (!pmx__json_string_into(v, vend, tmp, NULL)) {
-            fail(dc, "malformed string", v, vend);
-            return NULL;
-        }
-        return tmp;
-    }
-    memcpy(tmp, v, (size_t)(vend - v));
-    tmp[vend - v] = 0;
-    return tmp;
+static inline void ws(dec *d) {
+    const char *p = d->p, *e = d->end;
+    while (p < e && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+        p++;
+    d->p = p;
 }
 
-static int decode_object(decoder *dc, const pmx_type_desc *t, char *base, const char *v,
-                         const char *vend);
+static int hexval(char ch) {
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
 
-/* Decode one value into dst according to kind (scalars, RAW, OBJECT pointer). */
-static int decode_scalar(decoder *dc, uint32_t kind, const pmx_type_desc *type, void *dst,
-                         const char *v, const char *vend) {
-    if (vend - v == 4 && !memcmp(v, "null", 4))
-        return PMX_OK; /* stays unset */
-    int is_str = *v == '"';
-    int is_lit = !is_str && *v != '{' && *v != '[';
+/* Bytes that end a plain run inside a string: '"', '\\' and control bytes. */
+static const unsigned char str_special[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, ['\\'] = 1};
+
+/* d->p at '"': find the closing quote. *esc: the string has escapes. Returns the position of
+ * the closing quote or NULL (malformed: control byte, bad escape, unterminated). */
+static const char *string_end(dec *d, int *esc) {
+    const char *p = d->p + 1, *e = d->end;
+    *esc = 0;
+    for (;;) {
+        /* the common run: bytes that are neither '"', '\\' nor control */
+        while (p < e && !str_special[(unsigned char)*p])
+            p++;
+        if (p >= e || (unsigned char)*p < 0x20)
+            return NULL;
+        if (*p == '"')
+            return p;
+        *esc = 1;
+        if (++p >= e)
+            return NULL;
+        switch (*p) {
+        case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+            p++;
+            break;
+        case 'u':
+            if (e - p < 5 || hexval(p[1]) < 0 || hexval(p[2]) < 0 || hexval(p[3]) < 0 ||
+                hexval(p[4]) < 0)
+                return NULL;
+            p += 5;
+            break;
+        default:
+            return NULL;
+        }
+    }
+}
+
+/* A JSON number at d->p (validated as JSON's grammar); sets *end. */
+static const char *number_end(const char *p, const char *e) {
+    if (p < e && *p == '-')
+        p++;
+    if (p >= e)
+        return NULL;
+    if (*p == '0') {
+        p++;
+    } else if (*p >= '1' && *p <= '9') {
+        while (p < e && *p >= '0' && *p <= '9')
+            p++;
+    } else {
+        return NULL;
+    }
+    if (p < e && *p == '.') {
+        p++;
+        if (p >= e || *p < '0' || *p > '9')
+            return NULL;
+        while (p < e && *p >= '0' && *p <= '9')
+            p++;
+    }
+    if (p < e && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < e && (*p == '+' || *p == '-'))
+            p++;
+        if (p >= e || *p < '0' || *p > '9')
+            return NULL;
+        while (p < e && *p >= '0' && *p <= '9')
+            p++;
+    }
+    return p;
+}
+
+/* Validate and skip one value. */
+static int skip(dec *d, int depth) {
+    ws(d);
+    if (d->p >= d->end)
+        return fail(d, "malformed JSON", d->p);
+    if (depth > MAX_DEPTH)
+        return fail(d, "JSON nested too deeply", d->p);
+    const char *start = d->p;
+    switch (*d->p) {
+    case '"': {
+        int esc;
+        const char *q = string_end(d, &esc);
+        if (!q)
+            return fail(d, "malformed string", start);
+        d->p = q + 1;
+        return PMX_OK;
+    }
+    case '{':
+        d->p++;
+        ws(d);
+        if (d->p < d->end && *d->p == '}') {
+            d->p++;
+            return PMX_OK;
+        }
+        for (;;) {
+            ws(d);
+            int esc;
+            const char *q = d->p < d->end && *d->p == '"' ? string_end(d, &esc) : NULL;
+            if (!q)
+                return fail(d, "malformed object", start);
+            d->p = q + 1;
+            ws(d);
+            if (d->p >= d->end || *d->p != ':')
+                return fail(d, "malformed object", start);
+            d->p++;
+            if (skip(d, depth + 1))
+                return d->rc;
+            ws(d);
+            if (d->p < d->end && *d->p == ',') {
+                d->p++;
+                continue;
+            }
+            if (d->p < d->end && *d->p == '}') {
+                d->p++;
+                return PMX_OK;
+            }
+            return fail(d, "malformed object", start);
+        }
+    case '[':
+        d->p++;
+        ws(d);
+        if (d->p < d->end && *d->p == ']') {
+            d->p++;
+            return PMX_OK;
+        }
+        for (;;) {
+            if (skip(d, depth + 1))
+                return d->rc;
+            ws(d);
+            if (d->p < d->end && *d->p == ',') {
+                d->p++;
+                continue;
+            }
+            if (d->p < d->end && *d->p == ']') {
+                d->p++;
+                return PMX_OK;
+            }
+            return fail(d, "malformed array", start);
+        }
+    case 't':
+        if (d->end - d->p >= 4 && !memcmp(d->p, "true", 4)) {
+            d->p += 4;
+            return PMX_OK;
+        }
+        break;
+    case 'f':
+        if (d->end - d->p >= 5 && !memcmp(d->p, "false", 5)) {
+            d->p += 5;
+            return PMX_OK;
+        }
+        break;
+    case 'n':
+        if (d->end - d->p >= 4 && !memcmp(d->p, "null", 4)) {
+            d->p += 4;
+            return PMX_OK;
+        }
+        break;
+    default: {
+        const char *q = number_end(d->p, d->end);
+        if (q) {
+            d->p = q;
+            return PMX_OK;
+        }
+    }
+    }
+    return fail(d, "malformed JSON", start);
+}
+
+/* ---- scalars ---------------------------------------------------------------------------------- */
+
+static char *put_utf8(char *o, unsigned long cp) {
+    if (cp < 0x80) {
+        *o++ = (char)cp;
+    } else if (cp < 0x800) {
+        *o++ = (char)(0xC0 | (cp >> 6));
+        *o++ = (char)(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        *o++ = (char)(0xE0 | (cp >> 12));
+        *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+        *o++ = (char)(0x80 | (cp & 0x3F));
+    } else {
+        *o++ = (char)(0xF0 | (cp >> 18));
+        *o++ = (char)(0x80 | ((cp >> 12) & 0x3F));
+        *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
+        *o++ = (char)(0x80 | (cp & 0x3F));
+    }
+    return o;
+}
+
+static unsigned long hex4(const char *p) {
+    return (unsigned long)((hexval(p[0]) << 12) | (hexval(p[1]) << 8) | (hexval(p[2]) << 4) |
+                           hexval(p[3]));
+}
+
+/* Unescape the validated string body [p, q) into o (room for q - p + 1); returns the length.
+ * \u0000 and lone surrogates become U+FFFD: strings stay NUL-free and valid UTF-8 where the
+ * input was. */
+static size_t unescape(const char *p, const char *q, char *o) {
+    char *start = o;
+    while (p < q) {
+        const char *bs = memchr(p, '\\', (size_t)(q - p));
+        const char *run = bs ? bs : q;
+        memcpy(o, p, (size_t)(run - p));
+        o += run - p;
+        p = run;
+        if (p >= q)
+            break;
+        char e = p[1];
+        p += 2;
+        switch (e) {
+        case 'b': *o++ = '\b'; break;
+        case 'f': *o++ = '\f'; break;
+        case 'n': *o++ = '\n'; break;
+        case 'r': *o++ = '\r'; break;
+        case 't': *o++ = '\t'; break;
+        case 'u': {
+            unsigned long cp = hex4(p);
+            p += 4;
+            if (cp >= 0xD800 && cp < 0xDC00 && q - p >= 6 && p[0] == '\\' && p[1] == 'u') {
+                unsigned long lo = hex4(p + 2);
+                if (lo >= 0xDC00 && lo < 0xE000) {
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                    p += 6;
+                }
+            }
+            if ((cp >= 0xD800 && cp < 0xE000) || cp == 0)
+                cp = 0xFFFD;
+            o = put_utf8(o, cp);
+            break;
+        }
+        default: *o++ = e; break; /* '"', '\\', '/' */
+        }
+    }
+    *o = 0;
+    return (size_t)(o - start);
+}
+
+/* The string at d->p copied into the arena; *out = NULL on error. */
+static int string_value(dec *d, char **out) {
+    const char *start = d->p;
+    int esc;
+    const char *q = string_end(d, &esc);
+    *out = NULL;
+    if (!q)
+        return fail(d, "malformed string", start);
+    size_t n = (size_t)(q - start - 1);
+    char *s = arena_bytes(d, n + 1);
+    if (!s)
+        return d->rc;
+    if (esc) {
+        unescape(start + 1, q, s);
+    } else {
+        memcpy(s, start + 1, n);
+        s[n] = 0;
+    }
+    d->p = q + 1;
+    *out = s;
+    return PMX_OK;
+}
+
+static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+static locale_t c_locale(void) {
+    static _Atomic(locale_t) loc;
+    locale_t l = atomic_load_explicit(&loc, memory_order_acquire);
+    if (l)
+        return l;
+    locale_t n = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+    if (!n)
+        return (locale_t)0;
+    locale_t expected = (locale_t)0;
+    if (!atomic_compare_exchange_strong(&loc, &expected, n)) {
+        freelocale(n);
+        return expected;
+    }
+    return n;
+}
+
+/* A validated JSON number [p, q): *is_int and *i when it is an integer in int64 range, and
+ * *f (exact: the fast path needs at most 15 significant digits and |exponent| <= 22, which
+ * double arithmetic rounds correctly; else strtod in the C locale). */
+static int number_value(const char *p, const char *q, int *is_int, int64_t *i, double *f) {
+    int neg = *p == '-';
+    const char *s = p + neg;
+    uint64_t m = 0;
+    int frac_digits = 0, exp = 0, overflow = 0;
+    while (s < q && *s >= '0' && *s <= '9') {
+        if (m < 1000000000000000000ull)
+            m = m * 10 + (uint64_t)(*s - '0');
+        else
+            overflow = 1;
+        s++;
+    }
+    int integral = 1;
+    uint64_t int_part = m;
+    int int_overflow = overflow;
+    if (s < q && *s == '.') {
+        integral = 0;
+        s++;
+        while (s < q && *s >= '0' && *s <= '9') {
+            if (m < 1000000000000000000ull) {
+                m = m * 10 + (uint64_t)(*s - '0');
+                frac_digits++;
+            } else {
+                overflow = 1;
+            }
+            s++;
+        }
+    }
+    if (s < q && (*s == 'e' || *s == 'E')) {
+        integral = 0;
+        s++;
+        int eneg = 0;
+        if (*s == '+' || *s == '-')
+            eneg = *s++ == '-';
+        int x = 0;
+        while (s < q && *s >= '0' && *s <= '9') {
+            if (x < 100000)
+                x = x * 10 + (*s - '0');
+            s++;
+        }
+        exp = eneg ? -x : x;
+    }
+    *is_int = 0;
+    if (integral && !int_overflow) {
+        /* 19 digits at most were taken: check int64 range */
+        if (!neg && int_part <= (uint64_t)INT64_MAX) {
+            *is_int = 1;
+            *i = (int64_t)int_part;
+        } else if (neg && int_part <= (uint64_t)INT64_MAX + 1) {
+            *is_int = 1;
+            *i = int_part == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)int_part;
+        }
+    }
+    int e10 = exp - frac_digits;
+    if (!overflow && m < (1ull << 53) && e10 >= -22 && e10 <= 22) {
+        double v = (double)m;
+        v = e10 < 0 ? v / pow10_exact[-e10] : v * pow10_exact[e10];
+        *f = neg ? -v : v;
+        return 0;
+    }
+    char buf[128], *heap = NULL, *t = buf;
+    size_t n = (size_t)(q - p);
+    if (n >= sizeof buf) {
+        heap = pmx__malloc(n + 1);
+        if (!heap)
+            return -1;
+        t = heap;
+    }
+    memcpy(t, p, n);
+    t[n] = 0;
+    locale_t l = c_locale();
+    *f = l ? strtod_l(t, NULL, l) : strtod(t, NULL);
+    pmx__free(heap);
+    return 0;
+}
+
+/* Objects of one array usually list their members in the same order: the k-th member of the
+ * previous element predicts the k-th member of this one (checked, so any order works). */
+#define MEMO_SLOTS 64
+typedef struct memo {
+    const pmx_field_desc *f[MEMO_SLOTS];
+    uint16_t len[MEMO_SLOTS];
+} memo;
+
+/* A JSON number at p: validated and converted in one scan for the common case (a plain
+ * integer of up to 18 digits), else through number_end + number_value. *q: its end.
+ * Returns 0, -1 (malformed), -2 (out of memory). */
+static inline int parse_number(const char *p, const char *e, const char **q, int *is_i,
+                               int64_t *i, double *f) {
+    const char *s = p;
+    int neg = s < e && *s == '-';
+    s += neg;
+    if (s < e && *s >= '0' && *s <= '9') {
+        uint64_t m = (uint64_t)(*s++ - '0');
+        int nd = m != 0; /* significant digits so far */
+        if (m) {
+            const char *lim = s + 17 < e ? s + 17 : e;
+            while (s < lim && *s >= '0' && *s <= '9')
+                m = m * 10 + (uint64_t)(*s++ - '0'), nd++;
+        }
+        if (s >= e || (*s != '.' && *s != 'e' && *s != 'E' && (*s < '0' || *s > '9'))) {
+            *q = s;
+            *is_i = 1;
+            *i = neg ? -(int64_t)m : (int64_t)m;
+            *f = (double)*i;
+            return 0;
+        }
+        if (*s == '.' && s + 1 < e && s[1] >= '0' && s[1] <= '9') {
+            /* d.ddd without exponent, at most 18 digits: exact through one division */
+            const char *t = s + 1;
+            int frac = 0;
+            while (t < e && *t >= '0' && *t <= '9' && nd < 18 && frac < 22) {
+                m = m * 10 + (uint64_t)(*t++ - '0');
+                frac++;
+                nd += m != 0;
+            }
+            if ((t >= e || (*t != 'e' && *t != 'E' && (*t < '0' || *t > '9'))) &&
+                m < (1ull << 53)) {
+                *q = t;
+                *is_i = 0;
+                double v = (double)m / pow10_exact[frac];
+                *f = neg ? -v : v;
+                return 0;
+            }
+        }
+    }
+    *q = number_end(p, e);
+    if (!*q)
+        return -1;
+    return number_value(p, *q, is_i, i, f) ? -2 : 0;
+}
+
+/* The common cases, inline: a plain string into a string member, a number into a numeric one.
+ * Returns 1 when done, 0 to take the general path (nothing consumed). */
+static inline int fast_value(dec *d, uint32_t kind, void *dst) {
+    const char *v = d->p;
+    if (v >= d->end)
+        return 0;
+    if (kind == PMX_KIND_STRING) {
+        if (*v != '"')
+            return 0;
+        int esc;
+        const char *q = string_end(d, &esc);
+        if (!q || esc)
+            return 0;
+        size_t n = (size_t)(q - v - 1);
+        char *str = arena_bytes(d, n + 1);
+        if (!str)
+            return 0;
+        memcpy(str, v + 1, n);
+        str[n] = 0;
+        memcpy(dst, &str, sizeof str);
+        d->p = q + 1;
+        return 1;
+    }
+    if (kind < PMX_KIND_I64 || kind > PMX_KIND_OPT_F64 || kind == PMX_KIND_BOOL ||
+        kind == PMX_KIND_OPT_BOOL || !((*v >= '0' && *v <= '9') || *v == '-'))
+        return 0;
+    const char *q;
+    int is_i;
+    int64_t i;
+    double f;
+    if (parse_number(v, d->end, &q, &is_i, &i, &f))
+        return 0;
+    switch (kind) {
+    case PMX_KIND_I64:
+        if (!is_i)
+            return 0;
+        memcpy(dst, &i, sizeof i);
+        break;
+    case PMX_KIND_OPT_I64:
+        if (!is_i)
+            return 0;
+        memcpy(dst, &(pmx_opt_i64){1, i}, sizeof(pmx_opt_i64));
+        break;
+    case PMX_KIND_F64:
+        if (f != f || f - f != 0)
+            return 0;
+        memcpy(dst, &f, sizeof f);
+        break;
+    default:
+        if (f != f || f - f != 0)
+            return 0;
+        memcpy(dst, &(pmx_opt_f64){1, f}, sizeof(pmx_opt_f64));
+        break;
+    }
+    d->p = q;
+    return 1;
+}
+
+static int decode_object_m(dec *d, const pmx_type_desc *t, char *base, memo *mm);
+#define decode_object(d, t, base) decode_object_m(d, t, base, NULL)
+
+/* Decode one value at d->p into dst according to kind (scalars, RAW, OBJECT pointer). */
+static int decode_value(dec *d, uint32_t kind, const pmx_type_desc *type, void *dst) {
+    ws(d);
+    const char *v = d->p;
+    if (v >= d->end)
+        return fail(d, "malformed JSON", v);
+    if (*v == 'n') { /* null: stays unset */
+        if (d->end - v >= 4 && !memcmp(v, "null", 4)) {
+            d->p += 4;
+            return PMX_OK;
+        }
+        return fail(d, "malformed JSON", v);
+    }
     switch (kind) {
     case PMX_KIND_STRING:
-    case PMX_KIND_RAW: {
-        if (kind == PMX_KIND_STRING && !is_str && !is_lit)
-            return fail(dc, "expected a string", v, vend);
-        char *s = arena_alloc(dc, (size_t)(vend - v) + 1);
-        if (!s)
-            return dc->rc;
-        if (kind == PMX_KIND_RAW || !is_str) {
-            memcpy(s, v, (size_t)(vend - v));
-            s[vend - v] = 0;
-        } else if (!pmx__json_string_into(v, vend, s, NULL)) {
-            return fail(dc, "malformed string", v, vend);
+        if (*v == '"') {
+            char *s;
+            if (string_value(d, &s))
+                return d->rc;
+            memcpy(dst, &s, sizeof s);
+            return PMX_OK;
         }
+        if (*v == '{' || *v == '[')
+            return fail(d, "expected a string", v);
+        /* numbers and literals keep their text */
+        /* fall through */
+    case PMX_KIND_RAW: {
+        if (skip(d, 0))
+            return d->rc;
+        size_t n = (size_t)(d->p - v);
+        char *s = arena_bytes(d, n + 1);
+        if (!s)
+            return d->rc;
+        memcpy(s, v, n);
+        s[n] = 0;
         memcpy(dst, &s, sizeof s);
+        return PMX_OK;
+    }
+    case PMX_KIND_OBJECT: {
+        if (!type)
+            return fail(d, "no type for object", v);
+        char *obj = arena_alloc(d, type->struct_size);
+        if (!obj)
+            return d->rc;
+        memset(obj, 0, type->struct_size);
+        if (decode_object(d, type, obj))
+            return d->rc;
+        memcpy(dst, &obj, sizeof obj);
         return PMX_OK;
     }
     case PMX_KIND_I64:
@@ -152,84 +699,107 @@ static int decode_scalar(decoder *dc, uint32_t kind, const pmx_type_desc *type, 
     case PMX_KIND_BOOL:
     case PMX_KIND_OPT_BOOL:
     case PMX_KIND_F64:
-    case PMX_KIND_OPT_F64: {
-        if (!is_str && !is_lit)
-            return fail(dc, kind <= PMX_KIND_OPT_I64   ? "expected an integer"
-                            : kind <= PMX_KIND_OPT_BOOL ? "expected a boolean"
-                                                        : "expected a number",
-                        v, vend);
+    case PMX_KIND_OPT_F64:
+        break;
+    default:
+        return fail(d, "unsupported field kind", v);
+    }
+    /* numbers and booleans: a JSON number, true/false, or a string holding one */
+    int is_i = 0, have = 0, b = 0;
+    int64_t i = 0;
+    double f = 0;
+    const char *what = kind <= PMX_KIND_OPT_I64    ? "expected an integer"
+                       : kind <= PMX_KIND_OPT_BOOL ? "expected a boolean"
+                                                   : "expected a number";
+    if (*v == 't' || *v == 'f') {
+        int t = *v == 't';
+        size_t n = t ? 4 : 5;
+        if ((size_t)(d->end - v) < n || memcmp(v, t ? "true" : "false", n))
+            return fail(d, "malformed JSON", v);
+        if (kind >= PMX_KIND_F64)
+            return fail(d, what, v);
+        d->p += n;
+        is_i = have = 1;
+        i = b = t;
+    } else if (*v == '"') {
+        int esc;
+        const char *q = string_end(d, &esc);
+        if (!q)
+            return fail(d, "malformed string", v);
+        size_t n = (size_t)(q - v - 1);
         char small[64], *tmp = small;
-        if ((size_t)(vend - v) + 1 > sizeof small) {
-            tmp = pmx__malloc((size_t)(vend - v) + 1);
-            if (!tmp) {
-                dc->rc = PMX_ENOMEM;
-                return dc->rc;
-            }
+        if (n + 1 > sizeof small && !(tmp = pmx__malloc(n + 1))) {
+            d->rc = PMX_ENOMEM;
+            return d->rc;
         }
-        const char *s = scalar_text(dc, v, vend, tmp);
-        int rc = PMX_OK;
-        if (!s) {
-            rc = dc->rc;
-        } else if (kind == PMX_KIND_I64 || kind == PMX_KIND_OPT_I64) {
-            int64_t x;
-            double d;
-            int b;
-            if (pmx__parse_i64(s, &x) == 0) {
-            } else if (pmx__parse_f64(s, &d) == 0 && d >= -0x1p63 && d < 0x1p63 &&
-                       d == (double)(int64_t)d) { /* in range before the cast: UB otherwise */
-                x = (int64_t)d;
-            } else if (!is_str && pmx__parse_bool(s, &b) == 0) {
-                x = b;
-            } else {
-                rc = fail(dc, "expected an integer", v, vend);
+        if (esc)
+            unescape(v + 1, q, tmp);
+        else {
+            memcpy(tmp, v + 1, n);
+            tmp[n] = 0;
+        }
+        d->p = q + 1;
+        if (kind == PMX_KIND_BOOL || kind == PMX_KIND_OPT_BOOL) {
+            if (pmx__parse_bool(tmp, &b) == 0) {
+                have = 1;
+            } else if (pmx__parse_f64(tmp, &f) == 0) {
+                have = 1;
+                b = f != 0;
             }
-            if (rc == PMX_OK) {
-                if (kind == PMX_KIND_I64)
-                    memcpy(dst, &x, sizeof x);
-                else
-                    memcpy(dst, &(pmx_opt_i64){1, x}, sizeof(pmx_opt_i64));
-            }
-        } else if (kind == PMX_KIND_BOOL || kind == PMX_KIND_OPT_BOOL) {
-            int b;
-            double d;
-            if (pmx__parse_bool(s, &b) == 0) {
-            } else if (pmx__parse_f64(s, &d) == 0) {
-                b = d != 0;
-            } else {
-                rc = fail(dc, "expected a boolean", v, vend);
-            }
-            if (rc == PMX_OK) {
-                if (kind == PMX_KIND_BOOL)
-                    memcpy(dst, &b, sizeof b);
-                else
-                    memcpy(dst, &(pmx_opt_bool){1, b}, sizeof(pmx_opt_bool));
-            }
-        } else {
-            double d;
-            if (pmx__parse_f64(s, &d) != 0)
-                rc = fail(dc, "expected a number", v, vend);
-            else if (kind == PMX_KIND_F64)
-                memcpy(dst, &d, sizeof d);
-            else
-                memcpy(dst, &(pmx_opt_f64){1, d}, sizeof(pmx_opt_f64));
+        } else if (pmx__parse_i64(tmp, &i) == 0) {
+            is_i = have = 1;
+            f = (double)i;
+        } else if (pmx__parse_f64(tmp, &f) == 0) {
+            have = 1;
         }
         if (tmp != small)
             pmx__free(tmp);
-        return rc;
+        if (!have)
+            return fail(d, what, v);
+    } else {
+        const char *q;
+        int pr = parse_number(v, d->end, &q, &is_i, &i, &f);
+        if (pr == -1)
+            return fail(d, *v == '{' || *v == '[' ? what : "malformed JSON", v);
+        if (pr == -2) {
+            d->rc = PMX_ENOMEM;
+            return d->rc;
+        }
+        if (f != f || f - f != 0) /* out of double range */
+            return fail(d, what, v);
+        d->p = q;
+        have = 1;
+        b = is_i ? i != 0 : f != 0;
     }
-    case PMX_KIND_OBJECT: {
-        if (!type)
-            return fail(dc, "no type for object", v, vend);
-        char *obj = arena_alloc(dc, type->struct_size);
-        if (!obj)
-            return dc->rc;
-        int rc = decode_object(dc, type, obj, v, vend);
-        if (rc == PMX_OK)
-            memcpy(dst, &obj, sizeof obj);
-        return rc;
-    }
+    switch (kind) {
+    case PMX_KIND_I64:
+    case PMX_KIND_OPT_I64:
+        if (!is_i) {
+            /* an integral float in range: "1.0", 1e3 */
+            if (f >= -0x1p63 && f < 0x1p63 && f == (double)(int64_t)f)
+                i = (int64_t)f;
+            else
+                return fail(d, what, v);
+        }
+        if (kind == PMX_KIND_I64)
+            memcpy(dst, &i, sizeof i);
+        else
+            memcpy(dst, &(pmx_opt_i64){1, i}, sizeof(pmx_opt_i64));
+        return PMX_OK;
+    case PMX_KIND_BOOL:
+        memcpy(dst, &b, sizeof b);
+        return PMX_OK;
+    case PMX_KIND_OPT_BOOL:
+        memcpy(dst, &(pmx_opt_bool){1, b}, sizeof(pmx_opt_bool));
+        return PMX_OK;
     default:
-        return fail(dc, "unsupported field kind", v, vend);
+        if (is_i)
+            f = (double)i;
+        if (kind == PMX_KIND_F64)
+            memcpy(dst, &f, sizeof f);
+        else
+            memcpy(dst, &(pmx_opt_f64){1, f}, sizeof(pmx_opt_f64));
+        return PMX_OK;
     }
 }
 
@@ -242,72 +812,89 @@ static size_t elem_size(uint32_t kind) {
     }
 }
 
-/* Decode field f of the struct at base from the JSON value [v, vend). */
-static int decode_field(decoder *dc, const pmx_field_desc *f, char *base, const char *v,
-                        const char *vend) {
-    if (f->kind != PMX_KIND_ARRAY)
-        return decode_scalar(dc, f->kind, pmx__type(f->type), base + f->offset, v, vend);
-    if (vend - v == 4 && !memcmp(v, "null", 4))
+/* Decode the array at d->p into field f of the struct at base (elements + count). */
+static int decode_array(dec *d, const pmx_field_desc *f, char *base) {
+    ws(d);
+    const char *v = d->p;
+    if (d->end - v >= 4 && !memcmp(v, "null", 4)) {
+        d->p += 4;
         return PMX_OK;
-    if (*v != '[')
-        return fail(dc, "expected an array", v, vend);
+    }
+    if (v >= d->end || *v != '[')
+        return fail(d, "expected an array", v);
     const pmx_type_desc *et = pmx__type(f->type);
     uint32_t ek = et ? et->kind : PMX_KIND_RAW;
-    /* One pass: elements go to a scratch buffer (on the stack while small), then into the
-     * arena at their final size. */
     size_t es = elem_size(ek);
-    max_align_t small[16];
+    /* elements go to a scratch buffer (on the stack while small), then into the arena */
+    max_align_t small[32];
+    memo *mm = NULL;
     char *scratch = (char *)small;
     size_t cap = sizeof small / es, n = 0;
     int rc = PMX_OK;
-    const char *p = pmx__json_ws(v + 1, vend);
-    if (p < vend && *p == ']')
-        p = NULL; /* empty */
-    while (p) {
-        const char *e = pmx__json_skip(p, vend);
-        if (!e) {
-            rc = fail(dc, "malformed array", v, vend);
-            break;
-        }
-        if (n == cap) {
-            char *grown = pmx__malloc(cap * 2 * es);
-            if (!grown) {
-                rc = dc->rc = PMX_ENOMEM;
+    d->p++;
+    ws(d);
+    if (d->p < d->end && *d->p == ']') {
+        d->p++;
+    } else {
+        for (;;) {
+            if (n == cap) {
+                char *grown = pmx__malloc(cap * 2 * es);
+                if (!grown) {
+                    rc = d->rc = PMX_ENOMEM;
+                    break;
+                }
+                memcpy(grown, scratch, n * es);
+                if (scratch != (char *)small)
+                    pmx__free(scratch);
+                scratch = grown;
+                cap *= 2;
+            }
+            memset(scratch + n * es, 0, es);
+            size_t old = push(d, NULL, 0, n);
+            ws(d);
+            if (ek == PMX_KIND_OBJECT && et && d->p < d->end && *d->p != 'n') {
+                char *obj = arena_alloc(d, et->struct_size);
+                rc = obj ? PMX_OK : d->rc;
+                if (obj) {
+                    memset(obj, 0, et->struct_size);
+                    if (!mm && !(mm = pmx__calloc(1, sizeof *mm)))
+                        rc = d->rc = PMX_ENOMEM;
+                    else
+                        rc = decode_object_m(d, et, obj, mm);
+                    if (!rc)
+                        memcpy(scratch + n * es, &obj, sizeof obj);
+                }
+            } else {
+                rc = decode_value(d, ek, et, scratch + n * es);
+            }
+            d->depth = old;
+            if (rc)
+                break;
+            n++;
+            ws(d);
+            if (d->p < d->end && *d->p == ',') {
+                d->p++;
+                continue;
+            }
+            if (d->p < d->end && *d->p == ']') {
+                d->p++;
                 break;
             }
-            memcpy(grown, scratch, n * es);
-            if (scratch != (char *)small)
-                pmx__free(scratch);
-            scratch = grown;
-            cap *= 2;
-        }
-        memset(scratch + n * es, 0, es);
-        size_t old = path_push(dc, NULL, n);
-        rc = decode_scalar(dc, ek, et, scratch + n * es, p, e);
-        path_pop(dc, old);
-        if (rc)
-            break;
-        n++;
-        p = pmx__json_ws(e, vend);
-        if (p < vend && *p == ',') {
-            p = pmx__json_ws(p + 1, vend);
-        } else if (p < vend && *p == ']') {
-            p = NULL;
-        } else {
-            rc = fail(dc, "malformed array", v, vend);
+            rc = fail(d, "malformed array", v);
             break;
         }
     }
     char *items = NULL;
     if (rc == PMX_OK && n) {
-        items = arena_alloc(dc, n * es);
+        items = arena_alloc(d, n * es);
         if (items)
             memcpy(items, scratch, n * es);
         else
-            rc = dc->rc;
+            rc = d->rc;
     }
     if (scratch != (char *)small)
         pmx__free(scratch);
+    pmx__free(mm);
     if (rc)
         return rc;
     memcpy(base + f->offset, &items, sizeof items);
@@ -315,142 +902,437 @@ static int decode_field(decoder *dc, const pmx_field_desc *f, char *base, const 
     return PMX_OK;
 }
 
-typedef struct member_ctx {
-    decoder *dc;
-    const pmx_type_desc *t;
-    char *base;
-} member_ctx;
+/* ---- member lookup ------------------------------------------------------------------------------- */
 
-/* The field named @p name (n bytes) with (indexed) or without a slot count; fields are sorted
- * by name, a plain one before an indexed one of the same name. */
-/* strcmp of field name fn with the n bytes of name; inline: keys are short and this runs for
- * every member of every object decoded. */
-static inline int key_cmp(const char *fn, const char *name, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        unsigned char a = (unsigned char)fn[i], b = (unsigned char)name[i];
-        if (a != b)
-            return a < b ? -1 : 1;
-    }
-    return fn[n] ? 1 : 0;
+/* Per type, an open-addressing hash of its member names (plain and indexed apart), built on
+ * first use and published atomically; never freed. */
+typedef struct index {
+    uint32_t mask;
+    struct {
+        uint16_t field; /* position + 1, 0: empty */
+        uint16_t len;
+    } slot[];
+} index_t;
+
+static _Atomic(index_t *) g_index[4096];
+
+/* Member names are short and distinct: length, first, middle and last byte suffice to spread
+ * them; collisions are resolved by comparing. */
+static inline uint32_t hash_name(const char *s, size_t n, int indexed) {
+    if (!n)
+        return (uint32_t)indexed;
+    uint32_t h = (uint32_t)n * 0x9E3779B1u;
+    h ^= (unsigned char)s[0] * 0x85EBCA77u;
+    h ^= (unsigned char)s[n - 1] * 0xC2B2AE3Du;
+    h ^= (unsigned char)s[n / 2] * 0x27D4EB2Fu;
+    return (h ^ (h >> 15)) + (uint32_t)indexed;
 }
 
-static const pmx_field_desc *find_field(const pmx_type_desc *t, const char *name, size_t n,
-                                        int indexed) {
-    const pmx_field_desc *fs = &pmx__gen_fields[t->first_field];
-    size_t lo = 0, hi = t->n_fields;
-    while (lo < hi) { /* lower bound */
-        size_t mid = lo + (hi - lo) / 2;
-        int c = key_cmp(pmx__str(fs[mid].name), name, n);
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
+static index_t *index_build(const pmx_type_desc *t) {
+    uint32_t size = 8;
+    while (size < 2u * t->n_fields + 2)
+        size *= 2;
+    index_t *ix = pmx__calloc(1, sizeof *ix + size * sizeof ix->slot[0]);
+    if (!ix)
+        return NULL;
+    ix->mask = size - 1;
+    for (size_t i = 0; i < t->n_fields; i++) {
+        const pmx_field_desc *f = &pmx__gen_fields[t->first_field + i];
+        const char *name = pmx__str(f->name);
+        size_t n = strlen(name);
+        uint32_t h = hash_name(name, n, f->count > 0) & ix->mask;
+        while (ix->slot[h].field)
+            h = (h + 1) & ix->mask;
+        ix->slot[h].field = (uint16_t)(i + 1);
+        ix->slot[h].len = (uint16_t)n;
     }
-    for (size_t i = lo; i < t->n_fields && i < lo + 2; i++) {
-        const pmx_field_desc *f = &fs[i];
-        if (key_cmp(pmx__str(f->name), name, n) != 0)
-            break;
-        if ((f->count > 0) == (indexed != 0))
-            return f;
+    return ix;
+}
+
+static const index_t *type_index(const pmx_type_desc *t) {
+    size_t ti = (size_t)(t - pmx__gen_types);
+    if (ti >= sizeof g_index / sizeof g_index[0])
+        return NULL;
+    index_t *ix = atomic_load_explicit(&g_index[ti], memory_order_acquire);
+    if (ix)
+        return ix;
+    index_t *n = index_build(t);
+    if (!n)
+        return NULL;
+    index_t *expected = NULL;
+    if (!atomic_compare_exchange_strong(&g_index[ti], &expected, n)) {
+        pmx__free(n);
+        return expected;
+    }
+    return n;
+}
+
+static inline int same(const char *a, const char *b, size_t n) {
+    while (n >= 8) {
+        uint64_t x, y;
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y)
+            return 0;
+        a += 8, b += 8, n -= 8;
+    }
+    if (n >= 4) {
+        uint32_t x, y;
+        memcpy(&x, a, 4);
+        memcpy(&y, b, 4);
+        if (x != y)
+            return 0;
+        a += 4, b += 4, n -= 4;
+    }
+    while (n--)
+        if (*a++ != *b++)
+            return 0;
+    return 1;
+}
+
+/* The field named by the n bytes at name (indexed: the base of "net3"). */
+static const pmx_field_desc *find_field(const pmx_type_desc *t, const index_t *ix,
+                                        const char *name, size_t n, int indexed) {
+    const pmx_field_desc *fs = &pmx__gen_fields[t->first_field];
+    if (ix) {
+        for (uint32_t h = hash_name(name, n, indexed) & ix->mask; ix->slot[h].field;
+             h = (h + 1) & ix->mask) {
+            if (ix->slot[h].len != n)
+                continue;
+            const pmx_field_desc *f = &fs[ix->slot[h].field - 1];
+            if ((f->count > 0) == (indexed != 0) && same(pmx__str(f->name), name, n))
+                return f;
+        }
+        return NULL;
+    }
+    for (size_t i = 0; i < t->n_fields; i++) { /* no index (out of memory): linear */
+        const char *fn = pmx__str(fs[i].name);
+        if ((fs[i].count > 0) == (indexed != 0) && !memcmp(fn, name, n) && !fn[n])
+            return &fs[i];
     }
     return NULL;
 }
 
-static int member_cb(const char *key, const char *val, const char *val_end, void *ud) {
-    member_ctx *m = ud;
-    size_t kl = strlen(key);
-    const pmx_field_desc *f = find_field(m->t, key, kl, 0);
-    if (f) {
-        size_t old = path_push(m->dc, key, 0);
-        int rc = decode_field(m->dc, f, m->base, val, val_end);
-        path_pop(m->dc, old);
-        return rc ? 1 : 0;
-    }
-    /* "net3" -> indexed field "net", slot 3 */
-    size_t d = kl;
-    while (d > 0 && isdigit((unsigned char)key[d - 1]))
-        d--;
-    if (d == 0 || d == kl || (key[d] == '0' && d + 1 < kl) || kl - d > 6)
-        return 0;
-    f = find_field(m->t, key, d, 1);
-    unsigned long slot = strtoul(key + d, NULL, 10);
-    if (!f || slot >= f->count)
-        return 0; /* unknown members are ignored */
-    size_t old = path_push(m->dc, key, 0);
-    int rc = decode_scalar(m->dc, f->kind, pmx__type(f->type), m->base + f->offset + slot * sizeof(char *),
-                           val, val_end);
-    path_pop(m->dc, old);
-    return rc ? 1 : 0;
-}
 
-static int decode_object(decoder *dc, const pmx_type_desc *t, char *base, const char *v,
-                         const char *vend) {
-    if (*v == '[') {
+static int decode_object_m(dec *d, const pmx_type_desc *t, char *base, memo *mm) {
+    ws(d);
+    const char *v = d->p;
+    size_t ordinal = 0;
+    if (v < d->end && *v == '[') {
         /* Perl serialises an empty hash sometimes as []: accept it as {} */
-        const char *p = pmx__json_ws(v + 1, vend);
-        if (p < vend && *p == ']')
+        d->p++;
+        ws(d);
+        if (d->p < d->end && *d->p == ']') {
+            d->p++;
             return PMX_OK;
+        }
+        return fail(d, "expected an object", v);
     }
-    if (*v != '{')
-        return fail(dc, "expected an object", v, vend);
-    member_ctx m = {dc, t, base};
-    int r = pmx__json_object_each(v, vend, member_cb, &m);
-    if (r == 0)
-        return PMX_OK;
-    if (dc->rc != PMX_OK)
-        return dc->rc;
-    return fail(dc, "malformed object", v, vend);
+    if (v >= d->end || *v != '{')
+        return fail(d, "expected an object", v);
+    const index_t *ix = type_index(t);
+    /* which fields were set: the first of duplicate members counts (as cJSON's lookup) */
+    uint64_t seen_small[8] = {0}, *seen = seen_small;
+    size_t words = (t->n_fields + 63) / 64;
+    if (words > 8 && !(seen = pmx__calloc(words, sizeof *seen))) {
+        d->rc = PMX_ENOMEM;
+        return d->rc;
+    }
+    const pmx_field_desc *fs = &pmx__gen_fields[t->first_field];
+    d->p++;
+    ws(d);
+    int rc = PMX_OK;
+    if (d->p < d->end && *d->p == '}') {
+        d->p++;
+        goto out;
+    }
+    for (;;) {
+        ws(d);
+        const char *ks = d->p;
+        int esc = 0;
+        const pmx_field_desc *f = NULL;
+        size_t k = ordinal++;
+        const char *kq = NULL;
+        if (mm && k < MEMO_SLOTS && mm->f[k] && ks < d->end && *ks == '"') {
+            /* the predicted name followed by the closing quote is the whole key: a member
+             * name has no quote, backslash or control byte */
+            size_t L = mm->len[k];
+            if ((size_t)(d->end - ks) > L + 1 && ks[L + 1] == '"' &&
+                same(pmx__str(mm->f[k]->name), ks + 1, L)) {
+                f = mm->f[k];
+                kq = ks + 1 + L;
+            }
+        }
+        if (!kq)
+            kq = ks < d->end && *ks == '"' ? string_end(d, &esc) : NULL;
+        if (!kq) {
+            rc = fail(d, "malformed object", v);
+            break;
+        }
+        const char *key = ks + 1;
+        size_t kl = (size_t)(kq - key);
+        char kbuf[128], *kheap = NULL;
+        if (esc) { /* rare: decode the key */
+            char *kb = kl + 1 <= sizeof kbuf ? kbuf : (kheap = pmx__malloc(kl + 1));
+            if (!kb) {
+                rc = d->rc = PMX_ENOMEM;
+                break;
+            }
+            kl = unescape(key, kq, kb);
+            key = kb;
+        }
+        d->p = kq + 1;
+        ws(d);
+        if (d->p >= d->end || *d->p != ':') {
+            pmx__free(kheap);
+            rc = fail(d, "malformed object", v);
+            break;
+        }
+        d->p++;
+        if (f)
+            ;
+        else if ((f = find_field(t, ix, key, kl, 0)) != NULL && mm && k < MEMO_SLOTS) {
+            mm->f[k] = f;
+            mm->len[k] = (uint16_t)kl;
+        }
+        size_t slot = 0;
+        if (!f) {
+            /* "net3" -> indexed field "net", slot 3 */
+            size_t dl = kl;
+            while (dl > 0 && key[dl - 1] >= '0' && key[dl - 1] <= '9')
+                dl--;
+            if (dl > 0 && dl < kl && !(key[dl] == '0' && dl + 1 < kl) && kl - dl <= 6) {
+                f = find_field(t, ix, key, dl, 1);
+                slot = (size_t)strtoul(key + dl, NULL, 10);
+                if (f && slot >= f->count)
+                    f = NULL;
+            }
+        }
+        size_t fi = f ? (size_t)(f - fs) : 0;
+        int take = f && (f->count ? 1 : !(seen[fi / 64] >> (fi % 64) & 1));
+        if (take && f->count) {
+            char *s;
+            memcpy(&s, base + f->offset + slot * sizeof(char *), sizeof s);
+            take = s == NULL; /* the first of duplicate slots */
+        }
+        if (!take) {
+            pmx__free(kheap);
+            rc = skip(d, 1); /* unknown members are ignored */
+        } else {
+            ws(d);
+            if (!f->count && f->kind != PMX_KIND_ARRAY && fast_value(d, f->kind, base + f->offset)) {
+                seen[fi / 64] |= 1ull << (fi % 64);
+                pmx__free(kheap);
+                goto next;
+            }
+            size_t old = push(d, key, kl, 0);
+            if (f->count)
+                rc = decode_value(d, f->kind, pmx__type(f->type),
+                                  base + f->offset + slot * sizeof(char *));
+            else if (f->kind == PMX_KIND_ARRAY)
+                rc = decode_array(d, f, base);
+            else
+                rc = decode_value(d, f->kind, pmx__type(f->type), base + f->offset);
+            d->depth = old;
+            if (!rc && !f->count)
+                seen[fi / 64] |= 1ull << (fi % 64);
+            pmx__free(kheap); /* after the value: the error path may name the key */
+        }
+        if (rc)
+            break;
+    next:
+        ws(d);
+        if (d->p < d->end && *d->p == ',') {
+            d->p++;
+            continue;
+        }
+        if (d->p < d->end && *d->p == '}') {
+            d->p++;
+            break;
+        }
+        rc = fail(d, "malformed object", v);
+        break;
+    }
+out:
+    if (seen != seen_small)
+        pmx__free(seen);
+    return rc;
 }
 
-int pmx__bind_decode(const void *ctx, const char *json, size_t len, void **out, char **err) {
-    const pmx_method_desc *d = ctx;
+/* ---- entry points ------------------------------------------------------------------------------- */
+
+/* Decode the value at d->p as the result of method md into a new arena; *out (NULL for null). */
+static int decode_result(dec *d, const pmx_method_desc *md, void **out) {
+    const pmx_type_desc *t = pmx__type(md->result);
     *out = NULL;
-    *err = NULL;
-    if (!d || !d->result || !json)
+    ws(d);
+    if (d->end - d->p >= 4 && !memcmp(d->p, "null", 4)) {
+        d->p += 4;
         return PMX_OK;
-    const char *end = json + len;
-    const char *v = pmx__json_ws(json, end);
-    const char *vend = pmx__json_skip(v, end);
-    if (!vend || pmx__json_ws(vend, end) != end) {
-        *err = pmx__strdup("data: malformed JSON");
-        return *err ? PMX_EDECODE : PMX_ENOMEM;
     }
-    if (vend - v == 4 && !memcmp(v, "null", 4))
-        return PMX_OK;
-    decoder dc;
-    memset(&dc, 0, sizeof dc);
-    const pmx_type_desc *t = pmx__type(d->result);
-    dc.next_cap = t->struct_size + len + 256;
-    char *res = arena_alloc(&dc, t->struct_size);
-    int rc = dc.rc;
-    if (res) {
-        if (t->flags & PMX_TYPE_WRAPPED)
-            rc = decode_field(&dc, &pmx__gen_fields[t->first_field], res, v, vend);
-        else
-            rc = decode_object(&dc, t, res, v, vend);
+    char *res = arena_alloc(d, t->struct_size);
+    if (!res)
+        return d->rc;
+    memset(res, 0, t->struct_size);
+    int rc;
+    if (t->flags & PMX_TYPE_WRAPPED) {
+        const pmx_field_desc *f = &pmx__gen_fields[t->first_field];
+        rc = f->kind == PMX_KIND_ARRAY ? decode_array(d, f, res)
+                                       : decode_value(d, f->kind, pmx__type(f->type), res + f->offset);
+    } else {
+        rc = decode_object(d, t, res);
     }
+    if (rc == PMX_OK)
+        *out = res;
+    return rc;
+}
+
+static int finish(dec *d, const pmx_method_desc *md, int rc, void **out, void *res, char **err) {
     if (rc != PMX_OK) {
-        if (d->flags & PMX_METHOD_SECRET)
-            for (chunk *k = dc.first; k; k = k->next)
-                pmx__wipe(k->data, k->used);
-        arena_free(dc.first);
+        if (md->flags & PMX_METHOD_SECRET)
+            arena_wipe(d->first);
+        arena_free(d->first);
         if (rc == PMX_ENOMEM) {
-            pmx__free(dc.msg);
+            pmx__free(d->msg);
             *err = NULL;
         } else {
-            *err = dc.msg;
+            *err = d->msg;
         }
         return rc;
+    }
+    pmx__free(d->msg);
+    if (!res) { /* null data: no result, and no arena */
+        arena_free(d->first);
+        *out = NULL;
+        return PMX_OK;
     }
     *out = res;
     return PMX_OK;
 }
 
+int pmx__bind_decode(const void *ctx, const char *json, size_t len, void **out, char **err) {
+    const pmx_method_desc *md = ctx;
+    *out = NULL;
+    *err = NULL;
+    if (!md || !md->result || !json)
+        return PMX_OK;
+    dec d;
+    memset(&d, 0, sizeof d);
+    d.p = json;
+    d.end = json + len;
+    d.next_cap = pmx__type(md->result)->struct_size + len + 256;
+    void *res = NULL;
+    int rc = decode_result(&d, md, &res);
+    if (rc == PMX_OK) {
+        ws(&d);
+        if (d.p != d.end)
+            rc = fail(&d, "malformed JSON (data continues)", d.p);
+    }
+    return finish(&d, md, rc, out, res, err);
+}
+
+int pmx__decode_body(const void *ctx, const char *body, size_t len, pmx__body *b, char **err) {
+    const pmx_method_desc *md = ctx;
+    memset(b, 0, sizeof *b);
+    b->total = -1;
+    *err = NULL;
+    dec d;
+    memset(&d, 0, sizeof d);
+    d.p = body;
+    d.end = body + len;
+    d.next_cap = (md && md->result ? pmx__type(md->result)->struct_size : 0) + len + 256;
+    void *res = NULL;
+    int rc = PMX_OK, have_data = 0;
+    ws(&d);
+    if (d.p >= d.end || *d.p != '{') {
+        rc = fail(&d, "expected a JSON object", d.p);
+        goto done;
+    }
+    d.p++;
+    ws(&d);
+    if (d.p < d.end && *d.p == '}') {
+        d.p++;
+        goto tail;
+    }
+    for (;;) {
+        ws(&d);
+        int esc;
+        const char *ks = d.p;
+        const char *kq = ks < d.end && *ks == '"' ? string_end(&d, &esc) : NULL;
+        if (!kq) {
+            rc = fail(&d, "malformed JSON", ks);
+            break;
+        }
+        size_t kl = (size_t)(kq - ks - 1);
+#define KEY(s) (!esc && kl == sizeof(s) - 1 && !memcmp(ks + 1, s, kl))
+        d.p = kq + 1;
+        ws(&d);
+        if (d.p >= d.end || *d.p != ':') {
+            rc = fail(&d, "malformed JSON", d.p);
+            break;
+        }
+        d.p++;
+        ws(&d);
+        const char *v = d.p;
+        if (KEY("data") && !have_data) {
+            have_data = 1;
+            if (md && md->result)
+                rc = decode_result(&d, md, &res);
+            else
+                rc = skip(&d, 1);
+            b->data = v;
+            b->data_len = (size_t)(d.p - v);
+        } else {
+            rc = skip(&d, 1);
+            if (!rc && KEY("total") && *v != '"' && *v != 'n') {
+                int is_i;
+                int64_t i;
+                double f;
+                if (number_value(v, d.p, &is_i, &i, &f) == 0 && is_i)
+                    b->total = i;
+            } else if (!rc && KEY("message") && *v == '"' && !b->message) {
+                b->message = v;
+                b->message_end = d.p;
+            } else if (!rc && KEY("errors") && *v == '{' && !b->errors) {
+                b->errors = v;
+                b->errors_end = d.p;
+            }
+        }
+#undef KEY
+        if (rc)
+            break;
+        ws(&d);
+        if (d.p < d.end && *d.p == ',') {
+            d.p++;
+            continue;
+        }
+        if (d.p < d.end && *d.p == '}') {
+            d.p++;
+            break;
+        }
+        rc = fail(&d, "malformed JSON", d.p);
+        break;
+    }
+tail:
+    if (!rc) {
+        ws(&d);
+        if (d.p != d.end)
+            rc = fail(&d, "malformed JSON (the body continues)", d.p);
+    }
+done:
+    if (rc == PMX_OK && !md)
+        return PMX_OK;
+    if (!md) {
+        char *m = d.msg;
+        *err = m;
+        return rc;
+    }
+    return finish(&d, md, rc, &b->typed, res, err);
+}
+
 void pmx__bind_result_wipe(void *result) {
-    if (!result)
-        return;
-    for (chunk *k = (chunk *)(void *)((char *)result - offsetof(chunk, data)); k; k = k->next)
-        pmx__wipe(k->data, k->used);
+    if (result)
+        arena_wipe((chunk *)(void *)((char *)result - offsetof(chunk, data)));
 }
 
 void pmx__bind_result_free(const void *ctx, void *result) {

@@ -68,6 +68,24 @@ int pmx__json_object_each(const char *p, const char *end, pmx__json_member_fn fn
 typedef int (*pmx__json_item_fn)(const char *val, const char *val_end, size_t i, void *ud);
 int pmx__json_array_each(const char *p, const char *end, pmx__json_item_fn fn, void *ud);
 
+/* ---- response bodies (lib/decode.c): the envelope, and typed results in the same pass ---- */
+
+typedef struct pmx__body {
+    void *typed;                       /* the decoded result (typed calls), NULL for null data */
+    const char *data;                  /* span of "data" in the body, NULL when absent */
+    size_t data_len;
+    int64_t total;                     /* "total", -1 when absent */
+    const char *message, *message_end; /* span of "message" (a JSON string), or NULL */
+    const char *errors, *errors_end;   /* span of "errors" (an object), or NULL */
+} pmx__body;
+
+/* Scan a whole response body {"data": ..., "total": ..., "message": ..., "errors": ...} in one
+ * validating pass; with @p typed_ctx (a pmx_method_desc with a result) also decode "data" into
+ * b->typed (free with pmx__bind_result_free). Returns PMX_OK, or PMX_EDECODE with *err set
+ * (pmx__malloc'd; "malformed JSON", or a message naming the member), or PMX_ENOMEM. */
+int pmx__decode_body(const void *typed_ctx, const char *body, size_t len, pmx__body *b,
+                     char **err);
+
 /* ---- calls: hooks for the typed bindings (lib/bind.c) ---- */
 
 /* Decode the "data" JSON of a successful call into a typed result. Returns PMX_OK and sets *out
