@@ -168,6 +168,11 @@ static int hexval(char ch) {
     return -1;
 }
 
+static unsigned long hex4(const char *p) {
+    return (unsigned long)((hexval(p[0]) << 12) | (hexval(p[1]) << 8) | (hexval(p[2]) << 4) |
+                           hexval(p[3]));
+}
+
 /* Bytes that end a plain run inside a string: '"', '\\' and control bytes. */
 static const unsigned char str_special[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
@@ -193,12 +198,26 @@ static const char *string_end(dec *d, int *esc) {
         case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
             p++;
             break;
-        case 'u':
+        case 'u': {
             if (e - p < 5 || hexval(p[1]) < 0 || hexval(p[2]) < 0 || hexval(p[3]) < 0 ||
                 hexval(p[4]) < 0)
                 return NULL;
+            unsigned long cp = hex4(p + 1);
             p += 5;
+            /* surrogates come in pairs (as cJSON and Perl's JSON::XS insist) */
+            if (cp >= 0xDC00 && cp < 0xE000)
+                return NULL;
+            if (cp >= 0xD800 && cp < 0xDC00) {
+                if (e - p < 6 || p[0] != '\\' || p[1] != 'u' || hexval(p[2]) < 0 ||
+                    hexval(p[3]) < 0 || hexval(p[4]) < 0 || hexval(p[5]) < 0)
+                    return NULL;
+                unsigned long lo = hex4(p + 2);
+                if (lo < 0xDC00 || lo >= 0xE000)
+                    return NULL;
+                p += 6;
+            }
             break;
+        }
         default:
             return NULL;
         }
@@ -357,10 +376,6 @@ static char *put_utf8(char *o, unsigned long cp) {
     return o;
 }
 
-static unsigned long hex4(const char *p) {
-    return (unsigned long)((hexval(p[0]) << 12) | (hexval(p[1]) << 8) | (hexval(p[2]) << 4) |
-                           hexval(p[3]));
-}
 
 /* Unescape the validated string body [p, q) into o (room for q - p + 1); returns the length.
  * \u0000 and lone surrogates become U+FFFD: strings stay NUL-free and valid UTF-8 where the
@@ -775,8 +790,12 @@ static int decode_value(dec *d, uint32_t kind, const pmx_type_desc *type, void *
     case PMX_KIND_I64:
     case PMX_KIND_OPT_I64:
         if (!is_i) {
-            /* an integral float in range: "1.0", 1e3 */
-            if (f >= -0x1p63 && f < 0x1p63 && f == (double)(int64_t)f)
+            /* an integral float in range: "1.0", 1e3; an integer literal out of the int64
+             * range stays refused even where rounding to double would bring it in */
+            const char *t = *v == '"' ? v + 1 : v, *te = d->p;
+            while (t < te && *t != '.' && *t != 'e' && *t != 'E')
+                t++;
+            if (t < te && f >= -0x1p63 && f < 0x1p63 && f == (double)(int64_t)f)
                 i = (int64_t)f;
             else
                 return fail(d, what, v);
@@ -1263,8 +1282,19 @@ int pmx__decode_body(const void *ctx, const char *body, size_t len, pmx__body *b
             rc = fail(&d, "malformed JSON", ks);
             break;
         }
+        const char *kn = ks + 1;
         size_t kl = (size_t)(kq - ks - 1);
-#define KEY(s) (!esc && kl == sizeof(s) - 1 && !memcmp(ks + 1, s, kl))
+        char kb[16];
+        if (esc) { /* an escaped envelope name: only short ones can be ours */
+            if (kl < sizeof kb) {
+                kl = unescape(kn, kq, kb);
+                kn = kb;
+            } else {
+                kn = "";
+                kl = 0;
+            }
+        }
+#define KEY(s) (kl == sizeof(s) - 1 && !memcmp(kn, s, kl))
         d.p = kq + 1;
         ws(&d);
         if (d.p >= d.end || *d.p != ':') {
