@@ -25,6 +25,7 @@ static void call_free(pmx_call *call) {
         pmx__call_release_easy(call);
     if (call->typed && call->result_free)
         call->result_free(call->typed_ctx, call->typed);
+    pmx__stream_free(call->stream);
     if (call->secret) {
         pmx__wipe(call->body, call->body_len);
         pmx__wipe(call->resp.data, call->resp.len);
@@ -163,6 +164,16 @@ int pmx_call_cancel(pmx_call *call) {
 static size_t on_body(char *p, size_t size, size_t n, void *ud) {
     pmx_call *call = ud;
     size_t len = size * n;
+    if (call->stream) { /* typed: decode 2xx bodies as they arrive */
+        long st = 0;
+        curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &st);
+        if (st >= 200 && st < 300) {
+            if (pmx__stream_feed(call->stream, p, len) == PMX_ECANCELLED)
+                return 0; /* the item callback stopped the call */
+            if (!pmx__stream_wants_body(call->stream))
+                return len;
+        }
+    }
     if (call->resp.len + len > call->client->max_response) {
         call->toobig = 1;
         return 0; /* aborts the transfer */
@@ -451,6 +462,10 @@ static void reset_response(pmx_call *call) {
 
 void pmx__call_finished_transfer(pmx_call *call, CURLcode code) {
     pmx_client *c = call->client;
+    if (code != CURLE_OK && pmx__stream_stopped(call->stream)) {
+        pmx__call_complete(call, PMX_ECANCELLED, "stopped by the item callback");
+        return;
+    }
     if (code != CURLE_OK) {
         int r = map_curl(call, code);
         char msg[CURL_ERROR_SIZE + 160];
@@ -486,6 +501,7 @@ void pmx__call_finished_transfer(pmx_call *call, CURLcode code) {
         pmx__auth_ticket_refused(call);
         pmx__call_release_easy(call);
         reset_response(call);
+        pmx__stream_reset(call->stream); /* the resend's body is decoded afresh */
         if (pmx__auth_on_401(call)) {
             pmx__free(reason);
             return;
@@ -495,6 +511,24 @@ void pmx__call_finished_transfer(pmx_call *call, CURLcode code) {
     }
     scan_ctx s;
     int ok2xx = st >= 200 && st < 300;
+    if (ok2xx && call->stream) { /* decoded while it arrived */
+        pmx__body b;
+        char *err = NULL;
+        int r = pmx__stream_finish(call->stream, call->resp.len ? call->resp.data : NULL, &b, &err);
+        if (r != PMX_OK) {
+            pmx__call_complete(call, r, err ? err : "malformed JSON in the response body");
+            pmx__free(err);
+            return;
+        }
+        call->typed = b.typed;
+        call->data = b.data;
+        call->data_len = b.data_len;
+        call->total = b.total;
+        if (!pmx__stream_wants_body(call->stream))
+            pmx__buf_free(&call->resp); /* PMX_CALL_NO_BODY: pmx_call_body() is NULL */
+        pmx__call_complete(call, PMX_OK, NULL);
+        return;
+    }
     char *derr = NULL;
     /* 2xx answers of typed calls: the envelope and the typed result in one pass */
     int drc = call->resp.len ? scan_body(call, &s, ok2xx && call->decode ? call->typed_ctx : NULL,
@@ -583,7 +617,17 @@ int pmx__call_start_spec(pmx_client *c, const pmx__call_spec *spec, pmx_done_fn 
     if (c->destroying || c->free_requested)
         return PMX_EDESTROYED;
     const pmx_call_opts *o = spec->opts;
-    if (o && (o->size < sizeof(uint32_t) * 2 || (o->flags & ~(uint32_t)PMX_CALL_JSON_BODY)))
+    if (o && (o->size < sizeof(uint32_t) * 2 ||
+              (o->flags & ~(uint32_t)(PMX_CALL_JSON_BODY | PMX_CALL_NO_BODY))))
+        return PMX_EINVAL;
+    /* typed calls only: the element callback and dropping the body */
+    pmx_item_fn on_item = NULL;
+    void *item_ud = NULL;
+    if (o && o->size >= offsetof(pmx_call_opts, item_userdata) + sizeof o->item_userdata) {
+        on_item = o->on_item;
+        item_ud = o->item_userdata;
+    }
+    if (!spec->decode && (on_item || (o && (o->flags & PMX_CALL_NO_BODY))))
         return PMX_EINVAL;
     pmx_call *call = pmx__calloc(1, sizeof *call);
     if (!call)
@@ -605,6 +649,12 @@ int pmx__call_start_spec(pmx_client *c, const pmx__call_spec *spec, pmx_done_fn 
     call->typed_ctx = spec->typed_ctx;
     call->decode = spec->decode;
     call->result_free = spec->result_free;
+    if (spec->decode &&
+        !(call->stream = pmx__stream_new(spec->typed_ctx, call, on_item, item_ud,
+                                         !(o && (o->flags & PMX_CALL_NO_BODY))))) {
+        call_free(call);
+        return PMX_ENOMEM;
+    }
     call->done = done;
     call->userdata = userdata;
     call->path = pmx__strdup(spec->path);

@@ -86,6 +86,7 @@ struct pmx_call {
     size_t n_perrs;
 
     /* typed result */
+    pmx__stream *stream; /* incremental decoder of 2xx bodies (typed calls), or NULL */
     const void *typed_ctx;
     pmx__decode_fn decode;
     pmx__result_free_fn result_free;

@@ -1373,3 +1373,579 @@ void pmx__bind_result_free(const void *ctx, void *result) {
         pmx__bind_result_wipe(result);
     arena_free((chunk *)(void *)((char *)result - offsetof(chunk, data)));
 }
+
+/* ---- the incremental decoder ------------------------------------------------------------------- *
+ *
+ * Fed the body of a 2xx answer of a typed call as it arrives (curl's write callback). It walks
+ * the envelope object with a small state machine over a window of unconsumed bytes; a member's
+ * value, or each element of a "data" array, is decoded as soon as its last byte has arrived, and
+ * its bytes are dropped. The window thus holds at most one incomplete value, and the typed
+ * result is complete with the last byte. With an item callback each decoded element is handed
+ * over and its memory reused: a listing of any length is decoded in constant memory.
+ */
+
+enum {
+    S_OPEN,       /* before the envelope's '{' */
+    S_FIRST_KEY,  /* a key or '}' */
+    S_KEY,        /* a key */
+    S_COLON,
+    S_VALUE,      /* a member's value */
+    S_ITEM_FIRST, /* inside data's '[': an element or ']' */
+    S_ITEM,       /* an element */
+    S_ITEM_NEXT,  /* ',' or ']' */
+    S_NEXT,       /* ',' or '}' */
+    S_DONE,
+    S_FAILED
+};
+
+struct pmx__stream {
+    const pmx_method_desc *md;
+    pmx_call *call;
+    pmx_item_fn on_item;
+    void *item_ud;
+    int state;
+    char *buf; /* the window: buf[off, len) not yet consumed */
+    size_t len, cap, off;
+    uint64_t base; /* absolute offset of buf[0] in the body */
+    /* the value being completed: scanner state, from buf[vstart] up to buf[vpos] */
+    size_t vstart, vpos;
+    int vactive, vdepth, vstr, vesc;
+    int keep_body;
+    char key[16]; /* the current envelope member (longer names are none of ours) */
+    int key_ours;
+    int data_seen, total_seen;
+    uint64_t data_start, data_end; /* absolute span of "data" */
+    int64_t total;
+    dec d;      /* the result's arena, and errors */
+    dec it;     /* item mode: the element's arena, reset after each */
+    char *res;  /* the result struct (array results) */
+    const pmx_field_desc *f0;
+    const pmx_type_desc *et;
+    uint32_t ek;
+    size_t es;
+    char *vec; /* collected elements */
+    size_t n, vcap;
+    memo *mm;
+    int stopped; /* the item callback asked to stop */
+};
+
+pmx__stream *pmx__stream_new(const void *typed_ctx, pmx_call *call, pmx_item_fn on_item,
+                             void *item_ud, int keep_body) {
+    const pmx_method_desc *md = typed_ctx;
+    pmx__stream *s = pmx__calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->keep_body = keep_body;
+    s->md = md;
+    s->call = call;
+    s->on_item = on_item;
+    s->item_ud = item_ud;
+    s->total = -1;
+    return s;
+}
+
+static void stream_clear(pmx__stream *s) {
+    int secret = s->md && (s->md->flags & PMX_METHOD_SECRET);
+    if (secret) {
+        pmx__wipe(s->buf, s->cap);
+        arena_wipe(s->d.first);
+        arena_wipe(s->it.first);
+        if (s->vec)
+            pmx__wipe(s->vec, s->vcap * s->es);
+    }
+    arena_free(s->d.first);
+    arena_free(s->it.first);
+    pmx__free(s->d.msg);
+    pmx__free(s->it.msg);
+    pmx__free(s->vec);
+    pmx__free(s->mm);
+    pmx__free(s->buf);
+    const pmx_method_desc *md = s->md;
+    pmx_call *call = s->call;
+    pmx_item_fn fn = s->on_item;
+    void *ud = s->item_ud;
+    int keep = s->keep_body;
+    memset(s, 0, sizeof *s);
+    s->keep_body = keep;
+    s->md = md;
+    s->call = call;
+    s->on_item = fn;
+    s->item_ud = ud;
+    s->total = -1;
+}
+
+void pmx__stream_reset(pmx__stream *s) {
+    if (s)
+        stream_clear(s);
+}
+
+void pmx__stream_free(pmx__stream *s) {
+    if (!s)
+        return;
+    stream_clear(s);
+    pmx__free(s);
+}
+
+static int sfail(pmx__stream *s, dec *d, const char *what, const char *at) {
+    if (d)
+        fail(d, what, at);
+    if (d != &s->d && d && d->msg && !s->d.msg) { /* keep one message, in s->d */
+        s->d.msg = d->msg;
+        s->d.rc = d->rc;
+        d->msg = NULL;
+    } else if (!d && s->d.rc == PMX_OK) {
+        s->d.rc = PMX_EDECODE;
+        s->d.msg = pmx__asprintf("data: %s", what);
+        if (!s->d.msg)
+            s->d.rc = PMX_ENOMEM;
+    }
+    s->state = S_FAILED;
+    return s->d.rc ? s->d.rc : PMX_EDECODE;
+}
+
+/* Scan the value starting at s->vstart for its end; 1 when complete (end at s->vpos), 0 when
+ * more bytes are needed. Numbers and literals end at the first delimiter. Only boundaries are
+ * found here: the decoder validates the complete value. */
+static int value_complete(pmx__stream *s) {
+    const char *b = s->buf;
+    size_t p = s->vpos, e = s->len;
+    char first = b[s->vstart];
+    if (first == '"' || first == '{' || first == '[') {
+        if (p == s->vstart) {
+            p++;
+            if (first == '"')
+                s->vstr = 1;
+            else
+                s->vdepth = 1;
+        }
+        while (p < e) {
+            char ch = b[p++];
+            if (s->vstr) {
+                if (s->vesc)
+                    s->vesc = 0;
+                else if (ch == '\\')
+                    s->vesc = 1;
+                else if (ch == '"') {
+                    s->vstr = 0;
+                    if (first == '"') {
+                        s->vpos = p;
+                        return 1;
+                    }
+                }
+                continue;
+            }
+            if (ch == '"')
+                s->vstr = 1;
+            else if (ch == '{' || ch == '[')
+                s->vdepth++;
+            else if ((ch == '}' || ch == ']') && --s->vdepth == 0) {
+                s->vpos = p;
+                return 1;
+            }
+        }
+        s->vpos = p;
+        return 0;
+    }
+    while (p < e) {
+        char ch = b[p];
+        if (ch == ',' || ch == '}' || ch == ']' || ch == ' ' || ch == '\n' || ch == '\r' ||
+            ch == '\t') {
+            s->vpos = p;
+            return 1;
+        }
+        p++;
+    }
+    s->vpos = p;
+    return 0;
+}
+
+static void value_begin(pmx__stream *s) {
+    s->vstart = s->vpos = s->off;
+    s->vdepth = s->vstr = s->vesc = 0;
+    s->vactive = 1;
+}
+
+/* A dec over buf[a, b) for the arena of d0 (its chunks stay with d0). */
+static void slice(dec *d, pmx__stream *s, size_t a, size_t b) {
+    d->p = s->buf + a;
+    d->end = s->buf + b;
+}
+
+static int is_wrapped_array(const pmx_method_desc *md, const pmx_field_desc **f0) {
+    if (!md || !md->result)
+        return 0;
+    const pmx_type_desc *t = pmx__type(md->result);
+    if (!(t->flags & PMX_TYPE_WRAPPED))
+        return 0;
+    const pmx_field_desc *f = &pmx__gen_fields[t->first_field];
+    if (f->kind != PMX_KIND_ARRAY)
+        return 0;
+    *f0 = f;
+    return 1;
+}
+
+/* The element just completed (buf[vstart, vpos)): decode it, then keep or hand it over. */
+static int stream_item(pmx__stream *s) {
+    dec *d = s->on_item ? &s->it : &s->d;
+    slice(d, s, s->vstart, s->vpos);
+    d->depth = 0;
+    push(d, NULL, 0, s->n);
+    union {
+        max_align_t a;
+        char b[sizeof(max_align_t) > 16 ? sizeof(max_align_t) : 16];
+    } slot;
+    memset(&slot, 0, sizeof slot);
+    int rc;
+    if (s->ek == PMX_KIND_OBJECT && s->et && *d->p != 'n') {
+        char *obj = arena_alloc(d, s->et->struct_size);
+        rc = obj ? PMX_OK : d->rc;
+        if (obj) {
+            memset(obj, 0, s->et->struct_size);
+            if (!s->mm && !(s->mm = pmx__calloc(1, sizeof *s->mm)))
+                rc = d->rc = PMX_ENOMEM;
+            else
+                rc = decode_object_m(d, s->et, obj, s->mm);
+            memcpy(slot.b, &obj, sizeof obj);
+        }
+    } else {
+        rc = decode_value(d, s->ek, s->et, slot.b);
+    }
+    d->depth = 0;
+    if (rc == PMX_OK) {
+        ws(d);
+        if (d->p != d->end)
+            rc = fail(d, "malformed JSON", d->p);
+    }
+    if (rc)
+        return sfail(s, d, "malformed JSON", d->p);
+    if (s->on_item) {
+        const void *item;
+        if (s->ek == PMX_KIND_OBJECT || s->ek == PMX_KIND_STRING || s->ek == PMX_KIND_RAW)
+            memcpy(&item, slot.b, sizeof item);
+        else
+            item = slot.b;
+        int stop = s->on_item(s->call, item, s->n, s->item_ud);
+        /* the element's memory is reused: keep the first chunk, wiped for secrets */
+        if (s->md->flags & PMX_METHOD_SECRET)
+            arena_wipe(s->it.first);
+        if (s->it.first) {
+            arena_free(s->it.first->next);
+            s->it.first->next = NULL;
+            s->it.first->used = 0;
+            s->it.cur = s->it.first;
+        }
+        s->n++;
+        if (stop) {
+            s->stopped = 1;
+            s->state = S_FAILED;
+            return PMX_ECANCELLED;
+        }
+        return PMX_OK;
+    }
+    if (s->n == s->vcap) {
+        size_t cap = s->vcap ? s->vcap * 2 : 64;
+        char *v = pmx__realloc(s->vec, cap * s->es);
+        if (!v)
+            return sfail(s, NULL, "out of memory", NULL);
+        s->vec = v;
+        s->vcap = cap;
+    }
+    memcpy(s->vec + s->n * s->es, slot.b, s->es);
+    s->n++;
+    return PMX_OK;
+}
+
+/* A complete member value buf[vstart, vpos) that is not data's array. */
+static int stream_member(pmx__stream *s) {
+    dec *d = &s->d;
+    slice(d, s, s->vstart, s->vpos);
+    d->depth = 0;
+    const char *v = d->p;
+    int is_data = s->key_ours && !strcmp(s->key, "data") && !s->data_seen;
+    if (is_data) {
+        s->data_seen = 1;
+        d->next_cap = (s->md && s->md->result ? pmx__type(s->md->result)->struct_size : 0) +
+                      (s->vpos - s->vstart) + 256;
+        s->data_start = s->base + s->vstart;
+        s->data_end = s->base + s->vpos;
+        if (s->md && s->md->result) {
+            void *res = NULL;
+            if (decode_result(d, s->md, &res))
+                return sfail(s, d, "malformed JSON", d->p);
+            s->res = res;
+        } else if (skip(d, 1)) {
+            return sfail(s, d, "malformed JSON", d->p);
+        }
+    } else {
+        if (skip(d, 1))
+            return sfail(s, d, "malformed JSON", d->p);
+        if (s->key_ours && !strcmp(s->key, "total") && !s->total_seen && *v != '"' &&
+            *v != 'n') {
+            int is_i;
+            int64_t i;
+            double f;
+            s->total_seen = 1;
+            if (number_value(v, d->p, &is_i, &i, &f) == 0 && is_i)
+                s->total = i;
+        }
+    }
+    ws(d);
+    if (d->p != d->end)
+        return sfail(s, d, "malformed JSON", d->p);
+    return PMX_OK;
+}
+
+static int stream_run(pmx__stream *s) {
+    for (;;) {
+        while (s->off < s->len && (s->buf[s->off] == ' ' || s->buf[s->off] == '\n' ||
+                                   s->buf[s->off] == '\r' || s->buf[s->off] == '\t') &&
+               s->state != S_KEY && s->state != S_VALUE && s->state != S_ITEM)
+            s->off++;
+        if (s->state == S_FAILED)
+            return s->stopped ? PMX_ECANCELLED : s->d.rc;
+        if (s->off >= s->len)
+            return PMX_OK;
+        char ch = s->buf[s->off];
+        switch (s->state) {
+        case S_OPEN:
+            if (ch != '{')
+                return sfail(s, NULL, "malformed JSON (not an object)", NULL);
+            s->off++;
+            s->state = S_FIRST_KEY;
+            break;
+        case S_FIRST_KEY:
+            if (ch == '}') {
+                s->off++;
+                s->state = S_DONE;
+                break;
+            }
+            /* fall through */
+        case S_KEY:
+            if (!s->vactive) {
+                while (s->off < s->len && strchr(" \n\r\t", s->buf[s->off]))
+                    s->off++;
+                if (s->off >= s->len)
+                    return PMX_OK;
+                if (s->buf[s->off] != '"')
+                    return sfail(s, NULL, "malformed JSON (a member name)", NULL);
+                value_begin(s);
+            }
+            s->state = S_KEY;
+            if (!value_complete(s))
+                return PMX_OK;
+            {
+                dec kd;
+                memset(&kd, 0, sizeof kd);
+                slice(&kd, s, s->vstart, s->vpos);
+                int esc;
+                const char *q = string_end(&kd, &esc);
+                if (!q)
+                    return sfail(s, NULL, "malformed JSON (a member name)", NULL);
+                size_t kl = (size_t)(q - kd.p - 1);
+                s->key_ours = 0;
+                if (kl < sizeof s->key) {
+                    if (esc)
+                        kl = unescape(kd.p + 1, q, s->key);
+                    else {
+                        memcpy(s->key, kd.p + 1, kl);
+                        s->key[kl] = 0;
+                    }
+                    s->key_ours = strlen(s->key) == kl;
+                }
+            }
+            s->off = s->vpos;
+            s->vactive = 0;
+            s->state = S_COLON;
+            break;
+        case S_COLON:
+            if (ch != ':')
+                return sfail(s, NULL, "malformed JSON (':')", NULL);
+            s->off++;
+            s->state = S_VALUE;
+            s->vactive = 0;
+            break;
+        case S_VALUE:
+            if (!s->vactive) {
+                while (s->off < s->len && strchr(" \n\r\t", s->buf[s->off]))
+                    s->off++;
+                if (s->off >= s->len)
+                    return PMX_OK;
+                if (s->key_ours && !strcmp(s->key, "data") && !s->data_seen &&
+                    s->buf[s->off] == '[' && is_wrapped_array(s->md, &s->f0)) {
+                    /* data's elements, one by one */
+                    s->data_seen = 1;
+                    s->data_start = s->base + s->off;
+                    const pmx_type_desc *t = pmx__type(s->md->result);
+                    s->d.next_cap = t->struct_size + 64 * 1024;
+                    s->res = arena_alloc(&s->d, t->struct_size);
+                    if (!s->res)
+                        return sfail(s, NULL, "out of memory", NULL);
+                    memset(s->res, 0, t->struct_size);
+                    s->et = pmx__type(s->f0->type);
+                    s->ek = s->et ? s->et->kind : PMX_KIND_RAW;
+                    s->es = elem_size(s->ek);
+                    s->it.next_cap = 64 * 1024;
+                    s->off++;
+                    s->state = S_ITEM_FIRST;
+                    break;
+                }
+                value_begin(s);
+            }
+            if (!value_complete(s))
+                return PMX_OK;
+            if (stream_member(s))
+                return s->d.rc;
+            s->off = s->vpos;
+            s->vactive = 0;
+            s->state = S_NEXT;
+            break;
+        case S_ITEM_FIRST:
+            if (ch == ']') {
+                s->off++;
+                s->data_end = s->base + s->off;
+                s->state = S_NEXT;
+                break;
+            }
+            s->state = S_ITEM;
+            s->vactive = 0;
+            /* fall through */
+        case S_ITEM:
+            if (!s->vactive) {
+                while (s->off < s->len && strchr(" \n\r\t", s->buf[s->off]))
+                    s->off++;
+                if (s->off >= s->len)
+                    return PMX_OK;
+                value_begin(s);
+            }
+            if (!value_complete(s))
+                return PMX_OK;
+            {
+                int r = stream_item(s);
+                if (r)
+                    return r;
+            }
+            s->off = s->vpos;
+            s->vactive = 0;
+            s->state = S_ITEM_NEXT;
+            break;
+        case S_ITEM_NEXT:
+            if (ch == ',') {
+                s->off++;
+                s->state = S_ITEM;
+                s->vactive = 0;
+            } else if (ch == ']') {
+                s->off++;
+                s->data_end = s->base + s->off;
+                s->state = S_NEXT;
+            } else {
+                return sfail(s, NULL, "malformed JSON (',' or ']' in data)", NULL);
+            }
+            break;
+        case S_NEXT:
+            if (ch == ',') {
+                s->off++;
+                s->state = S_KEY;
+                s->vactive = 0;
+            } else if (ch == '}') {
+                s->off++;
+                s->state = S_DONE;
+            } else {
+                return sfail(s, NULL, "malformed JSON (',' or '}')", NULL);
+            }
+            break;
+        case S_DONE:
+            return sfail(s, NULL, "malformed JSON (the body continues)", NULL);
+        }
+    }
+}
+
+int pmx__stream_feed(pmx__stream *s, const char *p, size_t n) {
+    if (s->state == S_FAILED)
+        return s->stopped ? PMX_ECANCELLED : s->d.rc;
+    /* drop what is consumed: the window keeps only the value in progress */
+    size_t keep_from = s->vactive ? s->vstart : s->off;
+    if (keep_from > 0 && (keep_from >= s->len / 2 || s->len + n > s->cap)) {
+        memmove(s->buf, s->buf + keep_from, s->len - keep_from);
+        s->len -= keep_from;
+        s->base += keep_from;
+        s->off -= keep_from;
+        if (s->vactive) {
+            s->vstart -= keep_from;
+            s->vpos -= keep_from;
+        }
+    }
+    if (s->len + n > s->cap) {
+        size_t cap = s->cap ? s->cap : 16384;
+        while (cap < s->len + n)
+            cap *= 2;
+        char *b;
+        if (s->md && (s->md->flags & PMX_METHOD_SECRET)) { /* no realloc: wipe the old copy */
+            b = pmx__malloc(cap);
+            if (b && s->len)
+                memcpy(b, s->buf, s->len);
+            if (b) {
+                pmx__wipe(s->buf, s->cap);
+                pmx__free(s->buf);
+            }
+        } else {
+            b = pmx__realloc(s->buf, cap);
+        }
+        if (!b)
+            return sfail(s, NULL, "out of memory", NULL);
+        s->buf = b;
+        s->cap = cap;
+    }
+    memcpy(s->buf + s->len, p, n);
+    s->len += n;
+    return stream_run(s);
+}
+
+int pmx__stream_finish(pmx__stream *s, const char *kept_body, pmx__body *b, char **err) {
+    memset(b, 0, sizeof *b);
+    b->total = -1;
+    *err = NULL;
+    if (s->state != S_DONE) {
+        if (s->state != S_FAILED) {
+            /* a number right at the end is complete only now */
+            sfail(s, NULL, "malformed JSON (the body ends early)", NULL);
+        }
+        int rc = s->stopped ? PMX_ECANCELLED : s->d.rc ? s->d.rc : PMX_EDECODE;
+        if (s->stopped) {
+            *err = pmx__strdup("stopped by the item callback");
+        } else {
+            *err = s->d.msg;
+            s->d.msg = NULL;
+        }
+        return rc;
+    }
+    if (s->f0 && s->res) {
+        /* the collected elements move into the result's arena */
+        char *items = NULL;
+        if (!s->on_item && s->n) {
+            items = arena_alloc(&s->d, s->n * s->es);
+            if (!items) {
+                *err = NULL;
+                return PMX_ENOMEM;
+            }
+            memcpy(items, s->vec, s->n * s->es);
+        }
+        memcpy(s->res + s->f0->offset, &items, sizeof items);
+        memcpy(s->res + s->f0->count_offset, &s->n, sizeof s->n);
+    }
+    b->typed = s->res;
+    if (s->res) {
+        s->d.first = NULL; /* the result owns its arena now */
+        s->d.cur = NULL;
+        s->res = NULL;
+    }
+    if (kept_body && s->data_seen) {
+        b->data = kept_body + s->data_start;
+        b->data_len = (size_t)(s->data_end - s->data_start);
+    }
+    b->total = s->total;
+    return PMX_OK;
+}
+
+int pmx__stream_stopped(const pmx__stream *s) { return s && s->stopped; }
+
+int pmx__stream_wants_body(const pmx__stream *s) { return !s || s->keep_body; }

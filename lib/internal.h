@@ -86,6 +86,21 @@ typedef struct pmx__body {
 int pmx__decode_body(const void *typed_ctx, const char *body, size_t len, pmx__body *b,
                      char **err);
 
+/* The incremental decoder (lib/decode.c), fed the body of a 2xx answer of a typed call from
+ * curl's write callback: new(method desc, call, item callback or NULL, keep the raw body?);
+ * feed() returns PMX_OK, or PMX_ECANCELLED when the item callback asked to stop (other errors
+ * are kept for finish()); finish() gives the result (kept_body: the whole body when kept, for
+ * b->data) or the error (*err pmx__malloc'd, may be NULL); reset() before a resend. */
+typedef struct pmx__stream pmx__stream;
+pmx__stream *pmx__stream_new(const void *typed_ctx, pmx_call *call, pmx_item_fn on_item,
+                             void *item_ud, int keep_body);
+int pmx__stream_feed(pmx__stream *s, const char *p, size_t n);
+int pmx__stream_finish(pmx__stream *s, const char *kept_body, pmx__body *b, char **err);
+int pmx__stream_stopped(const pmx__stream *s);
+int pmx__stream_wants_body(const pmx__stream *s);
+void pmx__stream_reset(pmx__stream *s);
+void pmx__stream_free(pmx__stream *s);
+
 /* ---- calls: hooks for the typed bindings (lib/bind.c) ---- */
 
 /* Decode the "data" JSON of a successful call into a typed result. Returns PMX_OK and sets *out
@@ -107,6 +122,8 @@ typedef struct pmx__call_spec {
     const char *fail_message;   /* copied; with fail_code */
     unsigned internal : 1;      /* library's own call: no auth wait, not counted as pending */
     unsigned secret : 1;        /* parameters or result hold secrets: wipe request and response */
+    /* typed calls (decode set): opts' on_item / item_userdata / PMX_CALL_NO_BODY are read by
+     * pmx__call_start_spec, which then decodes incrementally (pmx__stream_*) */
 } pmx__call_spec;
 
 /* Start a call from a spec: same contract as pmx_call_start(). */

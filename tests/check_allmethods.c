@@ -295,7 +295,8 @@ static void slot_done(pmx_call *call, int result, void *ud) {
         size_t len = 0;
         const char *body = pmx_call_body(call, &len);
         ck_assert_ptr_nonnull(body);
-        ck_assert_msg(test_decode_diff(mi.name, body, len, mi.path), "%s: refused", mi.name);
+        ck_assert_msg(test_decode_diff(mi.name, body, len, pmx_call_typed(call), mi.path),
+                      "%s: refused", mi.name);
         r->compared++;
     }
     free(s);

@@ -250,7 +250,40 @@ static void compare_type(cmp *c, const pmx_type_desc *t, const char *base, const
 
 /* Decode body (a whole response) as the result of method name and hold it against cJSON.
  * Returns 1 when both read it (and agree), 0 when the decoder refused it. */
-int test_decode_diff(const char *method, const char *body, size_t len, const char *label) {
+/* Feed body to the incremental decoder in pieces of `step` bytes (0: sizes from a small PRNG
+ * seeded with len); returns its rc, *typed its result. */
+static int stream_decode(const pmx_method_desc *d, const char *body, size_t len, size_t step,
+                         void **typed, char **err) {
+    pmx__stream *st = pmx__stream_new(d, NULL, NULL, NULL, 0);
+    ck_assert_ptr_nonnull(st);
+    uint32_t rnd = (uint32_t)len * 2654435761u + 1;
+    size_t o = 0;
+    while (o < len) {
+        size_t k = step;
+        if (!k) {
+            rnd = rnd * 1103515245u + 12345u;
+            k = 1 + (rnd >> 16) % 97;
+        }
+        if (k > len - o)
+            k = len - o;
+        /* an exact-size copy: the decoder must not read past what it was given */
+        char *piece = malloc(k);
+        memcpy(piece, body + o, k);
+        int r = pmx__stream_feed(st, piece, k);
+        free(piece);
+        ck_assert_int_ne(r, PMX_ECANCELLED);
+        o += k;
+    }
+    pmx__body b;
+    *err = NULL;
+    int rc = pmx__stream_finish(st, NULL, &b, err);
+    *typed = rc == PMX_OK ? b.typed : NULL;
+    pmx__stream_free(st);
+    return rc;
+}
+
+int test_decode_diff(const char *method, const char *body, size_t len, const void *typed,
+                     const char *label) {
     const pmx_method_desc *d = pmx_method_by_name(method);
     ck_assert_ptr_nonnull(d);
     pmx_method_info mi = PMX_OPTS_INIT(pmx_method_info);
@@ -259,6 +292,18 @@ int test_decode_diff(const char *method, const char *body, size_t len, const cha
     char *err = NULL;
     int rc = pmx__decode_body(d, body, len, &b, &err);
     cJSON *root = cJSON_ParseWithLength(body, len);
+    /* the incremental decoder, fed in pieces, reaches the same verdict */
+    static const size_t steps[] = {1, 3, 4096, 0};
+    void *st_typed[4] = {0};
+    for (size_t k = 0; k < 4; k++) {
+        char *serr = NULL;
+        int src = mi.result ? stream_decode(d, body, len, steps[k], &st_typed[k], &serr) : rc;
+        ck_assert_msg((src == PMX_OK) == (rc == PMX_OK), "%s: %s: whole %d, in pieces of %zu %d (%s)",
+                      method, label, rc, steps[k], src, serr ? serr : "-");
+        if (src != PMX_OK && mi.result)
+            ck_assert_msg(serr && *serr, "%s: %s: stream failure without a message", method, label);
+        pmx_free(serr);
+    }
     if (rc != PMX_OK) {
         ck_assert_msg(rc == PMX_EDECODE, "%s: %s: rc %d", method, label, rc);
         ck_assert_msg(err && *err, "%s: %s: failure without a message", method, label);
@@ -275,7 +320,21 @@ int test_decode_diff(const char *method, const char *body, size_t len, const cha
         cmp c = {{0}, {0}, 0};
         compare_type(&c, mi.result, b.typed, data);
         ck_assert_msg(!c.bad, "%s: %s: %s", method, label, c.why);
+        if (typed) { /* a call's own result, decoded while its body arrived */
+            cmp cc = {{0}, {0}, 0};
+            compare_type(&cc, mi.result, typed, data);
+            ck_assert_msg(!cc.bad, "%s: %s: the call's result: %s", method, label, cc.why);
+        }
+        for (size_t k = 0; k < 4; k++) {
+            cmp cs = {{0}, {0}, 0};
+            ck_assert_msg(st_typed[k] != NULL, "%s: %s: no streamed result", method, label);
+            compare_type(&cs, mi.result, st_typed[k], data);
+            ck_assert_msg(!cs.bad, "%s: %s: streamed in pieces of %zu: %s", method, label,
+                          steps[k], cs.why);
+        }
     }
+    for (size_t k = 0; k < 4; k++)
+        pmx__bind_result_free(d, st_typed[k]);
     pmx__bind_result_free(d, b.typed);
     cJSON_Delete(root);
     return 1;
@@ -323,7 +382,8 @@ START_TEST(test_mock_results_agree) {
             size_t len;
             const char *body = pmx_call_body(call, &len);
             ck_assert_ptr_nonnull(body);
-            ck_assert_msg(test_decode_diff(mi.name, body, len, path), "%s: refused %s", mi.name, body);
+            ck_assert_msg(test_decode_diff(mi.name, body, len, pmx_call_typed(call), path),
+                          "%s: refused %s", mi.name, body);
             compared++;
         }
         pmx_call_unref(call);
@@ -338,7 +398,7 @@ END_TEST
 /* ---- the corpus ---------------------------------------------------------------------------------- */
 
 static int diff_text(const char *method, const char *body) {
-    return test_decode_diff(method, body, strlen(body), body);
+    return test_decode_diff(method, body, strlen(body), NULL, body);
 }
 
 START_TEST(test_strings) {
@@ -466,13 +526,13 @@ START_TEST(test_truncated_everywhere) {
     for (size_t k = 0; k < sizeof bodies / sizeof bodies[0]; k++) {
         const char *body = bodies[k][1];
         size_t n = strlen(body);
-        ck_assert(test_decode_diff(bodies[k][0], body, n, "whole"));
+        ck_assert(test_decode_diff(bodies[k][0], body, n, NULL, "whole"));
         for (size_t i = 0; i < n; i++) {
             char *cut = malloc(i + 1); /* exactly i bytes: no terminator to lean on */
             memcpy(cut, body, i);
             char label[64];
             snprintf(label, sizeof label, "prefix %zu", i);
-            ck_assert_msg(!test_decode_diff(bodies[k][0], cut, i, label), "prefix %zu accepted", i);
+            ck_assert_msg(!test_decode_diff(bodies[k][0], cut, i, NULL, label), "prefix %zu accepted", i);
             free(cut);
         }
     }

@@ -250,6 +250,91 @@ START_TEST(test_method_start) {
 }
 END_TEST
 
+/* ---- item by item, no body --------------------------------------------------------------------- */
+
+typedef struct seen_items {
+    size_t n, stop_at;
+    int ordered, named;
+} seen_items;
+
+static int on_item(pmx_call *call, const void *item, size_t index, void *ud) {
+    seen_items *s = ud;
+    const pve_cluster_resources_get_item *it = item;
+    ck_assert_ptr_nonnull(call);
+    s->ordered &= index == s->n;
+    s->named &= it && it->id && it->type;
+    s->n++;
+    return s->stop_at && s->n == s->stop_at;
+}
+
+START_TEST(test_items_and_no_body) {
+    pmx_client *c = test_client(&g_mock, "token");
+    const pmx_method_desc *d = M("pve_cluster_resources_get");
+    pmx_call *call = NULL;
+    /* the reference: collected, body kept */
+    ck_assert_int_eq(pmx_method_start(c, d, NULL, NULL, NULL, NULL, NULL, &call), PMX_OK);
+    ck_assert_int_eq(pmx_call_wait(call), PMX_OK);
+    const pve_cluster_resources_get_result *all = pve_cluster_resources_get_result_of(call);
+    ck_assert_ptr_nonnull(all);
+    size_t total = all->n;
+    ck_assert_uint_gt(total, 3);
+    size_t blen = 0;
+    ck_assert_ptr_nonnull(pmx_call_body(call, &blen));
+    ck_assert_ptr_nonnull(pmx_call_data(call, NULL));
+    pmx_call_unref(call);
+    /* element by element, without the body */
+    seen_items si = {0, 0, 1, 1};
+    pmx_call_opts o = PMX_OPTS_INIT(pmx_call_opts);
+    o.flags = PMX_CALL_NO_BODY;
+    o.on_item = on_item;
+    o.item_userdata = &si;
+    ck_assert_int_eq(pmx_method_start(c, d, NULL, NULL, &o, NULL, NULL, &call), PMX_OK);
+    ck_assert_int_eq(pmx_call_wait(call), PMX_OK);
+    ck_assert_uint_eq(si.n, total);
+    ck_assert(si.ordered && si.named);
+    const pve_cluster_resources_get_result *r = pve_cluster_resources_get_result_of(call);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_uint_eq(r->n, total);
+    ck_assert_ptr_null(r->items);
+    ck_assert_ptr_null(pmx_call_body(call, NULL));
+    ck_assert_ptr_null(pmx_call_data(call, NULL));
+    pmx_call_unref(call);
+    /* no body, collected */
+    o.on_item = NULL;
+    ck_assert_int_eq(pmx_method_start(c, d, NULL, NULL, &o, NULL, NULL, &call), PMX_OK);
+    ck_assert_int_eq(pmx_call_wait(call), PMX_OK);
+    ck_assert_uint_eq(pve_cluster_resources_get_result_of(call)->n, total);
+    ck_assert_ptr_nonnull(pve_cluster_resources_get_result_of(call)->items[total - 1]->id);
+    ck_assert_ptr_null(pmx_call_body(call, NULL));
+    pmx_call_unref(call);
+    /* the callback stops the call */
+    seen_items stop = {0, 3, 1, 1};
+    o.on_item = on_item;
+    o.item_userdata = &stop;
+    ck_assert_int_eq(pmx_method_start(c, d, NULL, NULL, &o, NULL, NULL, &call), PMX_OK);
+    ck_assert_int_eq(pmx_call_wait(call), PMX_ECANCELLED);
+    ck_assert_uint_eq(stop.n, 3);
+    ck_assert_str_eq(pmx_call_error(call), "stopped by the item callback");
+    pmx_call_unref(call);
+    /* generic calls have no typed result to stream */
+    ck_assert_int_eq(pmx_call_start_ex(c, PMX_GET, "/cluster/resources", NULL, &o, NULL, NULL, &call),
+                     PMX_EINVAL);
+    pmx_call_opts nb = PMX_OPTS_INIT(pmx_call_opts);
+    nb.flags = PMX_CALL_NO_BODY;
+    ck_assert_int_eq(pmx_call_start_ex(c, PMX_GET, "/version", NULL, &nb, NULL, NULL, &call),
+                     PMX_EINVAL);
+    /* error bodies stay: a 4xx of a typed call keeps its message */
+    const char *const bad[] = {"nonexistent-node"};
+    ck_assert_int_eq(pmx_method_start(c, M("pve_nodes_qemu_get"), bad, NULL, &nb, NULL, NULL,
+                                      &call),
+                     PMX_OK);
+    ck_assert_int_ne(pmx_call_wait(call), PMX_OK);
+    ck_assert_ptr_nonnull(pmx_call_error(call));
+    pmx_call_unref(call);
+    pmx_client_free(c);
+}
+END_TEST
+
 /* ---- secrets ---------------------------------------------------------------------------------- */
 
 static uint32_t method_flags(const char *name) {
@@ -380,6 +465,7 @@ static Suite *genv2_suite(void) {
     tcase_set_timeout(t, 60);
     tcase_add_test(t, test_method_start);
     tcase_add_test(t, test_secret_typed_call_flagged);
+    tcase_add_test(t, test_items_and_no_body);
     suite_add_tcase(s, t);
     return s;
 }

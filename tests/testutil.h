@@ -63,9 +63,11 @@ pmx_client *test_client(const mock *m, const char *auth);
 void test_totp(const char *base32_secret, long t, char out[7]);
 
 /* tests/check_decode.c: decode a whole response body as the result of method (by function
- * name) and compare it member by member with cJSON's reading; ck_asserts on disagreement.
+ * name), at once and incrementally in pieces, and compare it member by member with cJSON's
+ * reading, as well as @p typed (a call's result; may be NULL); ck_asserts on disagreement.
  * Returns 1 when both read it, 0 when the decoder refused it (with a message). */
-int test_decode_diff(const char *method, const char *body, size_t len, const char *label);
+int test_decode_diff(const char *method, const char *body, size_t len, const void *typed,
+                     const char *label);
 
 /* The build directory (PMX_BUILD, default "build"). */
 const char *test_build_dir(void);

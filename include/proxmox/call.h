@@ -72,8 +72,24 @@ PMX_API char *pmx_escape(const char *segment);
 
 /** Flags for pmx_call_opts. */
 enum {
-    PMX_CALL_JSON_BODY = 1u << 0 /* send POST/PUT parameters as a JSON object, not a form */
+    PMX_CALL_JSON_BODY = 1u << 0, /* send POST/PUT parameters as a JSON object, not a form */
+    /* Typed calls (pmx_method_start): keep only the decoded result, not the raw response body
+     * of a successful answer (pmx_call_body() and pmx_call_data() give NULL then); with on_item,
+     * a listing of any size is decoded in constant memory. Error bodies are always kept. */
+    PMX_CALL_NO_BODY = 1u << 1
 };
+
+/**
+ * Element callback of typed array results (pmx_call_opts.on_item, pmx_method_start()): runs
+ * from the event loop for each element as soon as it has arrived and been decoded, in order,
+ * before the call completes. @p item is the element as the result array would hold it: the
+ * struct for object elements, the string for string elements, a pointer to the value for
+ * numbers; it is valid during the callback only (the element's memory is reused). The call's
+ * typed result then holds no elements, only their count (n). Return 0 to go on, non-zero to
+ * stop: the transfer ends and the call fails with PMX_ECANCELLED. The callback must not call
+ * other libproxmox functions on this client. Since: 1.0
+ */
+typedef int (*pmx_item_fn)(pmx_call *call, const void *item, size_t index, void *userdata);
 
 /** Per-call options. Initialise with `pmx_call_opts o = PMX_OPTS_INIT(pmx_call_opts);`. */
 typedef struct pmx_call_opts {
@@ -81,6 +97,10 @@ typedef struct pmx_call_opts {
     uint32_t flags;      /* PMX_CALL_* bits; unknown bits give PMX_EINVAL */
     int32_t timeout_ms;  /* total timeout of this call; 0 = the client's */
     int32_t reserved;    /* must be 0 */
+    /* Typed array results only (pmx_method_start()): each element as it arrives, see
+     * pmx_item_fn; NULL collects them into the result. */
+    pmx_item_fn on_item;
+    void *item_userdata; /* passed to on_item, borrowed */
 } pmx_call_opts;
 
 /**
