@@ -327,7 +327,8 @@ static void handoff(pmx_call *call) {
     curl_easy_setopt(e, CURLOPT_SHARE, c->share);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "gzip");
+    /* NULL: no Accept-Encoding and no decoding (pmx_client_set_compression) */
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, call->client->no_compression ? NULL : "gzip");
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
     /* pveproxy drops idle connections after 5 s: never reuse one idle for 4 s or more. */

@@ -152,6 +152,7 @@ struct pmx_client {
     long connect_ms, total_ms;
     int max_per_host;
     size_t max_response;
+    int no_compression; /* pmx_client_set_compression(c, 0): no Accept-Encoding */
 
     /* logging */
     pmx_log_fn log_cb;

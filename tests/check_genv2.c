@@ -335,6 +335,34 @@ START_TEST(test_items_and_no_body) {
 }
 END_TEST
 
+/* ---- compression ---------------------------------------------------------------------------------- */
+
+START_TEST(test_compression_per_client) {
+    pmx_client *c = test_client(&g_mock, "token");
+    mock_reset(&g_mock);
+    pmx_call *call = NULL;
+    ck_assert_int_eq(pve_cluster_resources_get(c, NULL, NULL, NULL, &call), PMX_OK);
+    ck_assert_int_eq(pmx_call_wait(call), PMX_OK);
+    pmx_call_unref(call);
+    ck_assert_int_eq(mock_stat(&g_mock, "compressed"), 1); /* gzip by default */
+    ck_assert_int_eq(pmx_client_set_compression(c, 0), PMX_OK);
+    ck_assert_int_eq(pve_cluster_resources_get(c, NULL, NULL, NULL, &call), PMX_OK);
+    ck_assert_int_eq(pmx_call_wait(call), PMX_OK);
+    size_t n = pve_cluster_resources_get_result_of(call)->n;
+    ck_assert_uint_gt(n, 0);
+    pmx_call_unref(call);
+    ck_assert_int_eq(mock_stat(&g_mock, "compressed"), 1); /* the second went plain */
+    ck_assert_int_eq(pmx_client_set_compression(c, 1), PMX_OK);
+    ck_assert_int_eq(pve_cluster_resources_get(c, NULL, NULL, NULL, &call), PMX_OK);
+    ck_assert_int_eq(pmx_call_wait(call), PMX_OK);
+    ck_assert_uint_eq(pve_cluster_resources_get_result_of(call)->n, n);
+    pmx_call_unref(call);
+    ck_assert_int_eq(mock_stat(&g_mock, "compressed"), 2);
+    ck_assert_int_eq(pmx_client_set_compression(NULL, 1), PMX_EINVAL);
+    pmx_client_free(c);
+}
+END_TEST
+
 /* ---- secrets ---------------------------------------------------------------------------------- */
 
 static uint32_t method_flags(const char *name) {
@@ -466,6 +494,7 @@ static Suite *genv2_suite(void) {
     tcase_add_test(t, test_method_start);
     tcase_add_test(t, test_secret_typed_call_flagged);
     tcase_add_test(t, test_items_and_no_body);
+    tcase_add_test(t, test_compression_per_client);
     suite_add_tcase(s, t);
     return s;
 }

@@ -374,6 +374,7 @@ static void mock_control(struct evhttp_request *req, const char *path, int metho
         cJSON_AddNumberToObject(o, "renewals", (double)g_mock.stats.renewals);
         cJSON_AddNumberToObject(o, "tfa_logins", (double)g_mock.stats.tfa_logins);
         cJSON_AddNumberToObject(o, "accepted_total", (double)g_mock.stats.accepted_total);
+        cJSON_AddNumberToObject(o, "compressed", (double)g_mock.stats.compressed);
         cJSON_AddNumberToObject(o, "tasks", g_mock.ntasks);
         char *s = cJSON_PrintUnformatted(o);
         cJSON_Delete(o);
@@ -512,6 +513,8 @@ static void api_answer(struct evhttp_request *req, struct call *c, int close)
             r.gzip = 1;
         else if (strstr(ae, "deflate") && compress_body(&r, 15) == 0)
             r.gzip = 2;
+        if (r.gzip)
+            g_mock.stats.compressed++;
     }
     reply_send(req, &r, delay);
 }
