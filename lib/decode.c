@@ -1506,6 +1506,11 @@ static int sfail(pmx__stream *s, dec *d, const char *what, const char *at) {
 /* Scan the value starting at s->vstart for its end; 1 when complete (end at s->vpos), 0 when
  * more bytes are needed. Numbers and literals end at the first delimiter. Only boundaries are
  * found here: the decoder validates the complete value. */
+/* Byte classes for finding a value's end: inside strings only '"' and '\\' matter; outside
+ * them the brackets and quotes. */
+static const unsigned char in_str_stop[256] = {['"'] = 1, ['\\'] = 1};
+static const unsigned char structural[256] = {['"'] = 1, ['{'] = 2, ['['] = 2, ['}'] = 3, [']'] = 3};
+
 static int value_complete(pmx__stream *s) {
     const char *b = s->buf;
     size_t p = s->vpos, e = s->len;
@@ -1519,28 +1524,39 @@ static int value_complete(pmx__stream *s) {
                 s->vdepth = 1;
         }
         while (p < e) {
-            char ch = b[p++];
             if (s->vstr) {
-                if (s->vesc)
+                if (s->vesc) { /* the byte after a backslash */
                     s->vesc = 0;
-                else if (ch == '\\')
+                    p++;
+                    continue;
+                }
+                while (p < e && !in_str_stop[(unsigned char)b[p]])
+                    p++;
+                if (p >= e)
+                    break;
+                if (b[p++] == '\\') {
                     s->vesc = 1;
-                else if (ch == '"') {
-                    s->vstr = 0;
-                    if (first == '"') {
-                        s->vpos = p;
-                        return 1;
-                    }
+                    continue;
+                }
+                s->vstr = 0;
+                if (first == '"') {
+                    s->vpos = p;
+                    return 1;
                 }
                 continue;
             }
-            if (ch == '"')
-                s->vstr = 1;
-            else if (ch == '{' || ch == '[')
-                s->vdepth++;
-            else if ((ch == '}' || ch == ']') && --s->vdepth == 0) {
-                s->vpos = p;
-                return 1;
+            while (p < e && !structural[(unsigned char)b[p]])
+                p++;
+            if (p >= e)
+                break;
+            switch (structural[(unsigned char)b[p++]]) {
+            case 1: s->vstr = 1; break;
+            case 2: s->vdepth++; break;
+            default:
+                if (--s->vdepth == 0) {
+                    s->vpos = p;
+                    return 1;
+                }
             }
         }
         s->vpos = p;
@@ -1585,9 +1601,17 @@ static int is_wrapped_array(const pmx_method_desc *md, const pmx_field_desc **f0
 }
 
 /* The element just completed (buf[vstart, vpos)): decode it, then keep or hand it over. */
-static int stream_item(pmx__stream *s) {
+/* optimistic: decode an object element straight from the window (one pass); when its end has
+ * not arrived yet, everything is undone and 0 returned: the caller then waits for the whole
+ * element (value_complete) and decodes it again. Returns PMX_OK, 1 (wait), or an error. */
+static int stream_item(pmx__stream *s, int optimistic) {
     dec *d = s->on_item ? &s->it : &s->d;
-    slice(d, s, s->vstart, s->vpos);
+    chunk *mark = d->cur;
+    size_t mark_used = mark ? mark->used : 0;
+    if (optimistic)
+        slice(d, s, s->off, s->len);
+    else
+        slice(d, s, s->vstart, s->vpos);
     d->depth = 0;
     push(d, NULL, 0, s->n);
     union {
@@ -1611,7 +1635,24 @@ static int stream_item(pmx__stream *s) {
         rc = decode_value(d, s->ek, s->et, slot.b);
     }
     d->depth = 0;
-    if (rc == PMX_OK) {
+    if (optimistic && rc != PMX_ENOMEM) {
+        if (rc) { /* maybe only cut short: undo, and let the caller wait for the end */
+            if (mark) {
+                arena_free(mark->next);
+                mark->next = NULL;
+                mark->used = mark_used;
+                d->cur = mark;
+            } else {
+                arena_free(d->first);
+                d->first = d->cur = NULL;
+            }
+            pmx__free(d->msg);
+            d->msg = NULL;
+            d->rc = PMX_OK;
+            return 1;
+        }
+        s->vpos = (size_t)(d->p - s->buf); /* consumed up to here */
+    } else if (rc == PMX_OK) {
         ws(d);
         if (d->p != d->end)
             rc = fail(d, "malformed JSON", d->p);
@@ -1815,12 +1856,22 @@ static int stream_run(pmx__stream *s) {
                     s->off++;
                 if (s->off >= s->len)
                     return PMX_OK;
+                if (s->ek == PMX_KIND_OBJECT && s->et && s->buf[s->off] == '{') {
+                    int r = stream_item(s, 1); /* in one pass when it is all here */
+                    if (r == PMX_OK) {
+                        s->off = s->vpos;
+                        s->state = S_ITEM_NEXT;
+                        break;
+                    }
+                    if (r != 1)
+                        return r;
+                }
                 value_begin(s);
             }
             if (!value_complete(s))
                 return PMX_OK;
             {
-                int r = stream_item(s);
+                int r = stream_item(s, 0);
                 if (r)
                     return r;
             }
