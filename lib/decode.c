@@ -1736,10 +1736,12 @@ static int stream_member(pmx__stream *s) {
     return PMX_OK;
 }
 
+/* JSON white space (strchr would also take the terminating NUL). */
+static inline int is_ws(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+
 static int stream_run(pmx__stream *s) {
     for (;;) {
-        while (s->off < s->len && (s->buf[s->off] == ' ' || s->buf[s->off] == '\n' ||
-                                   s->buf[s->off] == '\r' || s->buf[s->off] == '\t') &&
+        while (s->off < s->len && is_ws(s->buf[s->off]) &&
                s->state != S_KEY && s->state != S_VALUE && s->state != S_ITEM)
             s->off++;
         if (s->state == S_FAILED)
@@ -1763,7 +1765,7 @@ static int stream_run(pmx__stream *s) {
             /* fall through */
         case S_KEY:
             if (!s->vactive) {
-                while (s->off < s->len && strchr(" \n\r\t", s->buf[s->off]))
+                while (s->off < s->len && is_ws(s->buf[s->off]))
                     s->off++;
                 if (s->off >= s->len)
                     return PMX_OK;
@@ -1807,7 +1809,7 @@ static int stream_run(pmx__stream *s) {
             break;
         case S_VALUE:
             if (!s->vactive) {
-                while (s->off < s->len && strchr(" \n\r\t", s->buf[s->off]))
+                while (s->off < s->len && is_ws(s->buf[s->off]))
                     s->off++;
                 if (s->off >= s->len)
                     return PMX_OK;
@@ -1852,7 +1854,7 @@ static int stream_run(pmx__stream *s) {
             /* fall through */
         case S_ITEM:
             if (!s->vactive) {
-                while (s->off < s->len && strchr(" \n\r\t", s->buf[s->off]))
+                while (s->off < s->len && is_ws(s->buf[s->off]))
                     s->off++;
                 if (s->off >= s->len)
                     return PMX_OK;

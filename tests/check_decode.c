@@ -509,6 +509,10 @@ START_TEST(test_structure) {
     ck_assert(diff_text(m, "{\"data\":null}"));
     ck_assert(diff_text(m, "{\"total\":3,\"data\":[]}"));
     ck_assert(!diff_text(m, "{\"data\":[]} x"));
+    /* corpus/stream/regress-nul-in-whitespace: a NUL byte is not white space (the incremental
+     * decoder took it for one through strchr) */
+    static const char nul_ws[] = "{ \0\"data\":null}";
+    ck_assert(!test_decode_diff(m, nul_ws, sizeof nul_ws - 1, NULL, "NUL in white space"));
     ck_assert(!diff_text(m, "[]"));
     ck_assert(!diff_text(m, "{\"data\":{}}"));
 }

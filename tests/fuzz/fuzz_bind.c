@@ -1,7 +1,8 @@
 /* Typed result decoding: pmx__bind_decode for a method chosen by the input's first two bytes
  * (big-endian index into the methods that declare a result; 646 methods do not fit one byte),
  * then pmx__bind_result_free. The rest is the "data" JSON, in an exact-size buffer. Every
- * decoded field is read back so that ASan sees dangling or uninitialised pointers. */
+ * decoded field is read back so that ASan sees dangling or uninitialised pointers. Reads the
+ * compact tables directly (lib/tables.h). */
 #include "bind.h"
 
 #include "fuzz_common.h"
@@ -71,7 +72,8 @@ static void walk(const pmx_type_desc *t, const char *base, int depth) {
         return;
     g_sink += (unsigned char)base[t->struct_size ? t->struct_size - 1 : 0];
     for (size_t i = 0; i < t->n_fields; i++) {
-        const pmx_field_desc *f = &t->fields[i];
+        const pmx_field_desc *f = &pmx__gen_fields[t->first_field + i];
+        const pmx_type_desc *ft = pmx__type(f->type);
         if (f->kind == PMX_KIND_ARRAY) {
             const char *items;
             size_t n;
@@ -79,14 +81,14 @@ static void walk(const pmx_type_desc *t, const char *base, int depth) {
             memcpy(&n, base + f->count_offset, sizeof n);
             if (n && !items)
                 abort();
-            uint32_t ek = f->type ? f->type->kind : PMX_KIND_RAW;
+            uint32_t ek = ft ? ft->kind : PMX_KIND_RAW;
             for (size_t k = 0; k < n; k++)
-                walk_value(ek, f->type, items + k * elem_size(ek), depth);
+                walk_value(ek, ft, items + k * elem_size(ek), depth);
         } else if (f->count) {
             for (uint32_t k = 0; k < f->count; k++)
-                walk_value(f->kind, f->type, base + f->offset + k * sizeof(char *), depth);
+                walk_value(f->kind, ft, base + f->offset + k * sizeof(char *), depth);
         } else {
-            walk_value(f->kind, f->type, base + f->offset, depth);
+            walk_value(f->kind, ft, base + f->offset, depth);
         }
     }
 }
@@ -105,7 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (err)
             abort();
         if (res)
-            walk(d->result, res, 0);
+            walk(pmx__type(d->result), res, 0);
     } else {
         if (res)
             abort();
