@@ -129,12 +129,31 @@ $(B)/tests/check_all: $(TEST_SRCS) $(wildcard tests/*.h) $(STLIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(PROG_CFLAGS) $(CHECK_CFLAGS) $(EVENT_CFLAGS) -Itests $(LDFLAGS) -o $@ $(TEST_SRCS) $(PROG_LIBS) $(CHECK_LIBS) $(EVENT_LIBS)
 
+# Test programs run by the Check suites in processes of their own: one linked against a libcurl
+# whose TLS backend is GnuTLS (pinning must fail closed there), one that must own the process's
+# global set-up.
+CURL_LIBDIR := $(shell $(PKG_CONFIG) --variable=libdir libcurl 2>/dev/null)
+TEST_PROGS := $(B)/tests/tls_backend_gnutls $(B)/tests/global_init
+
+$(B)/tests/tls_backend_gnutls: tests/progs/tls_backend.c $(STLIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(PROG_CFLAGS) $(LDFLAGS) -o $@ $< $(STLIB) $(CURL_LIBDIR)/libcurl-gnutls.so.4 \
+	  $(filter-out -lcurl,$(DEP_LIBS)) -lm
+
+$(B)/tests/global_init: tests/progs/global_init.c $(STLIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(PROG_CFLAGS) $(LDFLAGS) -o $@ $< $(PROG_LIBS)
+
+$(B)/bin/soak: bench/soak/soak.c $(STLIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(PROG_CFLAGS) $(LDFLAGS) -o $@ $< $(PROG_LIBS)
+
 $(B)/bin/bench: $(BENCH_SRCS) $(STLIB) $(SHLIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(PROG_CFLAGS) $(LDFLAGS) -o $@ $(BENCH_SRCS) $(PROG_LIBS)
 
 check: deps
-	@$(MAKE) -s --no-print-directory all $(B)/tests/check_all
+	@$(MAKE) -s --no-print-directory all $(B)/tests/check_all $(TEST_PROGS)
 	PMX_BUILD=$(B) PMX_SCHEMA=$(SCHEMA) $(B)/tests/check_all
 
 demo: deps
@@ -142,7 +161,7 @@ demo: deps
 	@sh examples/demo.sh $(B)
 
 bench: deps
-	@$(MAKE) -s --no-print-directory all $(B)/bin/bench
+	@$(MAKE) -s --no-print-directory all $(B)/bin/bench $(B)/bin/soak
 	@sh bench/run.sh $(B)
 
 # ---- fuzzing (clang + libFuzzer): its own build dir and flags, independent of B / SAN ----

@@ -28,3 +28,12 @@ rm -f "$stripped"
     echo "A listing of about 50 MB (200,000 guests), element by element, PMX_CALL_NO_BODY:"
     "$B/bin/bench" items "$(field url)" "$(field fingerprint)" "$(field token)"
 )
+
+# Soak: SOAK_IN_FLIGHT calls in flight for SOAK_SECONDS against a mock whose tickets live 30 s,
+# with faults switched on and off (a separate mock, so the figures above are not disturbed).
+echo
+(
+    MOCK_ARGS="--ticket-lifetime 30 --auth-delay-ms 50" . tools/mock-start.sh
+    "$B/bin/soak" "$(field url)" "$(field fingerprint)" "$(field user)" "$(field password)" \
+        "${SOAK_SECONDS:-600}" "${SOAK_IN_FLIGHT:-1000}" 30
+)

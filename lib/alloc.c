@@ -173,12 +173,13 @@ int pmx__buf_escape(pmx__buf *b, const char *s, size_t n) {
 }
 
 char *pmx_escape(const char *segment) {
-    if (!segment)
+    /* "", "." and ".." would become an empty or dot segment: another resource than meant. */
+    if (!pmx__segment_ok(segment))
         return NULL;
     pmx__buf b = {0};
-    if (pmx__buf_escape(&b, segment, strlen(segment)) != PMX_OK || !b.data) {
+    if (pmx__buf_escape(&b, segment, strlen(segment)) != PMX_OK) {
         pmx__buf_free(&b);
-        return segment[0] ? NULL : pmx__strdup("");
+        return NULL;
     }
     return b.data;
 }

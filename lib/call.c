@@ -1,9 +1,16 @@
-/* Calls: building requests, sending them through curl, reading responses, completing. */
+/* Calls: their states and queues, building requests, handing them to curl, reading responses,
+ * completing them and running their callbacks. This file is the only one that links calls into
+ * or out of a list (see core.h). */
 #include "core.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
 
 static const char *method_name(pmx_method m) {
     switch (m) {
@@ -15,32 +22,135 @@ static const char *method_name(pmx_method m) {
     return "?";
 }
 
+/* ---- queues ---- */
+
+static void q_push(pmx__callq *q, pmx_call *call) {
+    call->qnext = NULL;
+    call->qprev = q->tail;
+    if (q->tail)
+        q->tail->qnext = call;
+    else
+        q->head = call;
+    q->tail = call;
+}
+
+static void q_remove(pmx__callq *q, pmx_call *call) {
+    if (call->qprev)
+        call->qprev->qnext = call->qnext;
+    else if (q->head == call)
+        q->head = call->qnext;
+    if (call->qnext)
+        call->qnext->qprev = call->qprev;
+    else if (q->tail == call)
+        q->tail = call->qprev;
+    call->qprev = call->qnext = NULL;
+}
+
+static pmx_call *q_pop(pmx__callq *q) {
+    pmx_call *call = q->head;
+    if (call)
+        q_remove(q, call);
+    return call;
+}
+
+/* The queue a call in state st sits on, or NULL. */
+static pmx__callq *queue_of(pmx_client *c, pmx__call_state st) {
+    switch (st) {
+    case CALL_AUTH_WAIT: return &c->authq;
+    case CALL_QUEUED: return &c->sendq;
+    case CALL_DONE: return &c->doneq;
+    default: return NULL;
+    }
+}
+
+/* Move a call to state st, onto the queue that state names. */
+static void set_state(pmx_call *call, pmx__call_state st) {
+    pmx_client *c = call->client;
+    pmx__callq *from = queue_of(c, call->state), *to = queue_of(c, st);
+    if (from)
+        q_remove(from, call);
+    call->state = st;
+    if (to)
+        q_push(to, call);
+}
+
+/* The client's list of unfinished calls. */
+static void calls_link(pmx_client *c, pmx_call *call) {
+    call->prev = NULL;
+    call->next = c->calls;
+    if (c->calls)
+        c->calls->prev = call;
+    c->calls = call;
+    if (!call->internal)
+        c->pending++;
+}
+
+static void calls_unlink(pmx_client *c, pmx_call *call) {
+    if (call->prev)
+        call->prev->next = call->next;
+    else
+        c->calls = call->next;
+    if (call->next)
+        call->next->prev = call->prev;
+    call->prev = call->next = NULL;
+    if (!call->internal)
+        c->pending--;
+}
+
+int pmx__has_unfinished(const pmx_client *c) { return c->calls != NULL || c->doneq.head != NULL; }
+
+/* ---- lifetime ---- */
+
 static void wipe_slist(struct curl_slist *l) {
     for (; l; l = l->next)
         pmx__wipe(l->data, strlen(l->data));
 }
 
-static void call_free(pmx_call *call) {
-    if (call->easy)
-        pmx__call_release_easy(call);
-    if (call->typed && call->result_free)
-        call->result_free(call->typed_ctx, call->typed);
-    pmx__stream_free(call->stream);
-    if (call->secret) {
-        pmx__wipe(call->body, call->body_len);
-        pmx__wipe(call->resp.data, call->resp.len);
+static void free_headers(pmx_call *call) {
+    if (call->headers) {
+        wipe_slist(call->headers);
+        curl_slist_free_all(call->headers);
+        call->headers = NULL;
     }
-    pmx__free(call->body);
-    pmx__buf_free(&call->resp);
-    pmx__free(call->path);
-    pmx__free(call->url);
-    pmx__free(call->reason);
-    pmx__free(call->error);
+}
+
+static void clear_perrs(pmx_call *call) {
     for (size_t i = 0; i < call->n_perrs; i++) {
         pmx__free(call->perrs[i].name);
         pmx__free(call->perrs[i].msg);
     }
     pmx__free(call->perrs);
+    call->perrs = NULL;
+    call->n_perrs = call->cap_perrs = 0;
+}
+
+static void call_free(pmx_call *call) {
+    /* Only finished calls (or never accepted ones) get here: the client holds a reference to
+     * every unfinished call. */
+    free_headers(call);
+    if (call->typed && call->result_free)
+        call->result_free(call->typed_ctx, call->typed);
+    pmx__stream_free(call->stream);
+    if (call->secret) {
+        pmx__wipe(call->body, call->body_len);
+        pmx__wipe(call->resp.data, call->resp.cap);
+        pmx__wipe(call->url, call->url ? strlen(call->url) : 0);
+        pmx__wipe(call->target, call->target ? strlen(call->target) : 0);
+    }
+    if (call->out_fd >= 0)
+        close(call->out_fd);
+    pmx__free(call->out_path);
+    pmx__free(call->want_node);
+    pmx__free(call->body);
+    pmx__buf_free(&call->resp);
+    pmx__free(call->path);
+    pmx__free(call->target);
+    pmx__free(call->url);
+    pmx__free(call->reason);
+    pmx__free(call->error);
+    clear_perrs(call);
+    if (call->userdata_free)
+        call->userdata_free(call->userdata);
     pmx__free(call);
 }
 
@@ -96,10 +206,32 @@ int pmx_call_param_error(const pmx_call *call, size_t i, const char **name, cons
 
 void *pmx_call_userdata(const pmx_call *call) { return call ? call->userdata : NULL; }
 
+uint32_t pmx_call_attempts(const pmx_call *call) { return call ? call->attempts : 0; }
+
+const char *pmx_call_endpoint(const pmx_call *call) { return call ? call->endpoint_seen : NULL; }
+
 pmx_client *pmx_call_client(const pmx_call *call) { return call ? call->client : NULL; }
 
 const void *pmx_call_typed(const pmx_call *call) {
     return call && call->state >= CALL_DONE && call->result == PMX_OK ? call->typed : NULL;
+}
+
+/* ---- text from the server ---- */
+
+/* Server text reaches messages and logs: control characters (other than newlines and tabs
+ * inside a multi-line message) become '?', so they cannot forge log lines or terminal
+ * sequences. Trailing newlines and spaces go. */
+static void sanitize(char *s, int keep_newlines) {
+    if (!s)
+        return;
+    size_t n = 0;
+    for (char *p = s; *p; p++, n++) {
+        unsigned char ch = (unsigned char)*p;
+        if ((ch < 0x20 && !(keep_newlines && (ch == '\n' || ch == '\t'))) || ch == 0x7f)
+            *p = '?';
+    }
+    while (n && (s[n - 1] == '\n' || s[n - 1] == ' ' || s[n - 1] == '\t'))
+        s[--n] = 0;
 }
 
 /* ---- completion ---- */
@@ -110,71 +242,190 @@ static void set_error(pmx_call *call, const char *msg) {
     call->error = pmx__strdup(msg);
 }
 
+/* Leave the multi handle: the transfer's headers are wiped, its slot freed. */
+static void release_easy(pmx_call *call) {
+    pmx_client *c = call->client;
+    CURL *e = call->easy;
+    if (!e)
+        return;
+    call->easy = NULL;
+    pmx__loop_remove(c, e);
+    free_headers(call);
+    if (call->counted) {
+        call->counted = 0;
+        c->n_transfers--;
+    }
+}
+
 void pmx__call_complete(pmx_call *call, int result, const char *msg) {
     pmx_client *c = call->client;
     if (call->state >= CALL_DONE)
         return;
-    if (call->state == CALL_RUNNING)
-        pmx__call_release_easy(call);
-    if (call->state == CALL_AUTH_WAIT || call->state == CALL_QUEUED) {
-        int auth = call->state == CALL_AUTH_WAIT;
-        pmx_call **pp = auth ? &c->auth_wait_head : &c->sendq_head;
-        pmx_call **tail = auth ? &c->auth_wait_tail : &c->sendq_tail;
-        pmx_call *prev = NULL;
-        while (*pp && *pp != call) {
-            prev = *pp;
-            pp = &(*pp)->qnext;
-        }
-        if (*pp) {
-            *pp = call->qnext;
-            if (*tail == call)
-                *tail = prev;
-        }
+    int freed_slot = call->counted;
+    release_easy(call);
+    if (call->deadline) {
+        pmx__timer_cancel(c, call->deadline);
+        call->deadline = NULL;
     }
-    call->qnext = NULL;
+    if (call->retry_timer) {
+        pmx__timer_cancel(c, call->retry_timer);
+        call->retry_timer = NULL;
+    }
+    if (call->out_fd >= 0) {
+        /* A download that did not complete leaves no half file behind. */
+        close(call->out_fd);
+        call->out_fd = -1;
+        if (result != PMX_OK)
+            unlink(call->out_path);
+    }
     call->result = result;
     if (result != PMX_OK)
         set_error(call, msg ? msg : pmx_strerror(result));
-    call->state = CALL_DONE;
-    if (c->done_tail)
-        c->done_tail->qnext = call;
-    else
-        c->done_head = call;
-    c->done_tail = call;
+    set_state(call, CALL_DONE);
     if (pmx__log_enabled(c, PMX_LOG_DEBUG))
         pmx__log(c, PMX_LOG_DEBUG, "%s %s -> %ld, %s (%lld ms)", method_name(call->method),
                  call->path, call->http_status, pmx_strerror(result),
-                 (long long)(call->started_ms ? pmx__now_ms() - call->started_ms : 0));
+                 (long long)(pmx__now_ms() - call->started_ms));
     else if (result != PMX_OK && result != PMX_ECANCELLED && pmx__log_enabled(c, PMX_LOG_WARN))
         pmx__log(c, PMX_LOG_WARN, "%s %s failed: %s", method_name(call->method), call->path,
                  call->error ? call->error : pmx_strerror(result));
+    if (freed_slot)
+        pmx__call_pump(c);
     pmx__loop_update_timer(c);
+}
+
+void pmx__call_dispatch(pmx_client *c) {
+    pmx_call *call;
+    while (!c->free_requested && (call = c->doneq.head)) {
+        set_state(call, CALL_FINISHED);
+        calls_unlink(c, call);
+        c->in_callback++;
+        if (call->on_done)
+            call->on_done(call);
+        else if (call->done)
+            call->done(call, call->result, call->userdata);
+        c->in_callback--;
+        call->client = NULL;
+        pmx_call_unref(call); /* the client's reference */
+    }
+}
+
+void pmx__call_fail_all(pmx_client *c, int code, const char *msg) {
+    for (;;) {
+        pmx_call *call = c->calls;
+        while (call && call->state >= CALL_DONE)
+            call = call->next;
+        if (!call)
+            return;
+        pmx__call_complete(call, code, msg);
+    }
 }
 
 int pmx_call_cancel(pmx_call *call) {
     if (!call)
         return PMX_EINVAL;
+    int r = call->client ? pmx__client_usable(call->client) : PMX_OK;
+    if (r)
+        return r;
     if (call->state < CALL_DONE)
         pmx__call_complete(call, PMX_ECANCELLED, "cancelled");
     return PMX_OK;
 }
 
+/* ---- the login wait queue (auth.c decides, call.c keeps the list) ---- */
+
+void pmx__call_park(pmx_call *call) { set_state(call, CALL_AUTH_WAIT); }
+
+int pmx__call_has_parked(const pmx_client *c) { return c->authq.head != NULL; }
+
+void pmx__call_fail_parked(pmx_client *c, int code, const char *msg) {
+    pmx_call *call;
+    while ((call = c->authq.head))
+        pmx__call_complete(call, code, msg); /* takes it off the queue */
+}
+
+static void enqueue_send(pmx_call *call);
+
+void pmx__call_release_parked(pmx_client *c) {
+    /* Calls parked while these are released (a login starting again) stay parked. */
+    pmx__callq batch = c->authq;
+    c->authq.head = c->authq.tail = NULL;
+    for (pmx_call *call = batch.head; call; call = call->qnext)
+        call->state = CALL_NEW; /* off the queue: the batch is ours now */
+    pmx_call *call;
+    while ((call = q_pop(&batch)))
+        if (call->state == CALL_NEW) /* not completed meanwhile */
+            enqueue_send(call);
+}
+
+/* ---- deadlines ---- */
+
+static void on_deadline(pmx_client *c, void *arg) {
+    pmx_call *call = arg;
+    call->deadline = NULL;
+    if (pmx__client_destroying(c)) {
+        pmx__call_complete(call, PMX_EDESTROYED, "client destroyed with the call pending");
+        return;
+    }
+    const char *where = call->state == CALL_AUTH_WAIT   ? " while waiting for a login"
+                        : call->state == CALL_QUEUED    ? " while waiting for a free connection"
+                        : call->state == CALL_RETRY_WAIT ? " while waiting to retry"
+                                                         : "";
+    char msg[160];
+    snprintf(msg, sizeof msg, "timed out after %lld ms%s", (long long)call->timeout_ms, where);
+    pmx__call_complete(call, PMX_ETIMEOUT, msg);
+}
+
 /* ---- curl plumbing ---- */
+
+/* A successful answer's body goes to the call's sink, if it has one. */
+static int sinking(const pmx_call *call) {
+    return (call->write_fn || call->out_fd >= 0) && call->http_status >= 200 &&
+           call->http_status < 300;
+}
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud) {
     pmx_call *call = ud;
+    pmx_client *c = call->client;
     size_t len = size * n;
-    if (call->stream) { /* typed: decode 2xx bodies as they arrive */
-        long st = 0;
-        curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &st);
-        if (st >= 200 && st < 300) {
-            if (pmx__stream_feed(call->stream, p, len) == PMX_ECANCELLED)
-                return 0; /* the item callback stopped the call */
-            if (!pmx__stream_wants_body(call->stream))
-                return len;
+    if (sinking(call)) {
+        if (call->write_fn) {
+            call->sink_started = 1;
+            c->in_callback++;
+            int stop = call->write_fn(call, p, len, call->userdata);
+            c->in_callback--;
+            if (stop || call->state != CALL_RUNNING) {
+                call->sink_error = ECANCELED;
+                return 0;
+            }
+        } else {
+            for (size_t done = 0; done < len;) {
+                ssize_t w = write(call->out_fd, p + done, len - done);
+                if (w < 0 && errno == EINTR)
+                    continue;
+                if (w <= 0) {
+                    call->sink_error = w < 0 ? errno : EIO;
+                    return 0;
+                }
+                done += (size_t)w;
+            }
         }
+        call->sunk += (int64_t)len;
+        return len;
     }
-    if (call->resp.len + len > call->client->max_response) {
+    if (call->stream && call->http_status >= 200 && call->http_status < 300) {
+        /* typed calls: the body is decoded as it arrives (lib/decode.c) */
+        c->in_callback++; /* an item callback may run */
+        int r = pmx__stream_feed(call->stream, p, len);
+        c->in_callback--;
+        if (pmx__stream_delivered(call->stream))
+            call->sink_started = 1; /* elements handed over cannot be taken back: no retry */
+        if (r == PMX_ECANCELLED || call->state != CALL_RUNNING)
+            return 0; /* the item callback stopped the call */
+        if (!pmx__stream_wants_body(call->stream))
+            return len;
+    }
+    if (len > c->max_response - call->resp.len) {
         call->toobig = 1;
         return 0; /* aborts the transfer */
     }
@@ -183,186 +434,283 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud) {
     return len;
 }
 
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow) {
+    pmx_call *call = ud;
+    int64_t now = pmx__now_ms();
+    if (now - call->progress_ms < 100)
+        return 0;
+    call->progress_ms = now;
+    pmx_client *c = call->client;
+    c->in_callback++;
+    call->progress_fn(call, (int64_t)dlnow, dltotal ? (int64_t)dltotal : -1, (int64_t)ulnow,
+                      ultotal ? (int64_t)ultotal : -1, call->progress_ud);
+    c->in_callback--;
+    return call->state == CALL_RUNNING ? 0 : 1; /* (cancelled from inside: stop) */
+}
+
+/* curl is about to write a request: the first time per attempt, fine; again means curl wants to
+ * resend it on its own (a reused connection died before any answer byte). A call that is not
+ * idempotent must reach the server at most once: refuse. */
+static int on_prereq(void *ud, char *ip, char *local_ip, int port, int local_port) {
+    (void)ip, (void)local_ip, (void)port, (void)local_port;
+    pmx_call *call = ud;
+    if (call->prereqs++ == 0)
+        return CURL_PREREQFUNC_OK;
+    if (!call->idempotent) {
+        call->resend_blocked = 1;
+        return CURL_PREREQFUNC_ABORT;
+    }
+    call->attempts++;
+    return CURL_PREREQFUNC_OK;
+}
+
+static size_t on_read(char *buf, size_t size, size_t n, void *ud) {
+    pmx_call *call = ud;
+    int64_t r = call->src.read(call->src.ud, buf, size * n);
+    if (r < 0) {
+        call->sink_error = EIO;
+        return CURL_READFUNC_ABORT;
+    }
+    return (size_t)r;
+}
+
+static int on_seek(void *ud, curl_off_t offset, int origin) {
+    (void)ud, (void)offset, (void)origin;
+    return CURL_SEEKFUNC_CANTSEEK; /* never resent by curl (see on_prereq) */
+}
+
 static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     pmx_call *call = ud;
     size_t len = size * n;
-    /* Keep the status line's reason phrase: PVE puts its message there. */
+    call->header_bytes += len;
+    if (call->header_bytes > PMX__MAX_HEADER_BYTES) {
+        call->hdr_toobig = 1;
+        return 0;
+    }
     if (len > 9 && memcmp(p, "HTTP/", 5) == 0) {
+        /* A status line: keep its reason phrase, PVE puts its message there. */
         const char *sp = memchr(p, ' ', len);
         const char *end = p + len;
         while (end > p && (end[-1] == '\r' || end[-1] == '\n'))
             end--;
         pmx__free(call->reason);
         call->reason = NULL;
+        call->http_status = sp && end - sp > 3 ? strtol(sp + 1, NULL, 10) : 0;
         if (sp && end - sp > 5) {
             const char *r = sp + 5; /* after " NNN " */
             if (r < end)
                 call->reason = pmx__strndup(r, (size_t)(end - r));
+            sanitize(call->reason, 0);
+        }
+    } else if ((len == 2 && p[0] == '\r' && p[1] == '\n') || (len == 1 && p[0] == '\n')) {
+        if (call->http_status >= 200)
+            call->headers_done = 1; /* 1xx blocks are followed by the real one */
+    } else if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
+        char v[64];
+        size_t k = len - 12 < sizeof v - 1 ? len - 12 : sizeof v - 1;
+        memcpy(v, p + 12, k);
+        v[k] = 0;
+        char *s = v + strspn(v, " \t");
+        s[strcspn(s, "\r\n")] = 0;
+        char *e = NULL;
+        long long secs = strtoll(s, &e, 10);
+        if (e != s && !*e && secs >= 0) {
+            call->retry_after_ms = secs > 86400 ? 86400000 : secs * 1000;
+        } else { /* an HTTP date */
+            time_t when = curl_getdate(s, NULL);
+            if (when != -1) {
+                long long d = (long long)when - (long long)time(NULL);
+                call->retry_after_ms = d <= 0 ? 0 : d > 86400 ? 86400000 : d * 1000;
+            }
         }
     }
     return len;
 }
 
-static CURL *take_easy(pmx_client *c) {
-    if (c->n_easy_pool)
-        return c->easy_pool[--c->n_easy_pool];
-    return curl_easy_init();
-}
-
-void pmx__call_release_easy(pmx_call *call) {
-    pmx_client *c = call->client;
-    CURL *e = call->easy;
-    if (!e)
-        return;
-    call->easy = NULL;
-    curl_multi_remove_handle(c->multi, e);
-    int freed_slot = call->counted;
-    if (call->counted) {
-        call->counted = 0;
-        c->n_transfers--;
-    }
-    if (call->headers) {
-        wipe_slist(call->headers);
-        curl_slist_free_all(call->headers);
-        call->headers = NULL;
-    }
-    if (c->n_easy_pool < 64 && !c->destroying) {
-        curl_easy_reset(e);
-        CURL **pool = c->easy_pool;
-        if (c->n_easy_pool % 16 == 0) {
-            pool = pmx__realloc(c->easy_pool, (c->n_easy_pool + 16) * sizeof *pool);
-            if (!pool) {
-                curl_easy_cleanup(e);
-                if (freed_slot)
-                    pmx__call_pump(c);
-                return;
-            }
-            c->easy_pool = pool;
-        }
-        pool[c->n_easy_pool++] = e;
-    } else {
-        curl_easy_cleanup(e);
-    }
-    if (freed_slot)
-        pmx__call_pump(c);
-}
-
-static int add_header(pmx_call *call, const char *h) {
-    struct curl_slist *l = curl_slist_append(call->headers, h);
-    if (!l)
-        return PMX_ENOMEM;
-    call->headers = l;
-    return PMX_OK;
-}
-
-/* Total time left for the call (its own timeout, else the client's), counted from its start so
- * that waiting for a login or a connection counts too: > 0 ms, 0 when none is set, < 0 when
- * already past. */
+/* Total time left (> 0 ms), 0 when the call has no total timeout. */
 static int64_t time_left(const pmx_call *call) {
-    const pmx_client *c = call->client;
-    int64_t total = call->timeout_ms > 0 ? call->timeout_ms : c->total_ms;
-    if (total <= 0)
+    if (call->timeout_ms <= 0)
         return 0;
-    int64_t left = total - (pmx__now_ms() - call->started_ms);
-    return left > 0 ? left : -1;
+    int64_t left = call->timeout_ms - (pmx__now_ms() - call->started_ms);
+    return left > 0 ? left : 1;
 }
 
 static void handoff(pmx_call *call);
 
-void pmx__call_send(pmx_call *call) {
+static void enqueue_send(pmx_call *call) {
     pmx_client *c = call->client;
-    if (!call->internal && (c->n_transfers >= c->max_per_host || c->sendq_head)) {
-        call->state = CALL_QUEUED;
-        call->qnext = NULL;
-        if (c->sendq_tail)
-            c->sendq_tail->qnext = call;
-        else
-            c->sendq_head = call;
-        c->sendq_tail = call;
+    if (!call->internal && (c->n_transfers >= c->max_per_host || c->sendq.head)) {
+        set_state(call, CALL_QUEUED);
         return;
     }
     handoff(call);
 }
 
+void pmx__call_submit(pmx_call *call) {
+    if (call->internal || pmx__auth_prepare(call) == PMX__AUTH_SEND)
+        enqueue_send(call);
+}
+
 void pmx__call_pump(pmx_client *c) {
-    while (c->sendq_head && c->n_transfers < c->max_per_host && !c->destroying) {
-        pmx_call *call = c->sendq_head;
-        c->sendq_head = call->qnext;
-        if (!c->sendq_head)
-            c->sendq_tail = NULL;
-        call->qnext = NULL;
-        call->state = CALL_NEW;
+    while (c->sendq.head && c->n_transfers < c->max_per_host && !c->destroying) {
+        pmx_call *call = c->sendq.head;
+        set_state(call, CALL_NEW);
         /* The ticket may have changed, or run out, while it waited. */
-        if (pmx__auth_prepare(call))
+        if (pmx__auth_prepare(call) == PMX__AUTH_SEND)
             handoff(call);
     }
 }
 
+/* The full URL of this attempt: the endpoint's API prefix and the call's target. */
+static int build_url(pmx_call *call, const pmx__endpoint *ep) {
+    if (call->secret && call->url)
+        pmx__wipe(call->url, strlen(call->url));
+    pmx__free(call->url);
+    call->url = pmx__asprintf("%s%s", ep->api_prefix, call->target);
+    return call->url ? PMX_OK : PMX_ENOMEM;
+}
+
 static void handoff(pmx_call *call) {
     pmx_client *c = call->client;
-    int64_t left = time_left(call);
-    if (left < 0) {
-        pmx__call_complete(call, PMX_ETIMEOUT, "timed out before a connection was free");
+    if (!call->force_ep)
+        call->ep = pmx__endpoint_pick(c, call);
+    call->endpoint_seen = c->eps[call->ep].url.base;
+    if (build_url(call, &c->eps[call->ep]) != PMX_OK) {
+        pmx__call_complete(call, PMX_ENOMEM, "cannot build the URL");
         return;
     }
-    call->state = CALL_RUNNING;
-    CURL *e = take_easy(c);
+    CURL *e = pmx__loop_take_easy(c);
     if (!e) {
         pmx__call_complete(call, PMX_ENOMEM, "cannot create a transfer");
         return;
     }
     call->easy = e;
+    set_state(call, CALL_RUNNING);
+    call->attempts++;
+    call->prereqs = 0;
+    call->resend_blocked = 0;
+    call->retry_after_ms = -1;
+    call->progress_ms = 0;
     call->errbuf[0] = 0;
-    int r = add_header(call, "Expect:"); /* pveproxy never answers 100-continue */
-    if (!r && call->body && call->json_body)
-        r = add_header(call, "Content-Type: application/json");
+    call->header_bytes = 0;
+    call->headers_done = 0;
+    struct curl_slist *h = NULL;
+    int r = PMX_OK;
+    /* pveproxy never answers 100-continue */
+    if (!(h = curl_slist_append(h, "Expect:")))
+        r = PMX_ENOMEM;
+    const char *ctype = call->has_src ? call->src.content_type
+                        : call->body && call->json_body ? "Content-Type: application/json"
+                                                        : NULL;
+    if (!r && ctype) {
+        struct curl_slist *l = curl_slist_append(h, ctype);
+        r = l ? PMX_OK : PMX_ENOMEM;
+        h = l ? l : h;
+    }
     if (!r && !call->internal)
-        r = pmx__auth_headers(call);
+        r = pmx__auth_headers(call, &h);
+    call->headers = h;
     if (r) {
         pmx__call_complete(call, PMX_ENOMEM, "cannot build request headers");
         return;
     }
-    curl_easy_setopt(e, CURLOPT_URL, call->url);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, call);
-    curl_easy_setopt(e, CURLOPT_SHARE, c->share);
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    /* Options the call cannot go out without: a failure fails the call. */
+    CURLcode bad = CURLE_OK;
+    const char *bad_opt = NULL;
+#define MUST(opt, val)                                                                        \
+    do {                                                                                      \
+        CURLcode rc_ = curl_easy_setopt(e, opt, val);                                         \
+        if (rc_ != CURLE_OK && bad == CURLE_OK) {                                             \
+            bad = rc_;                                                                        \
+            bad_opt = #opt;                                                                   \
+        }                                                                                     \
+    } while (0)
+    /* Tuning only: the call goes out without them. */
+#define TRY(opt, val) (void)curl_easy_setopt(e, opt, val)
+    MUST(CURLOPT_URL, call->url);
+    MUST(CURLOPT_PATH_AS_IS, 1L); /* send the path exactly as built: no dot-segment removal */
+    MUST(CURLOPT_PRIVATE, call);
+    MUST(CURLOPT_SHARE, c->share);
+    MUST(CURLOPT_NOSIGNAL, 1L);
+    MUST(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    MUST(CURLOPT_PROTOCOLS_STR, c->tls ? "https" : "http");
+    MUST(CURLOPT_FOLLOWLOCATION, 0L);
+    MUST(CURLOPT_ERRORBUFFER, call->errbuf);
+    MUST(CURLOPT_WRITEFUNCTION, on_body);
+    MUST(CURLOPT_WRITEDATA, call);
+    MUST(CURLOPT_HEADERFUNCTION, on_header);
+    MUST(CURLOPT_HEADERDATA, call);
+    MUST(CURLOPT_HTTPHEADER, call->headers);
+    MUST(CURLOPT_CONNECTTIMEOUT_MS, (long)c->connect_ms);
+    /* The total timeout is the call's own deadline timer (armed when it was accepted); curl
+     * only learns the time left, so both agree. */
+    MUST(CURLOPT_TIMEOUT_MS, (long)time_left(call));
+    int64_t stall_ms = call->stall_ms ? call->stall_ms : c->stall_ms;
+    int64_t stall_bps = call->stall_bps ? call->stall_bps : c->stall_bps;
+    if (stall_ms > 0) {
+        MUST(CURLOPT_LOW_SPEED_LIMIT, (long)stall_bps);
+        MUST(CURLOPT_LOW_SPEED_TIME, (long)((stall_ms + 999) / 1000));
+    }
+    if (!call->write_fn && call->out_fd < 0)
+        MUST(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_response);
+    MUST(CURLOPT_PREREQFUNCTION, on_prereq);
+    MUST(CURLOPT_PREREQDATA, call);
+    if (call->progress_fn) {
+        MUST(CURLOPT_XFERINFOFUNCTION, on_progress);
+        MUST(CURLOPT_XFERINFODATA, call);
+        MUST(CURLOPT_NOPROGRESS, 0L);
+    }
     /* NULL: no Accept-Encoding and no decoding (pmx_client_set_compression) */
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, call->client->no_compression ? NULL : "gzip");
-    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    TRY(CURLOPT_ACCEPT_ENCODING, c->no_compression ? NULL : "gzip");
+    TRY(CURLOPT_TCP_KEEPALIVE, 1L);
+    TRY(CURLOPT_TCP_NODELAY, 1L);
     /* pveproxy drops idle connections after 5 s: never reuse one idle for 4 s or more. */
-    curl_easy_setopt(e, CURLOPT_MAXAGE_CONN, 4L);
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, call->errbuf);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, call);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, call);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, call->headers);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, c->connect_ms);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)left);
-    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_response);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, "libproxmox/" PMX_VERSION_STRING);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, c->url.tls ? "https" : "http");
+    TRY(CURLOPT_MAXAGE_CONN, 4L);
+    TRY(CURLOPT_USERAGENT, "libproxmox/" PMX_VERSION_STRING);
     switch (call->method) {
     case PMX_GET:
-        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+        MUST(CURLOPT_HTTPGET, 1L);
         break;
     case PMX_DELETE:
-        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "DELETE");
+        MUST(CURLOPT_CUSTOMREQUEST, "DELETE");
         break;
     case PMX_POST:
     case PMX_PUT:
         /* Always a body with a Content-Length (pveproxy refuses chunked requests). */
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, call->body ? call->body : "");
+        if (call->has_src) {
+            MUST(CURLOPT_POST, 1L);
+            MUST(CURLOPT_READFUNCTION, on_read);
+            MUST(CURLOPT_READDATA, call);
+            MUST(CURLOPT_SEEKFUNCTION, on_seek);
+            MUST(CURLOPT_SEEKDATA, call);
+            MUST(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->src.length);
+            TRY(CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
+        } else {
+            MUST(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_len);
+            MUST(CURLOPT_POSTFIELDS, call->body ? call->body : "");
+        }
         if (call->method == PMX_PUT)
-            curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "PUT");
+            MUST(CURLOPT_CUSTOMREQUEST, "PUT");
         break;
     }
-    pmx__tls_setup(c, e);
-    if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
-        pmx__call_complete(call, PMX_ENOMEM, "cannot add the transfer");
+#undef MUST
+#undef TRY
+    if (bad != CURLE_OK) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "cannot set up the transfer: %s: %s", bad_opt,
+                 curl_easy_strerror(bad));
+        pmx__call_complete(call, bad == CURLE_URL_MALFORMAT ? PMX_EINVAL : PMX_ETRANSPORT, msg);
+        return;
+    }
+    const char *why = NULL;
+    if (pmx__tls_setup(c, e, &why) != PMX_OK) {
+        pmx__call_complete(call, PMX_ETLS, why);
+        return;
+    }
+    r = pmx__loop_add(c, e, &why);
+    if (r != PMX_OK) {
+        pmx__call_complete(call, r, why);
         return;
     }
     c->used = 1;
@@ -382,10 +730,14 @@ typedef struct scan_ctx {
 
 static int add_perr(const char *key, const char *v, const char *vend, void *ud) {
     pmx_call *call = ud;
-    pmx__perr *n = pmx__realloc(call->perrs, (call->n_perrs + 1) * sizeof *n);
-    if (!n)
-        return 1;
-    call->perrs = n;
+    if (call->n_perrs == call->cap_perrs) {
+        size_t cap = call->cap_perrs ? call->cap_perrs * 2 : 4;
+        pmx__perr *n = pmx__realloc(call->perrs, cap * sizeof *n);
+        if (!n)
+            return 1;
+        call->perrs = n;
+        call->cap_perrs = cap;
+    }
     char *msg = NULL;
     if (*v == '"')
         pmx__json_string(v, vend, &msg);
@@ -397,31 +749,30 @@ static int add_perr(const char *key, const char *v, const char *vend, void *ud) 
         pmx__free(name);
         return 1;
     }
-    /* PVE ends messages with a newline. */
-    size_t ml = strlen(msg);
-    while (ml && (msg[ml - 1] == '\n' || msg[ml - 1] == ' '))
-        msg[--ml] = 0;
+    sanitize(name, 0);
+    sanitize(msg, 1);
     call->perrs[call->n_perrs++] = (pmx__perr){name, msg};
     return 0;
 }
 
-/* The envelope (lib/decode.c); with typed_ctx the typed result is decoded in the same pass. */
-static int scan_body(pmx_call *call, scan_ctx *s, const void *typed_ctx, char **err) {
+/* The envelope, in one validating pass (lib/decode.c). */
+static int scan_body(pmx_call *call, scan_ctx *s) {
     memset(s, 0, sizeof *s);
     s->call = call;
     pmx__body b;
-    int r = pmx__decode_body(typed_ctx, call->resp.data, call->resp.len, &b, err);
+    char *err = NULL;
+    int r = pmx__decode_body(NULL, call->resp.data, call->resp.len, &b, &err);
+    pmx__free(err);
     if (r != PMX_OK)
-        return r;
+        return -1;
     call->data = b.data;
     call->data_len = b.data_len;
     call->total = b.total;
-    call->typed = b.typed;
     s->message = b.message;
     s->message_end = b.message_end;
     s->errors = b.errors;
     s->errors_end = b.errors_end;
-    return PMX_OK;
+    return 0;
 }
 
 static int map_curl(pmx_call *call, CURLcode code) {
@@ -441,14 +792,145 @@ static int map_curl(pmx_call *call, CURLcode code) {
     case CURLE_FILESIZE_EXCEEDED:
         return PMX_ETOOBIG;
     case CURLE_WRITE_ERROR:
-        return call->toobig ? PMX_ETOOBIG : PMX_ENOMEM;
+        return call->toobig || call->hdr_toobig ? PMX_ETOOBIG : PMX_ENOMEM;
     case CURLE_OUT_OF_MEMORY:
-        return PMX_ENOMEM;
+        /* curl refuses a single giant header line this way: not our memory */
+        return call->http_status && !call->headers_done ? PMX_ETOOBIG : PMX_ENOMEM;
     default:
         return PMX_ETRANSPORT;
     }
 }
 
+static void transfer_failed(pmx_call *call, CURLcode code) {
+    pmx_client *c = call->client;
+    int r = map_curl(call, code);
+    char msg[CURL_ERROR_SIZE + 200];
+    if (r == PMX_ETLS && c->pinned && c->pin_seen[0]) {
+        snprintf(msg, sizeof msg, "certificate fingerprint mismatch: server presented %s",
+                 c->pin_seen);
+        c->pin_seen[0] = 0;
+    } else if (call->resend_blocked) {
+        r = PMX_ETRANSPORT;
+        snprintf(msg, sizeof msg,
+                 "the connection broke after the request was sent, before any answer; not sent "
+                 "again: the call is not idempotent (the server may have carried it out)");
+    } else if (call->sink_error == ECANCELED) {
+        r = PMX_ECANCELLED;
+        snprintf(msg, sizeof msg, "the write callback stopped the transfer");
+    } else if (pmx__stream_stopped(call->stream)) {
+        r = PMX_ECANCELLED;
+        snprintf(msg, sizeof msg, "stopped by the item callback");
+    } else if (call->sink_error && call->has_src && code == CURLE_ABORTED_BY_CALLBACK) {
+        r = PMX_ETRANSPORT;
+        snprintf(msg, sizeof msg, "cannot read the request body");
+    } else if (call->sink_error) {
+        r = PMX_ETRANSPORT;
+        snprintf(msg, sizeof msg, "cannot write the response to %s: %s",
+                 call->out_path ? call->out_path : "the sink", strerror(call->sink_error));
+    } else if (r == PMX_ETOOBIG && (call->hdr_toobig || code == CURLE_OUT_OF_MEMORY)) {
+        snprintf(msg, sizeof msg, "response headers larger than %d bytes",
+                 PMX__MAX_HEADER_BYTES);
+    } else if (r == PMX_ETOOBIG) {
+        snprintf(msg, sizeof msg, "response body larger than the cap of %zu bytes",
+                 c->max_response);
+    } else if (code == CURLE_OPERATION_TIMEDOUT && strstr(call->errbuf, "too slow")) {
+        snprintf(msg, sizeof msg, "transfer stalled: %s", call->errbuf);
+    } else if (code == CURLE_OPERATION_TIMEDOUT && call->timeout_ms > 0 &&
+               !strstr(call->errbuf, "onnect")) {
+        snprintf(msg, sizeof msg, "timed out after %lld ms", (long long)call->timeout_ms);
+    } else {
+        snprintf(msg, sizeof msg, "%s", call->errbuf[0] ? call->errbuf : curl_easy_strerror(code));
+    }
+    sanitize(msg, 0);
+    pmx__call_complete(call, r, msg);
+}
+
+/* ---- retries ---- */
+
+typedef enum {
+    CLS_NONE = 0, /* not to be retried */
+    CLS_NOT_SENT, /* (a) never reached the server: safe for any call */
+    CLS_SENT,     /* (b) broke after the request was written: idempotent calls only */
+    CLS_BUSY      /* (c) the server said "not now": safe for any call */
+} retry_class;
+
+static retry_class classify_transport(pmx_call *call, CURLcode code) {
+    if (call->sink_error || call->hdr_toobig || call->toobig)
+        return CLS_NONE;
+    curl_off_t sent = 0, connected = 0;
+    switch (code) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+        return CLS_NOT_SENT;
+    case CURLE_SSL_CONNECT_ERROR:
+        /* The handshake broke off (not a verdict on the certificate: that is another code). */
+        return call->client->pin_seen[0] ? CLS_NONE : CLS_NOT_SENT;
+    case CURLE_OPERATION_TIMEDOUT:
+        if (curl_easy_getinfo(call->easy, CURLINFO_APPCONNECT_TIME_T, &connected) == CURLE_OK &&
+            connected == 0 &&
+            curl_easy_getinfo(call->easy, CURLINFO_CONNECT_TIME_T, &connected) == CURLE_OK &&
+            connected == 0)
+            return CLS_NOT_SENT; /* the connect timed out */
+        return strstr(call->errbuf, "too slow") ? CLS_SENT : CLS_NONE; /* stalled / total */
+    case CURLE_SEND_ERROR:
+        if (curl_easy_getinfo(call->easy, CURLINFO_REQUEST_SIZE, &sent) == CURLE_OK && sent == 0)
+            return CLS_NOT_SENT;
+        return CLS_SENT;
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_SEND_FAIL_REWIND:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+        return CLS_SENT;
+    case CURLE_ABORTED_BY_CALLBACK:
+        return call->resend_blocked ? CLS_SENT : CLS_NONE;
+    default:
+        return CLS_NONE;
+    }
+}
+
+/* PVE's lock timeout: raised while waiting for a config lock, before the action ran. */
+static int lock_timeout(const pmx_call *call) {
+    if (call->http_status != 500)
+        return 0;
+    const char *t = call->reason ? call->reason : "";
+    if (strstr(t, "can't lock file") && strstr(t, "got timeout"))
+        return 1;
+    t = call->resp.data ? call->resp.data : "";
+    return strstr(t, "can't lock file") && strstr(t, "got timeout");
+}
+
+static retry_class classify_status(const pmx_call *call) {
+    long st = call->http_status;
+    if (st == 502 || st == 503 || st == 504 || st == 595 || st == 596 || lock_timeout(call))
+        return CLS_BUSY;
+    return CLS_NONE;
+}
+
+static uint64_t jitter(pmx_client *c) {
+    /* xorshift64*: full jitter needs spread, not secrecy */
+    if (!c->rng)
+        c->rng = ((uint64_t)pmx__now_ms() << 20) ^ (uint64_t)(uintptr_t)c ^ 0x9E3779B97F4A7C15ull;
+    c->rng ^= c->rng >> 12;
+    c->rng ^= c->rng << 25;
+    c->rng ^= c->rng >> 27;
+    return c->rng * 2685821657736338717ull;
+}
+
+static void on_retry_timer(pmx_client *c, void *arg) {
+    pmx_call *call = arg;
+    call->retry_timer = NULL;
+    if (pmx__client_destroying(c)) {
+        pmx__call_complete(call, PMX_EDESTROYED, "client destroyed with the call pending");
+        return;
+    }
+    set_state(call, CALL_NEW);
+    pmx__call_submit(call);
+}
+
+/* Forget a response before the call is sent again. */
 static void reset_response(pmx_call *call) {
     if (call->secret)
         pmx__wipe(call->resp.data, call->resp.len);
@@ -458,65 +940,142 @@ static void reset_response(pmx_call *call) {
     pmx__free(call->reason);
     call->reason = NULL;
     call->http_status = 0;
-    call->toobig = 0;
+    call->toobig = call->hdr_toobig = call->headers_done = 0;
+    call->data = NULL;
+    call->data_len = 0;
+    call->total = -1;
+    clear_perrs(call);
+    pmx__stream_reset(call->stream); /* a resend's or retry's body is decoded afresh */
+    if (call->out_fd >= 0 && call->sunk) {
+        /* A file sink starts over (the callback sink is never retried once fed). */
+        if (ftruncate(call->out_fd, 0) != 0 || lseek(call->out_fd, 0, SEEK_SET) != 0)
+            call->sink_error = errno;
+    }
+    call->sunk = 0;
 }
 
-void pmx__call_finished_transfer(pmx_call *call, CURLcode code) {
+/* Whether (and after how long) the failed attempt is tried again; also moves the client off an
+ * endpoint that could not be reached. Returns 1 when a retry was scheduled. */
+static int maybe_retry(pmx_call *call, retry_class cls, const char *why) {
     pmx_client *c = call->client;
-    if (code != CURLE_OK && pmx__stream_stopped(call->stream)) {
-        pmx__call_complete(call, PMX_ECANCELLED, "stopped by the item callback");
-        return;
+    if (cls == CLS_NONE || (cls == CLS_SENT && !call->idempotent) || call->sink_started ||
+        c->destroying)
+        return 0;
+    int failover = (cls == CLS_NOT_SENT || call->http_status == 595 || call->http_status == 596) &&
+                   !call->force_ep && !call->want_node && call->failovers + 1 < c->n_eps &&
+                   pmx__endpoint_failed(c, call->ep);
+    if (!failover && call->attempts >= call->retry.max_attempts)
+        return 0;
+    int64_t now = pmx__now_ms(), delay;
+    if (failover) {
+        delay = 0;
+    } else if (call->retry_after_ms >= 0) {
+        delay = call->retry_after_ms;
+    } else {
+        int64_t cap = call->retry.base_ms;
+        for (uint32_t i = 1; i < call->attempts && cap < call->retry.max_delay_ms; i++)
+            cap *= 2;
+        if (cap > call->retry.max_delay_ms)
+            cap = call->retry.max_delay_ms;
+        delay = cap > 0 ? (int64_t)(jitter(c) % (uint64_t)(cap + 1)) : 0;
     }
-    if (code != CURLE_OK) {
-        int r = map_curl(call, code);
-        char msg[CURL_ERROR_SIZE + 160];
-        if (r == PMX_ETLS && c->pinned && c->pin_seen[0]) {
-            snprintf(msg, sizeof msg, "certificate fingerprint mismatch: server presented %s",
-                     c->pin_seen);
-            c->pin_seen[0] = 0;
-        } else if (r == PMX_ETOOBIG) {
-            snprintf(msg, sizeof msg, "response body larger than the cap of %zu bytes",
-                     c->max_response);
-        } else {
-            snprintf(msg, sizeof msg, "%s", call->errbuf[0] ? call->errbuf : curl_easy_strerror(code));
-        }
-        long st = 0;
-        curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &st);
-        call->http_status = st;
-        pmx__call_complete(call, r, msg);
+    if (now + delay > call->started_ms + call->retry.deadline_ms ||
+        (call->timeout_ms > 0 && now + delay >= call->started_ms + call->timeout_ms))
+        return 0; /* out of time: report this attempt's failure now */
+    if (call->has_src && (!call->src.rewind || call->src.rewind(call->src.ud) != PMX_OK))
+        return 0;
+    pmx__timer *t = pmx__timer_add(c, delay, on_retry_timer, call);
+    if (!t)
+        return 0;
+    pmx__log(c, PMX_LOG_INFO, "%s %s: %s; %s (attempt %u) in %lld ms", method_name(call->method),
+             call->path, why, failover ? "trying the next endpoint" : "retrying",
+             (unsigned)call->attempts + 1, (long long)delay);
+    if (failover)
+        call->failovers++;
+    int freed_slot = call->counted;
+    release_easy(call);
+    reset_response(call);
+    call->retry_timer = t;
+    set_state(call, CALL_RETRY_WAIT);
+    if (freed_slot)
+        pmx__call_pump(c);
+    return 1;
+}
+
+void pmx__call_transfer_done(pmx_call *call, CURLcode code) {
+    if (call->state != CALL_RUNNING)
         return;
-    }
     long st = 0;
     curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &st);
     call->http_status = st;
+    if (call->progress_fn) { /* the last word of this attempt */
+        call->progress_ms = 0;
+        curl_off_t dl = 0, dlt = -1, ul = 0, ult = -1;
+        curl_easy_getinfo(call->easy, CURLINFO_SIZE_DOWNLOAD_T, &dl);
+        curl_easy_getinfo(call->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &dlt);
+        curl_easy_getinfo(call->easy, CURLINFO_SIZE_UPLOAD_T, &ul);
+        curl_easy_getinfo(call->easy, CURLINFO_CONTENT_LENGTH_UPLOAD_T, &ult);
+        on_progress(call, dlt, dl, ult, ul);
+        if (call->state != CALL_RUNNING)
+            return; /* cancelled from the progress callback */
+    }
+    if (code != CURLE_OK) {
+        char why[CURL_ERROR_SIZE + 40];
+        snprintf(why, sizeof why, "%s", call->resend_blocked ? "connection lost"
+                                        : call->errbuf[0]     ? call->errbuf
+                                                              : curl_easy_strerror(code));
+        sanitize(why, 0);
+        if (!maybe_retry(call, classify_transport(call, code), why))
+            transfer_failed(call, code);
+        return;
+    }
+    if (call->sink_error) { /* a file sink could not start over */
+        transfer_failed(call, CURLE_WRITE_ERROR);
+        return;
+    }
     if (pmx__buf_reserve(&call->resp, 0) != PMX_OK) { /* always a NUL-terminated body */
         pmx__call_complete(call, PMX_ENOMEM, NULL);
         return;
     }
     if (st == 401 && call->with_ticket && !call->internal && call->resp.len == 0 && !call->retried) {
         /* The auth layer refused the ticket before any handler ran, so resending is safe
-         * whatever the method: log in again and send the call once more. */
+         * whatever the method: log in again and send the call once more. Before the slot is
+         * freed: queued calls must not go out with the refused ticket. */
         char *reason = call->reason;
         call->reason = NULL;
-        /* Before the slot is freed: queued calls must not go out with the refused ticket. */
         pmx__auth_ticket_refused(call);
-        pmx__call_release_easy(call);
+        int freed_slot = call->counted;
+        release_easy(call);
         reset_response(call);
-        pmx__stream_reset(call->stream); /* the resend's body is decoded afresh */
-        if (pmx__auth_on_401(call)) {
+        set_state(call, CALL_NEW);
+        int resent = pmx__auth_on_401(call);
+        if (freed_slot)
+            pmx__call_pump(call->client);
+        if (resent) {
             pmx__free(reason);
             return;
         }
         call->reason = reason;
         call->http_status = 401;
     }
-    scan_ctx s;
-    int ok2xx = st >= 200 && st < 300;
-    if (ok2xx && call->stream) { /* decoded while it arrived */
+    if (st >= 200 && st < 300 && (call->write_fn || call->out_fd >= 0)) {
+        pmx__call_complete(call, PMX_OK, NULL); /* the body went to the sink */
+        return;
+    }
+    retry_class busy = classify_status(call);
+    if (busy != CLS_NONE) {
+        char why[160];
+        snprintf(why, sizeof why, "HTTP %ld %s", st, call->reason ? call->reason : "");
+        sanitize(why, 0);
+        if (maybe_retry(call, busy, why))
+            return;
+    }
+    if (st >= 200 && st < 300 && call->stream) { /* typed: decoded while it arrived */
         pmx__body b;
         char *err = NULL;
         int r = pmx__stream_finish(call->stream, call->resp.len ? call->resp.data : NULL, &b, &err);
         if (r != PMX_OK) {
+            sanitize(err, 0);
             pmx__call_complete(call, r, err ? err : "malformed JSON in the response body");
             pmx__free(err);
             return;
@@ -530,27 +1089,29 @@ void pmx__call_finished_transfer(pmx_call *call, CURLcode code) {
         pmx__call_complete(call, PMX_OK, NULL);
         return;
     }
-    char *derr = NULL;
-    /* 2xx answers of typed calls: the envelope and the typed result in one pass */
-    int drc = call->resp.len ? scan_body(call, &s, ok2xx && call->decode ? call->typed_ctx : NULL,
-                                         &derr)
-                             : PMX_EDECODE;
-    int json_ok = drc == PMX_OK;
-    if (ok2xx) {
+    scan_ctx s;
+    int json_ok = call->resp.len ? scan_body(call, &s) == 0 : 0;
+    if (st >= 200 && st < 300) {
         if (!json_ok) {
             call->data = NULL;
-            int typed_err = drc == PMX_ENOMEM || (call->decode && derr && strncmp(derr, "data:", 5));
-            pmx__call_complete(call, drc == PMX_ENOMEM ? PMX_ENOMEM : PMX_EDECODE,
-                               typed_err && derr ? derr
-                               : call->resp.len  ? "malformed JSON in the response body"
-                                                 : "empty response body");
-            pmx__free(derr);
+            pmx__call_complete(call, PMX_EDECODE,
+                               call->resp.len ? "malformed JSON in the response body"
+                                              : "empty response body");
             return;
+        }
+        if (call->decode && call->data) {
+            char *err = NULL;
+            int r = call->decode(call->typed_ctx, call->data, call->data_len, &call->typed, &err);
+            if (r != PMX_OK) {
+                sanitize(err, 0);
+                pmx__call_complete(call, r, err ? err : "cannot decode the result");
+                pmx__free(err);
+                return;
+            }
         }
         pmx__call_complete(call, PMX_OK, NULL);
         return;
     }
-    pmx__free(derr);
     char *msg = NULL;
     if (json_ok) {
         if (s.message)
@@ -560,11 +1121,7 @@ void pmx__call_finished_transfer(pmx_call *call, CURLcode code) {
     } else {
         call->data = NULL;
     }
-    if (msg) {
-        size_t ml = strlen(msg);
-        while (ml && (msg[ml - 1] == '\n' || msg[ml - 1] == ' '))
-            msg[--ml] = 0;
-    }
+    sanitize(msg, 1);
     if (!msg || !*msg) {
         pmx__free(msg);
         msg = call->reason && *call->reason ? pmx__strdup(call->reason)
@@ -577,11 +1134,13 @@ void pmx__call_finished_transfer(pmx_call *call, CURLcode code) {
 
 /* ---- starting calls ---- */
 
-static int build_request(pmx_call *call, const pmx_client *c, const pmx_params *params) {
+/* The target (path and query) and the body; the endpoint's prefix is put in front of the target
+ * at each attempt. */
+static int build_request(pmx_call *call, const pmx_params *params) {
     pmx__buf u = {0};
+    u.secret = call->secret; /* the query may carry a secret (GET with a password...) */
     int has_query = strchr(call->path, '?') != NULL;
-    if (pmx__buf_reserve(&u, c->api_prefix_len + strlen(call->path) + 64) ||
-        pmx__buf_append(&u, c->api_prefix, c->api_prefix_len) || pmx__buf_puts(&u, call->path))
+    if (pmx__buf_reserve(&u, strlen(call->path) + 64) || pmx__buf_puts(&u, call->path))
         goto nomem;
     if (call->method == PMX_GET || call->method == PMX_DELETE) {
         if (params && params->n) {
@@ -601,82 +1160,148 @@ static int build_request(pmx_call *call, const pmx_client *c, const pmx_params *
     } else {
         call->json_body = 0; /* PVE refuses an empty JSON body: send an empty form */
     }
-    call->url = u.data;
+    call->target = u.data;
     return PMX_OK;
 nomem:
     pmx__buf_free(&u);
     return PMX_ENOMEM;
 }
 
+/* Generic calls carry secrets when one of their parameters is a password (or the schema marks
+ * it secret) or the method answers with one (logins, token creation). */
+static int generic_secret(const pmx__call_spec *spec) {
+    if (strncmp(spec->path, "/access", 7) == 0)
+        return 1; /* tickets, passwords, token secrets, TFA */
+    for (size_t i = 0; spec->params && i < spec->params->n; i++)
+        if (strstr(spec->params->v[i].name, "password") || strstr(spec->params->v[i].name, "secret"))
+            return 1;
+    return 0;
+}
+
+#define OPTS_HAS(o, f) ((o)->size >= offsetof(pmx_call_opts, f) + sizeof((o)->f))
+
 int pmx__call_start_spec(pmx_client *c, const pmx__call_spec *spec, pmx_done_fn done,
                          void *userdata, pmx_call **out) {
     if (out)
         *out = NULL;
-    if (!c || !spec || !spec->path || spec->path[0] != '/' || spec->method < PMX_GET ||
-        spec->method > PMX_DELETE)
+    if (!c || !spec || !spec->path || spec->method < PMX_GET || spec->method > PMX_DELETE)
         return PMX_EINVAL;
+    int r = pmx__client_usable(c);
+    if (r)
+        return r;
     if (c->destroying || c->free_requested)
         return PMX_EDESTROYED;
-    const pmx_call_opts *o = spec->opts;
-    if (o && (o->size < sizeof(uint32_t) * 2 ||
-              (o->flags & ~(uint32_t)(PMX_CALL_JSON_BODY | PMX_CALL_NO_BODY))))
+    const char *why = NULL;
+    if (!spec->fail_code && pmx__path_check(spec->path, &why) != PMX_OK) {
+        pmx__log(c, PMX_LOG_WARN, "refusing the path of a %s call: %s", method_name(spec->method),
+                 why);
         return PMX_EINVAL;
-    /* typed calls only: the element callback and dropping the body */
-    pmx_item_fn on_item = NULL;
-    void *item_ud = NULL;
-    if (o && o->size >= offsetof(pmx_call_opts, item_userdata) + sizeof o->item_userdata) {
-        on_item = o->on_item;
-        item_ud = o->item_userdata;
     }
-    if (!spec->decode && (on_item || (o && (o->flags & PMX_CALL_NO_BODY))))
+    const pmx_call_opts *o = spec->opts;
+    pmx__retry retry = c->retry;
+    if (o && (o->size < offsetof(pmx_call_opts, flags) + sizeof o->flags ||
+              (o->flags & ~(uint32_t)(PMX_CALL_JSON_BODY | PMX_CALL_IDEMPOTENT | PMX_CALL_NO_BODY)) ||
+              (OPTS_HAS(o, timeout_ms) && o->timeout_ms < 0) ||
+              (OPTS_HAS(o, retry) && o->retry && pmx__retry_from_opts(&retry, o->retry)) ||
+              (OPTS_HAS(o, output_path) && o->output_path && OPTS_HAS(o, write_fn) && o->write_fn) ||
+              (OPTS_HAS(o, stall_ms) && o->stall_ms < 0) ||
+              (OPTS_HAS(o, stall_bytes_per_s) && o->stall_bytes_per_s < 0)))
+        return PMX_EINVAL;
+    /* typed calls only: elements one by one, no raw body; not with a body sink */
+    pmx_item_fn on_item = o && OPTS_HAS(o, on_item) ? o->on_item : NULL;
+    void *item_ud = o && OPTS_HAS(o, item_userdata) ? o->item_userdata : NULL;
+    int no_body = o && (o->flags & PMX_CALL_NO_BODY);
+    if ((on_item || no_body) &&
+        (!spec->decode || (OPTS_HAS(o, write_fn) && o->write_fn) ||
+         (OPTS_HAS(o, output_path) && o->output_path)))
         return PMX_EINVAL;
     pmx_call *call = pmx__calloc(1, sizeof *call);
     if (!call)
         return PMX_ENOMEM;
-    call->refs = 1;
+    call->out_fd = -1;
+    call->retry = retry;
+    call->idempotent = spec->method == PMX_GET || spec->internal ||
+                       (o && (o->flags & PMX_CALL_IDEMPOTENT));
+    if (o && OPTS_HAS(o, write_fn))
+        call->write_fn = o->write_fn;
+    if (o && OPTS_HAS(o, progress_fn))
+        call->progress_fn = o->progress_fn;
+    call->progress_ud = spec->progress_ud ? spec->progress_ud : userdata;
+    if (o && OPTS_HAS(o, stall_bytes_per_s)) {
+        call->stall_ms = o->stall_ms;
+        call->stall_bps = o->stall_bytes_per_s;
+    }
+    if (spec->src) {
+        call->src = *spec->src;
+        call->has_src = 1;
+    }
+    call->force_ep = spec->force_ep;
+    call->ep = spec->force_ep && spec->ep < c->n_eps ? spec->ep : 0;
+    call->refs = 1; /* the client's, dropped after the callback */
     call->client = c;
     call->method = spec->method;
     call->result = PMX_EPENDING;
     call->total = -1;
     call->internal = spec->internal;
-    call->secret = spec->internal || spec->secret; /* logins; typed calls with secrets */
+    /* The library's own calls are logins: password, ticket. */
+    call->secret = spec->internal || spec->secret || generic_secret(spec);
     call->resp.secret = call->secret;
     call->started_ms = pmx__now_ms();
     call->json_body = o && (o->flags & PMX_CALL_JSON_BODY);
-    if (o && o->size >= offsetof(pmx_call_opts, timeout_ms) + sizeof o->timeout_ms)
+    call->timeout_ms = spec->no_timeout ? 0 : c->total_ms;
+    if (o && OPTS_HAS(o, timeout_ms) && o->timeout_ms > 0)
         call->timeout_ms = o->timeout_ms;
-    if (call->internal && c->total_ms <= 0)
+    if (call->internal && call->timeout_ms <= 0)
         call->timeout_ms = 30000; /* a login that hangs must not hold the waiting calls forever */
     call->typed_ctx = spec->typed_ctx;
     call->decode = spec->decode;
     call->result_free = spec->result_free;
-    if (spec->decode &&
-        !(call->stream = pmx__stream_new(spec->typed_ctx, call, on_item, item_ud,
-                                         !(o && (o->flags & PMX_CALL_NO_BODY))))) {
+    if (spec->decode && !call->write_fn && !(o && OPTS_HAS(o, output_path) && o->output_path) &&
+        !(call->stream = pmx__stream_new(spec->typed_ctx, call, on_item, item_ud, !no_body))) {
         call_free(call);
         return PMX_ENOMEM;
     }
     call->done = done;
     call->userdata = userdata;
     call->path = pmx__strdup(spec->path);
-    if (!call->path || build_request(call, c, spec->params) != PMX_OK) {
+    if (spec->want_node && !(call->want_node = pmx__strdup(spec->want_node))) {
         call_free(call);
         return PMX_ENOMEM;
     }
-    call->next = c->calls;
-    if (c->calls)
-        c->calls->prev = call;
-    c->calls = call;
-    if (!call->internal)
-        c->pending++;
+    if (!call->path || build_request(call, spec->params) != PMX_OK) {
+        call_free(call);
+        return PMX_ENOMEM;
+    }
+    if (o && OPTS_HAS(o, output_path) && o->output_path) {
+        call->out_path = pmx__strdup(o->output_path);
+        if (!call->out_path) {
+            call_free(call);
+            return PMX_ENOMEM;
+        }
+        call->out_fd = open(o->output_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        if (call->out_fd < 0) {
+            pmx__log(c, PMX_LOG_WARN, "cannot open %s: %s", o->output_path, strerror(errno));
+            call_free(call);
+            return PMX_EINVAL;
+        }
+    }
+    if (call->timeout_ms > 0 &&
+        !(call->deadline = pmx__timer_add(c, call->timeout_ms, on_deadline, call))) {
+        call_free(call);
+        return PMX_ENOMEM;
+    }
+    /* Accepted from here on: the destructor belongs to the call. */
+    if (o && OPTS_HAS(o, userdata_free))
+        call->userdata_free = o->userdata_free;
+    calls_link(c, call);
     if (out) {
         call->refs++;
         *out = call;
     }
     if (spec->fail_code)
         pmx__call_complete(call, spec->fail_code, spec->fail_message);
-    else if (call->internal || pmx__auth_prepare(call))
-        pmx__call_send(call);
+    else
+        pmx__call_submit(call);
     return PMX_OK;
 }
 
@@ -699,7 +1324,6 @@ int pmx__call_new_internal(pmx_client *c, pmx_method m, const char *path, const 
     if (r)
         return r;
     call->on_done = on_done;
-    call->secret = 1;
     pmx_call_unref(call); /* the client's reference keeps it until it has completed */
     if (out)
         *out = call;

@@ -2001,4 +2001,6 @@ int pmx__stream_finish(pmx__stream *s, const char *kept_body, pmx__body *b, char
 
 int pmx__stream_stopped(const pmx__stream *s) { return s && s->stopped; }
 
+int pmx__stream_delivered(const pmx__stream *s) { return s && s->on_item && s->n; }
+
 int pmx__stream_wants_body(const pmx__stream *s) { return !s || s->keep_body; }

@@ -21,6 +21,7 @@ const char *pmx_strerror(int code) {
     case PMX_ENOTFOUND: return "not found";
     case PMX_EPERM: return "permission denied";
     case PMX_EBUSY: return "calls are pending";
+    case PMX_EFORKED: return "client used in a child process after fork()";
     default: return "unknown error";
     }
 }

@@ -21,6 +21,8 @@ char *pmx__strdup(const char *s);
 char *pmx__strndup(const char *s, size_t n);
 /* printf into a new string; NULL on ENOMEM. */
 char *pmx__asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Blocks freed through the wiping allocators of pmx_global_init() so far (for tests). */
+size_t pmx__wiping_frees(void);
 /* Wipe memory so the compiler cannot elide it. */
 void pmx__wipe(void *p, size_t n);
 /* Wipe and free a NUL-terminated secret. NULL is fine. */
@@ -97,6 +99,7 @@ pmx__stream *pmx__stream_new(const void *typed_ctx, pmx_call *call, pmx_item_fn 
 int pmx__stream_feed(pmx__stream *s, const char *p, size_t n);
 int pmx__stream_finish(pmx__stream *s, const char *kept_body, pmx__body *b, char **err);
 int pmx__stream_stopped(const pmx__stream *s);
+int pmx__stream_delivered(const pmx__stream *s); /* elements went to the item callback */
 int pmx__stream_wants_body(const pmx__stream *s);
 void pmx__stream_reset(pmx__stream *s);
 void pmx__stream_free(pmx__stream *s);
@@ -121,10 +124,39 @@ typedef struct pmx__call_spec {
     int fail_code;              /* non-zero: do not send; complete asynchronously with this */
     const char *fail_message;   /* copied; with fail_code */
     unsigned internal : 1;      /* library's own call: no auth wait, not counted as pending */
-    unsigned secret : 1;        /* parameters or result hold secrets: wipe request and response */
+    unsigned secret : 1;        /* request or answer carries secrets: wipe them when freed */
+    unsigned force_ep : 1;      /* send to endpoint ep only (no failover) */
+    size_t ep;
+    const char *want_node;      /* send to this node's endpoint (uploads); borrowed */
+    const struct pmx__source *src; /* streamed body (POST); copied; NULL: params */
+    unsigned no_timeout : 1;    /* no total timeout (the client's is not applied) */
+    void *progress_ud;          /* userdata of the progress callback; NULL: the call's */
     /* typed calls (decode set): opts' on_item / item_userdata / PMX_CALL_NO_BODY are read by
      * pmx__call_start_spec, which then decodes incrementally (pmx__stream_*) */
 } pmx__call_spec;
+
+/* ---- endpoints (lib/client.c), for uploads: which endpoint is which PVE node ---- */
+size_t pmx__endpoint_count(const pmx_client *c);
+/* The endpoint that is node, or -1 when none is known to be. */
+int pmx__endpoint_of_node(const pmx_client *c, const char *node);
+bool pmx__endpoint_knows_node(const pmx_client *c, size_t i);
+/* Learn endpoint i's node from the data of its GET /cluster/status (the entry with local 1). */
+void pmx__endpoint_learn(pmx_client *c, size_t i, const char *data, size_t len);
+
+/* ---- uploads (lib/transfer.c), run by the task machinery (lib/task.c) ---- */
+typedef struct pmx__upload pmx__upload;
+/* Check the options, open the file, set up the checksum: PMX_OK or PMX_EINVAL/PMX_ENOMEM. */
+int pmx__upload_new(pmx_client *c, const char *node, const char *storage,
+                    const pmx_upload_opts *o, void *userdata, pmx__upload **out);
+void pmx__upload_free(pmx__upload *u);
+bool pmx__upload_needs_hash(const pmx__upload *u);
+bool pmx__upload_waits(const pmx__upload *u); /* wait for the task (not PMX_UPLOAD_NO_WAIT) */
+/* One slice of the checksum pass: 1 = more to do, PMX_OK = done, else an error (*err set). */
+int pmx__upload_hash_step(pmx_client *c, pmx__upload *u, char **err);
+const char *pmx__upload_node(const pmx__upload *u);
+/* Start the upload request; done gets task as userdata. Like pmx__call_start_spec(). */
+int pmx__upload_send(pmx_client *c, pmx__upload *u, pmx_done_fn done, void *task,
+                     pmx_call **out);
 
 /* Start a call from a spec: same contract as pmx_call_start(). */
 int pmx__call_start_spec(pmx_client *c, const pmx__call_spec *spec, pmx_done_fn done,
@@ -134,6 +166,15 @@ int pmx__call_start_spec(pmx_client *c, const pmx__call_spec *spec, pmx_done_fn 
  * parameter name, or a method whose result holds secrets), from the generated tables (lib/bind.c).
  * Cheap: a binary search per parameter name plus a few path matches; no method lookup. */
 int pmx__secret_params(pmx_method m, const char *path, const pmx_params *p);
+
+/* ---- paths (lib/url.c) ---- */
+/* Check a path given to a call (relative to /api2/json, optionally with "?query"): it starts
+ * with '/', has no empty, "." or ".." segment (also percent-encoded), only characters a URL
+ * path may hold (escape others with pmx_escape()), well-formed %XX escapes and no '#'. PMX_OK,
+ * or PMX_EINVAL with *why set to static text. */
+int pmx__path_check(const char *path, const char **why);
+/* Whether a value may become one path segment: not "", "." or "..". (It is escaped anyway.) */
+bool pmx__segment_ok(const char *value);
 
 /* ---- timers (lib/loop.c): one-shot, monotonic, run from the client's loop ---- */
 typedef struct pmx__timer pmx__timer;
@@ -148,6 +189,10 @@ int64_t pmx__now_ms(void);
 /* True while the client is being freed: pending timers fire once more with this set (their
  * owners complete with PMX_EDESTROYED and must not start new work). */
 bool pmx__client_destroying(const pmx_client *c);
+
+/* Refuse work on a client that is unusable here: PMX_ERECURSIVE inside the log callback,
+ * PMX_EFORKED in a child process after fork(). (lib/client.c) */
+int pmx__client_usable(const pmx_client *c);
 
 /* ---- logging (lib/client.c) ---- */
 bool pmx__log_enabled(const pmx_client *c, pmx_log_level level);

@@ -24,7 +24,10 @@ typedef enum {
     PH_STATUS = 1, /* GET …/status */
     PH_LOG_HEAD,   /* failed task: GET …/log?start=0&limit=N (learns total) */
     PH_LOG_TAIL,   /* failed task: GET …/log?start=total-N&limit=N */
-    PH_FOLLOW_LOG  /* follow: GET …/log?start=next&limit=page */
+    PH_FOLLOW_LOG, /* follow: GET …/log?start=next&limit=page */
+    PH_HASH,       /* upload: the checksum pass, one slice per timer */
+    PH_PROBE,      /* upload: GET /cluster/status of each endpoint, to find the node's one */
+    PH_UPLOAD      /* upload: the POST …/upload request; its answer is the task's UPID */
 } phase;
 
 struct pmx_task {
@@ -40,10 +43,14 @@ struct pmx_task {
     /* options */
     int64_t first_ms, max_ms;
     double factor;
-    int64_t deadline; /* monotonic ms, -1: none */
+    int64_t timeout_ms; /* 0: none */
+    int64_t deadline;   /* monotonic ms, -1: none (armed when the wait for the task begins) */
+    pmx__upload *up;    /* an upload runs before the wait */
+    size_t probe_ep;    /* PH_PROBE: the endpoint asked */
     int32_t log_lines;
     int32_t max_retries;
     int32_t page_lines;
+    pmx_free_fn opt_userdata_free; /* from the options, installed once the wait is accepted */
 
     /* machinery */
     phase ph;
@@ -74,11 +81,13 @@ struct pmx_task {
     pmx_task_fn done;
     pmx_task_line_fn line;
     void *userdata;
+    pmx_free_fn userdata_free; /* runs when the task is freed (accepted waits only) */
 };
 
 /* ---- small helpers ---- */
 
 static void task_free(pmx_task *t) {
+    pmx__upload_free(t->up);
     pmx__free(t->upid);
     pmx__free(t->base);
     pmx__free(t->intervals);
@@ -89,6 +98,8 @@ static void task_free(pmx_task *t) {
         pmx__free(t->lines[i]);
     pmx__free(t->lines);
     pmx__free(t->line_n);
+    if (t->userdata_free)
+        t->userdata_free(t->userdata);
     pmx__free(t);
 }
 
@@ -187,6 +198,43 @@ static void finish(pmx_task *t, int result, const char *msg) {
 }
 
 static void issue(pmx_task *t);
+static void arm_deadline(pmx_task *t);
+static int set_upid(pmx_task *t, const char *upid);
+static void on_timer(pmx_client *c, void *arg);
+static void on_poll(pmx_call *call, int result, void *ud);
+
+/* After the checksum: find the node's endpoint first when there are several. */
+static phase first_upload_phase(const pmx_task *t) {
+    return pmx__endpoint_count(t->c) > 1 ? PH_PROBE : PH_UPLOAD;
+}
+
+static void hash_step(pmx_task *t) {
+    if (t->cancelled) {
+        finish(t, PMX_ECANCELLED, "upload cancelled");
+        return;
+    }
+    char *err = NULL;
+    int r = pmx__upload_hash_step(t->c, t->up, &err);
+    if (r == 1 && !t->cancelled) {
+        if ((t->timer = pmx__timer_add(t->c, 0, on_timer, t)) != NULL) {
+            t->timer_due = pmx__now_ms();
+            return;
+        }
+        r = PMX_ENOMEM;
+    }
+    if (t->cancelled) {
+        pmx__free(err);
+        finish(t, PMX_ECANCELLED, "upload cancelled");
+        return;
+    }
+    if (r != PMX_OK) {
+        finish(t, r, err ? err : "the checksum could not be computed");
+        pmx__free(err);
+        return;
+    }
+    t->ph = first_upload_phase(t);
+    issue(t);
+}
 
 static void on_timer(pmx_client *c, void *arg) {
     pmx_task *t = arg;
@@ -195,7 +243,10 @@ static void on_timer(pmx_client *c, void *arg) {
         finish(t, PMX_EDESTROYED, "client destroyed while waiting for the task");
         return;
     }
-    issue(t);
+    if (t->ph == PH_HASH)
+        hash_step(t);
+    else
+        issue(t);
 }
 
 /* The deadline passed. A failed task is still reported as failed, with what log we have. */
@@ -256,12 +307,44 @@ static void schedule(pmx_task *t) {
         t->cur_ms = 1;
 }
 
-static void on_poll(pmx_call *call, int result, void *ud);
-
 /* Send the request of the current phase. */
 static void issue(pmx_task *t) {
     if (t->cancelled) {
         finish(t, PMX_ECANCELLED, "wait cancelled");
+        return;
+    }
+    if (t->ph == PH_PROBE) {
+        /* The next endpoint whose node is not known yet, while the upload's node is not. */
+        size_t n = pmx__endpoint_count(t->c);
+        while (t->probe_ep < n && pmx__endpoint_knows_node(t->c, t->probe_ep))
+            t->probe_ep++;
+        if (t->probe_ep < n && pmx__endpoint_of_node(t->c, pmx__upload_node(t->up)) < 0) {
+            static const pmx_retry_opts once = {sizeof(pmx_retry_opts), 0, 1, 0, 0, 0, 0};
+            pmx_call_opts o = PMX_OPTS_INIT(pmx_call_opts);
+            o.retry = &once;
+            o.timeout_ms = 10000;
+            pmx__call_spec spec = {.method = PMX_GET, .path = "/cluster/status", .opts = &o,
+                                   .force_ep = 1, .ep = t->probe_ep};
+            pmx_call *call = NULL;
+            int r = pmx__call_start_spec(t->c, &spec, on_poll, t, &call);
+            if (r != PMX_OK) {
+                finish(t, r, "cannot ask the endpoints which node they are");
+                return;
+            }
+            t->poll = call;
+            return;
+        }
+        t->ph = PH_UPLOAD; /* found, or none is that node: PVE will say so */
+    }
+    if (t->ph == PH_UPLOAD) {
+        pmx_call *call = NULL;
+        int r = pmx__upload_send(t->c, t->up, on_poll, t, &call);
+        if (r != PMX_OK) {
+            finish(t, r, r == PMX_EDESTROYED ? "client destroyed during the upload"
+                                             : "cannot start the upload");
+            return;
+        }
+        t->poll = call;
         return;
     }
     int64_t left = 0;
@@ -299,8 +382,11 @@ static void issue(pmx_task *t) {
     pmx_call_opts o;
     memset(&o, 0, sizeof o);
     o.size = sizeof o;
-    if (t->deadline >= 0 && left < INT32_MAX)
-        o.timeout_ms = (int32_t)left;
+    if (t->deadline >= 0)
+        o.timeout_ms = left;
+    /* The wait has its own retries of transient errors, within its own deadline. */
+    static const pmx_retry_opts once = {sizeof(pmx_retry_opts), 0, 1, 0, 0, 0, 0};
+    o.retry = &once;
     pmx__call_spec spec = {.method = PMX_GET, .path = path, .opts = &o};
     pmx_call *call = NULL;
     int r = pmx__call_start_spec(t->c, &spec, on_poll, t, &call);
@@ -390,6 +476,8 @@ static int line_member(const char *key, const char *v, const char *vend, void *u
         s->n = n;
         s->has_n = true;
     } else if (strcmp(key, "t") == 0) {
+        pmx__free(s->text); /* a member given twice: the last one counts */
+        s->text = NULL;
         if (*v != '"' || !pmx__json_string(v, vend, &s->text)) {
             s->bad = true;
             return 1;
@@ -494,6 +582,40 @@ static void after_stopped(pmx_task *t) {
     }
 }
 
+/* The upload request ended: its answer is the imgcopy task's UPID, which is then waited for. The
+ * call layer already retried what was safe to retry: no transient-error loop here. */
+static void upload_answered(pmx_task *t, pmx_call *call, int result) {
+    if (result != PMX_OK) {
+        t->http_status = pmx_call_http_status(call);
+        finish(t, result, pmx_call_error(call));
+        return;
+    }
+    size_t len = 0;
+    const char *d = pmx_call_data(call, &len);
+    char *upid = NULL;
+    pmx_upid *u = NULL;
+    if (!d || *d != '"' || pmx__json_string(d, d + len, &upid) != d + len ||
+        pmx_upid_parse(upid, &u, NULL) != PMX_OK) {
+        pmx__free(upid);
+        finish(t, PMX_EDECODE, "the upload's answer is not a task id");
+        return;
+    }
+    pmx_upid_free(u);
+    int r = set_upid(t, upid);
+    pmx__free(upid);
+    if (r != PMX_OK) {
+        finish(t, r, "cannot keep the task id");
+        return;
+    }
+    if (!pmx__upload_waits(t->up)) {
+        finish(t, PMX_OK, NULL);
+        return;
+    }
+    t->ph = PH_STATUS;
+    arm_deadline(t);
+    issue(t);
+}
+
 static void on_poll(pmx_call *call, int result, void *ud) {
     pmx_task *t = ud;
     /* Drop our reference; the loop holds its own until this callback returns. */
@@ -510,6 +632,20 @@ static void on_poll(pmx_call *call, int result, void *ud) {
     }
     if (result == PMX_EDESTROYED || pmx__client_destroying(t->c)) {
         finish(t, PMX_EDESTROYED, "client destroyed while waiting for the task");
+        return;
+    }
+    if (t->ph == PH_UPLOAD) {
+        upload_answered(t, call, result);
+        return;
+    }
+    if (t->ph == PH_PROBE) { /* an endpoint that cannot answer is skipped */
+        if (result == PMX_OK) {
+            size_t len = 0;
+            const char *d = pmx_call_data(call, &len);
+            pmx__endpoint_learn(t->c, t->probe_ep, d, len);
+        }
+        t->probe_ep++;
+        issue(t);
         return;
     }
     if (result != PMX_OK) {
@@ -583,10 +719,12 @@ static void on_poll(pmx_call *call, int result, void *ud) {
         }
         if (r != PMX_OK)
             break;
-        if (count >= (size_t)t->page_lines && !f.placeholder) {
-            issue(t); /* a full page: more is waiting */
+        if (count >= (size_t)t->page_lines && !f.placeholder && f.delivered) {
+            issue(t); /* a full page of new lines: more is waiting */
             return;
         }
+        /* A page of nothing but lines already seen says nothing new: the next read waits for
+         * the backoff like an empty one (a server repeating old pages cannot spin us). */
         if (t->stopped) {
             after_stopped(t);
             return;
@@ -597,6 +735,10 @@ static void on_poll(pmx_call *call, int result, void *ud) {
         schedule(t);
         return;
     }
+    case PH_HASH:
+    case PH_PROBE:
+    case PH_UPLOAD:
+        break; /* (handled above) */
     }
     if (r == PMX_EDECODE && !err)
         err = pmx__strdup("malformed task log answer");
@@ -648,8 +790,7 @@ static int read_opts(pmx_task *t, const pmx_task_opts *o) {
     if (OPT_HAS(o, timeout_ms)) {
         if (o->timeout_ms < 0)
             return PMX_EINVAL;
-        if (o->timeout_ms > 0)
-            t->deadline = pmx__now_ms() + o->timeout_ms;
+        t->timeout_ms = o->timeout_ms;
     }
     if (OPT_HAS(o, log_lines) && o->log_lines != 0)
         t->log_lines = o->log_lines < 0 ? 0 : o->log_lines;
@@ -666,9 +807,19 @@ static int read_opts(pmx_task *t, const pmx_task_opts *o) {
     }
     if (OPT_HAS(o, reserved) && o->reserved != 0)
         return PMX_EINVAL;
+    if (OPT_HAS(o, userdata_free))
+        t->opt_userdata_free = o->userdata_free;
     if (t->log_lines > MAX_PAGE_LINES)
         return PMX_EINVAL;
     return PMX_OK;
+}
+
+/* The wait for the task begins: its deadline counts from now (for an upload, not from the
+ * start of the transfer). Saturating: a deadline near INT64_MAX means none in practice. */
+static void arm_deadline(pmx_task *t) {
+    int64_t now = pmx__now_ms();
+    if (t->timeout_ms > 0)
+        t->deadline = t->timeout_ms > INT64_MAX - now ? INT64_MAX : now + t->timeout_ms;
 }
 
 /* "/nodes/{node}/tasks/{upid}" with both escaped; NULL on ENOMEM. */
@@ -689,24 +840,37 @@ static int task_path(const char *upid, char **out) {
     return PMX_OK;
 }
 
-static int start(pmx_client *c, const char *upid, const pmx_task_opts *opts, bool follow,
-                 pmx_task_line_fn line, pmx_task_fn done, void *userdata, pmx_task **out) {
-    if (out)
-        *out = NULL;
-    if (!c || !upid)
-        return PMX_EINVAL;
-    if (pmx__client_destroying(c))
-        return PMX_EDESTROYED;
-    pmx_task *t = pmx__calloc(1, sizeof *t);
-    if (!t)
-        return PMX_ENOMEM;
-    t->refs = 1; /* the loop's, dropped after the callback */
-    t->result = PMX_EPENDING;
-    int r = read_opts(t, opts);
-    if (r == PMX_OK)
-        r = task_path(upid, &t->base);
+/* The task's UPID is known: its paths, for the wait. */
+static int set_upid(pmx_task *t, const char *upid) {
+    int r = task_path(upid, &t->base);
     if (r == PMX_OK && !(t->upid = pmx__strdup(upid)))
         r = PMX_ENOMEM;
+    return r;
+}
+
+/* A wait for upid, or (upid NULL) the upload up followed by the wait for its task (up then
+ * belongs to the task, also on failure). */
+static int start(pmx_client *c, const char *upid, pmx__upload *up, const pmx_task_opts *opts,
+                 bool follow, pmx_task_line_fn line, pmx_task_fn done, void *userdata,
+                 pmx_task **out) {
+    if (out)
+        *out = NULL;
+    int r = c ? pmx__client_usable(c) : PMX_EINVAL;
+    if (r == PMX_OK && !upid && !up)
+        r = PMX_EINVAL;
+    if (r == PMX_OK && pmx__client_destroying(c))
+        r = PMX_EDESTROYED;
+    pmx_task *t = r == PMX_OK ? pmx__calloc(1, sizeof *t) : NULL;
+    if (!t) {
+        pmx__upload_free(up);
+        return r ? r : PMX_ENOMEM;
+    }
+    t->refs = 1; /* the loop's, dropped after the callback */
+    t->result = PMX_EPENDING;
+    t->up = up;
+    r = read_opts(t, opts);
+    if (r == PMX_OK && upid)
+        r = set_upid(t, upid);
     if (r != PMX_OK) {
         task_free(t);
         return r;
@@ -716,18 +880,31 @@ static int start(pmx_client *c, const char *upid, const pmx_task_opts *opts, boo
     t->line = line;
     t->userdata = userdata;
     t->cur_ms = t->first_ms;
-    t->ph = PH_STATUS;
     t->active = true;
-    /* The first request goes out now; its answer arrives from the loop. @done is set only
-     * once it is under way, so a failure here never calls back. */
     t->refs++;
-    issue(t);
+    if (up && pmx__upload_needs_hash(up)) {
+        /* The checksum pass runs in slices from the loop, the first on its next pass. */
+        t->ph = PH_HASH;
+        if (!(t->timer = pmx__timer_add(c, 0, on_timer, t))) {
+            task_free(t);
+            return PMX_ENOMEM;
+        }
+        t->timer_due = pmx__now_ms();
+    } else {
+        /* The first request goes out now; its answer arrives from the loop. @done is set
+         * only once it is under way, so a failure here never calls back. */
+        t->ph = up ? first_upload_phase(t) : PH_STATUS;
+        if (!up)
+            arm_deadline(t);
+        issue(t);
+    }
     if (!t->active) {
         r = t->result;
         task_free(t); /* finish() dropped the loop's reference; ours is the last */
         return r;
     }
     t->done = done;
+    t->userdata_free = t->opt_userdata_free; /* accepted: the destructor is ours to run */
     if (out)
         *out = t; /* our extra reference becomes the caller's */
     else
@@ -737,7 +914,39 @@ static int start(pmx_client *c, const char *upid, const pmx_task_opts *opts, boo
 
 int pmx_task_wait(pmx_client *c, const char *upid, const pmx_task_opts *opts, pmx_task_fn done,
                   void *userdata, pmx_task **out) {
-    return start(c, upid, opts, false, NULL, done, userdata, out);
+    return start(c, upid, NULL, opts, false, NULL, done, userdata, out);
+}
+
+int pmx_upload_start(pmx_client *c, const char *node, const char *storage,
+                     const pmx_upload_opts *opts, pmx_task_fn done, void *userdata,
+                     pmx_task **out) {
+    if (out)
+        *out = NULL;
+    int r = c ? pmx__client_usable(c) : PMX_EINVAL;
+    if (r)
+        return r;
+    pmx__upload *up = NULL;
+    if ((r = pmx__upload_new(c, node, storage, opts, userdata, &up)) != PMX_OK)
+        return r;
+#define UHAS(f) (opts->size >= offsetof(pmx_upload_opts, f) + sizeof opts->f)
+    const pmx_task_opts *to = UHAS(task) ? opts->task : NULL;
+    if (to && to->size >= offsetof(pmx_task_opts, userdata_free) + sizeof to->userdata_free &&
+        to->userdata_free) {
+        pmx__upload_free(up);
+        return PMX_EINVAL; /* one destructor: the upload's own */
+    }
+    pmx_task *t = NULL;
+    r = start(c, NULL, up, to, false, NULL, done, userdata, &t);
+    if (r != PMX_OK)
+        return r;
+    if (UHAS(userdata_free))
+        t->userdata_free = opts->userdata_free;
+#undef UHAS
+    if (out)
+        *out = t;
+    else
+        pmx_task_unref(t);
+    return PMX_OK;
 }
 
 int pmx_task_wait_call(pmx_client *c, const pmx_call *call, const pmx_task_opts *opts,
@@ -763,7 +972,7 @@ int pmx_task_wait_call(pmx_client *c, const pmx_call *call, const pmx_task_opts 
     r = pmx_upid_parse(upid, &u, NULL);
     pmx_upid_free(u);
     if (r == PMX_OK)
-        r = start(c, upid, opts, false, NULL, done, userdata, out);
+        r = start(c, upid, NULL, opts, false, NULL, done, userdata, out);
     else if (r == PMX_EINVAL)
         r = PMX_EDECODE;
     pmx__free(upid);
@@ -772,7 +981,7 @@ int pmx_task_wait_call(pmx_client *c, const pmx_call *call, const pmx_task_opts 
 
 int pmx_task_follow(pmx_client *c, const char *upid, const pmx_task_opts *opts,
                     pmx_task_line_fn line, pmx_task_fn done, void *userdata, pmx_task **out) {
-    return start(c, upid, opts, true, line, done, userdata, out);
+    return start(c, upid, NULL, opts, true, line, done, userdata, out);
 }
 
 int pmx_task_cancel(pmx_task *t) {
@@ -817,9 +1026,7 @@ int pmx_task_wait_sync(pmx_task *t) {
             int64_t ms = t->timer ? t->timer_due - pmx__now_ms() : 0;
             if (ms < 0)
                 ms = 0;
-            if (ms > INT_MAX)
-                ms = INT_MAX;
-            r = pmx_client_run(c, (int)ms);
+            r = pmx_client_run(c, ms);
             if (r == PMX_ETRANSPORT && t->active)
                 pmx_task_cancel(t); /* poll(2) failed: do not spin */
         }

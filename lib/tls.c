@@ -54,9 +54,11 @@ static int verify_pin(int preverify_ok, X509_STORE_CTX *x) {
     unsigned int len = 0;
     if (!c || !cert || !X509_digest(cert, EVP_sha256(), md, &len) || len != 32)
         return 0;
-    if (memcmp(md, c->pin, 32) == 0) {
-        X509_STORE_CTX_set_error(x, X509_V_OK);
-        return 1;
+    for (size_t i = 0; i < c->n_pins; i++) {
+        if (memcmp(md, c->pins[i], 32) == 0) {
+            X509_STORE_CTX_set_error(x, X509_V_OK);
+            return 1;
+        }
     }
     for (unsigned i = 0; i < 32; i++)
         snprintf(c->pin_seen + i * 3, sizeof c->pin_seen - i * 3, i < 31 ? "%02X:" : "%02X", md[i]);
@@ -73,23 +75,47 @@ static CURLcode ssl_ctx_cb(CURL *easy, void *sslctx, void *ud) {
     return CURLE_OK;
 }
 
-int pmx__tls_setup(pmx_client *c, CURL *e) {
-    if (!c->url.tls)
+/* Pinning hands curl an OpenSSL SSL_CTX callback: only libcurl built on OpenSSL calls it with
+ * an OpenSSL context. Another backend (Debian's libcurl3-gnutls, a multi-SSL build switched to
+ * another one) refuses the option, or would hand us a context of another library. */
+int pmx__tls_can_pin(const char **why) {
+    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+    const char *ssl = v ? v->ssl_version : NULL;
+    if (ssl && strncmp(ssl, "OpenSSL/", 8) == 0)
+        return 1;
+    if (why)
+        *why = ssl ? "certificate pinning needs libcurl built with OpenSSL, but its TLS backend "
+                     "is another one: the call was not sent"
+                   : "libcurl has no TLS support: the call was not sent";
+    return 0;
+}
+
+int pmx__tls_setup(pmx_client *c, CURL *e, const char **msg) {
+    if (!c->tls)
         return PMX_OK;
+    int ok;
     if (c->pinned) {
-        /* curl must not apply its own verdict; our verify callback decides. */
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-        curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb);
-        curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, c);
+        /* curl must not apply its own verdict; our verify callback decides. Fail closed: the
+         * pin is installed before verification is switched off, and any refusal stops here. */
+        if (!pmx__tls_can_pin(msg))
+            return PMX_ETLS;
+        ok = curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, ssl_ctx_cb) == CURLE_OK &&
+             curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, c) == CURLE_OK &&
+             curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L) == CURLE_OK &&
+             curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L) == CURLE_OK;
+        if (!ok)
+            *msg = "libcurl refused the certificate pinning options: the call was not sent";
     } else if (c->insecure) {
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+        ok = curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L) == CURLE_OK &&
+             curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L) == CURLE_OK;
+        if (!ok)
+            *msg = "libcurl refused to switch certificate checks off";
     } else {
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-        if (c->ca_file)
-            curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file);
+        ok = curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK &&
+             curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK &&
+             (!c->ca_file || curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file) == CURLE_OK);
+        if (!ok)
+            *msg = "libcurl refused the certificate verification options: the call was not sent";
     }
-    return PMX_OK;
+    return ok ? PMX_OK : PMX_ETLS;
 }

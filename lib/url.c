@@ -103,3 +103,158 @@ int pmx__url_parse(const char *url, pmx__url *out) {
     }
     return PMX_OK;
 }
+
+/* ---- paths given to calls ---- */
+
+static int hexval(unsigned char ch) {
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* RFC 3986 pchar, less '%' (checked apart): unreserved, sub-delims, ':' and '@'. */
+static int pchar(unsigned char ch) {
+    return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+           (ch && strchr("-._~!$&'()*+,;=:@", ch) != NULL);
+}
+
+bool pmx__segment_ok(const char *v) {
+    return v && *v && strcmp(v, ".") != 0 && strcmp(v, "..") != 0;
+}
+
+int pmx__path_check(const char *path, const char **why) {
+    if (path[0] != '/') {
+        *why = "the path must start with '/'";
+        return PMX_EINVAL;
+    }
+    const char *p = path;
+    /* Segments up to the query. The API root "/" is the one path with an empty segment. */
+    while (*p == '/' && !(p == path && (p[1] == 0 || p[1] == '?'))) {
+        p++;
+        size_t raw = 0, dots = 0;
+        int only_dots = 1;
+        for (; *p && *p != '/' && *p != '?'; p++, raw++) {
+            unsigned char ch = (unsigned char)*p;
+            if (ch == '%') {
+                int hi = hexval((unsigned char)p[1]), lo = hi < 0 ? -1 : hexval((unsigned char)p[2]);
+                if (lo < 0) {
+                    *why = "a '%' in the path is not followed by two hex digits";
+                    return PMX_EINVAL;
+                }
+                ch = (unsigned char)(hi << 4 | lo);
+                p += 2;
+            } else if (ch == '#') {
+                *why = "'#' in the path would cut the request short: escape it with pmx_escape()";
+                return PMX_EINVAL;
+            } else if (!pchar(ch)) {
+                *why = "a character in the path must be escaped (pmx_escape())";
+                return PMX_EINVAL;
+            }
+            if (ch == '.')
+                dots++;
+            else
+                only_dots = 0;
+        }
+        if (raw == 0) {
+            *why = "empty segment in the path ('//' or a trailing '/')";
+            return PMX_EINVAL;
+        }
+        if (only_dots && dots <= 2) {
+            *why = "'.' and '..' segments are not allowed in a path";
+            return PMX_EINVAL;
+        }
+    }
+    if (*p == '/')
+        p++; /* the root */
+    if (*p == '?') {
+        for (p++; *p; p++) {
+            unsigned char ch = (unsigned char)*p;
+            if (ch == '%' && hexval((unsigned char)p[1]) >= 0 && hexval((unsigned char)p[2]) >= 0) {
+                p += 2;
+                continue;
+            }
+            if (ch != '/' && ch != '?' && !pchar(ch)) {
+                *why = ch == '#' ? "'#' in the query would cut the request short"
+                                 : "a character in the query must be escaped";
+                return PMX_EINVAL;
+            }
+        }
+    }
+    return *p ? PMX_EINVAL : PMX_OK;
+}
+
+/* ---- endpoint lists ---- */
+
+void pmx__endpoints_free(pmx__endpoint *eps, size_t n) {
+    for (size_t i = 0; eps && i < n; i++) {
+        pmx__url_free(&eps[i].url);
+        pmx__free(eps[i].api_prefix);
+        pmx__free(eps[i].node);
+    }
+    pmx__free(eps);
+}
+
+int pmx__endpoints_parse(const char *list, pmx__endpoint **out, size_t *n) {
+    *out = NULL;
+    *n = 0;
+    if (!list)
+        return PMX_EINVAL;
+    size_t cap = 1;
+    for (const char *p = list; *p; p++)
+        cap += *p == ',';
+    if (cap > 64)
+        return PMX_EINVAL; /* a cluster has far fewer nodes than that */
+    pmx__endpoint *eps = pmx__calloc(cap, sizeof *eps);
+    if (!eps)
+        return PMX_ENOMEM;
+    size_t k = 0;
+    int r = PMX_OK;
+    const char *p = list;
+    for (;;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        /* Blanks next to a separating comma are fine ("https://a, https://b"); around the
+         * whole string they are not (as for a single URL). */
+        while (len && p != list && (*p == ' ' || *p == '\t'))
+            p++, len--;
+        while (len && end && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        char *one = pmx__strndup(p, len);
+        if (!one) {
+            r = PMX_ENOMEM;
+            break;
+        }
+        r = pmx__url_parse(one, &eps[k].url);
+        pmx__free(one);
+        if (r)
+            break;
+        if (k && eps[k].url.tls != eps[0].url.tls) { /* https and http mixed: no */
+            r = PMX_EINVAL;
+            k++;
+            break;
+        }
+        eps[k].api_prefix = pmx__asprintf("%s/api2/json", eps[k].url.base);
+        if (!eps[k].api_prefix) {
+            r = PMX_ENOMEM;
+            k++;
+            break;
+        }
+        eps[k].api_prefix_len = strlen(eps[k].api_prefix);
+        eps[k].backoff_ms = 5000;
+        k++;
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    if (r) {
+        pmx__endpoints_free(eps, k);
+        return r;
+    }
+    *out = eps;
+    *n = k;
+    return PMX_OK;
+}

@@ -222,13 +222,26 @@ START_TEST(oversized_body) {
 END_TEST
 
 START_TEST(connection_dropped_mid_response) {
+    /* Retries off: the broken answer is the call's failure. */
     pmx_client *c = test_client(&g_mock, "token");
+    pmx_retry_opts once = PMX_OPTS_INIT(pmx_retry_opts);
+    once.max_attempts = 1;
+    ck_assert_int_eq(pmx_client_set_retry(c, &once), PMX_OK);
     mock_faults(&g_mock, "{\"close_mid_response\":1}");
     pmx_call *call;
     ck_assert_int_eq(get_sync(c, "/cluster/resources", &call), PMX_ETRANSPORT);
     ck_assert_ptr_nonnull(pmx_call_error(call));
+    ck_assert_uint_eq(pmx_call_attempts(call), 1);
     pmx_call_unref(call);
     ck_assert_int_eq(get_sync(c, "/version", NULL), PMX_OK);
+    /* With the default policy a GET that lost its answer is sent again. */
+    ck_assert_int_eq(pmx_client_set_retry(c, NULL), PMX_OK);
+    long before = mock_stat(&g_mock, "requests");
+    mock_faults(&g_mock, "{\"close_mid_response\":1}");
+    ck_assert_int_eq(get_sync(c, "/cluster/resources", &call), PMX_OK);
+    ck_assert_uint_eq(pmx_call_attempts(call), 2);
+    ck_assert_int_eq(mock_stat(&g_mock, "requests") - before, 2);
+    pmx_call_unref(call);
     pmx_client_free(c);
     mock_reset(&g_mock);
 }
@@ -364,7 +377,7 @@ START_TEST(logs_carry_no_secrets) {
     secrets s = {0};
     snprintf(s.password, sizeof s.password, "%s", g_mock.password);
     pmx_client *c = test_client(&g_mock, "password");
-    ck_assert_int_eq(pmx_client_set_log_cb(c, PMX_LOG_DEBUG, log_cb, &s), PMX_OK);
+    ck_assert_int_eq(pmx_client_set_log_cb(c, PMX_LOG_DEBUG, log_cb, &s, NULL), PMX_OK);
     ck_assert_int_eq(get_sync(c, "/version", NULL), PMX_OK);
     ck_assert_int_eq(pmx_client_get_ticket(c, &s.ticket, &s.csrf), PMX_OK);
     pmx_call *call = NULL;
@@ -597,7 +610,7 @@ END_TEST
 typedef struct ext_loop {
     struct pollfd fds[64];
     int n;
-    int timer_ms; /* -1 none */
+    int64_t timer_ms; /* -1 none */
     int sock_calls, timer_calls;
 } ext_loop;
 
@@ -619,7 +632,7 @@ static void ext_sock(pmx_client *c, int fd, int events, void *ud) {
     l->fds[i].events = (short)((events & PMX_POLL_IN ? POLLIN : 0) | (events & PMX_POLL_OUT ? POLLOUT : 0));
 }
 
-static void ext_timer(pmx_client *c, int ms, void *ud) {
+static void ext_timer(pmx_client *c, int64_t ms, void *ud) {
     ext_loop *l = ud;
     (void)c;
     l->timer_calls++;
@@ -629,13 +642,13 @@ static void ext_timer(pmx_client *c, int ms, void *ud) {
 START_TEST(external_loop) {
     pmx_client *c = test_client(&g_mock, "password");
     ext_loop l = {.timer_ms = -1};
-    ck_assert_int_eq(pmx_client_set_socket_cb(c, ext_sock, &l), PMX_OK);
-    ck_assert_int_eq(pmx_client_set_timer_cb(c, ext_timer, &l), PMX_OK);
+    ck_assert_int_eq(pmx_client_set_socket_cb(c, ext_sock, &l, NULL), PMX_OK);
+    ck_assert_int_eq(pmx_client_set_timer_cb(c, ext_timer, &l, NULL), PMX_OK);
     counter k = {0};
     for (int i = 0; i < 20; i++)
         ck_assert_int_eq(pmx_call_start(c, PMX_GET, "/nodes", NULL, count_cb, &k, NULL), PMX_OK);
     for (int spins = 0; k.calls < 20 && spins < 100000; spins++) {
-        int wait = l.timer_ms < 0 ? 1000 : l.timer_ms;
+        int wait = l.timer_ms < 0 ? 1000 : (int)l.timer_ms;
         struct pollfd fds[64];
         int n = l.n;
         memcpy(fds, l.fds, sizeof fds);
@@ -1235,7 +1248,7 @@ START_TEST(tfa_with_callback) {
     pmx_client *c = test_client(&g_mock, NULL);
     ck_assert_int_eq(pmx_client_set_password(c, g_mock.tfa_user, g_mock.tfa_password), PMX_OK);
     int asked = 0;
-    ck_assert_int_eq(pmx_client_set_tfa_cb(c, totp_cb, &asked), PMX_OK);
+    ck_assert_int_eq(pmx_client_set_tfa_cb(c, totp_cb, &asked, NULL), PMX_OK);
     ck_assert_int_eq(get_sync(c, "/nodes", NULL), PMX_OK);
     ck_assert_int_eq(asked, 1);
     ck_assert_int_eq(mock_stat(&g_mock, "tfa_logins") - before, 1);

@@ -55,7 +55,6 @@ typedef struct {
 } esc_case;
 
 static const esc_case escapes[] = {
-    {"", ""},
     {"abcXYZ019", "abcXYZ019"},
     {"-._~", "-._~"},
     {"a=b", "a%3Db"},
@@ -83,6 +82,21 @@ START_TEST(escape_segment) {
     char *s = pmx_escape(escapes[_i].in);
     ck_assert_ptr_nonnull(s);
     ck_assert_str_eq(s, escapes[_i].out);
+    pmx_free(s);
+}
+END_TEST
+
+/* "", "." and ".." would be an empty or dot segment: another resource than meant. */
+START_TEST(escape_refuses_dot_segments) {
+    ck_assert_ptr_null(pmx_escape(""));
+    ck_assert_ptr_null(pmx_escape("."));
+    ck_assert_ptr_null(pmx_escape(".."));
+    ck_assert_ptr_null(pmx_escape(NULL));
+    char *s = pmx_escape("...");
+    ck_assert_str_eq(s, "...");
+    pmx_free(s);
+    s = pmx_escape("../x");
+    ck_assert_str_eq(s, "..%2Fx");
     pmx_free(s);
 }
 END_TEST
@@ -496,6 +510,7 @@ static Suite *params_suite(void) {
     tcase_add_checked_fixture(tc, params_setup, params_teardown);
     LOOP(tc, escape_segment, escapes);
     tcase_add_test(tc, escape_every_byte);
+    tcase_add_test(tc, escape_refuses_dot_segments);
     tcase_add_test(tc, escape_null);
     LOOP(tc, form_value_escaped, escapes);
     LOOP(tc, form_name_escaped, escapes);

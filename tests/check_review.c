@@ -48,9 +48,9 @@ END_TEST
 
 /* ---- external loop: the timer is cancelled when the client goes away ---- */
 
-static void rec_timer(pmx_client *c, int ms, void *ud) {
+static void rec_timer(pmx_client *c, int64_t ms, void *ud) {
     (void)c;
-    *(int *)ud = ms;
+    *(int64_t *)ud = ms;
 }
 
 static void count_only(pmx_call *call, int result, void *ud) {
@@ -62,8 +62,8 @@ static void count_only(pmx_call *call, int result, void *ud) {
 
 START_TEST(free_cancels_external_timer) {
     pmx_client *c = test_client(&g_mock, "token");
-    int last = -5;
-    ck_assert_int_eq(pmx_client_set_timer_cb(c, rec_timer, &last), PMX_OK);
+    int64_t last = -5;
+    ck_assert_int_eq(pmx_client_set_timer_cb(c, rec_timer, &last, NULL), PMX_OK);
     rcounter k = {0};
     ck_assert_int_eq(pmx_call_start(c, PMX_GET, "/version", NULL, count_only, &k, NULL), PMX_OK);
     pmx_client_free(c);
@@ -230,7 +230,7 @@ START_TEST(tfa_callback_starts_call) {
     pmx_client *c = test_client(&g_mock, NULL);
     ck_assert_int_eq(pmx_client_set_password(c, g_mock.tfa_user, g_mock.tfa_password), PMX_OK);
     tfa_starter t = {0};
-    ck_assert_int_eq(pmx_client_set_tfa_cb(c, tfa_start_cb, &t), PMX_OK);
+    ck_assert_int_eq(pmx_client_set_tfa_cb(c, tfa_start_cb, &t, NULL), PMX_OK);
     pmx_call *call = NULL;
     ck_assert_int_eq(pmx_call_start(c, PMX_GET, "/nodes", NULL, NULL, NULL, &call), PMX_OK);
     ck_assert_int_eq(pmx_call_wait(call), PMX_OK);

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Install the Debian packages libproxmox needs to build, test and run pve-mock, when missing.
 # Runs as root, or through sudo when available; says clearly what to do otherwise.
-PKGS="gcc make pkg-config libcurl4-openssl-dev libcjson-dev libssl-dev check libevent-dev zlib1g-dev"
+PKGS="gcc make pkg-config libcurl4-openssl-dev libcjson-dev libssl-dev check libevent-dev zlib1g-dev libcurl3-gnutls"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -64,7 +64,8 @@ PMX_API int pmx_params_encode(const pmx_params *p, char **out);
 /**
  * Percent-encode one path segment (every byte but ALPHA / DIGIT / "-._~"), e.g. a UPID or a
  * volume id, for use in a path given to pmx_call_start(). Caller frees with pmx_free().
- * NULL when out of memory or @p segment is NULL. Since: 1.0
+ * NULL when out of memory, or when @p segment is NULL, "", "." or "..": those would name an
+ * empty or dot segment, i.e. another resource (no PVE path has one). Since: 1.0
  */
 PMX_API char *pmx_escape(const char *segment);
 
@@ -73,10 +74,13 @@ PMX_API char *pmx_escape(const char *segment);
 /** Flags for pmx_call_opts. */
 enum {
     PMX_CALL_JSON_BODY = 1u << 0, /* send POST/PUT parameters as a JSON object, not a form */
-    /* Typed calls (pmx_method_start): keep only the decoded result, not the raw response body
+    /* The call may reach the server twice without harm: after a connection broke once the
+     * request was written, it is retried like a GET (see pmx_retry_opts). */
+    PMX_CALL_IDEMPOTENT = 1u << 1,
+    /* Typed calls (pmx_method_start()): keep only the decoded result, not the raw response body
      * of a successful answer (pmx_call_body() and pmx_call_data() give NULL then); with on_item,
      * a listing of any size is decoded in constant memory. Error bodies are always kept. */
-    PMX_CALL_NO_BODY = 1u << 1
+    PMX_CALL_NO_BODY = 1u << 2
 };
 
 /**
@@ -86,19 +90,97 @@ enum {
  * struct for object elements, the string for string elements, a pointer to the value for
  * numbers; it is valid during the callback only (the element's memory is reused). The call's
  * typed result then holds no elements, only their count (n). Return 0 to go on, non-zero to
- * stop: the transfer ends and the call fails with PMX_ECANCELLED. The callback must not call
- * other libproxmox functions on this client. Since: 1.0
+ * stop: the transfer ends and the call fails with PMX_ECANCELLED. Same rules as pmx_write_fn
+ * otherwise. Since: 1.0
  */
 typedef int (*pmx_item_fn)(pmx_call *call, const void *item, size_t index, void *userdata);
 
-/** Per-call options. Initialise with `pmx_call_opts o = PMX_OPTS_INIT(pmx_call_opts);`. */
+/**
+ * Receives the body of a successful (2xx) response as it arrives, instead of the call keeping
+ * it in memory (pmx_call_body() and pmx_call_data() are then NULL). Error bodies are still
+ * kept, for pmx_call_error(). @p data is borrowed for the call; @p userdata is the call's.
+ * Return 0 to go on, anything else stops the transfer: the call fails with PMX_ECANCELLED.
+ * Runs from the event loop; it must not drive the loop (pmx_client_run() returns
+ * PMX_ERECURSIVE), but may start or cancel calls. A call whose callback already got bytes is
+ * never retried (they cannot be taken back).
+ */
+typedef int (*pmx_write_fn)(pmx_call *call, const void *data, size_t len, void *userdata);
+
+/**
+ * Progress of a transfer: bytes received and sent so far, and their totals when known (-1
+ * when not: a body without Content-Length). Runs from the event loop, at most about ten times a
+ * second and once more at the end of each attempt; a retried call starts again from 0.
+ * @p userdata is the call's. Same rules as pmx_write_fn (return value aside).
+ */
+typedef void (*pmx_progress_fn)(pmx_call *call, int64_t down, int64_t down_total, int64_t up,
+                                int64_t up_total, void *userdata);
+
+/**
+ * Retry policy (pmx_client_set_retry(), or per call in pmx_call_opts.retry). Initialise with
+ * PMX_OPTS_INIT(pmx_retry_opts); zero fields take the defaults.
+ *
+ * A failed attempt is sent again only when that is safe:
+ * (a) the request never reached the server (name resolution, connect, TLS handshake): any call;
+ * (b) the connection broke after the request was written: only GET and calls flagged
+ *     PMX_CALL_IDEMPOTENT. This holds against libcurl's own resending as well: a call that is
+ *     not idempotent reaches the server at most once, on fresh and reused connections alike
+ *     (the attempt fails instead);
+ * (c) the server said "not now": 502, 503, 504, PVE's proxy errors 595 and 596, and PVE's lock
+ *     timeout (500 "can't lock file ... - got timeout", raised before the action ran): any call.
+ * Never: 4xx answers, a refused login, TLS verification failures, a full response (the answer
+ * arrived), a call whose write callback already got bytes.
+ * Waits between attempts: full jitter, a random time in [0, min(max_delay_ms,
+ * base_ms * 2^(attempt-1))], or the server's Retry-After when it sends one; no attempt starts
+ * after deadline_ms from the call's start (nor after its own timeout). Each retry is logged at
+ * PMX_LOG_INFO with the reason (never a secret).
+ */
+typedef struct pmx_retry_opts {
+    uint32_t size;         /* sizeof(pmx_retry_opts), set by PMX_OPTS_INIT */
+    uint32_t flags;        /* none yet: must be 0 */
+    uint32_t max_attempts; /* attempts in all, the first included; 0 = 4; 1 = no retry */
+    uint32_t reserved;     /* must be 0 */
+    int64_t base_ms;       /* 0 = 250 */
+    int64_t max_delay_ms;  /* 0 = 5000 */
+    int64_t deadline_ms;   /* 0 = 30000 */
+} pmx_retry_opts;
+
+/**
+ * Set the client's retry policy for later calls (see pmx_retry_opts).
+ * Retries are on by default: up to 4 attempts within 30 s, for the three safe classes. NULL
+ * restores the defaults; max_attempts = 1 turns retries off. Read during the call.
+ * @return PMX_OK, PMX_EINVAL (bad size, flags or reserved fields, negative times).
+ * May be called from a callback. Since: 1.0
+ */
+PMX_API int pmx_client_set_retry(pmx_client *c, const pmx_retry_opts *opts);
+
+/**
+ * Per-call options. Initialise with `pmx_call_opts o = PMX_OPTS_INIT(pmx_call_opts);`: fields
+ * are only ever appended, and the library reads only those the caller's `size` covers.
+ */
 typedef struct pmx_call_opts {
     uint32_t size;       /* sizeof(pmx_call_opts), set by PMX_OPTS_INIT */
     uint32_t flags;      /* PMX_CALL_* bits; unknown bits give PMX_EINVAL */
-    int32_t timeout_ms;  /* total timeout of this call; 0 = the client's */
-    int32_t reserved;    /* must be 0 */
+    int64_t timeout_ms;  /* total timeout of this call, from its start; 0 = the client's;
+                            < 0 is PMX_EINVAL */
+    /* Destructor of the call's userdata: runs once when the call is freed (its last reference
+     * dropped), only for an accepted call. NULL = none. */
+    pmx_free_fn userdata_free;
+    /* Retry policy of this call; NULL = the client's (pmx_client_set_retry()). Read during the
+     * start function. */
+    const pmx_retry_opts *retry;
+    /* Where a successful response body goes instead of memory: a callback, or a file created
+     * (or truncated) at that path, written as the body arrives and removed again if the call
+     * fails; at most one of the two; NULL = memory. The path is copied. In both cases memory
+     * use stays constant and the client's response cap (pmx_client_set_max_response()) does
+     * not apply; bodies without Content-Length (closed by the server) are fine. */
+    pmx_write_fn write_fn;
+    const char *output_path;
+    pmx_progress_fn progress_fn; /* NULL = none */
+    /* Stall limit of this call (see pmx_client_set_stall_timeout()); 0 = the client's. */
+    int64_t stall_ms;
+    int64_t stall_bytes_per_s;
     /* Typed array results only (pmx_method_start()): each element as it arrives, see
-     * pmx_item_fn; NULL collects them into the result. */
+     * pmx_item_fn; NULL collects them into the result. Not with write_fn / output_path. */
     pmx_item_fn on_item;
     void *item_userdata; /* passed to on_item, borrowed */
 } pmx_call_opts;
@@ -112,8 +194,12 @@ typedef struct pmx_call_opts {
  *                  accepted call, from the event loop, never inside this function.
  * @param userdata  passed to @p done, borrowed.
  * @param out       may be NULL; else receives a reference the caller drops with pmx_call_unref().
- * @return PMX_OK (accepted), PMX_EINVAL (NULL client or path, path not starting with '/', bad
- *         method), PMX_ENOMEM, PMX_EDESTROYED (client being freed). On error @p done never runs.
+ * @return PMX_OK (accepted), PMX_EINVAL (NULL client or path, bad method, or a path that is
+ *         not sent as given: not starting with '/', an empty, "." or ".." segment (also
+ *         %-encoded), a character that must be escaped, a malformed %XX, or '#'; the reason
+ *         goes to the log at PMX_LOG_WARN), PMX_ENOMEM, PMX_EDESTROYED (client being freed),
+ *         PMX_ERECURSIVE (from the log callback), PMX_EFORKED. On error @p done never runs.
+ * The path is sent exactly as given: no dot-segment removal, no second escaping.
  * May be called from a callback. Since: 1.0
  */
 PMX_API int pmx_call_start(pmx_client *c, pmx_method m, const char *path, const pmx_params *params,
@@ -136,8 +222,8 @@ PMX_API int pmx_call_wait(pmx_call *call);
 
 /**
  * Cancel a pending call: it completes with PMX_ECANCELLED (its callback runs from the loop).
- * A finished call is left alone. @return PMX_OK or PMX_EINVAL (NULL). May be called from a
- * callback. Since: 1.0
+ * A finished call is left alone. @return PMX_OK, PMX_EINVAL (NULL), PMX_ERECURSIVE (from the
+ * log callback: the call is left alone). May be called from a call's callback. Since: 1.0
  */
 PMX_API int pmx_call_cancel(pmx_call *call);
 
@@ -185,6 +271,20 @@ PMX_API const char *pmx_call_error(const pmx_call *call);
  */
 PMX_API int pmx_call_param_error(const pmx_call *call, size_t i, const char **name,
                                  const char **message);
+
+/**
+ * How many times the call was handed to the transport: 1 for a call that went out once, more
+ * when it was retried or moved to another endpoint (or libcurl resent an idempotent call on its
+ * own), 0 when it never went out. May be called from a callback. Since: 1.0
+ */
+PMX_API uint32_t pmx_call_attempts(const pmx_call *call);
+
+/**
+ * The base URL of the endpoint that answered (or was last tried), e.g. "https://pve2:8006";
+ * NULL before the first attempt. Static for the client's lifetime; valid while the client
+ * lives. May be called from a callback. Since: 1.0
+ */
+PMX_API const char *pmx_call_endpoint(const pmx_call *call);
 
 /** The userdata given when the call was started. Since: 1.0 */
 PMX_API void *pmx_call_userdata(const pmx_call *call);

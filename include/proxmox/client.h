@@ -9,14 +9,28 @@
 PMX_BEGIN_DECLS
 
 /**
- * Create a client for a PVE endpoint. @p url is "https://host[:port][/]" (port defaults to
- * 8006; IPv6 literals in brackets; "http://" is accepted for plain-text test servers). The URL
- * is parsed and validated once; nothing is sent until the first call.
+ * Create a client for a PVE endpoint, or for several endpoints of one cluster. @p url is
+ * "https://host[:port][/]" (port defaults to 8006; IPv6 literals in brackets; "http://" is
+ * accepted for plain-text test servers), or a comma-separated list of them
+ * ("https://pve1:8006,https://pve2:8006", all of one scheme), as libpq takes several hosts.
+ * Calls go to the current endpoint (the first, at start). When it cannot be reached (name
+ * resolution, connect, TLS handshake) or answers 595/596, the call and the client move on to
+ * the next one; a failed endpoint is avoided for a while (5 s, doubling up to 5 min) and then
+ * tried again. Tickets and tokens are valid cluster-wide: a switch needs no new login. The URLs
+ * are parsed and validated once; nothing is sent until the first call.
  * @param out  receives the client; caller frees with pmx_client_free().
  * @param url  copied.
  * @return PMX_OK, PMX_EINVAL (bad URL: no host, bad port, unknown scheme, path, query,
  *         user info), PMX_ENOMEM.
- * Not from a callback of another client on another thread: each client stays on one thread.
+ *
+ * Threads: each client stays on one thread; different clients may live on different threads
+ * (the library's global set-up is done once, safely, by whichever creates the first client).
+ *
+ * fork(): a client belongs to the process that created it. In a child process every function
+ * taking that client (or one of its calls) returns PMX_EFORKED, except pmx_client_free(),
+ * which wipes the secrets and frees the library's own memory without touching the
+ * connections, TLS state or curl handles (they are the parent's) and without running any
+ * callback. Create a new client in the child.
  * Since: 1.0
  */
 PMX_API int pmx_client_new(pmx_client **out, const char *url);
@@ -28,10 +42,20 @@ PMX_API int pmx_client_new(pmx_client **out, const char *url);
  */
 PMX_API void pmx_client_free(pmx_client *c);
 
+/*
+ * Changing credentials (the three setters below) is allowed at any time, also from a call's
+ * callback and with calls pending: calls already sent keep the credentials they went out
+ * with; a login or renewal in flight for the old credentials is abandoned (its answer is
+ * dropped, it never installs the old identity); calls waiting for a login go on with the new
+ * credentials (a new login starts for them when needed). Not from the log callback
+ * (PMX_ERECURSIVE).
+ */
+
 /**
  * Authenticate with an API token "USER@REALM!TOKENID=SECRET" (the secret after the last '=').
  * Replaces any password or ticket. @p token is copied and wiped when replaced or freed.
- * @return PMX_OK, PMX_EINVAL (malformed token), PMX_ENOMEM. Not from a callback. Since: 1.0
+ * @return PMX_OK, PMX_EINVAL (malformed token, a control character, space or ';' in it),
+ *         PMX_ENOMEM. May be called from a call's callback. Since: 1.0
  */
 PMX_API int pmx_client_set_token(pmx_client *c, const char *token);
 
@@ -40,16 +64,20 @@ PMX_API int pmx_client_set_token(pmx_client *c, const char *token);
  * wait behind the login), the ticket is renewed before it expires, and a call refused with 401
  * triggers one fresh login and is resent. Both strings are copied; the password is kept (for
  * re-login) and wiped when replaced or freed. Replaces any token or ticket.
- * @return PMX_OK, PMX_EINVAL, PMX_ENOMEM. Not from a callback. Since: 1.0
+ * @return PMX_OK, PMX_EINVAL, PMX_ENOMEM. May be called from a call's callback. Since: 1.0
  */
 PMX_API int pmx_client_set_password(pmx_client *c, const char *userid, const char *password);
 
 /**
  * Use a ticket obtained elsewhere (e.g. exported by pmx_client_get_ticket() in another
- * process). Its age is read from the ticket itself; it is renewed like a login's ticket. Without
- * a password, an expired or refused ticket fails calls with PMX_EAUTH. Both strings are copied.
+ * process). Its age is read once from the ticket itself (against this machine's clock) and then
+ * counted on the monotonic clock; it is renewed with the server once past half its lifetime.
+ * The server judges it: a ticket this client believes expired is still sent (or renewed with
+ * the server) and only a refusal by the server (401) fails calls, with PMX_EAUTH when no
+ * password is set. Keeps a password set for the same user. Both strings are copied.
  * @param csrf_token  may be NULL for GET-only use.
- * @return PMX_OK, PMX_EINVAL (not a PVE ticket), PMX_ENOMEM. Not from a callback. Since: 1.0
+ * @return PMX_OK, PMX_EINVAL (not a PVE ticket), PMX_ENOMEM. May be called from a call's
+ *         callback. Since: 1.0
  */
 PMX_API int pmx_client_set_ticket(pmx_client *c, const char *ticket, const char *csrf_token);
 
@@ -64,26 +92,33 @@ PMX_API int pmx_client_get_ticket(pmx_client *c, char **ticket, char **csrf_toke
 
 /**
  * Ticket lifetime assumed by renewal, in seconds (default 7200, PVE's). The ticket is renewed
- * once it is older than half of it, and treated as expired past it. For test servers with
- * short-lived tickets. @return PMX_OK or PMX_EINVAL (< 2). Since: 1.0
+ * once it is older than half of it; past the lifetime a client with a password logs in again
+ * before sending (one request instead of a refusal per call), one without sends it anyway. A
+ * fresh login's ticket is aged on the monotonic clock from its arrival. For test servers with
+ * short-lived tickets. @return PMX_OK or PMX_EINVAL (< 2 or over a year). Since: 1.0
  */
 PMX_API int pmx_client_set_ticket_lifetime(pmx_client *c, int seconds);
 
 /**
- * Callback asked for the second factor when a password login answers NeedTFA.
+ * Callback asked for the second factor when a password login answers NeedTFA. Each login asks
+ * at most once: a server that answers NeedTFA again after the second factor fails the login
+ * (PMX_EAUTH) instead of looping.
  * @param challenge  the TFA challenge as JSON ({"totp":true,...}), borrowed for the call.
  * @param out        buffer for the response, "totp:123456", "recovery:KEY", or a bare TOTP code.
  * @return 0 when @p out was filled, non-zero to abort the login (calls fail with PMX_EAUTH).
- * The callback runs from the event loop and must not block for long.
+ * The callback runs from the event loop and must not block for long. It may start calls (they
+ * wait for this login) and change the credentials (this login is then dropped).
  */
 typedef int (*pmx_tfa_fn)(pmx_client *c, const char *challenge, char *out, size_t out_size,
                           void *userdata);
 
 /**
- * Set the two-factor callback. @p userdata is borrowed until replaced or the client is freed.
- * @return PMX_OK. Since: 1.0
+ * Set the two-factor callback; NULL removes it. @p userdata is the program's; @p userdata_free
+ * (may be NULL) runs once when it is replaced or the client is freed.
+ * @return PMX_OK, PMX_EINVAL, PMX_ERECURSIVE (from the log callback). Since: 1.0
  */
-PMX_API int pmx_client_set_tfa_cb(pmx_client *c, pmx_tfa_fn fn, void *userdata);
+PMX_API int pmx_client_set_tfa_cb(pmx_client *c, pmx_tfa_fn fn, void *userdata,
+                                  pmx_free_fn userdata_free);
 
 /**
  * Preset the second factor: "totp:123456", "recovery:...", or a bare TOTP code. Used when no
@@ -93,11 +128,16 @@ PMX_API int pmx_client_set_tfa_response(pmx_client *c, const char *response);
 
 /**
  * Pin the server's leaf certificate by SHA-256 fingerprint, as PVE shows it: 32 hex bytes
- * separated by colons, any case ("AB:CD:..."); colons are optional. A pin replaces the chain and
- * hostname checks, like PVE's own clients. Copied. NULL removes the pin. Changing the TLS policy
+ * separated by colons, any case ("AB:CD:..."); colons are optional. Several fingerprints may be
+ * given, comma-separated (each node of a cluster has its own certificate): a certificate that
+ * matches any of them passes. A pin replaces the chain and hostname checks, like PVE's own
+ * clients. Copied. NULL removes the pin. Changing the TLS policy
  * drops open connections and cached TLS sessions, so it applies to every later call.
- * @return PMX_OK, PMX_EINVAL (not 32 hex bytes), PMX_EBUSY (calls are pending).
- * Not from a callback. Since: 1.0
+ * Fails closed: pinning needs libcurl built with OpenSSL (Debian's libcurl4); with another TLS
+ * backend, or when libcurl refuses any of the options, each call fails with PMX_ETLS before
+ * anything is sent.
+ * @return PMX_OK, PMX_EINVAL (not 32 hex bytes; an http:// endpoint, where a pin would protect
+ *         nothing), PMX_EBUSY (calls are pending). Not from a callback. Since: 1.0
  */
 PMX_API int pmx_client_set_fingerprint(pmx_client *c, const char *sha256);
 
@@ -115,12 +155,35 @@ PMX_API int pmx_client_set_ca_file(pmx_client *c, const char *path);
  */
 PMX_API int pmx_client_set_insecure(pmx_client *c, int insecure);
 
+/** Default connect timeout (ms), including the TLS handshake. */
+#define PMX_DEFAULT_CONNECT_MS 10000
+/** Default stall limit: a transfer slower than PMX_DEFAULT_STALL_BYTES_PER_S for this many ms
+ * fails with PMX_ETIMEOUT ("transfer stalled"). It covers a server that thinks that long without
+ * answering, too: PVE's own proxy gives up after 30 s of silence. */
+#define PMX_DEFAULT_STALL_MS 120000
+#define PMX_DEFAULT_STALL_BYTES_PER_S 256
+
 /**
- * Timeouts applied to every call: @p connect_ms for connecting (including TLS), @p total_ms for
- * the whole call. 0 means none. Defaults: 10000 and 0 (task calls can be long; set one).
- * @return PMX_OK or PMX_EINVAL (negative). Since: 1.0
+ * Timeouts applied to every later call: @p connect_ms for connecting (including TLS), @p
+ * total_ms for the whole call, counted from the moment the call was accepted (so time spent
+ * waiting for a free connection or a login counts). 0 means none. Defaults:
+ * PMX_DEFAULT_CONNECT_MS and no total timeout (the stall limit still ends a call that stops
+ * making progress: see pmx_client_set_stall_timeout()). A per-call timeout
+ * (pmx_call_opts.timeout_ms) overrides @p total_ms.
+ * @return PMX_OK or PMX_EINVAL (negative, or above LONG_MAX). Since: 1.0
  */
-PMX_API int pmx_client_set_timeouts(pmx_client *c, int connect_ms, int total_ms);
+PMX_API int pmx_client_set_timeouts(pmx_client *c, int64_t connect_ms, int64_t total_ms);
+
+/**
+ * Stall limit for every later transfer: one that moves fewer than @p min_bytes_per_s bytes per
+ * second (both directions; measured over the last seconds) for @p stall_ms fails with
+ * PMX_ETIMEOUT and a message saying it stalled. A transfer that keeps moving is never cut by
+ * it. @p stall_ms 0 switches it off (then a call without a total timeout can wait for ever on a
+ * silent server). Defaults: PMX_DEFAULT_STALL_MS, PMX_DEFAULT_STALL_BYTES_PER_S. Resolution:
+ * whole seconds (rounded up).
+ * @return PMX_OK or PMX_EINVAL (negative, rate < 1). May be called from a callback. Since: 1.0
+ */
+PMX_API int pmx_client_set_stall_timeout(pmx_client *c, int64_t stall_ms, int64_t min_bytes_per_s);
 
 /**
  * Connection pool size: at most @p per_host connections to the endpoint (default 8), reused
@@ -152,24 +215,38 @@ typedef enum {
 
 /**
  * Log callback. @p msg is borrowed for the call and never contains a password, ticket, CSRF
- * token or token secret. It runs in the middle of the library's work: it must not call back
- * into the client (loop functions return PMX_ERECURSIVE there).
+ * token or token secret; text from the server has its control characters replaced by '?'.
+ * It runs in the middle of the library's work: every function taking this client or one of its
+ * calls returns PMX_ERECURSIVE there (pmx_client_free() is carried out later), and the library
+ * logs nothing while it runs.
  */
 typedef void (*pmx_log_fn)(pmx_client *c, pmx_log_level level, const char *msg, void *userdata);
 
 /**
  * Set the log callback and the most verbose level passed to it (messages above @p max_level
- * are not built). NULL switches logging off (the default). @p userdata is borrowed until
- * replaced or the client is freed. @return PMX_OK or PMX_EINVAL. Since: 1.0
+ * are not built). NULL switches logging off (the default). @p userdata is the program's;
+ * @p userdata_free (may be NULL) runs once when it is replaced or the client is freed.
+ * @return PMX_OK, PMX_EINVAL, PMX_ERECURSIVE (from the log callback). Since: 1.0
  */
 PMX_API int pmx_client_set_log_cb(pmx_client *c, pmx_log_level max_level, pmx_log_fn fn,
-                                  void *userdata);
+                                  void *userdata, pmx_free_fn userdata_free);
 
 /**
- * The endpoint's base URL as parsed ("https://host:8006"), static for the client's lifetime.
- * May be called from a callback. Since: 1.0
+ * The base URL of the endpoint calls go to now ("https://host:8006"), as parsed; with several
+ * endpoints it changes when the client fails over. The string is static for the client's
+ * lifetime. May be called from a callback. Since: 1.0
  */
 PMX_API const char *pmx_client_url(const pmx_client *c);
+
+/** Number of endpoints given to pmx_client_new() (1 or more; 0 for NULL). Since: 1.0 */
+PMX_API size_t pmx_client_endpoint_count(const pmx_client *c);
+
+/**
+ * Base URL of endpoint @p i (0 .. count-1) as parsed, static for the client's lifetime; NULL
+ * past the end. May be called from a callback. Since: 1.0
+ */
+PMX_API const char *pmx_client_endpoint(const pmx_client *c, size_t i);
+
 
 /**
  * Number of calls started on this client that have not completed yet (including calls waiting

@@ -57,7 +57,13 @@ typedef struct pmx_opt_f64 {
 #define PMX_SOME_BOOL(x) ((pmx_opt_bool){1, (x) ? 1 : 0})
 #define PMX_SOME_F64(x) ((pmx_opt_f64){1, (double)(x)})
 
-/** Destructor for long-lived userdata. */
+/**
+ * Destructor for userdata the library stores with a callback (log, socket, timer, two-factor,
+ * a call's or a task wait's completion). It runs exactly once, when the library no longer needs
+ * the userdata: when the callback is replaced or the client freed, when a call or task object
+ * is freed (its last reference dropped). It is never run for a start function that failed
+ * (the caller still owns the userdata then). It must not call back into the library.
+ */
 typedef void (*pmx_free_fn)(void *userdata);
 
 /** Options structs start with a size field; initialise them with PMX_OPTS_INIT(type). */
@@ -100,6 +106,38 @@ PMX_API void pmx_secret_free(char *secret);
  */
 PMX_API int pmx_set_allocator(void *(*malloc_fn)(size_t), void *(*realloc_fn)(void *, size_t),
                               void (*free_fn)(void *));
+
+/** Flags of pmx_global_init(). */
+enum {
+    /* Install allocators that wipe every block before freeing it in libcurl and OpenSSL, so
+     * the copies of passwords, tickets and tokens they make are wiped too. */
+    PMX_GLOBAL_WIPE_ALLOCATORS = 1u << 0
+};
+
+/**
+ * Optional global set-up, for programs that let libproxmox own libcurl's and OpenSSL's
+ * initialisation. Without it, the first pmx_client_new() initialises libcurl with its default
+ * allocators (thread-safe, once per process).
+ *
+ * libcurl and OpenSSL keep their own copies of what the library hands them (request headers
+ * with the ticket cookie or token, the TLS session) and free them without wiping. With
+ * PMX_GLOBAL_WIPE_ALLOCATORS, their allocations go through functions that wipe each block
+ * when it is freed. That must happen before anything in the process uses libcurl or OpenSSL:
+ * call it first thing in main(), before other threads start.
+ * @param flags  PMX_GLOBAL_* bits; unknown bits give PMX_EINVAL.
+ * @return PMX_OK; PMX_EBUSY when it is too late (a client exists, or OpenSSL has already
+ *         allocated memory: nothing was changed, and the process goes on without wiping
+ *         allocators); PMX_ENOMEM when libcurl's initialisation failed. Fails closed: on error
+ *         nothing is installed. Not from a callback. Since: 1.0
+ */
+PMX_API int pmx_global_init(unsigned int flags);
+
+/**
+ * Undo pmx_global_init() (or the implicit set-up of the first client): libcurl's global
+ * cleanup. Only after every client is freed, before the process ends, from one thread.
+ * Since: 1.0
+ */
+PMX_API void pmx_global_cleanup(void);
 
 PMX_END_DECLS
 #endif

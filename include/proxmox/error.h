@@ -27,7 +27,8 @@ enum {
     PMX_ETASK = -14,      /* a PVE task ended in failure */
     PMX_ENOTFOUND = -15,  /* no such method or item */
     PMX_EPERM = -16,      /* the server refused the call for lack of permission (HTTP 403) */
-    PMX_EBUSY = -17       /* not while calls are pending (e.g. changing the TLS policy) */
+    PMX_EBUSY = -17,      /* not while calls are pending (e.g. changing the TLS policy) */
+    PMX_EFORKED = -18     /* the client was created in another process (before a fork()) */
 };
 
 /**

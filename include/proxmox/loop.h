@@ -8,13 +8,18 @@
 
 PMX_BEGIN_DECLS
 
+/*
+ * Time arguments are milliseconds as int64_t throughout the API.
+ */
+
 /**
  * Run the built-in loop (poll(2)) until no call is pending, or @p timeout_ms passes (<0: no
  * limit; 0: process what is ready and return).
- * @return PMX_OK (nothing pending), PMX_ETIMEOUT (calls still pending), PMX_ERECURSIVE (from a
- *         callback), PMX_ETRANSPORT (poll failed). Since: 1.0
+ * @return PMX_OK (nothing pending, or the client was freed by a callback), PMX_ETIMEOUT (calls
+ *         still pending), PMX_ERECURSIVE (from a callback), PMX_ETRANSPORT (poll failed),
+ *         PMX_EFORKED. Since: 1.0
  */
-PMX_API int pmx_client_run(pmx_client *c, int timeout_ms);
+PMX_API int pmx_client_run(pmx_client *c, int64_t timeout_ms);
 
 /** Socket events, for the socket callback and pmx_client_socket_action(). */
 enum {
@@ -35,36 +40,47 @@ typedef void (*pmx_socket_fn)(pmx_client *c, int fd, int events, void *userdata)
  * @p timeout_ms (0 = as soon as possible), or cancel it when -1. Must not call back into the
  * client.
  */
-typedef void (*pmx_timer_fn)(pmx_client *c, int timeout_ms, void *userdata);
+typedef void (*pmx_timer_fn)(pmx_client *c, int64_t timeout_ms, void *userdata);
 
 /**
  * Hand the client's sockets to the program's own loop. Set before starting calls. Sockets already
- * open are reported again. @p userdata is borrowed until replaced or the client is freed.
- * @return PMX_OK. Since: 1.0
+ * open are reported again. NULL stops the reports. @p userdata is the program's; @p
+ * userdata_free (may be NULL) runs once when it is replaced or the client is freed.
+ * @return PMX_OK, PMX_EINVAL, PMX_ERECURSIVE (from the log callback), PMX_EFORKED. May be called
+ *         from a callback. Since: 1.0
  */
-PMX_API int pmx_client_set_socket_cb(pmx_client *c, pmx_socket_fn fn, void *userdata);
+PMX_API int pmx_client_set_socket_cb(pmx_client *c, pmx_socket_fn fn, void *userdata,
+                                     pmx_free_fn userdata_free);
 
-/** Set the timer callback (see pmx_timer_fn). @return PMX_OK. Since: 1.0 */
-PMX_API int pmx_client_set_timer_cb(pmx_client *c, pmx_timer_fn fn, void *userdata);
+/**
+ * Set the timer callback (see pmx_timer_fn); NULL stops it. Userdata as for
+ * pmx_client_set_socket_cb(). @return like pmx_client_set_socket_cb(). Since: 1.0
+ */
+PMX_API int pmx_client_set_timer_cb(pmx_client *c, pmx_timer_fn fn, void *userdata,
+                                    pmx_free_fn userdata_free);
 
 /**
  * Feed socket readiness back: @p events is a mix of PMX_POLL_IN, PMX_POLL_OUT, PMX_POLL_ERR.
- * Completed calls' callbacks run inside. @return PMX_OK or PMX_ERECURSIVE (from a callback).
- * Since: 1.0
+ * Completed calls' callbacks run inside (and may free the client: do not touch it after this
+ * returns unless you know it lives). @return PMX_OK, PMX_EINVAL, PMX_ERECURSIVE (from a
+ * callback), PMX_EFORKED. Since: 1.0
  */
 PMX_API int pmx_client_socket_action(pmx_client *c, int fd, int events);
 
 /**
- * Feed the timer's expiry back. Completed calls' callbacks run inside.
- * @return PMX_OK or PMX_ERECURSIVE (from a callback). Since: 1.0
+ * Feed the timer's expiry back. Completed calls' callbacks run inside (see
+ * pmx_client_socket_action()). @return PMX_OK, PMX_EINVAL, PMX_ERECURSIVE (from a callback),
+ * PMX_EFORKED. Since: 1.0
  */
 PMX_API int pmx_client_timeout_action(pmx_client *c);
 
 /**
- * Milliseconds until the client next needs pmx_client_timeout_action(): -1 when nothing is
- * scheduled. For loops that poll rather than arm timers. Since: 1.0
+ * When the client next needs pmx_client_timeout_action(), for loops that poll rather than arm
+ * timers: @p ms receives the milliseconds from now (0: at once), or -1 when nothing is
+ * scheduled. @return PMX_OK, or PMX_EINVAL (NULL argument; @p ms untouched). May be called from
+ * a callback. Since: 1.0
  */
-PMX_API int pmx_client_next_timeout(pmx_client *c);
+PMX_API int pmx_client_next_timeout(pmx_client *c, int64_t *ms);
 
 PMX_END_DECLS
 #endif

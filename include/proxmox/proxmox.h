@@ -10,6 +10,7 @@
 #include <proxmox/call.h>
 #include <proxmox/loop.h>
 #include <proxmox/task.h>
+#include <proxmox/transfer.h>
 #include <proxmox/method.h>
 #include <proxmox/gen/api.h>
 #undef PROXMOX_H_INSIDE

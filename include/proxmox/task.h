@@ -94,14 +94,17 @@ typedef void (*pmx_task_line_fn)(pmx_task *task, int64_t n, const char *text, vo
 typedef struct pmx_task_opts {
     uint32_t size;             /* sizeof(pmx_task_opts), set by PMX_OPTS_INIT */
     uint32_t flags;            /* must be 0 */
-    int32_t first_interval_ms; /* first sleep; 0 = 1000; < 0 is PMX_EINVAL */
-    int32_t max_interval_ms;   /* cap; 0 = 30000 (or first_interval_ms when larger) */
+    int64_t first_interval_ms; /* first sleep; 0 = 1000; < 0 is PMX_EINVAL */
+    int64_t max_interval_ms;   /* cap; 0 = 30000 (or first_interval_ms when larger) */
     double factor;             /* growth per sleep; 0 = 2.0; < 1 or not finite is PMX_EINVAL */
     int64_t timeout_ms;        /* deadline from the start, monotonic; 0 = none */
     int32_t log_lines;         /* log tail kept on failure; 0 = 20; < 0 = none */
     int32_t max_retries;       /* transient errors in a row tolerated; 0 = no limit */
     int32_t page_lines;        /* pmx_task_follow: lines per log request; 0 = 500 */
     int32_t reserved;          /* must be 0 */
+    /* Destructor of the wait's userdata: runs once when the task object is freed (its last
+     * reference dropped), only for an accepted wait. NULL = none. */
+    pmx_free_fn userdata_free;
 } pmx_task_opts;
 
 /**

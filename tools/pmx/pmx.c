@@ -13,8 +13,6 @@
 
 #include "pmx.h"
 
-enum { EXIT_API = 1, EXIT_USAGE = 2, EXIT_AUTH = 3, EXIT_TLS = 4, EXIT_CONNECT = 5, EXIT_TIMEOUT = 6 };
-
 static void help(FILE *f) {
     fputs("usage: pmx [options] <verb> <path> [--<param> <value> ...] [--output-format F] [--wait]\n"
           "\n"
@@ -25,12 +23,19 @@ static void help(FILE *f) {
           "  delete PATH    DELETE: remove (pvesh delete)\n"
           "  ls PATH        list what is below PATH, with the verbs each entry takes\n"
           "  usage PATH     the methods at PATH: parameters and result shape\n"
+          "  upload NODE STORAGE FILE [--content iso|vztmpl|import] [--filename NAME]\n"
+          "                 [--checksum-algorithm sha256|...|none]: stream FILE to the storage\n"
+          "                 (checksum verified by the server), wait for its task\n"
+          "  download PATH FILE [--param value ...]: GET PATH, the answer's body into FILE\n"
+          "                 (e.g. a task log with --download 1)\n"
           "\n"
           "options (before the verb; the environment gives the defaults):\n"
-          "  --endpoint URL       PROXMOX_VE_ENDPOINT, e.g. https://pve1:8006\n"
+          "  --endpoint URL[,URL] PROXMOX_VE_ENDPOINT, e.g. https://pve1:8006 (several nodes of a\n"
+          "                       cluster, comma-separated: calls fail over between them)\n"
           "  --token TOKEN        PROXMOX_VE_API_TOKEN, USER@REALM!ID=SECRET\n"
           "  --user USER          PROXMOX_VE_USERNAME, with PROXMOX_VE_PASSWORD (password login)\n"
           "  --fingerprint FP     PROXMOX_VE_FINGERPRINT, SHA-256 of the server certificate\n"
+          "                       (one per node, comma-separated)\n"
           "  --ca-file FILE       trust the CAs in FILE\n"
           "  --insecure           PROXMOX_VE_INSECURE=1: no certificate checks (tests only)\n"
           "  --timeout SEC        per-call timeout (default 60)\n"
@@ -45,7 +50,7 @@ static void help(FILE *f) {
           f);
 }
 
-static int exit_for(int r) {
+int cli_exit_for(int r) {
     switch (r) {
     case PMX_OK: return 0;
     case PMX_EINVAL: return EXIT_USAGE;
@@ -85,13 +90,7 @@ static int verb_method(const char *verb, pmx_method *m) {
 
 static const char *method_name(pmx_method m) { return cli_verbs[m - 1].http; }
 
-typedef struct opts {
-    const char *endpoint, *token, *user, *password, *fingerprint, *ca_file, *tfa;
-    int insecure, verbose, wait, timeout_s;
-    const char *format;
-} opts;
-
-static int make_client(const opts *o, pmx_client **out) {
+int cli_make_client(const opts *o, pmx_client **out) {
     *out = NULL;
     if (!o->endpoint) {
         fprintf(stderr, "pmx: no endpoint: set PROXMOX_VE_ENDPOINT or --endpoint\n");
@@ -133,12 +132,12 @@ static int make_client(const opts *o, pmx_client **out) {
         pmx_client_set_tfa_response(c, o->tfa);
     pmx_client_set_timeouts(c, 10000, o->timeout_s * 1000);
     if (o->verbose)
-        pmx_client_set_log_cb(c, PMX_LOG_DEBUG, log_cb, NULL);
+        pmx_client_set_log_cb(c, PMX_LOG_DEBUG, log_cb, NULL, NULL);
     *out = c;
     return 0;
 }
 
-static void print_call_error(pmx_call *call, int r) {
+void cli_print_call_error(pmx_call *call, int r) {
     const char *msg = pmx_call_error(call);
     int st = pmx_call_http_status(call);
     if (st)
@@ -174,7 +173,7 @@ static int wait_task(pmx_client *c, const char *upid, const opts *o) {
     int r = pmx_task_follow(c, upid, &to, on_line, NULL, &p, &t);
     if (r) {
         fprintf(stderr, "pmx: cannot wait for %s: %s\n", upid, pmx_strerror(r));
-        return exit_for(r);
+        return cli_exit_for(r);
     }
     r = pmx_task_wait_sync(t);
     if (p.shown)
@@ -196,7 +195,7 @@ static int wait_task(pmx_client *c, const char *upid, const opts *o) {
         }
     }
     pmx_task_unref(t);
-    return r == PMX_ETASK ? EXIT_API : exit_for(r);
+    return r == PMX_ETASK ? EXIT_API : cli_exit_for(r);
 }
 
 /* Read "--name value" API parameters; a boolean may stand alone ("--force"). */
@@ -268,7 +267,7 @@ static int do_call(const opts *o0, pmx_method m, const char *path, int argc, cha
     }
     pmx_client *c = NULL;
     if (!rc)
-        rc = make_client(&o, &c);
+        rc = cli_make_client(&o, &c);
     if (rc) {
         pmx_params_free(p);
         return rc;
@@ -279,8 +278,8 @@ static int do_call(const opts *o0, pmx_method m, const char *path, int argc, cha
     if (!r)
         r = pmx_call_wait(call);
     if (r) {
-        print_call_error(call, r);
-        rc = exit_for(r);
+        cli_print_call_error(call, r);
+        rc = cli_exit_for(r);
     } else {
         size_t len;
         const char *data = pmx_call_data(call, &len);
@@ -353,13 +352,17 @@ int main(int argc, char **argv) {
         return EXIT_USAGE;
     }
     const char *verb = argv[i], *path = argv[i + 1];
-    if (path[0] != '/') {
+    if (path[0] != '/' && strcmp(verb, "upload") != 0) {
         fprintf(stderr, "pmx: the path must start with '/', e.g. /nodes\n");
         return EXIT_USAGE;
     }
     pmx_method m;
     if (verb_method(verb, &m))
         return do_call(&o, m, path, argc - i - 2, argv + i + 2);
+    if (strcmp(verb, "upload") == 0)
+        return cli_upload(&o, argc - i - 1, argv + i + 1);
+    if (strcmp(verb, "download") == 0)
+        return cli_download(&o, argc - i - 1, argv + i + 1);
     if (strcmp(verb, "usage") == 0)
         return cli_usage(path);
     if (strcmp(verb, "ls") == 0) {
@@ -369,13 +372,14 @@ int main(int argc, char **argv) {
         int rc = parse_params(NULL, argc - i - 2, argv + i + 2, dummy, &lo);
         pmx_params_free(dummy);
         if (!rc)
-            rc = make_client(&lo, &c);
+            rc = cli_make_client(&lo, &c);
         if (rc)
             return rc;
         rc = cli_ls(c, path, lo.format);
         pmx_client_free(c);
         return rc;
     }
-    fprintf(stderr, "pmx: unknown verb '%s' (get, create, set, delete, ls, usage)\n", verb);
+    fprintf(stderr, "pmx: unknown verb '%s' (get, create, set, delete, ls, usage, upload, download)\n",
+            verb);
     return EXIT_USAGE;
 }

@@ -77,14 +77,14 @@ static void pmx_libevent__sock(pmx_client *c, int fd, int events, void *ud) {
     a->n++;
 }
 
-static void pmx_libevent__timer(pmx_client *c, int timeout_ms, void *ud) {
+static void pmx_libevent__timer(pmx_client *c, int64_t timeout_ms, void *ud) {
     pmx_libevent *a = (pmx_libevent *)ud;
     (void)c;
     evtimer_del(a->timer);
     if (timeout_ms >= 0) {
         struct timeval tv;
-        tv.tv_sec = timeout_ms / 1000;
-        tv.tv_usec = (timeout_ms % 1000) * 1000;
+        tv.tv_sec = (time_t)(timeout_ms / 1000);
+        tv.tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000;
         evtimer_add(a->timer, &tv);
     }
 }
@@ -107,8 +107,8 @@ static inline int pmx_libevent_attach(pmx_client *c, struct event_base *base, pm
         free(a);
         return PMX_ENOMEM;
     }
-    pmx_client_set_socket_cb(c, pmx_libevent__sock, a);
-    pmx_client_set_timer_cb(c, pmx_libevent__timer, a);
+    pmx_client_set_socket_cb(c, pmx_libevent__sock, a, NULL);
+    pmx_client_set_timer_cb(c, pmx_libevent__timer, a, NULL);
     *out = a;
     return PMX_OK;
 }
@@ -120,8 +120,8 @@ static inline int pmx_libevent_attach(pmx_client *c, struct event_base *base, pm
 static inline void pmx_libevent_detach(pmx_libevent *a) {
     if (!a)
         return;
-    pmx_client_set_socket_cb(a->client, NULL, NULL);
-    pmx_client_set_timer_cb(a->client, NULL, NULL);
+    pmx_client_set_socket_cb(a->client, NULL, NULL, NULL);
+    pmx_client_set_timer_cb(a->client, NULL, NULL, NULL);
     for (size_t i = 0; i < a->n; i++)
         event_free(a->socks[i].ev);
     free(a->socks);
