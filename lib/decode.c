@@ -51,7 +51,9 @@ static void *arena_alloc(dec *d, size_t n) {
     n = (n + al - 1) / al * al;
     if (!n)
         n = al;
-    if (!d->cur || d->cur->cap - d->cur->used < n) {
+    if (d->cur) /* strings (arena_bytes) leave the end unaligned */
+        d->cur->used = (d->cur->used + al - 1) / al * al;
+    if (!d->cur || d->cur->used > d->cur->cap || d->cur->cap - d->cur->used < n) {
         size_t cap = d->next_cap > n ? d->next_cap : n;
         chunk *c = pmx__malloc(sizeof(chunk) + cap);
         if (!c) {
@@ -158,104 +160,13 @@ static inline void ws(dec *d) {
     d->p = p;
 }
 
-static int hexval(char ch) {
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
+/* d->p at '"': the closing quote (lib/json.c), or NULL when malformed or unterminated. */
+static inline const char *string_end(dec *d, int *esc) {
+    return pmx__json_string_end(d->p, d->end, esc, 1);
 }
 
-static unsigned long hex4(const char *p) {
-    return (unsigned long)((hexval(p[0]) << 12) | (hexval(p[1]) << 8) | (hexval(p[2]) << 4) |
-                           hexval(p[3]));
-}
-
-/* Bytes that end a plain run inside a string: '"', '\\' and control bytes. */
-static const unsigned char str_special[256] = {
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    0, 0, 1, ['\\'] = 1};
-
-/* d->p at '"': find the closing quote. *esc: the string has escapes. Returns the position of
- * the closing quote or NULL (malformed: control byte, bad escape, unterminated). */
-static const char *string_end(dec *d, int *esc) {
-    const char *p = d->p + 1, *e = d->end;
-    *esc = 0;
-    for (;;) {
-        /* the common run: bytes that are neither '"', '\\' nor control */
-        while (p < e && !str_special[(unsigned char)*p])
-            p++;
-        if (p >= e || (unsigned char)*p < 0x20)
-            return NULL;
-        if (*p == '"')
-            return p;
-        *esc = 1;
-        if (++p >= e)
-            return NULL;
-        switch (*p) {
-        case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
-            p++;
-            break;
-        case 'u': {
-            if (e - p < 5 || hexval(p[1]) < 0 || hexval(p[2]) < 0 || hexval(p[3]) < 0 ||
-                hexval(p[4]) < 0)
-                return NULL;
-            unsigned long cp = hex4(p + 1);
-            p += 5;
-            /* surrogates come in pairs (as cJSON and Perl's JSON::XS insist) */
-            if (cp >= 0xDC00 && cp < 0xE000)
-                return NULL;
-            if (cp >= 0xD800 && cp < 0xDC00) {
-                if (e - p < 6 || p[0] != '\\' || p[1] != 'u' || hexval(p[2]) < 0 ||
-                    hexval(p[3]) < 0 || hexval(p[4]) < 0 || hexval(p[5]) < 0)
-                    return NULL;
-                unsigned long lo = hex4(p + 2);
-                if (lo < 0xDC00 || lo >= 0xE000)
-                    return NULL;
-                p += 6;
-            }
-            break;
-        }
-        default:
-            return NULL;
-        }
-    }
-}
-
-/* A JSON number at d->p (validated as JSON's grammar); sets *end. */
-static const char *number_end(const char *p, const char *e) {
-    if (p < e && *p == '-')
-        p++;
-    if (p >= e)
-        return NULL;
-    if (*p == '0') {
-        p++;
-    } else if (*p >= '1' && *p <= '9') {
-        while (p < e && *p >= '0' && *p <= '9')
-            p++;
-    } else {
-        return NULL;
-    }
-    if (p < e && *p == '.') {
-        p++;
-        if (p >= e || *p < '0' || *p > '9')
-            return NULL;
-        while (p < e && *p >= '0' && *p <= '9')
-            p++;
-    }
-    if (p < e && (*p == 'e' || *p == 'E')) {
-        p++;
-        if (p < e && (*p == '+' || *p == '-'))
-            p++;
-        if (p >= e || *p < '0' || *p > '9')
-            return NULL;
-        while (p < e && *p >= '0' && *p <= '9')
-            p++;
-    }
-    return p;
-}
+#define number_end pmx__json_number_end
+#define unescape pmx__json_unescape
 
 /* Validate and skip one value. */
 static int skip(dec *d, int depth) {
@@ -356,69 +267,6 @@ static int skip(dec *d, int depth) {
 }
 
 /* ---- scalars ---------------------------------------------------------------------------------- */
-
-static char *put_utf8(char *o, unsigned long cp) {
-    if (cp < 0x80) {
-        *o++ = (char)cp;
-    } else if (cp < 0x800) {
-        *o++ = (char)(0xC0 | (cp >> 6));
-        *o++ = (char)(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        *o++ = (char)(0xE0 | (cp >> 12));
-        *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
-        *o++ = (char)(0x80 | (cp & 0x3F));
-    } else {
-        *o++ = (char)(0xF0 | (cp >> 18));
-        *o++ = (char)(0x80 | ((cp >> 12) & 0x3F));
-        *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
-        *o++ = (char)(0x80 | (cp & 0x3F));
-    }
-    return o;
-}
-
-
-/* Unescape the validated string body [p, q) into o (room for q - p + 1); returns the length.
- * \u0000 and lone surrogates become U+FFFD: strings stay NUL-free and valid UTF-8 where the
- * input was. */
-static size_t unescape(const char *p, const char *q, char *o) {
-    char *start = o;
-    while (p < q) {
-        const char *bs = memchr(p, '\\', (size_t)(q - p));
-        const char *run = bs ? bs : q;
-        memcpy(o, p, (size_t)(run - p));
-        o += run - p;
-        p = run;
-        if (p >= q)
-            break;
-        char e = p[1];
-        p += 2;
-        switch (e) {
-        case 'b': *o++ = '\b'; break;
-        case 'f': *o++ = '\f'; break;
-        case 'n': *o++ = '\n'; break;
-        case 'r': *o++ = '\r'; break;
-        case 't': *o++ = '\t'; break;
-        case 'u': {
-            unsigned long cp = hex4(p);
-            p += 4;
-            if (cp >= 0xD800 && cp < 0xDC00 && q - p >= 6 && p[0] == '\\' && p[1] == 'u') {
-                unsigned long lo = hex4(p + 2);
-                if (lo >= 0xDC00 && lo < 0xE000) {
-                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-                    p += 6;
-                }
-            }
-            if ((cp >= 0xD800 && cp < 0xE000) || cp == 0)
-                cp = 0xFFFD;
-            o = put_utf8(o, cp);
-            break;
-        }
-        default: *o++ = e; break; /* '"', '\\', '/' */
-        }
-    }
-    *o = 0;
-    return (size_t)(o - start);
-}
 
 /* The string at d->p copied into the arena; *out = NULL on error. */
 static int string_value(dec *d, char **out) {
@@ -822,15 +670,6 @@ static int decode_value(dec *d, uint32_t kind, const pmx_type_desc *type, void *
     }
 }
 
-static size_t elem_size(uint32_t kind) {
-    switch (kind) {
-    case PMX_KIND_I64: return sizeof(int64_t);
-    case PMX_KIND_BOOL: return sizeof(int);
-    case PMX_KIND_F64: return sizeof(double);
-    default: return sizeof(void *);
-    }
-}
-
 /* Decode the array at d->p into field f of the struct at base (elements + count). */
 static int decode_array(dec *d, const pmx_field_desc *f, char *base) {
     ws(d);
@@ -843,7 +682,7 @@ static int decode_array(dec *d, const pmx_field_desc *f, char *base) {
         return fail(d, "expected an array", v);
     const pmx_type_desc *et = pmx__type(f->type);
     uint32_t ek = et ? et->kind : PMX_KIND_RAW;
-    size_t es = elem_size(ek);
+    size_t es = pmx__elem_size(ek);
     /* elements go to a scratch buffer (on the stack while small), then into the arena */
     max_align_t small[32];
     memo *mm = NULL;
@@ -1826,7 +1665,7 @@ static int stream_run(pmx__stream *s) {
                     memset(s->res, 0, t->struct_size);
                     s->et = pmx__type(s->f0->type);
                     s->ek = s->et ? s->et->kind : PMX_KIND_RAW;
-                    s->es = elem_size(s->ek);
+                    s->es = pmx__elem_size(s->ek);
                     s->it.next_cap = 64 * 1024;
                     s->off++;
                     s->state = S_ITEM_FIRST;

@@ -157,15 +157,6 @@ const pmx_method_desc *pmx_method_find(pmx_method m, const char *path) {
     return best;
 }
 
-static int hexv(int c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = tolower(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 int pmx_method_path_param(const pmx_method_desc *d, const char *path, size_t i, char **out) {
     if (out)
         *out = NULL;
@@ -188,8 +179,8 @@ int pmx_method_path_param(const pmx_method_desc *d, const char *path, size_t i, 
         size_t o = 0;
         for (size_t j = 0; j < cs[s].n; j++) {
             const char *c = cs[s].p + j;
-            if (*c == '%' && j + 2 < cs[s].n && hexv(c[1]) >= 0 && hexv(c[2]) >= 0) {
-                v[o++] = (char)(hexv(c[1]) * 16 + hexv(c[2]));
+            if (*c == '%' && j + 2 < cs[s].n && pmx__hexval(c[1]) >= 0 && pmx__hexval(c[2]) >= 0) {
+                v[o++] = (char)(pmx__hexval(c[1]) * 16 + pmx__hexval(c[2]));
                 j += 2;
             } else {
                 v[o++] = *c;

@@ -47,6 +47,16 @@ int pmx__buf_escape(pmx__buf *b, const char *s, size_t n);
 int pmx__parse_bool(const char *s, int *v);
 
 /* ---- JSON scanning (lib/json.c): validating, allocation-free ---- */
+/* Value of a hex digit, -1 for others. */
+int pmx__hexval(int ch);
+/* p at '"': the closing quote, or NULL (control byte, bad escape, unterminated; with strict
+ * also an unpaired surrogate); *esc: the string has escapes. */
+const char *pmx__json_string_end(const char *p, const char *end, int *esc, int strict);
+/* p at a JSON number: the byte after it, or NULL when it is not one. */
+const char *pmx__json_number_end(const char *p, const char *end);
+/* Decode the validated string body [p, q) (between the quotes) into o (room for q - p + 1
+ * bytes), NUL-terminated; \u0000 and unpaired surrogates become U+FFFD. Returns the length. */
+size_t pmx__json_unescape(const char *p, const char *q, char *o);
 /* Skip white space. */
 const char *pmx__json_ws(const char *p, const char *end);
 /* Validate and skip one JSON value starting at p (after white space); returns the first byte

@@ -113,6 +113,14 @@ static inline size_t pmx__method_index(const pmx_method_desc *d) {
 static inline const pmx_type_desc *pmx__type(uint16_t idx1) {
     return idx1 ? &pmx__gen_types[idx1 - 1] : NULL;
 }
+/* Bytes of one element of an array of kind k (results): int64_t, int, double or a pointer. */
+static inline size_t pmx__elem_size(uint32_t k) {
+    return k == PMX_KIND_I64 ? sizeof(int64_t)
+           : k == PMX_KIND_BOOL ? sizeof(int)
+           : k == PMX_KIND_F64 ? sizeof(double)
+                               : sizeof(void *);
+}
+
 static inline const pmx_propstr_desc *pmx__propstr(uint16_t idx1) {
     return idx1 ? &pmx__gen_propstrs[idx1 - 1] : NULL;
 }

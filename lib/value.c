@@ -89,15 +89,6 @@ int pmx__parse_bool(const char *s, int *v) {
     return -1;
 }
 
-static int hexv(int c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = tolower(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 static int all_chars(const char *s, const char *set) {
     for (; *s; s++)
         if (!isalnum((unsigned char)*s) && !strchr(set, *s))
@@ -191,7 +182,7 @@ static const char *check_format(const char *fmt, const char *v) {
             if (i % 3 == 2 ? v[i] != ':' : !isxdigit((unsigned char)v[i]))
                 return "value does not look like a valid unicast MAC address";
         }
-        if (hexv(v[1]) & 1)
+        if (pmx__hexval(v[1]) & 1)
             return "value does not look like a valid unicast MAC address";
         return NULL;
     }

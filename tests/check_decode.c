@@ -165,15 +165,6 @@ static void compare_scalar(cmp *c, uint32_t k, const pmx_type_desc *et, const ch
     mismatch(c, "unexpected kind", name);
 }
 
-static size_t elem_size(uint32_t kind) {
-    switch (kind) {
-    case PMX_KIND_I64: return sizeof(int64_t);
-    case PMX_KIND_BOOL: return sizeof(int);
-    case PMX_KIND_F64: return sizeof(double);
-    default: return sizeof(void *);
-    }
-}
-
 static void compare_field(cmp *c, const pmx_field_info *f, const char *base, const cJSON *j) {
     if (f->kind == PMX_KIND_ARRAY) {
         const char *items;
@@ -199,7 +190,7 @@ static void compare_field(cmp *c, const pmx_field_info *f, const char *base, con
             char nm[160];
             snprintf(nm, sizeof nm, "%s[%zu]", f->name, i);
             if (!cJSON_IsNull(e))
-                compare_scalar(c, ek, f->type, items + i * elem_size(ek), e, nm);
+                compare_scalar(c, ek, f->type, items + i * pmx__elem_size(ek), e, nm);
             i++;
         }
         return;

@@ -7,21 +7,6 @@
 
 #include "fuzz_common.h"
 
-static const pmx_method_desc **g_methods;
-static size_t g_n;
-
-static void init_methods(void) {
-    size_t n = pmx_method_count();
-    g_methods = calloc(n ? n : 1, sizeof *g_methods);
-    if (!g_methods)
-        abort();
-    for (size_t i = 0; i < n; i++) {
-        const pmx_method_desc *d = pmx_method_at(i);
-        if (d && d->result)
-            g_methods[g_n++] = d;
-    }
-}
-
 typedef struct stopper {
     size_t seen, stop_at;
 } stopper;
@@ -57,11 +42,11 @@ static int feed(pmx__stream *s, const char *p, size_t n, uint32_t seed, pmx__bod
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (!g_methods)
-        init_methods();
-    if (size < 4 || !g_n)
+    size_t n_methods;
+    const pmx_method_desc **methods = fuzz_result_methods(&n_methods);
+    if (size < 4 || !n_methods)
         return 0;
-    const pmx_method_desc *d = g_methods[((size_t)data[0] << 8 | data[1]) % g_n];
+    const pmx_method_desc *d = methods[((size_t)data[0] << 8 | data[1]) % n_methods];
     uint32_t seed = data[2];
     size_t stop_at = data[3] % 8;
     const char *body = (const char *)data + 4;

@@ -83,6 +83,13 @@ static uint32_t pool_add(pool *p, const char *s) {
     return (uint32_t)off;
 }
 
+/* Add n strings in this order (never inside one printf's arguments: their order of
+ * evaluation differs between compilers, and the pool's order must not). */
+static void pool_add_all(pool *p, const char *const *in, uint32_t *out, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        out[i] = pool_add(p, in[i]);
+}
+
 static void pool_free(pool *p) {
     for (size_t i = 0; i < p->cap; i++)
         free(p->keys[i]);
@@ -209,12 +216,14 @@ static size_t pdef_of(gmethod *m, gparam *g) {
     if (hmxl && (mxl < INT32_MIN || mxl > INT32_MAX))
         die("%s: maxLength out of range", ctx);
     sb rec = {0};
+    const char *strs[] = {g->wire, g->cname, pat ? pat->valuestring : NULL, ere,
+                          cJSON_IsString(fmt) ? fmt->valuestring : NULL,
+                          jstr(g->js, "typetext"), dflt};
+    uint32_t o[7];
+    pool_add_all(&g_pool, strs, o, 7);
+    uint32_t doc = pool_add(&g_docs, jstr(g->js, "description"));
     sb_printf(&rec, "{%u, %u, %u, %u, %u, %u, %u, %u, %.17g, %.17g, %.0f, %.0f, %zu, %zu, %d, %d, %s, %s, %s}",
-              pool_add(&g_pool, g->wire), pool_add(&g_pool, g->cname),
-              pat ? pool_add(&g_pool, pat->valuestring) : 0, pool_add(&g_pool, ere),
-              cJSON_IsString(fmt) ? pool_add(&g_pool, fmt->valuestring) : 0,
-              pool_add(&g_pool, jstr(g->js, "typetext")), pool_add(&g_pool, dflt),
-              pool_add(&g_docs, jstr(g->js, "description")), mn, mx, mnl, mxl, enum_first,
+              o[0], o[1], o[2], o[3], o[4], o[5], o[6], doc, mn, mx, mnl, mxl, enum_first,
               n_enum, g->fmt, g->count, flags_text(&fl), type_enum[g->type],
               type_enum[g->item_type]);
     if (en)
@@ -302,10 +311,13 @@ void emit_tables(gout *o) {
         int verb = 0;
         while (strcmp(verb_enum[verb], m->verb))
             verb++;
+        const char *mstrs[] = {m->path, m->fn};
+        uint32_t mo[2];
+        pool_add_all(&g_pool, mstrs, mo, 2);
+        uint32_t mdoc = pool_add(&g_docs, jstr(m->info, "description"));
         sb_printf(&methods, "    /* %zu %s %s */\n    {%u, %u, %u, %zu, %zu, sizeof(%s_params), %d, "
                             "PMX_%s, %zu, %s, 0},\n",
-                  mi, m->verb, m->path, pool_add(&g_pool, m->path), pool_add(&g_pool, m->fn),
-                  pool_add(&g_docs, jstr(m->info, "description")), first, m->np, m->fn, m->result,
+                  mi, m->verb, m->path, mo[0], mo[1], mdoc, first, m->np, m->fn, m->result,
                   m->verb, m->n_path, flags_text(&fl));
         sb_free(&fl.b);
     }
@@ -322,8 +334,12 @@ void emit_tables(gout *o) {
                   t->wrapped ? "PMX_TYPE_WRAPPED" : "0", ti + 1);
         for (size_t k = 0; k < t->nf; k++) {
             gfield *f = &t->f[k];
-            sb_printf(&fields, "    {%u, %u, %u, offsetof(%s, %s), ", pool_add(&g_pool, f->json),
-                      pool_add(&g_pool, f->cname), pool_add(&g_docs, f->desc), t->name, f->cname);
+            const char *fstrs[] = {f->json, f->cname};
+            uint32_t fo[2];
+            pool_add_all(&g_pool, fstrs, fo, 2);
+            uint32_t fdoc = pool_add(&g_docs, f->desc);
+            sb_printf(&fields, "    {%u, %u, %u, offsetof(%s, %s), ", fo[0], fo[1], fdoc, t->name,
+                      f->cname);
             if (f->count[0])
                 sb_printf(&fields, "offsetof(%s, %s), ", t->name, f->count);
             else
@@ -338,8 +354,11 @@ void emit_tables(gout *o) {
     size_t nkeys = 0;
     for (size_t fi = 0; fi < g_nfmt; fi++) {
         gfmt *f = &g_fmt[fi];
-        sb_printf(&fmts, "    {%u, %u, sizeof(%s), %zu, %zu},\n", pool_add(&g_pool, f->name),
-                  pool_add(&g_pool, f->default_key), f->name, nkeys, f->nkeys);
+        const char *sstrs[] = {f->name, f->default_key};
+        uint32_t so[2];
+        pool_add_all(&g_pool, sstrs, so, 2);
+        sb_printf(&fmts, "    {%u, %u, sizeof(%s), %zu, %zu},\n", so[0], so[1], f->name, nkeys,
+                  f->nkeys);
         for (size_t k = 0; k < f->nkeys; k++) {
             gkey *key = &f->keys[k];
             const cJSON *j = key->js;
@@ -367,14 +386,16 @@ void emit_tables(gout *o) {
             flag(&fl, hmxl, "PMX_PROPKEY_HAS_MAX_LENGTH");
             flag(&fl, alias != NULL, "PMX_PROPKEY_ALIAS");
             flag(&fl, fmt && !strcmp(fmt, "disk-size"), "PMX_PROPKEY_DISK_SIZE");
+            const char *kstrs[] = {key->name, key->cname[0] ? key->cname : NULL, pat, ere, fmt,
+                                   alias, jstr(j, "keyAlias"), jstr(j, "requires"), dflt,
+                                   jstr(j, "format_description")};
+            uint32_t ko[10];
+            pool_add_all(&g_pool, kstrs, ko, 10);
+            uint32_t kdoc = pool_add(&g_docs, jstr(j, "description"));
             sb_printf(&keys, "    {%u, %u, %u, %u, %u, %u, %u, %u, %u, %u, %u, %.17g, %.17g, %.0f, "
                              "%zu, %zu, ",
-                      pool_add(&g_pool, key->name),
-                      key->cname[0] ? pool_add(&g_pool, key->cname) : 0, pool_add(&g_pool, pat),
-                      pool_add(&g_pool, ere), pool_add(&g_pool, fmt), pool_add(&g_pool, alias),
-                      pool_add(&g_pool, jstr(j, "keyAlias")), pool_add(&g_pool, jstr(j, "requires")),
-                      pool_add(&g_pool, dflt), pool_add(&g_pool, jstr(j, "format_description")),
-                      pool_add(&g_docs, jstr(j, "description")), mn, mx, mxl, enum_first, n_enum);
+                      ko[0], ko[1], ko[2], ko[3], ko[4], ko[5], ko[6], ko[7], ko[8], ko[9], kdoc, mn,
+                      mx, mxl, enum_first, n_enum);
             if (key->cname[0])
                 sb_printf(&keys, "offsetof(%s, %s), ", f->name, key->cname);
             else

@@ -8,25 +8,25 @@
 /* name, c_name, pattern, posix, format, typetext, default, description, minimum, maximum,
  * min_length, max_length, enum_first, n_enum, propstr, count, flags, type, item_type */
 const pmx__pdef pmx__gen_pdefs[] = {
-    /* 0 node */ {31, 31, 0, 0, 22, 0, 0, 21, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_REQUIRED, PMX_PARAM_STRING, PMX_PARAM_STRING},
-    /* 1 node */ {31, 31, 0, 0, 22, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_REQUIRED, PMX_PARAM_STRING, PMX_PARAM_STRING},
-    /* 2 vmid */ {78, 78, 0, 0, 69, 0, 0, 0, 100, 999999999, 0, 0, 0, 0, 0, 0, PMX_PARAM_REQUIRED | PMX_PARAM_HAS_MIN | PMX_PARAM_HAS_MAX, PMX_PARAM_INTEGER, PMX_PARAM_INTEGER},
+    /* 0 node */ {22, 22, 0, 0, 27, 0, 0, 21, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_REQUIRED, PMX_PARAM_STRING, PMX_PARAM_STRING},
+    /* 1 node */ {22, 22, 0, 0, 27, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_REQUIRED, PMX_PARAM_STRING, PMX_PARAM_STRING},
+    /* 2 vmid */ {69, 69, 0, 0, 74, 0, 0, 0, 100, 999999999, 0, 0, 0, 0, 0, 0, PMX_PARAM_REQUIRED | PMX_PARAM_HAS_MIN | PMX_PARAM_HAS_MAX, PMX_PARAM_INTEGER, PMX_PARAM_INTEGER},
     /* 3 full */ {83, 83, 0, 0, 0, 0, 0, 61, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_BOOLEAN, PMX_PARAM_BOOLEAN},
-    /* 4 vmid */ {78, 78, 0, 0, 0, 0, 0, 0, 100, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_REQUIRED | PMX_PARAM_HAS_MIN, PMX_PARAM_INTEGER, PMX_PARAM_INTEGER},
-    /* 5 balloon */ {146, 134, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_HAS_MIN, PMX_PARAM_NUMBER, PMX_PARAM_NUMBER},
-    /* 6 cores */ {156, 156, 0, 0, 0, 0, 154, 0, 1, 128, 0, 0, 0, 0, 0, 0, PMX_PARAM_HAS_MIN | PMX_PARAM_HAS_MAX, PMX_PARAM_INTEGER, PMX_PARAM_INTEGER},
-    /* 7 default */ {171, 162, 0, 0, 0, 0, 0, 120, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_BOOLEAN, PMX_PARAM_BOOLEAN},
-    /* 8 delete */ {205, 197, 0, 0, 179, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_STRING, PMX_PARAM_STRING},
+    /* 4 vmid */ {69, 69, 0, 0, 0, 0, 0, 0, 100, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_REQUIRED | PMX_PARAM_HAS_MIN, PMX_PARAM_INTEGER, PMX_PARAM_INTEGER},
+    /* 5 balloon */ {134, 142, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_HAS_MIN, PMX_PARAM_NUMBER, PMX_PARAM_NUMBER},
+    /* 6 cores */ {154, 154, 0, 0, 0, 0, 160, 0, 1, 128, 0, 0, 0, 0, 0, 0, PMX_PARAM_HAS_MIN | PMX_PARAM_HAS_MAX, PMX_PARAM_INTEGER, PMX_PARAM_INTEGER},
+    /* 7 default */ {162, 170, 0, 0, 0, 0, 0, 120, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_BOOLEAN, PMX_PARAM_BOOLEAN},
+    /* 8 delete */ {179, 186, 0, 0, 194, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_STRING, PMX_PARAM_STRING},
     /* 9 force */ {212, 212, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_REQUIRED, PMX_PARAM_BOOLEAN, PMX_PARAM_BOOLEAN},
-    /* 10 ipconfig0 */ {232, 232, 0, 0, 218, 0, 0, 133, 0, 0, 0, 0, 0, 0, 2, 0, PMX_PARAM_PROPERTY_STRING, PMX_PARAM_STRING, PMX_PARAM_STRING},
-    /* 11 name */ {279, 279, 262, 242, 0, 0, 0, 0, 0, 0, 2, 16, 0, 0, 0, 0, PMX_PARAM_HAS_MIN_LENGTH | PMX_PARAM_HAS_MAX_LENGTH, PMX_PARAM_STRING, PMX_PARAM_STRING},
-    /* 12 net */ {318, 318, 0, 0, 0, 284, 0, 170, 0, 0, 0, 0, 0, 0, 3, 4, PMX_PARAM_PROPERTY_STRING | PMX_PARAM_INDEXED, PMX_PARAM_STRING, PMX_PARAM_STRING},
+    /* 10 ipconfig0 */ {218, 218, 0, 0, 228, 0, 0, 133, 0, 0, 0, 0, 0, 0, 2, 0, PMX_PARAM_PROPERTY_STRING, PMX_PARAM_STRING, PMX_PARAM_STRING},
+    /* 11 name */ {242, 242, 247, 264, 0, 0, 0, 0, 0, 0, 2, 16, 0, 0, 0, 0, PMX_PARAM_HAS_MIN_LENGTH | PMX_PARAM_HAS_MAX_LENGTH, PMX_PARAM_STRING, PMX_PARAM_STRING},
+    /* 12 net */ {284, 284, 0, 0, 0, 288, 0, 170, 0, 0, 0, 0, 0, 0, 3, 4, PMX_PARAM_PROPERTY_STRING | PMX_PARAM_INDEXED, PMX_PARAM_STRING, PMX_PARAM_STRING},
     /* 13 ostype */ {332, 332, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, PMX_PARAM_STRING, PMX_PARAM_STRING},
     /* 14 scsi0 */ {339, 339, 0, 0, 0, 0, 0, 200, 0, 0, 0, 0, 0, 0, 4, 0, PMX_PARAM_PROPERTY_STRING, PMX_PARAM_STRING, PMX_PARAM_STRING},
-    /* 15 tags */ {353, 353, 0, 0, 345, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_ARRAY, PMX_PARAM_STRING},
-    /* 16 node */ {31, 31, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_REQUIRED, PMX_PARAM_STRING, PMX_PARAM_STRING},
-    /* 17 vmid */ {78, 78, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_REQUIRED, PMX_PARAM_INTEGER, PMX_PARAM_INTEGER},
-    /* 18 net */ {318, 318, 0, 0, 0, 0, 0, 250, 0, 0, 0, 0, 0, 0, 3, 4, PMX_PARAM_PROPERTY_STRING | PMX_PARAM_INDEXED, PMX_PARAM_STRING, PMX_PARAM_STRING},
+    /* 15 tags */ {345, 345, 0, 0, 350, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_ARRAY, PMX_PARAM_STRING},
+    /* 16 node */ {22, 22, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_REQUIRED, PMX_PARAM_STRING, PMX_PARAM_STRING},
+    /* 17 vmid */ {69, 69, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_REQUIRED, PMX_PARAM_INTEGER, PMX_PARAM_INTEGER},
+    /* 18 net */ {284, 284, 0, 0, 0, 0, 0, 250, 0, 0, 0, 0, 0, 0, 3, 4, PMX_PARAM_PROPERTY_STRING | PMX_PARAM_INDEXED, PMX_PARAM_STRING, PMX_PARAM_STRING},
     /* 19 timeout */ {514, 514, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_INTEGER, PMX_PARAM_INTEGER},
     /* 20 upid */ {590, 590, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_REQUIRED, PMX_PARAM_STRING, PMX_PARAM_STRING},
     /* 21 opts */ {634, 634, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, PMX_PARAM_PROPERTY_STRING, PMX_PARAM_STRING, PMX_PARAM_STRING},
@@ -69,27 +69,27 @@ const struct pmx_param_desc pmx__gen_params[] = {
 /* path, name, description, first_param, n_params, params_size, result, verb, n_path, flags */
 const struct pmx_method_desc pmx__gen_methods[] = {
     /* 0 GET /nodes */
-    {15, 1, 1, 0, 0, sizeof(pve_nodes_get_params), 2, PMX_GET, 0, PMX_METHOD_ALLOWTOKEN, 0},
+    {1, 8, 1, 0, 0, sizeof(pve_nodes_get_params), 2, PMX_GET, 0, PMX_METHOD_ALLOWTOKEN, 0},
     /* 1 GET /nodes/{node} */
-    {55, 36, 44, 0, 1, sizeof(pve_nodes_node_get_params), 4, PMX_GET, 1, PMX_METHOD_ALLOWTOKEN, 0},
+    {36, 50, 44, 0, 1, sizeof(pve_nodes_node_get_params), 4, PMX_GET, 1, PMX_METHOD_ALLOWTOKEN, 0},
     /* 2 GET /nodes/{node}/vm/{vmid} */
-    {110, 88, 74, 1, 3, sizeof(pve_nodes_vm_vmid_get_params), 5, PMX_GET, 2, PMX_METHOD_PROTECTED | PMX_METHOD_ALLOWTOKEN, 0},
+    {88, 112, 74, 1, 3, sizeof(pve_nodes_vm_vmid_get_params), 5, PMX_GET, 2, PMX_METHOD_PROTECTED | PMX_METHOD_ALLOWTOKEN, 0},
     /* 3 PUT /nodes/{node}/vm/{vmid} */
-    {110, 358, 208, 4, 13, sizeof(pve_nodes_vm_vmid_put_params), 0, PMX_PUT, 2, 0, 0},
+    {88, 358, 208, 4, 13, sizeof(pve_nodes_vm_vmid_put_params), 0, PMX_PUT, 2, 0, 0},
     /* 4 GET /nodes/{node}/vm/{vmid}/count */
-    {403, 380, 221, 17, 2, sizeof(pve_nodes_vm_count_get_params), 10, PMX_GET, 2, 0, 0},
+    {380, 410, 221, 17, 2, sizeof(pve_nodes_vm_count_get_params), 10, PMX_GET, 2, 0, 0},
     /* 5 POST /nodes/{node}/vm/{vmid}/count */
-    {403, 433, 228, 19, 2, sizeof(pve_nodes_vm_count_post_params), 11, PMX_POST, 2, 0, 0},
+    {380, 433, 228, 19, 2, sizeof(pve_nodes_vm_count_post_params), 11, PMX_POST, 2, 0, 0},
     /* 6 GET /nodes/{node}/vm/{vmid}/feature */
-    {482, 457, 235, 21, 2, sizeof(pve_nodes_vm_feature_get_params), 12, PMX_GET, 2, 0, 0},
+    {457, 489, 235, 21, 2, sizeof(pve_nodes_vm_feature_get_params), 12, PMX_GET, 2, 0, 0},
     /* 7 POST /nodes/{node}/vm/{vmid}/status/start */
-    {553, 522, 284, 23, 4, sizeof(pve_nodes_vm_status_start_post_params), 13, PMX_POST, 2, 0, 0},
+    {522, 559, 284, 23, 4, sizeof(pve_nodes_vm_status_start_post_params), 13, PMX_POST, 2, 0, 0},
     /* 8 DELETE /tasks/{upid}/log */
-    {616, 595, 291, 27, 1, sizeof(pve_tasks_log_delete_params), 14, PMX_DELETE, 1, 0, 0},
+    {595, 613, 291, 27, 1, sizeof(pve_tasks_log_delete_params), 14, PMX_DELETE, 1, 0, 0},
     /* 9 GET /tasks/{upid}/log */
-    {616, 639, 298, 28, 2, sizeof(pve_tasks_log_text_get_params), 15, PMX_GET, 1, 0, 0},
+    {595, 639, 298, 28, 2, sizeof(pve_tasks_log_text_get_params), 15, PMX_GET, 1, 0, 0},
     /* 10 GET /version */
-    {678, 662, 308, 30, 0, sizeof(pve_version_get_params), 16, PMX_GET, 0, 0, 0},
+    {662, 671, 308, 30, 0, sizeof(pve_version_get_params), 16, PMX_GET, 0, 0, 0},
 };
 const size_t pmx__gen_n_methods = 11;
 
@@ -132,7 +132,7 @@ const struct pmx_type_desc pmx__gen_types[] = {
 const struct pmx_field_desc pmx__gen_fields[] = {
     {706, 706, 0, offsetof(pve_nodes_get_item, cpu), 0, 0, 0, 0, PMX_KIND_OPT_F64, 0},
     {710, 710, 0, offsetof(pve_nodes_get_item, maxcpu), 0, 0, 0, 0, PMX_KIND_OPT_I64, 0},
-    {31, 31, 21, offsetof(pve_nodes_get_item, node), 0, 0, 0, 0, PMX_KIND_STRING, 0},
+    {22, 22, 21, offsetof(pve_nodes_get_item, node), 0, 0, 0, 0, PMX_KIND_STRING, 0},
     {717, 717, 0, offsetof(pve_nodes_get_item, online), 0, 0, 0, 0, PMX_KIND_OPT_BOOL, 0},
     {724, 724, 0, offsetof(pve_nodes_get_item, uptime), 0, 0, 0, 0, PMX_KIND_I64, 0},
     {752, 752, 0, offsetof(pve_nodes_get_result, items), offsetof(pve_nodes_get_result, n), 1, 0, 0, PMX_KIND_ARRAY, 0},
@@ -142,12 +142,12 @@ const struct pmx_field_desc pmx__gen_fields[] = {
     {819, 819, 0, offsetof(pve_nodes_vm_vmid_get_result, disks), offsetof(pve_nodes_vm_vmid_get_result, n_disks), 7, 0, 0, PMX_KIND_ARRAY, 0},
     {825, 825, 0, offsetof(pve_nodes_vm_vmid_get_result, extra), 0, 0, 0, 0, PMX_KIND_RAW, 0},
     {831, 831, 329, offsetof(pve_nodes_vm_vmid_get_result, ha), 0, 0, 0, 0, PMX_KIND_RAW, 0},
-    {843, 834, 346, offsetof(pve_nodes_vm_vmid_get_result, mem_used), 0, 0, 0, 0, PMX_KIND_OPT_I64, 0},
-    {318, 318, 354, offsetof(pve_nodes_vm_vmid_get_result, net), 0, 0, 0, 0, PMX_KIND_OPT_BOOL, 0},
-    {318, 852, 170, offsetof(pve_nodes_vm_vmid_get_result, net_n), 0, 0, 3, 4, PMX_KIND_STRING, 0},
+    {834, 843, 346, offsetof(pve_nodes_vm_vmid_get_result, mem_used), 0, 0, 0, 0, PMX_KIND_OPT_I64, 0},
+    {284, 284, 354, offsetof(pve_nodes_vm_vmid_get_result, net), 0, 0, 0, 0, PMX_KIND_OPT_BOOL, 0},
+    {284, 852, 170, offsetof(pve_nodes_vm_vmid_get_result, net_n), 0, 0, 3, 4, PMX_KIND_STRING, 0},
     {858, 858, 0, offsetof(pve_nodes_vm_vmid_get_result, pids), offsetof(pve_nodes_vm_vmid_get_result, n_pids), 8, 0, 0, PMX_KIND_ARRAY, 0},
     {863, 863, 0, offsetof(pve_nodes_vm_vmid_get_result, status), 0, 0, 0, 0, PMX_KIND_STRING, 0},
-    {353, 353, 0, offsetof(pve_nodes_vm_vmid_get_result, tags), offsetof(pve_nodes_vm_vmid_get_result, n_tags), 9, 0, 0, PMX_KIND_ARRAY, 0},
+    {345, 345, 0, offsetof(pve_nodes_vm_vmid_get_result, tags), offsetof(pve_nodes_vm_vmid_get_result, n_tags), 9, 0, 0, PMX_KIND_ARRAY, 0},
     {905, 905, 0, offsetof(pve_nodes_vm_vmid_get_result_agent, enabled), 0, 0, 0, 0, PMX_KIND_BOOL, 0},
     {913, 913, 0, offsetof(pve_nodes_vm_vmid_get_result_agent, version), 0, 0, 0, 0, PMX_KIND_STRING, 0},
     {956, 956, 0, offsetof(pve_nodes_vm_vmid_get_result_disks, id), 0, 0, 0, 0, PMX_KIND_STRING, 0},
@@ -166,8 +166,8 @@ const struct pmx_field_desc pmx__gen_fields[] = {
 const struct pmx_propstr_desc pmx__gen_propstrs[] = {
     {1190, 0, sizeof(pve_fmt_task_log_options), 0, 2},
     {1226, 0, sizeof(pve_fmt_vm_ipconfig0), 2, 2},
-    {1280, 1274, sizeof(pve_fmt_vm_net), 4, 7},
-    {1370, 1365, sizeof(pve_fmt_vm_scsi0), 11, 5},
+    {1274, 1289, sizeof(pve_fmt_vm_net), 4, 7},
+    {1365, 1382, sizeof(pve_fmt_vm_scsi0), 11, 5},
 };
 const size_t pmx__gen_n_propstrs = 4;
 
@@ -177,26 +177,26 @@ const size_t pmx__gen_n_propstrs = 4;
 const struct pmx_propkey_desc pmx__gen_keys[] = {
     {1215, 1215, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, offsetof(pve_fmt_task_log_options, limit), PMX_PARAM_INTEGER, PMX_PROPKEY_REQUIRED | PMX_PROPKEY_HAS_MIN}, /* task_log_options.limit */
     {1221, 1221, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, offsetof(pve_fmt_task_log_options, tail), PMX_PARAM_BOOLEAN, 0}, /* task_log_options.tail */
-    {1255, 1255, 0, 0, 1250, 0, 0, 1247, 0, 0, 0, 0, 0, 0, 0, 0, offsetof(pve_fmt_vm_ipconfig0, gw), PMX_PARAM_STRING, 0}, /* vm_ipconfig0.gw */
-    {1247, 1247, 0, 0, 1258, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, offsetof(pve_fmt_vm_ipconfig0, ip), PMX_PARAM_STRING, 0}, /* vm_ipconfig0.ip */
+    {1247, 1247, 0, 0, 1250, 0, 0, 1255, 0, 0, 0, 0, 0, 0, 0, 0, offsetof(pve_fmt_vm_ipconfig0, gw), PMX_PARAM_STRING, 0}, /* vm_ipconfig0.gw */
+    {1255, 1255, 0, 0, 1258, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, offsetof(pve_fmt_vm_ipconfig0, ip), PMX_PARAM_STRING, 0}, /* vm_ipconfig0.ip */
     {1295, 1295, 0, 0, 0, 0, 0, 0, 0, 0, 391, 0, 0, 0, 0, 0, offsetof(pve_fmt_vm_net, bridge), PMX_PARAM_STRING, 0}, /* vm_net.bridge */
-    {1310, 0, 0, 0, 0, 1302, 1274, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PROPKEY_ALIAS}, /* vm_net.e1000 */
-    {1318, 1318, 0, 0, 0, 0, 0, 0, 1316, 0, 399, 0, 0, 0, 0, 0, offsetof(pve_fmt_vm_net, firewall), PMX_PARAM_BOOLEAN, 0}, /* vm_net.firewall */
-    {1302, 1302, 0, 0, 1345, 0, 0, 0, 0, 1327, 412, 0, 0, 0, 0, 0, offsetof(pve_fmt_vm_net, macaddr), PMX_PARAM_STRING, 0}, /* vm_net.macaddr */
-    {1274, 1274, 0, 0, 0, 0, 0, 0, 0, 0, 425, 0, 0, 0, 2, 2, offsetof(pve_fmt_vm_net, model), PMX_PARAM_STRING, PMX_PROPKEY_REQUIRED | PMX_PROPKEY_DEFAULT_KEY}, /* vm_net.model */
+    {1302, 0, 0, 0, 0, 1308, 1289, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PROPKEY_ALIAS}, /* vm_net.e1000 */
+    {1316, 1316, 0, 0, 0, 0, 0, 0, 1325, 0, 399, 0, 0, 0, 0, 0, offsetof(pve_fmt_vm_net, firewall), PMX_PARAM_BOOLEAN, 0}, /* vm_net.firewall */
+    {1308, 1308, 0, 0, 1327, 0, 0, 0, 0, 1336, 412, 0, 0, 0, 0, 0, offsetof(pve_fmt_vm_net, macaddr), PMX_PARAM_STRING, 0}, /* vm_net.macaddr */
+    {1289, 1289, 0, 0, 0, 0, 0, 0, 0, 0, 425, 0, 0, 0, 2, 2, offsetof(pve_fmt_vm_net, model), PMX_PARAM_STRING, PMX_PROPKEY_REQUIRED | PMX_PROPKEY_DEFAULT_KEY}, /* vm_net.model */
     {1361, 1361, 0, 0, 0, 0, 0, 0, 0, 0, 436, 1, 4094, 0, 0, 0, offsetof(pve_fmt_vm_net, tag), PMX_PARAM_INTEGER, PMX_PROPKEY_HAS_MIN | PMX_PROPKEY_HAS_MAX}, /* vm_net.tag */
-    {1354, 0, 0, 0, 0, 1302, 1274, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PROPKEY_ALIAS}, /* vm_net.virtio */
+    {1354, 0, 0, 0, 0, 1308, 1289, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PROPKEY_ALIAS}, /* vm_net.virtio */
     {1402, 1402, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 2, offsetof(pve_fmt_vm_scsi0, cache), PMX_PARAM_STRING, 0}, /* vm_scsi0.cache */
-    {1365, 1365, 0, 0, 1408, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, offsetof(pve_fmt_vm_scsi0, file), PMX_PARAM_STRING, PMX_PROPKEY_REQUIRED | PMX_PROPKEY_DEFAULT_KEY}, /* vm_scsi0.file */
+    {1382, 1382, 0, 0, 1408, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, offsetof(pve_fmt_vm_scsi0, file), PMX_PARAM_STRING, PMX_PROPKEY_REQUIRED | PMX_PROPKEY_DEFAULT_KEY}, /* vm_scsi0.file */
     {1433, 1433, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, offsetof(pve_fmt_vm_scsi0, mbps), PMX_PARAM_NUMBER, PMX_PROPKEY_HAS_MIN}, /* vm_scsi0.mbps */
     {959, 959, 0, 0, 1438, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, offsetof(pve_fmt_vm_scsi0, size), PMX_PARAM_STRING, PMX_PROPKEY_DISK_SIZE}, /* vm_scsi0.size */
-    {1448, 0, 0, 0, 0, 1365, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PROPKEY_ALIAS}, /* vm_scsi0.volume */
+    {1448, 0, 0, 0, 0, 1382, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PROPKEY_ALIAS}, /* vm_scsi0.volume */
 };
 
 /* Enum values (pool offsets), lists shared between parameters and keys. */
 const uint32_t pmx__gen_enums[] = {
     /* 0 */ 322, 326,
-    /* 2 */ 1310, 1354,
+    /* 2 */ 1302, 1354,
     /* 4 */ 1387, 1392,
 };
 
@@ -213,56 +213,56 @@ const size_t pmx__gen_n_secret_results = 0;
 /* The string pool: 111 strings, 1455 bytes. */
 const char pmx__gen_pool[] =
     "\0"
-    "pve_nodes_get\0"
     "/nodes\0"
-    "pve-node\0"
+    "pve_nodes_get\0"
     "node\0"
-    "pve_nodes_node_get\0"
+    "pve-node\0"
     "/nodes/{node}\0"
-    "pve-vmid\0"
+    "pve_nodes_node_get\0"
     "vmid\0"
+    "pve-vmid\0"
     "full\0"
-    "pve_nodes_vm_vmid_get\0"
     "/nodes/{node}/vm/{vmid}\0"
-    "balloon_mib\0"
+    "pve_nodes_vm_vmid_get\0"
     "balloon\0"
-    "1\0"
+    "balloon_mib\0"
     "cores\0"
-    "default_\0"
+    "1\0"
     "default\0"
-    "pve-configid-list\0"
-    "delete_\0"
+    "default_\0"
     "delete\0"
+    "delete_\0"
+    "pve-configid-list\0"
     "force\0"
-    "mini-ipconfig\0"
     "ipconfig0\0"
-    "^([a-z][a-z0-9-]*)$\0"
-    "[a-z][a-z0-9\\-]*\0"
+    "mini-ipconfig\0"
     "name\0"
-    "[model=]<enum> [,bridge=<bridge>]\0"
+    "[a-z][a-z0-9\\-]*\0"
+    "^([a-z][a-z0-9-]*)$\0"
     "net\0"
+    "[model=]<enum> [,bridge=<bridge>]\0"
     "l26\0"
     "win11\0"
     "ostype\0"
     "scsi0\0"
-    "pve-tag\0"
     "tags\0"
+    "pve-tag\0"
     "pve_nodes_vm_vmid_put\0"
-    "pve_nodes_vm_count_get\0"
     "/nodes/{node}/vm/{vmid}/count\0"
+    "pve_nodes_vm_count_get\0"
     "pve_nodes_vm_count_post\0"
-    "pve_nodes_vm_feature_get\0"
     "/nodes/{node}/vm/{vmid}/feature\0"
+    "pve_nodes_vm_feature_get\0"
     "timeout\0"
-    "pve_nodes_vm_status_start_post\0"
     "/nodes/{node}/vm/{vmid}/status/start\0"
+    "pve_nodes_vm_status_start_post\0"
     "upid\0"
-    "pve_tasks_log_delete\0"
     "/tasks/{upid}/log\0"
+    "pve_tasks_log_delete\0"
     "opts\0"
     "pve_tasks_log_text_get\0"
-    "pve_version_get\0"
     "/version\0"
+    "pve_version_get\0"
     "pve_nodes_get_item\0"
     "cpu\0"
     "maxcpu\0"
@@ -276,8 +276,8 @@ const char pmx__gen_pool[] =
     "disks\0"
     "extra\0"
     "ha\0"
-    "mem_used\0"
     "mem-used\0"
+    "mem_used\0"
     "net_n\0"
     "pids\0"
     "status\0"
@@ -300,23 +300,23 @@ const char pmx__gen_pool[] =
     "limit\0"
     "tail\0"
     "pve_fmt_vm_ipconfig0\0"
-    "ip\0"
-    "ipv4\0"
     "gw\0"
+    "ipv4\0"
+    "ip\0"
     "pve-ipv4-config\0"
-    "model\0"
     "pve_fmt_vm_net\0"
+    "model\0"
     "bridge\0"
-    "macaddr\0"
     "e1000\0"
-    "0\0"
+    "macaddr\0"
     "firewall\0"
-    "XX:XX:XX:XX:XX:XX\0"
+    "0\0"
     "mac-addr\0"
+    "XX:XX:XX:XX:XX:XX\0"
     "virtio\0"
     "tag\0"
-    "file\0"
     "pve_fmt_vm_scsi0\0"
+    "file\0"
     "none\0"
     "writeback\0"
     "cache\0"
