@@ -136,14 +136,13 @@ int cli_download(const opts *o, int argc, char **argv) {
     pmx_params *p = pmx_params_new();
     if (!p)
         return EXIT_API;
-    for (int i = 2; i < argc; i++) {
+    for (int i = 2; i < argc; i += 2) { /* --name value pairs */
         if (strncmp(argv[i], "--", 2) != 0 || !argv[i][2] || i + 1 >= argc) {
             fprintf(stderr, "pmx: parameters are --name value\n");
             pmx_params_free(p);
             return EXIT_USAGE;
         }
         pmx_params_add_str(p, argv[i] + 2, argv[i + 1]);
-        i++;
     }
     pmx_client *c = NULL;
     int rc = cli_make_client(o, &c);
