@@ -60,17 +60,8 @@ static void expect_err(req r, const char *msg) {
 
 /* ---- introspection -------------------------------------------------------------------------- */
 
-static pmx_method_info MI(const pmx_method_desc *d) {
-    pmx_method_info i = PMX_OPTS_INIT(pmx_method_info);
-    ck_assert_int_eq(pmx_method_describe(d, &i), PMX_OK);
-    return i;
-}
-
-static pmx_param_info PI(const pmx_param_desc *p) {
-    pmx_param_info i = PMX_OPTS_INIT(pmx_param_info);
-    ck_assert_int_eq(pmx_param_describe(p, &i), PMX_OK);
-    return i;
-}
+#define MI test_method_info
+#define PI test_param_info
 
 START_TEST(test_table_consistent) {
     size_t n = pmx_method_count();

@@ -291,11 +291,7 @@ static pmx_propkey_info KI(const pmx_propkey_desc *k) {
     return i;
 }
 
-static pmx_param_info PI(const pmx_param_desc *p) {
-    pmx_param_info i = PMX_OPTS_INIT(pmx_param_info);
-    ck_assert_int_eq(pmx_param_describe(p, &i), PMX_OK);
-    return i;
-}
+#define PI test_param_info
 
 START_TEST(test_tables) {
     ck_assert_uint_eq(pmx_propstr_count(), PMX_GEN_PROPSTR_COUNT);

@@ -69,6 +69,11 @@ void test_totp(const char *base32_secret, long t, char out[7]);
 int test_decode_diff(const char *method, const char *body, size_t len, const void *typed,
                      const char *label);
 
+/* Descriptor attributes for tests (pmx_*_describe with the full info size; ck_assert on
+ * failure). */
+pmx_method_info test_method_info(const pmx_method_desc *d);
+pmx_param_info test_param_info(const pmx_param_desc *p);
+
 /* The build directory (PMX_BUILD, default "build"). */
 const char *test_build_dir(void);
 
