@@ -335,6 +335,55 @@ START_TEST(test_items_and_no_body) {
 }
 END_TEST
 
+/* A typed GET cut mid-body is retried and decoded afresh (the incremental decoder restarts);
+ * once elements went to an item callback the call is not retried. */
+static int count_only(pmx_call *call, const void *item, size_t index, void *ud) {
+    (void)call;
+    (void)item;
+    (void)index;
+    (*(size_t *)ud)++;
+    return 0;
+}
+
+START_TEST(test_stream_restarts_on_retry) {
+    pmx_client *c = test_client(&g_mock, "token");
+    pmx_client_set_compression(c, 0); /* a plain body: the cut lands inside the elements */
+    pmx_call *call = NULL;
+    ck_assert_int_eq(pve_cluster_resources_get(c, NULL, NULL, NULL, &call), PMX_OK);
+    ck_assert_int_eq(pmx_call_wait(call), PMX_OK);
+    size_t n = pve_cluster_resources_get_result_of(call)->n;
+    pmx_call_unref(call);
+    mock_faults(&g_mock, "{\"close_mid_response\":1}");
+    ck_assert_int_eq(pve_cluster_resources_get(c, NULL, NULL, NULL, &call), PMX_OK);
+    ck_assert_int_eq(pmx_call_wait(call), PMX_OK);
+    const pve_cluster_resources_get_result *r = pve_cluster_resources_get_result_of(call);
+    ck_assert_uint_eq(r->n, n); /* not twice the first half */
+    ck_assert_ptr_nonnull(r->items[n - 1]->id);
+    pmx_call_unref(call);
+    /* item mode: what was handed over cannot be taken back */
+    size_t seen = 0;
+    pmx_call_opts o = PMX_OPTS_INIT(pmx_call_opts);
+    o.on_item = count_only;
+    o.item_userdata = &seen;
+    mock_faults(&g_mock, "{\"close_mid_response\":1}");
+    ck_assert_int_eq(pmx_method_start(c, M("pve_cluster_resources_get"), NULL, NULL, &o, NULL, NULL,
+                                      &call),
+                     PMX_OK);
+    ck_assert_int_ne(pmx_call_wait(call), PMX_OK);
+    ck_assert_uint_gt(seen, 0);
+    ck_assert_uint_lt(seen, n);
+    pmx_call_unref(call);
+    mock_reset(&g_mock);
+    /* no element callback together with a body sink */
+    o.write_fn = NULL;
+    o.output_path = "/dev/null";
+    ck_assert_int_eq(pmx_method_start(c, M("pve_cluster_resources_get"), NULL, NULL, &o, NULL, NULL,
+                                      &call),
+                     PMX_EINVAL);
+    pmx_client_free(c);
+}
+END_TEST
+
 /* ---- compression ---------------------------------------------------------------------------------- */
 
 START_TEST(test_compression_per_client) {
@@ -495,6 +544,7 @@ static Suite *genv2_suite(void) {
     tcase_add_test(t, test_secret_typed_call_flagged);
     tcase_add_test(t, test_items_and_no_body);
     tcase_add_test(t, test_compression_per_client);
+    tcase_add_test(t, test_stream_restarts_on_retry);
     suite_add_tcase(s, t);
     return s;
 }
