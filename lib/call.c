@@ -422,8 +422,13 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud) {
             call->sink_started = 1; /* elements handed over cannot be taken back: no retry */
         if (r == PMX_ECANCELLED || call->state != CALL_RUNNING)
             return 0; /* the item callback stopped the call */
-        if (!pmx__stream_wants_body(call->stream))
+        if (!pmx__stream_wants_body(call->stream)) {
+            if (pmx__stream_fed(call->stream) > c->max_response) { /* bodies without a length */
+                call->toobig = 1;
+                return 0;
+            }
             return len;
+        }
     }
     if (len > c->max_response - call->resp.len) {
         call->toobig = 1;

@@ -1266,6 +1266,7 @@ struct pmx__stream {
     size_t n, vcap;
     memo *mm;
     int stopped; /* the item callback asked to stop */
+    uint64_t fed; /* body bytes so far */
 };
 
 pmx__stream *pmx__stream_new(const void *typed_ctx, pmx_call *call, pmx_item_fn on_item,
@@ -1752,6 +1753,7 @@ static int stream_run(pmx__stream *s) {
 }
 
 int pmx__stream_feed(pmx__stream *s, const char *p, size_t n) {
+    s->fed += n;
     if (s->state == S_FAILED)
         return s->stopped ? PMX_ECANCELLED : s->d.rc;
     /* drop what is consumed: the window keeps only the value in progress */
@@ -1843,3 +1845,5 @@ int pmx__stream_stopped(const pmx__stream *s) { return s && s->stopped; }
 int pmx__stream_delivered(const pmx__stream *s) { return s && s->on_item && s->n; }
 
 int pmx__stream_wants_body(const pmx__stream *s) { return !s || s->keep_body; }
+
+uint64_t pmx__stream_fed(const pmx__stream *s) { return s ? s->fed : 0; }

@@ -111,6 +111,7 @@ int pmx__stream_finish(pmx__stream *s, const char *kept_body, pmx__body *b, char
 int pmx__stream_stopped(const pmx__stream *s);
 int pmx__stream_delivered(const pmx__stream *s); /* elements went to the item callback */
 int pmx__stream_wants_body(const pmx__stream *s);
+uint64_t pmx__stream_fed(const pmx__stream *s); /* body bytes fed so far */
 void pmx__stream_reset(pmx__stream *s);
 void pmx__stream_free(pmx__stream *s);
 

@@ -316,6 +316,15 @@ START_TEST(test_items_and_no_body) {
     ck_assert_uint_eq(stop.n, 3);
     ck_assert_str_eq(pmx_call_error(call), "stopped by the item callback");
     pmx_call_unref(call);
+    /* the response cap still bounds a body that is not kept */
+    pmx_client *small = test_client(&g_mock, "token");
+    ck_assert_int_eq(pmx_client_set_max_response(small, 200), PMX_OK);
+    pmx_call_opts nk = PMX_OPTS_INIT(pmx_call_opts);
+    nk.flags = PMX_CALL_NO_BODY;
+    ck_assert_int_eq(pmx_method_start(small, d, NULL, NULL, &nk, NULL, NULL, &call), PMX_OK);
+    ck_assert_int_eq(pmx_call_wait(call), PMX_ETOOBIG);
+    pmx_call_unref(call);
+    pmx_client_free(small);
     /* generic calls have no typed result to stream */
     ck_assert_int_eq(pmx_call_start_ex(c, PMX_GET, "/cluster/resources", NULL, &o, NULL, NULL, &call),
                      PMX_EINVAL);

@@ -79,7 +79,8 @@ enum {
     PMX_CALL_IDEMPOTENT = 1u << 1,
     /* Typed calls (pmx_method_start()): keep only the decoded result, not the raw response body
      * of a successful answer (pmx_call_body() and pmx_call_data() give NULL then); with on_item,
-     * a listing of any size is decoded in constant memory. Error bodies are always kept. */
+     * a listing of any size is decoded in constant memory (the client's response cap,
+     * pmx_client_set_max_response(), still bounds the body). Error bodies are always kept. */
     PMX_CALL_NO_BODY = 1u << 2
 };
 
