@@ -13,12 +13,17 @@
 
 #include "internal.h"
 
+/* Numeric bounds and string lengths, shared (most parameters and keys have none). */
+typedef struct pmx__bounds {
+    double minimum, maximum;
+    int32_t min_length, max_length;
+} pmx__bounds;
+
 /* A distinct parameter definition, shared by every method with an identical parameter. */
 typedef struct pmx__pdef {
     uint32_t name, c_name, pattern, posix, format, typetext, dflt; /* pool */
     uint32_t desc;                                                 /* docs pool */
-    double minimum, maximum;
-    int32_t min_length, max_length;
+    uint16_t bounds;             /* pmx__gen_bounds index + 1, 0: none */
     uint16_t enum_first, n_enum; /* pmx__gen_enums[enum_first ..] */
     uint16_t propstr;            /* format index + 1, 0: none */
     uint16_t count;              /* indexed: number of slots */
@@ -56,7 +61,7 @@ struct pmx_type_desc {
 struct pmx_field_desc {
     uint32_t name, c_name; /* pool */
     uint32_t desc;         /* docs pool */
-    uint32_t offset, count_offset;
+    uint16_t offset, count_offset;
     uint16_t type;    /* pmx__gen_types index + 1 */
     uint16_t propstr; /* format index + 1 */
     uint16_t count;   /* indexed: slots */
@@ -73,9 +78,8 @@ struct pmx_propstr_desc {
 /* A key of a property-string format. */
 struct pmx_propkey_desc {
     uint32_t name, c_name, pattern, posix, format, alias, key_alias, requires, dflt, fmt_desc;
-    uint32_t desc; /* docs pool */
-    double minimum, maximum;
-    int32_t max_length;
+    uint32_t desc;   /* docs pool */
+    uint16_t bounds; /* pmx__gen_bounds index + 1, 0: none */
     uint16_t enum_first, n_enum;
     uint16_t offset;
     uint8_t type, flags;
@@ -84,6 +88,7 @@ struct pmx_propkey_desc {
 extern const char pmx__gen_pool[];
 extern const char pmx__gen_docs[];
 extern const uint32_t pmx__gen_enums[];
+extern const pmx__bounds pmx__gen_bounds[];
 extern const pmx__pdef pmx__gen_pdefs[];
 extern const struct pmx_param_desc pmx__gen_params[];
 extern const struct pmx_method_desc pmx__gen_methods[];
@@ -119,6 +124,12 @@ static inline size_t pmx__elem_size(uint32_t k) {
            : k == PMX_KIND_BOOL ? sizeof(int)
            : k == PMX_KIND_F64 ? sizeof(double)
                                : sizeof(void *);
+}
+
+/* Bounds by index + 1 (none: all zero). */
+static inline const pmx__bounds *pmx__bounds_of(uint16_t idx1) {
+    static const pmx__bounds none;
+    return idx1 ? &pmx__gen_bounds[idx1 - 1] : &none;
 }
 
 static inline const pmx_propstr_desc *pmx__propstr(uint16_t idx1) {

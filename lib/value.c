@@ -266,10 +266,11 @@ void pmx__constraints_of_param(const pmx_param_desc *p, pmx__constraints *k) {
         k->flags |= PMX__HAS_MIN_LENGTH;
     if (d->flags & PMX_PARAM_HAS_MAX_LENGTH)
         k->flags |= PMX__HAS_MAX_LENGTH;
-    k->minimum = d->minimum;
-    k->maximum = d->maximum;
-    k->min_length = d->min_length;
-    k->max_length = d->max_length;
+    const pmx__bounds *b = pmx__bounds_of(d->bounds);
+    k->minimum = b->minimum;
+    k->maximum = b->maximum;
+    k->min_length = b->min_length;
+    k->max_length = b->max_length;
     k->enums = d->n_enum ? &pmx__gen_enums[d->enum_first] : NULL;
     k->n_enum = d->n_enum;
     k->posix = pmx__str(d->posix);
@@ -289,9 +290,10 @@ void pmx__constraints_of_key(const pmx_propkey_desc *p, pmx__constraints *k) {
         k->flags |= PMX__HAS_MAX_LENGTH;
     if (p->flags & PMX_PROPKEY_DISK_SIZE)
         k->flags |= PMX__DISK_SIZE;
-    k->minimum = p->minimum;
-    k->maximum = p->maximum;
-    k->max_length = p->max_length;
+    const pmx__bounds *b = pmx__bounds_of(p->bounds);
+    k->minimum = b->minimum;
+    k->maximum = b->maximum;
+    k->max_length = b->max_length;
     k->enums = p->n_enum ? &pmx__gen_enums[p->enum_first] : NULL;
     k->n_enum = p->n_enum;
     k->posix = pmx__str(p->posix);

@@ -144,6 +144,32 @@ static size_t enum_add(const cJSON *en, const char *ctx, size_t *n_out) {
     return first;
 }
 
+/* ---- shared bounds ------------------------------------------------------------------------------- */
+
+static sb g_bounds_text;
+static char **g_bounds_keys;
+static size_t g_nbounds, g_capbounds;
+
+/* Index + 1 of the bounds (minimum, maximum, min_length, max_length) in pmx__gen_bounds; 0 when
+ * none is set. */
+static size_t bounds_of(double mn, double mx, double mnl, double mxl) {
+    if (!mn && !mx && !mnl && !mxl)
+        return 0;
+    sb key = {0};
+    sb_printf(&key, "{%.17g, %.17g, %.0f, %.0f}", mn, mx, mnl, mxl);
+    for (size_t i = 0; i < g_nbounds; i++)
+        if (!strcmp(g_bounds_keys[i], key.d)) {
+            sb_free(&key);
+            return i + 1;
+        }
+    g_bounds_keys = grow(g_bounds_keys, &g_capbounds, g_nbounds, sizeof *g_bounds_keys);
+    g_bounds_keys[g_nbounds] = key.d;
+    sb_printf(&g_bounds_text, "    %s, /* %zu */\n", key.d, g_nbounds + 1);
+    if (++g_nbounds > UINT16_MAX - 1)
+        die("too many distinct bounds for the tables");
+    return g_nbounds;
+}
+
 /* ---- parameter definitions --------------------------------------------------------------------- */
 
 static const char *const type_enum[] = {"0", "PMX_PARAM_STRING", "PMX_PARAM_INTEGER",
@@ -222,8 +248,9 @@ static size_t pdef_of(gmethod *m, gparam *g) {
     uint32_t o[7];
     pool_add_all(&g_pool, strs, o, 7);
     uint32_t doc = pool_add(&g_docs, jstr(g->js, "description"));
-    sb_printf(&rec, "{%u, %u, %u, %u, %u, %u, %u, %u, %.17g, %.17g, %.0f, %.0f, %zu, %zu, %d, %d, %s, %s, %s}",
-              o[0], o[1], o[2], o[3], o[4], o[5], o[6], doc, mn, mx, mnl, mxl, enum_first,
+    size_t bounds = bounds_of(mn, mx, mnl, mxl);
+    sb_printf(&rec, "{%u, %u, %u, %u, %u, %u, %u, %u, %zu, %zu, %zu, %d, %d, %s, %s, %s}",
+              o[0], o[1], o[2], o[3], o[4], o[5], o[6], doc, bounds, enum_first,
               n_enum, g->fmt, g->count, flags_text(&fl), type_enum[g->type],
               type_enum[g->item_type]);
     if (en)
@@ -392,10 +419,10 @@ void emit_tables(gout *o) {
             uint32_t ko[10];
             pool_add_all(&g_pool, kstrs, ko, 10);
             uint32_t kdoc = pool_add(&g_docs, jstr(j, "description"));
-            sb_printf(&keys, "    {%u, %u, %u, %u, %u, %u, %u, %u, %u, %u, %u, %.17g, %.17g, %.0f, "
-                             "%zu, %zu, ",
-                      ko[0], ko[1], ko[2], ko[3], ko[4], ko[5], ko[6], ko[7], ko[8], ko[9], kdoc, mn,
-                      mx, mxl, enum_first, n_enum);
+            size_t kb = bounds_of(mn, mx, 0, mxl);
+            sb_printf(&keys, "    {%u, %u, %u, %u, %u, %u, %u, %u, %u, %u, %u, %zu, %zu, %zu, ",
+                      ko[0], ko[1], ko[2], ko[3], ko[4], ko[5], ko[6], ko[7], ko[8], ko[9], kdoc, kb,
+                      enum_first, n_enum);
             if (key->cname[0])
                 sb_printf(&keys, "offsetof(%s, %s), ", f->name, key->cname);
             else
@@ -455,9 +482,9 @@ void emit_tables(gout *o) {
     sb_puts(&c, "/* Compact tables of the generated bindings (record layouts and conventions: "
                 "lib/tables.h).\n * Strings are offsets into pmx__gen_pool, descriptions into "
                 "pmx__gen_docs (lib/gen/docs.c). */\n#include \"tables.h\"\n\n#include <stddef.h>\n\n");
-    sb_puts(&c, "/* name, c_name, pattern, posix, format, typetext, default, description, minimum, "
-                "maximum,\n * min_length, max_length, enum_first, n_enum, propstr, count, flags, "
-                "type, item_type */\nconst pmx__pdef pmx__gen_pdefs[] = {\n");
+    sb_puts(&c, "/* name, c_name, pattern, posix, format, typetext, default, description, bounds,\n"
+                " * enum_first, n_enum, propstr, count, flags, type, item_type */\n"
+                "const pmx__pdef pmx__gen_pdefs[] = {\n");
     sb_put(&c, g_pdef_text.d, g_pdef_text.n);
     sb_puts(&c, "};\n\n/* definition, method, offset (path: position), count_offset */\n"
                 "const struct pmx_param_desc pmx__gen_params[] = {\n");
@@ -482,11 +509,16 @@ void emit_tables(gout *o) {
         sb_puts(&c, "    {0, 0, 0, 0, 0},\n");
     sb_printf(&c, "};\nconst size_t pmx__gen_n_propstrs = %zu;\n\n", g_nfmt);
     sb_puts(&c, "/* name, c_name, pattern, posix, format, alias, key_alias, requires, default,\n"
-                " * format_description, description, minimum, maximum, max_length, enum_first, "
+                " * format_description, description, bounds, enum_first, "
                 "n_enum, offset,\n * type, flags */\nconst struct pmx_propkey_desc pmx__gen_keys[] = {\n");
     sb_put(&c, keys.d, keys.n);
     if (!nkeys)
         sb_puts(&c, "    {0},\n");
+    sb_puts(&c, "};\n\n/* minimum, maximum, min_length, max_length: shared by parameters and keys. */\n"
+                "const pmx__bounds pmx__gen_bounds[] = {\n");
+    sb_put(&c, g_bounds_text.d, g_bounds_text.n);
+    if (!g_nbounds)
+        sb_puts(&c, "    {0, 0, 0, 0},\n");
     sb_puts(&c, "};\n\n/* Enum values (pool offsets), lists shared between parameters and keys. */\n"
                 "const uint32_t pmx__gen_enums[] = {\n");
     sb_put(&c, g_enum_text.d, g_enum_text.n);
@@ -523,6 +555,10 @@ void emit_tables(gout *o) {
     sb_free(&secrets);
     sb_free(&g_pdef_text);
     sb_free(&g_enum_text);
+    sb_free(&g_bounds_text);
+    for (size_t i = 0; i < g_nbounds; i++)
+        free(g_bounds_keys[i]);
+    free(g_bounds_keys);
     for (size_t i = 0; i < g_npdef; i++)
         free(g_pdef_keys[i]);
     free(g_pdef_keys);

@@ -5,31 +5,31 @@
 
 #include <stddef.h>
 
-/* name, c_name, pattern, posix, format, typetext, default, description, minimum, maximum,
- * min_length, max_length, enum_first, n_enum, propstr, count, flags, type, item_type */
+/* name, c_name, pattern, posix, format, typetext, default, description, bounds,
+ * enum_first, n_enum, propstr, count, flags, type, item_type */
 const pmx__pdef pmx__gen_pdefs[] = {
-    /* 0 node */ {22, 22, 0, 0, 27, 0, 0, 21, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_REQUIRED, PMX_PARAM_STRING, PMX_PARAM_STRING},
-    /* 1 node */ {22, 22, 0, 0, 27, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_REQUIRED, PMX_PARAM_STRING, PMX_PARAM_STRING},
-    /* 2 vmid */ {69, 69, 0, 0, 74, 0, 0, 0, 100, 999999999, 0, 0, 0, 0, 0, 0, PMX_PARAM_REQUIRED | PMX_PARAM_HAS_MIN | PMX_PARAM_HAS_MAX, PMX_PARAM_INTEGER, PMX_PARAM_INTEGER},
-    /* 3 full */ {83, 83, 0, 0, 0, 0, 0, 61, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_BOOLEAN, PMX_PARAM_BOOLEAN},
-    /* 4 vmid */ {69, 69, 0, 0, 0, 0, 0, 0, 100, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_REQUIRED | PMX_PARAM_HAS_MIN, PMX_PARAM_INTEGER, PMX_PARAM_INTEGER},
-    /* 5 balloon */ {134, 142, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_HAS_MIN, PMX_PARAM_NUMBER, PMX_PARAM_NUMBER},
-    /* 6 cores */ {154, 154, 0, 0, 0, 0, 160, 0, 1, 128, 0, 0, 0, 0, 0, 0, PMX_PARAM_HAS_MIN | PMX_PARAM_HAS_MAX, PMX_PARAM_INTEGER, PMX_PARAM_INTEGER},
-    /* 7 default */ {162, 170, 0, 0, 0, 0, 0, 120, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_BOOLEAN, PMX_PARAM_BOOLEAN},
-    /* 8 delete */ {179, 186, 0, 0, 194, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_STRING, PMX_PARAM_STRING},
-    /* 9 force */ {212, 212, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_REQUIRED, PMX_PARAM_BOOLEAN, PMX_PARAM_BOOLEAN},
-    /* 10 ipconfig0 */ {218, 218, 0, 0, 228, 0, 0, 133, 0, 0, 0, 0, 0, 0, 2, 0, PMX_PARAM_PROPERTY_STRING, PMX_PARAM_STRING, PMX_PARAM_STRING},
-    /* 11 name */ {242, 242, 247, 264, 0, 0, 0, 0, 0, 0, 2, 16, 0, 0, 0, 0, PMX_PARAM_HAS_MIN_LENGTH | PMX_PARAM_HAS_MAX_LENGTH, PMX_PARAM_STRING, PMX_PARAM_STRING},
-    /* 12 net */ {284, 284, 0, 0, 0, 288, 0, 170, 0, 0, 0, 0, 0, 0, 3, 4, PMX_PARAM_PROPERTY_STRING | PMX_PARAM_INDEXED, PMX_PARAM_STRING, PMX_PARAM_STRING},
-    /* 13 ostype */ {332, 332, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, PMX_PARAM_STRING, PMX_PARAM_STRING},
-    /* 14 scsi0 */ {339, 339, 0, 0, 0, 0, 0, 200, 0, 0, 0, 0, 0, 0, 4, 0, PMX_PARAM_PROPERTY_STRING, PMX_PARAM_STRING, PMX_PARAM_STRING},
-    /* 15 tags */ {345, 345, 0, 0, 350, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_ARRAY, PMX_PARAM_STRING},
-    /* 16 node */ {22, 22, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_REQUIRED, PMX_PARAM_STRING, PMX_PARAM_STRING},
-    /* 17 vmid */ {69, 69, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_REQUIRED, PMX_PARAM_INTEGER, PMX_PARAM_INTEGER},
-    /* 18 net */ {284, 284, 0, 0, 0, 0, 0, 250, 0, 0, 0, 0, 0, 0, 3, 4, PMX_PARAM_PROPERTY_STRING | PMX_PARAM_INDEXED, PMX_PARAM_STRING, PMX_PARAM_STRING},
-    /* 19 timeout */ {514, 514, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_INTEGER, PMX_PARAM_INTEGER},
-    /* 20 upid */ {590, 590, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_REQUIRED, PMX_PARAM_STRING, PMX_PARAM_STRING},
-    /* 21 opts */ {634, 634, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, PMX_PARAM_PROPERTY_STRING, PMX_PARAM_STRING, PMX_PARAM_STRING},
+    /* 0 node */ {22, 22, 0, 0, 27, 0, 0, 21, 0, 0, 0, 0, 0, PMX_PARAM_REQUIRED, PMX_PARAM_STRING, PMX_PARAM_STRING},
+    /* 1 node */ {22, 22, 0, 0, 27, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_REQUIRED, PMX_PARAM_STRING, PMX_PARAM_STRING},
+    /* 2 vmid */ {69, 69, 0, 0, 74, 0, 0, 0, 1, 0, 0, 0, 0, PMX_PARAM_REQUIRED | PMX_PARAM_HAS_MIN | PMX_PARAM_HAS_MAX, PMX_PARAM_INTEGER, PMX_PARAM_INTEGER},
+    /* 3 full */ {83, 83, 0, 0, 0, 0, 0, 61, 0, 0, 0, 0, 0, 0, PMX_PARAM_BOOLEAN, PMX_PARAM_BOOLEAN},
+    /* 4 vmid */ {69, 69, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, PMX_PARAM_REQUIRED | PMX_PARAM_HAS_MIN, PMX_PARAM_INTEGER, PMX_PARAM_INTEGER},
+    /* 5 balloon */ {134, 142, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_HAS_MIN, PMX_PARAM_NUMBER, PMX_PARAM_NUMBER},
+    /* 6 cores */ {154, 154, 0, 0, 0, 0, 160, 0, 3, 0, 0, 0, 0, PMX_PARAM_HAS_MIN | PMX_PARAM_HAS_MAX, PMX_PARAM_INTEGER, PMX_PARAM_INTEGER},
+    /* 7 default */ {162, 170, 0, 0, 0, 0, 0, 120, 0, 0, 0, 0, 0, 0, PMX_PARAM_BOOLEAN, PMX_PARAM_BOOLEAN},
+    /* 8 delete */ {179, 186, 0, 0, 194, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_STRING, PMX_PARAM_STRING},
+    /* 9 force */ {212, 212, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_REQUIRED, PMX_PARAM_BOOLEAN, PMX_PARAM_BOOLEAN},
+    /* 10 ipconfig0 */ {218, 218, 0, 0, 228, 0, 0, 133, 0, 0, 0, 2, 0, PMX_PARAM_PROPERTY_STRING, PMX_PARAM_STRING, PMX_PARAM_STRING},
+    /* 11 name */ {242, 242, 247, 264, 0, 0, 0, 0, 4, 0, 0, 0, 0, PMX_PARAM_HAS_MIN_LENGTH | PMX_PARAM_HAS_MAX_LENGTH, PMX_PARAM_STRING, PMX_PARAM_STRING},
+    /* 12 net */ {284, 284, 0, 0, 0, 288, 0, 170, 0, 0, 0, 3, 4, PMX_PARAM_PROPERTY_STRING | PMX_PARAM_INDEXED, PMX_PARAM_STRING, PMX_PARAM_STRING},
+    /* 13 ostype */ {332, 332, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, PMX_PARAM_STRING, PMX_PARAM_STRING},
+    /* 14 scsi0 */ {339, 339, 0, 0, 0, 0, 0, 200, 0, 0, 0, 4, 0, PMX_PARAM_PROPERTY_STRING, PMX_PARAM_STRING, PMX_PARAM_STRING},
+    /* 15 tags */ {345, 345, 0, 0, 350, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_ARRAY, PMX_PARAM_STRING},
+    /* 16 node */ {22, 22, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_REQUIRED, PMX_PARAM_STRING, PMX_PARAM_STRING},
+    /* 17 vmid */ {69, 69, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_REQUIRED, PMX_PARAM_INTEGER, PMX_PARAM_INTEGER},
+    /* 18 net */ {284, 284, 0, 0, 0, 0, 0, 250, 0, 0, 0, 3, 4, PMX_PARAM_PROPERTY_STRING | PMX_PARAM_INDEXED, PMX_PARAM_STRING, PMX_PARAM_STRING},
+    /* 19 timeout */ {514, 514, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_INTEGER, PMX_PARAM_INTEGER},
+    /* 20 upid */ {590, 590, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PARAM_REQUIRED, PMX_PARAM_STRING, PMX_PARAM_STRING},
+    /* 21 opts */ {634, 634, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, PMX_PARAM_PROPERTY_STRING, PMX_PARAM_STRING, PMX_PARAM_STRING},
 };
 
 /* definition, method, offset (path: position), count_offset */
@@ -172,25 +172,34 @@ const struct pmx_propstr_desc pmx__gen_propstrs[] = {
 const size_t pmx__gen_n_propstrs = 4;
 
 /* name, c_name, pattern, posix, format, alias, key_alias, requires, default,
- * format_description, description, minimum, maximum, max_length, enum_first, n_enum, offset,
+ * format_description, description, bounds, enum_first, n_enum, offset,
  * type, flags */
 const struct pmx_propkey_desc pmx__gen_keys[] = {
-    {1215, 1215, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, offsetof(pve_fmt_task_log_options, limit), PMX_PARAM_INTEGER, PMX_PROPKEY_REQUIRED | PMX_PROPKEY_HAS_MIN}, /* task_log_options.limit */
-    {1221, 1221, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, offsetof(pve_fmt_task_log_options, tail), PMX_PARAM_BOOLEAN, 0}, /* task_log_options.tail */
-    {1247, 1247, 0, 0, 1250, 0, 0, 1255, 0, 0, 0, 0, 0, 0, 0, 0, offsetof(pve_fmt_vm_ipconfig0, gw), PMX_PARAM_STRING, 0}, /* vm_ipconfig0.gw */
-    {1255, 1255, 0, 0, 1258, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, offsetof(pve_fmt_vm_ipconfig0, ip), PMX_PARAM_STRING, 0}, /* vm_ipconfig0.ip */
-    {1295, 1295, 0, 0, 0, 0, 0, 0, 0, 0, 391, 0, 0, 0, 0, 0, offsetof(pve_fmt_vm_net, bridge), PMX_PARAM_STRING, 0}, /* vm_net.bridge */
-    {1302, 0, 0, 0, 0, 1308, 1289, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PROPKEY_ALIAS}, /* vm_net.e1000 */
-    {1316, 1316, 0, 0, 0, 0, 0, 0, 1325, 0, 399, 0, 0, 0, 0, 0, offsetof(pve_fmt_vm_net, firewall), PMX_PARAM_BOOLEAN, 0}, /* vm_net.firewall */
-    {1308, 1308, 0, 0, 1327, 0, 0, 0, 0, 1336, 412, 0, 0, 0, 0, 0, offsetof(pve_fmt_vm_net, macaddr), PMX_PARAM_STRING, 0}, /* vm_net.macaddr */
-    {1289, 1289, 0, 0, 0, 0, 0, 0, 0, 0, 425, 0, 0, 0, 2, 2, offsetof(pve_fmt_vm_net, model), PMX_PARAM_STRING, PMX_PROPKEY_REQUIRED | PMX_PROPKEY_DEFAULT_KEY}, /* vm_net.model */
-    {1361, 1361, 0, 0, 0, 0, 0, 0, 0, 0, 436, 1, 4094, 0, 0, 0, offsetof(pve_fmt_vm_net, tag), PMX_PARAM_INTEGER, PMX_PROPKEY_HAS_MIN | PMX_PROPKEY_HAS_MAX}, /* vm_net.tag */
-    {1354, 0, 0, 0, 0, 1308, 1289, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PROPKEY_ALIAS}, /* vm_net.virtio */
-    {1402, 1402, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 2, offsetof(pve_fmt_vm_scsi0, cache), PMX_PARAM_STRING, 0}, /* vm_scsi0.cache */
-    {1382, 1382, 0, 0, 1408, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, offsetof(pve_fmt_vm_scsi0, file), PMX_PARAM_STRING, PMX_PROPKEY_REQUIRED | PMX_PROPKEY_DEFAULT_KEY}, /* vm_scsi0.file */
-    {1433, 1433, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, offsetof(pve_fmt_vm_scsi0, mbps), PMX_PARAM_NUMBER, PMX_PROPKEY_HAS_MIN}, /* vm_scsi0.mbps */
-    {959, 959, 0, 0, 1438, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, offsetof(pve_fmt_vm_scsi0, size), PMX_PARAM_STRING, PMX_PROPKEY_DISK_SIZE}, /* vm_scsi0.size */
-    {1448, 0, 0, 0, 0, 1382, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PROPKEY_ALIAS}, /* vm_scsi0.volume */
+    {1215, 1215, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, offsetof(pve_fmt_task_log_options, limit), PMX_PARAM_INTEGER, PMX_PROPKEY_REQUIRED | PMX_PROPKEY_HAS_MIN}, /* task_log_options.limit */
+    {1221, 1221, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, offsetof(pve_fmt_task_log_options, tail), PMX_PARAM_BOOLEAN, 0}, /* task_log_options.tail */
+    {1247, 1247, 0, 0, 1250, 0, 0, 1255, 0, 0, 0, 0, 0, 0, offsetof(pve_fmt_vm_ipconfig0, gw), PMX_PARAM_STRING, 0}, /* vm_ipconfig0.gw */
+    {1255, 1255, 0, 0, 1258, 0, 0, 0, 0, 0, 0, 0, 0, 0, offsetof(pve_fmt_vm_ipconfig0, ip), PMX_PARAM_STRING, 0}, /* vm_ipconfig0.ip */
+    {1295, 1295, 0, 0, 0, 0, 0, 0, 0, 0, 391, 0, 0, 0, offsetof(pve_fmt_vm_net, bridge), PMX_PARAM_STRING, 0}, /* vm_net.bridge */
+    {1302, 0, 0, 0, 0, 1308, 1289, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PROPKEY_ALIAS}, /* vm_net.e1000 */
+    {1316, 1316, 0, 0, 0, 0, 0, 0, 1325, 0, 399, 0, 0, 0, offsetof(pve_fmt_vm_net, firewall), PMX_PARAM_BOOLEAN, 0}, /* vm_net.firewall */
+    {1308, 1308, 0, 0, 1327, 0, 0, 0, 0, 1336, 412, 0, 0, 0, offsetof(pve_fmt_vm_net, macaddr), PMX_PARAM_STRING, 0}, /* vm_net.macaddr */
+    {1289, 1289, 0, 0, 0, 0, 0, 0, 0, 0, 425, 0, 2, 2, offsetof(pve_fmt_vm_net, model), PMX_PARAM_STRING, PMX_PROPKEY_REQUIRED | PMX_PROPKEY_DEFAULT_KEY}, /* vm_net.model */
+    {1361, 1361, 0, 0, 0, 0, 0, 0, 0, 0, 436, 5, 0, 0, offsetof(pve_fmt_vm_net, tag), PMX_PARAM_INTEGER, PMX_PROPKEY_HAS_MIN | PMX_PROPKEY_HAS_MAX}, /* vm_net.tag */
+    {1354, 0, 0, 0, 0, 1308, 1289, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PROPKEY_ALIAS}, /* vm_net.virtio */
+    {1402, 1402, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 2, offsetof(pve_fmt_vm_scsi0, cache), PMX_PARAM_STRING, 0}, /* vm_scsi0.cache */
+    {1382, 1382, 0, 0, 1408, 0, 0, 0, 0, 0, 0, 0, 0, 0, offsetof(pve_fmt_vm_scsi0, file), PMX_PARAM_STRING, PMX_PROPKEY_REQUIRED | PMX_PROPKEY_DEFAULT_KEY}, /* vm_scsi0.file */
+    {1433, 1433, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, offsetof(pve_fmt_vm_scsi0, mbps), PMX_PARAM_NUMBER, PMX_PROPKEY_HAS_MIN}, /* vm_scsi0.mbps */
+    {959, 959, 0, 0, 1438, 0, 0, 0, 0, 0, 0, 0, 0, 0, offsetof(pve_fmt_vm_scsi0, size), PMX_PARAM_STRING, PMX_PROPKEY_DISK_SIZE}, /* vm_scsi0.size */
+    {1448, 0, 0, 0, 0, 1382, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, PMX_PROPKEY_ALIAS}, /* vm_scsi0.volume */
+};
+
+/* minimum, maximum, min_length, max_length: shared by parameters and keys. */
+const pmx__bounds pmx__gen_bounds[] = {
+    {100, 999999999, 0, 0}, /* 1 */
+    {100, 0, 0, 0}, /* 2 */
+    {1, 128, 0, 0}, /* 3 */
+    {0, 0, 2, 16}, /* 4 */
+    {1, 4094, 0, 0}, /* 5 */
 };
 
 /* Enum values (pool offsets), lists shared between parameters and keys. */
