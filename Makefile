@@ -144,6 +144,10 @@ $(B)/tests/global_init: tests/progs/global_init.c $(STLIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(PROG_CFLAGS) $(LDFLAGS) -o $@ $< $(PROG_LIBS)
 
+$(B)/bin/upload-bench: bench/upload/upload.c $(STLIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(PROG_CFLAGS) $(LDFLAGS) -o $@ $< $(PROG_LIBS)
+
 $(B)/bin/soak: bench/soak/soak.c $(STLIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(PROG_CFLAGS) $(LDFLAGS) -o $@ $< $(PROG_LIBS)
@@ -161,7 +165,7 @@ demo: deps
 	@sh examples/demo.sh $(B)
 
 bench: deps
-	@$(MAKE) -s --no-print-directory all $(B)/bin/bench $(B)/bin/soak
+	@$(MAKE) -s --no-print-directory all $(B)/bin/bench $(B)/bin/soak $(B)/bin/upload-bench
 	@sh bench/run.sh $(B)
 
 # ---- fuzzing (clang + libFuzzer): its own build dir and flags, independent of B / SAN ----

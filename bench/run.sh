@@ -29,6 +29,16 @@ rm -f "$stripped"
     "$B/bin/bench" items "$(field url)" "$(field fingerprint)" "$(field token)"
 )
 
+# Upload: a sparse 1 GiB file, libproxmox next to curl -F, against a mock whose tasks end at once.
+echo
+(
+    MOCK_ARGS="--task-ms 0" . tools/mock-start.sh
+    f=$(mktemp /tmp/pmx-bench-XXXXXX.iso)
+    truncate -s "${UPLOAD_BYTES:-1073741824}" "$f"
+    "$B/bin/upload-bench" "$(field url)" "$(field fingerprint)" "$(field token)" "$f"
+    rm -f "$f"
+)
+
 # Soak: SOAK_IN_FLIGHT calls in flight for SOAK_SECONDS against a mock whose tickets live 30 s,
 # with faults switched on and off (a separate mock, so the figures above are not disturbed).
 echo

@@ -174,10 +174,16 @@ int pmx_call_result(const pmx_call *call) {
 
 int pmx_call_http_status(const pmx_call *call) { return call ? (int)call->http_status : 0; }
 
+/* A successful body that went to a write callback or a file is not in memory. */
+static int body_elsewhere(const pmx_call *call) {
+    return (call->write_fn || call->out_path) && call->http_status >= 200 && call->http_status < 300;
+}
+
 const char *pmx_call_body(const pmx_call *call, size_t *len) {
+    int none = !call || !call->http_status || !call->resp.data || body_elsewhere(call);
     if (len)
-        *len = call && call->resp.data ? call->resp.len : 0;
-    return call && call->http_status ? call->resp.data : NULL;
+        *len = none ? 0 : call->resp.len;
+    return none ? NULL : call->resp.data;
 }
 
 const char *pmx_call_data(const pmx_call *call, size_t *len) {

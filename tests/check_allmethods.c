@@ -278,7 +278,16 @@ static void slot_done(pmx_call *call, int result, void *ud) {
     pmx_method_info mi = PMX_OPTS_INIT(pmx_method_info);
     ck_assert_int_eq(pmx_method_describe(d, &mi), PMX_OK);
     r->result[i] = result;
-    if (result != PMX_OK) {
+    /* Transfers do not answer JSON to a plain call, as on PVE: pveproxy takes an upload only as
+     * multipart/form-data (501 here), and file-restore/download streams the file's bytes. */
+    int upload = mi.method == PMX_POST && !strcmp(mi.path, "/nodes/{node}/storage/{storage}/upload");
+    int stream = !strcmp(mi.path, "/nodes/{node}/storage/{storage}/file-restore/download");
+    if (upload || stream) {
+        int want = upload ? 501 : 200;
+        if (result == PMX_OK || pmx_call_http_status(call) != want)
+            r->failure[i] = xfmt("%s: %s [HTTP %d], want a failure with HTTP %d", mi.name,
+                                 pmx_strerror(result), pmx_call_http_status(call), want);
+    } else if (result != PMX_OK) {
         const char *e = pmx_call_error(call);
         char buf[1024];
         snprintf(buf, sizeof buf, "%s (%s %s): %s [HTTP %d] %s", mi.name,

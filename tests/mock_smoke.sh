@@ -15,8 +15,8 @@ trap cleanup EXIT INT TERM
 fail() { echo "FAIL: $*" >&2; exit 1; }
 ok() { echo "ok - $*"; }
 
-"$MOCK" --listen 127.0.0.1:0 --auth-delay-ms 300 --task-ms 400 --tfa --ca-out "$TMP/ca.pem" \
-    >"$TMP/ready" 2>"$TMP/stderr" &
+"$MOCK" --nodes 2 --auth-delay-ms 300 --task-ms 400 --tfa --ca-out "$TMP/ca.pem" \
+    --upload-dir "$TMP" >"$TMP/ready" 2>"$TMP/stderr" &
 PID=$!
 i=0
 while [ ! -s "$TMP/ready" ]; do
@@ -31,7 +31,10 @@ FP=$(field fingerprint)
 TOKEN=$(field token)
 USER=$(field user)
 PASS=$(field password)
-[ -n "$URL" ] && [ -n "$TOKEN" ] && [ -n "$PASS" ] || fail "bad ready line: $READY"
+CTL=$(field control_url)
+[ -n "$URL" ] && [ -n "$TOKEN" ] && [ -n "$PASS" ] && [ -n "$CTL" ] || fail "bad ready line: $READY"
+URL2=$(printf '%s' "$READY" | sed -n 's/.*"urls":\["[^"]*","\([^"]*\)"\].*/\1/p')
+[ -n "$URL2" ] || fail "no second listener in $READY"
 printf '%s' "$FP" | grep -Eq '^([0-9A-F]{2}:){31}[0-9A-F]{2}$' || fail "fingerprint $FP"
 ok "ready line"
 A="$URL/api2/json"
@@ -95,16 +98,49 @@ expect 501 -H "Authorization: PVEAPIToken=$TOKEN" "$A/no/such/path"
 body_has "Method 'GET /no/such/path' not implemented"
 ok "error shapes"
 
-curl -sk -X POST "$URL/_mock/reset" >/dev/null
+curl -s -X POST "$CTL/_mock/reset" >/dev/null
 curl -sk -H "Authorization: PVEAPIToken=$TOKEN" -o /dev/null -o /dev/null "$A/version" "$A/nodes"
-curl -sk "$URL/_mock/stats" | grep -q '"connections":1,' || fail "keep-alive: $(curl -sk "$URL/_mock/stats")"
-ok "keep-alive reuse"
+curl -s "$CTL/_mock/stats" | grep -q '"connections":1,' || fail "keep-alive: $(curl -s "$CTL/_mock/stats")"
+curl -s "$CTL/_mock/requests" | grep -q '"total":2,' || fail "request log: $(curl -s "$CTL/_mock/requests")"
+ok "keep-alive reuse, request log"
+
+# an upload as curl -F sends it, to the second node's own listener, checksum verified
+head -c 300000 /dev/urandom >"$TMP/up.iso"
+SUM=$(sha256sum "$TMP/up.iso" | cut -d' ' -f1)
+expect 200 -H "Authorization: PVEAPIToken=$TOKEN" -H 'Expect:' -F content=iso \
+    -F checksum-algorithm=sha256 -F checksum="$SUM" -F "filename=@$TMP/up.iso" \
+    "$URL2/api2/json/nodes/pve2/storage/local/upload"
+UPID=$(sed -n 's/.*"data":"\(UPID:[^"]*\)".*/\1/p' "$TMP/body")
+sleep 1
+expect 200 -H "Authorization: PVEAPIToken=$TOKEN" "$A/nodes/pve2/tasks/$UPID/status"
+body_has '"exitstatus":"OK"'
+expect 200 -H "Authorization: PVEAPIToken=$TOKEN" "$A/nodes/pve2/storage/local/content"
+body_has '"volid":"local:iso/up.iso"'
+expect 500 -H "Authorization: PVEAPIToken=$TOKEN" -H 'Expect:' -F content=iso -F "filename=@$TMP/up.iso" \
+    "$A/nodes/pve2/storage/local/upload"
+body_has 'unable to proxy file uploads'
+ok "upload to the node's own listener"
+
+# a stream without Content-Length, closed at the end
+curl -s -X POST -d '{"download_size":1000000}' "$CTL/_mock/faults" >/dev/null
+curl -sk -H "Authorization: PVEAPIToken=$TOKEN" -D "$TMP/hdr" -o "$TMP/dl" \
+    "$A/nodes/pve1/storage/local/file-restore/download?volume=x&filepath=Lw==" || fail "download"
+[ "$(wc -c <"$TMP/dl")" = 1000000 ] || fail "download size $(wc -c <"$TMP/dl")"
+grep -qi '^content-length' "$TMP/hdr" && fail "download has a Content-Length"
+ok "streamed download"
+
+# a listener down and up again
+curl -s -X POST -d '{"index":0,"action":"down"}' "$CTL/_mock/listener" >/dev/null
+curl -sk -o /dev/null "$A/version" && fail "listener 0 still answers"
+curl -s -X POST -d '{"index":0,"action":"up"}' "$CTL/_mock/listener" >/dev/null
+expect 401 "$A/version"
+ok "listener down and up"
 
 curl -sk -H "Authorization: PVEAPIToken=$TOKEN" -H 'Accept-Encoding: gzip' -D "$TMP/hdr" \
     -o /dev/null "$A/cluster/resources"
 grep -qi '^content-encoding: gzip' "$TMP/hdr" || echo "note - gzip unavailable (libz.so.1 missing?)"
 
-curl -sk -X POST -d '{"fail_5xx":1,"fail_status":503}' "$URL/_mock/faults" >/dev/null
+curl -s -X POST -d '{"fail_5xx":1,"fail_status":503}' "$CTL/_mock/faults" >/dev/null
 expect 503 -H "Authorization: PVEAPIToken=$TOKEN" "$A/version"
 expect 200 -H "Authorization: PVEAPIToken=$TOKEN" "$A/version"
 ok "fault injection"

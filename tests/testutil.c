@@ -37,8 +37,13 @@ int mock_start(mock *m, const char *const *extra) {
     const char *argv[64];
     int n = 0;
     argv[n++] = bin;
-    argv[n++] = "--listen";
-    argv[n++] = "127.0.0.1:0";
+    int own_listen = 0; /* --listen is repeatable: the caller's replace the default */
+    for (int i = 0; extra && extra[i]; i++)
+        own_listen |= strcmp(extra[i], "--listen") == 0 || strcmp(extra[i], "--nodes") == 0;
+    if (!own_listen) {
+        argv[n++] = "--listen";
+        argv[n++] = "127.0.0.1:0";
+    }
     argv[n++] = "--ca-out";
     argv[n++] = m->ca_file;
     for (int i = 0; extra && extra[i] && n < 62; i++)
@@ -90,16 +95,33 @@ int mock_start(mock *m, const char *const *extra) {
     copy_field(j, "tfa_user", m->tfa_user, sizeof m->tfa_user);
     copy_field(j, "tfa_password", m->tfa_password, sizeof m->tfa_password);
     copy_field(j, "totp_secret", m->totp_secret, sizeof m->totp_secret);
+    copy_field(j, "control_url", m->control_url, sizeof m->control_url);
+    const cJSON *urls = cJSON_GetObjectItemCaseSensitive(j, "urls");
+    const cJSON *fps = cJSON_GetObjectItemCaseSensitive(j, "fingerprints");
+    const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(j, "nodes");
+    for (int i = 0; i < cJSON_GetArraySize(urls) && i < MOCK_MAX_URLS; i++) {
+        const cJSON *u = cJSON_GetArrayItem(urls, i), *f = cJSON_GetArrayItem(fps, i),
+                    *nd = cJSON_GetArrayItem(nodes, i);
+        if (cJSON_IsString(u))
+            snprintf(m->urls[i], sizeof m->urls[i], "%s", u->valuestring);
+        if (cJSON_IsString(f))
+            snprintf(m->fingerprints[i], sizeof m->fingerprints[i], "%s", f->valuestring);
+        if (cJSON_IsString(nd))
+            snprintf(m->nodes[i], sizeof m->nodes[i], "%s", nd->valuestring);
+        m->nurls = i + 1;
+    }
     cJSON_Delete(j);
     return m->url[0] ? 0 : -1;
 }
 
-void mock_stop(mock *m) {
+int mock_stop_status(mock *m) {
+    int status = -1;
     if (m->pid > 0) {
         kill(m->pid, SIGTERM);
         int st;
-        for (int i = 0; i < 200; i++) {
+        for (int i = 0; i < 500; i++) {
             if (waitpid(m->pid, &st, WNOHANG) == m->pid) {
+                status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
                 m->pid = 0;
                 break;
             }
@@ -113,7 +135,10 @@ void mock_stop(mock *m) {
     }
     if (m->ca_file[0])
         unlink(m->ca_file);
+    return status;
 }
+
+void mock_stop(mock *m) { (void)mock_stop_status(m); }
 
 static const char *const k_default_args[] = {"--auth-delay-ms", "50", "--task-ms", "300", NULL};
 static const char *const k_tfa_args[] = {"--auth-delay-ms", "50", "--task-ms", "300", "--tfa",
@@ -147,13 +172,12 @@ static size_t collect(char *p, size_t sz, size_t n, void *ud) {
     return sz * n;
 }
 
-int mock_http(const mock *m, const char *method, const char *path, const char *json_body,
-              char **body) {
+/* One request with libcurl; auth_header may be NULL. */
+static int http_do(const char *url, const char *method, const char *ctype, const char *body_in,
+                   const char *auth_header, char **body) {
     CURL *h = curl_easy_init();
     if (!h)
         return -1;
-    char url[512];
-    snprintf(url, sizeof url, "%s%s", m->url, path);
     char *acc = NULL;
     struct curl_slist *hdr = NULL;
     curl_easy_setopt(h, CURLOPT_URL, url);
@@ -163,11 +187,17 @@ int mock_http(const mock *m, const char *method, const char *path, const char *j
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &acc);
     curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
-    if (json_body) {
-        hdr = curl_slist_append(hdr, "Content-Type: application/json");
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, json_body);
+    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
+    if (auth_header)
+        hdr = curl_slist_append(hdr, auth_header);
+    if (body_in) {
+        char ct[128];
+        snprintf(ct, sizeof ct, "Content-Type: %s", ctype);
+        hdr = curl_slist_append(hdr, ct);
+        hdr = curl_slist_append(hdr, "Expect:");
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body_in);
     }
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
     long code = -1;
     if (curl_easy_perform(h) == CURLE_OK)
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
@@ -178,6 +208,66 @@ int mock_http(const mock *m, const char *method, const char *path, const char *j
     else
         free(acc);
     return (int)code;
+}
+
+int mock_http(const mock *m, const char *method, const char *path, const char *json_body,
+              char **body) {
+    char url[512];
+    snprintf(url, sizeof url, "%s%s", m->control_url[0] ? m->control_url : m->url, path);
+    return http_do(url, method, "application/json", json_body, NULL, body);
+}
+
+int mock_api(const mock *m, int listener, const char *method, const char *path, const char *form,
+             char **body) {
+    char url[1024], auth[512];
+    const char *base = listener > 0 && listener < m->nurls ? m->urls[listener] : m->url;
+    snprintf(url, sizeof url, "%s/api2/json%s", base, path);
+    snprintf(auth, sizeof auth, "Authorization: PVEAPIToken=%s", m->token);
+    return http_do(url, method, "application/x-www-form-urlencoded", form, auth, body);
+}
+
+cJSON *mock_request_log(const mock *m, long since) {
+    char path[64], *body = NULL;
+    snprintf(path, sizeof path, "/_mock/requests?since=%ld", since);
+    if (mock_http(m, "GET", path, NULL, &body) != 200) {
+        free(body);
+        return NULL;
+    }
+    cJSON *j = cJSON_Parse(body);
+    free(body);
+    cJSON *d = cJSON_DetachItemFromObjectCaseSensitive(j, "data");
+    cJSON_Delete(j);
+    if (!cJSON_IsArray(d)) {
+        cJSON_Delete(d);
+        return NULL;
+    }
+    return d;
+}
+
+long mock_count_requests(const mock *m, const char *method, const char *path_prefix) {
+    cJSON *log = mock_request_log(m, 0);
+    if (!log)
+        return -1;
+    long n = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, log) {
+        const cJSON *mm = cJSON_GetObjectItemCaseSensitive(e, "method");
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(e, "path");
+        if (method && !(cJSON_IsString(mm) && strcmp(mm->valuestring, method) == 0))
+            continue;
+        if (path_prefix && !(cJSON_IsString(p) &&
+                             strncmp(p->valuestring, path_prefix, strlen(path_prefix)) == 0))
+            continue;
+        n++;
+    }
+    cJSON_Delete(log);
+    return n;
+}
+
+int mock_listener(const mock *m, int index, const char *action, int ms) {
+    char json[160];
+    snprintf(json, sizeof json, "{\"index\":%d,\"action\":\"%s\",\"ms\":%d}", index, action, ms);
+    return mock_http(m, "POST", "/_mock/listener", json, NULL);
 }
 
 void mock_faults(const mock *m, const char *json) {

@@ -3,6 +3,7 @@
 #define PMX_TESTUTIL_H
 
 #include <check.h>
+#include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -18,6 +19,8 @@ void pmx_test_register(Suite *(*make)(void));
         pmx_test_register(fn);                                                \
     }
 
+#define MOCK_MAX_URLS 16
+
 /* A running pve-mock. */
 typedef struct mock {
     pid_t pid;
@@ -31,6 +34,12 @@ typedef struct mock {
     char tfa_password[128];
     char totp_secret[128];
     char ca_file[256]; /* CA certificate PEM written by the mock */
+    /* one entry per listener (node i is served by listener i); url/fingerprint = entry 0 */
+    int nurls;
+    char urls[MOCK_MAX_URLS][256];
+    char fingerprints[MOCK_MAX_URLS][128];
+    char nodes[MOCK_MAX_URLS][64];
+    char control_url[256]; /* plain-HTTP listener for /_mock only; "" when started without */
 } mock;
 
 /* The mock shared by the tests of a TCase (started by mock_fixture_start). */
@@ -40,16 +49,35 @@ extern mock g_mock;
  * (NULL-terminated list, may be NULL); fills m. Returns 0 or -1. */
 int mock_start(mock *m, const char *const *extra_args);
 void mock_stop(mock *m);
+/* Like mock_stop (SIGTERM), and returns the mock's exit status: 0 for a clean exit; under
+ * SAN=1 a leak or sanitizer error makes it non-zero. -1 when it had to be killed. */
+int mock_stop_status(mock *m);
 /* Unchecked fixtures for tcase_add_unchecked_fixture: start/stop g_mock with the default
  * test arguments (--auth-delay-ms 50 --task-ms 300). */
 void mock_fixture_start(void);
 void mock_fixture_stop(void);
 void mock_fixture_start_tfa(void);
 
-/* Plain HTTP(S) helper to the mock's control routes, independent of libproxmox (uses libcurl).
+/* Plain HTTP(S) helper to the mock's control routes, independent of libproxmox (uses libcurl);
+ * goes to the control listener when there is one (it has no faults and never goes down).
  * Returns the HTTP status; *body (may be NULL) gets a malloc'd body. */
 int mock_http(const mock *m, const char *method, const char *path, const char *json_body,
               char **body);
+/* An API request to listener `listener` with the mock's API token, independent of libproxmox:
+ * path below /api2/json, form = x-www-form-urlencoded body or NULL. Returns the HTTP status
+ * (-1 when the transfer failed); *body (may be NULL) gets a malloc'd body. */
+int mock_api(const mock *m, int listener, const char *method, const char *path, const char *form,
+             char **body);
+/* GET /_mock/requests?since=N: the "data" array of the request log (caller frees with
+ * cJSON_Delete), NULL on failure. Entries: id, method, path, query, listener, node, conn,
+ * status (0 = no answer, -1 = not answered yet), bytes_in, fault, auth. */
+cJSON *mock_request_log(const mock *m, long since);
+/* Entries of the request log since the last reset with this method (NULL = any) whose path
+ * starts with path_prefix (NULL = any, e.g. "/api2/json/version"); -1 on failure. */
+long mock_count_requests(const mock *m, const char *method, const char *path_prefix);
+/* POST /_mock/listener {"index":index,"action":action,"ms":ms}: "down", "up", "reset", "die",
+ * "drop". Returns the HTTP status. */
+int mock_listener(const mock *m, int index, const char *action, int ms);
 /* POST /_mock/faults with the JSON object text. ck_assert on failure. */
 void mock_faults(const mock *m, const char *json);
 void mock_reset(const mock *m);

@@ -136,7 +136,7 @@ int cli_download(const opts *o, int argc, char **argv) {
     pmx_params *p = pmx_params_new();
     if (!p)
         return EXIT_API;
-    for (int i = 2; i < argc; i += 2) { /* --name value pairs */
+    for (int i = 2; i < argc; i += 2) {
         if (strncmp(argv[i], "--", 2) != 0 || !argv[i][2] || i + 1 >= argc) {
             fprintf(stderr, "pmx: parameters are --name value\n");
             pmx_params_free(p);

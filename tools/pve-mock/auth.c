@@ -36,15 +36,21 @@ static char *sign(const char *data, const char *secret, int pad)
     return b64(md, mdlen, pad);
 }
 
-/* "PVE:<data>:<HEX8>::<sig>"; `secret` is signed but not shown (PVE's secret_data). */
-static char *ticket_make(const char *data, const char *secret)
+/* "PVE:<data>:<HEX8>::<sig>"; `secret` is signed but not shown (PVE's secret_data).
+ * age: seconds to date it back. */
+static char *ticket_make_aged(const char *data, const char *secret, int age)
 {
-    char *head = xasprintf("PVE:%s:%08X", data, (unsigned)time(NULL));
+    char *head = xasprintf("PVE:%s:%08X", data, (unsigned)(time(NULL) - age));
     char *sig = sign(head, secret, 1);
     char *t = xasprintf("%s::%s", head, sig);
     free(head);
     free(sig);
     return t;
+}
+
+static char *ticket_make(const char *data, const char *secret)
+{
+    return ticket_make_aged(data, secret, 0);
 }
 
 static int age_ok(unsigned long ts)
@@ -172,10 +178,12 @@ static int user_known(const char *u)
     return strcmp(u, MOCK_USER) == 0 || (g_mock.cfg.tfa && strcmp(u, MOCK_TFA_USER) == 0);
 }
 
-enum auth_result auth_check(struct evkeyvalq *headers, int method, char **user, int *via_token)
+enum auth_result auth_check(struct evkeyvalq *headers, int csrf, char **user, int *via_token,
+                            int *kind)
 {
     *user = NULL;
     *via_token = 0;
+    *kind = AUTHK_NONE;
     char *ticket = NULL;
     const char *cookie = evhttp_find_header(headers, "Cookie");
     const char *auth = evhttp_find_header(headers, "Authorization");
@@ -184,14 +192,14 @@ enum auth_result auth_check(struct evkeyvalq *headers, int method, char **user, 
     if (!ticket && auth && strncmp(auth, "PVEAuthCookie=", 14) == 0)
         ticket = uri_unescape(auth + 14, strcspn(auth + 14, ";"));
     if (ticket) { /* a ticket beats a token */
+        *kind = AUTHK_TICKET;
         char *u = ticket_verify(ticket, NULL);
         free(ticket);
         if (!u || strncmp(u, "!tfa!", 5) == 0 || !user_known(u)) {
             free(u);
             return AUTH_FAILED;
         }
-        if (method != EVHTTP_REQ_GET &&
-            !csrf_verify(evhttp_find_header(headers, "CSRFPreventionToken"), u)) {
+        if (csrf && !csrf_verify(evhttp_find_header(headers, "CSRFPreventionToken"), u)) {
             free(u);
             return AUTH_BAD_CSRF;
         }
@@ -199,6 +207,7 @@ enum auth_result auth_check(struct evkeyvalq *headers, int method, char **user, 
         return AUTH_OK;
     }
     if (auth && strncmp(auth, "PVEAPIToken", 11) == 0) {
+        *kind = AUTHK_TOKEN;
         if (!token_verify(auth, user))
             return AUTH_FAILED;
         *via_token = 1;
@@ -300,9 +309,30 @@ static void login_ok(struct call *c, const char *user)
     char *csrf = csrf_make(user);
     c->data = cJSON_CreateObject();
     cJSON_AddStringToObject(c->data, "username", user);
+    if (fault_take(&g_mock.faults.login_dup)) {
+        /* both members twice; the first copies are valid too (a ticket a second older) */
+        char *older = ticket_make_aged(user, NULL, 1);
+        cJSON_AddItemToObject(c->data, "ticket", cJSON_CreateString(older));
+        cJSON_AddItemToObject(c->data, "CSRFPreventionToken", cJSON_CreateString(csrf));
+        free(older);
+    }
+    cJSON_AddItemToObject(c->data, "ticket", cJSON_CreateString(ticket));
+    cJSON_AddItemToObject(c->data, "CSRFPreventionToken", cJSON_CreateString(csrf));
+    cJSON_AddItemToObject(c->data, "cap", cap_json());
+    free(ticket);
+    free(csrf);
+}
+
+/* First step of a TFA login: the half ticket carrying the challenge, ':' escaped as in PVE. */
+static void login_need_tfa(struct call *c, const char *user)
+{
+    char *ticket = ticket_make("!tfa!{\"totp\"%3Atrue}", user);
+    char *csrf = csrf_make(user);
+    c->data = cJSON_CreateObject();
+    cJSON_AddStringToObject(c->data, "username", user);
     cJSON_AddStringToObject(c->data, "ticket", ticket);
     cJSON_AddStringToObject(c->data, "CSRFPreventionToken", csrf);
-    cJSON_AddItemToObject(c->data, "cap", cap_json());
+    cJSON_AddNumberToObject(c->data, "NeedTFA", 1);
     free(ticket);
     free(csrf);
 }
@@ -319,7 +349,7 @@ void auth_route_ticket_post(struct call *c)
     const char *password = pstr(c->params, "password");
     const char *realm = pstr(c->params, "realm");
     const char *challenge = pstr(c->params, "tfa-challenge");
-    if (!username || !password) {
+    if (!username || !password || fault_take(&g_mock.faults.login_refuse)) {
         login_failed(c);
         return;
     }
@@ -333,8 +363,12 @@ void auth_route_ticket_post(struct call *c)
         char *data = ticket_verify(challenge, user);
         if (data && strncmp(data, "!tfa!", 5) == 0 && strncmp(password, "totp:", 5) == 0 &&
             totp_verify(password + 5)) {
-            login_ok(c, user);
-            g_mock.stats.tfa_logins++;
+            if (fault_take(&g_mock.faults.tfa_loop)) { /* a broken server asks again */
+                login_need_tfa(c, user);
+            } else {
+                login_ok(c, user);
+                g_mock.stats.tfa_logins++;
+            }
         } else {
             login_failed(c);
         }
@@ -350,20 +384,15 @@ void auth_route_ticket_post(struct call *c)
     }
     free(renew);
     if (strcmp(user, MOCK_USER) == 0 && strcmp(password, MOCK_PASSWORD) == 0) {
-        login_ok(c, user);
-        g_mock.stats.logins++;
+        if (fault_take(&g_mock.faults.need_tfa)) {
+            login_need_tfa(c, user);
+        } else {
+            login_ok(c, user);
+            g_mock.stats.logins++;
+        }
     } else if (g_mock.cfg.tfa && strcmp(user, MOCK_TFA_USER) == 0 &&
                strcmp(password, MOCK_TFA_PASSWORD) == 0) {
-        /* First step: half ticket carrying the challenge, ':' escaped as in PVE. */
-        char *ticket = ticket_make("!tfa!{\"totp\"%3Atrue}", user);
-        char *csrf = csrf_make(user);
-        c->data = cJSON_CreateObject();
-        cJSON_AddStringToObject(c->data, "username", user);
-        cJSON_AddStringToObject(c->data, "ticket", ticket);
-        cJSON_AddStringToObject(c->data, "CSRFPreventionToken", csrf);
-        cJSON_AddNumberToObject(c->data, "NeedTFA", 1);
-        free(ticket);
-        free(csrf);
+        login_need_tfa(c, user);
     } else {
         login_failed(c);
     }

@@ -1,65 +1,24 @@
 /* pve-mock: the HTTP layer, modelled on pveproxy (pve-http-server AnyEvent.pm).
  *
- * evhttp parses HTTP; TLS comes from bufferevent_openssl via evhttp_set_bevcb.
- * This file does what pveproxy does before and after a handler runs: format
- * and body checks, parameter decoding, authentication, error shapes,
- * keep-alive rules, gzip, artificial delays and injected faults. */
+ * server.c frames requests; this file does what pveproxy does with them: checks on the head
+ * (verbs, transfer encodings, authentication, body limits, content types) before the body is
+ * read, parameter decoding, error shapes, keep-alive rules, gzip, artificial delays and the
+ * injected faults that change or replace an answer. */
 #include "mock.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
-#include <event2/http_struct.h>
-#include <event2/keyvalq_struct.h>
 #include <zlib.h>
 
-#define MAX_POST (512 * 1024)      /* pveproxy's $limit_max_post since 5.2.1 */
-#define MAX_EVHTTP_BODY (16 << 20) /* beyond this evhttp itself answers 413 */
-#define MAX_CONN_REQUESTS 100
-#define IDLE_TIMEOUT_S 5
+#define MAX_POST (512 * 1024) /* pveproxy's $limit_max_post since 5.2.1 */
 #define GZIP_MIN 1024
 
-/* Per TCP connection; hangs off the SSL object so it dies with the connection. */
-struct conn {
-    int nreq;
-    int counted; /* carried an API request, so it shows in stats */
-    int nodelay;
-};
-
-static int conn_idx = -1;
-static struct evhttp_bound_socket *bound;
-
-/* Answers waiting on a timer (latency, 401 delay). */
-struct reply {
-    int status;
-    char *reason;
-    char *body;
-    size_t len;
-    const char *ctype; /* NULL: text/plain */
-    int close;
-    int close_mid;     /* send headers + half the body, then close */
-    int gzip;
-};
-
-struct pending {
-    struct evhttp_request *req;
-    struct reply r;
-    struct event *ev;
-    struct pending *prev, *next;
-};
-static struct pending *pending_list;
-
-/* ---- helpers ---------------------------------------------------------- */
+/* ---- helpers ---------------------------------------------------------------------------- */
 
 void call_error(struct call *c, int status, const char *fmt, ...)
 {
@@ -89,67 +48,6 @@ void call_param_error(struct call *c, const char *param, const char *fmt, ...)
         call_error(c, 400, "Parameter verification failed.");
 }
 
-static void conn_ex_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
-                         void *argp)
-{
-    (void)parent, (void)ad, (void)idx, (void)argl, (void)argp;
-    struct conn *cn = ptr;
-    if (cn && cn->counted)
-        g_mock.stats.open--;
-    free(cn);
-}
-
-static struct bufferevent *bevcb(struct event_base *base, void *arg)
-{
-    (void)arg;
-    SSL *ssl = SSL_new(g_mock.ssl_ctx);
-    if (!ssl)
-        return NULL;
-    struct conn *cn = calloc(1, sizeof *cn);
-    SSL_set_ex_data(ssl, conn_idx, cn);
-    g_mock.stats.accepted_total++;
-    return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                          BEV_OPT_CLOSE_ON_FREE);
-}
-
-static struct conn *conn_of(struct evhttp_request *req)
-{
-    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-    if (!evcon)
-        return NULL;
-    struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
-    SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
-    return ssl ? SSL_get_ex_data(ssl, conn_idx) : NULL;
-}
-
-/* evhttp hands TLS several small writes per answer; without TCP_NODELAY Nagle
- * and the client's delayed ACK add ~40 ms to every keep-alive request. */
-static void conn_nodelay(struct evhttp_request *req, struct conn *cn)
-{
-    if (!cn || cn->nodelay)
-        return;
-    cn->nodelay = 1;
-    struct bufferevent *bev = evhttp_connection_get_bufferevent(evhttp_request_get_connection(req));
-    int one = 1;
-    setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-}
-
-static const char *method_name(int m)
-{
-    switch (m) {
-    case EVHTTP_REQ_GET: return "GET";
-    case EVHTTP_REQ_POST: return "POST";
-    case EVHTTP_REQ_PUT: return "PUT";
-    case EVHTTP_REQ_DELETE: return "DELETE";
-    case EVHTTP_REQ_HEAD: return "HEAD";
-    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
-    case EVHTTP_REQ_PATCH: return "PATCH";
-    case EVHTTP_REQ_TRACE: return "TRACE";
-    case EVHTTP_REQ_CONNECT: return "CONNECT";
-    default: return "UNKNOWN";
-    }
-}
-
 /* Compress in place; returns 0 on success. window 31 = gzip, 15 = zlib "deflate". */
 static int compress_body(struct reply *r, int window)
 {
@@ -176,111 +74,34 @@ static int compress_body(struct reply *r, int window)
     return 0;
 }
 
-static void reply_send_now(struct evhttp_request *req, struct reply *r)
+/* pveproxy's response(): the reason phrase is the message's first line, and one with a CR in
+ * it turns the answer into 400 "Bad Request" without content (and so without Content-Length).
+ * Returns 1 then. */
+static int reason_from(struct reply *r, const char *msg)
 {
-    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
-    evhttp_add_header(out, "Server", "pve-api-daemon/3.0");
-    evhttp_add_header(out, "Cache-Control", "max-age=0");
-    evhttp_add_header(out, "Pragma", "no-cache");
-    char date[64];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    evhttp_add_header(out, "Expires", date);
-    evhttp_add_header(out, "Content-Type", r->ctype ? r->ctype : "text/plain;charset=UTF-8");
-    /* HTTP/1.0 without "Connection: keep-alive" is closed by evhttp anyway. */
-    const char *kc = evhttp_find_header(evhttp_request_get_input_headers(req), "Connection");
-    int http10 = req->major == 1 && req->minor == 0;
-    if (http10 && !(kc && strcasecmp(kc, "keep-alive") == 0))
-        r->close = 1;
-    if (r->close || r->close_mid)
-        evhttp_add_header(out, "Connection", "close");
-    else if (!http10) /* for 1.0 keep-alive evhttp adds its own header */
-        evhttp_add_header(out, "Connection", "Keep-Alive");
-    if (r->gzip == 1)
-        evhttp_add_header(out, "Content-Encoding", "gzip");
-    else if (r->gzip == 2)
-        evhttp_add_header(out, "Content-Encoding", "deflate");
-    /* Always a Content-Length, even where evhttp would leave it out (HTTP/1.0). */
-    char cl[32];
-    snprintf(cl, sizeof cl, "%zu", r->len);
-    evhttp_add_header(out, "Content-Length", cl);
-    struct evbuffer *buf = evbuffer_new();
-    if (r->close_mid) {
-        /* Promise the whole body, deliver half: the client sees a cut transfer. */
-        evhttp_send_reply_start(req, r->status, r->reason);
-        evbuffer_add(buf, r->body, r->len / 2);
-        evhttp_send_reply_chunk(req, buf);
-        evhttp_send_reply_end(req);
-    } else {
-        evbuffer_add(buf, r->body, r->len);
-        evhttp_send_reply(req, r->status, r->reason, buf);
+    size_t n = strcspn(msg, "\n");
+    if (memchr(msg, '\r', n)) {
+        r->status = 400;
+        r->reason = xstrdup("Bad Request");
+        r->no_length = 1;
+        return 1;
     }
-    evbuffer_free(buf);
-    free(r->reason);
-    free(r->body);
+    r->reason = xasprintf("%.*s", (int)n, msg);
+    return 0;
 }
 
-static void pending_fire(evutil_socket_t fd, short ev, void *arg)
+void http_plain_error(struct req *rq, int status, const char *msg, int delay_ms)
 {
-    (void)fd, (void)ev;
-    struct pending *p = arg;
-    if (p->prev)
-        p->prev->next = p->next;
-    else
-        pending_list = p->next;
-    if (p->next)
-        p->next->prev = p->prev;
-    event_free(p->ev);
-    reply_send_now(p->req, &p->r);
-    free(p);
-}
-
-static void reply_send(struct evhttp_request *req, struct reply *r, int delay_ms)
-{
-    if (delay_ms <= 0) {
-        reply_send_now(req, r);
-        return;
-    }
-    struct pending *p = calloc(1, sizeof *p);
-    p->req = req;
-    p->r = *r;
-    p->ev = evtimer_new(g_mock.base, pending_fire, p);
-    p->next = pending_list;
-    if (pending_list)
-        pending_list->prev = p;
-    pending_list = p;
-    struct timeval tv = {delay_ms / 1000, (delay_ms % 1000) * 1000};
-    evtimer_add(p->ev, &tv);
-}
-
-/* HTTP-layer errors: plain text, reason = message, connection closed. */
-static void plain_error(struct evhttp_request *req, int status, const char *msg, int delay_ms)
-{
+    /* pveproxy's error(): the message is the reason phrase and the body, with no Content-Type */
     struct reply r = {0};
     r.status = status;
-    r.reason = xstrdup(msg);
-    r.body = xasprintf("%s\n", msg);
+    r.body = xstrdup(reason_from(&r, msg) ? "" : msg);
     r.len = strlen(r.body);
     r.close = 1;
-    reply_send(req, &r, delay_ms);
+    req_reply(rq, &r, delay_ms);
 }
 
-static void json_reply(struct evhttp_request *req, int status, const char *reason, char *body,
-                       int close, int delay_ms)
-{
-    struct reply r = {0};
-    r.status = status;
-    r.reason = xstrdup(reason);
-    r.body = body;
-    r.len = strlen(body);
-    r.ctype = "application/json;charset=UTF-8";
-    r.close = close || status >= 400;
-    reply_send(req, &r, delay_ms);
-}
-
-/* ---- parameter decoding ------------------------------------------------ */
+/* ---- parameter decoding ----------------------------------------------------------------- */
 
 static char *form_unescape(const char *s, size_t n)
 {
@@ -318,7 +139,7 @@ static void param_add(cJSON *obj, const char *key, const char *val)
 
 /* PVE decode_urlencoded: pairs split on '&' and ';', each pair on every '='
  * keeping the first two pieces; "key=" (empty) is undef, i.e. absent. */
-static void form_decode(const char *s, size_t n, cJSON *obj)
+void form_decode(const char *s, size_t n, cJSON *obj)
 {
     size_t i = 0;
     while (i < n) {
@@ -343,102 +164,279 @@ static void form_decode(const char *s, size_t n, cJSON *obj)
     }
 }
 
-/* ---- /_mock control ---------------------------------------------------- */
+/* ---- paths ------------------------------------------------------------------------------ */
 
-static struct mock_config saved_cfg;
+/* /api2/<fmt>/<rel>, decoded once; empty segments dropped. */
+struct apipath {
+    char *rel;     /* decoded, below /api2/json ("/" at least) */
+    char *segbuf;  /* rel split in place */
+    char **seg;
+    int nseg;
+    char *canon;   /* "/" + segments joined: the path in messages */
+};
 
-static void faults_clear(void)
+static void apipath_free(struct apipath *p)
 {
-    free(g_mock.faults.task_exitstatus);
-    memset(&g_mock.faults, 0, sizeof g_mock.faults);
-    g_mock.faults.fail_status = 500;
+    free(p->rel);
+    free(p->segbuf);
+    free(p->seg);
+    free(p->canon);
+    memset(p, 0, sizeof *p);
 }
 
-static int jnum(const cJSON *o, const char *k, long *out)
+/* 0, -1 = a decoded NUL, -2 = not /api2/json */
+static int apipath_parse(const char *rawpath, struct apipath *p)
 {
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, k);
-    if (!cJSON_IsNumber(x))
+    memset(p, 0, sizeof *p);
+    size_t dlen = 0;
+    char *path = evhttp_uridecode(rawpath && *rawpath ? rawpath : "/", 0, &dlen);
+    if (!path || strlen(path) != dlen) {
+        free(path);
+        return -1;
+    }
+    int ok = strncmp(path, "/api2/", 6) == 0 && islower((unsigned char)path[6]);
+    char *fmt_end = path + 6;
+    if (ok) {
+        while (islower((unsigned char)*fmt_end) || isdigit((unsigned char)*fmt_end))
+            fmt_end++;
+        ok = (*fmt_end == '/' || *fmt_end == 0) && fmt_end - (path + 6) >= 2;
+    }
+    if (!ok || fmt_end - (path + 6) != 4 || strncmp(path + 6, "json", 4) != 0) {
+        /* extjs/html/... are real PVE formats the mock does not speak */
+        free(path);
+        return -2;
+    }
+    p->rel = xstrdup(*fmt_end ? fmt_end : "/");
+    free(path);
+    p->segbuf = xstrdup(p->rel);
+    p->seg = xmalloc(sizeof *p->seg * (strlen(p->segbuf) / 2 + 2));
+    char *save = NULL;
+    for (char *tok = strtok_r(p->segbuf, "/", &save); tok; tok = strtok_r(NULL, "/", &save))
+        p->seg[p->nseg++] = tok;
+    size_t cap = strlen(p->rel) + 2, pos = 0;
+    p->canon = xmalloc(cap);
+    strcpy(p->canon, "/");
+    for (int i = 0; i < p->nseg; i++)
+        pos += (size_t)snprintf(p->canon + pos, cap - pos, "/%s", p->seg[i]);
+    return 0;
+}
+
+static int content_type_ok(const char *ct, int *json)
+{
+    *json = 0;
+    if (!ct)
+        return 1;
+    size_t n = strcspn(ct, ";");
+    while (n > 0 && isspace((unsigned char)ct[n - 1]))
+        n--;
+    if (n == 33 && strncasecmp(ct, "application/x-www-form-urlencoded", n) == 0)
+        return 1;
+    if (n == 16 && strncasecmp(ct, "application/json", n) == 0) {
+        *json = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- the head: pveproxy's checks before the body is read -------------------------------- */
+
+static int via_token_readonly(const struct req *rq)
+{
+    return rq->via_token && rq->user && strcmp(rq->user, MOCK_RO_TOKEN_ID) == 0;
+}
+
+static void auth_refused(struct req *rq, enum auth_result ar)
+{
+    static const char *const why[] = {"", "No ticket", "Authentication failed!",
+                                      "Permission denied - invalid csrf token"};
+    struct reply r = {0};
+    r.status = 401;
+    r.reason = xstrdup(why[ar]);
+    r.body = xstrdup("");
+    r.close = 1;
+    req_reply(rq, &r, g_mock.cfg.auth_delay_ms + g_mock.cfg.latency_ms + g_mock.faults.latency_ms);
+}
+
+int http_head(struct req *rq)
+{
+    if (strncmp(rq->path, "/_mock/", 7) == 0) {
+        if (rq->content_length > MAX_POST) {
+            http_plain_error(rq, 501, "for data too large", 0);
+            return HEAD_ANSWERED;
+        }
+        return HEAD_BUFFER;
+    }
+    if (rq->listener < 0) {
+        http_plain_error(rq, 501, "the control listener serves /_mock/ only", 0);
+        return HEAD_ANSWERED;
+    }
+    g_mock.stats.requests++;
+    req_count_connection(rq);
+    rq->log_id = reqlog_add(rq);
+    mock_log("%s %s", rq->method_name, rq->path);
+
+    int m = rq->method;
+    if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_POST && m != EVHTTP_REQ_PUT &&
+        m != EVHTTP_REQ_DELETE) {
+        char *msg = xasprintf("method '%s' not available", rq->method_name);
+        http_plain_error(rq, 501, msg, 0);
+        free(msg);
+        return HEAD_ANSWERED;
+    }
+    const char *te = req_header(rq, "Transfer-Encoding");
+    if (te) {
+        char *msg = strcasecmp(te, "chunked") == 0
+                        ? xstrdup("chunked transfer encoding not supported")
+                        : xasprintf("Unknown transfer encoding '%s'", te);
+        http_plain_error(rq, 501, msg, 0);
+        free(msg);
+        return HEAD_ANSWERED;
+    }
+    struct apipath p;
+    int pr = apipath_parse(rq->path, &p);
+    if (pr != 0) {
+        http_plain_error(rq, pr == -1 ? 400 : 501, pr == -1 ? "invalid path" : "Unsupported format",
+                         0);
+        return HEAD_ANSWERED;
+    }
+    char *up_node = NULL, *up_storage = NULL;
+    int upload = m == EVHTTP_REQ_POST && upload_path(p.canon, &up_node, &up_storage);
+
+    struct call c;
+    memset(&c, 0, sizeof c);
+    c.method = m;
+    c.seg = p.seg;
+    c.nseg = p.nseg;
+    int known = 0;
+    const struct route *route = route_find(&c, &known);
+    int how = HEAD_BUFFER;
+    if (!route || !route->noauth) {
+        char *user = NULL;
+        int via_token = 0, kind = AUTHK_NONE;
+        /* an upload needs no CSRF token (html forms cannot send one) */
+        enum auth_result ar =
+            auth_check(&rq->headers, m != EVHTTP_REQ_GET && !upload, &user, &via_token, &kind);
+        if (ar == AUTH_OK && kind == AUTHK_TICKET && fault_take(&g_mock.faults.ticket_refuse)) {
+            free(user);
+            user = NULL;
+            ar = AUTH_FAILED;
+            reqlog_status(rq->log_id, 0, "ticket_refuse");
+        }
+        rq->auth_kind = ar == AUTH_OK ? kind : AUTHK_FAILED;
+        reqlog_auth(rq->log_id, rq->auth_kind);
+        if (ar != AUTH_OK) {
+            auth_refused(rq, ar);
+            how = HEAD_ANSWERED;
+            goto out;
+        }
+        rq->user = user;
+        rq->via_token = via_token;
+    }
+    if (upload && via_token_readonly(rq)) {
+        /* pveproxy checks Datastore.AllocateTemplate in its auth handler: a 403 delayed
+         * like a failed login */
+        char *msg = xasprintf("Permission check failed (/storage/%s, Datastore.AllocateTemplate)",
+                              up_storage);
+        http_plain_error(rq, 403, msg, g_mock.cfg.auth_delay_ms);
+        free(msg);
+        how = HEAD_ANSWERED;
+        goto out;
+    }
+    if (rq->content_length > 0) {
+        if (m != EVHTTP_REQ_POST && m != EVHTTP_REQ_PUT) {
+            char *msg = xasprintf("Unexpected content for method '%s'", rq->method_name);
+            http_plain_error(rq, 501, msg, 0);
+            free(msg);
+            how = HEAD_ANSWERED;
+            goto out;
+        }
+        if (upload) {
+            how = upload_head(rq, up_node, up_storage);
+            goto out;
+        }
+        if (rq->content_length > MAX_POST) {
+            http_plain_error(rq, 501, "for data too large", 0);
+            how = HEAD_ANSWERED;
+            goto out;
+        }
+        int json;
+        const char *ct = req_header(rq, "Content-Type");
+        if (!content_type_ok(ct, &json)) {
+            char *msg = xasprintf("upload 'Content-Type '%s' not implemented", ct);
+            http_plain_error(rq, 506, msg, 0);
+            free(msg);
+            how = HEAD_ANSWERED;
+            goto out;
+        }
+    }
+out:
+    free(up_node);
+    free(up_storage);
+    apipath_free(&p);
+    return how;
+}
+
+/* ---- substitute answers ----------------------------------------------------------------- */
+
+/* PVE's lock timeout for the guest named in the path (qemu or lxc), else VM 100. */
+static char *lock_message(const char *rel)
+{
+    const char *q = strstr(rel, "/qemu/"), *l = strstr(rel, "/lxc/");
+    const char *id = q ? q + 6 : l ? l + 5 : NULL;
+    int vmid = id && isdigit((unsigned char)*id) ? atoi(id) : 100;
+    if (l && !q)
+        return xasprintf("can't lock file '/run/lock/lxc/pve-config-%d.lock' - got timeout", vmid);
+    return xasprintf("can't lock file '/var/lock/qemu-server/lock-%d.conf' - got timeout", vmid);
+}
+
+static const char *default_reason(int status)
+{
+    switch (status) { /* AnyEvent::HTTP's texts for pveproxy's proxy failures */
+    case 595: return "No route to host";
+    case 596: return "Connection timed out";
+    case 597: return "Broken pipe";
+    case 599: return "Internal Server Error";
+    default: return "mock fault";
+    }
+}
+
+int http_pre_faults(struct req *rq, const char *rel)
+{
+    struct mock_faults *f = &g_mock.faults;
+    if (!fault_match(rq, rel))
         return 0;
-    *out = (long)x->valuedouble;
+    if (fault_take(&f->reset_before_response)) {
+        req_drop(rq, 1, "reset_before_response");
+        return 1;
+    }
+    if (fault_take(&f->close_after_request)) {
+        req_drop(rq, 0, "close_after_request");
+        return 1;
+    }
+    struct call c;
+    memset(&c, 0, sizeof c);
+    c.total = -1;
+    c.path = rel;
+    const char *fault = NULL;
+    if (fault_take(&f->fail_5xx)) {
+        int st = f->fail_status ? f->fail_status : 500;
+        call_error(&c, st, "%s", f->fail_reason ? f->fail_reason : default_reason(st));
+        c.empty_body = st >= 595 && st <= 599; /* pveproxy passes them on without a body */
+        fault = "fail_5xx";
+    } else if (fault_take(&f->lock_timeout)) {
+        c.message = lock_message(rel);
+        c.status = 500;
+        fault = "lock_timeout";
+    } else {
+        return 0;
+    }
+    c.injected = fault;
+    http_answer(rq, &c);
+    free(c.message);
     return 1;
 }
 
-static void mock_control(struct evhttp_request *req, const char *path, int method)
-{
-    if (strcmp(path, "/_mock/stats") == 0 && method == EVHTTP_REQ_GET) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "connections", (double)g_mock.stats.connections);
-        cJSON_AddNumberToObject(o, "open", (double)g_mock.stats.open);
-        cJSON_AddNumberToObject(o, "requests", (double)g_mock.stats.requests);
-        cJSON_AddNumberToObject(o, "logins", (double)g_mock.stats.logins);
-        cJSON_AddNumberToObject(o, "renewals", (double)g_mock.stats.renewals);
-        cJSON_AddNumberToObject(o, "tfa_logins", (double)g_mock.stats.tfa_logins);
-        cJSON_AddNumberToObject(o, "accepted_total", (double)g_mock.stats.accepted_total);
-        cJSON_AddNumberToObject(o, "compressed", (double)g_mock.stats.compressed);
-        cJSON_AddNumberToObject(o, "tasks", g_mock.ntasks);
-        char *s = cJSON_PrintUnformatted(o);
-        cJSON_Delete(o);
-        json_reply(req, 200, "OK", s, 0, 0);
-        return;
-    }
-    if (strcmp(path, "/_mock/reset") == 0 && method == EVHTTP_REQ_POST) {
-        faults_clear();
-        long open = g_mock.stats.open;
-        memset(&g_mock.stats, 0, sizeof g_mock.stats);
-        g_mock.stats.open = open; /* a gauge, not a counter */
-        g_mock.cfg.auth_delay_ms = saved_cfg.auth_delay_ms;
-        g_mock.cfg.ticket_lifetime = saved_cfg.ticket_lifetime;
-        g_mock.cfg.task_ms = saved_cfg.task_ms;
-        json_reply(req, 200, "OK", xstrdup("{\"data\":null}"), 0, 0);
-        return;
-    }
-    if (strcmp(path, "/_mock/faults") == 0 && method == EVHTTP_REQ_POST) {
-        struct evbuffer *in = evhttp_request_get_input_buffer(req);
-        size_t n = evbuffer_get_length(in);
-        char *text = xmalloc(n + 1);
-        evbuffer_copyout(in, text, n);
-        text[n] = 0;
-        cJSON *o = cJSON_Parse(text);
-        free(text);
-        if (!cJSON_IsObject(o)) {
-            cJSON_Delete(o);
-            plain_error(req, 400, "faults: body must be a JSON object", 0);
-            return;
-        }
-        long v;
-        struct mock_faults *f = &g_mock.faults;
-        if (jnum(o, "latency_ms", &v)) f->latency_ms = (int)v;
-        if (jnum(o, "close_mid_response", &v)) f->close_mid_response = (int)v;
-        if (jnum(o, "fail_5xx", &v)) f->fail_5xx = (int)v;
-        if (jnum(o, "fail_status", &v)) f->fail_status = (int)v;
-        if (jnum(o, "malformed", &v)) f->malformed = (int)v;
-        if (jnum(o, "oversize_bytes", &v)) f->oversize_bytes = v;
-        if (jnum(o, "auth_delay_ms", &v)) g_mock.cfg.auth_delay_ms = (int)v;
-        if (jnum(o, "ticket_lifetime", &v)) g_mock.cfg.ticket_lifetime = (int)v;
-        if (jnum(o, "task_ms", &v)) g_mock.cfg.task_ms = (int)v;
-        const cJSON *es = cJSON_GetObjectItemCaseSensitive(o, "task_exitstatus");
-        if (cJSON_IsString(es)) {
-            free(f->task_exitstatus);
-            f->task_exitstatus = *es->valuestring && strcmp(es->valuestring, "OK")
-                                     ? xstrdup(es->valuestring)
-                                     : NULL;
-        }
-        cJSON_Delete(o);
-        json_reply(req, 200, "OK", xstrdup("{\"data\":null}"), 0, 0);
-        return;
-    }
-    plain_error(req, 501, "not implemented", 0);
-}
-
-/* ---- the request pipeline ---------------------------------------------- */
-
-static void split_path(struct call *c, char *p)
-{
-    c->seg = xmalloc(sizeof *c->seg * (strlen(p) / 2 + 2));
-    c->nseg = 0;
-    for (char *tok = strtok(p, "/"); tok; tok = strtok(NULL, "/"))
-        c->seg[c->nseg++] = tok;
-}
+/* ---- answers ---------------------------------------------------------------------------- */
 
 static char *result_body(struct call *c)
 {
@@ -463,26 +461,77 @@ static char *result_body(struct call *c)
     return s;
 }
 
-static void api_answer(struct evhttp_request *req, struct call *c, int close)
+/* wrong_type: data of another JSON type, or an array in a member of the first object. */
+static void wrong_type(struct call *c, int member)
+{
+    cJSON *d = c->data;
+    if (member) {
+        cJSON *obj = cJSON_IsObject(d) ? d : NULL;
+        if (!obj && cJSON_IsArray(d)) {
+            cJSON *it;
+            cJSON_ArrayForEach(it, d) if (cJSON_IsObject(it) && it->child)
+            {
+                obj = it;
+                break;
+            }
+        }
+        if (obj && obj->child) {
+            cJSON *pick = obj->child, *it; /* a number if there is one */
+            cJSON_ArrayForEach(it, obj) if (cJSON_IsNumber(it))
+            {
+                pick = it;
+                break;
+            }
+            cJSON *arr = cJSON_CreateArray();
+            cJSON_AddItemToArray(arr, cJSON_CreateNumber(1));
+            cJSON_AddItemToArray(arr, cJSON_CreateNumber(2));
+            cJSON_ReplaceItemInObjectCaseSensitive(obj, pick->string, arr);
+            return;
+        }
+    }
+    cJSON *repl;
+    if (cJSON_IsObject(d) || cJSON_IsArray(d)) {
+        repl = cJSON_CreateString("mock-wrong-type");
+    } else {
+        repl = cJSON_CreateObject();
+        cJSON_AddStringToObject(repl, "mock", "wrong-type");
+    }
+    cJSON_Delete(c->data);
+    c->data = repl;
+}
+
+void http_answer(struct req *rq, struct call *c)
 {
     struct mock_faults *f = &g_mock.faults;
+    int match = fault_match(rq, c->path ? c->path : "/");
+    const char *fault = c->injected;
     int delay = g_mock.cfg.latency_ms + f->latency_ms + c->delay_ms;
-    if (f->fail_5xx > 0) {
-        f->fail_5xx--;
-        call_error(c, f->fail_status ? f->fail_status : 500, "mock fault");
-        cJSON_Delete(c->errors);
-        c->errors = NULL;
-    }
     struct reply r = {0};
     r.status = c->status;
     r.ctype = "application/json;charset=UTF-8";
+    int bad_reason = 0;
     if (c->status == 200) {
         r.reason = xstrdup("OK");
     } else { /* the reason phrase is the message's first line */
-        const char *m = c->message ? c->message : "error";
-        r.reason = xasprintf("%.*s", (int)strcspn(m, "\n"), m);
+        bad_reason = reason_from(&r, c->message ? c->message : "error");
+        if (match && fault_take(&f->reason_ctl)) {
+            char *ctl = xasprintf("\x1b[31m%s\x07", r.reason);
+            free(r.reason);
+            r.reason = ctl;
+            fault = "reason_ctl";
+        }
     }
-    if (c->status == 200 && f->oversize_bytes > 0) {
+    if (c->status == 200 && c->data && match && fault_take(&f->wrong_type)) {
+        wrong_type(c, f->wrong_type_member);
+        fault = "wrong_type";
+    }
+    if (c->empty_body || bad_reason) {
+        r.body = xstrdup("");
+        r.len = 0;
+        r.ctype = c->empty_body ? NULL : r.ctype;
+        r.no_length = 1;
+        r.close = 1;
+    } else if (c->status == 200 && f->oversize_bytes > 0 && match) {
         long n = f->oversize_bytes;
         f->oversize_bytes = 0;
         r.body = xmalloc((size_t)n + 32);
@@ -490,25 +539,53 @@ static void api_answer(struct evhttp_request *req, struct call *c, int close)
         memset(r.body + 9, 'x', (size_t)n);
         memcpy(r.body + 9 + n, "\"}", 3);
         r.len = (size_t)n + 11;
+        fault = "oversize_bytes";
     } else {
         r.body = result_body(c);
         r.len = strlen(r.body);
     }
-    if (f->malformed > 0) {
-        f->malformed--;
+    if (match && r.len && fault_take(&f->malformed)) {
         r.status = 200;
         free(r.reason);
         r.reason = xstrdup("OK");
         r.len = r.len > 4 ? r.len / 2 : 1; /* cut mid-token: never valid JSON */
         r.body[0] = '{';
+        fault = "malformed";
     }
-    r.close = close || r.status >= 400;
-    if (f->close_mid_response > 0 && r.len > 1) {
-        f->close_mid_response--;
-        r.close_mid = 1;
+    if (f->retry_after >= 0 && c->injected && strcmp(c->injected, "fail_5xx") == 0)
+        r.extra = xasprintf("Retry-After: %d\r\n", f->retry_after);
+    if (match && fault_take(&f->header_bytes)) {
+        size_t n = f->header_size > 0 ? (size_t)f->header_size : 16384;
+        char *pad = xmalloc(n + 1);
+        memset(pad, 'x', n);
+        pad[n] = 0;
+        char *extra = xasprintf("%sX-Mock-Padding: %s\r\n", r.extra ? r.extra : "", pad);
+        free(pad);
+        free(r.extra);
+        r.extra = extra;
+        fault = "header_bytes";
     }
-    const char *ae = evhttp_find_header(evhttp_request_get_input_headers(req), "Accept-Encoding");
-    if (!r.close_mid && ae && r.len > GZIP_MIN) {
+    if (match && r.len > 1 && fault_take(&f->close_mid_response)) {
+        r.deliver = DELIVER_CLOSE_MID;
+        fault = "close_mid_response";
+    } else if (match && r.len > 1 && fault_take(&f->reset_mid_body)) {
+        r.deliver = DELIVER_RESET_MID;
+        fault = "reset_mid_body";
+    } else if (match && fault_take(&f->close_after_headers)) {
+        r.deliver = DELIVER_CLOSE_AFTER_HEADERS;
+        fault = "close_after_headers";
+    } else if (match && fault_take(&f->long_content_length)) {
+        r.deliver = DELIVER_LONG_CL;
+        fault = "long_content_length";
+    } else if (match && fault_take(&f->slow)) {
+        r.deliver = DELIVER_SLOW;
+        r.slow_bps = f->slow_bps;
+        r.slow_body_only = f->slow_body_only;
+        fault = "slow";
+    }
+    r.close = r.close || r.status >= 400;
+    const char *ae = req_header(rq, "Accept-Encoding");
+    if (r.deliver == DELIVER_NORMAL && !c->empty_body && ae && r.len > GZIP_MIN) {
         if (strstr(ae, "gzip") && compress_body(&r, 15 + 16) == 0)
             r.gzip = 1;
         else if (strstr(ae, "deflate") && compress_body(&r, 15) == 0)
@@ -516,151 +593,67 @@ static void api_answer(struct evhttp_request *req, struct call *c, int close)
         if (r.gzip)
             g_mock.stats.compressed++;
     }
-    reply_send(req, &r, delay);
+    r.fault = fault;
+    req_reply(rq, &r, delay);
 }
 
-static int content_type_ok(const char *ct, int *json)
+/* ---- a complete request ----------------------------------------------------------------- */
+
+static char *body_text(struct req *rq, size_t *len)
 {
-    *json = 0;
-    if (!ct)
-        return 1;
-    size_t n = strcspn(ct, ";");
-    while (n > 0 && isspace((unsigned char)ct[n - 1]))
-        n--;
-    if (n == 33 && strncasecmp(ct, "application/x-www-form-urlencoded", n) == 0)
-        return 1;
-    if (n == 16 && strncasecmp(ct, "application/json", n) == 0) {
-        *json = 1;
-        return 1;
-    }
-    return 0;
+    size_t n = rq->body ? evbuffer_get_length(rq->body) : 0;
+    char *text = xmalloc(n + 1);
+    if (n)
+        evbuffer_remove(rq->body, text, n);
+    text[n] = 0;
+    *len = n;
+    return text;
 }
 
-static void handle(struct evhttp_request *req, void *arg)
+void http_request(struct req *rq)
 {
-    (void)arg;
-    int method = (int)evhttp_request_get_command(req);
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-    const char *rawpath = uri ? evhttp_uri_get_path(uri) : NULL;
-    const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
-    struct evkeyvalq *hin = evhttp_request_get_input_headers(req);
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t blen = evbuffer_get_length(in);
-    if (!rawpath || !*rawpath)
-        rawpath = "/";
-
-    struct conn *cn = conn_of(req);
-    conn_nodelay(req, cn);
-    if (strncmp(rawpath, "/_mock/", 7) == 0) {
-        mock_control(req, rawpath, method);
+    if (strncmp(rq->path, "/_mock/", 7) == 0) {
+        control_request(rq, rq->path);
         return;
     }
-
-    g_mock.stats.requests++;
-    int close = 0;
-    if (cn) {
-        if (!cn->counted) {
-            cn->counted = 1;
-            g_mock.stats.connections++;
-            g_mock.stats.open++;
-        }
-        if (++cn->nreq >= MAX_CONN_REQUESTS)
-            close = 1;
-    }
-    mock_log("%s %s", method_name(method), rawpath);
-
-    const char *te = evhttp_find_header(hin, "Transfer-Encoding");
-    if (te && strcasestr(te, "chunked")) {
-        plain_error(req, 501, "chunked transfer encoding not supported", 0);
-        return;
-    }
-    if (blen > MAX_POST) {
-        plain_error(req, 501, "for data too large", 0);
-        return;
-    }
-    if ((method == EVHTTP_REQ_GET || method == EVHTTP_REQ_DELETE) && blen > 0) {
-        plain_error(req, 501, "Unexpected content for method", 0);
-        return;
-    }
-    int is_json = 0;
-    if ((method == EVHTTP_REQ_POST || method == EVHTTP_REQ_PUT) &&
-        !content_type_ok(evhttp_find_header(hin, "Content-Type"), &is_json)) {
-        plain_error(req, 506, "Unsupported Content-Type", 0);
-        return;
-    }
-
-    /* /api2/<fmt>/<rel>, decoded once; empty segments dropped. */
-    size_t dlen = 0;
-    char *path = evhttp_uridecode(rawpath, 0, &dlen);
-    if (!path || strlen(path) != dlen) {
-        free(path);
-        plain_error(req, 400, "invalid path", 0);
-        return;
-    }
+    struct apipath p;
+    apipath_parse(rq->path, &p); /* checked by http_head */
     struct call c;
     memset(&c, 0, sizeof c);
-    c.method = method;
+    c.method = rq->method;
     c.status = 200;
     c.total = -1;
-    char *fmt_end = NULL;
-    int fmt_ok = strncmp(path, "/api2/", 6) == 0 && islower((unsigned char)path[6]);
-    if (fmt_ok) {
-        fmt_end = path + 6;
-        while (islower((unsigned char)*fmt_end) || isdigit((unsigned char)*fmt_end))
-            fmt_end++;
-        fmt_ok = (*fmt_end == '/' || *fmt_end == 0) && fmt_end - (path + 6) >= 2;
-    }
-    if (!fmt_ok || fmt_end - (path + 6) != 4 || strncmp(path + 6, "json", 4) != 0) {
-        /* extjs/html/... are real PVE formats the mock does not speak */
-        free(path);
-        plain_error(req, 501, "Unsupported format", 0);
-        return;
-    }
-    char *rel = xstrdup(*fmt_end ? fmt_end : "/");
-    free(path);
-    char *relcopy = xstrdup(rel);
-    split_path(&c, relcopy);
-    /* canonical path for messages: "/" + segments joined */
-    size_t cap = strlen(rel) + 2, pos = 0;
-    char *canon = xmalloc(cap);
-    canon[0] = 0;
-    for (int i = 0; i < c.nseg; i++)
-        pos += (size_t)snprintf(canon + pos, cap - pos, "/%s", c.seg[i]);
-    if (c.nseg == 0)
-        strcpy(canon, "/");
-    c.path = canon;
-    if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_POST && method != EVHTTP_REQ_PUT &&
-        method != EVHTTP_REQ_DELETE) { /* HEAD, OPTIONS, ...: pveproxy knows only four verbs */
-        char *m = xasprintf("Method '%s %s' not implemented", method_name(method), c.path);
-        plain_error(req, 501, m, 0);
-        free(m);
+    c.seg = p.seg;
+    c.nseg = p.nseg;
+    c.path = p.canon;
+    c.req = rq;
+    if (http_pre_faults(rq, p.canon))
         goto done;
-    }
 
     /* Parameters: body first, then the query overrides; _dc dropped. */
+    int is_json = 0;
+    if (rq->method == EVHTTP_REQ_POST || rq->method == EVHTTP_REQ_PUT)
+        content_type_ok(req_header(rq, "Content-Type"), &is_json);
     c.params = cJSON_CreateObject();
-    if (blen > 0 || is_json) {
-        char *body = xmalloc(blen + 1);
-        evbuffer_copyout(in, body, blen);
-        body[blen] = 0;
-        if (is_json) {
-            cJSON *j = blen ? cJSON_Parse(body) : NULL;
-            if (!cJSON_IsObject(j)) {
-                cJSON_Delete(j);
-                free(body);
-                plain_error(req, 500, blen ? "malformed JSON body" : "empty JSON body", 0);
-                goto done;
-            }
-            cJSON_Delete(c.params);
-            c.params = j;
-        } else {
-            form_decode(body, blen, c.params);
+    size_t blen = 0;
+    char *body = body_text(rq, &blen);
+    if (is_json) {
+        cJSON *j = blen ? cJSON_Parse(body) : NULL;
+        if (!cJSON_IsObject(j)) {
+            cJSON_Delete(j);
+            free(body);
+            http_plain_error(rq, 500, blen ? "malformed JSON body" : "empty JSON body", 0);
+            goto done;
         }
-        free(body);
+        cJSON_Delete(c.params);
+        c.params = j;
+    } else if (blen) {
+        form_decode(body, blen, c.params);
     }
-    if (query) {
+    free(body);
+    if (rq->query) {
         cJSON *q = cJSON_CreateObject();
-        form_decode(query, strlen(query), q);
+        form_decode(rq->query, strlen(rq->query), q);
         cJSON *it;
         cJSON_ArrayForEach(it, q)
         {
@@ -673,132 +666,21 @@ static void handle(struct evhttp_request *req, void *arg)
 
     int known = 0;
     const struct route *r = route_find(&c, &known);
-    if (!r || !r->noauth) {
-        char *user = NULL;
-        int via_token = 0;
-        enum auth_result ar = auth_check(hin, method, &user, &via_token);
-        if (ar != AUTH_OK) {
-            static const char *const why[] = {"", "No ticket", "Authentication failed!",
-                                              "Permission denied - invalid csrf token"};
-            struct reply rp = {0};
-            rp.status = 401;
-            rp.reason = xstrdup(why[ar]);
-            rp.body = xstrdup("");
-            rp.close = 1;
-            reply_send(req, &rp,
-                       g_mock.cfg.auth_delay_ms + g_mock.cfg.latency_ms + g_mock.faults.latency_ms);
-            goto done;
-        }
-        c.user = user;
-        c.via_token = via_token;
-    }
-    if (c.via_token && c.user && strcmp(c.user, MOCK_RO_TOKEN_ID) == 0 && method != EVHTTP_REQ_GET)
+    c.user = rq->user;
+    c.via_token = rq->via_token;
+    if (via_token_readonly(rq) && rq->method != EVHTTP_REQ_GET)
         /* the read-only token's ACLs (privilege separation) allow no change */
         call_error(&c, 403, "Permission check failed (%s, Sys.Modify)", c.path);
     else if (r)
         route_dispatch(r, &c);
     else if (!generic_dispatch(&c)) /* every other method of the PVE schema */
-        call_error(&c, 501, "Method '%s %s' not implemented", method_name(method), c.path);
-    api_answer(req, &c, close);
+        call_error(&c, 501, "Method '%s %s' not implemented", method_name(rq->method), c.path);
+    if (!c.answered)
+        http_answer(rq, &c);
 done:
     cJSON_Delete(c.params);
     cJSON_Delete(c.data);
     cJSON_Delete(c.errors);
     free(c.message);
-    free((char *)c.user);
-    free(c.seg);
-    free(relcopy);
-    free(rel);
-    free(canon);
-}
-
-/* ---- start / stop ------------------------------------------------------ */
-
-int http_start(void)
-{
-    saved_cfg = g_mock.cfg;
-    faults_clear();
-    conn_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_ex_free);
-    g_mock.http = evhttp_new(g_mock.base);
-    if (!g_mock.http)
-        return -1;
-    evhttp_set_bevcb(g_mock.http, bevcb, NULL);
-    evhttp_set_gencb(g_mock.http, handle, NULL);
-    /* Let every verb through so unsupported ones get PVE's 501, not evhttp's 405. */
-    evhttp_set_allowed_methods(g_mock.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-                                                EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD |
-                                                EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH |
-                                                EVHTTP_REQ_TRACE);
-    evhttp_set_max_body_size(g_mock.http, MAX_EVHTTP_BODY);
-    evhttp_set_max_headers_size(g_mock.http, 8 * 1024);
-    evhttp_set_timeout(g_mock.http, IDLE_TIMEOUT_S);
-
-    /* ADDR:PORT, [v6]:PORT */
-    char host[256];
-    const char *l = g_mock.cfg.listen;
-    const char *colon = strrchr(l, ':');
-    if (!colon || (size_t)(colon - l) >= sizeof host) {
-        fprintf(stderr, "pve-mock: bad --listen %s\n", l);
-        return -1;
-    }
-    memcpy(host, l, (size_t)(colon - l));
-    host[colon - l] = 0;
-    char *h = host;
-    if (h[0] == '[' && h[strlen(h) - 1] == ']') {
-        h[strlen(h) - 1] = 0;
-        h++;
-    }
-    int port = atoi(colon + 1);
-    bound = evhttp_bind_socket_with_handle(g_mock.http, h, (ev_uint16_t)port);
-    if (!bound) {
-        fprintf(stderr, "pve-mock: cannot listen on %s\n", l);
-        return -1;
-    }
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&ss, &sl);
-    int real_port = ss.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&ss)->sin6_port)
-                                             : ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    char urlhost[300];
-    if (ss.ss_family == AF_INET6)
-        snprintf(urlhost, sizeof urlhost, "[%s]", h);
-    else
-        snprintf(urlhost, sizeof urlhost, "%s", h);
-
-    cJSON *o = cJSON_CreateObject();
-    char *url = xasprintf("https://%s:%d", urlhost, real_port);
-    cJSON_AddStringToObject(o, "url", url);
-    free(url);
-    cJSON_AddStringToObject(o, "fingerprint", g_mock.fingerprint);
-    cJSON_AddStringToObject(o, "token", MOCK_TOKEN_ID "=" MOCK_TOKEN_SECRET);
-    cJSON_AddStringToObject(o, "readonly_token", MOCK_RO_TOKEN_ID "=" MOCK_RO_TOKEN_SECRET);
-    cJSON_AddStringToObject(o, "user", MOCK_USER);
-    cJSON_AddStringToObject(o, "password", MOCK_PASSWORD);
-    if (g_mock.cfg.tfa) {
-        cJSON_AddStringToObject(o, "tfa_user", MOCK_TFA_USER);
-        cJSON_AddStringToObject(o, "tfa_password", MOCK_TFA_PASSWORD);
-        cJSON_AddStringToObject(o, "totp_secret", MOCK_TOTP_SECRET);
-    }
-    char *line = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    printf("%s\n", line);
-    fflush(stdout);
-    free(line);
-    return 0;
-}
-
-void http_stop(void)
-{
-    /* Answer whatever still waits on a timer, so every request is freed. */
-    while (pending_list) {
-        struct pending *p = pending_list;
-        pending_list = p->next;
-        event_free(p->ev);
-        reply_send_now(p->req, &p->r);
-        free(p);
-    }
-    if (g_mock.http)
-        evhttp_free(g_mock.http);
-    g_mock.http = NULL;
-    faults_clear();
+    apipath_free(&p);
 }

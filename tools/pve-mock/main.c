@@ -37,6 +37,16 @@ void *xmalloc(size_t n)
     return p;
 }
 
+void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) {
+        fputs("pve-mock: out of memory\n", stderr);
+        abort();
+    }
+    return p;
+}
+
 char *xstrdup(const char *s)
 {
     size_t n = strlen(s) + 1;
@@ -56,9 +66,10 @@ char *xasprintf(const char *fmt, ...)
 
 static void usage(FILE *f)
 {
-    fputs("usage: pve-mock [--listen ADDR:PORT] [--fixture FILE] [--ticket-lifetime SEC]\n"
-          "                [--auth-delay-ms N] [--task-ms N] [--latency-ms N] [--vms N] [--tfa]\n"
-          "                [--ca-out FILE] [--quiet] [--verbose]\n",
+    fputs("usage: pve-mock [--listen ADDR:PORT]... [--nodes N] [--control ADDR:PORT|none]\n"
+          "                [--fixture FILE] [--ticket-lifetime SEC] [--auth-delay-ms N]\n"
+          "                [--task-ms N] [--latency-ms N] [--vms N] [--tfa] [--ca-out FILE]\n"
+          "                [--upload-dir DIR] [--request-log N] [--quiet] [--verbose]\n",
           f);
 }
 
@@ -83,15 +94,27 @@ static void on_signal(evutil_socket_t sig, short ev, void *arg)
 int main(int argc, char **argv)
 {
     struct mock_config *cfg = &g_mock.cfg;
-    cfg->listen = "127.0.0.1:0";
     cfg->ticket_lifetime = 7200;
+    cfg->request_log = 10000;
     cfg->auth_delay_ms = 3000;
     cfg->task_ms = 2000;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int rc = 0, used = 1;
-        if (!strcmp(a, "--listen") && v)
-            cfg->listen = v;
+        if (!strcmp(a, "--listen") && v) {
+            if (cfg->nlisten == MOCK_MAX_LISTENERS) {
+                fprintf(stderr, "pve-mock: at most %d listeners\n", MOCK_MAX_LISTENERS);
+                return 2;
+            }
+            cfg->listen[cfg->nlisten++] = v;
+        } else if (!strcmp(a, "--nodes"))
+            rc = int_arg(a, v, &cfg->nodes);
+        else if (!strcmp(a, "--control") && v)
+            cfg->control = v;
+        else if (!strcmp(a, "--upload-dir") && v)
+            cfg->upload_dir = v;
+        else if (!strcmp(a, "--request-log"))
+            rc = int_arg(a, v, &cfg->request_log);
         else if (!strcmp(a, "--fixture") && v)
             cfg->fixture = v;
         else if (!strcmp(a, "--ca-out") && v)
@@ -125,26 +148,38 @@ int main(int argc, char **argv)
         i += used;
     }
 
+    if (cfg->nodes > MOCK_MAX_LISTENERS || (cfg->nodes && cfg->nlisten > 1 &&
+                                             cfg->nodes != cfg->nlisten)) {
+        fprintf(stderr, "pve-mock: --nodes N wants 1..%d, and as many --listen as N (or one)\n",
+                MOCK_MAX_LISTENERS);
+        return 2;
+    }
+    g_mock.nlisteners = cfg->nodes ? cfg->nodes : cfg->nlisten ? cfg->nlisten : 1;
+
     signal(SIGPIPE, SIG_IGN); /* peers that vanish mid-write must not kill us */
     auth_init();
+    control_init();
     int rc = 1;
     struct event *sigint = NULL, *sigterm = NULL;
     g_mock.base = event_base_new();
-    if (!g_mock.base || tls_setup(cfg->ca_out) != 0)
+    if (!g_mock.base || tls_setup(cfg->ca_out, g_mock.nlisteners) != 0)
         goto out;
-    if (state_load(cfg->fixture, cfg->vms) != 0)
+    if (state_load(cfg->fixture, cfg->vms, g_mock.nlisteners) != 0 || transfer_init() != 0)
         goto out;
     sigint = evsignal_new(g_mock.base, SIGINT, on_signal, NULL);
     sigterm = evsignal_new(g_mock.base, SIGTERM, on_signal, NULL);
     evsignal_add(sigint, NULL);
     evsignal_add(sigterm, NULL);
-    if (http_start() != 0)
+    if (server_start() != 0)
         goto out;
     event_base_dispatch(g_mock.base);
     rc = 0;
 out:
-    http_stop();
-    state_free();
+    server_stop();
+    faults_clear(); /* frees the fault strings */
+    state_free(); /* tasks still running drop their upload files */
+    transfer_free();
+    reqlog_free();
     if (sigint)
         event_free(sigint);
     if (sigterm)

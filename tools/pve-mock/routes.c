@@ -154,7 +154,7 @@ static void check_value(struct call *c, const struct route_param *ps, const char
     free(text);
 }
 
-static void validate(struct call *c, const struct route_param *ps)
+void route_validate(struct call *c, const struct route_param *ps)
 {
     const cJSON *it;
     cJSON_ArrayForEach(it, c->params)
@@ -173,7 +173,7 @@ static void validate(struct call *c, const struct route_param *ps)
 
 /* ---- common lookups ---------------------------------------------------- */
 
-static struct node *need_node(struct call *c)
+struct node *route_need_node(struct call *c)
 {
     const char *name = pstr(c, "node");
     struct node *n = name ? state_node(name) : NULL;
@@ -242,8 +242,9 @@ static cJSON *node_json(const struct node *n, int resource)
     cJSON_AddStringToObject(o, "level", "");
     if (resource)
         cJSON_AddStringToObject(o, "cgroup-mode", "2");
-    else
-        cJSON_AddStringToObject(o, "ssl_fingerprint", g_mock.fingerprint);
+    else /* each listener (node) has its own certificate */
+        cJSON_AddStringToObject(o, "ssl_fingerprint",
+                                tls_fingerprint(listener_of_node(n->name), CERT_NORMAL));
     return o;
 }
 
@@ -263,7 +264,7 @@ static void h_resources(struct call *c)
             cJSON_AddItemToArray(c->data, node_json(&g_mock.nodes[i], 1));
     if (!type || !strcmp(type, "storage"))
         for (int i = 0; i < g_mock.nnodes; i++) {
-            static const char *const st[][3] = {{"local", "dir", "iso,vztmpl,backup"},
+            static const char *const st[][3] = {{"local", "dir", "iso,vztmpl,backup,import"},
                                                 {"local-lvm", "lvmthin", "images,rootdir"}};
             for (int k = 0; k < 2; k++) {
                 cJSON *o = cJSON_CreateObject();
@@ -287,9 +288,40 @@ static void h_resources(struct call *c)
             cJSON_AddItemToArray(c->data, vm_resource_json(g_mock.vms[i]));
 }
 
+/* Each listener answers as its own node: "local":1 marks it (clients learn from it which
+ * endpoint is which node). */
+static void h_cluster_status(struct call *c)
+{
+    int self = c->req ? c->req->listener : 0;
+    c->data = cJSON_CreateArray();
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "type", "cluster");
+    cJSON_AddStringToObject(o, "id", "cluster");
+    cJSON_AddStringToObject(o, "name", "pve-mock");
+    cJSON_AddNumberToObject(o, "nodes", g_mock.nnodes);
+    cJSON_AddNumberToObject(o, "quorate", 1);
+    cJSON_AddNumberToObject(o, "version", g_mock.nnodes + 1);
+    cJSON_AddItemToArray(c->data, o);
+    for (int i = 0; i < g_mock.nnodes; i++) {
+        const char *name = g_mock.nodes[i].name, *ip = listener_host(i);
+        char *id = xasprintf("node/%s", name);
+        o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "type", "node");
+        cJSON_AddStringToObject(o, "id", id);
+        cJSON_AddStringToObject(o, "name", name);
+        cJSON_AddNumberToObject(o, "nodeid", i + 1);
+        cJSON_AddStringToObject(o, "ip", ip ? ip : "127.0.0.1");
+        cJSON_AddStringToObject(o, "level", "");
+        cJSON_AddNumberToObject(o, "local", i == self);
+        cJSON_AddNumberToObject(o, "online", 1);
+        cJSON_AddItemToArray(c->data, o);
+        free(id);
+    }
+}
+
 static void h_qemu_list(struct call *c)
 {
-    struct node *n = need_node(c);
+    struct node *n = route_need_node(c);
     if (!n)
         return;
     c->data = cJSON_CreateArray();
@@ -311,7 +343,7 @@ static void h_qemu_list(struct call *c)
 
 static void h_qemu_create(struct call *c)
 {
-    struct node *n = need_node(c);
+    struct node *n = route_need_node(c);
     if (!n)
         return;
     int vmid = (int)pint(c, "vmid", 0);
@@ -346,7 +378,7 @@ static void h_qemu_create(struct call *c)
 
 static void h_qemu_current(struct call *c)
 {
-    struct node *n = need_node(c);
+    struct node *n = route_need_node(c);
     struct vm *v = n ? need_vm(c, n) : NULL;
     if (!v)
         return;
@@ -371,7 +403,7 @@ static void h_qemu_current(struct call *c)
 /* GET config: the stored keys as PVE returns them, plus name, memory and cores. */
 static void h_qemu_config(struct call *c)
 {
-    struct node *n = need_node(c);
+    struct node *n = route_need_node(c);
     struct vm *v = n ? need_vm(c, n) : NULL;
     if (!v)
         return;
@@ -388,7 +420,7 @@ static void h_qemu_config(struct call *c)
 
 static void vm_action(struct call *c, const char *type)
 {
-    struct node *n = need_node(c);
+    struct node *n = route_need_node(c);
     struct vm *v = n ? need_vm(c, n) : NULL;
     if (!v)
         return;
@@ -449,7 +481,7 @@ static struct task *need_task(struct call *c)
 
 static void h_tasks(struct call *c)
 {
-    struct node *n = need_node(c);
+    struct node *n = route_need_node(c);
     if (!n)
         return;
     int64_t start = pint(c, "start", 0), limit = pint(c, "limit", 50);
@@ -479,7 +511,7 @@ static void h_tasks(struct call *c)
 
 static void h_task_status(struct call *c)
 {
-    if (!need_node(c))
+    if (!route_need_node(c))
         return;
     struct task *t = need_task(c);
     if (t)
@@ -488,17 +520,38 @@ static void h_task_status(struct call *c)
 
 static void h_task_log(struct call *c)
 {
-    if (!need_node(c))
+    if (!route_need_node(c))
         return;
     struct task *t = need_task(c);
     if (!t)
         return;
+    const cJSON *has_start = cJSON_GetObjectItemCaseSensitive(c->params, "start");
+    const cJSON *has_limit = cJSON_GetObjectItemCaseSensitive(c->params, "limit");
+    if (pbool(c, "download")) {
+        if (has_start || has_limit)
+            call_error(c, 500, "'download' cannot be used together with 'start' or 'limit' "
+                               "parameters");
+        else
+            transfer_task_log_download(c, t);
+        return;
+    }
     int64_t start = pint(c, "start", 0), limit = pint(c, "limit", 50);
+    int64_t from = start, to = limit == 0 ? t->nlog : start + limit;
+    if (start > 0 && fault_take(&g_mock.faults.task_log_stale)) {
+        /* a page of lines the client has seen already: the ones just below start */
+        from = limit == 0 || start < limit ? 0 : start - limit;
+        to = start;
+    }
+    int dup = fault_take(&g_mock.faults.task_log_dup);
     c->data = cJSON_CreateArray();
-    for (int64_t i = start; i < t->nlog && (limit == 0 || i < start + limit); i++) {
+    for (int64_t i = from; i < t->nlog && i < to; i++) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "n", (double)(i + 1));
         cJSON_AddStringToObject(o, "t", t->log[i]);
+        if (dup) { /* every member twice */
+            cJSON_AddItemToObject(o, "n", cJSON_CreateNumber((double)(i + 1)));
+            cJSON_AddItemToObject(o, "t", cJSON_CreateString(t->log[i]));
+        }
         cJSON_AddItemToArray(c->data, o);
     }
     c->total = t->nlog;
@@ -506,7 +559,7 @@ static void h_task_log(struct call *c)
 
 static void h_task_delete(struct call *c)
 {
-    if (!need_node(c))
+    if (!route_need_node(c))
         return;
     struct task *t = need_task(c);
     if (!t)
@@ -572,6 +625,11 @@ static const struct route_param p_task_log[] = {
     {"start", P_INT, 0, 0, 2147483647, NULL}, {"limit", P_INT, 0, 0, 2147483647, NULL},
     {"download", P_BOOL, 0, NOLIM, NULL},    PEND};
 
+static const struct route_param p_content[] = {
+    {"node", P_STR, 1, NOLIM, NULL},    {"storage", P_STR, 1, NOLIM, NULL},
+    {"content", P_STR, 0, NOLIM, NULL}, {"vmid", P_INT, 0, VMID_RANGE, NULL},
+    PEND};
+
 static const struct route routes[] = {
     {R_GET, "/access/ticket", auth_route_ticket_get, 1, NULL},
     {R_POST, "/access/ticket", auth_route_ticket_post, 1, p_ticket},
@@ -580,6 +638,7 @@ static const struct route routes[] = {
     {R_GET, "/version", h_version, 0, p_none},
     {R_GET, "/nodes", h_nodes, 0, p_none},
     {R_GET, "/cluster/resources", h_resources, 0, p_resources},
+    {R_GET, "/cluster/status", h_cluster_status, 0, p_none},
     {R_GET, "/nodes/{node}/qemu", h_qemu_list, 0, p_qemu_list},
     {R_POST, "/nodes/{node}/qemu", h_qemu_create, 0, p_qemu_create},
     {R_GET, "/nodes/{node}/qemu/{vmid}/config", h_qemu_config, 0, p_vm},
@@ -591,6 +650,11 @@ static const struct route routes[] = {
     {R_GET, "/nodes/{node}/tasks/{upid}/status", h_task_status, 0, p_task},
     {R_GET, "/nodes/{node}/tasks/{upid}/log", h_task_log, 0, p_task_log},
     {R_DELETE, "/nodes/{node}/tasks/{upid}", h_task_delete, 0, p_task},
+    {R_GET, "/nodes/{node}/storage/{storage}/content", transfer_route_content, 0, p_content},
+    /* their handlers check the parameters themselves (uploads: after the proxy check) */
+    {R_POST, "/nodes/{node}/storage/{storage}/upload", transfer_route_upload, 0, NULL},
+    {R_GET, "/nodes/{node}/storage/{storage}/file-restore/download", transfer_route_file_restore,
+     0, NULL},
 };
 
 /* Match pattern segments against the call's; {x} takes one whole segment. */
@@ -656,7 +720,7 @@ void route_dispatch(const struct route *r, struct call *c)
     if (c->status != 200)
         return;
     if (r->params)
-        validate(c, r->params);
+        route_validate(c, r->params);
     if (c->status != 200)
         return;
     r->fn(c);

@@ -92,7 +92,7 @@ static const char *jstr(const cJSON *o, const char *k, const char *def)
     return cJSON_IsString(x) ? x->valuestring : def;
 }
 
-int state_load(const char *fixture, int extra_vms)
+int state_load(const char *fixture, int extra_vms, int min_nodes)
 {
     char *text = NULL;
     if (fixture) {
@@ -117,8 +117,9 @@ int state_load(const char *fixture, int extra_vms)
         cJSON_Delete(root);
         return -1;
     }
-    g_mock.nnodes = cJSON_GetArraySize(nodes);
-    g_mock.nodes = calloc((size_t)g_mock.nnodes, sizeof *g_mock.nodes);
+    int nfix = cJSON_GetArraySize(nodes);
+    g_mock.nnodes = nfix > min_nodes ? nfix : min_nodes;
+    g_mock.nodes = xcalloc((size_t)g_mock.nnodes, sizeof *g_mock.nodes);
     int i = 0;
     const cJSON *it;
     cJSON_ArrayForEach(it, nodes)
@@ -128,6 +129,21 @@ int state_load(const char *fixture, int extra_vms)
         n->maxcpu = (int)jint(it, "maxcpu", 4);
         n->maxmem = jint(it, "maxmem", 16LL << 30);
         n->maxdisk = jint(it, "maxdisk", 100LL << 30);
+    }
+    /* more listeners than fixture nodes: nodes pve<k> (the first free k) for the rest */
+    for (int k = 1; i < g_mock.nnodes; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "pve%d", k);
+        int taken = 0;
+        for (int j = 0; j < i; j++)
+            taken |= strcmp(g_mock.nodes[j].name, name) == 0;
+        if (taken)
+            continue;
+        struct node *n = &g_mock.nodes[i++];
+        n->name = xstrdup(name);
+        n->maxcpu = 4;
+        n->maxmem = 16LL << 30;
+        n->maxdisk = 100LL << 30;
     }
     const cJSON *vms = cJSON_GetObjectItemCaseSensitive(root, "vms");
     cJSON_ArrayForEach(it, vms)
@@ -154,10 +170,10 @@ int state_load(const char *fixture, int extra_vms)
     }
     cJSON_Delete(root);
     /* --vms N: bulk VMs for large /cluster/resources answers. */
-    int vmid = 1000, nfix = g_mock.nvms;
+    int vmid = 1000, nfixvm = g_mock.nvms;
     for (int k = 0; k < extra_vms; k++) {
         /* only fixture VMs can collide: bulk ids only grow (keeps start-up linear) */
-        for (int f = 0; f < nfix; f++)
+        for (int f = 0; f < nfixvm; f++)
             if (g_mock.vms[f]->vmid == vmid) {
                 vmid++;
                 f = -1;
@@ -180,6 +196,9 @@ static void task_free(struct task *t)
 {
     if (t->tick)
         event_free(t->tick);
+    if (t->done) /* still running at exit: it never ended well */
+        t->done(t, 0, t->done_arg);
+    free(t->done_arg);
     for (int i = 0; i < t->nlog; i++)
         free(t->log[i]);
     free(t->log);
@@ -222,6 +241,11 @@ static void task_log(struct task *t, const char *line)
     t->log[t->nlog++] = xstrdup(line);
 }
 
+void task_log_line(struct task *t, const char *line)
+{
+    task_log(t, line);
+}
+
 static int task_effect_vmid(const struct task *t)
 {
     return t->id && *t->id ? atoi(t->id) : 0;
@@ -236,6 +260,13 @@ static void task_finish(struct task *t, const char *status)
         t->tick = NULL;
     }
     int ok = strcmp(status, "OK") == 0 || strncmp(status, "WARNINGS: ", 10) == 0;
+    if (t->done) { /* before the last line: it may log (e.g. "finished file import") */
+        task_done_fn done = t->done;
+        t->done = NULL;
+        done(t, ok, t->done_arg);
+        free(t->done_arg);
+        t->done_arg = NULL;
+    }
     if (strncmp(status, "WARNINGS: ", 10) == 0) {
         int n = atoi(status + 10);
         for (int i = 0; i < n; i++)
@@ -288,8 +319,9 @@ static void task_tick(evutil_socket_t fd, short ev, void *arg)
     task_finish(t, t->planned ? t->planned : "OK");
 }
 
-struct task *task_start(const char *node, const char *type, const char *id, const char *user,
-                        int vmid_target, int action)
+static struct task *task_begin(const char *node, const char *type, const char *id,
+                               const char *user, const char *const *lines, const char *planned,
+                               task_done_fn done, void *done_arg, int action)
 {
     struct task *t = xmalloc(sizeof *t);
     memset(t, 0, sizeof *t);
@@ -302,10 +334,13 @@ struct task *task_start(const char *node, const char *type, const char *id, cons
     t->starttime = time(NULL);
     t->running = 1;
     t->action = action;
-    (void)vmid_target;
+    t->done = done;
+    t->done_arg = done_arg;
     snprintf(t->upid, sizeof t->upid, "UPID:%s:%08X:%08X:%08X:%s:%s:%s:", node, t->pid, t->pstart,
              (unsigned)t->starttime, type, id, user);
-    if (g_mock.faults.task_exitstatus)
+    if (planned)
+        t->planned = xstrdup(planned);
+    else if (g_mock.faults.task_exitstatus)
         t->planned = xstrdup(g_mock.faults.task_exitstatus);
     /* A real start of a running guest fails inside the worker. */
     struct vm *v = state_vm(atoi(id));
@@ -314,6 +349,8 @@ struct task *task_start(const char *node, const char *type, const char *id, cons
     char *first = xasprintf("starting task %s", t->upid);
     task_log(t, first);
     free(first);
+    for (int i = 0; lines && lines[i]; i++)
+        task_log(t, lines[i]);
     t->next = g_mock.tasks;
     g_mock.tasks = t;
     g_mock.ntasks++;
@@ -327,6 +364,20 @@ struct task *task_start(const char *node, const char *type, const char *id, cons
         tv.tv_usec = g_mock.cfg.task_ms * 1000;
     event_add(t->tick, &tv);
     return t;
+}
+
+struct task *task_start_ex(const char *node, const char *type, const char *id, const char *user,
+                           const char *const *lines, const char *planned, task_done_fn done,
+                           void *done_arg)
+{
+    return task_begin(node, type, id, user, lines, planned, done, done_arg, ACT_NONE);
+}
+
+struct task *task_start(const char *node, const char *type, const char *id, const char *user,
+                        int vmid_target, int action)
+{
+    (void)vmid_target;
+    return task_begin(node, type, id, user, NULL, NULL, NULL, NULL, action);
 }
 
 struct task *task_find(const char *upid)
