@@ -1110,17 +1110,7 @@ void pmx__call_transfer_done(pmx_call *call, CURLcode code) {
                                               : "empty response body");
             return;
         }
-        if (call->decode && call->data) {
-            char *err = NULL;
-            int r = call->decode(call->typed_ctx, call->data, call->data_len, &call->typed, &err);
-            if (r != PMX_OK) {
-                sanitize(err, 0);
-                pmx__call_complete(call, r, err ? err : "cannot decode the result");
-                pmx__free(err);
-                return;
-            }
-        }
-        pmx__call_complete(call, PMX_OK, NULL);
+        pmx__call_complete(call, PMX_OK, NULL); /* (typed answers took the branch above) */
         return;
     }
     char *msg = NULL;
@@ -1178,11 +1168,12 @@ nomem:
     return PMX_ENOMEM;
 }
 
-/* Generic calls carry secrets when one of their parameters is a password (or the schema marks
- * it secret) or the method answers with one (logins, token creation). */
+/* Generic calls carry secrets when the schema marks one of their parameters or the method's
+ * answer secret (passwords, tickets, token secrets), or a parameter is named like a password
+ * (paths the schema does not know). */
 static int generic_secret(const pmx__call_spec *spec) {
-    if (strncmp(spec->path, "/access", 7) == 0)
-        return 1; /* tickets, passwords, token secrets, TFA */
+    if (pmx__secret_params(spec->method, spec->path, spec->params))
+        return 1;
     for (size_t i = 0; spec->params && i < spec->params->n; i++)
         if (strstr(spec->params->v[i].name, "password") || strstr(spec->params->v[i].name, "secret"))
             return 1;
