@@ -37,12 +37,12 @@ int main(int argc, char **argv) {
         return 2;
     }
     /* net0 and memory are property strings: build them from typed structs. */
-    pve_fmt_qemu_net net = {0};
+    pve_fmt_qemu_net net = PMX_PARAMS_INIT(pve_fmt_qemu_net);
     net.model = "virtio";
     net.bridge = "vmbr0";
     net.firewall = PMX_SOME_BOOL(1);
     net.tag = PMX_SOME_I64(20);
-    pve_fmt_qemu_memory mem = {0};
+    pve_fmt_qemu_memory mem = PMX_PARAMS_INIT(pve_fmt_qemu_memory);
     mem.current = PMX_SOME_I64(2048);
     char *net0 = NULL, *memory = NULL, *err = NULL;
     int r = pve_fmt_qemu_net_encode(&net, &net0, &err);
@@ -57,7 +57,7 @@ int main(int argc, char **argv) {
     printf("net0       %s\n", net0);
     printf("memory     %s\n", memory);
 
-    pve_nodes_qemu_post_params p = {0};
+    pve_nodes_qemu_post_params p = PMX_PARAMS_INIT(pve_nodes_qemu_post_params);
     p.vmid = atoll(argv[2]);
     p.name = argv[3];
     p.memory = memory;

@@ -130,6 +130,7 @@ static void call_free(pmx_call *call) {
     free_headers(call);
     if (call->typed && call->result_free)
         call->result_free(call->typed_ctx, call->typed);
+    pmx__stream_free(call->stream);
     if (call->secret) {
         pmx__wipe(call->body, call->body_len);
         pmx__wipe(call->resp.data, call->resp.cap);
@@ -418,6 +419,23 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud) {
         call->sunk += (int64_t)len;
         return len;
     }
+    if (call->stream && call->http_status >= 200 && call->http_status < 300) {
+        /* typed calls: the body is decoded as it arrives (lib/decode.c) */
+        c->in_callback++; /* an item callback may run */
+        int r = pmx__stream_feed(call->stream, p, len);
+        c->in_callback--;
+        if (pmx__stream_delivered(call->stream))
+            call->sink_started = 1; /* elements handed over cannot be taken back: no retry */
+        if (r == PMX_ECANCELLED || call->state != CALL_RUNNING)
+            return 0; /* the item callback stopped the call */
+        if (!pmx__stream_wants_body(call->stream)) {
+            if (pmx__stream_fed(call->stream) > c->max_response) { /* bodies without a length */
+                call->toobig = 1;
+                return 0;
+            }
+            return len;
+        }
+    }
     if (len > c->max_response - call->resp.len) {
         call->toobig = 1;
         return 0; /* aborts the transfer */
@@ -654,7 +672,8 @@ static void handoff(pmx_call *call) {
         MUST(CURLOPT_XFERINFODATA, call);
         MUST(CURLOPT_NOPROGRESS, 0L);
     }
-    TRY(CURLOPT_ACCEPT_ENCODING, "gzip");
+    /* NULL: no Accept-Encoding and no decoding (pmx_client_set_compression) */
+    TRY(CURLOPT_ACCEPT_ENCODING, c->no_compression ? NULL : "gzip");
     TRY(CURLOPT_TCP_KEEPALIVE, 1L);
     TRY(CURLOPT_TCP_NODELAY, 1L);
     /* pveproxy drops idle connections after 5 s: never reuse one idle for 4 s or more. */
@@ -720,23 +739,6 @@ typedef struct scan_ctx {
     const char *message, *message_end;
 } scan_ctx;
 
-static int scan_member(const char *key, const char *v, const char *vend, void *ud) {
-    scan_ctx *s = ud;
-    if (strcmp(key, "data") == 0) {
-        s->call->data = v;
-        s->call->data_len = (size_t)(vend - v);
-    } else if (strcmp(key, "total") == 0 && *v != '"' && *v != 'n') {
-        s->call->total = strtoll(v, NULL, 10);
-    } else if (strcmp(key, "message") == 0 && *v == '"') {
-        s->message = v;
-        s->message_end = vend;
-    } else if (strcmp(key, "errors") == 0 && *v == '{') {
-        s->errors = v;
-        s->errors_end = vend;
-    }
-    return 0;
-}
-
 static int add_perr(const char *key, const char *v, const char *vend, void *ud) {
     pmx_call *call = ud;
     if (call->n_perrs == call->cap_perrs) {
@@ -764,17 +766,24 @@ static int add_perr(const char *key, const char *v, const char *vend, void *ud) 
     return 0;
 }
 
+/* The envelope, in one validating pass (lib/decode.c). */
 static int scan_body(pmx_call *call, scan_ctx *s) {
-    const char *p = call->resp.data, *end = p + call->resp.len;
     memset(s, 0, sizeof *s);
     s->call = call;
-    const char *q = pmx__json_ws(p, end);
-    if (q >= end || *q != '{')
+    pmx__body b;
+    char *err = NULL;
+    int r = pmx__decode_body(NULL, call->resp.data, call->resp.len, &b, &err);
+    pmx__free(err);
+    if (r != PMX_OK)
         return -1;
-    const char *vend = pmx__json_skip(q, end);
-    if (!vend || pmx__json_ws(vend, end) != end)
-        return -1;
-    return pmx__json_object_each(q, end, scan_member, s) == 0 ? 0 : -1;
+    call->data = b.data;
+    call->data_len = b.data_len;
+    call->total = b.total;
+    s->message = b.message;
+    s->message_end = b.message_end;
+    s->errors = b.errors;
+    s->errors_end = b.errors_end;
+    return 0;
 }
 
 static int map_curl(pmx_call *call, CURLcode code) {
@@ -819,6 +828,9 @@ static void transfer_failed(pmx_call *call, CURLcode code) {
     } else if (call->sink_error == ECANCELED) {
         r = PMX_ECANCELLED;
         snprintf(msg, sizeof msg, "the write callback stopped the transfer");
+    } else if (pmx__stream_stopped(call->stream)) {
+        r = PMX_ECANCELLED;
+        snprintf(msg, sizeof msg, "stopped by the item callback");
     } else if (call->sink_error && call->has_src && code == CURLE_ABORTED_BY_CALLBACK) {
         r = PMX_ETRANSPORT;
         snprintf(msg, sizeof msg, "cannot read the request body");
@@ -944,6 +956,7 @@ static void reset_response(pmx_call *call) {
     call->data_len = 0;
     call->total = -1;
     clear_perrs(call);
+    pmx__stream_reset(call->stream); /* a resend's or retry's body is decoded afresh */
     if (call->out_fd >= 0 && call->sunk) {
         /* A file sink starts over (the callback sink is never retried once fed). */
         if (ftruncate(call->out_fd, 0) != 0 || lseek(call->out_fd, 0, SEEK_SET) != 0)
@@ -1068,6 +1081,25 @@ void pmx__call_transfer_done(pmx_call *call, CURLcode code) {
         if (maybe_retry(call, busy, why))
             return;
     }
+    if (st >= 200 && st < 300 && call->stream) { /* typed: decoded while it arrived */
+        pmx__body b;
+        char *err = NULL;
+        int r = pmx__stream_finish(call->stream, call->resp.len ? call->resp.data : NULL, &b, &err);
+        if (r != PMX_OK) {
+            sanitize(err, 0);
+            pmx__call_complete(call, r, err ? err : "malformed JSON in the response body");
+            pmx__free(err);
+            return;
+        }
+        call->typed = b.typed;
+        call->data = b.data;
+        call->data_len = b.data_len;
+        call->total = b.total;
+        if (!pmx__stream_wants_body(call->stream))
+            pmx__buf_free(&call->resp); /* PMX_CALL_NO_BODY: pmx_call_body() is NULL */
+        pmx__call_complete(call, PMX_OK, NULL);
+        return;
+    }
     scan_ctx s;
     int json_ok = call->resp.len ? scan_body(call, &s) == 0 : 0;
     if (st >= 200 && st < 300) {
@@ -1078,17 +1110,7 @@ void pmx__call_transfer_done(pmx_call *call, CURLcode code) {
                                               : "empty response body");
             return;
         }
-        if (call->decode && call->data) {
-            char *err = NULL;
-            int r = call->decode(call->typed_ctx, call->data, call->data_len, &call->typed, &err);
-            if (r != PMX_OK) {
-                sanitize(err, 0);
-                pmx__call_complete(call, r, err ? err : "cannot decode the result");
-                pmx__free(err);
-                return;
-            }
-        }
-        pmx__call_complete(call, PMX_OK, NULL);
+        pmx__call_complete(call, PMX_OK, NULL); /* (typed answers took the branch above) */
         return;
     }
     char *msg = NULL;
@@ -1146,11 +1168,12 @@ nomem:
     return PMX_ENOMEM;
 }
 
-/* Generic calls carry secrets when one of their parameters is a password (or the schema marks
- * it secret) or the method answers with one (logins, token creation). */
+/* Generic calls carry secrets when the schema marks one of their parameters or the method's
+ * answer secret (passwords, tickets, token secrets), or a parameter is named like a password
+ * (paths the schema does not know). */
 static int generic_secret(const pmx__call_spec *spec) {
-    if (strncmp(spec->path, "/access", 7) == 0)
-        return 1; /* tickets, passwords, token secrets, TFA */
+    if (pmx__secret_params(spec->method, spec->path, spec->params))
+        return 1;
     for (size_t i = 0; spec->params && i < spec->params->n; i++)
         if (strstr(spec->params->v[i].name, "password") || strstr(spec->params->v[i].name, "secret"))
             return 1;
@@ -1179,12 +1202,20 @@ int pmx__call_start_spec(pmx_client *c, const pmx__call_spec *spec, pmx_done_fn 
     const pmx_call_opts *o = spec->opts;
     pmx__retry retry = c->retry;
     if (o && (o->size < offsetof(pmx_call_opts, flags) + sizeof o->flags ||
-              (o->flags & ~(uint32_t)(PMX_CALL_JSON_BODY | PMX_CALL_IDEMPOTENT)) ||
+              (o->flags & ~(uint32_t)(PMX_CALL_JSON_BODY | PMX_CALL_IDEMPOTENT | PMX_CALL_NO_BODY)) ||
               (OPTS_HAS(o, timeout_ms) && o->timeout_ms < 0) ||
               (OPTS_HAS(o, retry) && o->retry && pmx__retry_from_opts(&retry, o->retry)) ||
               (OPTS_HAS(o, output_path) && o->output_path && OPTS_HAS(o, write_fn) && o->write_fn) ||
               (OPTS_HAS(o, stall_ms) && o->stall_ms < 0) ||
               (OPTS_HAS(o, stall_bytes_per_s) && o->stall_bytes_per_s < 0)))
+        return PMX_EINVAL;
+    /* typed calls only: elements one by one, no raw body; not with a body sink */
+    pmx_item_fn on_item = o && OPTS_HAS(o, on_item) ? o->on_item : NULL;
+    void *item_ud = o && OPTS_HAS(o, item_userdata) ? o->item_userdata : NULL;
+    int no_body = o && (o->flags & PMX_CALL_NO_BODY);
+    if ((on_item || no_body) &&
+        (!spec->decode || (OPTS_HAS(o, write_fn) && o->write_fn) ||
+         (OPTS_HAS(o, output_path) && o->output_path)))
         return PMX_EINVAL;
     pmx_call *call = pmx__calloc(1, sizeof *call);
     if (!call)
@@ -1227,6 +1258,11 @@ int pmx__call_start_spec(pmx_client *c, const pmx__call_spec *spec, pmx_done_fn 
     call->typed_ctx = spec->typed_ctx;
     call->decode = spec->decode;
     call->result_free = spec->result_free;
+    if (spec->decode && !call->write_fn && !(o && OPTS_HAS(o, output_path) && o->output_path) &&
+        !(call->stream = pmx__stream_new(spec->typed_ctx, call, on_item, item_ud, !no_body))) {
+        call_free(call);
+        return PMX_ENOMEM;
+    }
     call->done = done;
     call->userdata = userdata;
     call->path = pmx__strdup(spec->path);

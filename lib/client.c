@@ -427,6 +427,16 @@ int pmx_client_set_max_response(pmx_client *c, size_t bytes) {
     return PMX_OK;
 }
 
+int pmx_client_set_compression(pmx_client *c, int on) {
+    if (!c)
+        return PMX_EINVAL;
+    int r = pmx__client_usable(c);
+    if (r)
+        return r;
+    c->no_compression = !on;
+    return PMX_OK;
+}
+
 int pmx_client_set_log_cb(pmx_client *c, pmx_log_level max_level, pmx_log_fn fn, void *ud,
                           pmx_free_fn ud_free) {
     if (!c || (fn && (max_level < PMX_LOG_ERROR || max_level > PMX_LOG_DEBUG)))

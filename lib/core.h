@@ -162,6 +162,7 @@ struct pmx_call {
     size_t n_perrs, cap_perrs;
 
     /* typed result */
+    pmx__stream *stream; /* incremental decoder of 2xx bodies (typed calls), or NULL */
     const void *typed_ctx;
     pmx__decode_fn decode;
     pmx__result_free_fn result_free;
@@ -248,6 +249,7 @@ struct pmx_client {
     size_t max_response;
     pmx__retry retry;
     uint64_t rng; /* jitter of retry back-off */
+    int no_compression; /* pmx_client_set_compression(c, 0): no Accept-Encoding */
 
     /* logging */
     pmx_log_fn log_cb;

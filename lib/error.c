@@ -32,10 +32,4 @@ uint32_t pmx_version(const char **str) {
     return PMX_VERSION_NUM;
 }
 
-const char *pmx_schema_version(void) {
-#ifdef PMX_SCHEMA_VERSION
-    return PMX_SCHEMA_VERSION;
-#else
-    return "unknown";
-#endif
-}
+const char *pmx_schema_version(void) { return PMX_GEN_PVE_VERSION; /* schema/pin.json */ }

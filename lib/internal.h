@@ -42,11 +42,21 @@ void pmx__buf_free(pmx__buf *b);
 /* Percent-encode every byte but ALPHA / DIGIT / "-._~" onto b. */
 int pmx__buf_escape(pmx__buf *b, const char *s, size_t n);
 
-/* PVE's parse_boolean (lib/propstr.c): 1|on|yes|true and 0|off|no|false, any case. For
+/* PVE's parse_boolean (lib/value.c): 1|on|yes|true and 0|off|no|false, any case. For
  * property strings and lenient result decoding; parameters take only 0/1. */
 int pmx__parse_bool(const char *s, int *v);
 
 /* ---- JSON scanning (lib/json.c): validating, allocation-free ---- */
+/* Value of a hex digit, -1 for others. */
+int pmx__hexval(int ch);
+/* p at '"': the closing quote, or NULL (control byte, bad escape, unterminated; with strict
+ * also an unpaired surrogate); *esc: the string has escapes. */
+const char *pmx__json_string_end(const char *p, const char *end, int *esc, int strict);
+/* p at a JSON number: the byte after it, or NULL when it is not one. */
+const char *pmx__json_number_end(const char *p, const char *end);
+/* Decode the validated string body [p, q) (between the quotes) into o (room for q - p + 1
+ * bytes), NUL-terminated; \u0000 and unpaired surrogates become U+FFFD. Returns the length. */
+size_t pmx__json_unescape(const char *p, const char *q, char *o);
 /* Skip white space. */
 const char *pmx__json_ws(const char *p, const char *end);
 /* Validate and skip one JSON value starting at p (after white space); returns the first byte
@@ -69,6 +79,41 @@ int pmx__json_object_each(const char *p, const char *end, pmx__json_member_fn fn
  * fn's value. fn may be NULL (validate only). */
 typedef int (*pmx__json_item_fn)(const char *val, const char *val_end, size_t i, void *ud);
 int pmx__json_array_each(const char *p, const char *end, pmx__json_item_fn fn, void *ud);
+
+/* ---- response bodies (lib/decode.c): the envelope, and typed results in the same pass ---- */
+
+typedef struct pmx__body {
+    void *typed;                       /* the decoded result (typed calls), NULL for null data */
+    const char *data;                  /* span of "data" in the body, NULL when absent */
+    size_t data_len;
+    int64_t total;                     /* "total", -1 when absent */
+    const char *message, *message_end; /* span of "message" (a JSON string), or NULL */
+    const char *errors, *errors_end;   /* span of "errors" (an object), or NULL */
+} pmx__body;
+
+/* Scan a whole response body {"data": ..., "total": ..., "message": ..., "errors": ...} in one
+ * validating pass; with @p typed_ctx (a pmx_method_desc with a result) also decode "data" into
+ * b->typed (free with pmx__bind_result_free). Returns PMX_OK, or PMX_EDECODE with *err set
+ * (pmx__malloc'd; "malformed JSON", or a message naming the member), or PMX_ENOMEM. */
+int pmx__decode_body(const void *typed_ctx, const char *body, size_t len, pmx__body *b,
+                     char **err);
+
+/* The incremental decoder (lib/decode.c), fed the body of a 2xx answer of a typed call from
+ * curl's write callback: new(method desc, call, item callback or NULL, keep the raw body?);
+ * feed() returns PMX_OK, or PMX_ECANCELLED when the item callback asked to stop (other errors
+ * are kept for finish()); finish() gives the result (kept_body: the whole body when kept, for
+ * b->data) or the error (*err pmx__malloc'd, may be NULL); reset() before a resend. */
+typedef struct pmx__stream pmx__stream;
+pmx__stream *pmx__stream_new(const void *typed_ctx, pmx_call *call, pmx_item_fn on_item,
+                             void *item_ud, int keep_body);
+int pmx__stream_feed(pmx__stream *s, const char *p, size_t n);
+int pmx__stream_finish(pmx__stream *s, const char *kept_body, pmx__body *b, char **err);
+int pmx__stream_stopped(const pmx__stream *s);
+int pmx__stream_delivered(const pmx__stream *s); /* elements went to the item callback */
+int pmx__stream_wants_body(const pmx__stream *s);
+uint64_t pmx__stream_fed(const pmx__stream *s); /* body bytes fed so far */
+void pmx__stream_reset(pmx__stream *s);
+void pmx__stream_free(pmx__stream *s);
 
 /* ---- calls: hooks for the typed bindings (lib/bind.c) ---- */
 
@@ -97,6 +142,8 @@ typedef struct pmx__call_spec {
     const struct pmx__source *src; /* streamed body (POST); copied; NULL: params */
     unsigned no_timeout : 1;    /* no total timeout (the client's is not applied) */
     void *progress_ud;          /* userdata of the progress callback; NULL: the call's */
+    /* typed calls (decode set): opts' on_item / item_userdata / PMX_CALL_NO_BODY are read by
+     * pmx__call_start_spec, which then decodes incrementally (pmx__stream_*) */
 } pmx__call_spec;
 
 /* ---- endpoints (lib/client.c), for uploads: which endpoint is which PVE node ---- */
@@ -125,6 +172,11 @@ int pmx__upload_send(pmx_client *c, pmx__upload *u, pmx_done_fn done, void *task
 /* Start a call from a spec: same contract as pmx_call_start(). */
 int pmx__call_start_spec(pmx_client *c, const pmx__call_spec *spec, pmx_done_fn done,
                          void *userdata, pmx_call **out);
+
+/* Whether a generic call of verb @p m on concrete @p path with @p p carries secrets (a secret
+ * parameter name, or a method whose result holds secrets), from the generated tables (lib/bind.c).
+ * Cheap: a binary search per parameter name plus a few path matches; no method lookup. */
+int pmx__secret_params(pmx_method m, const char *path, const pmx_params *p);
 
 /* ---- paths (lib/url.c) ---- */
 /* Check a path given to a call (relative to /api2/json, optionally with "?query"): it starts

@@ -12,7 +12,7 @@ const char *pmx__json_ws(const char *p, const char *end) {
     return p;
 }
 
-static int hexval(char ch) {
+int pmx__hexval(int ch) {
     if (ch >= '0' && ch <= '9')
         return ch - '0';
     if (ch >= 'a' && ch <= 'f')
@@ -22,41 +22,70 @@ static int hexval(char ch) {
     return -1;
 }
 
-/* p at '"': returns the byte after the closing quote, or NULL. */
-static const char *skip_string(const char *p, const char *end) {
-    p++;
-    while (p < end) {
-        unsigned char ch = (unsigned char)*p;
-        if (ch == '"')
-            return p + 1;
-        if (ch < 0x20)
-            return NULL;
-        if (ch == '\\') {
-            if (++p >= end)
-                return NULL;
-            switch (*p) {
-            case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
-                p++;
-                break;
-            case 'u':
-                if (end - p < 5)
-                    return NULL;
-                for (int i = 1; i <= 4; i++)
-                    if (hexval(p[i]) < 0)
-                        return NULL;
-                p += 5;
-                break;
-            default:
-                return NULL;
-            }
-            continue;
-        }
-        p++;
-    }
-    return NULL;
+static unsigned long hex4(const char *p) {
+    return (unsigned long)((pmx__hexval(p[0]) << 12) | (pmx__hexval(p[1]) << 8) |
+                           (pmx__hexval(p[2]) << 4) | pmx__hexval(p[3]));
 }
 
-static const char *skip_number(const char *p, const char *end) {
+/* Bytes that end a plain run inside a string: '"', '\\' and control bytes. */
+static const unsigned char str_special[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, ['\\'] = 1};
+
+const char *pmx__json_string_end(const char *p, const char *e, int *esc, int strict) {
+    p++;
+    *esc = 0;
+    for (;;) {
+        while (p < e && !str_special[(unsigned char)*p])
+            p++;
+        if (p >= e || (unsigned char)*p < 0x20)
+            return NULL;
+        if (*p == '"')
+            return p;
+        *esc = 1;
+        if (++p >= e)
+            return NULL;
+        switch (*p) {
+        case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+            p++;
+            break;
+        case 'u': {
+            if (e - p < 5 || pmx__hexval(p[1]) < 0 || pmx__hexval(p[2]) < 0 ||
+                pmx__hexval(p[3]) < 0 || pmx__hexval(p[4]) < 0)
+                return NULL;
+            unsigned long cp = hex4(p + 1);
+            p += 5;
+            /* strict: surrogates come in pairs (as cJSON and Perl's JSON::XS insist); else
+             * an unpaired one decodes to U+FFFD */
+            if (!strict)
+                break;
+            if (cp >= 0xDC00 && cp < 0xE000)
+                return NULL;
+            if (cp >= 0xD800 && cp < 0xDC00) {
+                if (e - p < 6 || p[0] != '\\' || p[1] != 'u' || pmx__hexval(p[2]) < 0 ||
+                    pmx__hexval(p[3]) < 0 || pmx__hexval(p[4]) < 0 || pmx__hexval(p[5]) < 0)
+                    return NULL;
+                unsigned long lo = hex4(p + 2);
+                if (lo < 0xDC00 || lo >= 0xE000)
+                    return NULL;
+                p += 6;
+            }
+            break;
+        }
+        default:
+            return NULL;
+        }
+    }
+}
+
+/* p at '"': returns the byte after the closing quote, or NULL. */
+static const char *skip_string(const char *p, const char *end) {
+    int esc;
+    const char *q = pmx__json_string_end(p, end, &esc, 0);
+    return q ? q + 1 : NULL;
+}
+
+const char *pmx__json_number_end(const char *p, const char *end) {
     if (p < end && *p == '-')
         p++;
     if (p >= end)
@@ -148,7 +177,7 @@ static const char *skip_value(const char *p, const char *end, int depth) {
     case 'n':
         return skip_lit(p, end, "null", 4);
     default:
-        return skip_number(p, end);
+        return pmx__json_number_end(p, end);
     }
 }
 
@@ -173,29 +202,19 @@ static char *put_utf8(char *o, unsigned long cp) {
     return o;
 }
 
-static unsigned long hex4(const char *p) {
-    return (unsigned long)((hexval(p[0]) << 12) | (hexval(p[1]) << 8) | (hexval(p[2]) << 4) |
-                           hexval(p[3]));
-}
-
-const char *pmx__json_string_into(const char *p, const char *end, char *dst, size_t *len) {
-    const char *q = skip_string(p, end);
-    if (!q)
-        return NULL;
-    char *o = dst;
-    p++;
-    const char *stop = q - 1;
-    while (p < stop) {
-        /* Copy plain runs in one go: most strings have no escapes. */
-        const char *bs = memchr(p, '\\', (size_t)(stop - p));
-        const char *run_end = bs ? bs : stop;
-        memcpy(o, p, (size_t)(run_end - p));
-        o += run_end - p;
-        p = run_end;
-        if (p >= stop)
+size_t pmx__json_unescape(const char *p, const char *q, char *o) {
+    char *start = o;
+    while (p < q) {
+        /* copy plain runs in one go: most strings have no escapes */
+        const char *bs = memchr(p, '\\', (size_t)(q - p));
+        const char *run = bs ? bs : q;
+        memcpy(o, p, (size_t)(run - p));
+        o += run - p;
+        p = run;
+        if (p >= q)
             break;
-        p++; /* backslash */
-        char e = *p++;
+        char e = p[1];
+        p += 2;
         switch (e) {
         case 'b': *o++ = '\b'; break;
         case 'f': *o++ = '\f'; break;
@@ -205,16 +224,14 @@ const char *pmx__json_string_into(const char *p, const char *end, char *dst, siz
         case 'u': {
             unsigned long cp = hex4(p);
             p += 4;
-            if (cp >= 0xD800 && cp < 0xDC00 && stop - p >= 6 && p[0] == '\\' && p[1] == 'u') {
+            if (cp >= 0xD800 && cp < 0xDC00 && q - p >= 6 && p[0] == '\\' && p[1] == 'u') {
                 unsigned long lo = hex4(p + 2);
                 if (lo >= 0xDC00 && lo < 0xE000) {
                     cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                     p += 6;
                 }
             }
-            if (cp >= 0xD800 && cp < 0xE000)
-                cp = 0xFFFD; /* lone surrogate */
-            if (cp == 0)
+            if ((cp >= 0xD800 && cp < 0xE000) || cp == 0)
                 cp = 0xFFFD; /* keep strings NUL-free */
             o = put_utf8(o, cp);
             break;
@@ -223,9 +240,18 @@ const char *pmx__json_string_into(const char *p, const char *end, char *dst, siz
         }
     }
     *o = 0;
+    return (size_t)(o - start);
+}
+
+const char *pmx__json_string_into(const char *p, const char *end, char *dst, size_t *len) {
+    int esc;
+    const char *q = pmx__json_string_end(p, end, &esc, 0);
+    if (!q)
+        return NULL;
+    size_t n = pmx__json_unescape(p + 1, q, dst);
     if (len)
-        *len = (size_t)(o - dst);
-    return q;
+        *len = n;
+    return q + 1;
 }
 
 const char *pmx__json_string(const char *p, const char *end, char **out) {

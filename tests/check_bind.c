@@ -2,6 +2,7 @@
 #include "testutil.h"
 
 #include "bind.h"
+#include "value.h"
 
 #include <regex.h>
 #include <stdio.h>
@@ -59,41 +60,78 @@ static void expect_err(req r, const char *msg) {
 
 /* ---- introspection -------------------------------------------------------------------------- */
 
+#define MI test_method_info
+#define PI test_param_info
+
 START_TEST(test_table_consistent) {
     size_t n = pmx_method_count();
     ck_assert_uint_eq(n, 646);
     ck_assert_ptr_null(pmx_method_at(n));
-    const pmx_method_desc *prev = NULL;
+    pmx_method_info prev = {0};
     for (size_t i = 0; i < n; i++) {
         const pmx_method_desc *d = pmx_method_at(i);
         ck_assert_ptr_nonnull(d);
-        ck_assert_uint_eq(d->size, sizeof(pmx_method_desc));
-        ck_assert(d->method >= PMX_GET && d->method <= PMX_DELETE);
-        ck_assert_ptr_eq(pmx_method_by_name(d->name), d);
-        ck_assert_int_eq(strncmp(d->name, "pve_", 4), 0);
-        if (prev) {
-            int c = strcmp(prev->path, d->path);
-            ck_assert_msg(c < 0 || (c == 0 && prev->method != d->method), "order at %s", d->name);
+        pmx_method_info m = MI(d);
+        ck_assert_uint_eq(m.size, sizeof(pmx_method_info));
+        ck_assert_uint_eq(m.index, i);
+        ck_assert(m.method >= PMX_GET && m.method <= PMX_DELETE);
+        ck_assert_int_eq(pmx_method_verb(d), (pmx_method)m.method);
+        ck_assert_str_eq(pmx_method_path(d), m.path);
+        ck_assert_str_eq(pmx_method_name(d), m.name);
+        ck_assert_ptr_eq(pmx_method_by_name(m.name), d);
+        ck_assert_int_eq(strncmp(m.name, "pve_", 4), 0);
+        if (prev.path) {
+            int c = strcmp(prev.path, m.path);
+            ck_assert_msg(c < 0 || (c == 0 && prev.method != m.method), "order at %s", m.name);
         }
         size_t braces = 0;
-        for (const char *p = d->path; *p; p++)
+        for (const char *p = m.path; *p; p++)
             braces += *p == '{';
-        ck_assert_uint_eq(braces, d->n_path_params);
-        ck_assert(d->params_size > 0);
-        for (size_t k = 0; k < d->n_params; k++) {
-            const pmx_param_desc *p = &d->params[k];
-            ck_assert_uint_eq(p->size, sizeof(pmx_param_desc));
-            ck_assert_int_eq(p->loc == PMX_LOC_PATH, k < d->n_path_params);
-            if (p->loc != PMX_LOC_PATH)
-                ck_assert(p->offset < d->params_size);
-            if (!(p->flags & PMX_PARAM_INDEXED))
-                ck_assert_ptr_eq(pmx_method_param(d, p->name), p);
+        ck_assert_uint_eq(braces, m.n_path_params);
+        ck_assert(m.params_size >= sizeof(uint32_t));
+        for (size_t k = 0; k < m.n_params; k++) {
+            const pmx_param_desc *pd = pmx_method_param_at(d, k);
+            pmx_param_info p = PI(pd);
+            ck_assert_int_eq(p.loc == PMX_LOC_PATH, k < m.n_path_params);
+            if (p.loc != PMX_LOC_PATH)
+                ck_assert(pd->offset >= sizeof(uint32_t) && pd->offset < m.params_size);
+            else
+                ck_assert_uint_eq(p.position, k);
+            if (!(p.flags & PMX_PARAM_INDEXED))
+                ck_assert_ptr_eq(pmx_method_param(d, p.name), pd);
+            for (size_t e = 0; e < p.n_enum; e++)
+                ck_assert_ptr_nonnull(pmx_param_enum_at(pd, e));
+            ck_assert_ptr_null(pmx_param_enum_at(pd, p.n_enum));
         }
-        ck_assert_ptr_eq(pmx_method_find((pmx_method)d->method, d->path), d);
-        prev = d;
+        ck_assert_ptr_null(pmx_method_param_at(d, m.n_params));
+        ck_assert_ptr_eq(pmx_method_find((pmx_method)m.method, m.path), d);
+        prev = m;
     }
     ck_assert_ptr_null(pmx_method_by_name("pve_nope_get"));
     ck_assert_ptr_null(pmx_method_by_name(NULL));
+}
+END_TEST
+
+/* The info structs are filled only as far as the caller's size says: a program built against
+ * an older, shorter pmx_param_info keeps its memory past it. */
+START_TEST(test_describe_respects_size) {
+    const pmx_method_desc *d = M("pve_nodes_qemu_vmid_get");
+    struct {
+        pmx_method_info mi;
+        unsigned char canary[16];
+    } m;
+    memset(&m, 0xAB, sizeof m);
+    m.mi.size = offsetof(pmx_method_info, path); /* an "old" caller knows 6 members */
+    ck_assert_int_eq(pmx_method_describe(d, &m.mi), PMX_OK);
+    ck_assert_uint_eq(m.mi.method, PMX_GET);
+    ck_assert_uint_eq(m.mi.n_path_params, 2);
+    unsigned char *after = (unsigned char *)&m.mi + offsetof(pmx_method_info, path);
+    for (size_t k = 0; k < sizeof m - offsetof(pmx_method_info, path); k++)
+        ck_assert_uint_eq(after[k], 0xAB);
+    pmx_param_info tiny = {.size = 2};
+    ck_assert_int_eq(pmx_param_describe(pmx_method_param_at(d, 0), &tiny), PMX_EINVAL);
+    ck_assert_int_eq(pmx_method_describe(NULL, &m.mi), PMX_EINVAL);
+    ck_assert_int_eq(pmx_param_describe(NULL, &tiny), PMX_EINVAL);
 }
 END_TEST
 
@@ -101,14 +139,15 @@ START_TEST(test_posix_patterns_compile) {
     size_t total = 0;
     for (size_t i = 0; i < pmx_method_count(); i++) {
         const pmx_method_desc *d = pmx_method_at(i);
-        for (size_t k = 0; k < d->n_params; k++) {
-            const char *pat = d->params[k].posix_pattern;
+        pmx_method_info m = MI(d);
+        for (size_t k = 0; k < m.n_params; k++) {
+            pmx_param_info p = PI(pmx_method_param_at(d, k));
+            const char *pat = p.posix_pattern;
             if (!pat)
                 continue;
             regex_t re;
             int rc = regcomp(&re, pat, REG_EXTENDED | REG_NOSUB);
-            ck_assert_msg(rc == 0, "%s %s: '%s' does not compile", d->name, d->params[k].name,
-                          pat);
+            ck_assert_msg(rc == 0, "%s %s: '%s' does not compile", m.name, p.name, pat);
             regfree(&re);
             total++;
         }
@@ -136,7 +175,7 @@ START_TEST(test_find) {
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         const pmx_method_desc *d = pmx_method_find(t[i].m, t[i].path);
         ck_assert_msg(d != NULL, "%s not found", t[i].path);
-        ck_assert_str_eq(d->name, t[i].name);
+        ck_assert_str_eq(pmx_method_name(d), t[i].name);
     }
     ck_assert_ptr_null(pmx_method_find(PMX_GET, "/nodes/pve1/nothing/here"));
     ck_assert_ptr_null(pmx_method_find(PMX_DELETE, "/version"));
@@ -185,16 +224,16 @@ START_TEST(test_build_escapes_path) {
 END_TEST
 
 START_TEST(test_build_query_bool_zero) {
-    pve_nodes_qemu_get_params p = {.full = PMX_SOME_BOOL(0)};
+    pve_nodes_qemu_get_params p = {.struct_size = sizeof(pve_nodes_qemu_get_params), .full = PMX_SOME_BOOL(0)};
     const void *a[] = {"pve1"};
     expect_ok(build("pve_nodes_qemu_get", a, &p), "/nodes/pve1/qemu", "full=0");
-    pve_nodes_qemu_get_params none = {0};
+    pve_nodes_qemu_get_params none = PMX_PARAMS_INIT(pve_nodes_qemu_get_params);
     expect_ok(build("pve_nodes_qemu_get", a, &none), "/nodes/pve1/qemu", "");
 }
 END_TEST
 
 START_TEST(test_build_body_indexed_and_mangled) {
-    pve_nodes_qemu_config_post_params p = {0};
+    pve_nodes_qemu_config_post_params p = PMX_PARAMS_INIT(pve_nodes_qemu_config_post_params);
     p.cores = PMX_SOME_I64(2);
     p.net[0] = "virtio,bridge=vmbr0";
     p.net[3] = "e1000";
@@ -212,7 +251,7 @@ END_TEST
 
 START_TEST(test_build_array_repeated) {
     const char *vms[] = {"100", "101"};
-    pve_cluster_bulk_action_guest_migrate_post_params p = {0};
+    pve_cluster_bulk_action_guest_migrate_post_params p = PMX_PARAMS_INIT(pve_cluster_bulk_action_guest_migrate_post_params);
     p.target = "pve2";
     p.vms = vms;
     p.n_vms = 2;
@@ -234,14 +273,17 @@ START_TEST(test_build_every_method) {
     size_t checked = 0, skipped = 0;
     for (size_t i = 0; i < pmx_method_count(); i++) {
         const pmx_method_desc *d = pmx_method_at(i);
+        pmx_method_info m = MI(d);
         const void *args[8] = {0};
         int64_t ints[8];
         const char *vals[8];
         char buf[256];
         int usable = 1;
-        ck_assert_uint_le(d->n_path_params, 8);
-        for (size_t k = 0; k < d->n_path_params; k++) {
-            const pmx_param_desc *p = &d->params[k];
+        ck_assert_uint_le(m.n_path_params, 8);
+        for (size_t k = 0; k < m.n_path_params; k++) {
+            const pmx_param_desc *pd = pmx_method_param_at(d, k);
+            pmx_param_info pi = PI(pd);
+            const pmx_param_info *p = &pi;
             if (p->type == PMX_PARAM_INTEGER) {
                 ints[k] = (p->flags & PMX_PARAM_HAS_MIN) && p->minimum > 100 ? (int64_t)p->minimum
                                                                              : 100;
@@ -249,10 +291,10 @@ START_TEST(test_build_every_method) {
                 snprintf(buf, sizeof buf, "%lld", (long long)ints[k]);
                 vals[k] = NULL;
             } else {
-                vals[k] = p->n_enum ? p->enum_values[0] : "pve1";
+                vals[k] = p->n_enum ? pmx_param_enum_at(pd, 0) : "pve1";
                 args[k] = vals[k];
             }
-            if (vals[k] && pmx_param_check(p, vals[k], buf, sizeof buf))
+            if (vals[k] && pmx_param_check(pd, vals[k], buf, sizeof buf))
                 usable = 0; /* a pattern "pve1" does not satisfy */
         }
         if (!usable) {
@@ -260,16 +302,16 @@ START_TEST(test_build_every_method) {
             continue;
         }
         size_t required = 0;
-        for (size_t k = d->n_path_params; k < d->n_params; k++)
-            required += (d->params[k].flags & PMX_PARAM_REQUIRED) != 0;
-        req r = build(d->name, args, NULL);
+        for (size_t k = m.n_path_params; k < m.n_params; k++)
+            required += (PI(pmx_method_param_at(d, k)).flags & PMX_PARAM_REQUIRED) != 0;
+        req r = build(m.name, args, NULL);
         if (required) {
             expect_err(r, "property is missing and it is not optional");
         } else {
-            ck_assert_msg(r.rc == PMX_OK, "%s: %s", d->name, r.err ? r.err : "?");
+            ck_assert_msg(r.rc == PMX_OK, "%s: %s", m.name, r.err ? r.err : "?");
             char want[512];
             size_t o = 0, k = 0;
-            for (const char *t = d->path; *t && o < sizeof want - 32;) {
+            for (const char *t = m.path; *t && o < sizeof want - 32;) {
                 if (*t == '{') {
                     t = strchr(t, '}') + 1;
                     if (vals[k]) {
@@ -310,13 +352,13 @@ START_TEST(test_build_validation) {
     const void *n2[] = {"", &ok};
     expect_err(build("pve_nodes_qemu_vmid_get", n2, NULL), "node: value may not be empty");
     /* enum */
-    pve_nodes_qemu_config_post_params p = {0};
+    pve_nodes_qemu_config_post_params p = PMX_PARAMS_INIT(pve_nodes_qemu_config_post_params);
     p.ostype = "dos";
     const void *a2[] = {"pve1", &ok};
     expect_err(build("pve_nodes_qemu_config_post", a2, &p),
                "ostype: value 'dos' does not have a value in the enumeration 'other, wxp");
     /* integer range */
-    pve_nodes_qemu_config_post_params q = {0};
+    pve_nodes_qemu_config_post_params q = PMX_PARAMS_INIT(pve_nodes_qemu_config_post_params);
     q.cores = PMX_SOME_I64(0);
     expect_err(build("pve_nodes_qemu_config_post", a2, &q),
                "cores: value must have a minimum value of 1");
@@ -327,7 +369,7 @@ START_TEST(test_build_validation) {
     char longid[100];
     memset(longid, 'a', sizeof longid - 1);
     longid[sizeof longid - 1] = 0;
-    pve_access_users_post_params u = {.userid = longid};
+    pve_access_users_post_params u = {.struct_size = sizeof(pve_access_users_post_params), .userid = longid};
     expect_err(build("pve_access_users_post", NULL, &u), "userid: value may only be 64");
     /* several errors are all reported */
     const void *a3[] = {"bad node!", &vmid};
@@ -340,54 +382,57 @@ END_TEST
 
 /* ---- value checks on hand-made descriptors -------------------------------------------------------- */
 
+/* The value checks shared by parameters and property-string keys (lib/value.c). */
 START_TEST(test_param_check) {
     char buf[256];
-    pmx_param_desc i = {.size = sizeof i, .type = PMX_PARAM_INTEGER, .item_type = PMX_PARAM_INTEGER,
-                        .flags = PMX_PARAM_HAS_MIN | PMX_PARAM_HAS_MAX, .minimum = 1,
-                        .maximum = 10, .name = "n"};
-    ck_assert_ptr_null(pmx_param_check(&i, "5", buf, sizeof buf));
-    ck_assert_ptr_null(pmx_param_check(&i, "+10", buf, sizeof buf));
-    ck_assert_str_eq(pmx_param_check(&i, "11", buf, sizeof buf),
+    pmx__constraints i = {.type = PMX_PARAM_INTEGER, .flags = PMX__HAS_MIN | PMX__HAS_MAX,
+                          .minimum = 1, .maximum = 10};
+    ck_assert_ptr_null(pmx__check_value(&i, "5", buf, sizeof buf));
+    ck_assert_ptr_null(pmx__check_value(&i, "+10", buf, sizeof buf));
+    ck_assert_str_eq(pmx__check_value(&i, "11", buf, sizeof buf),
                      "value must have a maximum value of 10");
-    ck_assert_str_eq(pmx_param_check(&i, "1.5", buf, sizeof buf),
+    ck_assert_str_eq(pmx__check_value(&i, "1.5", buf, sizeof buf),
                      "type check ('integer') failed - got '1.5'");
-    pmx_param_desc b = {.size = sizeof b, .type = PMX_PARAM_BOOLEAN, .item_type = PMX_PARAM_BOOLEAN};
+    pmx__constraints b = {.type = PMX_PARAM_BOOLEAN};
     /* as PVE: exactly 0 or 1 */
-    ck_assert_ptr_null(pmx_param_check(&b, "1", buf, sizeof buf));
-    ck_assert_ptr_null(pmx_param_check(&b, "0", buf, sizeof buf));
-    ck_assert_str_eq(pmx_param_check(&b, "true", buf, sizeof buf),
+    ck_assert_ptr_null(pmx__check_value(&b, "1", buf, sizeof buf));
+    ck_assert_ptr_null(pmx__check_value(&b, "0", buf, sizeof buf));
+    ck_assert_str_eq(pmx__check_value(&b, "true", buf, sizeof buf),
                      "type check ('boolean') failed - got 'true'");
-    ck_assert_ptr_nonnull(pmx_param_check(&b, "yes", buf, sizeof buf));
-    ck_assert_ptr_nonnull(pmx_param_check(&b, "2", buf, sizeof buf));
-    ck_assert_str_eq(pmx_param_check(&i, "99999999999999999999", buf, sizeof buf),
+    ck_assert_ptr_nonnull(pmx__check_value(&b, "yes", buf, sizeof buf));
+    ck_assert_ptr_nonnull(pmx__check_value(&b, "2", buf, sizeof buf));
+    ck_assert_str_eq(pmx__check_value(&i, "99999999999999999999", buf, sizeof buf),
                      "type check ('integer') failed - got '99999999999999999999'");
-    pmx_param_desc f = {.size = sizeof f, .type = PMX_PARAM_NUMBER, .item_type = PMX_PARAM_NUMBER,
-                        .flags = PMX_PARAM_HAS_MIN, .minimum = 0};
-    ck_assert_ptr_null(pmx_param_check(&f, "0.5", buf, sizeof buf));
-    ck_assert_ptr_nonnull(pmx_param_check(&f, "-0.5", buf, sizeof buf));
-    ck_assert_ptr_nonnull(pmx_param_check(&f, "abc", buf, sizeof buf));
-    ck_assert_ptr_null(pmx_param_check(&f, "1e3", buf, sizeof buf));
-    ck_assert_ptr_null(pmx_param_check(&f, ".5", buf, sizeof buf));
+    pmx__constraints f = {.type = PMX_PARAM_NUMBER, .flags = PMX__HAS_MIN, .minimum = 0};
+    ck_assert_ptr_null(pmx__check_value(&f, "0.5", buf, sizeof buf));
+    ck_assert_ptr_nonnull(pmx__check_value(&f, "-0.5", buf, sizeof buf));
+    ck_assert_ptr_nonnull(pmx__check_value(&f, "abc", buf, sizeof buf));
+    ck_assert_ptr_null(pmx__check_value(&f, "1e3", buf, sizeof buf));
+    ck_assert_ptr_null(pmx__check_value(&f, ".5", buf, sizeof buf));
     static const char *const not_numbers[] = {"inf", "infinity", "nan", "0x10", "1e", "-", ".", "1e999", " 1"};
     for (size_t k = 0; k < sizeof not_numbers / sizeof not_numbers[0]; k++)
-        ck_assert_msg(pmx_param_check(&f, not_numbers[k], buf, sizeof buf) != NULL,
+        ck_assert_msg(pmx__check_value(&f, not_numbers[k], buf, sizeof buf) != NULL,
                       "accepted '%s' as a number", not_numbers[k]);
-    pmx_param_desc s = {.size = sizeof s, .type = PMX_PARAM_STRING, .item_type = PMX_PARAM_STRING,
-                        .flags = PMX_PARAM_HAS_MIN_LENGTH | PMX_PARAM_HAS_MAX_LENGTH,
-                        .min_length = 2, .max_length = 4,
-                        .posix_pattern = "^([a-z][a-z0-9]*)$"};
-    ck_assert_ptr_null(pmx_param_check(&s, "ab1", buf, sizeof buf));
-    ck_assert_str_eq(pmx_param_check(&s, "a", buf, sizeof buf),
+    pmx__constraints s = {.type = PMX_PARAM_STRING,
+                          .flags = PMX__HAS_MIN_LENGTH | PMX__HAS_MAX_LENGTH,
+                          .min_length = 2, .max_length = 4, .posix = "^([a-z][a-z0-9]*)$"};
+    ck_assert_ptr_null(pmx__check_value(&s, "ab1", buf, sizeof buf));
+    ck_assert_str_eq(pmx__check_value(&s, "a", buf, sizeof buf),
                      "value must be at least 2 characters long");
-    ck_assert_str_eq(pmx_param_check(&s, "abcde", buf, sizeof buf),
+    ck_assert_str_eq(pmx__check_value(&s, "abcde", buf, sizeof buf),
                      "value may only be 4 characters long");
-    ck_assert_str_eq(pmx_param_check(&s, "1ab", buf, sizeof buf),
+    ck_assert_str_eq(pmx__check_value(&s, "1ab", buf, sizeof buf),
                      "value does not match the regex pattern");
-    static const char *const ev[] = {"a", "b"};
-    pmx_param_desc e = {.size = sizeof e, .type = PMX_PARAM_STRING, .item_type = PMX_PARAM_STRING,
-                        .enum_values = ev, .n_enum = 2};
-    ck_assert_str_eq(pmx_param_check(&e, "c", buf, sizeof buf),
-                     "value 'c' does not have a value in the enumeration 'a, b'");
+    /* an enum of the tables: qemu ostype */
+    const pmx_param_desc *ostype = pmx_method_param(M("pve_nodes_qemu_config_post"), "ostype");
+    ck_assert_ptr_nonnull(ostype);
+    ck_assert_str_eq(pmx_param_enum_at(ostype, 0), "other");
+    ck_assert_ptr_nonnull(strstr(pmx_param_check(ostype, "c", buf, sizeof buf),
+                                 "value 'c' does not have a value in the enumeration 'other, wxp"));
+    ck_assert_ptr_null(pmx_param_check(ostype, "l26", buf, sizeof buf));
+    pmx__constraints ds = {.type = PMX_PARAM_STRING, .flags = PMX__DISK_SIZE};
+    ck_assert_ptr_null(pmx__check_value(&ds, "32G", buf, sizeof buf));
+    ck_assert_ptr_nonnull(pmx__check_value(&ds, "32X", buf, sizeof buf));
     static const struct {
         const char *fmt, *good, *bad;
     } fm[] = {
@@ -395,13 +440,13 @@ START_TEST(test_param_check) {
         {"pve-configid", "net0", "0net"}, {"pve-storage-id", "local-lvm", "Local lvm"},
         {"ipv4", "10.0.0.1", "10.0.0"},   {"ipv6", "fe80::1", "fe80:::1:::"},
         {"mac-addr", "bc:24:11:00:00:01", "01:24:11:00:00:01"},
+        {"pve-ipv4-config", "10.0.0.1/24", "10.0.0.1"}, {"CIDR", "10.0.0.0/8", "10.0.0.0"},
     };
     for (size_t k = 0; k < sizeof fm / sizeof fm[0]; k++) {
-        pmx_param_desc d = {.size = sizeof d, .type = PMX_PARAM_STRING,
-                            .item_type = PMX_PARAM_STRING, .format = fm[k].fmt};
-        ck_assert_msg(!pmx_param_check(&d, fm[k].good, buf, sizeof buf), "%s %s", fm[k].fmt,
+        pmx__constraints d = {.type = PMX_PARAM_STRING, .format = fm[k].fmt};
+        ck_assert_msg(!pmx__check_value(&d, fm[k].good, buf, sizeof buf), "%s %s", fm[k].fmt,
                       fm[k].good);
-        ck_assert_msg(pmx_param_check(&d, fm[k].bad, buf, sizeof buf) != NULL, "%s %s",
+        ck_assert_msg(pmx__check_value(&d, fm[k].bad, buf, sizeof buf) != NULL, "%s %s",
                       fm[k].fmt, fm[k].bad);
     }
 }
@@ -631,7 +676,7 @@ START_TEST(test_alloc_failures) {
         const void *a[] = {"pve1", &vmid};
         char *path = NULL, *berr = NULL;
         pmx_params *params = NULL;
-        pve_nodes_qemu_config_post_params p = {.name = "x", .cores = PMX_SOME_I64(1)};
+        pve_nodes_qemu_config_post_params p = {.struct_size = sizeof(pve_nodes_qemu_config_post_params), .name = "x", .cores = PMX_SOME_I64(1)};
         int rb = pmx__bind_build(M("pve_nodes_qemu_config_post"), a, &p, &path, &params, &berr);
         pmx_set_allocator(malloc, realloc, free);
         ck_assert(rc == PMX_OK || rc == PMX_ENOMEM);
@@ -687,6 +732,7 @@ static Suite *bind_suite(void) {
     TCase *t = tcase_create("tables");
     tcase_set_timeout(t, 60); /* every pattern compiled once; slow under sanitizers */
     tcase_add_test(t, test_table_consistent);
+    tcase_add_test(t, test_describe_respects_size);
     tcase_add_test(t, test_posix_patterns_compile);
     tcase_add_test(t, test_find);
     tcase_add_test(t, test_path_param);

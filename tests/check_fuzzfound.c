@@ -67,7 +67,9 @@ START_TEST(param_indexed_slot_wraps) {
     ck_assert_ptr_nonnull(d);
     const pmx_param_desc *net = pmx_method_param(d, "net3");
     ck_assert_ptr_nonnull(net);
-    ck_assert(net->flags & PMX_PARAM_INDEXED);
+    pmx_param_info ni = PMX_OPTS_INIT(pmx_param_info);
+    ck_assert_int_eq(pmx_param_describe(net, &ni), PMX_OK);
+    ck_assert(ni.flags & PMX_PARAM_INDEXED);
     static const char *const bad[] = {"net4294967299", "net4294967296", "net18446744073709551619",
                                       "net99999999999999999999", "net03", "net-1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)

@@ -157,6 +157,68 @@ START_TEST(test_bad_input) {
 }
 END_TEST
 
+/* Write text to g_tmp/name. */
+static void put_file(const char *name, const char *text) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", g_tmp, name);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_ge(fputs(text, f), 0);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static char *get_file(const char *name) {
+    char cmd[600], *out;
+    snprintf(cmd, sizeof cmd, "cat %s/%s", g_tmp, name);
+    ck_assert_int_eq(run(cmd, &out), 0);
+    return out;
+}
+
+/* Committed layouts rule: recorded members keep their order (whatever the schema's order), a
+ * member the schema dropped stays (retired), new members are appended and recorded. */
+START_TEST(test_layout_kept) {
+    put_file("layout.txt", "# test\n"
+                           "pve_nodes_get_item uptime int64_t\n"
+                           "pve_nodes_get_item gone char*\n"
+                           "pve_nodes_get_item cpu pmx_opt_f64\n");
+    char args[1024], *out;
+    snprintf(args, sizeof args, MINI_ARGS " --quiet --layout %s/layout.txt --layout-out %s/out.txt",
+             g_tmp, g_tmp);
+    ck_assert_int_eq(gen(DATA "/mini.json", args, &out), 0);
+    free(out);
+    char *h = get_file("proxmox/gen/nodes.h");
+    const char *st = strstr(h, "typedef struct pve_nodes_get_item {");
+    ck_assert_ptr_nonnull(st);
+    const char *up = strstr(st, "int64_t uptime;"), *gone = strstr(st, "char *gone;"),
+               *cpu = strstr(st, "pmx_opt_f64 cpu;"), *node = strstr(st, "char *node;");
+    ck_assert(up && gone && cpu && node);
+    ck_assert(up < gone && gone < cpu && cpu < node); /* recorded first, in their order */
+    ck_assert_ptr_nonnull(strstr(st, "No longer in the schema: never set."));
+    free(h);
+    char *lay = get_file("out.txt");
+    const char *a = strstr(lay, "pve_nodes_get_item uptime int64_t\npve_nodes_get_item gone char*\n"
+                                "pve_nodes_get_item cpu pmx_opt_f64\npve_nodes_get_item maxcpu");
+    ck_assert_msg(a != NULL, "%s", lay);
+    free(lay);
+    /* the tables decode into the recorded offsets: the golden runtime compiles against them */
+}
+END_TEST
+
+START_TEST(test_layout_type_change_refused) {
+    put_file("layout.txt", "pve_nodes_get_item cpu int64_t\n");
+    char args[1024], *out;
+    snprintf(args, sizeof args, MINI_ARGS " --layout %s/layout.txt", g_tmp);
+    ck_assert_int_eq(gen(DATA "/mini.json", args, &out), 1);
+    ck_assert_msg(strstr(out, "layout: pve_nodes_get_item.cpu changes type from int64_t to "
+                              "pmx_opt_f64") != NULL, "%s", out);
+    free(out);
+    put_file("layout.txt", "pve_nodes_get_item cpu\n");
+    ck_assert_int_eq(gen(DATA "/mini.json", args, &out), 1);
+    ck_assert_msg(strstr(out, "expected \"<struct> <member> <type>\"") != NULL, "%s", out);
+    free(out);
+}
+END_TEST
+
 /* The committed bindings are what the generator makes from the shared schema. */
 START_TEST(test_regenerate_matches_committed) {
     const char *schema = getenv("PMX_SCHEMA");
@@ -167,14 +229,17 @@ START_TEST(test_regenerate_matches_committed) {
         return;
     }
     char *out;
-    int rc = gen(schema, "--overrides schema/overrides.json --pin schema/pin.json", &out);
+    char args[1024];
+    snprintf(args, sizeof args, "--overrides schema/overrides.json --pin schema/pin.json "
+                                "--layout schema/layout.txt --layout-out %s/layout.txt", g_tmp);
+    int rc = gen(schema, args, &out);
     ck_assert_msg(rc == 0, "pmx-gen failed: %s", out);
     ck_assert_ptr_nonnull(strstr(out, "646 methods"));
     fprintf(stderr, "%s", out); /* coverage numbers for the log */
     free(out);
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "diff -r include/proxmox/gen %s/proxmox/gen && diff -r lib/gen %s/src",
-             g_tmp, g_tmp);
+    snprintf(cmd, sizeof cmd, "diff -r include/proxmox/gen %s/proxmox/gen && diff -r lib/gen %s/src "
+             "&& diff schema/layout.txt %s/layout.txt", g_tmp, g_tmp, g_tmp);
     rc = run(cmd, &out);
     ck_assert_msg(rc == 0, "committed bindings differ from a fresh generation (run 'make "
                            "generate'):\n%.3000s", out);
@@ -191,6 +256,8 @@ static Suite *gen_suite(void) {
     tcase_add_test(t, test_golden_compiles);
     tcase_add_test(t, test_deterministic_and_wrapped);
     tcase_add_loop_test(t, test_bad_input, 0, (int)(sizeof bad / sizeof bad[0]));
+    tcase_add_test(t, test_layout_kept);
+    tcase_add_test(t, test_layout_type_change_refused);
     suite_add_tcase(s, t);
     t = tcase_create("regenerate");
     tcase_set_timeout(t, 120);

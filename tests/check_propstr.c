@@ -184,6 +184,7 @@ END_TEST
 START_TEST(test_encode_errors_and_quoting) {
     pve_fmt_qemu_net n;
     memset(&n, 0, sizeof n);
+    n.struct_size = sizeof n;
     char *out = NULL, *err = NULL;
     /* required key missing */
     n.bridge = "vmbr0";
@@ -231,6 +232,7 @@ START_TEST(test_encode_errors_and_quoting) {
      * with its key so PVE does not read it as a key; '"' is an ordinary character. */
     pve_fmt_qemu_scsi s;
     memset(&s, 0, sizeof s);
+    s.struct_size = sizeof s;
     s.file = "/dev/disk/by-id/a=b";
     ck_assert_int_eq(pve_fmt_qemu_scsi_encode(&s, &out, NULL), PMX_OK);
     ck_assert_str_eq(out, "file=/dev/disk/by-id/a=b");
@@ -241,6 +243,7 @@ START_TEST(test_encode_errors_and_quoting) {
     pmx_free(out);
     pve_fmt_cluster_mapping_pci pci;
     memset(&pci, 0, sizeof pci);
+    pci.struct_size = sizeof pci;
     pci.id = "1234:5678";
     pci.node = "pve1";
     pci.path = "0000:01:00.0";
@@ -269,11 +272,26 @@ START_TEST(test_encode_errors_and_quoting) {
     /* an empty struct of a format without required keys encodes to "" */
     pve_fmt_qemu_ipconfig ic;
     memset(&ic, 0, sizeof ic);
+    ic.struct_size = sizeof ic;
     ck_assert_int_eq(pve_fmt_qemu_ipconfig_encode(&ic, &out, NULL), PMX_OK);
     ck_assert_str_eq(out, "");
     pmx_free(out);
 }
 END_TEST
+
+static pmx_propstr_info SI(const pmx_propstr_desc *d) {
+    pmx_propstr_info i = PMX_OPTS_INIT(pmx_propstr_info);
+    ck_assert_int_eq(pmx_propstr_describe(d, &i), PMX_OK);
+    return i;
+}
+
+static pmx_propkey_info KI(const pmx_propkey_desc *k) {
+    pmx_propkey_info i = PMX_OPTS_INIT(pmx_propkey_info);
+    ck_assert_int_eq(pmx_propkey_describe(k, &i), PMX_OK);
+    return i;
+}
+
+#define PI test_param_info
 
 START_TEST(test_tables) {
     ck_assert_uint_eq(pmx_propstr_count(), PMX_GEN_PROPSTR_COUNT);
@@ -281,57 +299,64 @@ START_TEST(test_tables) {
     for (size_t i = 0; i < pmx_propstr_count(); i++) {
         const pmx_propstr_desc *d = pmx_propstr_at(i);
         ck_assert_ptr_nonnull(d);
-        ck_assert_ptr_eq(pmx_propstr_find(d->name), d);
-        ck_assert(strncmp(d->name, "pve_fmt_", 8) == 0);
+        pmx_propstr_info si = SI(d);
+        ck_assert_ptr_eq(pmx_propstr_find(si.name), d);
+        ck_assert(strncmp(si.name, "pve_fmt_", 8) == 0);
         if (i)
-            ck_assert_int_lt(strcmp(pmx_propstr_at(i - 1)->name, d->name), 0);
-        for (size_t k = 1; k < d->n_keys; k++)
-            ck_assert_int_lt(strcmp(d->keys[k - 1].name, d->keys[k].name), 0);
+            ck_assert_int_lt(strcmp(SI(pmx_propstr_at(i - 1)).name, si.name), 0);
+        for (size_t k = 1; k < si.n_keys; k++)
+            ck_assert_int_lt(strcmp(KI(pmx_propstr_key_at(d, k - 1)).name,
+                                    KI(pmx_propstr_key_at(d, k)).name), 0);
+        ck_assert_ptr_null(pmx_propstr_key_at(d, si.n_keys));
     }
     ck_assert_ptr_null(pmx_propstr_at(pmx_propstr_count()));
     ck_assert_ptr_null(pmx_propstr_find("pve_fmt_nope"));
     ck_assert_ptr_null(pmx_propstr_find(NULL));
     const pmx_propstr_desc *net = pmx_propstr_find("pve_fmt_qemu_net");
     ck_assert_ptr_nonnull(net);
-    ck_assert_str_eq(net->default_key, "model");
-    ck_assert_uint_eq(net->struct_size, sizeof(pve_fmt_qemu_net));
+    ck_assert_str_eq(SI(net).default_key, "model");
+    ck_assert_uint_eq(SI(net).struct_size, sizeof(pve_fmt_qemu_net));
     /* one struct for every use: POST create, POST and PUT config */
     const char *const users[] = {"pve_nodes_qemu_post", "pve_nodes_qemu_config_post",
                                  "pve_nodes_qemu_config_put"};
     for (size_t i = 0; i < 3; i++) {
         const pmx_param_desc *p = pmx_method_param(pmx_method_by_name(users[i]), "net7");
         ck_assert_ptr_nonnull(p);
-        ck_assert(PMX_DESC_HAS(p, pmx_param_desc, propstr));
-        ck_assert_ptr_eq(p->propstr, net);
-        ck_assert(p->flags & PMX_PARAM_PROPERTY_STRING);
+        ck_assert_ptr_eq(PI(p).propstr, net);
+        ck_assert(PI(p).flags & PMX_PARAM_PROPERTY_STRING);
     }
     const pmx_param_desc *lx = pmx_method_param(pmx_method_by_name("pve_nodes_lxc_config_put"),
                                                 "net0");
-    ck_assert_ptr_eq(lx->propstr, pmx_propstr_find("pve_fmt_lxc_net"));
+    ck_assert_ptr_eq(PI(lx).propstr, pmx_propstr_find("pve_fmt_lxc_net"));
     const pmx_param_desc *ic = pmx_method_param(pmx_method_by_name("pve_nodes_qemu_config_put"),
                                                 "ipconfig0");
-    ck_assert_ptr_eq(ic->propstr, pmx_propstr_find("pve_fmt_qemu_ipconfig"));
+    ck_assert_ptr_eq(PI(ic).propstr, pmx_propstr_find("pve_fmt_qemu_ipconfig"));
     /* renamed by the overrides where the derived names clash */
     ck_assert_ptr_nonnull(pmx_propstr_find("pve_fmt_cluster_mapping_pci"));
     ck_assert_ptr_nonnull(pmx_propstr_find("pve_fmt_cluster_mapping_usb"));
     /* config results link their property-string members to the same formats */
-    const pmx_type_desc *rt = pmx_method_by_name("pve_nodes_qemu_config_get")->result;
+    pmx_method_info mi = PMX_OPTS_INIT(pmx_method_info);
+    ck_assert_int_eq(pmx_method_describe(pmx_method_by_name("pve_nodes_qemu_config_get"), &mi),
+                     PMX_OK);
+    const pmx_type_desc *rt = mi.result;
     ck_assert_ptr_nonnull(rt);
+    pmx_type_info ti = PMX_OPTS_INIT(pmx_type_info);
+    ck_assert_int_eq(pmx_type_describe(rt, &ti), PMX_OK);
     int linked = 0;
-    for (size_t i = 0; i < rt->n_fields; i++) {
-        const pmx_field_desc *f = &rt->fields[i];
-        ck_assert(PMX_DESC_HAS(f, pmx_field_desc, propstr));
-        if (!strcmp(f->name, "net")) {
-            ck_assert_ptr_eq(f->propstr, net);
+    for (size_t i = 0; i < ti.n_fields; i++) {
+        pmx_field_info f = PMX_OPTS_INIT(pmx_field_info);
+        ck_assert_int_eq(pmx_field_describe(pmx_type_field_at(rt, i), &f), PMX_OK);
+        if (!strcmp(f.name, "net")) {
+            ck_assert_ptr_eq(f.propstr, net);
             linked++;
-        } else if (!strcmp(f->name, "scsi")) { /* config's scsi lacks import-from: a subset */
-            ck_assert_ptr_eq(f->propstr, pmx_propstr_find("pve_fmt_qemu_scsi"));
+        } else if (!strcmp(f.name, "scsi")) { /* config's scsi lacks import-from: a subset */
+            ck_assert_ptr_eq(f.propstr, pmx_propstr_find("pve_fmt_qemu_scsi"));
             linked++;
-        } else if (!strcmp(f->name, "meta")) { /* only in results */
-            ck_assert_ptr_eq(f->propstr, pmx_propstr_find("pve_fmt_qemu_meta"));
+        } else if (!strcmp(f.name, "meta")) { /* only in results */
+            ck_assert_ptr_eq(f.propstr, pmx_propstr_find("pve_fmt_qemu_meta"));
             linked++;
-        } else if (!strcmp(f->name, "name")) {
-            ck_assert_ptr_null(f->propstr);
+        } else if (!strcmp(f.name, "name")) {
+            ck_assert_ptr_null(f.propstr);
         }
     }
     ck_assert_int_eq(linked, 3);
@@ -380,15 +405,19 @@ START_TEST(test_all_formats_defaults_roundtrip) {
     size_t tried = 0;
     for (size_t i = 0; i < pmx_propstr_count(); i++) {
         const pmx_propstr_desc *d = pmx_propstr_at(i);
-        char *v = calloc(1, d->struct_size);
+        pmx_propstr_info si = SI(d);
+        char *v = calloc(1, si.struct_size);
+        uint32_t size = (uint32_t)si.struct_size;
+        memcpy(v, &size, sizeof size);
         int ok = 1;
-        for (size_t k = 0; k < d->n_keys && ok; k++) {
-            const pmx_propkey_desc *key = &d->keys[k];
+        for (size_t k = 0; k < si.n_keys && ok; k++) {
+            pmx_propkey_info ki = KI(pmx_propstr_key_at(d, k));
+            const pmx_propkey_info *key = &ki;
             if (key->flags & PMX_PROPKEY_ALIAS)
                 continue;
             const char *dv = key->default_value;
-            if (!dv && key->enum_values)
-                dv = key->enum_values[0];
+            if (!dv && key->n_enum)
+                dv = pmx_propkey_enum_at(pmx_propstr_key_at(d, k), 0);
             if (!dv) {
                 if (key->flags & PMX_PROPKEY_REQUIRED)
                     ok = 0;
@@ -406,7 +435,7 @@ START_TEST(test_all_formats_defaults_roundtrip) {
         if (ok && pmx_propstr_encode(d, v, &out, &err) == PMX_OK) {
             void *back = NULL;
             ck_assert_msg(pmx_propstr_decode(d, out, &back, &err) == PMX_OK, "%s: '%s': %s",
-                          d->name, out, err ? err : "?");
+                          si.name, out, err ? err : "?");
             char *out2 = NULL;
             ck_assert_int_eq(pmx_propstr_encode(d, back, &out2, NULL), PMX_OK);
             ck_assert_str_eq(out2, out);

@@ -348,3 +348,15 @@ void test_totp(const char *secret, long t, char out[7]) {
                          ((unsigned long)mac[off + 2] << 8) | mac[off + 3];
     snprintf(out, 7, "%06lu", code % 1000000UL);
 }
+
+pmx_method_info test_method_info(const pmx_method_desc *d) {
+    pmx_method_info i = PMX_OPTS_INIT(pmx_method_info);
+    ck_assert_int_eq(pmx_method_describe(d, &i), PMX_OK);
+    return i;
+}
+
+pmx_param_info test_param_info(const pmx_param_desc *p) {
+    pmx_param_info i = PMX_OPTS_INIT(pmx_param_info);
+    ck_assert_int_eq(pmx_param_describe(p, &i), PMX_OK);
+    return i;
+}

@@ -90,6 +90,18 @@ pmx_client *test_client(const mock *m, const char *auth);
 /* RFC 6238 TOTP code (6 digits) for a base32 secret at time t. */
 void test_totp(const char *base32_secret, long t, char out[7]);
 
+/* tests/check_decode.c: decode a whole response body as the result of method (by function
+ * name), at once and incrementally in pieces, and compare it member by member with cJSON's
+ * reading, as well as @p typed (a call's result; may be NULL); ck_asserts on disagreement.
+ * Returns 1 when both read it, 0 when the decoder refused it (with a message). */
+int test_decode_diff(const char *method, const char *body, size_t len, const void *typed,
+                     const char *label);
+
+/* Descriptor attributes for tests (pmx_*_describe with the full info size; ck_assert on
+ * failure). */
+pmx_method_info test_method_info(const pmx_method_desc *d);
+pmx_param_info test_param_info(const pmx_param_desc *p);
+
 /* The build directory (PMX_BUILD, default "build"). */
 const char *test_build_dir(void);
 

@@ -12,7 +12,8 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/pmx-gen-check.XXXXXX") || exit 1
 trap 'rm -rf "$T"' EXIT INT TERM
 mkdir -p "$T/include" "$T/src"
 if ! "$B/bin/pmx-gen" --quiet --schema "$SCHEMA" --overrides schema/overrides.json \
-        --pin schema/pin.json --include-dir "$T/include" --src-dir "$T/src"; then
+        --pin schema/pin.json --layout schema/layout.txt --layout-out "$T/layout.txt" \
+        --include-dir "$T/include" --src-dir "$T/src"; then
     echo "generate-check: pmx-gen failed" >&2
     exit 1
 fi
@@ -41,5 +42,12 @@ for dir in include/proxmox/gen:include lib/gen:src; do
         fi
     done
 done
-[ $rc -eq 0 ] && echo "generate-check: generated bindings are up to date"
+# The layouts the generator extended must be the committed ones: a new struct member that is
+# not recorded in schema/layout.txt yet means 'make generate' was not run.
+if ! cmp -s "$T/layout.txt" schema/layout.txt; then
+    echo "generate-check: schema/layout.txt lacks members the generator adds (run 'make generate')" >&2
+    diff -u schema/layout.txt "$T/layout.txt" | head -20 >&2
+    rc=1
+fi
+[ $rc -eq 0 ] && echo "generate-check: generated bindings and layouts are up to date"
 exit $rc

@@ -76,8 +76,25 @@ enum {
     PMX_CALL_JSON_BODY = 1u << 0, /* send POST/PUT parameters as a JSON object, not a form */
     /* The call may reach the server twice without harm: after a connection broke once the
      * request was written, it is retried like a GET (see pmx_retry_opts). */
-    PMX_CALL_IDEMPOTENT = 1u << 1
+    PMX_CALL_IDEMPOTENT = 1u << 1,
+    /* Typed calls (pmx_method_start()): keep only the decoded result, not the raw response body
+     * of a successful answer (pmx_call_body() and pmx_call_data() give NULL then); with on_item,
+     * a listing of any size is decoded in constant memory (the client's response cap,
+     * pmx_client_set_max_response(), still bounds the body). Error bodies are always kept. */
+    PMX_CALL_NO_BODY = 1u << 2
 };
+
+/**
+ * Element callback of typed array results (pmx_call_opts.on_item, pmx_method_start()): runs
+ * from the event loop for each element as soon as it has arrived and been decoded, in order,
+ * before the call completes. @p item is the element as the result array would hold it: the
+ * struct for object elements, the string for string elements, a pointer to the value for
+ * numbers; it is valid during the callback only (the element's memory is reused). The call's
+ * typed result then holds no elements, only their count (n). Return 0 to go on, non-zero to
+ * stop: the transfer ends and the call fails with PMX_ECANCELLED. Same rules as pmx_write_fn
+ * otherwise. Since: 1.0
+ */
+typedef int (*pmx_item_fn)(pmx_call *call, const void *item, size_t index, void *userdata);
 
 /**
  * Receives the body of a successful (2xx) response as it arrives, instead of the call keeping
@@ -163,6 +180,10 @@ typedef struct pmx_call_opts {
     /* Stall limit of this call (see pmx_client_set_stall_timeout()); 0 = the client's. */
     int64_t stall_ms;
     int64_t stall_bytes_per_s; /* the rate of this call's stall limit; 0 = the client's */
+    /* Typed array results only (pmx_method_start()): each element as it arrives, see
+     * pmx_item_fn; NULL collects them into the result. Not with write_fn / output_path. */
+    pmx_item_fn on_item;
+    void *item_userdata; /* passed to on_item, borrowed */
 } pmx_call_opts;
 
 /**

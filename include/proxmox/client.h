@@ -198,6 +198,14 @@ PMX_API int pmx_client_set_max_connections(pmx_client *c, int per_host);
  */
 PMX_API int pmx_client_set_max_response(pmx_client *c, size_t bytes);
 
+/**
+ * Ask for gzip-compressed answers (@p on non-zero, the default) or not. pveproxy compresses
+ * every body over 1 KiB for a client that accepts it; on a fast network inflating can cost
+ * more than it saves. Applies to calls sent afterwards. @return PMX_OK or PMX_EINVAL (NULL).
+ * May be called from a callback. Since: 1.0
+ */
+PMX_API int pmx_client_set_compression(pmx_client *c, int on);
+
 /** Log levels, most severe first. */
 typedef enum {
     PMX_LOG_ERROR = 1,

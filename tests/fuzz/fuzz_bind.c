@@ -1,27 +1,11 @@
 /* Typed result decoding: pmx__bind_decode for a method chosen by the input's first two bytes
  * (big-endian index into the methods that declare a result; 646 methods do not fit one byte),
  * then pmx__bind_result_free. The rest is the "data" JSON, in an exact-size buffer. Every
- * decoded field is read back so that ASan sees dangling or uninitialised pointers. */
+ * decoded field is read back so that ASan sees dangling or uninitialised pointers. Reads the
+ * compact tables directly (lib/tables.h). */
 #include "bind.h"
 
 #include "fuzz_common.h"
-
-static const pmx_method_desc **g_methods;
-static size_t g_n;
-
-static void init_methods(void) {
-    size_t n = pmx_method_count();
-    g_methods = calloc(n ? n : 1, sizeof *g_methods);
-    if (!g_methods)
-        abort();
-    for (size_t i = 0; i < n; i++) {
-        const pmx_method_desc *d = pmx_method_at(i);
-        if (d && d->result)
-            g_methods[g_n++] = d;
-    }
-    if (!g_n)
-        abort();
-}
 
 static volatile size_t g_sink;
 
@@ -57,21 +41,13 @@ static void walk_value(uint32_t kind, const pmx_type_desc *type, const char *slo
     }
 }
 
-static size_t elem_size(uint32_t kind) {
-    switch (kind) {
-    case PMX_KIND_I64: return sizeof(int64_t);
-    case PMX_KIND_BOOL: return sizeof(int);
-    case PMX_KIND_F64: return sizeof(double);
-    default: return sizeof(void *);
-    }
-}
-
 static void walk(const pmx_type_desc *t, const char *base, int depth) {
     if (depth > 64 || t->kind != PMX_KIND_OBJECT)
         return;
     g_sink += (unsigned char)base[t->struct_size ? t->struct_size - 1 : 0];
     for (size_t i = 0; i < t->n_fields; i++) {
-        const pmx_field_desc *f = &t->fields[i];
+        const pmx_field_desc *f = &pmx__gen_fields[t->first_field + i];
+        const pmx_type_desc *ft = pmx__type(f->type);
         if (f->kind == PMX_KIND_ARRAY) {
             const char *items;
             size_t n;
@@ -79,24 +55,24 @@ static void walk(const pmx_type_desc *t, const char *base, int depth) {
             memcpy(&n, base + f->count_offset, sizeof n);
             if (n && !items)
                 abort();
-            uint32_t ek = f->type ? f->type->kind : PMX_KIND_RAW;
+            uint32_t ek = ft ? ft->kind : PMX_KIND_RAW;
             for (size_t k = 0; k < n; k++)
-                walk_value(ek, f->type, items + k * elem_size(ek), depth);
+                walk_value(ek, ft, items + k * pmx__elem_size(ek), depth);
         } else if (f->count) {
             for (uint32_t k = 0; k < f->count; k++)
-                walk_value(f->kind, f->type, base + f->offset + k * sizeof(char *), depth);
+                walk_value(f->kind, ft, base + f->offset + k * sizeof(char *), depth);
         } else {
-            walk_value(f->kind, f->type, base + f->offset, depth);
+            walk_value(f->kind, ft, base + f->offset, depth);
         }
     }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (!g_methods)
-        init_methods();
+    size_t n_methods;
+    const pmx_method_desc **methods = fuzz_result_methods(&n_methods);
     if (size < 2)
         return 0;
-    const pmx_method_desc *d = g_methods[((size_t)data[0] << 8 | data[1]) % g_n];
+    const pmx_method_desc *d = methods[((size_t)data[0] << 8 | data[1]) % n_methods];
     char *json = fuzz_span(data + 2, size - 2);
     void *res = NULL;
     char *err = NULL;
@@ -105,7 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (err)
             abort();
         if (res)
-            walk(d->result, res, 0);
+            walk(pmx__type(d->result), res, 0);
     } else {
         if (res)
             abort();

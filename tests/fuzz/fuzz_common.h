@@ -29,4 +29,25 @@ static inline char *fuzz_span(const uint8_t *data, size_t size) {
     return s;
 }
 
+#ifdef PMX_TABLES_H
+/* The methods that declare a result (the typed-decoding targets pick one by the input). */
+static inline const pmx_method_desc **fuzz_result_methods(size_t *n) {
+    static const pmx_method_desc **methods;
+    static size_t count;
+    if (!methods) {
+        size_t all = pmx_method_count();
+        methods = calloc(all ? all : 1, sizeof *methods);
+        if (!methods)
+            abort();
+        for (size_t i = 0; i < all; i++) {
+            const pmx_method_desc *d = pmx_method_at(i);
+            if (d && d->result)
+                methods[count++] = d;
+        }
+    }
+    *n = count;
+    return methods;
+}
+#endif
+
 #endif

@@ -2,7 +2,7 @@
  * fuzzed names and values, plus pmx_method_find / pmx_method_path_param on a fuzzed path.
  * Input: two bytes choose the method (big-endian index modulo pmx_method_count()), one byte
  * the flags, then lines "name=value" (the first line is also used as a concrete path). */
-#include "internal.h"
+#include "tables.h"
 
 #include "fuzz_common.h"
 
@@ -28,9 +28,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     /* The first line as a concrete path. */
     size_t l0 = strcspn(text, "\n");
     char *path = strndup(text, l0);
-    const pmx_method_desc *found = pmx_method_find((pmx_method)d->method, path);
+    const pmx_method_desc *found = pmx_method_find(pmx_method_verb(d), path);
     if (found) {
-        for (size_t i = 0; i <= found->n_path_params; i++) {
+        for (size_t i = 0; i <= found->n_path; i++) {
             char *pv = NULL;
             int r = pmx_method_path_param(found, path, i, &pv);
             if ((r == PMX_OK) != (pv != NULL))
@@ -49,15 +49,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             value = eq + 1;
         }
         const pmx_param_desc *p = pmx_method_param(d, name);
-        if (p && (p->flags & PMX_PARAM_INDEXED)) {
+        pmx_param_info pi = PMX_OPTS_INIT(pmx_param_info);
+        if (p && pmx_param_describe(p, &pi) != PMX_OK)
+            abort();
+        if (p && (pi.flags & PMX_PARAM_INDEXED)) {
             /* "net3": the base name, then a canonical decimal slot below count. */
-            size_t bl = strlen(p->name);
+            size_t bl = strlen(pi.name);
             const char *digits = name + bl;
-            if (strncmp(name, p->name, bl) != 0 || !*digits || strlen(digits) > 10 ||
+            if (strncmp(name, pi.name, bl) != 0 || !*digits || strlen(digits) > 10 ||
                 strspn(digits, "0123456789") != strlen(digits) ||
-                (digits[0] == '0' && digits[1]) || strtoull(digits, NULL, 10) >= p->count)
+                (digits[0] == '0' && digits[1]) || strtoull(digits, NULL, 10) >= pi.count)
                 abort(); /* an indexed wire name the server does not know */
-        } else if (p && strcmp(p->name, name) != 0) {
+        } else if (p && strcmp(pi.name, name) != 0) {
             abort();
         }
         if (p) {
@@ -72,7 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         /* Also every parameter of the method against this value. */
         if (d->n_params) {
-            const pmx_param_desc *q = &d->params[(unsigned char)name[0] % d->n_params];
+            const pmx_param_desc *q = pmx_method_param_at(d, (unsigned char)name[0] % d->n_params);
             char buf[128];
             (void)pmx_param_check(q, value, buf, sizeof buf);
         }

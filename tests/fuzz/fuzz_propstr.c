@@ -1,14 +1,14 @@
 /* Property strings: pmx_propstr_decode / encode / check for a format chosen by the first byte
  * (modulo pmx_propstr_count()). Invariants: check agrees with decode; a decoded value encodes;
  * decode(encode(x)) succeeds and encodes to the same canonical text. */
-#include "internal.h"
+#include "tables.h"
 
 #include "fuzz_common.h"
 
 #include <stdio.h>
 
 static void fail(const char *what, const pmx_propstr_desc *d, const char *a, const char *b) {
-    fprintf(stderr, "propstr %s: %s\n  input:  '%s'\n  other:  '%s'\n", d->name, what, a,
+    fprintf(stderr, "propstr %s: %s\n  input:  '%s'\n  other:  '%s'\n", pmx__str(d->name), what, a,
             b ? b : "(null)");
     abort();
 }

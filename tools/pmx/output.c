@@ -185,18 +185,22 @@ static const char *kind_name(uint32_t k) {
 }
 
 static void print_type(const pmx_type_desc *t, int depth) {
-    if (!t)
+    pmx_type_info ti = PMX_OPTS_INIT(pmx_type_info);
+    if (!t || pmx_type_describe(t, &ti) != PMX_OK)
         return;
-    if (t->kind != PMX_KIND_OBJECT || depth > 3)
+    if (ti.kind != PMX_KIND_OBJECT || depth > 3)
         return;
-    for (size_t i = 0; i < t->n_fields; i++) {
-        const pmx_field_desc *f = &t->fields[i];
-        printf("%*s%-22s %s", depth * 2 + 4, "", f->name, kind_name(f->kind));
-        if (f->kind == PMX_KIND_ARRAY && f->type)
-            printf(" of %s", f->type->kind == PMX_KIND_OBJECT ? "object" : kind_name(f->type->kind));
+    for (size_t i = 0; i < ti.n_fields; i++) {
+        pmx_field_info f = PMX_OPTS_INIT(pmx_field_info);
+        pmx_type_info et = PMX_OPTS_INIT(pmx_type_info);
+        if (pmx_field_describe(pmx_type_field_at(t, i), &f) != PMX_OK)
+            continue;
+        printf("%*s%-22s %s", depth * 2 + 4, "", f.name, kind_name(f.kind));
+        if (f.kind == PMX_KIND_ARRAY && f.type && pmx_type_describe(f.type, &et) == PMX_OK)
+            printf(" of %s", et.kind == PMX_KIND_OBJECT ? "object" : kind_name(et.kind));
         putchar('\n');
-        if (f->type && (t->flags & PMX_TYPE_WRAPPED || depth < 2))
-            print_type(f->type, depth + 1);
+        if (f.type && (ti.flags & PMX_TYPE_WRAPPED || depth < 2))
+            print_type(f.type, depth + 1);
     }
 }
 
@@ -204,38 +208,43 @@ int cli_usage(const char *path) {
     int found = 0;
     for (int v = 0; v < 4; v++) {
         const pmx_method_desc *d = pmx_method_find(cli_verbs[v].method, path);
-        if (!d)
+        pmx_method_info mi = PMX_OPTS_INIT(pmx_method_info);
+        if (!d || pmx_method_describe(d, &mi) != PMX_OK)
             continue;
         found++;
-        printf("%s %s   (pmx %s; C: %s)\n  ", cli_verbs[v].http, d->path, cli_verbs[v].cli, d->name);
-        first_line(d->description, 200);
+        printf("%s %s   (pmx %s; C: %s)\n  ", cli_verbs[v].http, mi.path, cli_verbs[v].cli, mi.name);
+        first_line(mi.description, 200);
         printf("\n");
-        for (size_t i = 0; i < d->n_params; i++) {
-            const pmx_param_desc *p = &d->params[i];
+        for (size_t i = 0; i < mi.n_params; i++) {
+            const pmx_param_desc *pd = pmx_method_param_at(d, i);
+            pmx_param_info p = PMX_OPTS_INIT(pmx_param_info);
+            if (pmx_param_describe(pd, &p) != PMX_OK)
+                continue;
             char name[80];
-            snprintf(name, sizeof name, p->flags & PMX_PARAM_INDEXED ? "%s[n]" : "%s", p->name);
-            printf("    --%-24s %-8s %s", name, type_name(p->type),
-                   p->loc == PMX_LOC_PATH ? "(path)" : p->flags & PMX_PARAM_REQUIRED ? "required" : "optional");
-            if (p->n_enum) {
+            snprintf(name, sizeof name, p.flags & PMX_PARAM_INDEXED ? "%s[n]" : "%s", p.name);
+            printf("    --%-24s %-8s %s", name, type_name(p.type),
+                   p.loc == PMX_LOC_PATH ? "(path)" : p.flags & PMX_PARAM_REQUIRED ? "required" : "optional");
+            if (p.n_enum) {
                 printf(" one of");
-                for (size_t k = 0; k < p->n_enum; k++)
-                    printf("%s%s", k ? "|" : " ", p->enum_values[k]);
+                for (size_t k = 0; k < p.n_enum; k++)
+                    printf("%s%s", k ? "|" : " ", pmx_param_enum_at(pd, k));
             }
-            if (p->flags & PMX_PARAM_HAS_MIN)
-                printf(" min %g", p->minimum);
-            if (p->flags & PMX_PARAM_HAS_MAX)
-                printf(" max %g", p->maximum);
-            if (p->format)
-                printf(" format %s", p->format);
-            if (p->description) {
+            if (p.flags & PMX_PARAM_HAS_MIN)
+                printf(" min %g", p.minimum);
+            if (p.flags & PMX_PARAM_HAS_MAX)
+                printf(" max %g", p.maximum);
+            if (p.format)
+                printf(" format %s", p.format);
+            if (p.description) {
                 printf("\n        ");
-                first_line(p->description, 100);
+                first_line(p.description, 100);
             }
             putchar('\n');
         }
-        if (d->result) {
-            printf("  returns %s\n", d->result->flags & PMX_TYPE_WRAPPED ? "" : "object:");
-            print_type(d->result, 0);
+        pmx_type_info rt = PMX_OPTS_INIT(pmx_type_info);
+        if (mi.result && pmx_type_describe(mi.result, &rt) == PMX_OK) {
+            printf("  returns %s\n", rt.flags & PMX_TYPE_WRAPPED ? "" : "object:");
+            print_type(mi.result, 0);
         } else {
             printf("  returns nothing\n");
         }
@@ -275,7 +284,7 @@ int cli_ls(pmx_client *c, const char *path, const char *format) {
     for (size_t i = 0; i < pmx_method_count(); i++) {
         const pmx_method_desc *d = pmx_method_at(i);
         char tpl[1024];
-        snprintf(tpl, sizeof tpl, "%s", d->path);
+        snprintf(tpl, sizeof tpl, "%s", pmx_method_path(d));
         char *ts[64];
         size_t tn = split(tpl, ts, 64);
         if (tn != wn + 1)
@@ -298,10 +307,13 @@ int cli_ls(pmx_client *c, const char *path, const char *format) {
             ents[ne].param = child[0] == '{';
             ne++;
         }
-        int v = (int)d->method - 1;
+        int v = (int)pmx_method_verb(d) - 1;
         ents[e].verbs[v] = cli_verbs[v].letter;
-        if (ents[e].param)
-            param_key = d->params[d->n_path_params - 1].name;
+        pmx_method_info mi = PMX_OPTS_INIT(pmx_method_info);
+        pmx_param_info pi = PMX_OPTS_INIT(pmx_param_info);
+        if (ents[e].param && pmx_method_describe(d, &mi) == PMX_OK && mi.n_path_params &&
+            pmx_param_describe(pmx_method_param_at(d, mi.n_path_params - 1), &pi) == PMX_OK)
+            param_key = pi.name;
     }
     if (!ne && !pmx_method_find(PMX_GET, path)) {
         fprintf(stderr, "pmx: nothing at '%s' (see 'pmx ls /')\n", path);

@@ -220,10 +220,12 @@ static int parse_params(const pmx_method_desc *d, int argc, char **argv, pmx_par
             continue;
         }
         const pmx_param_desc *pd = d ? pmx_method_param(d, name) : NULL;
+        pmx_param_info pi = PMX_OPTS_INIT(pmx_param_info);
+        int is_bool = pd && pmx_param_describe(pd, &pi) == PMX_OK && pi.type == PMX_PARAM_BOOLEAN;
         const char *value;
-        if (i + 1 < argc && (strncmp(argv[i + 1], "--", 2) != 0 || !pd || pd->type != PMX_PARAM_BOOLEAN))
+        if (i + 1 < argc && (strncmp(argv[i + 1], "--", 2) != 0 || !is_bool))
             value = argv[++i];
-        else if (pd && pd->type == PMX_PARAM_BOOLEAN)
+        else if (is_bool)
             value = "1";
         else {
             fprintf(stderr, "pmx: --%s needs a value\n", name);
@@ -259,7 +261,7 @@ static int do_call(const opts *o0, pmx_method m, const char *path, int argc, cha
         int bad = pmx_method_validate_each(d, p, 0, report_invalid, NULL);
         if (bad > 0) {
             fprintf(stderr, "pmx: %d invalid parameter%s for %s %s (see 'pmx usage %s')\n", bad,
-                    bad > 1 ? "s" : "", method_name(m), d->path, path);
+                    bad > 1 ? "s" : "", method_name(m), pmx_method_path(d), path);
             rc = EXIT_USAGE;
         }
     }

@@ -410,6 +410,7 @@ static void route_stats(struct req *rq)
     cJSON_AddNumberToObject(o, "renewals", (double)g_mock.stats.renewals);
     cJSON_AddNumberToObject(o, "tfa_logins", (double)g_mock.stats.tfa_logins);
     cJSON_AddNumberToObject(o, "accepted_total", (double)g_mock.stats.accepted_total);
+    cJSON_AddNumberToObject(o, "compressed", (double)g_mock.stats.compressed);
     cJSON_AddNumberToObject(o, "tasks", g_mock.ntasks);
     json_answer(rq, 200, o);
 }

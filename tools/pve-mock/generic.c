@@ -68,12 +68,45 @@ static char *join_tail(const struct call *c, int i)
     return s;
 }
 
+/* Descriptor attributes (public descriptor API of <proxmox/method.h>). */
+static pmx_method_info method_info(const pmx_method_desc *d)
+{
+    pmx_method_info i = PMX_OPTS_INIT(pmx_method_info);
+    if (pmx_method_describe(d, &i) != PMX_OK)
+        abort();
+    return i;
+}
+
+static pmx_param_info param_info(const pmx_param_desc *p)
+{
+    pmx_param_info i = PMX_OPTS_INIT(pmx_param_info);
+    if (pmx_param_describe(p, &i) != PMX_OK)
+        abort();
+    return i;
+}
+
+static pmx_type_info type_info(const pmx_type_desc *t)
+{
+    pmx_type_info i = PMX_OPTS_INIT(pmx_type_info);
+    if (pmx_type_describe(t, &i) != PMX_OK)
+        abort();
+    return i;
+}
+
+static pmx_field_info field_info(const pmx_field_desc *f)
+{
+    pmx_field_info i = PMX_OPTS_INIT(pmx_field_info);
+    if (pmx_field_describe(f, &i) != PMX_OK)
+        abort();
+    return i;
+}
+
 /* The template's {name} segments bound to the call's segments, merged into c->params the way
  * route_dispatch does (a contradicting body/query value → 400). tail: the last parameter
  * takes the remaining segments. */
 static void bind_path(const pmx_method_desc *d, struct call *c, int tail)
 {
-    const char *p = d->path;
+    const char *p = pmx_method_path(d);
     int i = 0;
     while (*p == '/')
         p++;
@@ -126,7 +159,10 @@ static int ends_with(const char *s, const char *suffix)
 static char *scalar_text(struct call *c, const pmx_param_desc *pd, const char *name,
                          const cJSON *v)
 {
-    uint32_t t = pd ? (pd->item_type ? pd->item_type : pd->type) : PMX_PARAM_STRING;
+    pmx_param_info pi = {0};
+    if (pd)
+        pi = param_info(pd);
+    uint32_t t = pd ? (pi.item_type ? pi.item_type : pi.type) : PMX_PARAM_STRING;
     if (cJSON_IsObject(v) || cJSON_IsArray(v)) {
         call_param_error(c, name, "type check ('%s') failed - got %s", type_word(t),
                          cJSON_IsArray(v) ? "ARRAY" : "HASH");
@@ -176,8 +212,9 @@ static int validate(const pmx_method_desc *d, struct call *c)
             pmx_params_add_str(pp, name, "1");
             continue;
         }
-        if (cJSON_IsArray(it) && pd->type != PMX_PARAM_ARRAY) {
-            if (pd->format && ends_with(pd->format, "-list")) {
+        pmx_param_info pi = param_info(pd);
+        if (cJSON_IsArray(it) && pi.type != PMX_PARAM_ARRAY) {
+            if (pi.format && ends_with(pi.format, "-list")) {
                 /* an array for a -list format is joined with ',' (legacy, still accepted) */
                 size_t cap = 1, len = 0;
                 char *joined = xmalloc(cap);
@@ -205,7 +242,7 @@ static int validate(const pmx_method_desc *d, struct call *c)
                 free(joined);
             } else {
                 call_param_error(c, name, "type check ('%s') failed - got ARRAY",
-                                 type_word(pd->type));
+                                 type_word(pi.type));
             }
             continue;
         }
@@ -266,41 +303,45 @@ static cJSON *sample_elem(const pmx_type_desc *t, size_t idx, int depth)
 {
     if (!t)
         return cJSON_CreateObject();
-    if (t->kind == PMX_KIND_OBJECT)
+    pmx_type_info ti = type_info(t);
+    if (ti.kind == PMX_KIND_OBJECT)
         return sample_type(t, depth + 1);
-    if (t->kind == PMX_KIND_ARRAY)
+    if (ti.kind == PMX_KIND_ARRAY)
         return cJSON_CreateArray();
-    return sample_scalar(t->kind, idx);
+    return sample_scalar(ti.kind, idx);
 }
 
-static cJSON *sample_field(const pmx_field_desc *f, size_t idx, int depth)
+static cJSON *sample_field(const pmx_field_desc *fd, size_t idx, int depth)
 {
-    switch (f->kind) {
+    pmx_field_info f = field_info(fd);
+    switch (f.kind) {
     case PMX_KIND_OBJECT:
-        return f->type ? sample_type(f->type, depth + 1) : cJSON_CreateObject();
+        return f.type ? sample_type(f.type, depth + 1) : cJSON_CreateObject();
     case PMX_KIND_ARRAY: {
         cJSON *a = cJSON_CreateArray();
         if (depth < SAMPLE_MAX_DEPTH)
             for (size_t i = 0; i < 2; i++)
-                cJSON_AddItemToArray(a, sample_elem(f->type, idx + i, depth));
+                cJSON_AddItemToArray(a, sample_elem(f.type, idx + i, depth));
         return a;
     }
     default:
-        return sample_scalar(f->kind, idx);
+        return sample_scalar(f.kind, idx);
     }
 }
 
 static cJSON *sample_type(const pmx_type_desc *t, int depth)
 {
-    if (t->kind != PMX_KIND_OBJECT)
-        return sample_scalar(t->kind, 0);
-    if (t->flags & PMX_TYPE_WRAPPED)
-        return t->n_fields ? sample_field(&t->fields[0], 0, depth) : cJSON_CreateNull();
+    pmx_type_info ti = type_info(t);
+    if (ti.kind != PMX_KIND_OBJECT)
+        return sample_scalar(ti.kind, 0);
+    if (ti.flags & PMX_TYPE_WRAPPED)
+        return ti.n_fields ? sample_field(pmx_type_field_at(t, 0), 0, depth) : cJSON_CreateNull();
     cJSON *o = cJSON_CreateObject();
     if (depth > SAMPLE_MAX_DEPTH)
         return o;
-    for (size_t i = 0; i < t->n_fields; i++)
-        cJSON_AddItemToObject(o, t->fields[i].name, sample_field(&t->fields[i], i, depth));
+    for (size_t i = 0; i < ti.n_fields; i++)
+        cJSON_AddItemToObject(o, field_info(pmx_type_field_at(t, i)).name,
+                              sample_field(pmx_type_field_at(t, i), i, depth));
     return o;
 }
 
@@ -320,13 +361,15 @@ static const char *const not_a_task[] = {
  * plain string, apart from the few above. */
 static int returns_upid(const pmx_method_desc *d)
 {
-    const pmx_type_desc *t = d->result;
-    if (d->method == PMX_GET || !t || t->kind != PMX_KIND_OBJECT ||
-        !(t->flags & PMX_TYPE_WRAPPED) || t->n_fields != 1 ||
-        t->fields[0].kind != PMX_KIND_STRING)
+    pmx_method_info mi = method_info(d);
+    if (mi.method == PMX_GET || !mi.result)
+        return 0;
+    pmx_type_info ti = type_info(mi.result);
+    if (ti.kind != PMX_KIND_OBJECT || !(ti.flags & PMX_TYPE_WRAPPED) || ti.n_fields != 1 ||
+        field_info(pmx_type_field_at(mi.result, 0)).kind != PMX_KIND_STRING)
         return 0;
     for (int i = 0; not_a_task[i]; i++)
-        if (strcmp(d->path, not_a_task[i]) == 0)
+        if (strcmp(mi.path, not_a_task[i]) == 0)
             return 0;
     return 1;
 }
@@ -343,7 +386,8 @@ static void sanitize(char *s)
 static void start_task(const pmx_method_desc *d, struct call *c, const char *node)
 {
     char type[64] = "", last[48] = "";
-    const char *p = d->path;
+    pmx_method_info mi = method_info(d);
+    const char *p = mi.path;
     int guest = strstr(p, "/qemu") ? 1 : strstr(p, "/lxc") ? 2 : 0;
     int ends_param = 0;
     while (*p) {
@@ -361,12 +405,12 @@ static void start_task(const pmx_method_desc *d, struct call *c, const char *nod
         p += n;
     }
     const char *action = last;
-    if (guest && ends_param && d->method == PMX_DELETE)
+    if (guest && ends_param && mi.method == PMX_DELETE)
         action = "destroy";
     else if (guest && !ends_param && (!strcmp(last, "qemu") || !strcmp(last, "lxc")))
         action = "create";
     snprintf(type, sizeof type, "%s%s",
-             guest == 1 ? "qm" : guest == 2 ? "vz" : strstr(d->path, "/bulk-action/") ? "bulk" : "",
+             guest == 1 ? "qm" : guest == 2 ? "vz" : strstr(mi.path, "/bulk-action/") ? "bulk" : "",
              action);
     char *w = type; /* "move_disk" -> "movedisk", "download-url" -> "downloadurl" */
     for (const char *q = type; *q; q++)
@@ -383,10 +427,11 @@ static void start_task(const pmx_method_desc *d, struct call *c, const char *nod
         snprintf(idbuf, sizeof idbuf, "%lld", (long long)vmid->valuedouble);
         id = idbuf;
     } else {
-        for (size_t i = d->n_path_params; i-- > 0;) {
-            if (strcmp(d->params[i].name, "node") == 0)
+        for (size_t i = mi.n_path_params; i-- > 0;) {
+            const char *pname = param_info(pmx_method_param_at(d, i)).name;
+            if (strcmp(pname, "node") == 0)
                 continue;
-            const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->params, d->params[i].name);
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->params, pname);
             if (cJSON_IsString(v)) {
                 snprintf(idbuf, sizeof idbuf, "%s", v->valuestring);
                 sanitize(idbuf);
@@ -424,7 +469,8 @@ int generic_dispatch(struct call *c)
     }
     if (!d)
         return 0;
-    if (c->via_token && !(d->flags & PMX_METHOD_ALLOWTOKEN)) {
+    pmx_method_info mi = method_info(d);
+    if (c->via_token && !(mi.flags & PMX_METHOD_ALLOWTOKEN)) {
         /* methods marked allowtoken=0 (password changes, TFA setup, ...) refuse API tokens
          * before anything else is looked at */
         call_error(c, 403, "Permission check failed (API tokens are not allowed for this call)");
@@ -435,8 +481,8 @@ int generic_dispatch(struct call *c)
         return 1;
 
     const char *node_name = NULL;
-    for (size_t i = 0; i < d->n_path_params; i++)
-        if (strcmp(d->params[i].name, "node") == 0) {
+    for (size_t i = 0; i < mi.n_path_params; i++)
+        if (strcmp(param_info(pmx_method_param_at(d, i)).name, "node") == 0) {
             const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->params, "node");
             node_name = cJSON_IsString(v) ? v->valuestring : "";
             if (!state_node(node_name)) { /* pveproxy cannot resolve the node to proxy to */
@@ -448,11 +494,11 @@ int generic_dispatch(struct call *c)
             }
         }
 
-    if (!d->result)
+    if (!mi.result)
         c->data = cJSON_CreateNull();
     else if (returns_upid(d))
         start_task(d, c, node_name ? node_name : g_mock.nodes[0].name);
     else
-        c->data = sample_type(d->result, 0);
+        c->data = sample_type(mi.result, 0);
     return 1;
 }

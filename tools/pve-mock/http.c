@@ -590,6 +590,8 @@ void http_answer(struct req *rq, struct call *c)
             r.gzip = 1;
         else if (strstr(ae, "deflate") && compress_body(&r, 15) == 0)
             r.gzip = 2;
+        if (r.gzip)
+            g_mock.stats.compressed++;
     }
     r.fault = fault;
     req_reply(rq, &r, delay);

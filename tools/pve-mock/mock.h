@@ -98,6 +98,7 @@ struct mock_faults {
 
 struct mock_stats {
     long connections, open, requests, logins, renewals, tfa_logins, accepted_total;
+    long compressed; /* answers sent gzip- or deflate-encoded */
 };
 
 struct vm {

@@ -11,9 +11,13 @@ PMX_BEGIN_DECLS
 
 /* ---- GET /access ---- */
 
-/** Parameters of pve_access_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_access_get_params;
 
 /** Part of a result (see the method using it). */
@@ -33,16 +37,8 @@ typedef struct pve_access_get_result {
 /**
  * Directory index.
  *
- * GET /access (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_access_get_result_of(call).
- * Since: 1.0
+ * GET /access (API tokens allowed). Result: pve_access_get_result_of(call). Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_access_get(pmx_client *c, const pve_access_get_params *p, pmx_done_fn done,
                            void *userdata, pmx_call **out);
@@ -55,9 +51,13 @@ pve_access_get_result_of(const pmx_call *call) {
 
 /* ---- GET /access/acl ---- */
 
-/** Parameters of pve_access_acl_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_acl_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_acl_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_access_acl_get_params;
 
 /** Part of a result (see the method using it). */
@@ -83,16 +83,8 @@ typedef struct pve_access_acl_get_result {
 /**
  * Get Access Control List (ACLs).
  *
- * GET /access/acl (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_access_acl_get_result_of(call).
- * Since: 1.0
+ * GET /access/acl (API tokens allowed). Result: pve_access_acl_get_result_of(call). Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_access_acl_get(pmx_client *c, const pve_access_acl_get_params *p, pmx_done_fn done,
                                void *userdata, pmx_call **out);
@@ -105,8 +97,13 @@ pve_access_acl_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /access/acl ---- */
 
-/** Parameters of pve_access_acl_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_acl_put() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_acl_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Remove permissions (instead of adding it).
      *
@@ -130,24 +127,21 @@ typedef struct pve_access_acl_put_params {
 /**
  * Update Access Control List (add or remove permissions).
  *
- * PUT /access/acl (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /access/acl (protected, API tokens allowed). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_access_acl_put(pmx_client *c, const pve_access_acl_put_params *p, pmx_done_fn done,
                                void *userdata, pmx_call **out);
 
 /* ---- GET /access/domains ---- */
 
-/** Parameters of pve_access_domains_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_domains_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_domains_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_access_domains_get_params;
 
 /** Part of a result (see the method using it). */
@@ -172,15 +166,8 @@ typedef struct pve_access_domains_get_result {
 /**
  * Authentication domain index.
  *
- * GET /access/domains (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_access_domains_get_result_of(call).
+ * GET /access/domains (API tokens allowed). Result: pve_access_domains_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_access_domains_get(pmx_client *c, const pve_access_domains_get_params *p,
@@ -194,8 +181,13 @@ pve_access_domains_get_result_of(const pmx_call *call) {
 
 /* ---- POST /access/domains ---- */
 
-/** Parameters of pve_access_domains_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_domains_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_domains_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Specifies the Authentication Context Class Reference values that theAuthorization Server
      * is being requested to use for the Auth Request.
@@ -236,7 +228,7 @@ typedef struct pve_access_domains_post_params {
     /**
      * OpenID Client Key
      *
-     * Wire name 'client-key'.
+     * Wire name 'client-key'. Secret: never logged, wiped after sending.
      */
     const char *client_key;
     /** Description. */
@@ -288,7 +280,11 @@ typedef struct pve_access_domains_post_params {
     const char *issuer_url;
     /** LDAP protocol mode. */
     const char *mode;
-    /** LDAP bind password. Will be stored in '/etc/pve/priv/realm/<REALM>.pw'. */
+    /**
+     * LDAP bind password. Will be stored in '/etc/pve/priv/realm/<REALM>.pw'.
+     *
+     * Secret: never logged, wiped after sending.
+     */
     const char *password;
     /** Server port. */
     pmx_opt_i64 port;
@@ -358,38 +354,29 @@ typedef struct pve_access_domains_post_params {
 /**
  * Add an authentication server.
  *
- * POST /access/domains (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /access/domains (protected, API tokens allowed). Carries secrets: request and response
+ * are wiped. Arguments, ownership, return value and callbacks: "Generated bindings" in
+ * <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_access_domains_post(pmx_client *c, const pve_access_domains_post_params *p,
                                     pmx_done_fn done, void *userdata, pmx_call **out);
 
 /* ---- DELETE /access/domains/{realm} ---- */
 
-/** Parameters of pve_access_domains_realm_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_domains_realm_delete() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_domains_realm_delete_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_access_domains_realm_delete_params;
 
 /**
  * Delete an authentication server.
  *
- * DELETE /access/domains/{realm} (protected, API tokens allowed).
- * @param c         the client.
- * @param realm     path parameter {realm}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * DELETE /access/domains/{realm} (protected, API tokens allowed). Path parameters: realm.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_access_domains_realm_delete(pmx_client *c, const char *realm,
@@ -398,9 +385,13 @@ PMX_API int pve_access_domains_realm_delete(pmx_client *c, const char *realm,
 
 /* ---- GET /access/domains/{realm} ---- */
 
-/** Parameters of pve_access_domains_realm_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_domains_realm_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_domains_realm_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_access_domains_realm_get_params;
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
@@ -411,17 +402,9 @@ typedef struct pve_access_domains_realm_get_result {
 /**
  * Get auth server configuration.
  *
- * GET /access/domains/{realm} (API tokens allowed).
- * @param c         the client.
- * @param realm     path parameter {realm}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_access_domains_realm_get_result_of(call).
- * Since: 1.0
+ * GET /access/domains/{realm} (API tokens allowed). Path parameters: realm. Result:
+ * pve_access_domains_realm_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_access_domains_realm_get(pmx_client *c, const char *realm,
                                          const pve_access_domains_realm_get_params *p,
@@ -435,8 +418,13 @@ pve_access_domains_realm_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /access/domains/{realm} ---- */
 
-/** Parameters of pve_access_domains_realm_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_domains_realm_put() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_domains_realm_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Specifies the Authentication Context Class Reference values that theAuthorization Server
      * is being requested to use for the Auth Request.
@@ -477,7 +465,7 @@ typedef struct pve_access_domains_realm_put_params {
     /**
      * OpenID Client Key
      *
-     * Wire name 'client-key'.
+     * Wire name 'client-key'. Secret: never logged, wiped after sending.
      */
     const char *client_key;
     /** Description. */
@@ -540,7 +528,11 @@ typedef struct pve_access_domains_realm_put_params {
     const char *issuer_url;
     /** LDAP protocol mode. */
     const char *mode;
-    /** LDAP bind password. Will be stored in '/etc/pve/priv/realm/<REALM>.pw'. */
+    /**
+     * LDAP bind password. Will be stored in '/etc/pve/priv/realm/<REALM>.pw'.
+     *
+     * Secret: never logged, wiped after sending.
+     */
     const char *password;
     /** Server port. */
     pmx_opt_i64 port;
@@ -600,16 +592,9 @@ typedef struct pve_access_domains_realm_put_params {
 /**
  * Update authentication server settings.
  *
- * PUT /access/domains/{realm} (protected, API tokens allowed).
- * @param c         the client.
- * @param realm     path parameter {realm}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /access/domains/{realm} (protected, API tokens allowed). Path parameters: realm. Carries
+ * secrets: request and response are wiped. Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_access_domains_realm_put(pmx_client *c, const char *realm,
                                          const pve_access_domains_realm_put_params *p,
@@ -617,8 +602,13 @@ PMX_API int pve_access_domains_realm_put(pmx_client *c, const char *realm,
 
 /* ---- POST /access/domains/{realm}/sync ---- */
 
-/** Parameters of pve_access_domains_sync_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_domains_sync_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_domains_sync_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * If set, does not write anything.
      *
@@ -670,17 +660,9 @@ typedef struct pve_access_domains_sync_post_result {
  * Syncs users and/or groups from the configured LDAP to user.cfg. NOTE: Synced groups will have
  * the name 'name-$realm', so make sure those groups do not exist to prevent overwriting.
  *
- * POST /access/domains/{realm}/sync (protected, API tokens allowed).
- * @param c         the client.
- * @param realm     path parameter {realm}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_access_domains_sync_post_result_of(call).
- * Since: 1.0
+ * POST /access/domains/{realm}/sync (protected, API tokens allowed). Path parameters: realm.
+ * Result: pve_access_domains_sync_post_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_access_domains_sync_post(pmx_client *c, const char *realm,
                                          const pve_access_domains_sync_post_params *p,
@@ -694,9 +676,13 @@ pve_access_domains_sync_post_result_of(const pmx_call *call) {
 
 /* ---- GET /access/groups ---- */
 
-/** Parameters of pve_access_groups_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_groups_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_groups_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_access_groups_get_params;
 
 /** Part of a result (see the method using it). */
@@ -719,15 +705,8 @@ typedef struct pve_access_groups_get_result {
 /**
  * Group index.
  *
- * GET /access/groups (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_access_groups_get_result_of(call).
+ * GET /access/groups (API tokens allowed). Result: pve_access_groups_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_access_groups_get(pmx_client *c, const pve_access_groups_get_params *p,
@@ -741,8 +720,13 @@ pve_access_groups_get_result_of(const pmx_call *call) {
 
 /* ---- POST /access/groups ---- */
 
-/** Parameters of pve_access_groups_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_groups_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_groups_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     const char *comment;
     const char *groupid;
 } pve_access_groups_post_params;
@@ -750,38 +734,28 @@ typedef struct pve_access_groups_post_params {
 /**
  * Create new group.
  *
- * POST /access/groups (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /access/groups (protected, API tokens allowed). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_access_groups_post(pmx_client *c, const pve_access_groups_post_params *p,
                                    pmx_done_fn done, void *userdata, pmx_call **out);
 
 /* ---- DELETE /access/groups/{groupid} ---- */
 
-/** Parameters of pve_access_groups_groupid_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_groups_groupid_delete() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_groups_groupid_delete_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_access_groups_groupid_delete_params;
 
 /**
  * Delete group.
  *
- * DELETE /access/groups/{groupid} (protected, API tokens allowed).
- * @param c         the client.
- * @param groupid   path parameter {groupid}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * DELETE /access/groups/{groupid} (protected, API tokens allowed). Path parameters: groupid.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_access_groups_groupid_delete(pmx_client *c, const char *groupid,
@@ -790,14 +764,18 @@ PMX_API int pve_access_groups_groupid_delete(pmx_client *c, const char *groupid,
 
 /* ---- GET /access/groups/{groupid} ---- */
 
-/** Parameters of pve_access_groups_groupid_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_groups_groupid_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_groups_groupid_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_access_groups_groupid_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_access_groups_groupid_get_result {
     char *comment;
@@ -808,17 +786,9 @@ typedef struct pve_access_groups_groupid_get_result {
 /**
  * Get group configuration.
  *
- * GET /access/groups/{groupid} (API tokens allowed).
- * @param c         the client.
- * @param groupid   path parameter {groupid}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_access_groups_groupid_get_result_of(call).
- * Since: 1.0
+ * GET /access/groups/{groupid} (API tokens allowed). Path parameters: groupid. Result:
+ * pve_access_groups_groupid_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_access_groups_groupid_get(pmx_client *c, const char *groupid,
                                           const pve_access_groups_groupid_get_params *p,
@@ -832,23 +802,21 @@ pve_access_groups_groupid_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /access/groups/{groupid} ---- */
 
-/** Parameters of pve_access_groups_groupid_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_groups_groupid_put() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_groups_groupid_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     const char *comment;
 } pve_access_groups_groupid_put_params;
 
 /**
  * Update group data.
  *
- * PUT /access/groups/{groupid} (protected, API tokens allowed).
- * @param c         the client.
- * @param groupid   path parameter {groupid}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * PUT /access/groups/{groupid} (protected, API tokens allowed). Path parameters: groupid.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_access_groups_groupid_put(pmx_client *c, const char *groupid,
@@ -857,9 +825,13 @@ PMX_API int pve_access_groups_groupid_put(pmx_client *c, const char *groupid,
 
 /* ---- GET /access/openid ---- */
 
-/** Parameters of pve_access_openid_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_openid_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_openid_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_access_openid_get_params;
 
 /** Part of a result (see the method using it). */
@@ -879,15 +851,8 @@ typedef struct pve_access_openid_get_result {
 /**
  * Directory index.
  *
- * GET /access/openid (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_access_openid_get_result_of(call).
+ * GET /access/openid (API tokens allowed). Result: pve_access_openid_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_access_openid_get(pmx_client *c, const pve_access_openid_get_params *p,
@@ -901,8 +866,13 @@ pve_access_openid_get_result_of(const pmx_call *call) {
 
 /* ---- POST /access/openid/auth-url ---- */
 
-/** Parameters of pve_access_openid_auth_url_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_openid_auth_url_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_openid_auth_url_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Authentication domain ID */
     const char *realm;
     /**
@@ -925,16 +895,9 @@ typedef struct pve_access_openid_auth_url_post_result {
 /**
  * Get the OpenId Authorization Url for the specified realm.
  *
- * POST /access/openid/auth-url (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_access_openid_auth_url_post_result_of(call).
- * Since: 1.0
+ * POST /access/openid/auth-url (protected, API tokens allowed). Result:
+ * pve_access_openid_auth_url_post_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_access_openid_auth_url_post(pmx_client *c,
                                             const pve_access_openid_auth_url_post_params *p,
@@ -948,8 +911,13 @@ pve_access_openid_auth_url_post_result_of(const pmx_call *call) {
 
 /* ---- POST /access/openid/login ---- */
 
-/** Parameters of pve_access_openid_login_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_openid_login_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_openid_login_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** OpenId authorization code. */
     const char *code;
     /**
@@ -964,12 +932,14 @@ typedef struct pve_access_openid_login_post_params {
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_access_openid_login_post_result {
+    /** Secret: wiped when the call is freed. */
     char *CSRFPreventionToken;
     char *cap;
     char *clustername;
+    /** Secret: wiped when the call is freed. */
     char *ticket;
     char *username;
 } pve_access_openid_login_post_result;
@@ -977,16 +947,9 @@ typedef struct pve_access_openid_login_post_result {
 /**
  * Verify OpenID authorization code and create a ticket.
  *
- * POST /access/openid/login (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_access_openid_login_post_result_of(call).
- * Since: 1.0
+ * POST /access/openid/login (protected, API tokens allowed). Carries secrets: request and
+ * response are wiped. Result: pve_access_openid_login_post_result_of(call). Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_access_openid_login_post(pmx_client *c,
                                          const pve_access_openid_login_post_params *p,
@@ -1000,15 +963,24 @@ pve_access_openid_login_post_result_of(const pmx_call *call) {
 
 /* ---- PUT /access/password ---- */
 
-/** Parameters of pve_access_password_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_password_put() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_password_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * The current password of the user performing the change.
      *
-     * Wire name 'confirmation-password'.
+     * Wire name 'confirmation-password'. Secret: never logged, wiped after sending.
      */
     const char *confirmation_password;
-    /** The new password. */
+    /**
+     * The new password.
+     *
+     * Secret: never logged, wiped after sending.
+     */
     const char *password;
     /** Full User ID, in the `name@realm` format. */
     const char *userid;
@@ -1017,23 +989,21 @@ typedef struct pve_access_password_put_params {
 /**
  * Change user password.
  *
- * PUT /access/password (protected).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /access/password (protected). Carries secrets: request and response are wiped. Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_access_password_put(pmx_client *c, const pve_access_password_put_params *p,
                                     pmx_done_fn done, void *userdata, pmx_call **out);
 
 /* ---- GET /access/permissions ---- */
 
-/** Parameters of pve_access_permissions_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_permissions_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_permissions_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Only dump this specific path, not the whole tree. */
     const char *path;
     /** User ID or full API token ID */
@@ -1052,16 +1022,9 @@ typedef struct pve_access_permissions_get_result {
 /**
  * Retrieve effective permissions of given user/token.
  *
- * GET /access/permissions (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_access_permissions_get_result_of(call).
- * Since: 1.0
+ * GET /access/permissions (API tokens allowed). Result:
+ * pve_access_permissions_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_access_permissions_get(pmx_client *c, const pve_access_permissions_get_params *p,
                                        pmx_done_fn done, void *userdata, pmx_call **out);
@@ -1074,9 +1037,13 @@ pve_access_permissions_get_result_of(const pmx_call *call) {
 
 /* ---- GET /access/roles ---- */
 
-/** Parameters of pve_access_roles_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_roles_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_roles_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_access_roles_get_params;
 
 /** Part of a result (see the method using it). */
@@ -1098,15 +1065,8 @@ typedef struct pve_access_roles_get_result {
 /**
  * Role index.
  *
- * GET /access/roles (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_access_roles_get_result_of(call).
+ * GET /access/roles (API tokens allowed). Result: pve_access_roles_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_access_roles_get(pmx_client *c, const pve_access_roles_get_params *p,
@@ -1120,8 +1080,13 @@ pve_access_roles_get_result_of(const pmx_call *call) {
 
 /* ---- POST /access/roles ---- */
 
-/** Parameters of pve_access_roles_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_roles_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_roles_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     const char *privs;
     const char *roleid;
 } pve_access_roles_post_params;
@@ -1129,38 +1094,28 @@ typedef struct pve_access_roles_post_params {
 /**
  * Create new role.
  *
- * POST /access/roles (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /access/roles (protected, API tokens allowed). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_access_roles_post(pmx_client *c, const pve_access_roles_post_params *p,
                                   pmx_done_fn done, void *userdata, pmx_call **out);
 
 /* ---- DELETE /access/roles/{roleid} ---- */
 
-/** Parameters of pve_access_roles_roleid_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_roles_roleid_delete() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_roles_roleid_delete_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_access_roles_roleid_delete_params;
 
 /**
  * Delete role.
  *
- * DELETE /access/roles/{roleid} (protected, API tokens allowed).
- * @param c         the client.
- * @param roleid    path parameter {roleid}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * DELETE /access/roles/{roleid} (protected, API tokens allowed). Path parameters: roleid.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_access_roles_roleid_delete(pmx_client *c, const char *roleid,
@@ -1169,14 +1124,18 @@ PMX_API int pve_access_roles_roleid_delete(pmx_client *c, const char *roleid,
 
 /* ---- GET /access/roles/{roleid} ---- */
 
-/** Parameters of pve_access_roles_roleid_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_roles_roleid_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_roles_roleid_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_access_roles_roleid_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_access_roles_roleid_get_result {
     /** JSON member "Datastore.Allocate". */
@@ -1278,17 +1237,9 @@ typedef struct pve_access_roles_roleid_get_result {
 /**
  * Get role configuration.
  *
- * GET /access/roles/{roleid} (API tokens allowed).
- * @param c         the client.
- * @param roleid    path parameter {roleid}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_access_roles_roleid_get_result_of(call).
- * Since: 1.0
+ * GET /access/roles/{roleid} (API tokens allowed). Path parameters: roleid. Result:
+ * pve_access_roles_roleid_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_access_roles_roleid_get(pmx_client *c, const char *roleid,
                                         const pve_access_roles_roleid_get_params *p,
@@ -1302,8 +1253,13 @@ pve_access_roles_roleid_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /access/roles/{roleid} ---- */
 
-/** Parameters of pve_access_roles_roleid_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_roles_roleid_put() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_roles_roleid_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     pmx_opt_bool append;
     const char *privs;
 } pve_access_roles_roleid_put_params;
@@ -1311,15 +1267,8 @@ typedef struct pve_access_roles_roleid_put_params {
 /**
  * Update an existing role.
  *
- * PUT /access/roles/{roleid} (protected, API tokens allowed).
- * @param c         the client.
- * @param roleid    path parameter {roleid}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * PUT /access/roles/{roleid} (protected, API tokens allowed). Path parameters: roleid.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_access_roles_roleid_put(pmx_client *c, const char *roleid,
@@ -1328,24 +1277,14 @@ PMX_API int pve_access_roles_roleid_put(pmx_client *c, const char *roleid,
 
 /* ---- GET /access/tfa ---- */
 
-/** Parameters of pve_access_tfa_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_tfa_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_tfa_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_access_tfa_get_params;
-
-/** Part of a result (see the method using it). */
-typedef struct pve_access_tfa_get_item_entries {
-    /** Creation time of this entry as unix epoch. */
-    int64_t created;
-    /** User chosen description for this entry. */
-    char *description;
-    /** Whether this TFA entry is currently enabled. */
-    pmx_opt_bool enable;
-    /** The id used to reference this entry. */
-    char *id;
-    /** TFA Entry Type. */
-    char *type;
-} pve_access_tfa_get_item_entries;
 
 /** Part of a result (see the method using it). */
 typedef struct pve_access_tfa_get_item {
@@ -1367,6 +1306,20 @@ typedef struct pve_access_tfa_get_item {
     char *userid;
 } pve_access_tfa_get_item;
 
+/** Part of a result (see the method using it). */
+typedef struct pve_access_tfa_get_item_entries {
+    /** Creation time of this entry as unix epoch. */
+    int64_t created;
+    /** User chosen description for this entry. */
+    char *description;
+    /** Whether this TFA entry is currently enabled. */
+    pmx_opt_bool enable;
+    /** The id used to reference this entry. */
+    char *id;
+    /** TFA Entry Type. */
+    char *type;
+} pve_access_tfa_get_item_entries;
+
 /**
  * The list tuples of user and TFA entries.
  *
@@ -1381,15 +1334,8 @@ typedef struct pve_access_tfa_get_result {
 /**
  * List TFA configurations of users.
  *
- * GET /access/tfa (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_access_tfa_get_result_of(call).
+ * GET /access/tfa (protected, API tokens allowed). Result: pve_access_tfa_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_access_tfa_get(pmx_client *c, const pve_access_tfa_get_params *p, pmx_done_fn done,
@@ -1403,9 +1349,13 @@ pve_access_tfa_get_result_of(const pmx_call *call) {
 
 /* ---- GET /access/tfa/{userid} ---- */
 
-/** Parameters of pve_access_tfa_userid_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_tfa_userid_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_tfa_userid_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_access_tfa_userid_get_params;
 
 /** Part of a result (see the method using it). */
@@ -1436,17 +1386,9 @@ typedef struct pve_access_tfa_userid_get_result {
 /**
  * List TFA configurations of users.
  *
- * GET /access/tfa/{userid} (protected, API tokens allowed).
- * @param c         the client.
- * @param userid    path parameter {userid}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_access_tfa_userid_get_result_of(call).
- * Since: 1.0
+ * GET /access/tfa/{userid} (protected, API tokens allowed). Path parameters: userid. Result:
+ * pve_access_tfa_userid_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_access_tfa_userid_get(pmx_client *c, const char *userid,
                                       const pve_access_tfa_userid_get_params *p, pmx_done_fn done,
@@ -1460,15 +1402,28 @@ pve_access_tfa_userid_get_result_of(const pmx_call *call) {
 
 /* ---- POST /access/tfa/{userid} ---- */
 
-/** Parameters of pve_access_tfa_userid_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_tfa_userid_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_tfa_userid_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** When responding to a u2f challenge: the original challenge string */
     const char *challenge;
     /** A description to distinguish multiple entries from one another */
     const char *description;
-    /** The current password of the user performing the change. */
+    /**
+     * The current password of the user performing the change.
+     *
+     * Secret: never logged, wiped after sending.
+     */
     const char *password;
-    /** A totp URI. */
+    /**
+     * A totp URI.
+     *
+     * Secret: never logged, wiped after sending.
+     */
     const char *totp;
     /** TFA Entry Type. */
     const char *type;
@@ -1478,7 +1433,7 @@ typedef struct pve_access_tfa_userid_post_params {
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_access_tfa_userid_post_result {
     /**
@@ -1496,17 +1451,9 @@ typedef struct pve_access_tfa_userid_post_result {
 /**
  * Add a TFA entry for a user.
  *
- * POST /access/tfa/{userid} (protected).
- * @param c         the client.
- * @param userid    path parameter {userid}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_access_tfa_userid_post_result_of(call).
- * Since: 1.0
+ * POST /access/tfa/{userid} (protected). Path parameters: userid. Carries secrets: request and
+ * response are wiped. Result: pve_access_tfa_userid_post_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_access_tfa_userid_post(pmx_client *c, const char *userid,
                                        const pve_access_tfa_userid_post_params *p,
@@ -1520,26 +1467,27 @@ pve_access_tfa_userid_post_result_of(const pmx_call *call) {
 
 /* ---- DELETE /access/tfa/{userid}/{id} ---- */
 
-/** Parameters of pve_access_tfa_userid_id_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_tfa_userid_id_delete() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_tfa_userid_id_delete_params {
-    /** The current password of the user performing the change. */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
+    /**
+     * The current password of the user performing the change.
+     *
+     * Secret: never logged, wiped after sending.
+     */
     const char *password;
 } pve_access_tfa_userid_id_delete_params;
 
 /**
  * Delete a TFA entry by ID.
  *
- * DELETE /access/tfa/{userid}/{id} (protected).
- * @param c         the client.
- * @param userid    path parameter {userid}: string, copied; escaped by the library.
- * @param id        path parameter {id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * DELETE /access/tfa/{userid}/{id} (protected). Path parameters: userid, id. Carries secrets:
+ * request and response are wiped. Arguments, ownership, return value and callbacks: "Generated
+ * bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_access_tfa_userid_id_delete(pmx_client *c, const char *userid, const char *id,
                                             const pve_access_tfa_userid_id_delete_params *p,
@@ -1547,16 +1495,20 @@ PMX_API int pve_access_tfa_userid_id_delete(pmx_client *c, const char *userid, c
 
 /* ---- GET /access/tfa/{userid}/{id} ---- */
 
-/** Parameters of pve_access_tfa_userid_id_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_tfa_userid_id_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_tfa_userid_id_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_access_tfa_userid_id_get_params;
 
 /**
  * TFA Entry.
  *
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_access_tfa_userid_id_get_result {
     /** Creation time of this entry as unix epoch. */
@@ -1574,18 +1526,9 @@ typedef struct pve_access_tfa_userid_id_get_result {
 /**
  * Fetch a requested TFA entry if present.
  *
- * GET /access/tfa/{userid}/{id} (protected, API tokens allowed).
- * @param c         the client.
- * @param userid    path parameter {userid}: string, copied; escaped by the library.
- * @param id        path parameter {id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_access_tfa_userid_id_get_result_of(call).
- * Since: 1.0
+ * GET /access/tfa/{userid}/{id} (protected, API tokens allowed). Path parameters: userid, id.
+ * Result: pve_access_tfa_userid_id_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_access_tfa_userid_id_get(pmx_client *c, const char *userid, const char *id,
                                          const pve_access_tfa_userid_id_get_params *p,
@@ -1599,30 +1542,31 @@ pve_access_tfa_userid_id_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /access/tfa/{userid}/{id} ---- */
 
-/** Parameters of pve_access_tfa_userid_id_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_tfa_userid_id_put() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_tfa_userid_id_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** A description to distinguish multiple entries from one another */
     const char *description;
     /** Whether the entry should be enabled for login. */
     pmx_opt_bool enable;
-    /** The current password of the user performing the change. */
+    /**
+     * The current password of the user performing the change.
+     *
+     * Secret: never logged, wiped after sending.
+     */
     const char *password;
 } pve_access_tfa_userid_id_put_params;
 
 /**
  * Add a TFA entry for a user.
  *
- * PUT /access/tfa/{userid}/{id} (protected).
- * @param c         the client.
- * @param userid    path parameter {userid}: string, copied; escaped by the library.
- * @param id        path parameter {id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /access/tfa/{userid}/{id} (protected). Path parameters: userid, id. Carries secrets:
+ * request and response are wiped. Arguments, ownership, return value and callbacks: "Generated
+ * bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_access_tfa_userid_id_put(pmx_client *c, const char *userid, const char *id,
                                          const pve_access_tfa_userid_id_put_params *p,
@@ -1630,40 +1574,50 @@ PMX_API int pve_access_tfa_userid_id_put(pmx_client *c, const char *userid, cons
 
 /* ---- GET /access/ticket ---- */
 
-/** Parameters of pve_access_ticket_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_ticket_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_ticket_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_access_ticket_get_params;
 
 /**
  * Dummy. Useful for formatters which want to provide a login page.
  *
- * GET /access/ticket (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * GET /access/ticket (API tokens allowed). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_access_ticket_get(pmx_client *c, const pve_access_ticket_get_params *p,
                                   pmx_done_fn done, void *userdata, pmx_call **out);
 
 /* ---- POST /access/ticket ---- */
 
-/** Parameters of pve_access_ticket_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_ticket_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_ticket_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * This parameter is now ignored and assumed to be 1.
      *
      * Wire name 'new-format'.
      */
     pmx_opt_bool new_format;
-    /** One-time password for Two-factor authentication. */
+    /**
+     * One-time password for Two-factor authentication.
+     *
+     * Secret: never logged, wiped after sending.
+     */
     const char *otp;
-    /** The secret password. This can also be a valid ticket. */
+    /**
+     * The secret password. This can also be a valid ticket.
+     *
+     * Secret: never logged, wiped after sending.
+     */
     const char *password;
     /** Verify ticket, and check if user have access 'privs' on 'path' */
     const char *path;
@@ -1677,7 +1631,7 @@ typedef struct pve_access_ticket_post_params {
     /**
      * The signed TFA challenge string the user wants to respond to.
      *
-     * Wire name 'tfa-challenge'.
+     * Wire name 'tfa-challenge'. Secret: never logged, wiped after sending.
      */
     const char *tfa_challenge;
     /** User name */
@@ -1686,11 +1640,13 @@ typedef struct pve_access_ticket_post_params {
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_access_ticket_post_result {
+    /** Secret: wiped when the call is freed. */
     char *CSRFPreventionToken;
     char *clustername;
+    /** Secret: wiped when the call is freed. */
     char *ticket;
     char *username;
 } pve_access_ticket_post_result;
@@ -1698,16 +1654,9 @@ typedef struct pve_access_ticket_post_result {
 /**
  * Create or verify authentication ticket.
  *
- * POST /access/ticket (protected).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_access_ticket_post_result_of(call).
- * Since: 1.0
+ * POST /access/ticket (protected). Carries secrets: request and response are wiped. Result:
+ * pve_access_ticket_post_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_access_ticket_post(pmx_client *c, const pve_access_ticket_post_params *p,
                                    pmx_done_fn done, void *userdata, pmx_call **out);
@@ -1720,27 +1669,18 @@ pve_access_ticket_post_result_of(const pmx_call *call) {
 
 /* ---- GET /access/users ---- */
 
-/** Parameters of pve_access_users_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_users_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_users_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Optional filter for enable property. */
     pmx_opt_bool enabled;
     /** Include group and token information. */
     pmx_opt_bool full;
 } pve_access_users_get_params;
-
-/** Part of a result (see the method using it). */
-typedef struct pve_access_users_get_item_tokens {
-    char *comment;
-    /** API token expiration date (seconds since epoch). '0' means no expiration date. */
-    pmx_opt_i64 expire;
-    /**
-     * Restrict API token privileges with separate ACLs (default), or give full privileges of
-     * corresponding user.
-     */
-    pmx_opt_bool privsep;
-    /** User-specific token identifier. */
-    char *tokenid;
-} pve_access_users_get_item_tokens;
 
 /** Part of a result (see the method using it). */
 typedef struct pve_access_users_get_item {
@@ -1779,6 +1719,20 @@ typedef struct pve_access_users_get_item {
     char *userid;
 } pve_access_users_get_item;
 
+/** Part of a result (see the method using it). */
+typedef struct pve_access_users_get_item_tokens {
+    char *comment;
+    /** API token expiration date (seconds since epoch). '0' means no expiration date. */
+    pmx_opt_i64 expire;
+    /**
+     * Restrict API token privileges with separate ACLs (default), or give full privileges of
+     * corresponding user.
+     */
+    pmx_opt_bool privsep;
+    /** User-specific token identifier. */
+    char *tokenid;
+} pve_access_users_get_item_tokens;
+
 /**
  * Result type: the array's elements (allocated by the library, borrowed from the call until its
  * last reference is dropped).
@@ -1791,16 +1745,9 @@ typedef struct pve_access_users_get_result {
 /**
  * User index.
  *
- * GET /access/users (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_access_users_get_result_of(call).
- * Since: 1.0
+ * GET /access/users (protected, API tokens allowed). Result:
+ * pve_access_users_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_access_users_get(pmx_client *c, const pve_access_users_get_params *p,
                                  pmx_done_fn done, void *userdata, pmx_call **out);
@@ -1813,8 +1760,13 @@ pve_access_users_get_result_of(const pmx_call *call) {
 
 /* ---- POST /access/users ---- */
 
-/** Parameters of pve_access_users_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_users_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_users_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     const char *comment;
     const char *email;
     /** Enable the account (default). You can set this to '0' to disable the account */
@@ -1826,7 +1778,11 @@ typedef struct pve_access_users_post_params {
     /** Keys for two factor auth (yubico). */
     const char *keys;
     const char *lastname;
-    /** Initial password. */
+    /**
+     * Initial password.
+     *
+     * Secret: never logged, wiped after sending.
+     */
     const char *password;
     /** Full User ID, in the `name@realm` format. */
     const char *userid;
@@ -1835,38 +1791,29 @@ typedef struct pve_access_users_post_params {
 /**
  * Create new user.
  *
- * POST /access/users (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /access/users (protected, API tokens allowed). Carries secrets: request and response are
+ * wiped. Arguments, ownership, return value and callbacks: "Generated bindings" in
+ * <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_access_users_post(pmx_client *c, const pve_access_users_post_params *p,
                                   pmx_done_fn done, void *userdata, pmx_call **out);
 
 /* ---- DELETE /access/users/{userid} ---- */
 
-/** Parameters of pve_access_users_userid_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_users_userid_delete() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_users_userid_delete_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_access_users_userid_delete_params;
 
 /**
  * Delete user.
  *
- * DELETE /access/users/{userid} (protected, API tokens allowed).
- * @param c         the client.
- * @param userid    path parameter {userid}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * DELETE /access/users/{userid} (protected, API tokens allowed). Path parameters: userid.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_access_users_userid_delete(pmx_client *c, const char *userid,
@@ -1875,14 +1822,18 @@ PMX_API int pve_access_users_userid_delete(pmx_client *c, const char *userid,
 
 /* ---- GET /access/users/{userid} ---- */
 
-/** Parameters of pve_access_users_userid_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_users_userid_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_users_userid_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_access_users_userid_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_access_users_userid_get_result {
     char *comment;
@@ -1903,17 +1854,9 @@ typedef struct pve_access_users_userid_get_result {
 /**
  * Get user configuration.
  *
- * GET /access/users/{userid} (API tokens allowed).
- * @param c         the client.
- * @param userid    path parameter {userid}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_access_users_userid_get_result_of(call).
- * Since: 1.0
+ * GET /access/users/{userid} (API tokens allowed). Path parameters: userid. Result:
+ * pve_access_users_userid_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_access_users_userid_get(pmx_client *c, const char *userid,
                                         const pve_access_users_userid_get_params *p,
@@ -1927,8 +1870,13 @@ pve_access_users_userid_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /access/users/{userid} ---- */
 
-/** Parameters of pve_access_users_userid_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_users_userid_put() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_users_userid_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     pmx_opt_bool append;
     const char *comment;
     const char *email;
@@ -1946,15 +1894,8 @@ typedef struct pve_access_users_userid_put_params {
 /**
  * Update user configuration.
  *
- * PUT /access/users/{userid} (protected, API tokens allowed).
- * @param c         the client.
- * @param userid    path parameter {userid}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * PUT /access/users/{userid} (protected, API tokens allowed). Path parameters: userid.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_access_users_userid_put(pmx_client *c, const char *userid,
@@ -1963,15 +1904,20 @@ PMX_API int pve_access_users_userid_put(pmx_client *c, const char *userid,
 
 /* ---- GET /access/users/{userid}/tfa ---- */
 
-/** Parameters of pve_access_users_tfa_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_users_tfa_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_users_tfa_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Request all entries as an array. */
     pmx_opt_bool multiple;
 } pve_access_users_tfa_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_access_users_tfa_get_result {
     /** The type of TFA the users realm has set, if any. */
@@ -1989,17 +1935,9 @@ typedef struct pve_access_users_tfa_get_result {
 /**
  * Get user TFA types (Personal and Realm).
  *
- * GET /access/users/{userid}/tfa (protected, API tokens allowed).
- * @param c         the client.
- * @param userid    path parameter {userid}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_access_users_tfa_get_result_of(call).
- * Since: 1.0
+ * GET /access/users/{userid}/tfa (protected, API tokens allowed). Path parameters: userid.
+ * Result: pve_access_users_tfa_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_access_users_tfa_get(pmx_client *c, const char *userid,
                                      const pve_access_users_tfa_get_params *p, pmx_done_fn done,
@@ -2013,9 +1951,13 @@ pve_access_users_tfa_get_result_of(const pmx_call *call) {
 
 /* ---- GET /access/users/{userid}/token ---- */
 
-/** Parameters of pve_access_users_token_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_users_token_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_users_token_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_access_users_token_get_params;
 
 /** Part of a result (see the method using it). */
@@ -2044,17 +1986,9 @@ typedef struct pve_access_users_token_get_result {
 /**
  * Get user API tokens.
  *
- * GET /access/users/{userid}/token (API tokens allowed).
- * @param c         the client.
- * @param userid    path parameter {userid}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_access_users_token_get_result_of(call).
- * Since: 1.0
+ * GET /access/users/{userid}/token (API tokens allowed). Path parameters: userid. Result:
+ * pve_access_users_token_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_access_users_token_get(pmx_client *c, const char *userid,
                                        const pve_access_users_token_get_params *p,
@@ -2068,25 +2002,21 @@ pve_access_users_token_get_result_of(const pmx_call *call) {
 
 /* ---- DELETE /access/users/{userid}/token/{tokenid} ---- */
 
-/** Parameters of pve_access_users_token_tokenid_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_users_token_tokenid_delete() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_users_token_tokenid_delete_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_access_users_token_tokenid_delete_params;
 
 /**
  * Remove API token for a specific user.
  *
- * DELETE /access/users/{userid}/token/{tokenid} (protected, API tokens allowed).
- * @param c         the client.
- * @param userid    path parameter {userid}: string, copied; escaped by the library.
- * @param tokenid   path parameter {tokenid}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * DELETE /access/users/{userid}/token/{tokenid} (protected, API tokens allowed). Path
+ * parameters: userid, tokenid. Arguments, ownership, return value and callbacks: "Generated
+ * bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_access_users_token_tokenid_delete(pmx_client *c, const char *userid,
                                                   const char *tokenid,
@@ -2096,14 +2026,18 @@ PMX_API int pve_access_users_token_tokenid_delete(pmx_client *c, const char *use
 
 /* ---- GET /access/users/{userid}/token/{tokenid} ---- */
 
-/** Parameters of pve_access_users_token_tokenid_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_users_token_tokenid_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_users_token_tokenid_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_access_users_token_tokenid_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_access_users_token_tokenid_get_result {
     char *comment;
@@ -2119,18 +2053,9 @@ typedef struct pve_access_users_token_tokenid_get_result {
 /**
  * Get specific API token information.
  *
- * GET /access/users/{userid}/token/{tokenid} (API tokens allowed).
- * @param c         the client.
- * @param userid    path parameter {userid}: string, copied; escaped by the library.
- * @param tokenid   path parameter {tokenid}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_access_users_token_tokenid_get_result_of(call).
- * Since: 1.0
+ * GET /access/users/{userid}/token/{tokenid} (API tokens allowed). Path parameters: userid,
+ * tokenid. Result: pve_access_users_token_tokenid_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_access_users_token_tokenid_get(pmx_client *c, const char *userid,
                                                const char *tokenid,
@@ -2145,8 +2070,13 @@ pve_access_users_token_tokenid_get_result_of(const pmx_call *call) {
 
 /* ---- POST /access/users/{userid}/token/{tokenid} ---- */
 
-/** Parameters of pve_access_users_token_tokenid_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_users_token_tokenid_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_users_token_tokenid_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     const char *comment;
     /** API token expiration date (seconds since epoch). '0' means no expiration date. */
     pmx_opt_i64 expire;
@@ -2156,6 +2086,26 @@ typedef struct pve_access_users_token_tokenid_post_params {
      */
     pmx_opt_bool privsep;
 } pve_access_users_token_tokenid_post_params;
+
+/**
+ * Result type (allocated by the library, borrowed from the call until its last reference is
+ * dropped). Members are only ever appended.
+ */
+typedef struct pve_access_users_token_tokenid_post_result {
+    /**
+     * The full token id.
+     *
+     * JSON member "full-tokenid".
+     */
+    char *full_tokenid;
+    struct pve_access_users_token_tokenid_post_result_info *info;
+    /**
+     * API token value used for authentication.
+     *
+     * Secret: wiped when the call is freed.
+     */
+    char *value;
+} pve_access_users_token_tokenid_post_result;
 
 /** Part of a result (see the method using it). */
 typedef struct pve_access_users_token_tokenid_post_result_info {
@@ -2170,37 +2120,13 @@ typedef struct pve_access_users_token_tokenid_post_result_info {
 } pve_access_users_token_tokenid_post_result_info;
 
 /**
- * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
- */
-typedef struct pve_access_users_token_tokenid_post_result {
-    /**
-     * The full token id.
-     *
-     * JSON member "full-tokenid".
-     */
-    char *full_tokenid;
-    struct pve_access_users_token_tokenid_post_result_info *info;
-    /** API token value used for authentication. */
-    char *value;
-} pve_access_users_token_tokenid_post_result;
-
-/**
  * Generate a new API token for a specific user. NOTE: returns API token value, which needs to
  * be stored as it cannot be retrieved afterwards!
  *
- * POST /access/users/{userid}/token/{tokenid} (protected, API tokens allowed).
- * @param c         the client.
- * @param userid    path parameter {userid}: string, copied; escaped by the library.
- * @param tokenid   path parameter {tokenid}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_access_users_token_tokenid_post_result_of(call).
- * Since: 1.0
+ * POST /access/users/{userid}/token/{tokenid} (protected, API tokens allowed). Path parameters:
+ * userid, tokenid. Carries secrets: request and response are wiped. Result:
+ * pve_access_users_token_tokenid_post_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_access_users_token_tokenid_post(pmx_client *c, const char *userid,
                                                 const char *tokenid,
@@ -2216,8 +2142,13 @@ pve_access_users_token_tokenid_post_result_of(const pmx_call *call) {
 
 /* ---- PUT /access/users/{userid}/token/{tokenid} ---- */
 
-/** Parameters of pve_access_users_token_tokenid_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_users_token_tokenid_put() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_users_token_tokenid_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     const char *comment;
     /**
      * A list of settings you want to delete.
@@ -2238,7 +2169,7 @@ typedef struct pve_access_users_token_tokenid_put_params {
  * Updated token information.
  *
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_access_users_token_tokenid_put_result {
     char *comment;
@@ -2254,18 +2185,9 @@ typedef struct pve_access_users_token_tokenid_put_result {
 /**
  * Update API token for a specific user.
  *
- * PUT /access/users/{userid}/token/{tokenid} (protected, API tokens allowed).
- * @param c         the client.
- * @param userid    path parameter {userid}: string, copied; escaped by the library.
- * @param tokenid   path parameter {tokenid}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_access_users_token_tokenid_put_result_of(call).
- * Since: 1.0
+ * PUT /access/users/{userid}/token/{tokenid} (protected, API tokens allowed). Path parameters:
+ * userid, tokenid. Result: pve_access_users_token_tokenid_put_result_of(call). Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_access_users_token_tokenid_put(pmx_client *c, const char *userid,
                                                const char *tokenid,
@@ -2280,9 +2202,13 @@ pve_access_users_token_tokenid_put_result_of(const pmx_call *call) {
 
 /* ---- PUT /access/users/{userid}/unlock-tfa ---- */
 
-/** Parameters of pve_access_users_unlock_tfa_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_users_unlock_tfa_put() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_users_unlock_tfa_put_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_access_users_unlock_tfa_put_params;
 
 /** Result type: the value of "data" (borrowed from the call). */
@@ -2293,17 +2219,9 @@ typedef struct pve_access_users_unlock_tfa_put_result {
 /**
  * Unlock a user's TFA authentication.
  *
- * PUT /access/users/{userid}/unlock-tfa (protected, API tokens allowed).
- * @param c         the client.
- * @param userid    path parameter {userid}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_access_users_unlock_tfa_put_result_of(call).
- * Since: 1.0
+ * PUT /access/users/{userid}/unlock-tfa (protected, API tokens allowed). Path parameters:
+ * userid. Result: pve_access_users_unlock_tfa_put_result_of(call). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_access_users_unlock_tfa_put(pmx_client *c, const char *userid,
                                             const pve_access_users_unlock_tfa_put_params *p,
@@ -2317,30 +2235,33 @@ pve_access_users_unlock_tfa_put_result_of(const pmx_call *call) {
 
 /* ---- POST /access/vncticket ---- */
 
-/** Parameters of pve_access_vncticket_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_access_vncticket_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_access_vncticket_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** UserId or token */
     const char *authid;
     /** Verify ticket, and check if user have access 'privs' on 'path' */
     const char *path;
     /** Verify ticket, and check if user have access 'privs' on 'path' */
     const char *privs;
-    /** The VNC ticket. */
+    /**
+     * The VNC ticket.
+     *
+     * Secret: never logged, wiped after sending.
+     */
     const char *vncticket;
 } pve_access_vncticket_post_params;
 
 /**
  * verify VNC authentication ticket.
  *
- * POST /access/vncticket (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /access/vncticket (protected, API tokens allowed). Carries secrets: request and response
+ * are wiped. Arguments, ownership, return value and callbacks: "Generated bindings" in
+ * <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_access_vncticket_post(pmx_client *c, const pve_access_vncticket_post_params *p,
                                       pmx_done_fn done, void *userdata, pmx_call **out);

@@ -11,9 +11,13 @@ PMX_BEGIN_DECLS
 
 /* ---- GET /cluster ---- */
 
-/** Parameters of pve_cluster_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_get_params;
 
 /**
@@ -28,16 +32,8 @@ typedef struct pve_cluster_get_result {
 /**
  * Cluster index.
  *
- * GET /cluster (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_get_result_of(call).
- * Since: 1.0
+ * GET /cluster (API tokens allowed). Result: pve_cluster_get_result_of(call). Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_get(pmx_client *c, const pve_cluster_get_params *p, pmx_done_fn done,
                             void *userdata, pmx_call **out);
@@ -50,9 +46,13 @@ pve_cluster_get_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/acme ---- */
 
-/** Parameters of pve_cluster_acme_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_acme_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_acme_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_acme_get_params;
 
 /**
@@ -67,15 +67,8 @@ typedef struct pve_cluster_acme_get_result {
 /**
  * ACMEAccount index.
  *
- * GET /cluster/acme (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_acme_get_result_of(call).
+ * GET /cluster/acme (API tokens allowed). Result: pve_cluster_acme_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_acme_get(pmx_client *c, const pve_cluster_acme_get_params *p,
@@ -89,9 +82,13 @@ pve_cluster_acme_get_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/acme/account ---- */
 
-/** Parameters of pve_cluster_acme_account_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_acme_account_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_acme_account_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_acme_account_get_params;
 
 /**
@@ -106,16 +103,9 @@ typedef struct pve_cluster_acme_account_get_result {
 /**
  * ACMEAccount index.
  *
- * GET /cluster/acme/account (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_acme_account_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/acme/account (protected, API tokens allowed). Result:
+ * pve_cluster_acme_account_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_acme_account_get(pmx_client *c,
                                          const pve_cluster_acme_account_get_params *p,
@@ -129,8 +119,13 @@ pve_cluster_acme_account_get_result_of(const pmx_call *call) {
 
 /* ---- POST /cluster/acme/account ---- */
 
-/** Parameters of pve_cluster_acme_account_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_acme_account_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_acme_account_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Contact email addresses. */
     const char *contact;
     /** URL of ACME CA directory endpoint. */
@@ -138,7 +133,7 @@ typedef struct pve_cluster_acme_account_post_params {
     /**
      * HMAC key for External Account Binding.
      *
-     * Wire name 'eab-hmac-key'.
+     * Wire name 'eab-hmac-key'. Secret: never logged, wiped after sending.
      */
     const char *eab_hmac_key;
     /**
@@ -161,16 +156,9 @@ typedef struct pve_cluster_acme_account_post_result {
 /**
  * Register a new ACME account with CA.
  *
- * POST /cluster/acme/account (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_acme_account_post_result_of(call).
- * Since: 1.0
+ * POST /cluster/acme/account (protected, API tokens allowed). Carries secrets: request and
+ * response are wiped. Result: pve_cluster_acme_account_post_result_of(call). Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_acme_account_post(pmx_client *c,
                                           const pve_cluster_acme_account_post_params *p,
@@ -184,9 +172,13 @@ pve_cluster_acme_account_post_result_of(const pmx_call *call) {
 
 /* ---- DELETE /cluster/acme/account/{name} ---- */
 
-/** Parameters of pve_cluster_acme_account_name_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_acme_account_name_delete() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_acme_account_name_delete_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_acme_account_name_delete_params;
 
 /** Result type: the value of "data" (borrowed from the call). */
@@ -197,17 +189,9 @@ typedef struct pve_cluster_acme_account_name_delete_result {
 /**
  * Deactivate existing ACME account at CA.
  *
- * DELETE /cluster/acme/account/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_acme_account_name_delete_result_of(call).
- * Since: 1.0
+ * DELETE /cluster/acme/account/{name} (protected, API tokens allowed). Path parameters: name.
+ * Result: pve_cluster_acme_account_name_delete_result_of(call). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_acme_account_name_delete(pmx_client *c, const char *name,
                                                  const pve_cluster_acme_account_name_delete_params *p,
@@ -222,14 +206,18 @@ pve_cluster_acme_account_name_delete_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/acme/account/{name} ---- */
 
-/** Parameters of pve_cluster_acme_account_name_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_acme_account_name_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_acme_account_name_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_acme_account_name_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_cluster_acme_account_name_get_result {
     char *account;
@@ -242,17 +230,9 @@ typedef struct pve_cluster_acme_account_name_get_result {
 /**
  * Return existing ACME account information.
  *
- * GET /cluster/acme/account/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_acme_account_name_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/acme/account/{name} (protected, API tokens allowed). Path parameters: name.
+ * Result: pve_cluster_acme_account_name_get_result_of(call). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_acme_account_name_get(pmx_client *c, const char *name,
                                               const pve_cluster_acme_account_name_get_params *p,
@@ -266,8 +246,13 @@ pve_cluster_acme_account_name_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /cluster/acme/account/{name} ---- */
 
-/** Parameters of pve_cluster_acme_account_name_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_acme_account_name_put() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_acme_account_name_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Contact email addresses. */
     const char *contact;
 } pve_cluster_acme_account_name_put_params;
@@ -281,17 +266,9 @@ typedef struct pve_cluster_acme_account_name_put_result {
  * Update existing ACME account information with CA. Note: not specifying any new account
  * information triggers a refresh.
  *
- * PUT /cluster/acme/account/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_acme_account_name_put_result_of(call).
- * Since: 1.0
+ * PUT /cluster/acme/account/{name} (protected, API tokens allowed). Path parameters: name.
+ * Result: pve_cluster_acme_account_name_put_result_of(call). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_acme_account_name_put(pmx_client *c, const char *name,
                                               const pve_cluster_acme_account_name_put_params *p,
@@ -305,9 +282,13 @@ pve_cluster_acme_account_name_put_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/acme/challenge-schema ---- */
 
-/** Parameters of pve_cluster_acme_challenge_schema_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_acme_challenge_schema_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_acme_challenge_schema_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_acme_challenge_schema_get_params;
 
 /** Part of a result (see the method using it). */
@@ -331,16 +312,9 @@ typedef struct pve_cluster_acme_challenge_schema_get_result {
 /**
  * Get schema of ACME challenge types.
  *
- * GET /cluster/acme/challenge-schema (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_acme_challenge_schema_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/acme/challenge-schema (API tokens allowed). Result:
+ * pve_cluster_acme_challenge_schema_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_acme_challenge_schema_get(pmx_client *c,
                                                   const pve_cluster_acme_challenge_schema_get_params *p,
@@ -355,9 +329,13 @@ pve_cluster_acme_challenge_schema_get_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/acme/directories ---- */
 
-/** Parameters of pve_cluster_acme_directories_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_acme_directories_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_acme_directories_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_acme_directories_get_params;
 
 /** Part of a result (see the method using it). */
@@ -379,16 +357,9 @@ typedef struct pve_cluster_acme_directories_get_result {
 /**
  * Get named known ACME directory endpoints.
  *
- * GET /cluster/acme/directories (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_acme_directories_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/acme/directories (API tokens allowed). Result:
+ * pve_cluster_acme_directories_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_acme_directories_get(pmx_client *c,
                                              const pve_cluster_acme_directories_get_params *p,
@@ -402,15 +373,20 @@ pve_cluster_acme_directories_get_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/acme/meta ---- */
 
-/** Parameters of pve_cluster_acme_meta_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_acme_meta_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_acme_meta_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** URL of ACME CA directory endpoint. */
     const char *directory;
 } pve_cluster_acme_meta_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_cluster_acme_meta_get_result {
     /** Hostnames referring to the ACME servers. */
@@ -427,16 +403,9 @@ typedef struct pve_cluster_acme_meta_get_result {
 /**
  * Retrieve ACME Directory Meta Information
  *
- * GET /cluster/acme/meta (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_acme_meta_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/acme/meta (API tokens allowed). Result:
+ * pve_cluster_acme_meta_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_acme_meta_get(pmx_client *c, const pve_cluster_acme_meta_get_params *p,
                                       pmx_done_fn done, void *userdata, pmx_call **out);
@@ -449,8 +418,13 @@ pve_cluster_acme_meta_get_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/acme/plugins ---- */
 
-/** Parameters of pve_cluster_acme_plugins_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_acme_plugins_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_acme_plugins_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Only list ACME plugins of a specific type */
     const char *type;
 } pve_cluster_acme_plugins_get_params;
@@ -495,16 +469,9 @@ typedef struct pve_cluster_acme_plugins_get_result {
 /**
  * ACME plugin index.
  *
- * GET /cluster/acme/plugins (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_acme_plugins_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/acme/plugins (protected, API tokens allowed). Result:
+ * pve_cluster_acme_plugins_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_acme_plugins_get(pmx_client *c,
                                          const pve_cluster_acme_plugins_get_params *p,
@@ -518,8 +485,13 @@ pve_cluster_acme_plugins_get_result_of(const pmx_call *call) {
 
 /* ---- POST /cluster/acme/plugins ---- */
 
-/** Parameters of pve_cluster_acme_plugins_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_acme_plugins_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_acme_plugins_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** API plugin name */
     const char *api;
     /** DNS plugin data. (base64 encoded) */
@@ -544,15 +516,8 @@ typedef struct pve_cluster_acme_plugins_post_params {
 /**
  * Add ACME plugin configuration.
  *
- * POST /cluster/acme/plugins (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /cluster/acme/plugins (protected, API tokens allowed). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_acme_plugins_post(pmx_client *c,
                                           const pve_cluster_acme_plugins_post_params *p,
@@ -560,23 +525,20 @@ PMX_API int pve_cluster_acme_plugins_post(pmx_client *c,
 
 /* ---- DELETE /cluster/acme/plugins/{id} ---- */
 
-/** Parameters of pve_cluster_acme_plugins_id_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_acme_plugins_id_delete() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_acme_plugins_id_delete_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_acme_plugins_id_delete_params;
 
 /**
  * Delete ACME plugin configuration.
  *
- * DELETE /cluster/acme/plugins/{id} (protected, API tokens allowed).
- * @param c         the client.
- * @param id        path parameter {id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * DELETE /cluster/acme/plugins/{id} (protected, API tokens allowed). Path parameters: id.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_acme_plugins_id_delete(pmx_client *c, const char *id,
@@ -585,14 +547,18 @@ PMX_API int pve_cluster_acme_plugins_id_delete(pmx_client *c, const char *id,
 
 /* ---- GET /cluster/acme/plugins/{id} ---- */
 
-/** Parameters of pve_cluster_acme_plugins_id_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_acme_plugins_id_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_acme_plugins_id_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_acme_plugins_id_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_cluster_acme_plugins_id_get_result {
     /** API plugin name */
@@ -624,17 +590,9 @@ typedef struct pve_cluster_acme_plugins_id_get_result {
 /**
  * Get ACME plugin configuration.
  *
- * GET /cluster/acme/plugins/{id} (protected, API tokens allowed).
- * @param c         the client.
- * @param id        path parameter {id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_acme_plugins_id_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/acme/plugins/{id} (protected, API tokens allowed). Path parameters: id. Result:
+ * pve_cluster_acme_plugins_id_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_acme_plugins_id_get(pmx_client *c, const char *id,
                                             const pve_cluster_acme_plugins_id_get_params *p,
@@ -648,8 +606,13 @@ pve_cluster_acme_plugins_id_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /cluster/acme/plugins/{id} ---- */
 
-/** Parameters of pve_cluster_acme_plugins_id_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_acme_plugins_id_put() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_acme_plugins_id_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** API plugin name */
     const char *api;
     /** DNS plugin data. (base64 encoded) */
@@ -681,15 +644,8 @@ typedef struct pve_cluster_acme_plugins_id_put_params {
 /**
  * Update ACME plugin configuration.
  *
- * PUT /cluster/acme/plugins/{id} (protected, API tokens allowed).
- * @param c         the client.
- * @param id        path parameter {id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * PUT /cluster/acme/plugins/{id} (protected, API tokens allowed). Path parameters: id.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_acme_plugins_id_put(pmx_client *c, const char *id,
@@ -698,8 +654,13 @@ PMX_API int pve_cluster_acme_plugins_id_put(pmx_client *c, const char *id,
 
 /* ---- GET /cluster/acme/tos ---- */
 
-/** Parameters of pve_cluster_acme_tos_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_acme_tos_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_acme_tos_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** URL of ACME CA directory endpoint. */
     const char *directory;
 } pve_cluster_acme_tos_get_params;
@@ -716,15 +677,8 @@ typedef struct pve_cluster_acme_tos_get_result {
 /**
  * Retrieve ACME TermsOfService URL from CA. Deprecated, please use /cluster/acme/meta.
  *
- * GET /cluster/acme/tos (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_acme_tos_get_result_of(call).
+ * GET /cluster/acme/tos (API tokens allowed). Result: pve_cluster_acme_tos_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_acme_tos_get(pmx_client *c, const pve_cluster_acme_tos_get_params *p,
@@ -738,9 +692,13 @@ pve_cluster_acme_tos_get_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/backup ---- */
 
-/** Parameters of pve_cluster_backup_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_backup_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_backup_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_backup_get_params;
 
 /** Part of a result (see the method using it). */
@@ -761,15 +719,8 @@ typedef struct pve_cluster_backup_get_result {
 /**
  * List vzdump backup schedule.
  *
- * GET /cluster/backup (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_backup_get_result_of(call).
+ * GET /cluster/backup (API tokens allowed). Result: pve_cluster_backup_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_backup_get(pmx_client *c, const pve_cluster_backup_get_params *p,
@@ -783,8 +734,13 @@ pve_cluster_backup_get_result_of(const pmx_call *call) {
 
 /* ---- POST /cluster/backup ---- */
 
-/** Parameters of pve_cluster_backup_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_backup_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_backup_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Backup all known guest systems on this host. */
     pmx_opt_bool all;
     /** Limit I/O bandwidth (in KiB/s). */
@@ -928,24 +884,21 @@ typedef struct pve_cluster_backup_post_params {
 /**
  * Create new vzdump backup job.
  *
- * POST /cluster/backup (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /cluster/backup (protected, API tokens allowed). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_backup_post(pmx_client *c, const pve_cluster_backup_post_params *p,
                                     pmx_done_fn done, void *userdata, pmx_call **out);
 
 /* ---- GET /cluster/backup-info ---- */
 
-/** Parameters of pve_cluster_backup_info_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_backup_info_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_backup_info_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_backup_info_get_params;
 
 /** Part of a result (see the method using it). */
@@ -968,16 +921,9 @@ typedef struct pve_cluster_backup_info_get_result {
 /**
  * Index for backup info related endpoints
  *
- * GET /cluster/backup-info (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_backup_info_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/backup-info (API tokens allowed). Result:
+ * pve_cluster_backup_info_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_backup_info_get(pmx_client *c, const pve_cluster_backup_info_get_params *p,
                                         pmx_done_fn done, void *userdata, pmx_call **out);
@@ -990,9 +936,13 @@ pve_cluster_backup_info_get_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/backup-info/not-backed-up ---- */
 
-/** Parameters of pve_cluster_backup_info_not_backed_up_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_backup_info_not_backed_up_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_backup_info_not_backed_up_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_backup_info_not_backed_up_get_params;
 
 /** Part of a result (see the method using it). */
@@ -1019,16 +969,9 @@ typedef struct pve_cluster_backup_info_not_backed_up_get_result {
 /**
  * Shows all guests which are not covered by any backup job.
  *
- * GET /cluster/backup-info/not-backed-up (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_backup_info_not_backed_up_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/backup-info/not-backed-up (protected, API tokens allowed). Result:
+ * pve_cluster_backup_info_not_backed_up_get_result_of(call). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_backup_info_not_backed_up_get(pmx_client *c,
                                                       const pve_cluster_backup_info_not_backed_up_get_params *p,
@@ -1043,24 +986,20 @@ pve_cluster_backup_info_not_backed_up_get_result_of(const pmx_call *call) {
 
 /* ---- DELETE /cluster/backup/{id} ---- */
 
-/** Parameters of pve_cluster_backup_id_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_backup_id_delete() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_backup_id_delete_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_backup_id_delete_params;
 
 /**
  * Delete vzdump backup job definition.
  *
- * DELETE /cluster/backup/{id} (protected, API tokens allowed).
- * @param c         the client.
- * @param id        path parameter {id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * DELETE /cluster/backup/{id} (protected, API tokens allowed). Path parameters: id. Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_backup_id_delete(pmx_client *c, const char *id,
                                          const pve_cluster_backup_id_delete_params *p,
@@ -1068,9 +1007,13 @@ PMX_API int pve_cluster_backup_id_delete(pmx_client *c, const char *id,
 
 /* ---- GET /cluster/backup/{id} ---- */
 
-/** Parameters of pve_cluster_backup_id_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_backup_id_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_backup_id_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_backup_id_get_params;
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
@@ -1081,17 +1024,9 @@ typedef struct pve_cluster_backup_id_get_result {
 /**
  * Read vzdump backup job definition.
  *
- * GET /cluster/backup/{id} (API tokens allowed).
- * @param c         the client.
- * @param id        path parameter {id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_backup_id_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/backup/{id} (API tokens allowed). Path parameters: id. Result:
+ * pve_cluster_backup_id_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_backup_id_get(pmx_client *c, const char *id,
                                       const pve_cluster_backup_id_get_params *p, pmx_done_fn done,
@@ -1105,8 +1040,13 @@ pve_cluster_backup_id_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /cluster/backup/{id} ---- */
 
-/** Parameters of pve_cluster_backup_id_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_backup_id_put() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_backup_id_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Backup all known guest systems on this host. */
     pmx_opt_bool all;
     /** Limit I/O bandwidth (in KiB/s). */
@@ -1254,16 +1194,8 @@ typedef struct pve_cluster_backup_id_put_params {
 /**
  * Update vzdump backup job definition.
  *
- * PUT /cluster/backup/{id} (protected, API tokens allowed).
- * @param c         the client.
- * @param id        path parameter {id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /cluster/backup/{id} (protected, API tokens allowed). Path parameters: id. Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_backup_id_put(pmx_client *c, const char *id,
                                       const pve_cluster_backup_id_put_params *p, pmx_done_fn done,
@@ -1271,22 +1203,26 @@ PMX_API int pve_cluster_backup_id_put(pmx_client *c, const char *id,
 
 /* ---- GET /cluster/backup/{id}/included_volumes ---- */
 
-/** Parameters of pve_cluster_backup_included_volumes_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_backup_included_volumes_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_backup_included_volumes_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_backup_included_volumes_get_params;
 
-/** Part of a result (see the method using it). */
-typedef struct pve_cluster_backup_included_volumes_get_result_children_children {
-    /** Configuration key of the volume. */
-    char *id;
-    /** Whether the volume is included in the backup or not. */
-    int included;
-    /** Name of the volume. */
-    char *name;
-    /** The reason why the volume is included (or excluded). */
-    char *reason;
-} pve_cluster_backup_included_volumes_get_result_children_children;
+/**
+ * Root node of the tree object. Children represent guests, grandchildren represent volumes of
+ * that guest.
+ *
+ * Result type (allocated by the library, borrowed from the call until its last reference is
+ * dropped). Members are only ever appended.
+ */
+typedef struct pve_cluster_backup_included_volumes_get_result {
+    struct pve_cluster_backup_included_volumes_get_result_children **children;
+    size_t n_children;
+} pve_cluster_backup_included_volumes_get_result;
 
 /** Part of a result (see the method using it). */
 typedef struct pve_cluster_backup_included_volumes_get_result_children {
@@ -1301,33 +1237,25 @@ typedef struct pve_cluster_backup_included_volumes_get_result_children {
     char *type;
 } pve_cluster_backup_included_volumes_get_result_children;
 
-/**
- * Root node of the tree object. Children represent guests, grandchildren represent volumes of
- * that guest.
- *
- * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
- */
-typedef struct pve_cluster_backup_included_volumes_get_result {
-    struct pve_cluster_backup_included_volumes_get_result_children **children;
-    size_t n_children;
-} pve_cluster_backup_included_volumes_get_result;
+/** Part of a result (see the method using it). */
+typedef struct pve_cluster_backup_included_volumes_get_result_children_children {
+    /** Configuration key of the volume. */
+    char *id;
+    /** Whether the volume is included in the backup or not. */
+    int included;
+    /** Name of the volume. */
+    char *name;
+    /** The reason why the volume is included (or excluded). */
+    char *reason;
+} pve_cluster_backup_included_volumes_get_result_children_children;
 
 /**
  * Returns included guests and the backup status of their disks. Optimized to be used in ExtJS
  * tree views.
  *
- * GET /cluster/backup/{id}/included_volumes (protected, API tokens allowed).
- * @param c         the client.
- * @param id        path parameter {id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_backup_included_volumes_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/backup/{id}/included_volumes (protected, API tokens allowed). Path parameters:
+ * id. Result: pve_cluster_backup_included_volumes_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_backup_included_volumes_get(pmx_client *c, const char *id,
                                                     const pve_cluster_backup_included_volumes_get_params *p,
@@ -1342,9 +1270,13 @@ pve_cluster_backup_included_volumes_get_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/bulk-action ---- */
 
-/** Parameters of pve_cluster_bulk_action_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_bulk_action_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_bulk_action_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_bulk_action_get_params;
 
 /**
@@ -1359,16 +1291,9 @@ typedef struct pve_cluster_bulk_action_get_result {
 /**
  * List resource types.
  *
- * GET /cluster/bulk-action (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_bulk_action_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/bulk-action (API tokens allowed). Result:
+ * pve_cluster_bulk_action_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_bulk_action_get(pmx_client *c, const pve_cluster_bulk_action_get_params *p,
                                         pmx_done_fn done, void *userdata, pmx_call **out);
@@ -1381,9 +1306,13 @@ pve_cluster_bulk_action_get_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/bulk-action/guest ---- */
 
-/** Parameters of pve_cluster_bulk_action_guest_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_bulk_action_guest_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_bulk_action_guest_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_bulk_action_guest_get_params;
 
 /**
@@ -1398,16 +1327,9 @@ typedef struct pve_cluster_bulk_action_guest_get_result {
 /**
  * Bulk action index.
  *
- * GET /cluster/bulk-action/guest (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_bulk_action_guest_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/bulk-action/guest (API tokens allowed). Result:
+ * pve_cluster_bulk_action_guest_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_bulk_action_guest_get(pmx_client *c,
                                               const pve_cluster_bulk_action_guest_get_params *p,
@@ -1421,8 +1343,13 @@ pve_cluster_bulk_action_guest_get_result_of(const pmx_call *call) {
 
 /* ---- POST /cluster/bulk-action/guest/migrate ---- */
 
-/** Parameters of pve_cluster_bulk_action_guest_migrate_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_bulk_action_guest_migrate_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_bulk_action_guest_migrate_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** How many parallel tasks at maximum should be started. */
     pmx_opt_i64 maxworkers;
     /** Enable live migration for VMs and restart migration for CTs. */
@@ -1456,16 +1383,9 @@ typedef struct pve_cluster_bulk_action_guest_migrate_post_result {
 /**
  * Bulk migrate all guests on the cluster.
  *
- * POST /cluster/bulk-action/guest/migrate (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_bulk_action_guest_migrate_post_result_of(call).
- * Since: 1.0
+ * POST /cluster/bulk-action/guest/migrate (protected, API tokens allowed). Result:
+ * pve_cluster_bulk_action_guest_migrate_post_result_of(call). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_bulk_action_guest_migrate_post(pmx_client *c,
                                                        const pve_cluster_bulk_action_guest_migrate_post_params *p,
@@ -1480,8 +1400,13 @@ pve_cluster_bulk_action_guest_migrate_post_result_of(const pmx_call *call) {
 
 /* ---- POST /cluster/bulk-action/guest/shutdown ---- */
 
-/** Parameters of pve_cluster_bulk_action_guest_shutdown_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_bulk_action_guest_shutdown_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_bulk_action_guest_shutdown_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Makes sure the Guest stops after the timeout.
      *
@@ -1513,16 +1438,9 @@ typedef struct pve_cluster_bulk_action_guest_shutdown_post_result {
 /**
  * Bulk shutdown all guests on the cluster.
  *
- * POST /cluster/bulk-action/guest/shutdown (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_bulk_action_guest_shutdown_post_result_of(call).
- * Since: 1.0
+ * POST /cluster/bulk-action/guest/shutdown (protected, API tokens allowed). Result:
+ * pve_cluster_bulk_action_guest_shutdown_post_result_of(call). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_bulk_action_guest_shutdown_post(pmx_client *c,
                                                         const pve_cluster_bulk_action_guest_shutdown_post_params *p,
@@ -1537,8 +1455,13 @@ pve_cluster_bulk_action_guest_shutdown_post_result_of(const pmx_call *call) {
 
 /* ---- POST /cluster/bulk-action/guest/start ---- */
 
-/** Parameters of pve_cluster_bulk_action_guest_start_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_bulk_action_guest_start_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_bulk_action_guest_start_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** How many parallel tasks at maximum should be started. */
     pmx_opt_i64 maxworkers;
     /**
@@ -1567,16 +1490,9 @@ typedef struct pve_cluster_bulk_action_guest_start_post_result {
 /**
  * Bulk start or resume all guests on the cluster.
  *
- * POST /cluster/bulk-action/guest/start (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_bulk_action_guest_start_post_result_of(call).
- * Since: 1.0
+ * POST /cluster/bulk-action/guest/start (protected, API tokens allowed). Result:
+ * pve_cluster_bulk_action_guest_start_post_result_of(call). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_bulk_action_guest_start_post(pmx_client *c,
                                                      const pve_cluster_bulk_action_guest_start_post_params *p,
@@ -1591,8 +1507,13 @@ pve_cluster_bulk_action_guest_start_post_result_of(const pmx_call *call) {
 
 /* ---- POST /cluster/bulk-action/guest/suspend ---- */
 
-/** Parameters of pve_cluster_bulk_action_guest_suspend_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_bulk_action_guest_suspend_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_bulk_action_guest_suspend_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** How many parallel tasks at maximum should be started. */
     pmx_opt_i64 maxworkers;
     /** The storage for the VM state. */
@@ -1624,16 +1545,9 @@ typedef struct pve_cluster_bulk_action_guest_suspend_post_result {
 /**
  * Bulk suspend all guests on the cluster.
  *
- * POST /cluster/bulk-action/guest/suspend (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_bulk_action_guest_suspend_post_result_of(call).
- * Since: 1.0
+ * POST /cluster/bulk-action/guest/suspend (protected, API tokens allowed). Result:
+ * pve_cluster_bulk_action_guest_suspend_post_result_of(call). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_bulk_action_guest_suspend_post(pmx_client *c,
                                                        const pve_cluster_bulk_action_guest_suspend_post_params *p,
@@ -1648,9 +1562,13 @@ pve_cluster_bulk_action_guest_suspend_post_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/ceph ---- */
 
-/** Parameters of pve_cluster_ceph_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_ceph_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_ceph_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_ceph_get_params;
 
 /**
@@ -1665,15 +1583,8 @@ typedef struct pve_cluster_ceph_get_result {
 /**
  * Cluster ceph index.
  *
- * GET /cluster/ceph (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_ceph_get_result_of(call).
+ * GET /cluster/ceph (API tokens allowed). Result: pve_cluster_ceph_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_ceph_get(pmx_client *c, const pve_cluster_ceph_get_params *p,
@@ -1687,9 +1598,13 @@ pve_cluster_ceph_get_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/ceph/flags ---- */
 
-/** Parameters of pve_cluster_ceph_flags_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_ceph_flags_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_ceph_flags_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_ceph_flags_get_params;
 
 /** Part of a result (see the method using it). */
@@ -1714,16 +1629,9 @@ typedef struct pve_cluster_ceph_flags_get_result {
 /**
  * get the status of all ceph flags
  *
- * GET /cluster/ceph/flags (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_ceph_flags_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/ceph/flags (protected, API tokens allowed). Result:
+ * pve_cluster_ceph_flags_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_ceph_flags_get(pmx_client *c, const pve_cluster_ceph_flags_get_params *p,
                                        pmx_done_fn done, void *userdata, pmx_call **out);
@@ -1736,8 +1644,13 @@ pve_cluster_ceph_flags_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /cluster/ceph/flags ---- */
 
-/** Parameters of pve_cluster_ceph_flags_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_ceph_flags_put() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_ceph_flags_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Backfilling of PGs is suspended. */
     pmx_opt_bool nobackfill;
     /**
@@ -1774,16 +1687,9 @@ typedef struct pve_cluster_ceph_flags_put_result {
 /**
  * Set/Unset multiple ceph flags at once.
  *
- * PUT /cluster/ceph/flags (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_ceph_flags_put_result_of(call).
- * Since: 1.0
+ * PUT /cluster/ceph/flags (protected, API tokens allowed). Result:
+ * pve_cluster_ceph_flags_put_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_ceph_flags_put(pmx_client *c, const pve_cluster_ceph_flags_put_params *p,
                                        pmx_done_fn done, void *userdata, pmx_call **out);
@@ -1796,9 +1702,13 @@ pve_cluster_ceph_flags_put_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/ceph/flags/{flag} ---- */
 
-/** Parameters of pve_cluster_ceph_flags_flag_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_ceph_flags_flag_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_ceph_flags_flag_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_ceph_flags_flag_get_params;
 
 /** Result type: the value of "data" (borrowed from the call). */
@@ -1809,17 +1719,9 @@ typedef struct pve_cluster_ceph_flags_flag_get_result {
 /**
  * Get the status of a specific ceph flag.
  *
- * GET /cluster/ceph/flags/{flag} (protected, API tokens allowed).
- * @param c         the client.
- * @param flag      path parameter {flag}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_ceph_flags_flag_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/ceph/flags/{flag} (protected, API tokens allowed). Path parameters: flag.
+ * Result: pve_cluster_ceph_flags_flag_get_result_of(call). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_ceph_flags_flag_get(pmx_client *c, const char *flag,
                                             const pve_cluster_ceph_flags_flag_get_params *p,
@@ -1833,8 +1735,13 @@ pve_cluster_ceph_flags_flag_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /cluster/ceph/flags/{flag} ---- */
 
-/** Parameters of pve_cluster_ceph_flags_flag_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_ceph_flags_flag_put() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_ceph_flags_flag_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** The new value of the flag */
     int value;
 } pve_cluster_ceph_flags_flag_put_params;
@@ -1842,15 +1749,8 @@ typedef struct pve_cluster_ceph_flags_flag_put_params {
 /**
  * Set or clear (unset) a specific ceph flag
  *
- * PUT /cluster/ceph/flags/{flag} (protected, API tokens allowed).
- * @param c         the client.
- * @param flag      path parameter {flag}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * PUT /cluster/ceph/flags/{flag} (protected, API tokens allowed). Path parameters: flag.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_ceph_flags_flag_put(pmx_client *c, const char *flag,
@@ -1859,10 +1759,45 @@ PMX_API int pve_cluster_ceph_flags_flag_put(pmx_client *c, const char *flag,
 
 /* ---- GET /cluster/ceph/metadata ---- */
 
-/** Parameters of pve_cluster_ceph_metadata_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_ceph_metadata_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_ceph_metadata_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     const char *scope;
 } pve_cluster_ceph_metadata_get_params;
+
+/**
+ * Items for each type of service containing objects for each instance.
+ *
+ * Result type (allocated by the library, borrowed from the call until its last reference is
+ * dropped). Members are only ever appended.
+ */
+typedef struct pve_cluster_ceph_metadata_get_result {
+    /** Metadata servers configured in the cluster and their properties. */
+    struct pve_cluster_ceph_metadata_get_result_mds *mds;
+    /** Managers configured in the cluster and their properties. */
+    struct pve_cluster_ceph_metadata_get_result_mgr *mgr;
+    /** Monitors configured in the cluster and their properties. */
+    struct pve_cluster_ceph_metadata_get_result_mon *mon;
+    /** Ceph version installed on the nodes. */
+    struct pve_cluster_ceph_metadata_get_result_node *node;
+    /** OSDs configured in the cluster and their properties. */
+    char **osd;
+    size_t n_osd;
+} pve_cluster_ceph_metadata_get_result;
+
+/** Part of a result (see the method using it). */
+typedef struct pve_cluster_ceph_metadata_get_result_mds {
+    /**
+     * Useful properties are listed, but not the full list.
+     *
+     * JSON member "{id}".
+     */
+    struct pve_cluster_ceph_metadata_get_result_mds__id_ *_id_;
+} pve_cluster_ceph_metadata_get_result_mds;
 
 /** Part of a result (see the method using it). */
 typedef struct pve_cluster_ceph_metadata_get_result_mds__id_ {
@@ -1885,14 +1820,14 @@ typedef struct pve_cluster_ceph_metadata_get_result_mds__id_ {
 } pve_cluster_ceph_metadata_get_result_mds__id_;
 
 /** Part of a result (see the method using it). */
-typedef struct pve_cluster_ceph_metadata_get_result_mds {
+typedef struct pve_cluster_ceph_metadata_get_result_mgr {
     /**
      * Useful properties are listed, but not the full list.
      *
      * JSON member "{id}".
      */
-    struct pve_cluster_ceph_metadata_get_result_mds__id_ *_id_;
-} pve_cluster_ceph_metadata_get_result_mds;
+    struct pve_cluster_ceph_metadata_get_result_mgr__id_ *_id_;
+} pve_cluster_ceph_metadata_get_result_mgr;
 
 /** Part of a result (see the method using it). */
 typedef struct pve_cluster_ceph_metadata_get_result_mgr__id_ {
@@ -1915,14 +1850,14 @@ typedef struct pve_cluster_ceph_metadata_get_result_mgr__id_ {
 } pve_cluster_ceph_metadata_get_result_mgr__id_;
 
 /** Part of a result (see the method using it). */
-typedef struct pve_cluster_ceph_metadata_get_result_mgr {
+typedef struct pve_cluster_ceph_metadata_get_result_mon {
     /**
      * Useful properties are listed, but not the full list.
      *
      * JSON member "{id}".
      */
-    struct pve_cluster_ceph_metadata_get_result_mgr__id_ *_id_;
-} pve_cluster_ceph_metadata_get_result_mgr;
+    struct pve_cluster_ceph_metadata_get_result_mon__id_ *_id_;
+} pve_cluster_ceph_metadata_get_result_mon;
 
 /** Part of a result (see the method using it). */
 typedef struct pve_cluster_ceph_metadata_get_result_mon__id_ {
@@ -1945,23 +1880,10 @@ typedef struct pve_cluster_ceph_metadata_get_result_mon__id_ {
 } pve_cluster_ceph_metadata_get_result_mon__id_;
 
 /** Part of a result (see the method using it). */
-typedef struct pve_cluster_ceph_metadata_get_result_mon {
-    /**
-     * Useful properties are listed, but not the full list.
-     *
-     * JSON member "{id}".
-     */
-    struct pve_cluster_ceph_metadata_get_result_mon__id_ *_id_;
-} pve_cluster_ceph_metadata_get_result_mon;
-
-/** Part of a result (see the method using it). */
-typedef struct pve_cluster_ceph_metadata_get_result_node__node__version {
-    /** major, minor & patch */
-    char **parts;
-    size_t n_parts;
-    /** Version as single string. */
-    char *str;
-} pve_cluster_ceph_metadata_get_result_node__node__version;
+typedef struct pve_cluster_ceph_metadata_get_result_node {
+    /** JSON member "{node}". */
+    struct pve_cluster_ceph_metadata_get_result_node__node_ *_node_;
+} pve_cluster_ceph_metadata_get_result_node;
 
 /** Part of a result (see the method using it). */
 typedef struct pve_cluster_ceph_metadata_get_result_node__node_ {
@@ -1972,44 +1894,20 @@ typedef struct pve_cluster_ceph_metadata_get_result_node__node_ {
 } pve_cluster_ceph_metadata_get_result_node__node_;
 
 /** Part of a result (see the method using it). */
-typedef struct pve_cluster_ceph_metadata_get_result_node {
-    /** JSON member "{node}". */
-    struct pve_cluster_ceph_metadata_get_result_node__node_ *_node_;
-} pve_cluster_ceph_metadata_get_result_node;
-
-/**
- * Items for each type of service containing objects for each instance.
- *
- * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
- */
-typedef struct pve_cluster_ceph_metadata_get_result {
-    /** Metadata servers configured in the cluster and their properties. */
-    struct pve_cluster_ceph_metadata_get_result_mds *mds;
-    /** Managers configured in the cluster and their properties. */
-    struct pve_cluster_ceph_metadata_get_result_mgr *mgr;
-    /** Monitors configured in the cluster and their properties. */
-    struct pve_cluster_ceph_metadata_get_result_mon *mon;
-    /** Ceph version installed on the nodes. */
-    struct pve_cluster_ceph_metadata_get_result_node *node;
-    /** OSDs configured in the cluster and their properties. */
-    char **osd;
-    size_t n_osd;
-} pve_cluster_ceph_metadata_get_result;
+typedef struct pve_cluster_ceph_metadata_get_result_node__node__version {
+    /** major, minor & patch */
+    char **parts;
+    size_t n_parts;
+    /** Version as single string. */
+    char *str;
+} pve_cluster_ceph_metadata_get_result_node__node__version;
 
 /**
  * Get ceph metadata.
  *
- * GET /cluster/ceph/metadata (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_ceph_metadata_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/ceph/metadata (protected, API tokens allowed). Result:
+ * pve_cluster_ceph_metadata_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_ceph_metadata_get(pmx_client *c,
                                           const pve_cluster_ceph_metadata_get_params *p,
@@ -2023,9 +1921,13 @@ pve_cluster_ceph_metadata_get_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/ceph/status ---- */
 
-/** Parameters of pve_cluster_ceph_status_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_ceph_status_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_ceph_status_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_ceph_status_get_params;
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
@@ -2036,16 +1938,9 @@ typedef struct pve_cluster_ceph_status_get_result {
 /**
  * Get ceph status.
  *
- * GET /cluster/ceph/status (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_ceph_status_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/ceph/status (protected, API tokens allowed). Result:
+ * pve_cluster_ceph_status_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_ceph_status_get(pmx_client *c, const pve_cluster_ceph_status_get_params *p,
                                         pmx_done_fn done, void *userdata, pmx_call **out);
@@ -2058,9 +1953,13 @@ pve_cluster_ceph_status_get_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/config ---- */
 
-/** Parameters of pve_cluster_config_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_config_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_config_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_config_get_params;
 
 /**
@@ -2075,15 +1974,8 @@ typedef struct pve_cluster_config_get_result {
 /**
  * Directory index.
  *
- * GET /cluster/config (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_config_get_result_of(call).
+ * GET /cluster/config (API tokens allowed). Result: pve_cluster_config_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_config_get(pmx_client *c, const pve_cluster_config_get_params *p,
@@ -2097,8 +1989,13 @@ pve_cluster_config_get_result_of(const pmx_call *call) {
 
 /* ---- POST /cluster/config ---- */
 
-/** Parameters of pve_cluster_config_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_config_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_config_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** The name of the cluster. */
     const char *clustername;
     /**
@@ -2124,16 +2021,9 @@ typedef struct pve_cluster_config_post_result {
 /**
  * Generate new cluster configuration. If no links given, default to local IP address as link0.
  *
- * POST /cluster/config (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_config_post_result_of(call).
- * Since: 1.0
+ * POST /cluster/config (protected, API tokens allowed). Result:
+ * pve_cluster_config_post_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_config_post(pmx_client *c, const pve_cluster_config_post_params *p,
                                     pmx_done_fn done, void *userdata, pmx_call **out);
@@ -2146,9 +2036,13 @@ pve_cluster_config_post_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/config/apiversion ---- */
 
-/** Parameters of pve_cluster_config_apiversion_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_config_apiversion_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_config_apiversion_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_config_apiversion_get_params;
 
 /**
@@ -2163,16 +2057,9 @@ typedef struct pve_cluster_config_apiversion_get_result {
 /**
  * Return the version of the cluster join API available on this node.
  *
- * GET /cluster/config/apiversion (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_config_apiversion_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/config/apiversion (API tokens allowed). Result:
+ * pve_cluster_config_apiversion_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_config_apiversion_get(pmx_client *c,
                                               const pve_cluster_config_apiversion_get_params *p,
@@ -2186,11 +2073,29 @@ pve_cluster_config_apiversion_get_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/config/join ---- */
 
-/** Parameters of pve_cluster_config_join_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_config_join_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_config_join_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** The node for which the joinee gets the nodeinfo. */
     const char *node;
 } pve_cluster_config_join_get_params;
+
+/**
+ * Result type (allocated by the library, borrowed from the call until its last reference is
+ * dropped). Members are only ever appended.
+ */
+typedef struct pve_cluster_config_join_get_result {
+    char *config_digest;
+    struct pve_cluster_config_join_get_result_nodelist **nodelist;
+    size_t n_nodelist;
+    /** The cluster node name. */
+    char *preferred_node;
+    char *totem;
+} pve_cluster_config_join_get_result;
 
 /** Part of a result (see the method using it). */
 typedef struct pve_cluster_config_join_get_result_nodelist {
@@ -2212,31 +2117,11 @@ typedef struct pve_cluster_config_join_get_result_nodelist {
 } pve_cluster_config_join_get_result_nodelist;
 
 /**
- * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
- */
-typedef struct pve_cluster_config_join_get_result {
-    char *config_digest;
-    struct pve_cluster_config_join_get_result_nodelist **nodelist;
-    size_t n_nodelist;
-    /** The cluster node name. */
-    char *preferred_node;
-    char *totem;
-} pve_cluster_config_join_get_result;
-
-/**
  * Get information needed to join this cluster over the connected node.
  *
- * GET /cluster/config/join (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_config_join_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/config/join (API tokens allowed). Result:
+ * pve_cluster_config_join_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_config_join_get(pmx_client *c, const pve_cluster_config_join_get_params *p,
                                         pmx_done_fn done, void *userdata, pmx_call **out);
@@ -2249,8 +2134,13 @@ pve_cluster_config_join_get_result_of(const pmx_call *call) {
 
 /* ---- POST /cluster/config/join ---- */
 
-/** Parameters of pve_cluster_config_join_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_config_join_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_config_join_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Certificate SHA 256 fingerprint. */
     const char *fingerprint;
     /** Do not throw error if node already exists. */
@@ -2268,7 +2158,11 @@ typedef struct pve_cluster_config_join_post_params {
     const char *link[8];
     /** Node id for this node. */
     pmx_opt_i64 nodeid;
-    /** Superuser (root) password of peer node. */
+    /**
+     * Superuser (root) password of peer node.
+     *
+     * Secret: never logged, wiped after sending.
+     */
     const char *password;
     /** Number of votes for this node */
     pmx_opt_i64 votes;
@@ -2283,16 +2177,9 @@ typedef struct pve_cluster_config_join_post_result {
  * Joins this node into an existing cluster. If no links are given, default to IP resolved by
  * node's hostname on single link (fallback fails for clusters with multiple links).
  *
- * POST /cluster/config/join (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_config_join_post_result_of(call).
- * Since: 1.0
+ * POST /cluster/config/join (protected, API tokens allowed). Carries secrets: request and
+ * response are wiped. Result: pve_cluster_config_join_post_result_of(call). Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_config_join_post(pmx_client *c,
                                          const pve_cluster_config_join_post_params *p,
@@ -2306,9 +2193,13 @@ pve_cluster_config_join_post_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/config/nodes ---- */
 
-/** Parameters of pve_cluster_config_nodes_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_config_nodes_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_config_nodes_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_config_nodes_get_params;
 
 /** Part of a result (see the method using it). */
@@ -2328,16 +2219,9 @@ typedef struct pve_cluster_config_nodes_get_result {
 /**
  * Corosync node list.
  *
- * GET /cluster/config/nodes (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_config_nodes_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/config/nodes (API tokens allowed). Result:
+ * pve_cluster_config_nodes_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_config_nodes_get(pmx_client *c,
                                          const pve_cluster_config_nodes_get_params *p,
@@ -2351,23 +2235,20 @@ pve_cluster_config_nodes_get_result_of(const pmx_call *call) {
 
 /* ---- DELETE /cluster/config/nodes/{node} ---- */
 
-/** Parameters of pve_cluster_config_nodes_node_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_config_nodes_node_delete() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_config_nodes_node_delete_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_config_nodes_node_delete_params;
 
 /**
  * Removes a node from the cluster configuration.
  *
- * DELETE /cluster/config/nodes/{node} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * DELETE /cluster/config/nodes/{node} (protected, API tokens allowed). Path parameters: node.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_config_nodes_node_delete(pmx_client *c, const char *node,
@@ -2377,8 +2258,13 @@ PMX_API int pve_cluster_config_nodes_node_delete(pmx_client *c, const char *node
 
 /* ---- POST /cluster/config/nodes/{node} ---- */
 
-/** Parameters of pve_cluster_config_nodes_node_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_config_nodes_node_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_config_nodes_node_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** The JOIN_API_VERSION of the new node. */
     pmx_opt_i64 apiversion;
     /** Do not throw error if node already exists. */
@@ -2402,9 +2288,10 @@ typedef struct pve_cluster_config_nodes_node_post_params {
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_cluster_config_nodes_node_post_result {
+    /** Secret: wiped when the call is freed. */
     char *corosync_authkey;
     char *corosync_conf;
     char **warnings;
@@ -2414,17 +2301,10 @@ typedef struct pve_cluster_config_nodes_node_post_result {
 /**
  * Adds a node to the cluster configuration. This call is for internal use.
  *
- * POST /cluster/config/nodes/{node} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_config_nodes_node_post_result_of(call).
- * Since: 1.0
+ * POST /cluster/config/nodes/{node} (protected, API tokens allowed). Path parameters: node.
+ * Carries secrets: request and response are wiped. Result:
+ * pve_cluster_config_nodes_node_post_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_config_nodes_node_post(pmx_client *c, const char *node,
                                                const pve_cluster_config_nodes_node_post_params *p,
@@ -2438,9 +2318,13 @@ pve_cluster_config_nodes_node_post_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/config/qdevice ---- */
 
-/** Parameters of pve_cluster_config_qdevice_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_config_qdevice_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_config_qdevice_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_config_qdevice_get_params;
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
@@ -2451,16 +2335,9 @@ typedef struct pve_cluster_config_qdevice_get_result {
 /**
  * Get QDevice status
  *
- * GET /cluster/config/qdevice (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_config_qdevice_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/config/qdevice (protected, API tokens allowed). Result:
+ * pve_cluster_config_qdevice_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_config_qdevice_get(pmx_client *c,
                                            const pve_cluster_config_qdevice_get_params *p,
@@ -2474,9 +2351,13 @@ pve_cluster_config_qdevice_get_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/config/totem ---- */
 
-/** Parameters of pve_cluster_config_totem_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_config_totem_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_config_totem_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_config_totem_get_params;
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
@@ -2487,16 +2368,9 @@ typedef struct pve_cluster_config_totem_get_result {
 /**
  * Get corosync totem protocol settings.
  *
- * GET /cluster/config/totem (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_config_totem_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/config/totem (API tokens allowed). Result:
+ * pve_cluster_config_totem_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_config_totem_get(pmx_client *c,
                                          const pve_cluster_config_totem_get_params *p,
@@ -2510,9 +2384,13 @@ pve_cluster_config_totem_get_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/firewall ---- */
 
-/** Parameters of pve_cluster_firewall_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_firewall_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_firewall_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_firewall_get_params;
 
 /**
@@ -2527,15 +2405,8 @@ typedef struct pve_cluster_firewall_get_result {
 /**
  * Directory index.
  *
- * GET /cluster/firewall (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_firewall_get_result_of(call).
+ * GET /cluster/firewall (API tokens allowed). Result: pve_cluster_firewall_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_firewall_get(pmx_client *c, const pve_cluster_firewall_get_params *p,
@@ -2549,9 +2420,13 @@ pve_cluster_firewall_get_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/firewall/aliases ---- */
 
-/** Parameters of pve_cluster_firewall_aliases_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_firewall_aliases_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_firewall_aliases_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_firewall_aliases_get_params;
 
 /** Part of a result (see the method using it). */
@@ -2578,16 +2453,9 @@ typedef struct pve_cluster_firewall_aliases_get_result {
 /**
  * List aliases
  *
- * GET /cluster/firewall/aliases (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_firewall_aliases_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/firewall/aliases (API tokens allowed). Result:
+ * pve_cluster_firewall_aliases_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_firewall_aliases_get(pmx_client *c,
                                              const pve_cluster_firewall_aliases_get_params *p,
@@ -2601,8 +2469,13 @@ pve_cluster_firewall_aliases_get_result_of(const pmx_call *call) {
 
 /* ---- POST /cluster/firewall/aliases ---- */
 
-/** Parameters of pve_cluster_firewall_aliases_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_firewall_aliases_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_firewall_aliases_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Network/IP specification in CIDR format. */
     const char *cidr;
     const char *comment;
@@ -2613,15 +2486,8 @@ typedef struct pve_cluster_firewall_aliases_post_params {
 /**
  * Create IP or Network Alias.
  *
- * POST /cluster/firewall/aliases (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /cluster/firewall/aliases (protected, API tokens allowed). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_firewall_aliases_post(pmx_client *c,
                                               const pve_cluster_firewall_aliases_post_params *p,
@@ -2629,8 +2495,13 @@ PMX_API int pve_cluster_firewall_aliases_post(pmx_client *c,
 
 /* ---- DELETE /cluster/firewall/aliases/{name} ---- */
 
-/** Parameters of pve_cluster_firewall_aliases_name_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_firewall_aliases_name_delete() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_firewall_aliases_name_delete_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
      * prevent concurrent modifications.
@@ -2641,16 +2512,9 @@ typedef struct pve_cluster_firewall_aliases_name_delete_params {
 /**
  * Remove IP or Network alias.
  *
- * DELETE /cluster/firewall/aliases/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * DELETE /cluster/firewall/aliases/{name} (protected, API tokens allowed). Path parameters:
+ * name. Arguments, ownership, return value and callbacks: "Generated bindings" in
+ * <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_firewall_aliases_name_delete(pmx_client *c, const char *name,
                                                      const pve_cluster_firewall_aliases_name_delete_params *p,
@@ -2659,9 +2523,13 @@ PMX_API int pve_cluster_firewall_aliases_name_delete(pmx_client *c, const char *
 
 /* ---- GET /cluster/firewall/aliases/{name} ---- */
 
-/** Parameters of pve_cluster_firewall_aliases_name_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_firewall_aliases_name_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_firewall_aliases_name_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_firewall_aliases_name_get_params;
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
@@ -2672,17 +2540,9 @@ typedef struct pve_cluster_firewall_aliases_name_get_result {
 /**
  * Read alias.
  *
- * GET /cluster/firewall/aliases/{name} (API tokens allowed).
- * @param c         the client.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_firewall_aliases_name_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/firewall/aliases/{name} (API tokens allowed). Path parameters: name. Result:
+ * pve_cluster_firewall_aliases_name_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_firewall_aliases_name_get(pmx_client *c, const char *name,
                                                   const pve_cluster_firewall_aliases_name_get_params *p,
@@ -2697,8 +2557,13 @@ pve_cluster_firewall_aliases_name_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /cluster/firewall/aliases/{name} ---- */
 
-/** Parameters of pve_cluster_firewall_aliases_name_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_firewall_aliases_name_put() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_firewall_aliases_name_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Network/IP specification in CIDR format. */
     const char *cidr;
     const char *comment;
@@ -2714,15 +2579,8 @@ typedef struct pve_cluster_firewall_aliases_name_put_params {
 /**
  * Update IP or Network alias.
  *
- * PUT /cluster/firewall/aliases/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * PUT /cluster/firewall/aliases/{name} (protected, API tokens allowed). Path parameters: name.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_firewall_aliases_name_put(pmx_client *c, const char *name,
@@ -2732,9 +2590,13 @@ PMX_API int pve_cluster_firewall_aliases_name_put(pmx_client *c, const char *nam
 
 /* ---- GET /cluster/firewall/groups ---- */
 
-/** Parameters of pve_cluster_firewall_groups_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_firewall_groups_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_firewall_groups_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_firewall_groups_get_params;
 
 /** Part of a result (see the method using it). */
@@ -2761,16 +2623,9 @@ typedef struct pve_cluster_firewall_groups_get_result {
 /**
  * List security groups.
  *
- * GET /cluster/firewall/groups (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_firewall_groups_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/firewall/groups (API tokens allowed). Result:
+ * pve_cluster_firewall_groups_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_firewall_groups_get(pmx_client *c,
                                             const pve_cluster_firewall_groups_get_params *p,
@@ -2784,8 +2639,13 @@ pve_cluster_firewall_groups_get_result_of(const pmx_call *call) {
 
 /* ---- POST /cluster/firewall/groups ---- */
 
-/** Parameters of pve_cluster_firewall_groups_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_firewall_groups_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_firewall_groups_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     const char *comment;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
@@ -2804,15 +2664,8 @@ typedef struct pve_cluster_firewall_groups_post_params {
 /**
  * Create new security group.
  *
- * POST /cluster/firewall/groups (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /cluster/firewall/groups (protected, API tokens allowed). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_firewall_groups_post(pmx_client *c,
                                              const pve_cluster_firewall_groups_post_params *p,
@@ -2820,24 +2673,21 @@ PMX_API int pve_cluster_firewall_groups_post(pmx_client *c,
 
 /* ---- DELETE /cluster/firewall/groups/{group} ---- */
 
-/** Parameters of pve_cluster_firewall_groups_group_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_firewall_groups_group_delete() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_firewall_groups_group_delete_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_firewall_groups_group_delete_params;
 
 /**
  * Delete security group.
  *
- * DELETE /cluster/firewall/groups/{group} (protected, API tokens allowed).
- * @param c         the client.
- * @param group     path parameter {group}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * DELETE /cluster/firewall/groups/{group} (protected, API tokens allowed). Path parameters:
+ * group. Arguments, ownership, return value and callbacks: "Generated bindings" in
+ * <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_firewall_groups_group_delete(pmx_client *c, const char *group,
                                                      const pve_cluster_firewall_groups_group_delete_params *p,
@@ -2846,9 +2696,13 @@ PMX_API int pve_cluster_firewall_groups_group_delete(pmx_client *c, const char *
 
 /* ---- GET /cluster/firewall/groups/{group} ---- */
 
-/** Parameters of pve_cluster_firewall_groups_group_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_firewall_groups_group_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_firewall_groups_group_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_firewall_groups_group_get_params;
 
 /** Part of a result (see the method using it). */
@@ -2907,17 +2761,9 @@ typedef struct pve_cluster_firewall_groups_group_get_result {
 /**
  * List rules.
  *
- * GET /cluster/firewall/groups/{group} (API tokens allowed).
- * @param c         the client.
- * @param group     path parameter {group}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_firewall_groups_group_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/firewall/groups/{group} (API tokens allowed). Path parameters: group. Result:
+ * pve_cluster_firewall_groups_group_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_firewall_groups_group_get(pmx_client *c, const char *group,
                                                   const pve_cluster_firewall_groups_group_get_params *p,
@@ -2932,8 +2778,13 @@ pve_cluster_firewall_groups_group_get_result_of(const pmx_call *call) {
 
 /* ---- POST /cluster/firewall/groups/{group} ---- */
 
-/** Parameters of pve_cluster_firewall_groups_group_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_firewall_groups_group_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_firewall_groups_group_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name. */
     const char *action;
     /** Descriptive comment. */
@@ -3000,16 +2851,9 @@ typedef struct pve_cluster_firewall_groups_group_post_params {
 /**
  * Create new rule.
  *
- * POST /cluster/firewall/groups/{group} (protected, API tokens allowed).
- * @param c         the client.
- * @param group     path parameter {group}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /cluster/firewall/groups/{group} (protected, API tokens allowed). Path parameters:
+ * group. Arguments, ownership, return value and callbacks: "Generated bindings" in
+ * <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_firewall_groups_group_post(pmx_client *c, const char *group,
                                                    const pve_cluster_firewall_groups_group_post_params *p,
@@ -3018,8 +2862,13 @@ PMX_API int pve_cluster_firewall_groups_group_post(pmx_client *c, const char *gr
 
 /* ---- DELETE /cluster/firewall/groups/{group}/{pos} ---- */
 
-/** Parameters of pve_cluster_firewall_groups_group_pos_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_firewall_groups_group_pos_delete() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_firewall_groups_group_pos_delete_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
      * prevent concurrent modifications.
@@ -3030,17 +2879,9 @@ typedef struct pve_cluster_firewall_groups_group_pos_delete_params {
 /**
  * Delete rule.
  *
- * DELETE /cluster/firewall/groups/{group}/{pos} (protected, API tokens allowed).
- * @param c         the client.
- * @param group     path parameter {group}: string, copied; escaped by the library.
- * @param pos       path parameter {pos}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * DELETE /cluster/firewall/groups/{group}/{pos} (protected, API tokens allowed). Path
+ * parameters: group, pos. Arguments, ownership, return value and callbacks: "Generated
+ * bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_firewall_groups_group_pos_delete(pmx_client *c, const char *group,
                                                          int64_t pos,
@@ -3050,14 +2891,18 @@ PMX_API int pve_cluster_firewall_groups_group_pos_delete(pmx_client *c, const ch
 
 /* ---- GET /cluster/firewall/groups/{group}/{pos} ---- */
 
-/** Parameters of pve_cluster_firewall_groups_group_pos_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_firewall_groups_group_pos_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_firewall_groups_group_pos_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_firewall_groups_group_pos_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_cluster_firewall_groups_group_pos_get_result {
     /** Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name */
@@ -3105,18 +2950,9 @@ typedef struct pve_cluster_firewall_groups_group_pos_get_result {
 /**
  * Get single rule data.
  *
- * GET /cluster/firewall/groups/{group}/{pos} (API tokens allowed).
- * @param c         the client.
- * @param group     path parameter {group}: string, copied; escaped by the library.
- * @param pos       path parameter {pos}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_firewall_groups_group_pos_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/firewall/groups/{group}/{pos} (API tokens allowed). Path parameters: group, pos.
+ * Result: pve_cluster_firewall_groups_group_pos_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_firewall_groups_group_pos_get(pmx_client *c, const char *group,
                                                       int64_t pos,
@@ -3132,8 +2968,13 @@ pve_cluster_firewall_groups_group_pos_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /cluster/firewall/groups/{group}/{pos} ---- */
 
-/** Parameters of pve_cluster_firewall_groups_group_pos_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_firewall_groups_group_pos_put() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_firewall_groups_group_pos_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name. */
     const char *action;
     /** Descriptive comment. */
@@ -3206,17 +3047,9 @@ typedef struct pve_cluster_firewall_groups_group_pos_put_params {
 /**
  * Modify rule data.
  *
- * PUT /cluster/firewall/groups/{group}/{pos} (protected, API tokens allowed).
- * @param c         the client.
- * @param group     path parameter {group}: string, copied; escaped by the library.
- * @param pos       path parameter {pos}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /cluster/firewall/groups/{group}/{pos} (protected, API tokens allowed). Path parameters:
+ * group, pos. Arguments, ownership, return value and callbacks: "Generated bindings" in
+ * <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_firewall_groups_group_pos_put(pmx_client *c, const char *group,
                                                       int64_t pos,
@@ -3226,9 +3059,13 @@ PMX_API int pve_cluster_firewall_groups_group_pos_put(pmx_client *c, const char 
 
 /* ---- GET /cluster/firewall/ipset ---- */
 
-/** Parameters of pve_cluster_firewall_ipset_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_firewall_ipset_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_firewall_ipset_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_firewall_ipset_get_params;
 
 /** Part of a result (see the method using it). */
@@ -3255,16 +3092,9 @@ typedef struct pve_cluster_firewall_ipset_get_result {
 /**
  * List IPSets
  *
- * GET /cluster/firewall/ipset (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_firewall_ipset_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/firewall/ipset (API tokens allowed). Result:
+ * pve_cluster_firewall_ipset_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_firewall_ipset_get(pmx_client *c,
                                            const pve_cluster_firewall_ipset_get_params *p,
@@ -3278,8 +3108,13 @@ pve_cluster_firewall_ipset_get_result_of(const pmx_call *call) {
 
 /* ---- POST /cluster/firewall/ipset ---- */
 
-/** Parameters of pve_cluster_firewall_ipset_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_firewall_ipset_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_firewall_ipset_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     const char *comment;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
@@ -3298,15 +3133,8 @@ typedef struct pve_cluster_firewall_ipset_post_params {
 /**
  * Create new IPSet
  *
- * POST /cluster/firewall/ipset (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /cluster/firewall/ipset (protected, API tokens allowed). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_firewall_ipset_post(pmx_client *c,
                                             const pve_cluster_firewall_ipset_post_params *p,
@@ -3314,8 +3142,13 @@ PMX_API int pve_cluster_firewall_ipset_post(pmx_client *c,
 
 /* ---- DELETE /cluster/firewall/ipset/{name} ---- */
 
-/** Parameters of pve_cluster_firewall_ipset_name_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_firewall_ipset_name_delete() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_firewall_ipset_name_delete_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Delete all members of the IPSet, if there are any. */
     pmx_opt_bool force;
 } pve_cluster_firewall_ipset_name_delete_params;
@@ -3323,15 +3156,8 @@ typedef struct pve_cluster_firewall_ipset_name_delete_params {
 /**
  * Delete IPSet
  *
- * DELETE /cluster/firewall/ipset/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * DELETE /cluster/firewall/ipset/{name} (protected, API tokens allowed). Path parameters: name.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_firewall_ipset_name_delete(pmx_client *c, const char *name,
@@ -3341,9 +3167,13 @@ PMX_API int pve_cluster_firewall_ipset_name_delete(pmx_client *c, const char *na
 
 /* ---- GET /cluster/firewall/ipset/{name} ---- */
 
-/** Parameters of pve_cluster_firewall_ipset_name_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_firewall_ipset_name_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_firewall_ipset_name_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_firewall_ipset_name_get_params;
 
 /** Part of a result (see the method using it). */
@@ -3370,17 +3200,9 @@ typedef struct pve_cluster_firewall_ipset_name_get_result {
 /**
  * List IPSet content
  *
- * GET /cluster/firewall/ipset/{name} (API tokens allowed).
- * @param c         the client.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_firewall_ipset_name_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/firewall/ipset/{name} (API tokens allowed). Path parameters: name. Result:
+ * pve_cluster_firewall_ipset_name_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_firewall_ipset_name_get(pmx_client *c, const char *name,
                                                 const pve_cluster_firewall_ipset_name_get_params *p,
@@ -3395,8 +3217,13 @@ pve_cluster_firewall_ipset_name_get_result_of(const pmx_call *call) {
 
 /* ---- POST /cluster/firewall/ipset/{name} ---- */
 
-/** Parameters of pve_cluster_firewall_ipset_name_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_firewall_ipset_name_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_firewall_ipset_name_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Network/IP specification in CIDR format. */
     const char *cidr;
     const char *comment;
@@ -3406,15 +3233,8 @@ typedef struct pve_cluster_firewall_ipset_name_post_params {
 /**
  * Add IP or Network to IPSet.
  *
- * POST /cluster/firewall/ipset/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * POST /cluster/firewall/ipset/{name} (protected, API tokens allowed). Path parameters: name.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_firewall_ipset_name_post(pmx_client *c, const char *name,
@@ -3424,8 +3244,13 @@ PMX_API int pve_cluster_firewall_ipset_name_post(pmx_client *c, const char *name
 
 /* ---- DELETE /cluster/firewall/ipset/{name}/{cidr} ---- */
 
-/** Parameters of pve_cluster_firewall_ipset_name_cidr_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_firewall_ipset_name_cidr_delete() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_firewall_ipset_name_cidr_delete_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
      * prevent concurrent modifications.
@@ -3436,17 +3261,9 @@ typedef struct pve_cluster_firewall_ipset_name_cidr_delete_params {
 /**
  * Remove IP or Network from IPSet.
  *
- * DELETE /cluster/firewall/ipset/{name}/{cidr} (protected, API tokens allowed).
- * @param c         the client.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param cidr      path parameter {cidr}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * DELETE /cluster/firewall/ipset/{name}/{cidr} (protected, API tokens allowed). Path
+ * parameters: name, cidr. Arguments, ownership, return value and callbacks: "Generated
+ * bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_firewall_ipset_name_cidr_delete(pmx_client *c, const char *name,
                                                         const char *cidr,
@@ -3456,9 +3273,13 @@ PMX_API int pve_cluster_firewall_ipset_name_cidr_delete(pmx_client *c, const cha
 
 /* ---- GET /cluster/firewall/ipset/{name}/{cidr} ---- */
 
-/** Parameters of pve_cluster_firewall_ipset_name_cidr_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_firewall_ipset_name_cidr_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_firewall_ipset_name_cidr_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_firewall_ipset_name_cidr_get_params;
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
@@ -3469,18 +3290,9 @@ typedef struct pve_cluster_firewall_ipset_name_cidr_get_result {
 /**
  * Read IP or Network settings from IPSet.
  *
- * GET /cluster/firewall/ipset/{name}/{cidr} (protected, API tokens allowed).
- * @param c         the client.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param cidr      path parameter {cidr}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_firewall_ipset_name_cidr_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/firewall/ipset/{name}/{cidr} (protected, API tokens allowed). Path parameters:
+ * name, cidr. Result: pve_cluster_firewall_ipset_name_cidr_get_result_of(call). Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_firewall_ipset_name_cidr_get(pmx_client *c, const char *name,
                                                      const char *cidr,
@@ -3496,8 +3308,13 @@ pve_cluster_firewall_ipset_name_cidr_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /cluster/firewall/ipset/{name}/{cidr} ---- */
 
-/** Parameters of pve_cluster_firewall_ipset_name_cidr_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_firewall_ipset_name_cidr_put() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_firewall_ipset_name_cidr_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     const char *comment;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
@@ -3510,17 +3327,9 @@ typedef struct pve_cluster_firewall_ipset_name_cidr_put_params {
 /**
  * Update IP or Network settings
  *
- * PUT /cluster/firewall/ipset/{name}/{cidr} (protected, API tokens allowed).
- * @param c         the client.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param cidr      path parameter {cidr}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /cluster/firewall/ipset/{name}/{cidr} (protected, API tokens allowed). Path parameters:
+ * name, cidr. Arguments, ownership, return value and callbacks: "Generated bindings" in
+ * <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_firewall_ipset_name_cidr_put(pmx_client *c, const char *name,
                                                      const char *cidr,
@@ -3530,9 +3339,13 @@ PMX_API int pve_cluster_firewall_ipset_name_cidr_put(pmx_client *c, const char *
 
 /* ---- GET /cluster/firewall/macros ---- */
 
-/** Parameters of pve_cluster_firewall_macros_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_firewall_macros_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_firewall_macros_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_firewall_macros_get_params;
 
 /** Part of a result (see the method using it). */
@@ -3555,16 +3368,9 @@ typedef struct pve_cluster_firewall_macros_get_result {
 /**
  * List available macros
  *
- * GET /cluster/firewall/macros (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_firewall_macros_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/firewall/macros (API tokens allowed). Result:
+ * pve_cluster_firewall_macros_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_firewall_macros_get(pmx_client *c,
                                             const pve_cluster_firewall_macros_get_params *p,
@@ -3578,14 +3384,18 @@ pve_cluster_firewall_macros_get_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/firewall/options ---- */
 
-/** Parameters of pve_cluster_firewall_options_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_firewall_options_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_firewall_options_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_firewall_options_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_cluster_firewall_options_get_result {
     /** Enable ebtables rules cluster wide. */
@@ -3609,16 +3419,9 @@ typedef struct pve_cluster_firewall_options_get_result {
 /**
  * Get Firewall options.
  *
- * GET /cluster/firewall/options (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_firewall_options_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/firewall/options (API tokens allowed). Result:
+ * pve_cluster_firewall_options_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_firewall_options_get(pmx_client *c,
                                              const pve_cluster_firewall_options_get_params *p,
@@ -3632,8 +3435,13 @@ pve_cluster_firewall_options_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /cluster/firewall/options ---- */
 
-/** Parameters of pve_cluster_firewall_options_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_firewall_options_put() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_firewall_options_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * A list of settings you want to delete.
      *
@@ -3667,15 +3475,8 @@ typedef struct pve_cluster_firewall_options_put_params {
 /**
  * Set Firewall options.
  *
- * PUT /cluster/firewall/options (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /cluster/firewall/options (protected, API tokens allowed). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_firewall_options_put(pmx_client *c,
                                              const pve_cluster_firewall_options_put_params *p,
@@ -3683,8 +3484,13 @@ PMX_API int pve_cluster_firewall_options_put(pmx_client *c,
 
 /* ---- GET /cluster/firewall/refs ---- */
 
-/** Parameters of pve_cluster_firewall_refs_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_firewall_refs_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_firewall_refs_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Only list references of specified type. */
     const char *type;
 } pve_cluster_firewall_refs_get_params;
@@ -3710,16 +3516,9 @@ typedef struct pve_cluster_firewall_refs_get_result {
 /**
  * Lists possible IPSet/Alias reference which are allowed in source/dest properties.
  *
- * GET /cluster/firewall/refs (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_firewall_refs_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/firewall/refs (API tokens allowed). Result:
+ * pve_cluster_firewall_refs_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_firewall_refs_get(pmx_client *c,
                                           const pve_cluster_firewall_refs_get_params *p,
@@ -3733,9 +3532,13 @@ pve_cluster_firewall_refs_get_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/firewall/rules ---- */
 
-/** Parameters of pve_cluster_firewall_rules_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_firewall_rules_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_firewall_rules_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_firewall_rules_get_params;
 
 /** Part of a result (see the method using it). */
@@ -3794,16 +3597,9 @@ typedef struct pve_cluster_firewall_rules_get_result {
 /**
  * List rules.
  *
- * GET /cluster/firewall/rules (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_firewall_rules_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/firewall/rules (API tokens allowed). Result:
+ * pve_cluster_firewall_rules_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_firewall_rules_get(pmx_client *c,
                                            const pve_cluster_firewall_rules_get_params *p,
@@ -3817,8 +3613,13 @@ pve_cluster_firewall_rules_get_result_of(const pmx_call *call) {
 
 /* ---- POST /cluster/firewall/rules ---- */
 
-/** Parameters of pve_cluster_firewall_rules_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_firewall_rules_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_firewall_rules_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name. */
     const char *action;
     /** Descriptive comment. */
@@ -3885,15 +3686,8 @@ typedef struct pve_cluster_firewall_rules_post_params {
 /**
  * Create new rule.
  *
- * POST /cluster/firewall/rules (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /cluster/firewall/rules (protected, API tokens allowed). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_firewall_rules_post(pmx_client *c,
                                             const pve_cluster_firewall_rules_post_params *p,
@@ -3901,8 +3695,13 @@ PMX_API int pve_cluster_firewall_rules_post(pmx_client *c,
 
 /* ---- DELETE /cluster/firewall/rules/{pos} ---- */
 
-/** Parameters of pve_cluster_firewall_rules_pos_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_firewall_rules_pos_delete() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_firewall_rules_pos_delete_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
      * prevent concurrent modifications.
@@ -3913,15 +3712,8 @@ typedef struct pve_cluster_firewall_rules_pos_delete_params {
 /**
  * Delete rule.
  *
- * DELETE /cluster/firewall/rules/{pos} (protected, API tokens allowed).
- * @param c         the client.
- * @param pos       path parameter {pos}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * DELETE /cluster/firewall/rules/{pos} (protected, API tokens allowed). Path parameters: pos.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_firewall_rules_pos_delete(pmx_client *c, int64_t pos,
@@ -3931,14 +3723,18 @@ PMX_API int pve_cluster_firewall_rules_pos_delete(pmx_client *c, int64_t pos,
 
 /* ---- GET /cluster/firewall/rules/{pos} ---- */
 
-/** Parameters of pve_cluster_firewall_rules_pos_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_firewall_rules_pos_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_firewall_rules_pos_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_firewall_rules_pos_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_cluster_firewall_rules_pos_get_result {
     /** Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name */
@@ -3986,17 +3782,9 @@ typedef struct pve_cluster_firewall_rules_pos_get_result {
 /**
  * Get single rule data.
  *
- * GET /cluster/firewall/rules/{pos} (API tokens allowed).
- * @param c         the client.
- * @param pos       path parameter {pos}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_firewall_rules_pos_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/firewall/rules/{pos} (API tokens allowed). Path parameters: pos. Result:
+ * pve_cluster_firewall_rules_pos_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_firewall_rules_pos_get(pmx_client *c, int64_t pos,
                                                const pve_cluster_firewall_rules_pos_get_params *p,
@@ -4010,8 +3798,13 @@ pve_cluster_firewall_rules_pos_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /cluster/firewall/rules/{pos} ---- */
 
-/** Parameters of pve_cluster_firewall_rules_pos_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_firewall_rules_pos_put() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_firewall_rules_pos_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name. */
     const char *action;
     /** Descriptive comment. */
@@ -4084,15 +3877,8 @@ typedef struct pve_cluster_firewall_rules_pos_put_params {
 /**
  * Modify rule data.
  *
- * PUT /cluster/firewall/rules/{pos} (protected, API tokens allowed).
- * @param c         the client.
- * @param pos       path parameter {pos}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * PUT /cluster/firewall/rules/{pos} (protected, API tokens allowed). Path parameters: pos.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_firewall_rules_pos_put(pmx_client *c, int64_t pos,
@@ -4101,9 +3887,13 @@ PMX_API int pve_cluster_firewall_rules_pos_put(pmx_client *c, int64_t pos,
 
 /* ---- GET /cluster/ha ---- */
 
-/** Parameters of pve_cluster_ha_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_ha_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_ha_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_ha_get_params;
 
 /** Part of a result (see the method using it). */
@@ -4123,16 +3913,8 @@ typedef struct pve_cluster_ha_get_result {
 /**
  * Directory index.
  *
- * GET /cluster/ha (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_ha_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/ha (API tokens allowed). Result: pve_cluster_ha_get_result_of(call). Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_ha_get(pmx_client *c, const pve_cluster_ha_get_params *p, pmx_done_fn done,
                                void *userdata, pmx_call **out);
@@ -4145,9 +3927,13 @@ pve_cluster_ha_get_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/ha/groups ---- */
 
-/** Parameters of pve_cluster_ha_groups_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_ha_groups_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_ha_groups_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_ha_groups_get_params;
 
 /** Part of a result (see the method using it). */
@@ -4167,16 +3953,9 @@ typedef struct pve_cluster_ha_groups_get_result {
 /**
  * Get HA groups. (deprecated in favor of HA rules)
  *
- * GET /cluster/ha/groups (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_ha_groups_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/ha/groups (API tokens allowed). Result:
+ * pve_cluster_ha_groups_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_ha_groups_get(pmx_client *c, const pve_cluster_ha_groups_get_params *p,
                                       pmx_done_fn done, void *userdata, pmx_call **out);
@@ -4189,8 +3968,13 @@ pve_cluster_ha_groups_get_result_of(const pmx_call *call) {
 
 /* ---- POST /cluster/ha/groups ---- */
 
-/** Parameters of pve_cluster_ha_groups_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_ha_groups_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_ha_groups_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Description. */
     const char *comment;
     /** The HA group identifier. */
@@ -4212,38 +3996,28 @@ typedef struct pve_cluster_ha_groups_post_params {
 /**
  * Create a new HA group. (deprecated in favor of HA rules)
  *
- * POST /cluster/ha/groups (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /cluster/ha/groups (protected, API tokens allowed). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_ha_groups_post(pmx_client *c, const pve_cluster_ha_groups_post_params *p,
                                        pmx_done_fn done, void *userdata, pmx_call **out);
 
 /* ---- DELETE /cluster/ha/groups/{group} ---- */
 
-/** Parameters of pve_cluster_ha_groups_group_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_ha_groups_group_delete() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_ha_groups_group_delete_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_ha_groups_group_delete_params;
 
 /**
  * Delete ha group configuration. (deprecated in favor of HA rules)
  *
- * DELETE /cluster/ha/groups/{group} (protected, API tokens allowed).
- * @param c         the client.
- * @param group     path parameter {group}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * DELETE /cluster/ha/groups/{group} (protected, API tokens allowed). Path parameters: group.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_ha_groups_group_delete(pmx_client *c, const char *group,
@@ -4252,9 +4026,13 @@ PMX_API int pve_cluster_ha_groups_group_delete(pmx_client *c, const char *group,
 
 /* ---- GET /cluster/ha/groups/{group} ---- */
 
-/** Parameters of pve_cluster_ha_groups_group_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_ha_groups_group_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_ha_groups_group_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_ha_groups_group_get_params;
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
@@ -4265,17 +4043,9 @@ typedef struct pve_cluster_ha_groups_group_get_result {
 /**
  * Read ha group configuration. (deprecated in favor of HA rules)
  *
- * GET /cluster/ha/groups/{group} (API tokens allowed).
- * @param c         the client.
- * @param group     path parameter {group}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_ha_groups_group_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/ha/groups/{group} (API tokens allowed). Path parameters: group. Result:
+ * pve_cluster_ha_groups_group_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_ha_groups_group_get(pmx_client *c, const char *group,
                                             const pve_cluster_ha_groups_group_get_params *p,
@@ -4289,8 +4059,13 @@ pve_cluster_ha_groups_group_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /cluster/ha/groups/{group} ---- */
 
-/** Parameters of pve_cluster_ha_groups_group_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_ha_groups_group_put() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_ha_groups_group_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Description. */
     const char *comment;
     /**
@@ -4319,15 +4094,8 @@ typedef struct pve_cluster_ha_groups_group_put_params {
 /**
  * Update ha group configuration. (deprecated in favor of HA rules)
  *
- * PUT /cluster/ha/groups/{group} (protected, API tokens allowed).
- * @param c         the client.
- * @param group     path parameter {group}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * PUT /cluster/ha/groups/{group} (protected, API tokens allowed). Path parameters: group.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_ha_groups_group_put(pmx_client *c, const char *group,
@@ -4336,8 +4104,13 @@ PMX_API int pve_cluster_ha_groups_group_put(pmx_client *c, const char *group,
 
 /* ---- GET /cluster/ha/resources ---- */
 
-/** Parameters of pve_cluster_ha_resources_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_ha_resources_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_ha_resources_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Only list resources of specific type */
     const char *type;
 } pve_cluster_ha_resources_get_params;
@@ -4359,16 +4132,9 @@ typedef struct pve_cluster_ha_resources_get_result {
 /**
  * List HA resources.
  *
- * GET /cluster/ha/resources (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_ha_resources_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/ha/resources (API tokens allowed). Result:
+ * pve_cluster_ha_resources_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_ha_resources_get(pmx_client *c,
                                          const pve_cluster_ha_resources_get_params *p,
@@ -4382,8 +4148,13 @@ pve_cluster_ha_resources_get_result_of(const pmx_call *call) {
 
 /* ---- POST /cluster/ha/resources ---- */
 
-/** Parameters of pve_cluster_ha_resources_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_ha_resources_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_ha_resources_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Description. */
     const char *comment;
     /**
@@ -4413,15 +4184,8 @@ typedef struct pve_cluster_ha_resources_post_params {
 /**
  * Create a new HA resource.
  *
- * POST /cluster/ha/resources (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /cluster/ha/resources (protected, API tokens allowed). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_ha_resources_post(pmx_client *c,
                                           const pve_cluster_ha_resources_post_params *p,
@@ -4429,8 +4193,13 @@ PMX_API int pve_cluster_ha_resources_post(pmx_client *c,
 
 /* ---- DELETE /cluster/ha/resources/{sid} ---- */
 
-/** Parameters of pve_cluster_ha_resources_sid_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_ha_resources_sid_delete() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_ha_resources_sid_delete_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Remove this resource from rules that reference it, deleting the rule if this resource is
      * the only resource in the rule
@@ -4441,15 +4210,8 @@ typedef struct pve_cluster_ha_resources_sid_delete_params {
 /**
  * Delete resource configuration.
  *
- * DELETE /cluster/ha/resources/{sid} (protected, API tokens allowed).
- * @param c         the client.
- * @param sid       path parameter {sid}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * DELETE /cluster/ha/resources/{sid} (protected, API tokens allowed). Path parameters: sid.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_ha_resources_sid_delete(pmx_client *c, const char *sid,
@@ -4459,14 +4221,18 @@ PMX_API int pve_cluster_ha_resources_sid_delete(pmx_client *c, const char *sid,
 
 /* ---- GET /cluster/ha/resources/{sid} ---- */
 
-/** Parameters of pve_cluster_ha_resources_sid_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_ha_resources_sid_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_ha_resources_sid_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_ha_resources_sid_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_cluster_ha_resources_sid_get_result {
     /** Description. */
@@ -4500,17 +4266,9 @@ typedef struct pve_cluster_ha_resources_sid_get_result {
 /**
  * Read resource configuration.
  *
- * GET /cluster/ha/resources/{sid} (API tokens allowed).
- * @param c         the client.
- * @param sid       path parameter {sid}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_ha_resources_sid_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/ha/resources/{sid} (API tokens allowed). Path parameters: sid. Result:
+ * pve_cluster_ha_resources_sid_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_ha_resources_sid_get(pmx_client *c, const char *sid,
                                              const pve_cluster_ha_resources_sid_get_params *p,
@@ -4524,8 +4282,13 @@ pve_cluster_ha_resources_sid_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /cluster/ha/resources/{sid} ---- */
 
-/** Parameters of pve_cluster_ha_resources_sid_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_ha_resources_sid_put() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_ha_resources_sid_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Description. */
     const char *comment;
     /**
@@ -4558,15 +4321,8 @@ typedef struct pve_cluster_ha_resources_sid_put_params {
 /**
  * Update resource configuration.
  *
- * PUT /cluster/ha/resources/{sid} (protected, API tokens allowed).
- * @param c         the client.
- * @param sid       path parameter {sid}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * PUT /cluster/ha/resources/{sid} (protected, API tokens allowed). Path parameters: sid.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_ha_resources_sid_put(pmx_client *c, const char *sid,
@@ -4575,23 +4331,20 @@ PMX_API int pve_cluster_ha_resources_sid_put(pmx_client *c, const char *sid,
 
 /* ---- POST /cluster/ha/resources/{sid}/migrate ---- */
 
-/** Parameters of pve_cluster_ha_resources_migrate_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_ha_resources_migrate_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_ha_resources_migrate_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Target node. */
     const char *node;
 } pve_cluster_ha_resources_migrate_post_params;
 
-/** Part of a result (see the method using it). */
-typedef struct pve_cluster_ha_resources_migrate_post_result_blocking_resources {
-    /** The reason why the HA resource is blocking the migration. */
-    char *cause;
-    /** The blocking HA resource id */
-    char *sid;
-} pve_cluster_ha_resources_migrate_post_result_blocking_resources;
-
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_cluster_ha_resources_migrate_post_result {
     /**
@@ -4620,20 +4373,20 @@ typedef struct pve_cluster_ha_resources_migrate_post_result {
     char *sid;
 } pve_cluster_ha_resources_migrate_post_result;
 
+/** Part of a result (see the method using it). */
+typedef struct pve_cluster_ha_resources_migrate_post_result_blocking_resources {
+    /** The reason why the HA resource is blocking the migration. */
+    char *cause;
+    /** The blocking HA resource id */
+    char *sid;
+} pve_cluster_ha_resources_migrate_post_result_blocking_resources;
+
 /**
  * Request resource migration (online) to another node.
  *
- * POST /cluster/ha/resources/{sid}/migrate (protected, API tokens allowed).
- * @param c         the client.
- * @param sid       path parameter {sid}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_ha_resources_migrate_post_result_of(call).
- * Since: 1.0
+ * POST /cluster/ha/resources/{sid}/migrate (protected, API tokens allowed). Path parameters:
+ * sid. Result: pve_cluster_ha_resources_migrate_post_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_ha_resources_migrate_post(pmx_client *c, const char *sid,
                                                   const pve_cluster_ha_resources_migrate_post_params *p,
@@ -4648,23 +4401,20 @@ pve_cluster_ha_resources_migrate_post_result_of(const pmx_call *call) {
 
 /* ---- POST /cluster/ha/resources/{sid}/relocate ---- */
 
-/** Parameters of pve_cluster_ha_resources_relocate_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_ha_resources_relocate_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_ha_resources_relocate_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Target node. */
     const char *node;
 } pve_cluster_ha_resources_relocate_post_params;
 
-/** Part of a result (see the method using it). */
-typedef struct pve_cluster_ha_resources_relocate_post_result_blocking_resources {
-    /** The reason why the HA resource is blocking the relocation. */
-    char *cause;
-    /** The blocking HA resource id */
-    char *sid;
-} pve_cluster_ha_resources_relocate_post_result_blocking_resources;
-
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_cluster_ha_resources_relocate_post_result {
     /**
@@ -4693,21 +4443,21 @@ typedef struct pve_cluster_ha_resources_relocate_post_result {
     char *sid;
 } pve_cluster_ha_resources_relocate_post_result;
 
+/** Part of a result (see the method using it). */
+typedef struct pve_cluster_ha_resources_relocate_post_result_blocking_resources {
+    /** The reason why the HA resource is blocking the relocation. */
+    char *cause;
+    /** The blocking HA resource id */
+    char *sid;
+} pve_cluster_ha_resources_relocate_post_result_blocking_resources;
+
 /**
  * Request resource relocatzion to another node. This stops the service on the old node, and
  * restarts it on the target node.
  *
- * POST /cluster/ha/resources/{sid}/relocate (protected, API tokens allowed).
- * @param c         the client.
- * @param sid       path parameter {sid}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_ha_resources_relocate_post_result_of(call).
- * Since: 1.0
+ * POST /cluster/ha/resources/{sid}/relocate (protected, API tokens allowed). Path parameters:
+ * sid. Result: pve_cluster_ha_resources_relocate_post_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_ha_resources_relocate_post(pmx_client *c, const char *sid,
                                                    const pve_cluster_ha_resources_relocate_post_params *p,
@@ -4722,8 +4472,13 @@ pve_cluster_ha_resources_relocate_post_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/ha/rules ---- */
 
-/** Parameters of pve_cluster_ha_rules_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_ha_rules_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_ha_rules_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Limit the returned list to rules affecting the specified resource. */
     const char *resource;
     /** Limit the returned list to the specified rule type. */
@@ -4747,15 +4502,8 @@ typedef struct pve_cluster_ha_rules_get_result {
 /**
  * Get HA rules.
  *
- * GET /cluster/ha/rules (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_ha_rules_get_result_of(call).
+ * GET /cluster/ha/rules (API tokens allowed). Result: pve_cluster_ha_rules_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_ha_rules_get(pmx_client *c, const pve_cluster_ha_rules_get_params *p,
@@ -4769,8 +4517,13 @@ pve_cluster_ha_rules_get_result_of(const pmx_call *call) {
 
 /* ---- POST /cluster/ha/rules ---- */
 
-/** Parameters of pve_cluster_ha_rules_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_ha_rules_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_ha_rules_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Describes whether the HA resources are supposed to be kept on the same node ('positive'),
      * or are supposed to be kept on separate nodes ('negative').
@@ -4798,38 +4551,28 @@ typedef struct pve_cluster_ha_rules_post_params {
 /**
  * Create HA rule.
  *
- * POST /cluster/ha/rules (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /cluster/ha/rules (protected, API tokens allowed). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_ha_rules_post(pmx_client *c, const pve_cluster_ha_rules_post_params *p,
                                       pmx_done_fn done, void *userdata, pmx_call **out);
 
 /* ---- DELETE /cluster/ha/rules/{rule} ---- */
 
-/** Parameters of pve_cluster_ha_rules_rule_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_ha_rules_rule_delete() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_ha_rules_rule_delete_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_ha_rules_rule_delete_params;
 
 /**
  * Delete HA rule.
  *
- * DELETE /cluster/ha/rules/{rule} (protected, API tokens allowed).
- * @param c         the client.
- * @param rule      path parameter {rule}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * DELETE /cluster/ha/rules/{rule} (protected, API tokens allowed). Path parameters: rule.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_ha_rules_rule_delete(pmx_client *c, const char *rule,
@@ -4838,14 +4581,18 @@ PMX_API int pve_cluster_ha_rules_rule_delete(pmx_client *c, const char *rule,
 
 /* ---- GET /cluster/ha/rules/{rule} ---- */
 
-/** Parameters of pve_cluster_ha_rules_rule_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_ha_rules_rule_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_ha_rules_rule_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_ha_rules_rule_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_cluster_ha_rules_rule_get_result {
     /** HA rule identifier. */
@@ -4857,17 +4604,9 @@ typedef struct pve_cluster_ha_rules_rule_get_result {
 /**
  * Read HA rule.
  *
- * GET /cluster/ha/rules/{rule} (API tokens allowed).
- * @param c         the client.
- * @param rule      path parameter {rule}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_ha_rules_rule_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/ha/rules/{rule} (API tokens allowed). Path parameters: rule. Result:
+ * pve_cluster_ha_rules_rule_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_ha_rules_rule_get(pmx_client *c, const char *rule,
                                           const pve_cluster_ha_rules_rule_get_params *p,
@@ -4881,8 +4620,13 @@ pve_cluster_ha_rules_rule_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /cluster/ha/rules/{rule} ---- */
 
-/** Parameters of pve_cluster_ha_rules_rule_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_ha_rules_rule_put() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_ha_rules_rule_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Describes whether the HA resources are supposed to be kept on the same node ('positive'),
      * or are supposed to be kept on separate nodes ('negative').
@@ -4919,15 +4663,8 @@ typedef struct pve_cluster_ha_rules_rule_put_params {
 /**
  * Update HA rule.
  *
- * PUT /cluster/ha/rules/{rule} (protected, API tokens allowed).
- * @param c         the client.
- * @param rule      path parameter {rule}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * PUT /cluster/ha/rules/{rule} (protected, API tokens allowed). Path parameters: rule.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_ha_rules_rule_put(pmx_client *c, const char *rule,
@@ -4936,9 +4673,13 @@ PMX_API int pve_cluster_ha_rules_rule_put(pmx_client *c, const char *rule,
 
 /* ---- GET /cluster/ha/status ---- */
 
-/** Parameters of pve_cluster_ha_status_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_ha_status_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_ha_status_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_ha_status_get_params;
 
 /**
@@ -4953,16 +4694,9 @@ typedef struct pve_cluster_ha_status_get_result {
 /**
  * Directory index.
  *
- * GET /cluster/ha/status (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_ha_status_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/ha/status (API tokens allowed). Result:
+ * pve_cluster_ha_status_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_ha_status_get(pmx_client *c, const pve_cluster_ha_status_get_params *p,
                                       pmx_done_fn done, void *userdata, pmx_call **out);
@@ -4975,9 +4709,13 @@ pve_cluster_ha_status_get_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/ha/status/current ---- */
 
-/** Parameters of pve_cluster_ha_status_current_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_ha_status_current_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_ha_status_current_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_ha_status_current_get_params;
 
 /** Part of a result (see the method using it). */
@@ -5026,16 +4764,9 @@ typedef struct pve_cluster_ha_status_current_get_result {
 /**
  * Get HA manger status.
  *
- * GET /cluster/ha/status/current (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_ha_status_current_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/ha/status/current (API tokens allowed). Result:
+ * pve_cluster_ha_status_current_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_ha_status_current_get(pmx_client *c,
                                               const pve_cluster_ha_status_current_get_params *p,
@@ -5049,9 +4780,13 @@ pve_cluster_ha_status_current_get_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/ha/status/manager_status ---- */
 
-/** Parameters of pve_cluster_ha_status_manager_status_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_ha_status_manager_status_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_ha_status_manager_status_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_ha_status_manager_status_get_params;
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
@@ -5062,16 +4797,9 @@ typedef struct pve_cluster_ha_status_manager_status_get_result {
 /**
  * Get full HA manger status, including LRM status.
  *
- * GET /cluster/ha/status/manager_status (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_ha_status_manager_status_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/ha/status/manager_status (API tokens allowed). Result:
+ * pve_cluster_ha_status_manager_status_get_result_of(call). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_ha_status_manager_status_get(pmx_client *c,
                                                      const pve_cluster_ha_status_manager_status_get_params *p,
@@ -5086,9 +4814,13 @@ pve_cluster_ha_status_manager_status_get_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/jobs ---- */
 
-/** Parameters of pve_cluster_jobs_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_jobs_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_jobs_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_jobs_get_params;
 
 /** Part of a result (see the method using it). */
@@ -5111,15 +4843,8 @@ typedef struct pve_cluster_jobs_get_result {
 /**
  * Index for jobs related endpoints.
  *
- * GET /cluster/jobs (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_jobs_get_result_of(call).
+ * GET /cluster/jobs (API tokens allowed). Result: pve_cluster_jobs_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_jobs_get(pmx_client *c, const pve_cluster_jobs_get_params *p,
@@ -5133,9 +4858,13 @@ pve_cluster_jobs_get_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/jobs/realm-sync ---- */
 
-/** Parameters of pve_cluster_jobs_realm_sync_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_jobs_realm_sync_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_jobs_realm_sync_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_jobs_realm_sync_get_params;
 
 /** Part of a result (see the method using it). */
@@ -5188,16 +4917,9 @@ typedef struct pve_cluster_jobs_realm_sync_get_result {
 /**
  * List configured realm-sync-jobs.
  *
- * GET /cluster/jobs/realm-sync (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_jobs_realm_sync_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/jobs/realm-sync (API tokens allowed). Result:
+ * pve_cluster_jobs_realm_sync_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_jobs_realm_sync_get(pmx_client *c,
                                             const pve_cluster_jobs_realm_sync_get_params *p,
@@ -5211,23 +4933,20 @@ pve_cluster_jobs_realm_sync_get_result_of(const pmx_call *call) {
 
 /* ---- DELETE /cluster/jobs/realm-sync/{id} ---- */
 
-/** Parameters of pve_cluster_jobs_realm_sync_id_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_jobs_realm_sync_id_delete() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_jobs_realm_sync_id_delete_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_jobs_realm_sync_id_delete_params;
 
 /**
  * Delete realm-sync job definition.
  *
- * DELETE /cluster/jobs/realm-sync/{id} (protected, API tokens allowed).
- * @param c         the client.
- * @param id        path parameter {id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * DELETE /cluster/jobs/realm-sync/{id} (protected, API tokens allowed). Path parameters: id.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_jobs_realm_sync_id_delete(pmx_client *c, const char *id,
@@ -5237,9 +4956,13 @@ PMX_API int pve_cluster_jobs_realm_sync_id_delete(pmx_client *c, const char *id,
 
 /* ---- GET /cluster/jobs/realm-sync/{id} ---- */
 
-/** Parameters of pve_cluster_jobs_realm_sync_id_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_jobs_realm_sync_id_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_jobs_realm_sync_id_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_jobs_realm_sync_id_get_params;
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
@@ -5250,17 +4973,9 @@ typedef struct pve_cluster_jobs_realm_sync_id_get_result {
 /**
  * Read realm-sync job definition.
  *
- * GET /cluster/jobs/realm-sync/{id} (API tokens allowed).
- * @param c         the client.
- * @param id        path parameter {id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_jobs_realm_sync_id_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/jobs/realm-sync/{id} (API tokens allowed). Path parameters: id. Result:
+ * pve_cluster_jobs_realm_sync_id_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_jobs_realm_sync_id_get(pmx_client *c, const char *id,
                                                const pve_cluster_jobs_realm_sync_id_get_params *p,
@@ -5274,8 +4989,13 @@ pve_cluster_jobs_realm_sync_id_get_result_of(const pmx_call *call) {
 
 /* ---- POST /cluster/jobs/realm-sync/{id} ---- */
 
-/** Parameters of pve_cluster_jobs_realm_sync_id_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_jobs_realm_sync_id_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_jobs_realm_sync_id_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Description for the Job. */
     const char *comment;
     /**
@@ -5307,15 +5027,8 @@ typedef struct pve_cluster_jobs_realm_sync_id_post_params {
 /**
  * Create new realm-sync job.
  *
- * POST /cluster/jobs/realm-sync/{id} (protected, API tokens allowed).
- * @param c         the client.
- * @param id        path parameter {id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * POST /cluster/jobs/realm-sync/{id} (protected, API tokens allowed). Path parameters: id.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_jobs_realm_sync_id_post(pmx_client *c, const char *id,
@@ -5325,8 +5038,13 @@ PMX_API int pve_cluster_jobs_realm_sync_id_post(pmx_client *c, const char *id,
 
 /* ---- PUT /cluster/jobs/realm-sync/{id} ---- */
 
-/** Parameters of pve_cluster_jobs_realm_sync_id_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_jobs_realm_sync_id_put() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_jobs_realm_sync_id_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Description for the Job. */
     const char *comment;
     /**
@@ -5362,15 +5080,8 @@ typedef struct pve_cluster_jobs_realm_sync_id_put_params {
 /**
  * Update realm-sync job definition.
  *
- * PUT /cluster/jobs/realm-sync/{id} (protected, API tokens allowed).
- * @param c         the client.
- * @param id        path parameter {id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * PUT /cluster/jobs/realm-sync/{id} (protected, API tokens allowed). Path parameters: id.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_jobs_realm_sync_id_put(pmx_client *c, const char *id,
@@ -5379,8 +5090,13 @@ PMX_API int pve_cluster_jobs_realm_sync_id_put(pmx_client *c, const char *id,
 
 /* ---- GET /cluster/jobs/schedule-analyze ---- */
 
-/** Parameters of pve_cluster_jobs_schedule_analyze_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_jobs_schedule_analyze_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_jobs_schedule_analyze_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Number of event-iteration to simulate and return. */
     pmx_opt_i64 iterations;
     /** Job schedule. The format is a subset of `systemd` calendar events. */
@@ -5411,16 +5127,9 @@ typedef struct pve_cluster_jobs_schedule_analyze_get_result {
 /**
  * Returns a list of future schedule runtimes.
  *
- * GET /cluster/jobs/schedule-analyze (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_jobs_schedule_analyze_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/jobs/schedule-analyze (API tokens allowed). Result:
+ * pve_cluster_jobs_schedule_analyze_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_jobs_schedule_analyze_get(pmx_client *c,
                                                   const pve_cluster_jobs_schedule_analyze_get_params *p,
@@ -5435,8 +5144,13 @@ pve_cluster_jobs_schedule_analyze_get_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/log ---- */
 
-/** Parameters of pve_cluster_log_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_log_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_log_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Maximum number of entries. */
     pmx_opt_i64 max;
 } pve_cluster_log_get_params;
@@ -5453,15 +5167,8 @@ typedef struct pve_cluster_log_get_result {
 /**
  * Read cluster log
  *
- * GET /cluster/log (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_log_get_result_of(call).
+ * GET /cluster/log (API tokens allowed). Result: pve_cluster_log_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_log_get(pmx_client *c, const pve_cluster_log_get_params *p,
@@ -5475,9 +5182,13 @@ pve_cluster_log_get_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/mapping ---- */
 
-/** Parameters of pve_cluster_mapping_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_mapping_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_mapping_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_mapping_get_params;
 
 /**
@@ -5492,15 +5203,8 @@ typedef struct pve_cluster_mapping_get_result {
 /**
  * List resource types.
  *
- * GET /cluster/mapping (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_mapping_get_result_of(call).
+ * GET /cluster/mapping (API tokens allowed). Result: pve_cluster_mapping_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_mapping_get(pmx_client *c, const pve_cluster_mapping_get_params *p,
@@ -5514,8 +5218,13 @@ pve_cluster_mapping_get_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/mapping/dir ---- */
 
-/** Parameters of pve_cluster_mapping_dir_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_mapping_dir_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_mapping_dir_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * If given, checks the configurations on the given node for correctness, and adds relevant
      * diagnostics for the directory to the response.
@@ -5524,14 +5233,6 @@ typedef struct pve_cluster_mapping_dir_get_params {
      */
     const char *check_node;
 } pve_cluster_mapping_dir_get_params;
-
-/** Part of a result (see the method using it). */
-typedef struct pve_cluster_mapping_dir_get_item_checks {
-    /** The message of the error */
-    char *message;
-    /** The severity of the error */
-    char *severity;
-} pve_cluster_mapping_dir_get_item_checks;
 
 /** Part of a result (see the method using it). */
 typedef struct pve_cluster_mapping_dir_get_item {
@@ -5547,6 +5248,14 @@ typedef struct pve_cluster_mapping_dir_get_item {
     size_t n_map;
 } pve_cluster_mapping_dir_get_item;
 
+/** Part of a result (see the method using it). */
+typedef struct pve_cluster_mapping_dir_get_item_checks {
+    /** The message of the error */
+    char *message;
+    /** The severity of the error */
+    char *severity;
+} pve_cluster_mapping_dir_get_item_checks;
+
 /**
  * Result type: the array's elements (allocated by the library, borrowed from the call until its
  * last reference is dropped).
@@ -5559,16 +5268,9 @@ typedef struct pve_cluster_mapping_dir_get_result {
 /**
  * List directory mapping
  *
- * GET /cluster/mapping/dir (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_mapping_dir_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/mapping/dir (API tokens allowed). Result:
+ * pve_cluster_mapping_dir_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_mapping_dir_get(pmx_client *c, const pve_cluster_mapping_dir_get_params *p,
                                         pmx_done_fn done, void *userdata, pmx_call **out);
@@ -5581,8 +5283,13 @@ pve_cluster_mapping_dir_get_result_of(const pmx_call *call) {
 
 /* ---- POST /cluster/mapping/dir ---- */
 
-/** Parameters of pve_cluster_mapping_dir_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_mapping_dir_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_mapping_dir_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Description of the directory mapping */
     const char *description;
     /** The ID of the directory mapping */
@@ -5600,15 +5307,8 @@ typedef struct pve_cluster_mapping_dir_post_params {
 /**
  * Create a new directory mapping.
  *
- * POST /cluster/mapping/dir (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /cluster/mapping/dir (protected, API tokens allowed). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_mapping_dir_post(pmx_client *c,
                                          const pve_cluster_mapping_dir_post_params *p,
@@ -5616,23 +5316,20 @@ PMX_API int pve_cluster_mapping_dir_post(pmx_client *c,
 
 /* ---- DELETE /cluster/mapping/dir/{id} ---- */
 
-/** Parameters of pve_cluster_mapping_dir_id_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_mapping_dir_id_delete() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_mapping_dir_id_delete_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_mapping_dir_id_delete_params;
 
 /**
  * Remove directory mapping.
  *
- * DELETE /cluster/mapping/dir/{id} (protected, API tokens allowed).
- * @param c         the client.
- * @param id        path parameter {id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * DELETE /cluster/mapping/dir/{id} (protected, API tokens allowed). Path parameters: id.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_mapping_dir_id_delete(pmx_client *c, const char *id,
@@ -5641,9 +5338,13 @@ PMX_API int pve_cluster_mapping_dir_id_delete(pmx_client *c, const char *id,
 
 /* ---- GET /cluster/mapping/dir/{id} ---- */
 
-/** Parameters of pve_cluster_mapping_dir_id_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_mapping_dir_id_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_mapping_dir_id_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_mapping_dir_id_get_params;
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
@@ -5654,17 +5355,9 @@ typedef struct pve_cluster_mapping_dir_id_get_result {
 /**
  * Get directory mapping.
  *
- * GET /cluster/mapping/dir/{id} (protected, API tokens allowed).
- * @param c         the client.
- * @param id        path parameter {id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_mapping_dir_id_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/mapping/dir/{id} (protected, API tokens allowed). Path parameters: id. Result:
+ * pve_cluster_mapping_dir_id_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_mapping_dir_id_get(pmx_client *c, const char *id,
                                            const pve_cluster_mapping_dir_id_get_params *p,
@@ -5678,8 +5371,13 @@ pve_cluster_mapping_dir_id_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /cluster/mapping/dir/{id} ---- */
 
-/** Parameters of pve_cluster_mapping_dir_id_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_mapping_dir_id_put() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_mapping_dir_id_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * A list of settings you want to delete.
      *
@@ -5706,15 +5404,8 @@ typedef struct pve_cluster_mapping_dir_id_put_params {
 /**
  * Update a directory mapping.
  *
- * PUT /cluster/mapping/dir/{id} (protected, API tokens allowed).
- * @param c         the client.
- * @param id        path parameter {id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * PUT /cluster/mapping/dir/{id} (protected, API tokens allowed). Path parameters: id.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_mapping_dir_id_put(pmx_client *c, const char *id,
@@ -5723,8 +5414,13 @@ PMX_API int pve_cluster_mapping_dir_id_put(pmx_client *c, const char *id,
 
 /* ---- GET /cluster/mapping/pci ---- */
 
-/** Parameters of pve_cluster_mapping_pci_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_mapping_pci_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_mapping_pci_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * If given, checks the configurations on the given node for correctness, and adds relevant
      * diagnostics for the devices to the response.
@@ -5733,14 +5429,6 @@ typedef struct pve_cluster_mapping_pci_get_params {
      */
     const char *check_node;
 } pve_cluster_mapping_pci_get_params;
-
-/** Part of a result (see the method using it). */
-typedef struct pve_cluster_mapping_pci_get_item_checks {
-    /** The message of the error */
-    char *message;
-    /** The severity of the error */
-    char *severity;
-} pve_cluster_mapping_pci_get_item_checks;
 
 /** Part of a result (see the method using it). */
 typedef struct pve_cluster_mapping_pci_get_item {
@@ -5756,6 +5444,14 @@ typedef struct pve_cluster_mapping_pci_get_item {
     size_t n_map;
 } pve_cluster_mapping_pci_get_item;
 
+/** Part of a result (see the method using it). */
+typedef struct pve_cluster_mapping_pci_get_item_checks {
+    /** The message of the error */
+    char *message;
+    /** The severity of the error */
+    char *severity;
+} pve_cluster_mapping_pci_get_item_checks;
+
 /**
  * Result type: the array's elements (allocated by the library, borrowed from the call until its
  * last reference is dropped).
@@ -5768,16 +5464,9 @@ typedef struct pve_cluster_mapping_pci_get_result {
 /**
  * List PCI Hardware Mapping
  *
- * GET /cluster/mapping/pci (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_mapping_pci_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/mapping/pci (API tokens allowed). Result:
+ * pve_cluster_mapping_pci_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_mapping_pci_get(pmx_client *c, const pve_cluster_mapping_pci_get_params *p,
                                         pmx_done_fn done, void *userdata, pmx_call **out);
@@ -5790,8 +5479,13 @@ pve_cluster_mapping_pci_get_result_of(const pmx_call *call) {
 
 /* ---- POST /cluster/mapping/pci ---- */
 
-/** Parameters of pve_cluster_mapping_pci_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_mapping_pci_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_mapping_pci_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Description of the logical PCI device. */
     const char *description;
     /** The ID of the logical PCI mapping. */
@@ -5818,15 +5512,8 @@ typedef struct pve_cluster_mapping_pci_post_params {
 /**
  * Create a new hardware mapping.
  *
- * POST /cluster/mapping/pci (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /cluster/mapping/pci (protected, API tokens allowed). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_mapping_pci_post(pmx_client *c,
                                          const pve_cluster_mapping_pci_post_params *p,
@@ -5834,23 +5521,20 @@ PMX_API int pve_cluster_mapping_pci_post(pmx_client *c,
 
 /* ---- DELETE /cluster/mapping/pci/{id} ---- */
 
-/** Parameters of pve_cluster_mapping_pci_id_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_mapping_pci_id_delete() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_mapping_pci_id_delete_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_mapping_pci_id_delete_params;
 
 /**
  * Remove Hardware Mapping.
  *
- * DELETE /cluster/mapping/pci/{id} (protected, API tokens allowed).
- * @param c         the client.
- * @param id        path parameter {id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * DELETE /cluster/mapping/pci/{id} (protected, API tokens allowed). Path parameters: id.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_mapping_pci_id_delete(pmx_client *c, const char *id,
@@ -5859,9 +5543,13 @@ PMX_API int pve_cluster_mapping_pci_id_delete(pmx_client *c, const char *id,
 
 /* ---- GET /cluster/mapping/pci/{id} ---- */
 
-/** Parameters of pve_cluster_mapping_pci_id_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_mapping_pci_id_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_mapping_pci_id_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_mapping_pci_id_get_params;
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
@@ -5872,17 +5560,9 @@ typedef struct pve_cluster_mapping_pci_id_get_result {
 /**
  * Get PCI Mapping.
  *
- * GET /cluster/mapping/pci/{id} (protected, API tokens allowed).
- * @param c         the client.
- * @param id        path parameter {id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_mapping_pci_id_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/mapping/pci/{id} (protected, API tokens allowed). Path parameters: id. Result:
+ * pve_cluster_mapping_pci_id_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_mapping_pci_id_get(pmx_client *c, const char *id,
                                            const pve_cluster_mapping_pci_id_get_params *p,
@@ -5896,8 +5576,13 @@ pve_cluster_mapping_pci_id_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /cluster/mapping/pci/{id} ---- */
 
-/** Parameters of pve_cluster_mapping_pci_id_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_mapping_pci_id_put() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_mapping_pci_id_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * A list of settings you want to delete.
      *
@@ -5933,15 +5618,8 @@ typedef struct pve_cluster_mapping_pci_id_put_params {
 /**
  * Update a hardware mapping.
  *
- * PUT /cluster/mapping/pci/{id} (protected, API tokens allowed).
- * @param c         the client.
- * @param id        path parameter {id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * PUT /cluster/mapping/pci/{id} (protected, API tokens allowed). Path parameters: id.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_mapping_pci_id_put(pmx_client *c, const char *id,
@@ -5950,8 +5628,13 @@ PMX_API int pve_cluster_mapping_pci_id_put(pmx_client *c, const char *id,
 
 /* ---- GET /cluster/mapping/usb ---- */
 
-/** Parameters of pve_cluster_mapping_usb_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_mapping_usb_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_mapping_usb_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * If given, checks the configurations on the given node for correctness, and adds relevant
      * errors to the devices.
@@ -5986,16 +5669,9 @@ typedef struct pve_cluster_mapping_usb_get_result {
 /**
  * List USB Hardware Mappings
  *
- * GET /cluster/mapping/usb (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_mapping_usb_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/mapping/usb (API tokens allowed). Result:
+ * pve_cluster_mapping_usb_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_mapping_usb_get(pmx_client *c, const pve_cluster_mapping_usb_get_params *p,
                                         pmx_done_fn done, void *userdata, pmx_call **out);
@@ -6008,8 +5684,13 @@ pve_cluster_mapping_usb_get_result_of(const pmx_call *call) {
 
 /* ---- POST /cluster/mapping/usb ---- */
 
-/** Parameters of pve_cluster_mapping_usb_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_mapping_usb_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_mapping_usb_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Description of the logical USB device. */
     const char *description;
     /** The ID of the logical USB mapping. */
@@ -6027,15 +5708,8 @@ typedef struct pve_cluster_mapping_usb_post_params {
 /**
  * Create a new hardware mapping.
  *
- * POST /cluster/mapping/usb (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /cluster/mapping/usb (protected, API tokens allowed). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_mapping_usb_post(pmx_client *c,
                                          const pve_cluster_mapping_usb_post_params *p,
@@ -6043,23 +5717,20 @@ PMX_API int pve_cluster_mapping_usb_post(pmx_client *c,
 
 /* ---- DELETE /cluster/mapping/usb/{id} ---- */
 
-/** Parameters of pve_cluster_mapping_usb_id_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_mapping_usb_id_delete() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_mapping_usb_id_delete_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_mapping_usb_id_delete_params;
 
 /**
  * Remove Hardware Mapping.
  *
- * DELETE /cluster/mapping/usb/{id} (protected, API tokens allowed).
- * @param c         the client.
- * @param id        path parameter {id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * DELETE /cluster/mapping/usb/{id} (protected, API tokens allowed). Path parameters: id.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_mapping_usb_id_delete(pmx_client *c, const char *id,
@@ -6068,9 +5739,13 @@ PMX_API int pve_cluster_mapping_usb_id_delete(pmx_client *c, const char *id,
 
 /* ---- GET /cluster/mapping/usb/{id} ---- */
 
-/** Parameters of pve_cluster_mapping_usb_id_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_mapping_usb_id_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_mapping_usb_id_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_mapping_usb_id_get_params;
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
@@ -6081,17 +5756,9 @@ typedef struct pve_cluster_mapping_usb_id_get_result {
 /**
  * Get USB Mapping.
  *
- * GET /cluster/mapping/usb/{id} (protected, API tokens allowed).
- * @param c         the client.
- * @param id        path parameter {id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_mapping_usb_id_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/mapping/usb/{id} (protected, API tokens allowed). Path parameters: id. Result:
+ * pve_cluster_mapping_usb_id_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_mapping_usb_id_get(pmx_client *c, const char *id,
                                            const pve_cluster_mapping_usb_id_get_params *p,
@@ -6105,8 +5772,13 @@ pve_cluster_mapping_usb_id_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /cluster/mapping/usb/{id} ---- */
 
-/** Parameters of pve_cluster_mapping_usb_id_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_mapping_usb_id_put() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_mapping_usb_id_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * A list of settings you want to delete.
      *
@@ -6133,15 +5805,8 @@ typedef struct pve_cluster_mapping_usb_id_put_params {
 /**
  * Update a hardware mapping.
  *
- * PUT /cluster/mapping/usb/{id} (protected, API tokens allowed).
- * @param c         the client.
- * @param id        path parameter {id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * PUT /cluster/mapping/usb/{id} (protected, API tokens allowed). Path parameters: id.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_mapping_usb_id_put(pmx_client *c, const char *id,
@@ -6150,9 +5815,13 @@ PMX_API int pve_cluster_mapping_usb_id_put(pmx_client *c, const char *id,
 
 /* ---- GET /cluster/metrics ---- */
 
-/** Parameters of pve_cluster_metrics_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_metrics_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_metrics_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_metrics_get_params;
 
 /**
@@ -6167,15 +5836,8 @@ typedef struct pve_cluster_metrics_get_result {
 /**
  * Metrics index.
  *
- * GET /cluster/metrics (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_metrics_get_result_of(call).
+ * GET /cluster/metrics (API tokens allowed). Result: pve_cluster_metrics_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_metrics_get(pmx_client *c, const pve_cluster_metrics_get_params *p,
@@ -6189,8 +5851,13 @@ pve_cluster_metrics_get_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/metrics/export ---- */
 
-/** Parameters of pve_cluster_metrics_export_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_metrics_export_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_metrics_export_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Also return historic values. Returns full available metric history unless `start-time` is
      * also set
@@ -6216,6 +5883,16 @@ typedef struct pve_cluster_metrics_export_get_params {
     pmx_opt_i64 start_time;
 } pve_cluster_metrics_export_get_params;
 
+/**
+ * Result type (allocated by the library, borrowed from the call until its last reference is
+ * dropped). Members are only ever appended.
+ */
+typedef struct pve_cluster_metrics_export_get_result {
+    /** Array of system metrics. Metrics are sorted by their timestamp. */
+    struct pve_cluster_metrics_export_get_result_data **data;
+    size_t n_data;
+} pve_cluster_metrics_export_get_result;
+
 /** Part of a result (see the method using it). */
 typedef struct pve_cluster_metrics_export_get_result_data {
     /**
@@ -6234,28 +5911,11 @@ typedef struct pve_cluster_metrics_export_get_result_data {
 } pve_cluster_metrics_export_get_result_data;
 
 /**
- * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
- */
-typedef struct pve_cluster_metrics_export_get_result {
-    /** Array of system metrics. Metrics are sorted by their timestamp. */
-    struct pve_cluster_metrics_export_get_result_data **data;
-    size_t n_data;
-} pve_cluster_metrics_export_get_result;
-
-/**
  * Retrieve metrics of the cluster.
  *
- * GET /cluster/metrics/export (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_metrics_export_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/metrics/export (API tokens allowed). Result:
+ * pve_cluster_metrics_export_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_metrics_export_get(pmx_client *c,
                                            const pve_cluster_metrics_export_get_params *p,
@@ -6269,9 +5929,13 @@ pve_cluster_metrics_export_get_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/metrics/server ---- */
 
-/** Parameters of pve_cluster_metrics_server_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_metrics_server_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_metrics_server_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_metrics_server_get_params;
 
 /** Part of a result (see the method using it). */
@@ -6300,16 +5964,9 @@ typedef struct pve_cluster_metrics_server_get_result {
 /**
  * List configured metric servers.
  *
- * GET /cluster/metrics/server (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_metrics_server_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/metrics/server (API tokens allowed). Result:
+ * pve_cluster_metrics_server_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_metrics_server_get(pmx_client *c,
                                            const pve_cluster_metrics_server_get_params *p,
@@ -6323,23 +5980,20 @@ pve_cluster_metrics_server_get_result_of(const pmx_call *call) {
 
 /* ---- DELETE /cluster/metrics/server/{id} ---- */
 
-/** Parameters of pve_cluster_metrics_server_id_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_metrics_server_id_delete() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_metrics_server_id_delete_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_metrics_server_id_delete_params;
 
 /**
  * Remove Metric server.
  *
- * DELETE /cluster/metrics/server/{id} (protected, API tokens allowed).
- * @param c         the client.
- * @param id        path parameter {id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * DELETE /cluster/metrics/server/{id} (protected, API tokens allowed). Path parameters: id.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_metrics_server_id_delete(pmx_client *c, const char *id,
@@ -6349,9 +6003,13 @@ PMX_API int pve_cluster_metrics_server_id_delete(pmx_client *c, const char *id,
 
 /* ---- GET /cluster/metrics/server/{id} ---- */
 
-/** Parameters of pve_cluster_metrics_server_id_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_metrics_server_id_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_metrics_server_id_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_metrics_server_id_get_params;
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
@@ -6362,17 +6020,9 @@ typedef struct pve_cluster_metrics_server_id_get_result {
 /**
  * Read metric server configuration.
  *
- * GET /cluster/metrics/server/{id} (API tokens allowed).
- * @param c         the client.
- * @param id        path parameter {id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_metrics_server_id_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/metrics/server/{id} (API tokens allowed). Path parameters: id. Result:
+ * pve_cluster_metrics_server_id_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_metrics_server_id_get(pmx_client *c, const char *id,
                                               const pve_cluster_metrics_server_id_get_params *p,
@@ -6386,8 +6036,13 @@ pve_cluster_metrics_server_id_get_result_of(const pmx_call *call) {
 
 /* ---- POST /cluster/metrics/server/{id} ---- */
 
-/** Parameters of pve_cluster_metrics_server_id_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_metrics_server_id_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_metrics_server_id_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * An API path prefix inserted between '<host>:<port>/' and '/api2/'. Can be useful if the
      * InfluxDB service runs behind a reverse proxy.
@@ -6474,6 +6129,8 @@ typedef struct pve_cluster_metrics_server_id_post_params {
     /**
      * The InfluxDB access token. Only necessary when using the http v2 api. If the v2
      * compatibility api is used, use 'user:password' instead.
+     *
+     * Secret: never logged, wiped after sending.
      */
     const char *token;
     /** Plugin type. */
@@ -6489,16 +6146,9 @@ typedef struct pve_cluster_metrics_server_id_post_params {
 /**
  * Create a new external metric server config
  *
- * POST /cluster/metrics/server/{id} (protected, API tokens allowed).
- * @param c         the client.
- * @param id        path parameter {id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /cluster/metrics/server/{id} (protected, API tokens allowed). Path parameters: id.
+ * Carries secrets: request and response are wiped. Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_metrics_server_id_post(pmx_client *c, const char *id,
                                                const pve_cluster_metrics_server_id_post_params *p,
@@ -6506,8 +6156,13 @@ PMX_API int pve_cluster_metrics_server_id_post(pmx_client *c, const char *id,
 
 /* ---- PUT /cluster/metrics/server/{id} ---- */
 
-/** Parameters of pve_cluster_metrics_server_id_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_metrics_server_id_put() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_metrics_server_id_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * An API path prefix inserted between '<host>:<port>/' and '/api2/'. Can be useful if the
      * InfluxDB service runs behind a reverse proxy.
@@ -6605,6 +6260,8 @@ typedef struct pve_cluster_metrics_server_id_put_params {
     /**
      * The InfluxDB access token. Only necessary when using the http v2 api. If the v2
      * compatibility api is used, use 'user:password' instead.
+     *
+     * Secret: never logged, wiped after sending.
      */
     const char *token;
     /**
@@ -6618,16 +6275,9 @@ typedef struct pve_cluster_metrics_server_id_put_params {
 /**
  * Update metric server configuration.
  *
- * PUT /cluster/metrics/server/{id} (protected, API tokens allowed).
- * @param c         the client.
- * @param id        path parameter {id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /cluster/metrics/server/{id} (protected, API tokens allowed). Path parameters: id.
+ * Carries secrets: request and response are wiped. Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_metrics_server_id_put(pmx_client *c, const char *id,
                                               const pve_cluster_metrics_server_id_put_params *p,
@@ -6635,8 +6285,13 @@ PMX_API int pve_cluster_metrics_server_id_put(pmx_client *c, const char *id,
 
 /* ---- GET /cluster/nextid ---- */
 
-/** Parameters of pve_cluster_nextid_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_nextid_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_nextid_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** The (unique) ID of the VM. */
     pmx_opt_i64 vmid;
 } pve_cluster_nextid_get_params;
@@ -6653,15 +6308,8 @@ typedef struct pve_cluster_nextid_get_result {
 /**
  * Get next free VMID. Pass a VMID to assert that its free (at time of check).
  *
- * GET /cluster/nextid (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_nextid_get_result_of(call).
+ * GET /cluster/nextid (API tokens allowed). Result: pve_cluster_nextid_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_nextid_get(pmx_client *c, const pve_cluster_nextid_get_params *p,
@@ -6675,9 +6323,13 @@ pve_cluster_nextid_get_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/notifications ---- */
 
-/** Parameters of pve_cluster_notifications_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_notifications_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_notifications_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_notifications_get_params;
 
 /**
@@ -6692,16 +6344,9 @@ typedef struct pve_cluster_notifications_get_result {
 /**
  * Index for notification-related API endpoints.
  *
- * GET /cluster/notifications (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_notifications_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/notifications (API tokens allowed). Result:
+ * pve_cluster_notifications_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_notifications_get(pmx_client *c,
                                           const pve_cluster_notifications_get_params *p,
@@ -6715,9 +6360,13 @@ pve_cluster_notifications_get_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/notifications/endpoints ---- */
 
-/** Parameters of pve_cluster_notifications_endpoints_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_notifications_endpoints_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_notifications_endpoints_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_notifications_endpoints_get_params;
 
 /**
@@ -6732,16 +6381,9 @@ typedef struct pve_cluster_notifications_endpoints_get_result {
 /**
  * Index for all available endpoint types.
  *
- * GET /cluster/notifications/endpoints (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_notifications_endpoints_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/notifications/endpoints (API tokens allowed). Result:
+ * pve_cluster_notifications_endpoints_get_result_of(call). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_notifications_endpoints_get(pmx_client *c,
                                                     const pve_cluster_notifications_endpoints_get_params *p,
@@ -6756,9 +6398,13 @@ pve_cluster_notifications_endpoints_get_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/notifications/endpoints/gotify ---- */
 
-/** Parameters of pve_cluster_notifications_endpoints_gotify_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_notifications_endpoints_gotify_get() (path parameters are
+ * arguments); initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_notifications_endpoints_gotify_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_notifications_endpoints_gotify_get_params;
 
 /** Part of a result (see the method using it). */
@@ -6787,16 +6433,9 @@ typedef struct pve_cluster_notifications_endpoints_gotify_get_result {
 /**
  * Returns a list of all gotify endpoints
  *
- * GET /cluster/notifications/endpoints/gotify (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_notifications_endpoints_gotify_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/notifications/endpoints/gotify (protected, API tokens allowed). Result:
+ * pve_cluster_notifications_endpoints_gotify_get_result_of(call). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_notifications_endpoints_gotify_get(pmx_client *c,
                                                            const pve_cluster_notifications_endpoints_gotify_get_params *p,
@@ -6811,8 +6450,13 @@ pve_cluster_notifications_endpoints_gotify_get_result_of(const pmx_call *call) {
 
 /* ---- POST /cluster/notifications/endpoints/gotify ---- */
 
-/** Parameters of pve_cluster_notifications_endpoints_gotify_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_notifications_endpoints_gotify_post() (path parameters are
+ * arguments); initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_notifications_endpoints_gotify_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Comment */
     const char *comment;
     /** Disable this target */
@@ -6821,22 +6465,20 @@ typedef struct pve_cluster_notifications_endpoints_gotify_post_params {
     const char *name;
     /** Server URL */
     const char *server;
-    /** Secret token */
+    /**
+     * Secret token
+     *
+     * Secret: never logged, wiped after sending.
+     */
     const char *token;
 } pve_cluster_notifications_endpoints_gotify_post_params;
 
 /**
  * Create a new gotify endpoint
  *
- * POST /cluster/notifications/endpoints/gotify (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /cluster/notifications/endpoints/gotify (protected, API tokens allowed). Carries
+ * secrets: request and response are wiped. Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_notifications_endpoints_gotify_post(pmx_client *c,
                                                             const pve_cluster_notifications_endpoints_gotify_post_params *p,
@@ -6845,24 +6487,21 @@ PMX_API int pve_cluster_notifications_endpoints_gotify_post(pmx_client *c,
 
 /* ---- DELETE /cluster/notifications/endpoints/gotify/{name} ---- */
 
-/** Parameters of pve_cluster_notifications_endpoints_gotify_name_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_notifications_endpoints_gotify_name_delete() (path parameters are
+ * arguments); initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_notifications_endpoints_gotify_name_delete_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_notifications_endpoints_gotify_name_delete_params;
 
 /**
  * Remove gotify endpoint
  *
- * DELETE /cluster/notifications/endpoints/gotify/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * DELETE /cluster/notifications/endpoints/gotify/{name} (protected, API tokens allowed). Path
+ * parameters: name. Arguments, ownership, return value and callbacks: "Generated bindings" in
+ * <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_notifications_endpoints_gotify_name_delete(pmx_client *c, const char *name,
                                                                    const pve_cluster_notifications_endpoints_gotify_name_delete_params *p,
@@ -6872,14 +6511,18 @@ PMX_API int pve_cluster_notifications_endpoints_gotify_name_delete(pmx_client *c
 
 /* ---- GET /cluster/notifications/endpoints/gotify/{name} ---- */
 
-/** Parameters of pve_cluster_notifications_endpoints_gotify_name_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_notifications_endpoints_gotify_name_get() (path parameters are
+ * arguments); initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_notifications_endpoints_gotify_name_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_notifications_endpoints_gotify_name_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_cluster_notifications_endpoints_gotify_name_get_result {
     /** Comment */
@@ -6900,17 +6543,10 @@ typedef struct pve_cluster_notifications_endpoints_gotify_name_get_result {
 /**
  * Return a specific gotify endpoint
  *
- * GET /cluster/notifications/endpoints/gotify/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_notifications_endpoints_gotify_name_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/notifications/endpoints/gotify/{name} (protected, API tokens allowed). Path
+ * parameters: name. Result:
+ * pve_cluster_notifications_endpoints_gotify_name_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_notifications_endpoints_gotify_name_get(pmx_client *c, const char *name,
                                                                 const pve_cluster_notifications_endpoints_gotify_name_get_params *p,
@@ -6925,8 +6561,13 @@ pve_cluster_notifications_endpoints_gotify_name_get_result_of(const pmx_call *ca
 
 /* ---- PUT /cluster/notifications/endpoints/gotify/{name} ---- */
 
-/** Parameters of pve_cluster_notifications_endpoints_gotify_name_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_notifications_endpoints_gotify_name_put() (path parameters are
+ * arguments); initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_notifications_endpoints_gotify_name_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Comment */
     const char *comment;
     /**
@@ -6945,23 +6586,20 @@ typedef struct pve_cluster_notifications_endpoints_gotify_name_put_params {
     pmx_opt_bool disable;
     /** Server URL */
     const char *server;
-    /** Secret token */
+    /**
+     * Secret token
+     *
+     * Secret: never logged, wiped after sending.
+     */
     const char *token;
 } pve_cluster_notifications_endpoints_gotify_name_put_params;
 
 /**
  * Update existing gotify endpoint
  *
- * PUT /cluster/notifications/endpoints/gotify/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /cluster/notifications/endpoints/gotify/{name} (protected, API tokens allowed). Path
+ * parameters: name. Carries secrets: request and response are wiped. Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_notifications_endpoints_gotify_name_put(pmx_client *c, const char *name,
                                                                 const pve_cluster_notifications_endpoints_gotify_name_put_params *p,
@@ -6970,9 +6608,13 @@ PMX_API int pve_cluster_notifications_endpoints_gotify_name_put(pmx_client *c, c
 
 /* ---- GET /cluster/notifications/endpoints/sendmail ---- */
 
-/** Parameters of pve_cluster_notifications_endpoints_sendmail_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_notifications_endpoints_sendmail_get() (path parameters are
+ * arguments); initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_notifications_endpoints_sendmail_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_notifications_endpoints_sendmail_get_params;
 
 /** Part of a result (see the method using it). */
@@ -7017,16 +6659,9 @@ typedef struct pve_cluster_notifications_endpoints_sendmail_get_result {
 /**
  * Returns a list of all sendmail endpoints
  *
- * GET /cluster/notifications/endpoints/sendmail (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_notifications_endpoints_sendmail_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/notifications/endpoints/sendmail (protected, API tokens allowed). Result:
+ * pve_cluster_notifications_endpoints_sendmail_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_notifications_endpoints_sendmail_get(pmx_client *c,
                                                              const pve_cluster_notifications_endpoints_sendmail_get_params *p,
@@ -7041,8 +6676,13 @@ pve_cluster_notifications_endpoints_sendmail_get_result_of(const pmx_call *call)
 
 /* ---- POST /cluster/notifications/endpoints/sendmail ---- */
 
-/** Parameters of pve_cluster_notifications_endpoints_sendmail_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_notifications_endpoints_sendmail_post() (path parameters are
+ * arguments); initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_notifications_endpoints_sendmail_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Author of the mail */
     const char *author;
     /** Comment */
@@ -7076,15 +6716,8 @@ typedef struct pve_cluster_notifications_endpoints_sendmail_post_params {
 /**
  * Create a new sendmail endpoint
  *
- * POST /cluster/notifications/endpoints/sendmail (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /cluster/notifications/endpoints/sendmail (protected, API tokens allowed). Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_notifications_endpoints_sendmail_post(pmx_client *c,
                                                               const pve_cluster_notifications_endpoints_sendmail_post_params *p,
@@ -7093,24 +6726,21 @@ PMX_API int pve_cluster_notifications_endpoints_sendmail_post(pmx_client *c,
 
 /* ---- DELETE /cluster/notifications/endpoints/sendmail/{name} ---- */
 
-/** Parameters of pve_cluster_notifications_endpoints_sendmail_name_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_notifications_endpoints_sendmail_name_delete() (path parameters are
+ * arguments); initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_notifications_endpoints_sendmail_name_delete_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_notifications_endpoints_sendmail_name_delete_params;
 
 /**
  * Remove sendmail endpoint
  *
- * DELETE /cluster/notifications/endpoints/sendmail/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * DELETE /cluster/notifications/endpoints/sendmail/{name} (protected, API tokens allowed). Path
+ * parameters: name. Arguments, ownership, return value and callbacks: "Generated bindings" in
+ * <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_notifications_endpoints_sendmail_name_delete(pmx_client *c,
                                                                      const char *name,
@@ -7121,14 +6751,18 @@ PMX_API int pve_cluster_notifications_endpoints_sendmail_name_delete(pmx_client 
 
 /* ---- GET /cluster/notifications/endpoints/sendmail/{name} ---- */
 
-/** Parameters of pve_cluster_notifications_endpoints_sendmail_name_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_notifications_endpoints_sendmail_name_get() (path parameters are
+ * arguments); initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_notifications_endpoints_sendmail_name_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_notifications_endpoints_sendmail_name_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_cluster_notifications_endpoints_sendmail_name_get_result {
     /** Author of the mail */
@@ -7165,17 +6799,10 @@ typedef struct pve_cluster_notifications_endpoints_sendmail_name_get_result {
 /**
  * Return a specific sendmail endpoint
  *
- * GET /cluster/notifications/endpoints/sendmail/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_notifications_endpoints_sendmail_name_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/notifications/endpoints/sendmail/{name} (protected, API tokens allowed). Path
+ * parameters: name. Result:
+ * pve_cluster_notifications_endpoints_sendmail_name_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_notifications_endpoints_sendmail_name_get(pmx_client *c, const char *name,
                                                                   const pve_cluster_notifications_endpoints_sendmail_name_get_params *p,
@@ -7190,8 +6817,13 @@ pve_cluster_notifications_endpoints_sendmail_name_get_result_of(const pmx_call *
 
 /* ---- PUT /cluster/notifications/endpoints/sendmail/{name} ---- */
 
-/** Parameters of pve_cluster_notifications_endpoints_sendmail_name_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_notifications_endpoints_sendmail_name_put() (path parameters are
+ * arguments); initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_notifications_endpoints_sendmail_name_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Author of the mail */
     const char *author;
     /** Comment */
@@ -7235,16 +6867,9 @@ typedef struct pve_cluster_notifications_endpoints_sendmail_name_put_params {
 /**
  * Update existing sendmail endpoint
  *
- * PUT /cluster/notifications/endpoints/sendmail/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /cluster/notifications/endpoints/sendmail/{name} (protected, API tokens allowed). Path
+ * parameters: name. Arguments, ownership, return value and callbacks: "Generated bindings" in
+ * <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_notifications_endpoints_sendmail_name_put(pmx_client *c, const char *name,
                                                                   const pve_cluster_notifications_endpoints_sendmail_name_put_params *p,
@@ -7253,9 +6878,13 @@ PMX_API int pve_cluster_notifications_endpoints_sendmail_name_put(pmx_client *c,
 
 /* ---- GET /cluster/notifications/endpoints/smtp ---- */
 
-/** Parameters of pve_cluster_notifications_endpoints_smtp_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_notifications_endpoints_smtp_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_notifications_endpoints_smtp_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_notifications_endpoints_smtp_get_params;
 
 /** Part of a result (see the method using it). */
@@ -7311,16 +6940,9 @@ typedef struct pve_cluster_notifications_endpoints_smtp_get_result {
 /**
  * Returns a list of all smtp endpoints
  *
- * GET /cluster/notifications/endpoints/smtp (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_notifications_endpoints_smtp_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/notifications/endpoints/smtp (protected, API tokens allowed). Result:
+ * pve_cluster_notifications_endpoints_smtp_get_result_of(call). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_notifications_endpoints_smtp_get(pmx_client *c,
                                                          const pve_cluster_notifications_endpoints_smtp_get_params *p,
@@ -7335,8 +6957,13 @@ pve_cluster_notifications_endpoints_smtp_get_result_of(const pmx_call *call) {
 
 /* ---- POST /cluster/notifications/endpoints/smtp ---- */
 
-/** Parameters of pve_cluster_notifications_endpoints_smtp_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_notifications_endpoints_smtp_post() (path parameters are
+ * arguments); initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_notifications_endpoints_smtp_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Author of the mail. Defaults to 'Proxmox VE'. */
     const char *author;
     /** Comment */
@@ -7367,7 +6994,11 @@ typedef struct pve_cluster_notifications_endpoints_smtp_post_params {
     const char *mode;
     /** The name of the endpoint. */
     const char *name;
-    /** Password for SMTP authentication */
+    /**
+     * Password for SMTP authentication
+     *
+     * Secret: never logged, wiped after sending.
+     */
     const char *password;
     /**
      * The port to be used. Defaults to 465 for TLS based connections, 587 for STARTTLS based
@@ -7383,15 +7014,9 @@ typedef struct pve_cluster_notifications_endpoints_smtp_post_params {
 /**
  * Create a new smtp endpoint
  *
- * POST /cluster/notifications/endpoints/smtp (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /cluster/notifications/endpoints/smtp (protected, API tokens allowed). Carries secrets:
+ * request and response are wiped. Arguments, ownership, return value and callbacks: "Generated
+ * bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_notifications_endpoints_smtp_post(pmx_client *c,
                                                           const pve_cluster_notifications_endpoints_smtp_post_params *p,
@@ -7400,24 +7025,21 @@ PMX_API int pve_cluster_notifications_endpoints_smtp_post(pmx_client *c,
 
 /* ---- DELETE /cluster/notifications/endpoints/smtp/{name} ---- */
 
-/** Parameters of pve_cluster_notifications_endpoints_smtp_name_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_notifications_endpoints_smtp_name_delete() (path parameters are
+ * arguments); initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_notifications_endpoints_smtp_name_delete_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_notifications_endpoints_smtp_name_delete_params;
 
 /**
  * Remove smtp endpoint
  *
- * DELETE /cluster/notifications/endpoints/smtp/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * DELETE /cluster/notifications/endpoints/smtp/{name} (protected, API tokens allowed). Path
+ * parameters: name. Arguments, ownership, return value and callbacks: "Generated bindings" in
+ * <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_notifications_endpoints_smtp_name_delete(pmx_client *c, const char *name,
                                                                  const pve_cluster_notifications_endpoints_smtp_name_delete_params *p,
@@ -7426,14 +7048,18 @@ PMX_API int pve_cluster_notifications_endpoints_smtp_name_delete(pmx_client *c, 
 
 /* ---- GET /cluster/notifications/endpoints/smtp/{name} ---- */
 
-/** Parameters of pve_cluster_notifications_endpoints_smtp_name_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_notifications_endpoints_smtp_name_get() (path parameters are
+ * arguments); initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_notifications_endpoints_smtp_name_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_notifications_endpoints_smtp_name_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_cluster_notifications_endpoints_smtp_name_get_result {
     /** Author of the mail. Defaults to 'Proxmox VE'. */
@@ -7481,16 +7107,9 @@ typedef struct pve_cluster_notifications_endpoints_smtp_name_get_result {
 /**
  * Return a specific smtp endpoint
  *
- * GET /cluster/notifications/endpoints/smtp/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_notifications_endpoints_smtp_name_get_result_of(call).
+ * GET /cluster/notifications/endpoints/smtp/{name} (protected, API tokens allowed). Path
+ * parameters: name. Result: pve_cluster_notifications_endpoints_smtp_name_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_notifications_endpoints_smtp_name_get(pmx_client *c, const char *name,
@@ -7506,8 +7125,13 @@ pve_cluster_notifications_endpoints_smtp_name_get_result_of(const pmx_call *call
 
 /* ---- PUT /cluster/notifications/endpoints/smtp/{name} ---- */
 
-/** Parameters of pve_cluster_notifications_endpoints_smtp_name_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_notifications_endpoints_smtp_name_put() (path parameters are
+ * arguments); initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_notifications_endpoints_smtp_name_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Author of the mail. Defaults to 'Proxmox VE'. */
     const char *author;
     /** Comment */
@@ -7548,7 +7172,11 @@ typedef struct pve_cluster_notifications_endpoints_smtp_name_put_params {
     size_t n_mailto_user;
     /** Determine which encryption method shall be used for the connection. */
     const char *mode;
-    /** Password for SMTP authentication */
+    /**
+     * Password for SMTP authentication
+     *
+     * Secret: never logged, wiped after sending.
+     */
     const char *password;
     /**
      * The port to be used. Defaults to 465 for TLS based connections, 587 for STARTTLS based
@@ -7564,16 +7192,9 @@ typedef struct pve_cluster_notifications_endpoints_smtp_name_put_params {
 /**
  * Update existing smtp endpoint
  *
- * PUT /cluster/notifications/endpoints/smtp/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /cluster/notifications/endpoints/smtp/{name} (protected, API tokens allowed). Path
+ * parameters: name. Carries secrets: request and response are wiped. Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_notifications_endpoints_smtp_name_put(pmx_client *c, const char *name,
                                                               const pve_cluster_notifications_endpoints_smtp_name_put_params *p,
@@ -7582,9 +7203,13 @@ PMX_API int pve_cluster_notifications_endpoints_smtp_name_put(pmx_client *c, con
 
 /* ---- GET /cluster/notifications/endpoints/webhook ---- */
 
-/** Parameters of pve_cluster_notifications_endpoints_webhook_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_notifications_endpoints_webhook_get() (path parameters are
+ * arguments); initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_notifications_endpoints_webhook_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_notifications_endpoints_webhook_get_params;
 
 /** Part of a result (see the method using it). */
@@ -7610,6 +7235,8 @@ typedef struct pve_cluster_notifications_endpoints_webhook_get_item {
     /**
      * Secrets to set. These have to be formatted as a property string in the format
      * name=<name>,value=<base64 of value>
+     *
+     * Secret: wiped when the call is freed.
      */
     char **secret;
     size_t n_secret;
@@ -7629,16 +7256,10 @@ typedef struct pve_cluster_notifications_endpoints_webhook_get_result {
 /**
  * Returns a list of all webhook endpoints
  *
- * GET /cluster/notifications/endpoints/webhook (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_notifications_endpoints_webhook_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/notifications/endpoints/webhook (protected, API tokens allowed). Carries
+ * secrets: request and response are wiped. Result:
+ * pve_cluster_notifications_endpoints_webhook_get_result_of(call). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_notifications_endpoints_webhook_get(pmx_client *c,
                                                             const pve_cluster_notifications_endpoints_webhook_get_params *p,
@@ -7653,8 +7274,13 @@ pve_cluster_notifications_endpoints_webhook_get_result_of(const pmx_call *call) 
 
 /* ---- POST /cluster/notifications/endpoints/webhook ---- */
 
-/** Parameters of pve_cluster_notifications_endpoints_webhook_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_notifications_endpoints_webhook_post() (path parameters are
+ * arguments); initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_notifications_endpoints_webhook_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** HTTP body, base64 encoded */
     const char *body;
     /** Comment */
@@ -7677,7 +7303,7 @@ typedef struct pve_cluster_notifications_endpoints_webhook_post_params {
      * Secrets to set. These have to be formatted as a property string in the format
      * name=<name>,value=<base64 of value>
      *
-     * Sent as repeated 'secret' keys.
+     * Sent as repeated 'secret' keys. Secret: never logged, wiped after sending.
      */
     const char *const *secret;
     size_t n_secret;
@@ -7688,15 +7314,9 @@ typedef struct pve_cluster_notifications_endpoints_webhook_post_params {
 /**
  * Create a new webhook endpoint
  *
- * POST /cluster/notifications/endpoints/webhook (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /cluster/notifications/endpoints/webhook (protected, API tokens allowed). Carries
+ * secrets: request and response are wiped. Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_notifications_endpoints_webhook_post(pmx_client *c,
                                                              const pve_cluster_notifications_endpoints_webhook_post_params *p,
@@ -7705,24 +7325,21 @@ PMX_API int pve_cluster_notifications_endpoints_webhook_post(pmx_client *c,
 
 /* ---- DELETE /cluster/notifications/endpoints/webhook/{name} ---- */
 
-/** Parameters of pve_cluster_notifications_endpoints_webhook_name_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_notifications_endpoints_webhook_name_delete() (path parameters are
+ * arguments); initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_notifications_endpoints_webhook_name_delete_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_notifications_endpoints_webhook_name_delete_params;
 
 /**
  * Remove webhook endpoint
  *
- * DELETE /cluster/notifications/endpoints/webhook/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * DELETE /cluster/notifications/endpoints/webhook/{name} (protected, API tokens allowed). Path
+ * parameters: name. Arguments, ownership, return value and callbacks: "Generated bindings" in
+ * <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_notifications_endpoints_webhook_name_delete(pmx_client *c,
                                                                     const char *name,
@@ -7733,14 +7350,18 @@ PMX_API int pve_cluster_notifications_endpoints_webhook_name_delete(pmx_client *
 
 /* ---- GET /cluster/notifications/endpoints/webhook/{name} ---- */
 
-/** Parameters of pve_cluster_notifications_endpoints_webhook_name_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_notifications_endpoints_webhook_name_get() (path parameters are
+ * arguments); initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_notifications_endpoints_webhook_name_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_notifications_endpoints_webhook_name_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_cluster_notifications_endpoints_webhook_name_get_result {
     /** HTTP body, base64 encoded */
@@ -7767,6 +7388,8 @@ typedef struct pve_cluster_notifications_endpoints_webhook_name_get_result {
     /**
      * Secrets to set. These have to be formatted as a property string in the format
      * name=<name>,value=<base64 of value>
+     *
+     * Secret: wiped when the call is freed.
      */
     char **secret;
     size_t n_secret;
@@ -7777,17 +7400,10 @@ typedef struct pve_cluster_notifications_endpoints_webhook_name_get_result {
 /**
  * Return a specific webhook endpoint
  *
- * GET /cluster/notifications/endpoints/webhook/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_notifications_endpoints_webhook_name_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/notifications/endpoints/webhook/{name} (protected, API tokens allowed). Path
+ * parameters: name. Carries secrets: request and response are wiped. Result:
+ * pve_cluster_notifications_endpoints_webhook_name_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_notifications_endpoints_webhook_name_get(pmx_client *c, const char *name,
                                                                  const pve_cluster_notifications_endpoints_webhook_name_get_params *p,
@@ -7802,8 +7418,13 @@ pve_cluster_notifications_endpoints_webhook_name_get_result_of(const pmx_call *c
 
 /* ---- PUT /cluster/notifications/endpoints/webhook/{name} ---- */
 
-/** Parameters of pve_cluster_notifications_endpoints_webhook_name_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_notifications_endpoints_webhook_name_put() (path parameters are
+ * arguments); initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_notifications_endpoints_webhook_name_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** HTTP body, base64 encoded */
     const char *body;
     /** Comment */
@@ -7836,7 +7457,7 @@ typedef struct pve_cluster_notifications_endpoints_webhook_name_put_params {
      * Secrets to set. These have to be formatted as a property string in the format
      * name=<name>,value=<base64 of value>
      *
-     * Sent as repeated 'secret' keys.
+     * Sent as repeated 'secret' keys. Secret: never logged, wiped after sending.
      */
     const char *const *secret;
     size_t n_secret;
@@ -7847,16 +7468,9 @@ typedef struct pve_cluster_notifications_endpoints_webhook_name_put_params {
 /**
  * Update existing webhook endpoint
  *
- * PUT /cluster/notifications/endpoints/webhook/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /cluster/notifications/endpoints/webhook/{name} (protected, API tokens allowed). Path
+ * parameters: name. Carries secrets: request and response are wiped. Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_notifications_endpoints_webhook_name_put(pmx_client *c, const char *name,
                                                                  const pve_cluster_notifications_endpoints_webhook_name_put_params *p,
@@ -7865,9 +7479,13 @@ PMX_API int pve_cluster_notifications_endpoints_webhook_name_put(pmx_client *c, 
 
 /* ---- GET /cluster/notifications/matcher-field-values ---- */
 
-/** Parameters of pve_cluster_notifications_matcher_field_values_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_notifications_matcher_field_values_get() (path parameters are
+ * arguments); initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_notifications_matcher_field_values_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_notifications_matcher_field_values_get_params;
 
 /** Part of a result (see the method using it). */
@@ -7892,16 +7510,9 @@ typedef struct pve_cluster_notifications_matcher_field_values_get_result {
 /**
  * Returns known notification metadata fields and their known values
  *
- * GET /cluster/notifications/matcher-field-values (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_notifications_matcher_field_values_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/notifications/matcher-field-values (protected, API tokens allowed). Result:
+ * pve_cluster_notifications_matcher_field_values_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_notifications_matcher_field_values_get(pmx_client *c,
                                                                const pve_cluster_notifications_matcher_field_values_get_params *p,
@@ -7916,9 +7527,13 @@ pve_cluster_notifications_matcher_field_values_get_result_of(const pmx_call *cal
 
 /* ---- GET /cluster/notifications/matcher-fields ---- */
 
-/** Parameters of pve_cluster_notifications_matcher_fields_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_notifications_matcher_fields_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_notifications_matcher_fields_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_notifications_matcher_fields_get_params;
 
 /** Part of a result (see the method using it). */
@@ -7939,16 +7554,9 @@ typedef struct pve_cluster_notifications_matcher_fields_get_result {
 /**
  * Returns known notification metadata fields
  *
- * GET /cluster/notifications/matcher-fields (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_notifications_matcher_fields_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/notifications/matcher-fields (API tokens allowed). Result:
+ * pve_cluster_notifications_matcher_fields_get_result_of(call). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_notifications_matcher_fields_get(pmx_client *c,
                                                          const pve_cluster_notifications_matcher_fields_get_params *p,
@@ -7963,9 +7571,13 @@ pve_cluster_notifications_matcher_fields_get_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/notifications/matchers ---- */
 
-/** Parameters of pve_cluster_notifications_matchers_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_notifications_matchers_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_notifications_matchers_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_notifications_matchers_get_params;
 
 /** Part of a result (see the method using it). */
@@ -8025,16 +7637,9 @@ typedef struct pve_cluster_notifications_matchers_get_result {
 /**
  * Returns a list of all matchers
  *
- * GET /cluster/notifications/matchers (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_notifications_matchers_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/notifications/matchers (protected, API tokens allowed). Result:
+ * pve_cluster_notifications_matchers_get_result_of(call). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_notifications_matchers_get(pmx_client *c,
                                                    const pve_cluster_notifications_matchers_get_params *p,
@@ -8049,8 +7654,13 @@ pve_cluster_notifications_matchers_get_result_of(const pmx_call *call) {
 
 /* ---- POST /cluster/notifications/matchers ---- */
 
-/** Parameters of pve_cluster_notifications_matchers_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_notifications_matchers_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_notifications_matchers_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Comment */
     const char *comment;
     /** Disable this matcher */
@@ -8099,15 +7709,8 @@ typedef struct pve_cluster_notifications_matchers_post_params {
 /**
  * Create a new matcher
  *
- * POST /cluster/notifications/matchers (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /cluster/notifications/matchers (protected, API tokens allowed). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_notifications_matchers_post(pmx_client *c,
                                                     const pve_cluster_notifications_matchers_post_params *p,
@@ -8116,24 +7719,21 @@ PMX_API int pve_cluster_notifications_matchers_post(pmx_client *c,
 
 /* ---- DELETE /cluster/notifications/matchers/{name} ---- */
 
-/** Parameters of pve_cluster_notifications_matchers_name_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_notifications_matchers_name_delete() (path parameters are
+ * arguments); initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_notifications_matchers_name_delete_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_notifications_matchers_name_delete_params;
 
 /**
  * Remove matcher
  *
- * DELETE /cluster/notifications/matchers/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * DELETE /cluster/notifications/matchers/{name} (protected, API tokens allowed). Path
+ * parameters: name. Arguments, ownership, return value and callbacks: "Generated bindings" in
+ * <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_notifications_matchers_name_delete(pmx_client *c, const char *name,
                                                            const pve_cluster_notifications_matchers_name_delete_params *p,
@@ -8142,14 +7742,18 @@ PMX_API int pve_cluster_notifications_matchers_name_delete(pmx_client *c, const 
 
 /* ---- GET /cluster/notifications/matchers/{name} ---- */
 
-/** Parameters of pve_cluster_notifications_matchers_name_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_notifications_matchers_name_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_notifications_matchers_name_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_notifications_matchers_name_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_cluster_notifications_matchers_name_get_result {
     /** Comment */
@@ -8201,17 +7805,9 @@ typedef struct pve_cluster_notifications_matchers_name_get_result {
 /**
  * Return a specific matcher
  *
- * GET /cluster/notifications/matchers/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_notifications_matchers_name_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/notifications/matchers/{name} (protected, API tokens allowed). Path parameters:
+ * name. Result: pve_cluster_notifications_matchers_name_get_result_of(call). Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_notifications_matchers_name_get(pmx_client *c, const char *name,
                                                         const pve_cluster_notifications_matchers_name_get_params *p,
@@ -8226,8 +7822,13 @@ pve_cluster_notifications_matchers_name_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /cluster/notifications/matchers/{name} ---- */
 
-/** Parameters of pve_cluster_notifications_matchers_name_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_notifications_matchers_name_put() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_notifications_matchers_name_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Comment */
     const char *comment;
     /**
@@ -8286,16 +7887,9 @@ typedef struct pve_cluster_notifications_matchers_name_put_params {
 /**
  * Update existing matcher
  *
- * PUT /cluster/notifications/matchers/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /cluster/notifications/matchers/{name} (protected, API tokens allowed). Path parameters:
+ * name. Arguments, ownership, return value and callbacks: "Generated bindings" in
+ * <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_notifications_matchers_name_put(pmx_client *c, const char *name,
                                                         const pve_cluster_notifications_matchers_name_put_params *p,
@@ -8304,9 +7898,13 @@ PMX_API int pve_cluster_notifications_matchers_name_put(pmx_client *c, const cha
 
 /* ---- GET /cluster/notifications/targets ---- */
 
-/** Parameters of pve_cluster_notifications_targets_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_notifications_targets_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_notifications_targets_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_notifications_targets_get_params;
 
 /** Part of a result (see the method using it). */
@@ -8335,16 +7933,9 @@ typedef struct pve_cluster_notifications_targets_get_result {
 /**
  * Returns a list of all entities that can be used as notification targets.
  *
- * GET /cluster/notifications/targets (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_notifications_targets_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/notifications/targets (protected, API tokens allowed). Result:
+ * pve_cluster_notifications_targets_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_notifications_targets_get(pmx_client *c,
                                                   const pve_cluster_notifications_targets_get_params *p,
@@ -8359,24 +7950,21 @@ pve_cluster_notifications_targets_get_result_of(const pmx_call *call) {
 
 /* ---- POST /cluster/notifications/targets/{name}/test ---- */
 
-/** Parameters of pve_cluster_notifications_targets_test_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_notifications_targets_test_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_notifications_targets_test_post_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_notifications_targets_test_post_params;
 
 /**
  * Send a test notification to a provided target.
  *
- * POST /cluster/notifications/targets/{name}/test (protected, API tokens allowed).
- * @param c         the client.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /cluster/notifications/targets/{name}/test (protected, API tokens allowed). Path
+ * parameters: name. Arguments, ownership, return value and callbacks: "Generated bindings" in
+ * <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_notifications_targets_test_post(pmx_client *c, const char *name,
                                                         const pve_cluster_notifications_targets_test_post_params *p,
@@ -8385,9 +7973,13 @@ PMX_API int pve_cluster_notifications_targets_test_post(pmx_client *c, const cha
 
 /* ---- GET /cluster/options ---- */
 
-/** Parameters of pve_cluster_options_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_options_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_options_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_options_get_params;
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
@@ -8398,15 +7990,8 @@ typedef struct pve_cluster_options_get_result {
 /**
  * Get datacenter options. Without 'Sys.Audit' on '/' not all options are returned.
  *
- * GET /cluster/options (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_options_get_result_of(call).
+ * GET /cluster/options (API tokens allowed). Result: pve_cluster_options_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_options_get(pmx_client *c, const pve_cluster_options_get_params *p,
@@ -8420,8 +8005,13 @@ pve_cluster_options_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /cluster/options ---- */
 
-/** Parameters of pve_cluster_options_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_options_put() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_options_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Set I/O bandwidth limit for various operations (in KiB/s).
      * Format: [clone=<LIMIT>] [,default=<LIMIT>] [,migration=<LIMIT>] [,move=<LIMIT>]
@@ -8578,24 +8168,21 @@ typedef struct pve_cluster_options_put_params {
 /**
  * Set datacenter options.
  *
- * PUT /cluster/options (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /cluster/options (protected, API tokens allowed). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_options_put(pmx_client *c, const pve_cluster_options_put_params *p,
                                     pmx_done_fn done, void *userdata, pmx_call **out);
 
 /* ---- GET /cluster/replication ---- */
 
-/** Parameters of pve_cluster_replication_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_replication_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_replication_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_replication_get_params;
 
 /** Part of a result (see the method using it). */
@@ -8643,16 +8230,9 @@ typedef struct pve_cluster_replication_get_result {
 /**
  * List replication jobs.
  *
- * GET /cluster/replication (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_replication_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/replication (API tokens allowed). Result:
+ * pve_cluster_replication_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_replication_get(pmx_client *c, const pve_cluster_replication_get_params *p,
                                         pmx_done_fn done, void *userdata, pmx_call **out);
@@ -8665,8 +8245,13 @@ pve_cluster_replication_get_result_of(const pmx_call *call) {
 
 /* ---- POST /cluster/replication ---- */
 
-/** Parameters of pve_cluster_replication_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_replication_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_replication_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Description. */
     const char *comment;
     /** Flag to disable/deactivate the entry. */
@@ -8697,15 +8282,8 @@ typedef struct pve_cluster_replication_post_params {
 /**
  * Create a new replication job
  *
- * POST /cluster/replication (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /cluster/replication (protected, API tokens allowed). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_replication_post(pmx_client *c,
                                          const pve_cluster_replication_post_params *p,
@@ -8713,8 +8291,13 @@ PMX_API int pve_cluster_replication_post(pmx_client *c,
 
 /* ---- DELETE /cluster/replication/{id} ---- */
 
-/** Parameters of pve_cluster_replication_id_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_replication_id_delete() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_replication_id_delete_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Will remove the jobconfig entry, but will not cleanup. */
     pmx_opt_bool force;
     /** Keep replicated data at target (do not remove). */
@@ -8724,15 +8307,8 @@ typedef struct pve_cluster_replication_id_delete_params {
 /**
  * Mark replication job for removal.
  *
- * DELETE /cluster/replication/{id} (protected, API tokens allowed).
- * @param c         the client.
- * @param id        path parameter {id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * DELETE /cluster/replication/{id} (protected, API tokens allowed). Path parameters: id.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_replication_id_delete(pmx_client *c, const char *id,
@@ -8741,14 +8317,18 @@ PMX_API int pve_cluster_replication_id_delete(pmx_client *c, const char *id,
 
 /* ---- GET /cluster/replication/{id} ---- */
 
-/** Parameters of pve_cluster_replication_id_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_replication_id_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_replication_id_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_replication_id_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_cluster_replication_id_get_result {
     /** Description. */
@@ -8790,17 +8370,9 @@ typedef struct pve_cluster_replication_id_get_result {
 /**
  * Read replication job configuration.
  *
- * GET /cluster/replication/{id} (API tokens allowed).
- * @param c         the client.
- * @param id        path parameter {id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_replication_id_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/replication/{id} (API tokens allowed). Path parameters: id. Result:
+ * pve_cluster_replication_id_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_replication_id_get(pmx_client *c, const char *id,
                                            const pve_cluster_replication_id_get_params *p,
@@ -8814,8 +8386,13 @@ pve_cluster_replication_id_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /cluster/replication/{id} ---- */
 
-/** Parameters of pve_cluster_replication_id_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_replication_id_put() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_replication_id_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Description. */
     const char *comment;
     /**
@@ -8848,15 +8425,8 @@ typedef struct pve_cluster_replication_id_put_params {
 /**
  * Update replication job configuration.
  *
- * PUT /cluster/replication/{id} (protected, API tokens allowed).
- * @param c         the client.
- * @param id        path parameter {id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * PUT /cluster/replication/{id} (protected, API tokens allowed). Path parameters: id.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_replication_id_put(pmx_client *c, const char *id,
@@ -8865,8 +8435,13 @@ PMX_API int pve_cluster_replication_id_put(pmx_client *c, const char *id,
 
 /* ---- GET /cluster/resources ---- */
 
-/** Parameters of pve_cluster_resources_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_resources_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_resources_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Resource type. */
     const char *type;
 } pve_cluster_resources_get_params;
@@ -8987,16 +8562,9 @@ typedef struct pve_cluster_resources_get_result {
 /**
  * Resources index (cluster wide).
  *
- * GET /cluster/resources (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_resources_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/resources (API tokens allowed). Result:
+ * pve_cluster_resources_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_resources_get(pmx_client *c, const pve_cluster_resources_get_params *p,
                                       pmx_done_fn done, void *userdata, pmx_call **out);
@@ -9009,9 +8577,13 @@ pve_cluster_resources_get_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/sdn ---- */
 
-/** Parameters of pve_cluster_sdn_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_sdn_get_params;
 
 /** Part of a result (see the method using it). */
@@ -9031,15 +8603,8 @@ typedef struct pve_cluster_sdn_get_result {
 /**
  * Directory index.
  *
- * GET /cluster/sdn (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_sdn_get_result_of(call).
+ * GET /cluster/sdn (API tokens allowed). Result: pve_cluster_sdn_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_sdn_get(pmx_client *c, const pve_cluster_sdn_get_params *p,
@@ -9053,8 +8618,13 @@ pve_cluster_sdn_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /cluster/sdn ---- */
 
-/** Parameters of pve_cluster_sdn_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_put() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * the token for unlocking the global SDN configuration
      *
@@ -9078,16 +8648,9 @@ typedef struct pve_cluster_sdn_put_result {
 /**
  * Apply sdn controller changes && reload.
  *
- * PUT /cluster/sdn (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_sdn_put_result_of(call).
- * Since: 1.0
+ * PUT /cluster/sdn (protected, API tokens allowed). Result:
+ * pve_cluster_sdn_put_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_put(pmx_client *c, const pve_cluster_sdn_put_params *p,
                                 pmx_done_fn done, void *userdata, pmx_call **out);
@@ -9100,8 +8663,13 @@ pve_cluster_sdn_put_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/sdn/controllers ---- */
 
-/** Parameters of pve_cluster_sdn_controllers_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_controllers_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_controllers_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Display pending config. */
     pmx_opt_bool pending;
     /** Display running config. */
@@ -9109,50 +8677,6 @@ typedef struct pve_cluster_sdn_controllers_get_params {
     /** Only list sdn controllers of specific type */
     const char *type;
 } pve_cluster_sdn_controllers_get_params;
-
-/** Part of a result (see the method using it). */
-typedef struct pve_cluster_sdn_controllers_get_item_pending {
-    /** The local ASN of the controller. BGP & EVPN only. */
-    pmx_opt_i64 asn;
-    /**
-     * Consider different AS paths of equal length for multipath computation. BGP only.
-     *
-     * JSON member "bgp-multipath-as-relax".
-     */
-    pmx_opt_bool bgp_multipath_as_relax;
-    /** Enable eBGP (remote-as external). BGP only. */
-    pmx_opt_bool ebgp;
-    /**
-     * Set maximum amount of hops for eBGP peers. Needs ebgp set to 1. BGP only.
-     *
-     * JSON member "ebgp-multihop".
-     */
-    pmx_opt_i64 ebgp_multihop;
-    /**
-     * Name of the IS-IS domain. IS-IS only.
-     *
-     * JSON member "isis-domain".
-     */
-    char *isis_domain;
-    /**
-     * Comma-separated list of interfaces where IS-IS should be active. IS-IS only.
-     *
-     * JSON member "isis-ifaces".
-     */
-    char *isis_ifaces;
-    /**
-     * Network Entity title for this node in the IS-IS network. IS-IS only.
-     *
-     * JSON member "isis-net".
-     */
-    char *isis_net;
-    /** Name of the loopback/dummy interface that provides the Router-IP. BGP only. */
-    char *loopback;
-    /** Node(s) where this controller is active. */
-    char *node;
-    /** Comma-separated list of the peers IP addresses. */
-    char *peers;
-} pve_cluster_sdn_controllers_get_item_pending;
 
 /** Part of a result (see the method using it). */
 typedef struct pve_cluster_sdn_controllers_get_item {
@@ -9208,6 +8732,50 @@ typedef struct pve_cluster_sdn_controllers_get_item {
     char *type;
 } pve_cluster_sdn_controllers_get_item;
 
+/** Part of a result (see the method using it). */
+typedef struct pve_cluster_sdn_controllers_get_item_pending {
+    /** The local ASN of the controller. BGP & EVPN only. */
+    pmx_opt_i64 asn;
+    /**
+     * Consider different AS paths of equal length for multipath computation. BGP only.
+     *
+     * JSON member "bgp-multipath-as-relax".
+     */
+    pmx_opt_bool bgp_multipath_as_relax;
+    /** Enable eBGP (remote-as external). BGP only. */
+    pmx_opt_bool ebgp;
+    /**
+     * Set maximum amount of hops for eBGP peers. Needs ebgp set to 1. BGP only.
+     *
+     * JSON member "ebgp-multihop".
+     */
+    pmx_opt_i64 ebgp_multihop;
+    /**
+     * Name of the IS-IS domain. IS-IS only.
+     *
+     * JSON member "isis-domain".
+     */
+    char *isis_domain;
+    /**
+     * Comma-separated list of interfaces where IS-IS should be active. IS-IS only.
+     *
+     * JSON member "isis-ifaces".
+     */
+    char *isis_ifaces;
+    /**
+     * Network Entity title for this node in the IS-IS network. IS-IS only.
+     *
+     * JSON member "isis-net".
+     */
+    char *isis_net;
+    /** Name of the loopback/dummy interface that provides the Router-IP. BGP only. */
+    char *loopback;
+    /** Node(s) where this controller is active. */
+    char *node;
+    /** Comma-separated list of the peers IP addresses. */
+    char *peers;
+} pve_cluster_sdn_controllers_get_item_pending;
+
 /**
  * Result type: the array's elements (allocated by the library, borrowed from the call until its
  * last reference is dropped).
@@ -9220,16 +8788,9 @@ typedef struct pve_cluster_sdn_controllers_get_result {
 /**
  * SDN controllers index.
  *
- * GET /cluster/sdn/controllers (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_sdn_controllers_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/sdn/controllers (API tokens allowed). Result:
+ * pve_cluster_sdn_controllers_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_controllers_get(pmx_client *c,
                                             const pve_cluster_sdn_controllers_get_params *p,
@@ -9243,8 +8804,13 @@ pve_cluster_sdn_controllers_get_result_of(const pmx_call *call) {
 
 /* ---- POST /cluster/sdn/controllers ---- */
 
-/** Parameters of pve_cluster_sdn_controllers_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_controllers_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_controllers_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** autonomous system number */
     pmx_opt_i64 asn;
     /**
@@ -9302,15 +8868,8 @@ typedef struct pve_cluster_sdn_controllers_post_params {
 /**
  * Create a new sdn controller object.
  *
- * POST /cluster/sdn/controllers (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /cluster/sdn/controllers (protected, API tokens allowed). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_controllers_post(pmx_client *c,
                                              const pve_cluster_sdn_controllers_post_params *p,
@@ -9318,8 +8877,13 @@ PMX_API int pve_cluster_sdn_controllers_post(pmx_client *c,
 
 /* ---- DELETE /cluster/sdn/controllers/{controller} ---- */
 
-/** Parameters of pve_cluster_sdn_controllers_controller_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_controllers_controller_delete() (path parameters are
+ * arguments); initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_controllers_controller_delete_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * the token for unlocking the global SDN configuration
      *
@@ -9331,16 +8895,9 @@ typedef struct pve_cluster_sdn_controllers_controller_delete_params {
 /**
  * Delete sdn controller object configuration.
  *
- * DELETE /cluster/sdn/controllers/{controller} (protected, API tokens allowed).
- * @param c         the client.
- * @param controller path parameter {controller}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * DELETE /cluster/sdn/controllers/{controller} (protected, API tokens allowed). Path
+ * parameters: controller. Arguments, ownership, return value and callbacks: "Generated
+ * bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_controllers_controller_delete(pmx_client *c, const char *controller,
                                                           const pve_cluster_sdn_controllers_controller_delete_params *p,
@@ -9349,61 +8906,22 @@ PMX_API int pve_cluster_sdn_controllers_controller_delete(pmx_client *c, const c
 
 /* ---- GET /cluster/sdn/controllers/{controller} ---- */
 
-/** Parameters of pve_cluster_sdn_controllers_controller_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_controllers_controller_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_controllers_controller_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Display pending config. */
     pmx_opt_bool pending;
     /** Display running config. */
     pmx_opt_bool running;
 } pve_cluster_sdn_controllers_controller_get_params;
 
-/** Part of a result (see the method using it). */
-typedef struct pve_cluster_sdn_controllers_controller_get_result_pending {
-    /** The local ASN of the controller. BGP & EVPN only. */
-    pmx_opt_i64 asn;
-    /**
-     * Consider different AS paths of equal length for multipath computation. BGP only.
-     *
-     * JSON member "bgp-multipath-as-relax".
-     */
-    pmx_opt_bool bgp_multipath_as_relax;
-    /** Enable eBGP (remote-as external). BGP only. */
-    pmx_opt_bool ebgp;
-    /**
-     * Set maximum amount of hops for eBGP peers. Needs ebgp set to 1. BGP only.
-     *
-     * JSON member "ebgp-multihop".
-     */
-    pmx_opt_i64 ebgp_multihop;
-    /**
-     * Name of the IS-IS domain. IS-IS only.
-     *
-     * JSON member "isis-domain".
-     */
-    char *isis_domain;
-    /**
-     * Comma-separated list of interfaces where IS-IS should be active. IS-IS only.
-     *
-     * JSON member "isis-ifaces".
-     */
-    char *isis_ifaces;
-    /**
-     * Network Entity title for this node in the IS-IS network. IS-IS only.
-     *
-     * JSON member "isis-net".
-     */
-    char *isis_net;
-    /** Name of the loopback/dummy interface that provides the Router-IP. BGP only. */
-    char *loopback;
-    /** Node(s) where this controller is active. */
-    char *node;
-    /** Comma-separated list of the peers IP addresses. */
-    char *peers;
-} pve_cluster_sdn_controllers_controller_get_result_pending;
-
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_cluster_sdn_controllers_controller_get_result {
     /** The local ASN of the controller. BGP & EVPN only. */
@@ -9458,20 +8976,56 @@ typedef struct pve_cluster_sdn_controllers_controller_get_result {
     char *type;
 } pve_cluster_sdn_controllers_controller_get_result;
 
+/** Part of a result (see the method using it). */
+typedef struct pve_cluster_sdn_controllers_controller_get_result_pending {
+    /** The local ASN of the controller. BGP & EVPN only. */
+    pmx_opt_i64 asn;
+    /**
+     * Consider different AS paths of equal length for multipath computation. BGP only.
+     *
+     * JSON member "bgp-multipath-as-relax".
+     */
+    pmx_opt_bool bgp_multipath_as_relax;
+    /** Enable eBGP (remote-as external). BGP only. */
+    pmx_opt_bool ebgp;
+    /**
+     * Set maximum amount of hops for eBGP peers. Needs ebgp set to 1. BGP only.
+     *
+     * JSON member "ebgp-multihop".
+     */
+    pmx_opt_i64 ebgp_multihop;
+    /**
+     * Name of the IS-IS domain. IS-IS only.
+     *
+     * JSON member "isis-domain".
+     */
+    char *isis_domain;
+    /**
+     * Comma-separated list of interfaces where IS-IS should be active. IS-IS only.
+     *
+     * JSON member "isis-ifaces".
+     */
+    char *isis_ifaces;
+    /**
+     * Network Entity title for this node in the IS-IS network. IS-IS only.
+     *
+     * JSON member "isis-net".
+     */
+    char *isis_net;
+    /** Name of the loopback/dummy interface that provides the Router-IP. BGP only. */
+    char *loopback;
+    /** Node(s) where this controller is active. */
+    char *node;
+    /** Comma-separated list of the peers IP addresses. */
+    char *peers;
+} pve_cluster_sdn_controllers_controller_get_result_pending;
+
 /**
  * Read sdn controller configuration.
  *
- * GET /cluster/sdn/controllers/{controller} (API tokens allowed).
- * @param c         the client.
- * @param controller path parameter {controller}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_sdn_controllers_controller_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/sdn/controllers/{controller} (API tokens allowed). Path parameters: controller.
+ * Result: pve_cluster_sdn_controllers_controller_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_controllers_controller_get(pmx_client *c, const char *controller,
                                                        const pve_cluster_sdn_controllers_controller_get_params *p,
@@ -9486,8 +9040,13 @@ pve_cluster_sdn_controllers_controller_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /cluster/sdn/controllers/{controller} ---- */
 
-/** Parameters of pve_cluster_sdn_controllers_controller_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_controllers_controller_put() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_controllers_controller_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** autonomous system number */
     pmx_opt_i64 asn;
     /**
@@ -9552,16 +9111,9 @@ typedef struct pve_cluster_sdn_controllers_controller_put_params {
 /**
  * Update sdn controller object configuration.
  *
- * PUT /cluster/sdn/controllers/{controller} (protected, API tokens allowed).
- * @param c         the client.
- * @param controller path parameter {controller}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /cluster/sdn/controllers/{controller} (protected, API tokens allowed). Path parameters:
+ * controller. Arguments, ownership, return value and callbacks: "Generated bindings" in
+ * <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_controllers_controller_put(pmx_client *c, const char *controller,
                                                        const pve_cluster_sdn_controllers_controller_put_params *p,
@@ -9570,8 +9122,13 @@ PMX_API int pve_cluster_sdn_controllers_controller_put(pmx_client *c, const char
 
 /* ---- GET /cluster/sdn/dns ---- */
 
-/** Parameters of pve_cluster_sdn_dns_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_dns_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_dns_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Only list sdn dns of specific type */
     const char *type;
 } pve_cluster_sdn_dns_get_params;
@@ -9594,15 +9151,8 @@ typedef struct pve_cluster_sdn_dns_get_result {
 /**
  * SDN dns index.
  *
- * GET /cluster/sdn/dns (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_sdn_dns_get_result_of(call).
+ * GET /cluster/sdn/dns (API tokens allowed). Result: pve_cluster_sdn_dns_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_sdn_dns_get(pmx_client *c, const pve_cluster_sdn_dns_get_params *p,
@@ -9616,12 +9166,18 @@ pve_cluster_sdn_dns_get_result_of(const pmx_call *call) {
 
 /* ---- POST /cluster/sdn/dns ---- */
 
-/** Parameters of pve_cluster_sdn_dns_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_dns_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_dns_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** The SDN dns object identifier. */
     const char *dns;
     /** Certificate SHA 256 fingerprint. */
     const char *fingerprint;
+    /** Secret: never logged, wiped after sending. */
     const char *key;
     /**
      * the token for unlocking the global SDN configuration
@@ -9640,23 +9196,22 @@ typedef struct pve_cluster_sdn_dns_post_params {
 /**
  * Create a new sdn dns object.
  *
- * POST /cluster/sdn/dns (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /cluster/sdn/dns (protected, API tokens allowed). Carries secrets: request and response
+ * are wiped. Arguments, ownership, return value and callbacks: "Generated bindings" in
+ * <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_dns_post(pmx_client *c, const pve_cluster_sdn_dns_post_params *p,
                                      pmx_done_fn done, void *userdata, pmx_call **out);
 
 /* ---- DELETE /cluster/sdn/dns/{dns} ---- */
 
-/** Parameters of pve_cluster_sdn_dns_dns_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_dns_dns_delete() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_dns_dns_delete_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * the token for unlocking the global SDN configuration
      *
@@ -9668,15 +9223,8 @@ typedef struct pve_cluster_sdn_dns_dns_delete_params {
 /**
  * Delete sdn dns object configuration.
  *
- * DELETE /cluster/sdn/dns/{dns} (protected, API tokens allowed).
- * @param c         the client.
- * @param dns       path parameter {dns}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * DELETE /cluster/sdn/dns/{dns} (protected, API tokens allowed). Path parameters: dns.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_sdn_dns_dns_delete(pmx_client *c, const char *dns,
@@ -9685,9 +9233,13 @@ PMX_API int pve_cluster_sdn_dns_dns_delete(pmx_client *c, const char *dns,
 
 /* ---- GET /cluster/sdn/dns/{dns} ---- */
 
-/** Parameters of pve_cluster_sdn_dns_dns_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_dns_dns_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_dns_dns_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_sdn_dns_dns_get_params;
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
@@ -9698,17 +9250,9 @@ typedef struct pve_cluster_sdn_dns_dns_get_result {
 /**
  * Read sdn dns configuration.
  *
- * GET /cluster/sdn/dns/{dns} (API tokens allowed).
- * @param c         the client.
- * @param dns       path parameter {dns}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_sdn_dns_dns_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/sdn/dns/{dns} (API tokens allowed). Path parameters: dns. Result:
+ * pve_cluster_sdn_dns_dns_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_dns_dns_get(pmx_client *c, const char *dns,
                                         const pve_cluster_sdn_dns_dns_get_params *p,
@@ -9722,8 +9266,13 @@ pve_cluster_sdn_dns_dns_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /cluster/sdn/dns/{dns} ---- */
 
-/** Parameters of pve_cluster_sdn_dns_dns_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_dns_dns_put() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_dns_dns_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * A list of settings you want to delete.
      *
@@ -9737,6 +9286,7 @@ typedef struct pve_cluster_sdn_dns_dns_put_params {
     const char *digest;
     /** Certificate SHA 256 fingerprint. */
     const char *fingerprint;
+    /** Secret: never logged, wiped after sending. */
     const char *key;
     /**
      * the token for unlocking the global SDN configuration
@@ -9752,16 +9302,9 @@ typedef struct pve_cluster_sdn_dns_dns_put_params {
 /**
  * Update sdn dns object configuration.
  *
- * PUT /cluster/sdn/dns/{dns} (protected, API tokens allowed).
- * @param c         the client.
- * @param dns       path parameter {dns}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /cluster/sdn/dns/{dns} (protected, API tokens allowed). Path parameters: dns. Carries
+ * secrets: request and response are wiped. Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_dns_dns_put(pmx_client *c, const char *dns,
                                         const pve_cluster_sdn_dns_dns_put_params *p,
@@ -9769,9 +9312,13 @@ PMX_API int pve_cluster_sdn_dns_dns_put(pmx_client *c, const char *dns,
 
 /* ---- GET /cluster/sdn/fabrics ---- */
 
-/** Parameters of pve_cluster_sdn_fabrics_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_fabrics_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_fabrics_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_sdn_fabrics_get_params;
 
 /** Part of a result (see the method using it). */
@@ -9791,16 +9338,9 @@ typedef struct pve_cluster_sdn_fabrics_get_result {
 /**
  * SDN Fabrics Index
  *
- * GET /cluster/sdn/fabrics (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_sdn_fabrics_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/sdn/fabrics (API tokens allowed). Result:
+ * pve_cluster_sdn_fabrics_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_fabrics_get(pmx_client *c, const pve_cluster_sdn_fabrics_get_params *p,
                                         pmx_done_fn done, void *userdata, pmx_call **out);
@@ -9813,13 +9353,29 @@ pve_cluster_sdn_fabrics_get_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/sdn/fabrics/all ---- */
 
-/** Parameters of pve_cluster_sdn_fabrics_all_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_fabrics_all_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_fabrics_all_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Display pending config. */
     pmx_opt_bool pending;
     /** Display running config. */
     pmx_opt_bool running;
 } pve_cluster_sdn_fabrics_all_get_params;
+
+/**
+ * Result type (allocated by the library, borrowed from the call until its last reference is
+ * dropped). Members are only ever appended.
+ */
+typedef struct pve_cluster_sdn_fabrics_all_get_result {
+    struct pve_cluster_sdn_fabrics_all_get_result_fabrics **fabrics;
+    size_t n_fabrics;
+    struct pve_cluster_sdn_fabrics_all_get_result_nodes **nodes;
+    size_t n_nodes;
+} pve_cluster_sdn_fabrics_all_get_result;
 
 /** Part of a result (see the method using it). */
 typedef struct pve_cluster_sdn_fabrics_all_get_result_fabrics {
@@ -9878,29 +9434,11 @@ typedef struct pve_cluster_sdn_fabrics_all_get_result_nodes {
 } pve_cluster_sdn_fabrics_all_get_result_nodes;
 
 /**
- * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
- */
-typedef struct pve_cluster_sdn_fabrics_all_get_result {
-    struct pve_cluster_sdn_fabrics_all_get_result_fabrics **fabrics;
-    size_t n_fabrics;
-    struct pve_cluster_sdn_fabrics_all_get_result_nodes **nodes;
-    size_t n_nodes;
-} pve_cluster_sdn_fabrics_all_get_result;
-
-/**
  * SDN Fabrics Index
  *
- * GET /cluster/sdn/fabrics/all (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_sdn_fabrics_all_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/sdn/fabrics/all (API tokens allowed). Result:
+ * pve_cluster_sdn_fabrics_all_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_fabrics_all_get(pmx_client *c,
                                             const pve_cluster_sdn_fabrics_all_get_params *p,
@@ -9914,8 +9452,13 @@ pve_cluster_sdn_fabrics_all_get_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/sdn/fabrics/fabric ---- */
 
-/** Parameters of pve_cluster_sdn_fabrics_fabric_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_fabrics_fabric_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_fabrics_fabric_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Display pending config. */
     pmx_opt_bool pending;
     /** Display running config. */
@@ -9963,16 +9506,9 @@ typedef struct pve_cluster_sdn_fabrics_fabric_get_result {
 /**
  * SDN Fabrics Index
  *
- * GET /cluster/sdn/fabrics/fabric (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_sdn_fabrics_fabric_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/sdn/fabrics/fabric (API tokens allowed). Result:
+ * pve_cluster_sdn_fabrics_fabric_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_fabrics_fabric_get(pmx_client *c,
                                                const pve_cluster_sdn_fabrics_fabric_get_params *p,
@@ -9986,8 +9522,13 @@ pve_cluster_sdn_fabrics_fabric_get_result_of(const pmx_call *call) {
 
 /* ---- POST /cluster/sdn/fabrics/fabric ---- */
 
-/** Parameters of pve_cluster_sdn_fabrics_fabric_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_fabrics_fabric_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_fabrics_fabric_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** OSPF area. Either a IPv4 address or a 32-bit number. Gets validated in rust. */
     const char *area;
     /** The csnp_interval property for Openfabric */
@@ -10018,15 +9559,8 @@ typedef struct pve_cluster_sdn_fabrics_fabric_post_params {
 /**
  * Add a fabric
  *
- * POST /cluster/sdn/fabrics/fabric (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /cluster/sdn/fabrics/fabric (protected, API tokens allowed). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_fabrics_fabric_post(pmx_client *c,
                                                 const pve_cluster_sdn_fabrics_fabric_post_params *p,
@@ -10035,23 +9569,20 @@ PMX_API int pve_cluster_sdn_fabrics_fabric_post(pmx_client *c,
 
 /* ---- DELETE /cluster/sdn/fabrics/fabric/{id} ---- */
 
-/** Parameters of pve_cluster_sdn_fabrics_fabric_id_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_fabrics_fabric_id_delete() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_fabrics_fabric_id_delete_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_sdn_fabrics_fabric_id_delete_params;
 
 /**
  * Add a fabric
  *
- * DELETE /cluster/sdn/fabrics/fabric/{id} (protected, API tokens allowed).
- * @param c         the client.
- * @param id        path parameter {id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * DELETE /cluster/sdn/fabrics/fabric/{id} (protected, API tokens allowed). Path parameters: id.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_sdn_fabrics_fabric_id_delete(pmx_client *c, const char *id,
@@ -10061,14 +9592,18 @@ PMX_API int pve_cluster_sdn_fabrics_fabric_id_delete(pmx_client *c, const char *
 
 /* ---- GET /cluster/sdn/fabrics/fabric/{id} ---- */
 
-/** Parameters of pve_cluster_sdn_fabrics_fabric_id_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_fabrics_fabric_id_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_fabrics_fabric_id_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_sdn_fabrics_fabric_id_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_cluster_sdn_fabrics_fabric_id_get_result {
     /** OSPF area. Either a IPv4 address or a 32-bit number. Gets validated in rust. */
@@ -10101,17 +9636,9 @@ typedef struct pve_cluster_sdn_fabrics_fabric_id_get_result {
 /**
  * Update a fabric
  *
- * GET /cluster/sdn/fabrics/fabric/{id} (API tokens allowed).
- * @param c         the client.
- * @param id        path parameter {id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_sdn_fabrics_fabric_id_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/sdn/fabrics/fabric/{id} (API tokens allowed). Path parameters: id. Result:
+ * pve_cluster_sdn_fabrics_fabric_id_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_fabrics_fabric_id_get(pmx_client *c, const char *id,
                                                   const pve_cluster_sdn_fabrics_fabric_id_get_params *p,
@@ -10126,8 +9653,13 @@ pve_cluster_sdn_fabrics_fabric_id_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /cluster/sdn/fabrics/fabric/{id} ---- */
 
-/** Parameters of pve_cluster_sdn_fabrics_fabric_id_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_fabrics_fabric_id_put() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_fabrics_fabric_id_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** OSPF area. Either a IPv4 address or a 32-bit number. Gets validated in rust. */
     const char *area;
     /** The csnp_interval property for Openfabric */
@@ -10159,15 +9691,8 @@ typedef struct pve_cluster_sdn_fabrics_fabric_id_put_params {
 /**
  * Update a fabric
  *
- * PUT /cluster/sdn/fabrics/fabric/{id} (protected, API tokens allowed).
- * @param c         the client.
- * @param id        path parameter {id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * PUT /cluster/sdn/fabrics/fabric/{id} (protected, API tokens allowed). Path parameters: id.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_sdn_fabrics_fabric_id_put(pmx_client *c, const char *id,
@@ -10177,8 +9702,13 @@ PMX_API int pve_cluster_sdn_fabrics_fabric_id_put(pmx_client *c, const char *id,
 
 /* ---- GET /cluster/sdn/fabrics/node ---- */
 
-/** Parameters of pve_cluster_sdn_fabrics_node_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_fabrics_node_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_fabrics_node_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Display pending config. */
     pmx_opt_bool pending;
     /** Display running config. */
@@ -10224,16 +9754,9 @@ typedef struct pve_cluster_sdn_fabrics_node_get_result {
 /**
  * SDN Fabrics Index
  *
- * GET /cluster/sdn/fabrics/node (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_sdn_fabrics_node_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/sdn/fabrics/node (API tokens allowed). Result:
+ * pve_cluster_sdn_fabrics_node_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_fabrics_node_get(pmx_client *c,
                                              const pve_cluster_sdn_fabrics_node_get_params *p,
@@ -10247,8 +9770,13 @@ pve_cluster_sdn_fabrics_node_get_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/sdn/fabrics/node/{fabric_id} ---- */
 
-/** Parameters of pve_cluster_sdn_fabrics_node_fabric_id_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_fabrics_node_fabric_id_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_fabrics_node_fabric_id_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Display pending config. */
     pmx_opt_bool pending;
     /** Display running config. */
@@ -10294,17 +9822,9 @@ typedef struct pve_cluster_sdn_fabrics_node_fabric_id_get_result {
 /**
  * SDN Fabrics Index
  *
- * GET /cluster/sdn/fabrics/node/{fabric_id} (API tokens allowed).
- * @param c         the client.
- * @param fabric_id path parameter {fabric_id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_sdn_fabrics_node_fabric_id_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/sdn/fabrics/node/{fabric_id} (API tokens allowed). Path parameters: fabric_id.
+ * Result: pve_cluster_sdn_fabrics_node_fabric_id_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_fabrics_node_fabric_id_get(pmx_client *c, const char *fabric_id,
                                                        const pve_cluster_sdn_fabrics_node_fabric_id_get_params *p,
@@ -10319,8 +9839,13 @@ pve_cluster_sdn_fabrics_node_fabric_id_get_result_of(const pmx_call *call) {
 
 /* ---- POST /cluster/sdn/fabrics/node/{fabric_id} ---- */
 
-/** Parameters of pve_cluster_sdn_fabrics_node_fabric_id_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_fabrics_node_fabric_id_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_fabrics_node_fabric_id_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
      * prevent concurrent modifications.
@@ -10348,16 +9873,9 @@ typedef struct pve_cluster_sdn_fabrics_node_fabric_id_post_params {
 /**
  * Add a node
  *
- * POST /cluster/sdn/fabrics/node/{fabric_id} (protected, API tokens allowed).
- * @param c         the client.
- * @param fabric_id path parameter {fabric_id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /cluster/sdn/fabrics/node/{fabric_id} (protected, API tokens allowed). Path parameters:
+ * fabric_id. Arguments, ownership, return value and callbacks: "Generated bindings" in
+ * <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_fabrics_node_fabric_id_post(pmx_client *c, const char *fabric_id,
                                                         const pve_cluster_sdn_fabrics_node_fabric_id_post_params *p,
@@ -10366,25 +9884,21 @@ PMX_API int pve_cluster_sdn_fabrics_node_fabric_id_post(pmx_client *c, const cha
 
 /* ---- DELETE /cluster/sdn/fabrics/node/{fabric_id}/{node_id} ---- */
 
-/** Parameters of pve_cluster_sdn_fabrics_node_fabric_id_node_id_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_fabrics_node_fabric_id_node_id_delete() (path parameters are
+ * arguments); initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_fabrics_node_fabric_id_node_id_delete_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_sdn_fabrics_node_fabric_id_node_id_delete_params;
 
 /**
  * Add a node
  *
- * DELETE /cluster/sdn/fabrics/node/{fabric_id}/{node_id} (protected, API tokens allowed).
- * @param c         the client.
- * @param fabric_id path parameter {fabric_id}: string, copied; escaped by the library.
- * @param node_id   path parameter {node_id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * DELETE /cluster/sdn/fabrics/node/{fabric_id}/{node_id} (protected, API tokens allowed). Path
+ * parameters: fabric_id, node_id. Arguments, ownership, return value and callbacks: "Generated
+ * bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_fabrics_node_fabric_id_node_id_delete(pmx_client *c,
                                                                   const char *fabric_id,
@@ -10395,14 +9909,18 @@ PMX_API int pve_cluster_sdn_fabrics_node_fabric_id_node_id_delete(pmx_client *c,
 
 /* ---- GET /cluster/sdn/fabrics/node/{fabric_id}/{node_id} ---- */
 
-/** Parameters of pve_cluster_sdn_fabrics_node_fabric_id_node_id_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_fabrics_node_fabric_id_node_id_get() (path parameters are
+ * arguments); initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_fabrics_node_fabric_id_node_id_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_sdn_fabrics_node_fabric_id_node_id_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_cluster_sdn_fabrics_node_fabric_id_node_id_get_result {
     /**
@@ -10433,18 +9951,10 @@ typedef struct pve_cluster_sdn_fabrics_node_fabric_id_node_id_get_result {
 /**
  * Get a node
  *
- * GET /cluster/sdn/fabrics/node/{fabric_id}/{node_id} (API tokens allowed).
- * @param c         the client.
- * @param fabric_id path parameter {fabric_id}: string, copied; escaped by the library.
- * @param node_id   path parameter {node_id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_sdn_fabrics_node_fabric_id_node_id_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/sdn/fabrics/node/{fabric_id}/{node_id} (API tokens allowed). Path parameters:
+ * fabric_id, node_id. Result:
+ * pve_cluster_sdn_fabrics_node_fabric_id_node_id_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_fabrics_node_fabric_id_node_id_get(pmx_client *c,
                                                                const char *fabric_id,
@@ -10461,8 +9971,13 @@ pve_cluster_sdn_fabrics_node_fabric_id_node_id_get_result_of(const pmx_call *cal
 
 /* ---- PUT /cluster/sdn/fabrics/node/{fabric_id}/{node_id} ---- */
 
-/** Parameters of pve_cluster_sdn_fabrics_node_fabric_id_node_id_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_fabrics_node_fabric_id_node_id_put() (path parameters are
+ * arguments); initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_fabrics_node_fabric_id_node_id_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Sent as repeated 'delete' keys. */
     const char *const *delete_;
     size_t n_delete_;
@@ -10491,17 +10006,9 @@ typedef struct pve_cluster_sdn_fabrics_node_fabric_id_node_id_put_params {
 /**
  * Update a node
  *
- * PUT /cluster/sdn/fabrics/node/{fabric_id}/{node_id} (protected, API tokens allowed).
- * @param c         the client.
- * @param fabric_id path parameter {fabric_id}: string, copied; escaped by the library.
- * @param node_id   path parameter {node_id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /cluster/sdn/fabrics/node/{fabric_id}/{node_id} (protected, API tokens allowed). Path
+ * parameters: fabric_id, node_id. Arguments, ownership, return value and callbacks: "Generated
+ * bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_fabrics_node_fabric_id_node_id_put(pmx_client *c,
                                                                const char *fabric_id,
@@ -10512,8 +10019,13 @@ PMX_API int pve_cluster_sdn_fabrics_node_fabric_id_node_id_put(pmx_client *c,
 
 /* ---- GET /cluster/sdn/ipams ---- */
 
-/** Parameters of pve_cluster_sdn_ipams_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_ipams_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_ipams_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Only list sdn ipams of specific type */
     const char *type;
 } pve_cluster_sdn_ipams_get_params;
@@ -10536,16 +10048,9 @@ typedef struct pve_cluster_sdn_ipams_get_result {
 /**
  * SDN ipams index.
  *
- * GET /cluster/sdn/ipams (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_sdn_ipams_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/sdn/ipams (API tokens allowed). Result:
+ * pve_cluster_sdn_ipams_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_ipams_get(pmx_client *c, const pve_cluster_sdn_ipams_get_params *p,
                                       pmx_done_fn done, void *userdata, pmx_call **out);
@@ -10558,8 +10063,13 @@ pve_cluster_sdn_ipams_get_result_of(const pmx_call *call) {
 
 /* ---- POST /cluster/sdn/ipams ---- */
 
-/** Parameters of pve_cluster_sdn_ipams_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_ipams_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_ipams_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Certificate SHA 256 fingerprint. */
     const char *fingerprint;
     /** The SDN ipam object identifier. */
@@ -10571,6 +10081,7 @@ typedef struct pve_cluster_sdn_ipams_post_params {
      */
     const char *lock_token;
     pmx_opt_i64 section;
+    /** Secret: never logged, wiped after sending. */
     const char *token;
     /** Plugin type. */
     const char *type;
@@ -10580,23 +10091,22 @@ typedef struct pve_cluster_sdn_ipams_post_params {
 /**
  * Create a new sdn ipam object.
  *
- * POST /cluster/sdn/ipams (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /cluster/sdn/ipams (protected, API tokens allowed). Carries secrets: request and
+ * response are wiped. Arguments, ownership, return value and callbacks: "Generated bindings" in
+ * <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_ipams_post(pmx_client *c, const pve_cluster_sdn_ipams_post_params *p,
                                        pmx_done_fn done, void *userdata, pmx_call **out);
 
 /* ---- DELETE /cluster/sdn/ipams/{ipam} ---- */
 
-/** Parameters of pve_cluster_sdn_ipams_ipam_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_ipams_ipam_delete() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_ipams_ipam_delete_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * the token for unlocking the global SDN configuration
      *
@@ -10608,15 +10118,8 @@ typedef struct pve_cluster_sdn_ipams_ipam_delete_params {
 /**
  * Delete sdn ipam object configuration.
  *
- * DELETE /cluster/sdn/ipams/{ipam} (protected, API tokens allowed).
- * @param c         the client.
- * @param ipam      path parameter {ipam}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * DELETE /cluster/sdn/ipams/{ipam} (protected, API tokens allowed). Path parameters: ipam.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_sdn_ipams_ipam_delete(pmx_client *c, const char *ipam,
@@ -10625,9 +10128,13 @@ PMX_API int pve_cluster_sdn_ipams_ipam_delete(pmx_client *c, const char *ipam,
 
 /* ---- GET /cluster/sdn/ipams/{ipam} ---- */
 
-/** Parameters of pve_cluster_sdn_ipams_ipam_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_ipams_ipam_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_ipams_ipam_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_sdn_ipams_ipam_get_params;
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
@@ -10638,17 +10145,9 @@ typedef struct pve_cluster_sdn_ipams_ipam_get_result {
 /**
  * Read sdn ipam configuration.
  *
- * GET /cluster/sdn/ipams/{ipam} (API tokens allowed).
- * @param c         the client.
- * @param ipam      path parameter {ipam}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_sdn_ipams_ipam_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/sdn/ipams/{ipam} (API tokens allowed). Path parameters: ipam. Result:
+ * pve_cluster_sdn_ipams_ipam_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_ipams_ipam_get(pmx_client *c, const char *ipam,
                                            const pve_cluster_sdn_ipams_ipam_get_params *p,
@@ -10662,8 +10161,13 @@ pve_cluster_sdn_ipams_ipam_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /cluster/sdn/ipams/{ipam} ---- */
 
-/** Parameters of pve_cluster_sdn_ipams_ipam_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_ipams_ipam_put() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_ipams_ipam_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * A list of settings you want to delete.
      *
@@ -10684,6 +10188,7 @@ typedef struct pve_cluster_sdn_ipams_ipam_put_params {
      */
     const char *lock_token;
     pmx_opt_i64 section;
+    /** Secret: never logged, wiped after sending. */
     const char *token;
     const char *url;
 } pve_cluster_sdn_ipams_ipam_put_params;
@@ -10691,16 +10196,9 @@ typedef struct pve_cluster_sdn_ipams_ipam_put_params {
 /**
  * Update sdn ipam object configuration.
  *
- * PUT /cluster/sdn/ipams/{ipam} (protected, API tokens allowed).
- * @param c         the client.
- * @param ipam      path parameter {ipam}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /cluster/sdn/ipams/{ipam} (protected, API tokens allowed). Path parameters: ipam. Carries
+ * secrets: request and response are wiped. Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_ipams_ipam_put(pmx_client *c, const char *ipam,
                                            const pve_cluster_sdn_ipams_ipam_put_params *p,
@@ -10708,9 +10206,13 @@ PMX_API int pve_cluster_sdn_ipams_ipam_put(pmx_client *c, const char *ipam,
 
 /* ---- GET /cluster/sdn/ipams/{ipam}/status ---- */
 
-/** Parameters of pve_cluster_sdn_ipams_status_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_ipams_status_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_ipams_status_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_sdn_ipams_status_get_params;
 
 /**
@@ -10725,17 +10227,9 @@ typedef struct pve_cluster_sdn_ipams_status_get_result {
 /**
  * List PVE IPAM Entries
  *
- * GET /cluster/sdn/ipams/{ipam}/status (protected, API tokens allowed).
- * @param c         the client.
- * @param ipam      path parameter {ipam}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_sdn_ipams_status_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/sdn/ipams/{ipam}/status (protected, API tokens allowed). Path parameters: ipam.
+ * Result: pve_cluster_sdn_ipams_status_get_result_of(call). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_ipams_status_get(pmx_client *c, const char *ipam,
                                              const pve_cluster_sdn_ipams_status_get_params *p,
@@ -10749,8 +10243,13 @@ pve_cluster_sdn_ipams_status_get_result_of(const pmx_call *call) {
 
 /* ---- DELETE /cluster/sdn/lock ---- */
 
-/** Parameters of pve_cluster_sdn_lock_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_lock_delete() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_lock_delete_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** if true, allow releasing lock without providing the token */
     pmx_opt_bool force;
     /**
@@ -10764,23 +10263,21 @@ typedef struct pve_cluster_sdn_lock_delete_params {
 /**
  * Release global lock for SDN configuration
  *
- * DELETE /cluster/sdn/lock (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * DELETE /cluster/sdn/lock (protected, API tokens allowed). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_lock_delete(pmx_client *c, const pve_cluster_sdn_lock_delete_params *p,
                                         pmx_done_fn done, void *userdata, pmx_call **out);
 
 /* ---- POST /cluster/sdn/lock ---- */
 
-/** Parameters of pve_cluster_sdn_lock_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_lock_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_lock_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * if true, allow acquiring lock even though there are pending changes
      *
@@ -10797,16 +10294,9 @@ typedef struct pve_cluster_sdn_lock_post_result {
 /**
  * Acquire global lock for SDN configuration
  *
- * POST /cluster/sdn/lock (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_sdn_lock_post_result_of(call).
- * Since: 1.0
+ * POST /cluster/sdn/lock (protected, API tokens allowed). Result:
+ * pve_cluster_sdn_lock_post_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_lock_post(pmx_client *c, const pve_cluster_sdn_lock_post_params *p,
                                       pmx_done_fn done, void *userdata, pmx_call **out);
@@ -10819,8 +10309,13 @@ pve_cluster_sdn_lock_post_result_of(const pmx_call *call) {
 
 /* ---- POST /cluster/sdn/rollback ---- */
 
-/** Parameters of pve_cluster_sdn_rollback_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_rollback_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_rollback_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * the token for unlocking the global SDN configuration
      *
@@ -10839,15 +10334,8 @@ typedef struct pve_cluster_sdn_rollback_post_params {
 /**
  * Rollback pending changes to SDN configuration
  *
- * POST /cluster/sdn/rollback (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /cluster/sdn/rollback (protected, API tokens allowed). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_rollback_post(pmx_client *c,
                                           const pve_cluster_sdn_rollback_post_params *p,
@@ -10855,31 +10343,18 @@ PMX_API int pve_cluster_sdn_rollback_post(pmx_client *c,
 
 /* ---- GET /cluster/sdn/vnets ---- */
 
-/** Parameters of pve_cluster_sdn_vnets_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_vnets_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_vnets_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Display pending config. */
     pmx_opt_bool pending;
     /** Display running config. */
     pmx_opt_bool running;
 } pve_cluster_sdn_vnets_get_params;
-
-/** Part of a result (see the method using it). */
-typedef struct pve_cluster_sdn_vnets_get_item_pending {
-    /** Alias name of the VNet. */
-    char *alias;
-    /**
-     * If true, sets the isolated property for all interfaces on the bridge of this VNet.
-     *
-     * JSON member "isolate-ports".
-     */
-    pmx_opt_bool isolate_ports;
-    /** VLAN Tag (for VLAN or QinQ zones) or VXLAN VNI (for VXLAN or EVPN zones). */
-    pmx_opt_i64 tag;
-    /** Allow VLANs to pass through this VNet. */
-    pmx_opt_bool vlanaware;
-    /** Name of the zone this VNet belongs to. */
-    char *zone;
-} pve_cluster_sdn_vnets_get_item_pending;
 
 /** Part of a result (see the method using it). */
 typedef struct pve_cluster_sdn_vnets_get_item {
@@ -10909,6 +10384,24 @@ typedef struct pve_cluster_sdn_vnets_get_item {
     char *zone;
 } pve_cluster_sdn_vnets_get_item;
 
+/** Part of a result (see the method using it). */
+typedef struct pve_cluster_sdn_vnets_get_item_pending {
+    /** Alias name of the VNet. */
+    char *alias;
+    /**
+     * If true, sets the isolated property for all interfaces on the bridge of this VNet.
+     *
+     * JSON member "isolate-ports".
+     */
+    pmx_opt_bool isolate_ports;
+    /** VLAN Tag (for VLAN or QinQ zones) or VXLAN VNI (for VXLAN or EVPN zones). */
+    pmx_opt_i64 tag;
+    /** Allow VLANs to pass through this VNet. */
+    pmx_opt_bool vlanaware;
+    /** Name of the zone this VNet belongs to. */
+    char *zone;
+} pve_cluster_sdn_vnets_get_item_pending;
+
 /**
  * Result type: the array's elements (allocated by the library, borrowed from the call until its
  * last reference is dropped).
@@ -10921,16 +10414,9 @@ typedef struct pve_cluster_sdn_vnets_get_result {
 /**
  * SDN vnets index.
  *
- * GET /cluster/sdn/vnets (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_sdn_vnets_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/sdn/vnets (API tokens allowed). Result:
+ * pve_cluster_sdn_vnets_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_vnets_get(pmx_client *c, const pve_cluster_sdn_vnets_get_params *p,
                                       pmx_done_fn done, void *userdata, pmx_call **out);
@@ -10943,8 +10429,13 @@ pve_cluster_sdn_vnets_get_result_of(const pmx_call *call) {
 
 /* ---- POST /cluster/sdn/vnets ---- */
 
-/** Parameters of pve_cluster_sdn_vnets_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_vnets_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_vnets_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Alias name of the VNet. */
     const char *alias;
     /**
@@ -10974,23 +10465,21 @@ typedef struct pve_cluster_sdn_vnets_post_params {
 /**
  * Create a new sdn vnet object.
  *
- * POST /cluster/sdn/vnets (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /cluster/sdn/vnets (protected, API tokens allowed). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_vnets_post(pmx_client *c, const pve_cluster_sdn_vnets_post_params *p,
                                        pmx_done_fn done, void *userdata, pmx_call **out);
 
 /* ---- DELETE /cluster/sdn/vnets/{vnet} ---- */
 
-/** Parameters of pve_cluster_sdn_vnets_vnet_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_vnets_vnet_delete() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_vnets_vnet_delete_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * the token for unlocking the global SDN configuration
      *
@@ -11002,15 +10491,8 @@ typedef struct pve_cluster_sdn_vnets_vnet_delete_params {
 /**
  * Delete sdn vnet object configuration.
  *
- * DELETE /cluster/sdn/vnets/{vnet} (protected, API tokens allowed).
- * @param c         the client.
- * @param vnet      path parameter {vnet}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * DELETE /cluster/sdn/vnets/{vnet} (protected, API tokens allowed). Path parameters: vnet.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_sdn_vnets_vnet_delete(pmx_client *c, const char *vnet,
@@ -11019,35 +10501,22 @@ PMX_API int pve_cluster_sdn_vnets_vnet_delete(pmx_client *c, const char *vnet,
 
 /* ---- GET /cluster/sdn/vnets/{vnet} ---- */
 
-/** Parameters of pve_cluster_sdn_vnets_vnet_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_vnets_vnet_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_vnets_vnet_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Display pending config. */
     pmx_opt_bool pending;
     /** Display running config. */
     pmx_opt_bool running;
 } pve_cluster_sdn_vnets_vnet_get_params;
 
-/** Part of a result (see the method using it). */
-typedef struct pve_cluster_sdn_vnets_vnet_get_result_pending {
-    /** Alias name of the VNet. */
-    char *alias;
-    /**
-     * If true, sets the isolated property for all interfaces on the bridge of this VNet.
-     *
-     * JSON member "isolate-ports".
-     */
-    pmx_opt_bool isolate_ports;
-    /** VLAN Tag (for VLAN or QinQ zones) or VXLAN VNI (for VXLAN or EVPN zones). */
-    pmx_opt_i64 tag;
-    /** Allow VLANs to pass through this VNet. */
-    pmx_opt_bool vlanaware;
-    /** Name of the zone this VNet belongs to. */
-    char *zone;
-} pve_cluster_sdn_vnets_vnet_get_result_pending;
-
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_cluster_sdn_vnets_vnet_get_result {
     /** Alias name of the VNet. */
@@ -11076,20 +10545,30 @@ typedef struct pve_cluster_sdn_vnets_vnet_get_result {
     char *zone;
 } pve_cluster_sdn_vnets_vnet_get_result;
 
+/** Part of a result (see the method using it). */
+typedef struct pve_cluster_sdn_vnets_vnet_get_result_pending {
+    /** Alias name of the VNet. */
+    char *alias;
+    /**
+     * If true, sets the isolated property for all interfaces on the bridge of this VNet.
+     *
+     * JSON member "isolate-ports".
+     */
+    pmx_opt_bool isolate_ports;
+    /** VLAN Tag (for VLAN or QinQ zones) or VXLAN VNI (for VXLAN or EVPN zones). */
+    pmx_opt_i64 tag;
+    /** Allow VLANs to pass through this VNet. */
+    pmx_opt_bool vlanaware;
+    /** Name of the zone this VNet belongs to. */
+    char *zone;
+} pve_cluster_sdn_vnets_vnet_get_result_pending;
+
 /**
  * Read sdn vnet configuration.
  *
- * GET /cluster/sdn/vnets/{vnet} (API tokens allowed).
- * @param c         the client.
- * @param vnet      path parameter {vnet}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_sdn_vnets_vnet_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/sdn/vnets/{vnet} (API tokens allowed). Path parameters: vnet. Result:
+ * pve_cluster_sdn_vnets_vnet_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_vnets_vnet_get(pmx_client *c, const char *vnet,
                                            const pve_cluster_sdn_vnets_vnet_get_params *p,
@@ -11103,8 +10582,13 @@ pve_cluster_sdn_vnets_vnet_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /cluster/sdn/vnets/{vnet} ---- */
 
-/** Parameters of pve_cluster_sdn_vnets_vnet_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_vnets_vnet_put() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_vnets_vnet_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Alias name of the VNet. */
     const char *alias;
     /**
@@ -11141,15 +10625,8 @@ typedef struct pve_cluster_sdn_vnets_vnet_put_params {
 /**
  * Update sdn vnet object configuration.
  *
- * PUT /cluster/sdn/vnets/{vnet} (protected, API tokens allowed).
- * @param c         the client.
- * @param vnet      path parameter {vnet}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * PUT /cluster/sdn/vnets/{vnet} (protected, API tokens allowed). Path parameters: vnet.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_sdn_vnets_vnet_put(pmx_client *c, const char *vnet,
@@ -11158,9 +10635,13 @@ PMX_API int pve_cluster_sdn_vnets_vnet_put(pmx_client *c, const char *vnet,
 
 /* ---- GET /cluster/sdn/vnets/{vnet}/firewall ---- */
 
-/** Parameters of pve_cluster_sdn_vnets_firewall_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_vnets_firewall_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_vnets_firewall_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_sdn_vnets_firewall_get_params;
 
 /**
@@ -11175,17 +10656,9 @@ typedef struct pve_cluster_sdn_vnets_firewall_get_result {
 /**
  * Directory index.
  *
- * GET /cluster/sdn/vnets/{vnet}/firewall (API tokens allowed).
- * @param c         the client.
- * @param vnet      path parameter {vnet}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_sdn_vnets_firewall_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/sdn/vnets/{vnet}/firewall (API tokens allowed). Path parameters: vnet. Result:
+ * pve_cluster_sdn_vnets_firewall_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_vnets_firewall_get(pmx_client *c, const char *vnet,
                                                const pve_cluster_sdn_vnets_firewall_get_params *p,
@@ -11199,14 +10672,18 @@ pve_cluster_sdn_vnets_firewall_get_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/sdn/vnets/{vnet}/firewall/options ---- */
 
-/** Parameters of pve_cluster_sdn_vnets_firewall_options_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_vnets_firewall_options_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_vnets_firewall_options_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_sdn_vnets_firewall_options_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_cluster_sdn_vnets_firewall_options_get_result {
     /** Enable/disable firewall rules. */
@@ -11220,17 +10697,9 @@ typedef struct pve_cluster_sdn_vnets_firewall_options_get_result {
 /**
  * Get vnet firewall options.
  *
- * GET /cluster/sdn/vnets/{vnet}/firewall/options (API tokens allowed).
- * @param c         the client.
- * @param vnet      path parameter {vnet}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_sdn_vnets_firewall_options_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/sdn/vnets/{vnet}/firewall/options (API tokens allowed). Path parameters: vnet.
+ * Result: pve_cluster_sdn_vnets_firewall_options_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_vnets_firewall_options_get(pmx_client *c, const char *vnet,
                                                        const pve_cluster_sdn_vnets_firewall_options_get_params *p,
@@ -11245,8 +10714,13 @@ pve_cluster_sdn_vnets_firewall_options_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /cluster/sdn/vnets/{vnet}/firewall/options ---- */
 
-/** Parameters of pve_cluster_sdn_vnets_firewall_options_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_vnets_firewall_options_put() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_vnets_firewall_options_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * A list of settings you want to delete.
      *
@@ -11269,16 +10743,9 @@ typedef struct pve_cluster_sdn_vnets_firewall_options_put_params {
 /**
  * Set Firewall options.
  *
- * PUT /cluster/sdn/vnets/{vnet}/firewall/options (protected, API tokens allowed).
- * @param c         the client.
- * @param vnet      path parameter {vnet}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /cluster/sdn/vnets/{vnet}/firewall/options (protected, API tokens allowed). Path
+ * parameters: vnet. Arguments, ownership, return value and callbacks: "Generated bindings" in
+ * <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_vnets_firewall_options_put(pmx_client *c, const char *vnet,
                                                        const pve_cluster_sdn_vnets_firewall_options_put_params *p,
@@ -11287,9 +10754,13 @@ PMX_API int pve_cluster_sdn_vnets_firewall_options_put(pmx_client *c, const char
 
 /* ---- GET /cluster/sdn/vnets/{vnet}/firewall/rules ---- */
 
-/** Parameters of pve_cluster_sdn_vnets_firewall_rules_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_vnets_firewall_rules_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_vnets_firewall_rules_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_sdn_vnets_firewall_rules_get_params;
 
 /** Part of a result (see the method using it). */
@@ -11348,17 +10819,9 @@ typedef struct pve_cluster_sdn_vnets_firewall_rules_get_result {
 /**
  * List rules.
  *
- * GET /cluster/sdn/vnets/{vnet}/firewall/rules (API tokens allowed).
- * @param c         the client.
- * @param vnet      path parameter {vnet}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_sdn_vnets_firewall_rules_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/sdn/vnets/{vnet}/firewall/rules (API tokens allowed). Path parameters: vnet.
+ * Result: pve_cluster_sdn_vnets_firewall_rules_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_vnets_firewall_rules_get(pmx_client *c, const char *vnet,
                                                      const pve_cluster_sdn_vnets_firewall_rules_get_params *p,
@@ -11373,8 +10836,13 @@ pve_cluster_sdn_vnets_firewall_rules_get_result_of(const pmx_call *call) {
 
 /* ---- POST /cluster/sdn/vnets/{vnet}/firewall/rules ---- */
 
-/** Parameters of pve_cluster_sdn_vnets_firewall_rules_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_vnets_firewall_rules_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_vnets_firewall_rules_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name. */
     const char *action;
     /** Descriptive comment. */
@@ -11441,16 +10909,9 @@ typedef struct pve_cluster_sdn_vnets_firewall_rules_post_params {
 /**
  * Create new rule.
  *
- * POST /cluster/sdn/vnets/{vnet}/firewall/rules (protected, API tokens allowed).
- * @param c         the client.
- * @param vnet      path parameter {vnet}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /cluster/sdn/vnets/{vnet}/firewall/rules (protected, API tokens allowed). Path
+ * parameters: vnet. Arguments, ownership, return value and callbacks: "Generated bindings" in
+ * <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_vnets_firewall_rules_post(pmx_client *c, const char *vnet,
                                                       const pve_cluster_sdn_vnets_firewall_rules_post_params *p,
@@ -11459,8 +10920,13 @@ PMX_API int pve_cluster_sdn_vnets_firewall_rules_post(pmx_client *c, const char 
 
 /* ---- DELETE /cluster/sdn/vnets/{vnet}/firewall/rules/{pos} ---- */
 
-/** Parameters of pve_cluster_sdn_vnets_firewall_rules_pos_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_vnets_firewall_rules_pos_delete() (path parameters are
+ * arguments); initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_vnets_firewall_rules_pos_delete_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
      * prevent concurrent modifications.
@@ -11471,17 +10937,9 @@ typedef struct pve_cluster_sdn_vnets_firewall_rules_pos_delete_params {
 /**
  * Delete rule.
  *
- * DELETE /cluster/sdn/vnets/{vnet}/firewall/rules/{pos} (protected, API tokens allowed).
- * @param c         the client.
- * @param vnet      path parameter {vnet}: string, copied; escaped by the library.
- * @param pos       path parameter {pos}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * DELETE /cluster/sdn/vnets/{vnet}/firewall/rules/{pos} (protected, API tokens allowed). Path
+ * parameters: vnet, pos. Arguments, ownership, return value and callbacks: "Generated bindings"
+ * in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_vnets_firewall_rules_pos_delete(pmx_client *c, const char *vnet,
                                                             int64_t pos,
@@ -11491,14 +10949,18 @@ PMX_API int pve_cluster_sdn_vnets_firewall_rules_pos_delete(pmx_client *c, const
 
 /* ---- GET /cluster/sdn/vnets/{vnet}/firewall/rules/{pos} ---- */
 
-/** Parameters of pve_cluster_sdn_vnets_firewall_rules_pos_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_vnets_firewall_rules_pos_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_vnets_firewall_rules_pos_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_sdn_vnets_firewall_rules_pos_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_cluster_sdn_vnets_firewall_rules_pos_get_result {
     /** Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name */
@@ -11546,18 +11008,9 @@ typedef struct pve_cluster_sdn_vnets_firewall_rules_pos_get_result {
 /**
  * Get single rule data.
  *
- * GET /cluster/sdn/vnets/{vnet}/firewall/rules/{pos} (API tokens allowed).
- * @param c         the client.
- * @param vnet      path parameter {vnet}: string, copied; escaped by the library.
- * @param pos       path parameter {pos}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_sdn_vnets_firewall_rules_pos_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/sdn/vnets/{vnet}/firewall/rules/{pos} (API tokens allowed). Path parameters:
+ * vnet, pos. Result: pve_cluster_sdn_vnets_firewall_rules_pos_get_result_of(call). Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_vnets_firewall_rules_pos_get(pmx_client *c, const char *vnet,
                                                          int64_t pos,
@@ -11573,8 +11026,13 @@ pve_cluster_sdn_vnets_firewall_rules_pos_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /cluster/sdn/vnets/{vnet}/firewall/rules/{pos} ---- */
 
-/** Parameters of pve_cluster_sdn_vnets_firewall_rules_pos_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_vnets_firewall_rules_pos_put() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_vnets_firewall_rules_pos_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name. */
     const char *action;
     /** Descriptive comment. */
@@ -11647,17 +11105,9 @@ typedef struct pve_cluster_sdn_vnets_firewall_rules_pos_put_params {
 /**
  * Modify rule data.
  *
- * PUT /cluster/sdn/vnets/{vnet}/firewall/rules/{pos} (protected, API tokens allowed).
- * @param c         the client.
- * @param vnet      path parameter {vnet}: string, copied; escaped by the library.
- * @param pos       path parameter {pos}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /cluster/sdn/vnets/{vnet}/firewall/rules/{pos} (protected, API tokens allowed). Path
+ * parameters: vnet, pos. Arguments, ownership, return value and callbacks: "Generated bindings"
+ * in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_vnets_firewall_rules_pos_put(pmx_client *c, const char *vnet,
                                                          int64_t pos,
@@ -11667,8 +11117,13 @@ PMX_API int pve_cluster_sdn_vnets_firewall_rules_pos_put(pmx_client *c, const ch
 
 /* ---- DELETE /cluster/sdn/vnets/{vnet}/ips ---- */
 
-/** Parameters of pve_cluster_sdn_vnets_ips_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_vnets_ips_delete() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_vnets_ips_delete_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** The IP address to delete */
     const char *ip;
     /** Unicast MAC address. */
@@ -11680,15 +11135,8 @@ typedef struct pve_cluster_sdn_vnets_ips_delete_params {
 /**
  * Delete IP Mappings in a VNet
  *
- * DELETE /cluster/sdn/vnets/{vnet}/ips (protected, API tokens allowed).
- * @param c         the client.
- * @param vnet      path parameter {vnet}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * DELETE /cluster/sdn/vnets/{vnet}/ips (protected, API tokens allowed). Path parameters: vnet.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_sdn_vnets_ips_delete(pmx_client *c, const char *vnet,
@@ -11697,8 +11145,13 @@ PMX_API int pve_cluster_sdn_vnets_ips_delete(pmx_client *c, const char *vnet,
 
 /* ---- POST /cluster/sdn/vnets/{vnet}/ips ---- */
 
-/** Parameters of pve_cluster_sdn_vnets_ips_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_vnets_ips_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_vnets_ips_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** The IP address to associate with the given MAC address */
     const char *ip;
     /** Unicast MAC address. */
@@ -11710,15 +11163,8 @@ typedef struct pve_cluster_sdn_vnets_ips_post_params {
 /**
  * Create IP Mapping in a VNet
  *
- * POST /cluster/sdn/vnets/{vnet}/ips (protected, API tokens allowed).
- * @param c         the client.
- * @param vnet      path parameter {vnet}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * POST /cluster/sdn/vnets/{vnet}/ips (protected, API tokens allowed). Path parameters: vnet.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_sdn_vnets_ips_post(pmx_client *c, const char *vnet,
@@ -11727,8 +11173,13 @@ PMX_API int pve_cluster_sdn_vnets_ips_post(pmx_client *c, const char *vnet,
 
 /* ---- PUT /cluster/sdn/vnets/{vnet}/ips ---- */
 
-/** Parameters of pve_cluster_sdn_vnets_ips_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_vnets_ips_put() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_vnets_ips_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** The IP address to associate with the given MAC address */
     const char *ip;
     /** Unicast MAC address. */
@@ -11742,15 +11193,8 @@ typedef struct pve_cluster_sdn_vnets_ips_put_params {
 /**
  * Update IP Mapping in a VNet
  *
- * PUT /cluster/sdn/vnets/{vnet}/ips (protected, API tokens allowed).
- * @param c         the client.
- * @param vnet      path parameter {vnet}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * PUT /cluster/sdn/vnets/{vnet}/ips (protected, API tokens allowed). Path parameters: vnet.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_sdn_vnets_ips_put(pmx_client *c, const char *vnet,
@@ -11759,8 +11203,13 @@ PMX_API int pve_cluster_sdn_vnets_ips_put(pmx_client *c, const char *vnet,
 
 /* ---- GET /cluster/sdn/vnets/{vnet}/subnets ---- */
 
-/** Parameters of pve_cluster_sdn_vnets_subnets_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_vnets_subnets_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_vnets_subnets_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Display pending config. */
     pmx_opt_bool pending;
     /** Display running config. */
@@ -11779,17 +11228,9 @@ typedef struct pve_cluster_sdn_vnets_subnets_get_result {
 /**
  * SDN subnets index.
  *
- * GET /cluster/sdn/vnets/{vnet}/subnets (API tokens allowed).
- * @param c         the client.
- * @param vnet      path parameter {vnet}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_sdn_vnets_subnets_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/sdn/vnets/{vnet}/subnets (API tokens allowed). Path parameters: vnet. Result:
+ * pve_cluster_sdn_vnets_subnets_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_vnets_subnets_get(pmx_client *c, const char *vnet,
                                               const pve_cluster_sdn_vnets_subnets_get_params *p,
@@ -11803,8 +11244,13 @@ pve_cluster_sdn_vnets_subnets_get_result_of(const pmx_call *call) {
 
 /* ---- POST /cluster/sdn/vnets/{vnet}/subnets ---- */
 
-/** Parameters of pve_cluster_sdn_vnets_subnets_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_vnets_subnets_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_vnets_subnets_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * IP address for the DNS server
      *
@@ -11838,16 +11284,9 @@ typedef struct pve_cluster_sdn_vnets_subnets_post_params {
 /**
  * Create a new sdn subnet object.
  *
- * POST /cluster/sdn/vnets/{vnet}/subnets (protected, API tokens allowed).
- * @param c         the client.
- * @param vnet      path parameter {vnet}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /cluster/sdn/vnets/{vnet}/subnets (protected, API tokens allowed). Path parameters:
+ * vnet. Arguments, ownership, return value and callbacks: "Generated bindings" in
+ * <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_vnets_subnets_post(pmx_client *c, const char *vnet,
                                                const pve_cluster_sdn_vnets_subnets_post_params *p,
@@ -11855,8 +11294,13 @@ PMX_API int pve_cluster_sdn_vnets_subnets_post(pmx_client *c, const char *vnet,
 
 /* ---- DELETE /cluster/sdn/vnets/{vnet}/subnets/{subnet} ---- */
 
-/** Parameters of pve_cluster_sdn_vnets_subnets_subnet_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_vnets_subnets_subnet_delete() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_vnets_subnets_subnet_delete_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * the token for unlocking the global SDN configuration
      *
@@ -11868,17 +11312,9 @@ typedef struct pve_cluster_sdn_vnets_subnets_subnet_delete_params {
 /**
  * Delete sdn subnet object configuration.
  *
- * DELETE /cluster/sdn/vnets/{vnet}/subnets/{subnet} (protected, API tokens allowed).
- * @param c         the client.
- * @param vnet      path parameter {vnet}: string, copied; escaped by the library.
- * @param subnet    path parameter {subnet}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * DELETE /cluster/sdn/vnets/{vnet}/subnets/{subnet} (protected, API tokens allowed). Path
+ * parameters: vnet, subnet. Arguments, ownership, return value and callbacks: "Generated
+ * bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_vnets_subnets_subnet_delete(pmx_client *c, const char *vnet,
                                                         const char *subnet,
@@ -11888,8 +11324,13 @@ PMX_API int pve_cluster_sdn_vnets_subnets_subnet_delete(pmx_client *c, const cha
 
 /* ---- GET /cluster/sdn/vnets/{vnet}/subnets/{subnet} ---- */
 
-/** Parameters of pve_cluster_sdn_vnets_subnets_subnet_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_vnets_subnets_subnet_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_vnets_subnets_subnet_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Display pending config. */
     pmx_opt_bool pending;
     /** Display running config. */
@@ -11904,18 +11345,9 @@ typedef struct pve_cluster_sdn_vnets_subnets_subnet_get_result {
 /**
  * Read sdn subnet configuration.
  *
- * GET /cluster/sdn/vnets/{vnet}/subnets/{subnet} (API tokens allowed).
- * @param c         the client.
- * @param vnet      path parameter {vnet}: string, copied; escaped by the library.
- * @param subnet    path parameter {subnet}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_sdn_vnets_subnets_subnet_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/sdn/vnets/{vnet}/subnets/{subnet} (API tokens allowed). Path parameters: vnet,
+ * subnet. Result: pve_cluster_sdn_vnets_subnets_subnet_get_result_of(call). Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_vnets_subnets_subnet_get(pmx_client *c, const char *vnet,
                                                      const char *subnet,
@@ -11931,8 +11363,13 @@ pve_cluster_sdn_vnets_subnets_subnet_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /cluster/sdn/vnets/{vnet}/subnets/{subnet} ---- */
 
-/** Parameters of pve_cluster_sdn_vnets_subnets_subnet_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_vnets_subnets_subnet_put() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_vnets_subnets_subnet_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * A list of settings you want to delete.
      *
@@ -11974,17 +11411,9 @@ typedef struct pve_cluster_sdn_vnets_subnets_subnet_put_params {
 /**
  * Update sdn subnet object configuration.
  *
- * PUT /cluster/sdn/vnets/{vnet}/subnets/{subnet} (protected, API tokens allowed).
- * @param c         the client.
- * @param vnet      path parameter {vnet}: string, copied; escaped by the library.
- * @param subnet    path parameter {subnet}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /cluster/sdn/vnets/{vnet}/subnets/{subnet} (protected, API tokens allowed). Path
+ * parameters: vnet, subnet. Arguments, ownership, return value and callbacks: "Generated
+ * bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_vnets_subnets_subnet_put(pmx_client *c, const char *vnet,
                                                      const char *subnet,
@@ -11994,8 +11423,13 @@ PMX_API int pve_cluster_sdn_vnets_subnets_subnet_put(pmx_client *c, const char *
 
 /* ---- GET /cluster/sdn/zones ---- */
 
-/** Parameters of pve_cluster_sdn_zones_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_zones_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_zones_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Display pending config. */
     pmx_opt_bool pending;
     /** Display running config. */
@@ -12003,94 +11437,6 @@ typedef struct pve_cluster_sdn_zones_get_params {
     /** Only list SDN zones of specific type */
     const char *type;
 } pve_cluster_sdn_zones_get_params;
-
-/** Part of a result (see the method using it). */
-typedef struct pve_cluster_sdn_zones_get_item_pending {
-    /**
-     * Advertise IP prefixes (Type-5 routes) instead of MAC/IP pairs (Type-2 routes). EVPN zone
-     * only.
-     *
-     * JSON member "advertise-subnets".
-     */
-    pmx_opt_bool advertise_subnets;
-    /** the bridge for which VLANs should be managed. VLAN & QinQ zone only. */
-    char *bridge;
-    /**
-     * Disable auto mac learning. VLAN zone only.
-     *
-     * JSON member "bridge-disable-mac-learning".
-     */
-    pmx_opt_bool bridge_disable_mac_learning;
-    /** ID of the controller for this zone. EVPN zone only. */
-    char *controller;
-    /** Name of DHCP server backend for this zone. */
-    char *dhcp;
-    /**
-     * Suppress IPv4 ARP && IPv6 Neighbour Discovery messages. EVPN zone only.
-     *
-     * JSON member "disable-arp-nd-suppression".
-     */
-    pmx_opt_bool disable_arp_nd_suppression;
-    /** ID of the DNS server for this zone. */
-    char *dns;
-    /** Domain name for this zone. */
-    char *dnszone;
-    /** List of PVE Nodes that should act as exit node for this zone. EVPN zone only. */
-    char *exitnodes;
-    /**
-     * Create routes on the exit nodes, so they can connect to EVPN guests. EVPN zone only.
-     *
-     * JSON member "exitnodes-local-routing".
-     */
-    pmx_opt_bool exitnodes_local_routing;
-    /**
-     * Force traffic through this exitnode first. EVPN zone only.
-     *
-     * JSON member "exitnodes-primary".
-     */
-    char *exitnodes_primary;
-    /** ID of the IPAM for this zone. */
-    char *ipam;
-    /** MAC address of the anycast router for this zone. */
-    char *mac;
-    /** MTU of the zone, will be used for the created VNet bridges. */
-    pmx_opt_i64 mtu;
-    /** Nodes where this zone should be created. */
-    char *nodes;
-    /**
-     * Comma-separated list of peers, that are part of the VXLAN zone. Usually the IPs of the
-     * nodes. VXLAN zone only.
-     */
-    char *peers;
-    /** ID of the reverse DNS server for this zone. */
-    char *reversedns;
-    /**
-     * Route-Targets that should be imported into the VRF of this zone via BGP. EVPN zone only.
-     *
-     * JSON member "rt-import".
-     */
-    char *rt_import;
-    /** Service-VLAN Tag (outer VLAN). QinQ zone only */
-    pmx_opt_i64 tag;
-    /**
-     * VLAN protocol for the creation of the QinQ zone. QinQ zone only.
-     *
-     * JSON member "vlan-protocol".
-     */
-    char *vlan_protocol;
-    /**
-     * VNI for the zone VRF. EVPN zone only.
-     *
-     * JSON member "vrf-vxlan".
-     */
-    pmx_opt_i64 vrf_vxlan;
-    /**
-     * UDP port that should be used for the VXLAN tunnel (default 4789). VXLAN zone only.
-     *
-     * JSON member "vxlan-port".
-     */
-    pmx_opt_i64 vxlan_port;
-} pve_cluster_sdn_zones_get_item_pending;
 
 /** Part of a result (see the method using it). */
 typedef struct pve_cluster_sdn_zones_get_item {
@@ -12190,6 +11536,94 @@ typedef struct pve_cluster_sdn_zones_get_item {
     char *zone;
 } pve_cluster_sdn_zones_get_item;
 
+/** Part of a result (see the method using it). */
+typedef struct pve_cluster_sdn_zones_get_item_pending {
+    /**
+     * Advertise IP prefixes (Type-5 routes) instead of MAC/IP pairs (Type-2 routes). EVPN zone
+     * only.
+     *
+     * JSON member "advertise-subnets".
+     */
+    pmx_opt_bool advertise_subnets;
+    /** the bridge for which VLANs should be managed. VLAN & QinQ zone only. */
+    char *bridge;
+    /**
+     * Disable auto mac learning. VLAN zone only.
+     *
+     * JSON member "bridge-disable-mac-learning".
+     */
+    pmx_opt_bool bridge_disable_mac_learning;
+    /** ID of the controller for this zone. EVPN zone only. */
+    char *controller;
+    /** Name of DHCP server backend for this zone. */
+    char *dhcp;
+    /**
+     * Suppress IPv4 ARP && IPv6 Neighbour Discovery messages. EVPN zone only.
+     *
+     * JSON member "disable-arp-nd-suppression".
+     */
+    pmx_opt_bool disable_arp_nd_suppression;
+    /** ID of the DNS server for this zone. */
+    char *dns;
+    /** Domain name for this zone. */
+    char *dnszone;
+    /** List of PVE Nodes that should act as exit node for this zone. EVPN zone only. */
+    char *exitnodes;
+    /**
+     * Create routes on the exit nodes, so they can connect to EVPN guests. EVPN zone only.
+     *
+     * JSON member "exitnodes-local-routing".
+     */
+    pmx_opt_bool exitnodes_local_routing;
+    /**
+     * Force traffic through this exitnode first. EVPN zone only.
+     *
+     * JSON member "exitnodes-primary".
+     */
+    char *exitnodes_primary;
+    /** ID of the IPAM for this zone. */
+    char *ipam;
+    /** MAC address of the anycast router for this zone. */
+    char *mac;
+    /** MTU of the zone, will be used for the created VNet bridges. */
+    pmx_opt_i64 mtu;
+    /** Nodes where this zone should be created. */
+    char *nodes;
+    /**
+     * Comma-separated list of peers, that are part of the VXLAN zone. Usually the IPs of the
+     * nodes. VXLAN zone only.
+     */
+    char *peers;
+    /** ID of the reverse DNS server for this zone. */
+    char *reversedns;
+    /**
+     * Route-Targets that should be imported into the VRF of this zone via BGP. EVPN zone only.
+     *
+     * JSON member "rt-import".
+     */
+    char *rt_import;
+    /** Service-VLAN Tag (outer VLAN). QinQ zone only */
+    pmx_opt_i64 tag;
+    /**
+     * VLAN protocol for the creation of the QinQ zone. QinQ zone only.
+     *
+     * JSON member "vlan-protocol".
+     */
+    char *vlan_protocol;
+    /**
+     * VNI for the zone VRF. EVPN zone only.
+     *
+     * JSON member "vrf-vxlan".
+     */
+    pmx_opt_i64 vrf_vxlan;
+    /**
+     * UDP port that should be used for the VXLAN tunnel (default 4789). VXLAN zone only.
+     *
+     * JSON member "vxlan-port".
+     */
+    pmx_opt_i64 vxlan_port;
+} pve_cluster_sdn_zones_get_item_pending;
+
 /**
  * Result type: the array's elements (allocated by the library, borrowed from the call until its
  * last reference is dropped).
@@ -12202,16 +11636,9 @@ typedef struct pve_cluster_sdn_zones_get_result {
 /**
  * SDN zones index.
  *
- * GET /cluster/sdn/zones (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_sdn_zones_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/sdn/zones (API tokens allowed). Result:
+ * pve_cluster_sdn_zones_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_zones_get(pmx_client *c, const pve_cluster_sdn_zones_get_params *p,
                                       pmx_done_fn done, void *userdata, pmx_call **out);
@@ -12224,8 +11651,13 @@ pve_cluster_sdn_zones_get_result_of(const pmx_call *call) {
 
 /* ---- POST /cluster/sdn/zones ---- */
 
-/** Parameters of pve_cluster_sdn_zones_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_zones_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_zones_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Advertise IP prefixes (Type-5 routes) instead of MAC/IP pairs (Type-2 routes).
      *
@@ -12332,23 +11764,21 @@ typedef struct pve_cluster_sdn_zones_post_params {
 /**
  * Create a new sdn zone object.
  *
- * POST /cluster/sdn/zones (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /cluster/sdn/zones (protected, API tokens allowed). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_zones_post(pmx_client *c, const pve_cluster_sdn_zones_post_params *p,
                                        pmx_done_fn done, void *userdata, pmx_call **out);
 
 /* ---- DELETE /cluster/sdn/zones/{zone} ---- */
 
-/** Parameters of pve_cluster_sdn_zones_zone_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_zones_zone_delete() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_zones_zone_delete_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * the token for unlocking the global SDN configuration
      *
@@ -12360,15 +11790,8 @@ typedef struct pve_cluster_sdn_zones_zone_delete_params {
 /**
  * Delete sdn zone object configuration.
  *
- * DELETE /cluster/sdn/zones/{zone} (protected, API tokens allowed).
- * @param c         the client.
- * @param zone      path parameter {zone}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * DELETE /cluster/sdn/zones/{zone} (protected, API tokens allowed). Path parameters: zone.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_sdn_zones_zone_delete(pmx_client *c, const char *zone,
@@ -12377,105 +11800,22 @@ PMX_API int pve_cluster_sdn_zones_zone_delete(pmx_client *c, const char *zone,
 
 /* ---- GET /cluster/sdn/zones/{zone} ---- */
 
-/** Parameters of pve_cluster_sdn_zones_zone_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_zones_zone_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_zones_zone_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Display pending config. */
     pmx_opt_bool pending;
     /** Display running config. */
     pmx_opt_bool running;
 } pve_cluster_sdn_zones_zone_get_params;
 
-/** Part of a result (see the method using it). */
-typedef struct pve_cluster_sdn_zones_zone_get_result_pending {
-    /**
-     * Advertise IP prefixes (Type-5 routes) instead of MAC/IP pairs (Type-2 routes). EVPN zone
-     * only.
-     *
-     * JSON member "advertise-subnets".
-     */
-    pmx_opt_bool advertise_subnets;
-    /** the bridge for which VLANs should be managed. VLAN & QinQ zone only. */
-    char *bridge;
-    /**
-     * Disable auto mac learning. VLAN zone only.
-     *
-     * JSON member "bridge-disable-mac-learning".
-     */
-    pmx_opt_bool bridge_disable_mac_learning;
-    /** ID of the controller for this zone. EVPN zone only. */
-    char *controller;
-    /** Name of DHCP server backend for this zone. */
-    char *dhcp;
-    /**
-     * Suppress IPv4 ARP && IPv6 Neighbour Discovery messages. EVPN zone only.
-     *
-     * JSON member "disable-arp-nd-suppression".
-     */
-    pmx_opt_bool disable_arp_nd_suppression;
-    /** ID of the DNS server for this zone. */
-    char *dns;
-    /** Domain name for this zone. */
-    char *dnszone;
-    /** List of PVE Nodes that should act as exit node for this zone. EVPN zone only. */
-    char *exitnodes;
-    /**
-     * Create routes on the exit nodes, so they can connect to EVPN guests. EVPN zone only.
-     *
-     * JSON member "exitnodes-local-routing".
-     */
-    pmx_opt_bool exitnodes_local_routing;
-    /**
-     * Force traffic through this exitnode first. EVPN zone only.
-     *
-     * JSON member "exitnodes-primary".
-     */
-    char *exitnodes_primary;
-    /** ID of the IPAM for this zone. */
-    char *ipam;
-    /** MAC address of the anycast router for this zone. */
-    char *mac;
-    /** MTU of the zone, will be used for the created VNet bridges. */
-    pmx_opt_i64 mtu;
-    /** Nodes where this zone should be created. */
-    char *nodes;
-    /**
-     * Comma-separated list of peers, that are part of the VXLAN zone. Usually the IPs of the
-     * nodes. VXLAN zone only.
-     */
-    char *peers;
-    /** ID of the reverse DNS server for this zone. */
-    char *reversedns;
-    /**
-     * Route-Targets that should be imported into the VRF of this zone via BGP. EVPN zone only.
-     *
-     * JSON member "rt-import".
-     */
-    char *rt_import;
-    /** Service-VLAN Tag (outer VLAN). QinQ zone only */
-    pmx_opt_i64 tag;
-    /**
-     * VLAN protocol for the creation of the QinQ zone. QinQ zone only.
-     *
-     * JSON member "vlan-protocol".
-     */
-    char *vlan_protocol;
-    /**
-     * VNI for the zone VRF. EVPN zone only.
-     *
-     * JSON member "vrf-vxlan".
-     */
-    pmx_opt_i64 vrf_vxlan;
-    /**
-     * UDP port that should be used for the VXLAN tunnel (default 4789). VXLAN zone only.
-     *
-     * JSON member "vxlan-port".
-     */
-    pmx_opt_i64 vxlan_port;
-} pve_cluster_sdn_zones_zone_get_result_pending;
-
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_cluster_sdn_zones_zone_get_result {
     /**
@@ -12574,20 +11914,100 @@ typedef struct pve_cluster_sdn_zones_zone_get_result {
     char *zone;
 } pve_cluster_sdn_zones_zone_get_result;
 
+/** Part of a result (see the method using it). */
+typedef struct pve_cluster_sdn_zones_zone_get_result_pending {
+    /**
+     * Advertise IP prefixes (Type-5 routes) instead of MAC/IP pairs (Type-2 routes). EVPN zone
+     * only.
+     *
+     * JSON member "advertise-subnets".
+     */
+    pmx_opt_bool advertise_subnets;
+    /** the bridge for which VLANs should be managed. VLAN & QinQ zone only. */
+    char *bridge;
+    /**
+     * Disable auto mac learning. VLAN zone only.
+     *
+     * JSON member "bridge-disable-mac-learning".
+     */
+    pmx_opt_bool bridge_disable_mac_learning;
+    /** ID of the controller for this zone. EVPN zone only. */
+    char *controller;
+    /** Name of DHCP server backend for this zone. */
+    char *dhcp;
+    /**
+     * Suppress IPv4 ARP && IPv6 Neighbour Discovery messages. EVPN zone only.
+     *
+     * JSON member "disable-arp-nd-suppression".
+     */
+    pmx_opt_bool disable_arp_nd_suppression;
+    /** ID of the DNS server for this zone. */
+    char *dns;
+    /** Domain name for this zone. */
+    char *dnszone;
+    /** List of PVE Nodes that should act as exit node for this zone. EVPN zone only. */
+    char *exitnodes;
+    /**
+     * Create routes on the exit nodes, so they can connect to EVPN guests. EVPN zone only.
+     *
+     * JSON member "exitnodes-local-routing".
+     */
+    pmx_opt_bool exitnodes_local_routing;
+    /**
+     * Force traffic through this exitnode first. EVPN zone only.
+     *
+     * JSON member "exitnodes-primary".
+     */
+    char *exitnodes_primary;
+    /** ID of the IPAM for this zone. */
+    char *ipam;
+    /** MAC address of the anycast router for this zone. */
+    char *mac;
+    /** MTU of the zone, will be used for the created VNet bridges. */
+    pmx_opt_i64 mtu;
+    /** Nodes where this zone should be created. */
+    char *nodes;
+    /**
+     * Comma-separated list of peers, that are part of the VXLAN zone. Usually the IPs of the
+     * nodes. VXLAN zone only.
+     */
+    char *peers;
+    /** ID of the reverse DNS server for this zone. */
+    char *reversedns;
+    /**
+     * Route-Targets that should be imported into the VRF of this zone via BGP. EVPN zone only.
+     *
+     * JSON member "rt-import".
+     */
+    char *rt_import;
+    /** Service-VLAN Tag (outer VLAN). QinQ zone only */
+    pmx_opt_i64 tag;
+    /**
+     * VLAN protocol for the creation of the QinQ zone. QinQ zone only.
+     *
+     * JSON member "vlan-protocol".
+     */
+    char *vlan_protocol;
+    /**
+     * VNI for the zone VRF. EVPN zone only.
+     *
+     * JSON member "vrf-vxlan".
+     */
+    pmx_opt_i64 vrf_vxlan;
+    /**
+     * UDP port that should be used for the VXLAN tunnel (default 4789). VXLAN zone only.
+     *
+     * JSON member "vxlan-port".
+     */
+    pmx_opt_i64 vxlan_port;
+} pve_cluster_sdn_zones_zone_get_result_pending;
+
 /**
  * Read sdn zone configuration.
  *
- * GET /cluster/sdn/zones/{zone} (API tokens allowed).
- * @param c         the client.
- * @param zone      path parameter {zone}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_sdn_zones_zone_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/sdn/zones/{zone} (API tokens allowed). Path parameters: zone. Result:
+ * pve_cluster_sdn_zones_zone_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_sdn_zones_zone_get(pmx_client *c, const char *zone,
                                            const pve_cluster_sdn_zones_zone_get_params *p,
@@ -12601,8 +12021,13 @@ pve_cluster_sdn_zones_zone_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /cluster/sdn/zones/{zone} ---- */
 
-/** Parameters of pve_cluster_sdn_zones_zone_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_sdn_zones_zone_put() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_sdn_zones_zone_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Advertise IP prefixes (Type-5 routes) instead of MAC/IP pairs (Type-2 routes).
      *
@@ -12716,15 +12141,8 @@ typedef struct pve_cluster_sdn_zones_zone_put_params {
 /**
  * Update sdn zone object configuration.
  *
- * PUT /cluster/sdn/zones/{zone} (protected, API tokens allowed).
- * @param c         the client.
- * @param zone      path parameter {zone}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * PUT /cluster/sdn/zones/{zone} (protected, API tokens allowed). Path parameters: zone.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_sdn_zones_zone_put(pmx_client *c, const char *zone,
@@ -12733,9 +12151,13 @@ PMX_API int pve_cluster_sdn_zones_zone_put(pmx_client *c, const char *zone,
 
 /* ---- GET /cluster/status ---- */
 
-/** Parameters of pve_cluster_status_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_status_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_status_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_status_get_params;
 
 /** Part of a result (see the method using it). */
@@ -12780,16 +12202,9 @@ typedef struct pve_cluster_status_get_result {
 /**
  * Get cluster status information.
  *
- * GET /cluster/status (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_status_get_result_of(call).
- * Since: 1.0
+ * GET /cluster/status (protected, API tokens allowed). Result:
+ * pve_cluster_status_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_cluster_status_get(pmx_client *c, const pve_cluster_status_get_params *p,
                                    pmx_done_fn done, void *userdata, pmx_call **out);
@@ -12802,9 +12217,13 @@ pve_cluster_status_get_result_of(const pmx_call *call) {
 
 /* ---- GET /cluster/tasks ---- */
 
-/** Parameters of pve_cluster_tasks_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_cluster_tasks_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_cluster_tasks_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_cluster_tasks_get_params;
 
 /** Part of a result (see the method using it). */
@@ -12824,15 +12243,8 @@ typedef struct pve_cluster_tasks_get_result {
 /**
  * List recent tasks (cluster wide).
  *
- * GET /cluster/tasks (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_cluster_tasks_get_result_of(call).
+ * GET /cluster/tasks (API tokens allowed). Result: pve_cluster_tasks_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_cluster_tasks_get(pmx_client *c, const pve_cluster_tasks_get_params *p,

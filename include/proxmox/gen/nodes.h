@@ -11,9 +11,13 @@ PMX_BEGIN_DECLS
 
 /* ---- GET /nodes ---- */
 
-/** Parameters of pve_nodes_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_get_params;
 
 /** Part of a result (see the method using it). */
@@ -50,16 +54,8 @@ typedef struct pve_nodes_get_result {
 /**
  * Cluster node index.
  *
- * GET /nodes (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_get_result_of(call).
- * Since: 1.0
+ * GET /nodes (API tokens allowed). Result: pve_nodes_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_get(pmx_client *c, const pve_nodes_get_params *p, pmx_done_fn done,
                           void *userdata, pmx_call **out);
@@ -72,9 +68,13 @@ pve_nodes_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node} ---- */
 
-/** Parameters of pve_nodes_node_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_node_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_node_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_node_get_params;
 
 /**
@@ -89,17 +89,9 @@ typedef struct pve_nodes_node_get_result {
 /**
  * Node index.
  *
- * GET /nodes/{node} (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_node_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node} (API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_node_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_node_get(pmx_client *c, const char *node, const pve_nodes_node_get_params *p,
                                pmx_done_fn done, void *userdata, pmx_call **out);
@@ -112,9 +104,13 @@ pve_nodes_node_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/aplinfo ---- */
 
-/** Parameters of pve_nodes_aplinfo_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_aplinfo_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_aplinfo_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_aplinfo_get_params;
 
 /**
@@ -129,17 +125,9 @@ typedef struct pve_nodes_aplinfo_get_result {
 /**
  * Get list of appliances.
  *
- * GET /nodes/{node}/aplinfo (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_aplinfo_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/aplinfo (API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_aplinfo_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_aplinfo_get(pmx_client *c, const char *node,
                                   const pve_nodes_aplinfo_get_params *p, pmx_done_fn done,
@@ -153,8 +141,13 @@ pve_nodes_aplinfo_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/aplinfo ---- */
 
-/** Parameters of pve_nodes_aplinfo_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_aplinfo_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_aplinfo_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** The storage where the template will be stored */
     const char *storage;
     /**
@@ -173,17 +166,9 @@ typedef struct pve_nodes_aplinfo_post_result {
 /**
  * Download appliance templates.
  *
- * POST /nodes/{node}/aplinfo (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_aplinfo_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/aplinfo (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_aplinfo_post_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_aplinfo_post(pmx_client *c, const char *node,
                                    const pve_nodes_aplinfo_post_params *p, pmx_done_fn done,
@@ -197,9 +182,13 @@ pve_nodes_aplinfo_post_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/apt ---- */
 
-/** Parameters of pve_nodes_apt_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_apt_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_apt_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_apt_get_params;
 
 /** Part of a result (see the method using it). */
@@ -219,17 +208,9 @@ typedef struct pve_nodes_apt_get_result {
 /**
  * Directory index for apt (Advanced Package Tool).
  *
- * GET /nodes/{node}/apt (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_apt_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/apt (API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_apt_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_apt_get(pmx_client *c, const char *node, const pve_nodes_apt_get_params *p,
                               pmx_done_fn done, void *userdata, pmx_call **out);
@@ -242,8 +223,13 @@ pve_nodes_apt_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/apt/changelog ---- */
 
-/** Parameters of pve_nodes_apt_changelog_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_apt_changelog_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_apt_changelog_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Package name. */
     const char *name;
     /** Package version. */
@@ -258,17 +244,9 @@ typedef struct pve_nodes_apt_changelog_get_result {
 /**
  * Get package changelogs.
  *
- * GET /nodes/{node}/apt/changelog (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_apt_changelog_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/apt/changelog (API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_apt_changelog_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_apt_changelog_get(pmx_client *c, const char *node,
                                         const pve_nodes_apt_changelog_get_params *p,
@@ -282,10 +260,41 @@ pve_nodes_apt_changelog_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/apt/repositories ---- */
 
-/** Parameters of pve_nodes_apt_repositories_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_apt_repositories_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_apt_repositories_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_apt_repositories_get_params;
+
+/**
+ * Result from parsing the APT repository files in /etc/apt/.
+ *
+ * Result type (allocated by the library, borrowed from the call until its last reference is
+ * dropped). Members are only ever appended.
+ */
+typedef struct pve_nodes_apt_repositories_get_result {
+    /** Common digest of all files. */
+    char *digest;
+    /** List of problematic repository files. */
+    struct pve_nodes_apt_repositories_get_result_errors **errors;
+    size_t n_errors;
+    /** List of parsed repository files. */
+    struct pve_nodes_apt_repositories_get_result_files **files;
+    size_t n_files;
+    /** Additional information/warnings for APT repositories. */
+    struct pve_nodes_apt_repositories_get_result_infos **infos;
+    size_t n_infos;
+    /**
+     * List of standard repositories and their configuration status
+     *
+     * JSON member "standard-repos".
+     */
+    struct pve_nodes_apt_repositories_get_result_standard_repos **standard_repos;
+    size_t n_standard_repos;
+} pve_nodes_apt_repositories_get_result;
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_apt_repositories_get_result_errors {
@@ -296,11 +305,22 @@ typedef struct pve_nodes_apt_repositories_get_result_errors {
 } pve_nodes_apt_repositories_get_result_errors;
 
 /** Part of a result (see the method using it). */
-typedef struct pve_nodes_apt_repositories_get_result_files_repositories_Options {
-    char *Key;
-    char **Values;
-    size_t n_Values;
-} pve_nodes_apt_repositories_get_result_files_repositories_Options;
+typedef struct pve_nodes_apt_repositories_get_result_files {
+    /** Digest of the file as bytes. */
+    int64_t *digest;
+    size_t n_digest;
+    /**
+     * Format of the file.
+     *
+     * JSON member "file-type".
+     */
+    char *file_type;
+    /** Path to the problematic file. */
+    char *path;
+    /** The parsed repositories. */
+    struct pve_nodes_apt_repositories_get_result_files_repositories **repositories;
+    size_t n_repositories;
+} pve_nodes_apt_repositories_get_result_files;
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_apt_repositories_get_result_files_repositories {
@@ -328,22 +348,11 @@ typedef struct pve_nodes_apt_repositories_get_result_files_repositories {
 } pve_nodes_apt_repositories_get_result_files_repositories;
 
 /** Part of a result (see the method using it). */
-typedef struct pve_nodes_apt_repositories_get_result_files {
-    /** Digest of the file as bytes. */
-    int64_t *digest;
-    size_t n_digest;
-    /**
-     * Format of the file.
-     *
-     * JSON member "file-type".
-     */
-    char *file_type;
-    /** Path to the problematic file. */
-    char *path;
-    /** The parsed repositories. */
-    struct pve_nodes_apt_repositories_get_result_files_repositories **repositories;
-    size_t n_repositories;
-} pve_nodes_apt_repositories_get_result_files;
+typedef struct pve_nodes_apt_repositories_get_result_files_repositories_Options {
+    char *Key;
+    char **Values;
+    size_t n_Values;
+} pve_nodes_apt_repositories_get_result_files_repositories_Options;
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_apt_repositories_get_result_infos {
@@ -370,46 +379,11 @@ typedef struct pve_nodes_apt_repositories_get_result_standard_repos {
 } pve_nodes_apt_repositories_get_result_standard_repos;
 
 /**
- * Result from parsing the APT repository files in /etc/apt/.
- *
- * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
- */
-typedef struct pve_nodes_apt_repositories_get_result {
-    /** Common digest of all files. */
-    char *digest;
-    /** List of problematic repository files. */
-    struct pve_nodes_apt_repositories_get_result_errors **errors;
-    size_t n_errors;
-    /** List of parsed repository files. */
-    struct pve_nodes_apt_repositories_get_result_files **files;
-    size_t n_files;
-    /** Additional information/warnings for APT repositories. */
-    struct pve_nodes_apt_repositories_get_result_infos **infos;
-    size_t n_infos;
-    /**
-     * List of standard repositories and their configuration status
-     *
-     * JSON member "standard-repos".
-     */
-    struct pve_nodes_apt_repositories_get_result_standard_repos **standard_repos;
-    size_t n_standard_repos;
-} pve_nodes_apt_repositories_get_result;
-
-/**
  * Get APT repository information.
  *
- * GET /nodes/{node}/apt/repositories (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_apt_repositories_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/apt/repositories (API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_apt_repositories_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_apt_repositories_get(pmx_client *c, const char *node,
                                            const pve_nodes_apt_repositories_get_params *p,
@@ -423,8 +397,13 @@ pve_nodes_apt_repositories_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/apt/repositories ---- */
 
-/** Parameters of pve_nodes_apt_repositories_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_apt_repositories_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_apt_repositories_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Digest to detect modifications. */
     const char *digest;
     /** Whether the repository should be enabled or not. */
@@ -438,15 +417,8 @@ typedef struct pve_nodes_apt_repositories_post_params {
 /**
  * Change the properties of a repository. Currently only allows enabling/disabling.
  *
- * POST /nodes/{node}/apt/repositories (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * POST /nodes/{node}/apt/repositories (protected, API tokens allowed). Path parameters: node.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_apt_repositories_post(pmx_client *c, const char *node,
@@ -455,8 +427,13 @@ PMX_API int pve_nodes_apt_repositories_post(pmx_client *c, const char *node,
 
 /* ---- PUT /nodes/{node}/apt/repositories ---- */
 
-/** Parameters of pve_nodes_apt_repositories_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_apt_repositories_put() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_apt_repositories_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Digest to detect modifications. */
     const char *digest;
     /** Handle that identifies a repository. */
@@ -466,15 +443,8 @@ typedef struct pve_nodes_apt_repositories_put_params {
 /**
  * Add a standard repository to the configuration
  *
- * PUT /nodes/{node}/apt/repositories (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * PUT /nodes/{node}/apt/repositories (protected, API tokens allowed). Path parameters: node.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_apt_repositories_put(pmx_client *c, const char *node,
@@ -483,9 +453,13 @@ PMX_API int pve_nodes_apt_repositories_put(pmx_client *c, const char *node,
 
 /* ---- GET /nodes/{node}/apt/update ---- */
 
-/** Parameters of pve_nodes_apt_update_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_apt_update_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_apt_update_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_apt_update_get_params;
 
 /** Part of a result (see the method using it). */
@@ -524,17 +498,9 @@ typedef struct pve_nodes_apt_update_get_result {
 /**
  * List available updates.
  *
- * GET /nodes/{node}/apt/update (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_apt_update_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/apt/update (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_apt_update_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_apt_update_get(pmx_client *c, const char *node,
                                      const pve_nodes_apt_update_get_params *p, pmx_done_fn done,
@@ -548,8 +514,13 @@ pve_nodes_apt_update_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/apt/update ---- */
 
-/** Parameters of pve_nodes_apt_update_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_apt_update_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_apt_update_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Send notification about new packages. */
     pmx_opt_bool notify;
     /** Only produces output suitable for logging, omitting progress indicators. */
@@ -564,17 +535,9 @@ typedef struct pve_nodes_apt_update_post_result {
 /**
  * This is used to resynchronize the package index files from their sources (apt-get update).
  *
- * POST /nodes/{node}/apt/update (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_apt_update_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/apt/update (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_apt_update_post_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_apt_update_post(pmx_client *c, const char *node,
                                       const pve_nodes_apt_update_post_params *p, pmx_done_fn done,
@@ -588,9 +551,13 @@ pve_nodes_apt_update_post_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/apt/versions ---- */
 
-/** Parameters of pve_nodes_apt_versions_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_apt_versions_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_apt_versions_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_apt_versions_get_params;
 
 /** Part of a result (see the method using it). */
@@ -635,17 +602,9 @@ typedef struct pve_nodes_apt_versions_get_result {
 /**
  * Get package information for important Proxmox packages.
  *
- * GET /nodes/{node}/apt/versions (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_apt_versions_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/apt/versions (API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_apt_versions_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_apt_versions_get(pmx_client *c, const char *node,
                                        const pve_nodes_apt_versions_get_params *p,
@@ -659,9 +618,13 @@ pve_nodes_apt_versions_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/capabilities ---- */
 
-/** Parameters of pve_nodes_capabilities_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_capabilities_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_capabilities_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_capabilities_get_params;
 
 /**
@@ -676,17 +639,9 @@ typedef struct pve_nodes_capabilities_get_result {
 /**
  * Node capabilities index.
  *
- * GET /nodes/{node}/capabilities (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_capabilities_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/capabilities (API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_capabilities_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_capabilities_get(pmx_client *c, const char *node,
                                        const pve_nodes_capabilities_get_params *p,
@@ -700,9 +655,13 @@ pve_nodes_capabilities_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/capabilities/qemu ---- */
 
-/** Parameters of pve_nodes_capabilities_qemu_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_capabilities_qemu_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_capabilities_qemu_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_capabilities_qemu_get_params;
 
 /**
@@ -717,17 +676,9 @@ typedef struct pve_nodes_capabilities_qemu_get_result {
 /**
  * QEMU capabilities index.
  *
- * GET /nodes/{node}/capabilities/qemu (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_capabilities_qemu_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/capabilities/qemu (API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_capabilities_qemu_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_capabilities_qemu_get(pmx_client *c, const char *node,
                                             const pve_nodes_capabilities_qemu_get_params *p,
@@ -741,9 +692,13 @@ pve_nodes_capabilities_qemu_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/capabilities/qemu/cpu ---- */
 
-/** Parameters of pve_nodes_capabilities_qemu_cpu_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_capabilities_qemu_cpu_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_capabilities_qemu_cpu_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_capabilities_qemu_cpu_get_params;
 
 /** Part of a result (see the method using it). */
@@ -774,17 +729,9 @@ typedef struct pve_nodes_capabilities_qemu_cpu_get_result {
 /**
  * List all custom and default CPU models.
  *
- * GET /nodes/{node}/capabilities/qemu/cpu (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_capabilities_qemu_cpu_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/capabilities/qemu/cpu (API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_capabilities_qemu_cpu_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_capabilities_qemu_cpu_get(pmx_client *c, const char *node,
                                                 const pve_nodes_capabilities_qemu_cpu_get_params *p,
@@ -799,9 +746,13 @@ pve_nodes_capabilities_qemu_cpu_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/capabilities/qemu/cpu-flags ---- */
 
-/** Parameters of pve_nodes_capabilities_qemu_cpu_flags_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_capabilities_qemu_cpu_flags_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_capabilities_qemu_cpu_flags_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_capabilities_qemu_cpu_flags_get_params;
 
 /** Part of a result (see the method using it). */
@@ -824,17 +775,9 @@ typedef struct pve_nodes_capabilities_qemu_cpu_flags_get_result {
 /**
  * List of available VM-specific CPU flags.
  *
- * GET /nodes/{node}/capabilities/qemu/cpu-flags (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_capabilities_qemu_cpu_flags_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/capabilities/qemu/cpu-flags (API tokens allowed). Path parameters: node.
+ * Result: pve_nodes_capabilities_qemu_cpu_flags_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_capabilities_qemu_cpu_flags_get(pmx_client *c, const char *node,
                                                       const pve_nodes_capabilities_qemu_cpu_flags_get_params *p,
@@ -849,9 +792,13 @@ pve_nodes_capabilities_qemu_cpu_flags_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/capabilities/qemu/machines ---- */
 
-/** Parameters of pve_nodes_capabilities_qemu_machines_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_capabilities_qemu_machines_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_capabilities_qemu_machines_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_capabilities_qemu_machines_get_params;
 
 /** Part of a result (see the method using it). */
@@ -878,17 +825,9 @@ typedef struct pve_nodes_capabilities_qemu_machines_get_result {
 /**
  * Get available QEMU/KVM machine types.
  *
- * GET /nodes/{node}/capabilities/qemu/machines (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_capabilities_qemu_machines_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/capabilities/qemu/machines (API tokens allowed). Path parameters: node.
+ * Result: pve_nodes_capabilities_qemu_machines_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_capabilities_qemu_machines_get(pmx_client *c, const char *node,
                                                      const pve_nodes_capabilities_qemu_machines_get_params *p,
@@ -903,14 +842,18 @@ pve_nodes_capabilities_qemu_machines_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/capabilities/qemu/migration ---- */
 
-/** Parameters of pve_nodes_capabilities_qemu_migration_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_capabilities_qemu_migration_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_capabilities_qemu_migration_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_capabilities_qemu_migration_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_capabilities_qemu_migration_get_result {
     /**
@@ -925,17 +868,9 @@ typedef struct pve_nodes_capabilities_qemu_migration_get_result {
  * Get node-specific QEMU migration capabilities of the node. Requires the 'Sys.Audit'
  * permission on '/nodes/<node>'.
  *
- * GET /nodes/{node}/capabilities/qemu/migration (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_capabilities_qemu_migration_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/capabilities/qemu/migration (API tokens allowed). Path parameters: node.
+ * Result: pve_nodes_capabilities_qemu_migration_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_capabilities_qemu_migration_get(pmx_client *c, const char *node,
                                                       const pve_nodes_capabilities_qemu_migration_get_params *p,
@@ -950,9 +885,13 @@ pve_nodes_capabilities_qemu_migration_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/ceph ---- */
 
-/** Parameters of pve_nodes_ceph_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_ceph_get_params;
 
 /**
@@ -967,17 +906,9 @@ typedef struct pve_nodes_ceph_get_result {
 /**
  * Directory index.
  *
- * GET /nodes/{node}/ceph (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_ceph_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/ceph (API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_ceph_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_ceph_get(pmx_client *c, const char *node, const pve_nodes_ceph_get_params *p,
                                pmx_done_fn done, void *userdata, pmx_call **out);
@@ -990,9 +921,13 @@ pve_nodes_ceph_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/ceph/cfg ---- */
 
-/** Parameters of pve_nodes_ceph_cfg_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_cfg_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_cfg_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_ceph_cfg_get_params;
 
 /**
@@ -1007,17 +942,9 @@ typedef struct pve_nodes_ceph_cfg_get_result {
 /**
  * Directory index.
  *
- * GET /nodes/{node}/ceph/cfg (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_ceph_cfg_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/ceph/cfg (API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_ceph_cfg_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_ceph_cfg_get(pmx_client *c, const char *node,
                                    const pve_nodes_ceph_cfg_get_params *p, pmx_done_fn done,
@@ -1031,9 +958,13 @@ pve_nodes_ceph_cfg_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/ceph/cfg/db ---- */
 
-/** Parameters of pve_nodes_ceph_cfg_db_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_cfg_db_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_cfg_db_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_ceph_cfg_db_get_params;
 
 /** Part of a result (see the method using it). */
@@ -1058,17 +989,9 @@ typedef struct pve_nodes_ceph_cfg_db_get_result {
 /**
  * Get the Ceph configuration database.
  *
- * GET /nodes/{node}/ceph/cfg/db (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_ceph_cfg_db_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/ceph/cfg/db (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_ceph_cfg_db_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_ceph_cfg_db_get(pmx_client *c, const char *node,
                                       const pve_nodes_ceph_cfg_db_get_params *p, pmx_done_fn done,
@@ -1082,9 +1005,13 @@ pve_nodes_ceph_cfg_db_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/ceph/cfg/raw ---- */
 
-/** Parameters of pve_nodes_ceph_cfg_raw_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_cfg_raw_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_cfg_raw_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_ceph_cfg_raw_get_params;
 
 /** Result type: the value of "data" (borrowed from the call). */
@@ -1095,17 +1022,9 @@ typedef struct pve_nodes_ceph_cfg_raw_get_result {
 /**
  * Get the Ceph configuration file.
  *
- * GET /nodes/{node}/ceph/cfg/raw (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_ceph_cfg_raw_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/ceph/cfg/raw (API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_ceph_cfg_raw_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_ceph_cfg_raw_get(pmx_client *c, const char *node,
                                        const pve_nodes_ceph_cfg_raw_get_params *p,
@@ -1119,8 +1038,13 @@ pve_nodes_ceph_cfg_raw_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/ceph/cfg/value ---- */
 
-/** Parameters of pve_nodes_ceph_cfg_value_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_cfg_value_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_cfg_value_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * List of <section>:<config key> items.
      *
@@ -1141,17 +1065,9 @@ typedef struct pve_nodes_ceph_cfg_value_get_result {
 /**
  * Get configured values from either the config file or config DB.
  *
- * GET /nodes/{node}/ceph/cfg/value (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_ceph_cfg_value_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/ceph/cfg/value (protected, API tokens allowed). Path parameters: node.
+ * Result: pve_nodes_ceph_cfg_value_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_ceph_cfg_value_get(pmx_client *c, const char *node,
                                          const pve_nodes_ceph_cfg_value_get_params *p,
@@ -1165,8 +1081,13 @@ pve_nodes_ceph_cfg_value_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/ceph/cmd-safety ---- */
 
-/** Parameters of pve_nodes_ceph_cmd_safety_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_cmd_safety_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_cmd_safety_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Action to check */
     const char *action;
     /** ID of the service */
@@ -1177,7 +1098,7 @@ typedef struct pve_nodes_ceph_cmd_safety_get_params {
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_ceph_cmd_safety_get_result {
     /** If it is safe to run the command. */
@@ -1189,17 +1110,9 @@ typedef struct pve_nodes_ceph_cmd_safety_get_result {
 /**
  * Heuristical check if it is safe to perform an action.
  *
- * GET /nodes/{node}/ceph/cmd-safety (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_ceph_cmd_safety_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/ceph/cmd-safety (protected, API tokens allowed). Path parameters: node.
+ * Result: pve_nodes_ceph_cmd_safety_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_ceph_cmd_safety_get(pmx_client *c, const char *node,
                                           const pve_nodes_ceph_cmd_safety_get_params *p,
@@ -1213,9 +1126,13 @@ pve_nodes_ceph_cmd_safety_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/ceph/crush ---- */
 
-/** Parameters of pve_nodes_ceph_crush_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_crush_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_crush_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_ceph_crush_get_params;
 
 /** Result type: the value of "data" (borrowed from the call). */
@@ -1226,17 +1143,9 @@ typedef struct pve_nodes_ceph_crush_get_result {
 /**
  * Get OSD crush map
  *
- * GET /nodes/{node}/ceph/crush (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_ceph_crush_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/ceph/crush (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_ceph_crush_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_ceph_crush_get(pmx_client *c, const char *node,
                                      const pve_nodes_ceph_crush_get_params *p, pmx_done_fn done,
@@ -1250,9 +1159,13 @@ pve_nodes_ceph_crush_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/ceph/fs ---- */
 
-/** Parameters of pve_nodes_ceph_fs_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_fs_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_fs_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_ceph_fs_get_params;
 
 /** Part of a result (see the method using it). */
@@ -1277,17 +1190,9 @@ typedef struct pve_nodes_ceph_fs_get_result {
 /**
  * Directory index.
  *
- * GET /nodes/{node}/ceph/fs (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_ceph_fs_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/ceph/fs (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_ceph_fs_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_ceph_fs_get(pmx_client *c, const char *node,
                                   const pve_nodes_ceph_fs_get_params *p, pmx_done_fn done,
@@ -1301,8 +1206,13 @@ pve_nodes_ceph_fs_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/ceph/fs/{name} ---- */
 
-/** Parameters of pve_nodes_ceph_fs_name_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_fs_name_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_fs_name_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Configure the created CephFS as storage for this cluster.
      *
@@ -1324,18 +1234,9 @@ typedef struct pve_nodes_ceph_fs_name_post_result {
 /**
  * Create a Ceph filesystem
  *
- * POST /nodes/{node}/ceph/fs/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_ceph_fs_name_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/ceph/fs/{name} (protected, API tokens allowed). Path parameters: node,
+ * name. Result: pve_nodes_ceph_fs_name_post_result_of(call). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_ceph_fs_name_post(pmx_client *c, const char *node, const char *name,
                                         const pve_nodes_ceph_fs_name_post_params *p,
@@ -1349,8 +1250,13 @@ pve_nodes_ceph_fs_name_post_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/ceph/init ---- */
 
-/** Parameters of pve_nodes_ceph_init_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_init_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_init_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Declare a separate cluster network, OSDs will routeheartbeat, object replication and
      * recovery traffic over it
@@ -1382,15 +1288,8 @@ typedef struct pve_nodes_ceph_init_post_params {
 /**
  * Create initial ceph default configuration and setup symlinks.
  *
- * POST /nodes/{node}/ceph/init (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * POST /nodes/{node}/ceph/init (protected, API tokens allowed). Path parameters: node.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_ceph_init_post(pmx_client *c, const char *node,
@@ -1399,8 +1298,13 @@ PMX_API int pve_nodes_ceph_init_post(pmx_client *c, const char *node,
 
 /* ---- GET /nodes/{node}/ceph/log ---- */
 
-/** Parameters of pve_nodes_ceph_log_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_log_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_log_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     pmx_opt_i64 limit;
     pmx_opt_i64 start;
 } pve_nodes_ceph_log_get_params;
@@ -1425,17 +1329,9 @@ typedef struct pve_nodes_ceph_log_get_result {
 /**
  * Read ceph log
  *
- * GET /nodes/{node}/ceph/log (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_ceph_log_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/ceph/log (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_ceph_log_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_ceph_log_get(pmx_client *c, const char *node,
                                    const pve_nodes_ceph_log_get_params *p, pmx_done_fn done,
@@ -1449,9 +1345,13 @@ pve_nodes_ceph_log_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/ceph/mds ---- */
 
-/** Parameters of pve_nodes_ceph_mds_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_mds_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_mds_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_ceph_mds_get_params;
 
 /** Part of a result (see the method using it). */
@@ -1479,17 +1379,9 @@ typedef struct pve_nodes_ceph_mds_get_result {
 /**
  * MDS directory index.
  *
- * GET /nodes/{node}/ceph/mds (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_ceph_mds_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/ceph/mds (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_ceph_mds_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_ceph_mds_get(pmx_client *c, const char *node,
                                    const pve_nodes_ceph_mds_get_params *p, pmx_done_fn done,
@@ -1503,9 +1395,13 @@ pve_nodes_ceph_mds_get_result_of(const pmx_call *call) {
 
 /* ---- DELETE /nodes/{node}/ceph/mds/{name} ---- */
 
-/** Parameters of pve_nodes_ceph_mds_name_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_mds_name_delete() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_mds_name_delete_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_ceph_mds_name_delete_params;
 
 /** Result type: the value of "data" (borrowed from the call). */
@@ -1516,18 +1412,9 @@ typedef struct pve_nodes_ceph_mds_name_delete_result {
 /**
  * Destroy Ceph Metadata Server
  *
- * DELETE /nodes/{node}/ceph/mds/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_ceph_mds_name_delete_result_of(call).
- * Since: 1.0
+ * DELETE /nodes/{node}/ceph/mds/{name} (protected, API tokens allowed). Path parameters: node,
+ * name. Result: pve_nodes_ceph_mds_name_delete_result_of(call). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_ceph_mds_name_delete(pmx_client *c, const char *node, const char *name,
                                            const pve_nodes_ceph_mds_name_delete_params *p,
@@ -1541,8 +1428,13 @@ pve_nodes_ceph_mds_name_delete_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/ceph/mds/{name} ---- */
 
-/** Parameters of pve_nodes_ceph_mds_name_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_mds_name_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_mds_name_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Determines whether a ceph-mds daemon should poll and replay the log of an active MDS.
      * Faster switch on MDS failure, but needs more idle resources.
@@ -1558,18 +1450,9 @@ typedef struct pve_nodes_ceph_mds_name_post_result {
 /**
  * Create Ceph Metadata Server (MDS)
  *
- * POST /nodes/{node}/ceph/mds/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_ceph_mds_name_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/ceph/mds/{name} (protected, API tokens allowed). Path parameters: node,
+ * name. Result: pve_nodes_ceph_mds_name_post_result_of(call). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_ceph_mds_name_post(pmx_client *c, const char *node, const char *name,
                                          const pve_nodes_ceph_mds_name_post_params *p,
@@ -1583,9 +1466,13 @@ pve_nodes_ceph_mds_name_post_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/ceph/mgr ---- */
 
-/** Parameters of pve_nodes_ceph_mgr_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_mgr_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_mgr_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_ceph_mgr_get_params;
 
 /** Part of a result (see the method using it). */
@@ -1610,17 +1497,9 @@ typedef struct pve_nodes_ceph_mgr_get_result {
 /**
  * MGR directory index.
  *
- * GET /nodes/{node}/ceph/mgr (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_ceph_mgr_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/ceph/mgr (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_ceph_mgr_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_ceph_mgr_get(pmx_client *c, const char *node,
                                    const pve_nodes_ceph_mgr_get_params *p, pmx_done_fn done,
@@ -1634,9 +1513,13 @@ pve_nodes_ceph_mgr_get_result_of(const pmx_call *call) {
 
 /* ---- DELETE /nodes/{node}/ceph/mgr/{id} ---- */
 
-/** Parameters of pve_nodes_ceph_mgr_id_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_mgr_id_delete() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_mgr_id_delete_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_ceph_mgr_id_delete_params;
 
 /** Result type: the value of "data" (borrowed from the call). */
@@ -1647,18 +1530,9 @@ typedef struct pve_nodes_ceph_mgr_id_delete_result {
 /**
  * Destroy Ceph Manager.
  *
- * DELETE /nodes/{node}/ceph/mgr/{id} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param id        path parameter {id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_ceph_mgr_id_delete_result_of(call).
- * Since: 1.0
+ * DELETE /nodes/{node}/ceph/mgr/{id} (protected, API tokens allowed). Path parameters: node,
+ * id. Result: pve_nodes_ceph_mgr_id_delete_result_of(call). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_ceph_mgr_id_delete(pmx_client *c, const char *node, const char *id,
                                          const pve_nodes_ceph_mgr_id_delete_params *p,
@@ -1672,9 +1546,13 @@ pve_nodes_ceph_mgr_id_delete_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/ceph/mgr/{id} ---- */
 
-/** Parameters of pve_nodes_ceph_mgr_id_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_mgr_id_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_mgr_id_post_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_ceph_mgr_id_post_params;
 
 /** Result type: the value of "data" (borrowed from the call). */
@@ -1685,18 +1563,9 @@ typedef struct pve_nodes_ceph_mgr_id_post_result {
 /**
  * Create Ceph Manager
  *
- * POST /nodes/{node}/ceph/mgr/{id} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param id        path parameter {id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_ceph_mgr_id_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/ceph/mgr/{id} (protected, API tokens allowed). Path parameters: node, id.
+ * Result: pve_nodes_ceph_mgr_id_post_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_ceph_mgr_id_post(pmx_client *c, const char *node, const char *id,
                                        const pve_nodes_ceph_mgr_id_post_params *p,
@@ -1710,9 +1579,13 @@ pve_nodes_ceph_mgr_id_post_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/ceph/mon ---- */
 
-/** Parameters of pve_nodes_ceph_mon_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_mon_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_mon_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_ceph_mon_get_params;
 
 /** Part of a result (see the method using it). */
@@ -1741,17 +1614,9 @@ typedef struct pve_nodes_ceph_mon_get_result {
 /**
  * Get Ceph monitor list.
  *
- * GET /nodes/{node}/ceph/mon (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_ceph_mon_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/ceph/mon (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_ceph_mon_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_ceph_mon_get(pmx_client *c, const char *node,
                                    const pve_nodes_ceph_mon_get_params *p, pmx_done_fn done,
@@ -1765,9 +1630,13 @@ pve_nodes_ceph_mon_get_result_of(const pmx_call *call) {
 
 /* ---- DELETE /nodes/{node}/ceph/mon/{monid} ---- */
 
-/** Parameters of pve_nodes_ceph_mon_monid_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_mon_monid_delete() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_mon_monid_delete_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_ceph_mon_monid_delete_params;
 
 /** Result type: the value of "data" (borrowed from the call). */
@@ -1778,18 +1647,9 @@ typedef struct pve_nodes_ceph_mon_monid_delete_result {
 /**
  * Destroy Ceph Monitor and Manager.
  *
- * DELETE /nodes/{node}/ceph/mon/{monid} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param monid     path parameter {monid}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_ceph_mon_monid_delete_result_of(call).
- * Since: 1.0
+ * DELETE /nodes/{node}/ceph/mon/{monid} (protected, API tokens allowed). Path parameters: node,
+ * monid. Result: pve_nodes_ceph_mon_monid_delete_result_of(call). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_ceph_mon_monid_delete(pmx_client *c, const char *node, const char *monid,
                                             const pve_nodes_ceph_mon_monid_delete_params *p,
@@ -1803,8 +1663,13 @@ pve_nodes_ceph_mon_monid_delete_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/ceph/mon/{monid} ---- */
 
-/** Parameters of pve_nodes_ceph_mon_monid_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_mon_monid_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_mon_monid_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Overwrites autodetected monitor IP address(es). Must be in the public network(s) of Ceph.
      *
@@ -1821,18 +1686,9 @@ typedef struct pve_nodes_ceph_mon_monid_post_result {
 /**
  * Create Ceph Monitor and Manager
  *
- * POST /nodes/{node}/ceph/mon/{monid} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param monid     path parameter {monid}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_ceph_mon_monid_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/ceph/mon/{monid} (protected, API tokens allowed). Path parameters: node,
+ * monid. Result: pve_nodes_ceph_mon_monid_post_result_of(call). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_ceph_mon_monid_post(pmx_client *c, const char *node, const char *monid,
                                           const pve_nodes_ceph_mon_monid_post_params *p,
@@ -1846,9 +1702,13 @@ pve_nodes_ceph_mon_monid_post_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/ceph/osd ---- */
 
-/** Parameters of pve_nodes_ceph_osd_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_osd_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_osd_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_ceph_osd_get_params;
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
@@ -1859,17 +1719,9 @@ typedef struct pve_nodes_ceph_osd_get_result {
 /**
  * Get Ceph osd list/tree.
  *
- * GET /nodes/{node}/ceph/osd (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_ceph_osd_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/ceph/osd (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_ceph_osd_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_ceph_osd_get(pmx_client *c, const char *node,
                                    const pve_nodes_ceph_osd_get_params *p, pmx_done_fn done,
@@ -1883,8 +1735,13 @@ pve_nodes_ceph_osd_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/ceph/osd ---- */
 
-/** Parameters of pve_nodes_ceph_osd_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_osd_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_osd_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Set the device class of the OSD in crush.
      *
@@ -1920,17 +1777,9 @@ typedef struct pve_nodes_ceph_osd_post_result {
 /**
  * Create OSD
  *
- * POST /nodes/{node}/ceph/osd (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_ceph_osd_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/ceph/osd (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_ceph_osd_post_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_ceph_osd_post(pmx_client *c, const char *node,
                                     const pve_nodes_ceph_osd_post_params *p, pmx_done_fn done,
@@ -1944,8 +1793,13 @@ pve_nodes_ceph_osd_post_result_of(const pmx_call *call) {
 
 /* ---- DELETE /nodes/{node}/ceph/osd/{osdid} ---- */
 
-/** Parameters of pve_nodes_ceph_osd_osdid_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_osd_osdid_delete() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_osd_osdid_delete_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** If set, we remove partition table entries. */
     pmx_opt_bool cleanup;
 } pve_nodes_ceph_osd_osdid_delete_params;
@@ -1958,18 +1812,9 @@ typedef struct pve_nodes_ceph_osd_osdid_delete_result {
 /**
  * Destroy OSD
  *
- * DELETE /nodes/{node}/ceph/osd/{osdid} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param osdid     path parameter {osdid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_ceph_osd_osdid_delete_result_of(call).
- * Since: 1.0
+ * DELETE /nodes/{node}/ceph/osd/{osdid} (protected, API tokens allowed). Path parameters: node,
+ * osdid. Result: pve_nodes_ceph_osd_osdid_delete_result_of(call). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_ceph_osd_osdid_delete(pmx_client *c, const char *node, int64_t osdid,
                                             const pve_nodes_ceph_osd_osdid_delete_params *p,
@@ -1983,9 +1828,13 @@ pve_nodes_ceph_osd_osdid_delete_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/ceph/osd/{osdid} ---- */
 
-/** Parameters of pve_nodes_ceph_osd_osdid_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_osd_osdid_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_osd_osdid_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_ceph_osd_osdid_get_params;
 
 /**
@@ -2000,18 +1849,9 @@ typedef struct pve_nodes_ceph_osd_osdid_get_result {
 /**
  * OSD index.
  *
- * GET /nodes/{node}/ceph/osd/{osdid} (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param osdid     path parameter {osdid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_ceph_osd_osdid_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/ceph/osd/{osdid} (API tokens allowed). Path parameters: node, osdid.
+ * Result: pve_nodes_ceph_osd_osdid_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_ceph_osd_osdid_get(pmx_client *c, const char *node, int64_t osdid,
                                          const pve_nodes_ceph_osd_osdid_get_params *p,
@@ -2025,25 +1865,21 @@ pve_nodes_ceph_osd_osdid_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/ceph/osd/{osdid}/in ---- */
 
-/** Parameters of pve_nodes_ceph_osd_in_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_osd_in_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_osd_in_post_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_ceph_osd_in_post_params;
 
 /**
  * ceph osd in
  *
- * POST /nodes/{node}/ceph/osd/{osdid}/in (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param osdid     path parameter {osdid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /nodes/{node}/ceph/osd/{osdid}/in (protected, API tokens allowed). Path parameters:
+ * node, osdid. Arguments, ownership, return value and callbacks: "Generated bindings" in
+ * <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_ceph_osd_in_post(pmx_client *c, const char *node, int64_t osdid,
                                        const pve_nodes_ceph_osd_in_post_params *p,
@@ -2051,15 +1887,20 @@ PMX_API int pve_nodes_ceph_osd_in_post(pmx_client *c, const char *node, int64_t 
 
 /* ---- GET /nodes/{node}/ceph/osd/{osdid}/lv-info ---- */
 
-/** Parameters of pve_nodes_ceph_osd_lv_info_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_osd_lv_info_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_osd_lv_info_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** OSD device type */
     const char *type;
 } pve_nodes_ceph_osd_lv_info_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_ceph_osd_lv_info_get_result {
     /** Creation time as reported by `lvs`. */
@@ -2079,18 +1920,9 @@ typedef struct pve_nodes_ceph_osd_lv_info_get_result {
 /**
  * Get OSD volume details
  *
- * GET /nodes/{node}/ceph/osd/{osdid}/lv-info (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param osdid     path parameter {osdid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_ceph_osd_lv_info_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/ceph/osd/{osdid}/lv-info (protected, API tokens allowed). Path parameters:
+ * node, osdid. Result: pve_nodes_ceph_osd_lv_info_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_ceph_osd_lv_info_get(pmx_client *c, const char *node, int64_t osdid,
                                            const pve_nodes_ceph_osd_lv_info_get_params *p,
@@ -2104,10 +1936,26 @@ pve_nodes_ceph_osd_lv_info_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/ceph/osd/{osdid}/metadata ---- */
 
-/** Parameters of pve_nodes_ceph_osd_metadata_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_osd_metadata_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_osd_metadata_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_ceph_osd_metadata_get_params;
+
+/**
+ * Result type (allocated by the library, borrowed from the call until its last reference is
+ * dropped). Members are only ever appended.
+ */
+typedef struct pve_nodes_ceph_osd_metadata_get_result {
+    /** Array containing data about devices */
+    struct pve_nodes_ceph_osd_metadata_get_result_devices **devices;
+    size_t n_devices;
+    /** General information about the OSD */
+    struct pve_nodes_ceph_osd_metadata_get_result_osd *osd;
+} pve_nodes_ceph_osd_metadata_get_result;
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_ceph_osd_metadata_get_result_devices {
@@ -2152,32 +2000,11 @@ typedef struct pve_nodes_ceph_osd_metadata_get_result_osd {
 } pve_nodes_ceph_osd_metadata_get_result_osd;
 
 /**
- * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
- */
-typedef struct pve_nodes_ceph_osd_metadata_get_result {
-    /** Array containing data about devices */
-    struct pve_nodes_ceph_osd_metadata_get_result_devices **devices;
-    size_t n_devices;
-    /** General information about the OSD */
-    struct pve_nodes_ceph_osd_metadata_get_result_osd *osd;
-} pve_nodes_ceph_osd_metadata_get_result;
-
-/**
  * Get OSD details
  *
- * GET /nodes/{node}/ceph/osd/{osdid}/metadata (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param osdid     path parameter {osdid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_ceph_osd_metadata_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/ceph/osd/{osdid}/metadata (protected, API tokens allowed). Path parameters:
+ * node, osdid. Result: pve_nodes_ceph_osd_metadata_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_ceph_osd_metadata_get(pmx_client *c, const char *node, int64_t osdid,
                                             const pve_nodes_ceph_osd_metadata_get_params *p,
@@ -2191,25 +2018,21 @@ pve_nodes_ceph_osd_metadata_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/ceph/osd/{osdid}/out ---- */
 
-/** Parameters of pve_nodes_ceph_osd_out_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_osd_out_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_osd_out_post_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_ceph_osd_out_post_params;
 
 /**
  * ceph osd out
  *
- * POST /nodes/{node}/ceph/osd/{osdid}/out (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param osdid     path parameter {osdid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /nodes/{node}/ceph/osd/{osdid}/out (protected, API tokens allowed). Path parameters:
+ * node, osdid. Arguments, ownership, return value and callbacks: "Generated bindings" in
+ * <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_ceph_osd_out_post(pmx_client *c, const char *node, int64_t osdid,
                                         const pve_nodes_ceph_osd_out_post_params *p,
@@ -2217,8 +2040,13 @@ PMX_API int pve_nodes_ceph_osd_out_post(pmx_client *c, const char *node, int64_t
 
 /* ---- POST /nodes/{node}/ceph/osd/{osdid}/scrub ---- */
 
-/** Parameters of pve_nodes_ceph_osd_scrub_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_osd_scrub_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_osd_scrub_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** If set, instructs a deep scrub instead of a normal one. */
     pmx_opt_bool deep;
 } pve_nodes_ceph_osd_scrub_post_params;
@@ -2226,17 +2054,9 @@ typedef struct pve_nodes_ceph_osd_scrub_post_params {
 /**
  * Instruct the OSD to scrub.
  *
- * POST /nodes/{node}/ceph/osd/{osdid}/scrub (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param osdid     path parameter {osdid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /nodes/{node}/ceph/osd/{osdid}/scrub (protected, API tokens allowed). Path parameters:
+ * node, osdid. Arguments, ownership, return value and callbacks: "Generated bindings" in
+ * <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_ceph_osd_scrub_post(pmx_client *c, const char *node, int64_t osdid,
                                           const pve_nodes_ceph_osd_scrub_post_params *p,
@@ -2244,9 +2064,13 @@ PMX_API int pve_nodes_ceph_osd_scrub_post(pmx_client *c, const char *node, int64
 
 /* ---- GET /nodes/{node}/ceph/pool ---- */
 
-/** Parameters of pve_nodes_ceph_pool_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_pool_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_pool_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_ceph_pool_get_params;
 
 /** Part of a result (see the method using it). */
@@ -2282,17 +2106,9 @@ typedef struct pve_nodes_ceph_pool_get_result {
 /**
  * List all pools and their settings (which are settable by the POST/PUT endpoints).
  *
- * GET /nodes/{node}/ceph/pool (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_ceph_pool_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/ceph/pool (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_ceph_pool_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_ceph_pool_get(pmx_client *c, const char *node,
                                     const pve_nodes_ceph_pool_get_params *p, pmx_done_fn done,
@@ -2306,8 +2122,13 @@ pve_nodes_ceph_pool_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/ceph/pool ---- */
 
-/** Parameters of pve_nodes_ceph_pool_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_pool_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_pool_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Configure VM and CT storage using the new pool. */
     pmx_opt_bool add_storages;
     /** The application of the pool. */
@@ -2351,17 +2172,9 @@ typedef struct pve_nodes_ceph_pool_post_result {
 /**
  * Create Ceph pool
  *
- * POST /nodes/{node}/ceph/pool (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_ceph_pool_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/ceph/pool (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_ceph_pool_post_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_ceph_pool_post(pmx_client *c, const char *node,
                                      const pve_nodes_ceph_pool_post_params *p, pmx_done_fn done,
@@ -2375,8 +2188,13 @@ pve_nodes_ceph_pool_post_result_of(const pmx_call *call) {
 
 /* ---- DELETE /nodes/{node}/ceph/pool/{name} ---- */
 
-/** Parameters of pve_nodes_ceph_pool_name_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_pool_name_delete() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_pool_name_delete_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** If true, destroys pool even if in use */
     pmx_opt_bool force;
     /** Remove the erasure code profile. Defaults to true, if applicable. */
@@ -2393,18 +2211,9 @@ typedef struct pve_nodes_ceph_pool_name_delete_result {
 /**
  * Destroy pool
  *
- * DELETE /nodes/{node}/ceph/pool/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_ceph_pool_name_delete_result_of(call).
- * Since: 1.0
+ * DELETE /nodes/{node}/ceph/pool/{name} (protected, API tokens allowed). Path parameters: node,
+ * name. Result: pve_nodes_ceph_pool_name_delete_result_of(call). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_ceph_pool_name_delete(pmx_client *c, const char *node, const char *name,
                                             const pve_nodes_ceph_pool_name_delete_params *p,
@@ -2418,9 +2227,13 @@ pve_nodes_ceph_pool_name_delete_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/ceph/pool/{name} ---- */
 
-/** Parameters of pve_nodes_ceph_pool_name_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_pool_name_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_pool_name_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_ceph_pool_name_get_params;
 
 /**
@@ -2435,18 +2248,9 @@ typedef struct pve_nodes_ceph_pool_name_get_result {
 /**
  * Pool index.
  *
- * GET /nodes/{node}/ceph/pool/{name} (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_ceph_pool_name_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/ceph/pool/{name} (API tokens allowed). Path parameters: node, name. Result:
+ * pve_nodes_ceph_pool_name_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_ceph_pool_name_get(pmx_client *c, const char *node, const char *name,
                                          const pve_nodes_ceph_pool_name_get_params *p,
@@ -2460,8 +2264,13 @@ pve_nodes_ceph_pool_name_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /nodes/{node}/ceph/pool/{name} ---- */
 
-/** Parameters of pve_nodes_ceph_pool_name_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_pool_name_put() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_pool_name_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** The application of the pool. */
     const char *application;
     /** The rule to use for mapping object placement in the cluster. */
@@ -2490,18 +2299,9 @@ typedef struct pve_nodes_ceph_pool_name_put_result {
 /**
  * Change POOL settings
  *
- * PUT /nodes/{node}/ceph/pool/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_ceph_pool_name_put_result_of(call).
- * Since: 1.0
+ * PUT /nodes/{node}/ceph/pool/{name} (protected, API tokens allowed). Path parameters: node,
+ * name. Result: pve_nodes_ceph_pool_name_put_result_of(call). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_ceph_pool_name_put(pmx_client *c, const char *node, const char *name,
                                          const pve_nodes_ceph_pool_name_put_params *p,
@@ -2515,15 +2315,20 @@ pve_nodes_ceph_pool_name_put_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/ceph/pool/{name}/status ---- */
 
-/** Parameters of pve_nodes_ceph_pool_status_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_pool_status_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_pool_status_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** If enabled, will display additional data(eg. statistics). */
     pmx_opt_bool verbose;
 } pve_nodes_ceph_pool_status_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_ceph_pool_status_get_result {
     /** The application of the pool. */
@@ -2567,18 +2372,9 @@ typedef struct pve_nodes_ceph_pool_status_get_result {
 /**
  * Show the current pool status.
  *
- * GET /nodes/{node}/ceph/pool/{name}/status (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_ceph_pool_status_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/ceph/pool/{name}/status (protected, API tokens allowed). Path parameters:
+ * node, name. Result: pve_nodes_ceph_pool_status_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_ceph_pool_status_get(pmx_client *c, const char *node, const char *name,
                                            const pve_nodes_ceph_pool_status_get_params *p,
@@ -2592,8 +2388,13 @@ pve_nodes_ceph_pool_status_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/ceph/restart ---- */
 
-/** Parameters of pve_nodes_ceph_restart_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_restart_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_restart_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Ceph service name. */
     const char *service;
 } pve_nodes_ceph_restart_post_params;
@@ -2606,17 +2407,9 @@ typedef struct pve_nodes_ceph_restart_post_result {
 /**
  * Restart ceph services.
  *
- * POST /nodes/{node}/ceph/restart (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_ceph_restart_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/ceph/restart (protected, API tokens allowed). Path parameters: node.
+ * Result: pve_nodes_ceph_restart_post_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_ceph_restart_post(pmx_client *c, const char *node,
                                         const pve_nodes_ceph_restart_post_params *p,
@@ -2630,9 +2423,13 @@ pve_nodes_ceph_restart_post_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/ceph/rules ---- */
 
-/** Parameters of pve_nodes_ceph_rules_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_rules_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_rules_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_ceph_rules_get_params;
 
 /** Part of a result (see the method using it). */
@@ -2653,17 +2450,9 @@ typedef struct pve_nodes_ceph_rules_get_result {
 /**
  * List ceph rules.
  *
- * GET /nodes/{node}/ceph/rules (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_ceph_rules_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/ceph/rules (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_ceph_rules_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_ceph_rules_get(pmx_client *c, const char *node,
                                      const pve_nodes_ceph_rules_get_params *p, pmx_done_fn done,
@@ -2677,8 +2466,13 @@ pve_nodes_ceph_rules_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/ceph/start ---- */
 
-/** Parameters of pve_nodes_ceph_start_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_start_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_start_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Ceph service name. */
     const char *service;
 } pve_nodes_ceph_start_post_params;
@@ -2691,17 +2485,9 @@ typedef struct pve_nodes_ceph_start_post_result {
 /**
  * Start ceph services.
  *
- * POST /nodes/{node}/ceph/start (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_ceph_start_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/ceph/start (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_ceph_start_post_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_ceph_start_post(pmx_client *c, const char *node,
                                       const pve_nodes_ceph_start_post_params *p, pmx_done_fn done,
@@ -2715,9 +2501,13 @@ pve_nodes_ceph_start_post_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/ceph/status ---- */
 
-/** Parameters of pve_nodes_ceph_status_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_status_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_status_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_ceph_status_get_params;
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
@@ -2728,17 +2518,9 @@ typedef struct pve_nodes_ceph_status_get_result {
 /**
  * Get ceph status.
  *
- * GET /nodes/{node}/ceph/status (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_ceph_status_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/ceph/status (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_ceph_status_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_ceph_status_get(pmx_client *c, const char *node,
                                       const pve_nodes_ceph_status_get_params *p, pmx_done_fn done,
@@ -2752,8 +2534,13 @@ pve_nodes_ceph_status_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/ceph/stop ---- */
 
-/** Parameters of pve_nodes_ceph_stop_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_ceph_stop_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_ceph_stop_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Ceph service name. */
     const char *service;
 } pve_nodes_ceph_stop_post_params;
@@ -2766,17 +2553,9 @@ typedef struct pve_nodes_ceph_stop_post_result {
 /**
  * Stop ceph services.
  *
- * POST /nodes/{node}/ceph/stop (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_ceph_stop_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/ceph/stop (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_ceph_stop_post_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_ceph_stop_post(pmx_client *c, const char *node,
                                      const pve_nodes_ceph_stop_post_params *p, pmx_done_fn done,
@@ -2790,9 +2569,13 @@ pve_nodes_ceph_stop_post_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/certificates ---- */
 
-/** Parameters of pve_nodes_certificates_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_certificates_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_certificates_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_certificates_get_params;
 
 /**
@@ -2807,17 +2590,9 @@ typedef struct pve_nodes_certificates_get_result {
 /**
  * Node index.
  *
- * GET /nodes/{node}/certificates (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_certificates_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/certificates (API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_certificates_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_certificates_get(pmx_client *c, const char *node,
                                        const pve_nodes_certificates_get_params *p,
@@ -2831,9 +2606,13 @@ pve_nodes_certificates_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/certificates/acme ---- */
 
-/** Parameters of pve_nodes_certificates_acme_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_certificates_acme_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_certificates_acme_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_certificates_acme_get_params;
 
 /**
@@ -2848,17 +2627,9 @@ typedef struct pve_nodes_certificates_acme_get_result {
 /**
  * ACME index.
  *
- * GET /nodes/{node}/certificates/acme (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_certificates_acme_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/certificates/acme (API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_certificates_acme_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_certificates_acme_get(pmx_client *c, const char *node,
                                             const pve_nodes_certificates_acme_get_params *p,
@@ -2872,9 +2643,13 @@ pve_nodes_certificates_acme_get_result_of(const pmx_call *call) {
 
 /* ---- DELETE /nodes/{node}/certificates/acme/certificate ---- */
 
-/** Parameters of pve_nodes_certificates_acme_certificate_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_certificates_acme_certificate_delete() (path parameters are
+ * arguments); initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_certificates_acme_certificate_delete_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_certificates_acme_certificate_delete_params;
 
 /** Result type: the value of "data" (borrowed from the call). */
@@ -2885,16 +2660,9 @@ typedef struct pve_nodes_certificates_acme_certificate_delete_result {
 /**
  * Revoke existing certificate from CA.
  *
- * DELETE /nodes/{node}/certificates/acme/certificate (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_certificates_acme_certificate_delete_result_of(call).
+ * DELETE /nodes/{node}/certificates/acme/certificate (protected, API tokens allowed). Path
+ * parameters: node. Result: pve_nodes_certificates_acme_certificate_delete_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_certificates_acme_certificate_delete(pmx_client *c, const char *node,
@@ -2910,8 +2678,13 @@ pve_nodes_certificates_acme_certificate_delete_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/certificates/acme/certificate ---- */
 
-/** Parameters of pve_nodes_certificates_acme_certificate_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_certificates_acme_certificate_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_certificates_acme_certificate_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Overwrite existing custom certificate. */
     pmx_opt_bool force;
 } pve_nodes_certificates_acme_certificate_post_params;
@@ -2924,16 +2697,9 @@ typedef struct pve_nodes_certificates_acme_certificate_post_result {
 /**
  * Order a new certificate from ACME-compatible CA.
  *
- * POST /nodes/{node}/certificates/acme/certificate (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_certificates_acme_certificate_post_result_of(call).
+ * POST /nodes/{node}/certificates/acme/certificate (protected, API tokens allowed). Path
+ * parameters: node. Result: pve_nodes_certificates_acme_certificate_post_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_certificates_acme_certificate_post(pmx_client *c, const char *node,
@@ -2949,8 +2715,13 @@ pve_nodes_certificates_acme_certificate_post_result_of(const pmx_call *call) {
 
 /* ---- PUT /nodes/{node}/certificates/acme/certificate ---- */
 
-/** Parameters of pve_nodes_certificates_acme_certificate_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_certificates_acme_certificate_put() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_certificates_acme_certificate_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Force renewal even if expiry is more than 30 days away. */
     pmx_opt_bool force;
 } pve_nodes_certificates_acme_certificate_put_params;
@@ -2963,16 +2734,9 @@ typedef struct pve_nodes_certificates_acme_certificate_put_result {
 /**
  * Renew existing certificate from CA.
  *
- * PUT /nodes/{node}/certificates/acme/certificate (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_certificates_acme_certificate_put_result_of(call).
+ * PUT /nodes/{node}/certificates/acme/certificate (protected, API tokens allowed). Path
+ * parameters: node. Result: pve_nodes_certificates_acme_certificate_put_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_certificates_acme_certificate_put(pmx_client *c, const char *node,
@@ -2988,8 +2752,13 @@ pve_nodes_certificates_acme_certificate_put_result_of(const pmx_call *call) {
 
 /* ---- DELETE /nodes/{node}/certificates/custom ---- */
 
-/** Parameters of pve_nodes_certificates_custom_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_certificates_custom_delete() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_certificates_custom_delete_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Restart pveproxy. */
     pmx_opt_bool restart;
 } pve_nodes_certificates_custom_delete_params;
@@ -2997,16 +2766,9 @@ typedef struct pve_nodes_certificates_custom_delete_params {
 /**
  * DELETE custom certificate chain and key.
  *
- * DELETE /nodes/{node}/certificates/custom (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * DELETE /nodes/{node}/certificates/custom (protected, API tokens allowed). Path parameters:
+ * node. Arguments, ownership, return value and callbacks: "Generated bindings" in
+ * <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_certificates_custom_delete(pmx_client *c, const char *node,
                                                  const pve_nodes_certificates_custom_delete_params *p,
@@ -3015,13 +2777,22 @@ PMX_API int pve_nodes_certificates_custom_delete(pmx_client *c, const char *node
 
 /* ---- POST /nodes/{node}/certificates/custom ---- */
 
-/** Parameters of pve_nodes_certificates_custom_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_certificates_custom_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_certificates_custom_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** PEM encoded certificate (chain). */
     const char *certificates;
     /** Overwrite existing custom or ACME certificate files. */
     pmx_opt_bool force;
-    /** PEM encoded private key. */
+    /**
+     * PEM encoded private key.
+     *
+     * Secret: never logged, wiped after sending.
+     */
     const char *key;
     /** Restart pveproxy. */
     pmx_opt_bool restart;
@@ -3029,7 +2800,7 @@ typedef struct pve_nodes_certificates_custom_post_params {
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_certificates_custom_post_result {
     char *filename;
@@ -3065,17 +2836,10 @@ typedef struct pve_nodes_certificates_custom_post_result {
 /**
  * Upload or update custom certificate chain and key.
  *
- * POST /nodes/{node}/certificates/custom (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_certificates_custom_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/certificates/custom (protected, API tokens allowed). Path parameters:
+ * node. Carries secrets: request and response are wiped. Result:
+ * pve_nodes_certificates_custom_post_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_certificates_custom_post(pmx_client *c, const char *node,
                                                const pve_nodes_certificates_custom_post_params *p,
@@ -3089,9 +2853,13 @@ pve_nodes_certificates_custom_post_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/certificates/info ---- */
 
-/** Parameters of pve_nodes_certificates_info_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_certificates_info_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_certificates_info_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_certificates_info_get_params;
 
 /** Part of a result (see the method using it). */
@@ -3138,17 +2906,9 @@ typedef struct pve_nodes_certificates_info_get_result {
 /**
  * Get information about node's certificates.
  *
- * GET /nodes/{node}/certificates/info (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_certificates_info_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/certificates/info (API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_certificates_info_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_certificates_info_get(pmx_client *c, const char *node,
                                             const pve_nodes_certificates_info_get_params *p,
@@ -3162,15 +2922,20 @@ pve_nodes_certificates_info_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/config ---- */
 
-/** Parameters of pve_nodes_config_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_config_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_config_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Return only a specific property from the node configuration. */
     const char *property;
 } pve_nodes_config_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_config_get_result {
     /**
@@ -3219,17 +2984,9 @@ typedef struct pve_nodes_config_get_result {
 /**
  * Get node configuration options.
  *
- * GET /nodes/{node}/config (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_config_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/config (API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_config_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_config_get(pmx_client *c, const char *node,
                                  const pve_nodes_config_get_params *p, pmx_done_fn done,
@@ -3243,8 +3000,13 @@ pve_nodes_config_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /nodes/{node}/config ---- */
 
-/** Parameters of pve_nodes_config_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_config_put() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_config_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Node specific ACME settings.
      * Format: [account=<name>] [,domains=<domain[;domain;...]>]
@@ -3301,16 +3063,8 @@ typedef struct pve_nodes_config_put_params {
 /**
  * Set node configuration options.
  *
- * PUT /nodes/{node}/config (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /nodes/{node}/config (protected, API tokens allowed). Path parameters: node. Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_config_put(pmx_client *c, const char *node,
                                  const pve_nodes_config_put_params *p, pmx_done_fn done,
@@ -3318,9 +3072,13 @@ PMX_API int pve_nodes_config_put(pmx_client *c, const char *node,
 
 /* ---- GET /nodes/{node}/disks ---- */
 
-/** Parameters of pve_nodes_disks_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_disks_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_disks_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_disks_get_params;
 
 /**
@@ -3335,17 +3093,9 @@ typedef struct pve_nodes_disks_get_result {
 /**
  * Node index.
  *
- * GET /nodes/{node}/disks (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_disks_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/disks (API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_disks_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_disks_get(pmx_client *c, const char *node,
                                 const pve_nodes_disks_get_params *p, pmx_done_fn done,
@@ -3359,9 +3109,13 @@ pve_nodes_disks_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/disks/directory ---- */
 
-/** Parameters of pve_nodes_disks_directory_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_disks_directory_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_disks_directory_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_disks_directory_get_params;
 
 /** Part of a result (see the method using it). */
@@ -3390,17 +3144,9 @@ typedef struct pve_nodes_disks_directory_get_result {
 /**
  * PVE Managed Directory storages.
  *
- * GET /nodes/{node}/disks/directory (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_disks_directory_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/disks/directory (protected, API tokens allowed). Path parameters: node.
+ * Result: pve_nodes_disks_directory_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_disks_directory_get(pmx_client *c, const char *node,
                                           const pve_nodes_disks_directory_get_params *p,
@@ -3414,8 +3160,13 @@ pve_nodes_disks_directory_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/disks/directory ---- */
 
-/** Parameters of pve_nodes_disks_directory_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_disks_directory_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_disks_directory_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Configure storage using the directory. */
     pmx_opt_bool add_storage;
     /** The block device you want to create the filesystem on. */
@@ -3434,17 +3185,9 @@ typedef struct pve_nodes_disks_directory_post_result {
 /**
  * Create a Filesystem on an unused disk. Will be mounted under '/mnt/pve/NAME'.
  *
- * POST /nodes/{node}/disks/directory (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_disks_directory_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/disks/directory (protected, API tokens allowed). Path parameters: node.
+ * Result: pve_nodes_disks_directory_post_result_of(call). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_disks_directory_post(pmx_client *c, const char *node,
                                            const pve_nodes_disks_directory_post_params *p,
@@ -3458,8 +3201,13 @@ pve_nodes_disks_directory_post_result_of(const pmx_call *call) {
 
 /* ---- DELETE /nodes/{node}/disks/directory/{name} ---- */
 
-/** Parameters of pve_nodes_disks_directory_name_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_disks_directory_name_delete() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_disks_directory_name_delete_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Marks associated storage(s) as not available on this node anymore or removes them from
      * the configuration (if configured for this node only).
@@ -3483,18 +3231,9 @@ typedef struct pve_nodes_disks_directory_name_delete_result {
 /**
  * Unmounts the storage and removes the mount unit.
  *
- * DELETE /nodes/{node}/disks/directory/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_disks_directory_name_delete_result_of(call).
- * Since: 1.0
+ * DELETE /nodes/{node}/disks/directory/{name} (protected, API tokens allowed). Path parameters:
+ * node, name. Result: pve_nodes_disks_directory_name_delete_result_of(call). Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_disks_directory_name_delete(pmx_client *c, const char *node,
                                                   const char *name,
@@ -3510,8 +3249,13 @@ pve_nodes_disks_directory_name_delete_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/disks/initgpt ---- */
 
-/** Parameters of pve_nodes_disks_initgpt_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_disks_initgpt_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_disks_initgpt_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Block device name */
     const char *disk;
     /** UUID for the GPT table */
@@ -3526,17 +3270,9 @@ typedef struct pve_nodes_disks_initgpt_post_result {
 /**
  * Initialize Disk with GPT
  *
- * POST /nodes/{node}/disks/initgpt (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_disks_initgpt_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/disks/initgpt (protected, API tokens allowed). Path parameters: node.
+ * Result: pve_nodes_disks_initgpt_post_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_disks_initgpt_post(pmx_client *c, const char *node,
                                          const pve_nodes_disks_initgpt_post_params *p,
@@ -3550,8 +3286,13 @@ pve_nodes_disks_initgpt_post_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/disks/list ---- */
 
-/** Parameters of pve_nodes_disks_list_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_disks_list_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_disks_list_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Also include partitions.
      *
@@ -3597,17 +3338,9 @@ typedef struct pve_nodes_disks_list_get_result {
 /**
  * List local disks.
  *
- * GET /nodes/{node}/disks/list (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_disks_list_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/disks/list (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_disks_list_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_disks_list_get(pmx_client *c, const char *node,
                                      const pve_nodes_disks_list_get_params *p, pmx_done_fn done,
@@ -3621,21 +3354,24 @@ pve_nodes_disks_list_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/disks/lvm ---- */
 
-/** Parameters of pve_nodes_disks_lvm_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_disks_lvm_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_disks_lvm_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_disks_lvm_get_params;
 
-/** Part of a result (see the method using it). */
-typedef struct pve_nodes_disks_lvm_get_result_children_children {
-    /** The free bytes in the physical volume */
-    int64_t free;
+/**
+ * Result type (allocated by the library, borrowed from the call until its last reference is
+ * dropped). Members are only ever appended.
+ */
+typedef struct pve_nodes_disks_lvm_get_result {
+    struct pve_nodes_disks_lvm_get_result_children **children;
+    size_t n_children;
     int leaf;
-    /** The name of the physical volume */
-    char *name;
-    /** The size of the physical volume in bytes */
-    int64_t size;
-} pve_nodes_disks_lvm_get_result_children_children;
+} pve_nodes_disks_lvm_get_result;
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_disks_lvm_get_result_children {
@@ -3651,30 +3387,23 @@ typedef struct pve_nodes_disks_lvm_get_result_children {
     int64_t size;
 } pve_nodes_disks_lvm_get_result_children;
 
-/**
- * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
- */
-typedef struct pve_nodes_disks_lvm_get_result {
-    struct pve_nodes_disks_lvm_get_result_children **children;
-    size_t n_children;
+/** Part of a result (see the method using it). */
+typedef struct pve_nodes_disks_lvm_get_result_children_children {
+    /** The free bytes in the physical volume */
+    int64_t free;
     int leaf;
-} pve_nodes_disks_lvm_get_result;
+    /** The name of the physical volume */
+    char *name;
+    /** The size of the physical volume in bytes */
+    int64_t size;
+} pve_nodes_disks_lvm_get_result_children_children;
 
 /**
  * List LVM Volume Groups
  *
- * GET /nodes/{node}/disks/lvm (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_disks_lvm_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/disks/lvm (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_disks_lvm_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_disks_lvm_get(pmx_client *c, const char *node,
                                     const pve_nodes_disks_lvm_get_params *p, pmx_done_fn done,
@@ -3688,8 +3417,13 @@ pve_nodes_disks_lvm_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/disks/lvm ---- */
 
-/** Parameters of pve_nodes_disks_lvm_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_disks_lvm_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_disks_lvm_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Configure storage using the Volume Group */
     pmx_opt_bool add_storage;
     /** The block device you want to create the volume group on */
@@ -3706,17 +3440,9 @@ typedef struct pve_nodes_disks_lvm_post_result {
 /**
  * Create an LVM Volume Group
  *
- * POST /nodes/{node}/disks/lvm (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_disks_lvm_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/disks/lvm (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_disks_lvm_post_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_disks_lvm_post(pmx_client *c, const char *node,
                                      const pve_nodes_disks_lvm_post_params *p, pmx_done_fn done,
@@ -3730,8 +3456,13 @@ pve_nodes_disks_lvm_post_result_of(const pmx_call *call) {
 
 /* ---- DELETE /nodes/{node}/disks/lvm/{name} ---- */
 
-/** Parameters of pve_nodes_disks_lvm_name_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_disks_lvm_name_delete() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_disks_lvm_name_delete_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Marks associated storage(s) as not available on this node anymore or removes them from
      * the configuration (if configured for this node only).
@@ -3755,18 +3486,9 @@ typedef struct pve_nodes_disks_lvm_name_delete_result {
 /**
  * Remove an LVM Volume Group.
  *
- * DELETE /nodes/{node}/disks/lvm/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_disks_lvm_name_delete_result_of(call).
- * Since: 1.0
+ * DELETE /nodes/{node}/disks/lvm/{name} (protected, API tokens allowed). Path parameters: node,
+ * name. Result: pve_nodes_disks_lvm_name_delete_result_of(call). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_disks_lvm_name_delete(pmx_client *c, const char *node, const char *name,
                                             const pve_nodes_disks_lvm_name_delete_params *p,
@@ -3780,9 +3502,13 @@ pve_nodes_disks_lvm_name_delete_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/disks/lvmthin ---- */
 
-/** Parameters of pve_nodes_disks_lvmthin_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_disks_lvmthin_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_disks_lvmthin_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_disks_lvmthin_get_params;
 
 /** Part of a result (see the method using it). */
@@ -3813,17 +3539,9 @@ typedef struct pve_nodes_disks_lvmthin_get_result {
 /**
  * List LVM thinpools
  *
- * GET /nodes/{node}/disks/lvmthin (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_disks_lvmthin_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/disks/lvmthin (protected, API tokens allowed). Path parameters: node.
+ * Result: pve_nodes_disks_lvmthin_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_disks_lvmthin_get(pmx_client *c, const char *node,
                                         const pve_nodes_disks_lvmthin_get_params *p,
@@ -3837,8 +3555,13 @@ pve_nodes_disks_lvmthin_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/disks/lvmthin ---- */
 
-/** Parameters of pve_nodes_disks_lvmthin_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_disks_lvmthin_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_disks_lvmthin_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Configure storage using the thinpool. */
     pmx_opt_bool add_storage;
     /** The block device you want to create the thinpool on. */
@@ -3855,17 +3578,9 @@ typedef struct pve_nodes_disks_lvmthin_post_result {
 /**
  * Create an LVM thinpool
  *
- * POST /nodes/{node}/disks/lvmthin (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_disks_lvmthin_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/disks/lvmthin (protected, API tokens allowed). Path parameters: node.
+ * Result: pve_nodes_disks_lvmthin_post_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_disks_lvmthin_post(pmx_client *c, const char *node,
                                          const pve_nodes_disks_lvmthin_post_params *p,
@@ -3879,8 +3594,13 @@ pve_nodes_disks_lvmthin_post_result_of(const pmx_call *call) {
 
 /* ---- DELETE /nodes/{node}/disks/lvmthin/{name} ---- */
 
-/** Parameters of pve_nodes_disks_lvmthin_name_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_disks_lvmthin_name_delete() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_disks_lvmthin_name_delete_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Marks associated storage(s) as not available on this node anymore or removes them from
      * the configuration (if configured for this node only).
@@ -3910,18 +3630,9 @@ typedef struct pve_nodes_disks_lvmthin_name_delete_result {
 /**
  * Remove an LVM thin pool.
  *
- * DELETE /nodes/{node}/disks/lvmthin/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_disks_lvmthin_name_delete_result_of(call).
- * Since: 1.0
+ * DELETE /nodes/{node}/disks/lvmthin/{name} (protected, API tokens allowed). Path parameters:
+ * node, name. Result: pve_nodes_disks_lvmthin_name_delete_result_of(call). Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_disks_lvmthin_name_delete(pmx_client *c, const char *node, const char *name,
                                                 const pve_nodes_disks_lvmthin_name_delete_params *p,
@@ -3936,8 +3647,13 @@ pve_nodes_disks_lvmthin_name_delete_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/disks/smart ---- */
 
-/** Parameters of pve_nodes_disks_smart_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_disks_smart_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_disks_smart_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Block device name */
     const char *disk;
     /** If true returns only the health status */
@@ -3946,7 +3662,7 @@ typedef struct pve_nodes_disks_smart_get_params {
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_disks_smart_get_result {
     char **attributes;
@@ -3959,17 +3675,9 @@ typedef struct pve_nodes_disks_smart_get_result {
 /**
  * Get SMART Health of a disk.
  *
- * GET /nodes/{node}/disks/smart (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_disks_smart_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/disks/smart (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_disks_smart_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_disks_smart_get(pmx_client *c, const char *node,
                                       const pve_nodes_disks_smart_get_params *p, pmx_done_fn done,
@@ -3983,8 +3691,13 @@ pve_nodes_disks_smart_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /nodes/{node}/disks/wipedisk ---- */
 
-/** Parameters of pve_nodes_disks_wipedisk_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_disks_wipedisk_put() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_disks_wipedisk_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Block device name */
     const char *disk;
 } pve_nodes_disks_wipedisk_put_params;
@@ -3997,17 +3710,9 @@ typedef struct pve_nodes_disks_wipedisk_put_result {
 /**
  * Wipe a disk or partition.
  *
- * PUT /nodes/{node}/disks/wipedisk (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_disks_wipedisk_put_result_of(call).
- * Since: 1.0
+ * PUT /nodes/{node}/disks/wipedisk (protected, API tokens allowed). Path parameters: node.
+ * Result: pve_nodes_disks_wipedisk_put_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_disks_wipedisk_put(pmx_client *c, const char *node,
                                          const pve_nodes_disks_wipedisk_put_params *p,
@@ -4021,9 +3726,13 @@ pve_nodes_disks_wipedisk_put_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/disks/zfs ---- */
 
-/** Parameters of pve_nodes_disks_zfs_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_disks_zfs_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_disks_zfs_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_disks_zfs_get_params;
 
 /** Part of a result (see the method using it). */
@@ -4049,17 +3758,9 @@ typedef struct pve_nodes_disks_zfs_get_result {
 /**
  * List Zpools.
  *
- * GET /nodes/{node}/disks/zfs (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_disks_zfs_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/disks/zfs (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_disks_zfs_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_disks_zfs_get(pmx_client *c, const char *node,
                                     const pve_nodes_disks_zfs_get_params *p, pmx_done_fn done,
@@ -4073,8 +3774,13 @@ pve_nodes_disks_zfs_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/disks/zfs ---- */
 
-/** Parameters of pve_nodes_disks_zfs_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_disks_zfs_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_disks_zfs_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Configure storage using the zpool. */
     pmx_opt_bool add_storage;
     /** Pool sector size exponent. */
@@ -4104,17 +3810,9 @@ typedef struct pve_nodes_disks_zfs_post_result {
 /**
  * Create a ZFS pool.
  *
- * POST /nodes/{node}/disks/zfs (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_disks_zfs_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/disks/zfs (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_disks_zfs_post_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_disks_zfs_post(pmx_client *c, const char *node,
                                      const pve_nodes_disks_zfs_post_params *p, pmx_done_fn done,
@@ -4128,8 +3826,13 @@ pve_nodes_disks_zfs_post_result_of(const pmx_call *call) {
 
 /* ---- DELETE /nodes/{node}/disks/zfs/{name} ---- */
 
-/** Parameters of pve_nodes_disks_zfs_name_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_disks_zfs_name_delete() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_disks_zfs_name_delete_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Marks associated storage(s) as not available on this node anymore or removes them from
      * the configuration (if configured for this node only).
@@ -4153,18 +3856,9 @@ typedef struct pve_nodes_disks_zfs_name_delete_result {
 /**
  * Destroy a ZFS pool.
  *
- * DELETE /nodes/{node}/disks/zfs/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_disks_zfs_name_delete_result_of(call).
- * Since: 1.0
+ * DELETE /nodes/{node}/disks/zfs/{name} (protected, API tokens allowed). Path parameters: node,
+ * name. Result: pve_nodes_disks_zfs_name_delete_result_of(call). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_disks_zfs_name_delete(pmx_client *c, const char *node, const char *name,
                                             const pve_nodes_disks_zfs_name_delete_params *p,
@@ -4178,27 +3872,18 @@ pve_nodes_disks_zfs_name_delete_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/disks/zfs/{name} ---- */
 
-/** Parameters of pve_nodes_disks_zfs_name_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_disks_zfs_name_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_disks_zfs_name_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_disks_zfs_name_get_params;
-
-/** Part of a result (see the method using it). */
-typedef struct pve_nodes_disks_zfs_name_get_result_children {
-    pmx_opt_f64 cksum;
-    /** An optional message about the vdev. */
-    char *msg;
-    /** The name of the vdev or section. */
-    char *name;
-    pmx_opt_f64 read;
-    /** The state of the vdev. */
-    char *state;
-    pmx_opt_f64 write;
-} pve_nodes_disks_zfs_name_get_result_children;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_disks_zfs_name_get_result {
     /** Information about the recommended action to fix the state. */
@@ -4221,21 +3906,25 @@ typedef struct pve_nodes_disks_zfs_name_get_result {
     char *status;
 } pve_nodes_disks_zfs_name_get_result;
 
+/** Part of a result (see the method using it). */
+typedef struct pve_nodes_disks_zfs_name_get_result_children {
+    pmx_opt_f64 cksum;
+    /** An optional message about the vdev. */
+    char *msg;
+    /** The name of the vdev or section. */
+    char *name;
+    pmx_opt_f64 read;
+    /** The state of the vdev. */
+    char *state;
+    pmx_opt_f64 write;
+} pve_nodes_disks_zfs_name_get_result_children;
+
 /**
  * Get details about a zpool.
  *
- * GET /nodes/{node}/disks/zfs/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_disks_zfs_name_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/disks/zfs/{name} (protected, API tokens allowed). Path parameters: node,
+ * name. Result: pve_nodes_disks_zfs_name_get_result_of(call). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_disks_zfs_name_get(pmx_client *c, const char *node, const char *name,
                                          const pve_nodes_disks_zfs_name_get_params *p,
@@ -4249,14 +3938,18 @@ pve_nodes_disks_zfs_name_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/dns ---- */
 
-/** Parameters of pve_nodes_dns_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_dns_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_dns_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_dns_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_dns_get_result {
     /** First name server IP address. */
@@ -4272,17 +3965,9 @@ typedef struct pve_nodes_dns_get_result {
 /**
  * Read DNS settings.
  *
- * GET /nodes/{node}/dns (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_dns_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/dns (API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_dns_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_dns_get(pmx_client *c, const char *node, const pve_nodes_dns_get_params *p,
                               pmx_done_fn done, void *userdata, pmx_call **out);
@@ -4295,8 +3980,13 @@ pve_nodes_dns_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /nodes/{node}/dns ---- */
 
-/** Parameters of pve_nodes_dns_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_dns_put() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_dns_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** First name server IP address. */
     const char *dns1;
     /** Second name server IP address. */
@@ -4310,24 +4000,21 @@ typedef struct pve_nodes_dns_put_params {
 /**
  * Write DNS settings.
  *
- * PUT /nodes/{node}/dns (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /nodes/{node}/dns (protected, API tokens allowed). Path parameters: node. Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_dns_put(pmx_client *c, const char *node, const pve_nodes_dns_put_params *p,
                               pmx_done_fn done, void *userdata, pmx_call **out);
 
 /* ---- POST /nodes/{node}/execute ---- */
 
-/** Parameters of pve_nodes_execute_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_execute_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_execute_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** JSON encoded array of commands. */
     const char *commands;
 } pve_nodes_execute_post_params;
@@ -4344,17 +4031,9 @@ typedef struct pve_nodes_execute_post_result {
 /**
  * Execute multiple commands in order, root only.
  *
- * POST /nodes/{node}/execute (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_execute_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/execute (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_execute_post_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_execute_post(pmx_client *c, const char *node,
                                    const pve_nodes_execute_post_params *p, pmx_done_fn done,
@@ -4368,9 +4047,13 @@ pve_nodes_execute_post_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/firewall ---- */
 
-/** Parameters of pve_nodes_firewall_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_firewall_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_firewall_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_firewall_get_params;
 
 /**
@@ -4385,17 +4068,9 @@ typedef struct pve_nodes_firewall_get_result {
 /**
  * Directory index.
  *
- * GET /nodes/{node}/firewall (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_firewall_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/firewall (API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_firewall_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_firewall_get(pmx_client *c, const char *node,
                                    const pve_nodes_firewall_get_params *p, pmx_done_fn done,
@@ -4409,8 +4084,13 @@ pve_nodes_firewall_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/firewall/log ---- */
 
-/** Parameters of pve_nodes_firewall_log_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_firewall_log_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_firewall_log_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     pmx_opt_i64 limit;
     /** Display log since this UNIX epoch. */
     pmx_opt_i64 since;
@@ -4439,17 +4119,9 @@ typedef struct pve_nodes_firewall_log_get_result {
 /**
  * Read firewall log
  *
- * GET /nodes/{node}/firewall/log (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_firewall_log_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/firewall/log (protected, API tokens allowed). Path parameters: node.
+ * Result: pve_nodes_firewall_log_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_firewall_log_get(pmx_client *c, const char *node,
                                        const pve_nodes_firewall_log_get_params *p,
@@ -4463,14 +4135,18 @@ pve_nodes_firewall_log_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/firewall/options ---- */
 
-/** Parameters of pve_nodes_firewall_options_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_firewall_options_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_firewall_options_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_firewall_options_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_firewall_options_get_result {
     /** Enable host firewall rules. */
@@ -4519,17 +4195,9 @@ typedef struct pve_nodes_firewall_options_get_result {
 /**
  * Get host firewall options.
  *
- * GET /nodes/{node}/firewall/options (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_firewall_options_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/firewall/options (API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_firewall_options_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_firewall_options_get(pmx_client *c, const char *node,
                                            const pve_nodes_firewall_options_get_params *p,
@@ -4543,8 +4211,13 @@ pve_nodes_firewall_options_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /nodes/{node}/firewall/options ---- */
 
-/** Parameters of pve_nodes_firewall_options_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_firewall_options_put() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_firewall_options_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * A list of settings you want to delete.
      *
@@ -4602,15 +4275,8 @@ typedef struct pve_nodes_firewall_options_put_params {
 /**
  * Set Firewall options.
  *
- * PUT /nodes/{node}/firewall/options (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * PUT /nodes/{node}/firewall/options (protected, API tokens allowed). Path parameters: node.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_firewall_options_put(pmx_client *c, const char *node,
@@ -4619,9 +4285,13 @@ PMX_API int pve_nodes_firewall_options_put(pmx_client *c, const char *node,
 
 /* ---- GET /nodes/{node}/firewall/rules ---- */
 
-/** Parameters of pve_nodes_firewall_rules_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_firewall_rules_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_firewall_rules_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_firewall_rules_get_params;
 
 /** Part of a result (see the method using it). */
@@ -4680,17 +4350,9 @@ typedef struct pve_nodes_firewall_rules_get_result {
 /**
  * List rules.
  *
- * GET /nodes/{node}/firewall/rules (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_firewall_rules_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/firewall/rules (API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_firewall_rules_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_firewall_rules_get(pmx_client *c, const char *node,
                                          const pve_nodes_firewall_rules_get_params *p,
@@ -4704,8 +4366,13 @@ pve_nodes_firewall_rules_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/firewall/rules ---- */
 
-/** Parameters of pve_nodes_firewall_rules_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_firewall_rules_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_firewall_rules_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name. */
     const char *action;
     /** Descriptive comment. */
@@ -4772,15 +4439,8 @@ typedef struct pve_nodes_firewall_rules_post_params {
 /**
  * Create new rule.
  *
- * POST /nodes/{node}/firewall/rules (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * POST /nodes/{node}/firewall/rules (protected, API tokens allowed). Path parameters: node.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_firewall_rules_post(pmx_client *c, const char *node,
@@ -4789,8 +4449,13 @@ PMX_API int pve_nodes_firewall_rules_post(pmx_client *c, const char *node,
 
 /* ---- DELETE /nodes/{node}/firewall/rules/{pos} ---- */
 
-/** Parameters of pve_nodes_firewall_rules_pos_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_firewall_rules_pos_delete() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_firewall_rules_pos_delete_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
      * prevent concurrent modifications.
@@ -4801,17 +4466,9 @@ typedef struct pve_nodes_firewall_rules_pos_delete_params {
 /**
  * Delete rule.
  *
- * DELETE /nodes/{node}/firewall/rules/{pos} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param pos       path parameter {pos}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * DELETE /nodes/{node}/firewall/rules/{pos} (protected, API tokens allowed). Path parameters:
+ * node, pos. Arguments, ownership, return value and callbacks: "Generated bindings" in
+ * <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_firewall_rules_pos_delete(pmx_client *c, const char *node, int64_t pos,
                                                 const pve_nodes_firewall_rules_pos_delete_params *p,
@@ -4820,14 +4477,18 @@ PMX_API int pve_nodes_firewall_rules_pos_delete(pmx_client *c, const char *node,
 
 /* ---- GET /nodes/{node}/firewall/rules/{pos} ---- */
 
-/** Parameters of pve_nodes_firewall_rules_pos_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_firewall_rules_pos_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_firewall_rules_pos_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_firewall_rules_pos_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_firewall_rules_pos_get_result {
     /** Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name */
@@ -4875,18 +4536,9 @@ typedef struct pve_nodes_firewall_rules_pos_get_result {
 /**
  * Get single rule data.
  *
- * GET /nodes/{node}/firewall/rules/{pos} (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param pos       path parameter {pos}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_firewall_rules_pos_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/firewall/rules/{pos} (API tokens allowed). Path parameters: node, pos.
+ * Result: pve_nodes_firewall_rules_pos_get_result_of(call). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_firewall_rules_pos_get(pmx_client *c, const char *node, int64_t pos,
                                              const pve_nodes_firewall_rules_pos_get_params *p,
@@ -4900,8 +4552,13 @@ pve_nodes_firewall_rules_pos_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /nodes/{node}/firewall/rules/{pos} ---- */
 
-/** Parameters of pve_nodes_firewall_rules_pos_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_firewall_rules_pos_put() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_firewall_rules_pos_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name. */
     const char *action;
     /** Descriptive comment. */
@@ -4974,17 +4631,9 @@ typedef struct pve_nodes_firewall_rules_pos_put_params {
 /**
  * Modify rule data.
  *
- * PUT /nodes/{node}/firewall/rules/{pos} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param pos       path parameter {pos}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /nodes/{node}/firewall/rules/{pos} (protected, API tokens allowed). Path parameters:
+ * node, pos. Arguments, ownership, return value and callbacks: "Generated bindings" in
+ * <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_firewall_rules_pos_put(pmx_client *c, const char *node, int64_t pos,
                                              const pve_nodes_firewall_rules_pos_put_params *p,
@@ -4992,9 +4641,13 @@ PMX_API int pve_nodes_firewall_rules_pos_put(pmx_client *c, const char *node, in
 
 /* ---- GET /nodes/{node}/hardware ---- */
 
-/** Parameters of pve_nodes_hardware_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_hardware_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_hardware_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_hardware_get_params;
 
 /** Part of a result (see the method using it). */
@@ -5014,17 +4667,9 @@ typedef struct pve_nodes_hardware_get_result {
 /**
  * Index of hardware types
  *
- * GET /nodes/{node}/hardware (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_hardware_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/hardware (API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_hardware_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_hardware_get(pmx_client *c, const char *node,
                                    const pve_nodes_hardware_get_params *p, pmx_done_fn done,
@@ -5038,8 +4683,13 @@ pve_nodes_hardware_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/hardware/pci ---- */
 
-/** Parameters of pve_nodes_hardware_pci_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_hardware_pci_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_hardware_pci_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * A list of blacklisted PCI classes, which will not be returned. Following are filtered by
      * default: Memory Controller (05), Bridge (06) and Processor (0b).
@@ -5097,17 +4747,9 @@ typedef struct pve_nodes_hardware_pci_get_result {
 /**
  * List local PCI devices.
  *
- * GET /nodes/{node}/hardware/pci (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_hardware_pci_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/hardware/pci (protected, API tokens allowed). Path parameters: node.
+ * Result: pve_nodes_hardware_pci_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_hardware_pci_get(pmx_client *c, const char *node,
                                        const pve_nodes_hardware_pci_get_params *p,
@@ -5121,9 +4763,13 @@ pve_nodes_hardware_pci_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/hardware/pci/{pci-id-or-mapping} ---- */
 
-/** Parameters of pve_nodes_hardware_pci_pci_id_or_mapping_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_hardware_pci_pci_id_or_mapping_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_hardware_pci_pci_id_or_mapping_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_hardware_pci_pci_id_or_mapping_get_params;
 
 /** Part of a result (see the method using it). */
@@ -5143,19 +4789,10 @@ typedef struct pve_nodes_hardware_pci_pci_id_or_mapping_get_result {
 /**
  * Index of available pci methods
  *
- * GET /nodes/{node}/hardware/pci/{pci-id-or-mapping} (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param pci_id_or_mapping path parameter {pci-id-or-mapping}: string, copied; escaped by the
- * library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_hardware_pci_pci_id_or_mapping_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/hardware/pci/{pci-id-or-mapping} (API tokens allowed). Path parameters:
+ * node, pci_id_or_mapping. Result:
+ * pve_nodes_hardware_pci_pci_id_or_mapping_get_result_of(call). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_hardware_pci_pci_id_or_mapping_get(pmx_client *c, const char *node,
                                                          const char *pci_id_or_mapping,
@@ -5171,9 +4808,13 @@ pve_nodes_hardware_pci_pci_id_or_mapping_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/hardware/pci/{pci-id-or-mapping}/mdev ---- */
 
-/** Parameters of pve_nodes_hardware_pci_mdev_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_hardware_pci_mdev_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_hardware_pci_mdev_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_hardware_pci_mdev_get_params;
 
 /** Part of a result (see the method using it). */
@@ -5200,18 +4841,9 @@ typedef struct pve_nodes_hardware_pci_mdev_get_result {
 /**
  * List mediated device types for given PCI device.
  *
- * GET /nodes/{node}/hardware/pci/{pci-id-or-mapping}/mdev (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param pci_id_or_mapping path parameter {pci-id-or-mapping}: string, copied; escaped by the
- * library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_hardware_pci_mdev_get_result_of(call).
+ * GET /nodes/{node}/hardware/pci/{pci-id-or-mapping}/mdev (protected, API tokens allowed). Path
+ * parameters: node, pci_id_or_mapping. Result: pve_nodes_hardware_pci_mdev_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_hardware_pci_mdev_get(pmx_client *c, const char *node,
@@ -5227,9 +4859,13 @@ pve_nodes_hardware_pci_mdev_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/hardware/usb ---- */
 
-/** Parameters of pve_nodes_hardware_usb_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_hardware_usb_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_hardware_usb_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_hardware_usb_get_params;
 
 /** Part of a result (see the method using it). */
@@ -5261,17 +4897,9 @@ typedef struct pve_nodes_hardware_usb_get_result {
 /**
  * List local USB devices.
  *
- * GET /nodes/{node}/hardware/usb (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_hardware_usb_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/hardware/usb (protected, API tokens allowed). Path parameters: node.
+ * Result: pve_nodes_hardware_usb_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_hardware_usb_get(pmx_client *c, const char *node,
                                        const pve_nodes_hardware_usb_get_params *p,
@@ -5285,14 +4913,18 @@ pve_nodes_hardware_usb_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/hosts ---- */
 
-/** Parameters of pve_nodes_hosts_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_hosts_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_hosts_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_hosts_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_hosts_get_result {
     /** The content of /etc/hosts. */
@@ -5307,17 +4939,9 @@ typedef struct pve_nodes_hosts_get_result {
 /**
  * Get the content of /etc/hosts.
  *
- * GET /nodes/{node}/hosts (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_hosts_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/hosts (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_hosts_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_hosts_get(pmx_client *c, const char *node,
                                 const pve_nodes_hosts_get_params *p, pmx_done_fn done,
@@ -5331,8 +4955,13 @@ pve_nodes_hosts_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/hosts ---- */
 
-/** Parameters of pve_nodes_hosts_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_hosts_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_hosts_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** The target content of /etc/hosts. */
     const char *data;
     /**
@@ -5345,16 +4974,8 @@ typedef struct pve_nodes_hosts_post_params {
 /**
  * Write /etc/hosts.
  *
- * POST /nodes/{node}/hosts (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /nodes/{node}/hosts (protected, API tokens allowed). Path parameters: node. Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_hosts_post(pmx_client *c, const char *node,
                                  const pve_nodes_hosts_post_params *p, pmx_done_fn done,
@@ -5362,8 +4983,13 @@ PMX_API int pve_nodes_hosts_post(pmx_client *c, const char *node,
 
 /* ---- GET /nodes/{node}/journal ---- */
 
-/** Parameters of pve_nodes_journal_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_journal_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_journal_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** End before the given Cursor. Conflicts with 'until' */
     const char *endcursor;
     /** Limit to the last X lines. Conflicts with a range. */
@@ -5388,17 +5014,9 @@ typedef struct pve_nodes_journal_get_result {
 /**
  * Read Journal
  *
- * GET /nodes/{node}/journal (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_journal_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/journal (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_journal_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_journal_get(pmx_client *c, const char *node,
                                   const pve_nodes_journal_get_params *p, pmx_done_fn done,
@@ -5412,9 +5030,13 @@ pve_nodes_journal_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/lxc ---- */
 
-/** Parameters of pve_nodes_lxc_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_lxc_get_params;
 
 /** Part of a result (see the method using it). */
@@ -5495,17 +5117,9 @@ typedef struct pve_nodes_lxc_get_result {
 /**
  * LXC container index (per node).
  *
- * GET /nodes/{node}/lxc (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/lxc (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_lxc_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_get(pmx_client *c, const char *node, const pve_nodes_lxc_get_params *p,
                               pmx_done_fn done, void *userdata, pmx_call **out);
@@ -5518,8 +5132,13 @@ pve_nodes_lxc_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/lxc ---- */
 
-/** Parameters of pve_nodes_lxc_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** OS architecture type. */
     const char *arch;
     /** Override I/O bandwidth limit (in KiB/s). */
@@ -5641,7 +5260,11 @@ typedef struct pve_nodes_lxc_post_params {
      * used to skip and OS specific setup.
      */
     const char *ostype;
-    /** Sets root password inside container. */
+    /**
+     * Sets root password inside container.
+     *
+     * Secret: never logged, wiped after sending.
+     */
     const char *password;
     /** Add the VM to the specified pool. */
     const char *pool;
@@ -5729,16 +5352,9 @@ typedef struct pve_nodes_lxc_post_result {
 /**
  * Create or restore a container.
  *
- * POST /nodes/{node}/lxc (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_post_result_of(call).
+ * POST /nodes/{node}/lxc (protected, API tokens allowed). Path parameters: node. Carries
+ * secrets: request and response are wiped. Result: pve_nodes_lxc_post_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_lxc_post(pmx_client *c, const char *node, const pve_nodes_lxc_post_params *p,
@@ -5752,8 +5368,13 @@ pve_nodes_lxc_post_result_of(const pmx_call *call) {
 
 /* ---- DELETE /nodes/{node}/lxc/{vmid} ---- */
 
-/** Parameters of pve_nodes_lxc_vmid_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_vmid_delete() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_vmid_delete_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * If set, destroy additionally all disks with the VMID from all enabled storages which are
      * not referenced in the config.
@@ -5778,18 +5399,9 @@ typedef struct pve_nodes_lxc_vmid_delete_result {
 /**
  * Destroy the container (also delete all uses files).
  *
- * DELETE /nodes/{node}/lxc/{vmid} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_vmid_delete_result_of(call).
- * Since: 1.0
+ * DELETE /nodes/{node}/lxc/{vmid} (protected, API tokens allowed). Path parameters: node, vmid.
+ * Result: pve_nodes_lxc_vmid_delete_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_vmid_delete(pmx_client *c, const char *node, int64_t vmid,
                                       const pve_nodes_lxc_vmid_delete_params *p, pmx_done_fn done,
@@ -5803,9 +5415,13 @@ pve_nodes_lxc_vmid_delete_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/lxc/{vmid} ---- */
 
-/** Parameters of pve_nodes_lxc_vmid_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_vmid_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_vmid_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_lxc_vmid_get_params;
 
 /** Part of a result (see the method using it). */
@@ -5825,18 +5441,9 @@ typedef struct pve_nodes_lxc_vmid_get_result {
 /**
  * Directory index
  *
- * GET /nodes/{node}/lxc/{vmid} (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_vmid_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/lxc/{vmid} (API tokens allowed). Path parameters: node, vmid. Result:
+ * pve_nodes_lxc_vmid_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_vmid_get(pmx_client *c, const char *node, int64_t vmid,
                                    const pve_nodes_lxc_vmid_get_params *p, pmx_done_fn done,
@@ -5850,8 +5457,13 @@ pve_nodes_lxc_vmid_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/lxc/{vmid}/clone ---- */
 
-/** Parameters of pve_nodes_lxc_clone_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_clone_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_clone_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Override I/O bandwidth limit (in KiB/s). */
     pmx_opt_f64 bwlimit;
     /** Description for the new CT. */
@@ -5883,18 +5495,9 @@ typedef struct pve_nodes_lxc_clone_post_result {
 /**
  * Create a container clone/copy
  *
- * POST /nodes/{node}/lxc/{vmid}/clone (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_clone_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/lxc/{vmid}/clone (protected, API tokens allowed). Path parameters: node,
+ * vmid. Result: pve_nodes_lxc_clone_post_result_of(call). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_clone_post(pmx_client *c, const char *node, int64_t vmid,
                                      const pve_nodes_lxc_clone_post_params *p, pmx_done_fn done,
@@ -5908,8 +5511,13 @@ pve_nodes_lxc_clone_post_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/lxc/{vmid}/config ---- */
 
-/** Parameters of pve_nodes_lxc_config_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_config_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_config_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Get current values (instead of pending values). */
     pmx_opt_bool current;
     /** Fetch config values from given snapshot. */
@@ -5918,7 +5526,7 @@ typedef struct pve_nodes_lxc_config_get_params {
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_lxc_config_get_result {
     /** OS architecture type. */
@@ -6076,18 +5684,9 @@ typedef struct pve_nodes_lxc_config_get_result {
 /**
  * Get container configuration.
  *
- * GET /nodes/{node}/lxc/{vmid}/config (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_config_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/lxc/{vmid}/config (API tokens allowed). Path parameters: node, vmid.
+ * Result: pve_nodes_lxc_config_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_config_get(pmx_client *c, const char *node, int64_t vmid,
                                      const pve_nodes_lxc_config_get_params *p, pmx_done_fn done,
@@ -6101,8 +5700,13 @@ pve_nodes_lxc_config_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /nodes/{node}/lxc/{vmid}/config ---- */
 
-/** Parameters of pve_nodes_lxc_config_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_config_put() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_config_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** OS architecture type. */
     const char *arch;
     /**
@@ -6282,17 +5886,9 @@ typedef struct pve_nodes_lxc_config_put_params {
 /**
  * Set container options.
  *
- * PUT /nodes/{node}/lxc/{vmid}/config (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /nodes/{node}/lxc/{vmid}/config (protected, API tokens allowed). Path parameters: node,
+ * vmid. Arguments, ownership, return value and callbacks: "Generated bindings" in
+ * <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_config_put(pmx_client *c, const char *node, int64_t vmid,
                                      const pve_nodes_lxc_config_put_params *p, pmx_done_fn done,
@@ -6300,8 +5896,13 @@ PMX_API int pve_nodes_lxc_config_put(pmx_client *c, const char *node, int64_t vm
 
 /* ---- GET /nodes/{node}/lxc/{vmid}/feature ---- */
 
-/** Parameters of pve_nodes_lxc_feature_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_feature_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_feature_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Feature to check. */
     const char *feature;
     /** The name of the snapshot. */
@@ -6310,7 +5911,7 @@ typedef struct pve_nodes_lxc_feature_get_params {
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_lxc_feature_get_result {
     int hasFeature;
@@ -6319,18 +5920,9 @@ typedef struct pve_nodes_lxc_feature_get_result {
 /**
  * Check if feature for virtual machine is available.
  *
- * GET /nodes/{node}/lxc/{vmid}/feature (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_feature_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/lxc/{vmid}/feature (protected, API tokens allowed). Path parameters: node,
+ * vmid. Result: pve_nodes_lxc_feature_get_result_of(call). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_feature_get(pmx_client *c, const char *node, int64_t vmid,
                                       const pve_nodes_lxc_feature_get_params *p, pmx_done_fn done,
@@ -6344,9 +5936,13 @@ pve_nodes_lxc_feature_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/lxc/{vmid}/firewall ---- */
 
-/** Parameters of pve_nodes_lxc_firewall_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_firewall_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_firewall_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_lxc_firewall_get_params;
 
 /**
@@ -6361,18 +5957,9 @@ typedef struct pve_nodes_lxc_firewall_get_result {
 /**
  * Directory index.
  *
- * GET /nodes/{node}/lxc/{vmid}/firewall (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_firewall_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/lxc/{vmid}/firewall (API tokens allowed). Path parameters: node, vmid.
+ * Result: pve_nodes_lxc_firewall_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_firewall_get(pmx_client *c, const char *node, int64_t vmid,
                                        const pve_nodes_lxc_firewall_get_params *p,
@@ -6386,9 +5973,13 @@ pve_nodes_lxc_firewall_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/lxc/{vmid}/firewall/aliases ---- */
 
-/** Parameters of pve_nodes_lxc_firewall_aliases_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_firewall_aliases_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_firewall_aliases_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_lxc_firewall_aliases_get_params;
 
 /** Part of a result (see the method using it). */
@@ -6415,18 +6006,9 @@ typedef struct pve_nodes_lxc_firewall_aliases_get_result {
 /**
  * List aliases
  *
- * GET /nodes/{node}/lxc/{vmid}/firewall/aliases (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_firewall_aliases_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/lxc/{vmid}/firewall/aliases (API tokens allowed). Path parameters: node,
+ * vmid. Result: pve_nodes_lxc_firewall_aliases_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_firewall_aliases_get(pmx_client *c, const char *node, int64_t vmid,
                                                const pve_nodes_lxc_firewall_aliases_get_params *p,
@@ -6440,8 +6022,13 @@ pve_nodes_lxc_firewall_aliases_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/lxc/{vmid}/firewall/aliases ---- */
 
-/** Parameters of pve_nodes_lxc_firewall_aliases_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_firewall_aliases_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_firewall_aliases_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Network/IP specification in CIDR format. */
     const char *cidr;
     const char *comment;
@@ -6452,17 +6039,9 @@ typedef struct pve_nodes_lxc_firewall_aliases_post_params {
 /**
  * Create IP or Network Alias.
  *
- * POST /nodes/{node}/lxc/{vmid}/firewall/aliases (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /nodes/{node}/lxc/{vmid}/firewall/aliases (protected, API tokens allowed). Path
+ * parameters: node, vmid. Arguments, ownership, return value and callbacks: "Generated
+ * bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_firewall_aliases_post(pmx_client *c, const char *node, int64_t vmid,
                                                 const pve_nodes_lxc_firewall_aliases_post_params *p,
@@ -6471,8 +6050,13 @@ PMX_API int pve_nodes_lxc_firewall_aliases_post(pmx_client *c, const char *node,
 
 /* ---- DELETE /nodes/{node}/lxc/{vmid}/firewall/aliases/{name} ---- */
 
-/** Parameters of pve_nodes_lxc_firewall_aliases_name_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_firewall_aliases_name_delete() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_firewall_aliases_name_delete_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
      * prevent concurrent modifications.
@@ -6483,18 +6067,9 @@ typedef struct pve_nodes_lxc_firewall_aliases_name_delete_params {
 /**
  * Remove IP or Network alias.
  *
- * DELETE /nodes/{node}/lxc/{vmid}/firewall/aliases/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * DELETE /nodes/{node}/lxc/{vmid}/firewall/aliases/{name} (protected, API tokens allowed). Path
+ * parameters: node, vmid, name. Arguments, ownership, return value and callbacks: "Generated
+ * bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_firewall_aliases_name_delete(pmx_client *c, const char *node,
                                                        int64_t vmid, const char *name,
@@ -6504,9 +6079,13 @@ PMX_API int pve_nodes_lxc_firewall_aliases_name_delete(pmx_client *c, const char
 
 /* ---- GET /nodes/{node}/lxc/{vmid}/firewall/aliases/{name} ---- */
 
-/** Parameters of pve_nodes_lxc_firewall_aliases_name_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_firewall_aliases_name_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_firewall_aliases_name_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_lxc_firewall_aliases_name_get_params;
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
@@ -6517,19 +6096,9 @@ typedef struct pve_nodes_lxc_firewall_aliases_name_get_result {
 /**
  * Read alias.
  *
- * GET /nodes/{node}/lxc/{vmid}/firewall/aliases/{name} (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_firewall_aliases_name_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/lxc/{vmid}/firewall/aliases/{name} (API tokens allowed). Path parameters:
+ * node, vmid, name. Result: pve_nodes_lxc_firewall_aliases_name_get_result_of(call). Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_firewall_aliases_name_get(pmx_client *c, const char *node, int64_t vmid,
                                                     const char *name,
@@ -6545,8 +6114,13 @@ pve_nodes_lxc_firewall_aliases_name_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /nodes/{node}/lxc/{vmid}/firewall/aliases/{name} ---- */
 
-/** Parameters of pve_nodes_lxc_firewall_aliases_name_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_firewall_aliases_name_put() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_firewall_aliases_name_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Network/IP specification in CIDR format. */
     const char *cidr;
     const char *comment;
@@ -6562,18 +6136,9 @@ typedef struct pve_nodes_lxc_firewall_aliases_name_put_params {
 /**
  * Update IP or Network alias.
  *
- * PUT /nodes/{node}/lxc/{vmid}/firewall/aliases/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /nodes/{node}/lxc/{vmid}/firewall/aliases/{name} (protected, API tokens allowed). Path
+ * parameters: node, vmid, name. Arguments, ownership, return value and callbacks: "Generated
+ * bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_firewall_aliases_name_put(pmx_client *c, const char *node, int64_t vmid,
                                                     const char *name,
@@ -6583,9 +6148,13 @@ PMX_API int pve_nodes_lxc_firewall_aliases_name_put(pmx_client *c, const char *n
 
 /* ---- GET /nodes/{node}/lxc/{vmid}/firewall/ipset ---- */
 
-/** Parameters of pve_nodes_lxc_firewall_ipset_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_firewall_ipset_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_firewall_ipset_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_lxc_firewall_ipset_get_params;
 
 /** Part of a result (see the method using it). */
@@ -6612,18 +6181,9 @@ typedef struct pve_nodes_lxc_firewall_ipset_get_result {
 /**
  * List IPSets
  *
- * GET /nodes/{node}/lxc/{vmid}/firewall/ipset (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_firewall_ipset_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/lxc/{vmid}/firewall/ipset (API tokens allowed). Path parameters: node,
+ * vmid. Result: pve_nodes_lxc_firewall_ipset_get_result_of(call). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_firewall_ipset_get(pmx_client *c, const char *node, int64_t vmid,
                                              const pve_nodes_lxc_firewall_ipset_get_params *p,
@@ -6637,8 +6197,13 @@ pve_nodes_lxc_firewall_ipset_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/lxc/{vmid}/firewall/ipset ---- */
 
-/** Parameters of pve_nodes_lxc_firewall_ipset_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_firewall_ipset_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_firewall_ipset_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     const char *comment;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
@@ -6657,17 +6222,9 @@ typedef struct pve_nodes_lxc_firewall_ipset_post_params {
 /**
  * Create new IPSet
  *
- * POST /nodes/{node}/lxc/{vmid}/firewall/ipset (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /nodes/{node}/lxc/{vmid}/firewall/ipset (protected, API tokens allowed). Path
+ * parameters: node, vmid. Arguments, ownership, return value and callbacks: "Generated
+ * bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_firewall_ipset_post(pmx_client *c, const char *node, int64_t vmid,
                                               const pve_nodes_lxc_firewall_ipset_post_params *p,
@@ -6675,8 +6232,13 @@ PMX_API int pve_nodes_lxc_firewall_ipset_post(pmx_client *c, const char *node, i
 
 /* ---- DELETE /nodes/{node}/lxc/{vmid}/firewall/ipset/{name} ---- */
 
-/** Parameters of pve_nodes_lxc_firewall_ipset_name_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_firewall_ipset_name_delete() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_firewall_ipset_name_delete_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Delete all members of the IPSet, if there are any. */
     pmx_opt_bool force;
 } pve_nodes_lxc_firewall_ipset_name_delete_params;
@@ -6684,18 +6246,9 @@ typedef struct pve_nodes_lxc_firewall_ipset_name_delete_params {
 /**
  * Delete IPSet
  *
- * DELETE /nodes/{node}/lxc/{vmid}/firewall/ipset/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * DELETE /nodes/{node}/lxc/{vmid}/firewall/ipset/{name} (protected, API tokens allowed). Path
+ * parameters: node, vmid, name. Arguments, ownership, return value and callbacks: "Generated
+ * bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_firewall_ipset_name_delete(pmx_client *c, const char *node, int64_t vmid,
                                                      const char *name,
@@ -6705,9 +6258,13 @@ PMX_API int pve_nodes_lxc_firewall_ipset_name_delete(pmx_client *c, const char *
 
 /* ---- GET /nodes/{node}/lxc/{vmid}/firewall/ipset/{name} ---- */
 
-/** Parameters of pve_nodes_lxc_firewall_ipset_name_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_firewall_ipset_name_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_firewall_ipset_name_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_lxc_firewall_ipset_name_get_params;
 
 /** Part of a result (see the method using it). */
@@ -6734,19 +6291,9 @@ typedef struct pve_nodes_lxc_firewall_ipset_name_get_result {
 /**
  * List IPSet content
  *
- * GET /nodes/{node}/lxc/{vmid}/firewall/ipset/{name} (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_firewall_ipset_name_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/lxc/{vmid}/firewall/ipset/{name} (API tokens allowed). Path parameters:
+ * node, vmid, name. Result: pve_nodes_lxc_firewall_ipset_name_get_result_of(call). Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_firewall_ipset_name_get(pmx_client *c, const char *node, int64_t vmid,
                                                   const char *name,
@@ -6762,8 +6309,13 @@ pve_nodes_lxc_firewall_ipset_name_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/lxc/{vmid}/firewall/ipset/{name} ---- */
 
-/** Parameters of pve_nodes_lxc_firewall_ipset_name_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_firewall_ipset_name_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_firewall_ipset_name_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Network/IP specification in CIDR format. */
     const char *cidr;
     const char *comment;
@@ -6773,18 +6325,9 @@ typedef struct pve_nodes_lxc_firewall_ipset_name_post_params {
 /**
  * Add IP or Network to IPSet.
  *
- * POST /nodes/{node}/lxc/{vmid}/firewall/ipset/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /nodes/{node}/lxc/{vmid}/firewall/ipset/{name} (protected, API tokens allowed). Path
+ * parameters: node, vmid, name. Arguments, ownership, return value and callbacks: "Generated
+ * bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_firewall_ipset_name_post(pmx_client *c, const char *node, int64_t vmid,
                                                    const char *name,
@@ -6794,8 +6337,13 @@ PMX_API int pve_nodes_lxc_firewall_ipset_name_post(pmx_client *c, const char *no
 
 /* ---- DELETE /nodes/{node}/lxc/{vmid}/firewall/ipset/{name}/{cidr} ---- */
 
-/** Parameters of pve_nodes_lxc_firewall_ipset_name_cidr_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_firewall_ipset_name_cidr_delete() (path parameters are
+ * arguments); initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_firewall_ipset_name_cidr_delete_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
      * prevent concurrent modifications.
@@ -6807,18 +6355,8 @@ typedef struct pve_nodes_lxc_firewall_ipset_name_cidr_delete_params {
  * Remove IP or Network from IPSet.
  *
  * DELETE /nodes/{node}/lxc/{vmid}/firewall/ipset/{name}/{cidr} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param cidr      path parameter {cidr}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * Path parameters: node, vmid, name, cidr. Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_firewall_ipset_name_cidr_delete(pmx_client *c, const char *node,
                                                           int64_t vmid, const char *name,
@@ -6829,9 +6367,13 @@ PMX_API int pve_nodes_lxc_firewall_ipset_name_cidr_delete(pmx_client *c, const c
 
 /* ---- GET /nodes/{node}/lxc/{vmid}/firewall/ipset/{name}/{cidr} ---- */
 
-/** Parameters of pve_nodes_lxc_firewall_ipset_name_cidr_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_firewall_ipset_name_cidr_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_firewall_ipset_name_cidr_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_lxc_firewall_ipset_name_cidr_get_params;
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
@@ -6843,19 +6385,9 @@ typedef struct pve_nodes_lxc_firewall_ipset_name_cidr_get_result {
  * Read IP or Network settings from IPSet.
  *
  * GET /nodes/{node}/lxc/{vmid}/firewall/ipset/{name}/{cidr} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param cidr      path parameter {cidr}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_firewall_ipset_name_cidr_get_result_of(call).
- * Since: 1.0
+ * Path parameters: node, vmid, name, cidr. Result:
+ * pve_nodes_lxc_firewall_ipset_name_cidr_get_result_of(call). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_firewall_ipset_name_cidr_get(pmx_client *c, const char *node,
                                                        int64_t vmid, const char *name,
@@ -6872,8 +6404,13 @@ pve_nodes_lxc_firewall_ipset_name_cidr_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /nodes/{node}/lxc/{vmid}/firewall/ipset/{name}/{cidr} ---- */
 
-/** Parameters of pve_nodes_lxc_firewall_ipset_name_cidr_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_firewall_ipset_name_cidr_put() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_firewall_ipset_name_cidr_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     const char *comment;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
@@ -6887,18 +6424,8 @@ typedef struct pve_nodes_lxc_firewall_ipset_name_cidr_put_params {
  * Update IP or Network settings
  *
  * PUT /nodes/{node}/lxc/{vmid}/firewall/ipset/{name}/{cidr} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param cidr      path parameter {cidr}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * Path parameters: node, vmid, name, cidr. Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_firewall_ipset_name_cidr_put(pmx_client *c, const char *node,
                                                        int64_t vmid, const char *name,
@@ -6909,8 +6436,13 @@ PMX_API int pve_nodes_lxc_firewall_ipset_name_cidr_put(pmx_client *c, const char
 
 /* ---- GET /nodes/{node}/lxc/{vmid}/firewall/log ---- */
 
-/** Parameters of pve_nodes_lxc_firewall_log_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_firewall_log_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_firewall_log_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     pmx_opt_i64 limit;
     /** Display log since this UNIX epoch. */
     pmx_opt_i64 since;
@@ -6939,18 +6471,9 @@ typedef struct pve_nodes_lxc_firewall_log_get_result {
 /**
  * Read firewall log
  *
- * GET /nodes/{node}/lxc/{vmid}/firewall/log (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_firewall_log_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/lxc/{vmid}/firewall/log (protected, API tokens allowed). Path parameters:
+ * node, vmid. Result: pve_nodes_lxc_firewall_log_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_firewall_log_get(pmx_client *c, const char *node, int64_t vmid,
                                            const pve_nodes_lxc_firewall_log_get_params *p,
@@ -6964,14 +6487,18 @@ pve_nodes_lxc_firewall_log_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/lxc/{vmid}/firewall/options ---- */
 
-/** Parameters of pve_nodes_lxc_firewall_options_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_firewall_options_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_firewall_options_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_lxc_firewall_options_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_lxc_firewall_options_get_result {
     /** Enable DHCP. */
@@ -7004,18 +6531,9 @@ typedef struct pve_nodes_lxc_firewall_options_get_result {
 /**
  * Get VM firewall options.
  *
- * GET /nodes/{node}/lxc/{vmid}/firewall/options (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_firewall_options_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/lxc/{vmid}/firewall/options (API tokens allowed). Path parameters: node,
+ * vmid. Result: pve_nodes_lxc_firewall_options_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_firewall_options_get(pmx_client *c, const char *node, int64_t vmid,
                                                const pve_nodes_lxc_firewall_options_get_params *p,
@@ -7029,8 +6547,13 @@ pve_nodes_lxc_firewall_options_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /nodes/{node}/lxc/{vmid}/firewall/options ---- */
 
-/** Parameters of pve_nodes_lxc_firewall_options_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_firewall_options_put() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_firewall_options_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * A list of settings you want to delete.
      *
@@ -7072,17 +6595,9 @@ typedef struct pve_nodes_lxc_firewall_options_put_params {
 /**
  * Set Firewall options.
  *
- * PUT /nodes/{node}/lxc/{vmid}/firewall/options (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /nodes/{node}/lxc/{vmid}/firewall/options (protected, API tokens allowed). Path
+ * parameters: node, vmid. Arguments, ownership, return value and callbacks: "Generated
+ * bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_firewall_options_put(pmx_client *c, const char *node, int64_t vmid,
                                                const pve_nodes_lxc_firewall_options_put_params *p,
@@ -7090,8 +6605,13 @@ PMX_API int pve_nodes_lxc_firewall_options_put(pmx_client *c, const char *node, 
 
 /* ---- GET /nodes/{node}/lxc/{vmid}/firewall/refs ---- */
 
-/** Parameters of pve_nodes_lxc_firewall_refs_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_firewall_refs_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_firewall_refs_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Only list references of specified type. */
     const char *type;
 } pve_nodes_lxc_firewall_refs_get_params;
@@ -7117,18 +6637,9 @@ typedef struct pve_nodes_lxc_firewall_refs_get_result {
 /**
  * Lists possible IPSet/Alias reference which are allowed in source/dest properties.
  *
- * GET /nodes/{node}/lxc/{vmid}/firewall/refs (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_firewall_refs_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/lxc/{vmid}/firewall/refs (API tokens allowed). Path parameters: node, vmid.
+ * Result: pve_nodes_lxc_firewall_refs_get_result_of(call). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_firewall_refs_get(pmx_client *c, const char *node, int64_t vmid,
                                             const pve_nodes_lxc_firewall_refs_get_params *p,
@@ -7142,9 +6653,13 @@ pve_nodes_lxc_firewall_refs_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/lxc/{vmid}/firewall/rules ---- */
 
-/** Parameters of pve_nodes_lxc_firewall_rules_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_firewall_rules_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_firewall_rules_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_lxc_firewall_rules_get_params;
 
 /** Part of a result (see the method using it). */
@@ -7203,18 +6718,9 @@ typedef struct pve_nodes_lxc_firewall_rules_get_result {
 /**
  * List rules.
  *
- * GET /nodes/{node}/lxc/{vmid}/firewall/rules (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_firewall_rules_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/lxc/{vmid}/firewall/rules (API tokens allowed). Path parameters: node,
+ * vmid. Result: pve_nodes_lxc_firewall_rules_get_result_of(call). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_firewall_rules_get(pmx_client *c, const char *node, int64_t vmid,
                                              const pve_nodes_lxc_firewall_rules_get_params *p,
@@ -7228,8 +6734,13 @@ pve_nodes_lxc_firewall_rules_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/lxc/{vmid}/firewall/rules ---- */
 
-/** Parameters of pve_nodes_lxc_firewall_rules_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_firewall_rules_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_firewall_rules_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name. */
     const char *action;
     /** Descriptive comment. */
@@ -7296,17 +6807,9 @@ typedef struct pve_nodes_lxc_firewall_rules_post_params {
 /**
  * Create new rule.
  *
- * POST /nodes/{node}/lxc/{vmid}/firewall/rules (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /nodes/{node}/lxc/{vmid}/firewall/rules (protected, API tokens allowed). Path
+ * parameters: node, vmid. Arguments, ownership, return value and callbacks: "Generated
+ * bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_firewall_rules_post(pmx_client *c, const char *node, int64_t vmid,
                                               const pve_nodes_lxc_firewall_rules_post_params *p,
@@ -7314,8 +6817,13 @@ PMX_API int pve_nodes_lxc_firewall_rules_post(pmx_client *c, const char *node, i
 
 /* ---- DELETE /nodes/{node}/lxc/{vmid}/firewall/rules/{pos} ---- */
 
-/** Parameters of pve_nodes_lxc_firewall_rules_pos_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_firewall_rules_pos_delete() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_firewall_rules_pos_delete_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
      * prevent concurrent modifications.
@@ -7326,18 +6834,9 @@ typedef struct pve_nodes_lxc_firewall_rules_pos_delete_params {
 /**
  * Delete rule.
  *
- * DELETE /nodes/{node}/lxc/{vmid}/firewall/rules/{pos} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param pos       path parameter {pos}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * DELETE /nodes/{node}/lxc/{vmid}/firewall/rules/{pos} (protected, API tokens allowed). Path
+ * parameters: node, vmid, pos. Arguments, ownership, return value and callbacks: "Generated
+ * bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_firewall_rules_pos_delete(pmx_client *c, const char *node, int64_t vmid,
                                                     int64_t pos,
@@ -7347,14 +6846,18 @@ PMX_API int pve_nodes_lxc_firewall_rules_pos_delete(pmx_client *c, const char *n
 
 /* ---- GET /nodes/{node}/lxc/{vmid}/firewall/rules/{pos} ---- */
 
-/** Parameters of pve_nodes_lxc_firewall_rules_pos_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_firewall_rules_pos_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_firewall_rules_pos_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_lxc_firewall_rules_pos_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_lxc_firewall_rules_pos_get_result {
     /** Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name */
@@ -7402,19 +6905,9 @@ typedef struct pve_nodes_lxc_firewall_rules_pos_get_result {
 /**
  * Get single rule data.
  *
- * GET /nodes/{node}/lxc/{vmid}/firewall/rules/{pos} (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param pos       path parameter {pos}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_firewall_rules_pos_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/lxc/{vmid}/firewall/rules/{pos} (API tokens allowed). Path parameters:
+ * node, vmid, pos. Result: pve_nodes_lxc_firewall_rules_pos_get_result_of(call). Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_firewall_rules_pos_get(pmx_client *c, const char *node, int64_t vmid,
                                                  int64_t pos,
@@ -7430,8 +6923,13 @@ pve_nodes_lxc_firewall_rules_pos_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /nodes/{node}/lxc/{vmid}/firewall/rules/{pos} ---- */
 
-/** Parameters of pve_nodes_lxc_firewall_rules_pos_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_firewall_rules_pos_put() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_firewall_rules_pos_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name. */
     const char *action;
     /** Descriptive comment. */
@@ -7504,18 +7002,9 @@ typedef struct pve_nodes_lxc_firewall_rules_pos_put_params {
 /**
  * Modify rule data.
  *
- * PUT /nodes/{node}/lxc/{vmid}/firewall/rules/{pos} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param pos       path parameter {pos}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /nodes/{node}/lxc/{vmid}/firewall/rules/{pos} (protected, API tokens allowed). Path
+ * parameters: node, vmid, pos. Arguments, ownership, return value and callbacks: "Generated
+ * bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_firewall_rules_pos_put(pmx_client *c, const char *node, int64_t vmid,
                                                  int64_t pos,
@@ -7525,28 +7014,14 @@ PMX_API int pve_nodes_lxc_firewall_rules_pos_put(pmx_client *c, const char *node
 
 /* ---- GET /nodes/{node}/lxc/{vmid}/interfaces ---- */
 
-/** Parameters of pve_nodes_lxc_interfaces_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_interfaces_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_interfaces_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_lxc_interfaces_get_params;
-
-/** Part of a result (see the method using it). */
-typedef struct pve_nodes_lxc_interfaces_get_item_ip_addresses {
-    /**
-     * IP-Address
-     *
-     * JSON member "ip-address".
-     */
-    char *ip_address;
-    /**
-     * IP-Family
-     *
-     * JSON member "ip-address-type".
-     */
-    char *ip_address_type;
-    /** IP-Prefix */
-    pmx_opt_i64 prefix;
-} pve_nodes_lxc_interfaces_get_item_ip_addresses;
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_lxc_interfaces_get_item {
@@ -7573,6 +7048,24 @@ typedef struct pve_nodes_lxc_interfaces_get_item {
     char *name;
 } pve_nodes_lxc_interfaces_get_item;
 
+/** Part of a result (see the method using it). */
+typedef struct pve_nodes_lxc_interfaces_get_item_ip_addresses {
+    /**
+     * IP-Address
+     *
+     * JSON member "ip-address".
+     */
+    char *ip_address;
+    /**
+     * IP-Family
+     *
+     * JSON member "ip-address-type".
+     */
+    char *ip_address_type;
+    /** IP-Prefix */
+    pmx_opt_i64 prefix;
+} pve_nodes_lxc_interfaces_get_item_ip_addresses;
+
 /**
  * Result type: the array's elements (allocated by the library, borrowed from the call until its
  * last reference is dropped).
@@ -7585,18 +7078,9 @@ typedef struct pve_nodes_lxc_interfaces_get_result {
 /**
  * Get IP addresses of the specified container interface.
  *
- * GET /nodes/{node}/lxc/{vmid}/interfaces (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_interfaces_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/lxc/{vmid}/interfaces (protected, API tokens allowed). Path parameters:
+ * node, vmid. Result: pve_nodes_lxc_interfaces_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_interfaces_get(pmx_client *c, const char *node, int64_t vmid,
                                          const pve_nodes_lxc_interfaces_get_params *p,
@@ -7610,34 +7094,20 @@ pve_nodes_lxc_interfaces_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/lxc/{vmid}/migrate ---- */
 
-/** Parameters of pve_nodes_lxc_migrate_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_migrate_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_migrate_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Target node. */
     const char *target;
 } pve_nodes_lxc_migrate_get_params;
 
-/** Part of a result (see the method using it). */
-typedef struct pve_nodes_lxc_migrate_get_result_not_allowed_nodes_blocking_ha_resources {
-    /** The reason why the HA resource is blocking the migration. */
-    char *cause;
-    /** The blocking HA resource id */
-    char *sid;
-} pve_nodes_lxc_migrate_get_result_not_allowed_nodes_blocking_ha_resources;
-
-/** Part of a result (see the method using it). */
-typedef struct pve_nodes_lxc_migrate_get_result_not_allowed_nodes {
-    /**
-     * HA resources, which are blocking the container from being migrated to the node.
-     *
-     * JSON member "blocking-ha-resources".
-     */
-    struct pve_nodes_lxc_migrate_get_result_not_allowed_nodes_blocking_ha_resources **blocking_ha_resources;
-    size_t n_blocking_ha_resources;
-} pve_nodes_lxc_migrate_get_result_not_allowed_nodes;
-
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_lxc_migrate_get_result {
     /**
@@ -7665,21 +7135,31 @@ typedef struct pve_nodes_lxc_migrate_get_result {
     int running;
 } pve_nodes_lxc_migrate_get_result;
 
+/** Part of a result (see the method using it). */
+typedef struct pve_nodes_lxc_migrate_get_result_not_allowed_nodes {
+    /**
+     * HA resources, which are blocking the container from being migrated to the node.
+     *
+     * JSON member "blocking-ha-resources".
+     */
+    struct pve_nodes_lxc_migrate_get_result_not_allowed_nodes_blocking_ha_resources **blocking_ha_resources;
+    size_t n_blocking_ha_resources;
+} pve_nodes_lxc_migrate_get_result_not_allowed_nodes;
+
+/** Part of a result (see the method using it). */
+typedef struct pve_nodes_lxc_migrate_get_result_not_allowed_nodes_blocking_ha_resources {
+    /** The reason why the HA resource is blocking the migration. */
+    char *cause;
+    /** The blocking HA resource id */
+    char *sid;
+} pve_nodes_lxc_migrate_get_result_not_allowed_nodes_blocking_ha_resources;
+
 /**
  * Get preconditions for migration.
  *
- * GET /nodes/{node}/lxc/{vmid}/migrate (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_migrate_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/lxc/{vmid}/migrate (protected, API tokens allowed). Path parameters: node,
+ * vmid. Result: pve_nodes_lxc_migrate_get_result_of(call). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_migrate_get(pmx_client *c, const char *node, int64_t vmid,
                                       const pve_nodes_lxc_migrate_get_params *p, pmx_done_fn done,
@@ -7693,8 +7173,13 @@ pve_nodes_lxc_migrate_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/lxc/{vmid}/migrate ---- */
 
-/** Parameters of pve_nodes_lxc_migrate_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_migrate_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_migrate_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Override I/O bandwidth limit (in KiB/s). */
     pmx_opt_f64 bwlimit;
     /** Use online/live migration. */
@@ -7727,18 +7212,9 @@ typedef struct pve_nodes_lxc_migrate_post_result {
 /**
  * Migrate the container to another node. Creates a new migration task.
  *
- * POST /nodes/{node}/lxc/{vmid}/migrate (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_migrate_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/lxc/{vmid}/migrate (protected, API tokens allowed). Path parameters: node,
+ * vmid. Result: pve_nodes_lxc_migrate_post_result_of(call). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_migrate_post(pmx_client *c, const char *node, int64_t vmid,
                                        const pve_nodes_lxc_migrate_post_params *p,
@@ -7752,8 +7228,13 @@ pve_nodes_lxc_migrate_post_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/lxc/{vmid}/move_volume ---- */
 
-/** Parameters of pve_nodes_lxc_move_volume_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_move_volume_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_move_volume_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Override I/O bandwidth limit (in KiB/s). */
     pmx_opt_f64 bwlimit;
     /**
@@ -7802,18 +7283,9 @@ typedef struct pve_nodes_lxc_move_volume_post_result {
 /**
  * Move a rootfs-/mp-volume to a different storage or to a different container.
  *
- * POST /nodes/{node}/lxc/{vmid}/move_volume (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_move_volume_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/lxc/{vmid}/move_volume (protected, API tokens allowed). Path parameters:
+ * node, vmid. Result: pve_nodes_lxc_move_volume_post_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_move_volume_post(pmx_client *c, const char *node, int64_t vmid,
                                            const pve_nodes_lxc_move_volume_post_params *p,
@@ -7827,8 +7299,13 @@ pve_nodes_lxc_move_volume_post_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/lxc/{vmid}/mtunnel ---- */
 
-/** Parameters of pve_nodes_lxc_mtunnel_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_mtunnel_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_mtunnel_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * List of network bridges to check availability. Will be checked again for actually used
      * bridges during migration.
@@ -7843,10 +7320,11 @@ typedef struct pve_nodes_lxc_mtunnel_post_params {
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_lxc_mtunnel_post_result {
     char *socket;
+    /** Secret: wiped when the call is freed. */
     char *ticket;
     char *upid;
 } pve_nodes_lxc_mtunnel_post_result;
@@ -7854,18 +7332,10 @@ typedef struct pve_nodes_lxc_mtunnel_post_result {
 /**
  * Migration tunnel endpoint - only for internal use by CT migration.
  *
- * POST /nodes/{node}/lxc/{vmid}/mtunnel (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_mtunnel_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/lxc/{vmid}/mtunnel (protected, API tokens allowed). Path parameters: node,
+ * vmid. Carries secrets: request and response are wiped. Result:
+ * pve_nodes_lxc_mtunnel_post_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_mtunnel_post(pmx_client *c, const char *node, int64_t vmid,
                                        const pve_nodes_lxc_mtunnel_post_params *p,
@@ -7879,17 +7349,26 @@ pve_nodes_lxc_mtunnel_post_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/lxc/{vmid}/mtunnelwebsocket ---- */
 
-/** Parameters of pve_nodes_lxc_mtunnelwebsocket_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_mtunnelwebsocket_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_mtunnelwebsocket_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** unix socket to forward to */
     const char *socket;
-    /** ticket return by initial 'mtunnel' API call, or retrieved via 'ticket' tunnel command */
+    /**
+     * ticket return by initial 'mtunnel' API call, or retrieved via 'ticket' tunnel command
+     *
+     * Secret: never logged, wiped after sending.
+     */
     const char *ticket;
 } pve_nodes_lxc_mtunnelwebsocket_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_lxc_mtunnelwebsocket_get_result {
     char *port;
@@ -7899,18 +7378,10 @@ typedef struct pve_nodes_lxc_mtunnelwebsocket_get_result {
 /**
  * Migration tunnel endpoint for websocket upgrade - only for internal use by VM migration.
  *
- * GET /nodes/{node}/lxc/{vmid}/mtunnelwebsocket (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_mtunnelwebsocket_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/lxc/{vmid}/mtunnelwebsocket (API tokens allowed). Path parameters: node,
+ * vmid. Carries secrets: request and response are wiped. Result:
+ * pve_nodes_lxc_mtunnelwebsocket_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_mtunnelwebsocket_get(pmx_client *c, const char *node, int64_t vmid,
                                                const pve_nodes_lxc_mtunnelwebsocket_get_params *p,
@@ -7924,9 +7395,13 @@ pve_nodes_lxc_mtunnelwebsocket_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/lxc/{vmid}/pending ---- */
 
-/** Parameters of pve_nodes_lxc_pending_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_pending_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_pending_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_lxc_pending_get_params;
 
 /** Part of a result (see the method using it). */
@@ -7957,18 +7432,9 @@ typedef struct pve_nodes_lxc_pending_get_result {
 /**
  * Get container configuration, including pending changes.
  *
- * GET /nodes/{node}/lxc/{vmid}/pending (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_pending_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/lxc/{vmid}/pending (API tokens allowed). Path parameters: node, vmid.
+ * Result: pve_nodes_lxc_pending_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_pending_get(pmx_client *c, const char *node, int64_t vmid,
                                       const pve_nodes_lxc_pending_get_params *p, pmx_done_fn done,
@@ -7982,8 +7448,13 @@ pve_nodes_lxc_pending_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/lxc/{vmid}/remote_migrate ---- */
 
-/** Parameters of pve_nodes_lxc_remote_migrate_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_remote_migrate_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_remote_migrate_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Override I/O bandwidth limit (in KiB/s). */
     pmx_opt_f64 bwlimit;
     /**
@@ -8043,18 +7514,9 @@ typedef struct pve_nodes_lxc_remote_migrate_post_result {
 /**
  * Migrate the container to another cluster. Creates a new migration task. EXPERIMENTAL feature!
  *
- * POST /nodes/{node}/lxc/{vmid}/remote_migrate (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_remote_migrate_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/lxc/{vmid}/remote_migrate (protected, API tokens allowed). Path
+ * parameters: node, vmid. Result: pve_nodes_lxc_remote_migrate_post_result_of(call). Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_remote_migrate_post(pmx_client *c, const char *node, int64_t vmid,
                                               const pve_nodes_lxc_remote_migrate_post_params *p,
@@ -8068,8 +7530,13 @@ pve_nodes_lxc_remote_migrate_post_result_of(const pmx_call *call) {
 
 /* ---- PUT /nodes/{node}/lxc/{vmid}/resize ---- */
 
-/** Parameters of pve_nodes_lxc_resize_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_resize_put() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_resize_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Prevent changes if current configuration file has different SHA1 digest. This can be used
      * to prevent concurrent modifications.
@@ -8096,18 +7563,9 @@ typedef struct pve_nodes_lxc_resize_put_result {
 /**
  * Resize a container mount point.
  *
- * PUT /nodes/{node}/lxc/{vmid}/resize (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_resize_put_result_of(call).
- * Since: 1.0
+ * PUT /nodes/{node}/lxc/{vmid}/resize (protected, API tokens allowed). Path parameters: node,
+ * vmid. Result: pve_nodes_lxc_resize_put_result_of(call). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_resize_put(pmx_client *c, const char *node, int64_t vmid,
                                      const pve_nodes_lxc_resize_put_params *p, pmx_done_fn done,
@@ -8121,8 +7579,13 @@ pve_nodes_lxc_resize_put_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/lxc/{vmid}/rrd ---- */
 
-/** Parameters of pve_nodes_lxc_rrd_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_rrd_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_rrd_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** The RRD consolidation function */
     const char *cf;
     /** The list of datasources you want to display. */
@@ -8133,7 +7596,7 @@ typedef struct pve_nodes_lxc_rrd_get_params {
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_lxc_rrd_get_result {
     char *filename;
@@ -8142,18 +7605,9 @@ typedef struct pve_nodes_lxc_rrd_get_result {
 /**
  * Read VM RRD statistics (returns PNG)
  *
- * GET /nodes/{node}/lxc/{vmid}/rrd (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_rrd_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/lxc/{vmid}/rrd (protected, API tokens allowed). Path parameters: node,
+ * vmid. Result: pve_nodes_lxc_rrd_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_rrd_get(pmx_client *c, const char *node, int64_t vmid,
                                   const pve_nodes_lxc_rrd_get_params *p, pmx_done_fn done,
@@ -8167,8 +7621,13 @@ pve_nodes_lxc_rrd_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/lxc/{vmid}/rrddata ---- */
 
-/** Parameters of pve_nodes_lxc_rrddata_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_rrddata_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_rrddata_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** The RRD consolidation function */
     const char *cf;
     /** Specify the time frame you are interested in. */
@@ -8187,18 +7646,9 @@ typedef struct pve_nodes_lxc_rrddata_get_result {
 /**
  * Read VM RRD statistics
  *
- * GET /nodes/{node}/lxc/{vmid}/rrddata (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_rrddata_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/lxc/{vmid}/rrddata (protected, API tokens allowed). Path parameters: node,
+ * vmid. Result: pve_nodes_lxc_rrddata_get_result_of(call). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_rrddata_get(pmx_client *c, const char *node, int64_t vmid,
                                       const pve_nodes_lxc_rrddata_get_params *p, pmx_done_fn done,
@@ -8212,9 +7662,13 @@ pve_nodes_lxc_rrddata_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/lxc/{vmid}/snapshot ---- */
 
-/** Parameters of pve_nodes_lxc_snapshot_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_snapshot_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_snapshot_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_lxc_snapshot_get_params;
 
 /** Part of a result (see the method using it). */
@@ -8241,18 +7695,9 @@ typedef struct pve_nodes_lxc_snapshot_get_result {
 /**
  * List all snapshots.
  *
- * GET /nodes/{node}/lxc/{vmid}/snapshot (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_snapshot_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/lxc/{vmid}/snapshot (protected, API tokens allowed). Path parameters: node,
+ * vmid. Result: pve_nodes_lxc_snapshot_get_result_of(call). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_snapshot_get(pmx_client *c, const char *node, int64_t vmid,
                                        const pve_nodes_lxc_snapshot_get_params *p,
@@ -8266,8 +7711,13 @@ pve_nodes_lxc_snapshot_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/lxc/{vmid}/snapshot ---- */
 
-/** Parameters of pve_nodes_lxc_snapshot_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_snapshot_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_snapshot_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** A textual description or comment. */
     const char *description;
     /** The name of the snapshot. */
@@ -8286,18 +7736,9 @@ typedef struct pve_nodes_lxc_snapshot_post_result {
 /**
  * Snapshot a container.
  *
- * POST /nodes/{node}/lxc/{vmid}/snapshot (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_snapshot_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/lxc/{vmid}/snapshot (protected, API tokens allowed). Path parameters:
+ * node, vmid. Result: pve_nodes_lxc_snapshot_post_result_of(call). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_snapshot_post(pmx_client *c, const char *node, int64_t vmid,
                                         const pve_nodes_lxc_snapshot_post_params *p,
@@ -8311,8 +7752,13 @@ pve_nodes_lxc_snapshot_post_result_of(const pmx_call *call) {
 
 /* ---- DELETE /nodes/{node}/lxc/{vmid}/snapshot/{snapname} ---- */
 
-/** Parameters of pve_nodes_lxc_snapshot_snapname_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_snapshot_snapname_delete() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_snapshot_snapname_delete_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** For removal from config file, even if removing disk snapshots fails. */
     pmx_opt_bool force;
 } pve_nodes_lxc_snapshot_snapname_delete_params;
@@ -8329,19 +7775,10 @@ typedef struct pve_nodes_lxc_snapshot_snapname_delete_result {
 /**
  * Delete a LXC snapshot.
  *
- * DELETE /nodes/{node}/lxc/{vmid}/snapshot/{snapname} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param snapname  path parameter {snapname}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_snapshot_snapname_delete_result_of(call).
- * Since: 1.0
+ * DELETE /nodes/{node}/lxc/{vmid}/snapshot/{snapname} (protected, API tokens allowed). Path
+ * parameters: node, vmid, snapname. Result:
+ * pve_nodes_lxc_snapshot_snapname_delete_result_of(call). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_snapshot_snapname_delete(pmx_client *c, const char *node, int64_t vmid,
                                                    const char *snapname,
@@ -8357,9 +7794,13 @@ pve_nodes_lxc_snapshot_snapname_delete_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/lxc/{vmid}/snapshot/{snapname} ---- */
 
-/** Parameters of pve_nodes_lxc_snapshot_snapname_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_snapshot_snapname_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_snapshot_snapname_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_lxc_snapshot_snapname_get_params;
 
 /**
@@ -8372,19 +7813,9 @@ typedef struct pve_nodes_lxc_snapshot_snapname_get_result {
 } pve_nodes_lxc_snapshot_snapname_get_result;
 
 /**
- * GET /nodes/{node}/lxc/{vmid}/snapshot/{snapname} (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param snapname  path parameter {snapname}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_snapshot_snapname_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/lxc/{vmid}/snapshot/{snapname} (API tokens allowed). Path parameters: node,
+ * vmid, snapname. Result: pve_nodes_lxc_snapshot_snapname_get_result_of(call). Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_snapshot_snapname_get(pmx_client *c, const char *node, int64_t vmid,
                                                 const char *snapname,
@@ -8400,9 +7831,13 @@ pve_nodes_lxc_snapshot_snapname_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/config ---- */
 
-/** Parameters of pve_nodes_lxc_snapshot_config_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_snapshot_config_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_snapshot_config_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_lxc_snapshot_config_get_params;
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
@@ -8413,18 +7848,9 @@ typedef struct pve_nodes_lxc_snapshot_config_get_result {
 /**
  * Get snapshot configuration
  *
- * GET /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/config (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param snapname  path parameter {snapname}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_snapshot_config_get_result_of(call).
+ * GET /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/config (API tokens allowed). Path
+ * parameters: node, vmid, snapname. Result: pve_nodes_lxc_snapshot_config_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_lxc_snapshot_config_get(pmx_client *c, const char *node, int64_t vmid,
@@ -8440,8 +7866,13 @@ pve_nodes_lxc_snapshot_config_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/config ---- */
 
-/** Parameters of pve_nodes_lxc_snapshot_config_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_snapshot_config_put() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_snapshot_config_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** A textual description or comment. */
     const char *description;
 } pve_nodes_lxc_snapshot_config_put_params;
@@ -8449,18 +7880,9 @@ typedef struct pve_nodes_lxc_snapshot_config_put_params {
 /**
  * Update snapshot metadata.
  *
- * PUT /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/config (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param snapname  path parameter {snapname}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/config (protected, API tokens allowed). Path
+ * parameters: node, vmid, snapname. Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_snapshot_config_put(pmx_client *c, const char *node, int64_t vmid,
                                               const char *snapname,
@@ -8469,8 +7891,13 @@ PMX_API int pve_nodes_lxc_snapshot_config_put(pmx_client *c, const char *node, i
 
 /* ---- POST /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/rollback ---- */
 
-/** Parameters of pve_nodes_lxc_snapshot_rollback_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_snapshot_rollback_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_snapshot_rollback_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Whether the container should get started after rolling back successfully */
     pmx_opt_bool start;
 } pve_nodes_lxc_snapshot_rollback_post_params;
@@ -8488,18 +7915,9 @@ typedef struct pve_nodes_lxc_snapshot_rollback_post_result {
  * Rollback LXC state to specified snapshot.
  *
  * POST /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/rollback (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param snapname  path parameter {snapname}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_snapshot_rollback_post_result_of(call).
- * Since: 1.0
+ * Path parameters: node, vmid, snapname. Result:
+ * pve_nodes_lxc_snapshot_rollback_post_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_snapshot_rollback_post(pmx_client *c, const char *node, int64_t vmid,
                                                  const char *snapname,
@@ -8515,8 +7933,13 @@ pve_nodes_lxc_snapshot_rollback_post_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/lxc/{vmid}/spiceproxy ---- */
 
-/** Parameters of pve_nodes_lxc_spiceproxy_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_spiceproxy_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_spiceproxy_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * SPICE proxy server. This can be used by the client to specify the proxy server. All nodes
      * in a cluster runs 'spiceproxy', so it is up to the client to choose one. By default, we
@@ -8530,10 +7953,11 @@ typedef struct pve_nodes_lxc_spiceproxy_post_params {
  * Returned values can be directly passed to the 'remote-viewer' application.
  *
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_lxc_spiceproxy_post_result {
     char *host;
+    /** Secret: wiped when the call is freed. */
     char *password;
     char *proxy;
     /** JSON member "tls-port". */
@@ -8544,18 +7968,10 @@ typedef struct pve_nodes_lxc_spiceproxy_post_result {
 /**
  * Returns a SPICE configuration to connect to the CT.
  *
- * POST /nodes/{node}/lxc/{vmid}/spiceproxy (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_spiceproxy_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/lxc/{vmid}/spiceproxy (protected, API tokens allowed). Path parameters:
+ * node, vmid. Carries secrets: request and response are wiped. Result:
+ * pve_nodes_lxc_spiceproxy_post_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_spiceproxy_post(pmx_client *c, const char *node, int64_t vmid,
                                           const pve_nodes_lxc_spiceproxy_post_params *p,
@@ -8569,9 +7985,13 @@ pve_nodes_lxc_spiceproxy_post_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/lxc/{vmid}/status ---- */
 
-/** Parameters of pve_nodes_lxc_status_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_status_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_status_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_lxc_status_get_params;
 
 /** Part of a result (see the method using it). */
@@ -8591,18 +8011,9 @@ typedef struct pve_nodes_lxc_status_get_result {
 /**
  * Directory index
  *
- * GET /nodes/{node}/lxc/{vmid}/status (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_status_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/lxc/{vmid}/status (API tokens allowed). Path parameters: node, vmid.
+ * Result: pve_nodes_lxc_status_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_status_get(pmx_client *c, const char *node, int64_t vmid,
                                      const pve_nodes_lxc_status_get_params *p, pmx_done_fn done,
@@ -8616,14 +8027,18 @@ pve_nodes_lxc_status_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/lxc/{vmid}/status/current ---- */
 
-/** Parameters of pve_nodes_lxc_status_current_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_status_current_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_status_current_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_lxc_status_current_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_lxc_status_current_get_result {
     /** Current CPU usage. */
@@ -8695,18 +8110,9 @@ typedef struct pve_nodes_lxc_status_current_get_result {
 /**
  * Get virtual machine status.
  *
- * GET /nodes/{node}/lxc/{vmid}/status/current (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_status_current_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/lxc/{vmid}/status/current (protected, API tokens allowed). Path parameters:
+ * node, vmid. Result: pve_nodes_lxc_status_current_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_status_current_get(pmx_client *c, const char *node, int64_t vmid,
                                              const pve_nodes_lxc_status_current_get_params *p,
@@ -8720,8 +8126,13 @@ pve_nodes_lxc_status_current_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/lxc/{vmid}/status/reboot ---- */
 
-/** Parameters of pve_nodes_lxc_status_reboot_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_status_reboot_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_status_reboot_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Wait maximal timeout seconds for the shutdown. */
     pmx_opt_i64 timeout;
 } pve_nodes_lxc_status_reboot_post_params;
@@ -8734,18 +8145,9 @@ typedef struct pve_nodes_lxc_status_reboot_post_result {
 /**
  * Reboot the container by shutting it down, and starting it again. Applies pending changes.
  *
- * POST /nodes/{node}/lxc/{vmid}/status/reboot (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_status_reboot_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/lxc/{vmid}/status/reboot (protected, API tokens allowed). Path parameters:
+ * node, vmid. Result: pve_nodes_lxc_status_reboot_post_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_status_reboot_post(pmx_client *c, const char *node, int64_t vmid,
                                              const pve_nodes_lxc_status_reboot_post_params *p,
@@ -8759,9 +8161,13 @@ pve_nodes_lxc_status_reboot_post_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/lxc/{vmid}/status/resume ---- */
 
-/** Parameters of pve_nodes_lxc_status_resume_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_status_resume_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_status_resume_post_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_lxc_status_resume_post_params;
 
 /** Result type: the value of "data" (borrowed from the call). */
@@ -8772,18 +8178,9 @@ typedef struct pve_nodes_lxc_status_resume_post_result {
 /**
  * Resume the container.
  *
- * POST /nodes/{node}/lxc/{vmid}/status/resume (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_status_resume_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/lxc/{vmid}/status/resume (protected, API tokens allowed). Path parameters:
+ * node, vmid. Result: pve_nodes_lxc_status_resume_post_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_status_resume_post(pmx_client *c, const char *node, int64_t vmid,
                                              const pve_nodes_lxc_status_resume_post_params *p,
@@ -8797,8 +8194,13 @@ pve_nodes_lxc_status_resume_post_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/lxc/{vmid}/status/shutdown ---- */
 
-/** Parameters of pve_nodes_lxc_status_shutdown_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_status_shutdown_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_status_shutdown_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Make sure the Container stops. */
     pmx_opt_bool forceStop;
     /** Wait maximal timeout seconds. */
@@ -8814,17 +8216,9 @@ typedef struct pve_nodes_lxc_status_shutdown_post_result {
  * Shutdown the container. This will trigger a clean shutdown of the container, see lxc-stop(1)
  * for details.
  *
- * POST /nodes/{node}/lxc/{vmid}/status/shutdown (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_status_shutdown_post_result_of(call).
+ * POST /nodes/{node}/lxc/{vmid}/status/shutdown (protected, API tokens allowed). Path
+ * parameters: node, vmid. Result: pve_nodes_lxc_status_shutdown_post_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_lxc_status_shutdown_post(pmx_client *c, const char *node, int64_t vmid,
@@ -8839,8 +8233,13 @@ pve_nodes_lxc_status_shutdown_post_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/lxc/{vmid}/status/start ---- */
 
-/** Parameters of pve_nodes_lxc_status_start_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_status_start_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_status_start_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** If set, enables very verbose debug log-level on start. */
     pmx_opt_bool debug;
     /** Ignore locks - only root is allowed to use this option. */
@@ -8855,18 +8254,9 @@ typedef struct pve_nodes_lxc_status_start_post_result {
 /**
  * Start the container.
  *
- * POST /nodes/{node}/lxc/{vmid}/status/start (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_status_start_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/lxc/{vmid}/status/start (protected, API tokens allowed). Path parameters:
+ * node, vmid. Result: pve_nodes_lxc_status_start_post_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_status_start_post(pmx_client *c, const char *node, int64_t vmid,
                                             const pve_nodes_lxc_status_start_post_params *p,
@@ -8880,8 +8270,13 @@ pve_nodes_lxc_status_start_post_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/lxc/{vmid}/status/stop ---- */
 
-/** Parameters of pve_nodes_lxc_status_stop_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_status_stop_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_status_stop_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Try to abort active 'vzshutdown' tasks before stopping.
      *
@@ -8900,18 +8295,9 @@ typedef struct pve_nodes_lxc_status_stop_post_result {
 /**
  * Stop the container. This will abruptly stop all processes running in the container.
  *
- * POST /nodes/{node}/lxc/{vmid}/status/stop (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_status_stop_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/lxc/{vmid}/status/stop (protected, API tokens allowed). Path parameters:
+ * node, vmid. Result: pve_nodes_lxc_status_stop_post_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_status_stop_post(pmx_client *c, const char *node, int64_t vmid,
                                            const pve_nodes_lxc_status_stop_post_params *p,
@@ -8925,9 +8311,13 @@ pve_nodes_lxc_status_stop_post_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/lxc/{vmid}/status/suspend ---- */
 
-/** Parameters of pve_nodes_lxc_status_suspend_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_status_suspend_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_status_suspend_post_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_lxc_status_suspend_post_params;
 
 /** Result type: the value of "data" (borrowed from the call). */
@@ -8938,18 +8328,9 @@ typedef struct pve_nodes_lxc_status_suspend_post_result {
 /**
  * Suspend the container. This is experimental.
  *
- * POST /nodes/{node}/lxc/{vmid}/status/suspend (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_status_suspend_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/lxc/{vmid}/status/suspend (protected, API tokens allowed). Path
+ * parameters: node, vmid. Result: pve_nodes_lxc_status_suspend_post_result_of(call). Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_status_suspend_post(pmx_client *c, const char *node, int64_t vmid,
                                               const pve_nodes_lxc_status_suspend_post_params *p,
@@ -8963,25 +8344,21 @@ pve_nodes_lxc_status_suspend_post_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/lxc/{vmid}/template ---- */
 
-/** Parameters of pve_nodes_lxc_template_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_template_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_template_post_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_lxc_template_post_params;
 
 /**
  * Create a Template.
  *
- * POST /nodes/{node}/lxc/{vmid}/template (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /nodes/{node}/lxc/{vmid}/template (protected, API tokens allowed). Path parameters:
+ * node, vmid. Arguments, ownership, return value and callbacks: "Generated bindings" in
+ * <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_template_post(pmx_client *c, const char *node, int64_t vmid,
                                         const pve_nodes_lxc_template_post_params *p,
@@ -8989,17 +8366,22 @@ PMX_API int pve_nodes_lxc_template_post(pmx_client *c, const char *node, int64_t
 
 /* ---- POST /nodes/{node}/lxc/{vmid}/termproxy ---- */
 
-/** Parameters of pve_nodes_lxc_termproxy_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_termproxy_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_termproxy_post_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_lxc_termproxy_post_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_lxc_termproxy_post_result {
     int64_t port;
+    /** Secret: wiped when the call is freed. */
     char *ticket;
     char *upid;
     char *user;
@@ -9008,18 +8390,10 @@ typedef struct pve_nodes_lxc_termproxy_post_result {
 /**
  * Creates a TCP proxy connection.
  *
- * POST /nodes/{node}/lxc/{vmid}/termproxy (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_termproxy_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/lxc/{vmid}/termproxy (protected, API tokens allowed). Path parameters:
+ * node, vmid. Carries secrets: request and response are wiped. Result:
+ * pve_nodes_lxc_termproxy_post_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_termproxy_post(pmx_client *c, const char *node, int64_t vmid,
                                          const pve_nodes_lxc_termproxy_post_params *p,
@@ -9033,8 +8407,13 @@ pve_nodes_lxc_termproxy_post_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/lxc/{vmid}/vncproxy ---- */
 
-/** Parameters of pve_nodes_lxc_vncproxy_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_vncproxy_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_vncproxy_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** sets the height of the console in pixels. */
     pmx_opt_i64 height;
     /** use websocket instead of standard VNC. */
@@ -9045,11 +8424,12 @@ typedef struct pve_nodes_lxc_vncproxy_post_params {
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_lxc_vncproxy_post_result {
     char *cert;
     int64_t port;
+    /** Secret: wiped when the call is freed. */
     char *ticket;
     char *upid;
     char *user;
@@ -9058,18 +8438,10 @@ typedef struct pve_nodes_lxc_vncproxy_post_result {
 /**
  * Creates a TCP VNC proxy connections.
  *
- * POST /nodes/{node}/lxc/{vmid}/vncproxy (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_vncproxy_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/lxc/{vmid}/vncproxy (protected, API tokens allowed). Path parameters:
+ * node, vmid. Carries secrets: request and response are wiped. Result:
+ * pve_nodes_lxc_vncproxy_post_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_vncproxy_post(pmx_client *c, const char *node, int64_t vmid,
                                         const pve_nodes_lxc_vncproxy_post_params *p,
@@ -9083,17 +8455,26 @@ pve_nodes_lxc_vncproxy_post_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/lxc/{vmid}/vncwebsocket ---- */
 
-/** Parameters of pve_nodes_lxc_vncwebsocket_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_lxc_vncwebsocket_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_lxc_vncwebsocket_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Port number returned by previous vncproxy call. */
     int64_t port;
-    /** Ticket from previous call to vncproxy. */
+    /**
+     * Ticket from previous call to vncproxy.
+     *
+     * Secret: never logged, wiped after sending.
+     */
     const char *vncticket;
 } pve_nodes_lxc_vncwebsocket_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_lxc_vncwebsocket_get_result {
     char *port;
@@ -9102,18 +8483,10 @@ typedef struct pve_nodes_lxc_vncwebsocket_get_result {
 /**
  * Opens a websocket for VNC traffic.
  *
- * GET /nodes/{node}/lxc/{vmid}/vncwebsocket (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_lxc_vncwebsocket_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/lxc/{vmid}/vncwebsocket (API tokens allowed). Path parameters: node, vmid.
+ * Carries secrets: request and response are wiped. Result:
+ * pve_nodes_lxc_vncwebsocket_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_lxc_vncwebsocket_get(pmx_client *c, const char *node, int64_t vmid,
                                            const pve_nodes_lxc_vncwebsocket_get_params *p,
@@ -9127,8 +8500,13 @@ pve_nodes_lxc_vncwebsocket_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/migrateall ---- */
 
-/** Parameters of pve_nodes_migrateall_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_migrateall_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_migrateall_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Maximal number of parallel migration job. If not set, uses'max_workers' from
      * datacenter.cfg. One of both must be set!
@@ -9154,17 +8532,9 @@ typedef struct pve_nodes_migrateall_post_result {
 /**
  * Migrate all VMs and Containers.
  *
- * POST /nodes/{node}/migrateall (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_migrateall_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/migrateall (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_migrateall_post_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_migrateall_post(pmx_client *c, const char *node,
                                       const pve_nodes_migrateall_post_params *p, pmx_done_fn done,
@@ -9178,9 +8548,13 @@ pve_nodes_migrateall_post_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/netstat ---- */
 
-/** Parameters of pve_nodes_netstat_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_netstat_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_netstat_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_netstat_get_params;
 
 /**
@@ -9195,17 +8569,9 @@ typedef struct pve_nodes_netstat_get_result {
 /**
  * Read tap/vm network device interface counters
  *
- * GET /nodes/{node}/netstat (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_netstat_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/netstat (API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_netstat_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_netstat_get(pmx_client *c, const char *node,
                                   const pve_nodes_netstat_get_params *p, pmx_done_fn done,
@@ -9219,23 +8585,20 @@ pve_nodes_netstat_get_result_of(const pmx_call *call) {
 
 /* ---- DELETE /nodes/{node}/network ---- */
 
-/** Parameters of pve_nodes_network_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_network_delete() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_network_delete_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_network_delete_params;
 
 /**
  * Revert network configuration changes.
  *
- * DELETE /nodes/{node}/network (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * DELETE /nodes/{node}/network (protected, API tokens allowed). Path parameters: node.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_network_delete(pmx_client *c, const char *node,
@@ -9244,8 +8607,13 @@ PMX_API int pve_nodes_network_delete(pmx_client *c, const char *node,
 
 /* ---- GET /nodes/{node}/network ---- */
 
-/** Parameters of pve_nodes_network_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_network_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_network_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Only list specific interface types. */
     const char *type;
 } pve_nodes_network_get_params;
@@ -9431,17 +8799,9 @@ typedef struct pve_nodes_network_get_result {
 /**
  * List available networks
  *
- * GET /nodes/{node}/network (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_network_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/network (API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_network_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_network_get(pmx_client *c, const char *node,
                                   const pve_nodes_network_get_params *p, pmx_done_fn done,
@@ -9455,8 +8815,13 @@ pve_nodes_network_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/network ---- */
 
-/** Parameters of pve_nodes_network_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_network_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_network_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** IP address. */
     const char *address;
     /** IP address. */
@@ -9536,16 +8901,8 @@ typedef struct pve_nodes_network_post_params {
 /**
  * Create network device configuration
  *
- * POST /nodes/{node}/network (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /nodes/{node}/network (protected, API tokens allowed). Path parameters: node. Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_network_post(pmx_client *c, const char *node,
                                    const pve_nodes_network_post_params *p, pmx_done_fn done,
@@ -9553,8 +8910,13 @@ PMX_API int pve_nodes_network_post(pmx_client *c, const char *node,
 
 /* ---- PUT /nodes/{node}/network ---- */
 
-/** Parameters of pve_nodes_network_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_network_put() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_network_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Whether FRR config generation should get skipped or not.
      *
@@ -9571,17 +8933,9 @@ typedef struct pve_nodes_network_put_result {
 /**
  * Reload network configuration
  *
- * PUT /nodes/{node}/network (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_network_put_result_of(call).
- * Since: 1.0
+ * PUT /nodes/{node}/network (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_network_put_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_network_put(pmx_client *c, const char *node,
                                   const pve_nodes_network_put_params *p, pmx_done_fn done,
@@ -9595,25 +8949,21 @@ pve_nodes_network_put_result_of(const pmx_call *call) {
 
 /* ---- DELETE /nodes/{node}/network/{iface} ---- */
 
-/** Parameters of pve_nodes_network_iface_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_network_iface_delete() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_network_iface_delete_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_network_iface_delete_params;
 
 /**
  * Delete network device configuration
  *
- * DELETE /nodes/{node}/network/{iface} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param iface     path parameter {iface}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * DELETE /nodes/{node}/network/{iface} (protected, API tokens allowed). Path parameters: node,
+ * iface. Arguments, ownership, return value and callbacks: "Generated bindings" in
+ * <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_network_iface_delete(pmx_client *c, const char *node, const char *iface,
                                            const pve_nodes_network_iface_delete_params *p,
@@ -9621,14 +8971,18 @@ PMX_API int pve_nodes_network_iface_delete(pmx_client *c, const char *node, cons
 
 /* ---- GET /nodes/{node}/network/{iface} ---- */
 
-/** Parameters of pve_nodes_network_iface_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_network_iface_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_network_iface_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_network_iface_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_network_iface_get_result {
     char *method;
@@ -9638,18 +8992,9 @@ typedef struct pve_nodes_network_iface_get_result {
 /**
  * Read network device configuration
  *
- * GET /nodes/{node}/network/{iface} (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param iface     path parameter {iface}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_network_iface_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/network/{iface} (API tokens allowed). Path parameters: node, iface. Result:
+ * pve_nodes_network_iface_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_network_iface_get(pmx_client *c, const char *node, const char *iface,
                                         const pve_nodes_network_iface_get_params *p,
@@ -9663,8 +9008,13 @@ pve_nodes_network_iface_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /nodes/{node}/network/{iface} ---- */
 
-/** Parameters of pve_nodes_network_iface_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_network_iface_put() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_network_iface_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** IP address. */
     const char *address;
     /** IP address. */
@@ -9748,17 +9098,9 @@ typedef struct pve_nodes_network_iface_put_params {
 /**
  * Update network device configuration
  *
- * PUT /nodes/{node}/network/{iface} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param iface     path parameter {iface}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /nodes/{node}/network/{iface} (protected, API tokens allowed). Path parameters: node,
+ * iface. Arguments, ownership, return value and callbacks: "Generated bindings" in
+ * <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_network_iface_put(pmx_client *c, const char *node, const char *iface,
                                         const pve_nodes_network_iface_put_params *p,
@@ -9766,8 +9108,13 @@ PMX_API int pve_nodes_network_iface_put(pmx_client *c, const char *node, const c
 
 /* ---- GET /nodes/{node}/qemu ---- */
 
-/** Parameters of pve_nodes_qemu_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Determine the full status of active VMs. */
     pmx_opt_bool full;
 } pve_nodes_qemu_get_params;
@@ -9868,17 +9215,9 @@ typedef struct pve_nodes_qemu_get_result {
 /**
  * Virtual machine index (per node).
  *
- * GET /nodes/{node}/qemu (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/qemu (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_qemu_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_get(pmx_client *c, const char *node, const pve_nodes_qemu_get_params *p,
                                pmx_done_fn done, void *userdata, pmx_call **out);
@@ -9891,8 +9230,13 @@ pve_nodes_qemu_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/qemu ---- */
 
-/** Parameters of pve_nodes_qemu_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Enable/disable ACPI. */
     pmx_opt_bool acpi;
     /** List of host cores used to execute guest processes, for example: 0,5,8-11 */
@@ -9961,6 +9305,8 @@ typedef struct pve_nodes_qemu_post_params {
     /**
      * cloud-init: Password to assign the user. Using this is generally not recommended. Use ssh
      * keys instead. Also note that older cloud-init versions do not support hashed passwords.
+     *
+     * Secret: never logged, wiped after sending.
      */
     const char *cipassword;
     /**
@@ -10410,16 +9756,9 @@ typedef struct pve_nodes_qemu_post_result {
 /**
  * Create or restore a virtual machine.
  *
- * POST /nodes/{node}/qemu (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_post_result_of(call).
+ * POST /nodes/{node}/qemu (protected, API tokens allowed). Path parameters: node. Carries
+ * secrets: request and response are wiped. Result: pve_nodes_qemu_post_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_qemu_post(pmx_client *c, const char *node,
@@ -10434,8 +9773,13 @@ pve_nodes_qemu_post_result_of(const pmx_call *call) {
 
 /* ---- DELETE /nodes/{node}/qemu/{vmid} ---- */
 
-/** Parameters of pve_nodes_qemu_vmid_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_vmid_delete() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_vmid_delete_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * If set, destroy additionally all disks not referenced in the config but with a matching
      * VMID from all enabled storages.
@@ -10458,18 +9802,9 @@ typedef struct pve_nodes_qemu_vmid_delete_result {
  * Destroy the VM and  all used/owned volumes. Removes any VM specific permissions and firewall
  * rules
  *
- * DELETE /nodes/{node}/qemu/{vmid} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_vmid_delete_result_of(call).
- * Since: 1.0
+ * DELETE /nodes/{node}/qemu/{vmid} (protected, API tokens allowed). Path parameters: node,
+ * vmid. Result: pve_nodes_qemu_vmid_delete_result_of(call). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_vmid_delete(pmx_client *c, const char *node, int64_t vmid,
                                        const pve_nodes_qemu_vmid_delete_params *p,
@@ -10483,9 +9818,13 @@ pve_nodes_qemu_vmid_delete_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/qemu/{vmid} ---- */
 
-/** Parameters of pve_nodes_qemu_vmid_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_vmid_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_vmid_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_qemu_vmid_get_params;
 
 /** Part of a result (see the method using it). */
@@ -10505,18 +9844,9 @@ typedef struct pve_nodes_qemu_vmid_get_result {
 /**
  * Directory index
  *
- * GET /nodes/{node}/qemu/{vmid} (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_vmid_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/qemu/{vmid} (API tokens allowed). Path parameters: node, vmid. Result:
+ * pve_nodes_qemu_vmid_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_vmid_get(pmx_client *c, const char *node, int64_t vmid,
                                     const pve_nodes_qemu_vmid_get_params *p, pmx_done_fn done,
@@ -10530,9 +9860,13 @@ pve_nodes_qemu_vmid_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/agent ---- */
 
-/** Parameters of pve_nodes_qemu_agent_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_agent_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_agent_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_qemu_agent_get_params;
 
 /**
@@ -10549,18 +9883,9 @@ typedef struct pve_nodes_qemu_agent_get_result {
 /**
  * QEMU Guest Agent command index.
  *
- * GET /nodes/{node}/qemu/{vmid}/agent (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_agent_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/qemu/{vmid}/agent (API tokens allowed). Path parameters: node, vmid.
+ * Result: pve_nodes_qemu_agent_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_agent_get(pmx_client *c, const char *node, int64_t vmid,
                                      const pve_nodes_qemu_agent_get_params *p, pmx_done_fn done,
@@ -10574,8 +9899,13 @@ pve_nodes_qemu_agent_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/qemu/{vmid}/agent ---- */
 
-/** Parameters of pve_nodes_qemu_agent_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_agent_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_agent_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** The QGA command. */
     const char *command;
 } pve_nodes_qemu_agent_post_params;
@@ -10592,18 +9922,9 @@ typedef struct pve_nodes_qemu_agent_post_result {
 /**
  * Execute QEMU Guest Agent commands.
  *
- * POST /nodes/{node}/qemu/{vmid}/agent (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_agent_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/qemu/{vmid}/agent (protected, API tokens allowed). Path parameters: node,
+ * vmid. Result: pve_nodes_qemu_agent_post_result_of(call). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_agent_post(pmx_client *c, const char *node, int64_t vmid,
                                       const pve_nodes_qemu_agent_post_params *p, pmx_done_fn done,
@@ -10617,8 +9938,13 @@ pve_nodes_qemu_agent_post_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/qemu/{vmid}/agent/exec ---- */
 
-/** Parameters of pve_nodes_qemu_agent_exec_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_agent_exec_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_agent_exec_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * The command as a list of program + arguments.
      *
@@ -10636,7 +9962,7 @@ typedef struct pve_nodes_qemu_agent_exec_post_params {
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_qemu_agent_exec_post_result {
     /** The PID of the process started by the guest-agent. */
@@ -10646,18 +9972,9 @@ typedef struct pve_nodes_qemu_agent_exec_post_result {
 /**
  * Executes the given command in the vm via the guest-agent and returns an object with the pid.
  *
- * POST /nodes/{node}/qemu/{vmid}/agent/exec (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_agent_exec_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/qemu/{vmid}/agent/exec (protected, API tokens allowed). Path parameters:
+ * node, vmid. Result: pve_nodes_qemu_agent_exec_post_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_agent_exec_post(pmx_client *c, const char *node, int64_t vmid,
                                            const pve_nodes_qemu_agent_exec_post_params *p,
@@ -10671,15 +9988,20 @@ pve_nodes_qemu_agent_exec_post_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/agent/exec-status ---- */
 
-/** Parameters of pve_nodes_qemu_agent_exec_status_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_agent_exec_status_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_agent_exec_status_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** The PID to query */
     int64_t pid;
 } pve_nodes_qemu_agent_exec_status_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_qemu_agent_exec_status_get_result {
     /**
@@ -10717,17 +10039,9 @@ typedef struct pve_nodes_qemu_agent_exec_status_get_result {
 /**
  * Gets the status of the given pid started by the guest-agent
  *
- * GET /nodes/{node}/qemu/{vmid}/agent/exec-status (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_agent_exec_status_get_result_of(call).
+ * GET /nodes/{node}/qemu/{vmid}/agent/exec-status (protected, API tokens allowed). Path
+ * parameters: node, vmid. Result: pve_nodes_qemu_agent_exec_status_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_qemu_agent_exec_status_get(pmx_client *c, const char *node, int64_t vmid,
@@ -10743,8 +10057,13 @@ pve_nodes_qemu_agent_exec_status_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/agent/file-read ---- */
 
-/** Parameters of pve_nodes_qemu_agent_file_read_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_agent_file_read_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_agent_file_read_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** The path to the file */
     const char *file;
 } pve_nodes_qemu_agent_file_read_get_params;
@@ -10753,7 +10072,7 @@ typedef struct pve_nodes_qemu_agent_file_read_get_params {
  * Returns an object with a `content` property.
  *
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_qemu_agent_file_read_get_result {
     /** The content of the file, maximum 16777216 */
@@ -10765,17 +10084,9 @@ typedef struct pve_nodes_qemu_agent_file_read_get_result {
 /**
  * Reads the given file via guest agent. Is limited to 16777216 bytes.
  *
- * GET /nodes/{node}/qemu/{vmid}/agent/file-read (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_agent_file_read_get_result_of(call).
+ * GET /nodes/{node}/qemu/{vmid}/agent/file-read (protected, API tokens allowed). Path
+ * parameters: node, vmid. Result: pve_nodes_qemu_agent_file_read_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_qemu_agent_file_read_get(pmx_client *c, const char *node, int64_t vmid,
@@ -10790,8 +10101,13 @@ pve_nodes_qemu_agent_file_read_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/qemu/{vmid}/agent/file-write ---- */
 
-/** Parameters of pve_nodes_qemu_agent_file_write_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_agent_file_write_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_agent_file_write_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** The content to write into the file. */
     const char *content;
     /**
@@ -10806,17 +10122,9 @@ typedef struct pve_nodes_qemu_agent_file_write_post_params {
 /**
  * Writes the given file via guest agent.
  *
- * POST /nodes/{node}/qemu/{vmid}/agent/file-write (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /nodes/{node}/qemu/{vmid}/agent/file-write (protected, API tokens allowed). Path
+ * parameters: node, vmid. Arguments, ownership, return value and callbacks: "Generated
+ * bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_agent_file_write_post(pmx_client *c, const char *node, int64_t vmid,
                                                  const pve_nodes_qemu_agent_file_write_post_params *p,
@@ -10825,9 +10133,13 @@ PMX_API int pve_nodes_qemu_agent_file_write_post(pmx_client *c, const char *node
 
 /* ---- POST /nodes/{node}/qemu/{vmid}/agent/fsfreeze-freeze ---- */
 
-/** Parameters of pve_nodes_qemu_agent_fsfreeze_freeze_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_agent_fsfreeze_freeze_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_agent_fsfreeze_freeze_post_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_qemu_agent_fsfreeze_freeze_post_params;
 
 /**
@@ -10842,17 +10154,9 @@ typedef struct pve_nodes_qemu_agent_fsfreeze_freeze_post_result {
 /**
  * Execute fsfreeze-freeze.
  *
- * POST /nodes/{node}/qemu/{vmid}/agent/fsfreeze-freeze (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_agent_fsfreeze_freeze_post_result_of(call).
+ * POST /nodes/{node}/qemu/{vmid}/agent/fsfreeze-freeze (protected, API tokens allowed). Path
+ * parameters: node, vmid. Result: pve_nodes_qemu_agent_fsfreeze_freeze_post_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_qemu_agent_fsfreeze_freeze_post(pmx_client *c, const char *node,
@@ -10869,9 +10173,13 @@ pve_nodes_qemu_agent_fsfreeze_freeze_post_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/qemu/{vmid}/agent/fsfreeze-status ---- */
 
-/** Parameters of pve_nodes_qemu_agent_fsfreeze_status_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_agent_fsfreeze_status_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_agent_fsfreeze_status_post_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_qemu_agent_fsfreeze_status_post_params;
 
 /**
@@ -10886,17 +10194,9 @@ typedef struct pve_nodes_qemu_agent_fsfreeze_status_post_result {
 /**
  * Execute fsfreeze-status.
  *
- * POST /nodes/{node}/qemu/{vmid}/agent/fsfreeze-status (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_agent_fsfreeze_status_post_result_of(call).
+ * POST /nodes/{node}/qemu/{vmid}/agent/fsfreeze-status (protected, API tokens allowed). Path
+ * parameters: node, vmid. Result: pve_nodes_qemu_agent_fsfreeze_status_post_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_qemu_agent_fsfreeze_status_post(pmx_client *c, const char *node,
@@ -10913,9 +10213,13 @@ pve_nodes_qemu_agent_fsfreeze_status_post_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/qemu/{vmid}/agent/fsfreeze-thaw ---- */
 
-/** Parameters of pve_nodes_qemu_agent_fsfreeze_thaw_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_agent_fsfreeze_thaw_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_agent_fsfreeze_thaw_post_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_qemu_agent_fsfreeze_thaw_post_params;
 
 /**
@@ -10930,17 +10234,9 @@ typedef struct pve_nodes_qemu_agent_fsfreeze_thaw_post_result {
 /**
  * Execute fsfreeze-thaw.
  *
- * POST /nodes/{node}/qemu/{vmid}/agent/fsfreeze-thaw (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_agent_fsfreeze_thaw_post_result_of(call).
+ * POST /nodes/{node}/qemu/{vmid}/agent/fsfreeze-thaw (protected, API tokens allowed). Path
+ * parameters: node, vmid. Result: pve_nodes_qemu_agent_fsfreeze_thaw_post_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_qemu_agent_fsfreeze_thaw_post(pmx_client *c, const char *node, int64_t vmid,
@@ -10956,9 +10252,13 @@ pve_nodes_qemu_agent_fsfreeze_thaw_post_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/qemu/{vmid}/agent/fstrim ---- */
 
-/** Parameters of pve_nodes_qemu_agent_fstrim_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_agent_fstrim_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_agent_fstrim_post_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_qemu_agent_fstrim_post_params;
 
 /**
@@ -10973,18 +10273,9 @@ typedef struct pve_nodes_qemu_agent_fstrim_post_result {
 /**
  * Execute fstrim.
  *
- * POST /nodes/{node}/qemu/{vmid}/agent/fstrim (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_agent_fstrim_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/qemu/{vmid}/agent/fstrim (protected, API tokens allowed). Path parameters:
+ * node, vmid. Result: pve_nodes_qemu_agent_fstrim_post_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_agent_fstrim_post(pmx_client *c, const char *node, int64_t vmid,
                                              const pve_nodes_qemu_agent_fstrim_post_params *p,
@@ -10998,9 +10289,13 @@ pve_nodes_qemu_agent_fstrim_post_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/agent/get-fsinfo ---- */
 
-/** Parameters of pve_nodes_qemu_agent_get_fsinfo_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_agent_get_fsinfo_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_agent_get_fsinfo_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_qemu_agent_get_fsinfo_get_params;
 
 /**
@@ -11015,17 +10310,9 @@ typedef struct pve_nodes_qemu_agent_get_fsinfo_get_result {
 /**
  * Execute get-fsinfo.
  *
- * GET /nodes/{node}/qemu/{vmid}/agent/get-fsinfo (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_agent_get_fsinfo_get_result_of(call).
+ * GET /nodes/{node}/qemu/{vmid}/agent/get-fsinfo (protected, API tokens allowed). Path
+ * parameters: node, vmid. Result: pve_nodes_qemu_agent_get_fsinfo_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_qemu_agent_get_fsinfo_get(pmx_client *c, const char *node, int64_t vmid,
@@ -11041,9 +10328,13 @@ pve_nodes_qemu_agent_get_fsinfo_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/agent/get-host-name ---- */
 
-/** Parameters of pve_nodes_qemu_agent_get_host_name_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_agent_get_host_name_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_agent_get_host_name_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_qemu_agent_get_host_name_get_params;
 
 /**
@@ -11058,17 +10349,9 @@ typedef struct pve_nodes_qemu_agent_get_host_name_get_result {
 /**
  * Execute get-host-name.
  *
- * GET /nodes/{node}/qemu/{vmid}/agent/get-host-name (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_agent_get_host_name_get_result_of(call).
+ * GET /nodes/{node}/qemu/{vmid}/agent/get-host-name (protected, API tokens allowed). Path
+ * parameters: node, vmid. Result: pve_nodes_qemu_agent_get_host_name_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_qemu_agent_get_host_name_get(pmx_client *c, const char *node, int64_t vmid,
@@ -11084,9 +10367,13 @@ pve_nodes_qemu_agent_get_host_name_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/agent/get-memory-block-info ---- */
 
-/** Parameters of pve_nodes_qemu_agent_get_memory_block_info_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_agent_get_memory_block_info_get() (path parameters are
+ * arguments); initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_agent_get_memory_block_info_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_qemu_agent_get_memory_block_info_get_params;
 
 /**
@@ -11102,17 +10389,9 @@ typedef struct pve_nodes_qemu_agent_get_memory_block_info_get_result {
  * Execute get-memory-block-info.
  *
  * GET /nodes/{node}/qemu/{vmid}/agent/get-memory-block-info (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_agent_get_memory_block_info_get_result_of(call).
- * Since: 1.0
+ * Path parameters: node, vmid. Result:
+ * pve_nodes_qemu_agent_get_memory_block_info_get_result_of(call). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_agent_get_memory_block_info_get(pmx_client *c, const char *node,
                                                            int64_t vmid,
@@ -11128,9 +10407,13 @@ pve_nodes_qemu_agent_get_memory_block_info_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/agent/get-memory-blocks ---- */
 
-/** Parameters of pve_nodes_qemu_agent_get_memory_blocks_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_agent_get_memory_blocks_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_agent_get_memory_blocks_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_qemu_agent_get_memory_blocks_get_params;
 
 /**
@@ -11145,17 +10428,9 @@ typedef struct pve_nodes_qemu_agent_get_memory_blocks_get_result {
 /**
  * Execute get-memory-blocks.
  *
- * GET /nodes/{node}/qemu/{vmid}/agent/get-memory-blocks (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_agent_get_memory_blocks_get_result_of(call).
+ * GET /nodes/{node}/qemu/{vmid}/agent/get-memory-blocks (protected, API tokens allowed). Path
+ * parameters: node, vmid. Result: pve_nodes_qemu_agent_get_memory_blocks_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_qemu_agent_get_memory_blocks_get(pmx_client *c, const char *node,
@@ -11172,9 +10447,13 @@ pve_nodes_qemu_agent_get_memory_blocks_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/agent/get-osinfo ---- */
 
-/** Parameters of pve_nodes_qemu_agent_get_osinfo_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_agent_get_osinfo_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_agent_get_osinfo_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_qemu_agent_get_osinfo_get_params;
 
 /**
@@ -11189,17 +10468,9 @@ typedef struct pve_nodes_qemu_agent_get_osinfo_get_result {
 /**
  * Execute get-osinfo.
  *
- * GET /nodes/{node}/qemu/{vmid}/agent/get-osinfo (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_agent_get_osinfo_get_result_of(call).
+ * GET /nodes/{node}/qemu/{vmid}/agent/get-osinfo (protected, API tokens allowed). Path
+ * parameters: node, vmid. Result: pve_nodes_qemu_agent_get_osinfo_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_qemu_agent_get_osinfo_get(pmx_client *c, const char *node, int64_t vmid,
@@ -11215,9 +10486,13 @@ pve_nodes_qemu_agent_get_osinfo_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/agent/get-time ---- */
 
-/** Parameters of pve_nodes_qemu_agent_get_time_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_agent_get_time_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_agent_get_time_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_qemu_agent_get_time_get_params;
 
 /**
@@ -11232,18 +10507,9 @@ typedef struct pve_nodes_qemu_agent_get_time_get_result {
 /**
  * Execute get-time.
  *
- * GET /nodes/{node}/qemu/{vmid}/agent/get-time (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_agent_get_time_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/qemu/{vmid}/agent/get-time (protected, API tokens allowed). Path
+ * parameters: node, vmid. Result: pve_nodes_qemu_agent_get_time_get_result_of(call). Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_agent_get_time_get(pmx_client *c, const char *node, int64_t vmid,
                                               const pve_nodes_qemu_agent_get_time_get_params *p,
@@ -11257,9 +10523,13 @@ pve_nodes_qemu_agent_get_time_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/agent/get-timezone ---- */
 
-/** Parameters of pve_nodes_qemu_agent_get_timezone_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_agent_get_timezone_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_agent_get_timezone_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_qemu_agent_get_timezone_get_params;
 
 /**
@@ -11274,17 +10544,9 @@ typedef struct pve_nodes_qemu_agent_get_timezone_get_result {
 /**
  * Execute get-timezone.
  *
- * GET /nodes/{node}/qemu/{vmid}/agent/get-timezone (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_agent_get_timezone_get_result_of(call).
+ * GET /nodes/{node}/qemu/{vmid}/agent/get-timezone (protected, API tokens allowed). Path
+ * parameters: node, vmid. Result: pve_nodes_qemu_agent_get_timezone_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_qemu_agent_get_timezone_get(pmx_client *c, const char *node, int64_t vmid,
@@ -11300,9 +10562,13 @@ pve_nodes_qemu_agent_get_timezone_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/agent/get-users ---- */
 
-/** Parameters of pve_nodes_qemu_agent_get_users_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_agent_get_users_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_agent_get_users_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_qemu_agent_get_users_get_params;
 
 /**
@@ -11317,17 +10583,9 @@ typedef struct pve_nodes_qemu_agent_get_users_get_result {
 /**
  * Execute get-users.
  *
- * GET /nodes/{node}/qemu/{vmid}/agent/get-users (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_agent_get_users_get_result_of(call).
+ * GET /nodes/{node}/qemu/{vmid}/agent/get-users (protected, API tokens allowed). Path
+ * parameters: node, vmid. Result: pve_nodes_qemu_agent_get_users_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_qemu_agent_get_users_get(pmx_client *c, const char *node, int64_t vmid,
@@ -11342,9 +10600,13 @@ pve_nodes_qemu_agent_get_users_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/agent/get-vcpus ---- */
 
-/** Parameters of pve_nodes_qemu_agent_get_vcpus_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_agent_get_vcpus_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_agent_get_vcpus_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_qemu_agent_get_vcpus_get_params;
 
 /**
@@ -11359,17 +10621,9 @@ typedef struct pve_nodes_qemu_agent_get_vcpus_get_result {
 /**
  * Execute get-vcpus.
  *
- * GET /nodes/{node}/qemu/{vmid}/agent/get-vcpus (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_agent_get_vcpus_get_result_of(call).
+ * GET /nodes/{node}/qemu/{vmid}/agent/get-vcpus (protected, API tokens allowed). Path
+ * parameters: node, vmid. Result: pve_nodes_qemu_agent_get_vcpus_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_qemu_agent_get_vcpus_get(pmx_client *c, const char *node, int64_t vmid,
@@ -11384,9 +10638,13 @@ pve_nodes_qemu_agent_get_vcpus_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/agent/info ---- */
 
-/** Parameters of pve_nodes_qemu_agent_info_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_agent_info_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_agent_info_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_qemu_agent_info_get_params;
 
 /**
@@ -11401,18 +10659,9 @@ typedef struct pve_nodes_qemu_agent_info_get_result {
 /**
  * Execute info.
  *
- * GET /nodes/{node}/qemu/{vmid}/agent/info (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_agent_info_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/qemu/{vmid}/agent/info (protected, API tokens allowed). Path parameters:
+ * node, vmid. Result: pve_nodes_qemu_agent_info_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_agent_info_get(pmx_client *c, const char *node, int64_t vmid,
                                           const pve_nodes_qemu_agent_info_get_params *p,
@@ -11426,9 +10675,13 @@ pve_nodes_qemu_agent_info_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/agent/network-get-interfaces ---- */
 
-/** Parameters of pve_nodes_qemu_agent_network_get_interfaces_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_agent_network_get_interfaces_get() (path parameters are
+ * arguments); initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_agent_network_get_interfaces_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_qemu_agent_network_get_interfaces_get_params;
 
 /**
@@ -11444,17 +10697,9 @@ typedef struct pve_nodes_qemu_agent_network_get_interfaces_get_result {
  * Execute network-get-interfaces.
  *
  * GET /nodes/{node}/qemu/{vmid}/agent/network-get-interfaces (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_agent_network_get_interfaces_get_result_of(call).
- * Since: 1.0
+ * Path parameters: node, vmid. Result:
+ * pve_nodes_qemu_agent_network_get_interfaces_get_result_of(call). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_agent_network_get_interfaces_get(pmx_client *c, const char *node,
                                                             int64_t vmid,
@@ -11470,9 +10715,13 @@ pve_nodes_qemu_agent_network_get_interfaces_get_result_of(const pmx_call *call) 
 
 /* ---- POST /nodes/{node}/qemu/{vmid}/agent/ping ---- */
 
-/** Parameters of pve_nodes_qemu_agent_ping_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_agent_ping_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_agent_ping_post_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_qemu_agent_ping_post_params;
 
 /**
@@ -11487,18 +10736,9 @@ typedef struct pve_nodes_qemu_agent_ping_post_result {
 /**
  * Execute ping.
  *
- * POST /nodes/{node}/qemu/{vmid}/agent/ping (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_agent_ping_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/qemu/{vmid}/agent/ping (protected, API tokens allowed). Path parameters:
+ * node, vmid. Result: pve_nodes_qemu_agent_ping_post_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_agent_ping_post(pmx_client *c, const char *node, int64_t vmid,
                                            const pve_nodes_qemu_agent_ping_post_params *p,
@@ -11512,11 +10752,20 @@ pve_nodes_qemu_agent_ping_post_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/qemu/{vmid}/agent/set-user-password ---- */
 
-/** Parameters of pve_nodes_qemu_agent_set_user_password_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_agent_set_user_password_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_agent_set_user_password_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** set to 1 if the password has already been passed through crypt() */
     pmx_opt_bool crypted;
-    /** The new password. */
+    /**
+     * The new password.
+     *
+     * Secret: never logged, wiped after sending.
+     */
     const char *password;
     /** The user to set the password for. */
     const char *username;
@@ -11534,18 +10783,10 @@ typedef struct pve_nodes_qemu_agent_set_user_password_post_result {
 /**
  * Sets the password for the given user to the given password
  *
- * POST /nodes/{node}/qemu/{vmid}/agent/set-user-password (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_agent_set_user_password_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/qemu/{vmid}/agent/set-user-password (protected, API tokens allowed). Path
+ * parameters: node, vmid. Carries secrets: request and response are wiped. Result:
+ * pve_nodes_qemu_agent_set_user_password_post_result_of(call). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_agent_set_user_password_post(pmx_client *c, const char *node,
                                                         int64_t vmid,
@@ -11561,9 +10802,13 @@ pve_nodes_qemu_agent_set_user_password_post_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/qemu/{vmid}/agent/shutdown ---- */
 
-/** Parameters of pve_nodes_qemu_agent_shutdown_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_agent_shutdown_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_agent_shutdown_post_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_qemu_agent_shutdown_post_params;
 
 /**
@@ -11578,17 +10823,9 @@ typedef struct pve_nodes_qemu_agent_shutdown_post_result {
 /**
  * Execute shutdown.
  *
- * POST /nodes/{node}/qemu/{vmid}/agent/shutdown (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_agent_shutdown_post_result_of(call).
+ * POST /nodes/{node}/qemu/{vmid}/agent/shutdown (protected, API tokens allowed). Path
+ * parameters: node, vmid. Result: pve_nodes_qemu_agent_shutdown_post_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_qemu_agent_shutdown_post(pmx_client *c, const char *node, int64_t vmid,
@@ -11603,9 +10840,13 @@ pve_nodes_qemu_agent_shutdown_post_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/qemu/{vmid}/agent/suspend-disk ---- */
 
-/** Parameters of pve_nodes_qemu_agent_suspend_disk_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_agent_suspend_disk_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_agent_suspend_disk_post_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_qemu_agent_suspend_disk_post_params;
 
 /**
@@ -11620,17 +10861,9 @@ typedef struct pve_nodes_qemu_agent_suspend_disk_post_result {
 /**
  * Execute suspend-disk.
  *
- * POST /nodes/{node}/qemu/{vmid}/agent/suspend-disk (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_agent_suspend_disk_post_result_of(call).
+ * POST /nodes/{node}/qemu/{vmid}/agent/suspend-disk (protected, API tokens allowed). Path
+ * parameters: node, vmid. Result: pve_nodes_qemu_agent_suspend_disk_post_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_qemu_agent_suspend_disk_post(pmx_client *c, const char *node, int64_t vmid,
@@ -11646,9 +10879,13 @@ pve_nodes_qemu_agent_suspend_disk_post_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/qemu/{vmid}/agent/suspend-hybrid ---- */
 
-/** Parameters of pve_nodes_qemu_agent_suspend_hybrid_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_agent_suspend_hybrid_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_agent_suspend_hybrid_post_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_qemu_agent_suspend_hybrid_post_params;
 
 /**
@@ -11663,17 +10900,9 @@ typedef struct pve_nodes_qemu_agent_suspend_hybrid_post_result {
 /**
  * Execute suspend-hybrid.
  *
- * POST /nodes/{node}/qemu/{vmid}/agent/suspend-hybrid (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_agent_suspend_hybrid_post_result_of(call).
+ * POST /nodes/{node}/qemu/{vmid}/agent/suspend-hybrid (protected, API tokens allowed). Path
+ * parameters: node, vmid. Result: pve_nodes_qemu_agent_suspend_hybrid_post_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_qemu_agent_suspend_hybrid_post(pmx_client *c, const char *node, int64_t vmid,
@@ -11689,9 +10918,13 @@ pve_nodes_qemu_agent_suspend_hybrid_post_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/qemu/{vmid}/agent/suspend-ram ---- */
 
-/** Parameters of pve_nodes_qemu_agent_suspend_ram_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_agent_suspend_ram_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_agent_suspend_ram_post_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_qemu_agent_suspend_ram_post_params;
 
 /**
@@ -11706,17 +10939,9 @@ typedef struct pve_nodes_qemu_agent_suspend_ram_post_result {
 /**
  * Execute suspend-ram.
  *
- * POST /nodes/{node}/qemu/{vmid}/agent/suspend-ram (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_agent_suspend_ram_post_result_of(call).
+ * POST /nodes/{node}/qemu/{vmid}/agent/suspend-ram (protected, API tokens allowed). Path
+ * parameters: node, vmid. Result: pve_nodes_qemu_agent_suspend_ram_post_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_qemu_agent_suspend_ram_post(pmx_client *c, const char *node, int64_t vmid,
@@ -11732,8 +10957,13 @@ pve_nodes_qemu_agent_suspend_ram_post_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/qemu/{vmid}/clone ---- */
 
-/** Parameters of pve_nodes_qemu_clone_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_clone_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_clone_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Override I/O bandwidth limit (in KiB/s). */
     pmx_opt_i64 bwlimit;
     /** Description for the new VM. */
@@ -11767,18 +10997,9 @@ typedef struct pve_nodes_qemu_clone_post_result {
 /**
  * Create a copy of virtual machine/template.
  *
- * POST /nodes/{node}/qemu/{vmid}/clone (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_clone_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/qemu/{vmid}/clone (protected, API tokens allowed). Path parameters: node,
+ * vmid. Result: pve_nodes_qemu_clone_post_result_of(call). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_clone_post(pmx_client *c, const char *node, int64_t vmid,
                                       const pve_nodes_qemu_clone_post_params *p, pmx_done_fn done,
@@ -11792,9 +11013,13 @@ pve_nodes_qemu_clone_post_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/cloudinit ---- */
 
-/** Parameters of pve_nodes_qemu_cloudinit_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_cloudinit_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_cloudinit_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_qemu_cloudinit_get_params;
 
 /** Part of a result (see the method using it). */
@@ -11825,18 +11050,9 @@ typedef struct pve_nodes_qemu_cloudinit_get_result {
 /**
  * Get the cloudinit configuration with both current and pending values.
  *
- * GET /nodes/{node}/qemu/{vmid}/cloudinit (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_cloudinit_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/qemu/{vmid}/cloudinit (API tokens allowed). Path parameters: node, vmid.
+ * Result: pve_nodes_qemu_cloudinit_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_cloudinit_get(pmx_client *c, const char *node, int64_t vmid,
                                          const pve_nodes_qemu_cloudinit_get_params *p,
@@ -11850,25 +11066,21 @@ pve_nodes_qemu_cloudinit_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /nodes/{node}/qemu/{vmid}/cloudinit ---- */
 
-/** Parameters of pve_nodes_qemu_cloudinit_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_cloudinit_put() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_cloudinit_put_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_qemu_cloudinit_put_params;
 
 /**
  * Regenerate and change cloudinit config drive.
  *
- * PUT /nodes/{node}/qemu/{vmid}/cloudinit (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /nodes/{node}/qemu/{vmid}/cloudinit (protected, API tokens allowed). Path parameters:
+ * node, vmid. Arguments, ownership, return value and callbacks: "Generated bindings" in
+ * <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_cloudinit_put(pmx_client *c, const char *node, int64_t vmid,
                                          const pve_nodes_qemu_cloudinit_put_params *p,
@@ -11876,8 +11088,13 @@ PMX_API int pve_nodes_qemu_cloudinit_put(pmx_client *c, const char *node, int64_
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/cloudinit/dump ---- */
 
-/** Parameters of pve_nodes_qemu_cloudinit_dump_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_cloudinit_dump_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_cloudinit_dump_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Config type. */
     const char *type;
 } pve_nodes_qemu_cloudinit_dump_get_params;
@@ -11890,18 +11107,9 @@ typedef struct pve_nodes_qemu_cloudinit_dump_get_result {
 /**
  * Get automatically generated cloudinit config.
  *
- * GET /nodes/{node}/qemu/{vmid}/cloudinit/dump (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_cloudinit_dump_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/qemu/{vmid}/cloudinit/dump (API tokens allowed). Path parameters: node,
+ * vmid. Result: pve_nodes_qemu_cloudinit_dump_get_result_of(call). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_cloudinit_dump_get(pmx_client *c, const char *node, int64_t vmid,
                                               const pve_nodes_qemu_cloudinit_dump_get_params *p,
@@ -11915,8 +11123,13 @@ pve_nodes_qemu_cloudinit_dump_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/config ---- */
 
-/** Parameters of pve_nodes_qemu_config_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_config_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_config_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Get current values (instead of pending values). */
     pmx_opt_bool current;
     /** Fetch config values from given snapshot. */
@@ -11927,7 +11140,7 @@ typedef struct pve_nodes_qemu_config_get_params {
  * The VM configuration.
  *
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_qemu_config_get_result {
     /** Enable/disable ACPI. */
@@ -11982,6 +11195,8 @@ typedef struct pve_nodes_qemu_config_get_result {
     /**
      * cloud-init: Password to assign the user. Using this is generally not recommended. Use ssh
      * keys instead. Also note that older cloud-init versions do not support hashed passwords.
+     *
+     * Secret: wiped when the call is freed.
      */
     char *cipassword;
     /**
@@ -12326,18 +11541,10 @@ typedef struct pve_nodes_qemu_config_get_result {
  * Get the virtual machine configuration with pending configuration changes applied. Set the
  * 'current' parameter to get the current configuration instead.
  *
- * GET /nodes/{node}/qemu/{vmid}/config (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_config_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/qemu/{vmid}/config (API tokens allowed). Path parameters: node, vmid.
+ * Carries secrets: request and response are wiped. Result:
+ * pve_nodes_qemu_config_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_config_get(pmx_client *c, const char *node, int64_t vmid,
                                       const pve_nodes_qemu_config_get_params *p, pmx_done_fn done,
@@ -12351,8 +11558,13 @@ pve_nodes_qemu_config_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/qemu/{vmid}/config ---- */
 
-/** Parameters of pve_nodes_qemu_config_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_config_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_config_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Enable/disable ACPI. */
     pmx_opt_bool acpi;
     /** List of host cores used to execute guest processes, for example: 0,5,8-11 */
@@ -12419,6 +11631,8 @@ typedef struct pve_nodes_qemu_config_post_params {
     /**
      * cloud-init: Password to assign the user. Using this is generally not recommended. Use ssh
      * keys instead. Also note that older cloud-init versions do not support hashed passwords.
+     *
+     * Secret: never logged, wiped after sending.
      */
     const char *cipassword;
     /**
@@ -12865,18 +12079,10 @@ typedef struct pve_nodes_qemu_config_post_result {
 /**
  * Set virtual machine options (asynchronous API).
  *
- * POST /nodes/{node}/qemu/{vmid}/config (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_config_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/qemu/{vmid}/config (protected, API tokens allowed). Path parameters: node,
+ * vmid. Carries secrets: request and response are wiped. Result:
+ * pve_nodes_qemu_config_post_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_config_post(pmx_client *c, const char *node, int64_t vmid,
                                        const pve_nodes_qemu_config_post_params *p,
@@ -12890,8 +12096,13 @@ pve_nodes_qemu_config_post_result_of(const pmx_call *call) {
 
 /* ---- PUT /nodes/{node}/qemu/{vmid}/config ---- */
 
-/** Parameters of pve_nodes_qemu_config_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_config_put() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_config_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Enable/disable ACPI. */
     pmx_opt_bool acpi;
     /** List of host cores used to execute guest processes, for example: 0,5,8-11 */
@@ -12953,6 +12164,8 @@ typedef struct pve_nodes_qemu_config_put_params {
     /**
      * cloud-init: Password to assign the user. Using this is generally not recommended. Use ssh
      * keys instead. Also note that older cloud-init versions do not support hashed passwords.
+     *
+     * Secret: never logged, wiped after sending.
      */
     const char *cipassword;
     /**
@@ -13388,17 +12601,9 @@ typedef struct pve_nodes_qemu_config_put_params {
  * Set virtual machine options (synchronous API) - You should consider using the POST method
  * instead for any actions involving hotplug or storage allocation.
  *
- * PUT /nodes/{node}/qemu/{vmid}/config (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /nodes/{node}/qemu/{vmid}/config (protected, API tokens allowed). Path parameters: node,
+ * vmid. Carries secrets: request and response are wiped. Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_config_put(pmx_client *c, const char *node, int64_t vmid,
                                       const pve_nodes_qemu_config_put_params *p, pmx_done_fn done,
@@ -13406,8 +12611,13 @@ PMX_API int pve_nodes_qemu_config_put(pmx_client *c, const char *node, int64_t v
 
 /* ---- POST /nodes/{node}/qemu/{vmid}/dbus-vmstate ---- */
 
-/** Parameters of pve_nodes_qemu_dbus_vmstate_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_dbus_vmstate_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_dbus_vmstate_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Action to perform on the DBus VMState helper. */
     const char *action;
 } pve_nodes_qemu_dbus_vmstate_post_params;
@@ -13415,17 +12625,9 @@ typedef struct pve_nodes_qemu_dbus_vmstate_post_params {
 /**
  * Control the dbus-vmstate helper for a given running VM.
  *
- * POST /nodes/{node}/qemu/{vmid}/dbus-vmstate (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /nodes/{node}/qemu/{vmid}/dbus-vmstate (API tokens allowed). Path parameters: node,
+ * vmid. Arguments, ownership, return value and callbacks: "Generated bindings" in
+ * <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_dbus_vmstate_post(pmx_client *c, const char *node, int64_t vmid,
                                              const pve_nodes_qemu_dbus_vmstate_post_params *p,
@@ -13433,8 +12635,13 @@ PMX_API int pve_nodes_qemu_dbus_vmstate_post(pmx_client *c, const char *node, in
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/feature ---- */
 
-/** Parameters of pve_nodes_qemu_feature_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_feature_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_feature_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Feature to check. */
     const char *feature;
     /** The name of the snapshot. */
@@ -13443,7 +12650,7 @@ typedef struct pve_nodes_qemu_feature_get_params {
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_qemu_feature_get_result {
     int hasFeature;
@@ -13454,18 +12661,9 @@ typedef struct pve_nodes_qemu_feature_get_result {
 /**
  * Check if feature for virtual machine is available.
  *
- * GET /nodes/{node}/qemu/{vmid}/feature (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_feature_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/qemu/{vmid}/feature (protected, API tokens allowed). Path parameters: node,
+ * vmid. Result: pve_nodes_qemu_feature_get_result_of(call). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_feature_get(pmx_client *c, const char *node, int64_t vmid,
                                        const pve_nodes_qemu_feature_get_params *p,
@@ -13479,9 +12677,13 @@ pve_nodes_qemu_feature_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/firewall ---- */
 
-/** Parameters of pve_nodes_qemu_firewall_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_firewall_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_firewall_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_qemu_firewall_get_params;
 
 /**
@@ -13496,18 +12698,9 @@ typedef struct pve_nodes_qemu_firewall_get_result {
 /**
  * Directory index.
  *
- * GET /nodes/{node}/qemu/{vmid}/firewall (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_firewall_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/qemu/{vmid}/firewall (API tokens allowed). Path parameters: node, vmid.
+ * Result: pve_nodes_qemu_firewall_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_firewall_get(pmx_client *c, const char *node, int64_t vmid,
                                         const pve_nodes_qemu_firewall_get_params *p,
@@ -13521,9 +12714,13 @@ pve_nodes_qemu_firewall_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/firewall/aliases ---- */
 
-/** Parameters of pve_nodes_qemu_firewall_aliases_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_firewall_aliases_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_firewall_aliases_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_qemu_firewall_aliases_get_params;
 
 /** Part of a result (see the method using it). */
@@ -13550,18 +12747,9 @@ typedef struct pve_nodes_qemu_firewall_aliases_get_result {
 /**
  * List aliases
  *
- * GET /nodes/{node}/qemu/{vmid}/firewall/aliases (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_firewall_aliases_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/qemu/{vmid}/firewall/aliases (API tokens allowed). Path parameters: node,
+ * vmid. Result: pve_nodes_qemu_firewall_aliases_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_firewall_aliases_get(pmx_client *c, const char *node, int64_t vmid,
                                                 const pve_nodes_qemu_firewall_aliases_get_params *p,
@@ -13576,8 +12764,13 @@ pve_nodes_qemu_firewall_aliases_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/qemu/{vmid}/firewall/aliases ---- */
 
-/** Parameters of pve_nodes_qemu_firewall_aliases_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_firewall_aliases_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_firewall_aliases_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Network/IP specification in CIDR format. */
     const char *cidr;
     const char *comment;
@@ -13588,17 +12781,9 @@ typedef struct pve_nodes_qemu_firewall_aliases_post_params {
 /**
  * Create IP or Network Alias.
  *
- * POST /nodes/{node}/qemu/{vmid}/firewall/aliases (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /nodes/{node}/qemu/{vmid}/firewall/aliases (protected, API tokens allowed). Path
+ * parameters: node, vmid. Arguments, ownership, return value and callbacks: "Generated
+ * bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_firewall_aliases_post(pmx_client *c, const char *node, int64_t vmid,
                                                  const pve_nodes_qemu_firewall_aliases_post_params *p,
@@ -13607,8 +12792,13 @@ PMX_API int pve_nodes_qemu_firewall_aliases_post(pmx_client *c, const char *node
 
 /* ---- DELETE /nodes/{node}/qemu/{vmid}/firewall/aliases/{name} ---- */
 
-/** Parameters of pve_nodes_qemu_firewall_aliases_name_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_firewall_aliases_name_delete() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_firewall_aliases_name_delete_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
      * prevent concurrent modifications.
@@ -13620,17 +12810,8 @@ typedef struct pve_nodes_qemu_firewall_aliases_name_delete_params {
  * Remove IP or Network alias.
  *
  * DELETE /nodes/{node}/qemu/{vmid}/firewall/aliases/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * Path parameters: node, vmid, name. Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_firewall_aliases_name_delete(pmx_client *c, const char *node,
                                                         int64_t vmid, const char *name,
@@ -13640,9 +12821,13 @@ PMX_API int pve_nodes_qemu_firewall_aliases_name_delete(pmx_client *c, const cha
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/firewall/aliases/{name} ---- */
 
-/** Parameters of pve_nodes_qemu_firewall_aliases_name_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_firewall_aliases_name_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_firewall_aliases_name_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_qemu_firewall_aliases_name_get_params;
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
@@ -13653,18 +12838,9 @@ typedef struct pve_nodes_qemu_firewall_aliases_name_get_result {
 /**
  * Read alias.
  *
- * GET /nodes/{node}/qemu/{vmid}/firewall/aliases/{name} (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_firewall_aliases_name_get_result_of(call).
+ * GET /nodes/{node}/qemu/{vmid}/firewall/aliases/{name} (API tokens allowed). Path parameters:
+ * node, vmid, name. Result: pve_nodes_qemu_firewall_aliases_name_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_qemu_firewall_aliases_name_get(pmx_client *c, const char *node, int64_t vmid,
@@ -13681,8 +12857,13 @@ pve_nodes_qemu_firewall_aliases_name_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /nodes/{node}/qemu/{vmid}/firewall/aliases/{name} ---- */
 
-/** Parameters of pve_nodes_qemu_firewall_aliases_name_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_firewall_aliases_name_put() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_firewall_aliases_name_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Network/IP specification in CIDR format. */
     const char *cidr;
     const char *comment;
@@ -13698,18 +12879,9 @@ typedef struct pve_nodes_qemu_firewall_aliases_name_put_params {
 /**
  * Update IP or Network alias.
  *
- * PUT /nodes/{node}/qemu/{vmid}/firewall/aliases/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /nodes/{node}/qemu/{vmid}/firewall/aliases/{name} (protected, API tokens allowed). Path
+ * parameters: node, vmid, name. Arguments, ownership, return value and callbacks: "Generated
+ * bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_firewall_aliases_name_put(pmx_client *c, const char *node, int64_t vmid,
                                                      const char *name,
@@ -13719,9 +12891,13 @@ PMX_API int pve_nodes_qemu_firewall_aliases_name_put(pmx_client *c, const char *
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/firewall/ipset ---- */
 
-/** Parameters of pve_nodes_qemu_firewall_ipset_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_firewall_ipset_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_firewall_ipset_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_qemu_firewall_ipset_get_params;
 
 /** Part of a result (see the method using it). */
@@ -13748,18 +12924,9 @@ typedef struct pve_nodes_qemu_firewall_ipset_get_result {
 /**
  * List IPSets
  *
- * GET /nodes/{node}/qemu/{vmid}/firewall/ipset (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_firewall_ipset_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/qemu/{vmid}/firewall/ipset (API tokens allowed). Path parameters: node,
+ * vmid. Result: pve_nodes_qemu_firewall_ipset_get_result_of(call). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_firewall_ipset_get(pmx_client *c, const char *node, int64_t vmid,
                                               const pve_nodes_qemu_firewall_ipset_get_params *p,
@@ -13773,8 +12940,13 @@ pve_nodes_qemu_firewall_ipset_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/qemu/{vmid}/firewall/ipset ---- */
 
-/** Parameters of pve_nodes_qemu_firewall_ipset_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_firewall_ipset_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_firewall_ipset_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     const char *comment;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
@@ -13793,17 +12965,9 @@ typedef struct pve_nodes_qemu_firewall_ipset_post_params {
 /**
  * Create new IPSet
  *
- * POST /nodes/{node}/qemu/{vmid}/firewall/ipset (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /nodes/{node}/qemu/{vmid}/firewall/ipset (protected, API tokens allowed). Path
+ * parameters: node, vmid. Arguments, ownership, return value and callbacks: "Generated
+ * bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_firewall_ipset_post(pmx_client *c, const char *node, int64_t vmid,
                                                const pve_nodes_qemu_firewall_ipset_post_params *p,
@@ -13811,8 +12975,13 @@ PMX_API int pve_nodes_qemu_firewall_ipset_post(pmx_client *c, const char *node, 
 
 /* ---- DELETE /nodes/{node}/qemu/{vmid}/firewall/ipset/{name} ---- */
 
-/** Parameters of pve_nodes_qemu_firewall_ipset_name_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_firewall_ipset_name_delete() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_firewall_ipset_name_delete_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Delete all members of the IPSet, if there are any. */
     pmx_opt_bool force;
 } pve_nodes_qemu_firewall_ipset_name_delete_params;
@@ -13820,18 +12989,9 @@ typedef struct pve_nodes_qemu_firewall_ipset_name_delete_params {
 /**
  * Delete IPSet
  *
- * DELETE /nodes/{node}/qemu/{vmid}/firewall/ipset/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * DELETE /nodes/{node}/qemu/{vmid}/firewall/ipset/{name} (protected, API tokens allowed). Path
+ * parameters: node, vmid, name. Arguments, ownership, return value and callbacks: "Generated
+ * bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_firewall_ipset_name_delete(pmx_client *c, const char *node,
                                                       int64_t vmid, const char *name,
@@ -13841,9 +13001,13 @@ PMX_API int pve_nodes_qemu_firewall_ipset_name_delete(pmx_client *c, const char 
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/firewall/ipset/{name} ---- */
 
-/** Parameters of pve_nodes_qemu_firewall_ipset_name_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_firewall_ipset_name_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_firewall_ipset_name_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_qemu_firewall_ipset_name_get_params;
 
 /** Part of a result (see the method using it). */
@@ -13870,19 +13034,9 @@ typedef struct pve_nodes_qemu_firewall_ipset_name_get_result {
 /**
  * List IPSet content
  *
- * GET /nodes/{node}/qemu/{vmid}/firewall/ipset/{name} (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_firewall_ipset_name_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/qemu/{vmid}/firewall/ipset/{name} (API tokens allowed). Path parameters:
+ * node, vmid, name. Result: pve_nodes_qemu_firewall_ipset_name_get_result_of(call). Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_firewall_ipset_name_get(pmx_client *c, const char *node, int64_t vmid,
                                                    const char *name,
@@ -13898,8 +13052,13 @@ pve_nodes_qemu_firewall_ipset_name_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/qemu/{vmid}/firewall/ipset/{name} ---- */
 
-/** Parameters of pve_nodes_qemu_firewall_ipset_name_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_firewall_ipset_name_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_firewall_ipset_name_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Network/IP specification in CIDR format. */
     const char *cidr;
     const char *comment;
@@ -13909,18 +13068,9 @@ typedef struct pve_nodes_qemu_firewall_ipset_name_post_params {
 /**
  * Add IP or Network to IPSet.
  *
- * POST /nodes/{node}/qemu/{vmid}/firewall/ipset/{name} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /nodes/{node}/qemu/{vmid}/firewall/ipset/{name} (protected, API tokens allowed). Path
+ * parameters: node, vmid, name. Arguments, ownership, return value and callbacks: "Generated
+ * bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_firewall_ipset_name_post(pmx_client *c, const char *node, int64_t vmid,
                                                     const char *name,
@@ -13930,8 +13080,13 @@ PMX_API int pve_nodes_qemu_firewall_ipset_name_post(pmx_client *c, const char *n
 
 /* ---- DELETE /nodes/{node}/qemu/{vmid}/firewall/ipset/{name}/{cidr} ---- */
 
-/** Parameters of pve_nodes_qemu_firewall_ipset_name_cidr_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_firewall_ipset_name_cidr_delete() (path parameters are
+ * arguments); initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_firewall_ipset_name_cidr_delete_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
      * prevent concurrent modifications.
@@ -13943,19 +13098,8 @@ typedef struct pve_nodes_qemu_firewall_ipset_name_cidr_delete_params {
  * Remove IP or Network from IPSet.
  *
  * DELETE /nodes/{node}/qemu/{vmid}/firewall/ipset/{name}/{cidr} (protected, API tokens
- * allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param cidr      path parameter {cidr}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * allowed). Path parameters: node, vmid, name, cidr. Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_firewall_ipset_name_cidr_delete(pmx_client *c, const char *node,
                                                            int64_t vmid, const char *name,
@@ -13966,9 +13110,13 @@ PMX_API int pve_nodes_qemu_firewall_ipset_name_cidr_delete(pmx_client *c, const 
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/firewall/ipset/{name}/{cidr} ---- */
 
-/** Parameters of pve_nodes_qemu_firewall_ipset_name_cidr_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_firewall_ipset_name_cidr_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_firewall_ipset_name_cidr_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_qemu_firewall_ipset_name_cidr_get_params;
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
@@ -13980,19 +13128,9 @@ typedef struct pve_nodes_qemu_firewall_ipset_name_cidr_get_result {
  * Read IP or Network settings from IPSet.
  *
  * GET /nodes/{node}/qemu/{vmid}/firewall/ipset/{name}/{cidr} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param cidr      path parameter {cidr}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_firewall_ipset_name_cidr_get_result_of(call).
- * Since: 1.0
+ * Path parameters: node, vmid, name, cidr. Result:
+ * pve_nodes_qemu_firewall_ipset_name_cidr_get_result_of(call). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_firewall_ipset_name_cidr_get(pmx_client *c, const char *node,
                                                         int64_t vmid, const char *name,
@@ -14009,8 +13147,13 @@ pve_nodes_qemu_firewall_ipset_name_cidr_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /nodes/{node}/qemu/{vmid}/firewall/ipset/{name}/{cidr} ---- */
 
-/** Parameters of pve_nodes_qemu_firewall_ipset_name_cidr_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_firewall_ipset_name_cidr_put() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_firewall_ipset_name_cidr_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     const char *comment;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
@@ -14024,18 +13167,8 @@ typedef struct pve_nodes_qemu_firewall_ipset_name_cidr_put_params {
  * Update IP or Network settings
  *
  * PUT /nodes/{node}/qemu/{vmid}/firewall/ipset/{name}/{cidr} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param name      path parameter {name}: string, copied; escaped by the library.
- * @param cidr      path parameter {cidr}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * Path parameters: node, vmid, name, cidr. Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_firewall_ipset_name_cidr_put(pmx_client *c, const char *node,
                                                         int64_t vmid, const char *name,
@@ -14046,8 +13179,13 @@ PMX_API int pve_nodes_qemu_firewall_ipset_name_cidr_put(pmx_client *c, const cha
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/firewall/log ---- */
 
-/** Parameters of pve_nodes_qemu_firewall_log_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_firewall_log_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_firewall_log_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     pmx_opt_i64 limit;
     /** Display log since this UNIX epoch. */
     pmx_opt_i64 since;
@@ -14076,18 +13214,9 @@ typedef struct pve_nodes_qemu_firewall_log_get_result {
 /**
  * Read firewall log
  *
- * GET /nodes/{node}/qemu/{vmid}/firewall/log (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_firewall_log_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/qemu/{vmid}/firewall/log (protected, API tokens allowed). Path parameters:
+ * node, vmid. Result: pve_nodes_qemu_firewall_log_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_firewall_log_get(pmx_client *c, const char *node, int64_t vmid,
                                             const pve_nodes_qemu_firewall_log_get_params *p,
@@ -14101,14 +13230,18 @@ pve_nodes_qemu_firewall_log_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/firewall/options ---- */
 
-/** Parameters of pve_nodes_qemu_firewall_options_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_firewall_options_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_firewall_options_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_qemu_firewall_options_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_qemu_firewall_options_get_result {
     /** Enable DHCP. */
@@ -14141,18 +13274,9 @@ typedef struct pve_nodes_qemu_firewall_options_get_result {
 /**
  * Get VM firewall options.
  *
- * GET /nodes/{node}/qemu/{vmid}/firewall/options (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_firewall_options_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/qemu/{vmid}/firewall/options (API tokens allowed). Path parameters: node,
+ * vmid. Result: pve_nodes_qemu_firewall_options_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_firewall_options_get(pmx_client *c, const char *node, int64_t vmid,
                                                 const pve_nodes_qemu_firewall_options_get_params *p,
@@ -14167,8 +13291,13 @@ pve_nodes_qemu_firewall_options_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /nodes/{node}/qemu/{vmid}/firewall/options ---- */
 
-/** Parameters of pve_nodes_qemu_firewall_options_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_firewall_options_put() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_firewall_options_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * A list of settings you want to delete.
      *
@@ -14210,17 +13339,9 @@ typedef struct pve_nodes_qemu_firewall_options_put_params {
 /**
  * Set Firewall options.
  *
- * PUT /nodes/{node}/qemu/{vmid}/firewall/options (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /nodes/{node}/qemu/{vmid}/firewall/options (protected, API tokens allowed). Path
+ * parameters: node, vmid. Arguments, ownership, return value and callbacks: "Generated
+ * bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_firewall_options_put(pmx_client *c, const char *node, int64_t vmid,
                                                 const pve_nodes_qemu_firewall_options_put_params *p,
@@ -14229,8 +13350,13 @@ PMX_API int pve_nodes_qemu_firewall_options_put(pmx_client *c, const char *node,
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/firewall/refs ---- */
 
-/** Parameters of pve_nodes_qemu_firewall_refs_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_firewall_refs_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_firewall_refs_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Only list references of specified type. */
     const char *type;
 } pve_nodes_qemu_firewall_refs_get_params;
@@ -14256,18 +13382,9 @@ typedef struct pve_nodes_qemu_firewall_refs_get_result {
 /**
  * Lists possible IPSet/Alias reference which are allowed in source/dest properties.
  *
- * GET /nodes/{node}/qemu/{vmid}/firewall/refs (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_firewall_refs_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/qemu/{vmid}/firewall/refs (API tokens allowed). Path parameters: node,
+ * vmid. Result: pve_nodes_qemu_firewall_refs_get_result_of(call). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_firewall_refs_get(pmx_client *c, const char *node, int64_t vmid,
                                              const pve_nodes_qemu_firewall_refs_get_params *p,
@@ -14281,9 +13398,13 @@ pve_nodes_qemu_firewall_refs_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/firewall/rules ---- */
 
-/** Parameters of pve_nodes_qemu_firewall_rules_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_firewall_rules_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_firewall_rules_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_qemu_firewall_rules_get_params;
 
 /** Part of a result (see the method using it). */
@@ -14342,18 +13463,9 @@ typedef struct pve_nodes_qemu_firewall_rules_get_result {
 /**
  * List rules.
  *
- * GET /nodes/{node}/qemu/{vmid}/firewall/rules (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_firewall_rules_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/qemu/{vmid}/firewall/rules (API tokens allowed). Path parameters: node,
+ * vmid. Result: pve_nodes_qemu_firewall_rules_get_result_of(call). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_firewall_rules_get(pmx_client *c, const char *node, int64_t vmid,
                                               const pve_nodes_qemu_firewall_rules_get_params *p,
@@ -14367,8 +13479,13 @@ pve_nodes_qemu_firewall_rules_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/qemu/{vmid}/firewall/rules ---- */
 
-/** Parameters of pve_nodes_qemu_firewall_rules_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_firewall_rules_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_firewall_rules_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name. */
     const char *action;
     /** Descriptive comment. */
@@ -14435,17 +13552,9 @@ typedef struct pve_nodes_qemu_firewall_rules_post_params {
 /**
  * Create new rule.
  *
- * POST /nodes/{node}/qemu/{vmid}/firewall/rules (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /nodes/{node}/qemu/{vmid}/firewall/rules (protected, API tokens allowed). Path
+ * parameters: node, vmid. Arguments, ownership, return value and callbacks: "Generated
+ * bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_firewall_rules_post(pmx_client *c, const char *node, int64_t vmid,
                                                const pve_nodes_qemu_firewall_rules_post_params *p,
@@ -14453,8 +13562,13 @@ PMX_API int pve_nodes_qemu_firewall_rules_post(pmx_client *c, const char *node, 
 
 /* ---- DELETE /nodes/{node}/qemu/{vmid}/firewall/rules/{pos} ---- */
 
-/** Parameters of pve_nodes_qemu_firewall_rules_pos_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_firewall_rules_pos_delete() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_firewall_rules_pos_delete_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
      * prevent concurrent modifications.
@@ -14465,18 +13579,9 @@ typedef struct pve_nodes_qemu_firewall_rules_pos_delete_params {
 /**
  * Delete rule.
  *
- * DELETE /nodes/{node}/qemu/{vmid}/firewall/rules/{pos} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param pos       path parameter {pos}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * DELETE /nodes/{node}/qemu/{vmid}/firewall/rules/{pos} (protected, API tokens allowed). Path
+ * parameters: node, vmid, pos. Arguments, ownership, return value and callbacks: "Generated
+ * bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_firewall_rules_pos_delete(pmx_client *c, const char *node, int64_t vmid,
                                                      int64_t pos,
@@ -14486,14 +13591,18 @@ PMX_API int pve_nodes_qemu_firewall_rules_pos_delete(pmx_client *c, const char *
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/firewall/rules/{pos} ---- */
 
-/** Parameters of pve_nodes_qemu_firewall_rules_pos_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_firewall_rules_pos_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_firewall_rules_pos_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_qemu_firewall_rules_pos_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_qemu_firewall_rules_pos_get_result {
     /** Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name */
@@ -14541,19 +13650,9 @@ typedef struct pve_nodes_qemu_firewall_rules_pos_get_result {
 /**
  * Get single rule data.
  *
- * GET /nodes/{node}/qemu/{vmid}/firewall/rules/{pos} (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param pos       path parameter {pos}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_firewall_rules_pos_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/qemu/{vmid}/firewall/rules/{pos} (API tokens allowed). Path parameters:
+ * node, vmid, pos. Result: pve_nodes_qemu_firewall_rules_pos_get_result_of(call). Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_firewall_rules_pos_get(pmx_client *c, const char *node, int64_t vmid,
                                                   int64_t pos,
@@ -14569,8 +13668,13 @@ pve_nodes_qemu_firewall_rules_pos_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /nodes/{node}/qemu/{vmid}/firewall/rules/{pos} ---- */
 
-/** Parameters of pve_nodes_qemu_firewall_rules_pos_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_firewall_rules_pos_put() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_firewall_rules_pos_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Rule action ('ACCEPT', 'DROP', 'REJECT') or security group name. */
     const char *action;
     /** Descriptive comment. */
@@ -14643,18 +13747,9 @@ typedef struct pve_nodes_qemu_firewall_rules_pos_put_params {
 /**
  * Modify rule data.
  *
- * PUT /nodes/{node}/qemu/{vmid}/firewall/rules/{pos} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param pos       path parameter {pos}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /nodes/{node}/qemu/{vmid}/firewall/rules/{pos} (protected, API tokens allowed). Path
+ * parameters: node, vmid, pos. Arguments, ownership, return value and callbacks: "Generated
+ * bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_firewall_rules_pos_put(pmx_client *c, const char *node, int64_t vmid,
                                                   int64_t pos,
@@ -14664,49 +13759,20 @@ PMX_API int pve_nodes_qemu_firewall_rules_pos_put(pmx_client *c, const char *nod
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/migrate ---- */
 
-/** Parameters of pve_nodes_qemu_migrate_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_migrate_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_migrate_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Target node. */
     const char *target;
 } pve_nodes_qemu_migrate_get_params;
 
-/** Part of a result (see the method using it). */
-typedef struct pve_nodes_qemu_migrate_get_result_local_disks {
-    /** True if the disk is a cdrom. */
-    int cdrom;
-    /** True if the disk is unused. */
-    int is_unused;
-    /** The size of the disk in bytes. */
-    int64_t size;
-    /** The volid of the disk. */
-    char *volid;
-} pve_nodes_qemu_migrate_get_result_local_disks;
-
-/** Part of a result (see the method using it). */
-typedef struct pve_nodes_qemu_migrate_get_result_not_allowed_nodes_blocking_ha_resources {
-    /** The reason why the HA resource is blocking the migration. */
-    char *cause;
-    /** The blocking HA resource id */
-    char *sid;
-} pve_nodes_qemu_migrate_get_result_not_allowed_nodes_blocking_ha_resources;
-
-/** Part of a result (see the method using it). */
-typedef struct pve_nodes_qemu_migrate_get_result_not_allowed_nodes {
-    /**
-     * HA resources, which are blocking the VM from being migrated to the node.
-     *
-     * JSON member "blocking-ha-resources".
-     */
-    struct pve_nodes_qemu_migrate_get_result_not_allowed_nodes_blocking_ha_resources **blocking_ha_resources;
-    size_t n_blocking_ha_resources;
-    /** A list of not available storages. */
-    char **unavailable_storages;
-    size_t n_unavailable_storages;
-} pve_nodes_qemu_migrate_get_result_not_allowed_nodes;
-
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_qemu_migrate_get_result {
     /** List of nodes allowed for migration. */
@@ -14751,21 +13817,46 @@ typedef struct pve_nodes_qemu_migrate_get_result {
     int running;
 } pve_nodes_qemu_migrate_get_result;
 
+/** Part of a result (see the method using it). */
+typedef struct pve_nodes_qemu_migrate_get_result_local_disks {
+    /** True if the disk is a cdrom. */
+    int cdrom;
+    /** True if the disk is unused. */
+    int is_unused;
+    /** The size of the disk in bytes. */
+    int64_t size;
+    /** The volid of the disk. */
+    char *volid;
+} pve_nodes_qemu_migrate_get_result_local_disks;
+
+/** Part of a result (see the method using it). */
+typedef struct pve_nodes_qemu_migrate_get_result_not_allowed_nodes {
+    /**
+     * HA resources, which are blocking the VM from being migrated to the node.
+     *
+     * JSON member "blocking-ha-resources".
+     */
+    struct pve_nodes_qemu_migrate_get_result_not_allowed_nodes_blocking_ha_resources **blocking_ha_resources;
+    size_t n_blocking_ha_resources;
+    /** A list of not available storages. */
+    char **unavailable_storages;
+    size_t n_unavailable_storages;
+} pve_nodes_qemu_migrate_get_result_not_allowed_nodes;
+
+/** Part of a result (see the method using it). */
+typedef struct pve_nodes_qemu_migrate_get_result_not_allowed_nodes_blocking_ha_resources {
+    /** The reason why the HA resource is blocking the migration. */
+    char *cause;
+    /** The blocking HA resource id */
+    char *sid;
+} pve_nodes_qemu_migrate_get_result_not_allowed_nodes_blocking_ha_resources;
+
 /**
  * Get preconditions for migration.
  *
- * GET /nodes/{node}/qemu/{vmid}/migrate (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_migrate_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/qemu/{vmid}/migrate (protected, API tokens allowed). Path parameters: node,
+ * vmid. Result: pve_nodes_qemu_migrate_get_result_of(call). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_migrate_get(pmx_client *c, const char *node, int64_t vmid,
                                        const pve_nodes_qemu_migrate_get_params *p,
@@ -14779,8 +13870,13 @@ pve_nodes_qemu_migrate_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/qemu/{vmid}/migrate ---- */
 
-/** Parameters of pve_nodes_qemu_migrate_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_migrate_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_migrate_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Override I/O bandwidth limit (in KiB/s). */
     pmx_opt_i64 bwlimit;
     /** Allow to migrate VMs which use local devices. Only root may use this option. */
@@ -14828,18 +13924,9 @@ typedef struct pve_nodes_qemu_migrate_post_result {
 /**
  * Migrate virtual machine. Creates a new migration task.
  *
- * POST /nodes/{node}/qemu/{vmid}/migrate (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_migrate_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/qemu/{vmid}/migrate (protected, API tokens allowed). Path parameters:
+ * node, vmid. Result: pve_nodes_qemu_migrate_post_result_of(call). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_migrate_post(pmx_client *c, const char *node, int64_t vmid,
                                         const pve_nodes_qemu_migrate_post_params *p,
@@ -14853,8 +13940,13 @@ pve_nodes_qemu_migrate_post_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/qemu/{vmid}/monitor ---- */
 
-/** Parameters of pve_nodes_qemu_monitor_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_monitor_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_monitor_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** The monitor command. */
     const char *command;
 } pve_nodes_qemu_monitor_post_params;
@@ -14867,18 +13959,9 @@ typedef struct pve_nodes_qemu_monitor_post_result {
 /**
  * Execute QEMU monitor commands.
  *
- * POST /nodes/{node}/qemu/{vmid}/monitor (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_monitor_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/qemu/{vmid}/monitor (protected, API tokens allowed). Path parameters:
+ * node, vmid. Result: pve_nodes_qemu_monitor_post_result_of(call). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_monitor_post(pmx_client *c, const char *node, int64_t vmid,
                                         const pve_nodes_qemu_monitor_post_params *p,
@@ -14892,8 +13975,13 @@ pve_nodes_qemu_monitor_post_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/qemu/{vmid}/move_disk ---- */
 
-/** Parameters of pve_nodes_qemu_move_disk_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_move_disk_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_move_disk_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Override I/O bandwidth limit (in KiB/s). */
     pmx_opt_i64 bwlimit;
     /**
@@ -14948,18 +14036,9 @@ typedef struct pve_nodes_qemu_move_disk_post_result {
 /**
  * Move volume to different storage or to a different VM.
  *
- * POST /nodes/{node}/qemu/{vmid}/move_disk (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_move_disk_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/qemu/{vmid}/move_disk (protected, API tokens allowed). Path parameters:
+ * node, vmid. Result: pve_nodes_qemu_move_disk_post_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_move_disk_post(pmx_client *c, const char *node, int64_t vmid,
                                           const pve_nodes_qemu_move_disk_post_params *p,
@@ -14973,8 +14052,13 @@ pve_nodes_qemu_move_disk_post_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/qemu/{vmid}/mtunnel ---- */
 
-/** Parameters of pve_nodes_qemu_mtunnel_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_mtunnel_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_mtunnel_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * List of network bridges to check availability. Will be checked again for actually used
      * bridges during migration.
@@ -14989,10 +14073,11 @@ typedef struct pve_nodes_qemu_mtunnel_post_params {
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_qemu_mtunnel_post_result {
     char *socket;
+    /** Secret: wiped when the call is freed. */
     char *ticket;
     char *upid;
 } pve_nodes_qemu_mtunnel_post_result;
@@ -15000,18 +14085,10 @@ typedef struct pve_nodes_qemu_mtunnel_post_result {
 /**
  * Migration tunnel endpoint - only for internal use by VM migration.
  *
- * POST /nodes/{node}/qemu/{vmid}/mtunnel (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_mtunnel_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/qemu/{vmid}/mtunnel (protected, API tokens allowed). Path parameters:
+ * node, vmid. Carries secrets: request and response are wiped. Result:
+ * pve_nodes_qemu_mtunnel_post_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_mtunnel_post(pmx_client *c, const char *node, int64_t vmid,
                                         const pve_nodes_qemu_mtunnel_post_params *p,
@@ -15025,17 +14102,26 @@ pve_nodes_qemu_mtunnel_post_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/mtunnelwebsocket ---- */
 
-/** Parameters of pve_nodes_qemu_mtunnelwebsocket_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_mtunnelwebsocket_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_mtunnelwebsocket_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** unix socket to forward to */
     const char *socket;
-    /** ticket return by initial 'mtunnel' API call, or retrieved via 'ticket' tunnel command */
+    /**
+     * ticket return by initial 'mtunnel' API call, or retrieved via 'ticket' tunnel command
+     *
+     * Secret: never logged, wiped after sending.
+     */
     const char *ticket;
 } pve_nodes_qemu_mtunnelwebsocket_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_qemu_mtunnelwebsocket_get_result {
     char *port;
@@ -15045,18 +14131,10 @@ typedef struct pve_nodes_qemu_mtunnelwebsocket_get_result {
 /**
  * Migration tunnel endpoint for websocket upgrade - only for internal use by VM migration.
  *
- * GET /nodes/{node}/qemu/{vmid}/mtunnelwebsocket (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_mtunnelwebsocket_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/qemu/{vmid}/mtunnelwebsocket (API tokens allowed). Path parameters: node,
+ * vmid. Carries secrets: request and response are wiped. Result:
+ * pve_nodes_qemu_mtunnelwebsocket_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_mtunnelwebsocket_get(pmx_client *c, const char *node, int64_t vmid,
                                                 const pve_nodes_qemu_mtunnelwebsocket_get_params *p,
@@ -15071,9 +14149,13 @@ pve_nodes_qemu_mtunnelwebsocket_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/pending ---- */
 
-/** Parameters of pve_nodes_qemu_pending_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_pending_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_pending_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_qemu_pending_get_params;
 
 /** Part of a result (see the method using it). */
@@ -15105,18 +14187,9 @@ typedef struct pve_nodes_qemu_pending_get_result {
 /**
  * Get the virtual machine configuration with both current and pending values.
  *
- * GET /nodes/{node}/qemu/{vmid}/pending (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_pending_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/qemu/{vmid}/pending (API tokens allowed). Path parameters: node, vmid.
+ * Result: pve_nodes_qemu_pending_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_pending_get(pmx_client *c, const char *node, int64_t vmid,
                                        const pve_nodes_qemu_pending_get_params *p,
@@ -15130,8 +14203,13 @@ pve_nodes_qemu_pending_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/qemu/{vmid}/remote_migrate ---- */
 
-/** Parameters of pve_nodes_qemu_remote_migrate_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_remote_migrate_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_remote_migrate_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Override I/O bandwidth limit (in KiB/s). */
     pmx_opt_i64 bwlimit;
     /**
@@ -15188,17 +14266,9 @@ typedef struct pve_nodes_qemu_remote_migrate_post_result {
  * Migrate virtual machine to a remote cluster. Creates a new migration task. EXPERIMENTAL
  * feature!
  *
- * POST /nodes/{node}/qemu/{vmid}/remote_migrate (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_remote_migrate_post_result_of(call).
+ * POST /nodes/{node}/qemu/{vmid}/remote_migrate (protected, API tokens allowed). Path
+ * parameters: node, vmid. Result: pve_nodes_qemu_remote_migrate_post_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_qemu_remote_migrate_post(pmx_client *c, const char *node, int64_t vmid,
@@ -15213,8 +14283,13 @@ pve_nodes_qemu_remote_migrate_post_result_of(const pmx_call *call) {
 
 /* ---- PUT /nodes/{node}/qemu/{vmid}/resize ---- */
 
-/** Parameters of pve_nodes_qemu_resize_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_resize_put() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_resize_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Prevent changes if current configuration file has different SHA1 digest. This can be used
      * to prevent concurrent modifications.
@@ -15243,18 +14318,9 @@ typedef struct pve_nodes_qemu_resize_put_result {
 /**
  * Extend volume size.
  *
- * PUT /nodes/{node}/qemu/{vmid}/resize (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_resize_put_result_of(call).
- * Since: 1.0
+ * PUT /nodes/{node}/qemu/{vmid}/resize (protected, API tokens allowed). Path parameters: node,
+ * vmid. Result: pve_nodes_qemu_resize_put_result_of(call). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_resize_put(pmx_client *c, const char *node, int64_t vmid,
                                       const pve_nodes_qemu_resize_put_params *p, pmx_done_fn done,
@@ -15268,8 +14334,13 @@ pve_nodes_qemu_resize_put_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/rrd ---- */
 
-/** Parameters of pve_nodes_qemu_rrd_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_rrd_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_rrd_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** The RRD consolidation function */
     const char *cf;
     /** The list of datasources you want to display. */
@@ -15280,7 +14351,7 @@ typedef struct pve_nodes_qemu_rrd_get_params {
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_qemu_rrd_get_result {
     char *filename;
@@ -15289,18 +14360,9 @@ typedef struct pve_nodes_qemu_rrd_get_result {
 /**
  * Read VM RRD statistics (returns PNG)
  *
- * GET /nodes/{node}/qemu/{vmid}/rrd (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_rrd_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/qemu/{vmid}/rrd (protected, API tokens allowed). Path parameters: node,
+ * vmid. Result: pve_nodes_qemu_rrd_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_rrd_get(pmx_client *c, const char *node, int64_t vmid,
                                    const pve_nodes_qemu_rrd_get_params *p, pmx_done_fn done,
@@ -15314,8 +14376,13 @@ pve_nodes_qemu_rrd_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/rrddata ---- */
 
-/** Parameters of pve_nodes_qemu_rrddata_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_rrddata_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_rrddata_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** The RRD consolidation function */
     const char *cf;
     /** Specify the time frame you are interested in. */
@@ -15334,18 +14401,9 @@ typedef struct pve_nodes_qemu_rrddata_get_result {
 /**
  * Read VM RRD statistics
  *
- * GET /nodes/{node}/qemu/{vmid}/rrddata (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_rrddata_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/qemu/{vmid}/rrddata (protected, API tokens allowed). Path parameters: node,
+ * vmid. Result: pve_nodes_qemu_rrddata_get_result_of(call). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_rrddata_get(pmx_client *c, const char *node, int64_t vmid,
                                        const pve_nodes_qemu_rrddata_get_params *p,
@@ -15359,8 +14417,13 @@ pve_nodes_qemu_rrddata_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /nodes/{node}/qemu/{vmid}/sendkey ---- */
 
-/** Parameters of pve_nodes_qemu_sendkey_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_sendkey_put() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_sendkey_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** The key (qemu monitor encoding). */
     const char *key;
     /** Ignore locks - only root is allowed to use this option. */
@@ -15370,17 +14433,9 @@ typedef struct pve_nodes_qemu_sendkey_put_params {
 /**
  * Send key event to virtual machine.
  *
- * PUT /nodes/{node}/qemu/{vmid}/sendkey (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /nodes/{node}/qemu/{vmid}/sendkey (protected, API tokens allowed). Path parameters: node,
+ * vmid. Arguments, ownership, return value and callbacks: "Generated bindings" in
+ * <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_sendkey_put(pmx_client *c, const char *node, int64_t vmid,
                                        const pve_nodes_qemu_sendkey_put_params *p,
@@ -15388,9 +14443,13 @@ PMX_API int pve_nodes_qemu_sendkey_put(pmx_client *c, const char *node, int64_t 
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/snapshot ---- */
 
-/** Parameters of pve_nodes_qemu_snapshot_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_snapshot_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_snapshot_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_qemu_snapshot_get_params;
 
 /** Part of a result (see the method using it). */
@@ -15419,18 +14478,9 @@ typedef struct pve_nodes_qemu_snapshot_get_result {
 /**
  * List all snapshots.
  *
- * GET /nodes/{node}/qemu/{vmid}/snapshot (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_snapshot_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/qemu/{vmid}/snapshot (protected, API tokens allowed). Path parameters:
+ * node, vmid. Result: pve_nodes_qemu_snapshot_get_result_of(call). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_snapshot_get(pmx_client *c, const char *node, int64_t vmid,
                                         const pve_nodes_qemu_snapshot_get_params *p,
@@ -15444,8 +14494,13 @@ pve_nodes_qemu_snapshot_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/qemu/{vmid}/snapshot ---- */
 
-/** Parameters of pve_nodes_qemu_snapshot_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_snapshot_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_snapshot_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** A textual description or comment. */
     const char *description;
     /** The name of the snapshot. */
@@ -15466,18 +14521,9 @@ typedef struct pve_nodes_qemu_snapshot_post_result {
 /**
  * Snapshot a VM.
  *
- * POST /nodes/{node}/qemu/{vmid}/snapshot (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_snapshot_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/qemu/{vmid}/snapshot (protected, API tokens allowed). Path parameters:
+ * node, vmid. Result: pve_nodes_qemu_snapshot_post_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_snapshot_post(pmx_client *c, const char *node, int64_t vmid,
                                          const pve_nodes_qemu_snapshot_post_params *p,
@@ -15491,8 +14537,13 @@ pve_nodes_qemu_snapshot_post_result_of(const pmx_call *call) {
 
 /* ---- DELETE /nodes/{node}/qemu/{vmid}/snapshot/{snapname} ---- */
 
-/** Parameters of pve_nodes_qemu_snapshot_snapname_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_snapshot_snapname_delete() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_snapshot_snapname_delete_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** For removal from config file, even if removing disk snapshots fails. */
     pmx_opt_bool force;
 } pve_nodes_qemu_snapshot_snapname_delete_params;
@@ -15509,19 +14560,10 @@ typedef struct pve_nodes_qemu_snapshot_snapname_delete_result {
 /**
  * Delete a VM snapshot.
  *
- * DELETE /nodes/{node}/qemu/{vmid}/snapshot/{snapname} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param snapname  path parameter {snapname}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_snapshot_snapname_delete_result_of(call).
- * Since: 1.0
+ * DELETE /nodes/{node}/qemu/{vmid}/snapshot/{snapname} (protected, API tokens allowed). Path
+ * parameters: node, vmid, snapname. Result:
+ * pve_nodes_qemu_snapshot_snapname_delete_result_of(call). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_snapshot_snapname_delete(pmx_client *c, const char *node, int64_t vmid,
                                                     const char *snapname,
@@ -15537,9 +14579,13 @@ pve_nodes_qemu_snapshot_snapname_delete_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/snapshot/{snapname} ---- */
 
-/** Parameters of pve_nodes_qemu_snapshot_snapname_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_snapshot_snapname_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_snapshot_snapname_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_qemu_snapshot_snapname_get_params;
 
 /**
@@ -15552,18 +14598,9 @@ typedef struct pve_nodes_qemu_snapshot_snapname_get_result {
 } pve_nodes_qemu_snapshot_snapname_get_result;
 
 /**
- * GET /nodes/{node}/qemu/{vmid}/snapshot/{snapname} (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param snapname  path parameter {snapname}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_snapshot_snapname_get_result_of(call).
+ * GET /nodes/{node}/qemu/{vmid}/snapshot/{snapname} (API tokens allowed). Path parameters:
+ * node, vmid, snapname. Result: pve_nodes_qemu_snapshot_snapname_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_qemu_snapshot_snapname_get(pmx_client *c, const char *node, int64_t vmid,
@@ -15580,9 +14617,13 @@ pve_nodes_qemu_snapshot_snapname_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config ---- */
 
-/** Parameters of pve_nodes_qemu_snapshot_config_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_snapshot_config_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_snapshot_config_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_qemu_snapshot_config_get_params;
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
@@ -15593,18 +14634,9 @@ typedef struct pve_nodes_qemu_snapshot_config_get_result {
 /**
  * Get snapshot configuration
  *
- * GET /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param snapname  path parameter {snapname}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_snapshot_config_get_result_of(call).
+ * GET /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config (API tokens allowed). Path
+ * parameters: node, vmid, snapname. Result: pve_nodes_qemu_snapshot_config_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_qemu_snapshot_config_get(pmx_client *c, const char *node, int64_t vmid,
@@ -15620,8 +14652,13 @@ pve_nodes_qemu_snapshot_config_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config ---- */
 
-/** Parameters of pve_nodes_qemu_snapshot_config_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_snapshot_config_put() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_snapshot_config_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** A textual description or comment. */
     const char *description;
 } pve_nodes_qemu_snapshot_config_put_params;
@@ -15630,17 +14667,8 @@ typedef struct pve_nodes_qemu_snapshot_config_put_params {
  * Update snapshot metadata.
  *
  * PUT /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param snapname  path parameter {snapname}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * Path parameters: node, vmid, snapname. Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_snapshot_config_put(pmx_client *c, const char *node, int64_t vmid,
                                                const char *snapname,
@@ -15649,8 +14677,13 @@ PMX_API int pve_nodes_qemu_snapshot_config_put(pmx_client *c, const char *node, 
 
 /* ---- POST /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/rollback ---- */
 
-/** Parameters of pve_nodes_qemu_snapshot_rollback_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_snapshot_rollback_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_snapshot_rollback_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Whether the VM should get started after rolling back successfully. (Note: VMs will be
      * automatically started if the snapshot includes RAM.)
@@ -15671,18 +14704,9 @@ typedef struct pve_nodes_qemu_snapshot_rollback_post_result {
  * Rollback VM state to specified snapshot.
  *
  * POST /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/rollback (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param snapname  path parameter {snapname}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_snapshot_rollback_post_result_of(call).
- * Since: 1.0
+ * Path parameters: node, vmid, snapname. Result:
+ * pve_nodes_qemu_snapshot_rollback_post_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_snapshot_rollback_post(pmx_client *c, const char *node, int64_t vmid,
                                                   const char *snapname,
@@ -15698,8 +14722,13 @@ pve_nodes_qemu_snapshot_rollback_post_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/qemu/{vmid}/spiceproxy ---- */
 
-/** Parameters of pve_nodes_qemu_spiceproxy_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_spiceproxy_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_spiceproxy_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * SPICE proxy server. This can be used by the client to specify the proxy server. All nodes
      * in a cluster runs 'spiceproxy', so it is up to the client to choose one. By default, we
@@ -15713,10 +14742,11 @@ typedef struct pve_nodes_qemu_spiceproxy_post_params {
  * Returned values can be directly passed to the 'remote-viewer' application.
  *
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_qemu_spiceproxy_post_result {
     char *host;
+    /** Secret: wiped when the call is freed. */
     char *password;
     char *proxy;
     /** JSON member "tls-port". */
@@ -15727,18 +14757,10 @@ typedef struct pve_nodes_qemu_spiceproxy_post_result {
 /**
  * Returns a SPICE configuration to connect to the VM.
  *
- * POST /nodes/{node}/qemu/{vmid}/spiceproxy (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_spiceproxy_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/qemu/{vmid}/spiceproxy (protected, API tokens allowed). Path parameters:
+ * node, vmid. Carries secrets: request and response are wiped. Result:
+ * pve_nodes_qemu_spiceproxy_post_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_spiceproxy_post(pmx_client *c, const char *node, int64_t vmid,
                                            const pve_nodes_qemu_spiceproxy_post_params *p,
@@ -15752,9 +14774,13 @@ pve_nodes_qemu_spiceproxy_post_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/status ---- */
 
-/** Parameters of pve_nodes_qemu_status_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_status_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_status_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_qemu_status_get_params;
 
 /** Part of a result (see the method using it). */
@@ -15774,18 +14800,9 @@ typedef struct pve_nodes_qemu_status_get_result {
 /**
  * Directory index
  *
- * GET /nodes/{node}/qemu/{vmid}/status (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_status_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/qemu/{vmid}/status (API tokens allowed). Path parameters: node, vmid.
+ * Result: pve_nodes_qemu_status_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_status_get(pmx_client *c, const char *node, int64_t vmid,
                                       const pve_nodes_qemu_status_get_params *p, pmx_done_fn done,
@@ -15799,14 +14816,18 @@ pve_nodes_qemu_status_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/status/current ---- */
 
-/** Parameters of pve_nodes_qemu_status_current_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_status_current_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_status_current_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_qemu_status_current_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_qemu_status_current_get_result {
     /** QEMU Guest Agent is enabled in config. */
@@ -15905,18 +14926,9 @@ typedef struct pve_nodes_qemu_status_current_get_result {
 /**
  * Get virtual machine status.
  *
- * GET /nodes/{node}/qemu/{vmid}/status/current (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_status_current_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/qemu/{vmid}/status/current (protected, API tokens allowed). Path
+ * parameters: node, vmid. Result: pve_nodes_qemu_status_current_get_result_of(call). Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_status_current_get(pmx_client *c, const char *node, int64_t vmid,
                                               const pve_nodes_qemu_status_current_get_params *p,
@@ -15930,8 +14942,13 @@ pve_nodes_qemu_status_current_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/qemu/{vmid}/status/reboot ---- */
 
-/** Parameters of pve_nodes_qemu_status_reboot_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_status_reboot_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_status_reboot_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Wait maximal timeout seconds for the shutdown. */
     pmx_opt_i64 timeout;
 } pve_nodes_qemu_status_reboot_post_params;
@@ -15944,18 +14961,9 @@ typedef struct pve_nodes_qemu_status_reboot_post_result {
 /**
  * Reboot the VM by shutting it down, and starting it again. Applies pending changes.
  *
- * POST /nodes/{node}/qemu/{vmid}/status/reboot (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_status_reboot_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/qemu/{vmid}/status/reboot (protected, API tokens allowed). Path
+ * parameters: node, vmid. Result: pve_nodes_qemu_status_reboot_post_result_of(call). Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_status_reboot_post(pmx_client *c, const char *node, int64_t vmid,
                                               const pve_nodes_qemu_status_reboot_post_params *p,
@@ -15969,8 +14977,13 @@ pve_nodes_qemu_status_reboot_post_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/qemu/{vmid}/status/reset ---- */
 
-/** Parameters of pve_nodes_qemu_status_reset_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_status_reset_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_status_reset_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Ignore locks - only root is allowed to use this option. */
     pmx_opt_bool skiplock;
 } pve_nodes_qemu_status_reset_post_params;
@@ -15983,18 +14996,9 @@ typedef struct pve_nodes_qemu_status_reset_post_result {
 /**
  * Reset virtual machine.
  *
- * POST /nodes/{node}/qemu/{vmid}/status/reset (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_status_reset_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/qemu/{vmid}/status/reset (protected, API tokens allowed). Path parameters:
+ * node, vmid. Result: pve_nodes_qemu_status_reset_post_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_status_reset_post(pmx_client *c, const char *node, int64_t vmid,
                                              const pve_nodes_qemu_status_reset_post_params *p,
@@ -16008,8 +15012,13 @@ pve_nodes_qemu_status_reset_post_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/qemu/{vmid}/status/resume ---- */
 
-/** Parameters of pve_nodes_qemu_status_resume_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_status_resume_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_status_resume_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     pmx_opt_bool nocheck;
     /** Ignore locks - only root is allowed to use this option. */
     pmx_opt_bool skiplock;
@@ -16023,18 +15032,9 @@ typedef struct pve_nodes_qemu_status_resume_post_result {
 /**
  * Resume virtual machine.
  *
- * POST /nodes/{node}/qemu/{vmid}/status/resume (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_status_resume_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/qemu/{vmid}/status/resume (protected, API tokens allowed). Path
+ * parameters: node, vmid. Result: pve_nodes_qemu_status_resume_post_result_of(call). Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_status_resume_post(pmx_client *c, const char *node, int64_t vmid,
                                               const pve_nodes_qemu_status_resume_post_params *p,
@@ -16048,8 +15048,13 @@ pve_nodes_qemu_status_resume_post_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/qemu/{vmid}/status/shutdown ---- */
 
-/** Parameters of pve_nodes_qemu_status_shutdown_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_status_shutdown_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_status_shutdown_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Make sure the VM stops. */
     pmx_opt_bool forceStop;
     /** Do not deactivate storage volumes. */
@@ -16069,17 +15074,9 @@ typedef struct pve_nodes_qemu_status_shutdown_post_result {
  * Shutdown virtual machine. This is similar to pressing the power button on a physical machine.
  * This will send an ACPI event for the guest OS, which should then proceed to a clean shutdown.
  *
- * POST /nodes/{node}/qemu/{vmid}/status/shutdown (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_status_shutdown_post_result_of(call).
+ * POST /nodes/{node}/qemu/{vmid}/status/shutdown (protected, API tokens allowed). Path
+ * parameters: node, vmid. Result: pve_nodes_qemu_status_shutdown_post_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_qemu_status_shutdown_post(pmx_client *c, const char *node, int64_t vmid,
@@ -16095,8 +15092,13 @@ pve_nodes_qemu_status_shutdown_post_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/qemu/{vmid}/status/start ---- */
 
-/** Parameters of pve_nodes_qemu_status_start_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_status_start_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_status_start_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Override QEMU's -cpu argument with the given string.
      *
@@ -16156,18 +15158,9 @@ typedef struct pve_nodes_qemu_status_start_post_result {
 /**
  * Start virtual machine.
  *
- * POST /nodes/{node}/qemu/{vmid}/status/start (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_status_start_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/qemu/{vmid}/status/start (protected, API tokens allowed). Path parameters:
+ * node, vmid. Result: pve_nodes_qemu_status_start_post_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_status_start_post(pmx_client *c, const char *node, int64_t vmid,
                                              const pve_nodes_qemu_status_start_post_params *p,
@@ -16181,8 +15174,13 @@ pve_nodes_qemu_status_start_post_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/qemu/{vmid}/status/stop ---- */
 
-/** Parameters of pve_nodes_qemu_status_stop_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_status_stop_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_status_stop_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Do not deactivate storage volumes. */
     pmx_opt_bool keepActive;
     /** The cluster node name. */
@@ -16208,18 +15206,9 @@ typedef struct pve_nodes_qemu_status_stop_post_result {
  * Stop virtual machine. The qemu process will exit immediately. This is akin to pulling the
  * power plug of a running computer and may damage the VM data.
  *
- * POST /nodes/{node}/qemu/{vmid}/status/stop (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_status_stop_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/qemu/{vmid}/status/stop (protected, API tokens allowed). Path parameters:
+ * node, vmid. Result: pve_nodes_qemu_status_stop_post_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_status_stop_post(pmx_client *c, const char *node, int64_t vmid,
                                             const pve_nodes_qemu_status_stop_post_params *p,
@@ -16233,8 +15222,13 @@ pve_nodes_qemu_status_stop_post_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/qemu/{vmid}/status/suspend ---- */
 
-/** Parameters of pve_nodes_qemu_status_suspend_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_status_suspend_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_status_suspend_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Ignore locks - only root is allowed to use this option. */
     pmx_opt_bool skiplock;
     /** The storage for the VM state */
@@ -16251,17 +15245,9 @@ typedef struct pve_nodes_qemu_status_suspend_post_result {
 /**
  * Suspend virtual machine.
  *
- * POST /nodes/{node}/qemu/{vmid}/status/suspend (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_status_suspend_post_result_of(call).
+ * POST /nodes/{node}/qemu/{vmid}/status/suspend (protected, API tokens allowed). Path
+ * parameters: node, vmid. Result: pve_nodes_qemu_status_suspend_post_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_qemu_status_suspend_post(pmx_client *c, const char *node, int64_t vmid,
@@ -16276,8 +15262,13 @@ pve_nodes_qemu_status_suspend_post_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/qemu/{vmid}/template ---- */
 
-/** Parameters of pve_nodes_qemu_template_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_template_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_template_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** If you want to convert only 1 disk to base image. */
     const char *disk;
 } pve_nodes_qemu_template_post_params;
@@ -16294,18 +15285,9 @@ typedef struct pve_nodes_qemu_template_post_result {
 /**
  * Create a Template.
  *
- * POST /nodes/{node}/qemu/{vmid}/template (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_template_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/qemu/{vmid}/template (protected, API tokens allowed). Path parameters:
+ * node, vmid. Result: pve_nodes_qemu_template_post_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_template_post(pmx_client *c, const char *node, int64_t vmid,
                                          const pve_nodes_qemu_template_post_params *p,
@@ -16319,18 +15301,24 @@ pve_nodes_qemu_template_post_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/qemu/{vmid}/termproxy ---- */
 
-/** Parameters of pve_nodes_qemu_termproxy_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_termproxy_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_termproxy_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** opens a serial terminal (defaults to display) */
     const char *serial;
 } pve_nodes_qemu_termproxy_post_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_qemu_termproxy_post_result {
     int64_t port;
+    /** Secret: wiped when the call is freed. */
     char *ticket;
     char *upid;
     char *user;
@@ -16339,18 +15327,10 @@ typedef struct pve_nodes_qemu_termproxy_post_result {
 /**
  * Creates a TCP proxy connections.
  *
- * POST /nodes/{node}/qemu/{vmid}/termproxy (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_termproxy_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/qemu/{vmid}/termproxy (protected, API tokens allowed). Path parameters:
+ * node, vmid. Carries secrets: request and response are wiped. Result:
+ * pve_nodes_qemu_termproxy_post_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_termproxy_post(pmx_client *c, const char *node, int64_t vmid,
                                           const pve_nodes_qemu_termproxy_post_params *p,
@@ -16364,8 +15344,13 @@ pve_nodes_qemu_termproxy_post_result_of(const pmx_call *call) {
 
 /* ---- PUT /nodes/{node}/qemu/{vmid}/unlink ---- */
 
-/** Parameters of pve_nodes_qemu_unlink_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_unlink_put() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_unlink_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Force physical removal. Without this, we simple remove the disk from the config file and
      * create an additional configuration entry called 'unused[n]', which contains the volume
@@ -16379,17 +15364,9 @@ typedef struct pve_nodes_qemu_unlink_put_params {
 /**
  * Unlink/delete disk images.
  *
- * PUT /nodes/{node}/qemu/{vmid}/unlink (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /nodes/{node}/qemu/{vmid}/unlink (protected, API tokens allowed). Path parameters: node,
+ * vmid. Arguments, ownership, return value and callbacks: "Generated bindings" in
+ * <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_unlink_put(pmx_client *c, const char *node, int64_t vmid,
                                       const pve_nodes_qemu_unlink_put_params *p, pmx_done_fn done,
@@ -16397,8 +15374,13 @@ PMX_API int pve_nodes_qemu_unlink_put(pmx_client *c, const char *node, int64_t v
 
 /* ---- POST /nodes/{node}/qemu/{vmid}/vncproxy ---- */
 
-/** Parameters of pve_nodes_qemu_vncproxy_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_vncproxy_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_vncproxy_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Generates a random password to be used as ticket instead of the API ticket.
      *
@@ -16414,16 +15396,19 @@ typedef struct pve_nodes_qemu_vncproxy_post_params {
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_qemu_vncproxy_post_result {
     char *cert;
     /**
      * Returned if requested with 'generate-password' param. Consists of printable ASCII
      * characters ('!' .. '~').
+     *
+     * Secret: wiped when the call is freed.
      */
     char *password;
     int64_t port;
+    /** Secret: wiped when the call is freed. */
     char *ticket;
     char *upid;
     char *user;
@@ -16432,18 +15417,10 @@ typedef struct pve_nodes_qemu_vncproxy_post_result {
 /**
  * Creates a TCP VNC proxy connections.
  *
- * POST /nodes/{node}/qemu/{vmid}/vncproxy (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_vncproxy_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/qemu/{vmid}/vncproxy (protected, API tokens allowed). Path parameters:
+ * node, vmid. Carries secrets: request and response are wiped. Result:
+ * pve_nodes_qemu_vncproxy_post_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_vncproxy_post(pmx_client *c, const char *node, int64_t vmid,
                                          const pve_nodes_qemu_vncproxy_post_params *p,
@@ -16457,17 +15434,26 @@ pve_nodes_qemu_vncproxy_post_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/qemu/{vmid}/vncwebsocket ---- */
 
-/** Parameters of pve_nodes_qemu_vncwebsocket_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_qemu_vncwebsocket_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_qemu_vncwebsocket_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Port number returned by previous vncproxy call. */
     int64_t port;
-    /** Ticket from previous call to vncproxy. */
+    /**
+     * Ticket from previous call to vncproxy.
+     *
+     * Secret: never logged, wiped after sending.
+     */
     const char *vncticket;
 } pve_nodes_qemu_vncwebsocket_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_qemu_vncwebsocket_get_result {
     char *port;
@@ -16476,18 +15462,10 @@ typedef struct pve_nodes_qemu_vncwebsocket_get_result {
 /**
  * Opens a websocket for VNC traffic.
  *
- * GET /nodes/{node}/qemu/{vmid}/vncwebsocket (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_qemu_vncwebsocket_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/qemu/{vmid}/vncwebsocket (API tokens allowed). Path parameters: node, vmid.
+ * Carries secrets: request and response are wiped. Result:
+ * pve_nodes_qemu_vncwebsocket_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_qemu_vncwebsocket_get(pmx_client *c, const char *node, int64_t vmid,
                                             const pve_nodes_qemu_vncwebsocket_get_params *p,
@@ -16501,8 +15479,13 @@ pve_nodes_qemu_vncwebsocket_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/query-oci-repo-tags ---- */
 
-/** Parameters of pve_nodes_query_oci_repo_tags_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_query_oci_repo_tags_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_query_oci_repo_tags_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** The reference to the repository to query tags from. */
     const char *reference;
 } pve_nodes_query_oci_repo_tags_get_params;
@@ -16519,17 +15502,9 @@ typedef struct pve_nodes_query_oci_repo_tags_get_result {
 /**
  * List all tags for an OCI repository reference.
  *
- * GET /nodes/{node}/query-oci-repo-tags (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_query_oci_repo_tags_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/query-oci-repo-tags (API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_query_oci_repo_tags_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_query_oci_repo_tags_get(pmx_client *c, const char *node,
                                               const pve_nodes_query_oci_repo_tags_get_params *p,
@@ -16543,8 +15518,13 @@ pve_nodes_query_oci_repo_tags_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/query-url-metadata ---- */
 
-/** Parameters of pve_nodes_query_url_metadata_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_query_url_metadata_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_query_url_metadata_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** The URL to query the metadata from. */
     const char *url;
     /**
@@ -16557,7 +15537,7 @@ typedef struct pve_nodes_query_url_metadata_get_params {
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_query_url_metadata_get_result {
     char *filename;
@@ -16568,17 +15548,9 @@ typedef struct pve_nodes_query_url_metadata_get_result {
 /**
  * Query metadata of an URL: file size, file name and mime type.
  *
- * GET /nodes/{node}/query-url-metadata (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_query_url_metadata_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/query-url-metadata (API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_query_url_metadata_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_query_url_metadata_get(pmx_client *c, const char *node,
                                              const pve_nodes_query_url_metadata_get_params *p,
@@ -16592,8 +15564,13 @@ pve_nodes_query_url_metadata_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/replication ---- */
 
-/** Parameters of pve_nodes_replication_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_replication_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_replication_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Only list replication jobs for this guest. */
     pmx_opt_i64 guest;
 } pve_nodes_replication_get_params;
@@ -16615,17 +15592,9 @@ typedef struct pve_nodes_replication_get_result {
 /**
  * List status of all replication jobs on this node.
  *
- * GET /nodes/{node}/replication (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_replication_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/replication (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_replication_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_replication_get(pmx_client *c, const char *node,
                                       const pve_nodes_replication_get_params *p, pmx_done_fn done,
@@ -16639,9 +15608,13 @@ pve_nodes_replication_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/replication/{id} ---- */
 
-/** Parameters of pve_nodes_replication_id_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_replication_id_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_replication_id_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_replication_id_get_params;
 
 /**
@@ -16656,18 +15629,9 @@ typedef struct pve_nodes_replication_id_get_result {
 /**
  * Directory index.
  *
- * GET /nodes/{node}/replication/{id} (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param id        path parameter {id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_replication_id_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/replication/{id} (API tokens allowed). Path parameters: node, id. Result:
+ * pve_nodes_replication_id_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_replication_id_get(pmx_client *c, const char *node, const char *id,
                                          const pve_nodes_replication_id_get_params *p,
@@ -16681,8 +15645,13 @@ pve_nodes_replication_id_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/replication/{id}/log ---- */
 
-/** Parameters of pve_nodes_replication_log_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_replication_log_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_replication_log_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     pmx_opt_i64 limit;
     pmx_opt_i64 start;
 } pve_nodes_replication_log_get_params;
@@ -16707,18 +15676,9 @@ typedef struct pve_nodes_replication_log_get_result {
 /**
  * Read replication job log.
  *
- * GET /nodes/{node}/replication/{id}/log (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param id        path parameter {id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_replication_log_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/replication/{id}/log (protected, API tokens allowed). Path parameters:
+ * node, id. Result: pve_nodes_replication_log_get_result_of(call). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_replication_log_get(pmx_client *c, const char *node, const char *id,
                                           const pve_nodes_replication_log_get_params *p,
@@ -16732,9 +15692,13 @@ pve_nodes_replication_log_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/replication/{id}/schedule_now ---- */
 
-/** Parameters of pve_nodes_replication_schedule_now_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_replication_schedule_now_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_replication_schedule_now_post_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_replication_schedule_now_post_params;
 
 /** Result type: the value of "data" (borrowed from the call). */
@@ -16745,17 +15709,9 @@ typedef struct pve_nodes_replication_schedule_now_post_result {
 /**
  * Schedule replication job to start as soon as possible.
  *
- * POST /nodes/{node}/replication/{id}/schedule_now (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param id        path parameter {id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_replication_schedule_now_post_result_of(call).
+ * POST /nodes/{node}/replication/{id}/schedule_now (protected, API tokens allowed). Path
+ * parameters: node, id. Result: pve_nodes_replication_schedule_now_post_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_replication_schedule_now_post(pmx_client *c, const char *node,
@@ -16772,9 +15728,13 @@ pve_nodes_replication_schedule_now_post_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/replication/{id}/status ---- */
 
-/** Parameters of pve_nodes_replication_status_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_replication_status_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_replication_status_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_replication_status_get_params;
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
@@ -16785,18 +15745,9 @@ typedef struct pve_nodes_replication_status_get_result {
 /**
  * Get replication job status.
  *
- * GET /nodes/{node}/replication/{id}/status (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param id        path parameter {id}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_replication_status_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/replication/{id}/status (protected, API tokens allowed). Path parameters:
+ * node, id. Result: pve_nodes_replication_status_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_replication_status_get(pmx_client *c, const char *node, const char *id,
                                              const pve_nodes_replication_status_get_params *p,
@@ -16810,9 +15761,13 @@ pve_nodes_replication_status_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/report ---- */
 
-/** Parameters of pve_nodes_report_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_report_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_report_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_report_get_params;
 
 /** Result type: the value of "data" (borrowed from the call). */
@@ -16823,17 +15778,9 @@ typedef struct pve_nodes_report_get_result {
 /**
  * Gather various systems information about a node
  *
- * GET /nodes/{node}/report (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_report_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/report (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_report_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_report_get(pmx_client *c, const char *node,
                                  const pve_nodes_report_get_params *p, pmx_done_fn done,
@@ -16847,8 +15794,13 @@ pve_nodes_report_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/rrd ---- */
 
-/** Parameters of pve_nodes_rrd_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_rrd_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_rrd_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** The RRD consolidation function */
     const char *cf;
     /** The list of datasources you want to display. */
@@ -16859,7 +15811,7 @@ typedef struct pve_nodes_rrd_get_params {
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_rrd_get_result {
     char *filename;
@@ -16868,17 +15820,9 @@ typedef struct pve_nodes_rrd_get_result {
 /**
  * Read node RRD statistics (returns PNG)
  *
- * GET /nodes/{node}/rrd (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_rrd_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/rrd (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_rrd_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_rrd_get(pmx_client *c, const char *node, const pve_nodes_rrd_get_params *p,
                               pmx_done_fn done, void *userdata, pmx_call **out);
@@ -16891,8 +15835,13 @@ pve_nodes_rrd_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/rrddata ---- */
 
-/** Parameters of pve_nodes_rrddata_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_rrddata_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_rrddata_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** The RRD consolidation function */
     const char *cf;
     /** Specify the time frame you are interested in. */
@@ -16911,17 +15860,9 @@ typedef struct pve_nodes_rrddata_get_result {
 /**
  * Read node RRD statistics
  *
- * GET /nodes/{node}/rrddata (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_rrddata_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/rrddata (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_rrddata_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_rrddata_get(pmx_client *c, const char *node,
                                   const pve_nodes_rrddata_get_params *p, pmx_done_fn done,
@@ -16935,9 +15876,13 @@ pve_nodes_rrddata_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/scan ---- */
 
-/** Parameters of pve_nodes_scan_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_scan_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_scan_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_scan_get_params;
 
 /** Part of a result (see the method using it). */
@@ -16957,17 +15902,9 @@ typedef struct pve_nodes_scan_get_result {
 /**
  * Index of available scan methods
  *
- * GET /nodes/{node}/scan (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_scan_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/scan (API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_scan_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_scan_get(pmx_client *c, const char *node, const pve_nodes_scan_get_params *p,
                                pmx_done_fn done, void *userdata, pmx_call **out);
@@ -16980,11 +15917,20 @@ pve_nodes_scan_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/scan/cifs ---- */
 
-/** Parameters of pve_nodes_scan_cifs_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_scan_cifs_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_scan_cifs_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** SMB domain (Workgroup). */
     const char *domain;
-    /** User password. */
+    /**
+     * User password.
+     *
+     * Secret: never logged, wiped after sending.
+     */
     const char *password;
     /** The server address (name or IP). */
     const char *server;
@@ -17012,16 +15958,9 @@ typedef struct pve_nodes_scan_cifs_get_result {
 /**
  * Scan remote CIFS server.
  *
- * GET /nodes/{node}/scan/cifs (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_scan_cifs_get_result_of(call).
+ * GET /nodes/{node}/scan/cifs (protected, API tokens allowed). Path parameters: node. Carries
+ * secrets: request and response are wiped. Result: pve_nodes_scan_cifs_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_scan_cifs_get(pmx_client *c, const char *node,
@@ -17036,8 +15975,13 @@ pve_nodes_scan_cifs_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/scan/iscsi ---- */
 
-/** Parameters of pve_nodes_scan_iscsi_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_scan_iscsi_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_scan_iscsi_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** The iSCSI portal (IP or DNS name with optional port). */
     const char *portal;
 } pve_nodes_scan_iscsi_get_params;
@@ -17062,17 +16006,9 @@ typedef struct pve_nodes_scan_iscsi_get_result {
 /**
  * Scan remote iSCSI server.
  *
- * GET /nodes/{node}/scan/iscsi (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_scan_iscsi_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/scan/iscsi (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_scan_iscsi_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_scan_iscsi_get(pmx_client *c, const char *node,
                                      const pve_nodes_scan_iscsi_get_params *p, pmx_done_fn done,
@@ -17086,9 +16022,13 @@ pve_nodes_scan_iscsi_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/scan/lvm ---- */
 
-/** Parameters of pve_nodes_scan_lvm_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_scan_lvm_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_scan_lvm_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_scan_lvm_get_params;
 
 /** Part of a result (see the method using it). */
@@ -17109,17 +16049,9 @@ typedef struct pve_nodes_scan_lvm_get_result {
 /**
  * List local LVM volume groups.
  *
- * GET /nodes/{node}/scan/lvm (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_scan_lvm_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/scan/lvm (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_scan_lvm_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_scan_lvm_get(pmx_client *c, const char *node,
                                    const pve_nodes_scan_lvm_get_params *p, pmx_done_fn done,
@@ -17133,8 +16065,13 @@ pve_nodes_scan_lvm_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/scan/lvmthin ---- */
 
-/** Parameters of pve_nodes_scan_lvmthin_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_scan_lvmthin_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_scan_lvmthin_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     const char *vg;
 } pve_nodes_scan_lvmthin_get_params;
 
@@ -17156,17 +16093,9 @@ typedef struct pve_nodes_scan_lvmthin_get_result {
 /**
  * List local LVM Thin Pools.
  *
- * GET /nodes/{node}/scan/lvmthin (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_scan_lvmthin_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/scan/lvmthin (protected, API tokens allowed). Path parameters: node.
+ * Result: pve_nodes_scan_lvmthin_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_scan_lvmthin_get(pmx_client *c, const char *node,
                                        const pve_nodes_scan_lvmthin_get_params *p,
@@ -17180,8 +16109,13 @@ pve_nodes_scan_lvmthin_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/scan/nfs ---- */
 
-/** Parameters of pve_nodes_scan_nfs_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_scan_nfs_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_scan_nfs_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** The server address (name or IP). */
     const char *server;
 } pve_nodes_scan_nfs_get_params;
@@ -17206,17 +16140,9 @@ typedef struct pve_nodes_scan_nfs_get_result {
 /**
  * Scan remote NFS server.
  *
- * GET /nodes/{node}/scan/nfs (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_scan_nfs_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/scan/nfs (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_scan_nfs_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_scan_nfs_get(pmx_client *c, const char *node,
                                    const pve_nodes_scan_nfs_get_params *p, pmx_done_fn done,
@@ -17230,11 +16156,20 @@ pve_nodes_scan_nfs_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/scan/pbs ---- */
 
-/** Parameters of pve_nodes_scan_pbs_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_scan_pbs_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_scan_pbs_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Certificate SHA 256 fingerprint. */
     const char *fingerprint;
-    /** User password or API token secret. */
+    /**
+     * User password or API token secret.
+     *
+     * Secret: never logged, wiped after sending.
+     */
     const char *password;
     /** Optional port. */
     pmx_opt_i64 port;
@@ -17264,16 +16199,9 @@ typedef struct pve_nodes_scan_pbs_get_result {
 /**
  * Scan remote Proxmox Backup Server.
  *
- * GET /nodes/{node}/scan/pbs (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_scan_pbs_get_result_of(call).
+ * GET /nodes/{node}/scan/pbs (protected, API tokens allowed). Path parameters: node. Carries
+ * secrets: request and response are wiped. Result: pve_nodes_scan_pbs_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_scan_pbs_get(pmx_client *c, const char *node,
@@ -17288,9 +16216,13 @@ pve_nodes_scan_pbs_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/scan/zfs ---- */
 
-/** Parameters of pve_nodes_scan_zfs_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_scan_zfs_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_scan_zfs_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_scan_zfs_get_params;
 
 /** Part of a result (see the method using it). */
@@ -17311,17 +16243,9 @@ typedef struct pve_nodes_scan_zfs_get_result {
 /**
  * Scan zfs pool list on local node.
  *
- * GET /nodes/{node}/scan/zfs (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_scan_zfs_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/scan/zfs (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_scan_zfs_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_scan_zfs_get(pmx_client *c, const char *node,
                                    const pve_nodes_scan_zfs_get_params *p, pmx_done_fn done,
@@ -17335,9 +16259,13 @@ pve_nodes_scan_zfs_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/sdn ---- */
 
-/** Parameters of pve_nodes_sdn_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_sdn_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_sdn_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_sdn_get_params;
 
 /**
@@ -17352,17 +16280,9 @@ typedef struct pve_nodes_sdn_get_result {
 /**
  * SDN index.
  *
- * GET /nodes/{node}/sdn (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_sdn_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/sdn (API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_sdn_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_sdn_get(pmx_client *c, const char *node, const pve_nodes_sdn_get_params *p,
                               pmx_done_fn done, void *userdata, pmx_call **out);
@@ -17375,9 +16295,13 @@ pve_nodes_sdn_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/sdn/fabrics/{fabric} ---- */
 
-/** Parameters of pve_nodes_sdn_fabrics_fabric_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_sdn_fabrics_fabric_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_sdn_fabrics_fabric_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_sdn_fabrics_fabric_get_params;
 
 /** Part of a result (see the method using it). */
@@ -17397,18 +16321,9 @@ typedef struct pve_nodes_sdn_fabrics_fabric_get_result {
 /**
  * Directory index for SDN fabric status.
  *
- * GET /nodes/{node}/sdn/fabrics/{fabric} (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param fabric    path parameter {fabric}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_sdn_fabrics_fabric_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/sdn/fabrics/{fabric} (API tokens allowed). Path parameters: node, fabric.
+ * Result: pve_nodes_sdn_fabrics_fabric_get_result_of(call). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_sdn_fabrics_fabric_get(pmx_client *c, const char *node, const char *fabric,
                                              const pve_nodes_sdn_fabrics_fabric_get_params *p,
@@ -17422,9 +16337,13 @@ pve_nodes_sdn_fabrics_fabric_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/sdn/fabrics/{fabric}/interfaces ---- */
 
-/** Parameters of pve_nodes_sdn_fabrics_interfaces_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_sdn_fabrics_interfaces_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_sdn_fabrics_interfaces_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_sdn_fabrics_interfaces_get_params;
 
 /** Part of a result (see the method using it). */
@@ -17449,17 +16368,9 @@ typedef struct pve_nodes_sdn_fabrics_interfaces_get_result {
 /**
  * Get all interfaces for a fabric.
  *
- * GET /nodes/{node}/sdn/fabrics/{fabric}/interfaces (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param fabric    path parameter {fabric}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_sdn_fabrics_interfaces_get_result_of(call).
+ * GET /nodes/{node}/sdn/fabrics/{fabric}/interfaces (protected, API tokens allowed). Path
+ * parameters: node, fabric. Result: pve_nodes_sdn_fabrics_interfaces_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_sdn_fabrics_interfaces_get(pmx_client *c, const char *node,
@@ -17476,9 +16387,13 @@ pve_nodes_sdn_fabrics_interfaces_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/sdn/fabrics/{fabric}/neighbors ---- */
 
-/** Parameters of pve_nodes_sdn_fabrics_neighbors_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_sdn_fabrics_neighbors_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_sdn_fabrics_neighbors_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_sdn_fabrics_neighbors_get_params;
 
 /** Part of a result (see the method using it). */
@@ -17503,17 +16418,9 @@ typedef struct pve_nodes_sdn_fabrics_neighbors_get_result {
 /**
  * Get all neighbors for a fabric.
  *
- * GET /nodes/{node}/sdn/fabrics/{fabric}/neighbors (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param fabric    path parameter {fabric}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_sdn_fabrics_neighbors_get_result_of(call).
+ * GET /nodes/{node}/sdn/fabrics/{fabric}/neighbors (protected, API tokens allowed). Path
+ * parameters: node, fabric. Result: pve_nodes_sdn_fabrics_neighbors_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_sdn_fabrics_neighbors_get(pmx_client *c, const char *node,
@@ -17530,9 +16437,13 @@ pve_nodes_sdn_fabrics_neighbors_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/sdn/fabrics/{fabric}/routes ---- */
 
-/** Parameters of pve_nodes_sdn_fabrics_routes_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_sdn_fabrics_routes_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_sdn_fabrics_routes_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_sdn_fabrics_routes_get_params;
 
 /** Part of a result (see the method using it). */
@@ -17556,17 +16467,9 @@ typedef struct pve_nodes_sdn_fabrics_routes_get_result {
 /**
  * Get all routes for a fabric.
  *
- * GET /nodes/{node}/sdn/fabrics/{fabric}/routes (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param fabric    path parameter {fabric}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_sdn_fabrics_routes_get_result_of(call).
+ * GET /nodes/{node}/sdn/fabrics/{fabric}/routes (protected, API tokens allowed). Path
+ * parameters: node, fabric. Result: pve_nodes_sdn_fabrics_routes_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_sdn_fabrics_routes_get(pmx_client *c, const char *node, const char *fabric,
@@ -17581,9 +16484,13 @@ pve_nodes_sdn_fabrics_routes_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/sdn/vnets/{vnet} ---- */
 
-/** Parameters of pve_nodes_sdn_vnets_vnet_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_sdn_vnets_vnet_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_sdn_vnets_vnet_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_sdn_vnets_vnet_get_params;
 
 /** Part of a result (see the method using it). */
@@ -17601,18 +16508,9 @@ typedef struct pve_nodes_sdn_vnets_vnet_get_result {
 } pve_nodes_sdn_vnets_vnet_get_result;
 
 /**
- * GET /nodes/{node}/sdn/vnets/{vnet} (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vnet      path parameter {vnet}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_sdn_vnets_vnet_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/sdn/vnets/{vnet} (API tokens allowed). Path parameters: node, vnet. Result:
+ * pve_nodes_sdn_vnets_vnet_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_sdn_vnets_vnet_get(pmx_client *c, const char *node, const char *vnet,
                                          const pve_nodes_sdn_vnets_vnet_get_params *p,
@@ -17626,9 +16524,13 @@ pve_nodes_sdn_vnets_vnet_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/sdn/vnets/{vnet}/mac-vrf ---- */
 
-/** Parameters of pve_nodes_sdn_vnets_mac_vrf_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_sdn_vnets_mac_vrf_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_sdn_vnets_mac_vrf_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_sdn_vnets_mac_vrf_get_params;
 
 /** Part of a result (see the method using it). */
@@ -17655,18 +16557,9 @@ typedef struct pve_nodes_sdn_vnets_mac_vrf_get_result {
 /**
  * Get the MAC VRF for a VNet in an EVPN zone.
  *
- * GET /nodes/{node}/sdn/vnets/{vnet}/mac-vrf (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vnet      path parameter {vnet}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_sdn_vnets_mac_vrf_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/sdn/vnets/{vnet}/mac-vrf (protected, API tokens allowed). Path parameters:
+ * node, vnet. Result: pve_nodes_sdn_vnets_mac_vrf_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_sdn_vnets_mac_vrf_get(pmx_client *c, const char *node, const char *vnet,
                                             const pve_nodes_sdn_vnets_mac_vrf_get_params *p,
@@ -17680,9 +16573,13 @@ pve_nodes_sdn_vnets_mac_vrf_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/sdn/zones ---- */
 
-/** Parameters of pve_nodes_sdn_zones_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_sdn_zones_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_sdn_zones_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_sdn_zones_get_params;
 
 /** Part of a result (see the method using it). */
@@ -17705,17 +16602,9 @@ typedef struct pve_nodes_sdn_zones_get_result {
 /**
  * Get status for all zones.
  *
- * GET /nodes/{node}/sdn/zones (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_sdn_zones_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/sdn/zones (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_sdn_zones_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_sdn_zones_get(pmx_client *c, const char *node,
                                     const pve_nodes_sdn_zones_get_params *p, pmx_done_fn done,
@@ -17729,9 +16618,13 @@ pve_nodes_sdn_zones_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/sdn/zones/{zone} ---- */
 
-/** Parameters of pve_nodes_sdn_zones_zone_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_sdn_zones_zone_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_sdn_zones_zone_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_sdn_zones_zone_get_params;
 
 /** Part of a result (see the method using it). */
@@ -17751,18 +16644,9 @@ typedef struct pve_nodes_sdn_zones_zone_get_result {
 /**
  * Directory index for SDN zone status.
  *
- * GET /nodes/{node}/sdn/zones/{zone} (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param zone      path parameter {zone}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_sdn_zones_zone_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/sdn/zones/{zone} (API tokens allowed). Path parameters: node, zone. Result:
+ * pve_nodes_sdn_zones_zone_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_sdn_zones_zone_get(pmx_client *c, const char *node, const char *zone,
                                          const pve_nodes_sdn_zones_zone_get_params *p,
@@ -17776,10 +16660,25 @@ pve_nodes_sdn_zones_zone_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/sdn/zones/{zone}/bridges ---- */
 
-/** Parameters of pve_nodes_sdn_zones_bridges_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_sdn_zones_bridges_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_sdn_zones_bridges_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_sdn_zones_bridges_get_params;
+
+/** Part of a result (see the method using it). */
+typedef struct pve_nodes_sdn_zones_bridges_get_item {
+    /** Name of the bridge. */
+    char *name;
+    /** All ports that are members of the bridge */
+    struct pve_nodes_sdn_zones_bridges_get_item_ports **ports;
+    size_t n_ports;
+    /** Whether VLAN filtering is enabled for this bridge (= VLAN-aware). */
+    char *vlan_filtering;
+} pve_nodes_sdn_zones_bridges_get_item;
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_sdn_zones_bridges_get_item_ports {
@@ -17802,17 +16701,6 @@ typedef struct pve_nodes_sdn_zones_bridges_get_item_ports {
     pmx_opt_f64 vmid;
 } pve_nodes_sdn_zones_bridges_get_item_ports;
 
-/** Part of a result (see the method using it). */
-typedef struct pve_nodes_sdn_zones_bridges_get_item {
-    /** Name of the bridge. */
-    char *name;
-    /** All ports that are members of the bridge */
-    struct pve_nodes_sdn_zones_bridges_get_item_ports **ports;
-    size_t n_ports;
-    /** Whether VLAN filtering is enabled for this bridge (= VLAN-aware). */
-    char *vlan_filtering;
-} pve_nodes_sdn_zones_bridges_get_item;
-
 /**
  * Result type: the array's elements (allocated by the library, borrowed from the call until its
  * last reference is dropped).
@@ -17826,18 +16714,9 @@ typedef struct pve_nodes_sdn_zones_bridges_get_result {
  * Get a list of all bridges (vnets) that are part of a zone, as well as the ports that are
  * members of that bridge.
  *
- * GET /nodes/{node}/sdn/zones/{zone}/bridges (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param zone      path parameter {zone}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_sdn_zones_bridges_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/sdn/zones/{zone}/bridges (protected, API tokens allowed). Path parameters:
+ * node, zone. Result: pve_nodes_sdn_zones_bridges_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_sdn_zones_bridges_get(pmx_client *c, const char *node, const char *zone,
                                             const pve_nodes_sdn_zones_bridges_get_params *p,
@@ -17851,9 +16730,13 @@ pve_nodes_sdn_zones_bridges_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/sdn/zones/{zone}/content ---- */
 
-/** Parameters of pve_nodes_sdn_zones_content_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_sdn_zones_content_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_sdn_zones_content_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_sdn_zones_content_get_params;
 
 /** Part of a result (see the method using it). */
@@ -17878,18 +16761,9 @@ typedef struct pve_nodes_sdn_zones_content_get_result {
 /**
  * List zone content.
  *
- * GET /nodes/{node}/sdn/zones/{zone}/content (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param zone      path parameter {zone}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_sdn_zones_content_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/sdn/zones/{zone}/content (protected, API tokens allowed). Path parameters:
+ * node, zone. Result: pve_nodes_sdn_zones_content_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_sdn_zones_content_get(pmx_client *c, const char *node, const char *zone,
                                             const pve_nodes_sdn_zones_content_get_params *p,
@@ -17903,9 +16777,13 @@ pve_nodes_sdn_zones_content_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/sdn/zones/{zone}/ip-vrf ---- */
 
-/** Parameters of pve_nodes_sdn_zones_ip_vrf_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_sdn_zones_ip_vrf_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_sdn_zones_ip_vrf_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_sdn_zones_ip_vrf_get_params;
 
 /** Part of a result (see the method using it). */
@@ -17936,18 +16814,9 @@ typedef struct pve_nodes_sdn_zones_ip_vrf_get_result {
 /**
  * Get the IP VRF of an EVPN zone.
  *
- * GET /nodes/{node}/sdn/zones/{zone}/ip-vrf (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param zone      path parameter {zone}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_sdn_zones_ip_vrf_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/sdn/zones/{zone}/ip-vrf (protected, API tokens allowed). Path parameters:
+ * node, zone. Result: pve_nodes_sdn_zones_ip_vrf_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_sdn_zones_ip_vrf_get(pmx_client *c, const char *node, const char *zone,
                                            const pve_nodes_sdn_zones_ip_vrf_get_params *p,
@@ -17961,9 +16830,13 @@ pve_nodes_sdn_zones_ip_vrf_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/services ---- */
 
-/** Parameters of pve_nodes_services_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_services_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_services_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_services_get_params;
 
 /** Part of a result (see the method using it). */
@@ -18002,17 +16875,9 @@ typedef struct pve_nodes_services_get_result {
 /**
  * Service list.
  *
- * GET /nodes/{node}/services (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_services_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/services (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_services_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_services_get(pmx_client *c, const char *node,
                                    const pve_nodes_services_get_params *p, pmx_done_fn done,
@@ -18026,9 +16891,13 @@ pve_nodes_services_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/services/{service} ---- */
 
-/** Parameters of pve_nodes_services_service_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_services_service_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_services_service_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_services_service_get_params;
 
 /** Part of a result (see the method using it). */
@@ -18048,18 +16917,9 @@ typedef struct pve_nodes_services_service_get_result {
 /**
  * Directory index
  *
- * GET /nodes/{node}/services/{service} (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param service   path parameter {service}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_services_service_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/services/{service} (API tokens allowed). Path parameters: node, service.
+ * Result: pve_nodes_services_service_get_result_of(call). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_services_service_get(pmx_client *c, const char *node, const char *service,
                                            const pve_nodes_services_service_get_params *p,
@@ -18073,9 +16933,13 @@ pve_nodes_services_service_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/services/{service}/reload ---- */
 
-/** Parameters of pve_nodes_services_reload_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_services_reload_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_services_reload_post_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_services_reload_post_params;
 
 /** Result type: the value of "data" (borrowed from the call). */
@@ -18086,18 +16950,9 @@ typedef struct pve_nodes_services_reload_post_result {
 /**
  * Reload service. Falls back to restart if service cannot be reloaded.
  *
- * POST /nodes/{node}/services/{service}/reload (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param service   path parameter {service}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_services_reload_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/services/{service}/reload (protected, API tokens allowed). Path
+ * parameters: node, service. Result: pve_nodes_services_reload_post_result_of(call). Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_services_reload_post(pmx_client *c, const char *node, const char *service,
                                            const pve_nodes_services_reload_post_params *p,
@@ -18111,9 +16966,13 @@ pve_nodes_services_reload_post_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/services/{service}/restart ---- */
 
-/** Parameters of pve_nodes_services_restart_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_services_restart_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_services_restart_post_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_services_restart_post_params;
 
 /** Result type: the value of "data" (borrowed from the call). */
@@ -18124,17 +16983,9 @@ typedef struct pve_nodes_services_restart_post_result {
 /**
  * Hard restart service. Use reload if you want to reduce interruptions.
  *
- * POST /nodes/{node}/services/{service}/restart (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param service   path parameter {service}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_services_restart_post_result_of(call).
+ * POST /nodes/{node}/services/{service}/restart (protected, API tokens allowed). Path
+ * parameters: node, service. Result: pve_nodes_services_restart_post_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_services_restart_post(pmx_client *c, const char *node, const char *service,
@@ -18149,9 +17000,13 @@ pve_nodes_services_restart_post_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/services/{service}/start ---- */
 
-/** Parameters of pve_nodes_services_start_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_services_start_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_services_start_post_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_services_start_post_params;
 
 /** Result type: the value of "data" (borrowed from the call). */
@@ -18162,18 +17017,9 @@ typedef struct pve_nodes_services_start_post_result {
 /**
  * Start service.
  *
- * POST /nodes/{node}/services/{service}/start (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param service   path parameter {service}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_services_start_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/services/{service}/start (protected, API tokens allowed). Path parameters:
+ * node, service. Result: pve_nodes_services_start_post_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_services_start_post(pmx_client *c, const char *node, const char *service,
                                           const pve_nodes_services_start_post_params *p,
@@ -18187,14 +17033,18 @@ pve_nodes_services_start_post_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/services/{service}/state ---- */
 
-/** Parameters of pve_nodes_services_state_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_services_state_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_services_state_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_services_state_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_services_state_get_result {
     /**
@@ -18222,18 +17072,9 @@ typedef struct pve_nodes_services_state_get_result {
 /**
  * Read service properties
  *
- * GET /nodes/{node}/services/{service}/state (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param service   path parameter {service}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_services_state_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/services/{service}/state (protected, API tokens allowed). Path parameters:
+ * node, service. Result: pve_nodes_services_state_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_services_state_get(pmx_client *c, const char *node, const char *service,
                                          const pve_nodes_services_state_get_params *p,
@@ -18247,9 +17088,13 @@ pve_nodes_services_state_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/services/{service}/stop ---- */
 
-/** Parameters of pve_nodes_services_stop_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_services_stop_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_services_stop_post_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_services_stop_post_params;
 
 /** Result type: the value of "data" (borrowed from the call). */
@@ -18260,18 +17105,9 @@ typedef struct pve_nodes_services_stop_post_result {
 /**
  * Stop service.
  *
- * POST /nodes/{node}/services/{service}/stop (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param service   path parameter {service}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_services_stop_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/services/{service}/stop (protected, API tokens allowed). Path parameters:
+ * node, service. Result: pve_nodes_services_stop_post_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_services_stop_post(pmx_client *c, const char *node, const char *service,
                                          const pve_nodes_services_stop_post_params *p,
@@ -18285,8 +17121,13 @@ pve_nodes_services_stop_post_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/spiceshell ---- */
 
-/** Parameters of pve_nodes_spiceshell_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_spiceshell_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_spiceshell_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Run specific command or default to login (requires 'root@pam') */
     const char *cmd;
     /**
@@ -18308,10 +17149,11 @@ typedef struct pve_nodes_spiceshell_post_params {
  * Returned values can be directly passed to the 'remote-viewer' application.
  *
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_spiceshell_post_result {
     char *host;
+    /** Secret: wiped when the call is freed. */
     char *password;
     char *proxy;
     /** JSON member "tls-port". */
@@ -18322,16 +17164,9 @@ typedef struct pve_nodes_spiceshell_post_result {
 /**
  * Creates a SPICE shell.
  *
- * POST /nodes/{node}/spiceshell (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_spiceshell_post_result_of(call).
+ * POST /nodes/{node}/spiceshell (protected, API tokens allowed). Path parameters: node. Carries
+ * secrets: request and response are wiped. Result: pve_nodes_spiceshell_post_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_spiceshell_post(pmx_client *c, const char *node,
@@ -18346,8 +17181,13 @@ pve_nodes_spiceshell_post_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/startall ---- */
 
-/** Parameters of pve_nodes_startall_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_startall_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_startall_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Issue start command even if virtual guest have 'onboot' not set or set to off. */
     pmx_opt_bool force;
     /** Only consider guests from this comma separated list of VMIDs. */
@@ -18362,17 +17202,9 @@ typedef struct pve_nodes_startall_post_result {
 /**
  * Start all VMs and containers located on this node (by default only those with onboot=1).
  *
- * POST /nodes/{node}/startall (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_startall_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/startall (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_startall_post_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_startall_post(pmx_client *c, const char *node,
                                     const pve_nodes_startall_post_params *p, pmx_done_fn done,
@@ -18386,10 +17218,43 @@ pve_nodes_startall_post_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/status ---- */
 
-/** Parameters of pve_nodes_status_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_status_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_status_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_status_get_params;
+
+/**
+ * Result type (allocated by the library, borrowed from the call until its last reference is
+ * dropped). Members are only ever appended.
+ */
+typedef struct pve_nodes_status_get_result {
+    /**
+     * Meta-information about the boot mode.
+     *
+     * JSON member "boot-info".
+     */
+    struct pve_nodes_status_get_result_boot_info *boot_info;
+    /** The current cpu usage. */
+    double cpu;
+    struct pve_nodes_status_get_result_cpuinfo *cpuinfo;
+    /**
+     * Meta-information about the currently booted kernel of this node.
+     *
+     * JSON member "current-kernel".
+     */
+    struct pve_nodes_status_get_result_current_kernel *current_kernel;
+    /** An array of load avg for 1, 5 and 15 minutes respectively. */
+    char **loadavg;
+    size_t n_loadavg;
+    struct pve_nodes_status_get_result_memory *memory;
+    /** The PVE version string. */
+    char *pveversion;
+    struct pve_nodes_status_get_result_rootfs *rootfs;
+} pve_nodes_status_get_result;
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_status_get_result_boot_info {
@@ -18448,48 +17313,11 @@ typedef struct pve_nodes_status_get_result_rootfs {
 } pve_nodes_status_get_result_rootfs;
 
 /**
- * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
- */
-typedef struct pve_nodes_status_get_result {
-    /**
-     * Meta-information about the boot mode.
-     *
-     * JSON member "boot-info".
-     */
-    struct pve_nodes_status_get_result_boot_info *boot_info;
-    /** The current cpu usage. */
-    double cpu;
-    struct pve_nodes_status_get_result_cpuinfo *cpuinfo;
-    /**
-     * Meta-information about the currently booted kernel of this node.
-     *
-     * JSON member "current-kernel".
-     */
-    struct pve_nodes_status_get_result_current_kernel *current_kernel;
-    /** An array of load avg for 1, 5 and 15 minutes respectively. */
-    char **loadavg;
-    size_t n_loadavg;
-    struct pve_nodes_status_get_result_memory *memory;
-    /** The PVE version string. */
-    char *pveversion;
-    struct pve_nodes_status_get_result_rootfs *rootfs;
-} pve_nodes_status_get_result;
-
-/**
  * Read node status
  *
- * GET /nodes/{node}/status (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_status_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/status (API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_status_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_status_get(pmx_client *c, const char *node,
                                  const pve_nodes_status_get_params *p, pmx_done_fn done,
@@ -18503,8 +17331,13 @@ pve_nodes_status_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/status ---- */
 
-/** Parameters of pve_nodes_status_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_status_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_status_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Specify the command. */
     const char *command;
 } pve_nodes_status_post_params;
@@ -18512,16 +17345,8 @@ typedef struct pve_nodes_status_post_params {
 /**
  * Reboot or shutdown a node.
  *
- * POST /nodes/{node}/status (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /nodes/{node}/status (protected, API tokens allowed). Path parameters: node. Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_status_post(pmx_client *c, const char *node,
                                   const pve_nodes_status_post_params *p, pmx_done_fn done,
@@ -18529,8 +17354,13 @@ PMX_API int pve_nodes_status_post(pmx_client *c, const char *node,
 
 /* ---- POST /nodes/{node}/stopall ---- */
 
-/** Parameters of pve_nodes_stopall_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_stopall_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_stopall_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Force a hard-stop after the timeout.
      *
@@ -18554,17 +17384,9 @@ typedef struct pve_nodes_stopall_post_result {
 /**
  * Stop all VMs and Containers.
  *
- * POST /nodes/{node}/stopall (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_stopall_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/stopall (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_stopall_post_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_stopall_post(pmx_client *c, const char *node,
                                    const pve_nodes_stopall_post_params *p, pmx_done_fn done,
@@ -18578,8 +17400,13 @@ pve_nodes_stopall_post_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/storage ---- */
 
-/** Parameters of pve_nodes_storage_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_storage_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_storage_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Only list stores which support this content type. */
     const char *content;
     /** Only list stores which are enabled (not disabled in config). */
@@ -18594,19 +17421,6 @@ typedef struct pve_nodes_storage_get_params {
      */
     const char *target;
 } pve_nodes_storage_get_params;
-
-/** Part of a result (see the method using it). */
-typedef struct pve_nodes_storage_get_item_formats {
-    /**
-     * The default format of the storage.
-     *
-     * JSON member "default".
-     */
-    char *default_;
-    /** The list of supported formats */
-    char **supported;
-    size_t n_supported;
-} pve_nodes_storage_get_item_formats;
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_storage_get_item {
@@ -18642,6 +17456,19 @@ typedef struct pve_nodes_storage_get_item {
     pmx_opt_f64 used_fraction;
 } pve_nodes_storage_get_item;
 
+/** Part of a result (see the method using it). */
+typedef struct pve_nodes_storage_get_item_formats {
+    /**
+     * The default format of the storage.
+     *
+     * JSON member "default".
+     */
+    char *default_;
+    /** The list of supported formats */
+    char **supported;
+    size_t n_supported;
+} pve_nodes_storage_get_item_formats;
+
 /**
  * Result type: the array's elements (allocated by the library, borrowed from the call until its
  * last reference is dropped).
@@ -18654,17 +17481,9 @@ typedef struct pve_nodes_storage_get_result {
 /**
  * Get status for all datastores.
  *
- * GET /nodes/{node}/storage (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_storage_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/storage (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_storage_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_storage_get(pmx_client *c, const char *node,
                                   const pve_nodes_storage_get_params *p, pmx_done_fn done,
@@ -18678,9 +17497,13 @@ pve_nodes_storage_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/storage/{storage} ---- */
 
-/** Parameters of pve_nodes_storage_storage_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_storage_storage_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_storage_storage_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_storage_storage_get_params;
 
 /** Part of a result (see the method using it). */
@@ -18698,18 +17521,9 @@ typedef struct pve_nodes_storage_storage_get_result {
 } pve_nodes_storage_storage_get_result;
 
 /**
- * GET /nodes/{node}/storage/{storage} (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param storage   path parameter {storage}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_storage_storage_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/storage/{storage} (API tokens allowed). Path parameters: node, storage.
+ * Result: pve_nodes_storage_storage_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_storage_storage_get(pmx_client *c, const char *node, const char *storage,
                                           const pve_nodes_storage_storage_get_params *p,
@@ -18723,21 +17537,18 @@ pve_nodes_storage_storage_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/storage/{storage}/content ---- */
 
-/** Parameters of pve_nodes_storage_content_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_storage_content_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_storage_content_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Only list content of this type. */
     const char *content;
     /** Only list images for this VM */
     pmx_opt_i64 vmid;
 } pve_nodes_storage_content_get_params;
-
-/** Part of a result (see the method using it). */
-typedef struct pve_nodes_storage_content_get_item_verification {
-    /** Last backup verification state. */
-    char *state;
-    /** Last backup verification UPID. */
-    char *upid;
-} pve_nodes_storage_content_get_item_verification;
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_storage_content_get_item {
@@ -18772,6 +17583,14 @@ typedef struct pve_nodes_storage_content_get_item {
     char *volid;
 } pve_nodes_storage_content_get_item;
 
+/** Part of a result (see the method using it). */
+typedef struct pve_nodes_storage_content_get_item_verification {
+    /** Last backup verification state. */
+    char *state;
+    /** Last backup verification UPID. */
+    char *upid;
+} pve_nodes_storage_content_get_item_verification;
+
 /**
  * Result type: the array's elements (allocated by the library, borrowed from the call until its
  * last reference is dropped).
@@ -18784,18 +17603,9 @@ typedef struct pve_nodes_storage_content_get_result {
 /**
  * List storage content.
  *
- * GET /nodes/{node}/storage/{storage}/content (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param storage   path parameter {storage}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_storage_content_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/storage/{storage}/content (protected, API tokens allowed). Path parameters:
+ * node, storage. Result: pve_nodes_storage_content_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_storage_content_get(pmx_client *c, const char *node, const char *storage,
                                           const pve_nodes_storage_content_get_params *p,
@@ -18809,8 +17619,13 @@ pve_nodes_storage_content_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/storage/{storage}/content ---- */
 
-/** Parameters of pve_nodes_storage_content_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_storage_content_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_storage_content_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** The name of the file to create. */
     const char *filename;
     /** Format of the image. */
@@ -18836,18 +17651,9 @@ typedef struct pve_nodes_storage_content_post_result {
 /**
  * Allocate disk images.
  *
- * POST /nodes/{node}/storage/{storage}/content (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param storage   path parameter {storage}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_storage_content_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/storage/{storage}/content (protected, API tokens allowed). Path
+ * parameters: node, storage. Result: pve_nodes_storage_content_post_result_of(call). Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_storage_content_post(pmx_client *c, const char *node, const char *storage,
                                            const pve_nodes_storage_content_post_params *p,
@@ -18861,8 +17667,13 @@ pve_nodes_storage_content_post_result_of(const pmx_call *call) {
 
 /* ---- DELETE /nodes/{node}/storage/{storage}/content/{volume} ---- */
 
-/** Parameters of pve_nodes_storage_content_volume_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_storage_content_volume_delete() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_storage_content_volume_delete_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Time to wait for the task to finish. We return 'null' if the task finish within that
      * time.
@@ -18878,19 +17689,10 @@ typedef struct pve_nodes_storage_content_volume_delete_result {
 /**
  * Delete volume
  *
- * DELETE /nodes/{node}/storage/{storage}/content/{volume} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param storage   path parameter {storage}: string, copied; escaped by the library.
- * @param volume    path parameter {volume}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_storage_content_volume_delete_result_of(call).
- * Since: 1.0
+ * DELETE /nodes/{node}/storage/{storage}/content/{volume} (protected, API tokens allowed). Path
+ * parameters: node, storage, volume. Result:
+ * pve_nodes_storage_content_volume_delete_result_of(call). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_storage_content_volume_delete(pmx_client *c, const char *node,
                                                     const char *storage, const char *volume,
@@ -18906,14 +17708,18 @@ pve_nodes_storage_content_volume_delete_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/storage/{storage}/content/{volume} ---- */
 
-/** Parameters of pve_nodes_storage_content_volume_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_storage_content_volume_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_storage_content_volume_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_storage_content_volume_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_storage_content_volume_get_result {
     /** Format identifier ('raw', 'qcow2', 'subvol', 'iso', 'tgz' ...) */
@@ -18937,19 +17743,10 @@ typedef struct pve_nodes_storage_content_volume_get_result {
 /**
  * Get volume attributes
  *
- * GET /nodes/{node}/storage/{storage}/content/{volume} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param storage   path parameter {storage}: string, copied; escaped by the library.
- * @param volume    path parameter {volume}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_storage_content_volume_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/storage/{storage}/content/{volume} (protected, API tokens allowed). Path
+ * parameters: node, storage, volume. Result:
+ * pve_nodes_storage_content_volume_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_storage_content_volume_get(pmx_client *c, const char *node,
                                                  const char *storage, const char *volume,
@@ -18965,8 +17762,13 @@ pve_nodes_storage_content_volume_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/storage/{storage}/content/{volume} ---- */
 
-/** Parameters of pve_nodes_storage_content_volume_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_storage_content_volume_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_storage_content_volume_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Target volume identifier */
     const char *target;
     /** Target node. Default is local node. */
@@ -18981,19 +17783,10 @@ typedef struct pve_nodes_storage_content_volume_post_result {
 /**
  * Copy a volume. This is experimental code - do not use.
  *
- * POST /nodes/{node}/storage/{storage}/content/{volume} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param storage   path parameter {storage}: string, copied; escaped by the library.
- * @param volume    path parameter {volume}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_storage_content_volume_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/storage/{storage}/content/{volume} (protected, API tokens allowed). Path
+ * parameters: node, storage, volume. Result:
+ * pve_nodes_storage_content_volume_post_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_storage_content_volume_post(pmx_client *c, const char *node,
                                                   const char *storage, const char *volume,
@@ -19009,8 +17802,13 @@ pve_nodes_storage_content_volume_post_result_of(const pmx_call *call) {
 
 /* ---- PUT /nodes/{node}/storage/{storage}/content/{volume} ---- */
 
-/** Parameters of pve_nodes_storage_content_volume_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_storage_content_volume_put() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_storage_content_volume_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** The new notes. */
     const char *notes;
     /**
@@ -19024,18 +17822,9 @@ typedef struct pve_nodes_storage_content_volume_put_params {
 /**
  * Update volume attributes
  *
- * PUT /nodes/{node}/storage/{storage}/content/{volume} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param storage   path parameter {storage}: string, copied; escaped by the library.
- * @param volume    path parameter {volume}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /nodes/{node}/storage/{storage}/content/{volume} (protected, API tokens allowed). Path
+ * parameters: node, storage, volume. Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_storage_content_volume_put(pmx_client *c, const char *node,
                                                  const char *storage, const char *volume,
@@ -19045,8 +17834,13 @@ PMX_API int pve_nodes_storage_content_volume_put(pmx_client *c, const char *node
 
 /* ---- POST /nodes/{node}/storage/{storage}/download-url ---- */
 
-/** Parameters of pve_nodes_storage_download_url_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_storage_download_url_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_storage_download_url_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** The expected checksum of the file. */
     const char *checksum;
     /**
@@ -19079,17 +17873,9 @@ typedef struct pve_nodes_storage_download_url_post_result {
 /**
  * Download templates, ISO images, OVAs and VM images by using an URL.
  *
- * POST /nodes/{node}/storage/{storage}/download-url (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param storage   path parameter {storage}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_storage_download_url_post_result_of(call).
+ * POST /nodes/{node}/storage/{storage}/download-url (protected, API tokens allowed). Path
+ * parameters: node, storage. Result: pve_nodes_storage_download_url_post_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_storage_download_url_post(pmx_client *c, const char *node,
@@ -19106,8 +17892,13 @@ pve_nodes_storage_download_url_post_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/storage/{storage}/file-restore/download ---- */
 
-/** Parameters of pve_nodes_storage_file_restore_download_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_storage_file_restore_download_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_storage_file_restore_download_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** base64-path to the directory or file to download. */
     const char *filepath;
     /** Download dirs as 'tar.zst' instead of 'zip'. */
@@ -19125,17 +17916,9 @@ typedef struct pve_nodes_storage_file_restore_download_get_result {
  * Extract a file or directory (as zip archive) from a PBS backup.
  *
  * GET /nodes/{node}/storage/{storage}/file-restore/download (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param storage   path parameter {storage}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_storage_file_restore_download_get_result_of(call).
- * Since: 1.0
+ * Path parameters: node, storage. Result:
+ * pve_nodes_storage_file_restore_download_get_result_of(call). Arguments, ownership, return
+ * value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_storage_file_restore_download_get(pmx_client *c, const char *node,
                                                         const char *storage,
@@ -19151,8 +17934,13 @@ pve_nodes_storage_file_restore_download_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/storage/{storage}/file-restore/list ---- */
 
-/** Parameters of pve_nodes_storage_file_restore_list_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_storage_file_restore_list_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_storage_file_restore_list_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** base64-path to the directory or file being listed, or "/". */
     const char *filepath;
     /** Backup volume ID or name. Currently only PBS snapshots are supported. */
@@ -19187,17 +17975,9 @@ typedef struct pve_nodes_storage_file_restore_list_get_result {
 /**
  * List files and directories for single file restore under the given path.
  *
- * GET /nodes/{node}/storage/{storage}/file-restore/list (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param storage   path parameter {storage}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_storage_file_restore_list_get_result_of(call).
+ * GET /nodes/{node}/storage/{storage}/file-restore/list (protected, API tokens allowed). Path
+ * parameters: node, storage. Result: pve_nodes_storage_file_restore_list_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_storage_file_restore_list_get(pmx_client *c, const char *node,
@@ -19214,27 +17994,22 @@ pve_nodes_storage_file_restore_list_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/storage/{storage}/import-metadata ---- */
 
-/** Parameters of pve_nodes_storage_import_metadata_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_storage_import_metadata_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_storage_import_metadata_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Volume identifier for the guest archive/entry. */
     const char *volume;
 } pve_nodes_storage_import_metadata_get_params;
-
-/** Part of a result (see the method using it). */
-typedef struct pve_nodes_storage_import_metadata_get_result_warnings {
-    /** Related subject (config) key of warning. */
-    char *key;
-    /** What this warning is about. */
-    char *type;
-    /** Related subject (config) value of warning. */
-    char *value;
-} pve_nodes_storage_import_metadata_get_result_warnings;
 
 /**
  * Information about how to import a guest.
  *
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_storage_import_metadata_get_result {
     /**
@@ -19259,21 +18034,23 @@ typedef struct pve_nodes_storage_import_metadata_get_result {
     size_t n_warnings;
 } pve_nodes_storage_import_metadata_get_result;
 
+/** Part of a result (see the method using it). */
+typedef struct pve_nodes_storage_import_metadata_get_result_warnings {
+    /** Related subject (config) key of warning. */
+    char *key;
+    /** What this warning is about. */
+    char *type;
+    /** Related subject (config) value of warning. */
+    char *value;
+} pve_nodes_storage_import_metadata_get_result_warnings;
+
 /**
  * Get the base parameters for creating a guest which imports data from a foreign importable
  * guest, like an ESXi VM
  *
- * GET /nodes/{node}/storage/{storage}/import-metadata (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param storage   path parameter {storage}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_storage_import_metadata_get_result_of(call).
+ * GET /nodes/{node}/storage/{storage}/import-metadata (protected, API tokens allowed). Path
+ * parameters: node, storage. Result: pve_nodes_storage_import_metadata_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_storage_import_metadata_get(pmx_client *c, const char *node,
@@ -19290,8 +18067,13 @@ pve_nodes_storage_import_metadata_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/storage/{storage}/oci-registry-pull ---- */
 
-/** Parameters of pve_nodes_storage_oci_registry_pull_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_storage_oci_registry_pull_post() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_storage_oci_registry_pull_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Custom destination file name of the OCI image. Caution: This will be normalized! */
     const char *filename;
     /** The reference to the OCI image to download. */
@@ -19306,17 +18088,9 @@ typedef struct pve_nodes_storage_oci_registry_pull_post_result {
 /**
  * Pull an OCI image from a registry.
  *
- * POST /nodes/{node}/storage/{storage}/oci-registry-pull (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param storage   path parameter {storage}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_storage_oci_registry_pull_post_result_of(call).
+ * POST /nodes/{node}/storage/{storage}/oci-registry-pull (protected, API tokens allowed). Path
+ * parameters: node, storage. Result: pve_nodes_storage_oci_registry_pull_post_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_storage_oci_registry_pull_post(pmx_client *c, const char *node,
@@ -19333,8 +18107,13 @@ pve_nodes_storage_oci_registry_pull_post_result_of(const pmx_call *call) {
 
 /* ---- DELETE /nodes/{node}/storage/{storage}/prunebackups ---- */
 
-/** Parameters of pve_nodes_storage_prunebackups_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_storage_prunebackups_delete() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_storage_prunebackups_delete_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Use these retention options instead of those from the storage configuration.
      * Format: [keep-all=<1|0>] [,keep-daily=<N>] [,keep-hourly=<N>] [,keep-last=<N>]
@@ -19357,17 +18136,9 @@ typedef struct pve_nodes_storage_prunebackups_delete_result {
 /**
  * Prune backups. Only those using the standard naming scheme are considered.
  *
- * DELETE /nodes/{node}/storage/{storage}/prunebackups (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param storage   path parameter {storage}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_storage_prunebackups_delete_result_of(call).
+ * DELETE /nodes/{node}/storage/{storage}/prunebackups (protected, API tokens allowed). Path
+ * parameters: node, storage. Result: pve_nodes_storage_prunebackups_delete_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_storage_prunebackups_delete(pmx_client *c, const char *node,
@@ -19384,8 +18155,13 @@ pve_nodes_storage_prunebackups_delete_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/storage/{storage}/prunebackups ---- */
 
-/** Parameters of pve_nodes_storage_prunebackups_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_storage_prunebackups_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_storage_prunebackups_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Use these retention options instead of those from the storage configuration.
      * Format: [keep-all=<1|0>] [,keep-daily=<N>] [,keep-hourly=<N>] [,keep-last=<N>]
@@ -19430,17 +18206,9 @@ typedef struct pve_nodes_storage_prunebackups_get_result {
  * Get prune information for backups. NOTE: this is only a preview and might not be what a
  * subsequent prune call does if backups are removed/added in the meantime.
  *
- * GET /nodes/{node}/storage/{storage}/prunebackups (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param storage   path parameter {storage}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_storage_prunebackups_get_result_of(call).
+ * GET /nodes/{node}/storage/{storage}/prunebackups (protected, API tokens allowed). Path
+ * parameters: node, storage. Result: pve_nodes_storage_prunebackups_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_storage_prunebackups_get(pmx_client *c, const char *node,
@@ -19456,8 +18224,13 @@ pve_nodes_storage_prunebackups_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/storage/{storage}/rrd ---- */
 
-/** Parameters of pve_nodes_storage_rrd_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_storage_rrd_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_storage_rrd_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** The RRD consolidation function */
     const char *cf;
     /** The list of datasources you want to display. */
@@ -19468,7 +18241,7 @@ typedef struct pve_nodes_storage_rrd_get_params {
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_storage_rrd_get_result {
     char *filename;
@@ -19477,18 +18250,9 @@ typedef struct pve_nodes_storage_rrd_get_result {
 /**
  * Read storage RRD statistics (returns PNG).
  *
- * GET /nodes/{node}/storage/{storage}/rrd (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param storage   path parameter {storage}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_storage_rrd_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/storage/{storage}/rrd (protected, API tokens allowed). Path parameters:
+ * node, storage. Result: pve_nodes_storage_rrd_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_storage_rrd_get(pmx_client *c, const char *node, const char *storage,
                                       const pve_nodes_storage_rrd_get_params *p, pmx_done_fn done,
@@ -19502,8 +18266,13 @@ pve_nodes_storage_rrd_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/storage/{storage}/rrddata ---- */
 
-/** Parameters of pve_nodes_storage_rrddata_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_storage_rrddata_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_storage_rrddata_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** The RRD consolidation function */
     const char *cf;
     /** Specify the time frame you are interested in. */
@@ -19522,18 +18291,9 @@ typedef struct pve_nodes_storage_rrddata_get_result {
 /**
  * Read storage RRD statistics.
  *
- * GET /nodes/{node}/storage/{storage}/rrddata (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param storage   path parameter {storage}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_storage_rrddata_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/storage/{storage}/rrddata (protected, API tokens allowed). Path parameters:
+ * node, storage. Result: pve_nodes_storage_rrddata_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_storage_rrddata_get(pmx_client *c, const char *node, const char *storage,
                                           const pve_nodes_storage_rrddata_get_params *p,
@@ -19547,14 +18307,18 @@ pve_nodes_storage_rrddata_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/storage/{storage}/status ---- */
 
-/** Parameters of pve_nodes_storage_status_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_storage_status_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_storage_status_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_storage_status_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_storage_status_get_result {
     /** Set when storage is accessible. */
@@ -19578,18 +18342,9 @@ typedef struct pve_nodes_storage_status_get_result {
 /**
  * Read storage status.
  *
- * GET /nodes/{node}/storage/{storage}/status (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param storage   path parameter {storage}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_storage_status_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/storage/{storage}/status (protected, API tokens allowed). Path parameters:
+ * node, storage. Result: pve_nodes_storage_status_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_storage_status_get(pmx_client *c, const char *node, const char *storage,
                                          const pve_nodes_storage_status_get_params *p,
@@ -19603,8 +18358,13 @@ pve_nodes_storage_status_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/storage/{storage}/upload ---- */
 
-/** Parameters of pve_nodes_storage_upload_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_storage_upload_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_storage_upload_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** The expected checksum of the file. */
     const char *checksum;
     /**
@@ -19632,18 +18392,9 @@ typedef struct pve_nodes_storage_upload_post_result {
 /**
  * Upload templates, ISO images, OVAs and VM images.
  *
- * POST /nodes/{node}/storage/{storage}/upload (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param storage   path parameter {storage}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_storage_upload_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/storage/{storage}/upload (protected, API tokens allowed). Path parameters:
+ * node, storage. Result: pve_nodes_storage_upload_post_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_storage_upload_post(pmx_client *c, const char *node, const char *storage,
                                           const pve_nodes_storage_upload_post_params *p,
@@ -19657,23 +18408,20 @@ pve_nodes_storage_upload_post_result_of(const pmx_call *call) {
 
 /* ---- DELETE /nodes/{node}/subscription ---- */
 
-/** Parameters of pve_nodes_subscription_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_subscription_delete() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_subscription_delete_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_subscription_delete_params;
 
 /**
  * Delete subscription key of this node.
  *
- * DELETE /nodes/{node}/subscription (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * DELETE /nodes/{node}/subscription (protected, API tokens allowed). Path parameters: node.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_subscription_delete(pmx_client *c, const char *node,
@@ -19682,14 +18430,18 @@ PMX_API int pve_nodes_subscription_delete(pmx_client *c, const char *node,
 
 /* ---- GET /nodes/{node}/subscription ---- */
 
-/** Parameters of pve_nodes_subscription_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_subscription_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_subscription_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_subscription_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_subscription_get_result {
     /** Timestamp of the last check done. */
@@ -19721,17 +18473,9 @@ typedef struct pve_nodes_subscription_get_result {
 /**
  * Read subscription info.
  *
- * GET /nodes/{node}/subscription (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_subscription_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/subscription (API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_subscription_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_subscription_get(pmx_client *c, const char *node,
                                        const pve_nodes_subscription_get_params *p,
@@ -19745,8 +18489,13 @@ pve_nodes_subscription_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/subscription ---- */
 
-/** Parameters of pve_nodes_subscription_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_subscription_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_subscription_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Always connect to server, even if local cache is still valid. */
     pmx_opt_bool force;
 } pve_nodes_subscription_post_params;
@@ -19754,15 +18503,8 @@ typedef struct pve_nodes_subscription_post_params {
 /**
  * Update subscription info.
  *
- * POST /nodes/{node}/subscription (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * POST /nodes/{node}/subscription (protected, API tokens allowed). Path parameters: node.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_subscription_post(pmx_client *c, const char *node,
@@ -19771,8 +18513,13 @@ PMX_API int pve_nodes_subscription_post(pmx_client *c, const char *node,
 
 /* ---- PUT /nodes/{node}/subscription ---- */
 
-/** Parameters of pve_nodes_subscription_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_subscription_put() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_subscription_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Proxmox VE subscription key */
     const char *key;
 } pve_nodes_subscription_put_params;
@@ -19780,15 +18527,8 @@ typedef struct pve_nodes_subscription_put_params {
 /**
  * Set subscription key.
  *
- * PUT /nodes/{node}/subscription (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * PUT /nodes/{node}/subscription (protected, API tokens allowed). Path parameters: node.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_subscription_put(pmx_client *c, const char *node,
@@ -19797,8 +18537,13 @@ PMX_API int pve_nodes_subscription_put(pmx_client *c, const char *node,
 
 /* ---- POST /nodes/{node}/suspendall ---- */
 
-/** Parameters of pve_nodes_suspendall_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_suspendall_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_suspendall_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Only consider Guests with these IDs. */
     const char *vms;
 } pve_nodes_suspendall_post_params;
@@ -19811,17 +18556,9 @@ typedef struct pve_nodes_suspendall_post_result {
 /**
  * Suspend all VMs.
  *
- * POST /nodes/{node}/suspendall (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_suspendall_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/suspendall (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_suspendall_post_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_suspendall_post(pmx_client *c, const char *node,
                                       const pve_nodes_suspendall_post_params *p, pmx_done_fn done,
@@ -19835,8 +18572,13 @@ pve_nodes_suspendall_post_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/syslog ---- */
 
-/** Parameters of pve_nodes_syslog_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_syslog_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_syslog_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     pmx_opt_i64 limit;
     /** Service ID */
     const char *service;
@@ -19867,17 +18609,9 @@ typedef struct pve_nodes_syslog_get_result {
 /**
  * Read system log
  *
- * GET /nodes/{node}/syslog (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_syslog_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/syslog (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_syslog_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_syslog_get(pmx_client *c, const char *node,
                                  const pve_nodes_syslog_get_params *p, pmx_done_fn done,
@@ -19891,8 +18625,13 @@ pve_nodes_syslog_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/tasks ---- */
 
-/** Parameters of pve_nodes_tasks_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_tasks_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_tasks_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Only list tasks with a status of ERROR. */
     pmx_opt_bool errors;
     /** Only list this number of tasks. */
@@ -19941,17 +18680,9 @@ typedef struct pve_nodes_tasks_get_result {
 /**
  * Read task list for one node (finished tasks).
  *
- * GET /nodes/{node}/tasks (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_tasks_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/tasks (API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_tasks_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_tasks_get(pmx_client *c, const char *node,
                                 const pve_nodes_tasks_get_params *p, pmx_done_fn done,
@@ -19965,25 +18696,21 @@ pve_nodes_tasks_get_result_of(const pmx_call *call) {
 
 /* ---- DELETE /nodes/{node}/tasks/{upid} ---- */
 
-/** Parameters of pve_nodes_tasks_upid_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_tasks_upid_delete() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_tasks_upid_delete_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_tasks_upid_delete_params;
 
 /**
  * Stop a task.
  *
- * DELETE /nodes/{node}/tasks/{upid} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param upid      path parameter {upid}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * DELETE /nodes/{node}/tasks/{upid} (protected, API tokens allowed). Path parameters: node,
+ * upid. Arguments, ownership, return value and callbacks: "Generated bindings" in
+ * <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_tasks_upid_delete(pmx_client *c, const char *node, const char *upid,
                                         const pve_nodes_tasks_upid_delete_params *p,
@@ -19991,9 +18718,13 @@ PMX_API int pve_nodes_tasks_upid_delete(pmx_client *c, const char *node, const c
 
 /* ---- GET /nodes/{node}/tasks/{upid} ---- */
 
-/** Parameters of pve_nodes_tasks_upid_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_tasks_upid_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_tasks_upid_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_tasks_upid_get_params;
 
 /**
@@ -20006,18 +18737,9 @@ typedef struct pve_nodes_tasks_upid_get_result {
 } pve_nodes_tasks_upid_get_result;
 
 /**
- * GET /nodes/{node}/tasks/{upid} (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param upid      path parameter {upid}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_tasks_upid_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/tasks/{upid} (API tokens allowed). Path parameters: node, upid. Result:
+ * pve_nodes_tasks_upid_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_tasks_upid_get(pmx_client *c, const char *node, const char *upid,
                                      const pve_nodes_tasks_upid_get_params *p, pmx_done_fn done,
@@ -20031,8 +18753,13 @@ pve_nodes_tasks_upid_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/tasks/{upid}/log ---- */
 
-/** Parameters of pve_nodes_tasks_log_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_tasks_log_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_tasks_log_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Whether the tasklog file should be downloaded. This parameter can't be used in
      * conjunction with other parameters
@@ -20064,18 +18791,9 @@ typedef struct pve_nodes_tasks_log_get_result {
 /**
  * Read task log.
  *
- * GET /nodes/{node}/tasks/{upid}/log (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param upid      path parameter {upid}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_tasks_log_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/tasks/{upid}/log (protected, API tokens allowed). Path parameters: node,
+ * upid. Result: pve_nodes_tasks_log_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_tasks_log_get(pmx_client *c, const char *node, const char *upid,
                                     const pve_nodes_tasks_log_get_params *p, pmx_done_fn done,
@@ -20089,14 +18807,18 @@ pve_nodes_tasks_log_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/tasks/{upid}/status ---- */
 
-/** Parameters of pve_nodes_tasks_status_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_tasks_status_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_tasks_status_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_tasks_status_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_tasks_status_get_result {
     char *exitstatus;
@@ -20114,18 +18836,9 @@ typedef struct pve_nodes_tasks_status_get_result {
 /**
  * Read task status.
  *
- * GET /nodes/{node}/tasks/{upid}/status (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param upid      path parameter {upid}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_tasks_status_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/tasks/{upid}/status (protected, API tokens allowed). Path parameters: node,
+ * upid. Result: pve_nodes_tasks_status_get_result_of(call). Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_tasks_status_get(pmx_client *c, const char *node, const char *upid,
                                        const pve_nodes_tasks_status_get_params *p,
@@ -20139,8 +18852,13 @@ pve_nodes_tasks_status_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/termproxy ---- */
 
-/** Parameters of pve_nodes_termproxy_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_termproxy_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_termproxy_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Run specific command or default to login (requires 'root@pam') */
     const char *cmd;
     /**
@@ -20153,12 +18871,16 @@ typedef struct pve_nodes_termproxy_post_params {
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_termproxy_post_result {
     /** port used to bind termproxy to. */
     int64_t port;
-    /** VNC ticket used to verify websocket connection. */
+    /**
+     * VNC ticket used to verify websocket connection.
+     *
+     * Secret: wiped when the call is freed.
+     */
     char *ticket;
     /** UPID for termproxy worker task. */
     char *upid;
@@ -20169,16 +18891,9 @@ typedef struct pve_nodes_termproxy_post_result {
 /**
  * Creates a VNC Shell proxy.
  *
- * POST /nodes/{node}/termproxy (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_termproxy_post_result_of(call).
+ * POST /nodes/{node}/termproxy (protected, API tokens allowed). Path parameters: node. Carries
+ * secrets: request and response are wiped. Result: pve_nodes_termproxy_post_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_termproxy_post(pmx_client *c, const char *node,
@@ -20193,14 +18908,18 @@ pve_nodes_termproxy_post_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/time ---- */
 
-/** Parameters of pve_nodes_time_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_time_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_time_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_time_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_time_get_result {
     /** Seconds since 1970-01-01 00:00:00 (local time) */
@@ -20214,17 +18933,9 @@ typedef struct pve_nodes_time_get_result {
 /**
  * Read server time and time zone settings.
  *
- * GET /nodes/{node}/time (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_time_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/time (API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_time_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_time_get(pmx_client *c, const char *node, const pve_nodes_time_get_params *p,
                                pmx_done_fn done, void *userdata, pmx_call **out);
@@ -20237,8 +18948,13 @@ pve_nodes_time_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /nodes/{node}/time ---- */
 
-/** Parameters of pve_nodes_time_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_time_put() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_time_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Time zone. The file '/usr/share/zoneinfo/zone.tab' contains the list of valid names. */
     const char *timezone;
 } pve_nodes_time_put_params;
@@ -20246,30 +18962,26 @@ typedef struct pve_nodes_time_put_params {
 /**
  * Set time zone.
  *
- * PUT /nodes/{node}/time (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /nodes/{node}/time (protected, API tokens allowed). Path parameters: node. Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_time_put(pmx_client *c, const char *node, const pve_nodes_time_put_params *p,
                                pmx_done_fn done, void *userdata, pmx_call **out);
 
 /* ---- GET /nodes/{node}/version ---- */
 
-/** Parameters of pve_nodes_version_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_version_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_version_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_version_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_version_get_result {
     /** The current installed Proxmox VE Release */
@@ -20283,17 +18995,9 @@ typedef struct pve_nodes_version_get_result {
 /**
  * API version details
  *
- * GET /nodes/{node}/version (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_version_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/version (API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_version_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_version_get(pmx_client *c, const char *node,
                                   const pve_nodes_version_get_params *p, pmx_done_fn done,
@@ -20307,8 +19011,13 @@ pve_nodes_version_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/vncshell ---- */
 
-/** Parameters of pve_nodes_vncshell_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_vncshell_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_vncshell_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Run specific command or default to login (requires 'root@pam') */
     const char *cmd;
     /**
@@ -20327,11 +19036,12 @@ typedef struct pve_nodes_vncshell_post_params {
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_vncshell_post_result {
     char *cert;
     int64_t port;
+    /** Secret: wiped when the call is freed. */
     char *ticket;
     char *upid;
     char *user;
@@ -20340,16 +19050,9 @@ typedef struct pve_nodes_vncshell_post_result {
 /**
  * Creates a VNC Shell proxy.
  *
- * POST /nodes/{node}/vncshell (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_vncshell_post_result_of(call).
+ * POST /nodes/{node}/vncshell (protected, API tokens allowed). Path parameters: node. Carries
+ * secrets: request and response are wiped. Result: pve_nodes_vncshell_post_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_vncshell_post(pmx_client *c, const char *node,
@@ -20364,17 +19067,26 @@ pve_nodes_vncshell_post_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/vncwebsocket ---- */
 
-/** Parameters of pve_nodes_vncwebsocket_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_vncwebsocket_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_vncwebsocket_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Port number returned by previous vncproxy call. */
     int64_t port;
-    /** Ticket from previous call to vncproxy. */
+    /**
+     * Ticket from previous call to vncproxy.
+     *
+     * Secret: never logged, wiped after sending.
+     */
     const char *vncticket;
 } pve_nodes_vncwebsocket_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_vncwebsocket_get_result {
     char *port;
@@ -20383,16 +19095,9 @@ typedef struct pve_nodes_vncwebsocket_get_result {
 /**
  * Opens a websocket for VNC traffic.
  *
- * GET /nodes/{node}/vncwebsocket (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_vncwebsocket_get_result_of(call).
+ * GET /nodes/{node}/vncwebsocket (API tokens allowed). Path parameters: node. Carries secrets:
+ * request and response are wiped. Result: pve_nodes_vncwebsocket_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_nodes_vncwebsocket_get(pmx_client *c, const char *node,
@@ -20407,8 +19112,13 @@ pve_nodes_vncwebsocket_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/vzdump ---- */
 
-/** Parameters of pve_nodes_vzdump_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_vzdump_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_vzdump_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Backup all known guest systems on this host. */
     pmx_opt_bool all;
     /** Limit I/O bandwidth (in KiB/s). */
@@ -20545,17 +19255,9 @@ typedef struct pve_nodes_vzdump_post_result {
 /**
  * Create backup.
  *
- * POST /nodes/{node}/vzdump (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_vzdump_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/vzdump (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_vzdump_post_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_vzdump_post(pmx_client *c, const char *node,
                                   const pve_nodes_vzdump_post_params *p, pmx_done_fn done,
@@ -20569,15 +19271,20 @@ pve_nodes_vzdump_post_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/vzdump/defaults ---- */
 
-/** Parameters of pve_nodes_vzdump_defaults_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_vzdump_defaults_get() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_vzdump_defaults_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** The storage identifier. */
     const char *storage;
 } pve_nodes_vzdump_defaults_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_vzdump_defaults_get_result {
     /** Backup all known guest systems on this host. */
@@ -20696,17 +19403,9 @@ typedef struct pve_nodes_vzdump_defaults_get_result {
 /**
  * Get the currently configured vzdump defaults.
  *
- * GET /nodes/{node}/vzdump/defaults (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_vzdump_defaults_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/vzdump/defaults (API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_vzdump_defaults_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_vzdump_defaults_get(pmx_client *c, const char *node,
                                           const pve_nodes_vzdump_defaults_get_params *p,
@@ -20720,8 +19419,13 @@ pve_nodes_vzdump_defaults_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/vzdump/extractconfig ---- */
 
-/** Parameters of pve_nodes_vzdump_extractconfig_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_vzdump_extractconfig_get() (path parameters are arguments);
+ * initialise with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_vzdump_extractconfig_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Volume identifier */
     const char *volume;
 } pve_nodes_vzdump_extractconfig_get_params;
@@ -20734,17 +19438,9 @@ typedef struct pve_nodes_vzdump_extractconfig_get_result {
 /**
  * Extract configuration from vzdump backup archive.
  *
- * GET /nodes/{node}/vzdump/extractconfig (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_vzdump_extractconfig_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/vzdump/extractconfig (protected, API tokens allowed). Path parameters:
+ * node. Result: pve_nodes_vzdump_extractconfig_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_vzdump_extractconfig_get(pmx_client *c, const char *node,
                                                const pve_nodes_vzdump_extractconfig_get_params *p,
@@ -20758,9 +19454,13 @@ pve_nodes_vzdump_extractconfig_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/wakeonlan ---- */
 
-/** Parameters of pve_nodes_wakeonlan_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_wakeonlan_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_wakeonlan_post_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_wakeonlan_post_params;
 
 /**
@@ -20775,17 +19475,9 @@ typedef struct pve_nodes_wakeonlan_post_result {
 /**
  * Try to wake a node via 'wake on LAN' network packet.
  *
- * POST /nodes/{node}/wakeonlan (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_wakeonlan_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/wakeonlan (protected, API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_wakeonlan_post_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_wakeonlan_post(pmx_client *c, const char *node,
                                      const pve_nodes_wakeonlan_post_params *p, pmx_done_fn done,

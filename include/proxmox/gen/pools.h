@@ -11,34 +11,45 @@ PMX_BEGIN_DECLS
 
 /* ---- DELETE /pools ---- */
 
-/** Parameters of pve_pools_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_pools_delete() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_pools_delete_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     const char *poolid;
 } pve_pools_delete_params;
 
 /**
  * Delete pool.
  *
- * DELETE /pools (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * DELETE /pools (protected, API tokens allowed). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_pools_delete(pmx_client *c, const pve_pools_delete_params *p, pmx_done_fn done,
                              void *userdata, pmx_call **out);
 
 /* ---- GET /pools ---- */
 
-/** Parameters of pve_pools_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_pools_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_pools_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     const char *poolid;
     const char *type;
 } pve_pools_get_params;
+
+/** Part of a result (see the method using it). */
+typedef struct pve_pools_get_item {
+    char *comment;
+    struct pve_pools_get_item_members **members;
+    size_t n_members;
+    char *poolid;
+} pve_pools_get_item;
 
 /** Part of a result (see the method using it). */
 typedef struct pve_pools_get_item_members {
@@ -48,14 +59,6 @@ typedef struct pve_pools_get_item_members {
     char *type;
     pmx_opt_i64 vmid;
 } pve_pools_get_item_members;
-
-/** Part of a result (see the method using it). */
-typedef struct pve_pools_get_item {
-    char *comment;
-    struct pve_pools_get_item_members **members;
-    size_t n_members;
-    char *poolid;
-} pve_pools_get_item;
 
 /**
  * Result type: the array's elements (allocated by the library, borrowed from the call until its
@@ -69,16 +72,8 @@ typedef struct pve_pools_get_result {
 /**
  * List pools or get pool configuration.
  *
- * GET /pools (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_pools_get_result_of(call).
- * Since: 1.0
+ * GET /pools (API tokens allowed). Result: pve_pools_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_pools_get(pmx_client *c, const pve_pools_get_params *p, pmx_done_fn done,
                           void *userdata, pmx_call **out);
@@ -91,8 +86,13 @@ pve_pools_get_result_of(const pmx_call *call) {
 
 /* ---- POST /pools ---- */
 
-/** Parameters of pve_pools_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_pools_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_pools_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     const char *comment;
     const char *poolid;
 } pve_pools_post_params;
@@ -100,23 +100,21 @@ typedef struct pve_pools_post_params {
 /**
  * Create new pool.
  *
- * POST /pools (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * POST /pools (protected, API tokens allowed). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_pools_post(pmx_client *c, const pve_pools_post_params *p, pmx_done_fn done,
                            void *userdata, pmx_call **out);
 
 /* ---- PUT /pools ---- */
 
-/** Parameters of pve_pools_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_pools_put() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_pools_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Allow adding a guest even if already in another pool. The guest will be removed from its
      * current pool and added to this one.
@@ -141,39 +139,28 @@ typedef struct pve_pools_put_params {
 /**
  * Update pool.
  *
- * PUT /pools (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /pools (protected, API tokens allowed). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_pools_put(pmx_client *c, const pve_pools_put_params *p, pmx_done_fn done,
                           void *userdata, pmx_call **out);
 
 /* ---- DELETE /pools/{poolid} ---- */
 
-/** Parameters of pve_pools_poolid_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_pools_poolid_delete() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_pools_poolid_delete_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_pools_poolid_delete_params;
 
 /**
  * Delete pool (deprecated, no support for nested pools, use 'DELETE /pools/?poolid={poolid}').
  *
- * DELETE /pools/{poolid} (protected, API tokens allowed).
- * @param c         the client.
- * @param poolid    path parameter {poolid}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * DELETE /pools/{poolid} (protected, API tokens allowed). Path parameters: poolid. Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_pools_poolid_delete(pmx_client *c, const char *poolid,
                                     const pve_pools_poolid_delete_params *p, pmx_done_fn done,
@@ -181,10 +168,25 @@ PMX_API int pve_pools_poolid_delete(pmx_client *c, const char *poolid,
 
 /* ---- GET /pools/{poolid} ---- */
 
-/** Parameters of pve_pools_poolid_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_pools_poolid_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_pools_poolid_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     const char *type;
 } pve_pools_poolid_get_params;
+
+/**
+ * Result type (allocated by the library, borrowed from the call until its last reference is
+ * dropped). Members are only ever appended.
+ */
+typedef struct pve_pools_poolid_get_result {
+    char *comment;
+    struct pve_pools_poolid_get_result_members **members;
+    size_t n_members;
+} pve_pools_poolid_get_result;
 
 /** Part of a result (see the method using it). */
 typedef struct pve_pools_poolid_get_result_members {
@@ -196,30 +198,12 @@ typedef struct pve_pools_poolid_get_result_members {
 } pve_pools_poolid_get_result_members;
 
 /**
- * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
- */
-typedef struct pve_pools_poolid_get_result {
-    char *comment;
-    struct pve_pools_poolid_get_result_members **members;
-    size_t n_members;
-} pve_pools_poolid_get_result;
-
-/**
  * Get pool configuration (deprecated, no support for nested pools, use 'GET
  * /pools/?poolid={poolid}').
  *
- * GET /pools/{poolid} (API tokens allowed).
- * @param c         the client.
- * @param poolid    path parameter {poolid}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_pools_poolid_get_result_of(call).
- * Since: 1.0
+ * GET /pools/{poolid} (API tokens allowed). Path parameters: poolid. Result:
+ * pve_pools_poolid_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_pools_poolid_get(pmx_client *c, const char *poolid,
                                  const pve_pools_poolid_get_params *p, pmx_done_fn done,
@@ -233,8 +217,13 @@ pve_pools_poolid_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /pools/{poolid} ---- */
 
-/** Parameters of pve_pools_poolid_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_pools_poolid_put() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_pools_poolid_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Allow adding a guest even if already in another pool. The guest will be removed from its
      * current pool and added to this one.
@@ -259,16 +248,8 @@ typedef struct pve_pools_poolid_put_params {
  * Update pool data (deprecated, no support for nested pools - use 'PUT /pools/?poolid={poolid}'
  * instead).
  *
- * PUT /pools/{poolid} (protected, API tokens allowed).
- * @param c         the client.
- * @param poolid    path parameter {poolid}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /pools/{poolid} (protected, API tokens allowed). Path parameters: poolid. Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_pools_poolid_put(pmx_client *c, const char *poolid,
                                  const pve_pools_poolid_put_params *p, pmx_done_fn done,

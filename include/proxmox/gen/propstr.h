@@ -17,10 +17,13 @@ PMX_BEGIN_DECLS
  * Property string "erasure-coding" (first used by POST /nodes/{node}/ceph/pool erasure-coding;
  * 1 use in the schema).
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_ceph_erasure_coding {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * CRUSH device class. Will create an erasure coded pool plus a replicated pool for
      * metadata.
@@ -58,40 +61,24 @@ typedef struct pve_fmt_ceph_erasure_coding {
     char *profile;
 } pve_fmt_ceph_erasure_coding;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_ceph_erasure_coding_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_ceph_erasure_coding: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_ceph_erasure_coding_decode(const char *text, pve_fmt_ceph_erasure_coding **out,
                                                char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_ceph_erasure_coding_encode(const pve_fmt_ceph_erasure_coding *v, char **out,
                                                char **err);
-/**
- * Free a struct from pve_fmt_ceph_erasure_coding_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_ceph_erasure_coding_free(pve_fmt_ceph_erasure_coding *v);
 
 /**
  * Property string "bwlimit" (first used by PUT /cluster/options bwlimit; 3 uses in the schema).
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_cluster_bwlimit {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * bandwidth limit in KiB/s for cloning disks
      *
@@ -124,40 +111,24 @@ typedef struct pve_fmt_cluster_bwlimit {
     pmx_opt_f64 restore;
 } pve_fmt_cluster_bwlimit;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_cluster_bwlimit_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_cluster_bwlimit: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_cluster_bwlimit_decode(const char *text, pve_fmt_cluster_bwlimit **out,
                                            char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_cluster_bwlimit_encode(const pve_fmt_cluster_bwlimit *v, char **out,
                                            char **err);
-/**
- * Free a struct from pve_fmt_cluster_bwlimit_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_cluster_bwlimit_free(pve_fmt_cluster_bwlimit *v);
 
 /**
  * Property string "crs" (first used by PUT /cluster/options crs; 1 use in the schema).
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_cluster_crs {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Use this resource scheduler mode for HA.
      *
@@ -168,43 +139,27 @@ typedef struct pve_fmt_cluster_crs {
      * Set to use CRS for selecting a suited node when a HA services request-state changes from
      * stop to start.
      *
-     * Key "ha-rebalance-on-start"; default "0".
+     * Key "ha-rebalance-on-start"; default 0.
      */
     pmx_opt_bool ha_rebalance_on_start;
 } pve_fmt_cluster_crs;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_cluster_crs_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_cluster_crs: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_cluster_crs_decode(const char *text, pve_fmt_cluster_crs **out, char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_cluster_crs_encode(const pve_fmt_cluster_crs *v, char **out, char **err);
-/**
- * Free a struct from pve_fmt_cluster_crs_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_cluster_crs_free(pve_fmt_cluster_crs *v);
 
 /**
  * Property string "ha" (first used by PUT /cluster/options ha; 1 use in the schema).
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_cluster_ha {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * The policy for HA services on node shutdown. 'freeze' disables auto-recovery, 'failover'
      * ensures recovery, 'conditional' recovers on poweroff and freezes on reboot. 'migrate'
@@ -217,39 +172,23 @@ typedef struct pve_fmt_cluster_ha {
     char *shutdown_policy;
 } pve_fmt_cluster_ha;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_cluster_ha_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_cluster_ha: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_cluster_ha_decode(const char *text, pve_fmt_cluster_ha **out, char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_cluster_ha_encode(const pve_fmt_cluster_ha *v, char **out, char **err);
-/**
- * Free a struct from pve_fmt_cluster_ha_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_cluster_ha_free(pve_fmt_cluster_ha *v);
 
 /**
  * Property string "link[n]" (first used by POST /cluster/config link[n]; 4 uses in the schema).
  * Default key: address.
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_cluster_link {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Hostname (or IP) of this corosync link address.
      *
@@ -260,48 +199,32 @@ typedef struct pve_fmt_cluster_link {
      * The priority for the link when knet is used in 'passive' mode (default). Lower value
      * means higher priority. Only valid for cluster create, ignored on node add.
      *
-     * Key "priority"; range 0 to 255; default "0".
+     * Key "priority"; range 0 to 255; default 0.
      */
     pmx_opt_i64 priority;
 } pve_fmt_cluster_link;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_cluster_link_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_cluster_link: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_cluster_link_decode(const char *text, pve_fmt_cluster_link **out, char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_cluster_link_encode(const pve_fmt_cluster_link *v, char **out, char **err);
-/**
- * Free a struct from pve_fmt_cluster_link_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_cluster_link_free(pve_fmt_cluster_link *v);
 
 /**
  * Property string "log_ratelimit" (first used by PUT /cluster/firewall/options log_ratelimit; 2
  * uses in the schema). Default key: enable.
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_cluster_log_ratelimit {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Initial burst of packages which will always get logged before the rate is applied
      *
-     * Key "burst"; minimum 0; default "5".
+     * Key "burst"; minimum 0; default 5.
      */
     pmx_opt_i64 burst;
     /**
@@ -318,40 +241,24 @@ typedef struct pve_fmt_cluster_log_ratelimit {
     char *rate;
 } pve_fmt_cluster_log_ratelimit;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_cluster_log_ratelimit_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_cluster_log_ratelimit: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_cluster_log_ratelimit_decode(const char *text,
                                                  pve_fmt_cluster_log_ratelimit **out, char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_cluster_log_ratelimit_encode(const pve_fmt_cluster_log_ratelimit *v,
                                                  char **out, char **err);
-/**
- * Free a struct from pve_fmt_cluster_log_ratelimit_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_cluster_log_ratelimit_free(pve_fmt_cluster_log_ratelimit *v);
 
 /**
  * Property string "map" (first used by POST /cluster/mapping/dir map; 2 uses in the schema).
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_cluster_mapping_dir {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * The cluster node name.
      *
@@ -366,40 +273,24 @@ typedef struct pve_fmt_cluster_mapping_dir {
     char *path;
 } pve_fmt_cluster_mapping_dir;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_cluster_mapping_dir_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_cluster_mapping_dir: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_cluster_mapping_dir_decode(const char *text, pve_fmt_cluster_mapping_dir **out,
                                                char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_cluster_mapping_dir_encode(const pve_fmt_cluster_mapping_dir *v, char **out,
                                                char **err);
-/**
- * Free a struct from pve_fmt_cluster_mapping_dir_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_cluster_mapping_dir_free(pve_fmt_cluster_mapping_dir *v);
 
 /**
  * Property string "map" (first used by POST /cluster/mapping/pci map; 2 uses in the schema).
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_cluster_mapping_pci {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Description of the node specific device.
      *
@@ -441,40 +332,24 @@ typedef struct pve_fmt_cluster_mapping_pci {
     char *subsystem_id;
 } pve_fmt_cluster_mapping_pci;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_cluster_mapping_pci_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_cluster_mapping_pci: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_cluster_mapping_pci_decode(const char *text, pve_fmt_cluster_mapping_pci **out,
                                                char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_cluster_mapping_pci_encode(const pve_fmt_cluster_mapping_pci *v, char **out,
                                                char **err);
-/**
- * Free a struct from pve_fmt_cluster_mapping_pci_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_cluster_mapping_pci_free(pve_fmt_cluster_mapping_pci *v);
 
 /**
  * Property string "map" (first used by POST /cluster/mapping/usb map; 2 uses in the schema).
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_cluster_mapping_usb {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Description of the node specific device.
      *
@@ -502,41 +377,25 @@ typedef struct pve_fmt_cluster_mapping_usb {
     char *path;
 } pve_fmt_cluster_mapping_usb;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_cluster_mapping_usb_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_cluster_mapping_usb: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_cluster_mapping_usb_decode(const char *text, pve_fmt_cluster_mapping_usb **out,
                                                char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_cluster_mapping_usb_encode(const pve_fmt_cluster_mapping_usb *v, char **out,
                                                char **err);
-/**
- * Free a struct from pve_fmt_cluster_mapping_usb_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_cluster_mapping_usb_free(pve_fmt_cluster_mapping_usb *v);
 
 /**
  * Property string "migration" (first used by PUT /cluster/options migration; 1 use in the
  * schema). Default key: type.
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_cluster_migration {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * CIDR of the (sub) network that is used for migration. Used as a fallback for replications
      * jobs if the replication network setting is not set
@@ -554,88 +413,56 @@ typedef struct pve_fmt_cluster_migration {
     char *type;
 } pve_fmt_cluster_migration;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_cluster_migration_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_cluster_migration: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_cluster_migration_decode(const char *text, pve_fmt_cluster_migration **out,
                                              char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_cluster_migration_encode(const pve_fmt_cluster_migration *v, char **out,
                                              char **err);
-/**
- * Free a struct from pve_fmt_cluster_migration_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_cluster_migration_free(pve_fmt_cluster_migration *v);
 
 /**
  * Property string "next-id" (first used by PUT /cluster/options next-id; 1 use in the schema).
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_cluster_next_id {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Lower, inclusive boundary for free next-id API range.
      *
-     * Key "lower"; default "100".
+     * Key "lower"; default 100.
      */
     pmx_opt_i64 lower;
     /**
      * Upper, exclusive boundary for free next-id API range.
      *
-     * Key "upper"; default "1000000".
+     * Key "upper"; default 1000000.
      */
     pmx_opt_i64 upper;
 } pve_fmt_cluster_next_id;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_cluster_next_id_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_cluster_next_id: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_cluster_next_id_decode(const char *text, pve_fmt_cluster_next_id **out,
                                            char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_cluster_next_id_encode(const pve_fmt_cluster_next_id *v, char **out,
                                            char **err);
-/**
- * Free a struct from pve_fmt_cluster_next_id_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_cluster_next_id_free(pve_fmt_cluster_next_id *v);
 
 /**
  * Property string "notify" (first used by PUT /cluster/options notify; 1 use in the schema).
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_cluster_notify {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * UNUSED - Use datacenter notification settings instead.
      *
@@ -675,41 +502,25 @@ typedef struct pve_fmt_cluster_notify {
     char *target_replication;
 } pve_fmt_cluster_notify;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_cluster_notify_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_cluster_notify: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_cluster_notify_decode(const char *text, pve_fmt_cluster_notify **out,
                                           char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_cluster_notify_encode(const pve_fmt_cluster_notify *v, char **out,
                                           char **err);
-/**
- * Free a struct from pve_fmt_cluster_notify_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_cluster_notify_free(pve_fmt_cluster_notify *v);
 
 /**
  * Property string "replication" (first used by PUT /cluster/options replication; 1 use in the
  * schema). Default key: type.
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_cluster_replication {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * CIDR of the (sub) network that is used for replication jobs.
      *
@@ -726,45 +537,29 @@ typedef struct pve_fmt_cluster_replication {
     char *type;
 } pve_fmt_cluster_replication;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_cluster_replication_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_cluster_replication: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_cluster_replication_decode(const char *text, pve_fmt_cluster_replication **out,
                                                char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_cluster_replication_encode(const pve_fmt_cluster_replication *v, char **out,
                                                char **err);
-/**
- * Free a struct from pve_fmt_cluster_replication_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_cluster_replication_free(pve_fmt_cluster_replication *v);
 
 /**
  * Property string "tag-style" (first used by PUT /cluster/options tag-style; 1 use in the
  * schema).
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_cluster_tag_style {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Controls if filtering for unique tags on update should check case-sensitive.
      *
-     * Key "case-sensitive"; default "0".
+     * Key "case-sensitive"; default 0.
      */
     pmx_opt_bool case_sensitive;
     /**
@@ -789,40 +584,24 @@ typedef struct pve_fmt_cluster_tag_style {
     char *shape;
 } pve_fmt_cluster_tag_style;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_cluster_tag_style_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_cluster_tag_style: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_cluster_tag_style_decode(const char *text, pve_fmt_cluster_tag_style **out,
                                              char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_cluster_tag_style_encode(const pve_fmt_cluster_tag_style *v, char **out,
                                              char **err);
-/**
- * Free a struct from pve_fmt_cluster_tag_style_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_cluster_tag_style_free(pve_fmt_cluster_tag_style *v);
 
 /**
  * Property string "u2f" (first used by PUT /cluster/options u2f; 1 use in the schema).
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_cluster_u2f {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * U2F AppId URL override. Defaults to the origin.
      *
@@ -837,39 +616,23 @@ typedef struct pve_fmt_cluster_u2f {
     char *origin;
 } pve_fmt_cluster_u2f;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_cluster_u2f_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_cluster_u2f: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_cluster_u2f_decode(const char *text, pve_fmt_cluster_u2f **out, char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_cluster_u2f_encode(const pve_fmt_cluster_u2f *v, char **out, char **err);
-/**
- * Free a struct from pve_fmt_cluster_u2f_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_cluster_u2f_free(pve_fmt_cluster_u2f *v);
 
 /**
  * Property string "user-tag-access" (first used by PUT /cluster/options user-tag-access; 1 use
  * in the schema).
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_cluster_user_tag_access {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Controls tag usage for users without `Sys.Modify` on `/` by either allowing `none`, a
      * `list`, already `existing` or anything (`free`).
@@ -886,46 +649,30 @@ typedef struct pve_fmt_cluster_user_tag_access {
     char *user_allow_list;
 } pve_fmt_cluster_user_tag_access;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_cluster_user_tag_access_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_cluster_user_tag_access: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_cluster_user_tag_access_decode(const char *text,
                                                    pve_fmt_cluster_user_tag_access **out,
                                                    char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_cluster_user_tag_access_encode(const pve_fmt_cluster_user_tag_access *v,
                                                    char **out, char **err);
-/**
- * Free a struct from pve_fmt_cluster_user_tag_access_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_cluster_user_tag_access_free(pve_fmt_cluster_user_tag_access *v);
 
 /**
  * Property string "webauthn" (first used by PUT /cluster/options webauthn; 1 use in the
  * schema).
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_cluster_webauthn {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Whether to allow the origin to be a subdomain, rather than the exact URL.
      *
-     * Key "allow-subdomains"; default "1".
+     * Key "allow-subdomains"; default 1.
      */
     pmx_opt_bool allow_subdomains;
     /**
@@ -951,41 +698,25 @@ typedef struct pve_fmt_cluster_webauthn {
     char *rp;
 } pve_fmt_cluster_webauthn;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_cluster_webauthn_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_cluster_webauthn: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_cluster_webauthn_decode(const char *text, pve_fmt_cluster_webauthn **out,
                                             char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_cluster_webauthn_encode(const pve_fmt_cluster_webauthn *v, char **out,
                                             char **err);
-/**
- * Free a struct from pve_fmt_cluster_webauthn_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_cluster_webauthn_free(pve_fmt_cluster_webauthn *v);
 
 /**
  * Property string "draid-config" (first used by POST /nodes/{node}/disks/zfs draid-config; 1
  * use in the schema).
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_disks_draid_config {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * The number of data devices per redundancy group. (dRAID)
      *
@@ -1000,45 +731,29 @@ typedef struct pve_fmt_disks_draid_config {
     pmx_opt_i64 spares;
 } pve_fmt_disks_draid_config;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_disks_draid_config_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_disks_draid_config: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_disks_draid_config_decode(const char *text, pve_fmt_disks_draid_config **out,
                                               char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_disks_draid_config_encode(const pve_fmt_disks_draid_config *v, char **out,
                                               char **err);
-/**
- * Free a struct from pve_fmt_disks_draid_config_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_disks_draid_config_free(pve_fmt_disks_draid_config *v);
 
 /**
  * Property string "dev[n]" (first used by POST /nodes/{node}/lxc dev[n]; 3 uses in the schema).
  * Default key: path.
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_lxc_dev {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Deny the container to write to the device
      *
-     * Key "deny-write"; default "0".
+     * Key "deny-write"; default 0.
      */
     pmx_opt_bool deny_write;
     /**
@@ -1067,51 +782,35 @@ typedef struct pve_fmt_lxc_dev {
     pmx_opt_i64 uid;
 } pve_fmt_lxc_dev;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_lxc_dev_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_lxc_dev: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_lxc_dev_decode(const char *text, pve_fmt_lxc_dev **out, char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_lxc_dev_encode(const pve_fmt_lxc_dev *v, char **out, char **err);
-/**
- * Free a struct from pve_fmt_lxc_dev_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_lxc_dev_free(pve_fmt_lxc_dev *v);
 
 /**
  * Property string "features" (first used by POST /nodes/{node}/lxc features; 3 uses in the
  * schema).
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_lxc_features {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Mount /sys in unprivileged containers as `rw` instead of `mixed`. This can break
      * networking under newer (>= v245) systemd-network use.
      *
-     * Key "force_rw_sys"; default "0".
+     * Key "force_rw_sys"; default 0.
      */
     pmx_opt_bool force_rw_sys;
     /**
      * Allow using 'fuse' file systems in a container. Note that interactions between fuse and
      * the freezer cgroup can potentially cause I/O deadlocks.
      *
-     * Key "fuse"; default "0".
+     * Key "fuse"; default 0.
      */
     pmx_opt_bool fuse;
     /**
@@ -1122,14 +821,14 @@ typedef struct pve_fmt_lxc_features {
      * to lacking permissions. Essentially, you can choose between running systemd-networkd or
      * docker.
      *
-     * Key "keyctl"; default "0".
+     * Key "keyctl"; default 0.
      */
     pmx_opt_bool keyctl;
     /**
      * Allow unprivileged containers to use mknod() to add certain device nodes. This requires a
      * kernel with seccomp trap to user space support (5.3 or newer). This is experimental.
      *
-     * Key "mknod"; default "0".
+     * Key "mknod"; default 0.
      */
     pmx_opt_bool mknod;
     /**
@@ -1147,44 +846,28 @@ typedef struct pve_fmt_lxc_features {
      * that this will expose procfs and sysfs contents of the host to the guest. This is also
      * required by systemd to isolate services.
      *
-     * Key "nesting"; default "0".
+     * Key "nesting"; default 0.
      */
     pmx_opt_bool nesting;
 } pve_fmt_lxc_features;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_lxc_features_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_lxc_features: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_lxc_features_decode(const char *text, pve_fmt_lxc_features **out, char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_lxc_features_encode(const pve_fmt_lxc_features *v, char **out, char **err);
-/**
- * Free a struct from pve_fmt_lxc_features_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_lxc_features_free(pve_fmt_lxc_features *v);
 
 /**
  * Property string "mp[n]" (first used by POST /nodes/{node}/lxc mp[n]; 3 uses in the schema).
  * Default key: volume.
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_lxc_mp {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Explicitly enable or disable ACL support.
      *
@@ -1218,7 +901,7 @@ typedef struct pve_fmt_lxc_mp {
     /**
      * Will include this volume to a storage replica job.
      *
-     * Key "replicate"; default "1".
+     * Key "replicate"; default 1.
      */
     pmx_opt_bool replicate;
     /**
@@ -1230,7 +913,7 @@ typedef struct pve_fmt_lxc_mp {
     /**
      * Mark this non-volume mount point as available on multiple nodes (see 'nodes')
      *
-     * Key "shared"; default "0".
+     * Key "shared"; default 0.
      */
     pmx_opt_bool shared;
     /**
@@ -1247,38 +930,22 @@ typedef struct pve_fmt_lxc_mp {
     char *volume;
 } pve_fmt_lxc_mp;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_lxc_mp_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_lxc_mp: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_lxc_mp_decode(const char *text, pve_fmt_lxc_mp **out, char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_lxc_mp_encode(const pve_fmt_lxc_mp *v, char **out, char **err);
-/**
- * Free a struct from pve_fmt_lxc_mp_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_lxc_mp_free(pve_fmt_lxc_mp *v);
 
 /**
  * Property string "net[n]" (first used by POST /nodes/{node}/lxc net[n]; 3 uses in the schema).
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_lxc_net {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Bridge to attach the network device to.
      *
@@ -1373,39 +1040,23 @@ typedef struct pve_fmt_lxc_net {
     char *type;
 } pve_fmt_lxc_net;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_lxc_net_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_lxc_net: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_lxc_net_decode(const char *text, pve_fmt_lxc_net **out, char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_lxc_net_encode(const pve_fmt_lxc_net *v, char **out, char **err);
-/**
- * Free a struct from pve_fmt_lxc_net_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_lxc_net_free(pve_fmt_lxc_net *v);
 
 /**
  * Property string "rootfs" (first used by POST /nodes/{node}/lxc rootfs; 3 uses in the schema).
  * Default key: volume.
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_lxc_rootfs {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Explicitly enable or disable ACL support.
      *
@@ -1427,7 +1078,7 @@ typedef struct pve_fmt_lxc_rootfs {
     /**
      * Will include this volume to a storage replica job.
      *
-     * Key "replicate"; default "1".
+     * Key "replicate"; default 1.
      */
     pmx_opt_bool replicate;
     /**
@@ -1439,7 +1090,7 @@ typedef struct pve_fmt_lxc_rootfs {
     /**
      * Mark this non-volume mount point as available on multiple nodes (see 'nodes')
      *
-     * Key "shared"; default "0".
+     * Key "shared"; default 0.
      */
     pmx_opt_bool shared;
     /**
@@ -1456,39 +1107,23 @@ typedef struct pve_fmt_lxc_rootfs {
     char *volume;
 } pve_fmt_lxc_rootfs;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_lxc_rootfs_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_lxc_rootfs: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_lxc_rootfs_decode(const char *text, pve_fmt_lxc_rootfs **out, char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_lxc_rootfs_encode(const pve_fmt_lxc_rootfs *v, char **out, char **err);
-/**
- * Free a struct from pve_fmt_lxc_rootfs_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_lxc_rootfs_free(pve_fmt_lxc_rootfs *v);
 
 /**
  * Property string "unused[n]" (first used by POST /nodes/{node}/lxc unused[n]; 3 uses in the
  * schema). Default key: volume.
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_lxc_unused {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * The volume that is not used currently.
      *
@@ -1497,38 +1132,22 @@ typedef struct pve_fmt_lxc_unused {
     char *volume;
 } pve_fmt_lxc_unused;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_lxc_unused_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_lxc_unused: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_lxc_unused_decode(const char *text, pve_fmt_lxc_unused **out, char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_lxc_unused_encode(const pve_fmt_lxc_unused *v, char **out, char **err);
-/**
- * Free a struct from pve_fmt_lxc_unused_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_lxc_unused_free(pve_fmt_lxc_unused *v);
 
 /**
  * Property string "acme" (first used by PUT /nodes/{node}/config acme; 2 uses in the schema).
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_node_acme {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * ACME account config file name.
      *
@@ -1543,39 +1162,23 @@ typedef struct pve_fmt_node_acme {
     char *domains;
 } pve_fmt_node_acme;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_node_acme_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_node_acme: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_node_acme_decode(const char *text, pve_fmt_node_acme **out, char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_node_acme_encode(const pve_fmt_node_acme *v, char **out, char **err);
-/**
- * Free a struct from pve_fmt_node_acme_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_node_acme_free(pve_fmt_node_acme *v);
 
 /**
  * Property string "acmedomain[n]" (first used by PUT /nodes/{node}/config acmedomain[n]; 2 uses
  * in the schema). Default key: domain.
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_node_acmedomain {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Alias for the Domain to verify ACME Challenge over DNS
      *
@@ -1596,41 +1199,25 @@ typedef struct pve_fmt_node_acmedomain {
     char *plugin;
 } pve_fmt_node_acmedomain;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_node_acmedomain_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_node_acmedomain: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_node_acmedomain_decode(const char *text, pve_fmt_node_acmedomain **out,
                                            char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_node_acmedomain_encode(const pve_fmt_node_acmedomain *v, char **out,
                                            char **err);
-/**
- * Free a struct from pve_fmt_node_acmedomain_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_node_acmedomain_free(pve_fmt_node_acmedomain *v);
 
 /**
  * Property string "wakeonlan" (first used by PUT /nodes/{node}/config wakeonlan; 2 uses in the
  * schema). Default key: mac.
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_node_wakeonlan {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Bind to this interface when sending wake on LAN packet
      *
@@ -1652,57 +1239,41 @@ typedef struct pve_fmt_node_wakeonlan {
     char *mac;
 } pve_fmt_node_wakeonlan;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_node_wakeonlan_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_node_wakeonlan: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_node_wakeonlan_decode(const char *text, pve_fmt_node_wakeonlan **out,
                                           char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_node_wakeonlan_encode(const pve_fmt_node_wakeonlan *v, char **out,
                                           char **err);
-/**
- * Free a struct from pve_fmt_node_wakeonlan_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_node_wakeonlan_free(pve_fmt_node_wakeonlan *v);
 
 /**
  * Property string "agent" (first used by POST /nodes/{node}/qemu agent; 4 uses in the schema).
  * Default key: enabled.
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_qemu_agent {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Enable/disable communication with a QEMU Guest Agent (QGA) running in the VM.
      *
-     * Key "enabled" (default key: may stand bare), required; default "0".
+     * Key "enabled" (default key: may stand bare), required; default 0.
      */
     pmx_opt_bool enabled;
     /**
      * Freeze/thaw guest filesystems on backup for consistency.
      *
-     * Key "freeze-fs-on-backup"; default "1".
+     * Key "freeze-fs-on-backup"; default 1.
      */
     pmx_opt_bool freeze_fs_on_backup;
     /**
      * Run fstrim after moving a disk or migrating the VM.
      *
-     * Key "fstrim_cloned_disks"; default "0".
+     * Key "fstrim_cloned_disks"; default 0.
      */
     pmx_opt_bool fstrim_cloned_disks;
     /**
@@ -1713,39 +1284,23 @@ typedef struct pve_fmt_qemu_agent {
     char *type;
 } pve_fmt_qemu_agent;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_qemu_agent_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_qemu_agent: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_qemu_agent_decode(const char *text, pve_fmt_qemu_agent **out, char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_qemu_agent_encode(const pve_fmt_qemu_agent *v, char **out, char **err);
-/**
- * Free a struct from pve_fmt_qemu_agent_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_qemu_agent_free(pve_fmt_qemu_agent *v);
 
 /**
  * Property string "audio0" (first used by POST /nodes/{node}/qemu audio0; 4 uses in the
  * schema).
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_qemu_audio0 {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Configure an audio device.
      *
@@ -1760,39 +1315,23 @@ typedef struct pve_fmt_qemu_audio0 {
     char *driver;
 } pve_fmt_qemu_audio0;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_qemu_audio0_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_qemu_audio0: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_qemu_audio0_decode(const char *text, pve_fmt_qemu_audio0 **out, char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_qemu_audio0_encode(const pve_fmt_qemu_audio0 *v, char **out, char **err);
-/**
- * Free a struct from pve_fmt_qemu_audio0_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_qemu_audio0_free(pve_fmt_qemu_audio0 *v);
 
 /**
  * Property string "efidisk0" (first used by POST /nodes/{node}/qemu efidisk0; 4 uses in the
  * schema). Default key: file.
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_qemu_efidisk0 {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Size and type of the OVMF EFI vars. '4m' is newer and recommended, and required for
      * Secure Boot. For backwards compatibility, '2m' is used if not otherwise specified.
@@ -1834,7 +1373,7 @@ typedef struct pve_fmt_qemu_efidisk0 {
      * if used with 'efitype=4m'. Note that this will enable Secure Boot by default, though it
      * can still be turned off from within the VM.
      *
-     * Key "pre-enrolled-keys"; default "0".
+     * Key "pre-enrolled-keys"; default 0.
      */
     pmx_opt_bool pre_enrolled_keys;
     /**
@@ -1845,40 +1384,24 @@ typedef struct pve_fmt_qemu_efidisk0 {
     char *size;
 } pve_fmt_qemu_efidisk0;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_qemu_efidisk0_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_qemu_efidisk0: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_qemu_efidisk0_decode(const char *text, pve_fmt_qemu_efidisk0 **out,
                                          char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_qemu_efidisk0_encode(const pve_fmt_qemu_efidisk0 *v, char **out, char **err);
-/**
- * Free a struct from pve_fmt_qemu_efidisk0_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_qemu_efidisk0_free(pve_fmt_qemu_efidisk0 *v);
 
 /**
  * Property string "ide[n]" (first used by POST /nodes/{node}/qemu ide[n]; 4 uses in the
  * schema). Default key: file.
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_qemu_ide {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * AIO type to use.
      *
@@ -2071,7 +1594,7 @@ typedef struct pve_fmt_qemu_ide {
     /**
      * Whether the drive should considered for replication jobs.
      *
-     * Key "replicate"; default "1".
+     * Key "replicate"; default 1.
      */
     pmx_opt_bool replicate;
     /**
@@ -2089,7 +1612,7 @@ typedef struct pve_fmt_qemu_ide {
     /**
      * Mark this locally-managed volume as available on all nodes
      *
-     * Key "shared"; default "0".
+     * Key "shared"; default 0.
      */
     pmx_opt_bool shared;
     /**
@@ -2125,39 +1648,23 @@ typedef struct pve_fmt_qemu_ide {
     char *wwn;
 } pve_fmt_qemu_ide;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_qemu_ide_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_qemu_ide: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_qemu_ide_decode(const char *text, pve_fmt_qemu_ide **out, char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_qemu_ide_encode(const pve_fmt_qemu_ide *v, char **out, char **err);
-/**
- * Free a struct from pve_fmt_qemu_ide_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_qemu_ide_free(pve_fmt_qemu_ide *v);
 
 /**
  * Property string "ipconfig[n]" (first used by POST /nodes/{node}/qemu ipconfig[n]; 4 uses in
  * the schema).
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_qemu_ipconfig {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Default gateway for IPv4 traffic.
      *
@@ -2184,40 +1691,24 @@ typedef struct pve_fmt_qemu_ipconfig {
     char *ip6;
 } pve_fmt_qemu_ipconfig;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_qemu_ipconfig_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_qemu_ipconfig: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_qemu_ipconfig_decode(const char *text, pve_fmt_qemu_ipconfig **out,
                                          char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_qemu_ipconfig_encode(const pve_fmt_qemu_ipconfig *v, char **out, char **err);
-/**
- * Free a struct from pve_fmt_qemu_ipconfig_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_qemu_ipconfig_free(pve_fmt_qemu_ipconfig *v);
 
 /**
  * Property string "ivshmem" (first used by POST /nodes/{node}/qemu ivshmem; 4 uses in the
  * schema).
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_qemu_ivshmem {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * The name of the file. Will be prefixed with 'pve-shm-'. Default is the VMID. Will be
      * deleted when the VM is stopped.
@@ -2233,39 +1724,23 @@ typedef struct pve_fmt_qemu_ivshmem {
     pmx_opt_i64 size;
 } pve_fmt_qemu_ivshmem;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_qemu_ivshmem_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_qemu_ivshmem: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_qemu_ivshmem_decode(const char *text, pve_fmt_qemu_ivshmem **out, char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_qemu_ivshmem_encode(const pve_fmt_qemu_ivshmem *v, char **out, char **err);
-/**
- * Free a struct from pve_fmt_qemu_ivshmem_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_qemu_ivshmem_free(pve_fmt_qemu_ivshmem *v);
 
 /**
  * Property string "machine" (first used by POST /nodes/{node}/qemu machine; 6 uses in the
  * schema). Default key: type.
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_qemu_machine {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Specifies the vIOMMU address space bit width.
      *
@@ -2300,81 +1775,49 @@ typedef struct pve_fmt_qemu_machine {
     char *viommu;
 } pve_fmt_qemu_machine;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_qemu_machine_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_qemu_machine: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_qemu_machine_decode(const char *text, pve_fmt_qemu_machine **out, char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_qemu_machine_encode(const pve_fmt_qemu_machine *v, char **out, char **err);
-/**
- * Free a struct from pve_fmt_qemu_machine_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_qemu_machine_free(pve_fmt_qemu_machine *v);
 
 /**
  * Property string "memory" (first used by POST /nodes/{node}/qemu memory; 4 uses in the
  * schema). Default key: current.
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_qemu_memory {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Current amount of online RAM for the VM in MiB. This is the maximum available memory when
      * you use the balloon device.
      *
-     * Key "current" (default key: may stand bare), required; minimum 16; default "512".
+     * Key "current" (default key: may stand bare), required; minimum 16; default 512.
      */
     pmx_opt_i64 current;
 } pve_fmt_qemu_memory;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_qemu_memory_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_qemu_memory: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_qemu_memory_decode(const char *text, pve_fmt_qemu_memory **out, char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_qemu_memory_encode(const pve_fmt_qemu_memory *v, char **out, char **err);
-/**
- * Free a struct from pve_fmt_qemu_memory_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_qemu_memory_free(pve_fmt_qemu_memory *v);
 
 /**
  * Property string "meta" (first used by GET /nodes/{node}/qemu/{vmid}/config meta; 1 use in the
  * schema).
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_qemu_meta {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * The QEMU (machine) version from the time this VM was created.
      *
@@ -2389,39 +1832,23 @@ typedef struct pve_fmt_qemu_meta {
     pmx_opt_i64 ctime;
 } pve_fmt_qemu_meta;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_qemu_meta_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_qemu_meta: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_qemu_meta_decode(const char *text, pve_fmt_qemu_meta **out, char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_qemu_meta_encode(const pve_fmt_qemu_meta *v, char **out, char **err);
-/**
- * Free a struct from pve_fmt_qemu_meta_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_qemu_meta_free(pve_fmt_qemu_meta *v);
 
 /**
  * Property string "net[n]" (first used by POST /nodes/{node}/qemu net[n]; 4 uses in the
  * schema). Default key: model.
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_qemu_net {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Bridge to attach the network device to. The Proxmox VE standard bridge
      * is called 'vmbr0'.
@@ -2505,39 +1932,23 @@ typedef struct pve_fmt_qemu_net {
     char *trunks;
 } pve_fmt_qemu_net;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_qemu_net_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_qemu_net: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_qemu_net_decode(const char *text, pve_fmt_qemu_net **out, char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_qemu_net_encode(const pve_fmt_qemu_net *v, char **out, char **err);
-/**
- * Free a struct from pve_fmt_qemu_net_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_qemu_net_free(pve_fmt_qemu_net *v);
 
 /**
  * Property string "numa[n]" (first used by POST /nodes/{node}/qemu numa[n]; 4 uses in the
  * schema).
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_qemu_numa {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * CPUs accessing this NUMA node.
      *
@@ -2564,39 +1975,23 @@ typedef struct pve_fmt_qemu_numa {
     char *policy;
 } pve_fmt_qemu_numa;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_qemu_numa_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_qemu_numa: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_qemu_numa_decode(const char *text, pve_fmt_qemu_numa **out, char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_qemu_numa_encode(const pve_fmt_qemu_numa *v, char **out, char **err);
-/**
- * Free a struct from pve_fmt_qemu_numa_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_qemu_numa_free(pve_fmt_qemu_numa *v);
 
 /**
  * Property string "sata[n]" (first used by POST /nodes/{node}/qemu sata[n]; 4 uses in the
  * schema). Default key: file.
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_qemu_sata {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * AIO type to use.
      *
@@ -2783,7 +2178,7 @@ typedef struct pve_fmt_qemu_sata {
     /**
      * Whether the drive should considered for replication jobs.
      *
-     * Key "replicate"; default "1".
+     * Key "replicate"; default 1.
      */
     pmx_opt_bool replicate;
     /**
@@ -2801,7 +2196,7 @@ typedef struct pve_fmt_qemu_sata {
     /**
      * Mark this locally-managed volume as available on all nodes
      *
-     * Key "shared"; default "0".
+     * Key "shared"; default 0.
      */
     pmx_opt_bool shared;
     /**
@@ -2837,39 +2232,23 @@ typedef struct pve_fmt_qemu_sata {
     char *wwn;
 } pve_fmt_qemu_sata;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_qemu_sata_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_qemu_sata: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_qemu_sata_decode(const char *text, pve_fmt_qemu_sata **out, char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_qemu_sata_encode(const pve_fmt_qemu_sata *v, char **out, char **err);
-/**
- * Free a struct from pve_fmt_qemu_sata_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_qemu_sata_free(pve_fmt_qemu_sata *v);
 
 /**
  * Property string "scsi[n]" (first used by POST /nodes/{node}/qemu scsi[n]; 4 uses in the
  * schema). Default key: file.
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_qemu_scsi {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * AIO type to use.
      *
@@ -3074,7 +2453,7 @@ typedef struct pve_fmt_qemu_scsi {
     /**
      * Whether the drive should considered for replication jobs.
      *
-     * Key "replicate"; default "1".
+     * Key "replicate"; default 1.
      */
     pmx_opt_bool replicate;
     /**
@@ -3095,7 +2474,7 @@ typedef struct pve_fmt_qemu_scsi {
      * WARNING: can lead to I/O errors in combination with low memory or high memory
      * fragmentation on host
      *
-     * Key "scsiblock"; default "0".
+     * Key "scsiblock"; default 0.
      */
     pmx_opt_bool scsiblock;
     /**
@@ -3107,7 +2486,7 @@ typedef struct pve_fmt_qemu_scsi {
     /**
      * Mark this locally-managed volume as available on all nodes
      *
-     * Key "shared"; default "0".
+     * Key "shared"; default 0.
      */
     pmx_opt_bool shared;
     /**
@@ -3149,39 +2528,23 @@ typedef struct pve_fmt_qemu_scsi {
     char *wwn;
 } pve_fmt_qemu_scsi;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_qemu_scsi_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_qemu_scsi: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_qemu_scsi_decode(const char *text, pve_fmt_qemu_scsi **out, char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_qemu_scsi_encode(const pve_fmt_qemu_scsi *v, char **out, char **err);
-/**
- * Free a struct from pve_fmt_qemu_scsi_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_qemu_scsi_free(pve_fmt_qemu_scsi *v);
 
 /**
  * Property string "spice_enhancements" (first used by POST /nodes/{node}/qemu
  * spice_enhancements; 4 uses in the schema).
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_qemu_spice_enhancements {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Enable folder sharing via SPICE. Needs Spice-WebDAV daemon installed in the VM.
      *
@@ -3196,42 +2559,26 @@ typedef struct pve_fmt_qemu_spice_enhancements {
     char *videostreaming;
 } pve_fmt_qemu_spice_enhancements;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_qemu_spice_enhancements_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_qemu_spice_enhancements: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_qemu_spice_enhancements_decode(const char *text,
                                                    pve_fmt_qemu_spice_enhancements **out,
                                                    char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_qemu_spice_enhancements_encode(const pve_fmt_qemu_spice_enhancements *v,
                                                    char **out, char **err);
-/**
- * Free a struct from pve_fmt_qemu_spice_enhancements_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_qemu_spice_enhancements_free(pve_fmt_qemu_spice_enhancements *v);
 
 /**
  * Property string "tpmstate0" (first used by POST /nodes/{node}/qemu tpmstate0; 4 uses in the
  * schema). Default key: file.
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_qemu_tpmstate0 {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * The drive's backing volume.
      *
@@ -3268,41 +2615,25 @@ typedef struct pve_fmt_qemu_tpmstate0 {
     char *version;
 } pve_fmt_qemu_tpmstate0;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_qemu_tpmstate0_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_qemu_tpmstate0: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_qemu_tpmstate0_decode(const char *text, pve_fmt_qemu_tpmstate0 **out,
                                           char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_qemu_tpmstate0_encode(const pve_fmt_qemu_tpmstate0 *v, char **out,
                                           char **err);
-/**
- * Free a struct from pve_fmt_qemu_tpmstate0_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_qemu_tpmstate0_free(pve_fmt_qemu_tpmstate0 *v);
 
 /**
  * Property string "unused[n]" (first used by POST /nodes/{node}/qemu unused[n]; 4 uses in the
  * schema). Default key: file.
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_qemu_unused {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * The drive's backing volume.
      *
@@ -3312,39 +2643,23 @@ typedef struct pve_fmt_qemu_unused {
     char *file;
 } pve_fmt_qemu_unused;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_qemu_unused_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_qemu_unused: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_qemu_unused_decode(const char *text, pve_fmt_qemu_unused **out, char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_qemu_unused_encode(const pve_fmt_qemu_unused *v, char **out, char **err);
-/**
- * Free a struct from pve_fmt_qemu_unused_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_qemu_unused_free(pve_fmt_qemu_unused *v);
 
 /**
  * Property string "usb[n]" (first used by POST /nodes/{node}/qemu usb[n]; 4 uses in the
  * schema). Default key: host.
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_qemu_usb {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * The Host USB device or port or the value 'spice'. HOSTUSBDEVICE syntax is:
      *
@@ -3376,44 +2691,28 @@ typedef struct pve_fmt_qemu_usb {
      * (machine version >= 7.1 and ostype l26 and windows > 7), this flag is irrelevant (all
      * devices are plugged into a xhci controller).
      *
-     * Key "usb3"; default "0".
+     * Key "usb3"; default 0.
      */
     pmx_opt_bool usb3;
 } pve_fmt_qemu_usb;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_qemu_usb_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_qemu_usb: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_qemu_usb_decode(const char *text, pve_fmt_qemu_usb **out, char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_qemu_usb_encode(const pve_fmt_qemu_usb *v, char **out, char **err);
-/**
- * Free a struct from pve_fmt_qemu_usb_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_qemu_usb_free(pve_fmt_qemu_usb *v);
 
 /**
  * Property string "vga" (first used by POST /nodes/{node}/qemu vga; 4 uses in the schema).
  * Default key: type.
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_qemu_vga {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Enable a specific clipboard. If not set, depending on the display type the SPICE one will
      * be added. Migration with VNC clipboard is not yet supported!
@@ -3436,39 +2735,23 @@ typedef struct pve_fmt_qemu_vga {
     char *type;
 } pve_fmt_qemu_vga;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_qemu_vga_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_qemu_vga: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_qemu_vga_decode(const char *text, pve_fmt_qemu_vga **out, char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_qemu_vga_encode(const pve_fmt_qemu_vga *v, char **out, char **err);
-/**
- * Free a struct from pve_fmt_qemu_vga_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_qemu_vga_free(pve_fmt_qemu_vga *v);
 
 /**
  * Property string "virtio[n]" (first used by POST /nodes/{node}/qemu virtio[n]; 4 uses in the
  * schema). Default key: file.
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_qemu_virtio {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * AIO type to use.
      *
@@ -3661,7 +2944,7 @@ typedef struct pve_fmt_qemu_virtio {
     /**
      * Whether the drive should considered for replication jobs.
      *
-     * Key "replicate"; default "1".
+     * Key "replicate"; default 1.
      */
     pmx_opt_bool replicate;
     /**
@@ -3685,7 +2968,7 @@ typedef struct pve_fmt_qemu_virtio {
     /**
      * Mark this locally-managed volume as available on all nodes
      *
-     * Key "shared"; default "0".
+     * Key "shared"; default 0.
      */
     pmx_opt_bool shared;
     /**
@@ -3709,39 +2992,23 @@ typedef struct pve_fmt_qemu_virtio {
     char *werror;
 } pve_fmt_qemu_virtio;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_qemu_virtio_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_qemu_virtio: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_qemu_virtio_decode(const char *text, pve_fmt_qemu_virtio **out, char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_qemu_virtio_encode(const pve_fmt_qemu_virtio *v, char **out, char **err);
-/**
- * Free a struct from pve_fmt_qemu_virtio_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_qemu_virtio_free(pve_fmt_qemu_virtio *v);
 
 /**
  * Property string "virtiofs[n]" (first used by POST /nodes/{node}/qemu virtiofs[n]; 4 uses in
  * the schema). Default key: dirid.
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_qemu_virtiofs {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * The caching policy the file system should use (auto, always, metadata, never).
      *
@@ -3751,7 +3018,7 @@ typedef struct pve_fmt_qemu_virtiofs {
     /**
      * Honor the O_DIRECT flag passed down by guest applications.
      *
-     * Key "direct-io"; default "0".
+     * Key "direct-io"; default 0.
      */
     pmx_opt_bool direct_io;
     /**
@@ -3764,41 +3031,22 @@ typedef struct pve_fmt_qemu_virtiofs {
     /**
      * Enable support for POSIX ACLs (enabled ACL implies xattr) for this mount.
      *
-     * Key "expose-acl"; default "0".
+     * Key "expose-acl"; default 0.
      */
     pmx_opt_bool expose_acl;
     /**
      * Enable support for extended attributes for this mount.
      *
-     * Key "expose-xattr"; default "0".
+     * Key "expose-xattr"; default 0.
      */
     pmx_opt_bool expose_xattr;
 } pve_fmt_qemu_virtiofs;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_qemu_virtiofs_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_qemu_virtiofs: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_qemu_virtiofs_decode(const char *text, pve_fmt_qemu_virtiofs **out,
                                          char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_qemu_virtiofs_encode(const pve_fmt_qemu_virtiofs *v, char **out, char **err);
-/**
- * Free a struct from pve_fmt_qemu_virtiofs_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_qemu_virtiofs_free(pve_fmt_qemu_virtiofs *v);
 
 PMX_END_DECLS

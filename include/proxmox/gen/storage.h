@@ -11,8 +11,13 @@ PMX_BEGIN_DECLS
 
 /* ---- GET /storage ---- */
 
-/** Parameters of pve_storage_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_storage_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_storage_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Only list storage of specific type */
     const char *type;
 } pve_storage_get_params;
@@ -34,16 +39,8 @@ typedef struct pve_storage_get_result {
 /**
  * Storage index.
  *
- * GET /storage (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_storage_get_result_of(call).
- * Since: 1.0
+ * GET /storage (API tokens allowed). Result: pve_storage_get_result_of(call). Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_storage_get(pmx_client *c, const pve_storage_get_params *p, pmx_done_fn done,
                             void *userdata, pmx_call **out);
@@ -56,8 +53,13 @@ pve_storage_get_result_of(const pmx_call *call) {
 
 /* ---- POST /storage ---- */
 
-/** Parameters of pve_storage_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_storage_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_storage_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Authsupported. */
     const char *authsupported;
     /** Base volume. This volume is automatically activated. */
@@ -115,7 +117,7 @@ typedef struct pve_storage_post_params {
     /**
      * Encryption key. Use 'autogen' to generate one automatically without passphrase.
      *
-     * Wire name 'encryption-key'.
+     * Wire name 'encryption-key'. Secret: never logged, wiped after sending.
      */
     const char *encryption_key;
     /**
@@ -144,7 +146,11 @@ typedef struct pve_storage_post_params {
     const char *is_mountpoint;
     /** iscsi provider */
     const char *iscsiprovider;
-    /** Client keyring contents (for external clusters). */
+    /**
+     * Client keyring contents (for external clusters).
+     *
+     * Secret: never logged, wiped after sending.
+     */
     const char *keyring;
     /** Always access rbd through krbd kernel module. */
     pmx_opt_bool krbd;
@@ -190,7 +196,11 @@ typedef struct pve_storage_post_params {
     pmx_opt_bool nowritecache;
     /** NFS/CIFS mount options (see 'man nfs' or 'man mount.cifs') */
     const char *options;
-    /** Password for accessing the share/datastore. */
+    /**
+     * Password for accessing the share/datastore.
+     *
+     * Secret: never logged, wiped after sending.
+     */
     const char *password;
     /** File system path. */
     const char *path;
@@ -285,19 +295,9 @@ typedef struct pve_storage_post_params {
     const char *zfs_base_path;
 } pve_storage_post_params;
 
-/** Part of a result (see the method using it). */
-typedef struct pve_storage_post_result_config {
-    /**
-     * The, possibly auto-generated, encryption-key.
-     *
-     * JSON member "encryption-key".
-     */
-    char *encryption_key;
-} pve_storage_post_result_config;
-
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_storage_post_result {
     /** Partial, possibly server generated, configuration properties. */
@@ -308,19 +308,22 @@ typedef struct pve_storage_post_result {
     char *type;
 } pve_storage_post_result;
 
+/** Part of a result (see the method using it). */
+typedef struct pve_storage_post_result_config {
+    /**
+     * The, possibly auto-generated, encryption-key.
+     *
+     * JSON member "encryption-key". Secret: wiped when the call is freed.
+     */
+    char *encryption_key;
+} pve_storage_post_result_config;
+
 /**
  * Create a new storage.
  *
- * POST /storage (protected, API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_storage_post_result_of(call).
- * Since: 1.0
+ * POST /storage (protected, API tokens allowed). Carries secrets: request and response are
+ * wiped. Result: pve_storage_post_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_storage_post(pmx_client *c, const pve_storage_post_params *p, pmx_done_fn done,
                              void *userdata, pmx_call **out);
@@ -333,23 +336,20 @@ pve_storage_post_result_of(const pmx_call *call) {
 
 /* ---- DELETE /storage/{storage} ---- */
 
-/** Parameters of pve_storage_storage_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_storage_storage_delete() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_storage_storage_delete_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_storage_storage_delete_params;
 
 /**
  * Delete storage configuration.
  *
- * DELETE /storage/{storage} (protected, API tokens allowed).
- * @param c         the client.
- * @param storage   path parameter {storage}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
+ * DELETE /storage/{storage} (protected, API tokens allowed). Path parameters: storage.
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_storage_storage_delete(pmx_client *c, const char *storage,
@@ -358,9 +358,13 @@ PMX_API int pve_storage_storage_delete(pmx_client *c, const char *storage,
 
 /* ---- GET /storage/{storage} ---- */
 
-/** Parameters of pve_storage_storage_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_storage_storage_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_storage_storage_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_storage_storage_get_params;
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
@@ -371,17 +375,9 @@ typedef struct pve_storage_storage_get_result {
 /**
  * Read storage configuration.
  *
- * GET /storage/{storage} (API tokens allowed).
- * @param c         the client.
- * @param storage   path parameter {storage}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_storage_storage_get_result_of(call).
- * Since: 1.0
+ * GET /storage/{storage} (API tokens allowed). Path parameters: storage. Result:
+ * pve_storage_storage_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_storage_storage_get(pmx_client *c, const char *storage,
                                     const pve_storage_storage_get_params *p, pmx_done_fn done,
@@ -395,8 +391,13 @@ pve_storage_storage_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /storage/{storage} ---- */
 
-/** Parameters of pve_storage_storage_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_storage_storage_put() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_storage_storage_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** block size */
     const char *blocksize;
     /**
@@ -459,7 +460,7 @@ typedef struct pve_storage_storage_put_params {
     /**
      * Encryption key. Use 'autogen' to generate one automatically without passphrase.
      *
-     * Wire name 'encryption-key'.
+     * Wire name 'encryption-key'. Secret: never logged, wiped after sending.
      */
     const char *encryption_key;
     /** Certificate SHA 256 fingerprint. */
@@ -480,7 +481,11 @@ typedef struct pve_storage_storage_put_params {
      * using the target path in this field.
      */
     const char *is_mountpoint;
-    /** Client keyring contents (for external clusters). */
+    /**
+     * Client keyring contents (for external clusters).
+     *
+     * Secret: never logged, wiped after sending.
+     */
     const char *keyring;
     /** Always access rbd through krbd kernel module. */
     pmx_opt_bool krbd;
@@ -526,7 +531,11 @@ typedef struct pve_storage_storage_put_params {
     pmx_opt_bool nowritecache;
     /** NFS/CIFS mount options (see 'man nfs' or 'man mount.cifs') */
     const char *options;
-    /** Password for accessing the share/datastore. */
+    /**
+     * Password for accessing the share/datastore.
+     *
+     * Secret: never logged, wiped after sending.
+     */
     const char *password;
     /** Pool. */
     const char *pool;
@@ -605,19 +614,9 @@ typedef struct pve_storage_storage_put_params {
     const char *zfs_base_path;
 } pve_storage_storage_put_params;
 
-/** Part of a result (see the method using it). */
-typedef struct pve_storage_storage_put_result_config {
-    /**
-     * The, possibly auto-generated, encryption-key.
-     *
-     * JSON member "encryption-key".
-     */
-    char *encryption_key;
-} pve_storage_storage_put_result_config;
-
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_storage_storage_put_result {
     /** Partial, possibly server generated, configuration properties. */
@@ -628,19 +627,22 @@ typedef struct pve_storage_storage_put_result {
     char *type;
 } pve_storage_storage_put_result;
 
+/** Part of a result (see the method using it). */
+typedef struct pve_storage_storage_put_result_config {
+    /**
+     * The, possibly auto-generated, encryption-key.
+     *
+     * JSON member "encryption-key". Secret: wiped when the call is freed.
+     */
+    char *encryption_key;
+} pve_storage_storage_put_result_config;
+
 /**
  * Update storage configuration.
  *
- * PUT /storage/{storage} (protected, API tokens allowed).
- * @param c         the client.
- * @param storage   path parameter {storage}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_storage_storage_put_result_of(call).
+ * PUT /storage/{storage} (protected, API tokens allowed). Path parameters: storage. Carries
+ * secrets: request and response are wiped. Result: pve_storage_storage_put_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_storage_storage_put(pmx_client *c, const char *storage,

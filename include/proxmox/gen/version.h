@@ -11,14 +11,18 @@ PMX_BEGIN_DECLS
 
 /* ---- GET /version ---- */
 
-/** Parameters of pve_version_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_version_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_version_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_version_get_params;
 
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_version_get_result {
     /** The default console viewer to use. */
@@ -34,16 +38,8 @@ typedef struct pve_version_get_result {
 /**
  * API version details, including some parts of the global datacenter config.
  *
- * GET /version (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_version_get_result_of(call).
- * Since: 1.0
+ * GET /version (API tokens allowed). Result: pve_version_get_result_of(call). Arguments,
+ * ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_version_get(pmx_client *c, const pve_version_get_params *p, pmx_done_fn done,
                             void *userdata, pmx_call **out);

@@ -14,6 +14,9 @@
 /** Number of generated methods. */
 #define PMX_GEN_METHOD_COUNT 11
 
+/** Initialise a caller-allocated _params or pve_fmt_ struct: sets struct_size, all else unset. */
+#define PMX_PARAMS_INIT(type) {.struct_size = (uint32_t)sizeof(type)}
+
 #include <proxmox/gen/propstr.h>
 #include <proxmox/gen/nodes.h>
 #include <proxmox/gen/tasks.h>

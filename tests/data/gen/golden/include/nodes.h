@@ -11,9 +11,13 @@ PMX_BEGIN_DECLS
 
 /* ---- GET /nodes ---- */
 
-/** Parameters of pve_nodes_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_get_params;
 
 /** Part of a result (see the method using it). */
@@ -38,16 +42,8 @@ typedef struct pve_nodes_get_result {
 /**
  * Cluster node index.
  *
- * GET /nodes (API tokens allowed).
- * @param c         the client.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_get_result_of(call).
- * Since: 1.0
+ * GET /nodes (API tokens allowed). Result: pve_nodes_get_result_of(call). Arguments, ownership,
+ * return value and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_get(pmx_client *c, const pve_nodes_get_params *p, pmx_done_fn done,
                           void *userdata, pmx_call **out);
@@ -60,9 +56,13 @@ pve_nodes_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node} ---- */
 
-/** Parameters of pve_nodes_node_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_node_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_node_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_node_get_params;
 
 /**
@@ -77,17 +77,9 @@ typedef struct pve_nodes_node_get_result {
 /**
  * Directory index.
  *
- * GET /nodes/{node} (API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_node_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node} (API tokens allowed). Path parameters: node. Result:
+ * pve_nodes_node_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_node_get(pmx_client *c, const char *node, const pve_nodes_node_get_params *p,
                                pmx_done_fn done, void *userdata, pmx_call **out);
@@ -100,27 +92,20 @@ pve_nodes_node_get_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/vm/{vmid} ---- */
 
-/** Parameters of pve_nodes_vm_vmid_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_vm_vmid_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_vm_vmid_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Full status. */
     pmx_opt_bool full;
 } pve_nodes_vm_vmid_get_params;
 
-/** Part of a result (see the method using it). */
-typedef struct pve_nodes_vm_vmid_get_result_agent {
-    int enabled;
-    char *version;
-} pve_nodes_vm_vmid_get_result_agent;
-
-/** Part of a result (see the method using it). */
-typedef struct pve_nodes_vm_vmid_get_result_disks {
-    char *id;
-    pmx_opt_i64 size;
-} pve_nodes_vm_vmid_get_result_disks;
-
 /**
  * Result type (allocated by the library, borrowed from the call until its last reference is
- * dropped). Fields are only ever appended.
+ * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_vm_vmid_get_result {
     struct pve_nodes_vm_vmid_get_result_agent *agent;
@@ -152,21 +137,24 @@ typedef struct pve_nodes_vm_vmid_get_result {
     size_t n_tags;
 } pve_nodes_vm_vmid_get_result;
 
+/** Part of a result (see the method using it). */
+typedef struct pve_nodes_vm_vmid_get_result_agent {
+    int enabled;
+    char *version;
+} pve_nodes_vm_vmid_get_result_agent;
+
+/** Part of a result (see the method using it). */
+typedef struct pve_nodes_vm_vmid_get_result_disks {
+    char *id;
+    pmx_opt_i64 size;
+} pve_nodes_vm_vmid_get_result_disks;
+
 /**
  * Get VM status. Contains *\/ and / * on purpose.
  *
- * GET /nodes/{node}/vm/{vmid} (protected, API tokens allowed).
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_vm_vmid_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/vm/{vmid} (protected, API tokens allowed). Path parameters: node, vmid.
+ * Result: pve_nodes_vm_vmid_get_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_vm_vmid_get(pmx_client *c, const char *node, int64_t vmid,
                                   const pve_nodes_vm_vmid_get_params *p, pmx_done_fn done,
@@ -180,8 +168,13 @@ pve_nodes_vm_vmid_get_result_of(const pmx_call *call) {
 
 /* ---- PUT /nodes/{node}/vm/{vmid} ---- */
 
-/** Parameters of pve_nodes_vm_vmid_put() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_vm_vmid_put() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_vm_vmid_put_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** Wire name 'balloon'. */
     pmx_opt_f64 balloon_mib;
     pmx_opt_i64 cores;
@@ -224,17 +217,8 @@ typedef struct pve_nodes_vm_vmid_put_params {
 /**
  * Set options.
  *
- * PUT /nodes/{node}/vm/{vmid}.
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()).
- * Since: 1.0
+ * PUT /nodes/{node}/vm/{vmid}. Path parameters: node, vmid. Arguments, ownership, return value
+ * and callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_vm_vmid_put(pmx_client *c, const char *node, int64_t vmid,
                                   const pve_nodes_vm_vmid_put_params *p, pmx_done_fn done,
@@ -242,9 +226,13 @@ PMX_API int pve_nodes_vm_vmid_put(pmx_client *c, const char *node, int64_t vmid,
 
 /* ---- GET /nodes/{node}/vm/{vmid}/count ---- */
 
-/** Parameters of pve_nodes_vm_count_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_vm_count_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_vm_count_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_vm_count_get_params;
 
 /** Result type: the value of "data" (borrowed from the call). */
@@ -255,18 +243,9 @@ typedef struct pve_nodes_vm_count_get_result {
 /**
  * Count.
  *
- * GET /nodes/{node}/vm/{vmid}/count.
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_vm_count_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/vm/{vmid}/count. Path parameters: node, vmid. Result:
+ * pve_nodes_vm_count_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_vm_count_get(pmx_client *c, const char *node, int64_t vmid,
                                    const pve_nodes_vm_count_get_params *p, pmx_done_fn done,
@@ -280,9 +259,13 @@ pve_nodes_vm_count_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/vm/{vmid}/count ---- */
 
-/** Parameters of pve_nodes_vm_count_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_vm_count_post() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_vm_count_post_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_vm_count_post_params;
 
 /** Result type: the value of "data" (borrowed from the call). */
@@ -293,18 +276,9 @@ typedef struct pve_nodes_vm_count_post_result {
 /**
  * Ratio.
  *
- * POST /nodes/{node}/vm/{vmid}/count.
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_vm_count_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/vm/{vmid}/count. Path parameters: node, vmid. Result:
+ * pve_nodes_vm_count_post_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_vm_count_post(pmx_client *c, const char *node, int64_t vmid,
                                     const pve_nodes_vm_count_post_params *p, pmx_done_fn done,
@@ -318,9 +292,13 @@ pve_nodes_vm_count_post_result_of(const pmx_call *call) {
 
 /* ---- GET /nodes/{node}/vm/{vmid}/feature ---- */
 
-/** Parameters of pve_nodes_vm_feature_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_vm_feature_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_vm_feature_get_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_nodes_vm_feature_get_params;
 
 /** Result type: the value of "data" (borrowed from the call). */
@@ -331,18 +309,9 @@ typedef struct pve_nodes_vm_feature_get_result {
 /**
  * Check feature.
  *
- * GET /nodes/{node}/vm/{vmid}/feature.
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_vm_feature_get_result_of(call).
- * Since: 1.0
+ * GET /nodes/{node}/vm/{vmid}/feature. Path parameters: node, vmid. Result:
+ * pve_nodes_vm_feature_get_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_vm_feature_get(pmx_client *c, const char *node, int64_t vmid,
                                      const pve_nodes_vm_feature_get_params *p, pmx_done_fn done,
@@ -356,8 +325,13 @@ pve_nodes_vm_feature_get_result_of(const pmx_call *call) {
 
 /* ---- POST /nodes/{node}/vm/{vmid}/status/start ---- */
 
-/** Parameters of pve_nodes_vm_status_start_post() (path parameters are arguments). */
+/**
+ * Parameters of pve_nodes_vm_status_start_post() (path parameters are arguments); initialise
+ * with PMX_PARAMS_INIT().
+ */
 typedef struct pve_nodes_vm_status_start_post_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Same format as PUT (n is 0 to 3).
      *
@@ -380,18 +354,9 @@ typedef struct pve_nodes_vm_status_start_post_result {
 /**
  * Start.
  *
- * POST /nodes/{node}/vm/{vmid}/status/start.
- * @param c         the client.
- * @param node      path parameter {node}: string, copied; escaped by the library.
- * @param vmid      path parameter {vmid}: integer; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_nodes_vm_status_start_post_result_of(call).
- * Since: 1.0
+ * POST /nodes/{node}/vm/{vmid}/status/start. Path parameters: node, vmid. Result:
+ * pve_nodes_vm_status_start_post_result_of(call). Arguments, ownership, return value and
+ * callbacks: "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_nodes_vm_status_start_post(pmx_client *c, const char *node, int64_t vmid,
                                            const pve_nodes_vm_status_start_post_params *p,

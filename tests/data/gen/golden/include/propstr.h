@@ -16,90 +16,61 @@ PMX_BEGIN_DECLS
 /**
  * Property string "opts" (first used by GET /tasks/{upid}/log opts; 1 use in the schema).
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_task_log_options {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /** Key "limit", required; minimum 0. */
     pmx_opt_i64 limit;
     /** Key "tail". */
     pmx_opt_bool tail;
 } pve_fmt_task_log_options;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_task_log_options_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_task_log_options: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_task_log_options_decode(const char *text, pve_fmt_task_log_options **out,
                                             char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_task_log_options_encode(const pve_fmt_task_log_options *v, char **out,
                                             char **err);
-/**
- * Free a struct from pve_fmt_task_log_options_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_task_log_options_free(pve_fmt_task_log_options *v);
 
 /**
  * Property string "ipconfig0" (first used by PUT /nodes/{node}/vm/{vmid} ipconfig0; 1 use in
  * the schema).
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_vm_ipconfig0 {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /** Key "gw"; format ipv4. */
     char *gw;
     /** Key "ip"; format pve-ipv4-config. */
     char *ip;
 } pve_fmt_vm_ipconfig0;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_vm_ipconfig0_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_vm_ipconfig0: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_vm_ipconfig0_decode(const char *text, pve_fmt_vm_ipconfig0 **out, char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_vm_ipconfig0_encode(const pve_fmt_vm_ipconfig0 *v, char **out, char **err);
-/**
- * Free a struct from pve_fmt_vm_ipconfig0_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_vm_ipconfig0_free(pve_fmt_vm_ipconfig0 *v);
 
 /**
  * Property string "net[n]" (first used by PUT /nodes/{node}/vm/{vmid} net[n]; 3 uses in the
  * schema). Default key: model.
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_vm_net {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /**
      * Bridge.
      *
@@ -109,7 +80,7 @@ typedef struct pve_fmt_vm_net {
     /**
      * Firewall on.
      *
-     * Key "firewall"; default "0".
+     * Key "firewall"; default 0.
      */
     pmx_opt_bool firewall;
     /**
@@ -133,39 +104,23 @@ typedef struct pve_fmt_vm_net {
     pmx_opt_i64 tag;
 } pve_fmt_vm_net;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_vm_net_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_vm_net: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_vm_net_decode(const char *text, pve_fmt_vm_net **out, char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_vm_net_encode(const pve_fmt_vm_net *v, char **out, char **err);
-/**
- * Free a struct from pve_fmt_vm_net_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_vm_net_free(pve_fmt_vm_net *v);
 
 /**
  * Property string "scsi0" (first used by PUT /nodes/{node}/vm/{vmid} scsi0; 1 use in the
  * schema). Default key: file.
  *
- * Allocated by the _decode function, freed with the _free function. To encode, zero-initialise
- * one (unset fields are absent) and fill it; strings stay the caller's.
+ * Allocated by the _decode function, freed with the _free function. To encode, initialise one
+ * with PMX_PARAMS_INIT() (unset members are absent) and fill it; strings stay the caller's.
+ * Members are only ever appended.
  */
 typedef struct pve_fmt_vm_scsi0 {
+    /** sizeof this struct (PMX_PARAMS_INIT(); set by _decode): members past it are unset. */
+    uint32_t struct_size;
     /** Key "cache"; one of: none writeback. */
     char *cache;
     /**
@@ -179,29 +134,10 @@ typedef struct pve_fmt_vm_scsi0 {
     char *size;
 } pve_fmt_vm_scsi0;
 
-/**
- * Decode property string @p text (as PVE writes it in configs; see <proxmox/method.h>).
- * @param text  borrowed for the call.
- * @param out   receives a new struct; caller frees with pve_fmt_vm_scsi0_free().
- * @param err   may be NULL; on PMX_EINVAL a message naming the key, caller frees with
- *              pmx_free().
- * @return PMX_OK, PMX_EINVAL (invalid text: unknown, duplicate or missing key, bad value),
- * PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
+/** Decode, encode, free pve_fmt_vm_scsi0: as pmx_propstr_decode(), pmx_propstr_encode(), pmx_propstr_free()
+ * with this format (<proxmox/method.h>). Thread-safe; may be called from callbacks. Since: 1.0 */
 PMX_API int pve_fmt_vm_scsi0_decode(const char *text, pve_fmt_vm_scsi0 **out, char **err);
-/**
- * Encode @p v into its canonical property string.
- * @param v    borrowed for the call.
- * @param out  receives the text; caller frees with pmx_free().
- * @param err  may be NULL; on PMX_EINVAL a message naming the key, caller frees with pmx_free().
- * @return PMX_OK, PMX_EINVAL (missing required key, value out of range or not in its enum,
- * a ',' in a value...), PMX_ENOMEM. Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API int pve_fmt_vm_scsi0_encode(const pve_fmt_vm_scsi0 *v, char **out, char **err);
-/**
- * Free a struct from pve_fmt_vm_scsi0_decode() and its strings; NULL is a no-op.
- * Thread-safe; may be called from callbacks. Since: 1.0
- */
 PMX_API void pve_fmt_vm_scsi0_free(pve_fmt_vm_scsi0 *v);
 
 PMX_END_DECLS

@@ -11,9 +11,13 @@ PMX_BEGIN_DECLS
 
 /* ---- DELETE /tasks/{upid}/log ---- */
 
-/** Parameters of pve_tasks_log_delete() (path parameters are arguments). */
+/**
+ * Parameters of pve_tasks_log_delete() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_tasks_log_delete_params {
-    int reserved_; /* the method takes no further parameters; ignored */
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
 } pve_tasks_log_delete_params;
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
@@ -24,17 +28,9 @@ typedef struct pve_tasks_log_delete_result {
 /**
  * Clear.
  *
- * DELETE /tasks/{upid}/log.
- * @param c         the client.
- * @param upid      path parameter {upid}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_tasks_log_delete_result_of(call).
- * Since: 1.0
+ * DELETE /tasks/{upid}/log. Path parameters: upid. Result:
+ * pve_tasks_log_delete_result_of(call). Arguments, ownership, return value and callbacks:
+ * "Generated bindings" in <proxmox/method.h>. Since: 1.0
  */
 PMX_API int pve_tasks_log_delete(pmx_client *c, const char *upid,
                                  const pve_tasks_log_delete_params *p, pmx_done_fn done,
@@ -48,8 +44,13 @@ pve_tasks_log_delete_result_of(const pmx_call *call) {
 
 /* ---- GET /tasks/{upid}/log ---- */
 
-/** Parameters of pve_tasks_log_text_get() (path parameters are arguments). */
+/**
+ * Parameters of pve_tasks_log_text_get() (path parameters are arguments); initialise with
+ * PMX_PARAMS_INIT().
+ */
 typedef struct pve_tasks_log_text_get_params {
+    /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
+    uint32_t struct_size;
     /** A property string: build it with pve_fmt_task_log_options_encode(). */
     const char *opts;
 } pve_tasks_log_text_get_params;
@@ -62,16 +63,8 @@ typedef struct pve_tasks_log_text_get_result {
 /**
  * Task log.
  *
- * GET /tasks/{upid}/log.
- * @param c         the client.
- * @param upid      path parameter {upid}: string, copied; escaped by the library.
- * @param p         further parameters, NULL for none; copied before return.
- * @param done      runs once from the event loop, never inside this function (may be NULL).
- * @param userdata  passed to @p done, borrowed.
- * @param out       may be NULL, else a reference the caller drops with pmx_call_unref().
- * @return like pmx_call_start(); invalid parameters complete the call asynchronously with
- * PMX_EINVAL and a message naming the parameter (pmx_call_error()). The decoded result:
- * pve_tasks_log_text_get_result_of(call).
+ * GET /tasks/{upid}/log. Path parameters: upid. Result: pve_tasks_log_text_get_result_of(call).
+ * Arguments, ownership, return value and callbacks: "Generated bindings" in <proxmox/method.h>.
  * Since: 1.0
  */
 PMX_API int pve_tasks_log_text_get(pmx_client *c, const char *upid,

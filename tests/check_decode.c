@@ -1,0 +1,552 @@
+/* The typed decoder against cJSON: every typed result pve-mock produces (all 646 methods) and a
+ * corpus of tricky JSON (escapes, surrogate pairs, invalid UTF-8, int64 bounds, floats that
+ * need correct rounding, numbers as strings, booleans as 0/1, deep nesting, duplicate members,
+ * truncation at every byte). Where cJSON reads a document the decoder either agrees member by
+ * member (under PVE's lenient conversions) or fails with a message; where cJSON refuses it, the
+ * decoder fails too. */
+#include "testutil.h"
+
+#include "bind.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- comparing a decoded struct with cJSON's tree ---------------------------------------------- */
+
+typedef struct cmp {
+    char where[256];
+    char why[512];
+    int bad;
+} cmp;
+
+static void mismatch(cmp *c, const char *what, const char *name) {
+    if (!c->bad)
+        snprintf(c->why, sizeof c->why, "%s%s%s: %s", c->where, *c->where ? "." : "", name, what);
+    c->bad = 1;
+}
+
+/* cJSON's value as a number under the decoder's rules; 0 when it is not one. */
+static int as_number(const cJSON *j, double *v) {
+    if (cJSON_IsNumber(j)) {
+        *v = j->valuedouble;
+        return 1;
+    }
+    if (cJSON_IsBool(j)) {
+        *v = cJSON_IsTrue(j);
+        return 1;
+    }
+    if (cJSON_IsString(j)) {
+        char *e;
+        const char *s = j->valuestring;
+        if (!*s || strpbrk(s, "xXnNiI") || *s == ' ')
+            return 0;
+        *v = strtod(s, &e);
+        return *e == 0;
+    }
+    return 0;
+}
+
+static void compare_type(cmp *c, const pmx_type_desc *t, const char *base, const cJSON *j);
+
+/* One scalar of kind k at p against j (never null: null leaves members unset). */
+static void compare_scalar(cmp *c, uint32_t k, const pmx_type_desc *et, const char *p,
+                           const cJSON *j, const char *name) {
+    double v;
+    switch (k) {
+    case PMX_KIND_STRING: {
+        const char *s;
+        memcpy(&s, p, sizeof s);
+        if (cJSON_IsString(j)) {
+            /* cJSON ends a string at \u0000; the decoder writes U+FFFD there and goes on */
+            size_t n = strlen(j->valuestring);
+            if (!s || strncmp(s, j->valuestring, n) ||
+                (s[n] && strncmp(s + n, "\xEF\xBF\xBD", 3)))
+                mismatch(c, "string differs", name);
+        } else if (!s) {
+            mismatch(c, "missing string", name);
+        }
+        return;
+    }
+    case PMX_KIND_RAW: {
+        const char *s;
+        memcpy(&s, p, sizeof s);
+        cJSON *again = s ? cJSON_Parse(s) : NULL;
+        if (!again || !cJSON_Compare(again, j, 1))
+            mismatch(c, "raw JSON differs", name);
+        cJSON_Delete(again);
+        return;
+    }
+    case PMX_KIND_I64:
+    case PMX_KIND_OPT_I64: {
+        int64_t x;
+        if (k == PMX_KIND_OPT_I64) {
+            pmx_opt_i64 o;
+            memcpy(&o, p, sizeof o);
+            if (!o.set) {
+                mismatch(c, "integer unset", name);
+                return;
+            }
+            x = o.v;
+        } else {
+            memcpy(&x, p, sizeof x);
+        }
+        if (!as_number(j, &v) || (double)x != v)
+            mismatch(c, "integer differs", name);
+        return;
+    }
+    case PMX_KIND_F64:
+    case PMX_KIND_OPT_F64: {
+        double x;
+        if (k == PMX_KIND_OPT_F64) {
+            pmx_opt_f64 o;
+            memcpy(&o, p, sizeof o);
+            if (!o.set) {
+                mismatch(c, "number unset", name);
+                return;
+            }
+            x = o.v;
+        } else {
+            memcpy(&x, p, sizeof x);
+        }
+        if (!as_number(j, &v) || x != v) /* bit-exact: both round correctly */
+            mismatch(c, "number differs", name);
+        return;
+    }
+    case PMX_KIND_BOOL:
+    case PMX_KIND_OPT_BOOL: {
+        int x;
+        if (k == PMX_KIND_OPT_BOOL) {
+            pmx_opt_bool o;
+            memcpy(&o, p, sizeof o);
+            if (!o.set) {
+                mismatch(c, "boolean unset", name);
+                return;
+            }
+            x = o.v;
+        } else {
+            memcpy(&x, p, sizeof x);
+        }
+        int want;
+        if (cJSON_IsString(j) && (!strcasecmp(j->valuestring, "true") ||
+                                  !strcasecmp(j->valuestring, "yes") ||
+                                  !strcasecmp(j->valuestring, "on")))
+            want = 1;
+        else if (cJSON_IsString(j) && (!strcasecmp(j->valuestring, "false") ||
+                                       !strcasecmp(j->valuestring, "no") ||
+                                       !strcasecmp(j->valuestring, "off")))
+            want = 0;
+        else if (as_number(j, &v))
+            want = v != 0;
+        else {
+            mismatch(c, "boolean from a non-boolean", name);
+            return;
+        }
+        if (x != want)
+            mismatch(c, "boolean differs", name);
+        return;
+    }
+    case PMX_KIND_OBJECT: {
+        const char *obj;
+        memcpy(&obj, p, sizeof obj);
+        if (!obj) {
+            mismatch(c, "object missing", name);
+            return;
+        }
+        size_t wl = strlen(c->where);
+        snprintf(c->where + wl, sizeof c->where - wl, "%s%s", wl ? "." : "", name);
+        compare_type(c, et, obj, j);
+        c->where[wl] = 0;
+        return;
+    }
+    }
+    mismatch(c, "unexpected kind", name);
+}
+
+static void compare_field(cmp *c, const pmx_field_info *f, const char *base, const cJSON *j) {
+    if (f->kind == PMX_KIND_ARRAY) {
+        const char *items;
+        size_t n;
+        memcpy(&items, base + f->offset, sizeof items);
+        memcpy(&n, base + f->count_offset, sizeof n);
+        if (!j || cJSON_IsNull(j)) {
+            if (n)
+                mismatch(c, "array where cJSON has none", f->name);
+            return;
+        }
+        if ((size_t)cJSON_GetArraySize(j) != n) {
+            mismatch(c, "array length differs", f->name);
+            return;
+        }
+        pmx_type_info et = PMX_OPTS_INIT(pmx_type_info);
+        uint32_t ek = PMX_KIND_RAW;
+        if (f->type && pmx_type_describe(f->type, &et) == PMX_OK)
+            ek = et.kind;
+        size_t i = 0;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, j) {
+            char nm[160];
+            snprintf(nm, sizeof nm, "%s[%zu]", f->name, i);
+            if (!cJSON_IsNull(e))
+                compare_scalar(c, ek, f->type, items + i * pmx__elem_size(ek), e, nm);
+            i++;
+        }
+        return;
+    }
+    if (f->count) { /* indexed: name0 .. name<count-1> */
+        for (uint32_t i = 0; i < f->count; i++) {
+            char nm[160];
+            snprintf(nm, sizeof nm, "%s%u", f->name, i);
+            const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, nm);
+            const char *s;
+            memcpy(&s, base + f->offset + i * sizeof(char *), sizeof s);
+            if (!m || cJSON_IsNull(m)) {
+                if (s)
+                    mismatch(c, "slot set where cJSON has none", nm);
+                continue;
+            }
+            compare_scalar(c, f->kind, NULL, base + f->offset + i * sizeof(char *), m, nm);
+        }
+        return;
+    }
+    if (!j || cJSON_IsNull(j)) {
+        /* unset: NULL pointers, set = 0, or 0 for required scalars */
+        static const char zero[16];
+        size_t sz = f->kind == PMX_KIND_BOOL ? sizeof(int)
+                    : f->kind == PMX_KIND_OPT_I64 || f->kind == PMX_KIND_OPT_F64 ||
+                            f->kind == PMX_KIND_OPT_BOOL
+                        ? sizeof(int)
+                        : 8;
+        if (memcmp(base + f->offset, zero, sz))
+            mismatch(c, "set where cJSON has none", f->name);
+        return;
+    }
+    compare_scalar(c, f->kind, f->type, base + f->offset, j, f->name);
+}
+
+static void compare_type(cmp *c, const pmx_type_desc *t, const char *base, const cJSON *j) {
+    pmx_type_info ti = PMX_OPTS_INIT(pmx_type_info);
+    ck_assert_int_eq(pmx_type_describe(t, &ti), PMX_OK);
+    for (size_t i = 0; i < ti.n_fields && !c->bad; i++) {
+        pmx_field_info f = PMX_OPTS_INIT(pmx_field_info);
+        ck_assert_int_eq(pmx_field_describe(pmx_type_field_at(t, i), &f), PMX_OK);
+        const cJSON *m = (ti.flags & PMX_TYPE_WRAPPED) ? j
+                         : cJSON_IsObject(j)           ? cJSON_GetObjectItemCaseSensitive(j, f.name)
+                                                       : NULL;
+        compare_field(c, &f, base, m);
+    }
+}
+
+/* Decode body (a whole response) as the result of method name and hold it against cJSON.
+ * Returns 1 when both read it (and agree), 0 when the decoder refused it. */
+/* Feed body to the incremental decoder in pieces of `step` bytes (0: sizes from a small PRNG
+ * seeded with len); returns its rc, *typed its result. */
+static int stream_decode(const pmx_method_desc *d, const char *body, size_t len, size_t step,
+                         void **typed, char **err) {
+    pmx__stream *st = pmx__stream_new(d, NULL, NULL, NULL, 0);
+    ck_assert_ptr_nonnull(st);
+    uint32_t rnd = (uint32_t)len * 2654435761u + 1;
+    size_t o = 0;
+    while (o < len) {
+        size_t k = step;
+        if (!k) {
+            rnd = rnd * 1103515245u + 12345u;
+            k = 1 + (rnd >> 16) % 97;
+        }
+        if (k > len - o)
+            k = len - o;
+        /* an exact-size copy: the decoder must not read past what it was given */
+        char *piece = malloc(k);
+        memcpy(piece, body + o, k);
+        int r = pmx__stream_feed(st, piece, k);
+        free(piece);
+        ck_assert_int_ne(r, PMX_ECANCELLED);
+        o += k;
+    }
+    pmx__body b;
+    *err = NULL;
+    int rc = pmx__stream_finish(st, NULL, &b, err);
+    *typed = rc == PMX_OK ? b.typed : NULL;
+    pmx__stream_free(st);
+    return rc;
+}
+
+int test_decode_diff(const char *method, const char *body, size_t len, const void *typed,
+                     const char *label) {
+    const pmx_method_desc *d = pmx_method_by_name(method);
+    ck_assert_ptr_nonnull(d);
+    pmx_method_info mi = PMX_OPTS_INIT(pmx_method_info);
+    ck_assert_int_eq(pmx_method_describe(d, &mi), PMX_OK);
+    pmx__body b;
+    char *err = NULL;
+    int rc = pmx__decode_body(d, body, len, &b, &err);
+    cJSON *root = cJSON_ParseWithLength(body, len);
+    /* the incremental decoder, fed in pieces, reaches the same verdict */
+    static const size_t steps[] = {1, 3, 4096, 0};
+    void *st_typed[4] = {0};
+    for (size_t k = 0; k < 4; k++) {
+        char *serr = NULL;
+        int src = mi.result ? stream_decode(d, body, len, steps[k], &st_typed[k], &serr) : rc;
+        ck_assert_msg((src == PMX_OK) == (rc == PMX_OK), "%s: %s: whole %d, in pieces of %zu %d (%s)",
+                      method, label, rc, steps[k], src, serr ? serr : "-");
+        if (src != PMX_OK && mi.result)
+            ck_assert_msg(serr && *serr, "%s: %s: stream failure without a message", method, label);
+        pmx_free(serr);
+    }
+    if (rc != PMX_OK) {
+        ck_assert_msg(rc == PMX_EDECODE, "%s: %s: rc %d", method, label, rc);
+        ck_assert_msg(err && *err, "%s: %s: failure without a message", method, label);
+        pmx_free(err);
+        cJSON_Delete(root);
+        return 0;
+    }
+    ck_assert_msg(root != NULL, "%s: %s: the decoder accepted what cJSON refuses", method, label);
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(root, "data");
+    if (!data || cJSON_IsNull(data)) {
+        ck_assert_msg(b.typed == NULL, "%s: %s: a result for null data", method, label);
+    } else if (mi.result) {
+        ck_assert_msg(b.typed != NULL, "%s: %s: no result", method, label);
+        cmp c = {{0}, {0}, 0};
+        compare_type(&c, mi.result, b.typed, data);
+        ck_assert_msg(!c.bad, "%s: %s: %s", method, label, c.why);
+        if (typed) { /* a call's own result, decoded while its body arrived */
+            cmp cc = {{0}, {0}, 0};
+            compare_type(&cc, mi.result, typed, data);
+            ck_assert_msg(!cc.bad, "%s: %s: the call's result: %s", method, label, cc.why);
+        }
+        for (size_t k = 0; k < 4; k++) {
+            cmp cs = {{0}, {0}, 0};
+            ck_assert_msg(st_typed[k] != NULL, "%s: %s: no streamed result", method, label);
+            compare_type(&cs, mi.result, st_typed[k], data);
+            ck_assert_msg(!cs.bad, "%s: %s: streamed in pieces of %zu: %s", method, label,
+                          steps[k], cs.why);
+        }
+    }
+    for (size_t k = 0; k < 4; k++)
+        pmx__bind_result_free(d, st_typed[k]);
+    pmx__bind_result_free(d, b.typed);
+    cJSON_Delete(root);
+    return 1;
+}
+
+/* ---- every method of the mock ----------------------------------------------------------------- */
+
+typedef struct pend {
+    size_t i;
+    pmx_call *call;
+} pend;
+
+START_TEST(test_mock_results_agree) {
+    pmx_client *c = test_client(&g_mock, "token");
+    pmx_client *tc = test_client(&g_mock, "password");
+    size_t compared = 0;
+    for (size_t i = 0; i < pmx_method_count(); i++) {
+        const pmx_method_desc *d = pmx_method_at(i);
+        pmx_method_info mi = PMX_OPTS_INIT(pmx_method_info);
+        ck_assert_int_eq(pmx_method_describe(d, &mi), PMX_OK);
+        if (!mi.result || mi.method != PMX_GET)
+            continue; /* the mock's sample answers of reads; writes are covered by allmethods */
+        /* a concrete path: every {param} gets a plausible value */
+        char path[512];
+        size_t o = 0;
+        for (const char *t = mi.path; *t && o < sizeof path - 40;) {
+            if (*t == '{') {
+                const char *e = strchr(t, '}');
+                size_t n = (size_t)(e - t - 1);
+                const char *v = !strncmp(t + 1, "node", n) && n == 4   ? "pve1"
+                                : !strncmp(t + 1, "vmid", n) && n == 4 ? "100"
+                                : !strncmp(t + 1, "storage", n) && n == 7 ? "local"
+                                                                          : "x1";
+                o += (size_t)snprintf(path + o, sizeof path - o, "%s", v);
+                t = e + 1;
+            } else {
+                path[o++] = *t++;
+            }
+        }
+        path[o] = 0;
+        pmx_call *call = NULL;
+        pmx_client *via = (mi.flags & PMX_METHOD_ALLOWTOKEN) ? c : tc;
+        ck_assert_int_eq(pmx_call_start(via, PMX_GET, path, NULL, NULL, NULL, &call), PMX_OK);
+        if (pmx_call_wait(call) == PMX_OK) {
+            size_t len;
+            const char *body = pmx_call_body(call, &len);
+            ck_assert_ptr_nonnull(body);
+            ck_assert_msg(test_decode_diff(mi.name, body, len, pmx_call_typed(call), path),
+                          "%s: refused %s", mi.name, body);
+            compared++;
+        }
+        pmx_call_unref(call);
+    }
+    fprintf(stderr, "decode: %zu mock answers compared with cJSON\n", compared);
+    ck_assert_uint_gt(compared, 150);
+    pmx_client_free(c);
+    pmx_client_free(tc);
+}
+END_TEST
+
+/* ---- the corpus ---------------------------------------------------------------------------------- */
+
+static int diff_text(const char *method, const char *body) {
+    return test_decode_diff(method, body, strlen(body), NULL, body);
+}
+
+START_TEST(test_strings) {
+    const char *m = "pve_version_get";
+    ck_assert(diff_text(m, "{\"data\":{\"version\":\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\te\"}}"));
+    ck_assert(diff_text(m, "{\"data\":{\"version\":\"\\u00e9\\u20ac\\ud83d\\ude00\"}}"));
+    ck_assert(diff_text(m, "{\"data\":{\"version\":\"\xc3\xa9 raw \xf0\x9f\x98\x80\"}}"));
+    ck_assert(diff_text(m, "{\"data\":{\"version\":\"bad utf8 \xff\xfe\"}}")); /* passed through */
+    ck_assert(diff_text(m, "{\"data\":{\"version\":\"nul \\u0000 here\"}}"));
+    /* lone and reversed surrogates are refused, as cJSON and PVE's JSON::XS refuse them */
+    ck_assert(!diff_text(m, "{\"data\":{\"version\":\"\\ud83d\"}}"));
+    ck_assert(!diff_text(m, "{\"data\":{\"version\":\"\\ude00\\ud83d\"}}"));
+    ck_assert(!diff_text(m, "{\"data\":{\"version\":\"\\ud83dx\"}}"));
+    ck_assert(!diff_text(m, "{\"data\":{\"version\":\"ctrl \x01\"}}"));
+    ck_assert(!diff_text(m, "{\"data\":{\"version\":\"\\x\"}}"));
+    ck_assert(!diff_text(m, "{\"data\":{\"version\":\"\\u12\"}}"));
+    /* escaped member names find their member */
+    ck_assert(diff_text(m, "{\"data\":{\"v\\u0065rsion\":\"9.0\"}}"));
+    ck_assert(diff_text(m, "{\"d\\u0061ta\":{\"version\":\"9.0\"}}"));
+}
+END_TEST
+
+START_TEST(test_numbers) {
+    /* cluster resources items: maxcpu opt i64, cpu opt f64, uptime opt i64, template opt bool */
+    const char *m = "pve_cluster_resources_get";
+    static const char *const ints[] = {"0", "-0", "1", "-1", "9223372036854775807",
+                                       "-9223372036854775808", "9007199254740993", "1e3", "1.0",
+                                       "\"42\"", "\"-7\"", "true", "false"};
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        char b[256];
+        snprintf(b, sizeof b, "{\"data\":[{\"id\":\"x\",\"type\":\"qemu\",\"maxmem\":%s}]}", ints[i]);
+        ck_assert_msg(diff_text(m, b), "%s refused", ints[i]);
+    }
+    static const char *const bad_ints[] = {"9223372036854775808", "-9223372036854775809", "1.5",
+                                           "1e300", "\"x\"", "{}", "[1]", "01", "1.", "-", "+1",
+                                           ".5", "0x10", "NaN", "Infinity"};
+    for (size_t i = 0; i < sizeof bad_ints / sizeof bad_ints[0]; i++) {
+        char b[256];
+        snprintf(b, sizeof b, "{\"data\":[{\"id\":\"x\",\"maxmem\":%s}]}", bad_ints[i]);
+        ck_assert_msg(!diff_text(m, b), "%s accepted as an integer", bad_ints[i]);
+    }
+    static const char *const floats[] = {
+        "0.1", "0.0431", "1e-7", "2.2250738585072014e-308", "1.7976931348623157e308",
+        "4.9e-324", "123456789012345678901234567890", "0.30000000000000004",
+        "9007199254740993.0", "1.00000000000000011102230246251565404236316680908203125",
+        "3.141592653589793238462643383279", "-0.0", "5e-324", "1E+2", "\"0.5\"", "\"1e3\"", "7"};
+    for (size_t i = 0; i < sizeof floats / sizeof floats[0]; i++) {
+        char b[256];
+        snprintf(b, sizeof b, "{\"data\":[{\"id\":\"x\",\"cpu\":%s}]}", floats[i]);
+        ck_assert_msg(diff_text(m, b), "%s refused", floats[i]);
+    }
+    ck_assert(!diff_text(m, "{\"data\":[{\"id\":\"x\",\"cpu\":1e999}]}"));
+    ck_assert(!diff_text(m, "{\"data\":[{\"id\":\"x\",\"cpu\":true}]}"));
+    /* booleans as PVE sends them: 0/1, strings, true/false */
+    static const char *const bools[] = {"0", "1", "true", "false", "\"1\"", "\"0\"", "\"yes\"",
+                                        "\"off\"", "2"};
+    for (size_t i = 0; i < sizeof bools / sizeof bools[0]; i++) {
+        char b[256];
+        snprintf(b, sizeof b, "{\"data\":[{\"id\":\"x\",\"template\":%s}]}", bools[i]);
+        ck_assert_msg(diff_text(m, b), "%s refused", bools[i]);
+    }
+    ck_assert(!diff_text(m, "{\"data\":[{\"id\":\"x\",\"template\":\"maybe\"}]}"));
+    /* strings where a string is expected may be numbers: their text is kept */
+    ck_assert(diff_text("pve_version_get", "{\"data\":{\"version\":9}}"));
+}
+END_TEST
+
+START_TEST(test_structure) {
+    const char *m = "pve_cluster_resources_get";
+    /* duplicate members: the first counts, as cJSON's lookup */
+    ck_assert(diff_text(m, "{\"data\":[{\"id\":\"a\",\"id\":\"b\",\"maxcpu\":1,\"maxcpu\":2}]}"));
+    ck_assert(diff_text(m, "{\"data\":[],\"data\":[{\"id\":\"b\"}]}"));
+    /* unknown members of every shape are skipped, however deep (within limits) */
+    char deep[4096];
+    size_t o;
+    o = (size_t)snprintf(deep, sizeof deep, "{\"data\":[{\"id\":\"a\",\"x\":");
+    for (int i = 0; i < 400; i++)
+        o += (size_t)snprintf(deep + o, sizeof deep - o, "[");
+    for (int i = 0; i < 400; i++)
+        o += (size_t)snprintf(deep + o, sizeof deep - o, "]");
+    snprintf(deep + o, sizeof deep - o, ",\"maxcpu\":4}]}");
+    ck_assert(diff_text(m, deep));
+    /* deeper than the decoder's limit: a clear error rather than a stack overflow */
+    size_t big = 100000;
+    char *deeper = malloc(big * 2 + 64);
+    o = (size_t)sprintf(deeper, "{\"data\":[{\"x\":");
+    for (size_t i = 0; i < big; i++)
+        deeper[o++] = '[';
+    for (size_t i = 0; i < big; i++)
+        deeper[o++] = ']';
+    strcpy(deeper + o, "}]}");
+    pmx__body b;
+    char *err = NULL;
+    ck_assert_int_eq(pmx__decode_body(pmx_method_by_name(m), deeper, strlen(deeper), &b, &err),
+                     PMX_EDECODE);
+    ck_assert_ptr_nonnull(strstr(err, "nested too deeply"));
+    pmx_free(err);
+    free(deeper);
+    /* wrong types name the member */
+    err = NULL;
+    const char *wrong = "{\"data\":[{\"id\":\"a\"},{\"id\":\"b\",\"cpu\":\"fast\"}]}";
+    ck_assert_int_eq(pmx__decode_body(pmx_method_by_name(m), wrong, strlen(wrong), &b, &err),
+                     PMX_EDECODE);
+    ck_assert_str_eq(err, "[1].cpu: expected a number, got \"fast\"");
+    pmx_free(err);
+    /* Perl's empty hash as [] */
+    ck_assert(diff_text("pve_version_get", "{\"data\":[]}"));
+    ck_assert(diff_text(m, "{\"data\":null}"));
+    ck_assert(diff_text(m, "{\"total\":3,\"data\":[]}"));
+    ck_assert(!diff_text(m, "{\"data\":[]} x"));
+    /* corpus/stream/regress-nul-in-whitespace: a NUL byte is not white space (the incremental
+     * decoder took it for one through strchr) */
+    static const char nul_ws[] = "{ \0\"data\":null}";
+    ck_assert(!test_decode_diff(m, nul_ws, sizeof nul_ws - 1, NULL, "NUL in white space"));
+    ck_assert(!diff_text(m, "[]"));
+    ck_assert(!diff_text(m, "{\"data\":{}}"));
+}
+END_TEST
+
+/* Every prefix of valid bodies fails cleanly (or is itself valid and then agrees). */
+START_TEST(test_truncated_everywhere) {
+    static const char *const bodies[][2] = {
+        {"pve_cluster_resources_get",
+         "{\"data\":[{\"id\":\"qemu/100\",\"cpu\":0.25,\"maxcpu\":4,\"template\":0,\"name\":"
+         "\"a\\u00e9\\ud83d\\ude00\",\"tags\":\"x;y\",\"unknown\":{\"a\":[1,2,{\"b\":null}]}}],"
+         "\"total\":1}"},
+        {"pve_version_get", "{\"data\":{\"version\":\"9.0.3\",\"release\":\"9.0\"},\"message\":\"ok\\n\"}"},
+    };
+    for (size_t k = 0; k < sizeof bodies / sizeof bodies[0]; k++) {
+        const char *body = bodies[k][1];
+        size_t n = strlen(body);
+        ck_assert(test_decode_diff(bodies[k][0], body, n, NULL, "whole"));
+        for (size_t i = 0; i < n; i++) {
+            char *cut = malloc(i + 1); /* exactly i bytes: no terminator to lean on */
+            memcpy(cut, body, i);
+            char label[64];
+            snprintf(label, sizeof label, "prefix %zu", i);
+            ck_assert_msg(!test_decode_diff(bodies[k][0], cut, i, NULL, label), "prefix %zu accepted", i);
+            free(cut);
+        }
+    }
+}
+END_TEST
+
+static Suite *decode_suite(void) {
+    Suite *s = suite_create("decode");
+    TCase *t = tcase_create("corpus");
+    tcase_add_test(t, test_strings);
+    tcase_add_test(t, test_numbers);
+    tcase_add_test(t, test_structure);
+    tcase_add_test(t, test_truncated_everywhere);
+    suite_add_tcase(s, t);
+    t = tcase_create("mock");
+    tcase_add_unchecked_fixture(t, mock_fixture_start, mock_fixture_stop);
+    tcase_set_timeout(t, 120);
+    tcase_add_test(t, test_mock_results_agree);
+    suite_add_tcase(s, t);
+    return s;
+}
+PMX_TEST_SUITE(decode_suite)
