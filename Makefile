@@ -251,7 +251,8 @@ fuzz: fuzz-build
 
 generate: $(B)/bin/pmx-gen
 	$(B)/bin/pmx-gen --schema $(SCHEMA) --overrides schema/overrides.json --pin schema/pin.json \
-	  --layout schema/layout.txt --include-dir include/proxmox/gen --src-dir lib/gen
+	  --layout schema/layout.txt --include-dir include/proxmox/gen --src-dir lib/gen \
+	  --pyi bindings/python/libproxmox/_api.pyi
 
 generate-check: $(B)/bin/pmx-gen
 	@sh tools/generate-check.sh $(B) $(SCHEMA)

@@ -5,7 +5,7 @@
 # build: compile the library and programs; check: tests (Check, libuv, pytest); bench: the
 # Python comparison (proxmoxer); docs: the HTML reference (Doxygen).
 BUILD="gcc make pkg-config libcurl4-openssl-dev libcjson-dev libssl-dev libevent-dev zlib1g-dev"
-CHECK="check libuv1-dev python3 python3-pytest cmake"
+CHECK="check libuv1-dev python3 python3-pytest python3-mypy cmake"
 [ $# -eq 0 ] && set -- build check
 PKGS=""
 for group in "$@"; do

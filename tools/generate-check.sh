@@ -13,7 +13,7 @@ trap 'rm -rf "$T"' EXIT INT TERM
 mkdir -p "$T/include" "$T/src"
 if ! "$B/bin/pmx-gen" --quiet --schema "$SCHEMA" --overrides schema/overrides.json \
         --pin schema/pin.json --layout schema/layout.txt --layout-out "$T/layout.txt" \
-        --include-dir "$T/include" --src-dir "$T/src"; then
+        --include-dir "$T/include" --src-dir "$T/src" --pyi "$T/_api.pyi"; then
     echo "generate-check: pmx-gen failed" >&2
     exit 1
 fi
@@ -42,6 +42,12 @@ for dir in include/proxmox/gen:include lib/gen:src; do
         fi
     done
 done
+# The Python binding's type stubs come from the same schema.
+if ! cmp -s "$T/_api.pyi" bindings/python/libproxmox/_api.pyi; then
+    echo "generate-check: bindings/python/libproxmox/_api.pyi differs from the generator's output (run 'make generate')" >&2
+    diff -u bindings/python/libproxmox/_api.pyi "$T/_api.pyi" | head -20 >&2
+    rc=1
+fi
 # The layouts the generator extended must be the committed ones: a new struct member that is
 # not recorded in schema/layout.txt yet means 'make generate' was not run.
 if ! cmp -s "$T/layout.txt" schema/layout.txt; then

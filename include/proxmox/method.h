@@ -73,12 +73,12 @@ PMX_BEGIN_DECLS
  * point into static library data. Enum values and flag bits are fixed.
  */
 
-typedef struct pmx_method_desc pmx_method_desc;
-typedef struct pmx_param_desc pmx_param_desc;
-typedef struct pmx_type_desc pmx_type_desc;
-typedef struct pmx_field_desc pmx_field_desc;
-typedef struct pmx_propstr_desc pmx_propstr_desc;
-typedef struct pmx_propkey_desc pmx_propkey_desc;
+typedef struct pmx_method_desc pmx_method_desc;   /* one API method (opaque) */
+typedef struct pmx_param_desc pmx_param_desc;     /* one parameter of a method (opaque) */
+typedef struct pmx_type_desc pmx_type_desc;       /* a result type (opaque) */
+typedef struct pmx_field_desc pmx_field_desc;     /* one member of a result type (opaque) */
+typedef struct pmx_propstr_desc pmx_propstr_desc; /* a property-string format (opaque) */
+typedef struct pmx_propkey_desc pmx_propkey_desc; /* one key of such a format (opaque) */
 
 /** Parameter value types (pmx_param_info.type and .item_type). */
 typedef enum {
@@ -162,7 +162,7 @@ typedef struct pmx_field_info {
     uint32_t count;
     const char *name;     /* JSON member name */
     const char *c_name;   /* C member name */
-    const char *description;
+    const char *description; /* the schema's description, or NULL */
     /* PMX_KIND_OBJECT: the struct; PMX_KIND_ARRAY: the element type, whose elements are
      * stored as T ** (objects), char ** (strings, raw), int64_t *, int * or double *. */
     const pmx_type_desc *type;
@@ -203,7 +203,7 @@ typedef struct pmx_method_info {
     uint32_t method;          /* pmx_method */
     uint32_t flags;           /* PMX_METHOD_* */
     uint32_t n_params;        /* pmx_method_param_at(d, 0 .. n_params-1), path parameters first */
-    uint32_t n_path_params;
+    uint32_t n_path_params;   /* how many of them are path parameters (the first ones) */
     uint32_t index;           /* position: pmx_method_at(index) == d */
     const char *path;         /* template, "/nodes/{node}/qemu/{vmid}" */
     const char *name;         /* function name, "pve_nodes_qemu_vmid_get" */
@@ -403,7 +403,7 @@ typedef struct pmx_propkey_info {
     const char *requires;      /* another key that must be present with this one, or NULL */
     const char *default_value; /* the schema's default as text (informative), or NULL */
     const char *format_description; /* placeholder text ("XX:XX:XX:XX:XX:XX"), or NULL */
-    const char *description;
+    const char *description;   /* the schema's description, or NULL */
 } pmx_propkey_info;
 
 /** A property-string format (pmx_propstr_describe()). */

@@ -7,6 +7,7 @@
  *   layout.c   stable struct layouts: committed field order (schema/layout.txt), read and extended
  *   tables.c   the compact run-time tables (lib/gen/tables.c) and the description pool (docs.c)
  *   headers.c  public headers (include/proxmox/gen/) and the thin endpoint functions (lib/gen/)
+ *   pyi.c      the Python binding's type stubs of the attribute paths (libproxmox/_api.pyi)
  *   main.c     options, pin check, driver, statistics
  *   util.c     strings, files, JSON helpers, C text helpers
  *   regex.c    Perl regex -> POSIX ERE
@@ -203,5 +204,10 @@ typedef struct gout {
 void out_file(gout *o, const char *dir, const char *name, const sb *b);
 void emit_tables(gout *o);
 void emit_headers(gout *o);
+
+/* ---- pyi.c ---- */
+
+/* The Python binding's type stubs of the attribute paths, written to @p path. */
+void emit_pyi(const char *path, const char *version, const char *sha);
 
 #endif

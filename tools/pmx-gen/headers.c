@@ -24,7 +24,8 @@ static void param_member_doc(sb *h, const gmethod *m, const gparam *g) {
                  g->count - 1);
     else if (g->type == T_ARRAY)
         snprintf(extra, sizeof extra, "Sent as repeated '%s' keys.", g->wire);
-    else if (strcmp(g->cname, g->wire))
+    else if (strcmp(g->cname, g->wire) || !jstr(g->js, "description") ||
+             !*jstr(g->js, "description"))
         snprintf(extra, sizeof extra, "Wire name '%s'.", g->wire);
     if (g->fmt) {
         size_t el = strlen(extra);
@@ -76,7 +77,7 @@ static void emit_result_types(sb *h, size_t mi) {
                 if (f->slots)
                     snprintf(wn, sizeof wn, "JSON members \"%s0\" .. \"%s%d\" (NULL when absent).",
                              f->json, f->json, f->slots - 1);
-                else if (strcmp(f->cname, f->json))
+                else if (strcmp(f->cname, f->json) || !f->desc || !*f->desc)
                     snprintf(wn, sizeof wn, "JSON member \"%s\".", f->json);
                 if (f->fmt) {
                     size_t wl = strlen(wn);
@@ -89,6 +90,9 @@ static void emit_result_types(sb *h, size_t mi) {
                              wl ? " " : "");
                 }
                 doc_comment(h, 4, f->desc, wn[0] ? wn : NULL);
+            } else {
+                sb_puts(h, f->kind == K_ARR ? "    /** The elements of \"data\". */\n"
+                                            : "    /** The value of \"data\". */\n");
             }
             sb_puts(h, "    ");
             layout_decl(h, mb->ctype, mb->cname, "    ");

@@ -172,5 +172,5 @@ void layout_decl(sb *b, const char *ctype, const char *name, const char *indent)
         sb_printf(b, "%s%s;", name, dim);
     }
     if (count[0])
-        sb_printf(b, "\n%ssize_t %s;", indent, count);
+        sb_printf(b, "\n%ssize_t %s; /* number of elements of %s */", indent, count, name);
 }

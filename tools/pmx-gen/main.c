@@ -15,7 +15,7 @@
 #include <string.h>
 
 static struct {
-    const char *schema, *overrides, *pin, *include_dir, *src_dir, *layout, *layout_out;
+    const char *schema, *overrides, *pin, *include_dir, *src_dir, *layout, *layout_out, *pyi;
     int update_pin, quiet;
 } opt;
 
@@ -130,10 +130,11 @@ static void prune(const char *dir, char **keep, size_t nkeep) {
 static void usage(void) {
     fputs("usage: pmx-gen --schema FILE [--overrides FILE] [--pin FILE] [--update-pin]\n"
           "               [--layout FILE] [--layout-out FILE]\n"
-          "               --include-dir DIR --src-dir DIR [--quiet]\n"
+          "               --include-dir DIR --src-dir DIR [--pyi FILE] [--quiet]\n"
           "  --schema: the unwrapped JSON or apidoc.js from a PVE node.\n"
           "  --layout: committed struct layouts, read; --layout-out: where the extended layouts\n"
-          "  are written (default: the --layout file).\n",
+          "  are written (default: the --layout file).\n"
+          "  --pyi: where the Python binding's type stubs of the attribute paths are written.\n",
           stderr);
     exit(2);
 }
@@ -155,6 +156,7 @@ int main(int argc, char **argv) {
         ARG("--src-dir", opt.src_dir)
         ARG("--layout", opt.layout)
         ARG("--layout-out", opt.layout_out)
+        ARG("--pyi", opt.pyi)
 #undef ARG
         if (!strcmp(a, "--update-pin")) {
             opt.update_pin = 1;
@@ -210,6 +212,8 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < o.n; i++)
         free(o.written[i]);
     free(o.written);
+    if (opt.pyi)
+        emit_pyi(opt.pyi, version, sha);
     if (opt.layout_out || opt.layout)
         layout_write(opt.layout_out ? opt.layout_out : opt.layout);
 

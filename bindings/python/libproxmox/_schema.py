@@ -47,82 +47,51 @@ def _param(handle, name, c_name, type_, item_type, loc, flags, count, enum, type
     return p
 
 
-# ---- reading descriptors: the opaque descriptor API when the library has it (pmx_*_describe),
-# else the public structs of libproxmox 1.0.0's method.h. --------------------------------------
+# ---- reading descriptors: opaque handles, read with the pmx_*_describe() functions ----------
 
-if _lib.has("pmx_method_describe"):
-    class _MethodInfo(Structure):
-        _fields_ = [("size", c_uint32), ("method", c_uint32), ("flags", c_uint32),
-                    ("n_params", c_uint32), ("n_path_params", c_uint32), ("index", c_uint32),
-                    ("path", c_char_p), ("name", c_char_p), ("description", c_char_p),
-                    ("result", c_void_p), ("params_size", c_size_t)]
+class _MethodInfo(Structure):
+    _fields_ = [("size", c_uint32), ("method", c_uint32), ("flags", c_uint32),
+                ("n_params", c_uint32), ("n_path_params", c_uint32), ("index", c_uint32),
+                ("path", c_char_p), ("name", c_char_p), ("description", c_char_p),
+                ("result", c_void_p), ("params_size", c_size_t)]
 
-    class _ParamInfo(Structure):
-        _fields_ = [("size", c_uint32), ("type", c_uint32), ("item_type", c_uint32),
-                    ("loc", c_uint32), ("flags", c_uint32), ("count", c_uint32),
-                    ("n_enum", c_uint32), ("position", c_uint32), ("name", c_char_p),
-                    ("c_name", c_char_p), ("minimum", c_double), ("maximum", c_double),
-                    ("min_length", c_int64), ("max_length", c_int64), ("pattern", c_char_p),
-                    ("posix_pattern", c_char_p), ("format", c_char_p), ("typetext", c_char_p),
-                    ("default_value", c_char_p), ("description", c_char_p),
-                    ("propstr", c_void_p)]
 
-    for _n, _r, _a in (("pmx_method_describe", c_int, [c_void_p, POINTER(_MethodInfo)]),
-                       ("pmx_method_param_at", c_void_p, [c_void_p, c_size_t]),
-                       ("pmx_param_describe", c_int, [c_void_p, POINTER(_ParamInfo)]),
-                       ("pmx_param_enum_at", c_char_p, [c_void_p, c_size_t])):
-        getattr(lib, _n).restype, getattr(lib, _n).argtypes = _r, _a
+class _ParamInfo(Structure):
+    _fields_ = [("size", c_uint32), ("type", c_uint32), ("item_type", c_uint32),
+                ("loc", c_uint32), ("flags", c_uint32), ("count", c_uint32),
+                ("n_enum", c_uint32), ("position", c_uint32), ("name", c_char_p),
+                ("c_name", c_char_p), ("minimum", c_double), ("maximum", c_double),
+                ("min_length", c_int64), ("max_length", c_int64), ("pattern", c_char_p),
+                ("posix_pattern", c_char_p), ("format", c_char_p), ("typetext", c_char_p),
+                ("default_value", c_char_p), ("description", c_char_p),
+                ("propstr", c_void_p)]
 
-    def _describe(handle):
-        i = _MethodInfo(size=ctypes.sizeof(_MethodInfo))
-        if lib.pmx_method_describe(handle, ctypes.byref(i)) != _lib.OK:
-            raise RuntimeError("pmx_method_describe refused a table entry")
-        return i.method, text(i.path), text(i.name), text(i.description), i.n_params
 
-    def _params(handle, n):
-        out = []
-        for k in range(n):
-            ph = lib.pmx_method_param_at(handle, k)
-            i = _ParamInfo(size=ctypes.sizeof(_ParamInfo))
-            if not ph or lib.pmx_param_describe(ph, ctypes.byref(i)) != _lib.OK:
-                raise RuntimeError("pmx_param_describe refused a table entry")
-            enum = [lib.pmx_param_enum_at(ph, e) for e in range(i.n_enum)]
-            out.append(_param(ph, i.name, i.c_name, i.type, i.item_type, i.loc, i.flags, i.count,
-                              enum, i.typetext, i.default_value, i.description))
-        return out
-else:
-    class _MethodDesc(Structure):
-        _fields_ = [("size", c_uint32), ("method", c_uint32), ("flags", c_uint32),
-                    ("path", c_char_p), ("name", c_char_p), ("description", c_char_p),
-                    ("params", c_void_p), ("n_params", c_size_t), ("n_path_params", c_size_t),
-                    ("params_size", c_size_t), ("result", c_void_p)]
+for _n, _r, _a in (("pmx_method_describe", c_int, [c_void_p, POINTER(_MethodInfo)]),
+                   ("pmx_method_param_at", c_void_p, [c_void_p, c_size_t]),
+                   ("pmx_param_describe", c_int, [c_void_p, POINTER(_ParamInfo)]),
+                   ("pmx_param_enum_at", c_char_p, [c_void_p, c_size_t])):
+    getattr(lib, _n).restype, getattr(lib, _n).argtypes = _r, _a
 
-    class _ParamDesc(Structure):
-        _fields_ = [("size", c_uint32), ("type", c_uint32), ("item_type", c_uint32),
-                    ("loc", c_uint32), ("flags", c_uint32), ("count", c_uint32),
-                    ("name", c_char_p), ("c_name", c_char_p), ("offset", c_size_t),
-                    ("count_offset", c_size_t), ("minimum", c_double), ("maximum", c_double),
-                    ("min_length", c_int64), ("max_length", c_int64),
-                    ("enum_values", POINTER(c_char_p)), ("n_enum", c_size_t),
-                    ("pattern", c_char_p), ("posix_pattern", c_char_p), ("format", c_char_p),
-                    ("typetext", c_char_p), ("default_value", c_char_p),
-                    ("description", c_char_p), ("propstr", c_void_p)]
 
-    def _describe(handle):
-        d = _MethodDesc.from_address(handle)
-        return d.method, text(d.path), text(d.name), text(d.description), d.n_params
+def _describe(handle):
+    i = _MethodInfo(size=ctypes.sizeof(_MethodInfo))
+    if lib.pmx_method_describe(handle, ctypes.byref(i)) != _lib.OK:
+        raise RuntimeError("pmx_method_describe refused a table entry")
+    return i.method, text(i.path), text(i.name), text(i.description), i.n_params
 
-    def _params(handle, n):
-        d = _MethodDesc.from_address(handle)
-        out = []
-        stride = _ParamDesc.from_address(d.params).size if n else 0
-        for k in range(n):
-            ph = d.params + k * stride
-            p = _ParamDesc.from_address(ph)
-            enum = [p.enum_values[e] for e in range(p.n_enum)]
-            out.append(_param(ph, p.name, p.c_name, p.type, p.item_type, p.loc, p.flags, p.count,
-                              enum, p.typetext, p.default_value, p.description))
-        return out
+
+def _params(handle, n):
+    out = []
+    for k in range(n):
+        ph = lib.pmx_method_param_at(handle, k)
+        i = _ParamInfo(size=ctypes.sizeof(_ParamInfo))
+        if not ph or lib.pmx_param_describe(ph, ctypes.byref(i)) != _lib.OK:
+            raise RuntimeError("pmx_param_describe refused a table entry")
+        enum = [lib.pmx_param_enum_at(ph, e) for e in range(i.n_enum)]
+        out.append(_param(ph, i.name, i.c_name, i.type, i.item_type, i.loc, i.flags, i.count,
+                          enum, i.typetext, i.default_value, i.description))
+    return out
 
 
 # ---- methods and the path tree --------------------------------------------------------------

@@ -22,6 +22,7 @@ typedef struct pve_access_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_access_get_item {
+    /** JSON member "subdir". */
     char *subdir;
 } pve_access_get_item;
 
@@ -30,8 +31,9 @@ typedef struct pve_access_get_item {
  * last reference is dropped).
  */
 typedef struct pve_access_get_result {
+    /** The elements of "data". */
     struct pve_access_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_access_get_result;
 
 /**
@@ -66,8 +68,11 @@ typedef struct pve_access_acl_get_item {
     char *path;
     /** Allow to propagate (inherit) permissions. */
     pmx_opt_bool propagate;
+    /** JSON member "roleid". */
     char *roleid;
+    /** JSON member "type". */
     char *type;
+    /** JSON member "ugid". */
     char *ugid;
 } pve_access_acl_get_item;
 
@@ -76,8 +81,9 @@ typedef struct pve_access_acl_get_item {
  * last reference is dropped).
  */
 typedef struct pve_access_acl_get_result {
+    /** The elements of "data". */
     struct pve_access_acl_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_access_acl_get_result;
 
 /**
@@ -148,9 +154,11 @@ typedef struct pve_access_domains_get_params {
 typedef struct pve_access_domains_get_item {
     /** A comment. The GUI use this text when you select a domain (Realm) on the login window. */
     char *comment;
+    /** JSON member "realm". */
     char *realm;
     /** Two-factor authentication provider. */
     char *tfa;
+    /** JSON member "type". */
     char *type;
 } pve_access_domains_get_item;
 
@@ -159,8 +167,9 @@ typedef struct pve_access_domains_get_item {
  * last reference is dropped).
  */
 typedef struct pve_access_domains_get_result {
+    /** The elements of "data". */
     struct pve_access_domains_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_access_domains_get_result;
 
 /**
@@ -396,6 +405,7 @@ typedef struct pve_access_domains_realm_get_params {
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
 typedef struct pve_access_domains_realm_get_result {
+    /** The value of "data". */
     char *value;
 } pve_access_domains_realm_get_result;
 
@@ -653,6 +663,7 @@ typedef struct pve_access_domains_sync_post_params {
  * Result type: the value of "data" (borrowed from the call).
  */
 typedef struct pve_access_domains_sync_post_result {
+    /** The value of "data". */
     char *value;
 } pve_access_domains_sync_post_result;
 
@@ -687,7 +698,9 @@ typedef struct pve_access_groups_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_access_groups_get_item {
+    /** JSON member "comment". */
     char *comment;
+    /** JSON member "groupid". */
     char *groupid;
     /** list of users which form this group */
     char *users;
@@ -698,8 +711,9 @@ typedef struct pve_access_groups_get_item {
  * last reference is dropped).
  */
 typedef struct pve_access_groups_get_result {
+    /** The elements of "data". */
     struct pve_access_groups_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_access_groups_get_result;
 
 /**
@@ -727,7 +741,9 @@ pve_access_groups_get_result_of(const pmx_call *call) {
 typedef struct pve_access_groups_post_params {
     /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
     uint32_t struct_size;
+    /** Wire name 'comment'. */
     const char *comment;
+    /** Wire name 'groupid'. */
     const char *groupid;
 } pve_access_groups_post_params;
 
@@ -778,9 +794,11 @@ typedef struct pve_access_groups_groupid_get_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_access_groups_groupid_get_result {
+    /** JSON member "comment". */
     char *comment;
+    /** JSON member "members". */
     char **members;
-    size_t n_members;
+    size_t n_members; /* number of elements of members */
 } pve_access_groups_groupid_get_result;
 
 /**
@@ -809,6 +827,7 @@ pve_access_groups_groupid_get_result_of(const pmx_call *call) {
 typedef struct pve_access_groups_groupid_put_params {
     /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
     uint32_t struct_size;
+    /** Wire name 'comment'. */
     const char *comment;
 } pve_access_groups_groupid_put_params;
 
@@ -836,6 +855,7 @@ typedef struct pve_access_openid_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_access_openid_get_item {
+    /** JSON member "subdir". */
     char *subdir;
 } pve_access_openid_get_item;
 
@@ -844,8 +864,9 @@ typedef struct pve_access_openid_get_item {
  * last reference is dropped).
  */
 typedef struct pve_access_openid_get_result {
+    /** The elements of "data". */
     struct pve_access_openid_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_access_openid_get_result;
 
 /**
@@ -889,6 +910,7 @@ typedef struct pve_access_openid_auth_url_post_params {
  * Result type: the value of "data" (borrowed from the call).
  */
 typedef struct pve_access_openid_auth_url_post_result {
+    /** The value of "data". */
     char *value;
 } pve_access_openid_auth_url_post_result;
 
@@ -935,12 +957,15 @@ typedef struct pve_access_openid_login_post_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_access_openid_login_post_result {
-    /** Secret: wiped when the call is freed. */
+    /** JSON member "CSRFPreventionToken". Secret: wiped when the call is freed. */
     char *CSRFPreventionToken;
+    /** JSON member "cap". */
     char *cap;
+    /** JSON member "clustername". */
     char *clustername;
-    /** Secret: wiped when the call is freed. */
+    /** JSON member "ticket". Secret: wiped when the call is freed. */
     char *ticket;
+    /** JSON member "username". */
     char *username;
 } pve_access_openid_login_post_result;
 
@@ -1016,6 +1041,7 @@ typedef struct pve_access_permissions_get_params {
  * Result type: the JSON text of "data", which the schema leaves open (borrowed from the call).
  */
 typedef struct pve_access_permissions_get_result {
+    /** The value of "data". */
     char *value;
 } pve_access_permissions_get_result;
 
@@ -1048,8 +1074,11 @@ typedef struct pve_access_roles_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_access_roles_get_item {
+    /** JSON member "privs". */
     char *privs;
+    /** JSON member "roleid". */
     char *roleid;
+    /** JSON member "special". */
     pmx_opt_bool special;
 } pve_access_roles_get_item;
 
@@ -1058,8 +1087,9 @@ typedef struct pve_access_roles_get_item {
  * last reference is dropped).
  */
 typedef struct pve_access_roles_get_result {
+    /** The elements of "data". */
     struct pve_access_roles_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_access_roles_get_result;
 
 /**
@@ -1087,7 +1117,9 @@ pve_access_roles_get_result_of(const pmx_call *call) {
 typedef struct pve_access_roles_post_params {
     /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
     uint32_t struct_size;
+    /** Wire name 'privs'. */
     const char *privs;
+    /** Wire name 'roleid'. */
     const char *roleid;
 } pve_access_roles_post_params;
 
@@ -1260,7 +1292,9 @@ pve_access_roles_roleid_get_result_of(const pmx_call *call) {
 typedef struct pve_access_roles_roleid_put_params {
     /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
     uint32_t struct_size;
+    /** Wire name 'append'. */
     pmx_opt_bool append;
+    /** Wire name 'privs'. */
     const char *privs;
 } pve_access_roles_roleid_put_params;
 
@@ -1288,8 +1322,9 @@ typedef struct pve_access_tfa_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_access_tfa_get_item {
+    /** JSON member "entries". */
     struct pve_access_tfa_get_item_entries **entries;
-    size_t n_entries;
+    size_t n_entries; /* number of elements of entries */
     /**
      * Contains a timestamp until when a user is locked out of 2nd factors.
      *
@@ -1327,8 +1362,9 @@ typedef struct pve_access_tfa_get_item_entries {
  * last reference is dropped).
  */
 typedef struct pve_access_tfa_get_result {
+    /** The elements of "data". */
     struct pve_access_tfa_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_access_tfa_get_result;
 
 /**
@@ -1379,8 +1415,9 @@ typedef struct pve_access_tfa_userid_get_item {
  * last reference is dropped).
  */
 typedef struct pve_access_tfa_userid_get_result {
+    /** The elements of "data". */
     struct pve_access_tfa_userid_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_access_tfa_userid_get_result;
 
 /**
@@ -1445,7 +1482,7 @@ typedef struct pve_access_tfa_userid_post_result {
     char *id;
     /** When adding recovery codes, this contains the list of codes to be displayed to the user */
     char **recovery;
-    size_t n_recovery;
+    size_t n_recovery; /* number of elements of recovery */
 } pve_access_tfa_userid_post_result;
 
 /**
@@ -1643,11 +1680,13 @@ typedef struct pve_access_ticket_post_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_access_ticket_post_result {
-    /** Secret: wiped when the call is freed. */
+    /** JSON member "CSRFPreventionToken". Secret: wiped when the call is freed. */
     char *CSRFPreventionToken;
+    /** JSON member "clustername". */
     char *clustername;
-    /** Secret: wiped when the call is freed. */
+    /** JSON member "ticket". Secret: wiped when the call is freed. */
     char *ticket;
+    /** JSON member "username". */
     char *username;
 } pve_access_ticket_post_result;
 
@@ -1684,16 +1723,21 @@ typedef struct pve_access_users_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_access_users_get_item {
+    /** JSON member "comment". */
     char *comment;
+    /** JSON member "email". */
     char *email;
     /** Enable the account (default). You can set this to '0' to disable the account */
     pmx_opt_bool enable;
     /** Account expiration date (seconds since epoch). '0' means no expiration date. */
     pmx_opt_i64 expire;
+    /** JSON member "firstname". */
     char *firstname;
+    /** JSON member "groups". */
     char *groups;
     /** Keys for two factor auth (yubico). */
     char *keys;
+    /** JSON member "lastname". */
     char *lastname;
     /**
      * The type of the users realm
@@ -1707,8 +1751,9 @@ typedef struct pve_access_users_get_item {
      * JSON member "tfa-locked-until".
      */
     pmx_opt_i64 tfa_locked_until;
+    /** JSON member "tokens". */
     struct pve_access_users_get_item_tokens **tokens;
-    size_t n_tokens;
+    size_t n_tokens; /* number of elements of tokens */
     /**
      * True if the user is currently locked out of TOTP factors.
      *
@@ -1721,6 +1766,7 @@ typedef struct pve_access_users_get_item {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_access_users_get_item_tokens {
+    /** JSON member "comment". */
     char *comment;
     /** API token expiration date (seconds since epoch). '0' means no expiration date. */
     pmx_opt_i64 expire;
@@ -1738,8 +1784,9 @@ typedef struct pve_access_users_get_item_tokens {
  * last reference is dropped).
  */
 typedef struct pve_access_users_get_result {
+    /** The elements of "data". */
     struct pve_access_users_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_access_users_get_result;
 
 /**
@@ -1767,16 +1814,21 @@ pve_access_users_get_result_of(const pmx_call *call) {
 typedef struct pve_access_users_post_params {
     /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
     uint32_t struct_size;
+    /** Wire name 'comment'. */
     const char *comment;
+    /** Wire name 'email'. */
     const char *email;
     /** Enable the account (default). You can set this to '0' to disable the account */
     pmx_opt_bool enable;
     /** Account expiration date (seconds since epoch). '0' means no expiration date. */
     pmx_opt_i64 expire;
+    /** Wire name 'firstname'. */
     const char *firstname;
+    /** Wire name 'groups'. */
     const char *groups;
     /** Keys for two factor auth (yubico). */
     const char *keys;
+    /** Wire name 'lastname'. */
     const char *lastname;
     /**
      * Initial password.
@@ -1836,18 +1888,24 @@ typedef struct pve_access_users_userid_get_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_access_users_userid_get_result {
+    /** JSON member "comment". */
     char *comment;
+    /** JSON member "email". */
     char *email;
     /** Enable the account (default). You can set this to '0' to disable the account */
     pmx_opt_bool enable;
     /** Account expiration date (seconds since epoch). '0' means no expiration date. */
     pmx_opt_i64 expire;
+    /** JSON member "firstname". */
     char *firstname;
+    /** JSON member "groups". */
     char **groups;
-    size_t n_groups;
+    size_t n_groups; /* number of elements of groups */
     /** Keys for two factor auth (yubico). */
     char *keys;
+    /** JSON member "lastname". */
     char *lastname;
+    /** JSON member "tokens". */
     char *tokens;
 } pve_access_users_userid_get_result;
 
@@ -1877,17 +1935,23 @@ pve_access_users_userid_get_result_of(const pmx_call *call) {
 typedef struct pve_access_users_userid_put_params {
     /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
     uint32_t struct_size;
+    /** Wire name 'append'. */
     pmx_opt_bool append;
+    /** Wire name 'comment'. */
     const char *comment;
+    /** Wire name 'email'. */
     const char *email;
     /** Enable the account (default). You can set this to '0' to disable the account */
     pmx_opt_bool enable;
     /** Account expiration date (seconds since epoch). '0' means no expiration date. */
     pmx_opt_i64 expire;
+    /** Wire name 'firstname'. */
     const char *firstname;
+    /** Wire name 'groups'. */
     const char *groups;
     /** Keys for two factor auth (yubico). */
     const char *keys;
+    /** Wire name 'lastname'. */
     const char *lastname;
 } pve_access_users_userid_put_params;
 
@@ -1927,7 +1991,7 @@ typedef struct pve_access_users_tfa_get_result {
      * passed.
      */
     char **types;
-    size_t n_types;
+    size_t n_types; /* number of elements of types */
     /** The type of TFA the user has set, if any. Only set if 'multiple' was not passed. */
     char *user;
 } pve_access_users_tfa_get_result;
@@ -1962,6 +2026,7 @@ typedef struct pve_access_users_token_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_access_users_token_get_item {
+    /** JSON member "comment". */
     char *comment;
     /** API token expiration date (seconds since epoch). '0' means no expiration date. */
     pmx_opt_i64 expire;
@@ -1979,8 +2044,9 @@ typedef struct pve_access_users_token_get_item {
  * last reference is dropped).
  */
 typedef struct pve_access_users_token_get_result {
+    /** The elements of "data". */
     struct pve_access_users_token_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_access_users_token_get_result;
 
 /**
@@ -2040,6 +2106,7 @@ typedef struct pve_access_users_token_tokenid_get_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_access_users_token_tokenid_get_result {
+    /** JSON member "comment". */
     char *comment;
     /** API token expiration date (seconds since epoch). '0' means no expiration date. */
     pmx_opt_i64 expire;
@@ -2077,6 +2144,7 @@ pve_access_users_token_tokenid_get_result_of(const pmx_call *call) {
 typedef struct pve_access_users_token_tokenid_post_params {
     /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
     uint32_t struct_size;
+    /** Wire name 'comment'. */
     const char *comment;
     /** API token expiration date (seconds since epoch). '0' means no expiration date. */
     pmx_opt_i64 expire;
@@ -2098,6 +2166,7 @@ typedef struct pve_access_users_token_tokenid_post_result {
      * JSON member "full-tokenid".
      */
     char *full_tokenid;
+    /** JSON member "info". */
     struct pve_access_users_token_tokenid_post_result_info *info;
     /**
      * API token value used for authentication.
@@ -2109,6 +2178,7 @@ typedef struct pve_access_users_token_tokenid_post_result {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_access_users_token_tokenid_post_result_info {
+    /** JSON member "comment". */
     char *comment;
     /** API token expiration date (seconds since epoch). '0' means no expiration date. */
     pmx_opt_i64 expire;
@@ -2149,6 +2219,7 @@ pve_access_users_token_tokenid_post_result_of(const pmx_call *call) {
 typedef struct pve_access_users_token_tokenid_put_params {
     /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
     uint32_t struct_size;
+    /** Wire name 'comment'. */
     const char *comment;
     /**
      * A list of settings you want to delete.
@@ -2172,6 +2243,7 @@ typedef struct pve_access_users_token_tokenid_put_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_access_users_token_tokenid_put_result {
+    /** JSON member "comment". */
     char *comment;
     /** API token expiration date (seconds since epoch). '0' means no expiration date. */
     pmx_opt_i64 expire;
@@ -2213,6 +2285,7 @@ typedef struct pve_access_users_unlock_tfa_put_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_access_users_unlock_tfa_put_result {
+    /** The value of "data". */
     int value;
 } pve_access_users_unlock_tfa_put_result;
 

@@ -25,8 +25,9 @@ typedef struct pve_cluster_get_params {
  * last reference is dropped).
  */
 typedef struct pve_cluster_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_get_result;
 
 /**
@@ -60,8 +61,9 @@ typedef struct pve_cluster_acme_get_params {
  * last reference is dropped).
  */
 typedef struct pve_cluster_acme_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_acme_get_result;
 
 /**
@@ -96,8 +98,9 @@ typedef struct pve_cluster_acme_account_get_params {
  * last reference is dropped).
  */
 typedef struct pve_cluster_acme_account_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_acme_account_get_result;
 
 /**
@@ -150,6 +153,7 @@ typedef struct pve_cluster_acme_account_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_cluster_acme_account_post_result {
+    /** The value of "data". */
     char *value;
 } pve_cluster_acme_account_post_result;
 
@@ -183,6 +187,7 @@ typedef struct pve_cluster_acme_account_name_delete_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_cluster_acme_account_name_delete_result {
+    /** The value of "data". */
     char *value;
 } pve_cluster_acme_account_name_delete_result;
 
@@ -220,10 +225,13 @@ typedef struct pve_cluster_acme_account_name_get_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_cluster_acme_account_name_get_result {
+    /** JSON member "account". */
     char *account;
     /** URL of ACME CA directory endpoint. */
     char *directory;
+    /** JSON member "location". */
     char *location;
+    /** JSON member "tos". */
     char *tos;
 } pve_cluster_acme_account_name_get_result;
 
@@ -259,6 +267,7 @@ typedef struct pve_cluster_acme_account_name_put_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_cluster_acme_account_name_put_result {
+    /** The value of "data". */
     char *value;
 } pve_cluster_acme_account_name_put_result;
 
@@ -293,10 +302,13 @@ typedef struct pve_cluster_acme_challenge_schema_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_cluster_acme_challenge_schema_get_item {
+    /** JSON member "id". */
     char *id;
     /** Human readable name, falls back to id */
     char *name;
+    /** JSON member "schema". */
     char *schema;
+    /** JSON member "type". */
     char *type;
 } pve_cluster_acme_challenge_schema_get_item;
 
@@ -305,8 +317,9 @@ typedef struct pve_cluster_acme_challenge_schema_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_acme_challenge_schema_get_result {
+    /** The elements of "data". */
     struct pve_cluster_acme_challenge_schema_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_acme_challenge_schema_get_result;
 
 /**
@@ -340,6 +353,7 @@ typedef struct pve_cluster_acme_directories_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_cluster_acme_directories_get_item {
+    /** JSON member "name". */
     char *name;
     /** URL of ACME CA directory endpoint. */
     char *url;
@@ -350,8 +364,9 @@ typedef struct pve_cluster_acme_directories_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_acme_directories_get_result {
+    /** The elements of "data". */
     struct pve_cluster_acme_directories_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_acme_directories_get_result;
 
 /**
@@ -391,7 +406,7 @@ typedef struct pve_cluster_acme_meta_get_params {
 typedef struct pve_cluster_acme_meta_get_result {
     /** Hostnames referring to the ACME servers. */
     char **caaIdentities;
-    size_t n_caaIdentities;
+    size_t n_caaIdentities; /* number of elements of caaIdentities */
     /** EAB Required */
     pmx_opt_bool externalAccountRequired;
     /** ACME TermsOfService URL. */
@@ -462,8 +477,9 @@ typedef struct pve_cluster_acme_plugins_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_acme_plugins_get_result {
+    /** The elements of "data". */
     struct pve_cluster_acme_plugins_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_acme_plugins_get_result;
 
 /**
@@ -671,6 +687,7 @@ typedef struct pve_cluster_acme_tos_get_params {
  * Result type: the value of "data" (borrowed from the call).
  */
 typedef struct pve_cluster_acme_tos_get_result {
+    /** The value of "data". */
     char *value;
 } pve_cluster_acme_tos_get_result;
 
@@ -712,8 +729,9 @@ typedef struct pve_cluster_backup_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_backup_get_result {
+    /** The elements of "data". */
     struct pve_cluster_backup_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_backup_get_result;
 
 /**
@@ -764,7 +782,7 @@ typedef struct pve_cluster_backup_post_params {
      * Sent as repeated 'exclude-path' keys.
      */
     const char *const *exclude_path;
-    size_t n_exclude_path;
+    size_t n_exclude_path; /* number of elements of exclude_path */
     /**
      * Options for backup fleecing (VM only).
      * Format: [[enabled=]<1|0>] [,storage=<storage ID>]
@@ -914,8 +932,9 @@ typedef struct pve_cluster_backup_info_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_backup_info_get_result {
+    /** The elements of "data". */
     struct pve_cluster_backup_info_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_backup_info_get_result;
 
 /**
@@ -962,8 +981,9 @@ typedef struct pve_cluster_backup_info_not_backed_up_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_backup_info_not_backed_up_get_result {
+    /** The elements of "data". */
     struct pve_cluster_backup_info_not_backed_up_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_backup_info_not_backed_up_get_result;
 
 /**
@@ -1018,6 +1038,7 @@ typedef struct pve_cluster_backup_id_get_params {
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
 typedef struct pve_cluster_backup_id_get_result {
+    /** The value of "data". */
     char *value;
 } pve_cluster_backup_id_get_result;
 
@@ -1076,7 +1097,7 @@ typedef struct pve_cluster_backup_id_put_params {
      * Sent as repeated 'exclude-path' keys.
      */
     const char *const *exclude_path;
-    size_t n_exclude_path;
+    size_t n_exclude_path; /* number of elements of exclude_path */
     /**
      * Options for backup fleecing (VM only).
      * Format: [[enabled=]<1|0>] [,storage=<storage ID>]
@@ -1220,15 +1241,16 @@ typedef struct pve_cluster_backup_included_volumes_get_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_cluster_backup_included_volumes_get_result {
+    /** JSON member "children". */
     struct pve_cluster_backup_included_volumes_get_result_children **children;
-    size_t n_children;
+    size_t n_children; /* number of elements of children */
 } pve_cluster_backup_included_volumes_get_result;
 
 /** Part of a result (see the method using it). */
 typedef struct pve_cluster_backup_included_volumes_get_result_children {
     /** The volumes of the guest with the information if they will be included in backups. */
     struct pve_cluster_backup_included_volumes_get_result_children_children **children;
-    size_t n_children;
+    size_t n_children; /* number of elements of children */
     /** VMID of the guest. */
     int64_t id;
     /** Name of the guest */
@@ -1284,8 +1306,9 @@ typedef struct pve_cluster_bulk_action_get_params {
  * last reference is dropped).
  */
 typedef struct pve_cluster_bulk_action_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_bulk_action_get_result;
 
 /**
@@ -1320,8 +1343,9 @@ typedef struct pve_cluster_bulk_action_guest_get_params {
  * last reference is dropped).
  */
 typedef struct pve_cluster_bulk_action_guest_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_bulk_action_guest_get_result;
 
 /**
@@ -1362,7 +1386,7 @@ typedef struct pve_cluster_bulk_action_guest_migrate_post_params {
      * Sent as repeated 'vms' keys.
      */
     const char *const *vms;
-    size_t n_vms;
+    size_t n_vms; /* number of elements of vms */
     /**
      * Enable live storage migration for local disk
      *
@@ -1377,6 +1401,7 @@ typedef struct pve_cluster_bulk_action_guest_migrate_post_params {
  * Result type: the value of "data" (borrowed from the call).
  */
 typedef struct pve_cluster_bulk_action_guest_migrate_post_result {
+    /** The value of "data". */
     char *value;
 } pve_cluster_bulk_action_guest_migrate_post_result;
 
@@ -1423,7 +1448,7 @@ typedef struct pve_cluster_bulk_action_guest_shutdown_post_params {
      * Sent as repeated 'vms' keys.
      */
     const char *const *vms;
-    size_t n_vms;
+    size_t n_vms; /* number of elements of vms */
 } pve_cluster_bulk_action_guest_shutdown_post_params;
 
 /**
@@ -1432,6 +1457,7 @@ typedef struct pve_cluster_bulk_action_guest_shutdown_post_params {
  * Result type: the value of "data" (borrowed from the call).
  */
 typedef struct pve_cluster_bulk_action_guest_shutdown_post_result {
+    /** The value of "data". */
     char *value;
 } pve_cluster_bulk_action_guest_shutdown_post_result;
 
@@ -1475,7 +1501,7 @@ typedef struct pve_cluster_bulk_action_guest_start_post_params {
      * Sent as repeated 'vms' keys.
      */
     const char *const *vms;
-    size_t n_vms;
+    size_t n_vms; /* number of elements of vms */
 } pve_cluster_bulk_action_guest_start_post_params;
 
 /**
@@ -1484,6 +1510,7 @@ typedef struct pve_cluster_bulk_action_guest_start_post_params {
  * Result type: the value of "data" (borrowed from the call).
  */
 typedef struct pve_cluster_bulk_action_guest_start_post_result {
+    /** The value of "data". */
     char *value;
 } pve_cluster_bulk_action_guest_start_post_result;
 
@@ -1530,7 +1557,7 @@ typedef struct pve_cluster_bulk_action_guest_suspend_post_params {
      * Sent as repeated 'vms' keys.
      */
     const char *const *vms;
-    size_t n_vms;
+    size_t n_vms; /* number of elements of vms */
 } pve_cluster_bulk_action_guest_suspend_post_params;
 
 /**
@@ -1539,6 +1566,7 @@ typedef struct pve_cluster_bulk_action_guest_suspend_post_params {
  * Result type: the value of "data" (borrowed from the call).
  */
 typedef struct pve_cluster_bulk_action_guest_suspend_post_result {
+    /** The value of "data". */
     char *value;
 } pve_cluster_bulk_action_guest_suspend_post_result;
 
@@ -1576,8 +1604,9 @@ typedef struct pve_cluster_ceph_get_params {
  * last reference is dropped).
  */
 typedef struct pve_cluster_ceph_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_ceph_get_result;
 
 /**
@@ -1622,8 +1651,9 @@ typedef struct pve_cluster_ceph_flags_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_ceph_flags_get_result {
+    /** The elements of "data". */
     struct pve_cluster_ceph_flags_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_ceph_flags_get_result;
 
 /**
@@ -1681,6 +1711,7 @@ typedef struct pve_cluster_ceph_flags_put_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_cluster_ceph_flags_put_result {
+    /** The value of "data". */
     char *value;
 } pve_cluster_ceph_flags_put_result;
 
@@ -1713,6 +1744,7 @@ typedef struct pve_cluster_ceph_flags_flag_get_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_cluster_ceph_flags_flag_get_result {
+    /** The value of "data". */
     int value;
 } pve_cluster_ceph_flags_flag_get_result;
 
@@ -1766,6 +1798,7 @@ PMX_API int pve_cluster_ceph_flags_flag_put(pmx_client *c, const char *flag,
 typedef struct pve_cluster_ceph_metadata_get_params {
     /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
     uint32_t struct_size;
+    /** Wire name 'scope'. */
     const char *scope;
 } pve_cluster_ceph_metadata_get_params;
 
@@ -1786,7 +1819,7 @@ typedef struct pve_cluster_ceph_metadata_get_result {
     struct pve_cluster_ceph_metadata_get_result_node *node;
     /** OSDs configured in the cluster and their properties. */
     char **osd;
-    size_t n_osd;
+    size_t n_osd; /* number of elements of osd */
 } pve_cluster_ceph_metadata_get_result;
 
 /** Part of a result (see the method using it). */
@@ -1897,7 +1930,7 @@ typedef struct pve_cluster_ceph_metadata_get_result_node__node_ {
 typedef struct pve_cluster_ceph_metadata_get_result_node__node__version {
     /** major, minor & patch */
     char **parts;
-    size_t n_parts;
+    size_t n_parts; /* number of elements of parts */
     /** Version as single string. */
     char *str;
 } pve_cluster_ceph_metadata_get_result_node__node__version;
@@ -1932,6 +1965,7 @@ typedef struct pve_cluster_ceph_status_get_params {
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
 typedef struct pve_cluster_ceph_status_get_result {
+    /** The value of "data". */
     char *value;
 } pve_cluster_ceph_status_get_result;
 
@@ -1967,8 +2001,9 @@ typedef struct pve_cluster_config_get_params {
  * last reference is dropped).
  */
 typedef struct pve_cluster_config_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_config_get_result;
 
 /**
@@ -2015,6 +2050,7 @@ typedef struct pve_cluster_config_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_cluster_config_post_result {
+    /** The value of "data". */
     char *value;
 } pve_cluster_config_post_result;
 
@@ -2051,6 +2087,7 @@ typedef struct pve_cluster_config_apiversion_get_params {
  * Result type: the value of "data" (borrowed from the call).
  */
 typedef struct pve_cluster_config_apiversion_get_result {
+    /** The value of "data". */
     int64_t value;
 } pve_cluster_config_apiversion_get_result;
 
@@ -2089,11 +2126,14 @@ typedef struct pve_cluster_config_join_get_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_cluster_config_join_get_result {
+    /** JSON member "config_digest". */
     char *config_digest;
+    /** JSON member "nodelist". */
     struct pve_cluster_config_join_get_result_nodelist **nodelist;
-    size_t n_nodelist;
+    size_t n_nodelist; /* number of elements of nodelist */
     /** The cluster node name. */
     char *preferred_node;
+    /** JSON member "totem". */
     char *totem;
 } pve_cluster_config_join_get_result;
 
@@ -2103,9 +2143,11 @@ typedef struct pve_cluster_config_join_get_result_nodelist {
     char *name;
     /** Node id for this node. */
     pmx_opt_i64 nodeid;
+    /** JSON member "pve_addr". */
     char *pve_addr;
     /** Certificate SHA 256 fingerprint. */
     char *pve_fp;
+    /** JSON member "quorum_votes". */
     int64_t quorum_votes;
     /**
      * Address and priority information of a single corosync link. (up to 8 links supported;
@@ -2170,6 +2212,7 @@ typedef struct pve_cluster_config_join_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_cluster_config_join_post_result {
+    /** The value of "data". */
     char *value;
 } pve_cluster_config_join_post_result;
 
@@ -2204,6 +2247,7 @@ typedef struct pve_cluster_config_nodes_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_cluster_config_nodes_get_item {
+    /** JSON member "node". */
     char *node;
 } pve_cluster_config_nodes_get_item;
 
@@ -2212,8 +2256,9 @@ typedef struct pve_cluster_config_nodes_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_config_nodes_get_result {
+    /** The elements of "data". */
     struct pve_cluster_config_nodes_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_config_nodes_get_result;
 
 /**
@@ -2291,11 +2336,13 @@ typedef struct pve_cluster_config_nodes_node_post_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_cluster_config_nodes_node_post_result {
-    /** Secret: wiped when the call is freed. */
+    /** JSON member "corosync_authkey". Secret: wiped when the call is freed. */
     char *corosync_authkey;
+    /** JSON member "corosync_conf". */
     char *corosync_conf;
+    /** JSON member "warnings". */
     char **warnings;
-    size_t n_warnings;
+    size_t n_warnings; /* number of elements of warnings */
 } pve_cluster_config_nodes_node_post_result;
 
 /**
@@ -2329,6 +2376,7 @@ typedef struct pve_cluster_config_qdevice_get_params {
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
 typedef struct pve_cluster_config_qdevice_get_result {
+    /** The value of "data". */
     char *value;
 } pve_cluster_config_qdevice_get_result;
 
@@ -2362,6 +2410,7 @@ typedef struct pve_cluster_config_totem_get_params {
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
 typedef struct pve_cluster_config_totem_get_result {
+    /** The value of "data". */
     char *value;
 } pve_cluster_config_totem_get_result;
 
@@ -2398,8 +2447,9 @@ typedef struct pve_cluster_firewall_get_params {
  * last reference is dropped).
  */
 typedef struct pve_cluster_firewall_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_firewall_get_result;
 
 /**
@@ -2431,13 +2481,16 @@ typedef struct pve_cluster_firewall_aliases_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_cluster_firewall_aliases_get_item {
+    /** JSON member "cidr". */
     char *cidr;
+    /** JSON member "comment". */
     char *comment;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
      * prevent concurrent modifications.
      */
     char *digest;
+    /** JSON member "name". */
     char *name;
 } pve_cluster_firewall_aliases_get_item;
 
@@ -2446,8 +2499,9 @@ typedef struct pve_cluster_firewall_aliases_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_firewall_aliases_get_result {
+    /** The elements of "data". */
     struct pve_cluster_firewall_aliases_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_firewall_aliases_get_result;
 
 /**
@@ -2478,6 +2532,7 @@ typedef struct pve_cluster_firewall_aliases_post_params {
     uint32_t struct_size;
     /** Network/IP specification in CIDR format. */
     const char *cidr;
+    /** Wire name 'comment'. */
     const char *comment;
     /** Alias name. */
     const char *name;
@@ -2534,6 +2589,7 @@ typedef struct pve_cluster_firewall_aliases_name_get_params {
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
 typedef struct pve_cluster_firewall_aliases_name_get_result {
+    /** The value of "data". */
     char *value;
 } pve_cluster_firewall_aliases_name_get_result;
 
@@ -2566,6 +2622,7 @@ typedef struct pve_cluster_firewall_aliases_name_put_params {
     uint32_t struct_size;
     /** Network/IP specification in CIDR format. */
     const char *cidr;
+    /** Wire name 'comment'. */
     const char *comment;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
@@ -2601,6 +2658,7 @@ typedef struct pve_cluster_firewall_groups_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_cluster_firewall_groups_get_item {
+    /** JSON member "comment". */
     char *comment;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
@@ -2616,8 +2674,9 @@ typedef struct pve_cluster_firewall_groups_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_firewall_groups_get_result {
+    /** The elements of "data". */
     struct pve_cluster_firewall_groups_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_firewall_groups_get_result;
 
 /**
@@ -2646,6 +2705,7 @@ pve_cluster_firewall_groups_get_result_of(const pmx_call *call) {
 typedef struct pve_cluster_firewall_groups_post_params {
     /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
     uint32_t struct_size;
+    /** Wire name 'comment'. */
     const char *comment;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
@@ -2754,8 +2814,9 @@ typedef struct pve_cluster_firewall_groups_group_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_firewall_groups_group_get_result {
+    /** The elements of "data". */
     struct pve_cluster_firewall_groups_group_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_firewall_groups_group_get_result;
 
 /**
@@ -3070,6 +3131,7 @@ typedef struct pve_cluster_firewall_ipset_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_cluster_firewall_ipset_get_item {
+    /** JSON member "comment". */
     char *comment;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
@@ -3085,8 +3147,9 @@ typedef struct pve_cluster_firewall_ipset_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_firewall_ipset_get_result {
+    /** The elements of "data". */
     struct pve_cluster_firewall_ipset_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_firewall_ipset_get_result;
 
 /**
@@ -3115,6 +3178,7 @@ pve_cluster_firewall_ipset_get_result_of(const pmx_call *call) {
 typedef struct pve_cluster_firewall_ipset_post_params {
     /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
     uint32_t struct_size;
+    /** Wire name 'comment'. */
     const char *comment;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
@@ -3178,13 +3242,16 @@ typedef struct pve_cluster_firewall_ipset_name_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_cluster_firewall_ipset_name_get_item {
+    /** JSON member "cidr". */
     char *cidr;
+    /** JSON member "comment". */
     char *comment;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
      * prevent concurrent modifications.
      */
     char *digest;
+    /** JSON member "nomatch". */
     pmx_opt_bool nomatch;
 } pve_cluster_firewall_ipset_name_get_item;
 
@@ -3193,8 +3260,9 @@ typedef struct pve_cluster_firewall_ipset_name_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_firewall_ipset_name_get_result {
+    /** The elements of "data". */
     struct pve_cluster_firewall_ipset_name_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_firewall_ipset_name_get_result;
 
 /**
@@ -3226,7 +3294,9 @@ typedef struct pve_cluster_firewall_ipset_name_post_params {
     uint32_t struct_size;
     /** Network/IP specification in CIDR format. */
     const char *cidr;
+    /** Wire name 'comment'. */
     const char *comment;
+    /** Wire name 'nomatch'. */
     pmx_opt_bool nomatch;
 } pve_cluster_firewall_ipset_name_post_params;
 
@@ -3284,6 +3354,7 @@ typedef struct pve_cluster_firewall_ipset_name_cidr_get_params {
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
 typedef struct pve_cluster_firewall_ipset_name_cidr_get_result {
+    /** The value of "data". */
     char *value;
 } pve_cluster_firewall_ipset_name_cidr_get_result;
 
@@ -3315,12 +3386,14 @@ pve_cluster_firewall_ipset_name_cidr_get_result_of(const pmx_call *call) {
 typedef struct pve_cluster_firewall_ipset_name_cidr_put_params {
     /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
     uint32_t struct_size;
+    /** Wire name 'comment'. */
     const char *comment;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
      * prevent concurrent modifications.
      */
     const char *digest;
+    /** Wire name 'nomatch'. */
     pmx_opt_bool nomatch;
 } pve_cluster_firewall_ipset_name_cidr_put_params;
 
@@ -3361,8 +3434,9 @@ typedef struct pve_cluster_firewall_macros_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_firewall_macros_get_result {
+    /** The elements of "data". */
     struct pve_cluster_firewall_macros_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_firewall_macros_get_result;
 
 /**
@@ -3497,10 +3571,15 @@ typedef struct pve_cluster_firewall_refs_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_cluster_firewall_refs_get_item {
+    /** JSON member "comment". */
     char *comment;
+    /** JSON member "name". */
     char *name;
+    /** JSON member "ref". */
     char *ref;
+    /** JSON member "scope". */
     char *scope;
+    /** JSON member "type". */
     char *type;
 } pve_cluster_firewall_refs_get_item;
 
@@ -3509,8 +3588,9 @@ typedef struct pve_cluster_firewall_refs_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_firewall_refs_get_result {
+    /** The elements of "data". */
     struct pve_cluster_firewall_refs_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_firewall_refs_get_result;
 
 /**
@@ -3590,8 +3670,9 @@ typedef struct pve_cluster_firewall_rules_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_firewall_rules_get_result {
+    /** The elements of "data". */
     struct pve_cluster_firewall_rules_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_firewall_rules_get_result;
 
 /**
@@ -3898,6 +3979,7 @@ typedef struct pve_cluster_ha_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_cluster_ha_get_item {
+    /** JSON member "id". */
     char *id;
 } pve_cluster_ha_get_item;
 
@@ -3906,8 +3988,9 @@ typedef struct pve_cluster_ha_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_ha_get_result {
+    /** The elements of "data". */
     struct pve_cluster_ha_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_ha_get_result;
 
 /**
@@ -3938,6 +4021,7 @@ typedef struct pve_cluster_ha_groups_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_cluster_ha_groups_get_item {
+    /** JSON member "group". */
     char *group;
 } pve_cluster_ha_groups_get_item;
 
@@ -3946,8 +4030,9 @@ typedef struct pve_cluster_ha_groups_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_ha_groups_get_result {
+    /** The elements of "data". */
     struct pve_cluster_ha_groups_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_ha_groups_get_result;
 
 /**
@@ -4037,6 +4122,7 @@ typedef struct pve_cluster_ha_groups_group_get_params {
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
 typedef struct pve_cluster_ha_groups_group_get_result {
+    /** The value of "data". */
     char *value;
 } pve_cluster_ha_groups_group_get_result;
 
@@ -4117,6 +4203,7 @@ typedef struct pve_cluster_ha_resources_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_cluster_ha_resources_get_item {
+    /** JSON member "sid". */
     char *sid;
 } pve_cluster_ha_resources_get_item;
 
@@ -4125,8 +4212,9 @@ typedef struct pve_cluster_ha_resources_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_ha_resources_get_result {
+    /** The elements of "data". */
     struct pve_cluster_ha_resources_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_ha_resources_get_result;
 
 /**
@@ -4354,7 +4442,7 @@ typedef struct pve_cluster_ha_resources_migrate_post_result {
      * JSON member "blocking-resources".
      */
     struct pve_cluster_ha_resources_migrate_post_result_blocking_resources **blocking_resources;
-    size_t n_blocking_resources;
+    size_t n_blocking_resources; /* number of elements of blocking_resources */
     /**
      * HA resources, which are migrated to the same requested target node as the given HA
      * resource, because these are in positive affinity with the HA resource.
@@ -4362,7 +4450,7 @@ typedef struct pve_cluster_ha_resources_migrate_post_result {
      * JSON member "comigrated-resources".
      */
     char **comigrated_resources;
-    size_t n_comigrated_resources;
+    size_t n_comigrated_resources; /* number of elements of comigrated_resources */
     /**
      * Node, which was requested to be migrated to.
      *
@@ -4424,7 +4512,7 @@ typedef struct pve_cluster_ha_resources_relocate_post_result {
      * JSON member "blocking-resources".
      */
     struct pve_cluster_ha_resources_relocate_post_result_blocking_resources **blocking_resources;
-    size_t n_blocking_resources;
+    size_t n_blocking_resources; /* number of elements of blocking_resources */
     /**
      * HA resources, which are relocated to the same requested target node as the given HA
      * resource, because these are in positive affinity with the HA resource.
@@ -4432,7 +4520,7 @@ typedef struct pve_cluster_ha_resources_relocate_post_result {
      * JSON member "comigrated-resources".
      */
     char **comigrated_resources;
-    size_t n_comigrated_resources;
+    size_t n_comigrated_resources; /* number of elements of comigrated_resources */
     /**
      * Node, which was requested to be relocated to.
      *
@@ -4487,6 +4575,7 @@ typedef struct pve_cluster_ha_rules_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_cluster_ha_rules_get_item {
+    /** JSON member "rule". */
     char *rule;
 } pve_cluster_ha_rules_get_item;
 
@@ -4495,8 +4584,9 @@ typedef struct pve_cluster_ha_rules_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_ha_rules_get_result {
+    /** The elements of "data". */
     struct pve_cluster_ha_rules_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_ha_rules_get_result;
 
 /**
@@ -4687,8 +4777,9 @@ typedef struct pve_cluster_ha_status_get_params {
  * last reference is dropped).
  */
 typedef struct pve_cluster_ha_status_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_ha_status_get_result;
 
 /**
@@ -4757,8 +4848,9 @@ typedef struct pve_cluster_ha_status_current_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_ha_status_current_get_result {
+    /** The elements of "data". */
     struct pve_cluster_ha_status_current_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_ha_status_current_get_result;
 
 /**
@@ -4791,6 +4883,7 @@ typedef struct pve_cluster_ha_status_manager_status_get_params {
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
 typedef struct pve_cluster_ha_status_manager_status_get_result {
+    /** The value of "data". */
     char *value;
 } pve_cluster_ha_status_manager_status_get_result;
 
@@ -4836,8 +4929,9 @@ typedef struct pve_cluster_jobs_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_jobs_get_result {
+    /** The elements of "data". */
     struct pve_cluster_jobs_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_jobs_get_result;
 
 /**
@@ -4910,8 +5004,9 @@ typedef struct pve_cluster_jobs_realm_sync_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_jobs_realm_sync_get_result {
+    /** The elements of "data". */
     struct pve_cluster_jobs_realm_sync_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_jobs_realm_sync_get_result;
 
 /**
@@ -4967,6 +5062,7 @@ typedef struct pve_cluster_jobs_realm_sync_id_get_params {
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
 typedef struct pve_cluster_jobs_realm_sync_id_get_result {
+    /** The value of "data". */
     char *value;
 } pve_cluster_jobs_realm_sync_id_get_result;
 
@@ -5120,8 +5216,9 @@ typedef struct pve_cluster_jobs_schedule_analyze_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_jobs_schedule_analyze_get_result {
+    /** The elements of "data". */
     struct pve_cluster_jobs_schedule_analyze_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_jobs_schedule_analyze_get_result;
 
 /**
@@ -5160,8 +5257,9 @@ typedef struct pve_cluster_log_get_params {
  * last reference is dropped).
  */
 typedef struct pve_cluster_log_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_log_get_result;
 
 /**
@@ -5196,8 +5294,9 @@ typedef struct pve_cluster_mapping_get_params {
  * last reference is dropped).
  */
 typedef struct pve_cluster_mapping_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_mapping_get_result;
 
 /**
@@ -5238,14 +5337,14 @@ typedef struct pve_cluster_mapping_dir_get_params {
 typedef struct pve_cluster_mapping_dir_get_item {
     /** A list of checks, only present if 'check-node' is set. */
     struct pve_cluster_mapping_dir_get_item_checks **checks;
-    size_t n_checks;
+    size_t n_checks; /* number of elements of checks */
     /** A description of the logical mapping. */
     char *description;
     /** The logical ID of the mapping. */
     char *id;
     /** The entries of the mapping. */
     char **map;
-    size_t n_map;
+    size_t n_map; /* number of elements of map */
 } pve_cluster_mapping_dir_get_item;
 
 /** Part of a result (see the method using it). */
@@ -5261,8 +5360,9 @@ typedef struct pve_cluster_mapping_dir_get_item_checks {
  * last reference is dropped).
  */
 typedef struct pve_cluster_mapping_dir_get_result {
+    /** The elements of "data". */
     struct pve_cluster_mapping_dir_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_mapping_dir_get_result;
 
 /**
@@ -5301,7 +5401,7 @@ typedef struct pve_cluster_mapping_dir_post_params {
      * pve_fmt_cluster_mapping_dir_encode().
      */
     const char *const *map;
-    size_t n_map;
+    size_t n_map; /* number of elements of map */
 } pve_cluster_mapping_dir_post_params;
 
 /**
@@ -5349,6 +5449,7 @@ typedef struct pve_cluster_mapping_dir_id_get_params {
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
 typedef struct pve_cluster_mapping_dir_id_get_result {
+    /** The value of "data". */
     char *value;
 } pve_cluster_mapping_dir_id_get_result;
 
@@ -5398,7 +5499,7 @@ typedef struct pve_cluster_mapping_dir_id_put_params {
      * pve_fmt_cluster_mapping_dir_encode().
      */
     const char *const *map;
-    size_t n_map;
+    size_t n_map; /* number of elements of map */
 } pve_cluster_mapping_dir_id_put_params;
 
 /**
@@ -5434,14 +5535,14 @@ typedef struct pve_cluster_mapping_pci_get_params {
 typedef struct pve_cluster_mapping_pci_get_item {
     /** A list of checks, only present if 'check_node' is set. */
     struct pve_cluster_mapping_pci_get_item_checks **checks;
-    size_t n_checks;
+    size_t n_checks; /* number of elements of checks */
     /** A description of the logical mapping. */
     char *description;
     /** The logical ID of the mapping. */
     char *id;
     /** The entries of the mapping. */
     char **map;
-    size_t n_map;
+    size_t n_map; /* number of elements of map */
 } pve_cluster_mapping_pci_get_item;
 
 /** Part of a result (see the method using it). */
@@ -5457,8 +5558,9 @@ typedef struct pve_cluster_mapping_pci_get_item_checks {
  * last reference is dropped).
  */
 typedef struct pve_cluster_mapping_pci_get_result {
+    /** The elements of "data". */
     struct pve_cluster_mapping_pci_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_mapping_pci_get_result;
 
 /**
@@ -5504,7 +5606,7 @@ typedef struct pve_cluster_mapping_pci_post_params {
      * pve_fmt_cluster_mapping_pci_encode().
      */
     const char *const *map;
-    size_t n_map;
+    size_t n_map; /* number of elements of map */
     /** Marks the device(s) as being capable of providing mediated devices. */
     pmx_opt_bool mdev;
 } pve_cluster_mapping_pci_post_params;
@@ -5554,6 +5656,7 @@ typedef struct pve_cluster_mapping_pci_id_get_params {
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
 typedef struct pve_cluster_mapping_pci_id_get_result {
+    /** The value of "data". */
     char *value;
 } pve_cluster_mapping_pci_id_get_result;
 
@@ -5610,7 +5713,7 @@ typedef struct pve_cluster_mapping_pci_id_put_params {
      * pve_fmt_cluster_mapping_pci_encode().
      */
     const char *const *map;
-    size_t n_map;
+    size_t n_map; /* number of elements of map */
     /** Marks the device(s) as being capable of providing mediated devices. */
     pmx_opt_bool mdev;
 } pve_cluster_mapping_pci_id_put_params;
@@ -5654,7 +5757,7 @@ typedef struct pve_cluster_mapping_usb_get_item {
     char *id;
     /** The entries of the mapping. */
     char **map;
-    size_t n_map;
+    size_t n_map; /* number of elements of map */
 } pve_cluster_mapping_usb_get_item;
 
 /**
@@ -5662,8 +5765,9 @@ typedef struct pve_cluster_mapping_usb_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_mapping_usb_get_result {
+    /** The elements of "data". */
     struct pve_cluster_mapping_usb_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_mapping_usb_get_result;
 
 /**
@@ -5702,7 +5806,7 @@ typedef struct pve_cluster_mapping_usb_post_params {
      * pve_fmt_cluster_mapping_usb_encode().
      */
     const char *const *map;
-    size_t n_map;
+    size_t n_map; /* number of elements of map */
 } pve_cluster_mapping_usb_post_params;
 
 /**
@@ -5750,6 +5854,7 @@ typedef struct pve_cluster_mapping_usb_id_get_params {
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
 typedef struct pve_cluster_mapping_usb_id_get_result {
+    /** The value of "data". */
     char *value;
 } pve_cluster_mapping_usb_id_get_result;
 
@@ -5799,7 +5904,7 @@ typedef struct pve_cluster_mapping_usb_id_put_params {
      * pve_fmt_cluster_mapping_usb_encode().
      */
     const char *const *map;
-    size_t n_map;
+    size_t n_map; /* number of elements of map */
 } pve_cluster_mapping_usb_id_put_params;
 
 /**
@@ -5829,8 +5934,9 @@ typedef struct pve_cluster_metrics_get_params {
  * last reference is dropped).
  */
 typedef struct pve_cluster_metrics_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_metrics_get_result;
 
 /**
@@ -5890,7 +5996,7 @@ typedef struct pve_cluster_metrics_export_get_params {
 typedef struct pve_cluster_metrics_export_get_result {
     /** Array of system metrics. Metrics are sorted by their timestamp. */
     struct pve_cluster_metrics_export_get_result_data **data;
-    size_t n_data;
+    size_t n_data; /* number of elements of data */
 } pve_cluster_metrics_export_get_result;
 
 /** Part of a result (see the method using it). */
@@ -5957,8 +6063,9 @@ typedef struct pve_cluster_metrics_server_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_metrics_server_get_result {
+    /** The elements of "data". */
     struct pve_cluster_metrics_server_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_metrics_server_get_result;
 
 /**
@@ -6014,6 +6121,7 @@ typedef struct pve_cluster_metrics_server_id_get_params {
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
 typedef struct pve_cluster_metrics_server_id_get_result {
+    /** The value of "data". */
     char *value;
 } pve_cluster_metrics_server_id_get_result;
 
@@ -6054,6 +6162,7 @@ typedef struct pve_cluster_metrics_server_id_post_params {
     const char *bucket;
     /** Flag to disable the plugin. */
     pmx_opt_bool disable;
+    /** Wire name 'influxdbproto'. */
     const char *influxdbproto;
     /**
      * InfluxDB max-body-size in bytes. Requests are batched up to this size.
@@ -6185,6 +6294,7 @@ typedef struct pve_cluster_metrics_server_id_put_params {
     const char *digest;
     /** Flag to disable the plugin. */
     pmx_opt_bool disable;
+    /** Wire name 'influxdbproto'. */
     const char *influxdbproto;
     /**
      * InfluxDB max-body-size in bytes. Requests are batched up to this size.
@@ -6302,6 +6412,7 @@ typedef struct pve_cluster_nextid_get_params {
  * Result type: the value of "data" (borrowed from the call).
  */
 typedef struct pve_cluster_nextid_get_result {
+    /** The value of "data". */
     int64_t value;
 } pve_cluster_nextid_get_result;
 
@@ -6337,8 +6448,9 @@ typedef struct pve_cluster_notifications_get_params {
  * last reference is dropped).
  */
 typedef struct pve_cluster_notifications_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_notifications_get_result;
 
 /**
@@ -6374,8 +6486,9 @@ typedef struct pve_cluster_notifications_endpoints_get_params {
  * last reference is dropped).
  */
 typedef struct pve_cluster_notifications_endpoints_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_notifications_endpoints_get_result;
 
 /**
@@ -6426,8 +6539,9 @@ typedef struct pve_cluster_notifications_endpoints_gotify_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_notifications_endpoints_gotify_get_result {
+    /** The elements of "data". */
     struct pve_cluster_notifications_endpoints_gotify_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_notifications_endpoints_gotify_get_result;
 
 /**
@@ -6576,7 +6690,7 @@ typedef struct pve_cluster_notifications_endpoints_gotify_name_put_params {
      * Sent as repeated 'delete' keys.
      */
     const char *const *delete_;
-    size_t n_delete_;
+    size_t n_delete_; /* number of elements of delete_ */
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
      * prevent concurrent modifications.
@@ -6633,14 +6747,14 @@ typedef struct pve_cluster_notifications_endpoints_sendmail_get_item {
     char *from_address;
     /** List of email recipients */
     char **mailto;
-    size_t n_mailto;
+    size_t n_mailto; /* number of elements of mailto */
     /**
      * List of users
      *
      * JSON member "mailto-user".
      */
     char **mailto_user;
-    size_t n_mailto_user;
+    size_t n_mailto_user; /* number of elements of mailto_user */
     /** The name of the endpoint. */
     char *name;
     /** Show if this entry was created by a user or was built-in */
@@ -6652,8 +6766,9 @@ typedef struct pve_cluster_notifications_endpoints_sendmail_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_notifications_endpoints_sendmail_get_result {
+    /** The elements of "data". */
     struct pve_cluster_notifications_endpoints_sendmail_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_notifications_endpoints_sendmail_get_result;
 
 /**
@@ -6701,14 +6816,14 @@ typedef struct pve_cluster_notifications_endpoints_sendmail_post_params {
      * Sent as repeated 'mailto' keys.
      */
     const char *const *mailto;
-    size_t n_mailto;
+    size_t n_mailto; /* number of elements of mailto */
     /**
      * List of users
      *
      * Sent as repeated 'mailto-user' keys.
      */
     const char *const *mailto_user;
-    size_t n_mailto_user;
+    size_t n_mailto_user; /* number of elements of mailto_user */
     /** The name of the endpoint. */
     const char *name;
 } pve_cluster_notifications_endpoints_sendmail_post_params;
@@ -6784,14 +6899,14 @@ typedef struct pve_cluster_notifications_endpoints_sendmail_name_get_result {
     char *from_address;
     /** List of email recipients */
     char **mailto;
-    size_t n_mailto;
+    size_t n_mailto; /* number of elements of mailto */
     /**
      * List of users
      *
      * JSON member "mailto-user".
      */
     char **mailto_user;
-    size_t n_mailto_user;
+    size_t n_mailto_user; /* number of elements of mailto_user */
     /** The name of the endpoint. */
     char *name;
 } pve_cluster_notifications_endpoints_sendmail_name_get_result;
@@ -6834,7 +6949,7 @@ typedef struct pve_cluster_notifications_endpoints_sendmail_name_put_params {
      * Sent as repeated 'delete' keys.
      */
     const char *const *delete_;
-    size_t n_delete_;
+    size_t n_delete_; /* number of elements of delete_ */
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
      * prevent concurrent modifications.
@@ -6854,14 +6969,14 @@ typedef struct pve_cluster_notifications_endpoints_sendmail_name_put_params {
      * Sent as repeated 'mailto' keys.
      */
     const char *const *mailto;
-    size_t n_mailto;
+    size_t n_mailto; /* number of elements of mailto */
     /**
      * List of users
      *
      * Sent as repeated 'mailto-user' keys.
      */
     const char *const *mailto_user;
-    size_t n_mailto_user;
+    size_t n_mailto_user; /* number of elements of mailto_user */
 } pve_cluster_notifications_endpoints_sendmail_name_put_params;
 
 /**
@@ -6903,14 +7018,14 @@ typedef struct pve_cluster_notifications_endpoints_smtp_get_item {
     char *from_address;
     /** List of email recipients */
     char **mailto;
-    size_t n_mailto;
+    size_t n_mailto; /* number of elements of mailto */
     /**
      * List of users
      *
      * JSON member "mailto-user".
      */
     char **mailto_user;
-    size_t n_mailto_user;
+    size_t n_mailto_user; /* number of elements of mailto_user */
     /** Determine which encryption method shall be used for the connection. */
     char *mode;
     /** The name of the endpoint. */
@@ -6933,8 +7048,9 @@ typedef struct pve_cluster_notifications_endpoints_smtp_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_notifications_endpoints_smtp_get_result {
+    /** The elements of "data". */
     struct pve_cluster_notifications_endpoints_smtp_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_notifications_endpoints_smtp_get_result;
 
 /**
@@ -6982,14 +7098,14 @@ typedef struct pve_cluster_notifications_endpoints_smtp_post_params {
      * Sent as repeated 'mailto' keys.
      */
     const char *const *mailto;
-    size_t n_mailto;
+    size_t n_mailto; /* number of elements of mailto */
     /**
      * List of users
      *
      * Sent as repeated 'mailto-user' keys.
      */
     const char *const *mailto_user;
-    size_t n_mailto_user;
+    size_t n_mailto_user; /* number of elements of mailto_user */
     /** Determine which encryption method shall be used for the connection. */
     const char *mode;
     /** The name of the endpoint. */
@@ -7081,14 +7197,14 @@ typedef struct pve_cluster_notifications_endpoints_smtp_name_get_result {
     char *from_address;
     /** List of email recipients */
     char **mailto;
-    size_t n_mailto;
+    size_t n_mailto; /* number of elements of mailto */
     /**
      * List of users
      *
      * JSON member "mailto-user".
      */
     char **mailto_user;
-    size_t n_mailto_user;
+    size_t n_mailto_user; /* number of elements of mailto_user */
     /** Determine which encryption method shall be used for the connection. */
     char *mode;
     /** The name of the endpoint. */
@@ -7142,7 +7258,7 @@ typedef struct pve_cluster_notifications_endpoints_smtp_name_put_params {
      * Sent as repeated 'delete' keys.
      */
     const char *const *delete_;
-    size_t n_delete_;
+    size_t n_delete_; /* number of elements of delete_ */
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
      * prevent concurrent modifications.
@@ -7162,14 +7278,14 @@ typedef struct pve_cluster_notifications_endpoints_smtp_name_put_params {
      * Sent as repeated 'mailto' keys.
      */
     const char *const *mailto;
-    size_t n_mailto;
+    size_t n_mailto; /* number of elements of mailto */
     /**
      * List of users
      *
      * Sent as repeated 'mailto-user' keys.
      */
     const char *const *mailto_user;
-    size_t n_mailto_user;
+    size_t n_mailto_user; /* number of elements of mailto_user */
     /** Determine which encryption method shall be used for the connection. */
     const char *mode;
     /**
@@ -7225,7 +7341,7 @@ typedef struct pve_cluster_notifications_endpoints_webhook_get_item {
      * name=<name>,value=<base64 of value>
      */
     char **header;
-    size_t n_header;
+    size_t n_header; /* number of elements of header */
     /** HTTP method */
     char *method;
     /** The name of the endpoint. */
@@ -7239,7 +7355,7 @@ typedef struct pve_cluster_notifications_endpoints_webhook_get_item {
      * Secret: wiped when the call is freed.
      */
     char **secret;
-    size_t n_secret;
+    size_t n_secret; /* number of elements of secret */
     /** Server URL */
     char *url;
 } pve_cluster_notifications_endpoints_webhook_get_item;
@@ -7249,8 +7365,9 @@ typedef struct pve_cluster_notifications_endpoints_webhook_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_notifications_endpoints_webhook_get_result {
+    /** The elements of "data". */
     struct pve_cluster_notifications_endpoints_webhook_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_notifications_endpoints_webhook_get_result;
 
 /**
@@ -7294,7 +7411,7 @@ typedef struct pve_cluster_notifications_endpoints_webhook_post_params {
      * Sent as repeated 'header' keys.
      */
     const char *const *header;
-    size_t n_header;
+    size_t n_header; /* number of elements of header */
     /** HTTP method */
     const char *method;
     /** The name of the endpoint. */
@@ -7306,7 +7423,7 @@ typedef struct pve_cluster_notifications_endpoints_webhook_post_params {
      * Sent as repeated 'secret' keys. Secret: never logged, wiped after sending.
      */
     const char *const *secret;
-    size_t n_secret;
+    size_t n_secret; /* number of elements of secret */
     /** Server URL */
     const char *url;
 } pve_cluster_notifications_endpoints_webhook_post_params;
@@ -7380,7 +7497,7 @@ typedef struct pve_cluster_notifications_endpoints_webhook_name_get_result {
      * name=<name>,value=<base64 of value>
      */
     char **header;
-    size_t n_header;
+    size_t n_header; /* number of elements of header */
     /** HTTP method */
     char *method;
     /** The name of the endpoint. */
@@ -7392,7 +7509,7 @@ typedef struct pve_cluster_notifications_endpoints_webhook_name_get_result {
      * Secret: wiped when the call is freed.
      */
     char **secret;
-    size_t n_secret;
+    size_t n_secret; /* number of elements of secret */
     /** Server URL */
     char *url;
 } pve_cluster_notifications_endpoints_webhook_name_get_result;
@@ -7435,7 +7552,7 @@ typedef struct pve_cluster_notifications_endpoints_webhook_name_put_params {
      * Sent as repeated 'delete' keys.
      */
     const char *const *delete_;
-    size_t n_delete_;
+    size_t n_delete_; /* number of elements of delete_ */
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
      * prevent concurrent modifications.
@@ -7450,7 +7567,7 @@ typedef struct pve_cluster_notifications_endpoints_webhook_name_put_params {
      * Sent as repeated 'header' keys.
      */
     const char *const *header;
-    size_t n_header;
+    size_t n_header; /* number of elements of header */
     /** HTTP method */
     const char *method;
     /**
@@ -7460,7 +7577,7 @@ typedef struct pve_cluster_notifications_endpoints_webhook_name_put_params {
      * Sent as repeated 'secret' keys. Secret: never logged, wiped after sending.
      */
     const char *const *secret;
-    size_t n_secret;
+    size_t n_secret; /* number of elements of secret */
     /** Server URL */
     const char *url;
 } pve_cluster_notifications_endpoints_webhook_name_put_params;
@@ -7503,8 +7620,9 @@ typedef struct pve_cluster_notifications_matcher_field_values_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_notifications_matcher_field_values_get_result {
+    /** The elements of "data". */
     struct pve_cluster_notifications_matcher_field_values_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_notifications_matcher_field_values_get_result;
 
 /**
@@ -7547,8 +7665,9 @@ typedef struct pve_cluster_notifications_matcher_fields_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_notifications_matcher_fields_get_result {
+    /** The elements of "data". */
     struct pve_cluster_notifications_matcher_fields_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_notifications_matcher_fields_get_result;
 
 /**
@@ -7598,7 +7717,7 @@ typedef struct pve_cluster_notifications_matchers_get_item {
      * JSON member "match-calendar".
      */
     char **match_calendar;
-    size_t n_match_calendar;
+    size_t n_match_calendar; /* number of elements of match_calendar */
     /**
      * Metadata fields to match (regex or exact match). Must be in the form
      * (regex|exact):<field>=<value>
@@ -7606,14 +7725,14 @@ typedef struct pve_cluster_notifications_matchers_get_item {
      * JSON member "match-field".
      */
     char **match_field;
-    size_t n_match_field;
+    size_t n_match_field; /* number of elements of match_field */
     /**
      * Notification severities to match
      *
      * JSON member "match-severity".
      */
     char **match_severity;
-    size_t n_match_severity;
+    size_t n_match_severity; /* number of elements of match_severity */
     /** Choose between 'all' and 'any' for when multiple properties are specified */
     char *mode;
     /** Name of the matcher. */
@@ -7622,7 +7741,7 @@ typedef struct pve_cluster_notifications_matchers_get_item {
     char *origin;
     /** Targets to notify on match */
     char **target;
-    size_t n_target;
+    size_t n_target; /* number of elements of target */
 } pve_cluster_notifications_matchers_get_item;
 
 /**
@@ -7630,8 +7749,9 @@ typedef struct pve_cluster_notifications_matchers_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_notifications_matchers_get_result {
+    /** The elements of "data". */
     struct pve_cluster_notifications_matchers_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_notifications_matchers_get_result;
 
 /**
@@ -7677,7 +7797,7 @@ typedef struct pve_cluster_notifications_matchers_post_params {
      * Sent as repeated 'match-calendar' keys.
      */
     const char *const *match_calendar;
-    size_t n_match_calendar;
+    size_t n_match_calendar; /* number of elements of match_calendar */
     /**
      * Metadata fields to match (regex or exact match). Must be in the form
      * (regex|exact):<field>=<value>
@@ -7685,14 +7805,14 @@ typedef struct pve_cluster_notifications_matchers_post_params {
      * Sent as repeated 'match-field' keys.
      */
     const char *const *match_field;
-    size_t n_match_field;
+    size_t n_match_field; /* number of elements of match_field */
     /**
      * Notification severities to match
      *
      * Sent as repeated 'match-severity' keys.
      */
     const char *const *match_severity;
-    size_t n_match_severity;
+    size_t n_match_severity; /* number of elements of match_severity */
     /** Choose between 'all' and 'any' for when multiple properties are specified */
     const char *mode;
     /** Name of the matcher. */
@@ -7703,7 +7823,7 @@ typedef struct pve_cluster_notifications_matchers_post_params {
      * Sent as repeated 'target' keys.
      */
     const char *const *target;
-    size_t n_target;
+    size_t n_target; /* number of elements of target */
 } pve_cluster_notifications_matchers_post_params;
 
 /**
@@ -7777,7 +7897,7 @@ typedef struct pve_cluster_notifications_matchers_name_get_result {
      * JSON member "match-calendar".
      */
     char **match_calendar;
-    size_t n_match_calendar;
+    size_t n_match_calendar; /* number of elements of match_calendar */
     /**
      * Metadata fields to match (regex or exact match). Must be in the form
      * (regex|exact):<field>=<value>
@@ -7785,21 +7905,21 @@ typedef struct pve_cluster_notifications_matchers_name_get_result {
      * JSON member "match-field".
      */
     char **match_field;
-    size_t n_match_field;
+    size_t n_match_field; /* number of elements of match_field */
     /**
      * Notification severities to match
      *
      * JSON member "match-severity".
      */
     char **match_severity;
-    size_t n_match_severity;
+    size_t n_match_severity; /* number of elements of match_severity */
     /** Choose between 'all' and 'any' for when multiple properties are specified */
     char *mode;
     /** Name of the matcher. */
     char *name;
     /** Targets to notify on match */
     char **target;
-    size_t n_target;
+    size_t n_target; /* number of elements of target */
 } pve_cluster_notifications_matchers_name_get_result;
 
 /**
@@ -7837,7 +7957,7 @@ typedef struct pve_cluster_notifications_matchers_name_put_params {
      * Sent as repeated 'delete' keys.
      */
     const char *const *delete_;
-    size_t n_delete_;
+    size_t n_delete_; /* number of elements of delete_ */
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
      * prevent concurrent modifications.
@@ -7857,7 +7977,7 @@ typedef struct pve_cluster_notifications_matchers_name_put_params {
      * Sent as repeated 'match-calendar' keys.
      */
     const char *const *match_calendar;
-    size_t n_match_calendar;
+    size_t n_match_calendar; /* number of elements of match_calendar */
     /**
      * Metadata fields to match (regex or exact match). Must be in the form
      * (regex|exact):<field>=<value>
@@ -7865,14 +7985,14 @@ typedef struct pve_cluster_notifications_matchers_name_put_params {
      * Sent as repeated 'match-field' keys.
      */
     const char *const *match_field;
-    size_t n_match_field;
+    size_t n_match_field; /* number of elements of match_field */
     /**
      * Notification severities to match
      *
      * Sent as repeated 'match-severity' keys.
      */
     const char *const *match_severity;
-    size_t n_match_severity;
+    size_t n_match_severity; /* number of elements of match_severity */
     /** Choose between 'all' and 'any' for when multiple properties are specified */
     const char *mode;
     /**
@@ -7881,7 +8001,7 @@ typedef struct pve_cluster_notifications_matchers_name_put_params {
      * Sent as repeated 'target' keys.
      */
     const char *const *target;
-    size_t n_target;
+    size_t n_target; /* number of elements of target */
 } pve_cluster_notifications_matchers_name_put_params;
 
 /**
@@ -7926,8 +8046,9 @@ typedef struct pve_cluster_notifications_targets_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_notifications_targets_get_result {
+    /** The elements of "data". */
     struct pve_cluster_notifications_targets_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_notifications_targets_get_result;
 
 /**
@@ -7984,6 +8105,7 @@ typedef struct pve_cluster_options_get_params {
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
 typedef struct pve_cluster_options_get_result {
+    /** The value of "data". */
     char *value;
 } pve_cluster_options_get_result;
 
@@ -8223,8 +8345,9 @@ typedef struct pve_cluster_replication_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_replication_get_result {
+    /** The elements of "data". */
     struct pve_cluster_replication_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_replication_get_result;
 
 /**
@@ -8555,8 +8678,9 @@ typedef struct pve_cluster_resources_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_resources_get_result {
+    /** The elements of "data". */
     struct pve_cluster_resources_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_resources_get_result;
 
 /**
@@ -8588,6 +8712,7 @@ typedef struct pve_cluster_sdn_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_cluster_sdn_get_item {
+    /** JSON member "id". */
     char *id;
 } pve_cluster_sdn_get_item;
 
@@ -8596,8 +8721,9 @@ typedef struct pve_cluster_sdn_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_sdn_get_result {
+    /** The elements of "data". */
     struct pve_cluster_sdn_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_sdn_get_result;
 
 /**
@@ -8642,6 +8768,7 @@ typedef struct pve_cluster_sdn_put_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_cluster_sdn_put_result {
+    /** The value of "data". */
     char *value;
 } pve_cluster_sdn_put_result;
 
@@ -8781,8 +8908,9 @@ typedef struct pve_cluster_sdn_controllers_get_item_pending {
  * last reference is dropped).
  */
 typedef struct pve_cluster_sdn_controllers_get_result {
+    /** The elements of "data". */
     struct pve_cluster_sdn_controllers_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_sdn_controllers_get_result;
 
 /**
@@ -9135,7 +9263,9 @@ typedef struct pve_cluster_sdn_dns_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_cluster_sdn_dns_get_item {
+    /** JSON member "dns". */
     char *dns;
+    /** JSON member "type". */
     char *type;
 } pve_cluster_sdn_dns_get_item;
 
@@ -9144,8 +9274,9 @@ typedef struct pve_cluster_sdn_dns_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_sdn_dns_get_result {
+    /** The elements of "data". */
     struct pve_cluster_sdn_dns_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_sdn_dns_get_result;
 
 /**
@@ -9177,7 +9308,7 @@ typedef struct pve_cluster_sdn_dns_post_params {
     const char *dns;
     /** Certificate SHA 256 fingerprint. */
     const char *fingerprint;
-    /** Secret: never logged, wiped after sending. */
+    /** Wire name 'key'. Secret: never logged, wiped after sending. */
     const char *key;
     /**
      * the token for unlocking the global SDN configuration
@@ -9185,11 +9316,15 @@ typedef struct pve_cluster_sdn_dns_post_params {
      * Wire name 'lock-token'.
      */
     const char *lock_token;
+    /** Wire name 'reversemaskv6'. */
     pmx_opt_i64 reversemaskv6;
+    /** Wire name 'reversev6mask'. */
     pmx_opt_i64 reversev6mask;
+    /** Wire name 'ttl'. */
     pmx_opt_i64 ttl;
     /** Plugin type. */
     const char *type;
+    /** Wire name 'url'. */
     const char *url;
 } pve_cluster_sdn_dns_post_params;
 
@@ -9244,6 +9379,7 @@ typedef struct pve_cluster_sdn_dns_dns_get_params {
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
 typedef struct pve_cluster_sdn_dns_dns_get_result {
+    /** The value of "data". */
     char *value;
 } pve_cluster_sdn_dns_dns_get_result;
 
@@ -9286,7 +9422,7 @@ typedef struct pve_cluster_sdn_dns_dns_put_params {
     const char *digest;
     /** Certificate SHA 256 fingerprint. */
     const char *fingerprint;
-    /** Secret: never logged, wiped after sending. */
+    /** Wire name 'key'. Secret: never logged, wiped after sending. */
     const char *key;
     /**
      * the token for unlocking the global SDN configuration
@@ -9294,8 +9430,11 @@ typedef struct pve_cluster_sdn_dns_dns_put_params {
      * Wire name 'lock-token'.
      */
     const char *lock_token;
+    /** Wire name 'reversemaskv6'. */
     pmx_opt_i64 reversemaskv6;
+    /** Wire name 'ttl'. */
     pmx_opt_i64 ttl;
+    /** Wire name 'url'. */
     const char *url;
 } pve_cluster_sdn_dns_dns_put_params;
 
@@ -9323,6 +9462,7 @@ typedef struct pve_cluster_sdn_fabrics_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_cluster_sdn_fabrics_get_item {
+    /** JSON member "subdir". */
     char *subdir;
 } pve_cluster_sdn_fabrics_get_item;
 
@@ -9331,8 +9471,9 @@ typedef struct pve_cluster_sdn_fabrics_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_sdn_fabrics_get_result {
+    /** The elements of "data". */
     struct pve_cluster_sdn_fabrics_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_sdn_fabrics_get_result;
 
 /**
@@ -9371,10 +9512,12 @@ typedef struct pve_cluster_sdn_fabrics_all_get_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_cluster_sdn_fabrics_all_get_result {
+    /** JSON member "fabrics". */
     struct pve_cluster_sdn_fabrics_all_get_result_fabrics **fabrics;
-    size_t n_fabrics;
+    size_t n_fabrics; /* number of elements of fabrics */
+    /** JSON member "nodes". */
     struct pve_cluster_sdn_fabrics_all_get_result_nodes **nodes;
-    size_t n_nodes;
+    size_t n_nodes; /* number of elements of nodes */
 } pve_cluster_sdn_fabrics_all_get_result;
 
 /** Part of a result (see the method using it). */
@@ -9415,8 +9558,9 @@ typedef struct pve_cluster_sdn_fabrics_all_get_result_nodes {
     char *digest;
     /** Identifier for SDN fabrics */
     char *fabric_id;
+    /** JSON member "interfaces". */
     char **interfaces;
-    size_t n_interfaces;
+    size_t n_interfaces; /* number of elements of interfaces */
     /** IPv4 address for this node */
     char *ip;
     /** IPv6 address for this node */
@@ -9499,8 +9643,9 @@ typedef struct pve_cluster_sdn_fabrics_fabric_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_sdn_fabrics_fabric_get_result {
+    /** The elements of "data". */
     struct pve_cluster_sdn_fabrics_fabric_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_sdn_fabrics_fabric_get_result;
 
 /**
@@ -9666,7 +9811,7 @@ typedef struct pve_cluster_sdn_fabrics_fabric_id_put_params {
     pmx_opt_f64 csnp_interval;
     /** Sent as repeated 'delete' keys. */
     const char *const *delete_;
-    size_t n_delete_;
+    size_t n_delete_; /* number of elements of delete_ */
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
      * prevent concurrent modifications.
@@ -9724,8 +9869,9 @@ typedef struct pve_cluster_sdn_fabrics_node_get_item {
     char *digest;
     /** Identifier for SDN fabrics */
     char *fabric_id;
+    /** JSON member "interfaces". */
     char **interfaces;
-    size_t n_interfaces;
+    size_t n_interfaces; /* number of elements of interfaces */
     /** IPv4 address for this node */
     char *ip;
     /** IPv6 address for this node */
@@ -9747,8 +9893,9 @@ typedef struct pve_cluster_sdn_fabrics_node_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_sdn_fabrics_node_get_result {
+    /** The elements of "data". */
     struct pve_cluster_sdn_fabrics_node_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_sdn_fabrics_node_get_result;
 
 /**
@@ -9792,8 +9939,9 @@ typedef struct pve_cluster_sdn_fabrics_node_fabric_id_get_item {
     char *digest;
     /** Identifier for SDN fabrics */
     char *fabric_id;
+    /** JSON member "interfaces". */
     char **interfaces;
-    size_t n_interfaces;
+    size_t n_interfaces; /* number of elements of interfaces */
     /** IPv4 address for this node */
     char *ip;
     /** IPv6 address for this node */
@@ -9815,8 +9963,9 @@ typedef struct pve_cluster_sdn_fabrics_node_fabric_id_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_sdn_fabrics_node_fabric_id_get_result {
+    /** The elements of "data". */
     struct pve_cluster_sdn_fabrics_node_fabric_id_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_sdn_fabrics_node_fabric_id_get_result;
 
 /**
@@ -9853,7 +10002,7 @@ typedef struct pve_cluster_sdn_fabrics_node_fabric_id_post_params {
     const char *digest;
     /** Sent as repeated 'interfaces' keys. */
     const char *const *interfaces;
-    size_t n_interfaces;
+    size_t n_interfaces; /* number of elements of interfaces */
     /** IPv4 address for this node */
     const char *ip;
     /** IPv6 address for this node */
@@ -9930,8 +10079,9 @@ typedef struct pve_cluster_sdn_fabrics_node_fabric_id_node_id_get_result {
     char *digest;
     /** Identifier for SDN fabrics */
     char *fabric_id;
+    /** JSON member "interfaces". */
     char **interfaces;
-    size_t n_interfaces;
+    size_t n_interfaces; /* number of elements of interfaces */
     /** IPv4 address for this node */
     char *ip;
     /** IPv6 address for this node */
@@ -9980,7 +10130,7 @@ typedef struct pve_cluster_sdn_fabrics_node_fabric_id_node_id_put_params {
     uint32_t struct_size;
     /** Sent as repeated 'delete' keys. */
     const char *const *delete_;
-    size_t n_delete_;
+    size_t n_delete_; /* number of elements of delete_ */
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
      * prevent concurrent modifications.
@@ -9988,7 +10138,7 @@ typedef struct pve_cluster_sdn_fabrics_node_fabric_id_node_id_put_params {
     const char *digest;
     /** Sent as repeated 'interfaces' keys. */
     const char *const *interfaces;
-    size_t n_interfaces;
+    size_t n_interfaces; /* number of elements of interfaces */
     /** IPv4 address for this node */
     const char *ip;
     /** IPv6 address for this node */
@@ -10032,7 +10182,9 @@ typedef struct pve_cluster_sdn_ipams_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_cluster_sdn_ipams_get_item {
+    /** JSON member "ipam". */
     char *ipam;
+    /** JSON member "type". */
     char *type;
 } pve_cluster_sdn_ipams_get_item;
 
@@ -10041,8 +10193,9 @@ typedef struct pve_cluster_sdn_ipams_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_sdn_ipams_get_result {
+    /** The elements of "data". */
     struct pve_cluster_sdn_ipams_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_sdn_ipams_get_result;
 
 /**
@@ -10080,11 +10233,13 @@ typedef struct pve_cluster_sdn_ipams_post_params {
      * Wire name 'lock-token'.
      */
     const char *lock_token;
+    /** Wire name 'section'. */
     pmx_opt_i64 section;
-    /** Secret: never logged, wiped after sending. */
+    /** Wire name 'token'. Secret: never logged, wiped after sending. */
     const char *token;
     /** Plugin type. */
     const char *type;
+    /** Wire name 'url'. */
     const char *url;
 } pve_cluster_sdn_ipams_post_params;
 
@@ -10139,6 +10294,7 @@ typedef struct pve_cluster_sdn_ipams_ipam_get_params {
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
 typedef struct pve_cluster_sdn_ipams_ipam_get_result {
+    /** The value of "data". */
     char *value;
 } pve_cluster_sdn_ipams_ipam_get_result;
 
@@ -10187,9 +10343,11 @@ typedef struct pve_cluster_sdn_ipams_ipam_put_params {
      * Wire name 'lock-token'.
      */
     const char *lock_token;
+    /** Wire name 'section'. */
     pmx_opt_i64 section;
-    /** Secret: never logged, wiped after sending. */
+    /** Wire name 'token'. Secret: never logged, wiped after sending. */
     const char *token;
+    /** Wire name 'url'. */
     const char *url;
 } pve_cluster_sdn_ipams_ipam_put_params;
 
@@ -10220,8 +10378,9 @@ typedef struct pve_cluster_sdn_ipams_status_get_params {
  * last reference is dropped).
  */
 typedef struct pve_cluster_sdn_ipams_status_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_sdn_ipams_status_get_result;
 
 /**
@@ -10288,6 +10447,7 @@ typedef struct pve_cluster_sdn_lock_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_cluster_sdn_lock_post_result {
+    /** The value of "data". */
     char *value;
 } pve_cluster_sdn_lock_post_result;
 
@@ -10407,8 +10567,9 @@ typedef struct pve_cluster_sdn_vnets_get_item_pending {
  * last reference is dropped).
  */
 typedef struct pve_cluster_sdn_vnets_get_result {
+    /** The elements of "data". */
     struct pve_cluster_sdn_vnets_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_sdn_vnets_get_result;
 
 /**
@@ -10649,8 +10810,9 @@ typedef struct pve_cluster_sdn_vnets_firewall_get_params {
  * last reference is dropped).
  */
 typedef struct pve_cluster_sdn_vnets_firewall_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_sdn_vnets_firewall_get_result;
 
 /**
@@ -10812,8 +10974,9 @@ typedef struct pve_cluster_sdn_vnets_firewall_rules_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_sdn_vnets_firewall_rules_get_result {
+    /** The elements of "data". */
     struct pve_cluster_sdn_vnets_firewall_rules_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_sdn_vnets_firewall_rules_get_result;
 
 /**
@@ -11221,8 +11384,9 @@ typedef struct pve_cluster_sdn_vnets_subnets_get_params {
  * last reference is dropped).
  */
 typedef struct pve_cluster_sdn_vnets_subnets_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_sdn_vnets_subnets_get_result;
 
 /**
@@ -11263,7 +11427,7 @@ typedef struct pve_cluster_sdn_vnets_subnets_post_params {
      * Sent as repeated 'dhcp-range' keys.
      */
     const char *const *dhcp_range;
-    size_t n_dhcp_range;
+    size_t n_dhcp_range; /* number of elements of dhcp_range */
     /** dns domain zone prefix  ex: 'adm' -> <hostname>.adm.mydomain.com */
     const char *dnszoneprefix;
     /** Subnet Gateway: Will be assign on vnet for layer3 zones */
@@ -11278,6 +11442,7 @@ typedef struct pve_cluster_sdn_vnets_subnets_post_params {
     pmx_opt_bool snat;
     /** The SDN subnet object identifier. */
     const char *subnet;
+    /** Wire name 'type'. */
     const char *type;
 } pve_cluster_sdn_vnets_subnets_post_params;
 
@@ -11339,6 +11504,7 @@ typedef struct pve_cluster_sdn_vnets_subnets_subnet_get_params {
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
 typedef struct pve_cluster_sdn_vnets_subnets_subnet_get_result {
+    /** The value of "data". */
     char *value;
 } pve_cluster_sdn_vnets_subnets_subnet_get_result;
 
@@ -11388,7 +11554,7 @@ typedef struct pve_cluster_sdn_vnets_subnets_subnet_put_params {
      * Sent as repeated 'dhcp-range' keys.
      */
     const char *const *dhcp_range;
-    size_t n_dhcp_range;
+    size_t n_dhcp_range; /* number of elements of dhcp_range */
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
      * prevent concurrent modifications.
@@ -11629,8 +11795,9 @@ typedef struct pve_cluster_sdn_zones_get_item_pending {
  * last reference is dropped).
  */
 typedef struct pve_cluster_sdn_zones_get_result {
+    /** The elements of "data". */
     struct pve_cluster_sdn_zones_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_sdn_zones_get_result;
 
 /**
@@ -12162,6 +12329,7 @@ typedef struct pve_cluster_status_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_cluster_status_get_item {
+    /** JSON member "id". */
     char *id;
     /** [node] IP of the resolved nodename. */
     char *ip;
@@ -12172,6 +12340,7 @@ typedef struct pve_cluster_status_get_item {
     char *level;
     /** [node] Indicates if this is the responding node. */
     pmx_opt_bool local;
+    /** JSON member "name". */
     char *name;
     /** [node] ID of the node from the corosync configuration. */
     pmx_opt_i64 nodeid;
@@ -12195,8 +12364,9 @@ typedef struct pve_cluster_status_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_status_get_result {
+    /** The elements of "data". */
     struct pve_cluster_status_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_status_get_result;
 
 /**
@@ -12228,6 +12398,7 @@ typedef struct pve_cluster_tasks_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_cluster_tasks_get_item {
+    /** JSON member "upid". */
     char *upid;
 } pve_cluster_tasks_get_item;
 
@@ -12236,8 +12407,9 @@ typedef struct pve_cluster_tasks_get_item {
  * last reference is dropped).
  */
 typedef struct pve_cluster_tasks_get_result {
+    /** The elements of "data". */
     struct pve_cluster_tasks_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_cluster_tasks_get_result;
 
 /**

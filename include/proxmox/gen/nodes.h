@@ -47,8 +47,9 @@ typedef struct pve_nodes_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_get_result {
+    /** The elements of "data". */
     struct pve_nodes_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_get_result;
 
 /**
@@ -82,8 +83,9 @@ typedef struct pve_nodes_node_get_params {
  * last reference is dropped).
  */
 typedef struct pve_nodes_node_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_node_get_result;
 
 /**
@@ -118,8 +120,9 @@ typedef struct pve_nodes_aplinfo_get_params {
  * last reference is dropped).
  */
 typedef struct pve_nodes_aplinfo_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_aplinfo_get_result;
 
 /**
@@ -160,6 +163,7 @@ typedef struct pve_nodes_aplinfo_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_aplinfo_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_aplinfo_post_result;
 
@@ -193,6 +197,7 @@ typedef struct pve_nodes_apt_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_apt_get_item {
+    /** JSON member "id". */
     char *id;
 } pve_nodes_apt_get_item;
 
@@ -201,8 +206,9 @@ typedef struct pve_nodes_apt_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_apt_get_result {
+    /** The elements of "data". */
     struct pve_nodes_apt_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_apt_get_result;
 
 /**
@@ -238,6 +244,7 @@ typedef struct pve_nodes_apt_changelog_get_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_apt_changelog_get_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_apt_changelog_get_result;
 
@@ -280,20 +287,20 @@ typedef struct pve_nodes_apt_repositories_get_result {
     char *digest;
     /** List of problematic repository files. */
     struct pve_nodes_apt_repositories_get_result_errors **errors;
-    size_t n_errors;
+    size_t n_errors; /* number of elements of errors */
     /** List of parsed repository files. */
     struct pve_nodes_apt_repositories_get_result_files **files;
-    size_t n_files;
+    size_t n_files; /* number of elements of files */
     /** Additional information/warnings for APT repositories. */
     struct pve_nodes_apt_repositories_get_result_infos **infos;
-    size_t n_infos;
+    size_t n_infos; /* number of elements of infos */
     /**
      * List of standard repositories and their configuration status
      *
      * JSON member "standard-repos".
      */
     struct pve_nodes_apt_repositories_get_result_standard_repos **standard_repos;
-    size_t n_standard_repos;
+    size_t n_standard_repos; /* number of elements of standard_repos */
 } pve_nodes_apt_repositories_get_result;
 
 /** Part of a result (see the method using it). */
@@ -308,7 +315,7 @@ typedef struct pve_nodes_apt_repositories_get_result_errors {
 typedef struct pve_nodes_apt_repositories_get_result_files {
     /** Digest of the file as bytes. */
     int64_t *digest;
-    size_t n_digest;
+    size_t n_digest; /* number of elements of digest */
     /**
      * Format of the file.
      *
@@ -319,7 +326,7 @@ typedef struct pve_nodes_apt_repositories_get_result_files {
     char *path;
     /** The parsed repositories. */
     struct pve_nodes_apt_repositories_get_result_files_repositories **repositories;
-    size_t n_repositories;
+    size_t n_repositories; /* number of elements of repositories */
 } pve_nodes_apt_repositories_get_result_files;
 
 /** Part of a result (see the method using it). */
@@ -328,30 +335,32 @@ typedef struct pve_nodes_apt_repositories_get_result_files_repositories {
     char *Comment;
     /** List of repository components */
     char **Components;
-    size_t n_Components;
+    size_t n_Components; /* number of elements of Components */
     /** Whether the repository is enabled or not */
     int Enabled;
     /** Format of the defining file. */
     char *FileType;
     /** Additional options */
     struct pve_nodes_apt_repositories_get_result_files_repositories_Options **Options;
-    size_t n_Options;
+    size_t n_Options; /* number of elements of Options */
     /** List of package distribuitions */
     char **Suites;
-    size_t n_Suites;
+    size_t n_Suites; /* number of elements of Suites */
     /** List of package types. */
     char **Types;
-    size_t n_Types;
+    size_t n_Types; /* number of elements of Types */
     /** List of repository URIs. */
     char **URIs;
-    size_t n_URIs;
+    size_t n_URIs; /* number of elements of URIs */
 } pve_nodes_apt_repositories_get_result_files_repositories;
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_apt_repositories_get_result_files_repositories_Options {
+    /** JSON member "Key". */
     char *Key;
+    /** JSON member "Values". */
     char **Values;
-    size_t n_Values;
+    size_t n_Values; /* number of elements of Values */
 } pve_nodes_apt_repositories_get_result_files_repositories_Options;
 
 /** Part of a result (see the method using it). */
@@ -491,8 +500,9 @@ typedef struct pve_nodes_apt_update_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_apt_update_get_result {
+    /** The elements of "data". */
     struct pve_nodes_apt_update_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_apt_update_get_result;
 
 /**
@@ -529,6 +539,7 @@ typedef struct pve_nodes_apt_update_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_apt_update_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_apt_update_post_result;
 
@@ -595,8 +606,9 @@ typedef struct pve_nodes_apt_versions_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_apt_versions_get_result {
+    /** The elements of "data". */
     struct pve_nodes_apt_versions_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_apt_versions_get_result;
 
 /**
@@ -632,8 +644,9 @@ typedef struct pve_nodes_capabilities_get_params {
  * last reference is dropped).
  */
 typedef struct pve_nodes_capabilities_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_capabilities_get_result;
 
 /**
@@ -669,8 +682,9 @@ typedef struct pve_nodes_capabilities_qemu_get_params {
  * last reference is dropped).
  */
 typedef struct pve_nodes_capabilities_qemu_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_capabilities_qemu_get_result;
 
 /**
@@ -722,8 +736,9 @@ typedef struct pve_nodes_capabilities_qemu_cpu_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_capabilities_qemu_cpu_get_result {
+    /** The elements of "data". */
     struct pve_nodes_capabilities_qemu_cpu_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_capabilities_qemu_cpu_get_result;
 
 /**
@@ -768,8 +783,9 @@ typedef struct pve_nodes_capabilities_qemu_cpu_flags_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_capabilities_qemu_cpu_flags_get_result {
+    /** The elements of "data". */
     struct pve_nodes_capabilities_qemu_cpu_flags_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_capabilities_qemu_cpu_flags_get_result;
 
 /**
@@ -818,8 +834,9 @@ typedef struct pve_nodes_capabilities_qemu_machines_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_capabilities_qemu_machines_get_result {
+    /** The elements of "data". */
     struct pve_nodes_capabilities_qemu_machines_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_capabilities_qemu_machines_get_result;
 
 /**
@@ -899,8 +916,9 @@ typedef struct pve_nodes_ceph_get_params {
  * last reference is dropped).
  */
 typedef struct pve_nodes_ceph_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_ceph_get_result;
 
 /**
@@ -935,8 +953,9 @@ typedef struct pve_nodes_ceph_cfg_get_params {
  * last reference is dropped).
  */
 typedef struct pve_nodes_ceph_cfg_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_ceph_cfg_get_result;
 
 /**
@@ -969,11 +988,17 @@ typedef struct pve_nodes_ceph_cfg_db_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_ceph_cfg_db_get_item {
+    /** JSON member "can_update_at_runtime". */
     int can_update_at_runtime;
+    /** JSON member "level". */
     char *level;
+    /** JSON member "mask". */
     char *mask;
+    /** JSON member "name". */
     char *name;
+    /** JSON member "section". */
     char *section;
+    /** JSON member "value". */
     char *value;
 } pve_nodes_ceph_cfg_db_get_item;
 
@@ -982,8 +1007,9 @@ typedef struct pve_nodes_ceph_cfg_db_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_ceph_cfg_db_get_result {
+    /** The elements of "data". */
     struct pve_nodes_ceph_cfg_db_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_ceph_cfg_db_get_result;
 
 /**
@@ -1016,6 +1042,7 @@ typedef struct pve_nodes_ceph_cfg_raw_get_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_ceph_cfg_raw_get_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_ceph_cfg_raw_get_result;
 
@@ -1059,6 +1086,7 @@ typedef struct pve_nodes_ceph_cfg_value_get_params {
  * Result type: the JSON text of "data", which the schema leaves open (borrowed from the call).
  */
 typedef struct pve_nodes_ceph_cfg_value_get_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_ceph_cfg_value_get_result;
 
@@ -1137,6 +1165,7 @@ typedef struct pve_nodes_ceph_crush_get_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_ceph_crush_get_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_ceph_crush_get_result;
 
@@ -1183,8 +1212,9 @@ typedef struct pve_nodes_ceph_fs_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_ceph_fs_get_result {
+    /** The elements of "data". */
     struct pve_nodes_ceph_fs_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_ceph_fs_get_result;
 
 /**
@@ -1228,6 +1258,7 @@ typedef struct pve_nodes_ceph_fs_name_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_ceph_fs_name_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_ceph_fs_name_post_result;
 
@@ -1305,7 +1336,9 @@ PMX_API int pve_nodes_ceph_init_post(pmx_client *c, const char *node,
 typedef struct pve_nodes_ceph_log_get_params {
     /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
     uint32_t struct_size;
+    /** Wire name 'limit'. */
     pmx_opt_i64 limit;
+    /** Wire name 'start'. */
     pmx_opt_i64 start;
 } pve_nodes_ceph_log_get_params;
 
@@ -1322,8 +1355,9 @@ typedef struct pve_nodes_ceph_log_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_ceph_log_get_result {
+    /** The elements of "data". */
     struct pve_nodes_ceph_log_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_ceph_log_get_result;
 
 /**
@@ -1356,10 +1390,13 @@ typedef struct pve_nodes_ceph_mds_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_ceph_mds_get_item {
+    /** JSON member "addr". */
     char *addr;
+    /** JSON member "host". */
     char *host;
     /** The name (ID) for the MDS */
     char *name;
+    /** JSON member "rank". */
     pmx_opt_i64 rank;
     /** If true, the standby MDS is polling the active MDS for faster recovery (hot standby). */
     pmx_opt_bool standby_replay;
@@ -1372,8 +1409,9 @@ typedef struct pve_nodes_ceph_mds_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_ceph_mds_get_result {
+    /** The elements of "data". */
     struct pve_nodes_ceph_mds_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_ceph_mds_get_result;
 
 /**
@@ -1406,6 +1444,7 @@ typedef struct pve_nodes_ceph_mds_name_delete_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_ceph_mds_name_delete_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_ceph_mds_name_delete_result;
 
@@ -1444,6 +1483,7 @@ typedef struct pve_nodes_ceph_mds_name_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_ceph_mds_name_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_ceph_mds_name_post_result;
 
@@ -1477,7 +1517,9 @@ typedef struct pve_nodes_ceph_mgr_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_ceph_mgr_get_item {
+    /** JSON member "addr". */
     char *addr;
+    /** JSON member "host". */
     char *host;
     /** The name (ID) for the MGR */
     char *name;
@@ -1490,8 +1532,9 @@ typedef struct pve_nodes_ceph_mgr_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_ceph_mgr_get_result {
+    /** The elements of "data". */
     struct pve_nodes_ceph_mgr_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_ceph_mgr_get_result;
 
 /**
@@ -1524,6 +1567,7 @@ typedef struct pve_nodes_ceph_mgr_id_delete_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_ceph_mgr_id_delete_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_ceph_mgr_id_delete_result;
 
@@ -1557,6 +1601,7 @@ typedef struct pve_nodes_ceph_mgr_id_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_ceph_mgr_id_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_ceph_mgr_id_post_result;
 
@@ -1590,15 +1635,25 @@ typedef struct pve_nodes_ceph_mon_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_ceph_mon_get_item {
+    /** JSON member "addr". */
     char *addr;
+    /** JSON member "ceph_version". */
     char *ceph_version;
+    /** JSON member "ceph_version_short". */
     char *ceph_version_short;
+    /** JSON member "direxists". */
     char *direxists;
+    /** JSON member "host". */
     pmx_opt_bool host;
+    /** JSON member "name". */
     char *name;
+    /** JSON member "quorum". */
     pmx_opt_bool quorum;
+    /** JSON member "rank". */
     pmx_opt_i64 rank;
+    /** JSON member "service". */
     pmx_opt_i64 service;
+    /** JSON member "state". */
     char *state;
 } pve_nodes_ceph_mon_get_item;
 
@@ -1607,8 +1662,9 @@ typedef struct pve_nodes_ceph_mon_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_ceph_mon_get_result {
+    /** The elements of "data". */
     struct pve_nodes_ceph_mon_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_ceph_mon_get_result;
 
 /**
@@ -1641,6 +1697,7 @@ typedef struct pve_nodes_ceph_mon_monid_delete_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_ceph_mon_monid_delete_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_ceph_mon_monid_delete_result;
 
@@ -1680,6 +1737,7 @@ typedef struct pve_nodes_ceph_mon_monid_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_ceph_mon_monid_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_ceph_mon_monid_post_result;
 
@@ -1713,6 +1771,7 @@ typedef struct pve_nodes_ceph_osd_get_params {
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
 typedef struct pve_nodes_ceph_osd_get_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_ceph_osd_get_result;
 
@@ -1771,6 +1830,7 @@ typedef struct pve_nodes_ceph_osd_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_ceph_osd_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_ceph_osd_post_result;
 
@@ -1806,6 +1866,7 @@ typedef struct pve_nodes_ceph_osd_osdid_delete_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_ceph_osd_osdid_delete_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_ceph_osd_osdid_delete_result;
 
@@ -1842,8 +1903,9 @@ typedef struct pve_nodes_ceph_osd_osdid_get_params {
  * last reference is dropped).
  */
 typedef struct pve_nodes_ceph_osd_osdid_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_ceph_osd_osdid_get_result;
 
 /**
@@ -1952,7 +2014,7 @@ typedef struct pve_nodes_ceph_osd_metadata_get_params {
 typedef struct pve_nodes_ceph_osd_metadata_get_result {
     /** Array containing data about devices */
     struct pve_nodes_ceph_osd_metadata_get_result_devices **devices;
-    size_t n_devices;
+    size_t n_devices; /* number of elements of devices */
     /** General information about the OSD */
     struct pve_nodes_ceph_osd_metadata_get_result_osd *osd;
 } pve_nodes_ceph_osd_metadata_get_result;
@@ -2075,22 +2137,39 @@ typedef struct pve_nodes_ceph_pool_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_ceph_pool_get_item {
+    /** JSON member "application_metadata". */
     char *application_metadata;
+    /** JSON member "autoscale_status". */
     char *autoscale_status;
+    /** JSON member "bytes_used". */
     int64_t bytes_used;
+    /** JSON member "crush_rule". */
     int64_t crush_rule;
+    /** JSON member "crush_rule_name". */
     char *crush_rule_name;
+    /** JSON member "min_size". */
     int64_t min_size;
+    /** JSON member "percent_used". */
     double percent_used;
+    /** JSON member "pg_autoscale_mode". */
     char *pg_autoscale_mode;
+    /** JSON member "pg_num". */
     int64_t pg_num;
+    /** JSON member "pg_num_final". */
     pmx_opt_i64 pg_num_final;
+    /** JSON member "pg_num_min". */
     pmx_opt_i64 pg_num_min;
+    /** JSON member "pool". */
     int64_t pool;
+    /** JSON member "pool_name". */
     char *pool_name;
+    /** JSON member "size". */
     int64_t size;
+    /** JSON member "target_size". */
     pmx_opt_i64 target_size;
+    /** JSON member "target_size_ratio". */
     pmx_opt_f64 target_size_ratio;
+    /** JSON member "type". */
     char *type;
 } pve_nodes_ceph_pool_get_item;
 
@@ -2099,8 +2178,9 @@ typedef struct pve_nodes_ceph_pool_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_ceph_pool_get_result {
+    /** The elements of "data". */
     struct pve_nodes_ceph_pool_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_ceph_pool_get_result;
 
 /**
@@ -2166,6 +2246,7 @@ typedef struct pve_nodes_ceph_pool_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_ceph_pool_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_ceph_pool_post_result;
 
@@ -2205,6 +2286,7 @@ typedef struct pve_nodes_ceph_pool_name_delete_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_ceph_pool_name_delete_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_ceph_pool_name_delete_result;
 
@@ -2241,8 +2323,9 @@ typedef struct pve_nodes_ceph_pool_name_get_params {
  * last reference is dropped).
  */
 typedef struct pve_nodes_ceph_pool_name_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_ceph_pool_name_get_result;
 
 /**
@@ -2293,6 +2376,7 @@ typedef struct pve_nodes_ceph_pool_name_put_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_ceph_pool_name_put_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_ceph_pool_name_put_result;
 
@@ -2333,13 +2417,18 @@ typedef struct pve_nodes_ceph_pool_status_get_params {
 typedef struct pve_nodes_ceph_pool_status_get_result {
     /** The application of the pool. */
     char *application;
+    /** JSON member "application_list". */
     char **application_list;
-    size_t n_application_list;
+    size_t n_application_list; /* number of elements of application_list */
+    /** JSON member "autoscale_status". */
     char *autoscale_status;
     /** The rule to use for mapping object placement in the cluster. */
     char *crush_rule;
+    /** JSON member "fast_read". */
     int fast_read;
+    /** JSON member "hashpspool". */
     int hashpspool;
+    /** JSON member "id". */
     int64_t id;
     /** Minimum number of replicas per object */
     pmx_opt_i64 min_size;
@@ -2347,9 +2436,13 @@ typedef struct pve_nodes_ceph_pool_status_get_result {
     char *name;
     /** JSON member "nodeep-scrub". */
     int nodeep_scrub;
+    /** JSON member "nodelete". */
     int nodelete;
+    /** JSON member "nopgchange". */
     int nopgchange;
+    /** JSON member "noscrub". */
     int noscrub;
+    /** JSON member "nosizechange". */
     int nosizechange;
     /** The automatic PG scaling mode of the pool. */
     char *pg_autoscale_mode;
@@ -2357,15 +2450,19 @@ typedef struct pve_nodes_ceph_pool_status_get_result {
     pmx_opt_i64 pg_num;
     /** Minimal number of placement groups. */
     pmx_opt_i64 pg_num_min;
+    /** JSON member "pgp_num". */
     int64_t pgp_num;
     /** Number of replicas per object */
     pmx_opt_i64 size;
+    /** JSON member "statistics". */
     char *statistics;
     /** The estimated target size of the pool for the PG autoscaler. */
     char *target_size;
     /** The estimated target ratio of the pool for the PG autoscaler. */
     pmx_opt_f64 target_size_ratio;
+    /** JSON member "use_gmt_hitset". */
     int use_gmt_hitset;
+    /** JSON member "write_fadvise_dontneed". */
     int write_fadvise_dontneed;
 } pve_nodes_ceph_pool_status_get_result;
 
@@ -2401,6 +2498,7 @@ typedef struct pve_nodes_ceph_restart_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_ceph_restart_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_ceph_restart_post_result;
 
@@ -2443,8 +2541,9 @@ typedef struct pve_nodes_ceph_rules_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_ceph_rules_get_result {
+    /** The elements of "data". */
     struct pve_nodes_ceph_rules_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_ceph_rules_get_result;
 
 /**
@@ -2479,6 +2578,7 @@ typedef struct pve_nodes_ceph_start_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_ceph_start_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_ceph_start_post_result;
 
@@ -2512,6 +2612,7 @@ typedef struct pve_nodes_ceph_status_get_params {
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
 typedef struct pve_nodes_ceph_status_get_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_ceph_status_get_result;
 
@@ -2547,6 +2648,7 @@ typedef struct pve_nodes_ceph_stop_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_ceph_stop_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_ceph_stop_post_result;
 
@@ -2583,8 +2685,9 @@ typedef struct pve_nodes_certificates_get_params {
  * last reference is dropped).
  */
 typedef struct pve_nodes_certificates_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_certificates_get_result;
 
 /**
@@ -2620,8 +2723,9 @@ typedef struct pve_nodes_certificates_acme_get_params {
  * last reference is dropped).
  */
 typedef struct pve_nodes_certificates_acme_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_certificates_acme_get_result;
 
 /**
@@ -2654,6 +2758,7 @@ typedef struct pve_nodes_certificates_acme_certificate_delete_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_certificates_acme_certificate_delete_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_certificates_acme_certificate_delete_result;
 
@@ -2691,6 +2796,7 @@ typedef struct pve_nodes_certificates_acme_certificate_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_certificates_acme_certificate_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_certificates_acme_certificate_post_result;
 
@@ -2728,6 +2834,7 @@ typedef struct pve_nodes_certificates_acme_certificate_put_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_certificates_acme_certificate_put_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_certificates_acme_certificate_put_result;
 
@@ -2803,6 +2910,7 @@ typedef struct pve_nodes_certificates_custom_post_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_certificates_custom_post_result {
+    /** JSON member "filename". */
     char *filename;
     /** Certificate SHA 256 fingerprint. */
     char *fingerprint;
@@ -2828,7 +2936,7 @@ typedef struct pve_nodes_certificates_custom_post_result {
     char *public_key_type;
     /** List of Certificate's SubjectAlternativeName entries. */
     char **san;
-    size_t n_san;
+    size_t n_san; /* number of elements of san */
     /** Certificate subject name. */
     char *subject;
 } pve_nodes_certificates_custom_post_result;
@@ -2864,6 +2972,7 @@ typedef struct pve_nodes_certificates_info_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_certificates_info_get_item {
+    /** JSON member "filename". */
     char *filename;
     /** Certificate SHA 256 fingerprint. */
     char *fingerprint;
@@ -2889,7 +2998,7 @@ typedef struct pve_nodes_certificates_info_get_item {
     char *public_key_type;
     /** List of Certificate's SubjectAlternativeName entries. */
     char **san;
-    size_t n_san;
+    size_t n_san; /* number of elements of san */
     /** Certificate subject name. */
     char *subject;
 } pve_nodes_certificates_info_get_item;
@@ -2899,8 +3008,9 @@ typedef struct pve_nodes_certificates_info_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_certificates_info_get_result {
+    /** The elements of "data". */
     struct pve_nodes_certificates_info_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_certificates_info_get_result;
 
 /**
@@ -3086,8 +3196,9 @@ typedef struct pve_nodes_disks_get_params {
  * last reference is dropped).
  */
 typedef struct pve_nodes_disks_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_disks_get_result;
 
 /**
@@ -3137,8 +3248,9 @@ typedef struct pve_nodes_disks_directory_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_disks_directory_get_result {
+    /** The elements of "data". */
     struct pve_nodes_disks_directory_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_disks_directory_get_result;
 
 /**
@@ -3179,6 +3291,7 @@ typedef struct pve_nodes_disks_directory_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_disks_directory_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_disks_directory_post_result;
 
@@ -3225,6 +3338,7 @@ typedef struct pve_nodes_disks_directory_name_delete_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_disks_directory_name_delete_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_disks_directory_name_delete_result;
 
@@ -3264,6 +3378,7 @@ typedef struct pve_nodes_disks_initgpt_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_disks_initgpt_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_disks_initgpt_post_result;
 
@@ -3309,20 +3424,30 @@ typedef struct pve_nodes_disks_list_get_params {
 typedef struct pve_nodes_disks_list_get_item {
     /** The device path */
     char *devpath;
+    /** JSON member "gpt". */
     int gpt;
+    /** JSON member "health". */
     char *health;
+    /** JSON member "model". */
     char *model;
+    /** JSON member "mounted". */
     int mounted;
+    /** JSON member "osdid". */
     int64_t osdid;
     /** JSON member "osdid-list". */
     int64_t *osdid_list;
-    size_t n_osdid_list;
+    size_t n_osdid_list; /* number of elements of osdid_list */
     /** For partitions only. The device path of the disk the partition resides on. */
     char *parent;
+    /** JSON member "serial". */
     char *serial;
+    /** JSON member "size". */
     int64_t size;
+    /** JSON member "used". */
     char *used;
+    /** JSON member "vendor". */
     char *vendor;
+    /** JSON member "wwn". */
     char *wwn;
 } pve_nodes_disks_list_get_item;
 
@@ -3331,8 +3456,9 @@ typedef struct pve_nodes_disks_list_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_disks_list_get_result {
+    /** The elements of "data". */
     struct pve_nodes_disks_list_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_disks_list_get_result;
 
 /**
@@ -3368,8 +3494,10 @@ typedef struct pve_nodes_disks_lvm_get_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_disks_lvm_get_result {
+    /** JSON member "children". */
     struct pve_nodes_disks_lvm_get_result_children **children;
-    size_t n_children;
+    size_t n_children; /* number of elements of children */
+    /** JSON member "leaf". */
     int leaf;
 } pve_nodes_disks_lvm_get_result;
 
@@ -3377,9 +3505,10 @@ typedef struct pve_nodes_disks_lvm_get_result {
 typedef struct pve_nodes_disks_lvm_get_result_children {
     /** The underlying physical volumes */
     struct pve_nodes_disks_lvm_get_result_children_children **children;
-    size_t n_children;
+    size_t n_children; /* number of elements of children */
     /** The free bytes in the volume group */
     int64_t free;
+    /** JSON member "leaf". */
     int leaf;
     /** The name of the volume group */
     char *name;
@@ -3391,6 +3520,7 @@ typedef struct pve_nodes_disks_lvm_get_result_children {
 typedef struct pve_nodes_disks_lvm_get_result_children_children {
     /** The free bytes in the physical volume */
     int64_t free;
+    /** JSON member "leaf". */
     int leaf;
     /** The name of the physical volume */
     char *name;
@@ -3434,6 +3564,7 @@ typedef struct pve_nodes_disks_lvm_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_disks_lvm_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_disks_lvm_post_result;
 
@@ -3480,6 +3611,7 @@ typedef struct pve_nodes_disks_lvm_name_delete_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_disks_lvm_name_delete_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_disks_lvm_name_delete_result;
 
@@ -3532,8 +3664,9 @@ typedef struct pve_nodes_disks_lvmthin_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_disks_lvmthin_get_result {
+    /** The elements of "data". */
     struct pve_nodes_disks_lvmthin_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_disks_lvmthin_get_result;
 
 /**
@@ -3572,6 +3705,7 @@ typedef struct pve_nodes_disks_lvmthin_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_disks_lvmthin_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_disks_lvmthin_post_result;
 
@@ -3624,6 +3758,7 @@ typedef struct pve_nodes_disks_lvmthin_name_delete_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_disks_lvmthin_name_delete_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_disks_lvmthin_name_delete_result;
 
@@ -3665,10 +3800,14 @@ typedef struct pve_nodes_disks_smart_get_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_disks_smart_get_result {
+    /** JSON member "attributes". */
     char **attributes;
-    size_t n_attributes;
+    size_t n_attributes; /* number of elements of attributes */
+    /** JSON member "health". */
     char *health;
+    /** JSON member "text". */
     char *text;
+    /** JSON member "type". */
     char *type;
 } pve_nodes_disks_smart_get_result;
 
@@ -3704,6 +3843,7 @@ typedef struct pve_nodes_disks_wipedisk_put_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_disks_wipedisk_put_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_disks_wipedisk_put_result;
 
@@ -3737,12 +3877,19 @@ typedef struct pve_nodes_disks_zfs_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_disks_zfs_get_item {
+    /** JSON member "alloc". */
     int64_t alloc;
+    /** JSON member "dedup". */
     double dedup;
+    /** JSON member "frag". */
     int64_t frag;
+    /** JSON member "free". */
     int64_t free;
+    /** JSON member "health". */
     char *health;
+    /** JSON member "name". */
     char *name;
+    /** JSON member "size". */
     int64_t size;
 } pve_nodes_disks_zfs_get_item;
 
@@ -3751,8 +3898,9 @@ typedef struct pve_nodes_disks_zfs_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_disks_zfs_get_result {
+    /** The elements of "data". */
     struct pve_nodes_disks_zfs_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_disks_zfs_get_result;
 
 /**
@@ -3804,6 +3952,7 @@ typedef struct pve_nodes_disks_zfs_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_disks_zfs_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_disks_zfs_post_result;
 
@@ -3850,6 +3999,7 @@ typedef struct pve_nodes_disks_zfs_name_delete_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_disks_zfs_name_delete_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_disks_zfs_name_delete_result;
 
@@ -3893,7 +4043,7 @@ typedef struct pve_nodes_disks_zfs_name_get_result {
      * cache), may be nested.
      */
     struct pve_nodes_disks_zfs_name_get_result_children **children;
-    size_t n_children;
+    size_t n_children; /* number of elements of children */
     /** Information about the errors on the zpool. */
     char *errors;
     /** The name of the zpool. */
@@ -3908,14 +4058,17 @@ typedef struct pve_nodes_disks_zfs_name_get_result {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_disks_zfs_name_get_result_children {
+    /** JSON member "cksum". */
     pmx_opt_f64 cksum;
     /** An optional message about the vdev. */
     char *msg;
     /** The name of the vdev or section. */
     char *name;
+    /** JSON member "read". */
     pmx_opt_f64 read;
     /** The state of the vdev. */
     char *state;
+    /** JSON member "write". */
     pmx_opt_f64 write;
 } pve_nodes_disks_zfs_name_get_result_children;
 
@@ -4024,8 +4177,9 @@ typedef struct pve_nodes_execute_post_params {
  * last reference is dropped).
  */
 typedef struct pve_nodes_execute_post_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_execute_post_result;
 
 /**
@@ -4061,8 +4215,9 @@ typedef struct pve_nodes_firewall_get_params {
  * last reference is dropped).
  */
 typedef struct pve_nodes_firewall_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_firewall_get_result;
 
 /**
@@ -4091,9 +4246,11 @@ pve_nodes_firewall_get_result_of(const pmx_call *call) {
 typedef struct pve_nodes_firewall_log_get_params {
     /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
     uint32_t struct_size;
+    /** Wire name 'limit'. */
     pmx_opt_i64 limit;
     /** Display log since this UNIX epoch. */
     pmx_opt_i64 since;
+    /** Wire name 'start'. */
     pmx_opt_i64 start;
     /** Display log until this UNIX epoch. */
     pmx_opt_i64 until;
@@ -4112,8 +4269,9 @@ typedef struct pve_nodes_firewall_log_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_firewall_log_get_result {
+    /** The elements of "data". */
     struct pve_nodes_firewall_log_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_firewall_log_get_result;
 
 /**
@@ -4343,8 +4501,9 @@ typedef struct pve_nodes_firewall_rules_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_firewall_rules_get_result {
+    /** The elements of "data". */
     struct pve_nodes_firewall_rules_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_firewall_rules_get_result;
 
 /**
@@ -4652,6 +4811,7 @@ typedef struct pve_nodes_hardware_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_hardware_get_item {
+    /** JSON member "type". */
     char *type;
 } pve_nodes_hardware_get_item;
 
@@ -4660,8 +4820,9 @@ typedef struct pve_nodes_hardware_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_hardware_get_result {
+    /** The elements of "data". */
     struct pve_nodes_hardware_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_hardware_get_result;
 
 /**
@@ -4714,6 +4875,7 @@ typedef struct pve_nodes_hardware_pci_get_item {
     char *class_;
     /** The Device ID. */
     char *device;
+    /** JSON member "device_name". */
     char *device_name;
     /** The PCI ID. */
     char *id;
@@ -4726,12 +4888,15 @@ typedef struct pve_nodes_hardware_pci_get_item {
     pmx_opt_bool mdev;
     /** The Subsystem Device ID. */
     char *subsystem_device;
+    /** JSON member "subsystem_device_name". */
     char *subsystem_device_name;
     /** The Subsystem Vendor ID. */
     char *subsystem_vendor;
+    /** JSON member "subsystem_vendor_name". */
     char *subsystem_vendor_name;
     /** The Vendor ID. */
     char *vendor;
+    /** JSON member "vendor_name". */
     char *vendor_name;
 } pve_nodes_hardware_pci_get_item;
 
@@ -4740,8 +4905,9 @@ typedef struct pve_nodes_hardware_pci_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_hardware_pci_get_result {
+    /** The elements of "data". */
     struct pve_nodes_hardware_pci_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_hardware_pci_get_result;
 
 /**
@@ -4774,6 +4940,7 @@ typedef struct pve_nodes_hardware_pci_pci_id_or_mapping_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_hardware_pci_pci_id_or_mapping_get_item {
+    /** JSON member "method". */
     char *method;
 } pve_nodes_hardware_pci_pci_id_or_mapping_get_item;
 
@@ -4782,8 +4949,9 @@ typedef struct pve_nodes_hardware_pci_pci_id_or_mapping_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_hardware_pci_pci_id_or_mapping_get_result {
+    /** The elements of "data". */
     struct pve_nodes_hardware_pci_pci_id_or_mapping_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_hardware_pci_pci_id_or_mapping_get_result;
 
 /**
@@ -4834,8 +5002,9 @@ typedef struct pve_nodes_hardware_pci_mdev_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_hardware_pci_mdev_get_result {
+    /** The elements of "data". */
     struct pve_nodes_hardware_pci_mdev_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_hardware_pci_mdev_get_result;
 
 /**
@@ -4870,18 +5039,29 @@ typedef struct pve_nodes_hardware_usb_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_hardware_usb_get_item {
+    /** JSON member "busnum". */
     int64_t busnum;
     /** JSON member "class". */
     int64_t class_;
+    /** JSON member "devnum". */
     int64_t devnum;
+    /** JSON member "level". */
     int64_t level;
+    /** JSON member "manufacturer". */
     char *manufacturer;
+    /** JSON member "port". */
     int64_t port;
+    /** JSON member "prodid". */
     char *prodid;
+    /** JSON member "product". */
     char *product;
+    /** JSON member "serial". */
     char *serial;
+    /** JSON member "speed". */
     char *speed;
+    /** JSON member "usbpath". */
     char *usbpath;
+    /** JSON member "vendid". */
     char *vendid;
 } pve_nodes_hardware_usb_get_item;
 
@@ -4890,8 +5070,9 @@ typedef struct pve_nodes_hardware_usb_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_hardware_usb_get_result {
+    /** The elements of "data". */
     struct pve_nodes_hardware_usb_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_hardware_usb_get_result;
 
 /**
@@ -5007,8 +5188,9 @@ typedef struct pve_nodes_journal_get_params {
  * last reference is dropped).
  */
 typedef struct pve_nodes_journal_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_journal_get_result;
 
 /**
@@ -5110,8 +5292,9 @@ typedef struct pve_nodes_lxc_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_lxc_get_result {
+    /** The elements of "data". */
     struct pve_nodes_lxc_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_lxc_get_result;
 
 /**
@@ -5346,6 +5529,7 @@ typedef struct pve_nodes_lxc_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_lxc_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_lxc_post_result;
 
@@ -5393,6 +5577,7 @@ typedef struct pve_nodes_lxc_vmid_delete_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_lxc_vmid_delete_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_lxc_vmid_delete_result;
 
@@ -5426,6 +5611,7 @@ typedef struct pve_nodes_lxc_vmid_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_lxc_vmid_get_item {
+    /** JSON member "subdir". */
     char *subdir;
 } pve_nodes_lxc_vmid_get_item;
 
@@ -5434,8 +5620,9 @@ typedef struct pve_nodes_lxc_vmid_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_lxc_vmid_get_result {
+    /** The elements of "data". */
     struct pve_nodes_lxc_vmid_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_lxc_vmid_get_result;
 
 /**
@@ -5489,6 +5676,7 @@ typedef struct pve_nodes_lxc_clone_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_lxc_clone_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_lxc_clone_post_result;
 
@@ -5594,7 +5782,7 @@ typedef struct pve_nodes_lxc_config_get_result {
     char *lock;
     /** Array of lxc low-level configurations ([[key1, value1], [key2, value2] ...]). */
     char **lxc;
-    size_t n_lxc;
+    size_t n_lxc; /* number of elements of lxc */
     /** Amount of RAM for the container in MB. */
     pmx_opt_i64 memory;
     /**
@@ -5914,6 +6102,7 @@ typedef struct pve_nodes_lxc_feature_get_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_lxc_feature_get_result {
+    /** JSON member "hasFeature". */
     int hasFeature;
 } pve_nodes_lxc_feature_get_result;
 
@@ -5950,8 +6139,9 @@ typedef struct pve_nodes_lxc_firewall_get_params {
  * last reference is dropped).
  */
 typedef struct pve_nodes_lxc_firewall_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_lxc_firewall_get_result;
 
 /**
@@ -5984,13 +6174,16 @@ typedef struct pve_nodes_lxc_firewall_aliases_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_lxc_firewall_aliases_get_item {
+    /** JSON member "cidr". */
     char *cidr;
+    /** JSON member "comment". */
     char *comment;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
      * prevent concurrent modifications.
      */
     char *digest;
+    /** JSON member "name". */
     char *name;
 } pve_nodes_lxc_firewall_aliases_get_item;
 
@@ -5999,8 +6192,9 @@ typedef struct pve_nodes_lxc_firewall_aliases_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_lxc_firewall_aliases_get_result {
+    /** The elements of "data". */
     struct pve_nodes_lxc_firewall_aliases_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_lxc_firewall_aliases_get_result;
 
 /**
@@ -6031,6 +6225,7 @@ typedef struct pve_nodes_lxc_firewall_aliases_post_params {
     uint32_t struct_size;
     /** Network/IP specification in CIDR format. */
     const char *cidr;
+    /** Wire name 'comment'. */
     const char *comment;
     /** Alias name. */
     const char *name;
@@ -6090,6 +6285,7 @@ typedef struct pve_nodes_lxc_firewall_aliases_name_get_params {
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
 typedef struct pve_nodes_lxc_firewall_aliases_name_get_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_lxc_firewall_aliases_name_get_result;
 
@@ -6123,6 +6319,7 @@ typedef struct pve_nodes_lxc_firewall_aliases_name_put_params {
     uint32_t struct_size;
     /** Network/IP specification in CIDR format. */
     const char *cidr;
+    /** Wire name 'comment'. */
     const char *comment;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
@@ -6159,6 +6356,7 @@ typedef struct pve_nodes_lxc_firewall_ipset_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_lxc_firewall_ipset_get_item {
+    /** JSON member "comment". */
     char *comment;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
@@ -6174,8 +6372,9 @@ typedef struct pve_nodes_lxc_firewall_ipset_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_lxc_firewall_ipset_get_result {
+    /** The elements of "data". */
     struct pve_nodes_lxc_firewall_ipset_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_lxc_firewall_ipset_get_result;
 
 /**
@@ -6204,6 +6403,7 @@ pve_nodes_lxc_firewall_ipset_get_result_of(const pmx_call *call) {
 typedef struct pve_nodes_lxc_firewall_ipset_post_params {
     /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
     uint32_t struct_size;
+    /** Wire name 'comment'. */
     const char *comment;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
@@ -6269,13 +6469,16 @@ typedef struct pve_nodes_lxc_firewall_ipset_name_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_lxc_firewall_ipset_name_get_item {
+    /** JSON member "cidr". */
     char *cidr;
+    /** JSON member "comment". */
     char *comment;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
      * prevent concurrent modifications.
      */
     char *digest;
+    /** JSON member "nomatch". */
     pmx_opt_bool nomatch;
 } pve_nodes_lxc_firewall_ipset_name_get_item;
 
@@ -6284,8 +6487,9 @@ typedef struct pve_nodes_lxc_firewall_ipset_name_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_lxc_firewall_ipset_name_get_result {
+    /** The elements of "data". */
     struct pve_nodes_lxc_firewall_ipset_name_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_lxc_firewall_ipset_name_get_result;
 
 /**
@@ -6318,7 +6522,9 @@ typedef struct pve_nodes_lxc_firewall_ipset_name_post_params {
     uint32_t struct_size;
     /** Network/IP specification in CIDR format. */
     const char *cidr;
+    /** Wire name 'comment'. */
     const char *comment;
+    /** Wire name 'nomatch'. */
     pmx_opt_bool nomatch;
 } pve_nodes_lxc_firewall_ipset_name_post_params;
 
@@ -6378,6 +6584,7 @@ typedef struct pve_nodes_lxc_firewall_ipset_name_cidr_get_params {
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
 typedef struct pve_nodes_lxc_firewall_ipset_name_cidr_get_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_lxc_firewall_ipset_name_cidr_get_result;
 
@@ -6411,12 +6618,14 @@ pve_nodes_lxc_firewall_ipset_name_cidr_get_result_of(const pmx_call *call) {
 typedef struct pve_nodes_lxc_firewall_ipset_name_cidr_put_params {
     /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
     uint32_t struct_size;
+    /** Wire name 'comment'. */
     const char *comment;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
      * prevent concurrent modifications.
      */
     const char *digest;
+    /** Wire name 'nomatch'. */
     pmx_opt_bool nomatch;
 } pve_nodes_lxc_firewall_ipset_name_cidr_put_params;
 
@@ -6443,9 +6652,11 @@ PMX_API int pve_nodes_lxc_firewall_ipset_name_cidr_put(pmx_client *c, const char
 typedef struct pve_nodes_lxc_firewall_log_get_params {
     /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
     uint32_t struct_size;
+    /** Wire name 'limit'. */
     pmx_opt_i64 limit;
     /** Display log since this UNIX epoch. */
     pmx_opt_i64 since;
+    /** Wire name 'start'. */
     pmx_opt_i64 start;
     /** Display log until this UNIX epoch. */
     pmx_opt_i64 until;
@@ -6464,8 +6675,9 @@ typedef struct pve_nodes_lxc_firewall_log_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_lxc_firewall_log_get_result {
+    /** The elements of "data". */
     struct pve_nodes_lxc_firewall_log_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_lxc_firewall_log_get_result;
 
 /**
@@ -6618,10 +6830,15 @@ typedef struct pve_nodes_lxc_firewall_refs_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_lxc_firewall_refs_get_item {
+    /** JSON member "comment". */
     char *comment;
+    /** JSON member "name". */
     char *name;
+    /** JSON member "ref". */
     char *ref;
+    /** JSON member "scope". */
     char *scope;
+    /** JSON member "type". */
     char *type;
 } pve_nodes_lxc_firewall_refs_get_item;
 
@@ -6630,8 +6847,9 @@ typedef struct pve_nodes_lxc_firewall_refs_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_lxc_firewall_refs_get_result {
+    /** The elements of "data". */
     struct pve_nodes_lxc_firewall_refs_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_lxc_firewall_refs_get_result;
 
 /**
@@ -6711,8 +6929,9 @@ typedef struct pve_nodes_lxc_firewall_rules_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_lxc_firewall_rules_get_result {
+    /** The elements of "data". */
     struct pve_nodes_lxc_firewall_rules_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_lxc_firewall_rules_get_result;
 
 /**
@@ -7043,7 +7262,7 @@ typedef struct pve_nodes_lxc_interfaces_get_item {
      * JSON member "ip-addresses".
      */
     struct pve_nodes_lxc_interfaces_get_item_ip_addresses **ip_addresses;
-    size_t n_ip_addresses;
+    size_t n_ip_addresses; /* number of elements of ip_addresses */
     /** The name of the interface */
     char *name;
 } pve_nodes_lxc_interfaces_get_item;
@@ -7071,8 +7290,9 @@ typedef struct pve_nodes_lxc_interfaces_get_item_ip_addresses {
  * last reference is dropped).
  */
 typedef struct pve_nodes_lxc_interfaces_get_result {
+    /** The elements of "data". */
     struct pve_nodes_lxc_interfaces_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_lxc_interfaces_get_result;
 
 /**
@@ -7116,7 +7336,7 @@ typedef struct pve_nodes_lxc_migrate_get_result {
      * JSON member "allowed-nodes".
      */
     char **allowed_nodes;
-    size_t n_allowed_nodes;
+    size_t n_allowed_nodes; /* number of elements of allowed_nodes */
     /**
      * HA resources, which will be migrated to the same target node as the VM, because these are
      * in positive affinity with the VM.
@@ -7124,7 +7344,7 @@ typedef struct pve_nodes_lxc_migrate_get_result {
      * JSON member "dependent-ha-resources".
      */
     char **dependent_ha_resources;
-    size_t n_dependent_ha_resources;
+    size_t n_dependent_ha_resources; /* number of elements of dependent_ha_resources */
     /**
      * List of not allowed nodes with additional information.
      *
@@ -7143,7 +7363,7 @@ typedef struct pve_nodes_lxc_migrate_get_result_not_allowed_nodes {
      * JSON member "blocking-ha-resources".
      */
     struct pve_nodes_lxc_migrate_get_result_not_allowed_nodes_blocking_ha_resources **blocking_ha_resources;
-    size_t n_blocking_ha_resources;
+    size_t n_blocking_ha_resources; /* number of elements of blocking_ha_resources */
 } pve_nodes_lxc_migrate_get_result_not_allowed_nodes;
 
 /** Part of a result (see the method using it). */
@@ -7206,6 +7426,7 @@ typedef struct pve_nodes_lxc_migrate_post_params {
  * Result type: the value of "data" (borrowed from the call).
  */
 typedef struct pve_nodes_lxc_migrate_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_lxc_migrate_post_result;
 
@@ -7277,6 +7498,7 @@ typedef struct pve_nodes_lxc_move_volume_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_lxc_move_volume_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_lxc_move_volume_post_result;
 
@@ -7323,9 +7545,11 @@ typedef struct pve_nodes_lxc_mtunnel_post_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_lxc_mtunnel_post_result {
+    /** JSON member "socket". */
     char *socket;
-    /** Secret: wiped when the call is freed. */
+    /** JSON member "ticket". Secret: wiped when the call is freed. */
     char *ticket;
+    /** JSON member "upid". */
     char *upid;
 } pve_nodes_lxc_mtunnel_post_result;
 
@@ -7371,7 +7595,9 @@ typedef struct pve_nodes_lxc_mtunnelwebsocket_get_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_lxc_mtunnelwebsocket_get_result {
+    /** JSON member "port". */
     char *port;
+    /** JSON member "socket". */
     char *socket;
 } pve_nodes_lxc_mtunnelwebsocket_get_result;
 
@@ -7425,8 +7651,9 @@ typedef struct pve_nodes_lxc_pending_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_lxc_pending_get_result {
+    /** The elements of "data". */
     struct pve_nodes_lxc_pending_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_lxc_pending_get_result;
 
 /**
@@ -7508,6 +7735,7 @@ typedef struct pve_nodes_lxc_remote_migrate_post_params {
  * Result type: the value of "data" (borrowed from the call).
  */
 typedef struct pve_nodes_lxc_remote_migrate_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_lxc_remote_migrate_post_result;
 
@@ -7557,6 +7785,7 @@ typedef struct pve_nodes_lxc_resize_put_params {
  * Result type: the value of "data" (borrowed from the call).
  */
 typedef struct pve_nodes_lxc_resize_put_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_lxc_resize_put_result;
 
@@ -7599,6 +7828,7 @@ typedef struct pve_nodes_lxc_rrd_get_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_lxc_rrd_get_result {
+    /** JSON member "filename". */
     char *filename;
 } pve_nodes_lxc_rrd_get_result;
 
@@ -7639,8 +7869,9 @@ typedef struct pve_nodes_lxc_rrddata_get_params {
  * last reference is dropped).
  */
 typedef struct pve_nodes_lxc_rrddata_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_lxc_rrddata_get_result;
 
 /**
@@ -7688,8 +7919,9 @@ typedef struct pve_nodes_lxc_snapshot_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_lxc_snapshot_get_result {
+    /** The elements of "data". */
     struct pve_nodes_lxc_snapshot_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_lxc_snapshot_get_result;
 
 /**
@@ -7730,6 +7962,7 @@ typedef struct pve_nodes_lxc_snapshot_post_params {
  * Result type: the value of "data" (borrowed from the call).
  */
 typedef struct pve_nodes_lxc_snapshot_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_lxc_snapshot_post_result;
 
@@ -7769,6 +8002,7 @@ typedef struct pve_nodes_lxc_snapshot_snapname_delete_params {
  * Result type: the value of "data" (borrowed from the call).
  */
 typedef struct pve_nodes_lxc_snapshot_snapname_delete_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_lxc_snapshot_snapname_delete_result;
 
@@ -7808,8 +8042,9 @@ typedef struct pve_nodes_lxc_snapshot_snapname_get_params {
  * last reference is dropped).
  */
 typedef struct pve_nodes_lxc_snapshot_snapname_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_lxc_snapshot_snapname_get_result;
 
 /**
@@ -7842,6 +8077,7 @@ typedef struct pve_nodes_lxc_snapshot_config_get_params {
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
 typedef struct pve_nodes_lxc_snapshot_config_get_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_lxc_snapshot_config_get_result;
 
@@ -7908,6 +8144,7 @@ typedef struct pve_nodes_lxc_snapshot_rollback_post_params {
  * Result type: the value of "data" (borrowed from the call).
  */
 typedef struct pve_nodes_lxc_snapshot_rollback_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_lxc_snapshot_rollback_post_result;
 
@@ -7956,12 +8193,15 @@ typedef struct pve_nodes_lxc_spiceproxy_post_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_lxc_spiceproxy_post_result {
+    /** JSON member "host". */
     char *host;
-    /** Secret: wiped when the call is freed. */
+    /** JSON member "password". Secret: wiped when the call is freed. */
     char *password;
+    /** JSON member "proxy". */
     char *proxy;
     /** JSON member "tls-port". */
     int64_t tls_port;
+    /** JSON member "type". */
     char *type;
 } pve_nodes_lxc_spiceproxy_post_result;
 
@@ -7996,6 +8236,7 @@ typedef struct pve_nodes_lxc_status_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_lxc_status_get_item {
+    /** JSON member "subdir". */
     char *subdir;
 } pve_nodes_lxc_status_get_item;
 
@@ -8004,8 +8245,9 @@ typedef struct pve_nodes_lxc_status_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_lxc_status_get_result {
+    /** The elements of "data". */
     struct pve_nodes_lxc_status_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_lxc_status_get_result;
 
 /**
@@ -8139,6 +8381,7 @@ typedef struct pve_nodes_lxc_status_reboot_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_lxc_status_reboot_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_lxc_status_reboot_post_result;
 
@@ -8172,6 +8415,7 @@ typedef struct pve_nodes_lxc_status_resume_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_lxc_status_resume_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_lxc_status_resume_post_result;
 
@@ -8209,6 +8453,7 @@ typedef struct pve_nodes_lxc_status_shutdown_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_lxc_status_shutdown_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_lxc_status_shutdown_post_result;
 
@@ -8248,6 +8493,7 @@ typedef struct pve_nodes_lxc_status_start_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_lxc_status_start_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_lxc_status_start_post_result;
 
@@ -8289,6 +8535,7 @@ typedef struct pve_nodes_lxc_status_stop_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_lxc_status_stop_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_lxc_status_stop_post_result;
 
@@ -8322,6 +8569,7 @@ typedef struct pve_nodes_lxc_status_suspend_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_lxc_status_suspend_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_lxc_status_suspend_post_result;
 
@@ -8380,10 +8628,13 @@ typedef struct pve_nodes_lxc_termproxy_post_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_lxc_termproxy_post_result {
+    /** JSON member "port". */
     int64_t port;
-    /** Secret: wiped when the call is freed. */
+    /** JSON member "ticket". Secret: wiped when the call is freed. */
     char *ticket;
+    /** JSON member "upid". */
     char *upid;
+    /** JSON member "user". */
     char *user;
 } pve_nodes_lxc_termproxy_post_result;
 
@@ -8427,11 +8678,15 @@ typedef struct pve_nodes_lxc_vncproxy_post_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_lxc_vncproxy_post_result {
+    /** JSON member "cert". */
     char *cert;
+    /** JSON member "port". */
     int64_t port;
-    /** Secret: wiped when the call is freed. */
+    /** JSON member "ticket". Secret: wiped when the call is freed. */
     char *ticket;
+    /** JSON member "upid". */
     char *upid;
+    /** JSON member "user". */
     char *user;
 } pve_nodes_lxc_vncproxy_post_result;
 
@@ -8477,6 +8732,7 @@ typedef struct pve_nodes_lxc_vncwebsocket_get_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_lxc_vncwebsocket_get_result {
+    /** JSON member "port". */
     char *port;
 } pve_nodes_lxc_vncwebsocket_get_result;
 
@@ -8526,6 +8782,7 @@ typedef struct pve_nodes_migrateall_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_migrateall_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_migrateall_post_result;
 
@@ -8562,8 +8819,9 @@ typedef struct pve_nodes_netstat_get_params {
  * last reference is dropped).
  */
 typedef struct pve_nodes_netstat_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_netstat_get_result;
 
 /**
@@ -8692,7 +8950,7 @@ typedef struct pve_nodes_network_get_item {
     pmx_opt_bool exists;
     /** The network families. */
     char **families;
-    size_t n_families;
+    size_t n_families; /* number of elements of families */
     /** Default gateway address. */
     char *gateway;
     /** Default ipv6 gateway address. */
@@ -8717,10 +8975,10 @@ typedef struct pve_nodes_network_get_item {
     pmx_opt_i64 netmask6;
     /** A list of additional interface options for IPv4. */
     char **options;
-    size_t n_options;
+    size_t n_options; /* number of elements of options */
     /** A list of additional interface options for IPv6. */
     char **options6;
-    size_t n_options6;
+    size_t n_options6; /* number of elements of options6 */
     /** Specify the interfaces used by the bonding device. */
     char *ovs_bonds;
     /** The OVS bridge associated with a OVS port. This is required when you create an OVS port. */
@@ -8792,8 +9050,9 @@ typedef struct pve_nodes_network_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_network_get_result {
+    /** The elements of "data". */
     struct pve_nodes_network_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_network_get_result;
 
 /**
@@ -8927,6 +9186,7 @@ typedef struct pve_nodes_network_put_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_network_put_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_network_put_result;
 
@@ -8985,7 +9245,9 @@ typedef struct pve_nodes_network_iface_get_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_network_iface_get_result {
+    /** JSON member "method". */
     char *method;
+    /** JSON member "type". */
     char *type;
 } pve_nodes_network_iface_get_result;
 
@@ -9208,8 +9470,9 @@ typedef struct pve_nodes_qemu_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_qemu_get_result {
+    /** The elements of "data". */
     struct pve_nodes_qemu_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_qemu_get_result;
 
 /**
@@ -9750,6 +10013,7 @@ typedef struct pve_nodes_qemu_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_qemu_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_post_result;
 
@@ -9795,6 +10059,7 @@ typedef struct pve_nodes_qemu_vmid_delete_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_qemu_vmid_delete_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_vmid_delete_result;
 
@@ -9829,6 +10094,7 @@ typedef struct pve_nodes_qemu_vmid_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_qemu_vmid_get_item {
+    /** JSON member "subdir". */
     char *subdir;
 } pve_nodes_qemu_vmid_get_item;
 
@@ -9837,8 +10103,9 @@ typedef struct pve_nodes_qemu_vmid_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_qemu_vmid_get_result {
+    /** The elements of "data". */
     struct pve_nodes_qemu_vmid_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_qemu_vmid_get_result;
 
 /**
@@ -9876,8 +10143,9 @@ typedef struct pve_nodes_qemu_agent_get_params {
  * last reference is dropped).
  */
 typedef struct pve_nodes_qemu_agent_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_qemu_agent_get_result;
 
 /**
@@ -9916,6 +10184,7 @@ typedef struct pve_nodes_qemu_agent_post_params {
  * Result type: the JSON text of "data", which the schema leaves open (borrowed from the call).
  */
 typedef struct pve_nodes_qemu_agent_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_agent_post_result;
 
@@ -9951,7 +10220,7 @@ typedef struct pve_nodes_qemu_agent_exec_post_params {
      * Sent as repeated 'command' keys.
      */
     const char *const *command;
-    size_t n_command;
+    size_t n_command; /* number of elements of command */
     /**
      * Data to pass as 'input-data' to the guest. Usually treated as STDIN to 'command'.
      *
@@ -10148,6 +10417,7 @@ typedef struct pve_nodes_qemu_agent_fsfreeze_freeze_post_params {
  * Result type: the JSON text of "data", which the schema leaves open (borrowed from the call).
  */
 typedef struct pve_nodes_qemu_agent_fsfreeze_freeze_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_agent_fsfreeze_freeze_post_result;
 
@@ -10188,6 +10458,7 @@ typedef struct pve_nodes_qemu_agent_fsfreeze_status_post_params {
  * Result type: the JSON text of "data", which the schema leaves open (borrowed from the call).
  */
 typedef struct pve_nodes_qemu_agent_fsfreeze_status_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_agent_fsfreeze_status_post_result;
 
@@ -10228,6 +10499,7 @@ typedef struct pve_nodes_qemu_agent_fsfreeze_thaw_post_params {
  * Result type: the JSON text of "data", which the schema leaves open (borrowed from the call).
  */
 typedef struct pve_nodes_qemu_agent_fsfreeze_thaw_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_agent_fsfreeze_thaw_post_result;
 
@@ -10267,6 +10539,7 @@ typedef struct pve_nodes_qemu_agent_fstrim_post_params {
  * Result type: the JSON text of "data", which the schema leaves open (borrowed from the call).
  */
 typedef struct pve_nodes_qemu_agent_fstrim_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_agent_fstrim_post_result;
 
@@ -10304,6 +10577,7 @@ typedef struct pve_nodes_qemu_agent_get_fsinfo_get_params {
  * Result type: the JSON text of "data", which the schema leaves open (borrowed from the call).
  */
 typedef struct pve_nodes_qemu_agent_get_fsinfo_get_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_agent_get_fsinfo_get_result;
 
@@ -10343,6 +10617,7 @@ typedef struct pve_nodes_qemu_agent_get_host_name_get_params {
  * Result type: the JSON text of "data", which the schema leaves open (borrowed from the call).
  */
 typedef struct pve_nodes_qemu_agent_get_host_name_get_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_agent_get_host_name_get_result;
 
@@ -10382,6 +10657,7 @@ typedef struct pve_nodes_qemu_agent_get_memory_block_info_get_params {
  * Result type: the JSON text of "data", which the schema leaves open (borrowed from the call).
  */
 typedef struct pve_nodes_qemu_agent_get_memory_block_info_get_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_agent_get_memory_block_info_get_result;
 
@@ -10422,6 +10698,7 @@ typedef struct pve_nodes_qemu_agent_get_memory_blocks_get_params {
  * Result type: the JSON text of "data", which the schema leaves open (borrowed from the call).
  */
 typedef struct pve_nodes_qemu_agent_get_memory_blocks_get_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_agent_get_memory_blocks_get_result;
 
@@ -10462,6 +10739,7 @@ typedef struct pve_nodes_qemu_agent_get_osinfo_get_params {
  * Result type: the JSON text of "data", which the schema leaves open (borrowed from the call).
  */
 typedef struct pve_nodes_qemu_agent_get_osinfo_get_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_agent_get_osinfo_get_result;
 
@@ -10501,6 +10779,7 @@ typedef struct pve_nodes_qemu_agent_get_time_get_params {
  * Result type: the JSON text of "data", which the schema leaves open (borrowed from the call).
  */
 typedef struct pve_nodes_qemu_agent_get_time_get_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_agent_get_time_get_result;
 
@@ -10538,6 +10817,7 @@ typedef struct pve_nodes_qemu_agent_get_timezone_get_params {
  * Result type: the JSON text of "data", which the schema leaves open (borrowed from the call).
  */
 typedef struct pve_nodes_qemu_agent_get_timezone_get_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_agent_get_timezone_get_result;
 
@@ -10577,6 +10857,7 @@ typedef struct pve_nodes_qemu_agent_get_users_get_params {
  * Result type: the JSON text of "data", which the schema leaves open (borrowed from the call).
  */
 typedef struct pve_nodes_qemu_agent_get_users_get_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_agent_get_users_get_result;
 
@@ -10615,6 +10896,7 @@ typedef struct pve_nodes_qemu_agent_get_vcpus_get_params {
  * Result type: the JSON text of "data", which the schema leaves open (borrowed from the call).
  */
 typedef struct pve_nodes_qemu_agent_get_vcpus_get_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_agent_get_vcpus_get_result;
 
@@ -10653,6 +10935,7 @@ typedef struct pve_nodes_qemu_agent_info_get_params {
  * Result type: the JSON text of "data", which the schema leaves open (borrowed from the call).
  */
 typedef struct pve_nodes_qemu_agent_info_get_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_agent_info_get_result;
 
@@ -10690,6 +10973,7 @@ typedef struct pve_nodes_qemu_agent_network_get_interfaces_get_params {
  * Result type: the JSON text of "data", which the schema leaves open (borrowed from the call).
  */
 typedef struct pve_nodes_qemu_agent_network_get_interfaces_get_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_agent_network_get_interfaces_get_result;
 
@@ -10730,6 +11014,7 @@ typedef struct pve_nodes_qemu_agent_ping_post_params {
  * Result type: the JSON text of "data", which the schema leaves open (borrowed from the call).
  */
 typedef struct pve_nodes_qemu_agent_ping_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_agent_ping_post_result;
 
@@ -10777,6 +11062,7 @@ typedef struct pve_nodes_qemu_agent_set_user_password_post_params {
  * Result type: the JSON text of "data", which the schema leaves open (borrowed from the call).
  */
 typedef struct pve_nodes_qemu_agent_set_user_password_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_agent_set_user_password_post_result;
 
@@ -10817,6 +11103,7 @@ typedef struct pve_nodes_qemu_agent_shutdown_post_params {
  * Result type: the JSON text of "data", which the schema leaves open (borrowed from the call).
  */
 typedef struct pve_nodes_qemu_agent_shutdown_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_agent_shutdown_post_result;
 
@@ -10855,6 +11142,7 @@ typedef struct pve_nodes_qemu_agent_suspend_disk_post_params {
  * Result type: the JSON text of "data", which the schema leaves open (borrowed from the call).
  */
 typedef struct pve_nodes_qemu_agent_suspend_disk_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_agent_suspend_disk_post_result;
 
@@ -10894,6 +11182,7 @@ typedef struct pve_nodes_qemu_agent_suspend_hybrid_post_params {
  * Result type: the JSON text of "data", which the schema leaves open (borrowed from the call).
  */
 typedef struct pve_nodes_qemu_agent_suspend_hybrid_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_agent_suspend_hybrid_post_result;
 
@@ -10933,6 +11222,7 @@ typedef struct pve_nodes_qemu_agent_suspend_ram_post_params {
  * Result type: the JSON text of "data", which the schema leaves open (borrowed from the call).
  */
 typedef struct pve_nodes_qemu_agent_suspend_ram_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_agent_suspend_ram_post_result;
 
@@ -10991,6 +11281,7 @@ typedef struct pve_nodes_qemu_clone_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_qemu_clone_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_clone_post_result;
 
@@ -11043,8 +11334,9 @@ typedef struct pve_nodes_qemu_cloudinit_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_qemu_cloudinit_get_result {
+    /** The elements of "data". */
     struct pve_nodes_qemu_cloudinit_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_qemu_cloudinit_get_result;
 
 /**
@@ -11101,6 +11393,7 @@ typedef struct pve_nodes_qemu_cloudinit_dump_get_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_qemu_cloudinit_dump_get_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_cloudinit_dump_get_result;
 
@@ -12073,6 +12366,7 @@ typedef struct pve_nodes_qemu_config_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_qemu_config_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_config_post_result;
 
@@ -12653,9 +12947,11 @@ typedef struct pve_nodes_qemu_feature_get_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_qemu_feature_get_result {
+    /** JSON member "hasFeature". */
     int hasFeature;
+    /** JSON member "nodes". */
     char **nodes;
-    size_t n_nodes;
+    size_t n_nodes; /* number of elements of nodes */
 } pve_nodes_qemu_feature_get_result;
 
 /**
@@ -12691,8 +12987,9 @@ typedef struct pve_nodes_qemu_firewall_get_params {
  * last reference is dropped).
  */
 typedef struct pve_nodes_qemu_firewall_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_qemu_firewall_get_result;
 
 /**
@@ -12725,13 +13022,16 @@ typedef struct pve_nodes_qemu_firewall_aliases_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_qemu_firewall_aliases_get_item {
+    /** JSON member "cidr". */
     char *cidr;
+    /** JSON member "comment". */
     char *comment;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
      * prevent concurrent modifications.
      */
     char *digest;
+    /** JSON member "name". */
     char *name;
 } pve_nodes_qemu_firewall_aliases_get_item;
 
@@ -12740,8 +13040,9 @@ typedef struct pve_nodes_qemu_firewall_aliases_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_qemu_firewall_aliases_get_result {
+    /** The elements of "data". */
     struct pve_nodes_qemu_firewall_aliases_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_qemu_firewall_aliases_get_result;
 
 /**
@@ -12773,6 +13074,7 @@ typedef struct pve_nodes_qemu_firewall_aliases_post_params {
     uint32_t struct_size;
     /** Network/IP specification in CIDR format. */
     const char *cidr;
+    /** Wire name 'comment'. */
     const char *comment;
     /** Alias name. */
     const char *name;
@@ -12832,6 +13134,7 @@ typedef struct pve_nodes_qemu_firewall_aliases_name_get_params {
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
 typedef struct pve_nodes_qemu_firewall_aliases_name_get_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_firewall_aliases_name_get_result;
 
@@ -12866,6 +13169,7 @@ typedef struct pve_nodes_qemu_firewall_aliases_name_put_params {
     uint32_t struct_size;
     /** Network/IP specification in CIDR format. */
     const char *cidr;
+    /** Wire name 'comment'. */
     const char *comment;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
@@ -12902,6 +13206,7 @@ typedef struct pve_nodes_qemu_firewall_ipset_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_qemu_firewall_ipset_get_item {
+    /** JSON member "comment". */
     char *comment;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
@@ -12917,8 +13222,9 @@ typedef struct pve_nodes_qemu_firewall_ipset_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_qemu_firewall_ipset_get_result {
+    /** The elements of "data". */
     struct pve_nodes_qemu_firewall_ipset_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_qemu_firewall_ipset_get_result;
 
 /**
@@ -12947,6 +13253,7 @@ pve_nodes_qemu_firewall_ipset_get_result_of(const pmx_call *call) {
 typedef struct pve_nodes_qemu_firewall_ipset_post_params {
     /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
     uint32_t struct_size;
+    /** Wire name 'comment'. */
     const char *comment;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
@@ -13012,13 +13319,16 @@ typedef struct pve_nodes_qemu_firewall_ipset_name_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_qemu_firewall_ipset_name_get_item {
+    /** JSON member "cidr". */
     char *cidr;
+    /** JSON member "comment". */
     char *comment;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
      * prevent concurrent modifications.
      */
     char *digest;
+    /** JSON member "nomatch". */
     pmx_opt_bool nomatch;
 } pve_nodes_qemu_firewall_ipset_name_get_item;
 
@@ -13027,8 +13337,9 @@ typedef struct pve_nodes_qemu_firewall_ipset_name_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_qemu_firewall_ipset_name_get_result {
+    /** The elements of "data". */
     struct pve_nodes_qemu_firewall_ipset_name_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_qemu_firewall_ipset_name_get_result;
 
 /**
@@ -13061,7 +13372,9 @@ typedef struct pve_nodes_qemu_firewall_ipset_name_post_params {
     uint32_t struct_size;
     /** Network/IP specification in CIDR format. */
     const char *cidr;
+    /** Wire name 'comment'. */
     const char *comment;
+    /** Wire name 'nomatch'. */
     pmx_opt_bool nomatch;
 } pve_nodes_qemu_firewall_ipset_name_post_params;
 
@@ -13121,6 +13434,7 @@ typedef struct pve_nodes_qemu_firewall_ipset_name_cidr_get_params {
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
 typedef struct pve_nodes_qemu_firewall_ipset_name_cidr_get_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_firewall_ipset_name_cidr_get_result;
 
@@ -13154,12 +13468,14 @@ pve_nodes_qemu_firewall_ipset_name_cidr_get_result_of(const pmx_call *call) {
 typedef struct pve_nodes_qemu_firewall_ipset_name_cidr_put_params {
     /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
     uint32_t struct_size;
+    /** Wire name 'comment'. */
     const char *comment;
     /**
      * Prevent changes if current configuration file has a different digest. This can be used to
      * prevent concurrent modifications.
      */
     const char *digest;
+    /** Wire name 'nomatch'. */
     pmx_opt_bool nomatch;
 } pve_nodes_qemu_firewall_ipset_name_cidr_put_params;
 
@@ -13186,9 +13502,11 @@ PMX_API int pve_nodes_qemu_firewall_ipset_name_cidr_put(pmx_client *c, const cha
 typedef struct pve_nodes_qemu_firewall_log_get_params {
     /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
     uint32_t struct_size;
+    /** Wire name 'limit'. */
     pmx_opt_i64 limit;
     /** Display log since this UNIX epoch. */
     pmx_opt_i64 since;
+    /** Wire name 'start'. */
     pmx_opt_i64 start;
     /** Display log until this UNIX epoch. */
     pmx_opt_i64 until;
@@ -13207,8 +13525,9 @@ typedef struct pve_nodes_qemu_firewall_log_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_qemu_firewall_log_get_result {
+    /** The elements of "data". */
     struct pve_nodes_qemu_firewall_log_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_qemu_firewall_log_get_result;
 
 /**
@@ -13363,10 +13682,15 @@ typedef struct pve_nodes_qemu_firewall_refs_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_qemu_firewall_refs_get_item {
+    /** JSON member "comment". */
     char *comment;
+    /** JSON member "name". */
     char *name;
+    /** JSON member "ref". */
     char *ref;
+    /** JSON member "scope". */
     char *scope;
+    /** JSON member "type". */
     char *type;
 } pve_nodes_qemu_firewall_refs_get_item;
 
@@ -13375,8 +13699,9 @@ typedef struct pve_nodes_qemu_firewall_refs_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_qemu_firewall_refs_get_result {
+    /** The elements of "data". */
     struct pve_nodes_qemu_firewall_refs_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_qemu_firewall_refs_get_result;
 
 /**
@@ -13456,8 +13781,9 @@ typedef struct pve_nodes_qemu_firewall_rules_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_qemu_firewall_rules_get_result {
+    /** The elements of "data". */
     struct pve_nodes_qemu_firewall_rules_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_qemu_firewall_rules_get_result;
 
 /**
@@ -13777,7 +14103,7 @@ typedef struct pve_nodes_qemu_migrate_get_params {
 typedef struct pve_nodes_qemu_migrate_get_result {
     /** List of nodes allowed for migration. */
     char **allowed_nodes;
-    size_t n_allowed_nodes;
+    size_t n_allowed_nodes; /* number of elements of allowed_nodes */
     /**
      * HA resources, which will be migrated to the same target node as the VM, because these are
      * in positive affinity with the VM.
@@ -13785,7 +14111,7 @@ typedef struct pve_nodes_qemu_migrate_get_result {
      * JSON member "dependent-ha-resources".
      */
     char **dependent_ha_resources;
-    size_t n_dependent_ha_resources;
+    size_t n_dependent_ha_resources; /* number of elements of dependent_ha_resources */
     /**
      * Whether the VM host supports migrating additional VM state, such as conntrack entries.
      *
@@ -13794,10 +14120,10 @@ typedef struct pve_nodes_qemu_migrate_get_result {
     int has_dbus_vmstate;
     /** List local disks including CD-Rom, unused and not referenced disks */
     struct pve_nodes_qemu_migrate_get_result_local_disks **local_disks;
-    size_t n_local_disks;
+    size_t n_local_disks; /* number of elements of local_disks */
     /** List local resources (e.g. pci, usb) that block migration. */
     char **local_resources;
-    size_t n_local_resources;
+    size_t n_local_resources; /* number of elements of local_resources */
     /**
      * Object of mapped resources with additional information such if they're live migratable.
      *
@@ -13810,7 +14136,7 @@ typedef struct pve_nodes_qemu_migrate_get_result {
      * JSON member "mapped-resources".
      */
     char **mapped_resources;
-    size_t n_mapped_resources;
+    size_t n_mapped_resources; /* number of elements of mapped_resources */
     /** List of not allowed nodes with additional information. */
     struct pve_nodes_qemu_migrate_get_result_not_allowed_nodes *not_allowed_nodes;
     /** Determines if the VM is running. */
@@ -13837,10 +14163,10 @@ typedef struct pve_nodes_qemu_migrate_get_result_not_allowed_nodes {
      * JSON member "blocking-ha-resources".
      */
     struct pve_nodes_qemu_migrate_get_result_not_allowed_nodes_blocking_ha_resources **blocking_ha_resources;
-    size_t n_blocking_ha_resources;
+    size_t n_blocking_ha_resources; /* number of elements of blocking_ha_resources */
     /** A list of not available storages. */
     char **unavailable_storages;
-    size_t n_unavailable_storages;
+    size_t n_unavailable_storages; /* number of elements of unavailable_storages */
 } pve_nodes_qemu_migrate_get_result_not_allowed_nodes;
 
 /** Part of a result (see the method using it). */
@@ -13918,6 +14244,7 @@ typedef struct pve_nodes_qemu_migrate_post_params {
  * Result type: the value of "data" (borrowed from the call).
  */
 typedef struct pve_nodes_qemu_migrate_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_migrate_post_result;
 
@@ -13953,6 +14280,7 @@ typedef struct pve_nodes_qemu_monitor_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_qemu_monitor_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_monitor_post_result;
 
@@ -14030,6 +14358,7 @@ typedef struct pve_nodes_qemu_move_disk_post_params {
  * Result type: the value of "data" (borrowed from the call).
  */
 typedef struct pve_nodes_qemu_move_disk_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_move_disk_post_result;
 
@@ -14076,9 +14405,11 @@ typedef struct pve_nodes_qemu_mtunnel_post_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_qemu_mtunnel_post_result {
+    /** JSON member "socket". */
     char *socket;
-    /** Secret: wiped when the call is freed. */
+    /** JSON member "ticket". Secret: wiped when the call is freed. */
     char *ticket;
+    /** JSON member "upid". */
     char *upid;
 } pve_nodes_qemu_mtunnel_post_result;
 
@@ -14124,7 +14455,9 @@ typedef struct pve_nodes_qemu_mtunnelwebsocket_get_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_qemu_mtunnelwebsocket_get_result {
+    /** JSON member "port". */
     char *port;
+    /** JSON member "socket". */
     char *socket;
 } pve_nodes_qemu_mtunnelwebsocket_get_result;
 
@@ -14180,8 +14513,9 @@ typedef struct pve_nodes_qemu_pending_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_qemu_pending_get_result {
+    /** The elements of "data". */
     struct pve_nodes_qemu_pending_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_qemu_pending_get_result;
 
 /**
@@ -14259,6 +14593,7 @@ typedef struct pve_nodes_qemu_remote_migrate_post_params {
  * Result type: the value of "data" (borrowed from the call).
  */
 typedef struct pve_nodes_qemu_remote_migrate_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_remote_migrate_post_result;
 
@@ -14312,6 +14647,7 @@ typedef struct pve_nodes_qemu_resize_put_params {
  * Result type: the value of "data" (borrowed from the call).
  */
 typedef struct pve_nodes_qemu_resize_put_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_resize_put_result;
 
@@ -14354,6 +14690,7 @@ typedef struct pve_nodes_qemu_rrd_get_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_qemu_rrd_get_result {
+    /** JSON member "filename". */
     char *filename;
 } pve_nodes_qemu_rrd_get_result;
 
@@ -14394,8 +14731,9 @@ typedef struct pve_nodes_qemu_rrddata_get_params {
  * last reference is dropped).
  */
 typedef struct pve_nodes_qemu_rrddata_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_qemu_rrddata_get_result;
 
 /**
@@ -14471,8 +14809,9 @@ typedef struct pve_nodes_qemu_snapshot_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_qemu_snapshot_get_result {
+    /** The elements of "data". */
     struct pve_nodes_qemu_snapshot_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_qemu_snapshot_get_result;
 
 /**
@@ -14515,6 +14854,7 @@ typedef struct pve_nodes_qemu_snapshot_post_params {
  * Result type: the value of "data" (borrowed from the call).
  */
 typedef struct pve_nodes_qemu_snapshot_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_snapshot_post_result;
 
@@ -14554,6 +14894,7 @@ typedef struct pve_nodes_qemu_snapshot_snapname_delete_params {
  * Result type: the value of "data" (borrowed from the call).
  */
 typedef struct pve_nodes_qemu_snapshot_snapname_delete_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_snapshot_snapname_delete_result;
 
@@ -14593,8 +14934,9 @@ typedef struct pve_nodes_qemu_snapshot_snapname_get_params {
  * last reference is dropped).
  */
 typedef struct pve_nodes_qemu_snapshot_snapname_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_qemu_snapshot_snapname_get_result;
 
 /**
@@ -14628,6 +14970,7 @@ typedef struct pve_nodes_qemu_snapshot_config_get_params {
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
 typedef struct pve_nodes_qemu_snapshot_config_get_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_snapshot_config_get_result;
 
@@ -14697,6 +15040,7 @@ typedef struct pve_nodes_qemu_snapshot_rollback_post_params {
  * Result type: the value of "data" (borrowed from the call).
  */
 typedef struct pve_nodes_qemu_snapshot_rollback_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_snapshot_rollback_post_result;
 
@@ -14745,12 +15089,15 @@ typedef struct pve_nodes_qemu_spiceproxy_post_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_qemu_spiceproxy_post_result {
+    /** JSON member "host". */
     char *host;
-    /** Secret: wiped when the call is freed. */
+    /** JSON member "password". Secret: wiped when the call is freed. */
     char *password;
+    /** JSON member "proxy". */
     char *proxy;
     /** JSON member "tls-port". */
     int64_t tls_port;
+    /** JSON member "type". */
     char *type;
 } pve_nodes_qemu_spiceproxy_post_result;
 
@@ -14785,6 +15132,7 @@ typedef struct pve_nodes_qemu_status_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_qemu_status_get_item {
+    /** JSON member "subdir". */
     char *subdir;
 } pve_nodes_qemu_status_get_item;
 
@@ -14793,8 +15141,9 @@ typedef struct pve_nodes_qemu_status_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_qemu_status_get_result {
+    /** The elements of "data". */
     struct pve_nodes_qemu_status_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_qemu_status_get_result;
 
 /**
@@ -14955,6 +15304,7 @@ typedef struct pve_nodes_qemu_status_reboot_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_qemu_status_reboot_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_status_reboot_post_result;
 
@@ -14990,6 +15340,7 @@ typedef struct pve_nodes_qemu_status_reset_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_qemu_status_reset_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_status_reset_post_result;
 
@@ -15019,6 +15370,7 @@ pve_nodes_qemu_status_reset_post_result_of(const pmx_call *call) {
 typedef struct pve_nodes_qemu_status_resume_post_params {
     /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
     uint32_t struct_size;
+    /** Wire name 'nocheck'. */
     pmx_opt_bool nocheck;
     /** Ignore locks - only root is allowed to use this option. */
     pmx_opt_bool skiplock;
@@ -15026,6 +15378,7 @@ typedef struct pve_nodes_qemu_status_resume_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_qemu_status_resume_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_status_resume_post_result;
 
@@ -15067,6 +15420,7 @@ typedef struct pve_nodes_qemu_status_shutdown_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_qemu_status_shutdown_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_status_shutdown_post_result;
 
@@ -15152,6 +15506,7 @@ typedef struct pve_nodes_qemu_status_start_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_qemu_status_start_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_status_start_post_result;
 
@@ -15199,6 +15554,7 @@ typedef struct pve_nodes_qemu_status_stop_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_qemu_status_stop_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_status_stop_post_result;
 
@@ -15239,6 +15595,7 @@ typedef struct pve_nodes_qemu_status_suspend_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_qemu_status_suspend_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_status_suspend_post_result;
 
@@ -15279,6 +15636,7 @@ typedef struct pve_nodes_qemu_template_post_params {
  * Result type: the value of "data" (borrowed from the call).
  */
 typedef struct pve_nodes_qemu_template_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_qemu_template_post_result;
 
@@ -15317,10 +15675,13 @@ typedef struct pve_nodes_qemu_termproxy_post_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_qemu_termproxy_post_result {
+    /** JSON member "port". */
     int64_t port;
-    /** Secret: wiped when the call is freed. */
+    /** JSON member "ticket". Secret: wiped when the call is freed. */
     char *ticket;
+    /** JSON member "upid". */
     char *upid;
+    /** JSON member "user". */
     char *user;
 } pve_nodes_qemu_termproxy_post_result;
 
@@ -15399,6 +15760,7 @@ typedef struct pve_nodes_qemu_vncproxy_post_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_qemu_vncproxy_post_result {
+    /** JSON member "cert". */
     char *cert;
     /**
      * Returned if requested with 'generate-password' param. Consists of printable ASCII
@@ -15407,10 +15769,13 @@ typedef struct pve_nodes_qemu_vncproxy_post_result {
      * Secret: wiped when the call is freed.
      */
     char *password;
+    /** JSON member "port". */
     int64_t port;
-    /** Secret: wiped when the call is freed. */
+    /** JSON member "ticket". Secret: wiped when the call is freed. */
     char *ticket;
+    /** JSON member "upid". */
     char *upid;
+    /** JSON member "user". */
     char *user;
 } pve_nodes_qemu_vncproxy_post_result;
 
@@ -15456,6 +15821,7 @@ typedef struct pve_nodes_qemu_vncwebsocket_get_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_qemu_vncwebsocket_get_result {
+    /** JSON member "port". */
     char *port;
 } pve_nodes_qemu_vncwebsocket_get_result;
 
@@ -15495,8 +15861,9 @@ typedef struct pve_nodes_query_oci_repo_tags_get_params {
  * last reference is dropped).
  */
 typedef struct pve_nodes_query_oci_repo_tags_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_query_oci_repo_tags_get_result;
 
 /**
@@ -15540,8 +15907,11 @@ typedef struct pve_nodes_query_url_metadata_get_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_query_url_metadata_get_result {
+    /** JSON member "filename". */
     char *filename;
+    /** JSON member "mimetype". */
     char *mimetype;
+    /** JSON member "size". */
     pmx_opt_i64 size;
 } pve_nodes_query_url_metadata_get_result;
 
@@ -15577,6 +15947,7 @@ typedef struct pve_nodes_replication_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_replication_get_item {
+    /** JSON member "id". */
     char *id;
 } pve_nodes_replication_get_item;
 
@@ -15585,8 +15956,9 @@ typedef struct pve_nodes_replication_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_replication_get_result {
+    /** The elements of "data". */
     struct pve_nodes_replication_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_replication_get_result;
 
 /**
@@ -15622,8 +15994,9 @@ typedef struct pve_nodes_replication_id_get_params {
  * last reference is dropped).
  */
 typedef struct pve_nodes_replication_id_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_replication_id_get_result;
 
 /**
@@ -15652,7 +16025,9 @@ pve_nodes_replication_id_get_result_of(const pmx_call *call) {
 typedef struct pve_nodes_replication_log_get_params {
     /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
     uint32_t struct_size;
+    /** Wire name 'limit'. */
     pmx_opt_i64 limit;
+    /** Wire name 'start'. */
     pmx_opt_i64 start;
 } pve_nodes_replication_log_get_params;
 
@@ -15669,8 +16044,9 @@ typedef struct pve_nodes_replication_log_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_replication_log_get_result {
+    /** The elements of "data". */
     struct pve_nodes_replication_log_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_replication_log_get_result;
 
 /**
@@ -15703,6 +16079,7 @@ typedef struct pve_nodes_replication_schedule_now_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_replication_schedule_now_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_replication_schedule_now_post_result;
 
@@ -15739,6 +16116,7 @@ typedef struct pve_nodes_replication_status_get_params {
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
 typedef struct pve_nodes_replication_status_get_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_replication_status_get_result;
 
@@ -15772,6 +16150,7 @@ typedef struct pve_nodes_report_get_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_report_get_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_report_get_result;
 
@@ -15814,6 +16193,7 @@ typedef struct pve_nodes_rrd_get_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_rrd_get_result {
+    /** JSON member "filename". */
     char *filename;
 } pve_nodes_rrd_get_result;
 
@@ -15853,8 +16233,9 @@ typedef struct pve_nodes_rrddata_get_params {
  * last reference is dropped).
  */
 typedef struct pve_nodes_rrddata_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_rrddata_get_result;
 
 /**
@@ -15887,6 +16268,7 @@ typedef struct pve_nodes_scan_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_scan_get_item {
+    /** JSON member "method". */
     char *method;
 } pve_nodes_scan_get_item;
 
@@ -15895,8 +16277,9 @@ typedef struct pve_nodes_scan_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_scan_get_result {
+    /** The elements of "data". */
     struct pve_nodes_scan_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_scan_get_result;
 
 /**
@@ -15951,8 +16334,9 @@ typedef struct pve_nodes_scan_cifs_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_scan_cifs_get_result {
+    /** The elements of "data". */
     struct pve_nodes_scan_cifs_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_scan_cifs_get_result;
 
 /**
@@ -15999,8 +16383,9 @@ typedef struct pve_nodes_scan_iscsi_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_scan_iscsi_get_result {
+    /** The elements of "data". */
     struct pve_nodes_scan_iscsi_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_scan_iscsi_get_result;
 
 /**
@@ -16042,8 +16427,9 @@ typedef struct pve_nodes_scan_lvm_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_scan_lvm_get_result {
+    /** The elements of "data". */
     struct pve_nodes_scan_lvm_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_scan_lvm_get_result;
 
 /**
@@ -16072,6 +16458,7 @@ pve_nodes_scan_lvm_get_result_of(const pmx_call *call) {
 typedef struct pve_nodes_scan_lvmthin_get_params {
     /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
     uint32_t struct_size;
+    /** Wire name 'vg'. */
     const char *vg;
 } pve_nodes_scan_lvmthin_get_params;
 
@@ -16086,8 +16473,9 @@ typedef struct pve_nodes_scan_lvmthin_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_scan_lvmthin_get_result {
+    /** The elements of "data". */
     struct pve_nodes_scan_lvmthin_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_scan_lvmthin_get_result;
 
 /**
@@ -16133,8 +16521,9 @@ typedef struct pve_nodes_scan_nfs_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_scan_nfs_get_result {
+    /** The elements of "data". */
     struct pve_nodes_scan_nfs_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_scan_nfs_get_result;
 
 /**
@@ -16192,8 +16581,9 @@ typedef struct pve_nodes_scan_pbs_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_scan_pbs_get_result {
+    /** The elements of "data". */
     struct pve_nodes_scan_pbs_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_scan_pbs_get_result;
 
 /**
@@ -16236,8 +16626,9 @@ typedef struct pve_nodes_scan_zfs_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_scan_zfs_get_result {
+    /** The elements of "data". */
     struct pve_nodes_scan_zfs_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_scan_zfs_get_result;
 
 /**
@@ -16273,8 +16664,9 @@ typedef struct pve_nodes_sdn_get_params {
  * last reference is dropped).
  */
 typedef struct pve_nodes_sdn_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_sdn_get_result;
 
 /**
@@ -16306,6 +16698,7 @@ typedef struct pve_nodes_sdn_fabrics_fabric_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_sdn_fabrics_fabric_get_item {
+    /** JSON member "subdir". */
     char *subdir;
 } pve_nodes_sdn_fabrics_fabric_get_item;
 
@@ -16314,8 +16707,9 @@ typedef struct pve_nodes_sdn_fabrics_fabric_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_sdn_fabrics_fabric_get_result {
+    /** The elements of "data". */
     struct pve_nodes_sdn_fabrics_fabric_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_sdn_fabrics_fabric_get_result;
 
 /**
@@ -16361,8 +16755,9 @@ typedef struct pve_nodes_sdn_fabrics_interfaces_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_sdn_fabrics_interfaces_get_result {
+    /** The elements of "data". */
     struct pve_nodes_sdn_fabrics_interfaces_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_sdn_fabrics_interfaces_get_result;
 
 /**
@@ -16411,8 +16806,9 @@ typedef struct pve_nodes_sdn_fabrics_neighbors_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_sdn_fabrics_neighbors_get_result {
+    /** The elements of "data". */
     struct pve_nodes_sdn_fabrics_neighbors_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_sdn_fabrics_neighbors_get_result;
 
 /**
@@ -16452,7 +16848,7 @@ typedef struct pve_nodes_sdn_fabrics_routes_get_item {
     char *route;
     /** A list of nexthops for that route. */
     char **via;
-    size_t n_via;
+    size_t n_via; /* number of elements of via */
 } pve_nodes_sdn_fabrics_routes_get_item;
 
 /**
@@ -16460,8 +16856,9 @@ typedef struct pve_nodes_sdn_fabrics_routes_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_sdn_fabrics_routes_get_result {
+    /** The elements of "data". */
     struct pve_nodes_sdn_fabrics_routes_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_sdn_fabrics_routes_get_result;
 
 /**
@@ -16495,6 +16892,7 @@ typedef struct pve_nodes_sdn_vnets_vnet_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_sdn_vnets_vnet_get_item {
+    /** JSON member "subdir". */
     char *subdir;
 } pve_nodes_sdn_vnets_vnet_get_item;
 
@@ -16503,8 +16901,9 @@ typedef struct pve_nodes_sdn_vnets_vnet_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_sdn_vnets_vnet_get_result {
+    /** The elements of "data". */
     struct pve_nodes_sdn_vnets_vnet_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_sdn_vnets_vnet_get_result;
 
 /**
@@ -16550,8 +16949,9 @@ typedef struct pve_nodes_sdn_vnets_mac_vrf_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_sdn_vnets_mac_vrf_get_result {
+    /** The elements of "data". */
     struct pve_nodes_sdn_vnets_mac_vrf_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_sdn_vnets_mac_vrf_get_result;
 
 /**
@@ -16595,8 +16995,9 @@ typedef struct pve_nodes_sdn_zones_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_sdn_zones_get_result {
+    /** The elements of "data". */
     struct pve_nodes_sdn_zones_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_sdn_zones_get_result;
 
 /**
@@ -16629,6 +17030,7 @@ typedef struct pve_nodes_sdn_zones_zone_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_sdn_zones_zone_get_item {
+    /** JSON member "subdir". */
     char *subdir;
 } pve_nodes_sdn_zones_zone_get_item;
 
@@ -16637,8 +17039,9 @@ typedef struct pve_nodes_sdn_zones_zone_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_sdn_zones_zone_get_result {
+    /** The elements of "data". */
     struct pve_nodes_sdn_zones_zone_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_sdn_zones_zone_get_result;
 
 /**
@@ -16675,7 +17078,7 @@ typedef struct pve_nodes_sdn_zones_bridges_get_item {
     char *name;
     /** All ports that are members of the bridge */
     struct pve_nodes_sdn_zones_bridges_get_item_ports **ports;
-    size_t n_ports;
+    size_t n_ports; /* number of elements of ports */
     /** Whether VLAN filtering is enabled for this bridge (= VLAN-aware). */
     char *vlan_filtering;
 } pve_nodes_sdn_zones_bridges_get_item;
@@ -16696,7 +17099,7 @@ typedef struct pve_nodes_sdn_zones_bridges_get_item_ports {
      * primary VLAN. Only for VLAN-aware bridges.
      */
     char **vlans;
-    size_t n_vlans;
+    size_t n_vlans; /* number of elements of vlans */
     /** The ID of the guest that this interface belongs to. */
     pmx_opt_f64 vmid;
 } pve_nodes_sdn_zones_bridges_get_item_ports;
@@ -16706,8 +17109,9 @@ typedef struct pve_nodes_sdn_zones_bridges_get_item_ports {
  * last reference is dropped).
  */
 typedef struct pve_nodes_sdn_zones_bridges_get_result {
+    /** The elements of "data". */
     struct pve_nodes_sdn_zones_bridges_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_sdn_zones_bridges_get_result;
 
 /**
@@ -16754,8 +17158,9 @@ typedef struct pve_nodes_sdn_zones_content_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_sdn_zones_content_get_result {
+    /** The elements of "data". */
     struct pve_nodes_sdn_zones_content_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_sdn_zones_content_get_result;
 
 /**
@@ -16794,7 +17199,7 @@ typedef struct pve_nodes_sdn_zones_ip_vrf_get_item {
     int64_t metric;
     /** A list of nexthops for the route table entry. */
     char **nexthops;
-    size_t n_nexthops;
+    size_t n_nexthops; /* number of elements of nexthops */
     /** The protocol where this route was learned from (e.g. BGP). */
     char *protocol;
 } pve_nodes_sdn_zones_ip_vrf_get_item;
@@ -16807,8 +17212,9 @@ typedef struct pve_nodes_sdn_zones_ip_vrf_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_sdn_zones_ip_vrf_get_result {
+    /** The elements of "data". */
     struct pve_nodes_sdn_zones_ip_vrf_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_sdn_zones_ip_vrf_get_result;
 
 /**
@@ -16868,8 +17274,9 @@ typedef struct pve_nodes_services_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_services_get_result {
+    /** The elements of "data". */
     struct pve_nodes_services_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_services_get_result;
 
 /**
@@ -16902,6 +17309,7 @@ typedef struct pve_nodes_services_service_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_services_service_get_item {
+    /** JSON member "subdir". */
     char *subdir;
 } pve_nodes_services_service_get_item;
 
@@ -16910,8 +17318,9 @@ typedef struct pve_nodes_services_service_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_services_service_get_result {
+    /** The elements of "data". */
     struct pve_nodes_services_service_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_services_service_get_result;
 
 /**
@@ -16944,6 +17353,7 @@ typedef struct pve_nodes_services_reload_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_services_reload_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_services_reload_post_result;
 
@@ -16977,6 +17387,7 @@ typedef struct pve_nodes_services_restart_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_services_restart_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_services_restart_post_result;
 
@@ -17011,6 +17422,7 @@ typedef struct pve_nodes_services_start_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_services_start_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_services_start_post_result;
 
@@ -17099,6 +17511,7 @@ typedef struct pve_nodes_services_stop_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_services_stop_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_services_stop_post_result;
 
@@ -17152,12 +17565,15 @@ typedef struct pve_nodes_spiceshell_post_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_spiceshell_post_result {
+    /** JSON member "host". */
     char *host;
-    /** Secret: wiped when the call is freed. */
+    /** JSON member "password". Secret: wiped when the call is freed. */
     char *password;
+    /** JSON member "proxy". */
     char *proxy;
     /** JSON member "tls-port". */
     int64_t tls_port;
+    /** JSON member "type". */
     char *type;
 } pve_nodes_spiceshell_post_result;
 
@@ -17196,6 +17612,7 @@ typedef struct pve_nodes_startall_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_startall_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_startall_post_result;
 
@@ -17240,6 +17657,7 @@ typedef struct pve_nodes_status_get_result {
     struct pve_nodes_status_get_result_boot_info *boot_info;
     /** The current cpu usage. */
     double cpu;
+    /** JSON member "cpuinfo". */
     struct pve_nodes_status_get_result_cpuinfo *cpuinfo;
     /**
      * Meta-information about the currently booted kernel of this node.
@@ -17249,10 +17667,12 @@ typedef struct pve_nodes_status_get_result {
     struct pve_nodes_status_get_result_current_kernel *current_kernel;
     /** An array of load avg for 1, 5 and 15 minutes respectively. */
     char **loadavg;
-    size_t n_loadavg;
+    size_t n_loadavg; /* number of elements of loadavg */
+    /** JSON member "memory". */
     struct pve_nodes_status_get_result_memory *memory;
     /** The PVE version string. */
     char *pveversion;
+    /** JSON member "rootfs". */
     struct pve_nodes_status_get_result_rootfs *rootfs;
 } pve_nodes_status_get_result;
 
@@ -17378,6 +17798,7 @@ typedef struct pve_nodes_stopall_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_stopall_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_stopall_post_result;
 
@@ -17466,7 +17887,7 @@ typedef struct pve_nodes_storage_get_item_formats {
     char *default_;
     /** The list of supported formats */
     char **supported;
-    size_t n_supported;
+    size_t n_supported; /* number of elements of supported */
 } pve_nodes_storage_get_item_formats;
 
 /**
@@ -17474,8 +17895,9 @@ typedef struct pve_nodes_storage_get_item_formats {
  * last reference is dropped).
  */
 typedef struct pve_nodes_storage_get_result {
+    /** The elements of "data". */
     struct pve_nodes_storage_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_storage_get_result;
 
 /**
@@ -17508,6 +17930,7 @@ typedef struct pve_nodes_storage_storage_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_storage_storage_get_item {
+    /** JSON member "subdir". */
     char *subdir;
 } pve_nodes_storage_storage_get_item;
 
@@ -17516,8 +17939,9 @@ typedef struct pve_nodes_storage_storage_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_storage_storage_get_result {
+    /** The elements of "data". */
     struct pve_nodes_storage_storage_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_storage_storage_get_result;
 
 /**
@@ -17596,8 +18020,9 @@ typedef struct pve_nodes_storage_content_get_item_verification {
  * last reference is dropped).
  */
 typedef struct pve_nodes_storage_content_get_result {
+    /** The elements of "data". */
     struct pve_nodes_storage_content_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_storage_content_get_result;
 
 /**
@@ -17645,6 +18070,7 @@ typedef struct pve_nodes_storage_content_post_params {
  * Result type: the value of "data" (borrowed from the call).
  */
 typedef struct pve_nodes_storage_content_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_storage_content_post_result;
 
@@ -17683,6 +18109,7 @@ typedef struct pve_nodes_storage_content_volume_delete_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_storage_content_volume_delete_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_storage_content_volume_delete_result;
 
@@ -17777,6 +18204,7 @@ typedef struct pve_nodes_storage_content_volume_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_storage_content_volume_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_storage_content_volume_post_result;
 
@@ -17867,6 +18295,7 @@ typedef struct pve_nodes_storage_download_url_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_storage_download_url_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_storage_download_url_post_result;
 
@@ -17909,6 +18338,7 @@ typedef struct pve_nodes_storage_file_restore_download_get_params {
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
 typedef struct pve_nodes_storage_file_restore_download_get_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_storage_file_restore_download_get_result;
 
@@ -17968,8 +18398,9 @@ typedef struct pve_nodes_storage_file_restore_list_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_storage_file_restore_list_get_result {
+    /** The elements of "data". */
     struct pve_nodes_storage_file_restore_list_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_storage_file_restore_list_get_result;
 
 /**
@@ -18031,7 +18462,7 @@ typedef struct pve_nodes_storage_import_metadata_get_result {
      * does not imply that there cannot be any problems.
      */
     struct pve_nodes_storage_import_metadata_get_result_warnings **warnings;
-    size_t n_warnings;
+    size_t n_warnings; /* number of elements of warnings */
 } pve_nodes_storage_import_metadata_get_result;
 
 /** Part of a result (see the method using it). */
@@ -18082,6 +18513,7 @@ typedef struct pve_nodes_storage_oci_registry_pull_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_storage_oci_registry_pull_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_storage_oci_registry_pull_post_result;
 
@@ -18130,6 +18562,7 @@ typedef struct pve_nodes_storage_prunebackups_delete_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_storage_prunebackups_delete_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_storage_prunebackups_delete_result;
 
@@ -18198,8 +18631,9 @@ typedef struct pve_nodes_storage_prunebackups_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_storage_prunebackups_get_result {
+    /** The elements of "data". */
     struct pve_nodes_storage_prunebackups_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_storage_prunebackups_get_result;
 
 /**
@@ -18244,6 +18678,7 @@ typedef struct pve_nodes_storage_rrd_get_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_storage_rrd_get_result {
+    /** JSON member "filename". */
     char *filename;
 } pve_nodes_storage_rrd_get_result;
 
@@ -18284,8 +18719,9 @@ typedef struct pve_nodes_storage_rrddata_get_params {
  * last reference is dropped).
  */
 typedef struct pve_nodes_storage_rrddata_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_storage_rrddata_get_result;
 
 /**
@@ -18386,6 +18822,7 @@ typedef struct pve_nodes_storage_upload_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_storage_upload_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_storage_upload_post_result;
 
@@ -18550,6 +18987,7 @@ typedef struct pve_nodes_suspendall_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_suspendall_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_suspendall_post_result;
 
@@ -18579,11 +19017,13 @@ pve_nodes_suspendall_post_result_of(const pmx_call *call) {
 typedef struct pve_nodes_syslog_get_params {
     /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
     uint32_t struct_size;
+    /** Wire name 'limit'. */
     pmx_opt_i64 limit;
     /** Service ID */
     const char *service;
     /** Display all log since this date-time string. */
     const char *since;
+    /** Wire name 'start'. */
     pmx_opt_i64 start;
     /** Display all log until this date-time string. */
     const char *until;
@@ -18602,8 +19042,9 @@ typedef struct pve_nodes_syslog_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_syslog_get_result {
+    /** The elements of "data". */
     struct pve_nodes_syslog_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_syslog_get_result;
 
 /**
@@ -18656,15 +19097,25 @@ typedef struct pve_nodes_tasks_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_tasks_get_item {
+    /** JSON member "endtime". */
     pmx_opt_i64 endtime;
+    /** JSON member "id". */
     char *id;
+    /** JSON member "node". */
     char *node;
+    /** JSON member "pid". */
     int64_t pid;
+    /** JSON member "pstart". */
     int64_t pstart;
+    /** JSON member "starttime". */
     int64_t starttime;
+    /** JSON member "status". */
     char *status;
+    /** JSON member "type". */
     char *type;
+    /** JSON member "upid". */
     char *upid;
+    /** JSON member "user". */
     char *user;
 } pve_nodes_tasks_get_item;
 
@@ -18673,8 +19124,9 @@ typedef struct pve_nodes_tasks_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_tasks_get_result {
+    /** The elements of "data". */
     struct pve_nodes_tasks_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_tasks_get_result;
 
 /**
@@ -18732,8 +19184,9 @@ typedef struct pve_nodes_tasks_upid_get_params {
  * last reference is dropped).
  */
 typedef struct pve_nodes_tasks_upid_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_tasks_upid_get_result;
 
 /**
@@ -18784,8 +19237,9 @@ typedef struct pve_nodes_tasks_log_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_tasks_log_get_result {
+    /** The elements of "data". */
     struct pve_nodes_tasks_log_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_tasks_log_get_result;
 
 /**
@@ -18821,15 +19275,25 @@ typedef struct pve_nodes_tasks_status_get_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_tasks_status_get_result {
+    /** JSON member "exitstatus". */
     char *exitstatus;
+    /** JSON member "id". */
     char *id;
+    /** JSON member "node". */
     char *node;
+    /** JSON member "pid". */
     int64_t pid;
+    /** JSON member "pstart". */
     int64_t pstart;
+    /** JSON member "starttime". */
     int64_t starttime;
+    /** JSON member "status". */
     char *status;
+    /** JSON member "type". */
     char *type;
+    /** JSON member "upid". */
     char *upid;
+    /** JSON member "user". */
     char *user;
 } pve_nodes_tasks_status_get_result;
 
@@ -19039,11 +19503,15 @@ typedef struct pve_nodes_vncshell_post_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_vncshell_post_result {
+    /** JSON member "cert". */
     char *cert;
+    /** JSON member "port". */
     int64_t port;
-    /** Secret: wiped when the call is freed. */
+    /** JSON member "ticket". Secret: wiped when the call is freed. */
     char *ticket;
+    /** JSON member "upid". */
     char *upid;
+    /** JSON member "user". */
     char *user;
 } pve_nodes_vncshell_post_result;
 
@@ -19089,6 +19557,7 @@ typedef struct pve_nodes_vncwebsocket_get_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_vncwebsocket_get_result {
+    /** JSON member "port". */
     char *port;
 } pve_nodes_vncwebsocket_get_result;
 
@@ -19136,7 +19605,7 @@ typedef struct pve_nodes_vzdump_post_params {
      * Sent as repeated 'exclude-path' keys.
      */
     const char *const *exclude_path;
-    size_t n_exclude_path;
+    size_t n_exclude_path; /* number of elements of exclude_path */
     /**
      * Options for backup fleecing (VM only).
      * Format: [[enabled=]<1|0>] [,storage=<storage ID>]
@@ -19249,6 +19718,7 @@ typedef struct pve_nodes_vzdump_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_vzdump_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_vzdump_post_result;
 
@@ -19304,7 +19774,7 @@ typedef struct pve_nodes_vzdump_defaults_get_result {
      * JSON member "exclude-path".
      */
     char **exclude_path;
-    size_t n_exclude_path;
+    size_t n_exclude_path; /* number of elements of exclude_path */
     /** Options for backup fleecing (VM only). */
     char *fleecing;
     /**
@@ -19432,6 +19902,7 @@ typedef struct pve_nodes_vzdump_extractconfig_get_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_vzdump_extractconfig_get_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_vzdump_extractconfig_get_result;
 
@@ -19469,6 +19940,7 @@ typedef struct pve_nodes_wakeonlan_post_params {
  * Result type: the value of "data" (borrowed from the call).
  */
 typedef struct pve_nodes_wakeonlan_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_wakeonlan_post_result;
 

@@ -18,6 +18,7 @@ PMX_BEGIN_DECLS
 typedef struct pve_pools_delete_params {
     /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
     uint32_t struct_size;
+    /** Wire name 'poolid'. */
     const char *poolid;
 } pve_pools_delete_params;
 
@@ -39,24 +40,34 @@ PMX_API int pve_pools_delete(pmx_client *c, const pve_pools_delete_params *p, pm
 typedef struct pve_pools_get_params {
     /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
     uint32_t struct_size;
+    /** Wire name 'poolid'. */
     const char *poolid;
+    /** Wire name 'type'. */
     const char *type;
 } pve_pools_get_params;
 
 /** Part of a result (see the method using it). */
 typedef struct pve_pools_get_item {
+    /** JSON member "comment". */
     char *comment;
+    /** JSON member "members". */
     struct pve_pools_get_item_members **members;
-    size_t n_members;
+    size_t n_members; /* number of elements of members */
+    /** JSON member "poolid". */
     char *poolid;
 } pve_pools_get_item;
 
 /** Part of a result (see the method using it). */
 typedef struct pve_pools_get_item_members {
+    /** JSON member "id". */
     char *id;
+    /** JSON member "node". */
     char *node;
+    /** JSON member "storage". */
     char *storage;
+    /** JSON member "type". */
     char *type;
+    /** JSON member "vmid". */
     pmx_opt_i64 vmid;
 } pve_pools_get_item_members;
 
@@ -65,8 +76,9 @@ typedef struct pve_pools_get_item_members {
  * last reference is dropped).
  */
 typedef struct pve_pools_get_result {
+    /** The elements of "data". */
     struct pve_pools_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_pools_get_result;
 
 /**
@@ -93,7 +105,9 @@ pve_pools_get_result_of(const pmx_call *call) {
 typedef struct pve_pools_post_params {
     /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
     uint32_t struct_size;
+    /** Wire name 'comment'. */
     const char *comment;
+    /** Wire name 'poolid'. */
     const char *poolid;
 } pve_pools_post_params;
 
@@ -122,6 +136,7 @@ typedef struct pve_pools_put_params {
      * Wire name 'allow-move'.
      */
     pmx_opt_bool allow_move;
+    /** Wire name 'comment'. */
     const char *comment;
     /**
      * Remove the passed VMIDs and/or storage IDs instead of adding them.
@@ -129,6 +144,7 @@ typedef struct pve_pools_put_params {
      * Wire name 'delete'.
      */
     pmx_opt_bool delete_;
+    /** Wire name 'poolid'. */
     const char *poolid;
     /** List of storage IDs to add or remove from this pool. */
     const char *storage;
@@ -175,6 +191,7 @@ PMX_API int pve_pools_poolid_delete(pmx_client *c, const char *poolid,
 typedef struct pve_pools_poolid_get_params {
     /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
     uint32_t struct_size;
+    /** Wire name 'type'. */
     const char *type;
 } pve_pools_poolid_get_params;
 
@@ -183,17 +200,24 @@ typedef struct pve_pools_poolid_get_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_pools_poolid_get_result {
+    /** JSON member "comment". */
     char *comment;
+    /** JSON member "members". */
     struct pve_pools_poolid_get_result_members **members;
-    size_t n_members;
+    size_t n_members; /* number of elements of members */
 } pve_pools_poolid_get_result;
 
 /** Part of a result (see the method using it). */
 typedef struct pve_pools_poolid_get_result_members {
+    /** JSON member "id". */
     char *id;
+    /** JSON member "node". */
     char *node;
+    /** JSON member "storage". */
     char *storage;
+    /** JSON member "type". */
     char *type;
+    /** JSON member "vmid". */
     pmx_opt_i64 vmid;
 } pve_pools_poolid_get_result_members;
 
@@ -231,6 +255,7 @@ typedef struct pve_pools_poolid_put_params {
      * Wire name 'allow-move'.
      */
     pmx_opt_bool allow_move;
+    /** Wire name 'comment'. */
     const char *comment;
     /**
      * Remove the passed VMIDs and/or storage IDs instead of adding them.

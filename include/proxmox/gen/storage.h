@@ -24,6 +24,7 @@ typedef struct pve_storage_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_storage_get_item {
+    /** JSON member "storage". */
     char *storage;
 } pve_storage_get_item;
 
@@ -32,8 +33,9 @@ typedef struct pve_storage_get_item {
  * last reference is dropped).
  */
 typedef struct pve_storage_get_result {
+    /** The elements of "data". */
     struct pve_storage_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_storage_get_result;
 
 /**
@@ -369,6 +371,7 @@ typedef struct pve_storage_storage_get_params {
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
 typedef struct pve_storage_storage_get_result {
+    /** The value of "data". */
     char *value;
 } pve_storage_storage_get_result;
 

@@ -22,11 +22,15 @@ typedef struct pve_nodes_get_params {
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_get_item {
+    /** JSON member "cpu". */
     pmx_opt_f64 cpu;
+    /** JSON member "maxcpu". */
     pmx_opt_i64 maxcpu;
     /** The cluster node name. */
     char *node;
+    /** JSON member "online". */
     pmx_opt_bool online;
+    /** JSON member "uptime". */
     int64_t uptime;
 } pve_nodes_get_item;
 
@@ -35,8 +39,9 @@ typedef struct pve_nodes_get_item {
  * last reference is dropped).
  */
 typedef struct pve_nodes_get_result {
+    /** The elements of "data". */
     struct pve_nodes_get_item **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_get_result;
 
 /**
@@ -70,8 +75,9 @@ typedef struct pve_nodes_node_get_params {
  * last reference is dropped).
  */
 typedef struct pve_nodes_node_get_result {
+    /** The elements of "data". */
     char **items;
-    size_t n;
+    size_t n; /* number of elements of items */
 } pve_nodes_node_get_result;
 
 /**
@@ -108,10 +114,14 @@ typedef struct pve_nodes_vm_vmid_get_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_nodes_vm_vmid_get_result {
+    /** JSON member "agent". */
     struct pve_nodes_vm_vmid_get_result_agent *agent;
+    /** JSON member "cpu". */
     pmx_opt_f64 cpu;
+    /** JSON member "disks". */
     struct pve_nodes_vm_vmid_get_result_disks **disks;
-    size_t n_disks;
+    size_t n_disks; /* number of elements of disks */
+    /** JSON member "extra". */
     char *extra;
     /** HA state (open). */
     char *ha;
@@ -130,22 +140,29 @@ typedef struct pve_nodes_vm_vmid_get_result {
      * pve_fmt_vm_net_decode().
      */
     char *net_n[4];
+    /** JSON member "pids". */
     int64_t *pids;
-    size_t n_pids;
+    size_t n_pids; /* number of elements of pids */
+    /** JSON member "status". */
     char *status;
+    /** JSON member "tags". */
     char **tags;
-    size_t n_tags;
+    size_t n_tags; /* number of elements of tags */
 } pve_nodes_vm_vmid_get_result;
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_vm_vmid_get_result_agent {
+    /** JSON member "enabled". */
     int enabled;
+    /** JSON member "version". */
     char *version;
 } pve_nodes_vm_vmid_get_result_agent;
 
 /** Part of a result (see the method using it). */
 typedef struct pve_nodes_vm_vmid_get_result_disks {
+    /** JSON member "id". */
     char *id;
+    /** JSON member "size". */
     pmx_opt_i64 size;
 } pve_nodes_vm_vmid_get_result_disks;
 
@@ -177,6 +194,7 @@ typedef struct pve_nodes_vm_vmid_put_params {
     uint32_t struct_size;
     /** Wire name 'balloon'. */
     pmx_opt_f64 balloon_mib;
+    /** Wire name 'cores'. */
     pmx_opt_i64 cores;
     /**
      * A C keyword.
@@ -186,6 +204,7 @@ typedef struct pve_nodes_vm_vmid_put_params {
     pmx_opt_bool default_;
     /** Wire name 'delete'. */
     const char *delete_;
+    /** Wire name 'force'. */
     int force;
     /**
      * Named format typed by the overrides.
@@ -193,6 +212,7 @@ typedef struct pve_nodes_vm_vmid_put_params {
      * A property string: build it with pve_fmt_vm_ipconfig0_encode().
      */
     const char *ipconfig0;
+    /** Wire name 'name'. */
     const char *name;
     /**
      * Network device (n is 0 to 3).
@@ -202,6 +222,7 @@ typedef struct pve_nodes_vm_vmid_put_params {
      * pve_fmt_vm_net_encode().
      */
     const char *net[4];
+    /** Wire name 'ostype'. */
     const char *ostype;
     /**
      * A disk.
@@ -211,7 +232,7 @@ typedef struct pve_nodes_vm_vmid_put_params {
     const char *scsi0;
     /** Sent as repeated 'tags' keys. */
     const char *const *tags;
-    size_t n_tags;
+    size_t n_tags; /* number of elements of tags */
 } pve_nodes_vm_vmid_put_params;
 
 /**
@@ -237,6 +258,7 @@ typedef struct pve_nodes_vm_count_get_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_vm_count_get_result {
+    /** The value of "data". */
     int64_t value;
 } pve_nodes_vm_count_get_result;
 
@@ -270,6 +292,7 @@ typedef struct pve_nodes_vm_count_post_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_vm_count_post_result {
+    /** The value of "data". */
     double value;
 } pve_nodes_vm_count_post_result;
 
@@ -303,6 +326,7 @@ typedef struct pve_nodes_vm_feature_get_params {
 
 /** Result type: the value of "data" (borrowed from the call). */
 typedef struct pve_nodes_vm_feature_get_result {
+    /** The value of "data". */
     int value;
 } pve_nodes_vm_feature_get_result;
 
@@ -339,6 +363,7 @@ typedef struct pve_nodes_vm_status_start_post_params {
      * pve_fmt_vm_net_encode().
      */
     const char *net[4];
+    /** Wire name 'timeout'. */
     pmx_opt_i64 timeout;
 } pve_nodes_vm_status_start_post_params;
 
@@ -348,6 +373,7 @@ typedef struct pve_nodes_vm_status_start_post_params {
  * Result type: the value of "data" (borrowed from the call).
  */
 typedef struct pve_nodes_vm_status_start_post_result {
+    /** The value of "data". */
     char *value;
 } pve_nodes_vm_status_start_post_result;
 

@@ -22,6 +22,7 @@ typedef struct pve_tasks_log_delete_params {
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
 typedef struct pve_tasks_log_delete_result {
+    /** The value of "data". */
     char *value;
 } pve_tasks_log_delete_result;
 
@@ -51,12 +52,13 @@ pve_tasks_log_delete_result_of(const pmx_call *call) {
 typedef struct pve_tasks_log_text_get_params {
     /** sizeof this struct, set by PMX_PARAMS_INIT(): members past it are unset. */
     uint32_t struct_size;
-    /** A property string: build it with pve_fmt_task_log_options_encode(). */
+    /** Wire name 'opts'. A property string: build it with pve_fmt_task_log_options_encode(). */
     const char *opts;
 } pve_tasks_log_text_get_params;
 
 /** Result type: the JSON text of "data", which the schema leaves open (borrowed from the call). */
 typedef struct pve_tasks_log_text_get_result {
+    /** The value of "data". */
     char *value;
 } pve_tasks_log_text_get_result;
 

@@ -25,7 +25,9 @@ typedef struct pve_version_get_params {
  * dropped). Members are only ever appended.
  */
 typedef struct pve_version_get_result {
+    /** JSON member "release". */
     char *release;
+    /** JSON member "version". */
     char *version;
 } pve_version_get_result;
 
