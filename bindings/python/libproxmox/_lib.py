@@ -133,6 +133,7 @@ _PROTOTYPES = {
     "pmx_method_count": (c_size_t, []),
     "pmx_method_at": (P, [c_size_t]),
     "pmx_method_find": (P, [c_int, c_char_p]),
+    "pmx_method_start": (c_int, [P, P, POINTER(c_char_p), P, POINTER(CallOpts), DONE_FN, P, PP]),
     "pmx_method_param": (P, [P, c_char_p]),
     "pmx_param_check": (c_char_p, [P, c_char_p, c_char_p, c_size_t]),
 }

@@ -124,8 +124,8 @@ class Method:
 
     def request(self, path_values, kwargs, to_params):
         """Validate ``path_values`` (one per path parameter, in order) and ``kwargs`` against the
-        schema; return (concrete path, the other parameters by wire name). Raises
-        ValidationError naming each offending parameter."""
+        schema; return (concrete path, the other parameters by wire name, the path values as
+        text). Raises ValidationError naming each offending parameter."""
         path_params = [p for p in self.params.values() if p.loc == LOC_PATH]
         wire = {self._wire_name(k): v for k, v in kwargs.items() if v is not None}
         for p, v in zip(path_params, path_values):
@@ -152,7 +152,12 @@ class Method:
         path = "/".join(next(segs) if s.startswith("{") else s for s in self.template.split("/"))
         for p in path_params:
             del wire[p.name]
-        return path, wire
+        args = [str(int(v) if isinstance(v, bool) else v) for v in path_values]
+        return path, wire, args
+
+    def start_args(self, args):
+        """The path values as the char ** of pmx_method_start(), or None when there are none."""
+        return (ctypes.c_char_p * len(args))(*[a.encode() for a in args]) if args else None
 
 
 def _segment(value):

@@ -177,8 +177,9 @@ class Client(_core.Core):
         self._driver = d
         return d
 
-    async def _request(self, verb, path, params):
-        """Start a call and await it; returns its data or raises."""
+    async def _request(self, verb, path, params, method=None, args=None):
+        """Start a call and await it; returns its data or raises. With ``method`` (an attribute
+        path's, already validated), through pmx_method_start() with ``args``."""
         d = self._attach()
         b = _core.path_of(path)
         p = _core.params_or_none(params)
@@ -187,7 +188,11 @@ class Client(_core.Core):
             key = next(_keys)
             _futures[key] = fut
             call = c_void_p()
-            r = lib.pmx_call_start_ex(d.c, verb, b, p, None, _on_done, key, byref(call))
+            if method is not None:
+                r = lib.pmx_method_start(d.c, method.handle, method.start_args(args), p, None,
+                                         _on_done, key, byref(call))
+            else:
+                r = lib.pmx_call_start_ex(d.c, verb, b, p, None, _on_done, key, byref(call))
         finally:
             if p:
                 lib.pmx_params_free(p)

@@ -30,18 +30,23 @@ class Client(_core.Core):
         self._lock = threading.RLock()
         super().__init__(endpoint, **kwargs)
 
-    def _request(self, verb, path, params):
-        """Start a call and wait for it; returns its data or raises."""
+    def _request(self, verb, path, params, method=None, args=None):
+        """Start a call and wait for it; returns its data or raises. With ``method`` (an
+        attribute path's, already validated), through pmx_method_start() with ``args``."""
         with self._lock:
-            return self._request_locked(verb, path, params)
+            return self._request_locked(verb, path, params, method, args)
 
-    def _request_locked(self, verb, path, params):
+    def _request_locked(self, verb, path, params, method, args):
         b = _core.path_of(path)
         p = _core.params_or_none(params)
         call = c_void_p()
         try:
-            r = lib.pmx_call_start_ex(self._handle(), verb, b, p, None, _lib.NULL_DONE, None,
-                                      byref(call))
+            if method is not None:
+                r = lib.pmx_method_start(self._handle(), method.handle, method.start_args(args), p,
+                                         None, _lib.NULL_DONE, None, byref(call))
+            else:
+                r = lib.pmx_call_start_ex(self._handle(), verb, b, p, None, _lib.NULL_DONE, None,
+                                          byref(call))
         finally:
             if p:
                 lib.pmx_params_free(p)

@@ -58,8 +58,8 @@ class Path:
 
     def _start(self, verb, params):
         m = method_of(self, verb)
-        path, wire = m.request(self._values, params, _params)
-        return self._client._request(m.verb, path, wire)
+        path, wire, args = m.request(self._values, params, _params)
+        return self._client._request(m.verb, path, wire, m, args)
 
     def get(self, **params):
         return self._start("get", params)

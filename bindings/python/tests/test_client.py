@@ -437,3 +437,19 @@ def test_calling_the_client_from_its_own_callback_is_refused(client):
     client.follow_task(client.nodes("pve1").qemu(vmid).status.start.post(), on_line,
                        first_interval=0.05)
     assert seen and set(seen) == {-11}  # PMX_ERECURSIVE
+
+
+def test_attribute_paths_go_through_pmx_method_start(client, monkeypatch):
+    from libproxmox import _lib
+    calls = []
+    real = _lib.lib.pmx_method_start
+
+    def spy(*args):
+        calls.append(args[1])
+        return real(*args)
+    monkeypatch.setattr(_lib.lib, "pmx_method_start", spy)
+    assert client.nodes("pve1").qemu(100).status.current.get()["vmid"] == 100
+    m = method_of(client.nodes("pve1").qemu(100).status.current, "get")
+    assert calls == [m.handle]
+    assert client.get("/version")["release"] == "9.0"  # generic calls stay generic
+    assert len(calls) == 1
