@@ -398,6 +398,7 @@ static void login_done(pmx_call *call) {
 static void credentials_changed(pmx_client *c) {
     c->cred_gen++;
     c->login = NULL;
+    pmx__cache_clear(c); /* another identity may see other things */
     if (!pmx__call_has_parked(c))
         return;
     if (c->auth == AUTH_TICKET && (!c->ticket || c->ticket_refused))

@@ -179,6 +179,8 @@ static int body_elsewhere(const pmx_call *call) {
     return (call->write_fn || call->out_path) && call->http_status >= 200 && call->http_status < 300;
 }
 
+static void cache_answer(pmx_call *call);
+
 const char *pmx_call_body(const pmx_call *call, size_t *len) {
     int none = !call || !call->http_status || !call->resp.data || body_elsewhere(call);
     if (len)
@@ -213,6 +215,8 @@ int pmx_call_param_error(const pmx_call *call, size_t i, const char **name, cons
 void *pmx_call_userdata(const pmx_call *call) { return call ? call->userdata : NULL; }
 
 uint32_t pmx_call_attempts(const pmx_call *call) { return call ? call->attempts : 0; }
+
+int pmx_call_cached(const pmx_call *call) { return call && call->from_cache; }
 
 const char *pmx_call_endpoint(const pmx_call *call) { return call ? call->endpoint_seen : NULL; }
 
@@ -287,6 +291,8 @@ void pmx__call_complete(pmx_call *call, int result, const char *msg) {
     call->result = result;
     if (result != PMX_OK)
         set_error(call, msg ? msg : pmx_strerror(result));
+    else if (c->cache && call->method != PMX_GET)
+        pmx__cache_invalidate(c, call->path); /* the write is done: what was read meanwhile too */
     set_state(call, CALL_DONE);
     if (pmx__log_enabled(c, PMX_LOG_DEBUG))
         pmx__log(c, PMX_LOG_DEBUG, "%s %s -> %ld, %s (%lld ms)", method_name(call->method),
@@ -1097,6 +1103,7 @@ void pmx__call_transfer_done(pmx_call *call, CURLcode code) {
         call->total = b.total;
         if (!pmx__stream_wants_body(call->stream))
             pmx__buf_free(&call->resp); /* PMX_CALL_NO_BODY: pmx_call_body() is NULL */
+        cache_answer(call);
         pmx__call_complete(call, PMX_OK, NULL);
         return;
     }
@@ -1110,6 +1117,7 @@ void pmx__call_transfer_done(pmx_call *call, CURLcode code) {
                                               : "empty response body");
             return;
         }
+        cache_answer(call);
         pmx__call_complete(call, PMX_OK, NULL); /* (typed answers took the branch above) */
         return;
     }
@@ -1178,6 +1186,50 @@ static int generic_secret(const pmx__call_spec *spec) {
         if (strstr(spec->params->v[i].name, "password") || strstr(spec->params->v[i].name, "secret"))
             return 1;
     return 0;
+}
+
+/* The optional GET cache: a fresh answer completes the call without sending it (from the loop,
+ * like any other). A write drops what it may change as it starts (and again when it is done).
+ * Returns 1 when the call was answered. */
+static int answer_from_cache(pmx_call *call, int streamed) {
+    pmx_client *c = call->client;
+    if (!c->cache)
+        return 0;
+    if (call->method != PMX_GET) {
+        pmx__cache_invalidate(c, call->path);
+        return 0;
+    }
+    char *body = NULL;
+    size_t len = 0;
+    if (call->secret || call->write_fn || call->out_fd >= 0 || streamed ||
+        !pmx__cache_lookup(c, call->target, &body, &len))
+        return 0;
+    pmx__buf_free(&call->resp);
+    call->resp.data = body;
+    call->resp.len = len;
+    call->resp.cap = len + 1;
+    call->http_status = 200;
+    call->from_cache = 1;
+    pmx__body b;
+    char *err = NULL;
+    int r = pmx__decode_body(call->stream ? call->typed_ctx : NULL, body, len, &b, &err);
+    if (r == PMX_OK) {
+        call->typed = b.typed;
+        call->data = b.data;
+        call->data_len = b.data_len;
+        call->total = b.total;
+    }
+    pmx__call_complete(call, r, err);
+    pmx__free(err);
+    return 1;
+}
+
+/* A successful GET answer kept in memory goes into the cache (when a rule covers it). */
+static void cache_answer(pmx_call *call) {
+    pmx_client *c = call->client;
+    if (c->cache && call->method == PMX_GET && !call->secret && !call->from_cache &&
+        call->resp.data && call->resp.len && !body_elsewhere(call))
+        pmx__cache_store(c, call->target, call->resp.data, call->resp.len);
 }
 
 #define OPTS_HAS(o, f) ((o)->size >= offsetof(pmx_call_opts, f) + sizeof((o)->f))
@@ -1302,7 +1354,7 @@ int pmx__call_start_spec(pmx_client *c, const pmx__call_spec *spec, pmx_done_fn 
     }
     if (spec->fail_code)
         pmx__call_complete(call, spec->fail_code, spec->fail_message);
-    else
+    else if (!answer_from_cache(call, on_item != NULL || no_body))
         pmx__call_submit(call);
     return PMX_OK;
 }

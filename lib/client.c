@@ -196,6 +196,7 @@ static void release_stored_userdata(pmx_client *c) {
 }
 
 static void free_memory(pmx_client *c) {
+    pmx__cache_free(c);
     pmx__auth_clear(c);
     pmx__free(c->ca_file);
     if (c->pins)

@@ -15,6 +15,8 @@
 
 #include <curl/curl.h>
 
+typedef struct pmx__cache pmx__cache;
+
 /* ---- parameters ---- */
 enum { PMX__P_STR = 1, PMX__P_INT, PMX__P_BOOL, PMX__P_DBL };
 typedef struct pmx__param {
@@ -115,6 +117,7 @@ struct pmx_call {
     unsigned counted : 1;       /* holds one of the client's n_transfers slots */
     unsigned setup_failed : 1;  /* a curl option could not be applied */
     unsigned idempotent : 1;    /* may be sent again after it reached the server */
+    unsigned from_cache : 1;    /* answered by the GET cache */
     unsigned resend_blocked : 1; /* curl wanted to resend it on its own: refused */
     unsigned sink_started : 1;  /* the write callback got bytes: no retry can undo that */
     int sink_error;             /* errno of a failed sink or source (ECANCELED: stopped) */
@@ -249,6 +252,7 @@ struct pmx_client {
     size_t max_response;
     pmx__retry retry;
     uint64_t rng; /* jitter of retry back-off */
+    pmx__cache *cache; /* the optional GET cache (lib/cache.c), NULL when never set */
     int no_compression; /* pmx_client_set_compression(c, 0): no Accept-Encoding */
 
     /* logging */
@@ -350,6 +354,15 @@ int pmx__endpoint_failed(pmx_client *c, size_t ep);
 #define PMX__EP_MAX_BACKOFF_MS 300000
 /* Read a public retry policy (NULL: the defaults). PMX_OK or PMX_EINVAL. */
 int pmx__retry_from_opts(pmx__retry *r, const pmx_retry_opts *o);
+
+/* ---- cache.c: the optional GET cache ---- */
+void pmx__cache_free(pmx_client *c);
+void pmx__cache_clear(pmx_client *c);
+/* A fresh answer for target: 1 with a copy in *body (pmx__malloc'd, NUL-terminated). */
+int pmx__cache_lookup(pmx_client *c, const char *target, char **body, size_t *len);
+void pmx__cache_store(pmx_client *c, const char *target, const char *body, size_t len);
+/* A write to path: drop the answers it may change. */
+void pmx__cache_invalidate(pmx_client *c, const char *path);
 
 /* ---- client.c ---- */
 int pmx__client_reap(pmx_client *c); /* free requested inside a callback: do it now */
