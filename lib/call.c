@@ -59,6 +59,7 @@ static pmx__callq *queue_of(pmx_client *c, pmx__call_state st) {
     case CALL_AUTH_WAIT: return &c->authq;
     case CALL_QUEUED: return &c->sendq;
     case CALL_DONE: return &c->doneq;
+    case CALL_GUEST_WAIT: return &c->guestq;
     default: return NULL;
     }
 }
@@ -141,6 +142,7 @@ static void call_free(pmx_call *call) {
         close(call->out_fd);
     pmx__free(call->out_path);
     pmx__free(call->want_node);
+    pmx__free(call->guest_key);
     pmx__free(call->body);
     pmx__buf_free(&call->resp);
     pmx__free(call->path);
@@ -267,6 +269,52 @@ static void release_easy(pmx_call *call) {
     }
 }
 
+/* ---- writes to one guest, one after the other (pmx_client_set_guest_writes) ---- */
+
+/* For a path under /nodes/{node}/qemu|lxc/{vmid}: the length of "node/qemu/vmid" after
+ * "/nodes/", the guest's key; else 0. */
+static size_t guest_key_len(const char *path) {
+    if (strncmp(path, "/nodes/", 7) != 0)
+        return 0;
+    const char *node = path + 7, *p = node + strcspn(node, "/?");
+    if (p == node || *p != '/')
+        return 0;
+    const char *kind = p + 1;
+    if (strncmp(kind, "qemu/", 5) != 0 && strncmp(kind, "lxc/", 4) != 0)
+        return 0;
+    const char *vmid = kind + (kind[0] == 'q' ? 5 : 4), *e = vmid + strcspn(vmid, "/?");
+    return e == vmid ? 0 : (size_t)(e - node);
+}
+
+static void admit(pmx_call *call);
+
+/* A write to the guest finished: the next one waiting for it goes. */
+static void guest_next(pmx_client *c, const char *key) {
+    for (pmx_call *w = c->guestq.head; w; w = w->qnext) {
+        if (strcmp(w->guest_key, key) == 0) {
+            set_state(w, CALL_NEW);
+            admit(w);
+            return;
+        }
+    }
+}
+
+/* Let a new call go, unless it is a write to a guest another write is still busy with. */
+static void admit(pmx_call *call) {
+    pmx_client *c = call->client;
+    if (call->guest_key) {
+        for (pmx_call *o = c->calls; o; o = o->next) {
+            if (o != call && o->guest_admitted && o->state < CALL_DONE &&
+                strcmp(o->guest_key, call->guest_key) == 0) {
+                set_state(call, CALL_GUEST_WAIT);
+                return;
+            }
+        }
+        call->guest_admitted = 1;
+    }
+    pmx__call_submit(call);
+}
+
 void pmx__call_complete(pmx_call *call, int result, const char *msg) {
     pmx_client *c = call->client;
     if (call->state >= CALL_DONE)
@@ -303,6 +351,8 @@ void pmx__call_complete(pmx_call *call, int result, const char *msg) {
                  call->error ? call->error : pmx_strerror(result));
     if (freed_slot)
         pmx__call_pump(c);
+    if (call->guest_admitted)
+        guest_next(c, call->guest_key);
     pmx__loop_update_timer(c);
 }
 
@@ -382,6 +432,7 @@ static void on_deadline(pmx_client *c, void *arg) {
     const char *where = call->state == CALL_AUTH_WAIT   ? " while waiting for a login"
                         : call->state == CALL_QUEUED    ? " while waiting for a free connection"
                         : call->state == CALL_RETRY_WAIT ? " while waiting to retry"
+                        : call->state == CALL_GUEST_WAIT ? " while waiting for an earlier write to the guest"
                                                          : "";
     char msg[160];
     snprintf(msg, sizeof msg, "timed out after %lld ms%s", (long long)call->timeout_ms, where);
@@ -1318,6 +1369,13 @@ int pmx__call_start_spec(pmx_client *c, const pmx__call_spec *spec, pmx_done_fn 
     call->done = done;
     call->userdata = userdata;
     call->path = pmx__strdup(spec->path);
+    size_t klen = call->path && c->guest_writes && spec->method != PMX_GET && !spec->internal
+                      ? guest_key_len(call->path)
+                      : 0;
+    if (klen && !(call->guest_key = pmx__strndup(call->path + 7, klen))) {
+        call_free(call);
+        return PMX_ENOMEM;
+    }
     if (spec->want_node && !(call->want_node = pmx__strdup(spec->want_node))) {
         call_free(call);
         return PMX_ENOMEM;
@@ -1355,7 +1413,7 @@ int pmx__call_start_spec(pmx_client *c, const pmx__call_spec *spec, pmx_done_fn 
     if (spec->fail_code)
         pmx__call_complete(call, spec->fail_code, spec->fail_message);
     else if (!answer_from_cache(call, on_item != NULL || no_body))
-        pmx__call_submit(call);
+        admit(call);
     return PMX_OK;
 }
 

@@ -418,6 +418,16 @@ int pmx_client_set_max_connections(pmx_client *c, int per_host) {
     return PMX_OK;
 }
 
+int pmx_client_set_guest_writes(pmx_client *c, int one_at_a_time) {
+    if (!c)
+        return PMX_EINVAL;
+    int r = pmx__client_usable(c);
+    if (r)
+        return r;
+    c->guest_writes = one_at_a_time ? 1 : 0;
+    return PMX_OK;
+}
+
 int pmx_client_set_max_response(pmx_client *c, size_t bytes) {
     if (!c || bytes == 0)
         return PMX_EINVAL;

@@ -82,6 +82,7 @@ typedef enum {
     CALL_QUEUED,    /* waiting for a free connection (call.c's send queue) */
     CALL_RUNNING,   /* in the curl multi handle */
     CALL_RETRY_WAIT, /* backing off before the next attempt (its own timer) */
+    CALL_GUEST_WAIT, /* a write waiting for the one before it to the same guest (guestq) */
     CALL_DONE,      /* result known, callback queued (call.c's done queue) */
     CALL_FINISHED   /* callback has run (or never will) */
 } pmx__call_state;
@@ -118,6 +119,8 @@ struct pmx_call {
     unsigned setup_failed : 1;  /* a curl option could not be applied */
     unsigned idempotent : 1;    /* may be sent again after it reached the server */
     unsigned from_cache : 1;    /* answered by the GET cache */
+    unsigned guest_admitted : 1; /* the write of its guest under way (others wait behind it) */
+    char *guest_key;            /* "node/qemu/vmid" of a write to a guest, when serialised */
     unsigned resend_blocked : 1; /* curl wanted to resend it on its own: refused */
     unsigned sink_started : 1;  /* the write callback got bytes: no retry can undo that */
     int sink_error;             /* errno of a failed sink or source (ECANCELED: stopped) */
@@ -287,6 +290,8 @@ struct pmx_client {
     pmx__callq sendq;
     pmx__callq authq; /* waiting for a login */
     pmx__callq doneq; /* callbacks to run */
+    pmx__callq guestq; /* writes waiting for an earlier write to the same guest */
+    int guest_writes;  /* serialise writes per guest (pmx_client_set_guest_writes) */
     int n_transfers;  /* counted transfers in the multi handle */
     int used;         /* a transfer was made: connections / TLS sessions may be cached */
 

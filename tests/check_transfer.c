@@ -649,6 +649,56 @@ START_TEST(get_cache) {
 }
 END_TEST
 
+/* ---- writes to one guest one after the other ---- */
+
+/* Whether the mock saw two PUTs to path overlap in time: one arrived before the answer to the
+ * one before it left (request log: at_ms when the head was read, ms until the answer was
+ * decided, then the mock's latency_ms). */
+static int puts_overlap(const char *path, double latency_ms) {
+    cJSON *log = mock_request_log(&g_mock, 0);
+    ck_assert_ptr_nonnull(log);
+    double prev_end = -1;
+    int overlap = 0, n = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, log) {
+        const cJSON *m = cJSON_GetObjectItem(e, "method"), *p = cJSON_GetObjectItem(e, "path");
+        if (!cJSON_IsString(m) || strcmp(m->valuestring, "PUT") || !cJSON_IsString(p) ||
+            strcmp(p->valuestring, path))
+            continue;
+        double at = cJSON_GetObjectItem(e, "at_ms")->valuedouble;
+        double ms = cJSON_GetObjectItem(e, "ms")->valuedouble;
+        if (prev_end >= 0 && at < prev_end)
+            overlap = 1;
+        prev_end = at + ms + latency_ms - 10; /* (the loopback trip back is shorter than 10 ms) */
+        n++;
+    }
+    cJSON_Delete(log);
+    ck_assert_int_eq(n, 4);
+    return overlap;
+}
+
+START_TEST(guest_writes_one_after_the_other) {
+    for (int serial = 0; serial < 2; serial++) {
+        mock_reset(&g_mock);
+        mock_faults(&g_mock, "{\"latency_ms\":500}");
+        pmx_client *c = test_client(&g_mock, "token");
+        ck_assert_int_eq(pmx_client_set_guest_writes(c, serial), PMX_OK);
+        pmx_params *p = pmx_params_new();
+        pmx_params_set_str(p, "description", "one at a time");
+        for (int i = 0; i < 8; i++)
+            ck_assert_int_eq(pmx_call_start(c, PMX_PUT, i % 2 ? "/nodes/pve1/qemu/100/config"
+                                                              : "/nodes/pve1/qemu/101/config",
+                                            p, NULL, NULL, NULL), PMX_OK);
+        pmx_params_free(p);
+        ck_assert_int_eq(pmx_client_run(c, 30000), PMX_OK);
+        ck_assert_int_eq(puts_overlap("/api2/json/nodes/pve1/qemu/100/config", 500), !serial);
+        ck_assert_int_eq(puts_overlap("/api2/json/nodes/pve1/qemu/101/config", 500), !serial);
+        pmx_client_free(c);
+    }
+    mock_reset(&g_mock);
+}
+END_TEST
+
 static void cleanup_dir(void) {
     if (g_dir[0]) {
         char cmd[128];
@@ -670,6 +720,7 @@ static Suite *transfer_suite(void) {
     tcase_add_test(tc, lock_timeout_retried);
     tcase_add_test(tc, retry_policy_checked);
     tcase_add_test(tc, get_cache);
+    tcase_add_test(tc, guest_writes_one_after_the_other);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("cluster");

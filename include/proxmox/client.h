@@ -192,6 +192,18 @@ PMX_API int pmx_client_set_stall_timeout(pmx_client *c, int64_t stall_ms, int64_
 PMX_API int pmx_client_set_max_connections(pmx_client *c, int per_host);
 
 /**
+ * Writes to one guest one after the other (off by default): a POST, PUT or DELETE under
+ * /nodes/{node}/qemu/{vmid} or /nodes/{node}/lxc/{vmid} waits until the client's earlier write
+ * to the same guest has completed, so a program that fires many changes at one VM does not
+ * fight PVE's config lock ("can't lock file ... got timeout"). Calls to other guests and reads
+ * go on as usual; a waiting call's timeout counts while it waits. Task-starting writes complete
+ * when PVE answers with the task's UPID, not when the task ends.
+ * @return PMX_OK or PMX_EINVAL. May be called from a callback; applies to calls started
+ *         later. Since: 1.0
+ */
+PMX_API int pmx_client_set_guest_writes(pmx_client *c, int one_at_a_time);
+
+/**
  * Cap on a response body, in bytes (default 64 MiB). A larger body fails its call with
  * PMX_ETOOBIG. @return PMX_OK or PMX_EINVAL (0). Since: 1.0
  */
