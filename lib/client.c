@@ -175,6 +175,13 @@ int pmx_client_new(pmx_client **out, const char *url) {
     return PMX_OK;
 }
 
+void pmx__ud_set(pmx__ud *slot, void *ud, pmx_free_fn free_fn) {
+    pmx__ud old = *slot;
+    slot->ud = ud;
+    slot->free_fn = free_fn;
+    pmx__ud_release(&old);
+}
+
 void pmx__ud_release(pmx__ud *u) {
     pmx_free_fn f = u->free_fn;
     void *ud = u->ud;
@@ -455,12 +462,9 @@ int pmx_client_set_log_cb(pmx_client *c, pmx_log_level max_level, pmx_log_fn fn,
     int r = pmx__client_usable(c);
     if (r)
         return r;
-    pmx__ud old = c->log_ud;
     c->log_cb = fn;
-    c->log_ud.ud = ud;
-    c->log_ud.free_fn = ud_free;
     c->log_level = max_level;
-    pmx__ud_release(&old);
+    pmx__ud_set(&c->log_ud, ud, ud_free);
     return PMX_OK;
 }
 

@@ -373,6 +373,8 @@ void pmx__cache_invalidate(pmx_client *c, const char *path);
 int pmx__client_reap(pmx_client *c); /* free requested inside a callback: do it now */
 /* Run a stored userdata destructor once and forget it. */
 void pmx__ud_release(pmx__ud *u);
+/* Store new userdata in slot, running the old one's destructor once. */
+void pmx__ud_set(pmx__ud *slot, void *ud, pmx_free_fn free_fn);
 
 /* ---- auth.c ---- */
 enum { PMX__AUTH_SEND = 1, PMX__AUTH_WAIT = 0, PMX__AUTH_DONE = -1 };
