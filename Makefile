@@ -168,15 +168,15 @@ $(B)/tests/global_init: tests/progs/global_init.c $(STLIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(PROG_CFLAGS) $(LDFLAGS) -o $@ $< $(PROG_LIBS)
 
-$(B)/bin/upload-bench: bench/upload/upload.c $(STLIB)
+$(B)/bin/upload-bench: bench/upload/upload.c bench/measure.h $(STLIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(PROG_CFLAGS) $(LDFLAGS) -o $@ $< $(PROG_LIBS)
 
-$(B)/bin/soak: bench/soak/soak.c $(STLIB)
+$(B)/bin/soak: bench/soak/soak.c bench/measure.h $(STLIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(PROG_CFLAGS) $(LDFLAGS) -o $@ $< $(PROG_LIBS)
 
-$(B)/bin/bench: $(BENCH_SRCS) $(STLIB) $(SHLIB)
+$(B)/bin/bench: $(BENCH_SRCS) bench/measure.h $(STLIB) $(SHLIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(PROG_CFLAGS) $(LDFLAGS) -o $@ $(BENCH_SRCS) $(PROG_LIBS)
 

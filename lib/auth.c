@@ -398,6 +398,7 @@ static void login_done(pmx_call *call) {
 static void credentials_changed(pmx_client *c) {
     c->cred_gen++;
     c->login = NULL;
+    pmx__cache_clear(c); /* another identity may see other things */
     if (!pmx__call_has_parked(c))
         return;
     if (c->auth == AUTH_TICKET && (!c->ticket || c->ticket_refused))
@@ -522,11 +523,8 @@ int pmx_client_set_tfa_cb(pmx_client *c, pmx_tfa_fn fn, void *ud, pmx_free_fn ud
     int r = setter_entry(c);
     if (r)
         return r;
-    pmx__ud old = c->tfa_ud;
     c->tfa_cb = fn;
-    c->tfa_ud.ud = ud;
-    c->tfa_ud.free_fn = ud_free;
-    pmx__ud_release(&old);
+    pmx__ud_set(&c->tfa_ud, ud, ud_free);
     return PMX_OK;
 }
 

@@ -59,6 +59,7 @@ static pmx__callq *queue_of(pmx_client *c, pmx__call_state st) {
     case CALL_AUTH_WAIT: return &c->authq;
     case CALL_QUEUED: return &c->sendq;
     case CALL_DONE: return &c->doneq;
+    case CALL_GUEST_WAIT: return &c->guestq;
     default: return NULL;
     }
 }
@@ -141,6 +142,7 @@ static void call_free(pmx_call *call) {
         close(call->out_fd);
     pmx__free(call->out_path);
     pmx__free(call->want_node);
+    pmx__free(call->guest_key);
     pmx__free(call->body);
     pmx__buf_free(&call->resp);
     pmx__free(call->path);
@@ -179,6 +181,8 @@ static int body_elsewhere(const pmx_call *call) {
     return (call->write_fn || call->out_path) && call->http_status >= 200 && call->http_status < 300;
 }
 
+static void cache_answer(pmx_call *call);
+
 const char *pmx_call_body(const pmx_call *call, size_t *len) {
     int none = !call || !call->http_status || !call->resp.data || body_elsewhere(call);
     if (len)
@@ -213,6 +217,8 @@ int pmx_call_param_error(const pmx_call *call, size_t i, const char **name, cons
 void *pmx_call_userdata(const pmx_call *call) { return call ? call->userdata : NULL; }
 
 uint32_t pmx_call_attempts(const pmx_call *call) { return call ? call->attempts : 0; }
+
+int pmx_call_cached(const pmx_call *call) { return call && call->from_cache; }
 
 const char *pmx_call_endpoint(const pmx_call *call) { return call ? call->endpoint_seen : NULL; }
 
@@ -263,6 +269,52 @@ static void release_easy(pmx_call *call) {
     }
 }
 
+/* ---- writes to one guest, one after the other (pmx_client_set_guest_writes) ---- */
+
+/* For a path under /nodes/{node}/qemu|lxc/{vmid}: the length of "node/qemu/vmid" after
+ * "/nodes/", the guest's key; else 0. */
+static size_t guest_key_len(const char *path) {
+    if (strncmp(path, "/nodes/", 7) != 0)
+        return 0;
+    const char *node = path + 7, *p = node + strcspn(node, "/?");
+    if (p == node || *p != '/')
+        return 0;
+    const char *kind = p + 1;
+    if (strncmp(kind, "qemu/", 5) != 0 && strncmp(kind, "lxc/", 4) != 0)
+        return 0;
+    const char *vmid = kind + (kind[0] == 'q' ? 5 : 4), *e = vmid + strcspn(vmid, "/?");
+    return e == vmid ? 0 : (size_t)(e - node);
+}
+
+static void admit(pmx_call *call);
+
+/* A write to the guest finished: the next one waiting for it goes. */
+static void guest_next(pmx_client *c, const char *key) {
+    for (pmx_call *w = c->guestq.head; w; w = w->qnext) {
+        if (strcmp(w->guest_key, key) == 0) {
+            set_state(w, CALL_NEW);
+            admit(w);
+            return;
+        }
+    }
+}
+
+/* Let a new call go, unless it is a write to a guest another write is still busy with. */
+static void admit(pmx_call *call) {
+    pmx_client *c = call->client;
+    if (call->guest_key) {
+        for (pmx_call *o = c->calls; o; o = o->next) {
+            if (o != call && o->guest_admitted && o->state < CALL_DONE &&
+                strcmp(o->guest_key, call->guest_key) == 0) {
+                set_state(call, CALL_GUEST_WAIT);
+                return;
+            }
+        }
+        call->guest_admitted = 1;
+    }
+    pmx__call_submit(call);
+}
+
 void pmx__call_complete(pmx_call *call, int result, const char *msg) {
     pmx_client *c = call->client;
     if (call->state >= CALL_DONE)
@@ -287,6 +339,8 @@ void pmx__call_complete(pmx_call *call, int result, const char *msg) {
     call->result = result;
     if (result != PMX_OK)
         set_error(call, msg ? msg : pmx_strerror(result));
+    else if (c->cache && call->method != PMX_GET)
+        pmx__cache_invalidate(c, call->path); /* the write is done: what was read meanwhile too */
     set_state(call, CALL_DONE);
     if (pmx__log_enabled(c, PMX_LOG_DEBUG))
         pmx__log(c, PMX_LOG_DEBUG, "%s %s -> %ld, %s (%lld ms)", method_name(call->method),
@@ -297,6 +351,8 @@ void pmx__call_complete(pmx_call *call, int result, const char *msg) {
                  call->error ? call->error : pmx_strerror(result));
     if (freed_slot)
         pmx__call_pump(c);
+    if (call->guest_admitted)
+        guest_next(c, call->guest_key);
     pmx__loop_update_timer(c);
 }
 
@@ -376,6 +432,7 @@ static void on_deadline(pmx_client *c, void *arg) {
     const char *where = call->state == CALL_AUTH_WAIT   ? " while waiting for a login"
                         : call->state == CALL_QUEUED    ? " while waiting for a free connection"
                         : call->state == CALL_RETRY_WAIT ? " while waiting to retry"
+                        : call->state == CALL_GUEST_WAIT ? " while waiting for an earlier write to the guest"
                                                          : "";
     char msg[160];
     snprintf(msg, sizeof msg, "timed out after %lld ms%s", (long long)call->timeout_ms, where);
@@ -1097,6 +1154,7 @@ void pmx__call_transfer_done(pmx_call *call, CURLcode code) {
         call->total = b.total;
         if (!pmx__stream_wants_body(call->stream))
             pmx__buf_free(&call->resp); /* PMX_CALL_NO_BODY: pmx_call_body() is NULL */
+        cache_answer(call);
         pmx__call_complete(call, PMX_OK, NULL);
         return;
     }
@@ -1110,6 +1168,7 @@ void pmx__call_transfer_done(pmx_call *call, CURLcode code) {
                                               : "empty response body");
             return;
         }
+        cache_answer(call);
         pmx__call_complete(call, PMX_OK, NULL); /* (typed answers took the branch above) */
         return;
     }
@@ -1178,6 +1237,50 @@ static int generic_secret(const pmx__call_spec *spec) {
         if (strstr(spec->params->v[i].name, "password") || strstr(spec->params->v[i].name, "secret"))
             return 1;
     return 0;
+}
+
+/* The optional GET cache: a fresh answer completes the call without sending it (from the loop,
+ * like any other). A write drops what it may change as it starts (and again when it is done).
+ * Returns 1 when the call was answered. */
+static int answer_from_cache(pmx_call *call, int streamed) {
+    pmx_client *c = call->client;
+    if (!c->cache)
+        return 0;
+    if (call->method != PMX_GET) {
+        pmx__cache_invalidate(c, call->path);
+        return 0;
+    }
+    char *body = NULL;
+    size_t len = 0;
+    if (call->secret || call->write_fn || call->out_fd >= 0 || streamed ||
+        !pmx__cache_lookup(c, call->target, &body, &len))
+        return 0;
+    pmx__buf_free(&call->resp);
+    call->resp.data = body;
+    call->resp.len = len;
+    call->resp.cap = len + 1;
+    call->http_status = 200;
+    call->from_cache = 1;
+    pmx__body b;
+    char *err = NULL;
+    int r = pmx__decode_body(call->stream ? call->typed_ctx : NULL, body, len, &b, &err);
+    if (r == PMX_OK) {
+        call->typed = b.typed;
+        call->data = b.data;
+        call->data_len = b.data_len;
+        call->total = b.total;
+    }
+    pmx__call_complete(call, r, err);
+    pmx__free(err);
+    return 1;
+}
+
+/* A successful GET answer kept in memory goes into the cache (when a rule covers it). */
+static void cache_answer(pmx_call *call) {
+    pmx_client *c = call->client;
+    if (c->cache && call->method == PMX_GET && !call->secret && !call->from_cache &&
+        call->resp.data && call->resp.len && !body_elsewhere(call))
+        pmx__cache_store(c, call->target, call->resp.data, call->resp.len);
 }
 
 #define OPTS_HAS(o, f) ((o)->size >= offsetof(pmx_call_opts, f) + sizeof((o)->f))
@@ -1266,6 +1369,13 @@ int pmx__call_start_spec(pmx_client *c, const pmx__call_spec *spec, pmx_done_fn 
     call->done = done;
     call->userdata = userdata;
     call->path = pmx__strdup(spec->path);
+    size_t klen = call->path && c->guest_writes && spec->method != PMX_GET && !spec->internal
+                      ? guest_key_len(call->path)
+                      : 0;
+    if (klen && !(call->guest_key = pmx__strndup(call->path + 7, klen))) {
+        call_free(call);
+        return PMX_ENOMEM;
+    }
     if (spec->want_node && !(call->want_node = pmx__strdup(spec->want_node))) {
         call_free(call);
         return PMX_ENOMEM;
@@ -1302,8 +1412,8 @@ int pmx__call_start_spec(pmx_client *c, const pmx__call_spec *spec, pmx_done_fn 
     }
     if (spec->fail_code)
         pmx__call_complete(call, spec->fail_code, spec->fail_message);
-    else
-        pmx__call_submit(call);
+    else if (!answer_from_cache(call, on_item != NULL || no_body))
+        admit(call);
     return PMX_OK;
 }
 

@@ -175,6 +175,13 @@ int pmx_client_new(pmx_client **out, const char *url) {
     return PMX_OK;
 }
 
+void pmx__ud_set(pmx__ud *slot, void *ud, pmx_free_fn free_fn) {
+    pmx__ud old = *slot;
+    slot->ud = ud;
+    slot->free_fn = free_fn;
+    pmx__ud_release(&old);
+}
+
 void pmx__ud_release(pmx__ud *u) {
     pmx_free_fn f = u->free_fn;
     void *ud = u->ud;
@@ -196,6 +203,7 @@ static void release_stored_userdata(pmx_client *c) {
 }
 
 static void free_memory(pmx_client *c) {
+    pmx__cache_free(c);
     pmx__auth_clear(c);
     pmx__free(c->ca_file);
     if (c->pins)
@@ -417,6 +425,16 @@ int pmx_client_set_max_connections(pmx_client *c, int per_host) {
     return PMX_OK;
 }
 
+int pmx_client_set_guest_writes(pmx_client *c, int one_at_a_time) {
+    if (!c)
+        return PMX_EINVAL;
+    int r = pmx__client_usable(c);
+    if (r)
+        return r;
+    c->guest_writes = one_at_a_time ? 1 : 0;
+    return PMX_OK;
+}
+
 int pmx_client_set_max_response(pmx_client *c, size_t bytes) {
     if (!c || bytes == 0)
         return PMX_EINVAL;
@@ -444,12 +462,9 @@ int pmx_client_set_log_cb(pmx_client *c, pmx_log_level max_level, pmx_log_fn fn,
     int r = pmx__client_usable(c);
     if (r)
         return r;
-    pmx__ud old = c->log_ud;
     c->log_cb = fn;
-    c->log_ud.ud = ud;
-    c->log_ud.free_fn = ud_free;
     c->log_level = max_level;
-    pmx__ud_release(&old);
+    pmx__ud_set(&c->log_ud, ud, ud_free);
     return PMX_OK;
 }
 

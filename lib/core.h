@@ -15,6 +15,8 @@
 
 #include <curl/curl.h>
 
+typedef struct pmx__cache pmx__cache;
+
 /* ---- parameters ---- */
 enum { PMX__P_STR = 1, PMX__P_INT, PMX__P_BOOL, PMX__P_DBL };
 typedef struct pmx__param {
@@ -80,6 +82,7 @@ typedef enum {
     CALL_QUEUED,    /* waiting for a free connection (call.c's send queue) */
     CALL_RUNNING,   /* in the curl multi handle */
     CALL_RETRY_WAIT, /* backing off before the next attempt (its own timer) */
+    CALL_GUEST_WAIT, /* a write waiting for the one before it to the same guest (guestq) */
     CALL_DONE,      /* result known, callback queued (call.c's done queue) */
     CALL_FINISHED   /* callback has run (or never will) */
 } pmx__call_state;
@@ -115,6 +118,9 @@ struct pmx_call {
     unsigned counted : 1;       /* holds one of the client's n_transfers slots */
     unsigned setup_failed : 1;  /* a curl option could not be applied */
     unsigned idempotent : 1;    /* may be sent again after it reached the server */
+    unsigned from_cache : 1;    /* answered by the GET cache */
+    unsigned guest_admitted : 1; /* the write of its guest under way (others wait behind it) */
+    char *guest_key;            /* "node/qemu/vmid" of a write to a guest, when serialised */
     unsigned resend_blocked : 1; /* curl wanted to resend it on its own: refused */
     unsigned sink_started : 1;  /* the write callback got bytes: no retry can undo that */
     int sink_error;             /* errno of a failed sink or source (ECANCELED: stopped) */
@@ -249,6 +255,7 @@ struct pmx_client {
     size_t max_response;
     pmx__retry retry;
     uint64_t rng; /* jitter of retry back-off */
+    pmx__cache *cache; /* the optional GET cache (lib/cache.c), NULL when never set */
     int no_compression; /* pmx_client_set_compression(c, 0): no Accept-Encoding */
 
     /* logging */
@@ -283,6 +290,8 @@ struct pmx_client {
     pmx__callq sendq;
     pmx__callq authq; /* waiting for a login */
     pmx__callq doneq; /* callbacks to run */
+    pmx__callq guestq; /* writes waiting for an earlier write to the same guest */
+    int guest_writes;  /* serialise writes per guest (pmx_client_set_guest_writes) */
     int n_transfers;  /* counted transfers in the multi handle */
     int used;         /* a transfer was made: connections / TLS sessions may be cached */
 
@@ -351,10 +360,21 @@ int pmx__endpoint_failed(pmx_client *c, size_t ep);
 /* Read a public retry policy (NULL: the defaults). PMX_OK or PMX_EINVAL. */
 int pmx__retry_from_opts(pmx__retry *r, const pmx_retry_opts *o);
 
+/* ---- cache.c: the optional GET cache ---- */
+void pmx__cache_free(pmx_client *c);
+void pmx__cache_clear(pmx_client *c);
+/* A fresh answer for target: 1 with a copy in *body (pmx__malloc'd, NUL-terminated). */
+int pmx__cache_lookup(pmx_client *c, const char *target, char **body, size_t *len);
+void pmx__cache_store(pmx_client *c, const char *target, const char *body, size_t len);
+/* A write to path: drop the answers it may change. */
+void pmx__cache_invalidate(pmx_client *c, const char *path);
+
 /* ---- client.c ---- */
 int pmx__client_reap(pmx_client *c); /* free requested inside a callback: do it now */
 /* Run a stored userdata destructor once and forget it. */
 void pmx__ud_release(pmx__ud *u);
+/* Store new userdata in slot, running the old one's destructor once. */
+void pmx__ud_set(pmx__ud *slot, void *ud, pmx_free_fn free_fn);
 
 /* ---- auth.c ---- */
 enum { PMX__AUTH_SEND = 1, PMX__AUTH_WAIT = 0, PMX__AUTH_DONE = -1 };

@@ -384,20 +384,12 @@ int pmx_client_timeout_action(pmx_client *c) {
     return PMX_OK;
 }
 
-/* Replace a stored callback's userdata, running the old destructor once. */
-static void swap_ud(pmx__ud *slot, void *ud, pmx_free_fn free_fn) {
-    pmx__ud old = *slot;
-    slot->ud = ud;
-    slot->free_fn = free_fn;
-    pmx__ud_release(&old);
-}
-
 int pmx_client_set_socket_cb(pmx_client *c, pmx_socket_fn fn, void *ud, pmx_free_fn ud_free) {
     int r = c ? pmx__client_usable(c) : PMX_EINVAL;
     if (r)
         return r;
     c->sock_cb = fn;
-    swap_ud(&c->sock_ud, ud, ud_free);
+    pmx__ud_set(&c->sock_ud, ud, ud_free);
     for (size_t i = 0; fn && i < c->n_socks; i++)
         fn(c, (int)c->socks[i].fd, c->socks[i].events, ud);
     return PMX_OK;
@@ -408,7 +400,7 @@ int pmx_client_set_timer_cb(pmx_client *c, pmx_timer_fn fn, void *ud, pmx_free_f
     if (r)
         return r;
     c->timer_cb = fn;
-    swap_ud(&c->timer_ud, ud, ud_free);
+    pmx__ud_set(&c->timer_ud, ud, ud_free);
     c->armed_ms = -2;
     pmx__loop_update_timer(c);
     return PMX_OK;

@@ -91,7 +91,7 @@ static int hex_ok(const char *s, size_t n) {
     if (strlen(s) != n)
         return 0;
     for (; *s; s++)
-        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f') || (*s >= 'A' && *s <= 'F')))
+        if (pmx__hexval((unsigned char)*s) < 0)
             return 0;
     return 1;
 }

@@ -106,16 +106,6 @@ int pmx__url_parse(const char *url, pmx__url *out) {
 
 /* ---- paths given to calls ---- */
 
-static int hexval(unsigned char ch) {
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 /* RFC 3986 pchar, less '%' (checked apart): unreserved, sub-delims, ':' and '@'. */
 static int pchar(unsigned char ch) {
     return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
@@ -140,7 +130,7 @@ int pmx__path_check(const char *path, const char **why) {
         for (; *p && *p != '/' && *p != '?'; p++, raw++) {
             unsigned char ch = (unsigned char)*p;
             if (ch == '%') {
-                int hi = hexval((unsigned char)p[1]), lo = hi < 0 ? -1 : hexval((unsigned char)p[2]);
+                int hi = pmx__hexval((unsigned char)p[1]), lo = hi < 0 ? -1 : pmx__hexval((unsigned char)p[2]);
                 if (lo < 0) {
                     *why = "a '%' in the path is not followed by two hex digits";
                     return PMX_EINVAL;
@@ -173,7 +163,7 @@ int pmx__path_check(const char *path, const char **why) {
     if (*p == '?') {
         for (p++; *p; p++) {
             unsigned char ch = (unsigned char)*p;
-            if (ch == '%' && hexval((unsigned char)p[1]) >= 0 && hexval((unsigned char)p[2]) >= 0) {
+            if (ch == '%' && pmx__hexval((unsigned char)p[1]) >= 0 && pmx__hexval((unsigned char)p[2]) >= 0) {
                 p += 2;
                 continue;
             }

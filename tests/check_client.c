@@ -991,44 +991,10 @@ START_TEST(queue_time_counts_toward_timeout) {
 }
 END_TEST
 
-/* An allocator that remembers sizes, so frees can be inspected for leftover secrets. */
-static const char *g_secret;
-static int g_secret_found;
-
-static void *spy_malloc(size_t n) {
-    size_t *p = malloc(n + sizeof(size_t) * 2);
-    if (!p)
-        return NULL;
-    p[0] = n;
-    return p + 2;
-}
-
-static void spy_free(void *q) {
-    if (!q)
-        return;
-    size_t *p = (size_t *)q - 2;
-    size_t n = p[0], k = strlen(g_secret);
-    for (size_t i = 0; k && i + k <= n; i++)
-        if (memcmp((char *)q + i, g_secret, k) == 0)
-            g_secret_found = 1;
-    free(p);
-}
-
-static void *spy_realloc(void *q, size_t n) {
-    void *d = spy_malloc(n);
-    if (d && q) {
-        size_t old = ((size_t *)q - 2)[0];
-        memcpy(d, q, old < n ? old : n);
-        spy_free(q);
-    }
-    return d;
-}
-
 START_TEST(no_secret_left_in_freed_memory) {
     /* Every block the library frees is scanned for the password and for the ticket's
      * signature: growing buffers and freed requests must have been wiped. */
-    ck_assert_int_eq(pmx_set_allocator(spy_malloc, spy_realloc, spy_free), PMX_OK);
-    g_secret = g_mock.password;
+    spy_alloc_install(g_mock.password, NULL);
     pmx_client *c = test_client(&g_mock, "password");
     ck_assert_int_eq(get_sync(c, "/nodes", NULL), PMX_OK);
     pmx_call *call = NULL;
@@ -1042,15 +1008,14 @@ START_TEST(no_secret_left_in_freed_memory) {
     snprintf(sig, sizeof sig, "%.24s", strstr(ticket, "::") + 2);
     pmx_secret_free(ticket);
     pmx_client_free(c);
-    ck_assert_msg(!g_secret_found, "a freed block still held the password");
+    ck_assert_msg(!spy_alloc_found(0), "a freed block still held the password");
     /* the ticket: a renewal-free second client, then free everything */
-    g_secret = sig;
-    g_secret_found = 0;
+    spy_alloc_needle(0, sig);
     c = test_client(&g_mock, "password");
     ck_assert_int_eq(get_sync(c, "/nodes", NULL), PMX_OK);
     pmx_client_free(c);
-    ck_assert_msg(!g_secret_found, "a freed block still held the ticket");
-    pmx_set_allocator(malloc, realloc, free);
+    ck_assert_msg(!spy_alloc_found(0), "a freed block still held the ticket");
+    spy_alloc_remove();
 }
 END_TEST
 

@@ -201,46 +201,10 @@ END_TEST
 
 /* ---- secrets of generic calls are wiped ---- */
 
-static char g_needle[2][128];
-static int g_needle_found[2];
-
-static void *spy_malloc(size_t n) {
-    size_t *p = malloc(n + sizeof(size_t) * 2);
-    if (!p)
-        return NULL;
-    p[0] = n;
-    return p + 2;
-}
-
-static void spy_free(void *q) {
-    if (!q)
-        return;
-    size_t *p = (size_t *)q - 2;
-    size_t n = p[0];
-    for (int s = 0; s < 2; s++) {
-        size_t k = strlen(g_needle[s]);
-        for (size_t i = 0; k && i + k <= n; i++)
-            if (memcmp((char *)q + i, g_needle[s], k) == 0)
-                g_needle_found[s] = 1;
-    }
-    free(p);
-}
-
-static void *spy_realloc(void *q, size_t n) {
-    void *d = spy_malloc(n);
-    if (d && q) {
-        size_t old = ((size_t *)q - 2)[0];
-        memcpy(d, q, old < n ? old : n);
-        spy_free(q);
-    }
-    return d;
-}
-
 START_TEST(generic_login_call_wiped) {
     /* A program logs in through a generic call: the password in the request body and the
      * ticket in the answer are wiped when the call is freed. */
-    ck_assert_int_eq(pmx_set_allocator(spy_malloc, spy_realloc, spy_free), PMX_OK);
-    snprintf(g_needle[0], sizeof g_needle[0], "%s", g_mock.password);
+    spy_alloc_install(g_mock.password, NULL);
     pmx_client *c = test_client(&g_mock, NULL);
     pmx_params *p = pmx_params_new();
     ck_assert_int_eq(pmx_params_set_str(p, "username", g_mock.user), PMX_OK);
@@ -251,12 +215,14 @@ START_TEST(generic_login_call_wiped) {
     ck_assert_int_eq(pmx_call_wait(call), PMX_OK);
     const char *sig = strstr(pmx_call_body(call, NULL), "::");
     ck_assert_ptr_nonnull(sig);
-    snprintf(g_needle[1], sizeof g_needle[1], "%.24s", sig + 2);
+    char needle[64];
+    snprintf(needle, sizeof needle, "%.24s", sig + 2);
+    spy_alloc_needle(1, needle);
     pmx_call_unref(call);
     pmx_client_free(c);
-    pmx_set_allocator(malloc, realloc, free);
-    ck_assert_msg(!g_needle_found[0], "a freed block still held the password");
-    ck_assert_msg(!g_needle_found[1], "a freed block still held the ticket");
+    spy_alloc_remove();
+    ck_assert_msg(!spy_alloc_found(0), "a freed block still held the password");
+    ck_assert_msg(!spy_alloc_found(1), "a freed block still held the ticket");
 }
 END_TEST
 

@@ -204,6 +204,70 @@ START_TEST(password_login_never_prints_secrets) {
 }
 END_TEST
 
+/* ---- upload, download, endpoint lists ---- */
+
+START_TEST(upload_and_download) {
+    char file[64], out[64];
+    snprintf(file, sizeof file, "/tmp/pmx-up-%d.iso", (int)getpid());
+    snprintf(out, sizeof out, "/tmp/pmx-dl-%d", (int)getpid());
+    FILE *f = fopen(file, "w");
+    ck_assert_ptr_nonnull(f);
+    for (int i = 0; i < 100000; i++)
+        fputc('a' + i % 26, f);
+    fclose(f);
+    run r;
+    char args[512];
+    snprintf(args, sizeof args, "upload pve1 local %s", file);
+    pmx(&r, NULL, args);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    ck_assert_ptr_nonnull(strstr(r.out, "OK"));
+    ck_assert_ptr_nonnull(strstr(r.out, ":imgcopy:"));
+    ck_assert_ptr_null(strstr(r.err, "\r")); /* no progress bar when stderr is not a terminal */
+    /* the server's task fails: exit 1, with its log */
+    mock_faults(&g_mock, "{\"task_exitstatus\":\"disk full\"}");
+    snprintf(args, sizeof args, "upload pve1 local %s --filename other.iso", file);
+    pmx(&r, NULL, args);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_ptr_nonnull(strstr(r.err, "disk full"));
+    mock_reset(&g_mock);
+    /* usage errors */
+    snprintf(args, sizeof args, "upload pve1 local %s --content backup", file);
+    pmx(&r, NULL, args);
+    ck_assert_int_eq(r.status, 2);
+    pmx(&r, NULL, "upload pve1 local /nonexistent.iso");
+    ck_assert_int_eq(r.status, 2);
+    /* download: the answer's body into a file */
+    snprintf(args, sizeof args, "download /version %s", out);
+    pmx(&r, NULL, args);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    f = fopen(out, "r");
+    ck_assert_ptr_nonnull(f);
+    char buf[256] = "";
+    ck_assert_ptr_nonnull(fgets(buf, sizeof buf, f));
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(buf, "\"version\""));
+    unlink(out);
+    snprintf(args, sizeof args, "download /nodes/nosuch/x %s", out);
+    pmx(&r, NULL, args);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_int_ne(access(out, F_OK), 0); /* no file left behind */
+    unlink(file);
+}
+END_TEST
+
+START_TEST(endpoint_list_from_environment) {
+    /* The first endpoint refuses connections: pmx goes on with the second. */
+    run r;
+    char env[1024];
+    snprintf(env, sizeof env, "PROXMOX_VE_ENDPOINT='https://127.0.0.1:1,%s' "
+                              "PROXMOX_VE_FINGERPRINT='%s,%s'",
+             g_mock.url, g_mock.fingerprint, g_mock.fingerprint);
+    pmx(&r, env, "get /version --output-format json");
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    ck_assert_ptr_nonnull(strstr(r.out, "\"version\""));
+}
+END_TEST
+
 static Suite *pmx_cli_suite(void) {
     Suite *s = suite_create("pmx");
     TCase *tc = tcase_create("cli");
@@ -222,6 +286,8 @@ static Suite *pmx_cli_suite(void) {
     tcase_add_test(tc, tls_mismatch_exit_4);
     tcase_add_test(tc, unreachable_exit_5);
     tcase_add_test(tc, password_login_never_prints_secrets);
+    tcase_add_test(tc, upload_and_download);
+    tcase_add_test(tc, endpoint_list_from_environment);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -572,6 +572,133 @@ START_TEST(download_task_log) {
 }
 END_TEST
 
+/* ---- the optional GET cache ---- */
+
+static int get_n(pmx_client *c, const char *path, int *cached) {
+    pmx_call *call = NULL;
+    ck_assert_int_eq(pmx_call_start(c, PMX_GET, path, NULL, NULL, NULL, &call), PMX_OK);
+    int r = pmx_call_wait(call);
+    *cached = pmx_call_cached(call);
+    if (*cached)
+        ck_assert_uint_eq(pmx_call_attempts(call), 0);
+    ck_assert_ptr_nonnull(pmx_call_data(call, NULL));
+    pmx_call_unref(call);
+    return r;
+}
+
+START_TEST(get_cache) {
+    mock_reset(&g_mock);
+    pmx_client *c = test_client(&g_mock, "token");
+    const char *res = "/api2/json/cluster/resources";
+    int cached;
+    /* off by default */
+    ck_assert_int_eq(get_n(c, "/cluster/resources", &cached), PMX_OK);
+    ck_assert_int_eq(get_n(c, "/cluster/resources", &cached), PMX_OK);
+    ck_assert_int_eq(cached, 0);
+    ck_assert_int_eq(mock_count_requests(&g_mock, "GET", res), 2);
+    /* a rule: the second read comes from memory, typed calls too */
+    ck_assert_int_eq(pmx_client_cache(c, "/cluster", 60000), PMX_OK);
+    ck_assert_int_eq(get_n(c, "/cluster/resources", &cached), PMX_OK);
+    ck_assert_int_eq(cached, 0);
+    ck_assert_int_eq(get_n(c, "/cluster/resources", &cached), PMX_OK);
+    ck_assert_int_eq(cached, 1);
+    pmx_call *call = NULL;
+    ck_assert_int_eq(pve_cluster_resources_get(c, NULL, NULL, NULL, &call), PMX_OK);
+    ck_assert_int_eq(pmx_call_wait(call), PMX_OK);
+    ck_assert(pmx_call_cached(call));
+    const pve_cluster_resources_get_result *rr = pve_cluster_resources_get_result_of(call);
+    ck_assert_ptr_nonnull(rr);
+    ck_assert_uint_gt(rr->n, 0);
+    pmx_call_unref(call);
+    ck_assert_int_eq(mock_count_requests(&g_mock, "GET", res), 3);
+    uint64_t hits = 0, misses = 0;
+    ck_assert_int_eq(pmx_client_cache_stats(c, &hits, &misses), PMX_OK);
+    ck_assert_uint_eq(hits, 2);
+    ck_assert_uint_eq(misses, 1);
+    /* paths outside the rule are not kept */
+    ck_assert_int_eq(get_n(c, "/version", &cached), PMX_OK);
+    ck_assert_int_eq(get_n(c, "/version", &cached), PMX_OK);
+    ck_assert_int_eq(cached, 0);
+    /* a write under a node drops the cluster-wide answers */
+    pmx_params *p = pmx_params_new();
+    pmx_params_set_str(p, "description", "changed");
+    ck_assert_int_eq(pmx_call_start(c, PMX_PUT, "/nodes/pve1/qemu/100/config", p, NULL, NULL,
+                                    &call), PMX_OK);
+    pmx_params_free(p);
+    ck_assert_int_eq(pmx_call_wait(call), PMX_OK);
+    pmx_call_unref(call);
+    ck_assert_int_eq(get_n(c, "/cluster/resources", &cached), PMX_OK);
+    ck_assert_int_eq(cached, 0);
+    ck_assert_int_eq(mock_count_requests(&g_mock, "GET", res), 4);
+    /* answers expire */
+    ck_assert_int_eq(pmx_client_cache(c, "/cluster", 100), PMX_OK);
+    ck_assert_int_eq(get_n(c, "/cluster/resources", &cached), PMX_OK);
+    usleep(250 * 1000);
+    ck_assert_int_eq(get_n(c, "/cluster/resources", &cached), PMX_OK);
+    ck_assert_int_eq(cached, 0);
+    /* new credentials, nothing kept */
+    ck_assert_int_eq(pmx_client_cache(c, "/cluster", 60000), PMX_OK);
+    ck_assert_int_eq(get_n(c, "/cluster/resources", &cached), PMX_OK);
+    ck_assert_int_eq(pmx_client_set_token(c, g_mock.token), PMX_OK);
+    ck_assert_int_eq(get_n(c, "/cluster/resources", &cached), PMX_OK);
+    ck_assert_int_eq(cached, 0);
+    ck_assert_int_eq(pmx_client_cache(c, "cluster", 1), PMX_EINVAL);
+    ck_assert_int_eq(pmx_client_cache(c, "/cluster", -1), PMX_EINVAL);
+    pmx_client_free(c);
+    mock_reset(&g_mock);
+}
+END_TEST
+
+/* ---- writes to one guest one after the other ---- */
+
+/* Whether the mock saw two PUTs to path overlap in time: one arrived before the answer to the
+ * one before it left (request log: at_ms when the head was read, ms until the answer was
+ * decided, then the mock's latency_ms). */
+static int puts_overlap(const char *path, double latency_ms) {
+    cJSON *log = mock_request_log(&g_mock, 0);
+    ck_assert_ptr_nonnull(log);
+    double prev_end = -1;
+    int overlap = 0, n = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, log) {
+        const cJSON *m = cJSON_GetObjectItem(e, "method"), *p = cJSON_GetObjectItem(e, "path");
+        if (!cJSON_IsString(m) || strcmp(m->valuestring, "PUT") || !cJSON_IsString(p) ||
+            strcmp(p->valuestring, path))
+            continue;
+        double at = cJSON_GetObjectItem(e, "at_ms")->valuedouble;
+        double ms = cJSON_GetObjectItem(e, "ms")->valuedouble;
+        if (prev_end >= 0 && at < prev_end)
+            overlap = 1;
+        prev_end = at + ms + latency_ms - 10; /* (the loopback trip back is shorter than 10 ms) */
+        n++;
+    }
+    cJSON_Delete(log);
+    ck_assert_int_eq(n, 4);
+    return overlap;
+}
+
+START_TEST(guest_writes_one_after_the_other) {
+    for (int serial = 0; serial < 2; serial++) {
+        mock_reset(&g_mock);
+        mock_faults(&g_mock, "{\"latency_ms\":500}");
+        pmx_client *c = test_client(&g_mock, "token");
+        ck_assert_int_eq(pmx_client_set_guest_writes(c, serial), PMX_OK);
+        pmx_params *p = pmx_params_new();
+        pmx_params_set_str(p, "description", "one at a time");
+        for (int i = 0; i < 8; i++)
+            ck_assert_int_eq(pmx_call_start(c, PMX_PUT, i % 2 ? "/nodes/pve1/qemu/100/config"
+                                                              : "/nodes/pve1/qemu/101/config",
+                                            p, NULL, NULL, NULL), PMX_OK);
+        pmx_params_free(p);
+        ck_assert_int_eq(pmx_client_run(c, 30000), PMX_OK);
+        ck_assert_int_eq(puts_overlap("/api2/json/nodes/pve1/qemu/100/config", 500), !serial);
+        ck_assert_int_eq(puts_overlap("/api2/json/nodes/pve1/qemu/101/config", 500), !serial);
+        pmx_client_free(c);
+    }
+    mock_reset(&g_mock);
+}
+END_TEST
+
 static void cleanup_dir(void) {
     if (g_dir[0]) {
         char cmd[128];
@@ -592,6 +719,8 @@ static Suite *transfer_suite(void) {
     tcase_add_test(tc, post_refused_at_connect_sent_once_up);
     tcase_add_test(tc, lock_timeout_retried);
     tcase_add_test(tc, retry_policy_checked);
+    tcase_add_test(tc, get_cache);
+    tcase_add_test(tc, guest_writes_one_after_the_other);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("cluster");

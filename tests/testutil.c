@@ -360,3 +360,55 @@ pmx_param_info test_param_info(const pmx_param_desc *p) {
     ck_assert_int_eq(pmx_param_describe(p, &i), PMX_OK);
     return i;
 }
+
+/* ---- an allocator that looks for secrets left in freed memory ---- */
+
+static char g_needles[2][128];
+static int g_needle_seen[2];
+
+static void *spy_malloc(size_t n) {
+    size_t *p = malloc(n + sizeof(size_t) * 2);
+    if (!p)
+        return NULL;
+    p[0] = n;
+    return p + 2;
+}
+
+static void spy_free(void *q) {
+    if (!q)
+        return;
+    size_t *p = (size_t *)q - 2;
+    size_t n = p[0];
+    for (int s = 0; s < 2; s++) {
+        size_t k = strlen(g_needles[s]);
+        for (size_t i = 0; k && i + k <= n; i++)
+            if (memcmp((char *)q + i, g_needles[s], k) == 0)
+                g_needle_seen[s] = 1;
+    }
+    free(p);
+}
+
+static void *spy_realloc(void *q, size_t n) {
+    void *d = spy_malloc(n);
+    if (d && q) {
+        size_t old = ((size_t *)q - 2)[0];
+        memcpy(d, q, old < n ? old : n);
+        spy_free(q);
+    }
+    return d;
+}
+
+void spy_alloc_needle(int i, const char *needle) {
+    snprintf(g_needles[i], sizeof g_needles[i], "%s", needle ? needle : "");
+    g_needle_seen[i] = 0;
+}
+
+void spy_alloc_install(const char *needle0, const char *needle1) {
+    spy_alloc_needle(0, needle0);
+    spy_alloc_needle(1, needle1);
+    ck_assert_int_eq(pmx_set_allocator(spy_malloc, spy_realloc, spy_free), PMX_OK);
+}
+
+int spy_alloc_found(int i) { return g_needle_seen[i]; }
+
+void spy_alloc_remove(void) { ck_assert_int_eq(pmx_set_allocator(malloc, realloc, free), PMX_OK); }

@@ -87,6 +87,15 @@ long mock_stat(const mock *m, const char *name);
 /* A client for g_mock, pinned to its fingerprint; auth: "token", "password" or NULL. */
 pmx_client *test_client(const mock *m, const char *auth);
 
+/* An allocator for pmx_set_allocator() that scans every block the library frees for up to two
+ * needles (secrets that should have been wiped). spy_alloc_install() sets the needles (NULL for
+ * none, copied) and installs it; spy_alloc_found(i) tells whether needle i was seen in a freed
+ * block; spy_alloc_remove() puts malloc back. */
+void spy_alloc_install(const char *needle0, const char *needle1);
+void spy_alloc_needle(int i, const char *needle);
+int spy_alloc_found(int i);
+void spy_alloc_remove(void);
+
 /* RFC 6238 TOTP code (6 digits) for a base32 secret at time t. */
 void test_totp(const char *base32_secret, long t, char out[7]);
 

@@ -12,11 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "../measure.h"
+
 
 /* One libproxmox upload in a child process, so each gets its own peak RSS. */
 static int lib_upload(const char *url, const char *fp, const char *token, const char *file,

@@ -280,6 +280,10 @@ PMX_API int pmx_call_param_error(const pmx_call *call, size_t i, const char **na
  */
 PMX_API uint32_t pmx_call_attempts(const pmx_call *call);
 
+/** 1 when the call was answered from the client's GET cache (see pmx_client_cache()), else
+ * 0. May be called from a callback. Since: 1.0 */
+PMX_API int pmx_call_cached(const pmx_call *call);
+
 /**
  * The base URL of the endpoint that answered (or was last tried), e.g. "https://pve2:8006";
  * NULL before the first attempt. Static for the client's lifetime; valid while the client

@@ -193,6 +193,18 @@ PMX_API int pmx_client_set_stall_timeout(pmx_client *c, int64_t stall_ms, int64_
 PMX_API int pmx_client_set_max_connections(pmx_client *c, int per_host);
 
 /**
+ * Writes to one guest one after the other (off by default): a POST, PUT or DELETE under
+ * /nodes/{node}/qemu/{vmid} or /nodes/{node}/lxc/{vmid} waits until the client's earlier write
+ * to the same guest has completed, so a program that fires many changes at one VM does not
+ * fight PVE's config lock ("can't lock file ... got timeout"). Calls to other guests and reads
+ * go on as usual; a waiting call's timeout counts while it waits. Task-starting writes complete
+ * when PVE answers with the task's UPID, not when the task ends.
+ * @return PMX_OK or PMX_EINVAL. May be called from a callback; applies to calls started
+ *         later. Since: 1.0
+ */
+PMX_API int pmx_client_set_guest_writes(pmx_client *c, int one_at_a_time);
+
+/**
  * Cap on a response body, in bytes (default 64 MiB). A larger body fails its call with
  * PMX_ETOOBIG. @return PMX_OK or PMX_EINVAL (0). Since: 1.0
  */
@@ -238,6 +250,35 @@ PMX_API int pmx_client_set_log_cb(pmx_client *c, pmx_log_level max_level, pmx_lo
  * lifetime. May be called from a callback. Since: 1.0
  */
 PMX_API const char *pmx_client_url(const pmx_client *c);
+
+/**
+ * The optional GET cache (off by default), for programs that read the same state many times a
+ * second: successful answers of GET calls whose path starts with @p path_prefix (at a segment
+ * border; the longest matching prefix counts) are kept for @p ttl_ms, and a later GET of the
+ * same path and query within that time is answered from memory (its callback still runs from
+ * the loop, pmx_call_cached() says so, pmx_call_attempts() is 0). A write (POST, PUT, DELETE)
+ * drops what it may change, when it starts and when it is done: under /nodes/{node}, that
+ * node's answers and those under /cluster; anywhere else, every answer. Changing the
+ * credentials drops everything. Calls that carry secrets, stream their body (write callback,
+ * output file, item callback, PMX_CALL_NO_BODY) or failed are never kept. At most 32 rules,
+ * 4096 answers and 32 MiB (the oldest go first).
+ * @param path_prefix  "/cluster/resources", "/nodes/pve1/qemu", ...; copied.
+ * @param ttl_ms       time to live; 0 removes the rule. Changing or removing a rule drops
+ *                     the cached answers.
+ * @return PMX_OK, PMX_EINVAL (not starting with '/', negative ttl, more than 32 rules),
+ *         PMX_ENOMEM. May be called from a callback. Since: 1.0
+ */
+PMX_API int pmx_client_cache(pmx_client *c, const char *path_prefix, int64_t ttl_ms);
+
+/**
+ * Counts of the GET cache: @p hits (answered from memory) and @p misses (a GET a rule covered,
+ * sent because nothing fresh was kept). Either may be NULL. @return PMX_OK or PMX_EINVAL.
+ * May be called from a callback. Since: 1.0
+ */
+PMX_API int pmx_client_cache_stats(const pmx_client *c, uint64_t *hits, uint64_t *misses);
+
+/** Drop every cached answer (the rules stay). @return PMX_OK or PMX_EINVAL. Since: 1.0 */
+PMX_API int pmx_client_cache_clear(pmx_client *c);
 
 /** Number of endpoints given to pmx_client_new() (1 or more; 0 for NULL). Since: 1.0 */
 PMX_API size_t pmx_client_endpoint_count(const pmx_client *c);
