@@ -1,29 +1,11 @@
 # Type stubs of libproxmox.aio (hand-written; the attribute paths are in the generated _api.pyi).
-import logging
-import os
-from typing import (Any, AsyncIterator, Awaitable, Callable, Dict, Mapping, Optional, Tuple, Type,
-                    TypeVar, Union)
+from typing import Any, AsyncIterator, Awaitable, Optional, Tuple, TypeVar
 
-from ._api import Api
-from ._core import TaskResult
+from ._core import Core, TaskResult
 
 _C = TypeVar("_C", bound="Client")
 
-class Client(Api[Awaitable[Any]]):
-    def __init__(self, endpoint: str, *, token: Optional[str] = ..., username: Optional[str] = ...,
-                 password: Optional[str] = ..., fingerprint: Optional[str] = ...,
-                 ca_file: Optional[Union[str, os.PathLike[str]]] = ..., insecure: bool = ...,
-                 timeout: Optional[float] = ..., connect_timeout: Optional[float] = ...,
-                 max_connections: Optional[int] = ...,
-                 tfa: Optional[Union[str, Callable[[Dict[str, Any]], str]]] = ...,
-                 logger: Optional[logging.Logger] = ...) -> None: ...
-    @classmethod
-    def from_env(cls: Type[_C], environ: Optional[Mapping[str, str]] = ..., **overrides: Any) -> _C: ...
-    @property
-    def url(self) -> str: ...
-    @property
-    def pending(self) -> int: ...
-    def ticket(self) -> Tuple[str, str]: ...
+class Client(Core[Awaitable[Any]]):
     async def get(self, path: str, **params: Any) -> Any: ...
     async def create(self, path: str, **params: Any) -> Any: ...
     async def set(self, path: str, **params: Any) -> Any: ...
@@ -36,6 +18,5 @@ class Client(Api[Awaitable[Any]]):
                     first_interval: Optional[float] = ..., max_interval: Optional[float] = ...,
                     factor: Optional[float] = ...,
                     log_lines: Optional[int] = ...) -> AsyncIterator[Tuple[int, str]]: ...
-    def close(self) -> None: ...
     async def __aenter__(self: _C) -> _C: ...
     async def __aexit__(self, *exc: Any) -> None: ...
