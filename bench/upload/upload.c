@@ -93,21 +93,35 @@ int main(int argc, char **argv) {
     if (stat(argv[4], &st) != 0)
         return 2;
     double mb = (double)st.st_size / 1e6;
-    printf("upload of %.0f MB to pve-mock (loopback, TLS), one process each:\n", mb);
+    printf("upload of %.0f MB to pve-mock (loopback, TLS), one process each, best of 3 rounds "
+           "taken in turn:\n", mb);
     printf("| %-34s | %8s | %8s | %10s |\n", "client", "seconds", "MB/s", "peak RSS");
-    double s;
-    long rss;
-    if (curl_upload(argv[1], argv[3], argv[4], &s, &rss) == 0)
-        printf("| %-34s | %8.2f | %8.0f | %7.1f MB |\n", "curl -F", s, mb / s, rss / 1024.0);
-    else
-        printf("| %-34s | failed (is curl installed?) |\n", "curl -F");
-    static const char *const algos[][2] = {{"none", "libproxmox, no checksum"},
-                                           {"sha256", "libproxmox, sha256 (two passes)"}};
-    for (int i = 0; i < 2; i++) {
-        if (lib_upload(argv[1], argv[2], argv[3], argv[4], algos[i][0], &s, &rss) == 0)
-            printf("| %-34s | %8.2f | %8.0f | %7.1f MB |\n", algos[i][1], s, mb / s, rss / 1024.0);
-        else
-            printf("| %-34s | failed |\n", algos[i][1]);
+    static const char *const names[3] = {"curl -F", "libproxmox, no checksum",
+                                         "libproxmox, sha256 (two passes)"};
+    static const char *const algos[3] = {NULL, "none", "sha256"};
+    double best[3] = {0, 0, 0};
+    long rss[3] = {0, 0, 0};
+    for (int round = 0; round < 3; round++) {
+        for (int k = 0; k < 3; k++) {
+            double s;
+            long r;
+            int rc = k == 0 ? curl_upload(argv[1], argv[3], argv[4], &s, &r)
+                            : lib_upload(argv[1], argv[2], argv[3], argv[4], algos[k], &s, &r);
+            if (rc == 0 && (best[k] == 0 || s < best[k])) {
+                best[k] = s;
+                rss[k] = r;
+            }
+        }
     }
+    for (int k = 0; k < 3; k++) {
+        if (best[k] > 0)
+            printf("| %-34s | %8.2f | %8.0f | %7.1f MB |\n", names[k], best[k], mb / best[k],
+                   rss[k] / 1024.0);
+        else
+            printf("| %-34s | failed%s |\n", names[k], k ? "" : " (is curl installed?)");
+    }
+    if (best[0] > 0 && best[1] > 0)
+        printf("libproxmox (no checksum) / curl -F throughput: %.0f%% (target >= 90%%)\n",
+               100.0 * best[0] / best[1]);
     return 0;
 }
