@@ -449,6 +449,8 @@ static int sinking(const pmx_call *call) {
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud) {
     pmx_call *call = ud;
+    if (call->state != CALL_RUNNING)
+        return 0; /* cancelled from a callback: its handle leaves curl once curl returns */
     pmx_client *c = call->client;
     size_t len = size * n;
     if (sinking(call)) {
@@ -505,6 +507,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud) {
 static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
                        curl_off_t ulnow) {
     pmx_call *call = ud;
+    if (call->state != CALL_RUNNING)
+        return 1;
     int64_t now = pmx__now_ms();
     if (now - call->progress_ms < 100)
         return 0;
@@ -523,6 +527,8 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 static int on_prereq(void *ud, char *ip, char *local_ip, int port, int local_port) {
     (void)ip, (void)local_ip, (void)port, (void)local_port;
     pmx_call *call = ud;
+    if (call->state != CALL_RUNNING)
+        return CURL_PREREQFUNC_ABORT;
     if (call->prereqs++ == 0)
         return CURL_PREREQFUNC_OK;
     if (!call->idempotent) {
@@ -535,6 +541,8 @@ static int on_prereq(void *ud, char *ip, char *local_ip, int port, int local_por
 
 static size_t on_read(char *buf, size_t size, size_t n, void *ud) {
     pmx_call *call = ud;
+    if (call->state != CALL_RUNNING)
+        return CURL_READFUNC_ABORT;
     int64_t r = call->src.read(call->src.ud, buf, size * n);
     if (r < 0) {
         call->sink_error = EIO;
@@ -550,6 +558,8 @@ static int on_seek(void *ud, curl_off_t offset, int origin) {
 
 static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     pmx_call *call = ud;
+    if (call->state != CALL_RUNNING)
+        return 0;
     size_t len = size * n;
     call->header_bytes += len;
     if (call->header_bytes > PMX__MAX_HEADER_BYTES) {

@@ -204,6 +204,7 @@ static void free_memory(pmx_client *c) {
     pmx__free(c->pins);
     pmx__endpoints_free(c->eps, c->n_eps);
     pmx__free(c->easy_pool);
+    pmx__free(c->later);
     pmx__loop_forget_socks(c);
     pmx__free(c);
 }

@@ -269,6 +269,17 @@ struct pmx_client {
     CURLSH *share;
     CURL **easy_pool;
     size_t n_easy_pool;
+    size_t n_easy_out; /* easy handles taken from the pool (or made) and not given back */
+    /* Inside curl_multi_socket_action: a transfer callback (write, progress, item) may start or
+     * cancel calls, but curl refuses to add or remove handles from inside its callbacks. Those
+     * adds and removes wait here (one entry per handle at most, room for every handle out)
+     * until curl has returned. */
+    int in_curl;
+    struct pmx__later {
+        CURL *e;
+        int add; /* 1: add to the multi handle, 0: remove and give back */
+    } *later;
+    size_t n_later, cap_later;
 
     /* loop */
     pmx__sock *socks;

@@ -1,0 +1,258 @@
+/* Regression tests from the hostile review of the transfers round: callbacks that run inside
+ * libcurl (write, progress, item) cancelling or starting calls. */
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const DL_PATH = "/nodes/pve1/storage/local/file-restore/download";
+
+static pmx_params *dl_params(void) {
+    pmx_params *p = pmx_params_new();
+    ck_assert_ptr_nonnull(p);
+    pmx_params_set_str(p, "volume", "local:backup/vzdump-qemu-100.vma.zst");
+    pmx_params_set_str(p, "filepath", "/etc/hostname");
+    return p;
+}
+
+typedef struct tally {
+    int calls, ok, last, bad; /* bad: the last result other than PMX_OK */
+    char why[256];
+} tally;
+
+static void tally_cb(pmx_call *call, int result, void *ud) {
+    tally *t = ud;
+    t->calls++;
+    t->ok += result == PMX_OK;
+    t->last = result;
+    if (result != PMX_OK) {
+        t->bad = result;
+        snprintf(t->why, sizeof t->why, "%s", pmx_call_error(call));
+    }
+}
+
+/* The client still works: n plain calls, each once, all fine. */
+static void client_still_works(pmx_client *c, int n) {
+    tally t = {0};
+    for (int i = 0; i < n; i++)
+        ck_assert_int_eq(pmx_call_start(c, PMX_GET, "/version", NULL, tally_cb, &t, NULL), PMX_OK);
+    ck_assert_int_eq(pmx_client_run(c, 20000), PMX_OK);
+    ck_assert_int_eq(t.calls, n);
+    ck_assert_msg(t.ok == n, "%d of %d calls failed after the callback (%s: %s)", n - t.ok, n,
+                  pmx_strerror(t.bad), t.why);
+}
+
+/* ---- write callbacks that cancel or start calls (they run inside libcurl) ---- */
+
+typedef struct wprobe {
+    pmx_call *victim;   /* cancelled on the first chunk (NULL: the call itself) */
+    int start_on_first; /* start a GET /version on the first chunk */
+    int chunks;
+    int chunks_after_cancel;
+    int cancelled;
+    int start_rc;
+    tally started;
+} wprobe;
+
+static int probing_write(pmx_call *call, const void *data, size_t len, void *ud) {
+    (void)data, (void)len;
+    wprobe *w = ud;
+    if (w->cancelled && !w->victim)
+        w->chunks_after_cancel++;
+    if (w->chunks++ == 0) {
+        if (w->start_on_first)
+            w->start_rc = pmx_call_start(pmx_call_client(call), PMX_GET, "/version", NULL, tally_cb,
+                                         &w->started, NULL);
+        else {
+            ck_assert_int_eq(pmx_call_cancel(w->victim ? w->victim : call), PMX_OK);
+            w->cancelled = 1;
+        }
+    }
+    return 0;
+}
+
+START_TEST(write_cb_cancels_own_call) {
+    mock_reset(&g_mock);
+    mock_faults(&g_mock, "{\"download_size\":4000000}");
+    pmx_client *c = test_client(&g_mock, "token");
+    pmx_params *p = dl_params();
+    for (int round = 0; round < 3; round++) {
+        wprobe w = {0};
+        pmx_call_opts o = PMX_OPTS_INIT(pmx_call_opts);
+        o.write_fn = probing_write;
+        pmx_call *call = NULL;
+        ck_assert_int_eq(pmx_call_start_ex(c, PMX_GET, DL_PATH, p, &o, NULL, &w, &call), PMX_OK);
+        ck_assert_int_eq(pmx_call_wait(call), PMX_ECANCELLED);
+        ck_assert_int_eq(w.chunks_after_cancel, 0);
+        pmx_call_unref(call);
+        client_still_works(c, 12);
+    }
+    pmx_params_free(p);
+    pmx_client_free(c);
+    mock_reset(&g_mock);
+}
+END_TEST
+
+static int count_write(pmx_call *call, const void *data, size_t len, void *ud) {
+    (void)call, (void)data;
+    *(size_t *)ud += len;
+    return 0;
+}
+
+START_TEST(write_cb_cancels_other_call) {
+    mock_reset(&g_mock);
+    /* the victim's answer trickles: it is in the middle of its transfer when cancelled */
+    mock_faults(&g_mock, "{\"download_size\":4000000,\"slow\":1,\"slow_bps\":50,"
+                         "\"slow_body_only\":true,\"match_path\":\"/cluster/resources\"}");
+    pmx_client *c = test_client(&g_mock, "token");
+    pmx_params *p = dl_params();
+    size_t got = 0;
+    pmx_call_opts vo = PMX_OPTS_INIT(pmx_call_opts);
+    vo.write_fn = count_write;
+    pmx_call *victim = NULL;
+    ck_assert_int_eq(pmx_call_start_ex(c, PMX_GET, "/cluster/resources", NULL, &vo, NULL, &got,
+                                       &victim), PMX_OK);
+    for (int i = 0; i < 100 && got == 0; i++) {
+        int rr = pmx_client_run(c, 50);
+        ck_assert_msg(rr == PMX_ETIMEOUT, "victim: %d %s", pmx_call_result(victim),
+                      pmx_call_error(victim) ? pmx_call_error(victim) : "");
+    }
+    ck_assert_uint_gt(got, 0);
+    wprobe w = {0};
+    w.victim = victim;
+    pmx_call_opts o = PMX_OPTS_INIT(pmx_call_opts);
+    o.write_fn = probing_write;
+    pmx_call *call = NULL;
+    ck_assert_int_eq(pmx_call_start_ex(c, PMX_GET, DL_PATH, p, &o, NULL, &w, &call), PMX_OK);
+    ck_assert_int_eq(pmx_call_wait(call), PMX_OK);
+    ck_assert_int_eq(pmx_call_wait(victim), PMX_ECANCELLED);
+    size_t at_cancel = got;
+    pmx_call_unref(call);
+    pmx_call_unref(victim);
+    client_still_works(c, 12);
+    ck_assert_uint_eq(got, at_cancel); /* nothing more reached the cancelled call's sink */
+    pmx_params_free(p);
+    pmx_client_free(c);
+    mock_reset(&g_mock);
+}
+END_TEST
+
+START_TEST(write_cb_starts_call) {
+    /* "may start or cancel calls": a call started from the write callback goes out and
+     * succeeds. */
+    mock_reset(&g_mock);
+    mock_faults(&g_mock, "{\"download_size\":1000000}");
+    pmx_client *c = test_client(&g_mock, "token");
+    pmx_params *p = dl_params();
+    wprobe w = {0};
+    w.start_on_first = 1;
+    pmx_call_opts o = PMX_OPTS_INIT(pmx_call_opts);
+    o.write_fn = probing_write;
+    pmx_call *call = NULL;
+    ck_assert_int_eq(pmx_call_start_ex(c, PMX_GET, DL_PATH, p, &o, NULL, &w, &call), PMX_OK);
+    ck_assert_int_eq(pmx_call_wait(call), PMX_OK);
+    ck_assert_int_eq(w.start_rc, PMX_OK);
+    ck_assert_int_eq(pmx_client_run(c, 20000), PMX_OK);
+    ck_assert_int_eq(w.started.calls, 1);
+    ck_assert_int_eq(w.started.last, PMX_OK);
+    pmx_call_unref(call);
+    client_still_works(c, 4);
+    pmx_params_free(p);
+    pmx_client_free(c);
+    mock_reset(&g_mock);
+}
+END_TEST
+
+/* ---- an upload cancelled from its progress callback (it runs inside libcurl) ---- */
+
+static char g_dir[64];
+
+static char *make_file(const char *name, size_t size) {
+    if (!g_dir[0]) {
+        snprintf(g_dir, sizeof g_dir, "/tmp/pmx-hostile-XXXXXX");
+        ck_assert_ptr_nonnull(mkdtemp(g_dir));
+    }
+    char *path = malloc(256);
+    snprintf(path, 256, "%s/%s", g_dir, name);
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    for (size_t i = 0; i < size; i++)
+        fputc((int)(i * 13 % 251), f);
+    ck_assert_int_eq(fclose(f), 0);
+    return path;
+}
+
+static void cleanup_dir(void) {
+    if (g_dir[0]) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "cannot remove %s\n", g_dir);
+        g_dir[0] = 0;
+    }
+}
+
+typedef struct uprobe {
+    pmx_task *task;
+    int cancels;
+    int calls_after;
+} uprobe;
+
+static void cancelling_progress(pmx_call *call, int64_t down, int64_t down_total, int64_t up,
+                                int64_t up_total, void *ud) {
+    (void)down, (void)down_total, (void)up_total;
+    uprobe *u = ud;
+    if (u->cancels)
+        u->calls_after++;
+    if (call && up > 0 && u->task && !u->cancels) {
+        ck_assert_int_eq(pmx_task_cancel(u->task), PMX_OK);
+        u->cancels++;
+    }
+}
+
+START_TEST(upload_cancelled_from_progress) {
+    mock_reset(&g_mock);
+    /* the answer to the upload is late: the body is sent well before it */
+    mock_faults(&g_mock, "{\"latency_ms\":300}");
+    pmx_client *c = test_client(&g_mock, "token");
+    char *path = make_file("cancel.iso", 8u << 20);
+    for (int round = 0; round < 2; round++) {
+        uprobe u = {0};
+        pmx_upload_opts o = PMX_OPTS_INIT(pmx_upload_opts);
+        o.path = path;
+        o.checksum_algorithm = "none";
+        o.progress_fn = cancelling_progress;
+        ck_assert_int_eq(pmx_upload_start(c, "pve1", "local", &o, NULL, &u, &u.task), PMX_OK);
+        ck_assert_int_eq(pmx_task_wait_sync(u.task), PMX_ECANCELLED);
+        ck_assert_int_eq(u.cancels, 1);
+        ck_assert_int_eq(u.calls_after, 0);
+        pmx_task_unref(u.task);
+        client_still_works(c, 12);
+    }
+    free(path);
+    pmx_client_free(c);
+    mock_reset(&g_mock);
+}
+END_TEST
+
+static Suite *hostile_suite(void) {
+    Suite *s = suite_create("hostile");
+    TCase *tc = tcase_create("callbacks");
+    tcase_add_unchecked_fixture(tc, mock_fixture_start, mock_fixture_stop);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, write_cb_cancels_own_call);
+    tcase_add_test(tc, write_cb_cancels_other_call);
+    tcase_add_test(tc, write_cb_starts_call);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("upload_cb");
+    tcase_add_unchecked_fixture(tc, mock_fixture_start, mock_fixture_stop);
+    tcase_add_checked_fixture(tc, NULL, cleanup_dir);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, upload_cancelled_from_progress);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+PMX_TEST_SUITE(hostile_suite)
