@@ -1115,13 +1115,16 @@ void pmx__call_transfer_done(pmx_call *call, CURLcode code) {
         pmx__call_complete(call, PMX_ENOMEM, NULL);
         return;
     }
-    if (st == 401 && call->with_ticket && !call->internal && call->resp.len == 0 && !call->retried) {
-        /* The auth layer refused the ticket before any handler ran, so resending is safe
-         * whatever the method: log in again and send the call once more. Before the slot is
-         * freed: queued calls must not go out with the refused ticket. */
+    if (st == 401 && call->with_ticket && !call->internal && call->resp.len == 0 && !call->retried)
+        pmx__auth_ticket_refused(call); /* before the slot is freed: queued calls must not go
+                                          * out with the refused ticket */
+    /* The auth layer refused the ticket before any handler ran, so resending is safe whatever
+     * the method: log in again and send the call once more. A streamed body (an upload) must
+     * then start over from its first byte; one that cannot is not resent. */
+    if (st == 401 && call->with_ticket && !call->internal && call->resp.len == 0 && !call->retried &&
+        (!call->has_src || (call->src.rewind && call->src.rewind(call->src.ud) == PMX_OK))) {
         char *reason = call->reason;
         call->reason = NULL;
-        pmx__auth_ticket_refused(call);
         int freed_slot = call->counted;
         release_easy(call);
         reset_response(call);

@@ -1,5 +1,5 @@
 /* Regression tests from the hostile review of the transfers round: callbacks that run inside
- * libcurl (write, progress, item) cancelling or starting calls. */
+ * libcurl (write, progress, item) cancelling or starting calls; the 401 resend of an upload. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -237,6 +237,74 @@ START_TEST(upload_cancelled_from_progress) {
 }
 END_TEST
 
+/* ---- the 401 resend of an upload starts its body over ---- */
+
+static int volume_listed(pmx_client *c, const char *name) {
+    pmx_call *call = NULL;
+    ck_assert_int_eq(pmx_call_start(c, PMX_GET, "/nodes/pve1/storage/local/content", NULL, NULL,
+                                    NULL, &call), PMX_OK);
+    ck_assert_int_eq(pmx_call_wait(call), PMX_OK);
+    size_t len;
+    const char *d = pmx_call_data(call, &len);
+    int found = d && memmem(d, len, name, strlen(name)) != NULL;
+    pmx_call_unref(call);
+    return found;
+}
+
+typedef struct mem_src {
+    const char *data;
+    size_t len, pos;
+} mem_src;
+
+static int64_t mem_read(void *buf, size_t len, void *ud) {
+    mem_src *m = ud;
+    size_t k = m->len - m->pos < len ? m->len - m->pos : len;
+    memcpy(buf, m->data + m->pos, k);
+    m->pos += k;
+    return (int64_t)k;
+}
+
+START_TEST(upload_resent_after_401_from_the_start) {
+    mock_reset(&g_mock);
+    pmx_client *c = test_client(&g_mock, "password");
+    ck_assert_int_eq(volume_listed(c, "nothing-here"), 0); /* logged in: a ticket */
+    char *path = make_file("relogin.iso", 6u << 20);
+    /* The server refuses the ticket of the upload (after reading part of its body): the
+     * client logs in again and sends the upload once more, from its first byte. */
+    mock_faults(&g_mock, "{\"ticket_refuse\":1}");
+    pmx_upload_opts o = PMX_OPTS_INIT(pmx_upload_opts);
+    o.path = path;
+    pmx_task *t = NULL;
+    ck_assert_int_eq(pmx_upload_start(c, "pve1", "local", &o, NULL, NULL, &t), PMX_OK);
+    int r = pmx_task_wait_sync(t);
+    ck_assert_msg(r == PMX_OK, "upload: %s (HTTP %d)", pmx_task_error(t), pmx_task_http_status(t));
+    pmx_task_unref(t);
+    ck_assert(volume_listed(c, "relogin.iso"));
+    ck_assert_int_eq(mock_count_requests(&g_mock, "POST", "/api2/json/nodes/pve1/storage/local/upload"),
+                     2);
+    /* A source that cannot start over is not resent: the refusal is the upload's result. */
+    static char data[3 << 20];
+    mem_src m = {data, sizeof data, 0};
+    mock_reset(&g_mock);
+    mock_faults(&g_mock, "{\"ticket_refuse\":1}");
+    pmx_upload_opts mo = PMX_OPTS_INIT(pmx_upload_opts);
+    mo.read_fn = mem_read;
+    mo.length = sizeof data;
+    mo.filename = "once.iso";
+    mo.checksum_algorithm = "none";
+    ck_assert_int_eq(pmx_upload_start(c, "pve1", "local", &mo, NULL, &m, &t), PMX_OK);
+    ck_assert_int_eq(pmx_task_wait_sync(t), PMX_EAUTH);
+    ck_assert_int_eq(pmx_task_http_status(t), 401);
+    pmx_task_unref(t);
+    ck_assert_int_eq(mock_count_requests(&g_mock, "POST", "/api2/json/nodes/pve1/storage/local/upload"),
+                     1);
+    client_still_works(c, 2);
+    free(path);
+    pmx_client_free(c);
+    mock_reset(&g_mock);
+}
+END_TEST
+
 static Suite *hostile_suite(void) {
     Suite *s = suite_create("hostile");
     TCase *tc = tcase_create("callbacks");
@@ -251,6 +319,7 @@ static Suite *hostile_suite(void) {
     tcase_add_checked_fixture(tc, NULL, cleanup_dir);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, upload_cancelled_from_progress);
+    tcase_add_test(tc, upload_resent_after_401_from_the_start);
     suite_add_tcase(s, tc);
     return s;
 }
