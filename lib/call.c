@@ -339,8 +339,10 @@ void pmx__call_complete(pmx_call *call, int result, const char *msg) {
     call->result = result;
     if (result != PMX_OK)
         set_error(call, msg ? msg : pmx_strerror(result));
-    else if (c->cache && call->method != PMX_GET)
-        pmx__cache_invalidate(c, call->path); /* the write is done: what was read meanwhile too */
+    /* A write that went out is over, done or not (a failed one may have been carried out):
+     * what was read meanwhile goes too. */
+    if (c->cache && call->method != PMX_GET && call->attempts)
+        pmx__cache_invalidate(c, call->path);
     set_state(call, CALL_DONE);
     if (pmx__log_enabled(c, PMX_LOG_DEBUG))
         pmx__log(c, PMX_LOG_DEBUG, "%s %s -> %ld, %s (%lld ms)", method_name(call->method),
@@ -666,6 +668,7 @@ static void handoff(pmx_call *call) {
     call->easy = e;
     set_state(call, CALL_RUNNING);
     call->attempts++;
+    call->cache_gen = pmx__cache_gen(c);
     call->prereqs = 0;
     call->resend_blocked = 0;
     call->retry_after_ms = -1;
@@ -1293,7 +1296,7 @@ static void cache_answer(pmx_call *call) {
     pmx_client *c = call->client;
     if (c->cache && call->method == PMX_GET && !call->secret && !call->from_cache &&
         call->resp.data && call->resp.len && !body_elsewhere(call))
-        pmx__cache_store(c, call->target, call->resp.data, call->resp.len);
+        pmx__cache_store(c, call->target, call->resp.data, call->resp.len, call->cache_gen);
 }
 
 #define OPTS_HAS(o, f) ((o)->size >= offsetof(pmx_call_opts, f) + sizeof((o)->f))

@@ -147,6 +147,7 @@ struct pmx_call {
     void *progress_ud;
     int64_t stall_ms, stall_bps;
     unsigned ticket_gen;        /* which ticket it was sent with */
+    uint64_t cache_gen;         /* the GET cache's generation when this attempt was sent */
     int64_t timeout_ms;         /* total, from acceptance; 0: none */
     pmx__timer *deadline;       /* fires at timeout_ms after acceptance */
     size_t header_bytes;
@@ -376,8 +377,12 @@ void pmx__cache_free(pmx_client *c);
 void pmx__cache_clear(pmx_client *c);
 /* A fresh answer for target: 1 with a copy in *body (pmx__malloc'd, NUL-terminated). */
 int pmx__cache_lookup(pmx_client *c, const char *target, char **body, size_t *len);
-void pmx__cache_store(pmx_client *c, const char *target, const char *body, size_t len);
-/* A write to path: drop the answers it may change. */
+/* Bumped by every invalidation and clear (a write, new credentials): take it when a GET is
+ * sent, and give it to pmx__cache_store(), which keeps the answer only if it is unchanged. */
+uint64_t pmx__cache_gen(const pmx_client *c);
+void pmx__cache_store(pmx_client *c, const char *target, const char *body, size_t len,
+                      uint64_t gen);
+/* A write to path (started or ended): drop the answers it may change. */
 void pmx__cache_invalidate(pmx_client *c, const char *path);
 
 /* ---- client.c ---- */

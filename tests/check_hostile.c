@@ -1,5 +1,6 @@
 /* Regression tests from the hostile review of the transfers round: callbacks that run inside
- * libcurl (write, progress, item) cancelling or starting calls; the 401 resend of an upload. */
+ * libcurl (write, progress, item) cancelling or starting calls; the 401 resend of an upload;
+ * the GET cache against answers read before a write or under other credentials. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -305,6 +306,121 @@ START_TEST(upload_resent_after_401_from_the_start) {
 }
 END_TEST
 
+/* ---- the GET cache keeps no answer read before a write or under other credentials ---- */
+
+static int get_cached(pmx_client *c, const char *path) {
+    pmx_call *call = NULL;
+    ck_assert_int_eq(pmx_call_start(c, PMX_GET, path, NULL, NULL, NULL, &call), PMX_OK);
+    ck_assert_int_eq(pmx_call_wait(call), PMX_OK);
+    int cached = pmx_call_cached(call);
+    pmx_call_unref(call);
+    return cached;
+}
+
+START_TEST(cache_drops_answer_of_old_credentials) {
+    /* A GET made with the read-only token is in flight when the program switches to another
+     * identity: its answer must not serve the new identity's reads. */
+    mock_reset(&g_mock);
+    pmx_client *c = test_client(&g_mock, NULL);
+    ck_assert_int_eq(pmx_client_set_token(c, g_mock.readonly_token), PMX_OK);
+    ck_assert_int_eq(pmx_client_cache(c, "/cluster", 60000), PMX_OK);
+    mock_faults(&g_mock, "{\"latency_ms\":400}");
+    pmx_call *old = NULL;
+    ck_assert_int_eq(pmx_call_start(c, PMX_GET, "/cluster/resources", NULL, NULL, NULL, &old),
+                     PMX_OK);
+    ck_assert_int_eq(pmx_client_run(c, 100), PMX_ETIMEOUT); /* at the server */
+    ck_assert_int_eq(pmx_client_set_token(c, g_mock.token), PMX_OK);
+    ck_assert_int_eq(pmx_call_wait(old), PMX_OK);
+    pmx_call_unref(old);
+    mock_reset(&g_mock);
+    ck_assert_int_eq(get_cached(c, "/cluster/resources"), 0);
+    ck_assert_int_eq(mock_count_requests(&g_mock, "GET", "/api2/json/cluster/resources"), 1);
+    ck_assert_int_eq(get_cached(c, "/cluster/resources"), 1); /* (the cache works) */
+    pmx_client_free(c);
+    mock_reset(&g_mock);
+}
+END_TEST
+
+/* Whether GET /nodes/pve1/qemu lists vmid; *cached: it came from the cache. */
+static int vm_listed(pmx_client *c, const char *vmid, int *cached) {
+    pmx_call *call = NULL;
+    ck_assert_int_eq(pmx_call_start(c, PMX_GET, "/nodes/pve1/qemu", NULL, NULL, NULL, &call),
+                     PMX_OK);
+    ck_assert_int_eq(pmx_call_wait(call), PMX_OK);
+    size_t len;
+    const char *d = pmx_call_data(call, &len);
+    char needle[32];
+    snprintf(needle, sizeof needle, "\"vmid\":%s", vmid);
+    int found = d && memmem(d, len, needle, strlen(needle)) != NULL;
+    *cached = pmx_call_cached(call);
+    pmx_call_unref(call);
+    return found;
+}
+
+static pmx_call *create_vm(pmx_client *c, const char *vmid) {
+    pmx_params *p = pmx_params_new();
+    pmx_params_set_str(p, "vmid", vmid);
+    pmx_params_set_str(p, "name", "hostile");
+    pmx_call *call = NULL;
+    ck_assert_int_eq(pmx_call_start(c, PMX_POST, "/nodes/pve1/qemu", p, NULL, NULL, &call),
+                     PMX_OK);
+    pmx_params_free(p);
+    return call;
+}
+
+START_TEST(cache_drops_answer_read_before_a_write) {
+    /* A GET reads the node's VMs; a POST creates one and completes while the GET's answer is
+     * still arriving: that answer is older than the write and must not be served after it. */
+    mock_reset(&g_mock);
+    pmx_client *c = test_client(&g_mock, "token");
+    ck_assert_int_eq(pmx_client_cache(c, "/nodes", 60000), PMX_OK);
+    mock_faults(&g_mock, "{\"slow\":1,\"slow_bps\":300,\"slow_body_only\":true,"
+                         "\"match_method\":\"GET\",\"match_path\":\"/nodes/pve1/qemu\"}");
+    pmx_call *get = NULL;
+    ck_assert_int_eq(pmx_call_start(c, PMX_GET, "/nodes/pve1/qemu", NULL, NULL, NULL, &get),
+                     PMX_OK);
+    ck_assert_int_eq(pmx_client_run(c, 150), PMX_ETIMEOUT); /* read at the server, trickling */
+    pmx_call *post = create_vm(c, "4242");
+    ck_assert_int_eq(pmx_call_wait(post), PMX_OK);
+    ck_assert_int_eq(pmx_call_result(get), PMX_EPENDING); /* the read is still arriving */
+    ck_assert_int_eq(pmx_call_wait(get), PMX_OK);
+    pmx_call_unref(post);
+    pmx_call_unref(get);
+    int cached;
+    ck_assert_msg(vm_listed(c, "4242", &cached), "the new VM is missing%s",
+                  cached ? " (answer from the cache)" : "");
+    pmx_client_free(c);
+    mock_reset(&g_mock);
+}
+END_TEST
+
+START_TEST(cache_dropped_by_failed_write) {
+    /* A POST waits to retry (503, Retry-After); a GET read meanwhile is kept; then the POST
+     * reaches the server, is carried out, and its answer is cut: it may have changed what the
+     * GET read, so that answer must go. */
+    mock_reset(&g_mock);
+    pmx_client *c = test_client(&g_mock, "token");
+    ck_assert_int_eq(pmx_client_cache(c, "/nodes", 60000), PMX_OK);
+    mock_faults(&g_mock, "{\"fail_5xx\":1,\"fail_status\":503,\"retry_after\":1,"
+                         "\"match_method\":\"POST\"}");
+    pmx_call *post = create_vm(c, "4343");
+    for (int i = 0; i < 100 && mock_count_requests(&g_mock, "POST", NULL) < 1; i++)
+        pmx_client_run(c, 20);
+    mock_faults(&g_mock, "{\"close_mid_response\":1,\"match_method\":\"POST\"}");
+    int cached;
+    ck_assert_int_eq(vm_listed(c, "4343", &cached), 0);
+    ck_assert_int_eq(vm_listed(c, "4343", &cached), 0);
+    ck_assert_int_eq(cached, 1); /* kept meanwhile */
+    ck_assert_int_eq(pmx_call_wait(post), PMX_ETRANSPORT);
+    ck_assert_int_eq(mock_count_requests(&g_mock, "POST", NULL), 2);
+    pmx_call_unref(post);
+    ck_assert_msg(vm_listed(c, "4343", &cached), "the new VM is missing%s",
+                  cached ? " (answer from the cache)" : "");
+    pmx_client_free(c);
+    mock_reset(&g_mock);
+}
+END_TEST
+
 static Suite *hostile_suite(void) {
     Suite *s = suite_create("hostile");
     TCase *tc = tcase_create("callbacks");
@@ -320,6 +436,13 @@ static Suite *hostile_suite(void) {
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, upload_cancelled_from_progress);
     tcase_add_test(tc, upload_resent_after_401_from_the_start);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("cache");
+    tcase_add_unchecked_fixture(tc, mock_fixture_start, mock_fixture_stop);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, cache_drops_answer_of_old_credentials);
+    tcase_add_test(tc, cache_drops_answer_read_before_a_write);
+    tcase_add_test(tc, cache_dropped_by_failed_write);
     suite_add_tcase(s, tc);
     return s;
 }
