@@ -613,6 +613,9 @@ static int64_t time_left(const pmx_call *call) {
     if (call->timeout_ms <= 0)
         return 0;
     int64_t left = call->timeout_ms - (pmx__now_ms() - call->started_ms);
+    /* Beyond that curl's own sums would overflow; the deadline timer still holds. */
+    if (left > PMX__CURL_MAX_MS)
+        return 0;
     return left > 0 ? left : 1;
 }
 
@@ -723,7 +726,8 @@ static void handoff(pmx_call *call) {
     MUST(CURLOPT_HEADERFUNCTION, on_header);
     MUST(CURLOPT_HEADERDATA, call);
     MUST(CURLOPT_HTTPHEADER, call->headers);
-    MUST(CURLOPT_CONNECTTIMEOUT_MS, (long)c->connect_ms);
+    MUST(CURLOPT_CONNECTTIMEOUT_MS,
+         (long)(c->connect_ms > PMX__CURL_MAX_MS ? PMX__CURL_MAX_MS : c->connect_ms));
     /* The total timeout is the call's own deadline timer (armed when it was accepted); curl
      * only learns the time left, so both agree. */
     MUST(CURLOPT_TIMEOUT_MS, (long)time_left(call));
@@ -731,7 +735,10 @@ static void handoff(pmx_call *call) {
     int64_t stall_bps = call->stall_bps ? call->stall_bps : c->stall_bps;
     if (stall_ms > 0) {
         MUST(CURLOPT_LOW_SPEED_LIMIT, (long)stall_bps);
-        MUST(CURLOPT_LOW_SPEED_TIME, (long)((stall_ms + 999) / 1000));
+        /* whole seconds, rounded up; curl counts them in ms (no overflow there either) */
+        int64_t secs = stall_ms / 1000 + (stall_ms % 1000 != 0);
+        MUST(CURLOPT_LOW_SPEED_TIME, (long)(secs > PMX__CURL_MAX_MS / 1000 ? PMX__CURL_MAX_MS / 1000
+                                                                          : secs));
     }
     if (!call->write_fn && call->out_fd < 0)
         MUST(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_response);
@@ -1055,13 +1062,15 @@ static int maybe_retry(pmx_call *call, retry_class cls, const char *why) {
     } else {
         int64_t cap = call->retry.base_ms;
         for (uint32_t i = 1; i < call->attempts && cap < call->retry.max_delay_ms; i++)
-            cap *= 2;
+            cap = cap > call->retry.max_delay_ms / 2 ? call->retry.max_delay_ms : cap * 2;
         if (cap > call->retry.max_delay_ms)
             cap = call->retry.max_delay_ms;
-        delay = cap > 0 ? (int64_t)(jitter(c) % (uint64_t)(cap + 1)) : 0;
+        delay = cap > 0 ? (int64_t)(jitter(c) % ((uint64_t)cap + 1)) : 0;
     }
-    if (now + delay > call->started_ms + call->retry.deadline_ms ||
-        (call->timeout_ms > 0 && now + delay >= call->started_ms + call->timeout_ms))
+    /* (differences, not sums: deadlines and timeouts may be as large as INT64_MAX) */
+    int64_t elapsed = now - call->started_ms;
+    if (delay > call->retry.deadline_ms - elapsed ||
+        (call->timeout_ms > 0 && delay >= call->timeout_ms - elapsed))
         return 0; /* out of time: report this attempt's failure now */
     if (call->has_src && (!call->src.rewind || call->src.rewind(call->src.ud) != PMX_OK))
         return 0;

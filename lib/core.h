@@ -188,6 +188,9 @@ struct pmx_call {
     pmx_call *qprev, *qnext; /* the queue the call's state names */
 };
 
+/* Times handed to curl are capped here (about 70 years): curl adds them to its clock in ms. */
+#define PMX__CURL_MAX_MS ((int64_t)1 << 41)
+
 /* Response headers beyond this many bytes fail the call (PMX_ETOOBIG). */
 #define PMX__MAX_HEADER_BYTES (64 * 1024)
 

@@ -1,6 +1,7 @@
 /* Regression tests from the hostile review of the transfers round: callbacks that run inside
  * libcurl (write, progress, item) cancelling or starting calls; the 401 resend of an upload;
- * the GET cache against answers read before a write or under other credentials. */
+ * the GET cache against answers read before a write or under other credentials; retry
+ * policies, timeouts and stall limits at the ends of their ranges. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -421,6 +422,52 @@ START_TEST(cache_dropped_by_failed_write) {
 }
 END_TEST
 
+/* ---- retry policies and timeouts at the ends of their ranges ---- */
+
+START_TEST(retry_policy_without_limits) {
+    /* "As long as it takes": the largest deadline, cap and call timeout the API takes. The
+     * sums with the clock must not overflow (UBSan) or turn retries off (they did: the
+     * deadline wrapped to the past). */
+    mock_reset(&g_mock);
+    pmx_client *c = test_client(&g_mock, "token");
+    ck_assert_int_eq(pmx_client_set_timeouts(c, INT64_MAX, INT64_MAX), PMX_OK);
+    pmx_retry_opts ro = PMX_OPTS_INIT(pmx_retry_opts);
+    ro.max_attempts = 3;
+    ro.base_ms = 1;
+    ro.max_delay_ms = INT64_MAX;
+    ro.deadline_ms = INT64_MAX;
+    ck_assert_int_eq(pmx_client_set_retry(c, &ro), PMX_OK);
+    ck_assert_int_eq(pmx_client_set_stall_timeout(c, INT64_MAX, 1), PMX_OK);
+    mock_faults(&g_mock, "{\"fail_5xx\":2,\"fail_status\":503,\"match_path\":\"/version\"}");
+    pmx_call *call = NULL;
+    ck_assert_int_eq(pmx_call_start(c, PMX_GET, "/version", NULL, NULL, NULL, &call), PMX_OK);
+    int r0 = pmx_call_wait(call);
+    ck_assert_msg(r0 == PMX_OK, "%s", pmx_call_error(call));
+    ck_assert_uint_eq(pmx_call_attempts(call), 3);
+    pmx_call_unref(call);
+    /* a huge first interval: the doubling must saturate, not wrap */
+    ro.base_ms = INT64_MAX / 2 + 1;
+    ro.max_attempts = 2;
+    ro.deadline_ms = 500; /* so the wait (far too long) is refused: the 503 is the answer */
+    pmx_call_opts o = PMX_OPTS_INIT(pmx_call_opts);
+    o.retry = &ro;
+    o.timeout_ms = INT64_MAX;
+    o.stall_ms = INT64_MAX;
+    o.stall_bytes_per_s = 1;
+    mock_faults(&g_mock, "{\"fail_5xx\":3,\"fail_status\":503,\"match_path\":\"/version\"}");
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(pmx_call_start_ex(c, PMX_GET, "/version", NULL, &o, NULL, NULL, &call),
+                         PMX_OK);
+        int r = pmx_call_wait(call);
+        ck_assert_int_eq(r, PMX_EHTTP);
+        ck_assert_int_eq(pmx_call_http_status(call), 503);
+        pmx_call_unref(call);
+    }
+    pmx_client_free(c);
+    mock_reset(&g_mock);
+}
+END_TEST
+
 static Suite *hostile_suite(void) {
     Suite *s = suite_create("hostile");
     TCase *tc = tcase_create("callbacks");
@@ -437,12 +484,13 @@ static Suite *hostile_suite(void) {
     tcase_add_test(tc, upload_cancelled_from_progress);
     tcase_add_test(tc, upload_resent_after_401_from_the_start);
     suite_add_tcase(s, tc);
-    tc = tcase_create("cache");
+    tc = tcase_create("policy");
     tcase_add_unchecked_fixture(tc, mock_fixture_start, mock_fixture_stop);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, cache_drops_answer_of_old_credentials);
     tcase_add_test(tc, cache_drops_answer_read_before_a_write);
     tcase_add_test(tc, cache_dropped_by_failed_write);
+    tcase_add_test(tc, retry_policy_without_limits);
     suite_add_tcase(s, tc);
     return s;
 }
