@@ -945,7 +945,7 @@ typedef enum {
 static retry_class classify_transport(pmx_call *call, CURLcode code) {
     if (call->sink_error || call->hdr_toobig || call->toobig)
         return CLS_NONE;
-    curl_off_t sent = 0, connected = 0;
+    curl_off_t sent = 0;
     switch (code) {
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
@@ -955,11 +955,10 @@ static retry_class classify_transport(pmx_call *call, CURLcode code) {
         /* The handshake broke off (not a verdict on the certificate: that is another code). */
         return call->client->pin_seen[0] ? CLS_NONE : CLS_NOT_SENT;
     case CURLE_OPERATION_TIMEDOUT:
-        if (curl_easy_getinfo(call->easy, CURLINFO_APPCONNECT_TIME_T, &connected) == CURLE_OK &&
-            connected == 0 &&
-            curl_easy_getinfo(call->easy, CURLINFO_CONNECT_TIME_T, &connected) == CURLE_OK &&
-            connected == 0)
-            return CLS_NOT_SENT; /* the connect timed out */
+        /* The prerequest callback runs just before curl writes a request, on a new connection
+         * or a reused one (whose connect times stay 0: they cannot tell). */
+        if (call->prereqs == 0)
+            return CLS_NOT_SENT; /* the connect or the handshake timed out */
         return strstr(call->errbuf, "too slow") ? CLS_SENT : CLS_NONE; /* stalled / total */
     case CURLE_SEND_ERROR:
         if (curl_easy_getinfo(call->easy, CURLINFO_REQUEST_SIZE, &sent) == CURLE_OK && sent == 0)

@@ -468,6 +468,37 @@ START_TEST(retry_policy_without_limits) {
 }
 END_TEST
 
+/* ---- a write that stalls after it was sent is not sent again ---- */
+
+START_TEST(stalled_post_sent_once) {
+    /* The server got the POST and is slow to answer: the stall limit ends the call. It reached
+     * the server, so it must not be sent again, on a reused connection as on a fresh one. */
+    mock_reset(&g_mock);
+    pmx_client *c = test_client(&g_mock, "token");
+    for (int reused = 0; reused < 2; reused++) {
+        if (reused)
+            ck_assert_int_eq(get_cached(c, "/version"), 0); /* a connection to reuse */
+        mock_faults(&g_mock, "{\"latency_ms\":2500}");
+        pmx_call_opts o = PMX_OPTS_INIT(pmx_call_opts);
+        o.stall_ms = 1000;
+        o.stall_bytes_per_s = 1;
+        pmx_call *call = NULL;
+        ck_assert_int_eq(pmx_call_start_ex(c, PMX_POST, "/nodes/pve1/qemu/101/status/stop", NULL,
+                                           &o, NULL, NULL, &call), PMX_OK);
+        int r = pmx_call_wait(call);
+        ck_assert_msg(r != PMX_OK, "reused %d: the stall limit did not end the call", reused);
+        long sent = mock_count_requests(&g_mock, "POST", NULL);
+        ck_assert_msg(sent == 1 && pmx_call_attempts(call) == 1,
+                      "reused %d: the POST reached the server %ld times (%u attempts): %s", reused,
+                      sent, pmx_call_attempts(call), pmx_call_error(call));
+        pmx_call_unref(call);
+        usleep(2000 * 1000); /* the mock's answers to what we left */
+        mock_reset(&g_mock);
+    }
+    pmx_client_free(c);
+}
+END_TEST
+
 static Suite *hostile_suite(void) {
     Suite *s = suite_create("hostile");
     TCase *tc = tcase_create("callbacks");
@@ -491,6 +522,7 @@ static Suite *hostile_suite(void) {
     tcase_add_test(tc, cache_drops_answer_read_before_a_write);
     tcase_add_test(tc, cache_dropped_by_failed_write);
     tcase_add_test(tc, retry_policy_without_limits);
+    tcase_add_test(tc, stalled_post_sent_once);
     suite_add_tcase(s, tc);
     return s;
 }
