@@ -991,8 +991,13 @@ static int lock_timeout(const pmx_call *call) {
 
 static retry_class classify_status(const pmx_call *call) {
     long st = call->http_status;
-    if (st == 502 || st == 503 || st == 504 || st == 595 || st == 596 || lock_timeout(call))
-        return CLS_BUSY;
+    if (st == 503 || st == 595 || lock_timeout(call))
+        return CLS_BUSY; /* not carried out: unavailable, PVE could not reach the node, lock */
+    /* The request went through a proxy that then got no (good) answer in time: 596 is
+     * pveproxy's timeout after it sent the request on to another node, 504 and 502 a front
+     * proxy's. The action may run: only idempotent calls are sent again. */
+    if (st == 502 || st == 504 || st == 596)
+        return CLS_SENT;
     return CLS_NONE;
 }
 

@@ -499,6 +499,47 @@ START_TEST(stalled_post_sent_once) {
 }
 END_TEST
 
+/* ---- answers that come after the request went through: writes are not sent again ---- */
+
+START_TEST(gateway_timeouts_not_resent_for_writes) {
+    /* 596 is pveproxy's "no answer from the node it proxied to within 30 s" (the request was
+     * sent there, pve-wire-protocol.md section 7); 504 and 502 are a front proxy's timeout and
+     * bad answer from upstream: a write may have been carried out. A GET is retried. */
+    static const int statuses[] = {596, 504, 502};
+    pmx_client *c = test_client(&g_mock, "token");
+    for (size_t i = 0; i < sizeof statuses / sizeof statuses[0]; i++) {
+        char f[160];
+        snprintf(f, sizeof f, "{\"fail_5xx\":1,\"fail_status\":%d}", statuses[i]);
+        mock_reset(&g_mock);
+        mock_faults(&g_mock, f);
+        pmx_call *call = NULL;
+        ck_assert_int_eq(pmx_call_start(c, PMX_POST, "/nodes/pve1/qemu/101/status/stop", NULL,
+                                        NULL, NULL, &call), PMX_OK);
+        ck_assert_int_eq(pmx_call_wait(call), PMX_EHTTP);
+        ck_assert_int_eq(pmx_call_http_status(call), statuses[i]);
+        ck_assert_msg(mock_count_requests(&g_mock, "POST", NULL) == 1,
+                      "HTTP %d: the POST was sent %ld times", statuses[i],
+                      mock_count_requests(&g_mock, "POST", NULL));
+        pmx_call_unref(call);
+        mock_reset(&g_mock);
+        mock_faults(&g_mock, f);
+        ck_assert_int_eq(get_cached(c, "/version"), 0); /* OK at the second attempt */
+        ck_assert_int_eq(mock_count_requests(&g_mock, "GET", "/api2/json/version"), 2);
+    }
+    /* "not now" answers stay safe for any call: 503 and 595 (the node could not be reached) */
+    mock_reset(&g_mock);
+    mock_faults(&g_mock, "{\"fail_5xx\":1,\"fail_status\":595}");
+    pmx_call *call = NULL;
+    ck_assert_int_eq(pmx_call_start(c, PMX_POST, "/nodes/pve1/qemu/101/status/stop", NULL, NULL,
+                                    NULL, &call), PMX_OK);
+    ck_assert_int_eq(pmx_call_wait(call), PMX_OK);
+    ck_assert_int_eq(mock_count_requests(&g_mock, "POST", NULL), 2);
+    pmx_call_unref(call);
+    pmx_client_free(c);
+    mock_reset(&g_mock);
+}
+END_TEST
+
 static Suite *hostile_suite(void) {
     Suite *s = suite_create("hostile");
     TCase *tc = tcase_create("callbacks");
@@ -523,6 +564,7 @@ static Suite *hostile_suite(void) {
     tcase_add_test(tc, cache_dropped_by_failed_write);
     tcase_add_test(tc, retry_policy_without_limits);
     tcase_add_test(tc, stalled_post_sent_once);
+    tcase_add_test(tc, gateway_timeouts_not_resent_for_writes);
     suite_add_tcase(s, tc);
     return s;
 }

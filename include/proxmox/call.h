@@ -122,12 +122,14 @@ typedef void (*pmx_progress_fn)(pmx_call *call, int64_t down, int64_t down_total
  *
  * A failed attempt is sent again only when that is safe:
  * (a) the request never reached the server (name resolution, connect, TLS handshake): any call;
- * (b) the connection broke after the request was written: only GET and calls flagged
- *     PMX_CALL_IDEMPOTENT. This holds against libcurl's own resending as well: a call that is
- *     not idempotent reaches the server at most once, on fresh and reused connections alike
- *     (the attempt fails instead);
- * (c) the server said "not now": 502, 503, 504, PVE's proxy errors 595 and 596, and PVE's lock
- *     timeout (500 "can't lock file ... - got timeout", raised before the action ran): any call.
+ * (b) the connection broke after the request was written, or a proxy passed it on and got no
+ *     (good) answer in time (502, 504, and PVE's 596 from a node it proxied to): only GET and
+ *     calls flagged PMX_CALL_IDEMPOTENT. This holds against libcurl's own resending as well: a
+ *     call that is not idempotent reaches the server at most once, on fresh and reused
+ *     connections alike (the attempt fails instead);
+ * (c) the server said "not now": 503, PVE's proxy error 595 (the node could not be reached),
+ *     and PVE's lock timeout (500 "can't lock file ... - got timeout", raised before the action
+ *     ran): any call.
  * Never: 4xx answers, a refused login, TLS verification failures, a full response (the answer
  * arrived), a call whose write callback already got bytes.
  * Waits between attempts: full jitter, a random time in [0, min(max_delay_ms,
