@@ -546,8 +546,8 @@ static size_t on_read(char *buf, size_t size, size_t n, void *ud) {
     if (call->state != CALL_RUNNING)
         return CURL_READFUNC_ABORT;
     int64_t r = call->src.read(call->src.ud, buf, size * n);
-    if (r < 0) {
-        call->sink_error = EIO;
+    if (r < 0 || (uint64_t)r > size * n) {
+        call->sink_error = r == PMX__SRC_OVERLONG || r > 0 ? EOVERFLOW : EIO;
         return CURL_READFUNC_ABORT;
     }
     return (size_t)r;
@@ -910,7 +910,10 @@ static void transfer_failed(pmx_call *call, CURLcode code) {
         snprintf(msg, sizeof msg, "stopped by the item callback");
     } else if (call->sink_error && call->has_src && code == CURLE_ABORTED_BY_CALLBACK) {
         r = PMX_ETRANSPORT;
-        snprintf(msg, sizeof msg, "cannot read the request body");
+        snprintf(msg, sizeof msg, "cannot read the request body%s",
+                 call->sink_error == EOVERFLOW
+                     ? ": the read callback returned more bytes than it was asked for"
+                     : "");
     } else if (call->sink_error) {
         r = PMX_ETRANSPORT;
         snprintf(msg, sizeof msg, "cannot write the response to %s: %s",

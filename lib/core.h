@@ -66,7 +66,9 @@ typedef struct pmx__retry {
 } pmx__retry;
 
 /* A streamed request body (uploads): read fills buf, returns bytes (0 at the end) or < 0 on
- * error; rewind starts again from the first byte (PMX_OK or an error: no retry then). */
+ * error (PMX__SRC_OVERLONG: the program's read callback claimed more bytes than asked for);
+ * rewind starts again from the first byte (PMX_OK or an error: no retry then). */
+#define PMX__SRC_OVERLONG (-2)
 typedef struct pmx__source {
     int64_t (*read)(void *ud, char *buf, size_t len);
     int (*rewind)(void *ud);

@@ -540,6 +540,49 @@ START_TEST(gateway_timeouts_not_resent_for_writes) {
 }
 END_TEST
 
+/* ---- a read callback that claims more bytes than it was asked for ---- */
+
+static int64_t greedy_read(void *buf, size_t len, void *ud) {
+    mem_src *m = ud;
+    size_t k = m->len - m->pos < len ? m->len - m->pos : len;
+    memcpy(buf, m->data + m->pos, k);
+    m->pos += k;
+    return k ? (int64_t)k + 16 : 0; /* a buggy count: 16 more than it wrote (and was asked) */
+}
+
+static int mem_rewind(void *ud) {
+    ((mem_src *)ud)->pos = 0;
+    return 0;
+}
+
+START_TEST(upload_read_fn_overlong_count) {
+    /* The library must not read past its buffers (the checksum pass did: ASan) nor send what
+     * the callback did not give; the upload fails, saying why. */
+    mock_reset(&g_mock);
+    pmx_client *c = test_client(&g_mock, "token");
+    static char data[1 << 20];
+    for (int computed = 0; computed < 2; computed++) {
+        mem_src m = {data, sizeof data, 0};
+        pmx_upload_opts o = PMX_OPTS_INIT(pmx_upload_opts);
+        o.read_fn = greedy_read;
+        o.rewind_fn = mem_rewind;
+        o.length = sizeof data;
+        o.filename = "greedy.iso";
+        o.checksum_algorithm = computed ? "sha256" : "none";
+        pmx_task *t = NULL;
+        ck_assert_int_eq(pmx_upload_start(c, "pve1", "local", &o, NULL, &m, &t), PMX_OK);
+        int r = pmx_task_wait_sync(t);
+        ck_assert_int_ne(r, PMX_OK);
+        ck_assert_msg(pmx_task_error(t) && strstr(pmx_task_error(t), "more bytes than"),
+                      "%s", pmx_task_error(t));
+        pmx_task_unref(t);
+    }
+    client_still_works(c, 2);
+    pmx_client_free(c);
+    mock_reset(&g_mock);
+}
+END_TEST
+
 static Suite *hostile_suite(void) {
     Suite *s = suite_create("hostile");
     TCase *tc = tcase_create("callbacks");
@@ -555,6 +598,7 @@ static Suite *hostile_suite(void) {
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, upload_cancelled_from_progress);
     tcase_add_test(tc, upload_resent_after_401_from_the_start);
+    tcase_add_test(tc, upload_read_fn_overlong_count);
     suite_add_tcase(s, tc);
     tc = tcase_create("policy");
     tcase_add_unchecked_fixture(tc, mock_fixture_start, mock_fixture_stop);
