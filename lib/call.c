@@ -1140,7 +1140,8 @@ void pmx__call_transfer_done(pmx_call *call, CURLcode code) {
     /* The auth layer refused the ticket before any handler ran, so resending is safe whatever
      * the method: log in again and send the call once more. A streamed body (an upload) must
      * then start over from its first byte; one that cannot is not resent. */
-    if (st == 401 && call->with_ticket && !call->internal && call->resp.len == 0 && !call->retried &&
+    if (st == 401 && call->with_ticket && !call->internal && call->resp.len == 0 &&
+        !call->retried &&
         (!call->has_src || (call->src.rewind && call->src.rewind(call->src.ud) == PMX_OK))) {
         char *reason = call->reason;
         call->reason = NULL;
@@ -1284,7 +1285,9 @@ static int answer_from_cache(pmx_call *call, int streamed) {
     }
     char *body = NULL;
     size_t len = 0;
-    if (call->secret || call->write_fn || call->out_fd >= 0 || streamed ||
+    /* A call aimed at one endpoint asks that endpoint about itself (GET /cluster/status:
+     * "local"): another endpoint's answer is no answer. */
+    if (call->secret || call->write_fn || call->out_fd >= 0 || streamed || call->force_ep ||
         !pmx__cache_lookup(c, call->target, &body, &len))
         return 0;
     pmx__buf_free(&call->resp);
@@ -1311,7 +1314,7 @@ static int answer_from_cache(pmx_call *call, int streamed) {
 static void cache_answer(pmx_call *call) {
     pmx_client *c = call->client;
     if (c->cache && call->method == PMX_GET && !call->secret && !call->from_cache &&
-        call->resp.data && call->resp.len && !body_elsewhere(call))
+        !call->force_ep && call->resp.data && call->resp.len && !body_elsewhere(call))
         pmx__cache_store(c, call->target, call->resp.data, call->resp.len, call->cache_gen);
 }
 

@@ -1,7 +1,8 @@
 /* Regression tests from the hostile review of the transfers round: callbacks that run inside
  * libcurl (write, progress, item) cancelling or starting calls; the 401 resend of an upload;
- * the GET cache against answers read before a write or under other credentials; retry
- * policies, timeouts and stall limits at the ends of their ranges. */
+ * the GET cache against answers read before a write, under other credentials or from another
+ * endpoint; retries of writes that may have reached the server; retry policies, timeouts and
+ * stall limits at the ends of their ranges. */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -266,6 +267,8 @@ static int64_t mem_read(void *buf, size_t len, void *ud) {
     return (int64_t)k;
 }
 
+#define UPLOAD_PATH "/api2/json/nodes/pve1/storage/local/upload"
+
 START_TEST(upload_resent_after_401_from_the_start) {
     mock_reset(&g_mock);
     pmx_client *c = test_client(&g_mock, "password");
@@ -282,8 +285,7 @@ START_TEST(upload_resent_after_401_from_the_start) {
     ck_assert_msg(r == PMX_OK, "upload: %s (HTTP %d)", pmx_task_error(t), pmx_task_http_status(t));
     pmx_task_unref(t);
     ck_assert(volume_listed(c, "relogin.iso"));
-    ck_assert_int_eq(mock_count_requests(&g_mock, "POST", "/api2/json/nodes/pve1/storage/local/upload"),
-                     2);
+    ck_assert_int_eq(mock_count_requests(&g_mock, "POST", UPLOAD_PATH), 2);
     /* A source that cannot start over is not resent: the refusal is the upload's result. */
     static char data[3 << 20];
     mem_src m = {data, sizeof data, 0};
@@ -298,8 +300,7 @@ START_TEST(upload_resent_after_401_from_the_start) {
     ck_assert_int_eq(pmx_task_wait_sync(t), PMX_EAUTH);
     ck_assert_int_eq(pmx_task_http_status(t), 401);
     pmx_task_unref(t);
-    ck_assert_int_eq(mock_count_requests(&g_mock, "POST", "/api2/json/nodes/pve1/storage/local/upload"),
-                     1);
+    ck_assert_int_eq(mock_count_requests(&g_mock, "POST", UPLOAD_PATH), 1);
     client_still_works(c, 2);
     free(path);
     pmx_client_free(c);
@@ -583,6 +584,56 @@ START_TEST(upload_read_fn_overlong_count) {
 }
 END_TEST
 
+/* ---- several endpoints: what one endpoint says about itself is not cached for others ---- */
+
+static mock g_cluster;
+
+static void cluster_start(void) {
+    static const char *const args[] = {"--nodes", "3", "--auth-delay-ms", "50", "--task-ms", "300",
+                                       NULL};
+    if (mock_start(&g_cluster, args) != 0 || g_cluster.nurls != 3) {
+        fprintf(stderr, "cannot start a 3-node pve-mock\n");
+        exit(1);
+    }
+}
+
+static void cluster_stop(void) { mock_stop(&g_cluster); }
+
+static pmx_client *cluster_client(void) {
+    char urls[1024], fps[1024];
+    snprintf(urls, sizeof urls, "%s,%s,%s", g_cluster.urls[0], g_cluster.urls[1],
+             g_cluster.urls[2]);
+    snprintf(fps, sizeof fps, "%s,%s,%s", g_cluster.fingerprints[0], g_cluster.fingerprints[1],
+             g_cluster.fingerprints[2]);
+    pmx_client *c = NULL;
+    ck_assert_int_eq(pmx_client_new(&c, urls), PMX_OK);
+    ck_assert_int_eq(pmx_client_set_fingerprint(c, fps), PMX_OK);
+    ck_assert_int_eq(pmx_client_set_token(c, g_cluster.token), PMX_OK);
+    return c;
+}
+
+START_TEST(upload_to_its_node_with_cluster_cache) {
+    /* An upload learns which endpoint is which node from GET /cluster/status sent to each one
+     * ("local":1 differs per endpoint). With a cache rule over /cluster, the second and third
+     * endpoints were answered from the first one's cached answer: all three were taken for
+     * pve1 and the upload for pve3 went elsewhere ("unable to proxy file uploads"). */
+    mock_reset(&g_cluster);
+    pmx_client *c = cluster_client();
+    ck_assert_int_eq(pmx_client_cache(c, "/cluster", 60000), PMX_OK);
+    char *path = make_file("node3-cached.iso", 100000);
+    pmx_upload_opts o = PMX_OPTS_INIT(pmx_upload_opts);
+    o.path = path;
+    pmx_task *t = NULL;
+    ck_assert_int_eq(pmx_upload_start(c, g_cluster.nodes[2], "local", &o, NULL, NULL, &t), PMX_OK);
+    int r = pmx_task_wait_sync(t);
+    ck_assert_msg(r == PMX_OK, "upload: %s (HTTP %d)", pmx_task_error(t), pmx_task_http_status(t));
+    pmx_task_unref(t);
+    free(path);
+    pmx_client_free(c);
+    mock_reset(&g_cluster);
+}
+END_TEST
+
 static Suite *hostile_suite(void) {
     Suite *s = suite_create("hostile");
     TCase *tc = tcase_create("callbacks");
@@ -599,6 +650,12 @@ static Suite *hostile_suite(void) {
     tcase_add_test(tc, upload_cancelled_from_progress);
     tcase_add_test(tc, upload_resent_after_401_from_the_start);
     tcase_add_test(tc, upload_read_fn_overlong_count);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("cluster");
+    tcase_add_unchecked_fixture(tc, cluster_start, cluster_stop);
+    tcase_add_checked_fixture(tc, NULL, cleanup_dir);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, upload_to_its_node_with_cluster_cache);
     suite_add_tcase(s, tc);
     tc = tcase_create("policy");
     tcase_add_unchecked_fixture(tc, mock_fixture_start, mock_fixture_stop);
