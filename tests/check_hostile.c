@@ -634,6 +634,44 @@ START_TEST(upload_to_its_node_with_cluster_cache) {
 }
 END_TEST
 
+/* ---- a value with '/' is not one path segment on PVE ---- */
+
+START_TEST(slash_in_path_value_refused) {
+    /* PVE decodes the path once and then splits it on '/': an escaped slash in a value splits
+     * it too. DELETE /access/users/{userid} with "victim@pve/token/x" would reach DELETE
+     * /access/users/victim@pve/token/x, i.e. delete user victim's token x. */
+    mock_reset(&g_mock);
+    pmx_client *c = test_client(&g_mock, "token");
+    pmx_call *call = NULL;
+    ck_assert_int_eq(pve_access_users_userid_delete(c, "victim@pve/token/x", NULL, NULL, NULL,
+                                                    &call), PMX_OK);
+    ck_assert_int_eq(pmx_call_wait(call), PMX_EINVAL); /* with a message naming the parameter */
+    ck_assert_msg(strstr(pmx_call_error(call), "userid"), "%s", pmx_call_error(call));
+    pmx_call_unref(call);
+    ck_assert_int_eq(pmx_call_start(c, PMX_DELETE, "/access/users/victim%40pve%2Ftoken%2Fx", NULL,
+                                    NULL, NULL, NULL), PMX_EINVAL);
+    ck_assert_int_eq(pmx_call_start(c, PMX_DELETE, "/access/users/victim%40pve%2ftoken%2fx", NULL,
+                                    NULL, NULL, NULL), PMX_EINVAL);
+    ck_assert_int_eq(pmx_client_run(c, 5000), PMX_OK);
+    ck_assert_int_eq(mock_count_requests(&g_mock, "DELETE", NULL), 0);
+    /* A volume id takes the rest of the path on PVE: its slashes are fine. */
+    ck_assert_int_eq(pve_nodes_storage_content_volume_get(c, "pve1", "local", "local:iso/x.iso",
+                                                          NULL, NULL, NULL, &call), PMX_OK);
+    pmx_call_wait(call);
+    ck_assert_int_ne(pmx_call_result(call), PMX_EINVAL);
+    pmx_call_unref(call);
+    ck_assert_int_eq(pmx_call_start(c, PMX_GET,
+                                    "/nodes/pve1/storage/local/content/local%3Aiso%2Fx.iso", NULL,
+                                    NULL, NULL, &call), PMX_OK);
+    pmx_call_wait(call);
+    ck_assert_int_ne(pmx_call_result(call), PMX_EINVAL);
+    pmx_call_unref(call);
+    ck_assert_int_eq(mock_count_requests(&g_mock, "GET", "/api2/json/nodes/pve1/storage"), 2);
+    pmx_client_free(c);
+    mock_reset(&g_mock);
+}
+END_TEST
+
 static Suite *hostile_suite(void) {
     Suite *s = suite_create("hostile");
     TCase *tc = tcase_create("callbacks");
@@ -666,6 +704,7 @@ static Suite *hostile_suite(void) {
     tcase_add_test(tc, retry_policy_without_limits);
     tcase_add_test(tc, stalled_post_sent_once);
     tcase_add_test(tc, gateway_timeouts_not_resent_for_writes);
+    tcase_add_test(tc, slash_in_path_value_refused);
     suite_add_tcase(s, tc);
     return s;
 }

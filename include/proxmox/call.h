@@ -65,7 +65,9 @@ PMX_API int pmx_params_encode(const pmx_params *p, char **out);
  * Percent-encode one path segment (every byte but ALPHA / DIGIT / "-._~"), e.g. a UPID or a
  * volume id, for use in a path given to pmx_call_start(). Caller frees with pmx_free().
  * NULL when out of memory, or when @p segment is NULL, "", "." or "..": those would name an
- * empty or dot segment, i.e. another resource (no PVE path has one). Since: 1.0
+ * empty or dot segment, i.e. another resource (no PVE path has one). A '/' is escaped too,
+ * but PVE splits a path on escaped slashes as well, so pmx_call_start() refuses such a
+ * segment anywhere but in the volume id of .../storage/{storage}/content/{volume}. Since: 1.0
  */
 PMX_API char *pmx_escape(const char *segment);
 
@@ -199,7 +201,9 @@ typedef struct pmx_call_opts {
  * @param out       may be NULL; else receives a reference the caller drops with pmx_call_unref().
  * @return PMX_OK (accepted), PMX_EINVAL (NULL client or path, bad method, or a path that is
  *         not sent as given: not starting with '/', an empty, "." or ".." segment (also
- *         %-encoded), a character that must be escaped, a malformed %XX, or '#'; the reason
+ *         %-encoded), a character that must be escaped, a malformed %XX, '#', or an escaped
+ *         '/' (%2F: PVE would split the segment in two) other than in the volume id after
+ *         /nodes/{node}/storage/{storage}/content/; the reason
  *         goes to the log at PMX_LOG_WARN), PMX_ENOMEM, PMX_EDESTROYED (client being freed),
  *         PMX_ERECURSIVE (from the log callback), PMX_EFORKED. On error @p done never runs.
  * The path is sent exactly as given: no dot-segment removal, no second escaping.
