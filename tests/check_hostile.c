@@ -170,33 +170,6 @@ END_TEST
 
 /* ---- an upload cancelled from its progress callback (it runs inside libcurl) ---- */
 
-static char g_dir[64];
-
-static char *make_file(const char *name, size_t size) {
-    if (!g_dir[0]) {
-        snprintf(g_dir, sizeof g_dir, "/tmp/pmx-hostile-XXXXXX");
-        ck_assert_ptr_nonnull(mkdtemp(g_dir));
-    }
-    char *path = malloc(256);
-    snprintf(path, 256, "%s/%s", g_dir, name);
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    for (size_t i = 0; i < size; i++)
-        fputc((int)(i * 13 % 251), f);
-    ck_assert_int_eq(fclose(f), 0);
-    return path;
-}
-
-static void cleanup_dir(void) {
-    if (g_dir[0]) {
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "cannot remove %s\n", g_dir);
-        g_dir[0] = 0;
-    }
-}
-
 typedef struct uprobe {
     pmx_task *task;
     int cancels;
@@ -220,7 +193,7 @@ START_TEST(upload_cancelled_from_progress) {
     /* the answer to the upload is late: the body is sent well before it */
     mock_faults(&g_mock, "{\"latency_ms\":300}");
     pmx_client *c = test_client(&g_mock, "token");
-    char *path = make_file("cancel.iso", 8u << 20);
+    char *path = test_make_file("cancel.iso", 8 << 20, 0);
     for (int round = 0; round < 2; round++) {
         uprobe u = {0};
         pmx_upload_opts o = PMX_OPTS_INIT(pmx_upload_opts);
@@ -242,38 +215,13 @@ END_TEST
 
 /* ---- the 401 resend of an upload starts its body over ---- */
 
-static int volume_listed(pmx_client *c, const char *name) {
-    pmx_call *call = NULL;
-    ck_assert_int_eq(pmx_call_start(c, PMX_GET, "/nodes/pve1/storage/local/content", NULL, NULL,
-                                    NULL, &call), PMX_OK);
-    ck_assert_int_eq(pmx_call_wait(call), PMX_OK);
-    size_t len;
-    const char *d = pmx_call_data(call, &len);
-    int found = d && memmem(d, len, name, strlen(name)) != NULL;
-    pmx_call_unref(call);
-    return found;
-}
-
-typedef struct mem_src {
-    const char *data;
-    size_t len, pos;
-} mem_src;
-
-static int64_t mem_read(void *buf, size_t len, void *ud) {
-    mem_src *m = ud;
-    size_t k = m->len - m->pos < len ? m->len - m->pos : len;
-    memcpy(buf, m->data + m->pos, k);
-    m->pos += k;
-    return (int64_t)k;
-}
-
 #define UPLOAD_PATH "/api2/json/nodes/pve1/storage/local/upload"
 
 START_TEST(upload_resent_after_401_from_the_start) {
     mock_reset(&g_mock);
     pmx_client *c = test_client(&g_mock, "password");
-    ck_assert_int_eq(volume_listed(c, "nothing-here"), 0); /* logged in: a ticket */
-    char *path = make_file("relogin.iso", 6u << 20);
+    ck_assert_int_eq(test_volume_listed(c, "pve1", "nothing-here"), 0); /* logged in: a ticket */
+    char *path = test_make_file("relogin.iso", 6 << 20, 0);
     /* The server refuses the ticket of the upload (after reading part of its body): the
      * client logs in again and sends the upload once more, from its first byte. */
     mock_faults(&g_mock, "{\"ticket_refuse\":1}");
@@ -284,15 +232,15 @@ START_TEST(upload_resent_after_401_from_the_start) {
     int r = pmx_task_wait_sync(t);
     ck_assert_msg(r == PMX_OK, "upload: %s (HTTP %d)", pmx_task_error(t), pmx_task_http_status(t));
     pmx_task_unref(t);
-    ck_assert(volume_listed(c, "relogin.iso"));
+    ck_assert(test_volume_listed(c, "pve1", "relogin.iso"));
     ck_assert_int_eq(mock_count_requests(&g_mock, "POST", UPLOAD_PATH), 2);
     /* A source that cannot start over is not resent: the refusal is the upload's result. */
     static char data[3 << 20];
-    mem_src m = {data, sizeof data, 0};
+    test_mem_src m = {data, sizeof data, 0};
     mock_reset(&g_mock);
     mock_faults(&g_mock, "{\"ticket_refuse\":1}");
     pmx_upload_opts mo = PMX_OPTS_INIT(pmx_upload_opts);
-    mo.read_fn = mem_read;
+    mo.read_fn = test_mem_read;
     mo.length = sizeof data;
     mo.filename = "once.iso";
     mo.checksum_algorithm = "none";
@@ -544,16 +492,11 @@ END_TEST
 /* ---- a read callback that claims more bytes than it was asked for ---- */
 
 static int64_t greedy_read(void *buf, size_t len, void *ud) {
-    mem_src *m = ud;
+    test_mem_src *m = ud;
     size_t k = m->len - m->pos < len ? m->len - m->pos : len;
     memcpy(buf, m->data + m->pos, k);
     m->pos += k;
     return k ? (int64_t)k + 16 : 0; /* a buggy count: 16 more than it wrote (and was asked) */
-}
-
-static int mem_rewind(void *ud) {
-    ((mem_src *)ud)->pos = 0;
-    return 0;
 }
 
 START_TEST(upload_read_fn_overlong_count) {
@@ -563,10 +506,10 @@ START_TEST(upload_read_fn_overlong_count) {
     pmx_client *c = test_client(&g_mock, "token");
     static char data[1 << 20];
     for (int computed = 0; computed < 2; computed++) {
-        mem_src m = {data, sizeof data, 0};
+        test_mem_src m = {data, sizeof data, 0};
         pmx_upload_opts o = PMX_OPTS_INIT(pmx_upload_opts);
         o.read_fn = greedy_read;
-        o.rewind_fn = mem_rewind;
+        o.rewind_fn = test_mem_rewind;
         o.length = sizeof data;
         o.filename = "greedy.iso";
         o.checksum_algorithm = computed ? "sha256" : "none";
@@ -586,41 +529,15 @@ END_TEST
 
 /* ---- several endpoints: what one endpoint says about itself is not cached for others ---- */
 
-static mock g_cluster;
-
-static void cluster_start(void) {
-    static const char *const args[] = {"--nodes", "3", "--auth-delay-ms", "50", "--task-ms", "300",
-                                       NULL};
-    if (mock_start(&g_cluster, args) != 0 || g_cluster.nurls != 3) {
-        fprintf(stderr, "cannot start a 3-node pve-mock\n");
-        exit(1);
-    }
-}
-
-static void cluster_stop(void) { mock_stop(&g_cluster); }
-
-static pmx_client *cluster_client(void) {
-    char urls[1024], fps[1024];
-    snprintf(urls, sizeof urls, "%s,%s,%s", g_cluster.urls[0], g_cluster.urls[1],
-             g_cluster.urls[2]);
-    snprintf(fps, sizeof fps, "%s,%s,%s", g_cluster.fingerprints[0], g_cluster.fingerprints[1],
-             g_cluster.fingerprints[2]);
-    pmx_client *c = NULL;
-    ck_assert_int_eq(pmx_client_new(&c, urls), PMX_OK);
-    ck_assert_int_eq(pmx_client_set_fingerprint(c, fps), PMX_OK);
-    ck_assert_int_eq(pmx_client_set_token(c, g_cluster.token), PMX_OK);
-    return c;
-}
-
 START_TEST(upload_to_its_node_with_cluster_cache) {
     /* An upload learns which endpoint is which node from GET /cluster/status sent to each one
      * ("local":1 differs per endpoint). With a cache rule over /cluster, the second and third
      * endpoints were answered from the first one's cached answer: all three were taken for
      * pve1 and the upload for pve3 went elsewhere ("unable to proxy file uploads"). */
     mock_reset(&g_cluster);
-    pmx_client *c = cluster_client();
+    pmx_client *c = test_cluster_client(&g_cluster, "token");
     ck_assert_int_eq(pmx_client_cache(c, "/cluster", 60000), PMX_OK);
-    char *path = make_file("node3-cached.iso", 100000);
+    char *path = test_make_file("node3-cached.iso", 100000, 0);
     pmx_upload_opts o = PMX_OPTS_INIT(pmx_upload_opts);
     o.path = path;
     pmx_task *t = NULL;
@@ -683,15 +600,15 @@ static Suite *hostile_suite(void) {
     suite_add_tcase(s, tc);
     tc = tcase_create("upload_cb");
     tcase_add_unchecked_fixture(tc, mock_fixture_start, mock_fixture_stop);
-    tcase_add_checked_fixture(tc, NULL, cleanup_dir);
+    tcase_add_checked_fixture(tc, NULL, test_files_cleanup);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, upload_cancelled_from_progress);
     tcase_add_test(tc, upload_resent_after_401_from_the_start);
     tcase_add_test(tc, upload_read_fn_overlong_count);
     suite_add_tcase(s, tc);
     tc = tcase_create("cluster");
-    tcase_add_unchecked_fixture(tc, cluster_start, cluster_stop);
-    tcase_add_checked_fixture(tc, NULL, cleanup_dir);
+    tcase_add_unchecked_fixture(tc, mock_cluster_fixture_start, mock_cluster_fixture_stop);
+    tcase_add_checked_fixture(tc, NULL, test_files_cleanup);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, upload_to_its_node_with_cluster_cache);
     suite_add_tcase(s, tc);
