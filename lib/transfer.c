@@ -133,8 +133,8 @@ int pmx__upload_new(pmx_client *c, const char *node, const char *storage,
 #define UHAS(f) (o->size >= offsetof(pmx_upload_opts, f) + sizeof o->f)
     if (!node || !storage || !o || o->size < offsetof(pmx_upload_opts, flags) + sizeof o->flags ||
         (o->flags & ~(uint32_t)PMX_UPLOAD_NO_WAIT) || !pmx__segment_ok(node) ||
-        !pmx__segment_ok(storage))
-        return PMX_EINVAL;
+        !pmx__segment_ok(storage) || strchr(node, '/') || strchr(storage, '/'))
+        return PMX_EINVAL; /* (PVE splits on an escaped '/' too: not found after the checksum) */
     const char *content = UHAS(content) && o->content ? o->content : "iso";
     const char *path = UHAS(path) ? o->path : NULL;
     pmx_read_fn read_fn = UHAS(read_fn) ? o->read_fn : NULL;

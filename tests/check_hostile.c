@@ -569,6 +569,13 @@ START_TEST(slash_in_path_value_refused) {
                                     NULL, NULL, NULL), PMX_EINVAL);
     ck_assert_int_eq(pmx_call_start(c, PMX_DELETE, "/access/users/victim%40pve%2ftoken%2fx", NULL,
                                     NULL, NULL, NULL), PMX_EINVAL);
+    /* an upload's node and storage: refused at once, not after the checksum pass */
+    char *file = test_make_file("slash.iso", 1000, 0);
+    pmx_upload_opts uo = PMX_OPTS_INIT(pmx_upload_opts);
+    uo.path = file;
+    ck_assert_int_eq(pmx_upload_start(c, "pve1/x", "local", &uo, NULL, NULL, NULL), PMX_EINVAL);
+    ck_assert_int_eq(pmx_upload_start(c, "pve1", "local/x", &uo, NULL, NULL, NULL), PMX_EINVAL);
+    free(file);
     ck_assert_int_eq(pmx_client_run(c, 5000), PMX_OK);
     ck_assert_int_eq(mock_count_requests(&g_mock, "DELETE", NULL), 0);
     /* A volume id takes the rest of the path on PVE: its slashes are fine. */
@@ -614,6 +621,7 @@ static Suite *hostile_suite(void) {
     suite_add_tcase(s, tc);
     tc = tcase_create("policy");
     tcase_add_unchecked_fixture(tc, mock_fixture_start, mock_fixture_stop);
+    tcase_add_checked_fixture(tc, NULL, test_files_cleanup);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, cache_drops_answer_of_old_credentials);
     tcase_add_test(tc, cache_drops_answer_read_before_a_write);
