@@ -28,13 +28,25 @@ static const char msg_missing[] = "property is missing and it is not optional";
 static const char msg_unknown[] =
     "property is not defined in schema and the schema does not allow additional properties";
 
+/* Whether path parameter i takes the rest of the path on PVE (with slashes): the volume id of
+ * /nodes/{node}/storage/{storage}/content/{volume}. */
+static int takes_rest(const pmx_method_desc *d, size_t i) {
+    static const char tail[] = "/content/{volume}";
+    const char *t = pmx__str(d->path);
+    size_t n = strlen(t);
+    return i + 1 == d->n_path && n >= sizeof tail - 1 && !strcmp(t + n - (sizeof tail - 1), tail);
+}
+
 /* A string path parameter must be one segment: no PVE path has empty or dot segments, and
- * libcurl or the server would resolve them to another resource. */
-static const char *segment_error(const char *v) {
+ * libcurl or the server would resolve them to another resource; PVE splits the decoded path on
+ * '/', so a value with one would be two segments (but for a volume id, see takes_rest()). */
+static const char *segment_error(const char *v, int rest) {
     if (!*v)
         return "value may not be empty";
     if (!strcmp(v, ".") || !strcmp(v, ".."))
         return "'.' and '..' are not valid path segments";
+    if (!rest && strchr(v, '/'))
+        return "'/' is not allowed in a path segment";
     return NULL;
 }
 
@@ -66,7 +78,7 @@ int pmx_method_validate_each(const pmx_method_desc *d, const pmx_params *params,
             if (pmx__param_lookup(d, name, &slot) != p)
                 continue;
             seen = 1;
-            const char *m = is_path ? segment_error(value) : NULL;
+            const char *m = is_path ? segment_error(value, takes_rest(d, i)) : NULL;
             if (!m)
                 m = pmx_param_check(p, value, buf, sizeof buf);
             if (m)
@@ -175,7 +187,7 @@ static void build_path(builder *b, const pmx_method_desc *d, const void *const *
             continue;
         }
         char buf[512];
-        const char *m = segment_error(v);
+        const char *m = segment_error(v, takes_rest(d, pi - 1));
         if (!m)
             m = pmx_param_check(p, v, buf, sizeof buf);
         if (m)

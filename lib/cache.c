@@ -33,6 +33,7 @@ struct pmx__cache {
     entry *oldest, *newest;
     size_t n_entries, bytes;
     uint64_t hits, misses;
+    uint64_t gen; /* bumped by every invalidation: an answer read before one is not kept */
 };
 
 static uint64_t hash_of(const char *s) {
@@ -97,9 +98,13 @@ void pmx__cache_free(pmx_client *c) {
 
 void pmx__cache_clear(pmx_client *c) {
     pmx__cache *k = c->cache;
+    if (k)
+        k->gen++;
     while (k && k->oldest)
         entry_drop(k, k->oldest);
 }
+
+uint64_t pmx__cache_gen(const pmx_client *c) { return c->cache ? c->cache->gen : 0; }
 
 int pmx__cache_lookup(pmx_client *c, const char *target, char **body, size_t *len) {
     pmx__cache *k = c->cache;
@@ -126,10 +131,11 @@ int pmx__cache_lookup(pmx_client *c, const char *target, char **body, size_t *le
     return 1;
 }
 
-void pmx__cache_store(pmx_client *c, const char *target, const char *body, size_t len) {
+void pmx__cache_store(pmx_client *c, const char *target, const char *body, size_t len,
+                      uint64_t gen) {
     pmx__cache *k = c->cache;
     const rule *r = k ? rule_for(k, target) : NULL;
-    if (!r || len > CACHE_MAX_BYTES / 4)
+    if (!r || len > CACHE_MAX_BYTES / 4 || gen != k->gen)
         return;
     uint64_t h = hash_of(target);
     entry *old = entry_find(k, target, h);
@@ -168,7 +174,10 @@ void pmx__cache_store(pmx_client *c, const char *target, const char *body, size_
  * anything else: everything. */
 void pmx__cache_invalidate(pmx_client *c, const char *path) {
     pmx__cache *k = c->cache;
-    if (!k || !k->oldest)
+    if (!k)
+        return;
+    k->gen++; /* answers in flight were read before this write (or may have been) */
+    if (!k->oldest)
         return;
     size_t node_len = 0;
     if (strncmp(path, "/nodes/", 7) == 0) {

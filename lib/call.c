@@ -339,8 +339,10 @@ void pmx__call_complete(pmx_call *call, int result, const char *msg) {
     call->result = result;
     if (result != PMX_OK)
         set_error(call, msg ? msg : pmx_strerror(result));
-    else if (c->cache && call->method != PMX_GET)
-        pmx__cache_invalidate(c, call->path); /* the write is done: what was read meanwhile too */
+    /* A write that went out is over, done or not (a failed one may have been carried out):
+     * what was read meanwhile goes too. */
+    if (c->cache && call->method != PMX_GET && call->attempts)
+        pmx__cache_invalidate(c, call->path);
     set_state(call, CALL_DONE);
     if (pmx__log_enabled(c, PMX_LOG_DEBUG))
         pmx__log(c, PMX_LOG_DEBUG, "%s %s -> %ld, %s (%lld ms)", method_name(call->method),
@@ -449,6 +451,8 @@ static int sinking(const pmx_call *call) {
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud) {
     pmx_call *call = ud;
+    if (call->state != CALL_RUNNING)
+        return 0; /* cancelled from a callback: its handle leaves curl once curl returns */
     pmx_client *c = call->client;
     size_t len = size * n;
     if (sinking(call)) {
@@ -505,6 +509,8 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud) {
 static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
                        curl_off_t ulnow) {
     pmx_call *call = ud;
+    if (call->state != CALL_RUNNING)
+        return 1;
     int64_t now = pmx__now_ms();
     if (now - call->progress_ms < 100)
         return 0;
@@ -523,6 +529,8 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 static int on_prereq(void *ud, char *ip, char *local_ip, int port, int local_port) {
     (void)ip, (void)local_ip, (void)port, (void)local_port;
     pmx_call *call = ud;
+    if (call->state != CALL_RUNNING)
+        return CURL_PREREQFUNC_ABORT;
     if (call->prereqs++ == 0)
         return CURL_PREREQFUNC_OK;
     if (!call->idempotent) {
@@ -535,9 +543,11 @@ static int on_prereq(void *ud, char *ip, char *local_ip, int port, int local_por
 
 static size_t on_read(char *buf, size_t size, size_t n, void *ud) {
     pmx_call *call = ud;
+    if (call->state != CALL_RUNNING)
+        return CURL_READFUNC_ABORT;
     int64_t r = call->src.read(call->src.ud, buf, size * n);
-    if (r < 0) {
-        call->sink_error = EIO;
+    if (r < 0 || (uint64_t)r > size * n) {
+        call->sink_error = r == PMX__SRC_OVERLONG || r > 0 ? EOVERFLOW : EIO;
         return CURL_READFUNC_ABORT;
     }
     return (size_t)r;
@@ -550,6 +560,8 @@ static int on_seek(void *ud, curl_off_t offset, int origin) {
 
 static size_t on_header(char *p, size_t size, size_t n, void *ud) {
     pmx_call *call = ud;
+    if (call->state != CALL_RUNNING)
+        return 0;
     size_t len = size * n;
     call->header_bytes += len;
     if (call->header_bytes > PMX__MAX_HEADER_BYTES) {
@@ -601,6 +613,9 @@ static int64_t time_left(const pmx_call *call) {
     if (call->timeout_ms <= 0)
         return 0;
     int64_t left = call->timeout_ms - (pmx__now_ms() - call->started_ms);
+    /* Beyond that curl's own sums would overflow; the deadline timer still holds. */
+    if (left > PMX__CURL_MAX_MS)
+        return 0;
     return left > 0 ? left : 1;
 }
 
@@ -656,6 +671,7 @@ static void handoff(pmx_call *call) {
     call->easy = e;
     set_state(call, CALL_RUNNING);
     call->attempts++;
+    call->cache_gen = pmx__cache_gen(c);
     call->prereqs = 0;
     call->resend_blocked = 0;
     call->retry_after_ms = -1;
@@ -710,7 +726,8 @@ static void handoff(pmx_call *call) {
     MUST(CURLOPT_HEADERFUNCTION, on_header);
     MUST(CURLOPT_HEADERDATA, call);
     MUST(CURLOPT_HTTPHEADER, call->headers);
-    MUST(CURLOPT_CONNECTTIMEOUT_MS, (long)c->connect_ms);
+    MUST(CURLOPT_CONNECTTIMEOUT_MS,
+         (long)(c->connect_ms > PMX__CURL_MAX_MS ? PMX__CURL_MAX_MS : c->connect_ms));
     /* The total timeout is the call's own deadline timer (armed when it was accepted); curl
      * only learns the time left, so both agree. */
     MUST(CURLOPT_TIMEOUT_MS, (long)time_left(call));
@@ -718,7 +735,10 @@ static void handoff(pmx_call *call) {
     int64_t stall_bps = call->stall_bps ? call->stall_bps : c->stall_bps;
     if (stall_ms > 0) {
         MUST(CURLOPT_LOW_SPEED_LIMIT, (long)stall_bps);
-        MUST(CURLOPT_LOW_SPEED_TIME, (long)((stall_ms + 999) / 1000));
+        /* whole seconds, rounded up; curl counts them in ms (no overflow there either) */
+        int64_t secs = stall_ms / 1000 + (stall_ms % 1000 != 0);
+        MUST(CURLOPT_LOW_SPEED_TIME, (long)(secs > PMX__CURL_MAX_MS / 1000 ? PMX__CURL_MAX_MS / 1000
+                                                                          : secs));
     }
     if (!call->write_fn && call->out_fd < 0)
         MUST(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max_response);
@@ -890,7 +910,10 @@ static void transfer_failed(pmx_call *call, CURLcode code) {
         snprintf(msg, sizeof msg, "stopped by the item callback");
     } else if (call->sink_error && call->has_src && code == CURLE_ABORTED_BY_CALLBACK) {
         r = PMX_ETRANSPORT;
-        snprintf(msg, sizeof msg, "cannot read the request body");
+        snprintf(msg, sizeof msg, "cannot read the request body%s",
+                 call->sink_error == EOVERFLOW
+                     ? ": the read callback returned more bytes than it was asked for"
+                     : "");
     } else if (call->sink_error) {
         r = PMX_ETRANSPORT;
         snprintf(msg, sizeof msg, "cannot write the response to %s: %s",
@@ -925,7 +948,7 @@ typedef enum {
 static retry_class classify_transport(pmx_call *call, CURLcode code) {
     if (call->sink_error || call->hdr_toobig || call->toobig)
         return CLS_NONE;
-    curl_off_t sent = 0, connected = 0;
+    curl_off_t sent = 0;
     switch (code) {
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
@@ -935,11 +958,10 @@ static retry_class classify_transport(pmx_call *call, CURLcode code) {
         /* The handshake broke off (not a verdict on the certificate: that is another code). */
         return call->client->pin_seen[0] ? CLS_NONE : CLS_NOT_SENT;
     case CURLE_OPERATION_TIMEDOUT:
-        if (curl_easy_getinfo(call->easy, CURLINFO_APPCONNECT_TIME_T, &connected) == CURLE_OK &&
-            connected == 0 &&
-            curl_easy_getinfo(call->easy, CURLINFO_CONNECT_TIME_T, &connected) == CURLE_OK &&
-            connected == 0)
-            return CLS_NOT_SENT; /* the connect timed out */
+        /* The prerequest callback runs just before curl writes a request, on a new connection
+         * or a reused one (whose connect times stay 0: they cannot tell). */
+        if (call->prereqs == 0)
+            return CLS_NOT_SENT; /* the connect or the handshake timed out */
         return strstr(call->errbuf, "too slow") ? CLS_SENT : CLS_NONE; /* stalled / total */
     case CURLE_SEND_ERROR:
         if (curl_easy_getinfo(call->easy, CURLINFO_REQUEST_SIZE, &sent) == CURLE_OK && sent == 0)
@@ -972,8 +994,13 @@ static int lock_timeout(const pmx_call *call) {
 
 static retry_class classify_status(const pmx_call *call) {
     long st = call->http_status;
-    if (st == 502 || st == 503 || st == 504 || st == 595 || st == 596 || lock_timeout(call))
-        return CLS_BUSY;
+    if (st == 503 || st == 595 || lock_timeout(call))
+        return CLS_BUSY; /* not carried out: unavailable, PVE could not reach the node, lock */
+    /* The request went through a proxy that then got no (good) answer in time: 596 is
+     * pveproxy's timeout after it sent the request on to another node, 504 and 502 a front
+     * proxy's. The action may run: only idempotent calls are sent again. */
+    if (st == 502 || st == 504 || st == 596)
+        return CLS_SENT;
     return CLS_NONE;
 }
 
@@ -1042,13 +1069,15 @@ static int maybe_retry(pmx_call *call, retry_class cls, const char *why) {
     } else {
         int64_t cap = call->retry.base_ms;
         for (uint32_t i = 1; i < call->attempts && cap < call->retry.max_delay_ms; i++)
-            cap *= 2;
+            cap = cap > call->retry.max_delay_ms / 2 ? call->retry.max_delay_ms : cap * 2;
         if (cap > call->retry.max_delay_ms)
             cap = call->retry.max_delay_ms;
-        delay = cap > 0 ? (int64_t)(jitter(c) % (uint64_t)(cap + 1)) : 0;
+        delay = cap > 0 ? (int64_t)(jitter(c) % ((uint64_t)cap + 1)) : 0;
     }
-    if (now + delay > call->started_ms + call->retry.deadline_ms ||
-        (call->timeout_ms > 0 && now + delay >= call->started_ms + call->timeout_ms))
+    /* (differences, not sums: deadlines and timeouts may be as large as INT64_MAX) */
+    int64_t elapsed = now - call->started_ms;
+    if (delay > call->retry.deadline_ms - elapsed ||
+        (call->timeout_ms > 0 && delay >= call->timeout_ms - elapsed))
         return 0; /* out of time: report this attempt's failure now */
     if (call->has_src && (!call->src.rewind || call->src.rewind(call->src.ud) != PMX_OK))
         return 0;
@@ -1076,6 +1105,8 @@ void pmx__call_transfer_done(pmx_call *call, CURLcode code) {
     long st = 0;
     curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &st);
     call->http_status = st;
+    if (st > 0 && st != 595 && st != 596)
+        pmx__endpoint_answered(call->client, call->ep);
     if (call->progress_fn) { /* the last word of this attempt */
         call->progress_ms = 0;
         curl_off_t dl = 0, dlt = -1, ul = 0, ult = -1;
@@ -1105,13 +1136,17 @@ void pmx__call_transfer_done(pmx_call *call, CURLcode code) {
         pmx__call_complete(call, PMX_ENOMEM, NULL);
         return;
     }
-    if (st == 401 && call->with_ticket && !call->internal && call->resp.len == 0 && !call->retried) {
-        /* The auth layer refused the ticket before any handler ran, so resending is safe
-         * whatever the method: log in again and send the call once more. Before the slot is
-         * freed: queued calls must not go out with the refused ticket. */
+    if (st == 401 && call->with_ticket && !call->internal && call->resp.len == 0 && !call->retried)
+        pmx__auth_ticket_refused(call); /* before the slot is freed: queued calls must not go
+                                          * out with the refused ticket */
+    /* The auth layer refused the ticket before any handler ran, so resending is safe whatever
+     * the method: log in again and send the call once more. A streamed body (an upload) must
+     * then start over from its first byte; one that cannot is not resent. */
+    if (st == 401 && call->with_ticket && !call->internal && call->resp.len == 0 &&
+        !call->retried &&
+        (!call->has_src || (call->src.rewind && call->src.rewind(call->src.ud) == PMX_OK))) {
         char *reason = call->reason;
         call->reason = NULL;
-        pmx__auth_ticket_refused(call);
         int freed_slot = call->counted;
         release_easy(call);
         reset_response(call);
@@ -1196,11 +1231,11 @@ void pmx__call_transfer_done(pmx_call *call, CURLcode code) {
 
 /* The target (path and query) and the body; the endpoint's prefix is put in front of the target
  * at each attempt. */
-static int build_request(pmx_call *call, const pmx_params *params) {
+static int build_request(pmx_call *call, const char *path, const pmx_params *params) {
     pmx__buf u = {0};
     u.secret = call->secret; /* the query may carry a secret (GET with a password...) */
-    int has_query = strchr(call->path, '?') != NULL;
-    if (pmx__buf_reserve(&u, strlen(call->path) + 64) || pmx__buf_puts(&u, call->path))
+    int has_query = strchr(path, '?') != NULL;
+    if (pmx__buf_reserve(&u, strlen(path) + 64) || pmx__buf_puts(&u, path))
         goto nomem;
     if (call->method == PMX_GET || call->method == PMX_DELETE) {
         if (params && params->n) {
@@ -1233,6 +1268,10 @@ nomem:
 static int generic_secret(const pmx__call_spec *spec) {
     if (pmx__secret_params(spec->method, spec->path, spec->params))
         return 1;
+    /* A query written into the path itself. */
+    const char *q = strchr(spec->path, '?');
+    if (q && (strcasestr(q, "password") || strcasestr(q, "secret") || strcasestr(q, "ticket")))
+        return 1;
     for (size_t i = 0; spec->params && i < spec->params->n; i++)
         if (strstr(spec->params->v[i].name, "password") || strstr(spec->params->v[i].name, "secret"))
             return 1;
@@ -1252,7 +1291,9 @@ static int answer_from_cache(pmx_call *call, int streamed) {
     }
     char *body = NULL;
     size_t len = 0;
-    if (call->secret || call->write_fn || call->out_fd >= 0 || streamed ||
+    /* A call aimed at one endpoint asks that endpoint about itself (GET /cluster/status:
+     * "local"): another endpoint's answer is no answer. */
+    if (call->secret || call->write_fn || call->out_fd >= 0 || streamed || call->force_ep ||
         !pmx__cache_lookup(c, call->target, &body, &len))
         return 0;
     pmx__buf_free(&call->resp);
@@ -1279,8 +1320,8 @@ static int answer_from_cache(pmx_call *call, int streamed) {
 static void cache_answer(pmx_call *call) {
     pmx_client *c = call->client;
     if (c->cache && call->method == PMX_GET && !call->secret && !call->from_cache &&
-        call->resp.data && call->resp.len && !body_elsewhere(call))
-        pmx__cache_store(c, call->target, call->resp.data, call->resp.len);
+        !call->force_ep && call->resp.data && call->resp.len && !body_elsewhere(call))
+        pmx__cache_store(c, call->target, call->resp.data, call->resp.len, call->cache_gen);
 }
 
 #define OPTS_HAS(o, f) ((o)->size >= offsetof(pmx_call_opts, f) + sizeof((o)->f))
@@ -1368,7 +1409,9 @@ int pmx__call_start_spec(pmx_client *c, const pmx__call_spec *spec, pmx_done_fn 
     }
     call->done = done;
     call->userdata = userdata;
-    call->path = pmx__strdup(spec->path);
+    /* The path is kept for logs and messages: a secret call's query stays out of them. */
+    call->path = call->secret ? pmx__strndup(spec->path, strcspn(spec->path, "?"))
+                              : pmx__strdup(spec->path);
     size_t klen = call->path && c->guest_writes && spec->method != PMX_GET && !spec->internal
                       ? guest_key_len(call->path)
                       : 0;
@@ -1380,7 +1423,7 @@ int pmx__call_start_spec(pmx_client *c, const pmx__call_spec *spec, pmx_done_fn 
         call_free(call);
         return PMX_ENOMEM;
     }
-    if (!call->path || build_request(call, spec->params) != PMX_OK) {
+    if (!call->path || build_request(call, spec->path, spec->params) != PMX_OK) {
         call_free(call);
         return PMX_ENOMEM;
     }

@@ -211,6 +211,7 @@ static void free_memory(pmx_client *c) {
     pmx__free(c->pins);
     pmx__endpoints_free(c->eps, c->n_eps);
     pmx__free(c->easy_pool);
+    pmx__free(c->later);
     pmx__loop_forget_socks(c);
     pmx__free(c);
 }
@@ -559,6 +560,11 @@ void pmx__endpoint_learn(pmx_client *c, size_t i, const char *data, size_t len) 
     learn_ctx l = {c, i};
     if (i < c->n_eps && data && len && *data == '[')
         pmx__json_array_each(data, data + len, status_item, &l);
+}
+
+void pmx__endpoint_answered(pmx_client *c, size_t ep) {
+    if (ep < c->n_eps)
+        c->eps[ep].backoff_ms = PMX__EP_MIN_BACKOFF_MS; /* alive again: the next rest is short */
 }
 
 int pmx__endpoint_failed(pmx_client *c, size_t ep) {

@@ -66,7 +66,9 @@ typedef struct pmx__retry {
 } pmx__retry;
 
 /* A streamed request body (uploads): read fills buf, returns bytes (0 at the end) or < 0 on
- * error; rewind starts again from the first byte (PMX_OK or an error: no retry then). */
+ * error (PMX__SRC_OVERLONG: the program's read callback claimed more bytes than asked for);
+ * rewind starts again from the first byte (PMX_OK or an error: no retry then). */
+#define PMX__SRC_OVERLONG (-2)
 typedef struct pmx__source {
     int64_t (*read)(void *ud, char *buf, size_t len);
     int (*rewind)(void *ud);
@@ -147,6 +149,7 @@ struct pmx_call {
     void *progress_ud;
     int64_t stall_ms, stall_bps;
     unsigned ticket_gen;        /* which ticket it was sent with */
+    uint64_t cache_gen;         /* the GET cache's generation when this attempt was sent */
     int64_t timeout_ms;         /* total, from acceptance; 0: none */
     pmx__timer *deadline;       /* fires at timeout_ms after acceptance */
     size_t header_bytes;
@@ -186,6 +189,9 @@ struct pmx_call {
     pmx_call *prev, *next;   /* client's list of unfinished calls */
     pmx_call *qprev, *qnext; /* the queue the call's state names */
 };
+
+/* Times handed to curl are capped here (about 70 years): curl adds them to its clock in ms. */
+#define PMX__CURL_MAX_MS ((int64_t)1 << 41)
 
 /* Response headers beyond this many bytes fail the call (PMX_ETOOBIG). */
 #define PMX__MAX_HEADER_BYTES (64 * 1024)
@@ -269,6 +275,17 @@ struct pmx_client {
     CURLSH *share;
     CURL **easy_pool;
     size_t n_easy_pool;
+    size_t n_easy_out; /* easy handles taken from the pool (or made) and not given back */
+    /* Inside curl_multi_socket_action: a transfer callback (write, progress, item) may start or
+     * cancel calls, but curl refuses to add or remove handles from inside its callbacks. Those
+     * adds and removes wait here (one entry per handle at most, room for every handle out)
+     * until curl has returned. */
+    int in_curl;
+    struct pmx__later {
+        CURL *e;
+        int add; /* 1: add to the multi handle, 0: remove and give back */
+    } *later;
+    size_t n_later, cap_later;
 
     /* loop */
     pmx__sock *socks;
@@ -350,12 +367,15 @@ size_t pmx__endpoint_pick(pmx_client *c, const pmx_call *call);
 /* The endpoint failed (never reached, or 595/596): avoid it for a while, move the client on.
  * Returns 1 when another endpoint is there to take the call. */
 int pmx__endpoint_failed(pmx_client *c, size_t ep);
+/* The endpoint answered (any HTTP answer but a proxy error): its back-off starts small again. */
+void pmx__endpoint_answered(pmx_client *c, size_t ep);
 
 /* Defaults of the retry policy and the endpoint back-off. */
 #define PMX__RETRY_ATTEMPTS 4
 #define PMX__RETRY_BASE_MS 250
 #define PMX__RETRY_MAX_DELAY_MS 5000
 #define PMX__RETRY_DEADLINE_MS 30000
+#define PMX__EP_MIN_BACKOFF_MS 5000
 #define PMX__EP_MAX_BACKOFF_MS 300000
 /* Read a public retry policy (NULL: the defaults). PMX_OK or PMX_EINVAL. */
 int pmx__retry_from_opts(pmx__retry *r, const pmx_retry_opts *o);
@@ -365,8 +385,12 @@ void pmx__cache_free(pmx_client *c);
 void pmx__cache_clear(pmx_client *c);
 /* A fresh answer for target: 1 with a copy in *body (pmx__malloc'd, NUL-terminated). */
 int pmx__cache_lookup(pmx_client *c, const char *target, char **body, size_t *len);
-void pmx__cache_store(pmx_client *c, const char *target, const char *body, size_t len);
-/* A write to path: drop the answers it may change. */
+/* Bumped by every invalidation and clear (a write, new credentials): take it when a GET is
+ * sent, and give it to pmx__cache_store(), which keeps the answer only if it is unchanged. */
+uint64_t pmx__cache_gen(const pmx_client *c);
+void pmx__cache_store(pmx_client *c, const char *target, const char *body, size_t len,
+                      uint64_t gen);
+/* A write to path (started or ended): drop the answers it may change. */
 void pmx__cache_invalidate(pmx_client *c, const char *path);
 
 /* ---- client.c ---- */

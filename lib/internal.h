@@ -181,8 +181,10 @@ int pmx__secret_params(pmx_method m, const char *path, const pmx_params *p);
 /* ---- paths (lib/url.c) ---- */
 /* Check a path given to a call (relative to /api2/json, optionally with "?query"): it starts
  * with '/', has no empty, "." or ".." segment (also percent-encoded), only characters a URL
- * path may hold (escape others with pmx_escape()), well-formed %XX escapes and no '#'. PMX_OK,
- * or PMX_EINVAL with *why set to static text. */
+ * path may hold (escape others with pmx_escape()), well-formed %XX escapes, no '#', and no
+ * %2F inside a segment (PVE splits on it after decoding) but in the volume id of
+ * /nodes/{node}/storage/{storage}/content/{volume}. PMX_OK, or PMX_EINVAL with *why set to
+ * static text. */
 int pmx__path_check(const char *path, const char **why);
 /* Whether a value may become one path segment: not "", "." or "..". (It is escaped anyway.) */
 bool pmx__segment_ok(const char *value);

@@ -114,12 +114,27 @@ void pmx__loop_forget_socks(pmx_client *c) {
 }
 
 CURL *pmx__loop_take_easy(pmx_client *c) {
-    if (c->n_easy_pool)
-        return c->easy_pool[--c->n_easy_pool];
-    return curl_easy_init();
+    /* Every handle out may need an entry of its own in the list of deferred adds and removes:
+     * make room now, so that a cancel from inside curl never needs memory. */
+    if (c->n_easy_out >= c->cap_later) {
+        size_t cap = c->cap_later ? c->cap_later * 2 : 16;
+        struct pmx__later *l = pmx__realloc(c->later, cap * sizeof *l);
+        if (!l)
+            return NULL;
+        c->later = l;
+        c->cap_later = cap;
+    }
+    CURL *e = c->n_easy_pool ? c->easy_pool[--c->n_easy_pool] : curl_easy_init();
+    if (e)
+        c->n_easy_out++;
+    return e;
 }
 
 int pmx__loop_add(pmx_client *c, CURL *e, const char **msg) {
+    if (c->in_curl) { /* from a transfer callback: added once curl has returned */
+        c->later[c->n_later++] = (struct pmx__later){e, 1};
+        return PMX_OK;
+    }
     CURLMcode rc = curl_multi_add_handle(c->multi, e);
     if (rc == CURLM_OK)
         return PMX_OK;
@@ -127,10 +142,9 @@ int pmx__loop_add(pmx_client *c, CURL *e, const char **msg) {
     return rc == CURLM_OUT_OF_MEMORY ? PMX_ENOMEM : PMX_ETRANSPORT;
 }
 
-void pmx__loop_remove(pmx_client *c, CURL *e) {
-    /* Removing a handle that is in the multi cannot fail but for a bad handle; a handle that
-     * was never added (setup failed) gives CURLM_BAD_EASY_HANDLE, which is fine. */
-    (void)curl_multi_remove_handle(c->multi, e);
+/* A handle out of the multi handle goes back to the pool (reset), or is freed. */
+static void give_back(pmx_client *c, CURL *e) {
+    c->n_easy_out--;
     if (c->n_easy_pool < 64 && !c->destroying) {
         if (c->n_easy_pool % 16 == 0) {
             CURL **pool = pmx__realloc(c->easy_pool, (c->n_easy_pool + 16) * sizeof *pool);
@@ -145,6 +159,48 @@ void pmx__loop_remove(pmx_client *c, CURL *e) {
     } else {
         curl_easy_cleanup(e);
     }
+}
+
+void pmx__loop_remove(pmx_client *c, CURL *e) {
+    if (c->in_curl) {
+        /* From a transfer callback: curl may be using the handle right now. It leaves the
+         * multi handle once curl has returned (its callbacks see the call is over and stop);
+         * one whose add is still pending never got there. */
+        for (size_t i = 0; i < c->n_later; i++) {
+            if (c->later[i].e == e) {
+                memmove(&c->later[i], &c->later[i + 1], (c->n_later - i - 1) * sizeof *c->later);
+                c->n_later--;
+                give_back(c, e);
+                return;
+            }
+        }
+        c->later[c->n_later++] = (struct pmx__later){e, 0};
+        return;
+    }
+    /* Removing a handle that is in the multi cannot fail but for a bad handle; a handle that
+     * was never added (setup failed) gives CURLM_BAD_EASY_HANDLE, which is fine. */
+    (void)curl_multi_remove_handle(c->multi, e);
+    give_back(c, e);
+}
+
+/* The adds and removes transfer callbacks asked for while curl ran. A failed add ends its
+ * transfer through the usual hook (the call may then start others: no entry is added now). */
+static void run_later(pmx_client *c) {
+    for (size_t i = 0; i < c->n_later; i++) {
+        CURL *e = c->later[i].e;
+        if (!c->later[i].add) {
+            (void)curl_multi_remove_handle(c->multi, e);
+            give_back(c, e);
+            continue;
+        }
+        CURLMcode rc = curl_multi_add_handle(c->multi, e);
+        pmx_call *call = NULL;
+        if (rc != CURLM_OK && curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&call) == CURLE_OK &&
+            call)
+            pmx__call_transfer_done(call, rc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY
+                                                                   : CURLE_FAILED_INIT);
+    }
+    c->n_later = 0;
 }
 
 /* ---- timers: a binary min-heap ordered by (due, seq) ---- */
@@ -310,7 +366,10 @@ static void multi_failed(pmx_client *c, CURLMcode rc) {
 
 static void socket_action(pmx_client *c, curl_socket_t fd, int mask) {
     int running;
+    c->in_curl++;
     CURLMcode rc = curl_multi_socket_action(c->multi, fd, mask, &running);
+    c->in_curl--;
+    run_later(c);
     if (rc != CURLM_OK && rc != CURLM_BAD_SOCKET) /* a socket curl already closed: harmless */
         multi_failed(c, rc);
 }

@@ -96,10 +96,13 @@ static int hex_ok(const char *s, size_t n) {
     return 1;
 }
 
-/* Read from the source (file or callback) into buf. */
+/* Read from the source (file or callback) into buf: bytes, 0 at the end, -1 on error, or
+ * PMX__SRC_OVERLONG when the callback claims more than len (nothing past len is used). */
 static int64_t source_read(pmx__upload *u, char *buf, size_t len) {
-    if (u->read_fn)
-        return u->read_fn(buf, len, u->ud);
+    if (u->read_fn) {
+        int64_t r = u->read_fn(buf, len, u->ud);
+        return r > (int64_t)len ? PMX__SRC_OVERLONG : r < 0 ? -1 : r;
+    }
     for (;;) {
         ssize_t r = read(u->fd, buf, len);
         if (r >= 0 || errno != EINTR)
@@ -130,8 +133,8 @@ int pmx__upload_new(pmx_client *c, const char *node, const char *storage,
 #define UHAS(f) (o->size >= offsetof(pmx_upload_opts, f) + sizeof o->f)
     if (!node || !storage || !o || o->size < offsetof(pmx_upload_opts, flags) + sizeof o->flags ||
         (o->flags & ~(uint32_t)PMX_UPLOAD_NO_WAIT) || !pmx__segment_ok(node) ||
-        !pmx__segment_ok(storage))
-        return PMX_EINVAL;
+        !pmx__segment_ok(storage) || strchr(node, '/') || strchr(storage, '/'))
+        return PMX_EINVAL; /* (PVE splits on an escaped '/' too: not found after the checksum) */
     const char *content = UHAS(content) && o->content ? o->content : "iso";
     const char *path = UHAS(path) ? o->path : NULL;
     pmx_read_fn read_fn = UHAS(read_fn) ? o->read_fn : NULL;
@@ -234,7 +237,11 @@ int pmx__upload_hash_step(pmx_client *c, pmx__upload *u, char **err) {
         if (r <= 0) {
             *err = pmx__asprintf("cannot read %s for its checksum: %s",
                                  u->path ? u->path : "the upload",
-                                 r == 0 ? "it is shorter than its length" : strerror(errno));
+                                 r == 0                    ? "it is shorter than its length"
+                                 : r == PMX__SRC_OVERLONG ? "the read callback returned more "
+                                                            "bytes than it was asked for"
+                                 : u->read_fn              ? "the read callback failed"
+                                                           : strerror(errno));
             return PMX_EINVAL;
         }
         if (EVP_DigestUpdate(u->md, u->buf, (size_t)r) != 1) {
@@ -321,8 +328,8 @@ static int64_t body_read(void *ud, char *buf, size_t len) {
             if ((int64_t)want > file_end - u->pos)
                 want = (size_t)(file_end - u->pos);
             int64_t r = source_read(u, buf + n, want);
-            if (r <= 0)
-                return -1; /* the file shrank, or cannot be read: never send a wrong length */
+            if (r <= 0) /* the file shrank, or cannot be read: never send a wrong length */
+                return r == PMX__SRC_OVERLONG ? r : -1;
             n += (size_t)r;
             u->pos += r;
             if (n)

@@ -116,11 +116,31 @@ bool pmx__segment_ok(const char *v) {
     return v && *v && strcmp(v, ".") != 0 && strcmp(v, "..") != 0;
 }
 
+/* Where a volume id starts in /nodes/{node}/storage/{storage}/content/{volume}: PVE gives
+ * that parameter the rest of the path, slashes included. NULL for other paths. */
+static const char *volume_tail(const char *path) {
+    static const char *const lit[] = {"/nodes/", "/storage/", "/content/"};
+    const char *p = path;
+    for (size_t i = 0;; i++) {
+        size_t n = strlen(lit[i]);
+        if (strncmp(p, lit[i], n) != 0)
+            return NULL;
+        p += n;
+        if (i == 2)
+            return p;
+        size_t seg = strcspn(p, "/?");
+        if (!seg)
+            return NULL;
+        p += seg;
+    }
+}
+
 int pmx__path_check(const char *path, const char **why) {
     if (path[0] != '/') {
         *why = "the path must start with '/'";
         return PMX_EINVAL;
     }
+    const char *vol = volume_tail(path);
     const char *p = path;
     /* Segments up to the query. The API root "/" is the one path with an empty segment. */
     while (*p == '/' && !(p == path && (p[1] == 0 || p[1] == '?'))) {
@@ -136,6 +156,12 @@ int pmx__path_check(const char *path, const char **why) {
                     return PMX_EINVAL;
                 }
                 ch = (unsigned char)(hi << 4 | lo);
+                if (ch == '/' && !(vol && p >= vol)) {
+                    /* PVE decodes the path, then splits it: this would be two segments */
+                    *why = "an escaped '/' in a path segment (a value holding '/') would split it "
+                           "in two on the server";
+                    return PMX_EINVAL;
+                }
                 p += 2;
             } else if (ch == '#') {
                 *why = "'#' in the path would cut the request short: escape it with pmx_escape()";
@@ -234,7 +260,7 @@ int pmx__endpoints_parse(const char *list, pmx__endpoint **out, size_t *n) {
             break;
         }
         eps[k].api_prefix_len = strlen(eps[k].api_prefix);
-        eps[k].backoff_ms = 5000;
+        eps[k].backoff_ms = PMX__EP_MIN_BACKOFF_MS;
         k++;
         if (!end)
             break;

@@ -226,6 +226,36 @@ START_TEST(generic_login_call_wiped) {
 }
 END_TEST
 
+static char g_logged[8192];
+static void collect_log(pmx_client *c, pmx_log_level l, const char *msg, void *ud) {
+    (void)c, (void)l, (void)ud;
+    size_t n = strlen(g_logged);
+    snprintf(g_logged + n, sizeof g_logged - n, "%s\n", msg);
+}
+
+START_TEST(secret_in_a_written_query) {
+    /* A password written into the path's own query: the call is secret (wiped) and its logs,
+     * even of a retry, show the path without the query. */
+    spy_alloc_install("s3cr3t-in-query", NULL);
+    pmx_client *c = test_client(&g_mock, "token");
+    g_logged[0] = 0;
+    ck_assert_int_eq(pmx_client_set_log_cb(c, PMX_LOG_DEBUG, collect_log, NULL, NULL), PMX_OK);
+    mock_faults(&g_mock, "{\"fail_5xx\":1,\"fail_status\":503}");
+    pmx_call *call = NULL;
+    ck_assert_int_eq(pmx_call_start(c, PMX_GET, "/access/ticket?password=s3cr3t-in-query", NULL,
+                                    NULL, NULL, &call), PMX_OK);
+    pmx_call_wait(call);
+    ck_assert_uint_eq(pmx_call_attempts(call), 2);
+    pmx_call_unref(call);
+    pmx_client_free(c);
+    spy_alloc_remove();
+    mock_reset(&g_mock);
+    ck_assert_ptr_nonnull(strstr(g_logged, "/access/ticket"));
+    ck_assert_msg(!strstr(g_logged, "s3cr3t"), "logged: %s", g_logged);
+    ck_assert_msg(!spy_alloc_found(0), "a freed block still held the password");
+}
+END_TEST
+
 /* ---- a ticket is judged by the server ---- */
 
 START_TEST(believed_expired_ticket_is_sent) {
@@ -564,6 +594,7 @@ static Suite *core_suite(void) {
     tcase_add_test(tc, token_set_during_login);
     tcase_add_test(tc, credentials_changed_from_callback);
     tcase_add_test(tc, generic_login_call_wiped);
+    tcase_add_test(tc, secret_in_a_written_query);
     tcase_add_test(tc, believed_expired_ticket_is_sent);
     tcase_add_test(tc, timeout_while_waiting_for_login);
     tcase_add_test(tc, timeout_while_queued);

@@ -190,33 +190,8 @@ END_TEST
 
 /* ---- several endpoints ---- */
 
-static mock g_cluster;
-
-static void cluster_start(void) {
-    static const char *const args[] = {"--nodes", "3", "--auth-delay-ms", "50", "--task-ms", "300",
-                                       NULL};
-    if (mock_start(&g_cluster, args) != 0 || g_cluster.nurls != 3) {
-        fprintf(stderr, "cannot start a 3-node pve-mock\n");
-        exit(1);
-    }
-}
-
-static void cluster_stop(void) { mock_stop(&g_cluster); }
-
 static pmx_client *cluster_client(const char *auth) {
-    char urls[1024], fps[1024];
-    snprintf(urls, sizeof urls, "%s,%s,%s", g_cluster.urls[0], g_cluster.urls[1], g_cluster.urls[2]);
-    snprintf(fps, sizeof fps, "%s,%s,%s", g_cluster.fingerprints[0], g_cluster.fingerprints[1],
-             g_cluster.fingerprints[2]);
-    pmx_client *c = NULL;
-    ck_assert_int_eq(pmx_client_new(&c, urls), PMX_OK);
-    ck_assert_int_eq(pmx_client_endpoint_count(c), 3);
-    ck_assert_int_eq(pmx_client_set_fingerprint(c, fps), PMX_OK);
-    if (strcmp(auth, "token") == 0)
-        ck_assert_int_eq(pmx_client_set_token(c, g_cluster.token), PMX_OK);
-    else
-        ck_assert_int_eq(pmx_client_set_password(c, g_cluster.user, g_cluster.password), PMX_OK);
-    return c;
+    return test_cluster_client(&g_cluster, auth);
 }
 
 typedef struct tally {
@@ -277,32 +252,6 @@ END_TEST
 
 /* ---- uploads ---- */
 
-static char g_dir[64];
-
-static char *make_file(const char *name, off_t size, int sparse) {
-    if (!g_dir[0]) {
-        snprintf(g_dir, sizeof g_dir, "/tmp/pmx-upload-XXXXXX");
-        ck_assert_ptr_nonnull(mkdtemp(g_dir));
-    }
-    char *path = malloc(256);
-    snprintf(path, 256, "%s/%s", g_dir, name);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ck_assert_int_ge(fd, 0);
-    if (sparse) {
-        ck_assert_int_eq(ftruncate(fd, size), 0);
-    } else {
-        char buf[4096];
-        for (off_t o = 0; o < size; o += (off_t)sizeof buf) {
-            for (size_t i = 0; i < sizeof buf; i++)
-                buf[i] = (char)((o + (off_t)i) * 31 % 251);
-            size_t n = size - o < (off_t)sizeof buf ? (size_t)(size - o) : sizeof buf;
-            ck_assert_int_eq(write(fd, buf, n), (ssize_t)n);
-        }
-    }
-    close(fd);
-    return path;
-}
-
 static int upload(pmx_client *c, const char *node, const pmx_upload_opts *o, pmx_task **out) {
     pmx_task *t = NULL;
     ck_assert_int_eq(pmx_upload_start(c, node, "local", o, NULL, NULL, &t), PMX_OK);
@@ -314,23 +263,10 @@ static int upload(pmx_client *c, const char *node, const pmx_upload_opts *o, pmx
     return r;
 }
 
-static int volume_listed(pmx_client *c, const char *node, const char *name) {
-    char path[256];
-    snprintf(path, sizeof path, "/nodes/%s/storage/local/content", node);
-    pmx_call *call = NULL;
-    ck_assert_int_eq(pmx_call_start(c, PMX_GET, path, NULL, NULL, NULL, &call), PMX_OK);
-    ck_assert_int_eq(pmx_call_wait(call), PMX_OK);
-    size_t len;
-    const char *d = pmx_call_data(call, &len);
-    int found = d && memmem(d, len, name, strlen(name)) != NULL;
-    pmx_call_unref(call);
-    return found;
-}
-
 START_TEST(upload_small_with_checksums) {
     mock_reset(&g_mock);
     pmx_client *c = test_client(&g_mock, "password"); /* (uploads need no CSRF token) */
-    char *path = make_file("small.iso", 3 * 1024 * 1024 + 17, 0);
+    char *path = test_make_file("small.iso", 3 * 1024 * 1024 + 17, 0);
     static const char *const algos[] = {"sha256", "md5", "sha512", "none"};
     for (size_t i = 0; i < 4; i++) {
         pmx_upload_opts o = PMX_OPTS_INIT(pmx_upload_opts);
@@ -344,7 +280,7 @@ START_TEST(upload_small_with_checksums) {
         ck_assert_ptr_nonnull(pmx_task_upid(t));
         ck_assert_ptr_nonnull(strstr(pmx_task_upid(t), ":imgcopy:"));
         pmx_task_unref(t);
-        ck_assert(volume_listed(c, "pve1", name));
+        ck_assert(test_volume_listed(c, "pve1", name));
     }
     /* A wrong checksum: the server's task fails. */
     pmx_upload_opts o = PMX_OPTS_INIT(pmx_upload_opts);
@@ -366,7 +302,7 @@ START_TEST(upload_arguments_checked) {
     ck_assert_int_eq(pmx_upload_start(c, "pve1", "local", &o, NULL, NULL, NULL), PMX_EINVAL);
     o.path = "/nonexistent/x.iso";
     ck_assert_int_eq(pmx_upload_start(c, "pve1", "local", &o, NULL, NULL, NULL), PMX_EINVAL);
-    char *path = make_file("args.iso", 10, 0);
+    char *path = test_make_file("args.iso", 10, 0);
     o.path = path;
     o.content = "backup";
     ck_assert_int_eq(pmx_upload_start(c, "pve1", "local", &o, NULL, NULL, NULL), PMX_EINVAL);
@@ -386,34 +322,16 @@ START_TEST(upload_arguments_checked) {
 }
 END_TEST
 
-typedef struct mem_src {
-    const char *data;
-    size_t len, pos;
-} mem_src;
-
-static int64_t mem_read(void *buf, size_t len, void *ud) {
-    mem_src *m = ud;
-    size_t n = m->len - m->pos < len ? m->len - m->pos : len;
-    memcpy(buf, m->data + m->pos, n);
-    m->pos += n;
-    return (int64_t)n;
-}
-
-static int mem_rewind(void *ud) {
-    ((mem_src *)ud)->pos = 0;
-    return 0;
-}
-
 START_TEST(upload_from_callback) {
     mock_reset(&g_mock);
     pmx_client *c = test_client(&g_mock, "token");
     static char data[200000];
     for (size_t i = 0; i < sizeof data; i++)
         data[i] = (char)(i * 7);
-    mem_src m = {data, sizeof data, 0};
+    test_mem_src m = {data, sizeof data, 0};
     pmx_upload_opts o = PMX_OPTS_INIT(pmx_upload_opts);
-    o.read_fn = mem_read;
-    o.rewind_fn = mem_rewind;
+    o.read_fn = test_mem_read;
+    o.rewind_fn = test_mem_rewind;
     o.length = sizeof data;
     o.filename = "cb.tar.gz";
     o.content = "vztmpl";
@@ -421,7 +339,7 @@ START_TEST(upload_from_callback) {
     ck_assert_int_eq(pmx_upload_start(c, "pve1", "local", &o, NULL, &m, &t), PMX_OK);
     ck_assert_int_eq(pmx_task_wait_sync(t), PMX_OK);
     pmx_task_unref(t);
-    ck_assert(volume_listed(c, "pve1", "cb.tar.gz"));
+    ck_assert(test_volume_listed(c, "pve1", "cb.tar.gz"));
     pmx_client_free(c);
 }
 END_TEST
@@ -430,7 +348,7 @@ START_TEST(upload_sparse_4gib_constant_memory) {
     /* A sparse 4 GiB file: streamed in constant memory, the checksum verified by the mock. */
     mock_reset(&g_mock);
     pmx_client *c = test_client(&g_mock, "token");
-    char *path = make_file("big.raw", (off_t)4 << 30, 1);
+    char *path = test_make_file("big.raw", (off_t)4 << 30, 1);
     struct rusage before;
     getrusage(RUSAGE_SELF, &before);
     pmx_upload_opts o = PMX_OPTS_INIT(pmx_upload_opts);
@@ -452,7 +370,7 @@ START_TEST(upload_sparse_4gib_constant_memory) {
     ck_assert_msg(after.ru_maxrss - before.ru_maxrss < 32 * 1024, "peak RSS grew by %ld KiB",
                   after.ru_maxrss - before.ru_maxrss);
 #endif
-    ck_assert(volume_listed(c, "pve1", "big.raw"));
+    ck_assert(test_volume_listed(c, "pve1", "big.raw"));
     unlink(path);
     free(path);
     pmx_client_free(c);
@@ -464,7 +382,7 @@ START_TEST(upload_goes_to_its_node) {
      * a 500 "unable to proxy file uploads" would say otherwise. */
     mock_reset(&g_cluster);
     pmx_client *c = cluster_client("token");
-    char *path = make_file("node3.iso", 100000, 0);
+    char *path = test_make_file("node3.iso", 100000, 0);
     pmx_upload_opts o = PMX_OPTS_INIT(pmx_upload_opts);
     o.path = path;
     ck_assert_int_eq(upload(c, g_cluster.nodes[2], &o, NULL), PMX_OK);
@@ -699,15 +617,6 @@ START_TEST(guest_writes_one_after_the_other) {
 }
 END_TEST
 
-static void cleanup_dir(void) {
-    if (g_dir[0]) {
-        char cmd[128];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "cannot remove %s\n", g_dir);
-    }
-}
-
 static Suite *transfer_suite(void) {
     Suite *s = suite_create("transfer");
     TCase *tc = tcase_create("retry");
@@ -724,7 +633,7 @@ static Suite *transfer_suite(void) {
     suite_add_tcase(s, tc);
 
     tc = tcase_create("cluster");
-    tcase_add_unchecked_fixture(tc, cluster_start, cluster_stop);
+    tcase_add_unchecked_fixture(tc, mock_cluster_fixture_start, mock_cluster_fixture_stop);
     tcase_set_timeout(tc, 90);
     tcase_add_test(tc, failover_first_node_down);
     tcase_add_test(tc, failover_node_dies_mid_run);
@@ -733,7 +642,7 @@ static Suite *transfer_suite(void) {
 
     tc = tcase_create("files");
     tcase_add_unchecked_fixture(tc, mock_fixture_start, mock_fixture_stop);
-    tcase_add_checked_fixture(tc, NULL, cleanup_dir);
+    tcase_add_checked_fixture(tc, NULL, test_files_cleanup);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, upload_small_with_checksums);
     tcase_add_test(tc, upload_arguments_checked);

@@ -308,6 +308,100 @@ pmx_client *test_client(const mock *m, const char *auth) {
     return c;
 }
 
+mock g_cluster;
+
+void mock_cluster_fixture_start(void) {
+    static const char *const args[] = {"--nodes", "3", "--auth-delay-ms", "50", "--task-ms", "300",
+                                       NULL};
+    if (mock_start(&g_cluster, args) != 0 || g_cluster.nurls != 3) {
+        fprintf(stderr, "cannot start a 3-node pve-mock from %s/bin\n", test_build_dir());
+        exit(1);
+    }
+}
+
+void mock_cluster_fixture_stop(void) { mock_stop(&g_cluster); }
+
+pmx_client *test_cluster_client(const mock *m, const char *auth) {
+    char urls[MOCK_MAX_URLS * 258] = "", fps[MOCK_MAX_URLS * 130] = "";
+    for (int i = 0; i < m->nurls; i++) {
+        size_t u = strlen(urls), f = strlen(fps);
+        snprintf(urls + u, sizeof urls - u, "%s%s", i ? "," : "", m->urls[i]);
+        snprintf(fps + f, sizeof fps - f, "%s%s", i ? "," : "", m->fingerprints[i]);
+    }
+    pmx_client *c = NULL;
+    ck_assert_int_eq(pmx_client_new(&c, urls), PMX_OK);
+    ck_assert_int_eq(pmx_client_endpoint_count(c), (size_t)m->nurls);
+    ck_assert_int_eq(pmx_client_set_fingerprint(c, fps), PMX_OK);
+    if (auth && strcmp(auth, "token") == 0)
+        ck_assert_int_eq(pmx_client_set_token(c, m->token), PMX_OK);
+    else if (auth && strcmp(auth, "password") == 0)
+        ck_assert_int_eq(pmx_client_set_password(c, m->user, m->password), PMX_OK);
+    return c;
+}
+
+static char g_files_dir[64];
+
+char *test_make_file(const char *name, off_t size, int sparse) {
+    if (!g_files_dir[0]) {
+        snprintf(g_files_dir, sizeof g_files_dir, "/tmp/pmx-upload-XXXXXX");
+        ck_assert_ptr_nonnull(mkdtemp(g_files_dir));
+    }
+    char *path = malloc(256);
+    ck_assert_ptr_nonnull(path);
+    snprintf(path, 256, "%s/%s", g_files_dir, name);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    if (sparse) {
+        ck_assert_int_eq(ftruncate(fd, size), 0);
+    } else {
+        char buf[4096];
+        for (off_t o = 0; o < size; o += (off_t)sizeof buf) {
+            for (size_t i = 0; i < sizeof buf; i++)
+                buf[i] = (char)((o + (off_t)i) * 31 % 251);
+            size_t n = size - o < (off_t)sizeof buf ? (size_t)(size - o) : sizeof buf;
+            ck_assert_int_eq(write(fd, buf, n), (ssize_t)n);
+        }
+    }
+    close(fd);
+    return path;
+}
+
+void test_files_cleanup(void) {
+    if (g_files_dir[0]) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_files_dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "cannot remove %s\n", g_files_dir);
+        g_files_dir[0] = 0;
+    }
+}
+
+int test_volume_listed(pmx_client *c, const char *node, const char *name) {
+    char path[256];
+    snprintf(path, sizeof path, "/nodes/%s/storage/local/content", node);
+    pmx_call *call = NULL;
+    ck_assert_int_eq(pmx_call_start(c, PMX_GET, path, NULL, NULL, NULL, &call), PMX_OK);
+    ck_assert_int_eq(pmx_call_wait(call), PMX_OK);
+    size_t len;
+    const char *d = pmx_call_data(call, &len);
+    int found = d && memmem(d, len, name, strlen(name)) != NULL;
+    pmx_call_unref(call);
+    return found;
+}
+
+int64_t test_mem_read(void *buf, size_t len, void *userdata) {
+    test_mem_src *m = userdata;
+    size_t n = m->len - m->pos < len ? m->len - m->pos : len;
+    memcpy(buf, m->data + m->pos, n);
+    m->pos += n;
+    return (int64_t)n;
+}
+
+int test_mem_rewind(void *userdata) {
+    ((test_mem_src *)userdata)->pos = 0;
+    return 0;
+}
+
 static int b32val(char ch) {
     if (ch >= 'A' && ch <= 'Z')
         return ch - 'A';

@@ -96,6 +96,31 @@ void spy_alloc_needle(int i, const char *needle);
 int spy_alloc_found(int i);
 void spy_alloc_remove(void);
 
+/* A 3-node pve-mock (listener i serves node i) shared by the tests of a TCase, started and
+ * stopped by these unchecked fixtures. */
+extern mock g_cluster;
+void mock_cluster_fixture_start(void);
+void mock_cluster_fixture_stop(void);
+/* A client for every listener of m, in order, pinned to their fingerprints; auth as for
+ * test_client(). */
+pmx_client *test_cluster_client(const mock *m, const char *auth);
+
+/* A file for upload tests in a temp dir of this process: size bytes of a fixed pattern, or a
+ * hole of that size (sparse). Returns its path (caller frees with free()).
+ * test_files_cleanup() (a checked fixture) removes the dir. */
+char *test_make_file(const char *name, off_t size, int sparse);
+void test_files_cleanup(void);
+/* Whether GET /nodes/{node}/storage/local/content lists a volume whose id holds name. */
+int test_volume_listed(pmx_client *c, const char *node, const char *name);
+
+/* An upload source in memory: pmx_upload_opts.read_fn / rewind_fn with userdata &src. */
+typedef struct test_mem_src {
+    const char *data;
+    size_t len, pos;
+} test_mem_src;
+int64_t test_mem_read(void *buf, size_t len, void *userdata);
+int test_mem_rewind(void *userdata);
+
 /* RFC 6238 TOTP code (6 digits) for a base32 secret at time t. */
 void test_totp(const char *base32_secret, long t, char out[7]);
 

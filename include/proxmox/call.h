@@ -65,7 +65,9 @@ PMX_API int pmx_params_encode(const pmx_params *p, char **out);
  * Percent-encode one path segment (every byte but ALPHA / DIGIT / "-._~"), e.g. a UPID or a
  * volume id, for use in a path given to pmx_call_start(). Caller frees with pmx_free().
  * NULL when out of memory, or when @p segment is NULL, "", "." or "..": those would name an
- * empty or dot segment, i.e. another resource (no PVE path has one). Since: 1.0
+ * empty or dot segment, i.e. another resource (no PVE path has one). A '/' is escaped too,
+ * but PVE splits a path on escaped slashes as well, so pmx_call_start() refuses such a
+ * segment anywhere but in the volume id of .../storage/{storage}/content/{volume}. Since: 1.0
  */
 PMX_API char *pmx_escape(const char *segment);
 
@@ -122,12 +124,14 @@ typedef void (*pmx_progress_fn)(pmx_call *call, int64_t down, int64_t down_total
  *
  * A failed attempt is sent again only when that is safe:
  * (a) the request never reached the server (name resolution, connect, TLS handshake): any call;
- * (b) the connection broke after the request was written: only GET and calls flagged
- *     PMX_CALL_IDEMPOTENT. This holds against libcurl's own resending as well: a call that is
- *     not idempotent reaches the server at most once, on fresh and reused connections alike
- *     (the attempt fails instead);
- * (c) the server said "not now": 502, 503, 504, PVE's proxy errors 595 and 596, and PVE's lock
- *     timeout (500 "can't lock file ... - got timeout", raised before the action ran): any call.
+ * (b) the connection broke after the request was written, or a proxy passed it on and got no
+ *     (good) answer in time (502, 504, and PVE's 596 from a node it proxied to): only GET and
+ *     calls flagged PMX_CALL_IDEMPOTENT. This holds against libcurl's own resending as well: a
+ *     call that is not idempotent reaches the server at most once, on fresh and reused
+ *     connections alike (the attempt fails instead);
+ * (c) the server said "not now": 503, PVE's proxy error 595 (the node could not be reached),
+ *     and PVE's lock timeout (500 "can't lock file ... - got timeout", raised before the action
+ *     ran): any call.
  * Never: 4xx answers, a refused login, TLS verification failures, a full response (the answer
  * arrived), a call whose write callback already got bytes.
  * Waits between attempts: full jitter, a random time in [0, min(max_delay_ms,
@@ -197,7 +201,9 @@ typedef struct pmx_call_opts {
  * @param out       may be NULL; else receives a reference the caller drops with pmx_call_unref().
  * @return PMX_OK (accepted), PMX_EINVAL (NULL client or path, bad method, or a path that is
  *         not sent as given: not starting with '/', an empty, "." or ".." segment (also
- *         %-encoded), a character that must be escaped, a malformed %XX, or '#'; the reason
+ *         %-encoded), a character that must be escaped, a malformed %XX, '#', or an escaped
+ *         '/' (%2F: PVE would split the segment in two) other than in the volume id after
+ *         /nodes/{node}/storage/{storage}/content/; the reason
  *         goes to the log at PMX_LOG_WARN), PMX_ENOMEM, PMX_EDESTROYED (client being freed),
  *         PMX_ERECURSIVE (from the log callback), PMX_EFORKED. On error @p done never runs.
  * The path is sent exactly as given: no dot-segment removal, no second escaping.
