@@ -1,6 +1,7 @@
 /* Allocation, growable buffers and secret wiping. */
 #include "internal.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@ static void (*g_free)(void *) = free;
 int pmx_set_allocator(void *(*m)(size_t), void *(*r)(void *, size_t), void (*f)(void *)) {
     if (!m || !r || !f)
         return PMX_EINVAL;
+    pmx__block_cache_drain(); /* its blocks belong to the old allocator */
     g_malloc = m;
     g_realloc = r;
     g_free = f;
@@ -38,6 +40,80 @@ void pmx__free(void *p) {
 }
 
 void pmx_free(void *p) { pmx__free(p); }
+
+/* ---- big blocks, kept for reuse ---- */
+
+/* The arenas of large results are built from blocks of PMX__BLOCK_SIZE. A program that fetches a
+ * 2 MB listing every few seconds would otherwise hand megabytes back to the system after each
+ * call and fault them in again for the next one (on a virtual machine, most of the decode's CPU
+ * went to those page faults). Freed blocks wait here, at most BLOCK_CACHE_MAX bytes of them, for
+ * the next result; pmx_global_cleanup() and pmx_set_allocator() empty the cache. A block comes
+ * back wiped when its result held secrets (the arena wipes before it frees). */
+#define BLOCK_CACHE_MAX ((size_t)4 * 1024 * 1024)
+
+typedef union block_link {
+    union block_link *next;
+    max_align_t align;
+} block_link;
+
+static pthread_mutex_t g_block_lock = PTHREAD_MUTEX_INITIALIZER;
+static block_link *g_blocks;
+static size_t g_nblocks;
+
+void *pmx__block_get(void) {
+    pthread_mutex_lock(&g_block_lock);
+    block_link *b = g_blocks;
+    if (b) {
+        g_blocks = b->next;
+        g_nblocks--;
+    }
+    pthread_mutex_unlock(&g_block_lock);
+    return b ? (void *)b : pmx__malloc(PMX__BLOCK_SIZE);
+}
+
+void pmx__block_put(void *p) {
+    if (!p)
+        return;
+    pthread_mutex_lock(&g_block_lock);
+    int keep = (g_nblocks + 1) * PMX__BLOCK_SIZE <= BLOCK_CACHE_MAX;
+    if (keep) {
+        block_link *b = p;
+        b->next = g_blocks;
+        g_blocks = b;
+        g_nblocks++;
+    }
+    pthread_mutex_unlock(&g_block_lock);
+    if (!keep)
+        pmx__free(p);
+}
+
+void pmx__block_cache_drain(void) {
+    pthread_mutex_lock(&g_block_lock);
+    block_link *b = g_blocks;
+    g_blocks = NULL;
+    g_nblocks = 0;
+    pthread_mutex_unlock(&g_block_lock);
+    while (b) {
+        block_link *n = b->next;
+        pmx__free(b);
+        b = n;
+    }
+}
+
+size_t pmx__block_cache_count(void) {
+    pthread_mutex_lock(&g_block_lock);
+    size_t n = g_nblocks;
+    pthread_mutex_unlock(&g_block_lock);
+    return n;
+}
+
+void pmx__block_cache_forked(void) {
+    /* another thread may have held the lock at fork(): start over; the blocks stay unused */
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    g_block_lock = fresh;
+    g_blocks = NULL;
+    g_nblocks = 0;
+}
 
 char *pmx__strndup(const char *s, size_t n) {
     char *d = pmx__malloc(n + 1);

@@ -16,7 +16,10 @@ static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static int g_curl_state; /* 0: not yet, 1: initialised, -1: curl_global_init failed */
 static unsigned g_fork_gen; /* bumped in the child after every fork() */
 
-static void on_fork_child(void) { g_fork_gen++; }
+static void on_fork_child(void) {
+    g_fork_gen++;
+    pmx__block_cache_forked();
+}
 
 static void once_init(void) { pthread_atfork(NULL, NULL, on_fork_child); }
 
@@ -125,6 +128,7 @@ void pmx_global_cleanup(void) {
         curl_global_cleanup();
     g_curl_state = 0;
     pthread_mutex_unlock(&g_lock);
+    pmx__block_cache_drain();
 }
 
 /* curl_global_init once per process, whichever thread creates the first client. */

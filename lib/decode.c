@@ -25,12 +25,27 @@
 /* ---- the result arena ------------------------------------------------------------------------ */
 
 /* Results live in an arena: a few big chunks per result. The result struct is the first
- * allocation of the first chunk, so result_free finds the chunk list from the pointer. */
+ * allocation of the first chunk, so result_free finds the chunk list from the pointer. Chunks
+ * double from small up to one block (PMX__BLOCK_SIZE, reused through lib/alloc.c's cache), so a
+ * large listing is built from blocks and the unused end of its last one stays small. */
 typedef struct chunk {
     struct chunk *next;
     size_t cap, used;
     max_align_t data[];
 } chunk;
+
+#define BLOCK_CAP (PMX__BLOCK_SIZE - sizeof(chunk))
+
+/* A chunk of exactly BLOCK_CAP bytes is a block; others come from pmx__malloc. */
+static chunk *chunk_new(size_t cap) {
+    chunk *c = cap == BLOCK_CAP ? pmx__block_get() : pmx__malloc(sizeof(chunk) + cap);
+    if (c) {
+        c->next = NULL;
+        c->cap = cap;
+        c->used = 0;
+    }
+    return c;
+}
 
 typedef struct dec {
     const char *p, *end; /* the input; p advances */
@@ -54,21 +69,20 @@ static void *arena_alloc(dec *d, size_t n) {
     if (d->cur) /* strings (arena_bytes) leave the end unaligned */
         d->cur->used = (d->cur->used + al - 1) / al * al;
     if (!d->cur || d->cur->used > d->cur->cap || d->cur->cap - d->cur->used < n) {
-        size_t cap = d->next_cap > n ? d->next_cap : n;
-        chunk *c = pmx__malloc(sizeof(chunk) + cap);
+        size_t cap = d->next_cap < BLOCK_CAP ? d->next_cap : BLOCK_CAP;
+        if (cap < n)
+            cap = n;
+        chunk *c = chunk_new(cap);
         if (!c) {
             d->rc = PMX_ENOMEM;
             return NULL;
         }
-        c->next = NULL;
-        c->cap = cap;
-        c->used = 0;
         if (d->cur)
             d->cur->next = c;
         else
             d->first = c;
         d->cur = c;
-        d->next_cap = cap * 2;
+        d->next_cap = cap < BLOCK_CAP / 4 ? cap * 2 : BLOCK_CAP; /* 128 KiB and up: a block */
     }
     void *p = (char *)d->cur->data + d->cur->used;
     d->cur->used += n;
@@ -88,7 +102,10 @@ static char *arena_bytes(dec *d, size_t n) {
 static void arena_free(chunk *c) {
     while (c) {
         chunk *n = c->next;
-        pmx__free(c);
+        if (c->cap == BLOCK_CAP)
+            pmx__block_put(c);
+        else
+            pmx__free(c);
         c = n;
     }
 }
@@ -1447,7 +1464,7 @@ static int is_wrapped_array(const pmx_method_desc *md, const pmx_field_desc **f0
 static int stream_item(pmx__stream *s, int optimistic) {
     dec *d = s->on_item ? &s->it : &s->d;
     chunk *mark = d->cur;
-    size_t mark_used = mark ? mark->used : 0;
+    size_t mark_used = mark ? mark->used : 0, mark_next_cap = d->next_cap;
     if (optimistic)
         slice(d, s, s->off, s->len);
     else
@@ -1486,6 +1503,7 @@ static int stream_item(pmx__stream *s, int optimistic) {
                 arena_free(d->first);
                 d->first = d->cur = NULL;
             }
+            d->next_cap = mark_next_cap; /* an undone chunk must not make the next one bigger */
             pmx__free(d->msg);
             d->msg = NULL;
             d->rc = PMX_OK;

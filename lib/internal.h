@@ -25,6 +25,16 @@ char *pmx__asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 size_t pmx__wiping_frees(void);
 /* Wipe memory so the compiler cannot elide it. */
 void pmx__wipe(void *p, size_t n);
+
+/* Big blocks of PMX__BLOCK_SIZE bytes (lib/alloc.c): result arenas of large listings take them
+ * from a small process-wide cache and give them back, so steady polling reuses its memory.
+ * Thread-safe. pmx__block_get returns NULL when out of memory; put takes NULL. */
+#define PMX__BLOCK_SIZE ((size_t)256 * 1024)
+void *pmx__block_get(void);
+void pmx__block_put(void *p);
+void pmx__block_cache_drain(void);     /* free the cached blocks */
+size_t pmx__block_cache_count(void);   /* blocks cached now (tests) */
+void pmx__block_cache_forked(void);    /* in the child after fork() */
 /* Wipe and free a NUL-terminated secret. NULL is fine. */
 void pmx__secret_free(char *s);
 

@@ -7,9 +7,11 @@
 #include "testutil.h"
 
 #include "bind.h"
+#include "internal.h" /* pmx__block_*: the cache of result blocks */
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -534,6 +536,206 @@ START_TEST(test_truncated_everywhere) {
 }
 END_TEST
 
+
+/* ---- memory of large results ------------------------------------------------------------------- */
+
+/* A counting allocator: bytes live and their peak, and how many blocks of a result arena's size
+ * were allocated (a size header in front of each allocation). */
+typedef union mhdr {
+    size_t n;
+    max_align_t align;
+} mhdr;
+static size_t g_live_bytes, g_peak_bytes, g_big_mallocs;
+
+static void *m_malloc(size_t n) {
+    mhdr *h = malloc(sizeof *h + n);
+    if (!h)
+        return NULL;
+    h->n = n;
+    g_live_bytes += n;
+    if (g_live_bytes > g_peak_bytes)
+        g_peak_bytes = g_live_bytes;
+    if (n >= PMX__BLOCK_SIZE)
+        g_big_mallocs++;
+    return h + 1;
+}
+
+static void m_free(void *p) {
+    if (!p)
+        return;
+    mhdr *h = (mhdr *)p - 1;
+    g_live_bytes -= h->n;
+    free(h);
+}
+
+static void *m_realloc(void *p, size_t n) {
+    void *q = m_malloc(n);
+    if (q && p) {
+        size_t old = ((mhdr *)p - 1)->n;
+        memcpy(q, p, old < n ? old : n);
+        m_free(p);
+    }
+    return q;
+}
+
+/* A /cluster/resources body of n guests, shaped as pve-mock and PVE send it. */
+static char *big_listing(size_t n, size_t *len) {
+    size_t cap = 64 + n * 400, used = 0;
+    char *b = malloc(cap);
+    ck_assert_ptr_nonnull(b);
+    used += (size_t)snprintf(b, cap, "{\"data\":[");
+    for (size_t i = 0; i < n; i++)
+        used += (size_t)snprintf(
+            b + used, cap - used,
+            "%s{\"id\":\"qemu/%zu\",\"type\":\"qemu\",\"node\":\"node%zu\",\"status\":"
+            "\"running\",\"name\":\"vm-%zu\",\"vmid\":%zu,\"cpu\":0.0123,\"maxcpu\":4,"
+            "\"mem\":123456789,\"maxmem\":4294967296,\"disk\":0,\"maxdisk\":34359738368,"
+            "\"uptime\":12345,\"netin\":1,\"netout\":2,\"template\":0}",
+            i ? "," : "", 100 + i, i % 7, 100 + i, 100 + i);
+    used += (size_t)snprintf(b + used, cap - used, "]}");
+    ck_assert_uint_lt(used, cap);
+    *len = used;
+    return b;
+}
+
+/* Decode body in pieces of `piece` bytes (0: whole, the kept-body path); the number of guests. */
+static size_t decode_listing(const char *body, size_t len, size_t piece) {
+    const pmx_method_desc *d = pmx_method_by_name("pve_cluster_resources_get");
+    pmx__body b;
+    char *err = NULL;
+    int rc;
+    if (!piece) {
+        rc = pmx__decode_body(d, body, len, &b, &err);
+    } else {
+        pmx__stream *s = pmx__stream_new(d, NULL, NULL, NULL, 0);
+        ck_assert_ptr_nonnull(s);
+        for (size_t o = 0; o < len; o += piece)
+            ck_assert_int_eq(pmx__stream_feed(s, body + o, len - o < piece ? len - o : piece),
+                             PMX_OK);
+        rc = pmx__stream_finish(s, NULL, &b, &err);
+        pmx__stream_free(s);
+    }
+    ck_assert_msg(rc == PMX_OK, "decode: %s", err ? err : "?");
+    const pve_cluster_resources_get_result *r = b.typed;
+    ck_assert_ptr_nonnull(r);
+    size_t n = r->n;
+    ck_assert_str_eq(r->items[n - 1]->name, "vm-8099");
+    pmx__bind_result_free(d, b.typed);
+    pmx_free(err);
+    return n;
+}
+
+/* The arena of a large result goes back to the block cache when the result is freed, and the
+ * next large result is built from those blocks instead of fresh memory. */
+START_TEST(test_large_result_reuses_blocks) {
+    size_t len;
+    char *body = big_listing(8000, &len);
+    decode_listing(body, len, 0); /* the decoder's lookup tables are built once, and kept */
+    ck_assert_int_eq(pmx_set_allocator(m_malloc, m_realloc, m_free), PMX_OK); /* cache empty */
+    ck_assert_uint_eq(pmx__block_cache_count(), 0);
+    ck_assert_uint_eq(decode_listing(body, len, 0), 8000);
+    size_t cached = pmx__block_cache_count();
+    ck_assert_uint_ge(cached, 8);          /* about 3 MB of guests: a dozen blocks */
+    ck_assert_uint_ge(g_big_mallocs, cached);
+    g_big_mallocs = 0;
+    ck_assert_uint_eq(decode_listing(body, len, 16384), 8000);
+    ck_assert_uint_eq(g_big_mallocs, 0);    /* every block came from the cache */
+    ck_assert_uint_eq(pmx__block_cache_count(), cached);
+    ck_assert_uint_eq(decode_listing(body, len, 0), 8000);
+    ck_assert_uint_eq(g_big_mallocs, 0);
+    ck_assert_int_eq(pmx_set_allocator(malloc, realloc, free), PMX_OK); /* drains the cache */
+    ck_assert_uint_eq(pmx__block_cache_count(), 0);
+    ck_assert_uint_eq(g_live_bytes, 0);     /* nothing kept, nothing lost */
+    free(body);
+}
+END_TEST
+
+/* Fed in small pieces, the incremental decoder undoes the element cut at each piece's end and
+ * decodes it again; that must not make the arena grow (it doubled its next chunk on every undo,
+ * so a 3 MB result held 7 MB). Peak memory stays within a block of the whole-body decode. */
+START_TEST(test_pieces_do_not_grow_the_arena) {
+    size_t len;
+    char *body = big_listing(8000, &len);
+    size_t peak[3], pieces[3] = {0, 16384, 1000};
+    decode_listing(body, len, 0); /* the decoder's lookup tables are built once, and kept */
+    for (int i = 0; i < 3; i++) {
+        ck_assert_int_eq(pmx_set_allocator(m_malloc, m_realloc, m_free), PMX_OK);
+        g_peak_bytes = g_live_bytes = 0;
+        ck_assert_uint_eq(decode_listing(body, len, pieces[i]), 8000);
+        peak[i] = g_peak_bytes;
+        ck_assert_int_eq(pmx_set_allocator(malloc, realloc, free), PMX_OK);
+        ck_assert_uint_eq(g_live_bytes, 0);
+    }
+    for (int i = 1; i < 3; i++)
+        ck_assert_msg(peak[i] <= peak[0] + 2 * PMX__BLOCK_SIZE,
+                      "in pieces of %zu: peak %zu bytes, whole body %zu", pieces[i], peak[i], peak[0]);
+    ck_assert_uint_lt(peak[0], 4u * 1024 * 1024); /* about 3.3 MB of guests and strings */
+    free(body);
+}
+END_TEST
+
+/* Results are built and freed on several threads at once, some freed on a thread other than
+ * the one that decoded them: the block cache is shared by the process (TSan-clean; checked by
+ * building this suite with -fsanitize=thread). */
+typedef struct listing_job {
+    const char *body;
+    size_t len;
+    void *kept[4]; /* results handed to the main thread to free */
+    int bad;
+} listing_job;
+
+static void *decode_on_thread(void *arg) {
+    listing_job *j = arg;
+    const pmx_method_desc *d = pmx_method_by_name("pve_cluster_resources_get");
+    for (int i = 0; i < 8; i++) {
+        pmx__body b;
+        char *err = NULL;
+        int rc = pmx__decode_body(d, j->body, j->len, &b, &err);
+        pmx_free(err);
+        const pve_cluster_resources_get_result *r = b.typed;
+        if (rc != PMX_OK || !r || r->n != 2000) {
+            j->bad = 1;
+            continue;
+        }
+        if (i < 4)
+            j->kept[i] = b.typed;
+        else
+            pmx__bind_result_free(d, b.typed);
+    }
+    return NULL;
+}
+
+START_TEST(test_blocks_across_threads) {
+    size_t len;
+    char *body = big_listing(2000, &len);
+    pthread_t th[4];
+    listing_job jobs[4];
+    memset(jobs, 0, sizeof jobs);
+    for (int i = 0; i < 4; i++) {
+        jobs[i].body = body;
+        jobs[i].len = len;
+        ck_assert_int_eq(pthread_create(&th[i], NULL, decode_on_thread, &jobs[i]), 0);
+    }
+    const pmx_method_desc *d = pmx_method_by_name("pve_cluster_resources_get");
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+        ck_assert(!jobs[i].bad);
+        for (int k = 0; k < 4; k++) {
+            const pve_cluster_resources_get_result *r = jobs[i].kept[k];
+            ck_assert_ptr_nonnull(r);
+            ck_assert_str_eq(r->items[1999]->id, "qemu/2099");
+            pmx__bind_result_free(d, jobs[i].kept[k]);
+        }
+    }
+    size_t cached = pmx__block_cache_count();
+    ck_assert_uint_gt(cached, 0);
+    ck_assert_uint_le(cached * PMX__BLOCK_SIZE, 4u * 1024 * 1024); /* the cache's bound */
+    pmx_global_cleanup(); /* frees the cached blocks */
+    ck_assert_uint_eq(pmx__block_cache_count(), 0);
+    free(body);
+}
+END_TEST
+
 static Suite *decode_suite(void) {
     Suite *s = suite_create("decode");
     TCase *t = tcase_create("corpus");
@@ -541,6 +743,11 @@ static Suite *decode_suite(void) {
     tcase_add_test(t, test_numbers);
     tcase_add_test(t, test_structure);
     tcase_add_test(t, test_truncated_everywhere);
+    suite_add_tcase(s, t);
+    t = tcase_create("memory");
+    tcase_add_test(t, test_large_result_reuses_blocks);
+    tcase_add_test(t, test_pieces_do_not_grow_the_arena);
+    tcase_add_test(t, test_blocks_across_threads);
     suite_add_tcase(s, t);
     t = tcase_create("mock");
     tcase_add_unchecked_fixture(t, mock_fixture_start, mock_fixture_stop);

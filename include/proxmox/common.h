@@ -136,7 +136,9 @@ PMX_API int pmx_global_init(unsigned int flags);
 
 /**
  * Undo pmx_global_init() (or the implicit set-up of the first client): libcurl's global
- * cleanup. Only after every client is freed, before the process ends, from one thread.
+ * cleanup, and the memory libproxmox keeps for reuse is freed (up to 4 MiB of blocks that
+ * held the results of large listings). Only after every client is freed and every result
+ * released, before the process ends, from one thread.
  * Since: 1.0
  */
 PMX_API void pmx_global_cleanup(void);
