@@ -46,66 +46,113 @@ void pmx_free(void *p) { pmx__free(p); }
 /* The arenas of large results are built from blocks of PMX__BLOCK_SIZE. A program that fetches a
  * 2 MB listing every few seconds would otherwise hand megabytes back to the system after each
  * call and fault them in again for the next one (on a virtual machine, most of the decode's CPU
- * went to those page faults). Freed blocks wait here, at most BLOCK_CACHE_MAX bytes of them, for
- * the next result; pmx_global_cleanup() and pmx_set_allocator() empty the cache. A block comes
- * back wiped when its result held secrets (the arena wipes before it frees). */
-#define BLOCK_CACHE_MAX ((size_t)4 * 1024 * 1024)
+ * went to those page faults). Freed blocks wait here for the next result: at most
+ * BLOCK_CACHE_MAX bytes of them, and none longer than 30 s unused (checked whenever a
+ * block comes or goes and when a call ends); pmx_global_cleanup() and pmx_set_allocator() empty
+ * the cache. A block comes back wiped when its result held secrets (the arena wipes first). */
+#define BLOCK_CACHE_MAX ((size_t)16 * 1024 * 1024)
+static int64_t g_block_idle_ms = 30000; /* tests shorten it */
+
+void pmx__block_cache_set_idle(int64_t ms) { g_block_idle_ms = ms; }
 
 typedef union block_link {
-    union block_link *next;
+    struct {
+        union block_link *next; /* toward older blocks: the list is a stack */
+        int64_t put_ms;         /* when it was given back */
+    } l;
     max_align_t align;
 } block_link;
 
 static pthread_mutex_t g_block_lock = PTHREAD_MUTEX_INITIALIZER;
-static block_link *g_blocks;
-static size_t g_nblocks;
+static block_link *g_blocks; /* newest first */
+static size_t g_nblocks;     /* read without the lock by pmx__block_trim (atomic) */
+static int64_t g_oldest_ms;  /* put_ms of the last block in the list (atomic) */
+
+/* Unlink the blocks idle for too long (they are all at the end); the caller frees them. */
+static block_link *cut_idle(int64_t now) {
+    block_link **pp = &g_blocks, *last = NULL;
+    size_t kept = 0;
+    while (*pp && now - (*pp)->l.put_ms < g_block_idle_ms) {
+        last = *pp;
+        pp = &(*pp)->l.next;
+        kept++;
+    }
+    block_link *idle = *pp;
+    *pp = NULL;
+    __atomic_store_n(&g_nblocks, kept, __ATOMIC_RELAXED);
+    __atomic_store_n(&g_oldest_ms, last ? last->l.put_ms : 0, __ATOMIC_RELAXED);
+    return idle;
+}
+
+static void free_list(block_link *b) {
+    while (b) {
+        block_link *n = b->l.next;
+        pmx__free(b);
+        b = n;
+    }
+}
 
 void *pmx__block_get(void) {
+    int64_t now = pmx__now_ms();
     pthread_mutex_lock(&g_block_lock);
+    block_link *idle = cut_idle(now);
     block_link *b = g_blocks;
     if (b) {
-        g_blocks = b->next;
-        g_nblocks--;
+        g_blocks = b->l.next;
+        __atomic_store_n(&g_nblocks, g_nblocks - 1, __ATOMIC_RELAXED);
+        if (!g_blocks)
+            __atomic_store_n(&g_oldest_ms, 0, __ATOMIC_RELAXED);
     }
     pthread_mutex_unlock(&g_block_lock);
+    free_list(idle);
     return b ? (void *)b : pmx__malloc(PMX__BLOCK_SIZE);
 }
 
 void pmx__block_put(void *p) {
     if (!p)
         return;
+    int64_t now = pmx__now_ms();
     pthread_mutex_lock(&g_block_lock);
+    block_link *idle = cut_idle(now);
     int keep = (g_nblocks + 1) * PMX__BLOCK_SIZE <= BLOCK_CACHE_MAX;
     if (keep) {
         block_link *b = p;
-        b->next = g_blocks;
+        b->l.next = g_blocks;
+        b->l.put_ms = now;
+        if (!g_blocks)
+            __atomic_store_n(&g_oldest_ms, now, __ATOMIC_RELAXED);
         g_blocks = b;
-        g_nblocks++;
+        __atomic_store_n(&g_nblocks, g_nblocks + 1, __ATOMIC_RELAXED);
     }
     pthread_mutex_unlock(&g_block_lock);
+    free_list(idle);
     if (!keep)
         pmx__free(p);
+}
+
+void pmx__block_trim(void) {
+    if (!__atomic_load_n(&g_nblocks, __ATOMIC_RELAXED))
+        return; /* the common case: no clock, no lock */
+    int64_t now = pmx__now_ms();
+    if (now - __atomic_load_n(&g_oldest_ms, __ATOMIC_RELAXED) < g_block_idle_ms)
+        return;
+    pthread_mutex_lock(&g_block_lock);
+    block_link *idle = cut_idle(now);
+    pthread_mutex_unlock(&g_block_lock);
+    free_list(idle);
 }
 
 void pmx__block_cache_drain(void) {
     pthread_mutex_lock(&g_block_lock);
     block_link *b = g_blocks;
     g_blocks = NULL;
-    g_nblocks = 0;
+    __atomic_store_n(&g_nblocks, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&g_oldest_ms, 0, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&g_block_lock);
-    while (b) {
-        block_link *n = b->next;
-        pmx__free(b);
-        b = n;
-    }
+    free_list(b);
 }
 
-size_t pmx__block_cache_count(void) {
-    pthread_mutex_lock(&g_block_lock);
-    size_t n = g_nblocks;
-    pthread_mutex_unlock(&g_block_lock);
-    return n;
-}
+size_t pmx__block_cache_count(void) { return __atomic_load_n(&g_nblocks, __ATOMIC_RELAXED); }
 
 void pmx__block_cache_forked(void) {
     /* another thread may have held the lock at fork(): start over; the blocks stay unused */
@@ -113,6 +160,7 @@ void pmx__block_cache_forked(void) {
     g_block_lock = fresh;
     g_blocks = NULL;
     g_nblocks = 0;
+    g_oldest_ms = 0;
 }
 
 char *pmx__strndup(const char *s, size_t n) {

@@ -344,6 +344,7 @@ void pmx__call_complete(pmx_call *call, int result, const char *msg) {
     if (c->cache && call->method != PMX_GET && call->attempts)
         pmx__cache_invalidate(c, call->path);
     set_state(call, CALL_DONE);
+    pmx__block_trim(); /* result blocks unused for a while go back to the system */
     if (pmx__log_enabled(c, PMX_LOG_DEBUG))
         pmx__log(c, PMX_LOG_DEBUG, "%s %s -> %ld, %s (%lld ms)", method_name(call->method),
                  call->path, call->http_status, pmx_strerror(result),

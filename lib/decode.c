@@ -66,9 +66,12 @@ static void *arena_alloc(dec *d, size_t n) {
     n = (n + al - 1) / al * al;
     if (!n)
         n = al;
-    if (d->cur) /* strings (arena_bytes) leave the end unaligned */
-        d->cur->used = (d->cur->used + al - 1) / al * al;
-    if (!d->cur || d->cur->used > d->cur->cap || d->cur->cap - d->cur->used < n) {
+    if (d->cur) { /* strings (arena_bytes) leave the end unaligned; used never passes cap
+                   * (arena_wipe wipes `used` bytes) */
+        size_t u = (d->cur->used + al - 1) / al * al;
+        d->cur->used = u < d->cur->cap ? u : d->cur->cap;
+    }
+    if (!d->cur || d->cur->cap - d->cur->used < n) {
         size_t cap = d->next_cap < BLOCK_CAP ? d->next_cap : BLOCK_CAP;
         if (cap < n)
             cap = n;
@@ -1494,6 +1497,14 @@ static int stream_item(pmx__stream *s, int optimistic) {
     d->depth = 0;
     if (optimistic && rc != PMX_ENOMEM) {
         if (rc) { /* maybe only cut short: undo, and let the caller wait for the end */
+            if (s->md && (s->md->flags & PMX_METHOD_SECRET)) { /* what was decoded is wiped */
+                if (mark) {
+                    pmx__wipe((char *)mark->data + mark_used, mark->used - mark_used);
+                    arena_wipe(mark->next);
+                } else {
+                    arena_wipe(d->first);
+                }
+            }
             if (mark) {
                 arena_free(mark->next);
                 mark->next = NULL;

@@ -27,13 +27,16 @@ size_t pmx__wiping_frees(void);
 void pmx__wipe(void *p, size_t n);
 
 /* Big blocks of PMX__BLOCK_SIZE bytes (lib/alloc.c): result arenas of large listings take them
- * from a small process-wide cache and give them back, so steady polling reuses its memory.
- * Thread-safe. pmx__block_get returns NULL when out of memory; put takes NULL. */
+ * from a process-wide cache (at most 16 MiB, each block at most 30 s idle) and give them back,
+ * so steady polling reuses its memory. Thread-safe. pmx__block_get returns NULL when out of
+ * memory; put takes NULL. pmx__block_trim() frees the blocks idle too long (cheap when none). */
 #define PMX__BLOCK_SIZE ((size_t)256 * 1024)
 void *pmx__block_get(void);
 void pmx__block_put(void *p);
+void pmx__block_trim(void);
 void pmx__block_cache_drain(void);     /* free the cached blocks */
 size_t pmx__block_cache_count(void);   /* blocks cached now (tests) */
+void pmx__block_cache_set_idle(int64_t ms); /* tests: how long a block may stay unused */
 void pmx__block_cache_forked(void);    /* in the child after fork() */
 /* Wipe and free a NUL-terminated secret. NULL is fine. */
 void pmx__secret_free(char *s);
