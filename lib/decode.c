@@ -206,23 +206,29 @@ static int skip(dec *d, int depth) {
         return PMX_OK;
     }
     case '{':
+    case '[': {
+        int obj = *d->p == '{';
+        char close = obj ? '}' : ']';
+        const char *what = obj ? "malformed object" : "malformed array";
         d->p++;
         ws(d);
-        if (d->p < d->end && *d->p == '}') {
+        if (d->p < d->end && *d->p == close) {
             d->p++;
             return PMX_OK;
         }
         for (;;) {
-            ws(d);
-            int esc;
-            const char *q = d->p < d->end && *d->p == '"' ? string_end(d, &esc) : NULL;
-            if (!q)
-                return fail(d, "malformed object", start);
-            d->p = q + 1;
-            ws(d);
-            if (d->p >= d->end || *d->p != ':')
-                return fail(d, "malformed object", start);
-            d->p++;
+            if (obj) { /* "key": */
+                ws(d);
+                int esc;
+                const char *q = d->p < d->end && *d->p == '"' ? string_end(d, &esc) : NULL;
+                if (!q)
+                    return fail(d, what, start);
+                d->p = q + 1;
+                ws(d);
+                if (d->p >= d->end || *d->p != ':')
+                    return fail(d, what, start);
+                d->p++;
+            }
             if (skip(d, depth + 1))
                 return d->rc;
             ws(d);
@@ -230,33 +236,13 @@ static int skip(dec *d, int depth) {
                 d->p++;
                 continue;
             }
-            if (d->p < d->end && *d->p == '}') {
+            if (d->p < d->end && *d->p == close) {
                 d->p++;
                 return PMX_OK;
             }
-            return fail(d, "malformed object", start);
+            return fail(d, what, start);
         }
-    case '[':
-        d->p++;
-        ws(d);
-        if (d->p < d->end && *d->p == ']') {
-            d->p++;
-            return PMX_OK;
-        }
-        for (;;) {
-            if (skip(d, depth + 1))
-                return d->rc;
-            ws(d);
-            if (d->p < d->end && *d->p == ',') {
-                d->p++;
-                continue;
-            }
-            if (d->p < d->end && *d->p == ']') {
-                d->p++;
-                return PMX_OK;
-            }
-            return fail(d, "malformed array", start);
-        }
+    }
     case 't':
         if (d->end - d->p >= 4 && !memcmp(d->p, "true", 4)) {
             d->p += 4;
