@@ -1,6 +1,7 @@
 # libproxmox — plain GNU make.
 #   make            library (shared + static) and programs into build/
 #   make check      test suite (Check); SAN=1 builds and runs it under ASan + UBSan
+#   make check-tsan the suites where threads meet, under ThreadSanitizer (build-tsan/)
 #   make demo       starts pve-mock and runs the demo against it
 #   make bench      benchmark against pve-mock (C, then the Python binding next to proxmoxer)
 #   make docs       HTML reference from the public headers into $(B)/docs/html (Doxygen)
@@ -44,7 +45,12 @@ AR ?= ar
 PKG_CONFIG ?= pkg-config
 SCHEMA ?= ../shared/schema/pve-apidoc.json
 
-ifeq ($(SAN),1)
+ifeq ($(TSAN),1)
+B ?= build-tsan
+SANFLAGS := -fsanitize=thread
+OPT ?= -O1 -g
+NO_UNDEFINED :=
+else ifeq ($(SAN),1)
 B ?= build-san
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 OPT ?= -O1 -g
@@ -93,7 +99,7 @@ ifneq ($(CLI_SRCS),)
 PROGRAMS += $(B)/bin/pmx
 endif
 
-.PHONY: all build-all lib programs deps check check-python demo bench fuzz fuzz-build generate generate-check abi-check abi-update abi-dump install uninstall clean examples docs downstream-check
+.PHONY: all build-all lib programs deps check check-tsan check-python demo bench fuzz fuzz-build generate generate-check abi-check abi-update abi-dump install uninstall clean examples docs downstream-check
 # Plain `make` first installs missing Debian build packages (or says in one line what to install),
 # then builds in a sub-make that sees them.
 all:
@@ -184,6 +190,17 @@ check: deps
 	@$(MAKE) -s --no-print-directory all $(B)/tests/check_all $(TEST_PROGS)
 	PMX_BUILD=$(B) PMX_SCHEMA=$(SCHEMA) $(B)/tests/check_all
 	@$(MAKE) -s --no-print-directory check-python
+
+# ThreadSanitizer over the suites where threads meet: the first clients of a process made on
+# several threads at once (the global set-up), result blocks decoded on some threads and freed on
+# others, and the core suite. A report fails the run.
+check-tsan: deps
+	@$(MAKE) -s --no-print-directory TSAN=1 build-tsan/tests/check_all build-tsan/bin/pve-mock \
+	  build-tsan/tests/tls_backend_gnutls build-tsan/tests/global_init
+	for suite in core decode; do \
+	  TSAN_OPTIONS=halt_on_error=1:exitcode=66 CK_RUN_SUITE=$$suite PMX_BUILD=build-tsan \
+	    PMX_SCHEMA=$(SCHEMA) build-tsan/tests/check_all || exit 1; \
+	done
 
 # The Python binding's tests load $(B)'s libproxmox.so.1. A sanitized library needs the
 # sanitizer runtime loaded first into the (uninstrumented) interpreter, and no leak report on
