@@ -34,10 +34,7 @@ void *pmx__calloc(size_t n, size_t size) {
 
 void *pmx__realloc(void *p, size_t n) { return g_realloc(p, n ? n : 1); }
 
-void pmx__free(void *p) {
-    if (p)
-        g_free(p);
-}
+void pmx__free_nonnull(void *p) { g_free(p); }
 
 void pmx_free(void *p) { pmx__free(p); }
 

@@ -980,15 +980,13 @@ static int decode_object_m(dec *d, const pmx_type_desc *t, char *base, memo *mm)
             take = s == NULL; /* the first of duplicate slots */
         }
         if (!take) {
-            if (kheap)
-                pmx__free(kheap);
+            pmx__free(kheap);
             rc = skip(d, 1); /* unknown members are ignored */
         } else {
             ws(d);
             if (!f->count && f->kind != PMX_KIND_ARRAY && fast_value(d, f->kind, base + f->offset)) {
                 seen[fi / 64] |= 1ull << (fi % 64);
-                if (kheap) /* (rare: an escaped long key) */
-                    pmx__free(kheap);
+                pmx__free(kheap);
                 goto next;
             }
             size_t old = push(d, key, kl, 0);
@@ -1002,8 +1000,7 @@ static int decode_object_m(dec *d, const pmx_type_desc *t, char *base, memo *mm)
             d->depth = old;
             if (!rc && !f->count)
                 seen[fi / 64] |= 1ull << (fi % 64);
-            if (kheap) /* after the value: the error path may name the key */
-                pmx__free(kheap);
+            pmx__free(kheap); /* after the value: the error path may name the key */
         }
         if (rc)
             break;

@@ -16,7 +16,13 @@
 void *pmx__malloc(size_t n);
 void *pmx__calloc(size_t n, size_t size);
 void *pmx__realloc(void *p, size_t n);
-void pmx__free(void *p);
+void pmx__free_nonnull(void *p);
+/* NULL is fine; checked here, inline, since hot paths (the decoder's per-member key copy) free
+ * NULL far more often than anything else. */
+static inline void pmx__free(void *p) {
+    if (p)
+        pmx__free_nonnull(p);
+}
 char *pmx__strdup(const char *s);
 char *pmx__strndup(const char *s, size_t n);
 /* printf into a new string; NULL on ENOMEM. */
