@@ -65,8 +65,12 @@ static block_link *g_blocks; /* newest first */
 static size_t g_nblocks;     /* read without the lock by pmx__block_trim (atomic) */
 static int64_t g_oldest_ms;  /* put_ms of the last block in the list (atomic) */
 
-/* Unlink the blocks idle for too long (they are all at the end); the caller frees them. */
+/* Unlink the blocks idle for too long (they are all at the end); the caller frees them. Walks
+ * the list only when its oldest block is due (each link sits in a block of its own: a walk is a
+ * cache miss per block). */
 static block_link *cut_idle(int64_t now) {
+    if (!g_blocks || now - g_oldest_ms < g_block_idle_ms)
+        return NULL;
     block_link **pp = &g_blocks, *last = NULL;
     size_t kept = 0;
     while (*pp && now - (*pp)->l.put_ms < g_block_idle_ms) {
@@ -132,7 +136,7 @@ void pmx__block_trim(void) {
         return; /* the common case: no clock, no lock */
     int64_t now = pmx__now_ms();
     if (now - __atomic_load_n(&g_oldest_ms, __ATOMIC_RELAXED) < g_block_idle_ms)
-        return;
+        return; /* checked again under the lock */
     pthread_mutex_lock(&g_block_lock);
     block_link *idle = cut_idle(now);
     pthread_mutex_unlock(&g_block_lock);
