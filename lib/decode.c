@@ -1483,20 +1483,19 @@ static int stream_item(pmx__stream *s, int optimistic) {
     d->depth = 0;
     if (optimistic && rc != PMX_ENOMEM) {
         if (rc) { /* maybe only cut short: undo, and let the caller wait for the end */
-            if (s->md && (s->md->flags & PMX_METHOD_SECRET)) { /* what was decoded is wiped */
-                if (mark) {
+            int secret = s->md && (s->md->flags & PMX_METHOD_SECRET); /* undone: wiped */
+            if (mark) {
+                if (secret) {
                     pmx__wipe((char *)mark->data + mark_used, mark->used - mark_used);
                     arena_wipe(mark->next);
-                } else {
-                    arena_wipe(d->first);
                 }
-            }
-            if (mark) {
                 arena_free(mark->next);
                 mark->next = NULL;
                 mark->used = mark_used;
                 d->cur = mark;
             } else {
+                if (secret)
+                    arena_wipe(d->first);
                 arena_free(d->first);
                 d->first = d->cur = NULL;
             }
