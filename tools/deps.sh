@@ -38,9 +38,10 @@ else
     exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
-if ! $SUDO apt-get -o DPkg::Lock::Timeout=300 install -y -q $missing >/tmp/libproxmox-deps.log 2>&1; then
-    $SUDO apt-get -o DPkg::Lock::Timeout=300 update -q >>/tmp/libproxmox-deps.log 2>&1
-    if ! $SUDO apt-get -o DPkg::Lock::Timeout=300 install -y -q $missing >>/tmp/libproxmox-deps.log 2>&1; then
+APT="$SUDO apt-get -o DPkg::Lock::Timeout=300" # wait for another apt (boot-time updates) to end
+if ! $APT install -y -q $missing >/tmp/libproxmox-deps.log 2>&1; then
+    $APT update -q >>/tmp/libproxmox-deps.log 2>&1
+    if ! $APT install -y -q $missing >>/tmp/libproxmox-deps.log 2>&1; then
         echo "deps: apt-get install failed; see /tmp/libproxmox-deps.log" >&2
         tail -n 20 /tmp/libproxmox-deps.log >&2
         exit 1
