@@ -52,6 +52,7 @@ typedef struct dec {
     chunk *first, *cur;
     size_t next_cap;
     int rc;    /* PMX_OK, PMX_EDECODE, PMX_ENOMEM */
+    int quiet; /* an attempt that may be cut short: fail() formats no message */
     char *msg; /* pmx__malloc'd */
     /* The member path for messages, kept as frames and only formatted on failure. */
     struct {
@@ -126,6 +127,8 @@ static int fail(dec *d, const char *what, const char *at) {
     if (d->rc != PMX_OK)
         return d->rc;
     d->rc = PMX_EDECODE;
+    if (d->quiet)
+        return d->rc;
     char path[256] = "data"; /* "data" at the top, else the member path: "[1].cpu" */
     size_t pl = 0;
     for (size_t i = 0; i < d->depth && i < 32 && pl < sizeof path - 1; i++) {
@@ -1459,6 +1462,7 @@ static int stream_item(pmx__stream *s, int optimistic) {
     else
         slice(d, s, s->vstart, s->vpos);
     d->depth = 0;
+    d->quiet = optimistic; /* its failure is mostly a piece's end: undone, retried whole */
     push(d, NULL, 0, s->n);
     union {
         max_align_t a;
@@ -1481,6 +1485,7 @@ static int stream_item(pmx__stream *s, int optimistic) {
         rc = decode_value(d, s->ek, s->et, slot.b);
     }
     d->depth = 0;
+    d->quiet = 0;
     if (optimistic && rc != PMX_ENOMEM) {
         if (rc) { /* maybe only cut short: undo, and let the caller wait for the end */
             int secret = s->md && (s->md->flags & PMX_METHOD_SECRET); /* undone: wiped */
