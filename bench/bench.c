@@ -5,7 +5,10 @@
  *   bench w2    MODE ZIP URL FINGERPRINT TOKEN
  *               MODE: curl (a plain libcurl multi loop + cJSON_Parse) or typed (the typed
  *               call, 4 in flight, PMX_CALL_NO_BODY); ZIP: gzip or plain
- *   bench items URL FINGERPRINT TOKEN         a large listing element by element */
+ *   bench items URL FINGERPRINT TOKEN         a large listing element by element
+ *   bench floor URL TOKEN                     one GET /version through plain libcurl: the peak
+ *                                             RSS under every row (libcurl, OpenSSL, one TLS
+ *                                             connection) */
 #include <proxmox/proxmox.h>
 
 #include "bind.h" /* pmx__decode_body, pmx__stream_*: the decoder alone, without the transfer */
@@ -330,6 +333,30 @@ static int count_item(pmx_call *call, const void *item, size_t index, void *ud) 
     return 0;
 }
 
+/* The floor: libcurl and OpenSSL loaded, one TLS connection, one small answer. */
+static int bench_floor(const char *url, const char *token) {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    CURL *e = curl_easy_init();
+    char full[512], auth[512];
+    snprintf(full, sizeof full, "%s/api2/json/version", url);
+    snprintf(auth, sizeof auth, "Authorization: PVEAPIToken=%s", token);
+    struct curl_slist *hdr = curl_slist_append(NULL, auth);
+    cbuf b = {0};
+    curl_easy_setopt(e, CURLOPT_URL, full);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L); /* loopback mock, self-signed */
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, cb_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
+    double t0 = now_s(), c0 = cpu_s();
+    int failed = curl_easy_perform(e) != CURLE_OK;
+    row("floor: one GET /version with plain libcurl", 1, now_s() - t0, cpu_s() - c0, failed);
+    free(b.d);
+    curl_slist_free_all(hdr);
+    curl_easy_cleanup(e);
+    return 0;
+}
+
 static int bench_items(const char *url, const char *fp, const char *token) {
     pmx_client *c = client(url, fp, token);
     pmx_client_set_max_response(c, (size_t)1 << 30);
@@ -363,11 +390,13 @@ int main(int argc, char **argv) {
         return bench_w2(argv[2], argv[3], argv[4], argv[5], argv[6]);
     if (argc >= 5 && !strcmp(argv[1], "items"))
         return bench_items(argv[2], argv[3], argv[4]);
+    if (argc >= 4 && !strcmp(argv[1], "floor"))
+        return bench_floor(argv[2], argv[3]);
     if (argc >= 2 && !strcmp(argv[1], "header")) {
         header();
         return 0;
     }
     fprintf(stderr, "usage: bench main URL FP TOKEN SO | w2 curl|typed gzip|plain URL FP TOKEN | "
-                    "items URL FP TOKEN | header\n");
+                    "items URL FP TOKEN | floor URL TOKEN | header\n");
     return 2;
 }

@@ -18,8 +18,10 @@ rm -f "$stripped"
     echo
     echo "W2: GET /cluster/resources, 40 calls, 4 in flight: fetch + decode (each in its own process)"
     "$B/bin/bench" header
+    "$B/bin/bench" floor "$(field url)" "$(field token)"
+    # the typed call three times: its peak depends on whether the four decodes run in step
     for zip in gzip plain; do
-        for mode in curl typed; do
+        for mode in curl typed typed typed; do
             "$B/bin/bench" w2 "$mode" "$zip" "$(field url)" "$(field fingerprint)" "$(field token)"
         done
     done

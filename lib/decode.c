@@ -62,8 +62,16 @@ typedef struct dec {
     size_t depth;
 } dec;
 
+/* Results hold pointers, int64_t, double, int and the pmx_opt_* pairs: 8-byte alignment serves
+ * them all (16, max_align_t's, cost 8 bytes on every odd-sized struct of a listing). */
+#define ARENA_ALIGN 8
+_Static_assert(_Alignof(void *) <= ARENA_ALIGN && _Alignof(int64_t) <= ARENA_ALIGN &&
+                   _Alignof(double) <= ARENA_ALIGN && _Alignof(pmx_opt_i64) <= ARENA_ALIGN &&
+                   _Alignof(pmx_opt_f64) <= ARENA_ALIGN && _Alignof(size_t) <= ARENA_ALIGN,
+               "result members need more than ARENA_ALIGN");
+
 static void *arena_alloc(dec *d, size_t n) {
-    size_t al = sizeof(max_align_t);
+    size_t al = ARENA_ALIGN;
     n = (n + al - 1) / al * al;
     if (!n)
         n = al;
