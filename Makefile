@@ -143,7 +143,7 @@ $(B)/bin/pve-mock: $(MOCK_SRCS) $(wildcard tools/pve-mock/*.h) $(STLIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(PROG_CFLAGS) $(EVENT_CFLAGS) -Itools/pve-mock $(LDFLAGS) -o $@ $(MOCK_SRCS) $(PROG_LIBS) $(EVENT_LIBS) -lz
 
-$(B)/bin/pmx-gen: $(GEN_SRCS) $(wildcard tools/pmx-gen/*.h)
+$(B)/bin/pmx-gen: $(GEN_SRCS) $(wildcard tools/pmx-gen/*.h) lib/namehash.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(DEP_CFLAGS) $(CFLAGS) -Itools/pmx-gen $(LDFLAGS) -o $@ $(GEN_SRCS) $(DEP_LIBS)
 

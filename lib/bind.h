@@ -25,5 +25,9 @@ int pmx__bind_decode(const void *ctx, const char *json, size_t len, void **out, 
 void pmx__bind_result_free(const void *ctx, void *result);
 /* Wipe every byte of a decoded result (its strings included) without freeing it. */
 void pmx__bind_result_wipe(void *result);
+/* The member of object type t named by the n bytes at name (indexed: the base of an indexed
+ * member, "net" of "net3"), found through the generated lookup table; NULL when t has none. */
+const pmx_field_desc *pmx__member(const pmx_type_desc *t, const char *name, size_t n,
+                                  int indexed);
 
 #endif

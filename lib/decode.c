@@ -1,7 +1,8 @@
 /*
  * Typed decoding of results: one validating pass over the JSON, driven by the generated type
- * tables (lib/tables.h). Member names are found through a hash index per type (built once, on
- * first use), unknown members are skipped without being decoded, integers and most floats are
+ * tables (lib/tables.h). Member names are predicted from the previous element's order, else
+ * found through the type's generated lookup table (a hash the generator made perfect for nearly
+ * every type: lib/namehash.h); unknown members are skipped without being decoded, integers and most floats are
  * parsed exactly without strtod, strings are copied once into the result's arena. The arena
  * is freed (and wiped for methods with secrets) in one go with the call.
  *
@@ -13,6 +14,7 @@
 #include "bind.h"
 
 #include "value.h"
+#include "namehash.h"
 
 #include <locale.h>
 #include <stdatomic.h>
@@ -779,69 +781,6 @@ static int decode_array(dec *d, const pmx_field_desc *f, char *base) {
 
 /* ---- member lookup ------------------------------------------------------------------------------- */
 
-/* Per type, an open-addressing hash of its member names (plain and indexed apart), built on
- * first use and published atomically; never freed. */
-typedef struct index {
-    uint32_t mask;
-    struct {
-        uint16_t field; /* position + 1, 0: empty */
-        uint16_t len;
-    } slot[];
-} index_t;
-
-static _Atomic(index_t *) g_index[4096];
-
-/* Member names are short and distinct: length, first, middle and last byte suffice to spread
- * them; collisions are resolved by comparing. */
-static inline uint32_t hash_name(const char *s, size_t n, int indexed) {
-    if (!n)
-        return (uint32_t)indexed;
-    uint32_t h = (uint32_t)n * 0x9E3779B1u;
-    h ^= (unsigned char)s[0] * 0x85EBCA77u;
-    h ^= (unsigned char)s[n - 1] * 0xC2B2AE3Du;
-    h ^= (unsigned char)s[n / 2] * 0x27D4EB2Fu;
-    return (h ^ (h >> 15)) + (uint32_t)indexed;
-}
-
-static index_t *index_build(const pmx_type_desc *t) {
-    uint32_t size = 8;
-    while (size < 2u * t->n_fields + 2)
-        size *= 2;
-    index_t *ix = pmx__calloc(1, sizeof *ix + size * sizeof ix->slot[0]);
-    if (!ix)
-        return NULL;
-    ix->mask = size - 1;
-    for (size_t i = 0; i < t->n_fields; i++) {
-        const pmx_field_desc *f = &pmx__gen_fields[t->first_field + i];
-        const char *name = pmx__str(f->name);
-        size_t n = strlen(name);
-        uint32_t h = hash_name(name, n, f->count > 0) & ix->mask;
-        while (ix->slot[h].field)
-            h = (h + 1) & ix->mask;
-        ix->slot[h].field = (uint16_t)(i + 1);
-        ix->slot[h].len = (uint16_t)n;
-    }
-    return ix;
-}
-
-static const index_t *type_index(const pmx_type_desc *t) {
-    size_t ti = (size_t)(t - pmx__gen_types);
-    if (ti >= sizeof g_index / sizeof g_index[0])
-        return NULL;
-    index_t *ix = atomic_load_explicit(&g_index[ti], memory_order_acquire);
-    if (ix)
-        return ix;
-    index_t *n = index_build(t);
-    if (!n)
-        return NULL;
-    index_t *expected = NULL;
-    if (!atomic_compare_exchange_strong(&g_index[ti], &expected, n)) {
-        pmx__free(n);
-        return expected;
-    }
-    return n;
-}
-
 static inline int same(const char *a, const char *b, size_t n) {
     while (n >= 8) {
         uint64_t x, y;
@@ -865,29 +804,30 @@ static inline int same(const char *a, const char *b, size_t n) {
     return 1;
 }
 
-/* The field named by the n bytes at name (indexed: the base of "net3"). */
-static const pmx_field_desc *find_field(const pmx_type_desc *t, const index_t *ix,
-                                        const char *name, size_t n, int indexed) {
+/* The field named by the n bytes at name (indexed: the base of "net3"), through the type's
+ * generated table (lib/namehash.h): mostly the first slot is the member or empty. */
+static const pmx_field_desc *find_field(const pmx_type_desc *t, const char *name, size_t n,
+                                        int indexed) {
     const pmx_field_desc *fs = &pmx__gen_fields[t->first_field];
-    if (ix) {
-        for (uint32_t h = hash_name(name, n, indexed) & ix->mask; ix->slot[h].field;
-             h = (h + 1) & ix->mask) {
-            if (ix->slot[h].len != n)
-                continue;
-            const pmx_field_desc *f = &fs[ix->slot[h].field - 1];
-            if ((f->count > 0) == (indexed != 0) && same(pmx__str(f->name), name, n))
-                return f;
-        }
-        return NULL;
-    }
-    for (size_t i = 0; i < t->n_fields; i++) { /* no index (out of memory): linear */
-        const char *fn = pmx__str(fs[i].name);
-        if ((fs[i].count > 0) == (indexed != 0) && !memcmp(fn, name, n) && !fn[n])
-            return &fs[i];
+    const uint8_t *slot = &pmx__gen_slots[t->first_slot];
+    uint32_t mask = (1u << t->slot_bits) - 1;
+    for (uint32_t h = pmx__name_hash(name, n, indexed, t->seed) & mask; slot[h];
+         h = (h + 1) & mask) {
+        const pmx_field_desc *f = &fs[slot[h] - 1];
+        const char *fn = pmx__str(f->name);
+        size_t i = 0; /* (a key may hold a NUL through \u0000: fn is not read past its end) */
+        while (i < n && fn[i] && fn[i] == name[i])
+            i++;
+        if (i == n && !fn[n] && (f->count > 0) == (indexed != 0))
+            return f;
     }
     return NULL;
 }
 
+const pmx_field_desc *pmx__member(const pmx_type_desc *t, const char *name, size_t n,
+                                  int indexed) {
+    return t && t->kind == PMX_KIND_OBJECT ? find_field(t, name, n, indexed) : NULL;
+}
 
 static int decode_object_m(dec *d, const pmx_type_desc *t, char *base, memo *mm) {
     ws(d);
@@ -905,7 +845,6 @@ static int decode_object_m(dec *d, const pmx_type_desc *t, char *base, memo *mm)
     }
     if (v >= d->end || *v != '{')
         return fail(d, "expected an object", v);
-    const index_t *ix = type_index(t);
     /* which fields were set: the first of duplicate members counts (as cJSON's lookup) */
     uint64_t seen_small[8] = {0}, *seen = seen_small;
     size_t words = (t->n_fields + 63) / 64;
@@ -966,7 +905,7 @@ static int decode_object_m(dec *d, const pmx_type_desc *t, char *base, memo *mm)
         d->p++;
         if (f)
             ;
-        else if ((f = find_field(t, ix, key, kl, 0)) != NULL && mm && k < MEMO_SLOTS) {
+        else if ((f = find_field(t, key, kl, 0)) != NULL && mm && k < MEMO_SLOTS) {
             mm->f[k] = f;
             mm->len[k] = (uint16_t)kl;
         }
@@ -977,7 +916,7 @@ static int decode_object_m(dec *d, const pmx_type_desc *t, char *base, memo *mm)
             while (dl > 0 && key[dl - 1] >= '0' && key[dl - 1] <= '9')
                 dl--;
             if (dl > 0 && dl < kl && !(key[dl] == '0' && dl + 1 < kl) && kl - dl <= 6) {
-                f = find_field(t, ix, key, dl, 1);
+                f = find_field(t, key, dl, 1);
                 slot = (size_t)strtoul(key + dl, NULL, 10);
                 if (f && slot >= f->count)
                     f = NULL;

@@ -55,6 +55,11 @@ struct pmx_type_desc {
     uint32_t struct_size;
     uint16_t first_field, n_fields; /* pmx__gen_fields[first_field ..], sorted by JSON name */
     uint8_t kind, flags;            /* pmx_kind, PMX_TYPE_* */
+    /* Member lookup: pmx__gen_slots[first_slot .. + 2^slot_bits), each the member's position
+     * + 1 (0: empty), at pmx__name_hash(name, len, indexed, seed) and on with linear probing;
+     * the generator picks the seed so that nearly every type needs no probing at all. */
+    uint16_t first_slot;
+    uint8_t slot_bits, seed;
 };
 
 /* A member of a result struct. */
@@ -96,6 +101,7 @@ extern const size_t pmx__gen_n_methods;
 extern const uint16_t pmx__gen_by_name[]; /* method indexes sorted by function name */
 extern const struct pmx_type_desc pmx__gen_types[];
 extern const struct pmx_field_desc pmx__gen_fields[];
+extern const uint8_t pmx__gen_slots[]; /* member lookup tables (pmx_type_desc.first_slot) */
 extern const struct pmx_propstr_desc pmx__gen_propstrs[];
 extern const size_t pmx__gen_n_propstrs;
 extern const struct pmx_propkey_desc pmx__gen_keys[];

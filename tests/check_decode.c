@@ -793,6 +793,64 @@ START_TEST(test_secret_pieces_wiped) {
 }
 END_TEST
 
+/* Every member of every result type is found through its generated lookup table, by its own
+ * name only: not by a longer or shorter name, one with a NUL inside, nor by its indexed-ness. */
+static size_t lookup_type(const pmx_type_desc *t, unsigned char *seen, size_t *checked) {
+    pmx_type_info ti = PMX_OPTS_INIT(pmx_type_info);
+    if (!t || pmx_type_describe(t, &ti) != PMX_OK || ti.kind != PMX_KIND_OBJECT)
+        return 0;
+    uintptr_t key = (uintptr_t)t / 4 % (1u << 16); /* descriptors are static: a cheap mark */
+    if (seen[key / 8] >> (key % 8) & 1)
+        return 0;
+    seen[key / 8] |= (unsigned char)(1u << (key % 8));
+    size_t types = 1;
+    for (size_t i = 0; i < ti.n_fields; i++) {
+        const pmx_field_desc *f = pmx_type_field_at(t, i);
+        pmx_field_info fi = PMX_OPTS_INIT(pmx_field_info);
+        ck_assert_int_eq(pmx_field_describe(f, &fi), PMX_OK);
+        size_t n = strlen(fi.name);
+        int ix = fi.count > 0;
+        ck_assert_msg(pmx__member(t, fi.name, n, ix) == f, "%s: member %s not found", ti.name,
+                      fi.name);
+        char buf[160];
+        ck_assert_uint_lt(n + 2, sizeof buf);
+        memcpy(buf, fi.name, n);
+        buf[n] = 'x';
+        const pmx_field_desc *g = pmx__member(t, buf, n + 1, ix);
+        ck_assert_msg(!g || g != f, "%s: %sx found as %s", ti.name, fi.name, fi.name);
+        buf[n] = 0; /* "name\0": a key holding a NUL (\u0000) is not the member */
+        ck_assert_ptr_null(pmx__member(t, buf, n + 1, ix));
+        if (n > 1) {
+            const pmx_field_desc *h = pmx__member(t, fi.name, n - 1, ix);
+            ck_assert_msg(!h || h != f, "%s: a prefix of %s found it", ti.name, fi.name);
+        }
+        const pmx_field_desc *o = pmx__member(t, fi.name, n, !ix);
+        ck_assert_msg(o != f, "%s: %s found with the other indexed-ness", ti.name, fi.name);
+        (*checked)++;
+        types += lookup_type(fi.type, seen, checked);
+    }
+    ck_assert_ptr_null(pmx__member(t, "no-such-member", 14, 0));
+    ck_assert_ptr_null(pmx__member(t, "", 0, 0));
+    return types;
+}
+
+START_TEST(test_member_lookup) {
+    unsigned char *seen = calloc(1, (1u << 16) / 8);
+    ck_assert_ptr_nonnull(seen);
+    size_t types = 0, checked = 0;
+    for (size_t i = 0; i < pmx_method_count(); i++) {
+        pmx_method_info mi = PMX_OPTS_INIT(pmx_method_info);
+        ck_assert_int_eq(pmx_method_describe(pmx_method_at(i), &mi), PMX_OK);
+        types += lookup_type(mi.result, seen, &checked);
+    }
+    free(seen);
+    /* the generator's count of typed result fields (pmx-gen's summary): all of them were found */
+    ck_assert_uint_gt(types, 400);
+    ck_assert_uint_ge(checked, 1956);
+    ck_assert_ptr_null(pmx__member(NULL, "id", 2, 0));
+}
+END_TEST
+
 static Suite *decode_suite(void) {
     Suite *s = suite_create("decode");
     TCase *t = tcase_create("corpus");
@@ -800,6 +858,7 @@ static Suite *decode_suite(void) {
     tcase_add_test(t, test_numbers);
     tcase_add_test(t, test_structure);
     tcase_add_test(t, test_truncated_everywhere);
+    tcase_add_test(t, test_member_lookup);
     suite_add_tcase(s, t);
     t = tcase_create("memory");
     tcase_add_test(t, test_large_result_reuses_blocks);

@@ -5981,675 +5981,675 @@ const uint16_t pmx__gen_by_name[] = {
     645, /* pve_version_get */
 };
 
-/* name, struct_size, first_field, n_fields, kind, flags */
+/* name, struct_size, first_field, n_fields, kind, flags, first_slot, slot_bits, seed */
 const struct pmx_type_desc pmx__gen_types[] = {
-    {66289, sizeof(pve_access_get_item), 0, 1, PMX_KIND_OBJECT, 0}, /* 1 */
-    {66309, sizeof(pve_access_get_result), 1, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 2 */
-    {66337, sizeof(pve_access_acl_get_item), 2, 5, PMX_KIND_OBJECT, 0}, /* 3 */
-    {66366, sizeof(pve_access_acl_get_result), 7, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 4 */
-    {66392, sizeof(pve_access_domains_get_item), 8, 4, PMX_KIND_OBJECT, 0}, /* 5 */
-    {66420, sizeof(pve_access_domains_get_result), 12, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 6 */
-    {66450, sizeof(pve_access_domains_realm_get_result), 13, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 7 */
-    {66486, sizeof(pve_access_domains_sync_post_result), 14, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 8 */
-    {66522, sizeof(pve_access_groups_get_item), 15, 3, PMX_KIND_OBJECT, 0}, /* 9 */
-    {66549, sizeof(pve_access_groups_get_result), 18, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 10 */
-    {66578, sizeof(pve_access_groups_groupid_get_result), 19, 2, PMX_KIND_OBJECT, 0}, /* 11 */
-    {0, 0, 0, 0, PMX_KIND_STRING, 0}, /* 12: elements */
-    {66623, sizeof(pve_access_openid_get_item), 21, 1, PMX_KIND_OBJECT, 0}, /* 13 */
-    {66650, sizeof(pve_access_openid_get_result), 22, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 14 */
-    {66679, sizeof(pve_access_openid_auth_url_post_result), 23, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 15 */
-    {66718, sizeof(pve_access_openid_login_post_result), 24, 5, PMX_KIND_OBJECT, 0}, /* 16 */
-    {66778, sizeof(pve_access_permissions_get_result), 29, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 17 */
-    {66812, sizeof(pve_access_roles_get_item), 30, 3, PMX_KIND_OBJECT, 0}, /* 18 */
-    {66846, sizeof(pve_access_roles_get_result), 33, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 19 */
-    {66874, sizeof(pve_access_roles_roleid_get_result), 34, 47, PMX_KIND_OBJECT, 0}, /* 20 */
-    {68371, sizeof(pve_access_tfa_get_item), 81, 4, PMX_KIND_OBJECT, 0}, /* 21 */
-    {68461, sizeof(pve_access_tfa_get_item_entries), 85, 5, PMX_KIND_OBJECT, 0}, /* 22 */
-    {68501, sizeof(pve_access_tfa_get_result), 90, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 23 */
-    {68527, sizeof(pve_access_tfa_userid_get_item), 91, 5, PMX_KIND_OBJECT, 0}, /* 24 */
-    {68558, sizeof(pve_access_tfa_userid_get_result), 96, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 25 */
-    {68591, sizeof(pve_access_tfa_userid_post_result), 97, 3, PMX_KIND_OBJECT, 0}, /* 26 */
-    {68625, sizeof(pve_access_tfa_userid_id_get_result), 100, 5, PMX_KIND_OBJECT, 0}, /* 27 */
-    {68661, sizeof(pve_access_ticket_post_result), 105, 4, PMX_KIND_OBJECT, 0}, /* 28 */
-    {68691, sizeof(pve_access_users_get_item), 109, 13, PMX_KIND_OBJECT, 0}, /* 29 */
-    {68739, sizeof(pve_access_users_get_item_tokens), 122, 4, PMX_KIND_OBJECT, 0}, /* 30 */
-    {68772, sizeof(pve_access_users_get_result), 126, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 31 */
-    {68800, sizeof(pve_access_users_userid_get_result), 127, 9, PMX_KIND_OBJECT, 0}, /* 32 */
-    {68835, sizeof(pve_access_users_tfa_get_result), 136, 3, PMX_KIND_OBJECT, 0}, /* 33 */
-    {68873, sizeof(pve_access_users_token_get_item), 139, 4, PMX_KIND_OBJECT, 0}, /* 34 */
-    {68905, sizeof(pve_access_users_token_get_result), 143, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 35 */
-    {68939, sizeof(pve_access_users_token_tokenid_get_result), 144, 3, PMX_KIND_OBJECT, 0}, /* 36 */
-    {68981, sizeof(pve_access_users_token_tokenid_post_result), 147, 3, PMX_KIND_OBJECT, 0}, /* 37 */
-    {69050, sizeof(pve_access_users_token_tokenid_post_result_info), 150, 3, PMX_KIND_OBJECT, 0}, /* 38 */
-    {69098, sizeof(pve_access_users_token_tokenid_put_result), 153, 3, PMX_KIND_OBJECT, 0}, /* 39 */
-    {69140, sizeof(pve_access_users_unlock_tfa_put_result), 156, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 40 */
-    {0, 0, 0, 0, PMX_KIND_RAW, 0}, /* 41: elements */
-    {69179, sizeof(pve_cluster_get_result), 157, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 42 */
-    {69202, sizeof(pve_cluster_acme_get_result), 158, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 43 */
-    {69230, sizeof(pve_cluster_acme_account_get_result), 159, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 44 */
-    {69266, sizeof(pve_cluster_acme_account_post_result), 160, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 45 */
-    {69303, sizeof(pve_cluster_acme_account_name_delete_result), 161, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 46 */
-    {69347, sizeof(pve_cluster_acme_account_name_get_result), 162, 4, PMX_KIND_OBJECT, 0}, /* 47 */
-    {69409, sizeof(pve_cluster_acme_account_name_put_result), 166, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 48 */
-    {69450, sizeof(pve_cluster_acme_challenge_schema_get_item), 167, 4, PMX_KIND_OBJECT, 0}, /* 49 */
-    {69500, sizeof(pve_cluster_acme_challenge_schema_get_result), 171, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 50 */
-    {69545, sizeof(pve_cluster_acme_directories_get_item), 172, 2, PMX_KIND_OBJECT, 0}, /* 51 */
-    {69583, sizeof(pve_cluster_acme_directories_get_result), 174, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 52 */
-    {69623, sizeof(pve_cluster_acme_meta_get_result), 175, 4, PMX_KIND_OBJECT, 0}, /* 53 */
-    {69717, sizeof(pve_cluster_acme_plugins_get_item), 179, 8, PMX_KIND_OBJECT, 0}, /* 54 */
-    {69758, sizeof(pve_cluster_acme_plugins_get_result), 187, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 55 */
-    {69794, sizeof(pve_cluster_acme_plugins_id_get_result), 188, 8, PMX_KIND_OBJECT, 0}, /* 56 */
-    {69833, sizeof(pve_cluster_acme_tos_get_result), 196, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 57 */
-    {69865, sizeof(pve_cluster_backup_get_item), 197, 1, PMX_KIND_OBJECT, 0}, /* 58 */
-    {69893, sizeof(pve_cluster_backup_get_result), 198, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 59 */
-    {69923, sizeof(pve_cluster_backup_info_get_item), 199, 1, PMX_KIND_OBJECT, 0}, /* 60 */
-    {69956, sizeof(pve_cluster_backup_info_get_result), 200, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 61 */
-    {69991, sizeof(pve_cluster_backup_info_not_backed_up_get_item), 201, 3, PMX_KIND_OBJECT, 0}, /* 62 */
-    {70038, sizeof(pve_cluster_backup_info_not_backed_up_get_result), 204, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 63 */
-    {70087, sizeof(pve_cluster_backup_id_get_result), 205, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 64 */
-    {70120, sizeof(pve_cluster_backup_included_volumes_get_result), 206, 1, PMX_KIND_OBJECT, 0}, /* 65 */
-    {70176, sizeof(pve_cluster_backup_included_volumes_get_result_children), 207, 4, PMX_KIND_OBJECT, 0}, /* 66 */
-    {70232, sizeof(pve_cluster_backup_included_volumes_get_result_children_children), 211, 4, PMX_KIND_OBJECT, 0}, /* 67 */
-    {70313, sizeof(pve_cluster_bulk_action_get_result), 215, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 68 */
-    {70348, sizeof(pve_cluster_bulk_action_guest_get_result), 216, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 69 */
-    {70389, sizeof(pve_cluster_bulk_action_guest_migrate_post_result), 217, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 70 */
-    {70439, sizeof(pve_cluster_bulk_action_guest_shutdown_post_result), 218, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 71 */
-    {70490, sizeof(pve_cluster_bulk_action_guest_start_post_result), 219, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 72 */
-    {70538, sizeof(pve_cluster_bulk_action_guest_suspend_post_result), 220, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 73 */
-    {70588, sizeof(pve_cluster_ceph_get_result), 221, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 74 */
-    {70616, sizeof(pve_cluster_ceph_flags_get_item), 222, 3, PMX_KIND_OBJECT, 0}, /* 75 */
-    {70648, sizeof(pve_cluster_ceph_flags_get_result), 225, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 76 */
-    {70682, sizeof(pve_cluster_ceph_flags_put_result), 226, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 77 */
-    {70716, sizeof(pve_cluster_ceph_flags_flag_get_result), 227, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 78 */
-    {70755, sizeof(pve_cluster_ceph_metadata_get_result), 228, 5, PMX_KIND_OBJECT, 0}, /* 79 */
-    {70796, sizeof(pve_cluster_ceph_metadata_get_result_mds), 233, 1, PMX_KIND_OBJECT, 0}, /* 80 */
-    {70847, sizeof(pve_cluster_ceph_metadata_get_result_mds__id_), 234, 8, PMX_KIND_OBJECT, 0}, /* 81 */
-    {70968, sizeof(pve_cluster_ceph_metadata_get_result_mgr), 242, 1, PMX_KIND_OBJECT, 0}, /* 82 */
-    {71009, sizeof(pve_cluster_ceph_metadata_get_result_mgr__id_), 243, 8, PMX_KIND_OBJECT, 0}, /* 83 */
-    {71055, sizeof(pve_cluster_ceph_metadata_get_result_mon), 251, 1, PMX_KIND_OBJECT, 0}, /* 84 */
-    {71096, sizeof(pve_cluster_ceph_metadata_get_result_mon__id_), 252, 8, PMX_KIND_OBJECT, 0}, /* 85 */
-    {71148, sizeof(pve_cluster_ceph_metadata_get_result_node), 260, 1, PMX_KIND_OBJECT, 0}, /* 86 */
-    {71204, sizeof(pve_cluster_ceph_metadata_get_result_node__node_), 261, 2, PMX_KIND_OBJECT, 0}, /* 87 */
-    {71265, sizeof(pve_cluster_ceph_metadata_get_result_node__node__version), 263, 2, PMX_KIND_OBJECT, 0}, /* 88 */
-    {71332, sizeof(pve_cluster_ceph_status_get_result), 265, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 89 */
-    {71367, sizeof(pve_cluster_config_get_result), 266, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 90 */
-    {71397, sizeof(pve_cluster_config_post_result), 267, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 91 */
-    {71428, sizeof(pve_cluster_config_apiversion_get_result), 268, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 92 */
-    {71469, sizeof(pve_cluster_config_join_get_result), 269, 4, PMX_KIND_OBJECT, 0}, /* 93 */
-    {71548, sizeof(pve_cluster_config_join_get_result_nodelist), 273, 6, PMX_KIND_OBJECT, 0}, /* 94 */
-    {71632, sizeof(pve_cluster_config_join_post_result), 279, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 95 */
-    {71668, sizeof(pve_cluster_config_nodes_get_item), 280, 1, PMX_KIND_OBJECT, 0}, /* 96 */
-    {71702, sizeof(pve_cluster_config_nodes_get_result), 281, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 97 */
-    {71738, sizeof(pve_cluster_config_nodes_node_post_result), 282, 3, PMX_KIND_OBJECT, 0}, /* 98 */
-    {71820, sizeof(pve_cluster_config_qdevice_get_result), 285, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 99 */
-    {71858, sizeof(pve_cluster_config_totem_get_result), 286, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 100 */
-    {71894, sizeof(pve_cluster_firewall_get_result), 287, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 101 */
-    {71926, sizeof(pve_cluster_firewall_aliases_get_item), 288, 4, PMX_KIND_OBJECT, 0}, /* 102 */
-    {71964, sizeof(pve_cluster_firewall_aliases_get_result), 292, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 103 */
-    {72004, sizeof(pve_cluster_firewall_aliases_name_get_result), 293, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 104 */
-    {72049, sizeof(pve_cluster_firewall_groups_get_item), 294, 3, PMX_KIND_OBJECT, 0}, /* 105 */
-    {72086, sizeof(pve_cluster_firewall_groups_get_result), 297, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 106 */
-    {72125, sizeof(pve_cluster_firewall_groups_group_get_item), 298, 15, PMX_KIND_OBJECT, 0}, /* 107 */
-    {72178, sizeof(pve_cluster_firewall_groups_group_get_result), 313, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 108 */
-    {72223, sizeof(pve_cluster_firewall_groups_group_pos_get_result), 314, 15, PMX_KIND_OBJECT, 0}, /* 109 */
-    {72272, sizeof(pve_cluster_firewall_ipset_get_item), 329, 3, PMX_KIND_OBJECT, 0}, /* 110 */
-    {72308, sizeof(pve_cluster_firewall_ipset_get_result), 332, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 111 */
-    {72346, sizeof(pve_cluster_firewall_ipset_name_get_item), 333, 4, PMX_KIND_OBJECT, 0}, /* 112 */
-    {72387, sizeof(pve_cluster_firewall_ipset_name_get_result), 337, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 113 */
-    {72430, sizeof(pve_cluster_firewall_ipset_name_cidr_get_result), 338, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 114 */
-    {72478, sizeof(pve_cluster_firewall_macros_get_item), 339, 2, PMX_KIND_OBJECT, 0}, /* 115 */
-    {72521, sizeof(pve_cluster_firewall_macros_get_result), 341, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 116 */
-    {72560, sizeof(pve_cluster_firewall_options_get_result), 342, 6, PMX_KIND_OBJECT, 0}, /* 117 */
-    {72600, sizeof(pve_cluster_firewall_refs_get_item), 348, 5, PMX_KIND_OBJECT, 0}, /* 118 */
-    {72639, sizeof(pve_cluster_firewall_refs_get_result), 353, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 119 */
-    {72676, sizeof(pve_cluster_firewall_rules_get_item), 354, 15, PMX_KIND_OBJECT, 0}, /* 120 */
-    {72712, sizeof(pve_cluster_firewall_rules_get_result), 369, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 121 */
-    {72750, sizeof(pve_cluster_firewall_rules_pos_get_result), 370, 15, PMX_KIND_OBJECT, 0}, /* 122 */
-    {72792, sizeof(pve_cluster_ha_get_item), 385, 1, PMX_KIND_OBJECT, 0}, /* 123 */
-    {72816, sizeof(pve_cluster_ha_get_result), 386, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 124 */
-    {72842, sizeof(pve_cluster_ha_groups_get_item), 387, 1, PMX_KIND_OBJECT, 0}, /* 125 */
-    {72873, sizeof(pve_cluster_ha_groups_get_result), 388, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 126 */
-    {72906, sizeof(pve_cluster_ha_groups_group_get_result), 389, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 127 */
-    {72945, sizeof(pve_cluster_ha_resources_get_item), 390, 1, PMX_KIND_OBJECT, 0}, /* 128 */
-    {72979, sizeof(pve_cluster_ha_resources_get_result), 391, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 129 */
-    {73015, sizeof(pve_cluster_ha_resources_sid_get_result), 392, 9, PMX_KIND_OBJECT, 0}, /* 130 */
-    {73055, sizeof(pve_cluster_ha_resources_migrate_post_result), 401, 4, PMX_KIND_OBJECT, 0}, /* 131 */
-    {73210, sizeof(pve_cluster_ha_resources_migrate_post_result_blocking_resources), 405, 2, PMX_KIND_OBJECT, 0}, /* 132 */
-    {73280, sizeof(pve_cluster_ha_resources_relocate_post_result), 407, 4, PMX_KIND_OBJECT, 0}, /* 133 */
-    {73326, sizeof(pve_cluster_ha_resources_relocate_post_result_blocking_resources), 411, 2, PMX_KIND_OBJECT, 0}, /* 134 */
-    {73391, sizeof(pve_cluster_ha_rules_get_item), 413, 1, PMX_KIND_OBJECT, 0}, /* 135 */
-    {73421, sizeof(pve_cluster_ha_rules_get_result), 414, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 136 */
-    {73453, sizeof(pve_cluster_ha_rules_rule_get_result), 415, 2, PMX_KIND_OBJECT, 0}, /* 137 */
-    {73490, sizeof(pve_cluster_ha_status_get_result), 417, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 138 */
-    {73523, sizeof(pve_cluster_ha_status_current_get_item), 418, 13, PMX_KIND_OBJECT, 0}, /* 139 */
-    {73611, sizeof(pve_cluster_ha_status_current_get_result), 431, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 140 */
-    {73652, sizeof(pve_cluster_ha_status_manager_status_get_result), 432, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 141 */
-    {73700, sizeof(pve_cluster_jobs_get_item), 433, 1, PMX_KIND_OBJECT, 0}, /* 142 */
-    {73726, sizeof(pve_cluster_jobs_get_result), 434, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 143 */
-    {73754, sizeof(pve_cluster_jobs_realm_sync_get_item), 435, 9, PMX_KIND_OBJECT, 0}, /* 144 */
-    {73827, sizeof(pve_cluster_jobs_realm_sync_get_result), 444, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 145 */
-    {73866, sizeof(pve_cluster_jobs_realm_sync_id_get_result), 445, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 146 */
-    {73908, sizeof(pve_cluster_jobs_schedule_analyze_get_item), 446, 2, PMX_KIND_OBJECT, 0}, /* 147 */
-    {73955, sizeof(pve_cluster_jobs_schedule_analyze_get_result), 448, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 148 */
-    {74000, sizeof(pve_cluster_log_get_result), 449, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 149 */
-    {74027, sizeof(pve_cluster_mapping_get_result), 450, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 150 */
-    {74058, sizeof(pve_cluster_mapping_dir_get_item), 451, 4, PMX_KIND_OBJECT, 0}, /* 151 */
-    {74098, sizeof(pve_cluster_mapping_dir_get_item_checks), 455, 2, PMX_KIND_OBJECT, 0}, /* 152 */
-    {74155, sizeof(pve_cluster_mapping_dir_get_result), 457, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 153 */
-    {74190, sizeof(pve_cluster_mapping_dir_id_get_result), 458, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 154 */
-    {74228, sizeof(pve_cluster_mapping_pci_get_item), 459, 4, PMX_KIND_OBJECT, 0}, /* 155 */
-    {74261, sizeof(pve_cluster_mapping_pci_get_item_checks), 463, 2, PMX_KIND_OBJECT, 0}, /* 156 */
-    {74301, sizeof(pve_cluster_mapping_pci_get_result), 465, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 157 */
-    {74336, sizeof(pve_cluster_mapping_pci_id_get_result), 466, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 158 */
-    {74374, sizeof(pve_cluster_mapping_usb_get_item), 467, 4, PMX_KIND_OBJECT, 0}, /* 159 */
-    {74413, sizeof(pve_cluster_mapping_usb_get_result), 471, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 160 */
-    {74448, sizeof(pve_cluster_mapping_usb_id_get_result), 472, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 161 */
-    {74486, sizeof(pve_cluster_metrics_get_result), 473, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 162 */
-    {74517, sizeof(pve_cluster_metrics_export_get_result), 474, 1, PMX_KIND_OBJECT, 0}, /* 163 */
-    {74555, sizeof(pve_cluster_metrics_export_get_result_data), 475, 5, PMX_KIND_OBJECT, 0}, /* 164 */
-    {74605, sizeof(pve_cluster_metrics_server_get_item), 480, 5, PMX_KIND_OBJECT, 0}, /* 165 */
-    {74641, sizeof(pve_cluster_metrics_server_get_result), 485, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 166 */
-    {74679, sizeof(pve_cluster_metrics_server_id_get_result), 486, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 167 */
-    {74720, sizeof(pve_cluster_nextid_get_result), 487, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 168 */
-    {74750, sizeof(pve_cluster_notifications_get_result), 488, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 169 */
-    {74787, sizeof(pve_cluster_notifications_endpoints_get_result), 489, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 170 */
-    {74834, sizeof(pve_cluster_notifications_endpoints_gotify_get_item), 490, 5, PMX_KIND_OBJECT, 0}, /* 171 */
-    {74893, sizeof(pve_cluster_notifications_endpoints_gotify_get_result), 495, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 172 */
-    {74947, sizeof(pve_cluster_notifications_endpoints_gotify_name_get_result), 496, 5, PMX_KIND_OBJECT, 0}, /* 173 */
-    {75006, sizeof(pve_cluster_notifications_endpoints_sendmail_get_item), 501, 8, PMX_KIND_OBJECT, 0}, /* 174 */
-    {75060, sizeof(pve_cluster_notifications_endpoints_sendmail_get_result), 509, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 175 */
-    {75116, sizeof(pve_cluster_notifications_endpoints_sendmail_name_get_result), 510, 8, PMX_KIND_OBJECT, 0}, /* 176 */
-    {75177, sizeof(pve_cluster_notifications_endpoints_smtp_get_item), 518, 12, PMX_KIND_OBJECT, 0}, /* 177 */
-    {75227, sizeof(pve_cluster_notifications_endpoints_smtp_get_result), 530, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 178 */
-    {75279, sizeof(pve_cluster_notifications_endpoints_smtp_name_get_result), 531, 12, PMX_KIND_OBJECT, 0}, /* 179 */
-    {75336, sizeof(pve_cluster_notifications_endpoints_webhook_get_item), 543, 9, PMX_KIND_OBJECT, 0}, /* 180 */
-    {75389, sizeof(pve_cluster_notifications_endpoints_webhook_get_result), 552, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 181 */
-    {75444, sizeof(pve_cluster_notifications_endpoints_webhook_name_get_result), 553, 9, PMX_KIND_OBJECT, 0}, /* 182 */
-    {75504, sizeof(pve_cluster_notifications_matcher_field_values_get_item), 562, 3, PMX_KIND_OBJECT, 0}, /* 183 */
-    {75566, sizeof(pve_cluster_notifications_matcher_field_values_get_result), 565, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 184 */
-    {75624, sizeof(pve_cluster_notifications_matcher_fields_get_item), 566, 1, PMX_KIND_OBJECT, 0}, /* 185 */
-    {75674, sizeof(pve_cluster_notifications_matcher_fields_get_result), 567, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 186 */
-    {75726, sizeof(pve_cluster_notifications_matchers_get_item), 568, 10, PMX_KIND_OBJECT, 0}, /* 187 */
-    {75770, sizeof(pve_cluster_notifications_matchers_get_result), 578, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 188 */
-    {75816, sizeof(pve_cluster_notifications_matchers_name_get_result), 579, 10, PMX_KIND_OBJECT, 0}, /* 189 */
-    {75867, sizeof(pve_cluster_notifications_targets_get_item), 589, 5, PMX_KIND_OBJECT, 0}, /* 190 */
-    {75910, sizeof(pve_cluster_notifications_targets_get_result), 594, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 191 */
-    {75955, sizeof(pve_cluster_options_get_result), 595, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 192 */
-    {75986, sizeof(pve_cluster_replication_get_item), 596, 11, PMX_KIND_OBJECT, 0}, /* 193 */
-    {76026, sizeof(pve_cluster_replication_get_result), 607, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 194 */
-    {76061, sizeof(pve_cluster_replication_id_get_result), 608, 12, PMX_KIND_OBJECT, 0}, /* 195 */
-    {76099, sizeof(pve_cluster_resources_get_item), 620, 33, PMX_KIND_OBJECT, 0}, /* 196 */
-    {76298, sizeof(pve_cluster_resources_get_result), 653, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 197 */
-    {76331, sizeof(pve_cluster_sdn_get_item), 654, 1, PMX_KIND_OBJECT, 0}, /* 198 */
-    {76356, sizeof(pve_cluster_sdn_get_result), 655, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 199 */
-    {76383, sizeof(pve_cluster_sdn_put_result), 656, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 200 */
-    {76410, sizeof(pve_cluster_sdn_controllers_get_item), 657, 15, PMX_KIND_OBJECT, 0}, /* 201 */
-    {76493, sizeof(pve_cluster_sdn_controllers_get_item_pending), 672, 10, PMX_KIND_OBJECT, 0}, /* 202 */
-    {76538, sizeof(pve_cluster_sdn_controllers_get_result), 682, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 203 */
-    {76577, sizeof(pve_cluster_sdn_controllers_controller_get_result), 683, 15, PMX_KIND_OBJECT, 0}, /* 204 */
-    {76627, sizeof(pve_cluster_sdn_controllers_controller_get_result_pending), 698, 10, PMX_KIND_OBJECT, 0}, /* 205 */
-    {76685, sizeof(pve_cluster_sdn_dns_get_item), 708, 2, PMX_KIND_OBJECT, 0}, /* 206 */
-    {76714, sizeof(pve_cluster_sdn_dns_get_result), 710, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 207 */
-    {76745, sizeof(pve_cluster_sdn_dns_dns_get_result), 711, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 208 */
-    {76780, sizeof(pve_cluster_sdn_fabrics_get_item), 712, 1, PMX_KIND_OBJECT, 0}, /* 209 */
-    {76813, sizeof(pve_cluster_sdn_fabrics_get_result), 713, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 210 */
-    {76848, sizeof(pve_cluster_sdn_fabrics_all_get_result), 714, 2, PMX_KIND_OBJECT, 0}, /* 211 */
-    {76895, sizeof(pve_cluster_sdn_fabrics_all_get_result_fabrics), 716, 9, PMX_KIND_OBJECT, 0}, /* 212 */
-    {76942, sizeof(pve_cluster_sdn_fabrics_all_get_result_nodes), 725, 8, PMX_KIND_OBJECT, 0}, /* 213 */
-    {76987, sizeof(pve_cluster_sdn_fabrics_fabric_get_item), 733, 9, PMX_KIND_OBJECT, 0}, /* 214 */
-    {77027, sizeof(pve_cluster_sdn_fabrics_fabric_get_result), 742, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 215 */
-    {77069, sizeof(pve_cluster_sdn_fabrics_fabric_id_get_result), 743, 9, PMX_KIND_OBJECT, 0}, /* 216 */
-    {77114, sizeof(pve_cluster_sdn_fabrics_node_get_item), 752, 8, PMX_KIND_OBJECT, 0}, /* 217 */
-    {77152, sizeof(pve_cluster_sdn_fabrics_node_get_result), 760, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 218 */
-    {77192, sizeof(pve_cluster_sdn_fabrics_node_fabric_id_get_item), 761, 8, PMX_KIND_OBJECT, 0}, /* 219 */
-    {77240, sizeof(pve_cluster_sdn_fabrics_node_fabric_id_get_result), 769, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 220 */
-    {77290, sizeof(pve_cluster_sdn_fabrics_node_fabric_id_node_id_get_result), 770, 8, PMX_KIND_OBJECT, 0}, /* 221 */
-    {77348, sizeof(pve_cluster_sdn_ipams_get_item), 778, 2, PMX_KIND_OBJECT, 0}, /* 222 */
-    {77379, sizeof(pve_cluster_sdn_ipams_get_result), 780, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 223 */
-    {77412, sizeof(pve_cluster_sdn_ipams_ipam_get_result), 781, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 224 */
-    {77450, sizeof(pve_cluster_sdn_ipams_status_get_result), 782, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 225 */
-    {77490, sizeof(pve_cluster_sdn_lock_post_result), 783, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 226 */
-    {77523, sizeof(pve_cluster_sdn_vnets_get_item), 784, 10, PMX_KIND_OBJECT, 0}, /* 227 */
-    {77554, sizeof(pve_cluster_sdn_vnets_get_item_pending), 794, 5, PMX_KIND_OBJECT, 0}, /* 228 */
-    {77593, sizeof(pve_cluster_sdn_vnets_get_result), 799, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 229 */
-    {77626, sizeof(pve_cluster_sdn_vnets_vnet_get_result), 800, 10, PMX_KIND_OBJECT, 0}, /* 230 */
-    {77664, sizeof(pve_cluster_sdn_vnets_vnet_get_result_pending), 810, 5, PMX_KIND_OBJECT, 0}, /* 231 */
-    {77710, sizeof(pve_cluster_sdn_vnets_firewall_get_result), 815, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 232 */
-    {77752, sizeof(pve_cluster_sdn_vnets_firewall_options_get_result), 816, 3, PMX_KIND_OBJECT, 0}, /* 233 */
-    {77802, sizeof(pve_cluster_sdn_vnets_firewall_rules_get_item), 819, 15, PMX_KIND_OBJECT, 0}, /* 234 */
-    {77848, sizeof(pve_cluster_sdn_vnets_firewall_rules_get_result), 834, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 235 */
-    {77896, sizeof(pve_cluster_sdn_vnets_firewall_rules_pos_get_result), 835, 15, PMX_KIND_OBJECT, 0}, /* 236 */
-    {77948, sizeof(pve_cluster_sdn_vnets_subnets_get_result), 850, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 237 */
-    {77989, sizeof(pve_cluster_sdn_vnets_subnets_subnet_get_result), 851, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 238 */
-    {78037, sizeof(pve_cluster_sdn_zones_get_item), 852, 27, PMX_KIND_OBJECT, 0}, /* 239 */
-    {78068, sizeof(pve_cluster_sdn_zones_get_item_pending), 879, 22, PMX_KIND_OBJECT, 0}, /* 240 */
-    {78107, sizeof(pve_cluster_sdn_zones_get_result), 901, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 241 */
-    {78140, sizeof(pve_cluster_sdn_zones_zone_get_result), 902, 27, PMX_KIND_OBJECT, 0}, /* 242 */
-    {78178, sizeof(pve_cluster_sdn_zones_zone_get_result_pending), 929, 22, PMX_KIND_OBJECT, 0}, /* 243 */
-    {78224, sizeof(pve_cluster_status_get_item), 951, 11, PMX_KIND_OBJECT, 0}, /* 244 */
-    {78252, sizeof(pve_cluster_status_get_result), 962, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 245 */
-    {78282, sizeof(pve_cluster_tasks_get_item), 963, 1, PMX_KIND_OBJECT, 0}, /* 246 */
-    {78309, sizeof(pve_cluster_tasks_get_result), 964, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 247 */
-    {78338, sizeof(pve_nodes_get_item), 965, 9, PMX_KIND_OBJECT, 0}, /* 248 */
-    {78373, sizeof(pve_nodes_get_result), 974, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 249 */
-    {78394, sizeof(pve_nodes_node_get_result), 975, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 250 */
-    {78420, sizeof(pve_nodes_aplinfo_get_result), 976, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 251 */
-    {78449, sizeof(pve_nodes_aplinfo_post_result), 977, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 252 */
-    {78479, sizeof(pve_nodes_apt_get_item), 978, 1, PMX_KIND_OBJECT, 0}, /* 253 */
-    {78502, sizeof(pve_nodes_apt_get_result), 979, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 254 */
-    {78527, sizeof(pve_nodes_apt_changelog_get_result), 980, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 255 */
-    {78562, sizeof(pve_nodes_apt_repositories_get_result), 981, 5, PMX_KIND_OBJECT, 0}, /* 256 */
-    {78642, sizeof(pve_nodes_apt_repositories_get_result_errors), 986, 2, PMX_KIND_OBJECT, 0}, /* 257 */
-    {78687, sizeof(pve_nodes_apt_repositories_get_result_files), 988, 4, PMX_KIND_OBJECT, 0}, /* 258 */
-    {0, 0, 0, 0, PMX_KIND_I64, 0}, /* 259: elements */
-    {78764, sizeof(pve_nodes_apt_repositories_get_result_files_repositories), 992, 8, PMX_KIND_OBJECT, 0}, /* 260 */
-    {78883, sizeof(pve_nodes_apt_repositories_get_result_files_repositories_Options), 1000, 2, PMX_KIND_OBJECT, 0}, /* 261 */
-    {78959, sizeof(pve_nodes_apt_repositories_get_result_infos), 1002, 5, PMX_KIND_OBJECT, 0}, /* 262 */
-    {79008, sizeof(pve_nodes_apt_repositories_get_result_standard_repos), 1007, 3, PMX_KIND_OBJECT, 0}, /* 263 */
-    {79061, sizeof(pve_nodes_apt_update_get_item), 1010, 10, PMX_KIND_OBJECT, 0}, /* 264 */
-    {79178, sizeof(pve_nodes_apt_update_get_result), 1020, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 265 */
-    {79210, sizeof(pve_nodes_apt_update_post_result), 1021, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 266 */
-    {79243, sizeof(pve_nodes_apt_versions_get_item), 1022, 13, PMX_KIND_OBJECT, 0}, /* 267 */
-    {79317, sizeof(pve_nodes_apt_versions_get_result), 1035, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 268 */
-    {79351, sizeof(pve_nodes_capabilities_get_result), 1036, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 269 */
-    {79385, sizeof(pve_nodes_capabilities_qemu_get_result), 1037, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 270 */
-    {79424, sizeof(pve_nodes_capabilities_qemu_cpu_get_item), 1038, 3, PMX_KIND_OBJECT, 0}, /* 271 */
-    {79479, sizeof(pve_nodes_capabilities_qemu_cpu_get_result), 1041, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 272 */
-    {79522, sizeof(pve_nodes_capabilities_qemu_cpu_flags_get_item), 1042, 2, PMX_KIND_OBJECT, 0}, /* 273 */
-    {79569, sizeof(pve_nodes_capabilities_qemu_cpu_flags_get_result), 1044, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 274 */
-    {79618, sizeof(pve_nodes_capabilities_qemu_machines_get_item), 1045, 4, PMX_KIND_OBJECT, 0}, /* 275 */
-    {79672, sizeof(pve_nodes_capabilities_qemu_machines_get_result), 1049, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 276 */
-    {79720, sizeof(pve_nodes_capabilities_qemu_migration_get_result), 1050, 1, PMX_KIND_OBJECT, 0}, /* 277 */
-    {79803, sizeof(pve_nodes_ceph_get_result), 1051, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 278 */
-    {79829, sizeof(pve_nodes_ceph_cfg_get_result), 1052, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 279 */
-    {79859, sizeof(pve_nodes_ceph_cfg_db_get_item), 1053, 6, PMX_KIND_OBJECT, 0}, /* 280 */
-    {79917, sizeof(pve_nodes_ceph_cfg_db_get_result), 1059, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 281 */
-    {79950, sizeof(pve_nodes_ceph_cfg_raw_get_result), 1060, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 282 */
-    {79984, sizeof(pve_nodes_ceph_cfg_value_get_result), 1061, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 283 */
-    {80020, sizeof(pve_nodes_ceph_cmd_safety_get_result), 1062, 2, PMX_KIND_OBJECT, 0}, /* 284 */
-    {80062, sizeof(pve_nodes_ceph_crush_get_result), 1064, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 285 */
-    {80094, sizeof(pve_nodes_ceph_fs_get_item), 1065, 3, PMX_KIND_OBJECT, 0}, /* 286 */
-    {80135, sizeof(pve_nodes_ceph_fs_get_result), 1068, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 287 */
-    {80164, sizeof(pve_nodes_ceph_fs_name_post_result), 1069, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 288 */
-    {80199, sizeof(pve_nodes_ceph_log_get_item), 1070, 2, PMX_KIND_OBJECT, 0}, /* 289 */
-    {80231, sizeof(pve_nodes_ceph_log_get_result), 1072, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 290 */
-    {80261, sizeof(pve_nodes_ceph_mds_get_item), 1073, 6, PMX_KIND_OBJECT, 0}, /* 291 */
-    {80314, sizeof(pve_nodes_ceph_mds_get_result), 1079, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 292 */
-    {80344, sizeof(pve_nodes_ceph_mds_name_delete_result), 1080, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 293 */
-    {80382, sizeof(pve_nodes_ceph_mds_name_post_result), 1081, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 294 */
-    {80418, sizeof(pve_nodes_ceph_mgr_get_item), 1082, 4, PMX_KIND_OBJECT, 0}, /* 295 */
-    {80446, sizeof(pve_nodes_ceph_mgr_get_result), 1086, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 296 */
-    {80476, sizeof(pve_nodes_ceph_mgr_id_delete_result), 1087, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 297 */
-    {80512, sizeof(pve_nodes_ceph_mgr_id_post_result), 1088, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 298 */
-    {80546, sizeof(pve_nodes_ceph_mon_get_item), 1089, 10, PMX_KIND_OBJECT, 0}, /* 299 */
-    {80591, sizeof(pve_nodes_ceph_mon_get_result), 1099, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 300 */
-    {80621, sizeof(pve_nodes_ceph_mon_monid_delete_result), 1100, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 301 */
-    {80660, sizeof(pve_nodes_ceph_mon_monid_post_result), 1101, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 302 */
-    {80697, sizeof(pve_nodes_ceph_osd_get_result), 1102, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 303 */
-    {80727, sizeof(pve_nodes_ceph_osd_post_result), 1103, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 304 */
-    {80758, sizeof(pve_nodes_ceph_osd_osdid_delete_result), 1104, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 305 */
-    {80797, sizeof(pve_nodes_ceph_osd_osdid_get_result), 1105, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 306 */
-    {80833, sizeof(pve_nodes_ceph_osd_lv_info_get_result), 1106, 6, PMX_KIND_OBJECT, 0}, /* 307 */
-    {80925, sizeof(pve_nodes_ceph_osd_metadata_get_result), 1112, 2, PMX_KIND_OBJECT, 0}, /* 308 */
-    {80964, sizeof(pve_nodes_ceph_osd_metadata_get_result_devices), 1114, 6, PMX_KIND_OBJECT, 0}, /* 309 */
-    {81036, sizeof(pve_nodes_ceph_osd_metadata_get_result_osd), 1120, 11, PMX_KIND_OBJECT, 0}, /* 310 */
-    {81162, sizeof(pve_nodes_ceph_pool_get_item), 1131, 17, PMX_KIND_OBJECT, 0}, /* 311 */
-    {81292, sizeof(pve_nodes_ceph_pool_get_result), 1148, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 312 */
-    {81323, sizeof(pve_nodes_ceph_pool_post_result), 1149, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 313 */
-    {81355, sizeof(pve_nodes_ceph_pool_name_delete_result), 1150, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 314 */
-    {81394, sizeof(pve_nodes_ceph_pool_name_get_result), 1151, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 315 */
-    {81430, sizeof(pve_nodes_ceph_pool_name_put_result), 1152, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 316 */
-    {81466, sizeof(pve_nodes_ceph_pool_status_get_result), 1153, 24, PMX_KIND_OBJECT, 0}, /* 317 */
-    {81632, sizeof(pve_nodes_ceph_restart_post_result), 1177, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 318 */
-    {81667, sizeof(pve_nodes_ceph_rules_get_item), 1178, 1, PMX_KIND_OBJECT, 0}, /* 319 */
-    {81697, sizeof(pve_nodes_ceph_rules_get_result), 1179, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 320 */
-    {81729, sizeof(pve_nodes_ceph_start_post_result), 1180, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 321 */
-    {81762, sizeof(pve_nodes_ceph_status_get_result), 1181, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 322 */
-    {81795, sizeof(pve_nodes_ceph_stop_post_result), 1182, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 323 */
-    {81827, sizeof(pve_nodes_certificates_get_result), 1183, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 324 */
-    {81861, sizeof(pve_nodes_certificates_acme_get_result), 1184, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 325 */
-    {81900, sizeof(pve_nodes_certificates_acme_certificate_delete_result), 1185, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 326 */
-    {81954, sizeof(pve_nodes_certificates_acme_certificate_post_result), 1186, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 327 */
-    {82006, sizeof(pve_nodes_certificates_acme_certificate_put_result), 1187, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 328 */
-    {82057, sizeof(pve_nodes_certificates_custom_post_result), 1188, 10, PMX_KIND_OBJECT, 0}, /* 329 */
-    {82205, sizeof(pve_nodes_certificates_info_get_item), 1198, 10, PMX_KIND_OBJECT, 0}, /* 330 */
-    {82242, sizeof(pve_nodes_certificates_info_get_result), 1208, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 331 */
-    {82281, sizeof(pve_nodes_config_get_result), 1209, 7, PMX_KIND_OBJECT, 0}, /* 332 */
-    {82309, sizeof(pve_nodes_disks_get_result), 1216, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 333 */
-    {82336, sizeof(pve_nodes_disks_directory_get_item), 1217, 5, PMX_KIND_OBJECT, 0}, /* 334 */
-    {82380, sizeof(pve_nodes_disks_directory_get_result), 1222, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 335 */
-    {82417, sizeof(pve_nodes_disks_directory_post_result), 1223, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 336 */
-    {82455, sizeof(pve_nodes_disks_directory_name_delete_result), 1224, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 337 */
-    {82500, sizeof(pve_nodes_disks_initgpt_post_result), 1225, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 338 */
-    {82536, sizeof(pve_nodes_disks_list_get_item), 1226, 13, PMX_KIND_OBJECT, 0}, /* 339 */
-    {82629, sizeof(pve_nodes_disks_list_get_result), 1239, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 340 */
-    {82661, sizeof(pve_nodes_disks_lvm_get_result), 1240, 2, PMX_KIND_OBJECT, 0}, /* 341 */
-    {82697, sizeof(pve_nodes_disks_lvm_get_result_children), 1242, 5, PMX_KIND_OBJECT, 0}, /* 342 */
-    {82742, sizeof(pve_nodes_disks_lvm_get_result_children_children), 1247, 4, PMX_KIND_OBJECT, 0}, /* 343 */
-    {82791, sizeof(pve_nodes_disks_lvm_post_result), 1251, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 344 */
-    {82823, sizeof(pve_nodes_disks_lvm_name_delete_result), 1252, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 345 */
-    {82862, sizeof(pve_nodes_disks_lvmthin_get_item), 1253, 6, PMX_KIND_OBJECT, 0}, /* 346 */
-    {82926, sizeof(pve_nodes_disks_lvmthin_get_result), 1259, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 347 */
-    {82961, sizeof(pve_nodes_disks_lvmthin_post_result), 1260, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 348 */
-    {82997, sizeof(pve_nodes_disks_lvmthin_name_delete_result), 1261, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 349 */
-    {83040, sizeof(pve_nodes_disks_smart_get_result), 1262, 4, PMX_KIND_OBJECT, 0}, /* 350 */
-    {83089, sizeof(pve_nodes_disks_wipedisk_put_result), 1266, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 351 */
-    {83125, sizeof(pve_nodes_disks_zfs_get_item), 1267, 7, PMX_KIND_OBJECT, 0}, /* 352 */
-    {83171, sizeof(pve_nodes_disks_zfs_get_result), 1274, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 353 */
-    {83202, sizeof(pve_nodes_disks_zfs_post_result), 1275, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 354 */
-    {83234, sizeof(pve_nodes_disks_zfs_name_delete_result), 1276, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 355 */
-    {83273, sizeof(pve_nodes_disks_zfs_name_get_result), 1277, 7, PMX_KIND_OBJECT, 0}, /* 356 */
-    {83314, sizeof(pve_nodes_disks_zfs_name_get_result_children), 1284, 6, PMX_KIND_OBJECT, 0}, /* 357 */
-    {83380, sizeof(pve_nodes_dns_get_result), 1290, 4, PMX_KIND_OBJECT, 0}, /* 358 */
-    {83405, sizeof(pve_nodes_execute_post_result), 1294, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 359 */
-    {83435, sizeof(pve_nodes_firewall_get_result), 1295, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 360 */
-    {83465, sizeof(pve_nodes_firewall_log_get_item), 1296, 2, PMX_KIND_OBJECT, 0}, /* 361 */
-    {83497, sizeof(pve_nodes_firewall_log_get_result), 1298, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 362 */
-    {83531, sizeof(pve_nodes_firewall_options_get_result), 1299, 19, PMX_KIND_OBJECT, 0}, /* 363 */
-    {83569, sizeof(pve_nodes_firewall_rules_get_item), 1318, 15, PMX_KIND_OBJECT, 0}, /* 364 */
-    {83603, sizeof(pve_nodes_firewall_rules_get_result), 1333, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 365 */
-    {83639, sizeof(pve_nodes_firewall_rules_pos_get_result), 1334, 15, PMX_KIND_OBJECT, 0}, /* 366 */
-    {83679, sizeof(pve_nodes_hardware_get_item), 1349, 1, PMX_KIND_OBJECT, 0}, /* 367 */
-    {83707, sizeof(pve_nodes_hardware_get_result), 1350, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 368 */
-    {83737, sizeof(pve_nodes_hardware_pci_get_item), 1351, 12, PMX_KIND_OBJECT, 0}, /* 369 */
-    {83895, sizeof(pve_nodes_hardware_pci_get_result), 1363, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 370 */
-    {83929, sizeof(pve_nodes_hardware_pci_pci_id_or_mapping_get_item), 1364, 1, PMX_KIND_OBJECT, 0}, /* 371 */
-    {83979, sizeof(pve_nodes_hardware_pci_pci_id_or_mapping_get_result), 1365, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 372 */
-    {84031, sizeof(pve_nodes_hardware_pci_mdev_get_item), 1366, 4, PMX_KIND_OBJECT, 0}, /* 373 */
-    {84078, sizeof(pve_nodes_hardware_pci_mdev_get_result), 1370, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 374 */
-    {84117, sizeof(pve_nodes_hardware_usb_get_item), 1371, 12, PMX_KIND_OBJECT, 0}, /* 375 */
-    {84212, sizeof(pve_nodes_hardware_usb_get_result), 1383, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 376 */
-    {84246, sizeof(pve_nodes_hosts_get_result), 1384, 2, PMX_KIND_OBJECT, 0}, /* 377 */
-    {84273, sizeof(pve_nodes_journal_get_result), 1386, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 378 */
-    {84302, sizeof(pve_nodes_lxc_get_item), 1387, 23, PMX_KIND_OBJECT, 0}, /* 379 */
-    {84422, sizeof(pve_nodes_lxc_get_result), 1410, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 380 */
-    {84447, sizeof(pve_nodes_lxc_post_result), 1411, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 381 */
-    {84473, sizeof(pve_nodes_lxc_vmid_delete_result), 1412, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 382 */
-    {84506, sizeof(pve_nodes_lxc_vmid_get_item), 1413, 1, PMX_KIND_OBJECT, 0}, /* 383 */
-    {84534, sizeof(pve_nodes_lxc_vmid_get_result), 1414, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 384 */
-    {84564, sizeof(pve_nodes_lxc_clone_post_result), 1415, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 385 */
-    {84596, sizeof(pve_nodes_lxc_config_get_result), 1416, 34, PMX_KIND_OBJECT, 0}, /* 386 */
-    {84628, sizeof(pve_nodes_lxc_feature_get_result), 1450, 1, PMX_KIND_OBJECT, 0}, /* 387 */
-    {84672, sizeof(pve_nodes_lxc_firewall_get_result), 1451, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 388 */
-    {84706, sizeof(pve_nodes_lxc_firewall_aliases_get_item), 1452, 4, PMX_KIND_OBJECT, 0}, /* 389 */
-    {84746, sizeof(pve_nodes_lxc_firewall_aliases_get_result), 1456, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 390 */
-    {84788, sizeof(pve_nodes_lxc_firewall_aliases_name_get_result), 1457, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 391 */
-    {84835, sizeof(pve_nodes_lxc_firewall_ipset_get_item), 1458, 3, PMX_KIND_OBJECT, 0}, /* 392 */
-    {84873, sizeof(pve_nodes_lxc_firewall_ipset_get_result), 1461, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 393 */
-    {84913, sizeof(pve_nodes_lxc_firewall_ipset_name_get_item), 1462, 4, PMX_KIND_OBJECT, 0}, /* 394 */
-    {84956, sizeof(pve_nodes_lxc_firewall_ipset_name_get_result), 1466, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 395 */
-    {85001, sizeof(pve_nodes_lxc_firewall_ipset_name_cidr_get_result), 1467, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 396 */
-    {85051, sizeof(pve_nodes_lxc_firewall_log_get_item), 1468, 2, PMX_KIND_OBJECT, 0}, /* 397 */
-    {85087, sizeof(pve_nodes_lxc_firewall_log_get_result), 1470, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 398 */
-    {85125, sizeof(pve_nodes_lxc_firewall_options_get_result), 1471, 10, PMX_KIND_OBJECT, 0}, /* 399 */
-    {85167, sizeof(pve_nodes_lxc_firewall_refs_get_item), 1481, 5, PMX_KIND_OBJECT, 0}, /* 400 */
-    {85204, sizeof(pve_nodes_lxc_firewall_refs_get_result), 1486, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 401 */
-    {85243, sizeof(pve_nodes_lxc_firewall_rules_get_item), 1487, 15, PMX_KIND_OBJECT, 0}, /* 402 */
-    {85281, sizeof(pve_nodes_lxc_firewall_rules_get_result), 1502, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 403 */
-    {85321, sizeof(pve_nodes_lxc_firewall_rules_pos_get_result), 1503, 15, PMX_KIND_OBJECT, 0}, /* 404 */
-    {85365, sizeof(pve_nodes_lxc_interfaces_get_item), 1518, 6, PMX_KIND_OBJECT, 0}, /* 405 */
-    {85477, sizeof(pve_nodes_lxc_interfaces_get_item_ip_addresses), 1524, 3, PMX_KIND_OBJECT, 0}, /* 406 */
-    {85585, sizeof(pve_nodes_lxc_interfaces_get_result), 1527, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 407 */
-    {85621, sizeof(pve_nodes_lxc_migrate_get_result), 1528, 4, PMX_KIND_OBJECT, 0}, /* 408 */
-    {85764, sizeof(pve_nodes_lxc_migrate_get_result_not_allowed_nodes), 1532, 1, PMX_KIND_OBJECT, 0}, /* 409 */
-    {85859, sizeof(pve_nodes_lxc_migrate_get_result_not_allowed_nodes_blocking_ha_resources), 1533, 2, PMX_KIND_OBJECT, 0}, /* 410 */
-    {85932, sizeof(pve_nodes_lxc_migrate_post_result), 1535, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 411 */
-    {85966, sizeof(pve_nodes_lxc_move_volume_post_result), 1536, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 412 */
-    {86004, sizeof(pve_nodes_lxc_mtunnel_post_result), 1537, 3, PMX_KIND_OBJECT, 0}, /* 413 */
-    {86038, sizeof(pve_nodes_lxc_mtunnelwebsocket_get_result), 1540, 2, PMX_KIND_OBJECT, 0}, /* 414 */
-    {86080, sizeof(pve_nodes_lxc_pending_get_item), 1542, 4, PMX_KIND_OBJECT, 0}, /* 415 */
-    {86111, sizeof(pve_nodes_lxc_pending_get_result), 1546, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 416 */
-    {86144, sizeof(pve_nodes_lxc_remote_migrate_post_result), 1547, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 417 */
-    {86185, sizeof(pve_nodes_lxc_resize_put_result), 1548, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 418 */
-    {86217, sizeof(pve_nodes_lxc_rrd_get_result), 1549, 1, PMX_KIND_OBJECT, 0}, /* 419 */
-    {86246, sizeof(pve_nodes_lxc_rrddata_get_result), 1550, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 420 */
-    {86279, sizeof(pve_nodes_lxc_snapshot_get_item), 1551, 4, PMX_KIND_OBJECT, 0}, /* 421 */
-    {86320, sizeof(pve_nodes_lxc_snapshot_get_result), 1555, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 422 */
-    {86354, sizeof(pve_nodes_lxc_snapshot_post_result), 1556, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 423 */
-    {86389, sizeof(pve_nodes_lxc_snapshot_snapname_delete_result), 1557, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 424 */
-    {86435, sizeof(pve_nodes_lxc_snapshot_snapname_get_result), 1558, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 425 */
-    {86478, sizeof(pve_nodes_lxc_snapshot_config_get_result), 1559, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 426 */
-    {86519, sizeof(pve_nodes_lxc_snapshot_rollback_post_result), 1560, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 427 */
-    {86563, sizeof(pve_nodes_lxc_spiceproxy_post_result), 1561, 5, PMX_KIND_OBJECT, 0}, /* 428 */
-    {86618, sizeof(pve_nodes_lxc_status_get_item), 1566, 1, PMX_KIND_OBJECT, 0}, /* 429 */
-    {86648, sizeof(pve_nodes_lxc_status_get_result), 1567, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 430 */
-    {86680, sizeof(pve_nodes_lxc_status_current_get_result), 1568, 24, PMX_KIND_OBJECT, 0}, /* 431 */
-    {86720, sizeof(pve_nodes_lxc_status_reboot_post_result), 1592, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 432 */
-    {86760, sizeof(pve_nodes_lxc_status_resume_post_result), 1593, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 433 */
-    {86800, sizeof(pve_nodes_lxc_status_shutdown_post_result), 1594, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 434 */
-    {86842, sizeof(pve_nodes_lxc_status_start_post_result), 1595, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 435 */
-    {86881, sizeof(pve_nodes_lxc_status_stop_post_result), 1596, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 436 */
-    {86919, sizeof(pve_nodes_lxc_status_suspend_post_result), 1597, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 437 */
-    {86960, sizeof(pve_nodes_lxc_termproxy_post_result), 1598, 4, PMX_KIND_OBJECT, 0}, /* 438 */
-    {86996, sizeof(pve_nodes_lxc_vncproxy_post_result), 1602, 5, PMX_KIND_OBJECT, 0}, /* 439 */
-    {87031, sizeof(pve_nodes_lxc_vncwebsocket_get_result), 1607, 1, PMX_KIND_OBJECT, 0}, /* 440 */
-    {87069, sizeof(pve_nodes_migrateall_post_result), 1608, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 441 */
-    {87102, sizeof(pve_nodes_netstat_get_result), 1609, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 442 */
-    {87131, sizeof(pve_nodes_network_get_item), 1610, 48, PMX_KIND_OBJECT, 0}, /* 443 */
-    {87554, sizeof(pve_nodes_network_get_result), 1658, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 444 */
-    {87583, sizeof(pve_nodes_network_put_result), 1659, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 445 */
-    {87612, sizeof(pve_nodes_network_iface_get_result), 1660, 2, PMX_KIND_OBJECT, 0}, /* 446 */
-    {87647, sizeof(pve_nodes_qemu_get_item), 1662, 28, PMX_KIND_OBJECT, 0}, /* 447 */
-    {87755, sizeof(pve_nodes_qemu_get_result), 1690, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 448 */
-    {87781, sizeof(pve_nodes_qemu_post_result), 1691, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 449 */
-    {87808, sizeof(pve_nodes_qemu_vmid_delete_result), 1692, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 450 */
-    {87842, sizeof(pve_nodes_qemu_vmid_get_item), 1693, 1, PMX_KIND_OBJECT, 0}, /* 451 */
-    {87871, sizeof(pve_nodes_qemu_vmid_get_result), 1694, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 452 */
-    {87902, sizeof(pve_nodes_qemu_agent_get_result), 1695, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 453 */
-    {87934, sizeof(pve_nodes_qemu_agent_post_result), 1696, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 454 */
-    {87967, sizeof(pve_nodes_qemu_agent_exec_post_result), 1697, 1, PMX_KIND_OBJECT, 0}, /* 455 */
-    {88005, sizeof(pve_nodes_qemu_agent_exec_status_get_result), 1698, 7, PMX_KIND_OBJECT, 0}, /* 456 */
-    {88164, sizeof(pve_nodes_qemu_agent_file_read_get_result), 1705, 2, PMX_KIND_OBJECT, 0}, /* 457 */
-    {88216, sizeof(pve_nodes_qemu_agent_fsfreeze_freeze_post_result), 1707, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 458 */
-    {88265, sizeof(pve_nodes_qemu_agent_fsfreeze_status_post_result), 1708, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 459 */
-    {88314, sizeof(pve_nodes_qemu_agent_fsfreeze_thaw_post_result), 1709, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 460 */
-    {88361, sizeof(pve_nodes_qemu_agent_fstrim_post_result), 1710, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 461 */
-    {88401, sizeof(pve_nodes_qemu_agent_get_fsinfo_get_result), 1711, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 462 */
-    {88444, sizeof(pve_nodes_qemu_agent_get_host_name_get_result), 1712, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 463 */
-    {88490, sizeof(pve_nodes_qemu_agent_get_memory_block_info_get_result), 1713, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 464 */
-    {88544, sizeof(pve_nodes_qemu_agent_get_memory_blocks_get_result), 1714, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 465 */
-    {88594, sizeof(pve_nodes_qemu_agent_get_osinfo_get_result), 1715, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 466 */
-    {88637, sizeof(pve_nodes_qemu_agent_get_time_get_result), 1716, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 467 */
-    {88678, sizeof(pve_nodes_qemu_agent_get_timezone_get_result), 1717, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 468 */
-    {88723, sizeof(pve_nodes_qemu_agent_get_users_get_result), 1718, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 469 */
-    {88765, sizeof(pve_nodes_qemu_agent_get_vcpus_get_result), 1719, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 470 */
-    {88807, sizeof(pve_nodes_qemu_agent_info_get_result), 1720, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 471 */
-    {88844, sizeof(pve_nodes_qemu_agent_network_get_interfaces_get_result), 1721, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 472 */
-    {88899, sizeof(pve_nodes_qemu_agent_ping_post_result), 1722, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 473 */
-    {88937, sizeof(pve_nodes_qemu_agent_set_user_password_post_result), 1723, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 474 */
-    {88988, sizeof(pve_nodes_qemu_agent_shutdown_post_result), 1724, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 475 */
-    {89030, sizeof(pve_nodes_qemu_agent_suspend_disk_post_result), 1725, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 476 */
-    {89076, sizeof(pve_nodes_qemu_agent_suspend_hybrid_post_result), 1726, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 477 */
-    {89124, sizeof(pve_nodes_qemu_agent_suspend_ram_post_result), 1727, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 478 */
-    {89169, sizeof(pve_nodes_qemu_clone_post_result), 1728, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 479 */
-    {89202, sizeof(pve_nodes_qemu_cloudinit_get_item), 1729, 4, PMX_KIND_OBJECT, 0}, /* 480 */
-    {89236, sizeof(pve_nodes_qemu_cloudinit_get_result), 1733, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 481 */
-    {89272, sizeof(pve_nodes_qemu_cloudinit_dump_get_result), 1734, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 482 */
-    {89313, sizeof(pve_nodes_qemu_config_get_result), 1735, 89, PMX_KIND_OBJECT, 0}, /* 483 */
-    {89416, sizeof(pve_nodes_qemu_config_post_result), 1824, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 484 */
-    {89450, sizeof(pve_nodes_qemu_feature_get_result), 1825, 2, PMX_KIND_OBJECT, 0}, /* 485 */
-    {89484, sizeof(pve_nodes_qemu_firewall_get_result), 1827, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 486 */
-    {89519, sizeof(pve_nodes_qemu_firewall_aliases_get_item), 1828, 4, PMX_KIND_OBJECT, 0}, /* 487 */
-    {89560, sizeof(pve_nodes_qemu_firewall_aliases_get_result), 1832, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 488 */
-    {89603, sizeof(pve_nodes_qemu_firewall_aliases_name_get_result), 1833, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 489 */
-    {89651, sizeof(pve_nodes_qemu_firewall_ipset_get_item), 1834, 3, PMX_KIND_OBJECT, 0}, /* 490 */
-    {89690, sizeof(pve_nodes_qemu_firewall_ipset_get_result), 1837, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 491 */
-    {89731, sizeof(pve_nodes_qemu_firewall_ipset_name_get_item), 1838, 4, PMX_KIND_OBJECT, 0}, /* 492 */
-    {89775, sizeof(pve_nodes_qemu_firewall_ipset_name_get_result), 1842, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 493 */
-    {89821, sizeof(pve_nodes_qemu_firewall_ipset_name_cidr_get_result), 1843, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 494 */
-    {89872, sizeof(pve_nodes_qemu_firewall_log_get_item), 1844, 2, PMX_KIND_OBJECT, 0}, /* 495 */
-    {89909, sizeof(pve_nodes_qemu_firewall_log_get_result), 1846, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 496 */
-    {89948, sizeof(pve_nodes_qemu_firewall_options_get_result), 1847, 10, PMX_KIND_OBJECT, 0}, /* 497 */
-    {89991, sizeof(pve_nodes_qemu_firewall_refs_get_item), 1857, 5, PMX_KIND_OBJECT, 0}, /* 498 */
-    {90029, sizeof(pve_nodes_qemu_firewall_refs_get_result), 1862, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 499 */
-    {90069, sizeof(pve_nodes_qemu_firewall_rules_get_item), 1863, 15, PMX_KIND_OBJECT, 0}, /* 500 */
-    {90108, sizeof(pve_nodes_qemu_firewall_rules_get_result), 1878, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 501 */
-    {90149, sizeof(pve_nodes_qemu_firewall_rules_pos_get_result), 1879, 15, PMX_KIND_OBJECT, 0}, /* 502 */
-    {90194, sizeof(pve_nodes_qemu_migrate_get_result), 1894, 9, PMX_KIND_OBJECT, 0}, /* 503 */
-    {90332, sizeof(pve_nodes_qemu_migrate_get_result_local_disks), 1903, 4, PMX_KIND_OBJECT, 0}, /* 504 */
-    {90394, sizeof(pve_nodes_qemu_migrate_get_result_not_allowed_nodes), 1907, 2, PMX_KIND_OBJECT, 0}, /* 505 */
-    {90467, sizeof(pve_nodes_qemu_migrate_get_result_not_allowed_nodes_blocking_ha_resources), 1909, 2, PMX_KIND_OBJECT, 0}, /* 506 */
-    {90541, sizeof(pve_nodes_qemu_migrate_post_result), 1911, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 507 */
-    {90576, sizeof(pve_nodes_qemu_monitor_post_result), 1912, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 508 */
-    {90611, sizeof(pve_nodes_qemu_move_disk_post_result), 1913, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 509 */
-    {90648, sizeof(pve_nodes_qemu_mtunnel_post_result), 1914, 3, PMX_KIND_OBJECT, 0}, /* 510 */
-    {90683, sizeof(pve_nodes_qemu_mtunnelwebsocket_get_result), 1917, 2, PMX_KIND_OBJECT, 0}, /* 511 */
-    {90726, sizeof(pve_nodes_qemu_pending_get_item), 1919, 4, PMX_KIND_OBJECT, 0}, /* 512 */
-    {90758, sizeof(pve_nodes_qemu_pending_get_result), 1923, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 513 */
-    {90792, sizeof(pve_nodes_qemu_remote_migrate_post_result), 1924, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 514 */
-    {90834, sizeof(pve_nodes_qemu_resize_put_result), 1925, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 515 */
-    {90867, sizeof(pve_nodes_qemu_rrd_get_result), 1926, 1, PMX_KIND_OBJECT, 0}, /* 516 */
-    {90897, sizeof(pve_nodes_qemu_rrddata_get_result), 1927, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 517 */
-    {90931, sizeof(pve_nodes_qemu_snapshot_get_item), 1928, 5, PMX_KIND_OBJECT, 0}, /* 518 */
-    {90964, sizeof(pve_nodes_qemu_snapshot_get_result), 1933, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 519 */
-    {90999, sizeof(pve_nodes_qemu_snapshot_post_result), 1934, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 520 */
-    {91035, sizeof(pve_nodes_qemu_snapshot_snapname_delete_result), 1935, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 521 */
-    {91082, sizeof(pve_nodes_qemu_snapshot_snapname_get_result), 1936, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 522 */
-    {91126, sizeof(pve_nodes_qemu_snapshot_config_get_result), 1937, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 523 */
-    {91168, sizeof(pve_nodes_qemu_snapshot_rollback_post_result), 1938, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 524 */
-    {91213, sizeof(pve_nodes_qemu_spiceproxy_post_result), 1939, 5, PMX_KIND_OBJECT, 0}, /* 525 */
-    {91251, sizeof(pve_nodes_qemu_status_get_item), 1944, 1, PMX_KIND_OBJECT, 0}, /* 526 */
-    {91282, sizeof(pve_nodes_qemu_status_get_result), 1945, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 527 */
-    {91315, sizeof(pve_nodes_qemu_status_current_get_result), 1946, 32, PMX_KIND_OBJECT, 0}, /* 528 */
-    {91372, sizeof(pve_nodes_qemu_status_reboot_post_result), 1978, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 529 */
-    {91413, sizeof(pve_nodes_qemu_status_reset_post_result), 1979, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 530 */
-    {91453, sizeof(pve_nodes_qemu_status_resume_post_result), 1980, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 531 */
-    {91494, sizeof(pve_nodes_qemu_status_shutdown_post_result), 1981, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 532 */
-    {91537, sizeof(pve_nodes_qemu_status_start_post_result), 1982, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 533 */
-    {91577, sizeof(pve_nodes_qemu_status_stop_post_result), 1983, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 534 */
-    {91616, sizeof(pve_nodes_qemu_status_suspend_post_result), 1984, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 535 */
-    {91658, sizeof(pve_nodes_qemu_template_post_result), 1985, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 536 */
-    {91694, sizeof(pve_nodes_qemu_termproxy_post_result), 1986, 4, PMX_KIND_OBJECT, 0}, /* 537 */
-    {91731, sizeof(pve_nodes_qemu_vncproxy_post_result), 1990, 6, PMX_KIND_OBJECT, 0}, /* 538 */
-    {91767, sizeof(pve_nodes_qemu_vncwebsocket_get_result), 1996, 1, PMX_KIND_OBJECT, 0}, /* 539 */
-    {91806, sizeof(pve_nodes_query_oci_repo_tags_get_result), 1997, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 540 */
-    {91847, sizeof(pve_nodes_query_url_metadata_get_result), 1998, 3, PMX_KIND_OBJECT, 0}, /* 541 */
-    {91896, sizeof(pve_nodes_replication_get_item), 2001, 1, PMX_KIND_OBJECT, 0}, /* 542 */
-    {91927, sizeof(pve_nodes_replication_get_result), 2002, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 543 */
-    {91960, sizeof(pve_nodes_replication_id_get_result), 2003, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 544 */
-    {91996, sizeof(pve_nodes_replication_log_get_item), 2004, 2, PMX_KIND_OBJECT, 0}, /* 545 */
-    {92031, sizeof(pve_nodes_replication_log_get_result), 2006, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 546 */
-    {92068, sizeof(pve_nodes_replication_schedule_now_post_result), 2007, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 547 */
-    {92115, sizeof(pve_nodes_replication_status_get_result), 2008, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 548 */
-    {92155, sizeof(pve_nodes_report_get_result), 2009, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 549 */
-    {92183, sizeof(pve_nodes_rrd_get_result), 2010, 1, PMX_KIND_OBJECT, 0}, /* 550 */
-    {92208, sizeof(pve_nodes_rrddata_get_result), 2011, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 551 */
-    {92237, sizeof(pve_nodes_scan_get_item), 2012, 1, PMX_KIND_OBJECT, 0}, /* 552 */
-    {92261, sizeof(pve_nodes_scan_get_result), 2013, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 553 */
-    {92287, sizeof(pve_nodes_scan_cifs_get_item), 2014, 2, PMX_KIND_OBJECT, 0}, /* 554 */
-    {92316, sizeof(pve_nodes_scan_cifs_get_result), 2016, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 555 */
-    {92347, sizeof(pve_nodes_scan_iscsi_get_item), 2017, 2, PMX_KIND_OBJECT, 0}, /* 556 */
-    {92377, sizeof(pve_nodes_scan_iscsi_get_result), 2019, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 557 */
-    {92409, sizeof(pve_nodes_scan_lvm_get_item), 2020, 1, PMX_KIND_OBJECT, 0}, /* 558 */
-    {92437, sizeof(pve_nodes_scan_lvm_get_result), 2021, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 559 */
-    {92467, sizeof(pve_nodes_scan_lvmthin_get_item), 2022, 1, PMX_KIND_OBJECT, 0}, /* 560 */
-    {92499, sizeof(pve_nodes_scan_lvmthin_get_result), 2023, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 561 */
-    {92533, sizeof(pve_nodes_scan_nfs_get_item), 2024, 2, PMX_KIND_OBJECT, 0}, /* 562 */
-    {92561, sizeof(pve_nodes_scan_nfs_get_result), 2026, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 563 */
-    {92591, sizeof(pve_nodes_scan_pbs_get_item), 2027, 2, PMX_KIND_OBJECT, 0}, /* 564 */
-    {92625, sizeof(pve_nodes_scan_pbs_get_result), 2029, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 565 */
-    {92655, sizeof(pve_nodes_scan_zfs_get_item), 2030, 1, PMX_KIND_OBJECT, 0}, /* 566 */
-    {92683, sizeof(pve_nodes_scan_zfs_get_result), 2031, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 567 */
-    {92713, sizeof(pve_nodes_sdn_get_result), 2032, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 568 */
-    {92738, sizeof(pve_nodes_sdn_fabrics_fabric_get_item), 2033, 1, PMX_KIND_OBJECT, 0}, /* 569 */
-    {92776, sizeof(pve_nodes_sdn_fabrics_fabric_get_result), 2034, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 570 */
-    {92816, sizeof(pve_nodes_sdn_fabrics_interfaces_get_item), 2035, 3, PMX_KIND_OBJECT, 0}, /* 571 */
-    {92858, sizeof(pve_nodes_sdn_fabrics_interfaces_get_result), 2038, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 572 */
-    {92902, sizeof(pve_nodes_sdn_fabrics_neighbors_get_item), 2039, 3, PMX_KIND_OBJECT, 0}, /* 573 */
-    {92952, sizeof(pve_nodes_sdn_fabrics_neighbors_get_result), 2042, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 574 */
-    {92995, sizeof(pve_nodes_sdn_fabrics_routes_get_item), 2043, 2, PMX_KIND_OBJECT, 0}, /* 575 */
-    {93043, sizeof(pve_nodes_sdn_fabrics_routes_get_result), 2045, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 576 */
-    {93083, sizeof(pve_nodes_sdn_vnets_vnet_get_item), 2046, 1, PMX_KIND_OBJECT, 0}, /* 577 */
-    {93117, sizeof(pve_nodes_sdn_vnets_vnet_get_result), 2047, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 578 */
-    {93153, sizeof(pve_nodes_sdn_vnets_mac_vrf_get_item), 2048, 3, PMX_KIND_OBJECT, 0}, /* 579 */
-    {93198, sizeof(pve_nodes_sdn_vnets_mac_vrf_get_result), 2051, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 580 */
-    {93237, sizeof(pve_nodes_sdn_zones_get_item), 2052, 2, PMX_KIND_OBJECT, 0}, /* 581 */
-    {93266, sizeof(pve_nodes_sdn_zones_get_result), 2054, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 582 */
-    {93297, sizeof(pve_nodes_sdn_zones_zone_get_item), 2055, 1, PMX_KIND_OBJECT, 0}, /* 583 */
-    {93331, sizeof(pve_nodes_sdn_zones_zone_get_result), 2056, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 584 */
-    {93367, sizeof(pve_nodes_sdn_zones_bridges_get_item), 2057, 3, PMX_KIND_OBJECT, 0}, /* 585 */
-    {93425, sizeof(pve_nodes_sdn_zones_bridges_get_item_ports), 2060, 5, PMX_KIND_OBJECT, 0}, /* 586 */
-    {93487, sizeof(pve_nodes_sdn_zones_bridges_get_result), 2065, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 587 */
-    {93526, sizeof(pve_nodes_sdn_zones_content_get_item), 2066, 3, PMX_KIND_OBJECT, 0}, /* 588 */
-    {93573, sizeof(pve_nodes_sdn_zones_content_get_result), 2069, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 589 */
-    {93612, sizeof(pve_nodes_sdn_zones_ip_vrf_get_item), 2070, 4, PMX_KIND_OBJECT, 0}, /* 590 */
-    {93657, sizeof(pve_nodes_sdn_zones_ip_vrf_get_result), 2074, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 591 */
-    {93695, sizeof(pve_nodes_services_get_item), 2075, 6, PMX_KIND_OBJECT, 0}, /* 592 */
-    {93776, sizeof(pve_nodes_services_get_result), 2081, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 593 */
-    {93806, sizeof(pve_nodes_services_service_get_item), 2082, 1, PMX_KIND_OBJECT, 0}, /* 594 */
-    {93842, sizeof(pve_nodes_services_service_get_result), 2083, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 595 */
-    {93880, sizeof(pve_nodes_services_reload_post_result), 2084, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 596 */
-    {93918, sizeof(pve_nodes_services_restart_post_result), 2085, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 597 */
-    {93957, sizeof(pve_nodes_services_start_post_result), 2086, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 598 */
-    {93994, sizeof(pve_nodes_services_state_get_result), 2087, 6, PMX_KIND_OBJECT, 0}, /* 599 */
-    {94030, sizeof(pve_nodes_services_stop_post_result), 2093, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 600 */
-    {94066, sizeof(pve_nodes_spiceshell_post_result), 2094, 5, PMX_KIND_OBJECT, 0}, /* 601 */
-    {94099, sizeof(pve_nodes_startall_post_result), 2099, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 602 */
-    {94130, sizeof(pve_nodes_status_get_result), 2100, 8, PMX_KIND_OBJECT, 0}, /* 603 */
-    {94235, sizeof(pve_nodes_status_get_result_boot_info), 2108, 2, PMX_KIND_OBJECT, 0}, /* 604 */
-    {94284, sizeof(pve_nodes_status_get_result_cpuinfo), 2110, 4, PMX_KIND_OBJECT, 0}, /* 605 */
-    {94320, sizeof(pve_nodes_status_get_result_current_kernel), 2114, 4, PMX_KIND_OBJECT, 0}, /* 606 */
-    {94379, sizeof(pve_nodes_status_get_result_memory), 2118, 4, PMX_KIND_OBJECT, 0}, /* 607 */
-    {94420, sizeof(pve_nodes_status_get_result_rootfs), 2122, 4, PMX_KIND_OBJECT, 0}, /* 608 */
-    {94461, sizeof(pve_nodes_stopall_post_result), 2126, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 609 */
-    {94491, sizeof(pve_nodes_storage_get_item), 2127, 12, PMX_KIND_OBJECT, 0}, /* 610 */
-    {94556, sizeof(pve_nodes_storage_get_item_formats), 2139, 2, PMX_KIND_OBJECT, 0}, /* 611 */
-    {94601, sizeof(pve_nodes_storage_get_result), 2141, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 612 */
-    {94630, sizeof(pve_nodes_storage_storage_get_item), 2142, 1, PMX_KIND_OBJECT, 0}, /* 613 */
-    {94665, sizeof(pve_nodes_storage_storage_get_result), 2143, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 614 */
-    {94702, sizeof(pve_nodes_storage_content_get_item), 2144, 11, PMX_KIND_OBJECT, 0}, /* 615 */
-    {94756, sizeof(pve_nodes_storage_content_get_item_verification), 2155, 2, PMX_KIND_OBJECT, 0}, /* 616 */
-    {94804, sizeof(pve_nodes_storage_content_get_result), 2157, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 617 */
-    {94841, sizeof(pve_nodes_storage_content_post_result), 2158, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 618 */
-    {94879, sizeof(pve_nodes_storage_content_volume_delete_result), 2159, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 619 */
-    {94926, sizeof(pve_nodes_storage_content_volume_get_result), 2160, 6, PMX_KIND_OBJECT, 0}, /* 620 */
-    {94970, sizeof(pve_nodes_storage_content_volume_post_result), 2166, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 621 */
-    {95015, sizeof(pve_nodes_storage_download_url_post_result), 2167, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 622 */
-    {95058, sizeof(pve_nodes_storage_file_restore_download_get_result), 2168, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 623 */
-    {95109, sizeof(pve_nodes_storage_file_restore_list_get_item), 2169, 6, PMX_KIND_OBJECT, 0}, /* 624 */
-    {95160, sizeof(pve_nodes_storage_file_restore_list_get_result), 2175, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 625 */
-    {95207, sizeof(pve_nodes_storage_import_metadata_get_result), 2176, 6, PMX_KIND_OBJECT, 0}, /* 626 */
-    {95282, sizeof(pve_nodes_storage_import_metadata_get_result_warnings), 2182, 3, PMX_KIND_OBJECT, 0}, /* 627 */
-    {95336, sizeof(pve_nodes_storage_oci_registry_pull_post_result), 2185, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 628 */
-    {95384, sizeof(pve_nodes_storage_prunebackups_delete_result), 2186, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 629 */
-    {95429, sizeof(pve_nodes_storage_prunebackups_get_item), 2187, 5, PMX_KIND_OBJECT, 0}, /* 630 */
-    {95474, sizeof(pve_nodes_storage_prunebackups_get_result), 2192, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 631 */
-    {95516, sizeof(pve_nodes_storage_rrd_get_result), 2193, 1, PMX_KIND_OBJECT, 0}, /* 632 */
-    {95549, sizeof(pve_nodes_storage_rrddata_get_result), 2194, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 633 */
-    {95586, sizeof(pve_nodes_storage_status_get_result), 2195, 8, PMX_KIND_OBJECT, 0}, /* 634 */
-    {95622, sizeof(pve_nodes_storage_upload_post_result), 2203, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 635 */
-    {95659, sizeof(pve_nodes_subscription_get_result), 2204, 12, PMX_KIND_OBJECT, 0}, /* 636 */
-    {95754, sizeof(pve_nodes_suspendall_post_result), 2216, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 637 */
-    {95787, sizeof(pve_nodes_syslog_get_item), 2217, 2, PMX_KIND_OBJECT, 0}, /* 638 */
-    {95813, sizeof(pve_nodes_syslog_get_result), 2219, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 639 */
-    {95841, sizeof(pve_nodes_tasks_get_item), 2220, 10, PMX_KIND_OBJECT, 0}, /* 640 */
-    {95881, sizeof(pve_nodes_tasks_get_result), 2230, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 641 */
-    {95908, sizeof(pve_nodes_tasks_upid_get_result), 2231, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 642 */
-    {95940, sizeof(pve_nodes_tasks_log_get_item), 2232, 2, PMX_KIND_OBJECT, 0}, /* 643 */
-    {95969, sizeof(pve_nodes_tasks_log_get_result), 2234, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 644 */
-    {96000, sizeof(pve_nodes_tasks_status_get_result), 2235, 10, PMX_KIND_OBJECT, 0}, /* 645 */
-    {96045, sizeof(pve_nodes_termproxy_post_result), 2245, 4, PMX_KIND_OBJECT, 0}, /* 646 */
-    {96077, sizeof(pve_nodes_time_get_result), 2249, 3, PMX_KIND_OBJECT, 0}, /* 647 */
-    {96108, sizeof(pve_nodes_version_get_result), 2252, 3, PMX_KIND_OBJECT, 0}, /* 648 */
-    {96144, sizeof(pve_nodes_vncshell_post_result), 2255, 5, PMX_KIND_OBJECT, 0}, /* 649 */
-    {96175, sizeof(pve_nodes_vncwebsocket_get_result), 2260, 1, PMX_KIND_OBJECT, 0}, /* 650 */
-    {96209, sizeof(pve_nodes_vzdump_post_result), 2261, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 651 */
-    {96238, sizeof(pve_nodes_vzdump_defaults_get_result), 2262, 32, PMX_KIND_OBJECT, 0}, /* 652 */
-    {96275, sizeof(pve_nodes_vzdump_extractconfig_get_result), 2294, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 653 */
-    {96317, sizeof(pve_nodes_wakeonlan_post_result), 2295, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 654 */
-    {96349, sizeof(pve_pools_get_item), 2296, 3, PMX_KIND_OBJECT, 0}, /* 655 */
-    {96368, sizeof(pve_pools_get_item_members), 2299, 5, PMX_KIND_OBJECT, 0}, /* 656 */
-    {96395, sizeof(pve_pools_get_result), 2304, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 657 */
-    {96416, sizeof(pve_pools_poolid_get_result), 2305, 2, PMX_KIND_OBJECT, 0}, /* 658 */
-    {96444, sizeof(pve_pools_poolid_get_result_members), 2307, 5, PMX_KIND_OBJECT, 0}, /* 659 */
-    {96480, sizeof(pve_storage_get_item), 2312, 1, PMX_KIND_OBJECT, 0}, /* 660 */
-    {96501, sizeof(pve_storage_get_result), 2313, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 661 */
-    {96524, sizeof(pve_storage_post_result), 2314, 3, PMX_KIND_OBJECT, 0}, /* 662 */
-    {96555, sizeof(pve_storage_post_result_config), 2317, 1, PMX_KIND_OBJECT, 0}, /* 663 */
-    {96586, sizeof(pve_storage_storage_get_result), 2318, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 664 */
-    {96617, sizeof(pve_storage_storage_put_result), 2319, 3, PMX_KIND_OBJECT, 0}, /* 665 */
-    {96648, sizeof(pve_storage_storage_put_result_config), 2322, 1, PMX_KIND_OBJECT, 0}, /* 666 */
-    {96686, sizeof(pve_version_get_result), 2323, 4, PMX_KIND_OBJECT, 0}, /* 667 */
+    {66289, sizeof(pve_access_get_item), 0, 1, PMX_KIND_OBJECT, 0, 0, 1, 0}, /* 1 */
+    {66309, sizeof(pve_access_get_result), 1, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2, 1, 0}, /* 2 */
+    {66337, sizeof(pve_access_acl_get_item), 2, 5, PMX_KIND_OBJECT, 0, 4, 4, 0}, /* 3 */
+    {66366, sizeof(pve_access_acl_get_result), 7, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 20, 1, 0}, /* 4 */
+    {66392, sizeof(pve_access_domains_get_item), 8, 4, PMX_KIND_OBJECT, 0, 22, 3, 4}, /* 5 */
+    {66420, sizeof(pve_access_domains_get_result), 12, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 30, 1, 0}, /* 6 */
+    {66450, sizeof(pve_access_domains_realm_get_result), 13, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 32, 1, 0}, /* 7 */
+    {66486, sizeof(pve_access_domains_sync_post_result), 14, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 34, 1, 0}, /* 8 */
+    {66522, sizeof(pve_access_groups_get_item), 15, 3, PMX_KIND_OBJECT, 0, 36, 3, 1}, /* 9 */
+    {66549, sizeof(pve_access_groups_get_result), 18, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 44, 1, 0}, /* 10 */
+    {66578, sizeof(pve_access_groups_groupid_get_result), 19, 2, PMX_KIND_OBJECT, 0, 46, 2, 0}, /* 11 */
+    {0, 0, 0, 0, PMX_KIND_STRING, 0, 0, 0, 0}, /* 12: elements */
+    {66623, sizeof(pve_access_openid_get_item), 21, 1, PMX_KIND_OBJECT, 0, 50, 1, 0}, /* 13 */
+    {66650, sizeof(pve_access_openid_get_result), 22, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 52, 1, 0}, /* 14 */
+    {66679, sizeof(pve_access_openid_auth_url_post_result), 23, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 54, 1, 0}, /* 15 */
+    {66718, sizeof(pve_access_openid_login_post_result), 24, 5, PMX_KIND_OBJECT, 0, 56, 4, 1}, /* 16 */
+    {66778, sizeof(pve_access_permissions_get_result), 29, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 72, 1, 0}, /* 17 */
+    {66812, sizeof(pve_access_roles_get_item), 30, 3, PMX_KIND_OBJECT, 0, 74, 3, 0}, /* 18 */
+    {66846, sizeof(pve_access_roles_get_result), 33, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 82, 1, 0}, /* 19 */
+    {66874, sizeof(pve_access_roles_roleid_get_result), 34, 47, PMX_KIND_OBJECT, 0, 84, 7, 54}, /* 20 */
+    {68371, sizeof(pve_access_tfa_get_item), 81, 4, PMX_KIND_OBJECT, 0, 212, 3, 1}, /* 21 */
+    {68461, sizeof(pve_access_tfa_get_item_entries), 85, 5, PMX_KIND_OBJECT, 0, 220, 4, 0}, /* 22 */
+    {68501, sizeof(pve_access_tfa_get_result), 90, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 236, 1, 0}, /* 23 */
+    {68527, sizeof(pve_access_tfa_userid_get_item), 91, 5, PMX_KIND_OBJECT, 0, 238, 4, 0}, /* 24 */
+    {68558, sizeof(pve_access_tfa_userid_get_result), 96, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 254, 1, 0}, /* 25 */
+    {68591, sizeof(pve_access_tfa_userid_post_result), 97, 3, PMX_KIND_OBJECT, 0, 256, 3, 0}, /* 26 */
+    {68625, sizeof(pve_access_tfa_userid_id_get_result), 100, 5, PMX_KIND_OBJECT, 0, 264, 4, 0}, /* 27 */
+    {68661, sizeof(pve_access_ticket_post_result), 105, 4, PMX_KIND_OBJECT, 0, 280, 3, 1}, /* 28 */
+    {68691, sizeof(pve_access_users_get_item), 109, 13, PMX_KIND_OBJECT, 0, 288, 5, 17}, /* 29 */
+    {68739, sizeof(pve_access_users_get_item_tokens), 122, 4, PMX_KIND_OBJECT, 0, 320, 3, 0}, /* 30 */
+    {68772, sizeof(pve_access_users_get_result), 126, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 328, 1, 0}, /* 31 */
+    {68800, sizeof(pve_access_users_userid_get_result), 127, 9, PMX_KIND_OBJECT, 0, 330, 5, 9}, /* 32 */
+    {68835, sizeof(pve_access_users_tfa_get_result), 136, 3, PMX_KIND_OBJECT, 0, 362, 3, 0}, /* 33 */
+    {68873, sizeof(pve_access_users_token_get_item), 139, 4, PMX_KIND_OBJECT, 0, 370, 3, 0}, /* 34 */
+    {68905, sizeof(pve_access_users_token_get_result), 143, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 378, 1, 0}, /* 35 */
+    {68939, sizeof(pve_access_users_token_tokenid_get_result), 144, 3, PMX_KIND_OBJECT, 0, 380, 3, 0}, /* 36 */
+    {68981, sizeof(pve_access_users_token_tokenid_post_result), 147, 3, PMX_KIND_OBJECT, 0, 388, 3, 0}, /* 37 */
+    {69050, sizeof(pve_access_users_token_tokenid_post_result_info), 150, 3, PMX_KIND_OBJECT, 0, 396, 3, 0}, /* 38 */
+    {69098, sizeof(pve_access_users_token_tokenid_put_result), 153, 3, PMX_KIND_OBJECT, 0, 404, 3, 0}, /* 39 */
+    {69140, sizeof(pve_access_users_unlock_tfa_put_result), 156, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 412, 1, 0}, /* 40 */
+    {0, 0, 0, 0, PMX_KIND_RAW, 0, 0, 0, 0}, /* 41: elements */
+    {69179, sizeof(pve_cluster_get_result), 157, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 414, 1, 0}, /* 42 */
+    {69202, sizeof(pve_cluster_acme_get_result), 158, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 416, 1, 0}, /* 43 */
+    {69230, sizeof(pve_cluster_acme_account_get_result), 159, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 418, 1, 0}, /* 44 */
+    {69266, sizeof(pve_cluster_acme_account_post_result), 160, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 420, 1, 0}, /* 45 */
+    {69303, sizeof(pve_cluster_acme_account_name_delete_result), 161, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 422, 1, 0}, /* 46 */
+    {69347, sizeof(pve_cluster_acme_account_name_get_result), 162, 4, PMX_KIND_OBJECT, 0, 424, 3, 1}, /* 47 */
+    {69409, sizeof(pve_cluster_acme_account_name_put_result), 166, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 432, 1, 0}, /* 48 */
+    {69450, sizeof(pve_cluster_acme_challenge_schema_get_item), 167, 4, PMX_KIND_OBJECT, 0, 434, 3, 4}, /* 49 */
+    {69500, sizeof(pve_cluster_acme_challenge_schema_get_result), 171, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 442, 1, 0}, /* 50 */
+    {69545, sizeof(pve_cluster_acme_directories_get_item), 172, 2, PMX_KIND_OBJECT, 0, 444, 2, 0}, /* 51 */
+    {69583, sizeof(pve_cluster_acme_directories_get_result), 174, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 448, 1, 0}, /* 52 */
+    {69623, sizeof(pve_cluster_acme_meta_get_result), 175, 4, PMX_KIND_OBJECT, 0, 450, 3, 2}, /* 53 */
+    {69717, sizeof(pve_cluster_acme_plugins_get_item), 179, 8, PMX_KIND_OBJECT, 0, 458, 4, 19}, /* 54 */
+    {69758, sizeof(pve_cluster_acme_plugins_get_result), 187, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 474, 1, 0}, /* 55 */
+    {69794, sizeof(pve_cluster_acme_plugins_id_get_result), 188, 8, PMX_KIND_OBJECT, 0, 476, 4, 19}, /* 56 */
+    {69833, sizeof(pve_cluster_acme_tos_get_result), 196, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 492, 1, 0}, /* 57 */
+    {69865, sizeof(pve_cluster_backup_get_item), 197, 1, PMX_KIND_OBJECT, 0, 494, 1, 0}, /* 58 */
+    {69893, sizeof(pve_cluster_backup_get_result), 198, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 496, 1, 0}, /* 59 */
+    {69923, sizeof(pve_cluster_backup_info_get_item), 199, 1, PMX_KIND_OBJECT, 0, 498, 1, 0}, /* 60 */
+    {69956, sizeof(pve_cluster_backup_info_get_result), 200, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 500, 1, 0}, /* 61 */
+    {69991, sizeof(pve_cluster_backup_info_not_backed_up_get_item), 201, 3, PMX_KIND_OBJECT, 0, 502, 3, 3}, /* 62 */
+    {70038, sizeof(pve_cluster_backup_info_not_backed_up_get_result), 204, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 510, 1, 0}, /* 63 */
+    {70087, sizeof(pve_cluster_backup_id_get_result), 205, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 512, 1, 0}, /* 64 */
+    {70120, sizeof(pve_cluster_backup_included_volumes_get_result), 206, 1, PMX_KIND_OBJECT, 0, 514, 1, 0}, /* 65 */
+    {70176, sizeof(pve_cluster_backup_included_volumes_get_result_children), 207, 4, PMX_KIND_OBJECT, 0, 516, 3, 1}, /* 66 */
+    {70232, sizeof(pve_cluster_backup_included_volumes_get_result_children_children), 211, 4, PMX_KIND_OBJECT, 0, 524, 3, 0}, /* 67 */
+    {70313, sizeof(pve_cluster_bulk_action_get_result), 215, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 532, 1, 0}, /* 68 */
+    {70348, sizeof(pve_cluster_bulk_action_guest_get_result), 216, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 534, 1, 0}, /* 69 */
+    {70389, sizeof(pve_cluster_bulk_action_guest_migrate_post_result), 217, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 536, 1, 0}, /* 70 */
+    {70439, sizeof(pve_cluster_bulk_action_guest_shutdown_post_result), 218, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 538, 1, 0}, /* 71 */
+    {70490, sizeof(pve_cluster_bulk_action_guest_start_post_result), 219, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 540, 1, 0}, /* 72 */
+    {70538, sizeof(pve_cluster_bulk_action_guest_suspend_post_result), 220, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 542, 1, 0}, /* 73 */
+    {70588, sizeof(pve_cluster_ceph_get_result), 221, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 544, 1, 0}, /* 74 */
+    {70616, sizeof(pve_cluster_ceph_flags_get_item), 222, 3, PMX_KIND_OBJECT, 0, 546, 3, 0}, /* 75 */
+    {70648, sizeof(pve_cluster_ceph_flags_get_result), 225, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 554, 1, 0}, /* 76 */
+    {70682, sizeof(pve_cluster_ceph_flags_put_result), 226, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 556, 1, 0}, /* 77 */
+    {70716, sizeof(pve_cluster_ceph_flags_flag_get_result), 227, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 558, 1, 0}, /* 78 */
+    {70755, sizeof(pve_cluster_ceph_metadata_get_result), 228, 5, PMX_KIND_OBJECT, 0, 560, 4, 3}, /* 79 */
+    {70796, sizeof(pve_cluster_ceph_metadata_get_result_mds), 233, 1, PMX_KIND_OBJECT, 0, 576, 1, 0}, /* 80 */
+    {70847, sizeof(pve_cluster_ceph_metadata_get_result_mds__id_), 234, 8, PMX_KIND_OBJECT, 0, 578, 4, 40}, /* 81 */
+    {70968, sizeof(pve_cluster_ceph_metadata_get_result_mgr), 242, 1, PMX_KIND_OBJECT, 0, 594, 1, 0}, /* 82 */
+    {71009, sizeof(pve_cluster_ceph_metadata_get_result_mgr__id_), 243, 8, PMX_KIND_OBJECT, 0, 596, 4, 40}, /* 83 */
+    {71055, sizeof(pve_cluster_ceph_metadata_get_result_mon), 251, 1, PMX_KIND_OBJECT, 0, 612, 1, 0}, /* 84 */
+    {71096, sizeof(pve_cluster_ceph_metadata_get_result_mon__id_), 252, 8, PMX_KIND_OBJECT, 0, 614, 4, 11}, /* 85 */
+    {71148, sizeof(pve_cluster_ceph_metadata_get_result_node), 260, 1, PMX_KIND_OBJECT, 0, 630, 1, 0}, /* 86 */
+    {71204, sizeof(pve_cluster_ceph_metadata_get_result_node__node_), 261, 2, PMX_KIND_OBJECT, 0, 632, 2, 1}, /* 87 */
+    {71265, sizeof(pve_cluster_ceph_metadata_get_result_node__node__version), 263, 2, PMX_KIND_OBJECT, 0, 636, 2, 0}, /* 88 */
+    {71332, sizeof(pve_cluster_ceph_status_get_result), 265, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 640, 1, 0}, /* 89 */
+    {71367, sizeof(pve_cluster_config_get_result), 266, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 642, 1, 0}, /* 90 */
+    {71397, sizeof(pve_cluster_config_post_result), 267, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 644, 1, 0}, /* 91 */
+    {71428, sizeof(pve_cluster_config_apiversion_get_result), 268, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 646, 1, 0}, /* 92 */
+    {71469, sizeof(pve_cluster_config_join_get_result), 269, 4, PMX_KIND_OBJECT, 0, 648, 3, 0}, /* 93 */
+    {71548, sizeof(pve_cluster_config_join_get_result_nodelist), 273, 6, PMX_KIND_OBJECT, 0, 656, 4, 3}, /* 94 */
+    {71632, sizeof(pve_cluster_config_join_post_result), 279, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 672, 1, 0}, /* 95 */
+    {71668, sizeof(pve_cluster_config_nodes_get_item), 280, 1, PMX_KIND_OBJECT, 0, 674, 1, 0}, /* 96 */
+    {71702, sizeof(pve_cluster_config_nodes_get_result), 281, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 676, 1, 0}, /* 97 */
+    {71738, sizeof(pve_cluster_config_nodes_node_post_result), 282, 3, PMX_KIND_OBJECT, 0, 678, 3, 1}, /* 98 */
+    {71820, sizeof(pve_cluster_config_qdevice_get_result), 285, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 686, 1, 0}, /* 99 */
+    {71858, sizeof(pve_cluster_config_totem_get_result), 286, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 688, 1, 0}, /* 100 */
+    {71894, sizeof(pve_cluster_firewall_get_result), 287, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 690, 1, 0}, /* 101 */
+    {71926, sizeof(pve_cluster_firewall_aliases_get_item), 288, 4, PMX_KIND_OBJECT, 0, 692, 3, 4}, /* 102 */
+    {71964, sizeof(pve_cluster_firewall_aliases_get_result), 292, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 700, 1, 0}, /* 103 */
+    {72004, sizeof(pve_cluster_firewall_aliases_name_get_result), 293, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 702, 1, 0}, /* 104 */
+    {72049, sizeof(pve_cluster_firewall_groups_get_item), 294, 3, PMX_KIND_OBJECT, 0, 704, 3, 1}, /* 105 */
+    {72086, sizeof(pve_cluster_firewall_groups_get_result), 297, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 712, 1, 0}, /* 106 */
+    {72125, sizeof(pve_cluster_firewall_groups_group_get_item), 298, 15, PMX_KIND_OBJECT, 0, 714, 5, 7}, /* 107 */
+    {72178, sizeof(pve_cluster_firewall_groups_group_get_result), 313, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 746, 1, 0}, /* 108 */
+    {72223, sizeof(pve_cluster_firewall_groups_group_pos_get_result), 314, 15, PMX_KIND_OBJECT, 0, 748, 5, 7}, /* 109 */
+    {72272, sizeof(pve_cluster_firewall_ipset_get_item), 329, 3, PMX_KIND_OBJECT, 0, 780, 3, 0}, /* 110 */
+    {72308, sizeof(pve_cluster_firewall_ipset_get_result), 332, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 788, 1, 0}, /* 111 */
+    {72346, sizeof(pve_cluster_firewall_ipset_name_get_item), 333, 4, PMX_KIND_OBJECT, 0, 790, 3, 2}, /* 112 */
+    {72387, sizeof(pve_cluster_firewall_ipset_name_get_result), 337, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 798, 1, 0}, /* 113 */
+    {72430, sizeof(pve_cluster_firewall_ipset_name_cidr_get_result), 338, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 800, 1, 0}, /* 114 */
+    {72478, sizeof(pve_cluster_firewall_macros_get_item), 339, 2, PMX_KIND_OBJECT, 0, 802, 2, 0}, /* 115 */
+    {72521, sizeof(pve_cluster_firewall_macros_get_result), 341, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 806, 1, 0}, /* 116 */
+    {72560, sizeof(pve_cluster_firewall_options_get_result), 342, 6, PMX_KIND_OBJECT, 0, 808, 4, 0}, /* 117 */
+    {72600, sizeof(pve_cluster_firewall_refs_get_item), 348, 5, PMX_KIND_OBJECT, 0, 824, 4, 3}, /* 118 */
+    {72639, sizeof(pve_cluster_firewall_refs_get_result), 353, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 840, 1, 0}, /* 119 */
+    {72676, sizeof(pve_cluster_firewall_rules_get_item), 354, 15, PMX_KIND_OBJECT, 0, 842, 5, 7}, /* 120 */
+    {72712, sizeof(pve_cluster_firewall_rules_get_result), 369, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 874, 1, 0}, /* 121 */
+    {72750, sizeof(pve_cluster_firewall_rules_pos_get_result), 370, 15, PMX_KIND_OBJECT, 0, 876, 5, 7}, /* 122 */
+    {72792, sizeof(pve_cluster_ha_get_item), 385, 1, PMX_KIND_OBJECT, 0, 908, 1, 0}, /* 123 */
+    {72816, sizeof(pve_cluster_ha_get_result), 386, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 910, 1, 0}, /* 124 */
+    {72842, sizeof(pve_cluster_ha_groups_get_item), 387, 1, PMX_KIND_OBJECT, 0, 912, 1, 0}, /* 125 */
+    {72873, sizeof(pve_cluster_ha_groups_get_result), 388, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 914, 1, 0}, /* 126 */
+    {72906, sizeof(pve_cluster_ha_groups_group_get_result), 389, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 916, 1, 0}, /* 127 */
+    {72945, sizeof(pve_cluster_ha_resources_get_item), 390, 1, PMX_KIND_OBJECT, 0, 918, 1, 0}, /* 128 */
+    {72979, sizeof(pve_cluster_ha_resources_get_result), 391, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 920, 1, 0}, /* 129 */
+    {73015, sizeof(pve_cluster_ha_resources_sid_get_result), 392, 9, PMX_KIND_OBJECT, 0, 922, 5, 4}, /* 130 */
+    {73055, sizeof(pve_cluster_ha_resources_migrate_post_result), 401, 4, PMX_KIND_OBJECT, 0, 954, 3, 2}, /* 131 */
+    {73210, sizeof(pve_cluster_ha_resources_migrate_post_result_blocking_resources), 405, 2, PMX_KIND_OBJECT, 0, 962, 2, 0}, /* 132 */
+    {73280, sizeof(pve_cluster_ha_resources_relocate_post_result), 407, 4, PMX_KIND_OBJECT, 0, 966, 3, 2}, /* 133 */
+    {73326, sizeof(pve_cluster_ha_resources_relocate_post_result_blocking_resources), 411, 2, PMX_KIND_OBJECT, 0, 974, 2, 0}, /* 134 */
+    {73391, sizeof(pve_cluster_ha_rules_get_item), 413, 1, PMX_KIND_OBJECT, 0, 978, 1, 0}, /* 135 */
+    {73421, sizeof(pve_cluster_ha_rules_get_result), 414, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 980, 1, 0}, /* 136 */
+    {73453, sizeof(pve_cluster_ha_rules_rule_get_result), 415, 2, PMX_KIND_OBJECT, 0, 982, 2, 1}, /* 137 */
+    {73490, sizeof(pve_cluster_ha_status_get_result), 417, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 986, 1, 0}, /* 138 */
+    {73523, sizeof(pve_cluster_ha_status_current_get_item), 418, 13, PMX_KIND_OBJECT, 0, 988, 5, 60}, /* 139 */
+    {73611, sizeof(pve_cluster_ha_status_current_get_result), 431, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1020, 1, 0}, /* 140 */
+    {73652, sizeof(pve_cluster_ha_status_manager_status_get_result), 432, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1022, 1, 0}, /* 141 */
+    {73700, sizeof(pve_cluster_jobs_get_item), 433, 1, PMX_KIND_OBJECT, 0, 1024, 1, 0}, /* 142 */
+    {73726, sizeof(pve_cluster_jobs_get_result), 434, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1026, 1, 0}, /* 143 */
+    {73754, sizeof(pve_cluster_jobs_realm_sync_get_item), 435, 9, PMX_KIND_OBJECT, 0, 1028, 5, 0}, /* 144 */
+    {73827, sizeof(pve_cluster_jobs_realm_sync_get_result), 444, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1060, 1, 0}, /* 145 */
+    {73866, sizeof(pve_cluster_jobs_realm_sync_id_get_result), 445, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1062, 1, 0}, /* 146 */
+    {73908, sizeof(pve_cluster_jobs_schedule_analyze_get_item), 446, 2, PMX_KIND_OBJECT, 0, 1064, 2, 0}, /* 147 */
+    {73955, sizeof(pve_cluster_jobs_schedule_analyze_get_result), 448, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1068, 1, 0}, /* 148 */
+    {74000, sizeof(pve_cluster_log_get_result), 449, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1070, 1, 0}, /* 149 */
+    {74027, sizeof(pve_cluster_mapping_get_result), 450, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1072, 1, 0}, /* 150 */
+    {74058, sizeof(pve_cluster_mapping_dir_get_item), 451, 4, PMX_KIND_OBJECT, 0, 1074, 3, 1}, /* 151 */
+    {74098, sizeof(pve_cluster_mapping_dir_get_item_checks), 455, 2, PMX_KIND_OBJECT, 0, 1082, 2, 0}, /* 152 */
+    {74155, sizeof(pve_cluster_mapping_dir_get_result), 457, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1086, 1, 0}, /* 153 */
+    {74190, sizeof(pve_cluster_mapping_dir_id_get_result), 458, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1088, 1, 0}, /* 154 */
+    {74228, sizeof(pve_cluster_mapping_pci_get_item), 459, 4, PMX_KIND_OBJECT, 0, 1090, 3, 1}, /* 155 */
+    {74261, sizeof(pve_cluster_mapping_pci_get_item_checks), 463, 2, PMX_KIND_OBJECT, 0, 1098, 2, 0}, /* 156 */
+    {74301, sizeof(pve_cluster_mapping_pci_get_result), 465, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1102, 1, 0}, /* 157 */
+    {74336, sizeof(pve_cluster_mapping_pci_id_get_result), 466, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1104, 1, 0}, /* 158 */
+    {74374, sizeof(pve_cluster_mapping_usb_get_item), 467, 4, PMX_KIND_OBJECT, 0, 1106, 3, 3}, /* 159 */
+    {74413, sizeof(pve_cluster_mapping_usb_get_result), 471, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1114, 1, 0}, /* 160 */
+    {74448, sizeof(pve_cluster_mapping_usb_id_get_result), 472, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1116, 1, 0}, /* 161 */
+    {74486, sizeof(pve_cluster_metrics_get_result), 473, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1118, 1, 0}, /* 162 */
+    {74517, sizeof(pve_cluster_metrics_export_get_result), 474, 1, PMX_KIND_OBJECT, 0, 1120, 1, 0}, /* 163 */
+    {74555, sizeof(pve_cluster_metrics_export_get_result_data), 475, 5, PMX_KIND_OBJECT, 0, 1122, 4, 1}, /* 164 */
+    {74605, sizeof(pve_cluster_metrics_server_get_item), 480, 5, PMX_KIND_OBJECT, 0, 1138, 4, 2}, /* 165 */
+    {74641, sizeof(pve_cluster_metrics_server_get_result), 485, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1154, 1, 0}, /* 166 */
+    {74679, sizeof(pve_cluster_metrics_server_id_get_result), 486, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1156, 1, 0}, /* 167 */
+    {74720, sizeof(pve_cluster_nextid_get_result), 487, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1158, 1, 0}, /* 168 */
+    {74750, sizeof(pve_cluster_notifications_get_result), 488, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1160, 1, 0}, /* 169 */
+    {74787, sizeof(pve_cluster_notifications_endpoints_get_result), 489, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1162, 1, 0}, /* 170 */
+    {74834, sizeof(pve_cluster_notifications_endpoints_gotify_get_item), 490, 5, PMX_KIND_OBJECT, 0, 1164, 4, 0}, /* 171 */
+    {74893, sizeof(pve_cluster_notifications_endpoints_gotify_get_result), 495, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1180, 1, 0}, /* 172 */
+    {74947, sizeof(pve_cluster_notifications_endpoints_gotify_name_get_result), 496, 5, PMX_KIND_OBJECT, 0, 1182, 4, 0}, /* 173 */
+    {75006, sizeof(pve_cluster_notifications_endpoints_sendmail_get_item), 501, 8, PMX_KIND_OBJECT, 0, 1198, 4, 6}, /* 174 */
+    {75060, sizeof(pve_cluster_notifications_endpoints_sendmail_get_result), 509, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1214, 1, 0}, /* 175 */
+    {75116, sizeof(pve_cluster_notifications_endpoints_sendmail_name_get_result), 510, 8, PMX_KIND_OBJECT, 0, 1216, 4, 6}, /* 176 */
+    {75177, sizeof(pve_cluster_notifications_endpoints_smtp_get_item), 518, 12, PMX_KIND_OBJECT, 0, 1232, 5, 15}, /* 177 */
+    {75227, sizeof(pve_cluster_notifications_endpoints_smtp_get_result), 530, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1264, 1, 0}, /* 178 */
+    {75279, sizeof(pve_cluster_notifications_endpoints_smtp_name_get_result), 531, 12, PMX_KIND_OBJECT, 0, 1266, 5, 15}, /* 179 */
+    {75336, sizeof(pve_cluster_notifications_endpoints_webhook_get_item), 543, 9, PMX_KIND_OBJECT, 0, 1298, 5, 0}, /* 180 */
+    {75389, sizeof(pve_cluster_notifications_endpoints_webhook_get_result), 552, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1330, 1, 0}, /* 181 */
+    {75444, sizeof(pve_cluster_notifications_endpoints_webhook_name_get_result), 553, 9, PMX_KIND_OBJECT, 0, 1332, 5, 0}, /* 182 */
+    {75504, sizeof(pve_cluster_notifications_matcher_field_values_get_item), 562, 3, PMX_KIND_OBJECT, 0, 1364, 3, 1}, /* 183 */
+    {75566, sizeof(pve_cluster_notifications_matcher_field_values_get_result), 565, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1372, 1, 0}, /* 184 */
+    {75624, sizeof(pve_cluster_notifications_matcher_fields_get_item), 566, 1, PMX_KIND_OBJECT, 0, 1374, 1, 0}, /* 185 */
+    {75674, sizeof(pve_cluster_notifications_matcher_fields_get_result), 567, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1376, 1, 0}, /* 186 */
+    {75726, sizeof(pve_cluster_notifications_matchers_get_item), 568, 10, PMX_KIND_OBJECT, 0, 1378, 5, 2}, /* 187 */
+    {75770, sizeof(pve_cluster_notifications_matchers_get_result), 578, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1410, 1, 0}, /* 188 */
+    {75816, sizeof(pve_cluster_notifications_matchers_name_get_result), 579, 10, PMX_KIND_OBJECT, 0, 1412, 5, 12}, /* 189 */
+    {75867, sizeof(pve_cluster_notifications_targets_get_item), 589, 5, PMX_KIND_OBJECT, 0, 1444, 4, 3}, /* 190 */
+    {75910, sizeof(pve_cluster_notifications_targets_get_result), 594, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1460, 1, 0}, /* 191 */
+    {75955, sizeof(pve_cluster_options_get_result), 595, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1462, 1, 0}, /* 192 */
+    {75986, sizeof(pve_cluster_replication_get_item), 596, 11, PMX_KIND_OBJECT, 0, 1464, 5, 1}, /* 193 */
+    {76026, sizeof(pve_cluster_replication_get_result), 607, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1496, 1, 0}, /* 194 */
+    {76061, sizeof(pve_cluster_replication_id_get_result), 608, 12, PMX_KIND_OBJECT, 0, 1498, 5, 1}, /* 195 */
+    {76099, sizeof(pve_cluster_resources_get_item), 620, 33, PMX_KIND_OBJECT, 0, 1530, 7, 188}, /* 196 */
+    {76298, sizeof(pve_cluster_resources_get_result), 653, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1658, 1, 0}, /* 197 */
+    {76331, sizeof(pve_cluster_sdn_get_item), 654, 1, PMX_KIND_OBJECT, 0, 1660, 1, 0}, /* 198 */
+    {76356, sizeof(pve_cluster_sdn_get_result), 655, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1662, 1, 0}, /* 199 */
+    {76383, sizeof(pve_cluster_sdn_put_result), 656, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1664, 1, 0}, /* 200 */
+    {76410, sizeof(pve_cluster_sdn_controllers_get_item), 657, 15, PMX_KIND_OBJECT, 0, 1666, 5, 2}, /* 201 */
+    {76493, sizeof(pve_cluster_sdn_controllers_get_item_pending), 672, 10, PMX_KIND_OBJECT, 0, 1698, 5, 2}, /* 202 */
+    {76538, sizeof(pve_cluster_sdn_controllers_get_result), 682, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1730, 1, 0}, /* 203 */
+    {76577, sizeof(pve_cluster_sdn_controllers_controller_get_result), 683, 15, PMX_KIND_OBJECT, 0, 1732, 5, 2}, /* 204 */
+    {76627, sizeof(pve_cluster_sdn_controllers_controller_get_result_pending), 698, 10, PMX_KIND_OBJECT, 0, 1764, 5, 2}, /* 205 */
+    {76685, sizeof(pve_cluster_sdn_dns_get_item), 708, 2, PMX_KIND_OBJECT, 0, 1796, 2, 0}, /* 206 */
+    {76714, sizeof(pve_cluster_sdn_dns_get_result), 710, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1800, 1, 0}, /* 207 */
+    {76745, sizeof(pve_cluster_sdn_dns_dns_get_result), 711, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1802, 1, 0}, /* 208 */
+    {76780, sizeof(pve_cluster_sdn_fabrics_get_item), 712, 1, PMX_KIND_OBJECT, 0, 1804, 1, 0}, /* 209 */
+    {76813, sizeof(pve_cluster_sdn_fabrics_get_result), 713, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1806, 1, 0}, /* 210 */
+    {76848, sizeof(pve_cluster_sdn_fabrics_all_get_result), 714, 2, PMX_KIND_OBJECT, 0, 1808, 2, 0}, /* 211 */
+    {76895, sizeof(pve_cluster_sdn_fabrics_all_get_result_fabrics), 716, 9, PMX_KIND_OBJECT, 0, 1812, 5, 4}, /* 212 */
+    {76942, sizeof(pve_cluster_sdn_fabrics_all_get_result_nodes), 725, 8, PMX_KIND_OBJECT, 0, 1844, 4, 3}, /* 213 */
+    {76987, sizeof(pve_cluster_sdn_fabrics_fabric_get_item), 733, 9, PMX_KIND_OBJECT, 0, 1860, 5, 4}, /* 214 */
+    {77027, sizeof(pve_cluster_sdn_fabrics_fabric_get_result), 742, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1892, 1, 0}, /* 215 */
+    {77069, sizeof(pve_cluster_sdn_fabrics_fabric_id_get_result), 743, 9, PMX_KIND_OBJECT, 0, 1894, 5, 4}, /* 216 */
+    {77114, sizeof(pve_cluster_sdn_fabrics_node_get_item), 752, 8, PMX_KIND_OBJECT, 0, 1926, 4, 3}, /* 217 */
+    {77152, sizeof(pve_cluster_sdn_fabrics_node_get_result), 760, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1942, 1, 0}, /* 218 */
+    {77192, sizeof(pve_cluster_sdn_fabrics_node_fabric_id_get_item), 761, 8, PMX_KIND_OBJECT, 0, 1944, 4, 3}, /* 219 */
+    {77240, sizeof(pve_cluster_sdn_fabrics_node_fabric_id_get_result), 769, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1960, 1, 0}, /* 220 */
+    {77290, sizeof(pve_cluster_sdn_fabrics_node_fabric_id_node_id_get_result), 770, 8, PMX_KIND_OBJECT, 0, 1962, 4, 3}, /* 221 */
+    {77348, sizeof(pve_cluster_sdn_ipams_get_item), 778, 2, PMX_KIND_OBJECT, 0, 1978, 2, 0}, /* 222 */
+    {77379, sizeof(pve_cluster_sdn_ipams_get_result), 780, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1982, 1, 0}, /* 223 */
+    {77412, sizeof(pve_cluster_sdn_ipams_ipam_get_result), 781, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1984, 1, 0}, /* 224 */
+    {77450, sizeof(pve_cluster_sdn_ipams_status_get_result), 782, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1986, 1, 0}, /* 225 */
+    {77490, sizeof(pve_cluster_sdn_lock_post_result), 783, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 1988, 1, 0}, /* 226 */
+    {77523, sizeof(pve_cluster_sdn_vnets_get_item), 784, 10, PMX_KIND_OBJECT, 0, 1990, 5, 0}, /* 227 */
+    {77554, sizeof(pve_cluster_sdn_vnets_get_item_pending), 794, 5, PMX_KIND_OBJECT, 0, 2022, 4, 0}, /* 228 */
+    {77593, sizeof(pve_cluster_sdn_vnets_get_result), 799, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2038, 1, 0}, /* 229 */
+    {77626, sizeof(pve_cluster_sdn_vnets_vnet_get_result), 800, 10, PMX_KIND_OBJECT, 0, 2040, 5, 0}, /* 230 */
+    {77664, sizeof(pve_cluster_sdn_vnets_vnet_get_result_pending), 810, 5, PMX_KIND_OBJECT, 0, 2072, 4, 0}, /* 231 */
+    {77710, sizeof(pve_cluster_sdn_vnets_firewall_get_result), 815, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2088, 1, 0}, /* 232 */
+    {77752, sizeof(pve_cluster_sdn_vnets_firewall_options_get_result), 816, 3, PMX_KIND_OBJECT, 0, 2090, 3, 0}, /* 233 */
+    {77802, sizeof(pve_cluster_sdn_vnets_firewall_rules_get_item), 819, 15, PMX_KIND_OBJECT, 0, 2098, 5, 7}, /* 234 */
+    {77848, sizeof(pve_cluster_sdn_vnets_firewall_rules_get_result), 834, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2130, 1, 0}, /* 235 */
+    {77896, sizeof(pve_cluster_sdn_vnets_firewall_rules_pos_get_result), 835, 15, PMX_KIND_OBJECT, 0, 2132, 5, 7}, /* 236 */
+    {77948, sizeof(pve_cluster_sdn_vnets_subnets_get_result), 850, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2164, 1, 0}, /* 237 */
+    {77989, sizeof(pve_cluster_sdn_vnets_subnets_subnet_get_result), 851, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2166, 1, 0}, /* 238 */
+    {78037, sizeof(pve_cluster_sdn_zones_get_item), 852, 27, PMX_KIND_OBJECT, 0, 2168, 6, 167}, /* 239 */
+    {78068, sizeof(pve_cluster_sdn_zones_get_item_pending), 879, 22, PMX_KIND_OBJECT, 0, 2232, 6, 66}, /* 240 */
+    {78107, sizeof(pve_cluster_sdn_zones_get_result), 901, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2296, 1, 0}, /* 241 */
+    {78140, sizeof(pve_cluster_sdn_zones_zone_get_result), 902, 27, PMX_KIND_OBJECT, 0, 2298, 6, 167}, /* 242 */
+    {78178, sizeof(pve_cluster_sdn_zones_zone_get_result_pending), 929, 22, PMX_KIND_OBJECT, 0, 2362, 6, 66}, /* 243 */
+    {78224, sizeof(pve_cluster_status_get_item), 951, 11, PMX_KIND_OBJECT, 0, 2426, 5, 4}, /* 244 */
+    {78252, sizeof(pve_cluster_status_get_result), 962, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2458, 1, 0}, /* 245 */
+    {78282, sizeof(pve_cluster_tasks_get_item), 963, 1, PMX_KIND_OBJECT, 0, 2460, 1, 0}, /* 246 */
+    {78309, sizeof(pve_cluster_tasks_get_result), 964, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2462, 1, 0}, /* 247 */
+    {78338, sizeof(pve_nodes_get_item), 965, 9, PMX_KIND_OBJECT, 0, 2464, 5, 0}, /* 248 */
+    {78373, sizeof(pve_nodes_get_result), 974, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2496, 1, 0}, /* 249 */
+    {78394, sizeof(pve_nodes_node_get_result), 975, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2498, 1, 0}, /* 250 */
+    {78420, sizeof(pve_nodes_aplinfo_get_result), 976, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2500, 1, 0}, /* 251 */
+    {78449, sizeof(pve_nodes_aplinfo_post_result), 977, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2502, 1, 0}, /* 252 */
+    {78479, sizeof(pve_nodes_apt_get_item), 978, 1, PMX_KIND_OBJECT, 0, 2504, 1, 0}, /* 253 */
+    {78502, sizeof(pve_nodes_apt_get_result), 979, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2506, 1, 0}, /* 254 */
+    {78527, sizeof(pve_nodes_apt_changelog_get_result), 980, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2508, 1, 0}, /* 255 */
+    {78562, sizeof(pve_nodes_apt_repositories_get_result), 981, 5, PMX_KIND_OBJECT, 0, 2510, 4, 0}, /* 256 */
+    {78642, sizeof(pve_nodes_apt_repositories_get_result_errors), 986, 2, PMX_KIND_OBJECT, 0, 2526, 2, 0}, /* 257 */
+    {78687, sizeof(pve_nodes_apt_repositories_get_result_files), 988, 4, PMX_KIND_OBJECT, 0, 2530, 3, 2}, /* 258 */
+    {0, 0, 0, 0, PMX_KIND_I64, 0, 0, 0, 0}, /* 259: elements */
+    {78764, sizeof(pve_nodes_apt_repositories_get_result_files_repositories), 992, 8, PMX_KIND_OBJECT, 0, 2538, 4, 7}, /* 260 */
+    {78883, sizeof(pve_nodes_apt_repositories_get_result_files_repositories_Options), 1000, 2, PMX_KIND_OBJECT, 0, 2554, 2, 0}, /* 261 */
+    {78959, sizeof(pve_nodes_apt_repositories_get_result_infos), 1002, 5, PMX_KIND_OBJECT, 0, 2558, 4, 7}, /* 262 */
+    {79008, sizeof(pve_nodes_apt_repositories_get_result_standard_repos), 1007, 3, PMX_KIND_OBJECT, 0, 2574, 3, 0}, /* 263 */
+    {79061, sizeof(pve_nodes_apt_update_get_item), 1010, 10, PMX_KIND_OBJECT, 0, 2582, 5, 8}, /* 264 */
+    {79178, sizeof(pve_nodes_apt_update_get_result), 1020, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2614, 1, 0}, /* 265 */
+    {79210, sizeof(pve_nodes_apt_update_post_result), 1021, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2616, 1, 0}, /* 266 */
+    {79243, sizeof(pve_nodes_apt_versions_get_item), 1022, 13, PMX_KIND_OBJECT, 0, 2618, 5, 8}, /* 267 */
+    {79317, sizeof(pve_nodes_apt_versions_get_result), 1035, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2650, 1, 0}, /* 268 */
+    {79351, sizeof(pve_nodes_capabilities_get_result), 1036, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2652, 1, 0}, /* 269 */
+    {79385, sizeof(pve_nodes_capabilities_qemu_get_result), 1037, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2654, 1, 0}, /* 270 */
+    {79424, sizeof(pve_nodes_capabilities_qemu_cpu_get_item), 1038, 3, PMX_KIND_OBJECT, 0, 2656, 3, 0}, /* 271 */
+    {79479, sizeof(pve_nodes_capabilities_qemu_cpu_get_result), 1041, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2664, 1, 0}, /* 272 */
+    {79522, sizeof(pve_nodes_capabilities_qemu_cpu_flags_get_item), 1042, 2, PMX_KIND_OBJECT, 0, 2666, 2, 1}, /* 273 */
+    {79569, sizeof(pve_nodes_capabilities_qemu_cpu_flags_get_result), 1044, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2670, 1, 0}, /* 274 */
+    {79618, sizeof(pve_nodes_capabilities_qemu_machines_get_item), 1045, 4, PMX_KIND_OBJECT, 0, 2672, 3, 5}, /* 275 */
+    {79672, sizeof(pve_nodes_capabilities_qemu_machines_get_result), 1049, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2680, 1, 0}, /* 276 */
+    {79720, sizeof(pve_nodes_capabilities_qemu_migration_get_result), 1050, 1, PMX_KIND_OBJECT, 0, 2682, 1, 0}, /* 277 */
+    {79803, sizeof(pve_nodes_ceph_get_result), 1051, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2684, 1, 0}, /* 278 */
+    {79829, sizeof(pve_nodes_ceph_cfg_get_result), 1052, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2686, 1, 0}, /* 279 */
+    {79859, sizeof(pve_nodes_ceph_cfg_db_get_item), 1053, 6, PMX_KIND_OBJECT, 0, 2688, 4, 1}, /* 280 */
+    {79917, sizeof(pve_nodes_ceph_cfg_db_get_result), 1059, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2704, 1, 0}, /* 281 */
+    {79950, sizeof(pve_nodes_ceph_cfg_raw_get_result), 1060, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2706, 1, 0}, /* 282 */
+    {79984, sizeof(pve_nodes_ceph_cfg_value_get_result), 1061, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2708, 1, 0}, /* 283 */
+    {80020, sizeof(pve_nodes_ceph_cmd_safety_get_result), 1062, 2, PMX_KIND_OBJECT, 0, 2710, 2, 2}, /* 284 */
+    {80062, sizeof(pve_nodes_ceph_crush_get_result), 1064, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2714, 1, 0}, /* 285 */
+    {80094, sizeof(pve_nodes_ceph_fs_get_item), 1065, 3, PMX_KIND_OBJECT, 0, 2716, 3, 0}, /* 286 */
+    {80135, sizeof(pve_nodes_ceph_fs_get_result), 1068, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2724, 1, 0}, /* 287 */
+    {80164, sizeof(pve_nodes_ceph_fs_name_post_result), 1069, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2726, 1, 0}, /* 288 */
+    {80199, sizeof(pve_nodes_ceph_log_get_item), 1070, 2, PMX_KIND_OBJECT, 0, 2728, 2, 0}, /* 289 */
+    {80231, sizeof(pve_nodes_ceph_log_get_result), 1072, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2732, 1, 0}, /* 290 */
+    {80261, sizeof(pve_nodes_ceph_mds_get_item), 1073, 6, PMX_KIND_OBJECT, 0, 2734, 4, 0}, /* 291 */
+    {80314, sizeof(pve_nodes_ceph_mds_get_result), 1079, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2750, 1, 0}, /* 292 */
+    {80344, sizeof(pve_nodes_ceph_mds_name_delete_result), 1080, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2752, 1, 0}, /* 293 */
+    {80382, sizeof(pve_nodes_ceph_mds_name_post_result), 1081, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2754, 1, 0}, /* 294 */
+    {80418, sizeof(pve_nodes_ceph_mgr_get_item), 1082, 4, PMX_KIND_OBJECT, 0, 2756, 3, 0}, /* 295 */
+    {80446, sizeof(pve_nodes_ceph_mgr_get_result), 1086, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2764, 1, 0}, /* 296 */
+    {80476, sizeof(pve_nodes_ceph_mgr_id_delete_result), 1087, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2766, 1, 0}, /* 297 */
+    {80512, sizeof(pve_nodes_ceph_mgr_id_post_result), 1088, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2768, 1, 0}, /* 298 */
+    {80546, sizeof(pve_nodes_ceph_mon_get_item), 1089, 10, PMX_KIND_OBJECT, 0, 2770, 5, 2}, /* 299 */
+    {80591, sizeof(pve_nodes_ceph_mon_get_result), 1099, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2802, 1, 0}, /* 300 */
+    {80621, sizeof(pve_nodes_ceph_mon_monid_delete_result), 1100, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2804, 1, 0}, /* 301 */
+    {80660, sizeof(pve_nodes_ceph_mon_monid_post_result), 1101, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2806, 1, 0}, /* 302 */
+    {80697, sizeof(pve_nodes_ceph_osd_get_result), 1102, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2808, 1, 0}, /* 303 */
+    {80727, sizeof(pve_nodes_ceph_osd_post_result), 1103, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2810, 1, 0}, /* 304 */
+    {80758, sizeof(pve_nodes_ceph_osd_osdid_delete_result), 1104, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2812, 1, 0}, /* 305 */
+    {80797, sizeof(pve_nodes_ceph_osd_osdid_get_result), 1105, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2814, 1, 0}, /* 306 */
+    {80833, sizeof(pve_nodes_ceph_osd_lv_info_get_result), 1106, 6, PMX_KIND_OBJECT, 0, 2816, 4, 3}, /* 307 */
+    {80925, sizeof(pve_nodes_ceph_osd_metadata_get_result), 1112, 2, PMX_KIND_OBJECT, 0, 2832, 2, 0}, /* 308 */
+    {80964, sizeof(pve_nodes_ceph_osd_metadata_get_result_devices), 1114, 6, PMX_KIND_OBJECT, 0, 2836, 4, 6}, /* 309 */
+    {81036, sizeof(pve_nodes_ceph_osd_metadata_get_result_osd), 1120, 11, PMX_KIND_OBJECT, 0, 2852, 5, 13}, /* 310 */
+    {81162, sizeof(pve_nodes_ceph_pool_get_item), 1131, 17, PMX_KIND_OBJECT, 0, 2884, 6, 1}, /* 311 */
+    {81292, sizeof(pve_nodes_ceph_pool_get_result), 1148, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2948, 1, 0}, /* 312 */
+    {81323, sizeof(pve_nodes_ceph_pool_post_result), 1149, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2950, 1, 0}, /* 313 */
+    {81355, sizeof(pve_nodes_ceph_pool_name_delete_result), 1150, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2952, 1, 0}, /* 314 */
+    {81394, sizeof(pve_nodes_ceph_pool_name_get_result), 1151, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2954, 1, 0}, /* 315 */
+    {81430, sizeof(pve_nodes_ceph_pool_name_put_result), 1152, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 2956, 1, 0}, /* 316 */
+    {81466, sizeof(pve_nodes_ceph_pool_status_get_result), 1153, 24, PMX_KIND_OBJECT, 0, 2958, 6, 38}, /* 317 */
+    {81632, sizeof(pve_nodes_ceph_restart_post_result), 1177, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3022, 1, 0}, /* 318 */
+    {81667, sizeof(pve_nodes_ceph_rules_get_item), 1178, 1, PMX_KIND_OBJECT, 0, 3024, 1, 0}, /* 319 */
+    {81697, sizeof(pve_nodes_ceph_rules_get_result), 1179, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3026, 1, 0}, /* 320 */
+    {81729, sizeof(pve_nodes_ceph_start_post_result), 1180, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3028, 1, 0}, /* 321 */
+    {81762, sizeof(pve_nodes_ceph_status_get_result), 1181, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3030, 1, 0}, /* 322 */
+    {81795, sizeof(pve_nodes_ceph_stop_post_result), 1182, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3032, 1, 0}, /* 323 */
+    {81827, sizeof(pve_nodes_certificates_get_result), 1183, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3034, 1, 0}, /* 324 */
+    {81861, sizeof(pve_nodes_certificates_acme_get_result), 1184, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3036, 1, 0}, /* 325 */
+    {81900, sizeof(pve_nodes_certificates_acme_certificate_delete_result), 1185, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3038, 1, 0}, /* 326 */
+    {81954, sizeof(pve_nodes_certificates_acme_certificate_post_result), 1186, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3040, 1, 0}, /* 327 */
+    {82006, sizeof(pve_nodes_certificates_acme_certificate_put_result), 1187, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3042, 1, 0}, /* 328 */
+    {82057, sizeof(pve_nodes_certificates_custom_post_result), 1188, 10, PMX_KIND_OBJECT, 0, 3044, 5, 2}, /* 329 */
+    {82205, sizeof(pve_nodes_certificates_info_get_item), 1198, 10, PMX_KIND_OBJECT, 0, 3076, 5, 2}, /* 330 */
+    {82242, sizeof(pve_nodes_certificates_info_get_result), 1208, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3108, 1, 0}, /* 331 */
+    {82281, sizeof(pve_nodes_config_get_result), 1209, 7, PMX_KIND_OBJECT, 0, 3110, 4, 0}, /* 332 */
+    {82309, sizeof(pve_nodes_disks_get_result), 1216, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3126, 1, 0}, /* 333 */
+    {82336, sizeof(pve_nodes_disks_directory_get_item), 1217, 5, PMX_KIND_OBJECT, 0, 3128, 4, 4}, /* 334 */
+    {82380, sizeof(pve_nodes_disks_directory_get_result), 1222, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3144, 1, 0}, /* 335 */
+    {82417, sizeof(pve_nodes_disks_directory_post_result), 1223, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3146, 1, 0}, /* 336 */
+    {82455, sizeof(pve_nodes_disks_directory_name_delete_result), 1224, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3148, 1, 0}, /* 337 */
+    {82500, sizeof(pve_nodes_disks_initgpt_post_result), 1225, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3150, 1, 0}, /* 338 */
+    {82536, sizeof(pve_nodes_disks_list_get_item), 1226, 13, PMX_KIND_OBJECT, 0, 3152, 5, 12}, /* 339 */
+    {82629, sizeof(pve_nodes_disks_list_get_result), 1239, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3184, 1, 0}, /* 340 */
+    {82661, sizeof(pve_nodes_disks_lvm_get_result), 1240, 2, PMX_KIND_OBJECT, 0, 3186, 2, 1}, /* 341 */
+    {82697, sizeof(pve_nodes_disks_lvm_get_result_children), 1242, 5, PMX_KIND_OBJECT, 0, 3190, 4, 0}, /* 342 */
+    {82742, sizeof(pve_nodes_disks_lvm_get_result_children_children), 1247, 4, PMX_KIND_OBJECT, 0, 3206, 3, 0}, /* 343 */
+    {82791, sizeof(pve_nodes_disks_lvm_post_result), 1251, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3214, 1, 0}, /* 344 */
+    {82823, sizeof(pve_nodes_disks_lvm_name_delete_result), 1252, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3216, 1, 0}, /* 345 */
+    {82862, sizeof(pve_nodes_disks_lvmthin_get_item), 1253, 6, PMX_KIND_OBJECT, 0, 3218, 4, 1}, /* 346 */
+    {82926, sizeof(pve_nodes_disks_lvmthin_get_result), 1259, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3234, 1, 0}, /* 347 */
+    {82961, sizeof(pve_nodes_disks_lvmthin_post_result), 1260, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3236, 1, 0}, /* 348 */
+    {82997, sizeof(pve_nodes_disks_lvmthin_name_delete_result), 1261, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3238, 1, 0}, /* 349 */
+    {83040, sizeof(pve_nodes_disks_smart_get_result), 1262, 4, PMX_KIND_OBJECT, 0, 3240, 3, 6}, /* 350 */
+    {83089, sizeof(pve_nodes_disks_wipedisk_put_result), 1266, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3248, 1, 0}, /* 351 */
+    {83125, sizeof(pve_nodes_disks_zfs_get_item), 1267, 7, PMX_KIND_OBJECT, 0, 3250, 4, 6}, /* 352 */
+    {83171, sizeof(pve_nodes_disks_zfs_get_result), 1274, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3266, 1, 0}, /* 353 */
+    {83202, sizeof(pve_nodes_disks_zfs_post_result), 1275, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3268, 1, 0}, /* 354 */
+    {83234, sizeof(pve_nodes_disks_zfs_name_delete_result), 1276, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3270, 1, 0}, /* 355 */
+    {83273, sizeof(pve_nodes_disks_zfs_name_get_result), 1277, 7, PMX_KIND_OBJECT, 0, 3272, 4, 2}, /* 356 */
+    {83314, sizeof(pve_nodes_disks_zfs_name_get_result_children), 1284, 6, PMX_KIND_OBJECT, 0, 3288, 4, 1}, /* 357 */
+    {83380, sizeof(pve_nodes_dns_get_result), 1290, 4, PMX_KIND_OBJECT, 0, 3304, 3, 0}, /* 358 */
+    {83405, sizeof(pve_nodes_execute_post_result), 1294, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3312, 1, 0}, /* 359 */
+    {83435, sizeof(pve_nodes_firewall_get_result), 1295, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3314, 1, 0}, /* 360 */
+    {83465, sizeof(pve_nodes_firewall_log_get_item), 1296, 2, PMX_KIND_OBJECT, 0, 3316, 2, 0}, /* 361 */
+    {83497, sizeof(pve_nodes_firewall_log_get_result), 1298, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3320, 1, 0}, /* 362 */
+    {83531, sizeof(pve_nodes_firewall_options_get_result), 1299, 19, PMX_KIND_OBJECT, 0, 3322, 6, 13}, /* 363 */
+    {83569, sizeof(pve_nodes_firewall_rules_get_item), 1318, 15, PMX_KIND_OBJECT, 0, 3386, 5, 7}, /* 364 */
+    {83603, sizeof(pve_nodes_firewall_rules_get_result), 1333, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3418, 1, 0}, /* 365 */
+    {83639, sizeof(pve_nodes_firewall_rules_pos_get_result), 1334, 15, PMX_KIND_OBJECT, 0, 3420, 5, 7}, /* 366 */
+    {83679, sizeof(pve_nodes_hardware_get_item), 1349, 1, PMX_KIND_OBJECT, 0, 3452, 1, 0}, /* 367 */
+    {83707, sizeof(pve_nodes_hardware_get_result), 1350, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3454, 1, 0}, /* 368 */
+    {83737, sizeof(pve_nodes_hardware_pci_get_item), 1351, 12, PMX_KIND_OBJECT, 0, 3456, 5, 1}, /* 369 */
+    {83895, sizeof(pve_nodes_hardware_pci_get_result), 1363, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3488, 1, 0}, /* 370 */
+    {83929, sizeof(pve_nodes_hardware_pci_pci_id_or_mapping_get_item), 1364, 1, PMX_KIND_OBJECT, 0, 3490, 1, 0}, /* 371 */
+    {83979, sizeof(pve_nodes_hardware_pci_pci_id_or_mapping_get_result), 1365, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3492, 1, 0}, /* 372 */
+    {84031, sizeof(pve_nodes_hardware_pci_mdev_get_item), 1366, 4, PMX_KIND_OBJECT, 0, 3494, 3, 5}, /* 373 */
+    {84078, sizeof(pve_nodes_hardware_pci_mdev_get_result), 1370, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3502, 1, 0}, /* 374 */
+    {84117, sizeof(pve_nodes_hardware_usb_get_item), 1371, 12, PMX_KIND_OBJECT, 0, 3504, 5, 3}, /* 375 */
+    {84212, sizeof(pve_nodes_hardware_usb_get_result), 1383, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3536, 1, 0}, /* 376 */
+    {84246, sizeof(pve_nodes_hosts_get_result), 1384, 2, PMX_KIND_OBJECT, 0, 3538, 2, 0}, /* 377 */
+    {84273, sizeof(pve_nodes_journal_get_result), 1386, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3542, 1, 0}, /* 378 */
+    {84302, sizeof(pve_nodes_lxc_get_item), 1387, 23, PMX_KIND_OBJECT, 0, 3544, 6, 25}, /* 379 */
+    {84422, sizeof(pve_nodes_lxc_get_result), 1410, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3608, 1, 0}, /* 380 */
+    {84447, sizeof(pve_nodes_lxc_post_result), 1411, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3610, 1, 0}, /* 381 */
+    {84473, sizeof(pve_nodes_lxc_vmid_delete_result), 1412, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3612, 1, 0}, /* 382 */
+    {84506, sizeof(pve_nodes_lxc_vmid_get_item), 1413, 1, PMX_KIND_OBJECT, 0, 3614, 1, 0}, /* 383 */
+    {84534, sizeof(pve_nodes_lxc_vmid_get_result), 1414, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3616, 1, 0}, /* 384 */
+    {84564, sizeof(pve_nodes_lxc_clone_post_result), 1415, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3618, 1, 0}, /* 385 */
+    {84596, sizeof(pve_nodes_lxc_config_get_result), 1416, 34, PMX_KIND_OBJECT, 0, 3620, 7, 156}, /* 386 */
+    {84628, sizeof(pve_nodes_lxc_feature_get_result), 1450, 1, PMX_KIND_OBJECT, 0, 3748, 1, 0}, /* 387 */
+    {84672, sizeof(pve_nodes_lxc_firewall_get_result), 1451, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3750, 1, 0}, /* 388 */
+    {84706, sizeof(pve_nodes_lxc_firewall_aliases_get_item), 1452, 4, PMX_KIND_OBJECT, 0, 3752, 3, 4}, /* 389 */
+    {84746, sizeof(pve_nodes_lxc_firewall_aliases_get_result), 1456, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3760, 1, 0}, /* 390 */
+    {84788, sizeof(pve_nodes_lxc_firewall_aliases_name_get_result), 1457, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3762, 1, 0}, /* 391 */
+    {84835, sizeof(pve_nodes_lxc_firewall_ipset_get_item), 1458, 3, PMX_KIND_OBJECT, 0, 3764, 3, 0}, /* 392 */
+    {84873, sizeof(pve_nodes_lxc_firewall_ipset_get_result), 1461, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3772, 1, 0}, /* 393 */
+    {84913, sizeof(pve_nodes_lxc_firewall_ipset_name_get_item), 1462, 4, PMX_KIND_OBJECT, 0, 3774, 3, 2}, /* 394 */
+    {84956, sizeof(pve_nodes_lxc_firewall_ipset_name_get_result), 1466, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3782, 1, 0}, /* 395 */
+    {85001, sizeof(pve_nodes_lxc_firewall_ipset_name_cidr_get_result), 1467, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3784, 1, 0}, /* 396 */
+    {85051, sizeof(pve_nodes_lxc_firewall_log_get_item), 1468, 2, PMX_KIND_OBJECT, 0, 3786, 2, 0}, /* 397 */
+    {85087, sizeof(pve_nodes_lxc_firewall_log_get_result), 1470, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3790, 1, 0}, /* 398 */
+    {85125, sizeof(pve_nodes_lxc_firewall_options_get_result), 1471, 10, PMX_KIND_OBJECT, 0, 3792, 5, 5}, /* 399 */
+    {85167, sizeof(pve_nodes_lxc_firewall_refs_get_item), 1481, 5, PMX_KIND_OBJECT, 0, 3824, 4, 3}, /* 400 */
+    {85204, sizeof(pve_nodes_lxc_firewall_refs_get_result), 1486, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3840, 1, 0}, /* 401 */
+    {85243, sizeof(pve_nodes_lxc_firewall_rules_get_item), 1487, 15, PMX_KIND_OBJECT, 0, 3842, 5, 7}, /* 402 */
+    {85281, sizeof(pve_nodes_lxc_firewall_rules_get_result), 1502, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3874, 1, 0}, /* 403 */
+    {85321, sizeof(pve_nodes_lxc_firewall_rules_pos_get_result), 1503, 15, PMX_KIND_OBJECT, 0, 3876, 5, 7}, /* 404 */
+    {85365, sizeof(pve_nodes_lxc_interfaces_get_item), 1518, 6, PMX_KIND_OBJECT, 0, 3908, 4, 0}, /* 405 */
+    {85477, sizeof(pve_nodes_lxc_interfaces_get_item_ip_addresses), 1524, 3, PMX_KIND_OBJECT, 0, 3924, 3, 1}, /* 406 */
+    {85585, sizeof(pve_nodes_lxc_interfaces_get_result), 1527, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3932, 1, 0}, /* 407 */
+    {85621, sizeof(pve_nodes_lxc_migrate_get_result), 1528, 4, PMX_KIND_OBJECT, 0, 3934, 3, 0}, /* 408 */
+    {85764, sizeof(pve_nodes_lxc_migrate_get_result_not_allowed_nodes), 1532, 1, PMX_KIND_OBJECT, 0, 3942, 1, 0}, /* 409 */
+    {85859, sizeof(pve_nodes_lxc_migrate_get_result_not_allowed_nodes_blocking_ha_resources), 1533, 2, PMX_KIND_OBJECT, 0, 3944, 2, 0}, /* 410 */
+    {85932, sizeof(pve_nodes_lxc_migrate_post_result), 1535, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3948, 1, 0}, /* 411 */
+    {85966, sizeof(pve_nodes_lxc_move_volume_post_result), 1536, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3950, 1, 0}, /* 412 */
+    {86004, sizeof(pve_nodes_lxc_mtunnel_post_result), 1537, 3, PMX_KIND_OBJECT, 0, 3952, 3, 0}, /* 413 */
+    {86038, sizeof(pve_nodes_lxc_mtunnelwebsocket_get_result), 1540, 2, PMX_KIND_OBJECT, 0, 3960, 2, 0}, /* 414 */
+    {86080, sizeof(pve_nodes_lxc_pending_get_item), 1542, 4, PMX_KIND_OBJECT, 0, 3964, 3, 1}, /* 415 */
+    {86111, sizeof(pve_nodes_lxc_pending_get_result), 1546, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3972, 1, 0}, /* 416 */
+    {86144, sizeof(pve_nodes_lxc_remote_migrate_post_result), 1547, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3974, 1, 0}, /* 417 */
+    {86185, sizeof(pve_nodes_lxc_resize_put_result), 1548, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3976, 1, 0}, /* 418 */
+    {86217, sizeof(pve_nodes_lxc_rrd_get_result), 1549, 1, PMX_KIND_OBJECT, 0, 3978, 1, 0}, /* 419 */
+    {86246, sizeof(pve_nodes_lxc_rrddata_get_result), 1550, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3980, 1, 0}, /* 420 */
+    {86279, sizeof(pve_nodes_lxc_snapshot_get_item), 1551, 4, PMX_KIND_OBJECT, 0, 3982, 3, 1}, /* 421 */
+    {86320, sizeof(pve_nodes_lxc_snapshot_get_result), 1555, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3990, 1, 0}, /* 422 */
+    {86354, sizeof(pve_nodes_lxc_snapshot_post_result), 1556, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3992, 1, 0}, /* 423 */
+    {86389, sizeof(pve_nodes_lxc_snapshot_snapname_delete_result), 1557, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3994, 1, 0}, /* 424 */
+    {86435, sizeof(pve_nodes_lxc_snapshot_snapname_get_result), 1558, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3996, 1, 0}, /* 425 */
+    {86478, sizeof(pve_nodes_lxc_snapshot_config_get_result), 1559, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 3998, 1, 0}, /* 426 */
+    {86519, sizeof(pve_nodes_lxc_snapshot_rollback_post_result), 1560, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4000, 1, 0}, /* 427 */
+    {86563, sizeof(pve_nodes_lxc_spiceproxy_post_result), 1561, 5, PMX_KIND_OBJECT, 0, 4002, 4, 1}, /* 428 */
+    {86618, sizeof(pve_nodes_lxc_status_get_item), 1566, 1, PMX_KIND_OBJECT, 0, 4018, 1, 0}, /* 429 */
+    {86648, sizeof(pve_nodes_lxc_status_get_result), 1567, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4020, 1, 0}, /* 430 */
+    {86680, sizeof(pve_nodes_lxc_status_current_get_result), 1568, 24, PMX_KIND_OBJECT, 0, 4022, 6, 25}, /* 431 */
+    {86720, sizeof(pve_nodes_lxc_status_reboot_post_result), 1592, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4086, 1, 0}, /* 432 */
+    {86760, sizeof(pve_nodes_lxc_status_resume_post_result), 1593, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4088, 1, 0}, /* 433 */
+    {86800, sizeof(pve_nodes_lxc_status_shutdown_post_result), 1594, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4090, 1, 0}, /* 434 */
+    {86842, sizeof(pve_nodes_lxc_status_start_post_result), 1595, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4092, 1, 0}, /* 435 */
+    {86881, sizeof(pve_nodes_lxc_status_stop_post_result), 1596, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4094, 1, 0}, /* 436 */
+    {86919, sizeof(pve_nodes_lxc_status_suspend_post_result), 1597, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4096, 1, 0}, /* 437 */
+    {86960, sizeof(pve_nodes_lxc_termproxy_post_result), 1598, 4, PMX_KIND_OBJECT, 0, 4098, 3, 1}, /* 438 */
+    {86996, sizeof(pve_nodes_lxc_vncproxy_post_result), 1602, 5, PMX_KIND_OBJECT, 0, 4106, 4, 1}, /* 439 */
+    {87031, sizeof(pve_nodes_lxc_vncwebsocket_get_result), 1607, 1, PMX_KIND_OBJECT, 0, 4122, 1, 0}, /* 440 */
+    {87069, sizeof(pve_nodes_migrateall_post_result), 1608, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4124, 1, 0}, /* 441 */
+    {87102, sizeof(pve_nodes_netstat_get_result), 1609, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4126, 1, 0}, /* 442 */
+    {87131, sizeof(pve_nodes_network_get_item), 1610, 48, PMX_KIND_OBJECT, 0, 4128, 8, 206}, /* 443 */
+    {87554, sizeof(pve_nodes_network_get_result), 1658, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4384, 1, 0}, /* 444 */
+    {87583, sizeof(pve_nodes_network_put_result), 1659, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4386, 1, 0}, /* 445 */
+    {87612, sizeof(pve_nodes_network_iface_get_result), 1660, 2, PMX_KIND_OBJECT, 0, 4388, 2, 0}, /* 446 */
+    {87647, sizeof(pve_nodes_qemu_get_item), 1662, 28, PMX_KIND_OBJECT, 0, 4392, 7, 81}, /* 447 */
+    {87755, sizeof(pve_nodes_qemu_get_result), 1690, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4520, 1, 0}, /* 448 */
+    {87781, sizeof(pve_nodes_qemu_post_result), 1691, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4522, 1, 0}, /* 449 */
+    {87808, sizeof(pve_nodes_qemu_vmid_delete_result), 1692, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4524, 1, 0}, /* 450 */
+    {87842, sizeof(pve_nodes_qemu_vmid_get_item), 1693, 1, PMX_KIND_OBJECT, 0, 4526, 1, 0}, /* 451 */
+    {87871, sizeof(pve_nodes_qemu_vmid_get_result), 1694, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4528, 1, 0}, /* 452 */
+    {87902, sizeof(pve_nodes_qemu_agent_get_result), 1695, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4530, 1, 0}, /* 453 */
+    {87934, sizeof(pve_nodes_qemu_agent_post_result), 1696, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4532, 1, 0}, /* 454 */
+    {87967, sizeof(pve_nodes_qemu_agent_exec_post_result), 1697, 1, PMX_KIND_OBJECT, 0, 4534, 1, 0}, /* 455 */
+    {88005, sizeof(pve_nodes_qemu_agent_exec_status_get_result), 1698, 7, PMX_KIND_OBJECT, 0, 4536, 4, 5}, /* 456 */
+    {88164, sizeof(pve_nodes_qemu_agent_file_read_get_result), 1705, 2, PMX_KIND_OBJECT, 0, 4552, 2, 0}, /* 457 */
+    {88216, sizeof(pve_nodes_qemu_agent_fsfreeze_freeze_post_result), 1707, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4556, 1, 0}, /* 458 */
+    {88265, sizeof(pve_nodes_qemu_agent_fsfreeze_status_post_result), 1708, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4558, 1, 0}, /* 459 */
+    {88314, sizeof(pve_nodes_qemu_agent_fsfreeze_thaw_post_result), 1709, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4560, 1, 0}, /* 460 */
+    {88361, sizeof(pve_nodes_qemu_agent_fstrim_post_result), 1710, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4562, 1, 0}, /* 461 */
+    {88401, sizeof(pve_nodes_qemu_agent_get_fsinfo_get_result), 1711, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4564, 1, 0}, /* 462 */
+    {88444, sizeof(pve_nodes_qemu_agent_get_host_name_get_result), 1712, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4566, 1, 0}, /* 463 */
+    {88490, sizeof(pve_nodes_qemu_agent_get_memory_block_info_get_result), 1713, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4568, 1, 0}, /* 464 */
+    {88544, sizeof(pve_nodes_qemu_agent_get_memory_blocks_get_result), 1714, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4570, 1, 0}, /* 465 */
+    {88594, sizeof(pve_nodes_qemu_agent_get_osinfo_get_result), 1715, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4572, 1, 0}, /* 466 */
+    {88637, sizeof(pve_nodes_qemu_agent_get_time_get_result), 1716, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4574, 1, 0}, /* 467 */
+    {88678, sizeof(pve_nodes_qemu_agent_get_timezone_get_result), 1717, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4576, 1, 0}, /* 468 */
+    {88723, sizeof(pve_nodes_qemu_agent_get_users_get_result), 1718, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4578, 1, 0}, /* 469 */
+    {88765, sizeof(pve_nodes_qemu_agent_get_vcpus_get_result), 1719, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4580, 1, 0}, /* 470 */
+    {88807, sizeof(pve_nodes_qemu_agent_info_get_result), 1720, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4582, 1, 0}, /* 471 */
+    {88844, sizeof(pve_nodes_qemu_agent_network_get_interfaces_get_result), 1721, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4584, 1, 0}, /* 472 */
+    {88899, sizeof(pve_nodes_qemu_agent_ping_post_result), 1722, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4586, 1, 0}, /* 473 */
+    {88937, sizeof(pve_nodes_qemu_agent_set_user_password_post_result), 1723, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4588, 1, 0}, /* 474 */
+    {88988, sizeof(pve_nodes_qemu_agent_shutdown_post_result), 1724, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4590, 1, 0}, /* 475 */
+    {89030, sizeof(pve_nodes_qemu_agent_suspend_disk_post_result), 1725, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4592, 1, 0}, /* 476 */
+    {89076, sizeof(pve_nodes_qemu_agent_suspend_hybrid_post_result), 1726, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4594, 1, 0}, /* 477 */
+    {89124, sizeof(pve_nodes_qemu_agent_suspend_ram_post_result), 1727, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4596, 1, 0}, /* 478 */
+    {89169, sizeof(pve_nodes_qemu_clone_post_result), 1728, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4598, 1, 0}, /* 479 */
+    {89202, sizeof(pve_nodes_qemu_cloudinit_get_item), 1729, 4, PMX_KIND_OBJECT, 0, 4600, 3, 1}, /* 480 */
+    {89236, sizeof(pve_nodes_qemu_cloudinit_get_result), 1733, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4608, 1, 0}, /* 481 */
+    {89272, sizeof(pve_nodes_qemu_cloudinit_dump_get_result), 1734, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4610, 1, 0}, /* 482 */
+    {89313, sizeof(pve_nodes_qemu_config_get_result), 1735, 89, PMX_KIND_OBJECT, 0, 4612, 8, 186}, /* 483 */
+    {89416, sizeof(pve_nodes_qemu_config_post_result), 1824, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4868, 1, 0}, /* 484 */
+    {89450, sizeof(pve_nodes_qemu_feature_get_result), 1825, 2, PMX_KIND_OBJECT, 0, 4870, 2, 1}, /* 485 */
+    {89484, sizeof(pve_nodes_qemu_firewall_get_result), 1827, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4874, 1, 0}, /* 486 */
+    {89519, sizeof(pve_nodes_qemu_firewall_aliases_get_item), 1828, 4, PMX_KIND_OBJECT, 0, 4876, 3, 4}, /* 487 */
+    {89560, sizeof(pve_nodes_qemu_firewall_aliases_get_result), 1832, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4884, 1, 0}, /* 488 */
+    {89603, sizeof(pve_nodes_qemu_firewall_aliases_name_get_result), 1833, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4886, 1, 0}, /* 489 */
+    {89651, sizeof(pve_nodes_qemu_firewall_ipset_get_item), 1834, 3, PMX_KIND_OBJECT, 0, 4888, 3, 0}, /* 490 */
+    {89690, sizeof(pve_nodes_qemu_firewall_ipset_get_result), 1837, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4896, 1, 0}, /* 491 */
+    {89731, sizeof(pve_nodes_qemu_firewall_ipset_name_get_item), 1838, 4, PMX_KIND_OBJECT, 0, 4898, 3, 2}, /* 492 */
+    {89775, sizeof(pve_nodes_qemu_firewall_ipset_name_get_result), 1842, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4906, 1, 0}, /* 493 */
+    {89821, sizeof(pve_nodes_qemu_firewall_ipset_name_cidr_get_result), 1843, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4908, 1, 0}, /* 494 */
+    {89872, sizeof(pve_nodes_qemu_firewall_log_get_item), 1844, 2, PMX_KIND_OBJECT, 0, 4910, 2, 0}, /* 495 */
+    {89909, sizeof(pve_nodes_qemu_firewall_log_get_result), 1846, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4914, 1, 0}, /* 496 */
+    {89948, sizeof(pve_nodes_qemu_firewall_options_get_result), 1847, 10, PMX_KIND_OBJECT, 0, 4916, 5, 5}, /* 497 */
+    {89991, sizeof(pve_nodes_qemu_firewall_refs_get_item), 1857, 5, PMX_KIND_OBJECT, 0, 4948, 4, 3}, /* 498 */
+    {90029, sizeof(pve_nodes_qemu_firewall_refs_get_result), 1862, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4964, 1, 0}, /* 499 */
+    {90069, sizeof(pve_nodes_qemu_firewall_rules_get_item), 1863, 15, PMX_KIND_OBJECT, 0, 4966, 5, 7}, /* 500 */
+    {90108, sizeof(pve_nodes_qemu_firewall_rules_get_result), 1878, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 4998, 1, 0}, /* 501 */
+    {90149, sizeof(pve_nodes_qemu_firewall_rules_pos_get_result), 1879, 15, PMX_KIND_OBJECT, 0, 5000, 5, 7}, /* 502 */
+    {90194, sizeof(pve_nodes_qemu_migrate_get_result), 1894, 9, PMX_KIND_OBJECT, 0, 5032, 5, 8}, /* 503 */
+    {90332, sizeof(pve_nodes_qemu_migrate_get_result_local_disks), 1903, 4, PMX_KIND_OBJECT, 0, 5064, 3, 1}, /* 504 */
+    {90394, sizeof(pve_nodes_qemu_migrate_get_result_not_allowed_nodes), 1907, 2, PMX_KIND_OBJECT, 0, 5072, 2, 0}, /* 505 */
+    {90467, sizeof(pve_nodes_qemu_migrate_get_result_not_allowed_nodes_blocking_ha_resources), 1909, 2, PMX_KIND_OBJECT, 0, 5076, 2, 0}, /* 506 */
+    {90541, sizeof(pve_nodes_qemu_migrate_post_result), 1911, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5080, 1, 0}, /* 507 */
+    {90576, sizeof(pve_nodes_qemu_monitor_post_result), 1912, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5082, 1, 0}, /* 508 */
+    {90611, sizeof(pve_nodes_qemu_move_disk_post_result), 1913, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5084, 1, 0}, /* 509 */
+    {90648, sizeof(pve_nodes_qemu_mtunnel_post_result), 1914, 3, PMX_KIND_OBJECT, 0, 5086, 3, 0}, /* 510 */
+    {90683, sizeof(pve_nodes_qemu_mtunnelwebsocket_get_result), 1917, 2, PMX_KIND_OBJECT, 0, 5094, 2, 0}, /* 511 */
+    {90726, sizeof(pve_nodes_qemu_pending_get_item), 1919, 4, PMX_KIND_OBJECT, 0, 5098, 3, 1}, /* 512 */
+    {90758, sizeof(pve_nodes_qemu_pending_get_result), 1923, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5106, 1, 0}, /* 513 */
+    {90792, sizeof(pve_nodes_qemu_remote_migrate_post_result), 1924, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5108, 1, 0}, /* 514 */
+    {90834, sizeof(pve_nodes_qemu_resize_put_result), 1925, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5110, 1, 0}, /* 515 */
+    {90867, sizeof(pve_nodes_qemu_rrd_get_result), 1926, 1, PMX_KIND_OBJECT, 0, 5112, 1, 0}, /* 516 */
+    {90897, sizeof(pve_nodes_qemu_rrddata_get_result), 1927, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5114, 1, 0}, /* 517 */
+    {90931, sizeof(pve_nodes_qemu_snapshot_get_item), 1928, 5, PMX_KIND_OBJECT, 0, 5116, 4, 1}, /* 518 */
+    {90964, sizeof(pve_nodes_qemu_snapshot_get_result), 1933, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5132, 1, 0}, /* 519 */
+    {90999, sizeof(pve_nodes_qemu_snapshot_post_result), 1934, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5134, 1, 0}, /* 520 */
+    {91035, sizeof(pve_nodes_qemu_snapshot_snapname_delete_result), 1935, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5136, 1, 0}, /* 521 */
+    {91082, sizeof(pve_nodes_qemu_snapshot_snapname_get_result), 1936, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5138, 1, 0}, /* 522 */
+    {91126, sizeof(pve_nodes_qemu_snapshot_config_get_result), 1937, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5140, 1, 0}, /* 523 */
+    {91168, sizeof(pve_nodes_qemu_snapshot_rollback_post_result), 1938, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5142, 1, 0}, /* 524 */
+    {91213, sizeof(pve_nodes_qemu_spiceproxy_post_result), 1939, 5, PMX_KIND_OBJECT, 0, 5144, 4, 1}, /* 525 */
+    {91251, sizeof(pve_nodes_qemu_status_get_item), 1944, 1, PMX_KIND_OBJECT, 0, 5160, 1, 0}, /* 526 */
+    {91282, sizeof(pve_nodes_qemu_status_get_result), 1945, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5162, 1, 0}, /* 527 */
+    {91315, sizeof(pve_nodes_qemu_status_current_get_result), 1946, 32, PMX_KIND_OBJECT, 0, 5164, 7, 81}, /* 528 */
+    {91372, sizeof(pve_nodes_qemu_status_reboot_post_result), 1978, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5292, 1, 0}, /* 529 */
+    {91413, sizeof(pve_nodes_qemu_status_reset_post_result), 1979, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5294, 1, 0}, /* 530 */
+    {91453, sizeof(pve_nodes_qemu_status_resume_post_result), 1980, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5296, 1, 0}, /* 531 */
+    {91494, sizeof(pve_nodes_qemu_status_shutdown_post_result), 1981, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5298, 1, 0}, /* 532 */
+    {91537, sizeof(pve_nodes_qemu_status_start_post_result), 1982, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5300, 1, 0}, /* 533 */
+    {91577, sizeof(pve_nodes_qemu_status_stop_post_result), 1983, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5302, 1, 0}, /* 534 */
+    {91616, sizeof(pve_nodes_qemu_status_suspend_post_result), 1984, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5304, 1, 0}, /* 535 */
+    {91658, sizeof(pve_nodes_qemu_template_post_result), 1985, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5306, 1, 0}, /* 536 */
+    {91694, sizeof(pve_nodes_qemu_termproxy_post_result), 1986, 4, PMX_KIND_OBJECT, 0, 5308, 3, 1}, /* 537 */
+    {91731, sizeof(pve_nodes_qemu_vncproxy_post_result), 1990, 6, PMX_KIND_OBJECT, 0, 5316, 4, 1}, /* 538 */
+    {91767, sizeof(pve_nodes_qemu_vncwebsocket_get_result), 1996, 1, PMX_KIND_OBJECT, 0, 5332, 1, 0}, /* 539 */
+    {91806, sizeof(pve_nodes_query_oci_repo_tags_get_result), 1997, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5334, 1, 0}, /* 540 */
+    {91847, sizeof(pve_nodes_query_url_metadata_get_result), 1998, 3, PMX_KIND_OBJECT, 0, 5336, 3, 0}, /* 541 */
+    {91896, sizeof(pve_nodes_replication_get_item), 2001, 1, PMX_KIND_OBJECT, 0, 5344, 1, 0}, /* 542 */
+    {91927, sizeof(pve_nodes_replication_get_result), 2002, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5346, 1, 0}, /* 543 */
+    {91960, sizeof(pve_nodes_replication_id_get_result), 2003, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5348, 1, 0}, /* 544 */
+    {91996, sizeof(pve_nodes_replication_log_get_item), 2004, 2, PMX_KIND_OBJECT, 0, 5350, 2, 0}, /* 545 */
+    {92031, sizeof(pve_nodes_replication_log_get_result), 2006, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5354, 1, 0}, /* 546 */
+    {92068, sizeof(pve_nodes_replication_schedule_now_post_result), 2007, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5356, 1, 0}, /* 547 */
+    {92115, sizeof(pve_nodes_replication_status_get_result), 2008, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5358, 1, 0}, /* 548 */
+    {92155, sizeof(pve_nodes_report_get_result), 2009, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5360, 1, 0}, /* 549 */
+    {92183, sizeof(pve_nodes_rrd_get_result), 2010, 1, PMX_KIND_OBJECT, 0, 5362, 1, 0}, /* 550 */
+    {92208, sizeof(pve_nodes_rrddata_get_result), 2011, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5364, 1, 0}, /* 551 */
+    {92237, sizeof(pve_nodes_scan_get_item), 2012, 1, PMX_KIND_OBJECT, 0, 5366, 1, 0}, /* 552 */
+    {92261, sizeof(pve_nodes_scan_get_result), 2013, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5368, 1, 0}, /* 553 */
+    {92287, sizeof(pve_nodes_scan_cifs_get_item), 2014, 2, PMX_KIND_OBJECT, 0, 5370, 2, 2}, /* 554 */
+    {92316, sizeof(pve_nodes_scan_cifs_get_result), 2016, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5374, 1, 0}, /* 555 */
+    {92347, sizeof(pve_nodes_scan_iscsi_get_item), 2017, 2, PMX_KIND_OBJECT, 0, 5376, 2, 0}, /* 556 */
+    {92377, sizeof(pve_nodes_scan_iscsi_get_result), 2019, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5380, 1, 0}, /* 557 */
+    {92409, sizeof(pve_nodes_scan_lvm_get_item), 2020, 1, PMX_KIND_OBJECT, 0, 5382, 1, 0}, /* 558 */
+    {92437, sizeof(pve_nodes_scan_lvm_get_result), 2021, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5384, 1, 0}, /* 559 */
+    {92467, sizeof(pve_nodes_scan_lvmthin_get_item), 2022, 1, PMX_KIND_OBJECT, 0, 5386, 1, 0}, /* 560 */
+    {92499, sizeof(pve_nodes_scan_lvmthin_get_result), 2023, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5388, 1, 0}, /* 561 */
+    {92533, sizeof(pve_nodes_scan_nfs_get_item), 2024, 2, PMX_KIND_OBJECT, 0, 5390, 2, 2}, /* 562 */
+    {92561, sizeof(pve_nodes_scan_nfs_get_result), 2026, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5394, 1, 0}, /* 563 */
+    {92591, sizeof(pve_nodes_scan_pbs_get_item), 2027, 2, PMX_KIND_OBJECT, 0, 5396, 2, 0}, /* 564 */
+    {92625, sizeof(pve_nodes_scan_pbs_get_result), 2029, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5400, 1, 0}, /* 565 */
+    {92655, sizeof(pve_nodes_scan_zfs_get_item), 2030, 1, PMX_KIND_OBJECT, 0, 5402, 1, 0}, /* 566 */
+    {92683, sizeof(pve_nodes_scan_zfs_get_result), 2031, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5404, 1, 0}, /* 567 */
+    {92713, sizeof(pve_nodes_sdn_get_result), 2032, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5406, 1, 0}, /* 568 */
+    {92738, sizeof(pve_nodes_sdn_fabrics_fabric_get_item), 2033, 1, PMX_KIND_OBJECT, 0, 5408, 1, 0}, /* 569 */
+    {92776, sizeof(pve_nodes_sdn_fabrics_fabric_get_result), 2034, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5410, 1, 0}, /* 570 */
+    {92816, sizeof(pve_nodes_sdn_fabrics_interfaces_get_item), 2035, 3, PMX_KIND_OBJECT, 0, 5412, 3, 3}, /* 571 */
+    {92858, sizeof(pve_nodes_sdn_fabrics_interfaces_get_result), 2038, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5420, 1, 0}, /* 572 */
+    {92902, sizeof(pve_nodes_sdn_fabrics_neighbors_get_item), 2039, 3, PMX_KIND_OBJECT, 0, 5422, 3, 0}, /* 573 */
+    {92952, sizeof(pve_nodes_sdn_fabrics_neighbors_get_result), 2042, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5430, 1, 0}, /* 574 */
+    {92995, sizeof(pve_nodes_sdn_fabrics_routes_get_item), 2043, 2, PMX_KIND_OBJECT, 0, 5432, 2, 1}, /* 575 */
+    {93043, sizeof(pve_nodes_sdn_fabrics_routes_get_result), 2045, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5436, 1, 0}, /* 576 */
+    {93083, sizeof(pve_nodes_sdn_vnets_vnet_get_item), 2046, 1, PMX_KIND_OBJECT, 0, 5438, 1, 0}, /* 577 */
+    {93117, sizeof(pve_nodes_sdn_vnets_vnet_get_result), 2047, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5440, 1, 0}, /* 578 */
+    {93153, sizeof(pve_nodes_sdn_vnets_mac_vrf_get_item), 2048, 3, PMX_KIND_OBJECT, 0, 5442, 3, 2}, /* 579 */
+    {93198, sizeof(pve_nodes_sdn_vnets_mac_vrf_get_result), 2051, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5450, 1, 0}, /* 580 */
+    {93237, sizeof(pve_nodes_sdn_zones_get_item), 2052, 2, PMX_KIND_OBJECT, 0, 5452, 2, 0}, /* 581 */
+    {93266, sizeof(pve_nodes_sdn_zones_get_result), 2054, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5456, 1, 0}, /* 582 */
+    {93297, sizeof(pve_nodes_sdn_zones_zone_get_item), 2055, 1, PMX_KIND_OBJECT, 0, 5458, 1, 0}, /* 583 */
+    {93331, sizeof(pve_nodes_sdn_zones_zone_get_result), 2056, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5460, 1, 0}, /* 584 */
+    {93367, sizeof(pve_nodes_sdn_zones_bridges_get_item), 2057, 3, PMX_KIND_OBJECT, 0, 5462, 3, 2}, /* 585 */
+    {93425, sizeof(pve_nodes_sdn_zones_bridges_get_item_ports), 2060, 5, PMX_KIND_OBJECT, 0, 5470, 4, 1}, /* 586 */
+    {93487, sizeof(pve_nodes_sdn_zones_bridges_get_result), 2065, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5486, 1, 0}, /* 587 */
+    {93526, sizeof(pve_nodes_sdn_zones_content_get_item), 2066, 3, PMX_KIND_OBJECT, 0, 5488, 3, 0}, /* 588 */
+    {93573, sizeof(pve_nodes_sdn_zones_content_get_result), 2069, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5496, 1, 0}, /* 589 */
+    {93612, sizeof(pve_nodes_sdn_zones_ip_vrf_get_item), 2070, 4, PMX_KIND_OBJECT, 0, 5498, 3, 2}, /* 590 */
+    {93657, sizeof(pve_nodes_sdn_zones_ip_vrf_get_result), 2074, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5506, 1, 0}, /* 591 */
+    {93695, sizeof(pve_nodes_services_get_item), 2075, 6, PMX_KIND_OBJECT, 0, 5508, 4, 0}, /* 592 */
+    {93776, sizeof(pve_nodes_services_get_result), 2081, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5524, 1, 0}, /* 593 */
+    {93806, sizeof(pve_nodes_services_service_get_item), 2082, 1, PMX_KIND_OBJECT, 0, 5526, 1, 0}, /* 594 */
+    {93842, sizeof(pve_nodes_services_service_get_result), 2083, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5528, 1, 0}, /* 595 */
+    {93880, sizeof(pve_nodes_services_reload_post_result), 2084, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5530, 1, 0}, /* 596 */
+    {93918, sizeof(pve_nodes_services_restart_post_result), 2085, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5532, 1, 0}, /* 597 */
+    {93957, sizeof(pve_nodes_services_start_post_result), 2086, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5534, 1, 0}, /* 598 */
+    {93994, sizeof(pve_nodes_services_state_get_result), 2087, 6, PMX_KIND_OBJECT, 0, 5536, 4, 0}, /* 599 */
+    {94030, sizeof(pve_nodes_services_stop_post_result), 2093, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5552, 1, 0}, /* 600 */
+    {94066, sizeof(pve_nodes_spiceshell_post_result), 2094, 5, PMX_KIND_OBJECT, 0, 5554, 4, 1}, /* 601 */
+    {94099, sizeof(pve_nodes_startall_post_result), 2099, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5570, 1, 0}, /* 602 */
+    {94130, sizeof(pve_nodes_status_get_result), 2100, 8, PMX_KIND_OBJECT, 0, 5572, 4, 10}, /* 603 */
+    {94235, sizeof(pve_nodes_status_get_result_boot_info), 2108, 2, PMX_KIND_OBJECT, 0, 5588, 2, 0}, /* 604 */
+    {94284, sizeof(pve_nodes_status_get_result_cpuinfo), 2110, 4, PMX_KIND_OBJECT, 0, 5592, 3, 1}, /* 605 */
+    {94320, sizeof(pve_nodes_status_get_result_current_kernel), 2114, 4, PMX_KIND_OBJECT, 0, 5600, 3, 4}, /* 606 */
+    {94379, sizeof(pve_nodes_status_get_result_memory), 2118, 4, PMX_KIND_OBJECT, 0, 5608, 3, 4}, /* 607 */
+    {94420, sizeof(pve_nodes_status_get_result_rootfs), 2122, 4, PMX_KIND_OBJECT, 0, 5616, 3, 4}, /* 608 */
+    {94461, sizeof(pve_nodes_stopall_post_result), 2126, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5624, 1, 0}, /* 609 */
+    {94491, sizeof(pve_nodes_storage_get_item), 2127, 12, PMX_KIND_OBJECT, 0, 5626, 5, 0}, /* 610 */
+    {94556, sizeof(pve_nodes_storage_get_item_formats), 2139, 2, PMX_KIND_OBJECT, 0, 5658, 2, 0}, /* 611 */
+    {94601, sizeof(pve_nodes_storage_get_result), 2141, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5662, 1, 0}, /* 612 */
+    {94630, sizeof(pve_nodes_storage_storage_get_item), 2142, 1, PMX_KIND_OBJECT, 0, 5664, 1, 0}, /* 613 */
+    {94665, sizeof(pve_nodes_storage_storage_get_result), 2143, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5666, 1, 0}, /* 614 */
+    {94702, sizeof(pve_nodes_storage_content_get_item), 2144, 11, PMX_KIND_OBJECT, 0, 5668, 5, 1}, /* 615 */
+    {94756, sizeof(pve_nodes_storage_content_get_item_verification), 2155, 2, PMX_KIND_OBJECT, 0, 5700, 2, 0}, /* 616 */
+    {94804, sizeof(pve_nodes_storage_content_get_result), 2157, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5704, 1, 0}, /* 617 */
+    {94841, sizeof(pve_nodes_storage_content_post_result), 2158, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5706, 1, 0}, /* 618 */
+    {94879, sizeof(pve_nodes_storage_content_volume_delete_result), 2159, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5708, 1, 0}, /* 619 */
+    {94926, sizeof(pve_nodes_storage_content_volume_get_result), 2160, 6, PMX_KIND_OBJECT, 0, 5710, 4, 0}, /* 620 */
+    {94970, sizeof(pve_nodes_storage_content_volume_post_result), 2166, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5726, 1, 0}, /* 621 */
+    {95015, sizeof(pve_nodes_storage_download_url_post_result), 2167, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5728, 1, 0}, /* 622 */
+    {95058, sizeof(pve_nodes_storage_file_restore_download_get_result), 2168, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5730, 1, 0}, /* 623 */
+    {95109, sizeof(pve_nodes_storage_file_restore_list_get_item), 2169, 6, PMX_KIND_OBJECT, 0, 5732, 4, 0}, /* 624 */
+    {95160, sizeof(pve_nodes_storage_file_restore_list_get_result), 2175, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5748, 1, 0}, /* 625 */
+    {95207, sizeof(pve_nodes_storage_import_metadata_get_result), 2176, 6, PMX_KIND_OBJECT, 0, 5750, 4, 0}, /* 626 */
+    {95282, sizeof(pve_nodes_storage_import_metadata_get_result_warnings), 2182, 3, PMX_KIND_OBJECT, 0, 5766, 3, 1}, /* 627 */
+    {95336, sizeof(pve_nodes_storage_oci_registry_pull_post_result), 2185, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5774, 1, 0}, /* 628 */
+    {95384, sizeof(pve_nodes_storage_prunebackups_delete_result), 2186, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5776, 1, 0}, /* 629 */
+    {95429, sizeof(pve_nodes_storage_prunebackups_get_item), 2187, 5, PMX_KIND_OBJECT, 0, 5778, 4, 1}, /* 630 */
+    {95474, sizeof(pve_nodes_storage_prunebackups_get_result), 2192, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5794, 1, 0}, /* 631 */
+    {95516, sizeof(pve_nodes_storage_rrd_get_result), 2193, 1, PMX_KIND_OBJECT, 0, 5796, 1, 0}, /* 632 */
+    {95549, sizeof(pve_nodes_storage_rrddata_get_result), 2194, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5798, 1, 0}, /* 633 */
+    {95586, sizeof(pve_nodes_storage_status_get_result), 2195, 8, PMX_KIND_OBJECT, 0, 5800, 4, 2}, /* 634 */
+    {95622, sizeof(pve_nodes_storage_upload_post_result), 2203, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5816, 1, 0}, /* 635 */
+    {95659, sizeof(pve_nodes_subscription_get_result), 2204, 12, PMX_KIND_OBJECT, 0, 5818, 5, 0}, /* 636 */
+    {95754, sizeof(pve_nodes_suspendall_post_result), 2216, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5850, 1, 0}, /* 637 */
+    {95787, sizeof(pve_nodes_syslog_get_item), 2217, 2, PMX_KIND_OBJECT, 0, 5852, 2, 0}, /* 638 */
+    {95813, sizeof(pve_nodes_syslog_get_result), 2219, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5856, 1, 0}, /* 639 */
+    {95841, sizeof(pve_nodes_tasks_get_item), 2220, 10, PMX_KIND_OBJECT, 0, 5858, 5, 1}, /* 640 */
+    {95881, sizeof(pve_nodes_tasks_get_result), 2230, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5890, 1, 0}, /* 641 */
+    {95908, sizeof(pve_nodes_tasks_upid_get_result), 2231, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5892, 1, 0}, /* 642 */
+    {95940, sizeof(pve_nodes_tasks_log_get_item), 2232, 2, PMX_KIND_OBJECT, 0, 5894, 2, 0}, /* 643 */
+    {95969, sizeof(pve_nodes_tasks_log_get_result), 2234, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5898, 1, 0}, /* 644 */
+    {96000, sizeof(pve_nodes_tasks_status_get_result), 2235, 10, PMX_KIND_OBJECT, 0, 5900, 5, 1}, /* 645 */
+    {96045, sizeof(pve_nodes_termproxy_post_result), 2245, 4, PMX_KIND_OBJECT, 0, 5932, 3, 1}, /* 646 */
+    {96077, sizeof(pve_nodes_time_get_result), 2249, 3, PMX_KIND_OBJECT, 0, 5940, 3, 1}, /* 647 */
+    {96108, sizeof(pve_nodes_version_get_result), 2252, 3, PMX_KIND_OBJECT, 0, 5948, 3, 0}, /* 648 */
+    {96144, sizeof(pve_nodes_vncshell_post_result), 2255, 5, PMX_KIND_OBJECT, 0, 5956, 4, 1}, /* 649 */
+    {96175, sizeof(pve_nodes_vncwebsocket_get_result), 2260, 1, PMX_KIND_OBJECT, 0, 5972, 1, 0}, /* 650 */
+    {96209, sizeof(pve_nodes_vzdump_post_result), 2261, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 5974, 1, 0}, /* 651 */
+    {96238, sizeof(pve_nodes_vzdump_defaults_get_result), 2262, 32, PMX_KIND_OBJECT, 0, 5976, 7, 11}, /* 652 */
+    {96275, sizeof(pve_nodes_vzdump_extractconfig_get_result), 2294, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 6104, 1, 0}, /* 653 */
+    {96317, sizeof(pve_nodes_wakeonlan_post_result), 2295, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 6106, 1, 0}, /* 654 */
+    {96349, sizeof(pve_pools_get_item), 2296, 3, PMX_KIND_OBJECT, 0, 6108, 3, 0}, /* 655 */
+    {96368, sizeof(pve_pools_get_item_members), 2299, 5, PMX_KIND_OBJECT, 0, 6116, 4, 0}, /* 656 */
+    {96395, sizeof(pve_pools_get_result), 2304, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 6132, 1, 0}, /* 657 */
+    {96416, sizeof(pve_pools_poolid_get_result), 2305, 2, PMX_KIND_OBJECT, 0, 6134, 2, 0}, /* 658 */
+    {96444, sizeof(pve_pools_poolid_get_result_members), 2307, 5, PMX_KIND_OBJECT, 0, 6138, 4, 0}, /* 659 */
+    {96480, sizeof(pve_storage_get_item), 2312, 1, PMX_KIND_OBJECT, 0, 6154, 1, 0}, /* 660 */
+    {96501, sizeof(pve_storage_get_result), 2313, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 6156, 1, 0}, /* 661 */
+    {96524, sizeof(pve_storage_post_result), 2314, 3, PMX_KIND_OBJECT, 0, 6158, 3, 0}, /* 662 */
+    {96555, sizeof(pve_storage_post_result_config), 2317, 1, PMX_KIND_OBJECT, 0, 6166, 1, 0}, /* 663 */
+    {96586, sizeof(pve_storage_storage_get_result), 2318, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 6168, 1, 0}, /* 664 */
+    {96617, sizeof(pve_storage_storage_put_result), 2319, 3, PMX_KIND_OBJECT, 0, 6170, 3, 0}, /* 665 */
+    {96648, sizeof(pve_storage_storage_put_result_config), 2322, 1, PMX_KIND_OBJECT, 0, 6178, 1, 0}, /* 666 */
+    {96686, sizeof(pve_version_get_result), 2323, 4, PMX_KIND_OBJECT, 0, 6180, 3, 0}, /* 667 */
 };
 
 /* name, c_name, description, offset, count_offset, type, propstr, count, kind, flags */
@@ -8981,6 +8981,1491 @@ const struct pmx_field_desc pmx__gen_fields[] = {
     {94363, 94363, 105768, offsetof(pve_version_get_result, release), 0, 0, 0, 0, PMX_KIND_STRING, 0},
     {96137, 96137, 105822, offsetof(pve_version_get_result, repoid), 0, 0, 0, 0, PMX_KIND_STRING, 0},
     {23730, 23730, 105880, offsetof(pve_version_get_result, version), 0, 0, 0, 0, PMX_KIND_STRING, 0},
+};
+
+/* Member lookup tables, one per type (lib/namehash.h): 6188 slots; 2 type(s) need
+ * probing, all others find a member in its own slot. */
+const uint8_t pmx__gen_slots[] = {
+    /* pve_access_get_item */
+    1, 0,
+    /* pve_access_get_result */
+    1, 0,
+    /* pve_access_acl_get_item */
+    4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 3, 0, 2, 1, 0,
+    /* pve_access_acl_get_result */
+    1, 0,
+    /* pve_access_domains_get_item */
+    1, 0, 0, 2, 0, 4, 3, 0,
+    /* pve_access_domains_get_result */
+    1, 0,
+    /* pve_access_domains_realm_get_result */
+    1, 0,
+    /* pve_access_domains_sync_post_result */
+    1, 0,
+    /* pve_access_groups_get_item */
+    1, 0, 3, 0, 2, 0, 0, 0,
+    /* pve_access_groups_get_result */
+    1, 0,
+    /* pve_access_groups_groupid_get_result */
+    0, 2, 1, 0,
+    /* pve_access_openid_get_item */
+    1, 0,
+    /* pve_access_openid_get_result */
+    1, 0,
+    /* pve_access_openid_auth_url_post_result */
+    1, 0,
+    /* pve_access_openid_login_post_result */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 3, 4, 2, 0, 5,
+    /* pve_access_permissions_get_result */
+    1, 0,
+    /* pve_access_roles_get_item */
+    0, 0, 0, 2, 1, 3, 0, 0,
+    /* pve_access_roles_get_result */
+    1, 0,
+    /* pve_access_roles_roleid_get_result */
+    10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5, 32, 0, 44, 0, 0,
+    0, 20, 0, 0, 0, 15, 18, 0, 0, 0, 17, 0, 0, 12, 0, 19,
+    0, 0, 0, 31, 3, 0, 24, 0, 0, 0, 0, 0, 0, 29, 43, 26,
+    42, 0, 25, 0, 0, 9, 0, 0, 33, 37, 36, 23, 2, 0, 0, 6,
+    13, 0, 0, 40, 1, 0, 35, 0, 16, 0, 0, 22, 0, 0, 0, 41,
+    27, 0, 0, 0, 0, 0, 0, 0, 11, 0, 45, 0, 0, 7, 0, 0,
+    0, 0, 21, 34, 0, 0, 0, 0, 0, 0, 14, 0, 0, 0, 0, 0,
+    0, 4, 30, 0, 39, 47, 38, 8, 46, 0, 28, 0, 0, 0, 0, 0,
+    /* pve_access_tfa_get_item */
+    2, 3, 0, 0, 0, 0, 4, 1,
+    /* pve_access_tfa_get_item_entries */
+    5, 0, 0, 1, 0, 0, 0, 4, 0, 3, 0, 0, 2, 0, 0, 0,
+    /* pve_access_tfa_get_result */
+    1, 0,
+    /* pve_access_tfa_userid_get_item */
+    5, 0, 0, 1, 0, 0, 0, 4, 0, 3, 0, 0, 2, 0, 0, 0,
+    /* pve_access_tfa_userid_get_result */
+    1, 0,
+    /* pve_access_tfa_userid_post_result */
+    0, 3, 0, 0, 0, 0, 1, 2,
+    /* pve_access_tfa_userid_id_get_result */
+    5, 0, 0, 1, 0, 0, 0, 4, 0, 3, 0, 0, 2, 0, 0, 0,
+    /* pve_access_ticket_post_result */
+    0, 0, 1, 2, 3, 0, 0, 4,
+    /* pve_access_users_get_item */
+    0, 0, 0, 0, 0, 13, 0, 0, 4, 6, 0, 8, 0, 10, 2, 0,
+    5, 7, 0, 11, 0, 9, 0, 0, 0, 3, 12, 1, 0, 0, 0, 0,
+    /* pve_access_users_get_item_tokens */
+    2, 0, 0, 0, 0, 3, 1, 4,
+    /* pve_access_users_get_result */
+    1, 0,
+    /* pve_access_users_userid_get_result */
+    4, 8, 0, 5, 0, 0, 0, 1, 9, 0, 3, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 7, 0, 6, 0, 2, 0, 0, 0, 0, 0, 0,
+    /* pve_access_users_tfa_get_result */
+    0, 0, 3, 0, 0, 0, 2, 1,
+    /* pve_access_users_token_get_item */
+    2, 0, 0, 0, 0, 3, 1, 4,
+    /* pve_access_users_token_get_result */
+    1, 0,
+    /* pve_access_users_token_tokenid_get_result */
+    2, 0, 0, 0, 0, 3, 1, 0,
+    /* pve_access_users_token_tokenid_post_result */
+    0, 2, 1, 0, 0, 0, 3, 0,
+    /* pve_access_users_token_tokenid_post_result_info */
+    2, 0, 0, 0, 0, 3, 1, 0,
+    /* pve_access_users_token_tokenid_put_result */
+    2, 0, 0, 0, 0, 3, 1, 0,
+    /* pve_access_users_unlock_tfa_put_result */
+    1, 0,
+    /* pve_cluster_get_result */
+    1, 0,
+    /* pve_cluster_acme_get_result */
+    1, 0,
+    /* pve_cluster_acme_account_get_result */
+    1, 0,
+    /* pve_cluster_acme_account_post_result */
+    1, 0,
+    /* pve_cluster_acme_account_name_delete_result */
+    1, 0,
+    /* pve_cluster_acme_account_name_get_result */
+    0, 0, 0, 1, 2, 3, 0, 4,
+    /* pve_cluster_acme_account_name_put_result */
+    1, 0,
+    /* pve_cluster_acme_challenge_schema_get_item */
+    0, 2, 0, 3, 1, 4, 0, 0,
+    /* pve_cluster_acme_challenge_schema_get_result */
+    1, 0,
+    /* pve_cluster_acme_directories_get_item */
+    1, 2, 0, 0,
+    /* pve_cluster_acme_directories_get_result */
+    1, 0,
+    /* pve_cluster_acme_meta_get_result */
+    4, 3, 0, 0, 2, 0, 1, 0,
+    /* pve_cluster_acme_plugins_get_item */
+    2, 0, 8, 5, 0, 4, 3, 0, 0, 0, 0, 1, 7, 0, 6, 0,
+    /* pve_cluster_acme_plugins_get_result */
+    1, 0,
+    /* pve_cluster_acme_plugins_id_get_result */
+    2, 0, 8, 5, 0, 4, 3, 0, 0, 0, 0, 1, 7, 0, 6, 0,
+    /* pve_cluster_acme_tos_get_result */
+    1, 0,
+    /* pve_cluster_backup_get_item */
+    0, 1,
+    /* pve_cluster_backup_get_result */
+    1, 0,
+    /* pve_cluster_backup_info_get_item */
+    1, 0,
+    /* pve_cluster_backup_info_get_result */
+    1, 0,
+    /* pve_cluster_backup_info_not_backed_up_get_item */
+    0, 0, 2, 3, 0, 0, 0, 1,
+    /* pve_cluster_backup_info_not_backed_up_get_result */
+    1, 0,
+    /* pve_cluster_backup_id_get_result */
+    1, 0,
+    /* pve_cluster_backup_included_volumes_get_result */
+    0, 1,
+    /* pve_cluster_backup_included_volumes_get_result_children */
+    3, 0, 0, 1, 0, 4, 0, 2,
+    /* pve_cluster_backup_included_volumes_get_result_children_children */
+    3, 0, 0, 0, 0, 4, 2, 1,
+    /* pve_cluster_bulk_action_get_result */
+    1, 0,
+    /* pve_cluster_bulk_action_guest_get_result */
+    1, 0,
+    /* pve_cluster_bulk_action_guest_migrate_post_result */
+    1, 0,
+    /* pve_cluster_bulk_action_guest_shutdown_post_result */
+    1, 0,
+    /* pve_cluster_bulk_action_guest_start_post_result */
+    1, 0,
+    /* pve_cluster_bulk_action_guest_suspend_post_result */
+    1, 0,
+    /* pve_cluster_ceph_get_result */
+    1, 0,
+    /* pve_cluster_ceph_flags_get_item */
+    2, 0, 0, 0, 1, 0, 3, 0,
+    /* pve_cluster_ceph_flags_get_result */
+    1, 0,
+    /* pve_cluster_ceph_flags_put_result */
+    1, 0,
+    /* pve_cluster_ceph_flags_flag_get_result */
+    1, 0,
+    /* pve_cluster_ceph_metadata_get_result */
+    0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 4, 0, 2, 1, 5,
+    /* pve_cluster_ceph_metadata_get_result_mds */
+    1, 0,
+    /* pve_cluster_ceph_metadata_get_result_mds__id_ */
+    2, 0, 4, 0, 0, 7, 1, 6, 5, 0, 3, 0, 8, 0, 0, 0,
+    /* pve_cluster_ceph_metadata_get_result_mgr */
+    1, 0,
+    /* pve_cluster_ceph_metadata_get_result_mgr__id_ */
+    2, 0, 4, 0, 0, 7, 1, 6, 5, 0, 3, 0, 8, 0, 0, 0,
+    /* pve_cluster_ceph_metadata_get_result_mon */
+    1, 0,
+    /* pve_cluster_ceph_metadata_get_result_mon__id_ */
+    0, 0, 3, 6, 2, 0, 0, 5, 0, 1, 7, 8, 4, 0, 0, 0,
+    /* pve_cluster_ceph_metadata_get_result_node */
+    0, 1,
+    /* pve_cluster_ceph_metadata_get_result_node__node_ */
+    0, 0, 2, 1,
+    /* pve_cluster_ceph_metadata_get_result_node__node__version */
+    1, 0, 0, 2,
+    /* pve_cluster_ceph_status_get_result */
+    1, 0,
+    /* pve_cluster_config_get_result */
+    1, 0,
+    /* pve_cluster_config_post_result */
+    1, 0,
+    /* pve_cluster_config_apiversion_get_result */
+    1, 0,
+    /* pve_cluster_config_join_get_result */
+    0, 2, 1, 0, 4, 0, 3, 0,
+    /* pve_cluster_config_join_get_result_nodelist */
+    0, 3, 5, 0, 0, 0, 6, 4, 2, 0, 0, 0, 0, 0, 0, 1,
+    /* pve_cluster_config_join_post_result */
+    1, 0,
+    /* pve_cluster_config_nodes_get_item */
+    0, 1,
+    /* pve_cluster_config_nodes_get_result */
+    1, 0,
+    /* pve_cluster_config_nodes_node_post_result */
+    0, 1, 0, 0, 0, 3, 2, 0,
+    /* pve_cluster_config_qdevice_get_result */
+    1, 0,
+    /* pve_cluster_config_totem_get_result */
+    1, 0,
+    /* pve_cluster_firewall_get_result */
+    1, 0,
+    /* pve_cluster_firewall_aliases_get_item */
+    2, 4, 3, 0, 1, 0, 0, 0,
+    /* pve_cluster_firewall_aliases_get_result */
+    1, 0,
+    /* pve_cluster_firewall_aliases_name_get_result */
+    1, 0,
+    /* pve_cluster_firewall_groups_get_item */
+    1, 0, 0, 2, 0, 0, 0, 3,
+    /* pve_cluster_firewall_groups_get_result */
+    1, 0,
+    /* pve_cluster_firewall_groups_group_get_item */
+    0, 0, 0, 0, 0, 2, 0, 5, 0, 14, 1, 0, 0, 0, 0, 4,
+    8, 9, 11, 0, 12, 3, 0, 0, 15, 6, 7, 10, 0, 0, 13, 0,
+    /* pve_cluster_firewall_groups_group_get_result */
+    1, 0,
+    /* pve_cluster_firewall_groups_group_pos_get_result */
+    0, 0, 0, 0, 0, 2, 0, 5, 0, 14, 1, 0, 0, 0, 0, 4,
+    8, 9, 11, 0, 12, 3, 0, 0, 15, 6, 7, 10, 0, 0, 13, 0,
+    /* pve_cluster_firewall_ipset_get_item */
+    3, 0, 0, 2, 0, 0, 1, 0,
+    /* pve_cluster_firewall_ipset_get_result */
+    1, 0,
+    /* pve_cluster_firewall_ipset_name_get_item */
+    1, 0, 0, 4, 0, 3, 0, 2,
+    /* pve_cluster_firewall_ipset_name_get_result */
+    1, 0,
+    /* pve_cluster_firewall_ipset_name_cidr_get_result */
+    1, 0,
+    /* pve_cluster_firewall_macros_get_item */
+    1, 0, 2, 0,
+    /* pve_cluster_firewall_macros_get_result */
+    1, 0,
+    /* pve_cluster_firewall_options_get_result */
+    1, 5, 6, 0, 0, 0, 4, 0, 0, 2, 0, 3, 0, 0, 0, 0,
+    /* pve_cluster_firewall_refs_get_item */
+    1, 0, 0, 0, 0, 0, 4, 0, 3, 0, 5, 0, 0, 0, 0, 2,
+    /* pve_cluster_firewall_refs_get_result */
+    1, 0,
+    /* pve_cluster_firewall_rules_get_item */
+    0, 0, 0, 0, 0, 2, 0, 5, 0, 14, 1, 0, 0, 0, 0, 4,
+    8, 9, 11, 0, 12, 3, 0, 0, 15, 6, 7, 10, 0, 0, 13, 0,
+    /* pve_cluster_firewall_rules_get_result */
+    1, 0,
+    /* pve_cluster_firewall_rules_pos_get_result */
+    0, 0, 0, 0, 0, 2, 0, 5, 0, 14, 1, 0, 0, 0, 0, 4,
+    8, 9, 11, 0, 12, 3, 0, 0, 15, 6, 7, 10, 0, 0, 13, 0,
+    /* pve_cluster_ha_get_item */
+    0, 1,
+    /* pve_cluster_ha_get_result */
+    1, 0,
+    /* pve_cluster_ha_groups_get_item */
+    0, 1,
+    /* pve_cluster_ha_groups_get_result */
+    1, 0,
+    /* pve_cluster_ha_groups_group_get_result */
+    1, 0,
+    /* pve_cluster_ha_resources_get_item */
+    1, 0,
+    /* pve_cluster_ha_resources_get_result */
+    1, 0,
+    /* pve_cluster_ha_resources_sid_get_result */
+    1, 8, 6, 0, 0, 0, 0, 0, 0, 4, 0, 7, 0, 0, 0, 3,
+    0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 2, 0, 0, 9, 0, 0,
+    /* pve_cluster_ha_resources_migrate_post_result */
+    0, 3, 0, 0, 0, 4, 1, 2,
+    /* pve_cluster_ha_resources_migrate_post_result_blocking_resources */
+    1, 0, 2, 0,
+    /* pve_cluster_ha_resources_relocate_post_result */
+    0, 3, 0, 0, 0, 4, 1, 2,
+    /* pve_cluster_ha_resources_relocate_post_result_blocking_resources */
+    1, 0, 2, 0,
+    /* pve_cluster_ha_rules_get_item */
+    1, 0,
+    /* pve_cluster_ha_rules_get_result */
+    1, 0,
+    /* pve_cluster_ha_rules_rule_get_result */
+    1, 2, 0, 0,
+    /* pve_cluster_ha_status_get_result */
+    1, 0,
+    /* pve_cluster_ha_status_current_get_item */
+    4, 8, 0, 0, 0, 0, 0, 0, 0, 3, 6, 0, 7, 0, 0, 13,
+    9, 2, 0, 0, 0, 0, 0, 0, 0, 0, 12, 1, 11, 10, 5, 0,
+    /* pve_cluster_ha_status_current_get_result */
+    1, 0,
+    /* pve_cluster_ha_status_manager_status_get_result */
+    1, 0,
+    /* pve_cluster_jobs_get_item */
+    1, 0,
+    /* pve_cluster_jobs_get_result */
+    1, 0,
+    /* pve_cluster_jobs_realm_sync_get_item */
+    0, 0, 0, 0, 0, 0, 8, 6, 5, 0, 0, 0, 0, 0, 0, 0,
+    0, 7, 0, 0, 4, 0, 1, 3, 0, 0, 0, 0, 9, 0, 0, 2,
+    /* pve_cluster_jobs_realm_sync_get_result */
+    1, 0,
+    /* pve_cluster_jobs_realm_sync_id_get_result */
+    1, 0,
+    /* pve_cluster_jobs_schedule_analyze_get_item */
+    1, 0, 2, 0,
+    /* pve_cluster_jobs_schedule_analyze_get_result */
+    1, 0,
+    /* pve_cluster_log_get_result */
+    1, 0,
+    /* pve_cluster_mapping_get_result */
+    1, 0,
+    /* pve_cluster_mapping_dir_get_item */
+    4, 2, 0, 0, 1, 0, 0, 3,
+    /* pve_cluster_mapping_dir_get_item_checks */
+    0, 0, 1, 2,
+    /* pve_cluster_mapping_dir_get_result */
+    1, 0,
+    /* pve_cluster_mapping_dir_id_get_result */
+    1, 0,
+    /* pve_cluster_mapping_pci_get_item */
+    4, 2, 0, 0, 1, 0, 0, 3,
+    /* pve_cluster_mapping_pci_get_item_checks */
+    0, 0, 1, 2,
+    /* pve_cluster_mapping_pci_get_result */
+    1, 0,
+    /* pve_cluster_mapping_pci_id_get_result */
+    1, 0,
+    /* pve_cluster_mapping_usb_get_item */
+    2, 3, 1, 0, 0, 4, 0, 0,
+    /* pve_cluster_mapping_usb_get_result */
+    1, 0,
+    /* pve_cluster_mapping_usb_id_get_result */
+    1, 0,
+    /* pve_cluster_metrics_get_result */
+    1, 0,
+    /* pve_cluster_metrics_export_get_result */
+    1, 0,
+    /* pve_cluster_metrics_export_get_result_data */
+    0, 0, 0, 0, 0, 4, 0, 1, 3, 0, 5, 0, 0, 2, 0, 0,
+    /* pve_cluster_metrics_server_get_item */
+    5, 0, 0, 2, 0, 0, 0, 0, 1, 0, 0, 0, 0, 4, 3, 0,
+    /* pve_cluster_metrics_server_get_result */
+    1, 0,
+    /* pve_cluster_metrics_server_id_get_result */
+    1, 0,
+    /* pve_cluster_nextid_get_result */
+    1, 0,
+    /* pve_cluster_notifications_get_result */
+    1, 0,
+    /* pve_cluster_notifications_endpoints_get_result */
+    1, 0,
+    /* pve_cluster_notifications_endpoints_gotify_get_item */
+    3, 0, 0, 4, 0, 0, 1, 2, 0, 0, 5, 0, 0, 0, 0, 0,
+    /* pve_cluster_notifications_endpoints_gotify_get_result */
+    1, 0,
+    /* pve_cluster_notifications_endpoints_gotify_name_get_result */
+    4, 0, 0, 2, 0, 0, 1, 3, 0, 0, 5, 0, 0, 0, 0, 0,
+    /* pve_cluster_notifications_endpoints_sendmail_get_item */
+    2, 3, 0, 0, 5, 0, 1, 0, 0, 0, 0, 7, 8, 4, 0, 6,
+    /* pve_cluster_notifications_endpoints_sendmail_get_result */
+    1, 0,
+    /* pve_cluster_notifications_endpoints_sendmail_name_get_result */
+    2, 4, 0, 0, 6, 0, 1, 0, 0, 0, 0, 8, 3, 5, 0, 7,
+    /* pve_cluster_notifications_endpoints_smtp_get_item */
+    0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 7, 3, 0, 0, 10, 6,
+    0, 4, 0, 0, 1, 11, 0, 0, 0, 9, 12, 0, 5, 8, 0, 0,
+    /* pve_cluster_notifications_endpoints_smtp_get_result */
+    1, 0,
+    /* pve_cluster_notifications_endpoints_smtp_name_get_result */
+    3, 0, 0, 2, 0, 0, 0, 0, 0, 0, 8, 4, 0, 0, 10, 7,
+    0, 5, 0, 0, 1, 11, 0, 0, 0, 0, 12, 0, 6, 9, 0, 0,
+    /* pve_cluster_notifications_endpoints_webhook_get_item */
+    0, 4, 1, 7, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    6, 0, 0, 0, 0, 0, 2, 3, 0, 9, 0, 0, 8, 0, 0, 0,
+    /* pve_cluster_notifications_endpoints_webhook_get_result */
+    1, 0,
+    /* pve_cluster_notifications_endpoints_webhook_name_get_result */
+    0, 5, 1, 3, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    7, 0, 0, 0, 0, 0, 2, 4, 0, 9, 0, 0, 8, 0, 0, 0,
+    /* pve_cluster_notifications_matcher_field_values_get_item */
+    1, 0, 3, 2, 0, 0, 0, 0,
+    /* pve_cluster_notifications_matcher_field_values_get_result */
+    1, 0,
+    /* pve_cluster_notifications_matcher_fields_get_item */
+    1, 0,
+    /* pve_cluster_notifications_matcher_fields_get_result */
+    1, 0,
+    /* pve_cluster_notifications_matchers_get_item */
+    8, 5, 0, 0, 0, 6, 0, 0, 2, 0, 0, 0, 0, 10, 0, 1,
+    0, 4, 9, 0, 0, 0, 0, 3, 0, 7, 0, 0, 0, 0, 0, 0,
+    /* pve_cluster_notifications_matchers_get_result */
+    1, 0,
+    /* pve_cluster_notifications_matchers_name_get_result */
+    0, 0, 0, 8, 0, 0, 0, 7, 0, 0, 0, 9, 1, 0, 0, 10,
+    0, 0, 0, 0, 3, 0, 0, 4, 0, 0, 2, 6, 0, 5, 0, 0,
+    /* pve_cluster_notifications_targets_get_item */
+    1, 0, 0, 0, 0, 0, 0, 4, 0, 0, 5, 2, 0, 0, 0, 3,
+    /* pve_cluster_notifications_targets_get_result */
+    1, 0,
+    /* pve_cluster_options_get_result */
+    1, 0,
+    /* pve_cluster_replication_get_item */
+    1, 0, 0, 0, 0, 11, 0, 4, 0, 10, 5, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 9, 3, 8, 2, 7, 0, 0, 6, 0,
+    /* pve_cluster_replication_get_result */
+    1, 0,
+    /* pve_cluster_replication_id_get_result */
+    1, 0, 0, 0, 0, 12, 0, 5, 0, 11, 6, 2, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 10, 4, 9, 3, 8, 0, 0, 7, 0,
+    /* pve_cluster_resources_get_item */
+    0, 0, 12, 18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 33, 0,
+    0, 0, 0, 0, 7, 9, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0,
+    22, 0, 0, 29, 0, 0, 0, 13, 0, 0, 0, 0, 23, 8, 32, 30,
+    0, 0, 0, 10, 0, 0, 0, 14, 0, 3, 31, 11, 0, 0, 19, 0,
+    0, 0, 17, 0, 0, 21, 0, 0, 0, 15, 0, 0, 0, 0, 0, 0,
+    0, 26, 6, 0, 0, 0, 5, 1, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 28, 0, 0, 0, 0, 25, 0, 4, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 2, 24, 0, 0, 0, 16, 0, 0, 0, 0, 0, 27, 0,
+    /* pve_cluster_resources_get_result */
+    1, 0,
+    /* pve_cluster_sdn_get_item */
+    0, 1,
+    /* pve_cluster_sdn_get_result */
+    1, 0,
+    /* pve_cluster_sdn_put_result */
+    1, 0,
+    /* pve_cluster_sdn_controllers_get_item */
+    0, 0, 0, 0, 11, 4, 10, 0, 6, 0, 0, 0, 7, 2, 0, 14,
+    15, 1, 9, 0, 0, 0, 12, 8, 13, 3, 0, 0, 5, 0, 0, 0,
+    /* pve_cluster_sdn_controllers_get_item_pending */
+    0, 0, 0, 0, 9, 0, 8, 0, 4, 0, 0, 0, 5, 2, 0, 0,
+    0, 1, 7, 0, 0, 0, 10, 6, 0, 0, 0, 0, 3, 0, 0, 0,
+    /* pve_cluster_sdn_controllers_get_result */
+    1, 0,
+    /* pve_cluster_sdn_controllers_controller_get_result */
+    0, 0, 0, 0, 11, 4, 10, 0, 6, 0, 0, 0, 7, 2, 0, 14,
+    15, 1, 9, 0, 0, 0, 12, 8, 13, 3, 0, 0, 5, 0, 0, 0,
+    /* pve_cluster_sdn_controllers_controller_get_result_pending */
+    0, 0, 0, 0, 9, 0, 8, 0, 4, 0, 0, 0, 5, 2, 0, 0,
+    0, 1, 7, 0, 0, 0, 10, 6, 0, 0, 0, 0, 3, 0, 0, 0,
+    /* pve_cluster_sdn_dns_get_item */
+    2, 1, 0, 0,
+    /* pve_cluster_sdn_dns_get_result */
+    1, 0,
+    /* pve_cluster_sdn_dns_dns_get_result */
+    1, 0,
+    /* pve_cluster_sdn_fabrics_get_item */
+    1, 0,
+    /* pve_cluster_sdn_fabrics_get_result */
+    1, 0,
+    /* pve_cluster_sdn_fabrics_all_get_result */
+    0, 2, 1, 0,
+    /* pve_cluster_sdn_fabrics_all_get_result_fabrics */
+    0, 0, 0, 0, 8, 7, 0, 6, 0, 0, 0, 1, 5, 0, 0, 9,
+    0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 3, 0, 4, 0, 0, 0,
+    /* pve_cluster_sdn_fabrics_all_get_result_nodes */
+    0, 0, 5, 0, 0, 0, 0, 2, 0, 3, 0, 1, 7, 6, 8, 4,
+    /* pve_cluster_sdn_fabrics_fabric_get_item */
+    0, 0, 0, 0, 8, 7, 0, 6, 0, 0, 0, 1, 5, 0, 0, 9,
+    0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 3, 0, 4, 0, 0, 0,
+    /* pve_cluster_sdn_fabrics_fabric_get_result */
+    1, 0,
+    /* pve_cluster_sdn_fabrics_fabric_id_get_result */
+    0, 0, 0, 0, 8, 7, 0, 6, 0, 0, 0, 1, 5, 0, 0, 9,
+    0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 3, 0, 4, 0, 0, 0,
+    /* pve_cluster_sdn_fabrics_node_get_item */
+    0, 0, 5, 0, 0, 0, 0, 2, 0, 3, 0, 1, 7, 6, 8, 4,
+    /* pve_cluster_sdn_fabrics_node_get_result */
+    1, 0,
+    /* pve_cluster_sdn_fabrics_node_fabric_id_get_item */
+    0, 0, 5, 0, 0, 0, 0, 2, 0, 3, 0, 1, 7, 6, 8, 4,
+    /* pve_cluster_sdn_fabrics_node_fabric_id_get_result */
+    1, 0,
+    /* pve_cluster_sdn_fabrics_node_fabric_id_node_id_get_result */
+    0, 0, 5, 0, 0, 0, 0, 2, 0, 3, 0, 1, 7, 6, 8, 4,
+    /* pve_cluster_sdn_ipams_get_item */
+    2, 0, 1, 0,
+    /* pve_cluster_sdn_ipams_get_result */
+    1, 0,
+    /* pve_cluster_sdn_ipams_ipam_get_result */
+    1, 0,
+    /* pve_cluster_sdn_ipams_status_get_result */
+    1, 0,
+    /* pve_cluster_sdn_lock_post_result */
+    1, 0,
+    /* pve_cluster_sdn_vnets_get_item */
+    0, 9, 0, 2, 0, 4, 0, 0, 0, 10, 0, 0, 5, 0, 3, 0,
+    7, 0, 1, 0, 0, 6, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0,
+    /* pve_cluster_sdn_vnets_get_item_pending */
+    0, 0, 1, 0, 0, 3, 0, 0, 0, 5, 0, 4, 0, 0, 2, 0,
+    /* pve_cluster_sdn_vnets_get_result */
+    1, 0,
+    /* pve_cluster_sdn_vnets_vnet_get_result */
+    0, 9, 0, 2, 0, 4, 0, 0, 0, 10, 0, 0, 5, 0, 3, 0,
+    7, 0, 1, 0, 0, 6, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0,
+    /* pve_cluster_sdn_vnets_vnet_get_result_pending */
+    0, 0, 1, 0, 0, 3, 0, 0, 0, 5, 0, 4, 0, 0, 2, 0,
+    /* pve_cluster_sdn_vnets_firewall_get_result */
+    1, 0,
+    /* pve_cluster_sdn_vnets_firewall_options_get_result */
+    0, 1, 0, 0, 0, 0, 3, 2,
+    /* pve_cluster_sdn_vnets_firewall_rules_get_item */
+    0, 0, 0, 0, 0, 2, 0, 5, 0, 14, 1, 0, 0, 0, 0, 4,
+    8, 9, 11, 0, 12, 3, 0, 0, 15, 6, 7, 10, 0, 0, 13, 0,
+    /* pve_cluster_sdn_vnets_firewall_rules_get_result */
+    1, 0,
+    /* pve_cluster_sdn_vnets_firewall_rules_pos_get_result */
+    0, 0, 0, 0, 0, 2, 0, 5, 0, 14, 1, 0, 0, 0, 0, 4,
+    8, 9, 11, 0, 12, 3, 0, 0, 15, 6, 7, 10, 0, 0, 13, 0,
+    /* pve_cluster_sdn_vnets_subnets_get_result */
+    1, 0,
+    /* pve_cluster_sdn_vnets_subnets_subnet_get_result */
+    1, 0,
+    /* pve_cluster_sdn_zones_get_item */
+    13, 15, 0, 18, 2, 12, 25, 0, 0, 22, 0, 20, 0, 0, 0, 21,
+    0, 0, 0, 0, 19, 14, 23, 0, 0, 6, 0, 0, 0, 0, 0, 5,
+    0, 27, 0, 0, 0, 0, 17, 7, 26, 10, 1, 0, 11, 0, 0, 0,
+    0, 0, 9, 3, 0, 4, 0, 0, 0, 0, 0, 0, 0, 8, 24, 16,
+    /* pve_cluster_sdn_zones_get_item_pending */
+    0, 0, 5, 13, 0, 0, 0, 22, 0, 0, 0, 2, 0, 0, 0, 0,
+    0, 7, 0, 0, 6, 4, 0, 12, 19, 0, 0, 0, 0, 0, 0, 9,
+    11, 8, 0, 0, 0, 0, 21, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 18, 0, 0, 3, 0, 14, 17, 16, 0, 15, 10, 0, 20, 1, 0,
+    /* pve_cluster_sdn_zones_get_result */
+    1, 0,
+    /* pve_cluster_sdn_zones_zone_get_result */
+    13, 15, 0, 18, 2, 12, 25, 0, 0, 22, 0, 20, 0, 0, 0, 21,
+    0, 0, 0, 0, 19, 14, 23, 0, 0, 6, 0, 0, 0, 0, 0, 5,
+    0, 27, 0, 0, 0, 0, 17, 7, 26, 10, 1, 0, 11, 0, 0, 0,
+    0, 0, 9, 3, 0, 4, 0, 0, 0, 0, 0, 0, 0, 8, 24, 16,
+    /* pve_cluster_sdn_zones_zone_get_result_pending */
+    0, 0, 5, 13, 0, 0, 0, 22, 0, 0, 0, 2, 0, 0, 0, 0,
+    0, 7, 0, 0, 6, 4, 0, 12, 19, 0, 0, 0, 0, 0, 0, 9,
+    11, 8, 0, 0, 0, 0, 21, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 18, 0, 0, 3, 0, 14, 17, 16, 0, 15, 10, 0, 20, 1, 0,
+    /* pve_cluster_status_get_item */
+    0, 0, 0, 0, 2, 7, 11, 0, 0, 6, 0, 3, 1, 0, 0, 0,
+    0, 0, 0, 4, 8, 0, 0, 0, 0, 5, 0, 0, 9, 10, 0, 0,
+    /* pve_cluster_status_get_result */
+    1, 0,
+    /* pve_cluster_tasks_get_item */
+    1, 0,
+    /* pve_cluster_tasks_get_result */
+    1, 0,
+    /* pve_nodes_get_item */
+    2, 6, 0, 0, 0, 0, 8, 9, 5, 0, 0, 0, 4, 1, 0, 0,
+    0, 7, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    /* pve_nodes_get_result */
+    1, 0,
+    /* pve_nodes_node_get_result */
+    1, 0,
+    /* pve_nodes_aplinfo_get_result */
+    1, 0,
+    /* pve_nodes_aplinfo_post_result */
+    1, 0,
+    /* pve_nodes_apt_get_item */
+    0, 1,
+    /* pve_nodes_apt_get_result */
+    1, 0,
+    /* pve_nodes_apt_changelog_get_result */
+    1, 0,
+    /* pve_nodes_apt_repositories_get_result */
+    0, 0, 0, 1, 3, 0, 5, 0, 0, 4, 0, 0, 2, 0, 0, 0,
+    /* pve_nodes_apt_repositories_get_result_errors */
+    0, 0, 2, 1,
+    /* pve_nodes_apt_repositories_get_result_files */
+    0, 0, 3, 2, 4, 1, 0, 0,
+    /* pve_nodes_apt_repositories_get_result_files_repositories */
+    0, 5, 1, 0, 0, 6, 4, 0, 0, 2, 3, 7, 8, 0, 0, 0,
+    /* pve_nodes_apt_repositories_get_result_files_repositories_Options */
+    2, 0, 0, 1,
+    /* pve_nodes_apt_repositories_get_result_infos */
+    4, 3, 2, 0, 0, 0, 0, 5, 0, 1, 0, 0, 0, 0, 0, 0,
+    /* pve_nodes_apt_repositories_get_result_standard_repos */
+    2, 0, 0, 1, 0, 0, 3, 0,
+    /* pve_nodes_apt_update_get_item */
+    6, 10, 5, 0, 2, 4, 0, 0, 0, 0, 0, 0, 3, 0, 1, 0,
+    0, 8, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0,
+    /* pve_nodes_apt_update_get_result */
+    1, 0,
+    /* pve_nodes_apt_update_post_result */
+    1, 0,
+    /* pve_nodes_apt_versions_get_item */
+    8, 13, 7, 0, 3, 6, 0, 0, 0, 0, 0, 0, 5, 0, 1, 0,
+    4, 11, 10, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12, 2,
+    /* pve_nodes_apt_versions_get_result */
+    1, 0,
+    /* pve_nodes_capabilities_get_result */
+    1, 0,
+    /* pve_nodes_capabilities_qemu_get_result */
+    1, 0,
+    /* pve_nodes_capabilities_qemu_cpu_get_item */
+    2, 0, 0, 0, 0, 3, 1, 0,
+    /* pve_nodes_capabilities_qemu_cpu_get_result */
+    1, 0,
+    /* pve_nodes_capabilities_qemu_cpu_flags_get_item */
+    2, 1, 0, 0,
+    /* pve_nodes_capabilities_qemu_cpu_flags_get_result */
+    1, 0,
+    /* pve_nodes_capabilities_qemu_machines_get_item */
+    4, 0, 2, 3, 1, 0, 0, 0,
+    /* pve_nodes_capabilities_qemu_machines_get_result */
+    1, 0,
+    /* pve_nodes_capabilities_qemu_migration_get_result */
+    0, 1,
+    /* pve_nodes_ceph_get_result */
+    1, 0,
+    /* pve_nodes_ceph_cfg_get_result */
+    1, 0,
+    /* pve_nodes_ceph_cfg_db_get_item */
+    4, 1, 0, 0, 0, 3, 0, 0, 0, 0, 6, 0, 0, 2, 5, 0,
+    /* pve_nodes_ceph_cfg_db_get_result */
+    1, 0,
+    /* pve_nodes_ceph_cfg_raw_get_result */
+    1, 0,
+    /* pve_nodes_ceph_cfg_value_get_result */
+    1, 0,
+    /* pve_nodes_ceph_cmd_safety_get_result */
+    0, 0, 2, 1,
+    /* pve_nodes_ceph_crush_get_result */
+    1, 0,
+    /* pve_nodes_ceph_fs_get_item */
+    3, 0, 0, 1, 0, 0, 0, 2,
+    /* pve_nodes_ceph_fs_get_result */
+    1, 0,
+    /* pve_nodes_ceph_fs_name_post_result */
+    1, 0,
+    /* pve_nodes_ceph_log_get_item */
+    2, 0, 0, 1,
+    /* pve_nodes_ceph_log_get_result */
+    1, 0,
+    /* pve_nodes_ceph_mds_get_item */
+    3, 1, 5, 0, 0, 0, 0, 0, 4, 0, 0, 0, 6, 2, 0, 0,
+    /* pve_nodes_ceph_mds_get_result */
+    1, 0,
+    /* pve_nodes_ceph_mds_name_delete_result */
+    1, 0,
+    /* pve_nodes_ceph_mds_name_post_result */
+    1, 0,
+    /* pve_nodes_ceph_mgr_get_item */
+    3, 1, 0, 0, 4, 2, 0, 0,
+    /* pve_nodes_ceph_mgr_get_result */
+    1, 0,
+    /* pve_nodes_ceph_mgr_id_delete_result */
+    1, 0,
+    /* pve_nodes_ceph_mgr_id_post_result */
+    1, 0,
+    /* pve_nodes_ceph_mon_get_item */
+    6, 0, 0, 0, 0, 9, 0, 0, 0, 8, 0, 4, 0, 0, 0, 10,
+    0, 1, 0, 0, 0, 0, 7, 5, 0, 0, 2, 0, 0, 0, 0, 3,
+    /* pve_nodes_ceph_mon_get_result */
+    1, 0,
+    /* pve_nodes_ceph_mon_monid_delete_result */
+    1, 0,
+    /* pve_nodes_ceph_mon_monid_post_result */
+    1, 0,
+    /* pve_nodes_ceph_osd_get_result */
+    1, 0,
+    /* pve_nodes_ceph_osd_post_result */
+    1, 0,
+    /* pve_nodes_ceph_osd_osdid_delete_result */
+    1, 0,
+    /* pve_nodes_ceph_osd_osdid_get_result */
+    1, 0,
+    /* pve_nodes_ceph_osd_lv_info_get_result */
+    3, 6, 0, 0, 0, 4, 1, 0, 0, 0, 0, 0, 0, 5, 2, 0,
+    /* pve_nodes_ceph_osd_metadata_get_result */
+    2, 0, 0, 1,
+    /* pve_nodes_ceph_osd_metadata_get_result_devices */
+    0, 0, 0, 0, 0, 0, 3, 2, 0, 1, 0, 5, 0, 6, 0, 4,
+    /* pve_nodes_ceph_osd_metadata_get_result_osd */
+    0, 8, 0, 11, 2, 5, 0, 0, 10, 0, 0, 4, 0, 0, 6, 0,
+    0, 7, 0, 0, 9, 0, 0, 0, 1, 0, 0, 0, 3, 0, 0, 0,
+    /* pve_nodes_ceph_pool_get_item */
+    0, 0, 0, 0, 0, 17, 0, 0, 6, 0, 0, 8, 0, 4, 0, 0,
+    0, 0, 0, 0, 12, 0, 0, 14, 0, 9, 0, 0, 0, 0, 0, 0,
+    13, 0, 0, 0, 0, 15, 0, 11, 0, 2, 0, 16, 7, 0, 0, 1,
+    0, 10, 0, 0, 0, 0, 0, 0, 5, 3, 0, 0, 0, 0, 0, 0,
+    /* pve_nodes_ceph_pool_get_result */
+    1, 0,
+    /* pve_nodes_ceph_pool_post_result */
+    1, 0,
+    /* pve_nodes_ceph_pool_name_delete_result */
+    1, 0,
+    /* pve_nodes_ceph_pool_name_get_result */
+    1, 0,
+    /* pve_nodes_ceph_pool_name_put_result */
+    1, 0,
+    /* pve_nodes_ceph_pool_status_get_result */
+    3, 0, 0, 17, 0, 0, 0, 0, 0, 16, 0, 12, 7, 0, 1, 0,
+    0, 13, 0, 14, 2, 0, 19, 0, 11, 9, 4, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 23, 0, 0, 0, 0, 0, 24, 10, 0, 0, 0,
+    21, 0, 0, 0, 20, 22, 15, 0, 8, 0, 6, 18, 5, 0, 0, 0,
+    /* pve_nodes_ceph_restart_post_result */
+    1, 0,
+    /* pve_nodes_ceph_rules_get_item */
+    1, 0,
+    /* pve_nodes_ceph_rules_get_result */
+    1, 0,
+    /* pve_nodes_ceph_start_post_result */
+    1, 0,
+    /* pve_nodes_ceph_status_get_result */
+    1, 0,
+    /* pve_nodes_ceph_stop_post_result */
+    1, 0,
+    /* pve_nodes_certificates_get_result */
+    1, 0,
+    /* pve_nodes_certificates_acme_get_result */
+    1, 0,
+    /* pve_nodes_certificates_acme_certificate_delete_result */
+    1, 0,
+    /* pve_nodes_certificates_acme_certificate_post_result */
+    1, 0,
+    /* pve_nodes_certificates_acme_certificate_put_result */
+    1, 0,
+    /* pve_nodes_certificates_custom_post_result */
+    0, 0, 0, 0, 5, 0, 0, 0, 0, 10, 0, 0, 8, 6, 4, 0,
+    2, 0, 3, 0, 0, 0, 0, 0, 9, 0, 1, 0, 7, 0, 0, 0,
+    /* pve_nodes_certificates_info_get_item */
+    0, 0, 0, 0, 5, 0, 0, 0, 0, 10, 0, 0, 8, 6, 4, 0,
+    2, 0, 3, 0, 0, 0, 0, 0, 9, 0, 1, 0, 7, 0, 0, 0,
+    /* pve_nodes_certificates_info_get_result */
+    1, 0,
+    /* pve_nodes_config_get_result */
+    7, 3, 1, 5, 6, 0, 0, 0, 0, 0, 0, 0, 4, 0, 2, 0,
+    /* pve_nodes_disks_get_result */
+    1, 0,
+    /* pve_nodes_disks_directory_get_item */
+    0, 1, 0, 3, 2, 0, 0, 0, 0, 5, 0, 0, 0, 4, 0, 0,
+    /* pve_nodes_disks_directory_get_result */
+    1, 0,
+    /* pve_nodes_disks_directory_post_result */
+    1, 0,
+    /* pve_nodes_disks_directory_name_delete_result */
+    1, 0,
+    /* pve_nodes_disks_initgpt_post_result */
+    1, 0,
+    /* pve_nodes_disks_list_get_item */
+    0, 7, 0, 4, 5, 0, 0, 13, 0, 0, 12, 11, 0, 9, 0, 0,
+    0, 0, 2, 0, 0, 0, 8, 0, 0, 10, 1, 6, 0, 3, 0, 0,
+    /* pve_nodes_disks_list_get_result */
+    1, 0,
+    /* pve_nodes_disks_lvm_get_result */
+    0, 2, 0, 1,
+    /* pve_nodes_disks_lvm_get_result_children */
+    4, 0, 0, 0, 0, 3, 0, 0, 0, 5, 2, 0, 0, 1, 0, 0,
+    /* pve_nodes_disks_lvm_get_result_children_children */
+    3, 4, 1, 0, 0, 2, 0, 0,
+    /* pve_nodes_disks_lvm_post_result */
+    1, 0,
+    /* pve_nodes_disks_lvm_name_delete_result */
+    1, 0,
+    /* pve_nodes_disks_lvmthin_get_item */
+    1, 4, 2, 5, 0, 0, 0, 0, 0, 0, 6, 0, 0, 3, 0, 0,
+    /* pve_nodes_disks_lvmthin_get_result */
+    1, 0,
+    /* pve_nodes_disks_lvmthin_post_result */
+    1, 0,
+    /* pve_nodes_disks_lvmthin_name_delete_result */
+    1, 0,
+    /* pve_nodes_disks_smart_get_result */
+    1, 0, 0, 2, 0, 4, 3, 0,
+    /* pve_nodes_disks_wipedisk_put_result */
+    1, 0,
+    /* pve_nodes_disks_zfs_get_item */
+    0, 2, 0, 5, 0, 0, 4, 0, 0, 0, 3, 6, 1, 0, 0, 7,
+    /* pve_nodes_disks_zfs_get_result */
+    1, 0,
+    /* pve_nodes_disks_zfs_post_result */
+    1, 0,
+    /* pve_nodes_disks_zfs_name_delete_result */
+    1, 0,
+    /* pve_nodes_disks_zfs_name_get_result */
+    4, 0, 0, 2, 5, 0, 0, 0, 0, 0, 3, 1, 0, 0, 7, 6,
+    /* pve_nodes_disks_zfs_name_get_result_children */
+    3, 1, 0, 0, 0, 5, 0, 0, 0, 0, 0, 6, 0, 2, 4, 0,
+    /* pve_nodes_dns_get_result */
+    0, 4, 1, 2, 0, 0, 0, 3,
+    /* pve_nodes_execute_post_result */
+    1, 0,
+    /* pve_nodes_firewall_get_result */
+    1, 0,
+    /* pve_nodes_firewall_log_get_item */
+    2, 0, 0, 1,
+    /* pve_nodes_firewall_log_get_result */
+    1, 0,
+    /* pve_nodes_firewall_options_get_result */
+    0, 0, 0, 0, 0, 0, 0, 1, 13, 0, 0, 0, 0, 0, 0, 11,
+    6, 0, 0, 0, 0, 0, 0, 18, 0, 0, 0, 0, 15, 5, 0, 0,
+    3, 0, 0, 0, 0, 0, 0, 8, 19, 0, 0, 12, 0, 0, 0, 14,
+    0, 7, 17, 16, 0, 9, 0, 0, 4, 10, 0, 0, 0, 0, 0, 2,
+    /* pve_nodes_firewall_rules_get_item */
+    0, 0, 0, 0, 0, 2, 0, 5, 0, 14, 1, 0, 0, 0, 0, 4,
+    8, 9, 11, 0, 12, 3, 0, 0, 15, 6, 7, 10, 0, 0, 13, 0,
+    /* pve_nodes_firewall_rules_get_result */
+    1, 0,
+    /* pve_nodes_firewall_rules_pos_get_result */
+    0, 0, 0, 0, 0, 2, 0, 5, 0, 14, 1, 0, 0, 0, 0, 4,
+    8, 9, 11, 0, 12, 3, 0, 0, 15, 6, 7, 10, 0, 0, 13, 0,
+    /* pve_nodes_hardware_get_item */
+    1, 0,
+    /* pve_nodes_hardware_get_result */
+    1, 0,
+    /* pve_nodes_hardware_pci_get_item */
+    0, 0, 0, 10, 9, 0, 12, 4, 0, 0, 2, 11, 0, 0, 0, 0,
+    0, 0, 0, 0, 8, 0, 0, 1, 5, 0, 0, 0, 6, 3, 7, 0,
+    /* pve_nodes_hardware_pci_get_result */
+    1, 0,
+    /* pve_nodes_hardware_pci_pci_id_or_mapping_get_item */
+    1, 0,
+    /* pve_nodes_hardware_pci_pci_id_or_mapping_get_result */
+    1, 0,
+    /* pve_nodes_hardware_pci_mdev_get_item */
+    0, 0, 3, 4, 0, 1, 0, 2,
+    /* pve_nodes_hardware_pci_mdev_get_result */
+    1, 0,
+    /* pve_nodes_hardware_usb_get_item */
+    2, 9, 0, 10, 0, 0, 0, 0, 0, 0, 4, 0, 0, 0, 0, 8,
+    3, 0, 0, 12, 0, 0, 11, 0, 5, 0, 6, 0, 0, 0, 1, 7,
+    /* pve_nodes_hardware_usb_get_result */
+    1, 0,
+    /* pve_nodes_hosts_get_result */
+    0, 0, 1, 2,
+    /* pve_nodes_journal_get_result */
+    1, 0,
+    /* pve_nodes_lxc_get_item */
+    0, 0, 0, 19, 12, 4, 0, 3, 0, 0, 0, 8, 0, 0, 0, 0,
+    0, 9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 11, 17,
+    0, 1, 5, 0, 6, 0, 14, 0, 0, 22, 0, 0, 0, 0, 0, 0,
+    0, 21, 0, 20, 13, 10, 0, 0, 15, 0, 18, 16, 0, 0, 7, 23,
+    /* pve_nodes_lxc_get_result */
+    1, 0,
+    /* pve_nodes_lxc_post_result */
+    1, 0,
+    /* pve_nodes_lxc_vmid_delete_result */
+    1, 0,
+    /* pve_nodes_lxc_vmid_get_item */
+    1, 0,
+    /* pve_nodes_lxc_vmid_get_result */
+    1, 0,
+    /* pve_nodes_lxc_clone_post_result */
+    1, 0,
+    /* pve_nodes_lxc_config_get_result */
+    0, 0, 0, 0, 0, 34, 33, 1, 0, 9, 0, 28, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 7, 0, 15, 0, 5, 0, 0, 0, 21, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 8, 0, 31, 0, 0, 10, 0, 0, 0,
+    0, 0, 0, 0, 4, 0, 0, 0, 0, 23, 30, 0, 0, 6, 25, 0,
+    0, 0, 29, 0, 0, 0, 0, 0, 0, 0, 20, 0, 13, 26, 22, 0,
+    2, 24, 17, 0, 19, 0, 14, 0, 0, 0, 0, 0, 3, 18, 0, 27,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 16, 0, 12, 11, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0, 0,
+    /* pve_nodes_lxc_feature_get_result */
+    0, 1,
+    /* pve_nodes_lxc_firewall_get_result */
+    1, 0,
+    /* pve_nodes_lxc_firewall_aliases_get_item */
+    2, 4, 3, 0, 1, 0, 0, 0,
+    /* pve_nodes_lxc_firewall_aliases_get_result */
+    1, 0,
+    /* pve_nodes_lxc_firewall_aliases_name_get_result */
+    1, 0,
+    /* pve_nodes_lxc_firewall_ipset_get_item */
+    3, 0, 0, 2, 0, 0, 1, 0,
+    /* pve_nodes_lxc_firewall_ipset_get_result */
+    1, 0,
+    /* pve_nodes_lxc_firewall_ipset_name_get_item */
+    1, 0, 0, 4, 0, 3, 0, 2,
+    /* pve_nodes_lxc_firewall_ipset_name_get_result */
+    1, 0,
+    /* pve_nodes_lxc_firewall_ipset_name_cidr_get_result */
+    1, 0,
+    /* pve_nodes_lxc_firewall_log_get_item */
+    2, 0, 0, 1,
+    /* pve_nodes_lxc_firewall_log_get_result */
+    1, 0,
+    /* pve_nodes_lxc_firewall_options_get_result */
+    0, 0, 0, 1, 0, 0, 0, 8, 0, 0, 10, 0, 9, 3, 0, 0,
+    0, 0, 0, 4, 6, 0, 0, 0, 0, 7, 0, 0, 2, 0, 5, 0,
+    /* pve_nodes_lxc_firewall_refs_get_item */
+    1, 0, 0, 0, 0, 0, 4, 0, 3, 0, 5, 0, 0, 0, 0, 2,
+    /* pve_nodes_lxc_firewall_refs_get_result */
+    1, 0,
+    /* pve_nodes_lxc_firewall_rules_get_item */
+    0, 0, 0, 0, 0, 2, 0, 5, 0, 14, 1, 0, 0, 0, 0, 4,
+    8, 9, 11, 0, 12, 3, 0, 0, 15, 6, 7, 10, 0, 0, 13, 0,
+    /* pve_nodes_lxc_firewall_rules_get_result */
+    1, 0,
+    /* pve_nodes_lxc_firewall_rules_pos_get_result */
+    0, 0, 0, 0, 0, 2, 0, 5, 0, 14, 1, 0, 0, 0, 0, 4,
+    8, 9, 11, 0, 12, 3, 0, 0, 15, 6, 7, 10, 0, 0, 13, 0,
+    /* pve_nodes_lxc_interfaces_get_item */
+    6, 2, 5, 0, 3, 0, 0, 0, 0, 0, 0, 0, 4, 0, 0, 1,
+    /* pve_nodes_lxc_interfaces_get_item_ip_addresses */
+    0, 0, 0, 2, 0, 1, 0, 3,
+    /* pve_nodes_lxc_interfaces_get_result */
+    1, 0,
+    /* pve_nodes_lxc_migrate_get_result */
+    0, 0, 0, 0, 1, 3, 2, 4,
+    /* pve_nodes_lxc_migrate_get_result_not_allowed_nodes */
+    1, 0,
+    /* pve_nodes_lxc_migrate_get_result_not_allowed_nodes_blocking_ha_resources */
+    1, 0, 2, 0,
+    /* pve_nodes_lxc_migrate_post_result */
+    1, 0,
+    /* pve_nodes_lxc_move_volume_post_result */
+    1, 0,
+    /* pve_nodes_lxc_mtunnel_post_result */
+    0, 0, 3, 1, 2, 0, 0, 0,
+    /* pve_nodes_lxc_mtunnelwebsocket_get_result */
+    0, 0, 1, 2,
+    /* pve_nodes_lxc_pending_get_item */
+    0, 1, 4, 0, 3, 0, 2, 0,
+    /* pve_nodes_lxc_pending_get_result */
+    1, 0,
+    /* pve_nodes_lxc_remote_migrate_post_result */
+    1, 0,
+    /* pve_nodes_lxc_resize_put_result */
+    1, 0,
+    /* pve_nodes_lxc_rrd_get_result */
+    1, 0,
+    /* pve_nodes_lxc_rrddata_get_result */
+    1, 0,
+    /* pve_nodes_lxc_snapshot_get_item */
+    2, 1, 0, 0, 3, 0, 4, 0,
+    /* pve_nodes_lxc_snapshot_get_result */
+    1, 0,
+    /* pve_nodes_lxc_snapshot_post_result */
+    1, 0,
+    /* pve_nodes_lxc_snapshot_snapname_delete_result */
+    1, 0,
+    /* pve_nodes_lxc_snapshot_snapname_get_result */
+    1, 0,
+    /* pve_nodes_lxc_snapshot_config_get_result */
+    1, 0,
+    /* pve_nodes_lxc_snapshot_rollback_post_result */
+    1, 0,
+    /* pve_nodes_lxc_spiceproxy_post_result */
+    0, 0, 1, 2, 0, 5, 0, 4, 3, 0, 0, 0, 0, 0, 0, 0,
+    /* pve_nodes_lxc_status_get_item */
+    1, 0,
+    /* pve_nodes_lxc_status_get_result */
+    1, 0,
+    /* pve_nodes_lxc_status_current_get_result */
+    0, 0, 0, 20, 13, 4, 0, 3, 0, 0, 0, 9, 0, 0, 0, 0,
+    0, 10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 12, 18,
+    0, 1, 5, 0, 7, 0, 15, 0, 0, 23, 0, 0, 0, 0, 0, 0,
+    0, 22, 0, 21, 14, 11, 6, 0, 16, 0, 19, 17, 0, 0, 8, 24,
+    /* pve_nodes_lxc_status_reboot_post_result */
+    1, 0,
+    /* pve_nodes_lxc_status_resume_post_result */
+    1, 0,
+    /* pve_nodes_lxc_status_shutdown_post_result */
+    1, 0,
+    /* pve_nodes_lxc_status_start_post_result */
+    1, 0,
+    /* pve_nodes_lxc_status_stop_post_result */
+    1, 0,
+    /* pve_nodes_lxc_status_suspend_post_result */
+    1, 0,
+    /* pve_nodes_lxc_termproxy_post_result */
+    0, 0, 4, 3, 2, 1, 0, 0,
+    /* pve_nodes_lxc_vncproxy_post_result */
+    0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 5, 4, 3, 1, 0, 0,
+    /* pve_nodes_lxc_vncwebsocket_get_result */
+    1, 0,
+    /* pve_nodes_migrateall_post_result */
+    1, 0,
+    /* pve_nodes_netstat_get_result */
+    1, 0,
+    /* pve_nodes_network_get_item */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 44, 2, 41, 0, 22, 0, 31,
+    0, 0, 14, 0, 0, 10, 0, 0, 23, 0, 36, 12, 0, 0, 0, 21,
+    0, 0, 0, 0, 0, 0, 0, 26, 0, 29, 0, 0, 0, 0, 46, 0,
+    0, 37, 0, 0, 0, 0, 0, 9, 0, 0, 40, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 45, 6, 0, 42, 0, 0, 0, 0, 0, 0,
+    4, 0, 0, 0, 0, 0, 25, 0, 0, 0, 1, 0, 0, 35, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 11, 34, 16, 48, 0, 0, 0, 0,
+    47, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 17, 0,
+    0, 0, 32, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    33, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 27, 43, 0, 0,
+    0, 28, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 30, 0,
+    0, 0, 0, 15, 0, 19, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 39, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0,
+    0, 0, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 18, 0, 13,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 24, 38, 0, 0, 0, 0, 0,
+    /* pve_nodes_network_get_result */
+    1, 0,
+    /* pve_nodes_network_put_result */
+    1, 0,
+    /* pve_nodes_network_iface_get_result */
+    2, 0, 1, 0,
+    /* pve_nodes_qemu_get_item */
+    0, 0, 0, 0, 0, 20, 1, 25, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 23, 0, 0, 0, 0, 0, 0, 18, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 28, 0, 0, 19, 0, 0, 0, 26, 0, 7, 0, 0, 0, 0,
+    0, 0, 12, 2, 0, 11, 0, 14, 0, 0, 0, 0, 0, 15, 0, 0,
+    0, 17, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 10, 0, 9, 22, 0, 0, 0, 6, 0, 0, 0, 16,
+    13, 5, 0, 0, 0, 8, 0, 0, 0, 3, 0, 4, 0, 0, 21, 0,
+    24, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 27, 0, 0, 0,
+    /* pve_nodes_qemu_get_result */
+    1, 0,
+    /* pve_nodes_qemu_post_result */
+    1, 0,
+    /* pve_nodes_qemu_vmid_delete_result */
+    1, 0,
+    /* pve_nodes_qemu_vmid_get_item */
+    1, 0,
+    /* pve_nodes_qemu_vmid_get_result */
+    1, 0,
+    /* pve_nodes_qemu_agent_get_result */
+    1, 0,
+    /* pve_nodes_qemu_agent_post_result */
+    1, 0,
+    /* pve_nodes_qemu_agent_exec_post_result */
+    0, 1,
+    /* pve_nodes_qemu_agent_exec_status_get_result */
+    0, 5, 0, 1, 0, 0, 0, 4, 2, 0, 7, 0, 0, 6, 0, 3,
+    /* pve_nodes_qemu_agent_file_read_get_result */
+    2, 1, 0, 0,
+    /* pve_nodes_qemu_agent_fsfreeze_freeze_post_result */
+    1, 0,
+    /* pve_nodes_qemu_agent_fsfreeze_status_post_result */
+    1, 0,
+    /* pve_nodes_qemu_agent_fsfreeze_thaw_post_result */
+    1, 0,
+    /* pve_nodes_qemu_agent_fstrim_post_result */
+    1, 0,
+    /* pve_nodes_qemu_agent_get_fsinfo_get_result */
+    1, 0,
+    /* pve_nodes_qemu_agent_get_host_name_get_result */
+    1, 0,
+    /* pve_nodes_qemu_agent_get_memory_block_info_get_result */
+    1, 0,
+    /* pve_nodes_qemu_agent_get_memory_blocks_get_result */
+    1, 0,
+    /* pve_nodes_qemu_agent_get_osinfo_get_result */
+    1, 0,
+    /* pve_nodes_qemu_agent_get_time_get_result */
+    1, 0,
+    /* pve_nodes_qemu_agent_get_timezone_get_result */
+    1, 0,
+    /* pve_nodes_qemu_agent_get_users_get_result */
+    1, 0,
+    /* pve_nodes_qemu_agent_get_vcpus_get_result */
+    1, 0,
+    /* pve_nodes_qemu_agent_info_get_result */
+    1, 0,
+    /* pve_nodes_qemu_agent_network_get_interfaces_get_result */
+    1, 0,
+    /* pve_nodes_qemu_agent_ping_post_result */
+    1, 0,
+    /* pve_nodes_qemu_agent_set_user_password_post_result */
+    1, 0,
+    /* pve_nodes_qemu_agent_shutdown_post_result */
+    1, 0,
+    /* pve_nodes_qemu_agent_suspend_disk_post_result */
+    1, 0,
+    /* pve_nodes_qemu_agent_suspend_hybrid_post_result */
+    1, 0,
+    /* pve_nodes_qemu_agent_suspend_ram_post_result */
+    1, 0,
+    /* pve_nodes_qemu_clone_post_result */
+    1, 0,
+    /* pve_nodes_qemu_cloudinit_get_item */
+    0, 1, 4, 0, 3, 0, 2, 0,
+    /* pve_nodes_qemu_cloudinit_get_result */
+    1, 0,
+    /* pve_nodes_qemu_cloudinit_dump_get_result */
+    1, 0,
+    /* pve_nodes_qemu_config_get_result */
+    0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 73, 0, 17, 0, 0,
+    51, 0, 82, 29, 86, 0, 0, 0, 0, 0, 0, 0, 0, 0, 39, 40,
+    0, 0, 84, 0, 0, 0, 32, 74, 0, 0, 65, 0, 20, 23, 18, 45,
+    0, 0, 0, 0, 0, 0, 0, 61, 46, 0, 0, 0, 0, 0, 0, 27,
+    3, 0, 0, 0, 0, 0, 0, 0, 0, 36, 0, 0, 0, 49, 0, 0,
+    0, 58, 56, 0, 57, 43, 0, 62, 76, 2, 42, 0, 0, 15, 0, 0,
+    4, 0, 13, 0, 75, 21, 0, 68, 0, 0, 0, 0, 0, 0, 85, 0,
+    0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 48, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 33, 0, 25, 0, 79, 0, 50, 22, 0,
+    69, 0, 30, 83, 0, 87, 0, 0, 55, 0, 10, 60, 63, 0, 0, 70,
+    72, 0, 0, 0, 0, 0, 71, 0, 0, 0, 0, 0, 0, 19, 0, 26,
+    0, 8, 31, 0, 41, 5, 0, 0, 0, 0, 0, 0, 9, 89, 24, 0,
+    77, 0, 0, 37, 0, 0, 0, 44, 34, 0, 0, 0, 0, 80, 11, 52,
+    38, 35, 0, 0, 28, 0, 0, 0, 0, 16, 0, 0, 0, 59, 0, 0,
+    14, 67, 53, 54, 0, 0, 0, 66, 78, 0, 7, 0, 1, 0, 88, 0,
+    0, 0, 0, 0, 0, 0, 47, 12, 81, 0, 0, 0, 0, 0, 0, 0,
+    /* pve_nodes_qemu_config_post_result */
+    1, 0,
+    /* pve_nodes_qemu_feature_get_result */
+    1, 0, 0, 2,
+    /* pve_nodes_qemu_firewall_get_result */
+    1, 0,
+    /* pve_nodes_qemu_firewall_aliases_get_item */
+    2, 4, 3, 0, 1, 0, 0, 0,
+    /* pve_nodes_qemu_firewall_aliases_get_result */
+    1, 0,
+    /* pve_nodes_qemu_firewall_aliases_name_get_result */
+    1, 0,
+    /* pve_nodes_qemu_firewall_ipset_get_item */
+    3, 0, 0, 2, 0, 0, 1, 0,
+    /* pve_nodes_qemu_firewall_ipset_get_result */
+    1, 0,
+    /* pve_nodes_qemu_firewall_ipset_name_get_item */
+    1, 0, 0, 4, 0, 3, 0, 2,
+    /* pve_nodes_qemu_firewall_ipset_name_get_result */
+    1, 0,
+    /* pve_nodes_qemu_firewall_ipset_name_cidr_get_result */
+    1, 0,
+    /* pve_nodes_qemu_firewall_log_get_item */
+    2, 0, 0, 1,
+    /* pve_nodes_qemu_firewall_log_get_result */
+    1, 0,
+    /* pve_nodes_qemu_firewall_options_get_result */
+    0, 0, 0, 1, 0, 0, 0, 8, 0, 0, 10, 0, 9, 3, 0, 0,
+    0, 0, 0, 4, 6, 0, 0, 0, 0, 7, 0, 0, 2, 0, 5, 0,
+    /* pve_nodes_qemu_firewall_refs_get_item */
+    1, 0, 0, 0, 0, 0, 4, 0, 3, 0, 5, 0, 0, 0, 0, 2,
+    /* pve_nodes_qemu_firewall_refs_get_result */
+    1, 0,
+    /* pve_nodes_qemu_firewall_rules_get_item */
+    0, 0, 0, 0, 0, 2, 0, 5, 0, 14, 1, 0, 0, 0, 0, 4,
+    8, 9, 11, 0, 12, 3, 0, 0, 15, 6, 7, 10, 0, 0, 13, 0,
+    /* pve_nodes_qemu_firewall_rules_get_result */
+    1, 0,
+    /* pve_nodes_qemu_firewall_rules_pos_get_result */
+    0, 0, 0, 0, 0, 2, 0, 5, 0, 14, 1, 0, 0, 0, 0, 4,
+    8, 9, 11, 0, 12, 3, 0, 0, 15, 6, 7, 10, 0, 0, 13, 0,
+    /* pve_nodes_qemu_migrate_get_result */
+    0, 3, 0, 2, 8, 0, 0, 4, 0, 0, 0, 5, 0, 0, 0, 0,
+    6, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 9, 0, 0, 7, 0,
+    /* pve_nodes_qemu_migrate_get_result_local_disks */
+    1, 0, 4, 0, 0, 0, 2, 3,
+    /* pve_nodes_qemu_migrate_get_result_not_allowed_nodes */
+    0, 2, 1, 0,
+    /* pve_nodes_qemu_migrate_get_result_not_allowed_nodes_blocking_ha_resources */
+    1, 0, 2, 0,
+    /* pve_nodes_qemu_migrate_post_result */
+    1, 0,
+    /* pve_nodes_qemu_monitor_post_result */
+    1, 0,
+    /* pve_nodes_qemu_move_disk_post_result */
+    1, 0,
+    /* pve_nodes_qemu_mtunnel_post_result */
+    0, 0, 3, 1, 2, 0, 0, 0,
+    /* pve_nodes_qemu_mtunnelwebsocket_get_result */
+    0, 0, 1, 2,
+    /* pve_nodes_qemu_pending_get_item */
+    0, 1, 4, 0, 3, 0, 2, 0,
+    /* pve_nodes_qemu_pending_get_result */
+    1, 0,
+    /* pve_nodes_qemu_remote_migrate_post_result */
+    1, 0,
+    /* pve_nodes_qemu_resize_put_result */
+    1, 0,
+    /* pve_nodes_qemu_rrd_get_result */
+    1, 0,
+    /* pve_nodes_qemu_rrddata_get_result */
+    1, 0,
+    /* pve_nodes_qemu_snapshot_get_item */
+    2, 1, 0, 0, 0, 0, 4, 0, 0, 0, 0, 5, 3, 0, 0, 0,
+    /* pve_nodes_qemu_snapshot_get_result */
+    1, 0,
+    /* pve_nodes_qemu_snapshot_post_result */
+    1, 0,
+    /* pve_nodes_qemu_snapshot_snapname_delete_result */
+    1, 0,
+    /* pve_nodes_qemu_snapshot_snapname_get_result */
+    1, 0,
+    /* pve_nodes_qemu_snapshot_config_get_result */
+    1, 0,
+    /* pve_nodes_qemu_snapshot_rollback_post_result */
+    1, 0,
+    /* pve_nodes_qemu_spiceproxy_post_result */
+    0, 0, 1, 2, 0, 5, 0, 4, 3, 0, 0, 0, 0, 0, 0, 0,
+    /* pve_nodes_qemu_status_get_item */
+    1, 0,
+    /* pve_nodes_qemu_status_get_result */
+    1, 0,
+    /* pve_nodes_qemu_status_current_get_result */
+    0, 0, 0, 0, 0, 23, 3, 29, 0, 0, 0, 0, 0, 0, 2, 0,
+    0, 26, 0, 0, 0, 0, 0, 0, 21, 27, 0, 0, 0, 0, 0, 0,
+    0, 0, 32, 0, 0, 22, 0, 0, 0, 30, 0, 10, 0, 0, 0, 0,
+    0, 0, 15, 4, 0, 14, 0, 17, 0, 0, 0, 0, 0, 18, 0, 0,
+    0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 13, 0, 12, 25, 0, 0, 0, 9, 0, 0, 0, 19,
+    16, 8, 0, 7, 0, 11, 0, 0, 1, 5, 0, 6, 0, 0, 24, 0,
+    28, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 31, 0, 0, 0,
+    /* pve_nodes_qemu_status_reboot_post_result */
+    1, 0,
+    /* pve_nodes_qemu_status_reset_post_result */
+    1, 0,
+    /* pve_nodes_qemu_status_resume_post_result */
+    1, 0,
+    /* pve_nodes_qemu_status_shutdown_post_result */
+    1, 0,
+    /* pve_nodes_qemu_status_start_post_result */
+    1, 0,
+    /* pve_nodes_qemu_status_stop_post_result */
+    1, 0,
+    /* pve_nodes_qemu_status_suspend_post_result */
+    1, 0,
+    /* pve_nodes_qemu_template_post_result */
+    1, 0,
+    /* pve_nodes_qemu_termproxy_post_result */
+    0, 0, 4, 3, 2, 1, 0, 0,
+    /* pve_nodes_qemu_vncproxy_post_result */
+    0, 0, 0, 2, 0, 3, 0, 0, 0, 0, 6, 5, 4, 1, 0, 0,
+    /* pve_nodes_qemu_vncwebsocket_get_result */
+    1, 0,
+    /* pve_nodes_query_oci_repo_tags_get_result */
+    1, 0,
+    /* pve_nodes_query_url_metadata_get_result */
+    1, 3, 0, 0, 2, 0, 0, 0,
+    /* pve_nodes_replication_get_item */
+    0, 1,
+    /* pve_nodes_replication_get_result */
+    1, 0,
+    /* pve_nodes_replication_id_get_result */
+    1, 0,
+    /* pve_nodes_replication_log_get_item */
+    2, 0, 0, 1,
+    /* pve_nodes_replication_log_get_result */
+    1, 0,
+    /* pve_nodes_replication_schedule_now_post_result */
+    1, 0,
+    /* pve_nodes_replication_status_get_result */
+    1, 0,
+    /* pve_nodes_report_get_result */
+    1, 0,
+    /* pve_nodes_rrd_get_result */
+    1, 0,
+    /* pve_nodes_rrddata_get_result */
+    1, 0,
+    /* pve_nodes_scan_get_item */
+    1, 0,
+    /* pve_nodes_scan_get_result */
+    1, 0,
+    /* pve_nodes_scan_cifs_get_item */
+    0, 1, 0, 2,
+    /* pve_nodes_scan_cifs_get_result */
+    1, 0,
+    /* pve_nodes_scan_iscsi_get_item */
+    0, 2, 0, 1,
+    /* pve_nodes_scan_iscsi_get_result */
+    1, 0,
+    /* pve_nodes_scan_lvm_get_item */
+    1, 0,
+    /* pve_nodes_scan_lvm_get_result */
+    1, 0,
+    /* pve_nodes_scan_lvmthin_get_item */
+    1, 0,
+    /* pve_nodes_scan_lvmthin_get_result */
+    1, 0,
+    /* pve_nodes_scan_nfs_get_item */
+    0, 1, 2, 0,
+    /* pve_nodes_scan_nfs_get_result */
+    1, 0,
+    /* pve_nodes_scan_pbs_get_item */
+    2, 0, 1, 0,
+    /* pve_nodes_scan_pbs_get_result */
+    1, 0,
+    /* pve_nodes_scan_zfs_get_item */
+    0, 1,
+    /* pve_nodes_scan_zfs_get_result */
+    1, 0,
+    /* pve_nodes_sdn_get_result */
+    1, 0,
+    /* pve_nodes_sdn_fabrics_fabric_get_item */
+    1, 0,
+    /* pve_nodes_sdn_fabrics_fabric_get_result */
+    1, 0,
+    /* pve_nodes_sdn_fabrics_interfaces_get_item */
+    0, 0, 3, 0, 0, 2, 0, 1,
+    /* pve_nodes_sdn_fabrics_interfaces_get_result */
+    1, 0,
+    /* pve_nodes_sdn_fabrics_neighbors_get_item */
+    0, 0, 0, 1, 0, 0, 2, 3,
+    /* pve_nodes_sdn_fabrics_neighbors_get_result */
+    1, 0,
+    /* pve_nodes_sdn_fabrics_routes_get_item */
+    1, 2, 0, 0,
+    /* pve_nodes_sdn_fabrics_routes_get_result */
+    1, 0,
+    /* pve_nodes_sdn_vnets_vnet_get_item */
+    1, 0,
+    /* pve_nodes_sdn_vnets_vnet_get_result */
+    1, 0,
+    /* pve_nodes_sdn_vnets_mac_vrf_get_item */
+    0, 0, 0, 3, 0, 1, 0, 2,
+    /* pve_nodes_sdn_vnets_mac_vrf_get_result */
+    1, 0,
+    /* pve_nodes_sdn_zones_get_item */
+    0, 2, 1, 0,
+    /* pve_nodes_sdn_zones_get_result */
+    1, 0,
+    /* pve_nodes_sdn_zones_zone_get_item */
+    1, 0,
+    /* pve_nodes_sdn_zones_zone_get_result */
+    1, 0,
+    /* pve_nodes_sdn_zones_bridges_get_item */
+    1, 3, 0, 2, 0, 0, 0, 0,
+    /* pve_nodes_sdn_zones_bridges_get_item_ports */
+    2, 0, 0, 0, 0, 0, 1, 0, 5, 4, 0, 0, 0, 3, 0, 0,
+    /* pve_nodes_sdn_zones_bridges_get_result */
+    1, 0,
+    /* pve_nodes_sdn_zones_content_get_item */
+    0, 3, 2, 0, 0, 0, 1, 0,
+    /* pve_nodes_sdn_zones_content_get_result */
+    1, 0,
+    /* pve_nodes_sdn_zones_ip_vrf_get_item */
+    0, 0, 0, 3, 0, 1, 2, 4,
+    /* pve_nodes_sdn_zones_ip_vrf_get_result */
+    1, 0,
+    /* pve_nodes_services_get_item */
+    3, 0, 0, 6, 0, 0, 2, 0, 0, 0, 4, 0, 5, 0, 1, 0,
+    /* pve_nodes_services_get_result */
+    1, 0,
+    /* pve_nodes_services_service_get_item */
+    1, 0,
+    /* pve_nodes_services_service_get_result */
+    1, 0,
+    /* pve_nodes_services_reload_post_result */
+    1, 0,
+    /* pve_nodes_services_restart_post_result */
+    1, 0,
+    /* pve_nodes_services_start_post_result */
+    1, 0,
+    /* pve_nodes_services_state_get_result */
+    3, 0, 0, 6, 0, 0, 2, 0, 0, 0, 4, 0, 5, 0, 1, 0,
+    /* pve_nodes_services_stop_post_result */
+    1, 0,
+    /* pve_nodes_spiceshell_post_result */
+    0, 0, 1, 2, 0, 5, 0, 4, 3, 0, 0, 0, 0, 0, 0, 0,
+    /* pve_nodes_startall_post_result */
+    1, 0,
+    /* pve_nodes_status_get_result */
+    0, 3, 0, 7, 2, 0, 4, 0, 6, 0, 0, 0, 0, 1, 5, 8,
+    /* pve_nodes_status_get_result_boot_info */
+    0, 2, 1, 0,
+    /* pve_nodes_status_get_result_cpuinfo */
+    2, 0, 3, 0, 4, 0, 0, 1,
+    /* pve_nodes_status_get_result_current_kernel */
+    2, 0, 0, 0, 1, 0, 4, 3,
+    /* pve_nodes_status_get_result_memory */
+    0, 0, 2, 4, 0, 1, 0, 3,
+    /* pve_nodes_status_get_result_rootfs */
+    0, 0, 2, 4, 0, 1, 0, 3,
+    /* pve_nodes_stopall_post_result */
+    1, 0,
+    /* pve_nodes_storage_get_item */
+    9, 11, 0, 0, 0, 5, 0, 0, 1, 3, 0, 0, 0, 7, 0, 0,
+    10, 2, 0, 0, 8, 0, 0, 6, 0, 0, 0, 0, 0, 0, 12, 4,
+    /* pve_nodes_storage_get_item_formats */
+    1, 0, 2, 0,
+    /* pve_nodes_storage_get_result */
+    1, 0,
+    /* pve_nodes_storage_storage_get_item */
+    1, 0,
+    /* pve_nodes_storage_storage_get_result */
+    1, 0,
+    /* pve_nodes_storage_content_get_item */
+    0, 2, 0, 8, 0, 4, 0, 0, 10, 0, 11, 0, 5, 0, 0, 1,
+    0, 9, 0, 0, 0, 0, 0, 7, 3, 0, 0, 6, 0, 0, 0, 0,
+    /* pve_nodes_storage_content_get_item_verification */
+    1, 0, 2, 0,
+    /* pve_nodes_storage_content_get_result */
+    1, 0,
+    /* pve_nodes_storage_content_post_result */
+    1, 0,
+    /* pve_nodes_storage_content_volume_delete_result */
+    1, 0,
+    /* pve_nodes_storage_content_volume_get_result */
+    0, 6, 2, 1, 0, 0, 4, 0, 0, 5, 0, 0, 0, 0, 3, 0,
+    /* pve_nodes_storage_content_volume_post_result */
+    1, 0,
+    /* pve_nodes_storage_download_url_post_result */
+    1, 0,
+    /* pve_nodes_storage_file_restore_download_get_result */
+    1, 0,
+    /* pve_nodes_storage_file_restore_list_get_item */
+    6, 0, 0, 0, 1, 2, 0, 0, 0, 4, 0, 3, 0, 0, 0, 5,
+    /* pve_nodes_storage_file_restore_list_get_result */
+    1, 0,
+    /* pve_nodes_storage_import_metadata_get_result */
+    5, 0, 0, 0, 0, 6, 0, 0, 0, 0, 4, 2, 0, 1, 0, 3,
+    /* pve_nodes_storage_import_metadata_get_result_warnings */
+    0, 0, 3, 0, 0, 2, 1, 0,
+    /* pve_nodes_storage_oci_registry_pull_post_result */
+    1, 0,
+    /* pve_nodes_storage_prunebackups_delete_result */
+    1, 0,
+    /* pve_nodes_storage_prunebackups_get_item */
+    0, 0, 0, 0, 2, 3, 0, 0, 4, 0, 5, 0, 0, 0, 0, 1,
+    /* pve_nodes_storage_prunebackups_get_result */
+    1, 0,
+    /* pve_nodes_storage_rrd_get_result */
+    1, 0,
+    /* pve_nodes_storage_rrddata_get_result */
+    1, 0,
+    /* pve_nodes_storage_status_get_result */
+    7, 0, 0, 0, 1, 0, 6, 3, 0, 0, 0, 5, 2, 0, 8, 4,
+    /* pve_nodes_storage_upload_post_result */
+    1, 0,
+    /* pve_nodes_subscription_get_result */
+    3, 0, 0, 0, 0, 0, 11, 1, 0, 0, 0, 0, 0, 0, 0, 0,
+    7, 5, 0, 9, 10, 0, 2, 0, 0, 12, 0, 6, 0, 8, 4, 0,
+    /* pve_nodes_suspendall_post_result */
+    1, 0,
+    /* pve_nodes_syslog_get_item */
+    2, 0, 0, 1,
+    /* pve_nodes_syslog_get_result */
+    1, 0,
+    /* pve_nodes_tasks_get_item */
+    0, 0, 4, 7, 0, 8, 0, 2, 0, 6, 10, 0, 0, 0, 0, 0,
+    1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 5, 3, 0, 0,
+    /* pve_nodes_tasks_get_result */
+    1, 0,
+    /* pve_nodes_tasks_upid_get_result */
+    1, 0,
+    /* pve_nodes_tasks_log_get_item */
+    2, 0, 0, 1,
+    /* pve_nodes_tasks_log_get_result */
+    1, 0,
+    /* pve_nodes_tasks_status_get_result */
+    0, 1, 4, 7, 0, 8, 0, 2, 0, 6, 10, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9, 5, 3, 0, 0,
+    /* pve_nodes_termproxy_post_result */
+    0, 0, 4, 3, 2, 1, 0, 0,
+    /* pve_nodes_time_get_result */
+    0, 1, 0, 0, 3, 0, 2, 0,
+    /* pve_nodes_version_get_result */
+    3, 0, 1, 0, 0, 0, 2, 0,
+    /* pve_nodes_vncshell_post_result */
+    0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 5, 4, 3, 1, 0, 0,
+    /* pve_nodes_vncwebsocket_get_result */
+    1, 0,
+    /* pve_nodes_vzdump_post_result */
+    1, 0,
+    /* pve_nodes_vzdump_defaults_get_result */
+    23, 0, 0, 0, 19, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0,
+    20, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0, 0, 28, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 25, 22, 0, 0, 2, 0, 0, 8, 0,
+    0, 0, 17, 32, 0, 0, 0, 0, 21, 0, 18, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 29, 0, 0, 0, 30,
+    31, 0, 0, 0, 0, 12, 9, 26, 16, 3, 0, 14, 0, 0, 11, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 4, 13,
+    15, 27, 0, 24, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    /* pve_nodes_vzdump_extractconfig_get_result */
+    1, 0,
+    /* pve_nodes_wakeonlan_post_result */
+    1, 0,
+    /* pve_pools_get_item */
+    0, 3, 0, 0, 0, 2, 1, 0,
+    /* pve_pools_get_item_members */
+    4, 2, 0, 0, 3, 0, 5, 1, 0, 0, 0, 0, 0, 0, 0, 0,
+    /* pve_pools_get_result */
+    1, 0,
+    /* pve_pools_poolid_get_result */
+    0, 2, 1, 0,
+    /* pve_pools_poolid_get_result_members */
+    4, 2, 0, 0, 3, 0, 5, 1, 0, 0, 0, 0, 0, 0, 0, 0,
+    /* pve_storage_get_item */
+    1, 0,
+    /* pve_storage_get_result */
+    1, 0,
+    /* pve_storage_post_result */
+    3, 0, 0, 0, 2, 0, 1, 0,
+    /* pve_storage_post_result_config */
+    1, 0,
+    /* pve_storage_storage_get_result */
+    1, 0,
+    /* pve_storage_storage_put_result */
+    3, 0, 0, 0, 2, 0, 1, 0,
+    /* pve_storage_storage_put_result_config */
+    1, 0,
+    /* pve_version_get_result */
+    4, 0, 2, 0, 0, 1, 3, 0,
 };
 
 /* name, default_key, struct_size, first_key, n_keys */

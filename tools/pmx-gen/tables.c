@@ -2,6 +2,7 @@
  * (lib/gen/docs.c). Record layouts: lib/tables.h. Strings are pooled and deduplicated;
  * parameter definitions and enum lists are shared; records refer to each other by index. */
 #include "gen.h"
+#include "namehash.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -180,6 +181,57 @@ static const char *const kind_enum[] = {"0", "PMX_KIND_STRING", "PMX_KIND_I64",
                                         "PMX_KIND_OPT_BOOL", "PMX_KIND_F64",
                                         "PMX_KIND_OPT_F64", "PMX_KIND_RAW",
                                         "PMX_KIND_OBJECT", "PMX_KIND_ARRAY"};
+/* Member lookup of type t (lib/namehash.h): the smallest table of at least twice as many slots
+ * as members (up to four times, if that is what it takes) and a seed under which no two members
+ * share a slot; failing that, the seed with the least probing. Appends the table's row to out.
+ * Returns 1 when the table needs probing. */
+static int member_lookup(const gtype *t, sb *out, unsigned *bits_out, unsigned *seed_out) {
+    unsigned bits0 = 1;
+    while (((size_t)1 << bits0) < 2 * t->nf)
+        bits0++;
+    if (t->nf > UINT8_MAX - 1 || bits0 + 2 > 16)
+        die("%s: too many members for a lookup table", t->name);
+    uint8_t *tab = xcalloc((size_t)1 << (bits0 + 2), 1);
+    unsigned best_bits = bits0, best_seed = 0;
+    size_t best_cost = (size_t)-1;
+    for (unsigned bits = bits0; bits <= bits0 + 2 && best_cost; bits++) {
+        size_t mask = ((size_t)1 << bits) - 1;
+        for (unsigned seed = 0; seed < 256 && best_cost; seed++) {
+            memset(tab, 0, mask + 1);
+            size_t cost = 0;
+            for (size_t k = 0; k < t->nf; k++) {
+                const gfield *f = &t->f[k];
+                size_t h = pmx__name_hash(f->json, strlen(f->json), f->slots > 0, seed) & mask;
+                while (tab[h])
+                    h = (h + 1) & mask, cost++;
+                tab[h] = 1;
+            }
+            if (cost < best_cost && (bits == bits0 || !cost)) {
+                best_cost = cost;
+                best_bits = bits;
+                best_seed = seed;
+            }
+        }
+    }
+    size_t mask = ((size_t)1 << best_bits) - 1;
+    memset(tab, 0, mask + 1);
+    for (size_t k = 0; k < t->nf; k++) {
+        const gfield *f = &t->f[k];
+        size_t h = pmx__name_hash(f->json, strlen(f->json), f->slots > 0, best_seed) & mask;
+        while (tab[h])
+            h = (h + 1) & mask;
+        tab[h] = (uint8_t)(k + 1);
+    }
+    sb_printf(out, "    /* %s */\n   ", t->name);
+    for (size_t i = 0; i <= mask; i++)
+        sb_printf(out, "%s %u,", i && i % 16 == 0 ? "\n   " : "", tab[i]);
+    sb_puts(out, "\n");
+    free(tab);
+    *bits_out = best_bits;
+    *seed_out = best_seed;
+    return best_cost != 0;
+}
+
 static const char *const verb_enum[] = {"GET", "POST", "PUT", "DELETE"};
 
 static sb g_pdef_text;
@@ -348,17 +400,24 @@ void emit_tables(gout *o) {
                   m->verb, m->n_path, flags_text(&fl));
         sb_free(&fl.b);
     }
-    size_t nfields = 0;
+    size_t nfields = 0, nslots = 0, probing = 0;
+    sb slots = {0};
     for (size_t ti = 0; ti < g_ntypes; ti++) {
         gtype *t = &g_types[ti];
         if (!t->name[0]) {
-            sb_printf(&types, "    {0, 0, 0, 0, %s, 0}, /* %zu: elements */\n", kind_enum[t->kind],
-                      ti + 1);
+            sb_printf(&types, "    {0, 0, 0, 0, %s, 0, 0, 0, 0}, /* %zu: elements */\n",
+                      kind_enum[t->kind], ti + 1);
             continue;
         }
-        sb_printf(&types, "    {%u, sizeof(%s), %zu, %zu, PMX_KIND_OBJECT, %s}, /* %zu */\n",
+        unsigned bits, seed;
+        if (member_lookup(t, &slots, &bits, &seed))
+            probing++;
+        sb_printf(&types, "    {%u, sizeof(%s), %zu, %zu, PMX_KIND_OBJECT, %s, %zu, %u, %u}, /* %zu */\n",
                   pool_add(&g_pool, t->name), t->name, nfields, t->nf,
-                  t->wrapped ? "PMX_TYPE_WRAPPED" : "0", ti + 1);
+                  t->wrapped ? "PMX_TYPE_WRAPPED" : "0", nslots, bits, seed, ti + 1);
+        nslots += (size_t)1 << bits;
+        if (nslots > UINT16_MAX)
+            die("too many member lookup slots for the tables");
         for (size_t k = 0; k < t->nf; k++) {
             gfield *f = &t->f[k];
             const char *fstrs[] = {f->json, f->cname};
@@ -496,12 +555,19 @@ void emit_tables(gout *o) {
     sb_puts(&c, "/* Methods by function name. */\nconst uint16_t pmx__gen_by_name[] = {\n");
     for (size_t i = 0; i < g_nm; i++)
         sb_printf(&c, "    %zu, /* %s */\n", idx[i], g_m[idx[i]].fn);
-    sb_puts(&c, "};\n\n/* name, struct_size, first_field, n_fields, kind, flags */\n"
-                "const struct pmx_type_desc pmx__gen_types[] = {\n");
+    sb_puts(&c, "};\n\n/* name, struct_size, first_field, n_fields, kind, flags, first_slot, "
+                "slot_bits, seed */\nconst struct pmx_type_desc pmx__gen_types[] = {\n");
     sb_put(&c, types.d, types.n);
     sb_puts(&c, "};\n\n/* name, c_name, description, offset, count_offset, type, propstr, count, "
                 "kind, flags */\nconst struct pmx_field_desc pmx__gen_fields[] = {\n");
     sb_put(&c, fields.d, fields.n);
+    sb_printf(&c, "};\n\n/* Member lookup tables, one per type (lib/namehash.h): %zu slots; %zu "
+                  "type(s) need\n * probing, all others find a member in its own slot. */\n"
+                  "const uint8_t pmx__gen_slots[] = {\n",
+              nslots, probing);
+    sb_put(&c, slots.d, slots.n);
+    if (!nslots)
+        sb_puts(&c, "    0,\n");
     sb_puts(&c, "};\n\n/* name, default_key, struct_size, first_key, n_keys */\n"
                 "const struct pmx_propstr_desc pmx__gen_propstrs[] = {\n");
     sb_put(&c, fmts.d, fmts.n);
@@ -549,6 +615,7 @@ void emit_tables(gout *o) {
     sb_free(&params);
     sb_free(&methods);
     sb_free(&types);
+    sb_free(&slots);
     sb_free(&fields);
     sb_free(&fmts);
     sb_free(&keys);

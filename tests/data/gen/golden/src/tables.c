@@ -108,24 +108,24 @@ const uint16_t pmx__gen_by_name[] = {
     10, /* pve_version_get */
 };
 
-/* name, struct_size, first_field, n_fields, kind, flags */
+/* name, struct_size, first_field, n_fields, kind, flags, first_slot, slot_bits, seed */
 const struct pmx_type_desc pmx__gen_types[] = {
-    {687, sizeof(pve_nodes_get_item), 0, 5, PMX_KIND_OBJECT, 0}, /* 1 */
-    {731, sizeof(pve_nodes_get_result), 5, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 2 */
-    {0, 0, 0, 0, PMX_KIND_RAW, 0}, /* 3: elements */
-    {758, sizeof(pve_nodes_node_get_result), 6, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 4 */
-    {784, sizeof(pve_nodes_vm_vmid_get_result), 7, 11, PMX_KIND_OBJECT, 0}, /* 5 */
-    {870, sizeof(pve_nodes_vm_vmid_get_result_agent), 18, 2, PMX_KIND_OBJECT, 0}, /* 6 */
-    {921, sizeof(pve_nodes_vm_vmid_get_result_disks), 20, 2, PMX_KIND_OBJECT, 0}, /* 7 */
-    {0, 0, 0, 0, PMX_KIND_I64, 0}, /* 8: elements */
-    {0, 0, 0, 0, PMX_KIND_STRING, 0}, /* 9: elements */
-    {964, sizeof(pve_nodes_vm_count_get_result), 22, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 10 */
-    {1000, sizeof(pve_nodes_vm_count_post_result), 23, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 11 */
-    {1031, sizeof(pve_nodes_vm_feature_get_result), 24, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 12 */
-    {1063, sizeof(pve_nodes_vm_status_start_post_result), 25, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 13 */
-    {1101, sizeof(pve_tasks_log_delete_result), 26, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 14 */
-    {1129, sizeof(pve_tasks_log_text_get_result), 27, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED}, /* 15 */
-    {1159, sizeof(pve_version_get_result), 28, 2, PMX_KIND_OBJECT, 0}, /* 16 */
+    {687, sizeof(pve_nodes_get_item), 0, 5, PMX_KIND_OBJECT, 0, 0, 4, 0}, /* 1 */
+    {731, sizeof(pve_nodes_get_result), 5, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 16, 1, 0}, /* 2 */
+    {0, 0, 0, 0, PMX_KIND_RAW, 0, 0, 0, 0}, /* 3: elements */
+    {758, sizeof(pve_nodes_node_get_result), 6, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 18, 1, 0}, /* 4 */
+    {784, sizeof(pve_nodes_vm_vmid_get_result), 7, 11, PMX_KIND_OBJECT, 0, 20, 5, 2}, /* 5 */
+    {870, sizeof(pve_nodes_vm_vmid_get_result_agent), 18, 2, PMX_KIND_OBJECT, 0, 52, 2, 0}, /* 6 */
+    {921, sizeof(pve_nodes_vm_vmid_get_result_disks), 20, 2, PMX_KIND_OBJECT, 0, 56, 2, 0}, /* 7 */
+    {0, 0, 0, 0, PMX_KIND_I64, 0, 0, 0, 0}, /* 8: elements */
+    {0, 0, 0, 0, PMX_KIND_STRING, 0, 0, 0, 0}, /* 9: elements */
+    {964, sizeof(pve_nodes_vm_count_get_result), 22, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 60, 1, 0}, /* 10 */
+    {1000, sizeof(pve_nodes_vm_count_post_result), 23, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 62, 1, 0}, /* 11 */
+    {1031, sizeof(pve_nodes_vm_feature_get_result), 24, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 64, 1, 0}, /* 12 */
+    {1063, sizeof(pve_nodes_vm_status_start_post_result), 25, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 66, 1, 0}, /* 13 */
+    {1101, sizeof(pve_tasks_log_delete_result), 26, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 68, 1, 0}, /* 14 */
+    {1129, sizeof(pve_tasks_log_text_get_result), 27, 1, PMX_KIND_OBJECT, PMX_TYPE_WRAPPED, 70, 1, 0}, /* 15 */
+    {1159, sizeof(pve_version_get_result), 28, 2, PMX_KIND_OBJECT, 0, 72, 2, 0}, /* 16 */
 };
 
 /* name, c_name, description, offset, count_offset, type, propstr, count, kind, flags */
@@ -160,6 +160,38 @@ const struct pmx_field_desc pmx__gen_fields[] = {
     {994, 994, 0, offsetof(pve_tasks_log_text_get_result, value), 0, 0, 0, 0, PMX_KIND_RAW, 0},
     {1182, 1182, 0, offsetof(pve_version_get_result, release), 0, 0, 0, 0, PMX_KIND_STRING, 0},
     {913, 913, 0, offsetof(pve_version_get_result, version), 0, 0, 0, 0, PMX_KIND_STRING, 0},
+};
+
+/* Member lookup tables, one per type (lib/namehash.h): 76 slots; 0 type(s) need
+ * probing, all others find a member in its own slot. */
+const uint8_t pmx__gen_slots[] = {
+    /* pve_nodes_get_item */
+    0, 3, 4, 0, 0, 0, 2, 5, 0, 0, 0, 0, 0, 1, 0, 0,
+    /* pve_nodes_get_result */
+    1, 0,
+    /* pve_nodes_node_get_result */
+    1, 0,
+    /* pve_nodes_vm_vmid_get_result */
+    9, 0, 11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10, 7,
+    0, 0, 0, 8, 6, 4, 3, 2, 0, 5, 1, 0, 0, 0, 0, 0,
+    /* pve_nodes_vm_vmid_get_result_agent */
+    2, 0, 0, 1,
+    /* pve_nodes_vm_vmid_get_result_disks */
+    0, 2, 0, 1,
+    /* pve_nodes_vm_count_get_result */
+    1, 0,
+    /* pve_nodes_vm_count_post_result */
+    1, 0,
+    /* pve_nodes_vm_feature_get_result */
+    1, 0,
+    /* pve_nodes_vm_status_start_post_result */
+    1, 0,
+    /* pve_tasks_log_delete_result */
+    1, 0,
+    /* pve_tasks_log_text_get_result */
+    1, 0,
+    /* pve_version_get_result */
+    2, 0, 1, 0,
 };
 
 /* name, default_key, struct_size, first_key, n_keys */
