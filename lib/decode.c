@@ -129,6 +129,13 @@ static void arena_wipe(chunk *c) {
         pmx__wipe(c->data, c->used);
 }
 
+/* Free chunk c and those after it, wiped first when they hold a method's secrets. */
+static void arena_release(chunk *c, int secret) {
+    if (secret)
+        arena_wipe(c);
+    arena_free(c);
+}
+
 /* ---- errors ----------------------------------------------------------------------------------- */
 
 /* Record the first error: "data.items[3].cpu: expected a number, got "x"". at: where the bad
@@ -1003,9 +1010,7 @@ static int decode_result(dec *d, const pmx_method_desc *md, void **out) {
 
 static int finish(dec *d, const pmx_method_desc *md, int rc, void **out, void *res, char **err) {
     if (rc != PMX_OK) {
-        if (md->flags & PMX_METHOD_SECRET)
-            arena_wipe(d->first);
-        arena_free(d->first);
+        arena_release(d->first, md->flags & PMX_METHOD_SECRET);
         if (rc == PMX_ENOMEM) {
             pmx__free(d->msg);
             *err = NULL;
@@ -1164,9 +1169,8 @@ void pmx__bind_result_free(const void *ctx, void *result) {
     const pmx_method_desc *d = ctx;
     if (!result)
         return;
-    if (d && (d->flags & PMX_METHOD_SECRET))
-        pmx__bind_result_wipe(result);
-    arena_free((chunk *)(void *)((char *)result - offsetof(chunk, data)));
+    arena_release((chunk *)(void *)((char *)result - offsetof(chunk, data)),
+                  d && (d->flags & PMX_METHOD_SECRET));
 }
 
 /* ---- the incremental decoder ------------------------------------------------------------------- *
@@ -1244,13 +1248,11 @@ static void stream_clear(pmx__stream *s) {
     int secret = s->md && (s->md->flags & PMX_METHOD_SECRET);
     if (secret) {
         pmx__wipe(s->buf, s->cap);
-        arena_wipe(s->d.first);
-        arena_wipe(s->it.first);
         if (s->vec)
             pmx__wipe(s->vec, s->vcap * s->es);
     }
-    arena_free(s->d.first);
-    arena_free(s->it.first);
+    arena_release(s->d.first, secret);
+    arena_release(s->it.first, secret);
     pmx__free(s->d.msg);
     pmx__free(s->it.msg);
     pmx__free(s->vec);
@@ -1437,18 +1439,14 @@ static int stream_item(pmx__stream *s, int optimistic) {
         if (rc) { /* maybe only cut short: undo, and let the caller wait for the end */
             int secret = s->md && (s->md->flags & PMX_METHOD_SECRET); /* undone: wiped */
             if (mark) {
-                if (secret) {
+                if (secret)
                     pmx__wipe((char *)mark->data + mark_used, mark->used - mark_used);
-                    arena_wipe(mark->next);
-                }
-                arena_free(mark->next);
+                arena_release(mark->next, secret);
                 mark->next = NULL;
                 mark->used = mark_used;
                 d->cur = mark;
             } else {
-                if (secret)
-                    arena_wipe(d->first);
-                arena_free(d->first);
+                arena_release(d->first, secret);
                 d->first = d->cur = NULL;
             }
             d->next_cap = mark_next_cap; /* an undone chunk must not make the next one bigger */
