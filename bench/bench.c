@@ -208,15 +208,32 @@ static size_t cb_write(char *p, size_t sz, size_t n, void *ud) {
     return len;
 }
 
+/* Plain libcurl: initialised, full (of size n) set to the URL of path, the token header. */
+static struct curl_slist *plain_setup(const char *url, const char *path, const char *token,
+                                      char *full, size_t n) {
+    char auth[512];
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    snprintf(full, n, "%s/api2/json%s", url, path);
+    snprintf(auth, sizeof auth, "Authorization: PVEAPIToken=%s", token);
+    return curl_slist_append(NULL, auth);
+}
+
+/* A plain libcurl handle for that URL, its body into b. */
+static void plain_easy(CURL *e, const char *full, struct curl_slist *hdr, cbuf *b) {
+    curl_easy_setopt(e, CURLOPT_URL, full);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L); /* loopback mock, self-signed */
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, cb_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, b);
+}
+
 /* The plain way: libcurl multi, 4 transfers at a time, each body parsed with cJSON. */
 static void w2_curl(const char *url, const char *token, int gzip, double *wall, double *cpu,
                     int *failed) {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    char full[512];
+    struct curl_slist *hdr = plain_setup(url, "/cluster/resources", token, full, sizeof full);
     CURLM *m = curl_multi_init();
-    char full[512], auth[512];
-    snprintf(full, sizeof full, "%s/api2/json/cluster/resources", url);
-    snprintf(auth, sizeof auth, "Authorization: PVEAPIToken=%s", token);
-    struct curl_slist *hdr = curl_slist_append(NULL, auth);
     CURL *e[W2_WIDTH];
     cbuf bufs[W2_WIDTH];
     memset(bufs, 0, sizeof bufs);
@@ -224,13 +241,8 @@ static void w2_curl(const char *url, const char *token, int gzip, double *wall, 
     double t0 = now_s(), c0 = cpu_s();
     for (int i = 0; i < W2_WIDTH; i++) {
         e[i] = curl_easy_init();
-        curl_easy_setopt(e[i], CURLOPT_URL, full);
-        curl_easy_setopt(e[i], CURLOPT_HTTPHEADER, hdr);
-        curl_easy_setopt(e[i], CURLOPT_SSL_VERIFYPEER, 0L); /* loopback mock, self-signed */
-        curl_easy_setopt(e[i], CURLOPT_SSL_VERIFYHOST, 0L);
+        plain_easy(e[i], full, hdr, &bufs[i]);
         curl_easy_setopt(e[i], CURLOPT_ACCEPT_ENCODING, gzip ? "gzip" : NULL);
-        curl_easy_setopt(e[i], CURLOPT_WRITEFUNCTION, cb_write);
-        curl_easy_setopt(e[i], CURLOPT_WRITEDATA, &bufs[i]);
         curl_easy_setopt(e[i], CURLOPT_PRIVATE, (char *)&bufs[i]);
         curl_multi_add_handle(m, e[i]);
         started++;
@@ -335,19 +347,11 @@ static int count_item(pmx_call *call, const void *item, size_t index, void *ud) 
 
 /* The floor: libcurl and OpenSSL loaded, one TLS connection, one small answer. */
 static int bench_floor(const char *url, const char *token) {
-    curl_global_init(CURL_GLOBAL_DEFAULT);
+    char full[512];
+    struct curl_slist *hdr = plain_setup(url, "/version", token, full, sizeof full);
     CURL *e = curl_easy_init();
-    char full[512], auth[512];
-    snprintf(full, sizeof full, "%s/api2/json/version", url);
-    snprintf(auth, sizeof auth, "Authorization: PVEAPIToken=%s", token);
-    struct curl_slist *hdr = curl_slist_append(NULL, auth);
     cbuf b = {0};
-    curl_easy_setopt(e, CURLOPT_URL, full);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdr);
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L); /* loopback mock, self-signed */
-    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, cb_write);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &b);
+    plain_easy(e, full, hdr, &b);
     double t0 = now_s(), c0 = cpu_s();
     int failed = curl_easy_perform(e) != CURLE_OK;
     row("floor: one GET /version with plain libcurl", 1, now_s() - t0, cpu_s() - c0, failed);
