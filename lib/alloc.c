@@ -155,14 +155,9 @@ void pmx__block_cache_drain(void) {
 
 size_t pmx__block_cache_count(void) { return __atomic_load_n(&g_nblocks, __ATOMIC_RELAXED); }
 
-void pmx__block_cache_forked(void) {
-    /* another thread may have held the lock at fork(): start over; the blocks stay unused */
-    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-    g_block_lock = fresh;
-    g_blocks = NULL;
-    g_nblocks = 0;
-    g_oldest_ms = 0;
-}
+void pmx__block_fork_lock(void) { pthread_mutex_lock(&g_block_lock); }
+
+void pmx__block_fork_unlock(void) { pthread_mutex_unlock(&g_block_lock); }
 
 char *pmx__strndup(const char *s, size_t n) {
     char *d = pmx__malloc(n + 1);

@@ -16,12 +16,33 @@ static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static int g_curl_state; /* 0: not yet, 1: initialised, -1: curl_global_init failed */
 static unsigned g_fork_gen; /* bumped in the child after every fork() */
 
-static void on_fork_child(void) {
-    g_fork_gen++;
-    pmx__block_cache_forked();
+static int g_atfork_rc; /* pthread_atfork's answer */
+
+/* The global locks are held across fork() (always in this order), so no other thread can be
+ * inside curl_global_init, a pattern compile or the block cache when the child is made. */
+static void fork_prepare(void) {
+    pthread_mutex_lock(&g_lock);
+    pmx__patterns_fork_lock();
+    pmx__block_fork_lock();
 }
 
-static void once_init(void) { pthread_atfork(NULL, NULL, on_fork_child); }
+static void fork_parent(void) {
+    pmx__block_fork_unlock();
+    pmx__patterns_fork_unlock();
+    pthread_mutex_unlock(&g_lock);
+}
+
+static void fork_child(void) {
+    fork_parent();
+    g_fork_gen++;
+}
+
+static void once_init(void) { g_atfork_rc = pthread_atfork(fork_prepare, fork_parent, fork_child); }
+
+int pmx__fork_handlers(void) {
+    pthread_once(&g_once, once_init);
+    return g_atfork_rc == 0 ? PMX_OK : PMX_ENOMEM;
+}
 
 /* Wiping allocators for libcurl and OpenSSL: every block carries its size in front, so a free
  * can wipe it. Plain libc underneath (they may run before any client exists). */
@@ -101,7 +122,8 @@ static void w_crypto_free(void *p, const char *file, int line) {
 int pmx_global_init(unsigned int flags) {
     if (flags & ~(unsigned)PMX_GLOBAL_WIPE_ALLOCATORS)
         return PMX_EINVAL;
-    pthread_once(&g_once, once_init);
+    if (pmx__fork_handlers() != PMX_OK)
+        return PMX_ENOMEM; /* a forked child could not be told: no clients */
     pthread_mutex_lock(&g_lock);
     int r = PMX_OK;
     if (g_curl_state != 0) {
@@ -133,7 +155,8 @@ void pmx_global_cleanup(void) {
 
 /* curl_global_init once per process, whichever thread creates the first client. */
 static int global_ready(void) {
-    pthread_once(&g_once, once_init);
+    if (pmx__fork_handlers() != PMX_OK)
+        return 0;
     pthread_mutex_lock(&g_lock);
     if (g_curl_state == 0)
         g_curl_state = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 1 : -1;

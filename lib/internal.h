@@ -33,9 +33,10 @@ size_t pmx__wiping_frees(void);
 void pmx__wipe(void *p, size_t n);
 
 /* Big blocks of PMX__BLOCK_SIZE bytes (lib/alloc.c): result arenas of large listings take them
- * from a process-wide cache (at most 16 MiB, each block at most 30 s idle) and give them back,
- * so steady polling reuses its memory. Thread-safe. pmx__block_get returns NULL when out of
- * memory; put takes NULL. pmx__block_trim() frees the blocks idle too long (cheap when none). */
+ * from a process-wide cache (at most 16 MiB) and give them back, so steady polling reuses its
+ * memory. Thread-safe. pmx__block_get returns NULL when out of memory; put takes NULL.
+ * pmx__block_trim() frees the blocks unused for 30 s (cheap when none); it runs when a call
+ * ends, and get and put do it too, so a program that stops calling keeps what is cached. */
 #define PMX__BLOCK_SIZE ((size_t)256 * 1024)
 void *pmx__block_get(void);
 void pmx__block_put(void *p);
@@ -43,7 +44,16 @@ void pmx__block_trim(void);
 void pmx__block_cache_drain(void);     /* free the cached blocks */
 size_t pmx__block_cache_count(void);   /* blocks cached now (tests) */
 void pmx__block_cache_set_idle(int64_t ms); /* tests: how long a block may stay unused */
-void pmx__block_cache_forked(void);    /* in the child after fork() */
+/* fork(): the global locks (set-up, compiled patterns, block cache) are taken before it and
+ * released after it in parent and child (lib/client.c's pthread_atfork handlers), so a child
+ * inherits them unlocked and the state they guard whole. */
+void pmx__block_fork_lock(void);
+void pmx__block_fork_unlock(void);
+void pmx__patterns_fork_lock(void);
+void pmx__patterns_fork_unlock(void);
+/* Registers those handlers once (the first client, pmx_global_init, the first pattern).
+ * Returns PMX_OK, or PMX_ENOMEM when pthread_atfork refused. */
+int pmx__fork_handlers(void);
 /* Wipe and free a NUL-terminated secret. NULL is fine. */
 void pmx__secret_free(char *s);
 

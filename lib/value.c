@@ -227,7 +227,13 @@ static struct {
 } g_patterns[PATTERN_SLOTS];
 static pthread_mutex_t g_patterns_lock = PTHREAD_MUTEX_INITIALIZER;
 
+void pmx__patterns_fork_lock(void) { pthread_mutex_lock(&g_patterns_lock); }
+
+void pmx__patterns_fork_unlock(void) { pthread_mutex_unlock(&g_patterns_lock); }
+
 static const regex_t *pattern_regex(const char *pattern) {
+    if (pmx__fork_handlers() != PMX_OK)
+        return NULL; /* left to the server, as an uncompilable pattern */
     size_t h = 5381;
     for (const char *q = pattern; *q; q++)
         h = h * 33 + (unsigned char)*q;

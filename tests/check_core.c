@@ -4,6 +4,8 @@
  * destructors, fork, and the global set-up. */
 #include "testutil.h"
 
+#include "internal.h" /* the global locks' fork hooks */
+
 #include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -549,6 +551,58 @@ START_TEST(client_in_forked_child) {
 }
 END_TEST
 
+/* Another thread holds the pattern cache's and the block cache's locks while this one forks:
+ * fork() waits for them (the atfork handlers take every global lock first), so the child finds
+ * them free. Without that, the child would inherit them held by a thread it does not have and
+ * hang on its first pattern check or large result. */
+static pthread_mutex_t g_hold_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_hold_cv = PTHREAD_COND_INITIALIZER;
+static int g_holding;
+
+static void *hold_global_locks(void *arg) {
+    (void)arg;
+    pmx__patterns_fork_lock();
+    pmx__block_fork_lock();
+    pthread_mutex_lock(&g_hold_mu);
+    g_holding = 1;
+    pthread_cond_signal(&g_hold_cv);
+    pthread_mutex_unlock(&g_hold_mu);
+    usleep(200 * 1000);
+    pmx__block_fork_unlock();
+    pmx__patterns_fork_unlock();
+    return NULL;
+}
+
+START_TEST(fork_while_another_thread_holds_global_locks) {
+    ck_assert_int_eq(pmx__fork_handlers(), PMX_OK);
+    g_holding = 0;
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, hold_global_locks, NULL), 0);
+    pthread_mutex_lock(&g_hold_mu);
+    while (!g_holding)
+        pthread_cond_wait(&g_hold_cv, &g_hold_mu);
+    pthread_mutex_unlock(&g_hold_mu);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        alarm(2); /* a hang ends the child with SIGALRM */
+        pmx__patterns_fork_lock();
+        pmx__patterns_fork_unlock();
+        pmx__block_put(pmx__block_get());
+        pmx_client *c = NULL;
+        int r = pmx_client_new(&c, "https://127.0.0.1:8006");
+        pmx_client_free(c);
+        _exit(r == PMX_OK ? 0 : 3);
+    }
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    int st = 0;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFEXITED(st), "the child did not exit (signal %d): it hung on a lock",
+                  WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    ck_assert_int_eq(WEXITSTATUS(st), 0);
+}
+END_TEST
+
 /* ---- global set-up ---- */
 
 START_TEST(global_init_wiping_allocators) {
@@ -606,6 +660,7 @@ static Suite *core_suite(void) {
     tcase_add_test(tc, next_timeout_tells_none_from_error);
     tcase_add_test(tc, token_control_characters_refused);
     tcase_add_test(tc, client_in_forked_child);
+    tcase_add_test(tc, fork_while_another_thread_holds_global_locks);
     tcase_add_test(tc, global_init_wiping_allocators);
     tcase_add_test(tc, first_clients_on_many_threads);
     suite_add_tcase(s, tc);

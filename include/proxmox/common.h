@@ -102,7 +102,10 @@ PMX_API void pmx_secret_free(char *secret);
 
 /**
  * Replace the allocator libproxmox uses for its own memory. Call it before creating any
- * client; all three functions must be given. Returns PMX_OK or PMX_EINVAL.
+ * client, or later only once everything the library allocated is gone: every client, call,
+ * task, result and string it handed out freed (memory it keeps for reuse is freed here, with
+ * the old allocator). The functions must return memory aligned for any type, as malloc does;
+ * all three must be given. Returns PMX_OK or PMX_EINVAL.
  * Not thread-safe; never from a callback.
  * Since: 1.0
  */
