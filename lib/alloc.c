@@ -274,7 +274,7 @@ static int unreserved(unsigned char ch) {
 
 int pmx__buf_escape(pmx__buf *b, const char *s, size_t n) {
     static const char hex[] = "0123456789ABCDEF";
-    if (pmx__buf_reserve(b, n * 3) != PMX_OK)
+    if (n > SIZE_MAX / 3 || pmx__buf_reserve(b, n * 3) != PMX_OK)
         return PMX_ENOMEM;
     char *o = b->data + b->len;
     for (size_t i = 0; i < n; i++) {
