@@ -851,7 +851,10 @@ static int scan_body(pmx_call *call, scan_ctx *s) {
     pmx__body b;
     char *err = NULL;
     int r = pmx__decode_body(NULL, call->resp.data, call->resp.len, &b, &err);
-    pmx__free(err);
+    if (call->secret)
+        pmx__secret_free(err); /* it may quote the body */
+    else
+        pmx__free(err);
     if (r != PMX_OK)
         return -1;
     call->data = b.data;

@@ -17,7 +17,6 @@
 #include "namehash.h"
 
 #include <locale.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +54,7 @@ typedef struct dec {
     size_t next_cap;
     int rc;    /* PMX_OK, PMX_EDECODE, PMX_ENOMEM */
     int quiet; /* an attempt that may be cut short: fail() formats no message */
+    int secret; /* a method with secrets: messages do not quote the input */
     char *msg; /* pmx__malloc'd */
     /* The member path for messages, kept as frames and only formatted on failure. */
     struct {
@@ -160,6 +160,8 @@ static int fail(dec *d, const char *what, const char *at) {
         pl = sizeof path - 1;
     if (!at || at >= d->end) {
         d->msg = pmx__asprintf("%s: %s, got the end of the input", path, what);
+    } else if (d->secret) {
+        d->msg = pmx__asprintf("%s: %s", path, what); /* the bad value may be a secret */
     } else {
         /* show the value (when it is one), at most 40 bytes of it */
         const char *vend = pmx__json_skip(at, d->end);
@@ -321,21 +323,6 @@ static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1
                                      1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
-static locale_t c_locale(void) {
-    static _Atomic(locale_t) loc;
-    locale_t l = atomic_load_explicit(&loc, memory_order_acquire);
-    if (l)
-        return l;
-    locale_t n = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
-    if (!n)
-        return (locale_t)0;
-    locale_t expected = (locale_t)0;
-    if (!atomic_compare_exchange_strong(&loc, &expected, n)) {
-        freelocale(n);
-        return expected;
-    }
-    return n;
-}
 
 /* A validated JSON number [p, q): *is_int and *i when it is an integer in int64 range, and
  * *f (exact: the fast path needs at most 15 significant digits and |exponent| <= 22, which
@@ -410,10 +397,14 @@ static int number_value(const char *p, const char *q, int *is_int, int64_t *i, d
     }
     memcpy(t, p, n);
     t[n] = 0;
-    locale_t l = c_locale();
-    *f = l ? strtod_l(t, NULL, l) : strtod(t, NULL);
-    pmx__free(heap);
-    return 0;
+    locale_t l = pmx__c_locale();
+    if (l)
+        *f = strtod_l(t, NULL, l);
+    if (heap) {
+        pmx__wipe(heap, n); /* (it may be a secret method's) */
+        pmx__free(heap);
+    }
+    return l ? 0 : -1;
 }
 
 /* Objects of one array usually list their members in the same order: the k-th member of the
@@ -436,7 +427,7 @@ static inline int parse_number(const char *p, const char *e, const char **q, int
         uint64_t m = (uint64_t)(*s++ - '0');
         int nd = m != 0; /* significant digits so far */
         if (m) {
-            const char *lim = s + 17 < e ? s + 17 : e;
+            const char *lim = e - s > 17 ? s + 17 : e; /* (no pointer past the end) */
             while (s < lim && *s >= '0' && *s <= '9')
                 m = m * 10 + (uint64_t)(*s++ - '0'), nd++;
         }
@@ -473,7 +464,8 @@ static inline int parse_number(const char *p, const char *e, const char **q, int
 }
 
 /* The common cases, inline: a plain string into a string member, a number into a numeric one.
- * Returns 1 when done, 0 to take the general path (nothing consumed). */
+ * Returns 1 when done, 0 to take the general path (nothing consumed), -1 when out of memory
+ * (d->rc set). */
 static inline int fast_value(dec *d, uint32_t kind, void *dst) {
     const char *v = d->p;
     if (v >= d->end)
@@ -488,7 +480,7 @@ static inline int fast_value(dec *d, uint32_t kind, void *dst) {
         size_t n = (size_t)(q - v - 1);
         char *str = arena_bytes(d, n + 1);
         if (!str)
-            return 0;
+            return -1;
         memcpy(str, v + 1, n);
         str[n] = 0;
         memcpy(dst, &str, sizeof str);
@@ -641,8 +633,10 @@ static int decode_value(dec *d, uint32_t kind, const pmx_type_desc *type, void *
         } else if (pmx__parse_f64(tmp, &f) == 0) {
             have = 1;
         }
-        if (tmp != small)
+        if (tmp != small) {
+            pmx__wipe(tmp, n); /* (it may be a secret method's) */
             pmx__free(tmp);
+        }
         if (!have)
             return fail(d, what, v);
     } else {
@@ -854,6 +848,8 @@ static int decode_object_m(dec *d, const pmx_type_desc *t, char *base, memo *mm)
         return fail(d, "expected an object", v);
     /* which fields were set: the first of duplicate members counts (as cJSON's lookup) */
     uint64_t seen_small[8] = {0}, *seen = seen_small;
+    uint32_t slots_seen[32]; /* indexed members taken: field << 16 | slot */
+    size_t n_slots_seen = 0;
     size_t words = (t->n_fields + 63) / 64;
     if (words > 8 && !(seen = pmx__calloc(words, sizeof *seen))) {
         d->rc = PMX_ENOMEM;
@@ -931,20 +927,32 @@ static int decode_object_m(dec *d, const pmx_type_desc *t, char *base, memo *mm)
         }
         size_t fi = f ? (size_t)(f - fs) : 0;
         int take = f && (f->count ? 1 : !(seen[fi / 64] >> (fi % 64) & 1));
-        if (take && f->count) {
+        if (take && f->count) { /* the first of duplicate slots, null or not */
+            uint32_t sk = (uint32_t)fi << 16 | (uint32_t)slot;
+            for (size_t j = 0; j < n_slots_seen && take; j++)
+                take = slots_seen[j] != sk;
             char *s;
             memcpy(&s, base + f->offset + slot * sizeof(char *), sizeof s);
-            take = s == NULL; /* the first of duplicate slots */
+            take = take && s == NULL; /* (past the record's room: set ones at least) */
+            if (take && n_slots_seen < sizeof slots_seen / sizeof slots_seen[0])
+                slots_seen[n_slots_seen++] = sk;
         }
         if (!take) {
             pmx__free(kheap);
             rc = skip(d, 1); /* unknown members are ignored */
         } else {
             ws(d);
-            if (!f->count && f->kind != PMX_KIND_ARRAY && fast_value(d, f->kind, base + f->offset)) {
+            int fv = !f->count && f->kind != PMX_KIND_ARRAY ? fast_value(d, f->kind, base + f->offset)
+                                                           : 0;
+            if (fv > 0) {
                 seen[fi / 64] |= 1ull << (fi % 64);
                 pmx__free(kheap);
                 goto next;
+            }
+            if (fv < 0) {
+                pmx__free(kheap);
+                rc = d->rc;
+                break;
             }
             size_t old = push(d, key, kl, 0);
             if (f->count)
@@ -1037,6 +1045,7 @@ int pmx__bind_decode(const void *ctx, const char *json, size_t len, void **out, 
         return PMX_OK;
     dec d;
     memset(&d, 0, sizeof d);
+    d.secret = (md->flags & PMX_METHOD_SECRET) != 0;
     d.p = json;
     d.end = json + len;
     d.next_cap = pmx__type(md->result)->struct_size + len + 256;
@@ -1057,11 +1066,12 @@ int pmx__decode_body(const void *ctx, const char *body, size_t len, pmx__body *b
     *err = NULL;
     dec d;
     memset(&d, 0, sizeof d);
+    d.secret = md && (md->flags & PMX_METHOD_SECRET);
     d.p = body;
     d.end = body + len;
     d.next_cap = (md && md->result ? pmx__type(md->result)->struct_size : 0) + len + 256;
     void *res = NULL;
-    int rc = PMX_OK, have_data = 0;
+    int rc = PMX_OK, have_data = 0, total_seen = 0;
     ws(&d);
     if (d.p >= d.end || *d.p != '{') {
         rc = fail(&d, "expected a JSON object", d.p);
@@ -1114,11 +1124,13 @@ int pmx__decode_body(const void *ctx, const char *body, size_t len, pmx__body *b
             b->data_len = (size_t)(d.p - v);
         } else {
             rc = skip(&d, 1);
-            if (!rc && KEY("total") && *v != '"' && *v != 'n') {
+            if (!rc && KEY("total") && !total_seen) {
                 int is_i;
                 int64_t i;
                 double f;
-                if (number_value(v, d.p, &is_i, &i, &f) == 0 && is_i)
+                total_seen = 1; /* the first counts, as in the incremental decoder */
+                if ((*v == '-' || (*v >= '0' && *v <= '9')) &&
+                    number_value(v, d.p, &is_i, &i, &f) == 0 && is_i)
                     b->total = i;
             } else if (!rc && KEY("message") && *v == '"' && !b->message) {
                 b->message = v;
@@ -1241,6 +1253,7 @@ pmx__stream *pmx__stream_new(const void *typed_ctx, pmx_call *call, pmx_item_fn 
     s->on_item = on_item;
     s->item_ud = item_ud;
     s->total = -1;
+    s->d.secret = s->it.secret = md && (md->flags & PMX_METHOD_SECRET);
     return s;
 }
 
@@ -1270,6 +1283,7 @@ static void stream_clear(pmx__stream *s) {
     s->on_item = fn;
     s->item_ud = ud;
     s->total = -1;
+    s->d.secret = s->it.secret = md && (md->flags & PMX_METHOD_SECRET);
 }
 
 void pmx__stream_reset(pmx__stream *s) {
@@ -1286,10 +1300,10 @@ void pmx__stream_free(pmx__stream *s) {
 
 static int sfail(pmx__stream *s, dec *d, const char *what, const char *at) {
     if (d)
-        fail(d, what, at);
-    if (d != &s->d && d && d->msg && !s->d.msg) { /* keep one message, in s->d */
+        fail(d, what, at); /* (keeps an earlier failure: out of memory stays that) */
+    if (d && d != &s->d && s->d.rc == PMX_OK) { /* keep one outcome, in s->d */
+        s->d.rc = d->rc ? d->rc : PMX_EDECODE;
         s->d.msg = d->msg;
-        s->d.rc = d->rc;
         d->msg = NULL;
     } else if (!d && s->d.rc == PMX_OK) {
         s->d.rc = PMX_EDECODE;
@@ -1299,6 +1313,14 @@ static int sfail(pmx__stream *s, dec *d, const char *what, const char *at) {
     }
     s->state = S_FAILED;
     return s->d.rc ? s->d.rc : PMX_EDECODE;
+}
+
+/* The stream fails for want of memory (not a decode error: no message). */
+static int soom(pmx__stream *s) {
+    if (s->d.rc == PMX_OK)
+        s->d.rc = PMX_ENOMEM;
+    s->state = S_FAILED;
+    return s->d.rc;
 }
 
 /* Scan the value starting at s->vstart for its end; 1 when complete (end at s->vpos), 0 when
@@ -1491,7 +1513,7 @@ static int stream_item(pmx__stream *s, int optimistic) {
         size_t cap = s->vcap ? s->vcap * 2 : 64;
         char *v = pmx__realloc(s->vec, cap * s->es);
         if (!v)
-            return sfail(s, NULL, "out of memory", NULL);
+            return soom(s);
         s->vec = v;
         s->vcap = cap;
     }
@@ -1524,13 +1546,13 @@ static int stream_member(pmx__stream *s) {
     } else {
         if (skip(d, 1))
             return sfail(s, d, "malformed JSON", d->p);
-        if (s->key_ours && !strcmp(s->key, "total") && !s->total_seen && *v != '"' &&
-            *v != 'n') {
+        if (s->key_ours && !strcmp(s->key, "total") && !s->total_seen) {
             int is_i;
             int64_t i;
             double f;
             s->total_seen = 1;
-            if (number_value(v, d->p, &is_i, &i, &f) == 0 && is_i)
+            if ((*v == '-' || (*v >= '0' && *v <= '9')) &&
+                number_value(v, d->p, &is_i, &i, &f) == 0 && is_i)
                 s->total = i;
         }
     }
@@ -1626,7 +1648,7 @@ static int stream_run(pmx__stream *s) {
                     s->d.next_cap = t->struct_size + 64 * 1024;
                     s->res = arena_alloc(&s->d, t->struct_size);
                     if (!s->res)
-                        return sfail(s, NULL, "out of memory", NULL);
+                        return soom(s);
                     memset(s->res, 0, t->struct_size);
                     s->et = pmx__type(s->f0->type);
                     s->ek = s->et ? s->et->kind : PMX_KIND_RAW;
@@ -1720,6 +1742,8 @@ int pmx__stream_feed(pmx__stream *s, const char *p, size_t n) {
     s->fed += n;
     if (s->state == S_FAILED)
         return s->stopped ? PMX_ECANCELLED : s->d.rc;
+    if (!n)
+        return PMX_OK; /* (curl may hand over an empty piece; p may then be NULL) */
     /* drop what is consumed: the window keeps only the value in progress */
     size_t keep_from = s->vactive ? s->vstart : s->off;
     if (keep_from > 0 && (keep_from >= s->len / 2 || s->len + n > s->cap)) {
@@ -1749,7 +1773,7 @@ int pmx__stream_feed(pmx__stream *s, const char *p, size_t n) {
             b = pmx__realloc(s->buf, cap);
         }
         if (!b)
-            return sfail(s, NULL, "out of memory", NULL);
+            return soom(s);
         s->buf = b;
         s->cap = cap;
     }

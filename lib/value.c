@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <regex.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,11 +63,30 @@ static int is_decimal(const char *s) {
     return *p == 0;
 }
 
+locale_t pmx__c_locale(void) {
+    static _Atomic(locale_t) loc;
+    locale_t l = atomic_load_explicit(&loc, memory_order_acquire);
+    if (l)
+        return l;
+    locale_t n = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+    if (!n)
+        return (locale_t)0;
+    locale_t expected = (locale_t)0;
+    if (!atomic_compare_exchange_strong(&loc, &expected, n)) {
+        freelocale(n);
+        return expected;
+    }
+    return n;
+}
+
 int pmx__parse_f64(const char *s, double *v) {
     if (!is_decimal(s))
         return -1;
+    locale_t l = pmx__c_locale(); /* "0.5" whatever the program's locale */
+    if (!l)
+        return -1;
     char *e;
-    double x = strtod(s, &e);
+    double x = strtod_l(s, &e, l);
     if (*e || x != x || x - x != 0) /* NaN or infinite (overflow) */
         return -1;
     *v = x;

@@ -5,6 +5,8 @@
 
 #include "tables.h"
 
+#include <locale.h>
+
 enum {
     PMX__HAS_MIN = 1u << 0,
     PMX__HAS_MAX = 1u << 1,
@@ -35,6 +37,8 @@ const char *pmx__check_value(const pmx__constraints *k, const char *value, char 
 /* Strict number parsing (no locale words, no hex, no inf/nan); 0 when *v was set. */
 int pmx__parse_i64(const char *s, int64_t *v);
 int pmx__parse_f64(const char *s, double *v);
+/* The C locale for strtod_l, made once (NULL when out of memory). */
+locale_t pmx__c_locale(void);
 
 /* A caller-allocated struct starting with uint32_t struct_size, of which this library knows
  * `known` bytes: *used gets how many bytes to read. -1: struct_size not set; -2: members this

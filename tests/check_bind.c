@@ -621,7 +621,8 @@ START_TEST(test_decode_indexed_members) {
     release("pve_nodes_qemu_config_get", out);
     ck_assert_int_eq(decode("pve_nodes_qemu_config_get", "{\"net2\":{}}", &out, &err),
                      PMX_EDECODE);
-    ck_assert_str_eq(err, "net2: expected a string, got {}");
+    /* (a method with secrets: the bad value is named, not quoted) */
+    ck_assert_str_eq(err, "net2: expected a string");
     pmx_free(err);
 }
 END_TEST

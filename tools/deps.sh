@@ -2,10 +2,11 @@
 # Install the Debian packages libproxmox needs, when missing. Runs as root, or through sudo when
 # available; says in one line what to install otherwise.
 #   sh tools/deps.sh [build|check|bench|docs]...   (no argument: build + check)
-# build: compile the library and programs; check: tests (Check, libuv, pytest); bench: the
+# build: compile the library and programs; check: tests (Check, libuv, pytest, a locale with a
+# decimal comma built on the fly from Debian's locales sources); bench: the
 # Python comparison (proxmoxer); docs: the HTML reference (Doxygen).
 BUILD="gcc make pkg-config libcurl4-openssl-dev libcjson-dev libssl-dev libevent-dev zlib1g-dev"
-CHECK="check libuv1-dev python3 python3-pytest python3-mypy cmake"
+CHECK="check libuv1-dev python3 python3-pytest python3-mypy cmake locales"
 [ $# -eq 0 ] && set -- build check
 PKGS=""
 for group in "$@"; do
