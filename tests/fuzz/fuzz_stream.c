@@ -1,8 +1,9 @@
 /* The incremental decoder: a whole response body for a method chosen by the first two bytes
  * (big-endian index into the methods that declare a result), fed to pmx__stream_* in pieces
  * whose sizes come from the third byte (a seed), against the one-shot pmx__decode_body of the
- * same bytes: both accept or both refuse, and accepted results are read back (ASan). Item mode
- * with a callback that stops after a number of elements (fourth byte) runs on the same input. */
+ * same bytes: both accept or both refuse, and accepted results hold the same values, member by
+ * member (and the same "total" and "data" span). Item mode with a callback that stops after a
+ * number of elements (fourth byte) runs on the same input. */
 #include "bind.h"
 
 #include "fuzz_common.h"
@@ -19,6 +20,81 @@ static int on_item(pmx_call *call, const void *item, size_t index, void *ud) {
         abort(); /* elements arrive in order, each once */
     s->seen++;
     return s->stop_at && s->seen >= s->stop_at;
+}
+
+/* The two decoders' results agree: a and b are values of kind k (element type et). */
+static void same_value(uint32_t k, const pmx_type_desc *et, const char *a, const char *b);
+
+static void same_object(const pmx_type_desc *t, const char *a, const char *b) {
+    for (size_t i = 0; i < t->n_fields; i++) {
+        const pmx_field_desc *f = &pmx__gen_fields[t->first_field + i];
+        const pmx_type_desc *ft = pmx__type(f->type);
+        if (f->count) { /* indexed: char *x[count] */
+            for (size_t k = 0; k < f->count; k++)
+                same_value(f->kind, ft, a + f->offset + k * sizeof(char *),
+                           b + f->offset + k * sizeof(char *));
+        } else if (f->kind == PMX_KIND_ARRAY) {
+            size_t na, nb;
+            const char *ia, *ib;
+            memcpy(&na, a + f->count_offset, sizeof na);
+            memcpy(&nb, b + f->count_offset, sizeof nb);
+            memcpy(&ia, a + f->offset, sizeof ia);
+            memcpy(&ib, b + f->offset, sizeof ib);
+            if (na != nb || !ia != !ib)
+                abort();
+            uint32_t ek = ft ? ft->kind : PMX_KIND_RAW;
+            for (size_t j = 0; j < na; j++)
+                same_value(ek, ft, ia + j * pmx__elem_size(ek), ib + j * pmx__elem_size(ek));
+        } else {
+            same_value(f->kind, ft, a + f->offset, b + f->offset);
+        }
+    }
+}
+
+static void same_value(uint32_t k, const pmx_type_desc *et, const char *a, const char *b) {
+    const char *x, *y;
+    switch (k) {
+    case PMX_KIND_STRING:
+    case PMX_KIND_RAW:
+    case PMX_KIND_OBJECT:
+        memcpy(&x, a, sizeof x);
+        memcpy(&y, b, sizeof y);
+        if (!x != !y)
+            abort();
+        if (x && k == PMX_KIND_OBJECT)
+            same_object(et, x, y);
+        else if (x && strcmp(x, y) != 0)
+            abort();
+        return;
+    case PMX_KIND_OPT_I64: {
+        pmx_opt_i64 u, v;
+        memcpy(&u, a, sizeof u);
+        memcpy(&v, b, sizeof v);
+        if (u.set != v.set || (u.set && u.v != v.v))
+            abort();
+        return;
+    }
+    case PMX_KIND_OPT_F64: {
+        pmx_opt_f64 u, v;
+        memcpy(&u, a, sizeof u);
+        memcpy(&v, b, sizeof v);
+        if (u.set != v.set || (u.set && memcmp(&u.v, &v.v, sizeof u.v) != 0))
+            abort();
+        return;
+    }
+    case PMX_KIND_OPT_BOOL: {
+        pmx_opt_bool u, v;
+        memcpy(&u, a, sizeof u);
+        memcpy(&v, b, sizeof v);
+        if (u.set != v.set || (u.set && u.v != v.v))
+            abort();
+        return;
+    }
+    default: /* int64_t, int, double */
+        if (memcmp(a, b, pmx__elem_size(k)) != 0)
+            abort();
+        return;
+    }
 }
 
 /* Feed [p, p+n) in pieces from a small PRNG; returns the finish rc (or PMX_ECANCELLED). */
@@ -66,8 +142,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         abort();
     if (r2 == PMX_OK && e2)
         abort();
-    if (b2.typed && r2 == PMX_OK && (b1.typed == NULL) != (b2.typed == NULL))
-        abort();
+    if (r1 == PMX_OK && r2 == PMX_OK) {
+        if (!b1.typed != !b2.typed || b1.total != b2.total)
+            abort();
+        if (b1.typed)
+            same_object(pmx__type(d->result), b1.typed, b2.typed);
+    }
     pmx__bind_result_free(d, b1.typed);
     pmx__bind_result_free(d, r2 == PMX_OK ? b2.typed : NULL);
     pmx__stream_free(s);
