@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,9 +139,13 @@ static void call_free(pmx_call *call) {
         pmx__wipe(call->url, call->url ? strlen(call->url) : 0);
         pmx__wipe(call->target, call->target ? strlen(call->target) : 0);
     }
-    if (call->out_fd >= 0)
+    if (call->out_fd >= 0) { /* never finished: the new file goes, the path is untouched */
         close(call->out_fd);
+        if (call->out_tmp)
+            unlink(call->out_tmp);
+    }
     pmx__free(call->out_path);
+    pmx__free(call->out_tmp);
     pmx__free(call->want_node);
     pmx__free(call->guest_key);
     pmx__free(call->body);
@@ -329,12 +334,25 @@ void pmx__call_complete(pmx_call *call, int result, const char *msg) {
         pmx__timer_cancel(c, call->retry_timer);
         call->retry_timer = NULL;
     }
+    char why[512];
     if (call->out_fd >= 0) {
-        /* A download that did not complete leaves no half file behind. */
-        close(call->out_fd);
+        /* The download replaces the path only when complete; else it leaves no half file. */
+        int fd = call->out_fd;
         call->out_fd = -1;
-        if (result != PMX_OK)
-            unlink(call->out_path);
+        if (close(fd) != 0 && result == PMX_OK) { /* a delayed write error (NFS, quota) */
+            snprintf(why, sizeof why, "cannot write the response to %s: %s", call->out_path,
+                     strerror(errno));
+            result = PMX_ETRANSPORT;
+            msg = why;
+        }
+        if (result == PMX_OK && call->out_tmp && rename(call->out_tmp, call->out_path) != 0) {
+            snprintf(why, sizeof why, "cannot put the response at %s: %s", call->out_path,
+                     strerror(errno));
+            result = PMX_ETRANSPORT;
+            msg = why;
+        }
+        if (result != PMX_OK && call->out_tmp)
+            unlink(call->out_tmp);
     }
     call->result = result;
     if (result != PMX_OK)
@@ -1330,6 +1348,45 @@ static void cache_answer(pmx_call *call) {
 
 #define OPTS_HAS(o, f) ((o)->size >= offsetof(pmx_call_opts, f) + sizeof((o)->f))
 
+/* The download's new file, beside call->out_path: "<path>.part-<12 hex digits>", created
+ * exclusively (O_EXCL: never an existing file, never through a link), mode 0666 less the umask;
+ * a device or pipe at the path is written directly (out_tmp stays NULL). Sets call->out_tmp and
+ * call->out_fd. Returns PMX_OK, PMX_ENOMEM, or PMX_EINVAL (errno set). */
+static int open_part_file(pmx_call *call) {
+    struct stat st;
+    if (lstat(call->out_path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
+        /* a device or a pipe the caller named (/dev/stdout): written in place, never removed;
+         * a pipe without a reader is refused rather than waited for */
+        call->out_fd = open(call->out_path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+        if (call->out_fd < 0)
+            return PMX_EINVAL;
+        int fl = fcntl(call->out_fd, F_GETFL);
+        if (fl < 0 || fcntl(call->out_fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+            close(call->out_fd);
+            call->out_fd = -1;
+            return PMX_EINVAL;
+        }
+        return PMX_OK;
+    }
+    for (int attempt = 0; attempt < 8; attempt++) {
+        uint64_t r = jitter(call->client);
+        pmx__free(call->out_tmp);
+        call->out_tmp = pmx__asprintf("%s.part-%012llx", call->out_path,
+                                      (unsigned long long)(r >> 16));
+        if (!call->out_tmp)
+            return PMX_ENOMEM;
+        call->out_fd = open(call->out_tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                            0666);
+        if (call->out_fd >= 0)
+            return PMX_OK;
+        if (errno != EEXIST)
+            break;
+    }
+    pmx__free(call->out_tmp);
+    call->out_tmp = NULL;
+    return PMX_EINVAL;
+}
+
 int pmx__call_start_spec(pmx_client *c, const pmx__call_spec *spec, pmx_done_fn done,
                          void *userdata, pmx_call **out) {
     if (out)
@@ -1437,11 +1494,12 @@ int pmx__call_start_spec(pmx_client *c, const pmx__call_spec *spec, pmx_done_fn 
             call_free(call);
             return PMX_ENOMEM;
         }
-        call->out_fd = open(o->output_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-        if (call->out_fd < 0) {
-            pmx__log(c, PMX_LOG_WARN, "cannot open %s: %s", o->output_path, strerror(errno));
+        int pr = open_part_file(call);
+        if (pr != PMX_OK) {
+            pmx__log(c, PMX_LOG_WARN, "cannot create a file beside %s: %s", o->output_path,
+                     strerror(errno));
             call_free(call);
-            return PMX_EINVAL;
+            return pr;
         }
     }
     if (call->timeout_ms > 0 &&

@@ -143,6 +143,7 @@ struct pmx_call {
     unsigned has_src : 1;
     pmx_write_fn write_fn;
     char *out_path;             /* response body to this file */
+    char *out_tmp;              /* ... written to this new file beside it, renamed on success */
     int out_fd;                 /* -1: none */
     int64_t sunk;               /* bytes given to the sink */
     pmx_progress_fn progress_fn;

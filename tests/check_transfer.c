@@ -3,6 +3,7 @@
 #include "testutil.h"
 
 #include <fcntl.h>
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -449,6 +450,56 @@ START_TEST(download_streamed) {
     ck_assert_int_eq(pmx_call_wait(call), PMX_ETRANSPORT);
     ck_assert_int_ne(stat(out, &st), 0);
     pmx_call_unref(call);
+    /* What was at the path survives a failed download, and no new file is left beside it: the
+     * body goes to "<path>.part-..." and replaces the path only on success. */
+    FILE *f = fopen(out, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("keep me", f);
+    fclose(f);
+    mock_faults(&g_mock, "{\"reset_mid_body\":1}");
+    ck_assert_int_eq(pmx_call_start_ex(c, PMX_GET, path, p, &fo, NULL, NULL, &call), PMX_OK);
+    ck_assert_int_eq(pmx_call_wait(call), PMX_ETRANSPORT);
+    pmx_call_unref(call);
+    char kept[16] = "";
+    f = fopen(out, "r");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_nonnull(fgets(kept, sizeof kept, f));
+    fclose(f);
+    ck_assert_str_eq(kept, "keep me");
+    char pattern[160];
+    snprintf(pattern, sizeof pattern, "%s.part-*", out);
+    glob_t g;
+    ck_assert_int_eq(glob(pattern, 0, NULL, &g), GLOB_NOMATCH);
+    /* ... also when the call is refused before anything is sent (a bad path argument) */
+    static const char *const bad_args[] = {"pve1", "x"};
+    ck_assert_int_eq(pmx_method_start(c, pmx_method_by_name("pve_nodes_qemu_config_get"), bad_args,
+                                      NULL, &fo, NULL, NULL, &call),
+                     PMX_OK);
+    ck_assert_int_eq(pmx_call_wait(call), PMX_EINVAL);
+    pmx_call_unref(call);
+    ck_assert_int_eq(stat(out, &st), 0);
+    ck_assert_int_eq(st.st_size, 7);
+    ck_assert_int_eq(glob(pattern, 0, NULL, &g), GLOB_NOMATCH);
+    /* A link at the path is replaced by the download, not followed: its target is untouched. */
+    mock_faults(&g_mock, "{\"reset_mid_body\":0}");
+    char target[128];
+    snprintf(target, sizeof target, "/tmp/pmx-download-target-%d", (int)getpid());
+    f = fopen(target, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("target", f);
+    fclose(f);
+    unlink(out);
+    ck_assert_int_eq(symlink(target, out), 0);
+    ck_assert_int_eq(pmx_call_start_ex(c, PMX_GET, path, p, &fo, NULL, NULL, &call), PMX_OK);
+    ck_assert_int_eq(pmx_call_wait(call), PMX_OK);
+    pmx_call_unref(call);
+    ck_assert_int_eq(lstat(out, &st), 0);
+    ck_assert(S_ISREG(st.st_mode));
+    ck_assert_int_eq(st.st_size, 20000000);
+    ck_assert_int_eq(stat(target, &st), 0);
+    ck_assert_int_eq(st.st_size, 6);
+    unlink(target);
+    unlink(out);
     pmx_params_free(p);
     pmx_client_free(c);
     mock_reset(&g_mock);

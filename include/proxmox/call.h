@@ -173,9 +173,11 @@ typedef struct pmx_call_opts {
     /* Retry policy of this call; NULL = the client's (pmx_client_set_retry()). Read during the
      * start function. */
     const pmx_retry_opts *retry;
-    /* Where a successful response body goes instead of memory: a callback, or a file created
-     * (or truncated) at that path, written as the body arrives and removed again if the call
-     * fails; at most one of the two; NULL = memory. The path is copied. In both cases memory
+    /* Where a successful response body goes instead of memory: a callback, or a file at that
+     * path. The file is written as the body arrives into a new file beside it (the path with
+     * ".part-" and a random suffix, never following a link), which replaces the path only when
+     * the call succeeds (rename); when it fails the new file is removed and whatever was at the
+     * path is left as it was. At most one of the two; NULL = memory. The path is copied. In both cases memory
      * use stays constant and the client's response cap (pmx_client_set_max_response()) does
      * not apply; bodies without Content-Length (closed by the server) are fine. */
     pmx_write_fn write_fn;
