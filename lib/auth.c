@@ -134,6 +134,8 @@ static int start_login_call(pmx_client *c, int kind, const char *password,
         return r;
     call->login_gen = c->cred_gen;
     call->login_kind = kind;
+    if (kind == LOGIN_TFA)
+        call->idempotent = 0; /* a one-time code (a recovery key) must reach the server once */
     c->login = call;
     pmx__log(c, PMX_LOG_INFO, "%s for %s",
              kind == LOGIN_RENEW ? "renewing the ticket"
@@ -178,12 +180,16 @@ int pmx__auth_prepare(pmx_call *call) {
         return PMX__AUTH_SEND;
     if (c->ticket && !c->ticket_refused) {
         /* Renew in the background once past half the lifetime; calls keep flowing. */
-        if (!c->login && ticket_age_s(c) >= c->ticket_lifetime / 2 && pmx__now_ms() >= c->renew_after &&
+        /* (Not with a ticket believed expired while a password is set: that renewal would be
+         * refused, and the password login below comes first.) */
+        int fresh = ticket_believed_fresh(c);
+        if ((fresh || !c->password) && !c->login &&
+            ticket_age_s(c) >= c->ticket_lifetime / 2 && pmx__now_ms() >= c->renew_after &&
             start_login_call(c, LOGIN_RENEW, c->ticket, NULL) != PMX_OK)
             pmx__log(c, PMX_LOG_WARN, "cannot start the ticket renewal");
         /* Believed expired: with a password a fresh login costs one request and spares every
          * call a refusal; without one only the server can tell, so the call goes out. */
-        if (ticket_believed_fresh(c) || !c->password)
+        if (fresh || !c->password)
             return PMX__AUTH_SEND;
     } else if (!c->password) {
         pmx__call_complete(call, PMX_EAUTH, "the server refused the ticket and no password is set");

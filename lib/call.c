@@ -387,9 +387,11 @@ void pmx__call_dispatch(pmx_client *c) {
             call->on_done(call);
         else if (call->done)
             call->done(call, call->result, call->userdata);
-        c->in_callback--;
         call->client = NULL;
-        pmx_call_unref(call); /* the client's reference */
+        /* the client's reference; its userdata_free may free the client: still "in a
+         * callback", so that is deferred */
+        pmx_call_unref(call);
+        c->in_callback--;
     }
 }
 

@@ -244,6 +244,99 @@ START_TEST(tfa_callback_starts_call) {
 }
 END_TEST
 
+/* ---- second review (call lifecycle, login) ---- */
+
+/* A call's userdata_free frees the client (a binding whose userdata held the last reference):
+ * the free is deferred like any free from a callback, not done inside the dispatch loop. */
+typedef struct owner {
+    pmx_client *c;
+    int freed;
+} owner;
+
+static void free_owned_client(void *p) {
+    owner *o = p;
+    o->freed++;
+    pmx_client_free(o->c);
+}
+
+START_TEST(userdata_free_frees_client) {
+    pmx_client *c = test_client(&g_mock, "token");
+    owner o = {c, 0};
+    pmx_call_opts opts = PMX_OPTS_INIT(pmx_call_opts);
+    opts.userdata_free = free_owned_client;
+    rcounter k = {0};
+    ck_assert_int_eq(pmx_call_start_ex(c, PMX_GET, "/version", NULL, &opts, NULL, &o, NULL),
+                     PMX_OK);
+    /* a second call, so that dispatch goes on after the first (ASan: no use after free) */
+    ck_assert_int_eq(pmx_call_start(c, PMX_GET, "/version", NULL, free_again_cb, &k, NULL),
+                     PMX_OK);
+    pmx_client_run(c, 10000); /* (the client is gone when it returns) */
+    ck_assert_int_eq(o.freed, 1);
+    ck_assert_int_le(k.calls, 1);
+}
+END_TEST
+
+/* A ticket believed expired, a password set, and a server that refuses the old ticket: one
+ * login request (the password), not a renewal with the old ticket first. */
+START_TEST(expired_ticket_with_password_one_login) {
+    static const char *const args[] = {"--ticket-lifetime", "2", NULL};
+    mock m;
+    ck_assert_int_eq(mock_start(&m, args), 0);
+    pmx_client *a = test_client(&m, "password");
+    pmx_call *call = NULL;
+    ck_assert_int_eq(pmx_call_start(a, PMX_GET, "/version", NULL, NULL, NULL, &call), PMX_OK);
+    ck_assert_int_eq(pmx_call_wait(call), PMX_OK);
+    pmx_call_unref(call);
+    char *ticket = NULL, *csrf = NULL;
+    ck_assert_int_eq(pmx_client_get_ticket(a, &ticket, &csrf), PMX_OK);
+    pmx_client_free(a);
+    sleep(3);
+    pmx_client *e = test_client(&m, "password");
+    ck_assert_int_eq(pmx_client_set_ticket_lifetime(e, 2), PMX_OK);
+    ck_assert_int_eq(pmx_client_set_ticket(e, ticket, csrf), PMX_OK);
+    long before = mock_count_requests(&m, "POST", "/api2/json/access/ticket");
+    ck_assert_int_eq(pmx_call_start(e, PMX_GET, "/nodes", NULL, NULL, NULL, &call), PMX_OK);
+    ck_assert_int_eq(pmx_call_wait(call), PMX_OK);
+    pmx_call_unref(call);
+    ck_assert_int_eq(mock_count_requests(&m, "POST", "/api2/json/access/ticket") - before, 1);
+    pmx_client_free(e);
+    pmx_secret_free(ticket);
+    pmx_secret_free(csrf);
+    mock_stop(&m);
+}
+END_TEST
+
+/* The second factor's answer is lost: the code (maybe a one-time recovery key) is not sent
+ * again; the login fails. */
+static int tfa_cut_answer(pmx_client *c, const char *challenge, char *out, size_t size,
+                          void *ud) {
+    (void)c;
+    (void)challenge;
+    (void)ud;
+    mock_faults(&g_mock, "{\"close_mid_response\":1,\"match_path\":\"/access/ticket\"}");
+    char code[7];
+    test_totp(g_mock.totp_secret, (long)time(NULL), code);
+    snprintf(out, size, "%s", code);
+    return 0;
+}
+
+START_TEST(tfa_code_sent_once) {
+    pmx_client *c = test_client(&g_mock, NULL);
+    ck_assert_int_eq(pmx_client_set_password(c, g_mock.tfa_user, g_mock.tfa_password), PMX_OK);
+    ck_assert_int_eq(pmx_client_set_tfa_cb(c, tfa_cut_answer, NULL, NULL), PMX_OK);
+    long posts = mock_count_requests(&g_mock, "POST", "/api2/json/access/ticket");
+    long accepted = mock_stat(&g_mock, "tfa_logins");
+    pmx_call *call = NULL;
+    ck_assert_int_eq(pmx_call_start(c, PMX_GET, "/nodes", NULL, NULL, NULL, &call), PMX_OK);
+    ck_assert_int_ne(pmx_call_wait(call), PMX_OK);
+    pmx_call_unref(call);
+    ck_assert_int_eq(mock_stat(&g_mock, "tfa_logins") - accepted, 1);
+    ck_assert_int_eq(mock_count_requests(&g_mock, "POST", "/api2/json/access/ticket") - posts, 2);
+    pmx_client_free(c);
+    mock_reset(&g_mock);
+}
+END_TEST
+
 static Suite *review_suite(void) {
     Suite *s = suite_create("review");
     TCase *tc = tcase_create("mock");
@@ -252,6 +345,8 @@ static Suite *review_suite(void) {
     tcase_add_test(tc, free_inside_destroy_callbacks);
     tcase_add_test(tc, free_cancels_external_timer);
     tcase_add_test(tc, ticket_header_injection_refused);
+    tcase_add_test(tc, userdata_free_frees_client);
+    tcase_add_test(tc, expired_ticket_with_password_one_login);
     suite_add_tcase(s, tc);
     tc = tcase_create("mini");
     tcase_set_timeout(tc, 30);
@@ -262,6 +357,7 @@ static Suite *review_suite(void) {
     tcase_add_unchecked_fixture(tc, mock_fixture_start_tfa, mock_fixture_stop);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, tfa_callback_starts_call);
+    tcase_add_test(tc, tfa_code_sent_once);
     suite_add_tcase(s, tc);
     return s;
 }
