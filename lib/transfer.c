@@ -16,6 +16,8 @@
 /* Bytes hashed per loop pass: big enough to run at full speed, small enough for other calls. */
 #define HASH_SLICE (8u << 20)
 #define READ_CHUNK (256u << 10)
+/* The most the multipart head and tail may add to the file (its name is the only long part). */
+#define UPLOAD_FRAME_MAX ((int64_t)1 << 20)
 
 struct pmx__upload {
     char *node, *storage, *content, *filename, *algo;
@@ -186,7 +188,9 @@ int pmx__upload_new(pmx_client *c, const char *node, const char *storage,
     }
     if (path) {
         struct stat st;
-        u->fd = open(path, O_RDONLY | O_CLOEXEC);
+        /* O_NONBLOCK: a pipe at the path is refused below instead of blocking the caller in
+         * open() until a writer appears (a regular file ignores the flag) */
+        u->fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
         if (u->fd < 0 || fstat(u->fd, &st) != 0 || !S_ISREG(st.st_mode)) {
             pmx__log(c, PMX_LOG_WARN, "cannot upload %s: %s", path,
                      u->fd < 0 ? strerror(errno) : "not a regular file");
@@ -202,6 +206,12 @@ int pmx__upload_new(pmx_client *c, const char *node, const char *storage,
             pmx__upload_free(u);
             return PMX_EINVAL;
         }
+    }
+    /* the multipart head and tail (a few hundred bytes) go around the file: their sum with the
+     * length must not pass INT64_MAX */
+    if (u->length > INT64_MAX - UPLOAD_FRAME_MAX) {
+        pmx__upload_free(u);
+        return PMX_EINVAL;
     }
 #undef UHAS
     if (md && !sum) {
@@ -308,6 +318,8 @@ static int build_body(pmx__upload *u) {
     u->head = b.data;
     u->head_len = b.len;
     u->tail_len = (size_t)snprintf(u->tail, sizeof u->tail, "\r\n--%s--\r\n", u->boundary);
+    if ((int64_t)(u->head_len + u->tail_len) > UPLOAD_FRAME_MAX)
+        return PMX_EINVAL; /* (a file name of a megabyte) */
     return PMX_OK;
 }
 
@@ -359,8 +371,9 @@ static int body_rewind(void *ud) {
 
 int pmx__upload_send(pmx_client *c, pmx__upload *u, pmx_done_fn done, void *task,
                      pmx_call **out) {
-    if (!u->head && build_body(u) != PMX_OK)
-        return PMX_ENOMEM;
+    int br = u->head ? PMX_OK : build_body(u);
+    if (br != PMX_OK)
+        return br;
     char *path = NULL;
     pmx__buf b = {0};
     if (pmx__buf_puts(&b, "/nodes/") || pmx__buf_escape(&b, u->node, strlen(u->node)) ||

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <glob.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -318,6 +319,22 @@ START_TEST(upload_arguments_checked) {
     ck_assert_int_eq(pmx_upload_start(c, "pve1", "local", &o, NULL, NULL, NULL), PMX_EINVAL);
     o.checksum = NULL;
     ck_assert_int_eq(pmx_upload_start(c, "..", "local", &o, NULL, NULL, NULL), PMX_EINVAL);
+    /* a pipe at the path is refused at once, not waited on until a writer comes */
+    char fifo[128];
+    snprintf(fifo, sizeof fifo, "/tmp/pmx-upload-fifo-%d.iso", (int)getpid());
+    unlink(fifo);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    o.path = fifo;
+    ck_assert_int_eq(pmx_upload_start(c, "pve1", "local", &o, NULL, NULL, NULL), PMX_EINVAL);
+    unlink(fifo);
+    /* a length whose multipart frame would pass INT64_MAX */
+    pmx_upload_opts cb = PMX_OPTS_INIT(pmx_upload_opts);
+    cb.read_fn = test_mem_read;
+    cb.rewind_fn = test_mem_rewind;
+    cb.length = INT64_MAX - 10;
+    cb.filename = "huge.iso";
+    test_mem_src m = {"", 0, 0};
+    ck_assert_int_eq(pmx_upload_start(c, "pve1", "local", &cb, NULL, &m, NULL), PMX_EINVAL);
     free(path);
     pmx_client_free(c);
 }
