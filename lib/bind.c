@@ -292,7 +292,8 @@ static void build_params(builder *b, const pmx_method_desc *d, const char *base,
                 x = o.v;
             }
             if (present) {
-                snprintf(num, sizeof num, "%.17g", x);
+                if (pmx__f64_text(x, num, sizeof num) != 0)
+                    snprintf(num, sizeof num, "nan"); /* refused by validation */
                 build_value(b, p, name, num);
             }
             break;

@@ -1,5 +1,6 @@
 /* Parameter lists and their encodings (form, query, JSON). */
 #include "core.h"
+#include "value.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -88,12 +89,8 @@ int pmx_params_set_double(pmx_params *p, const char *name, double value) {
     if (!isfinite(value))
         return PMX_EINVAL;
     char buf[40];
-    /* Shortest text that reads back as the same double. */
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, sizeof buf, "%.*g", prec, value);
-        if (strtod(buf, NULL) == value)
-            break;
-    }
+    if (pmx__f64_text(value, buf, sizeof buf) != 0)
+        return PMX_ENOMEM; /* (finite: only the C locale can be missing) */
     return set(p, name, buf, PMX__P_DBL);
 }
 

@@ -133,10 +133,15 @@ static int store(const pmx_propkey_desc *k, char *base, const char *v, size_t n,
         *(pmx_opt_i64 *)dst = (pmx_opt_i64){1, (int64_t)strtoll(text, NULL, 10)};
         pmx__free(text);
         break;
-    case PMX_PARAM_NUMBER:
-        *(pmx_opt_f64 *)dst = (pmx_opt_f64){1, strtod(text, NULL)};
+    case PMX_PARAM_NUMBER: {
+        double x = 0;
+        int bad = pmx__parse_f64(text, &x); /* (checked above: fails only without a C locale) */
         pmx__free(text);
+        if (bad)
+            return PMX_ENOMEM;
+        *(pmx_opt_f64 *)dst = (pmx_opt_f64){1, x};
         break;
+    }
     default:
         *(char **)dst = text;
         break;
@@ -328,7 +333,8 @@ static int value_text(const pmx_propkey_desc *k, const void *v, char *buf, size_
         double x = ((const pmx_opt_f64 *)(const void *)p)->v;
         if (x != x || x - x != 0)
             return fail(e, key_name(k), "type check ('number') failed - not a finite number");
-        snprintf(buf, bufsize, "%.15g", x);
+        if (pmx__f64_text(x, buf, bufsize) != 0)
+            return PMX_ENOMEM;
         break;
     }
     case PMX_PARAM_BOOLEAN: {

@@ -79,6 +79,20 @@ locale_t pmx__c_locale(void) {
     return n;
 }
 
+int pmx__f64_text(double x, char *buf, size_t n) {
+    locale_t l = pmx__c_locale(); /* "0.5", whatever the program's locale */
+    if (!l || x != x || x - x != 0)
+        return -1;
+    locale_t old = uselocale(l); /* (this thread's only, restored below) */
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, n, "%.*g", prec, x);
+        if (strtod_l(buf, NULL, l) == x)
+            break;
+    }
+    uselocale(old);
+    return 0;
+}
+
 int pmx__parse_f64(const char *s, double *v) {
     if (!is_decimal(s))
         return -1;

@@ -37,6 +37,9 @@ const char *pmx__check_value(const pmx__constraints *k, const char *value, char 
 /* Strict number parsing (no locale words, no hex, no inf/nan); 0 when *v was set. */
 int pmx__parse_i64(const char *s, int64_t *v);
 int pmx__parse_f64(const char *s, double *v);
+/* The shortest text of finite x that reads back as x, in the C locale ("0.5" in any program
+ * locale); buf of at least 32 bytes. -1: not finite, or no C locale (out of memory). */
+int pmx__f64_text(double x, char *buf, size_t n);
 /* The C locale for strtod_l, made once (NULL when out of memory). */
 locale_t pmx__c_locale(void);
 

@@ -1032,6 +1032,22 @@ static int numbers_in_locale(const char *dir) {
             return 6 + pieces;
         pmx__bind_result_free(d, b.typed);
     }
+    /* requests: a number parameter, and a property string's number both ways */
+    pmx_params *p = pmx_params_new();
+    const char *name = NULL, *value = NULL;
+    if (pmx_params_set_double(p, "cpulimit", 0.5) != PMX_OK ||
+        pmx_params_get(p, 0, &name, &value) != PMX_OK || strcmp(value, "0.5") != 0)
+        return 8;
+    pmx_params_free(p);
+    pve_fmt_qemu_net *net = NULL;
+    char *err = NULL, *text = NULL;
+    if (pve_fmt_qemu_net_decode("virtio,bridge=vmbr0,rate=1.5", &net, &err) != PMX_OK ||
+        !net->rate.set || net->rate.v != 1.5)
+        return 9;
+    if (pve_fmt_qemu_net_encode(net, &text, &err) != PMX_OK || !strstr(text, "rate=1.5"))
+        return 10;
+    pmx_free(text);
+    pve_fmt_qemu_net_free(net);
     return 0;
 }
 
