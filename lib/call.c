@@ -1160,14 +1160,19 @@ void pmx__call_transfer_done(pmx_call *call, CURLcode code) {
         pmx__call_complete(call, PMX_ENOMEM, NULL);
         return;
     }
-    if (st == 401 && call->with_ticket && !call->internal && call->resp.len == 0 && !call->retried)
+    /* A write refused for its CSRF token on a ticket set without one (reads only) and no
+     * password to log in with: that write fails, the ticket stays good for reads. */
+    int csrf_only = st == 401 && call->method != PMX_GET && !call->client->password &&
+                    (!call->client->csrf_header || (call->reason && strcasestr(call->reason, "csrf")));
+    int ticket_401 = st == 401 && call->with_ticket && !call->internal && call->resp.len == 0 &&
+                     !call->retried && !csrf_only;
+    if (ticket_401)
         pmx__auth_ticket_refused(call); /* before the slot is freed: queued calls must not go
                                           * out with the refused ticket */
     /* The auth layer refused the ticket before any handler ran, so resending is safe whatever
      * the method: log in again and send the call once more. A streamed body (an upload) must
      * then start over from its first byte; one that cannot is not resent. */
-    if (st == 401 && call->with_ticket && !call->internal && call->resp.len == 0 &&
-        !call->retried &&
+    if (ticket_401 &&
         (!call->has_src || (call->src.rewind && call->src.rewind(call->src.ud) == PMX_OK))) {
         char *reason = call->reason;
         call->reason = NULL;

@@ -306,6 +306,35 @@ START_TEST(expired_ticket_with_password_one_login) {
 }
 END_TEST
 
+/* A ticket set without a CSRF token serves reads; a write the server refuses for the missing
+ * token fails alone and does not retire the ticket: reads go on. */
+START_TEST(csrf_refusal_keeps_reads) {
+    pmx_client *a = test_client(&g_mock, "password");
+    pmx_call *call = NULL;
+    ck_assert_int_eq(pmx_call_start(a, PMX_GET, "/version", NULL, NULL, NULL, &call), PMX_OK);
+    ck_assert_int_eq(pmx_call_wait(call), PMX_OK);
+    pmx_call_unref(call);
+    char *ticket = NULL;
+    ck_assert_int_eq(pmx_client_get_ticket(a, &ticket, NULL), PMX_OK);
+    pmx_client *b = test_client(&g_mock, NULL);
+    ck_assert_int_eq(pmx_client_set_ticket(b, ticket, NULL), PMX_OK); /* reads only */
+    ck_assert_int_eq(pmx_call_start(b, PMX_POST, "/nodes/pve1/qemu/101/status/stop", NULL, NULL,
+                                    NULL, &call),
+                     PMX_OK);
+    ck_assert_int_eq(pmx_call_wait(call), PMX_EAUTH);
+    ck_assert_int_eq(pmx_call_http_status(call), 401);
+    pmx_call_unref(call);
+    long before = mock_count_requests(&g_mock, "GET", "/api2/json/nodes");
+    ck_assert_int_eq(pmx_call_start(b, PMX_GET, "/nodes", NULL, NULL, NULL, &call), PMX_OK);
+    ck_assert_msg(pmx_call_wait(call) == PMX_OK, "%s", pmx_call_error(call));
+    pmx_call_unref(call);
+    ck_assert_int_eq(mock_count_requests(&g_mock, "GET", "/api2/json/nodes") - before, 1);
+    pmx_secret_free(ticket);
+    pmx_client_free(a);
+    pmx_client_free(b);
+}
+END_TEST
+
 /* The second factor's answer is lost: the code (maybe a one-time recovery key) is not sent
  * again; the login fails. */
 static int tfa_cut_answer(pmx_client *c, const char *challenge, char *out, size_t size,
@@ -347,6 +376,7 @@ static Suite *review_suite(void) {
     tcase_add_test(tc, ticket_header_injection_refused);
     tcase_add_test(tc, userdata_free_frees_client);
     tcase_add_test(tc, expired_ticket_with_password_one_login);
+    tcase_add_test(tc, csrf_refusal_keeps_reads);
     suite_add_tcase(s, tc);
     tc = tcase_create("mini");
     tcase_set_timeout(tc, 30);
