@@ -79,6 +79,13 @@ int pmx_method_validate_each(const pmx_method_desc *d, const pmx_params *params,
                 continue;
             seen = 1;
             const char *m = is_path ? segment_error(value, takes_rest(d, i)) : NULL;
+            if (!m && pd->type != PMX_PARAM_ARRAY) { /* PVE would read a list: refused there */
+                for (size_t j = 0; j < k && !m; j++) {
+                    const char *other, *ov;
+                    if (pmx_params_get(params, j, &other, &ov) == PMX_OK && !strcmp(other, name))
+                        m = "given more than once (only list parameters repeat)";
+                }
+            }
             if (!m)
                 m = pmx_param_check(p, value, buf, sizeof buf);
             if (m)

@@ -47,7 +47,7 @@ static int append(pmx_params *p, const char *name, const char *value, int kind) 
     char *n = pmx__strdup(name), *val = pmx__strdup(value);
     if (!n || !val) {
         pmx__free(n);
-        pmx__free(val);
+        pmx__secret_free(val); /* (it may be a password) */
         return PMX_ENOMEM;
     }
     p->v[p->n++] = (pmx__param){n, val, kind};

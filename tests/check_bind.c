@@ -500,6 +500,17 @@ START_TEST(test_validate_generic) {
                           "vmid: property is missing and it is not optional");
     pmx_free(msg);
     ck_assert_int_eq(pmx_method_validate(NULL, q, 0, &msg), PMX_EINVAL);
+    /* a parameter that is not a list, given twice: PVE would read a list and refuse it */
+    pmx_params *r = pmx_params_new();
+    pmx_params_add_str(r, "description", "a");
+    pmx_params_add_str(r, "description", "b");
+    pmx_params_add_str(r, "net0", "virtio");
+    pmx_params_add_str(r, "net1", "virtio"); /* (slots of one indexed parameter: fine) */
+    errs dup = {0};
+    ck_assert_int_eq(pmx_method_validate_each(d, r, 0, collect_err, &dup), 1);
+    ck_assert_str_eq(dup.names[0], "description");
+    ck_assert_ptr_nonnull(strstr(dup.msgs[0], "more than once"));
+    pmx_params_free(r);
     pmx_params_free(p);
     pmx_params_free(q);
 }
