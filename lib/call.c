@@ -1357,13 +1357,18 @@ static void cache_answer(pmx_call *call) {
 
 /* The download's new file, beside call->out_path: "<path>.part-<12 hex digits>", created
  * exclusively (O_EXCL: never an existing file, never through a link), mode 0666 less the umask;
- * a device or pipe at the path is written directly (out_tmp stays NULL). Sets call->out_tmp and
+ * it later replaces the path (a link there included, never its target). A device or pipe at
+ * the path (or behind a link there) is written directly (out_tmp stays NULL). Sets call->out_tmp and
  * call->out_fd. Returns PMX_OK, PMX_ENOMEM, or PMX_EINVAL (errno set). */
 static int open_part_file(pmx_call *call) {
     struct stat st;
-    if (lstat(call->out_path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode)) {
-        /* a device or a pipe the caller named (/dev/stdout): written in place, never removed;
-         * a pipe without a reader is refused rather than waited for */
+    if (stat(call->out_path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        errno = EISDIR;
+        return PMX_EINVAL;
+    }
+    if (stat(call->out_path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        /* a device or a pipe the caller named, perhaps through a link (/dev/stdout): written in
+         * place, never removed; a pipe without a reader is refused rather than waited for */
         call->out_fd = open(call->out_path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
         if (call->out_fd < 0)
             return PMX_EINVAL;

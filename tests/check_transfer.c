@@ -517,6 +517,19 @@ START_TEST(download_streamed) {
     ck_assert_int_eq(st.st_size, 6);
     unlink(target);
     unlink(out);
+    /* A link to a device (as /dev/stdout is) is written through, in place: neither the link
+     * nor the device is replaced. A directory is refused at once. */
+    ck_assert_int_eq(symlink("/dev/null", out), 0);
+    ck_assert_int_eq(pmx_call_start_ex(c, PMX_GET, path, p, &fo, NULL, NULL, &call), PMX_OK);
+    ck_assert_int_eq(pmx_call_wait(call), PMX_OK);
+    pmx_call_unref(call);
+    ck_assert_int_eq(lstat(out, &st), 0);
+    ck_assert(S_ISLNK(st.st_mode));
+    ck_assert_int_eq(stat("/dev/null", &st), 0);
+    ck_assert(S_ISCHR(st.st_mode));
+    unlink(out);
+    fo.output_path = "/tmp";
+    ck_assert_int_eq(pmx_call_start_ex(c, PMX_GET, path, p, &fo, NULL, NULL, &call), PMX_EINVAL);
     pmx_params_free(p);
     pmx_client_free(c);
     mock_reset(&g_mock);
