@@ -859,21 +859,27 @@ END_TEST
 
 /* ---- found by review ---- */
 
+/* Decode body as method d's answer: whole (piece 0), or fed to the incremental decoder in
+ * pieces of that many bytes. Returns the rc; *b and *err as the decoders set them. */
+static int decode_in(const pmx_method_desc *d, const char *body, size_t piece, pmx__body *b,
+                     char **err) {
+    *err = NULL;
+    if (!piece)
+        return pmx__decode_body(d, body, strlen(body), b, err);
+    pmx__stream *st = pmx__stream_new(d, NULL, NULL, NULL, 0);
+    for (size_t o = 0, n = strlen(body); o < n; o += piece)
+        pmx__stream_feed(st, body + o, n - o < piece ? n - o : piece);
+    int rc = pmx__stream_finish(st, NULL, b, err);
+    pmx__stream_free(st);
+    return rc;
+}
+
 /* The whole-body and the incremental decoder read "total" alike: the first counts, and only a
  * number sets it. */
 static int64_t total_of(const pmx_method_desc *d, const char *body, int pieces) {
     pmx__body b;
     char *err = NULL;
-    int rc;
-    if (!pieces) {
-        rc = pmx__decode_body(d, body, strlen(body), &b, &err);
-    } else {
-        pmx__stream *st = pmx__stream_new(d, NULL, NULL, NULL, 0);
-        for (size_t o = 0, n = strlen(body); o < n; o += 3)
-            pmx__stream_feed(st, body + o, n - o < 3 ? n - o : 3);
-        rc = pmx__stream_finish(st, NULL, &b, &err);
-        pmx__stream_free(st);
-    }
+    int rc = decode_in(d, body, pieces ? 3 : 0, &b, &err);
     ck_assert_msg(rc == PMX_OK, "%s: %s", body, err ? err : "-");
     pmx__bind_result_free(d, b.typed);
     return b.total;
@@ -901,16 +907,7 @@ static char *decode_error(const char *method, const char *body, int pieces) {
     ck_assert_ptr_nonnull(d);
     pmx__body b;
     char *err = NULL;
-    int rc;
-    if (!pieces) {
-        rc = pmx__decode_body(d, body, strlen(body), &b, &err);
-    } else {
-        pmx__stream *st = pmx__stream_new(d, NULL, NULL, NULL, 0);
-        for (size_t o = 0, n = strlen(body); o < n; o += 5)
-            pmx__stream_feed(st, body + o, n - o < 5 ? n - o : 5);
-        rc = pmx__stream_finish(st, NULL, &b, &err);
-        pmx__stream_free(st);
-    }
+    int rc = decode_in(d, body, pieces ? 5 : 0, &b, &err);
     ck_assert_int_eq(rc, PMX_EDECODE);
     ck_assert_ptr_nonnull(err);
     return err;
@@ -1016,16 +1013,7 @@ static int numbers_in_locale(const char *dir) {
     for (int pieces = 0; pieces <= 1; pieces++) {
         pmx__body b;
         char *err = NULL;
-        int rc;
-        if (!pieces) {
-            rc = pmx__decode_body(d, body, strlen(body), &b, &err);
-        } else {
-            pmx__stream *st = pmx__stream_new(d, NULL, NULL, NULL, 0);
-            pmx__stream_feed(st, body, strlen(body));
-            rc = pmx__stream_finish(st, NULL, &b, &err);
-            pmx__stream_free(st);
-        }
-        if (rc != PMX_OK)
+        if (decode_in(d, body, pieces ? 4 : 0, &b, &err) != PMX_OK)
             return 4 + pieces;
         const pve_cluster_resources_get_result *r = b.typed;
         if (r->items[0]->cpu.v != 0.25 || r->items[0]->maxcpu.v != 0.5 || r->items[0]->mem.v != 1)

@@ -51,6 +51,17 @@ static void same_object(const pmx_type_desc *t, const char *a, const char *b) {
     }
 }
 
+/* Two pmx_opt_* values agree: both unset, or both set to the same bits. */
+#define SAME_OPT(T)                                                                                \
+    do {                                                                                           \
+        T u, v;                                                                                    \
+        memcpy(&u, a, sizeof u);                                                                   \
+        memcpy(&v, b, sizeof v);                                                                   \
+        if (u.set != v.set || (u.set && memcmp(&u.v, &v.v, sizeof u.v) != 0))                     \
+            abort();                                                                               \
+        return;                                                                                    \
+    } while (0)
+
 static void same_value(uint32_t k, const pmx_type_desc *et, const char *a, const char *b) {
     const char *x, *y;
     switch (k) {
@@ -66,30 +77,12 @@ static void same_value(uint32_t k, const pmx_type_desc *et, const char *a, const
         else if (x && strcmp(x, y) != 0)
             abort();
         return;
-    case PMX_KIND_OPT_I64: {
-        pmx_opt_i64 u, v;
-        memcpy(&u, a, sizeof u);
-        memcpy(&v, b, sizeof v);
-        if (u.set != v.set || (u.set && u.v != v.v))
-            abort();
-        return;
-    }
-    case PMX_KIND_OPT_F64: {
-        pmx_opt_f64 u, v;
-        memcpy(&u, a, sizeof u);
-        memcpy(&v, b, sizeof v);
-        if (u.set != v.set || (u.set && memcmp(&u.v, &v.v, sizeof u.v) != 0))
-            abort();
-        return;
-    }
-    case PMX_KIND_OPT_BOOL: {
-        pmx_opt_bool u, v;
-        memcpy(&u, a, sizeof u);
-        memcpy(&v, b, sizeof v);
-        if (u.set != v.set || (u.set && u.v != v.v))
-            abort();
-        return;
-    }
+    case PMX_KIND_OPT_I64:
+        SAME_OPT(pmx_opt_i64);
+    case PMX_KIND_OPT_F64:
+        SAME_OPT(pmx_opt_f64);
+    case PMX_KIND_OPT_BOOL:
+        SAME_OPT(pmx_opt_bool);
     default: /* int64_t, int, double */
         if (memcmp(a, b, pmx__elem_size(k)) != 0)
             abort();
