@@ -29,6 +29,13 @@ char *pmx__strndup(const char *s, size_t n);
 char *pmx__asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Blocks freed through the wiping allocators of pmx_global_init() so far (for tests). */
 size_t pmx__wiping_frees(void);
+/* ASCII classes, the same in every locale (isalnum & co. also take bytes over 0x7f in a
+ * single-byte locale such as de_DE.ISO-8859-1: PVE's own checks are ASCII). */
+static inline int pmx__is_alpha(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+static inline int pmx__is_alnum(int c) { return pmx__is_alpha(c) || (c >= '0' && c <= '9'); }
+static inline int pmx__is_space(int c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
 /* Wipe memory so the compiler cannot elide it. */
 void pmx__wipe(void *p, size_t n);
 

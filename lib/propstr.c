@@ -169,7 +169,7 @@ void pmx_propstr_free(const pmx_propstr_desc *d, void *v) {
 
 static int only_space(const char *p, size_t n) {
     for (size_t i = 0; i < n; i++)
-        if (!isspace((unsigned char)p[i]))
+        if (!pmx__is_space((unsigned char)p[i]))
             return 0;
     return 1;
 }

@@ -25,7 +25,7 @@ static int valid_hostname(const char *h, size_t n) {
             label = 0;
             continue;
         }
-        if (!isalnum(ch) && ch != '-' && ch != '_')
+        if (!pmx__is_alnum(ch) && ch != '-' && ch != '_')
             return 0;
         if (++label > 63)
             return 0;

@@ -125,7 +125,7 @@ int pmx__parse_bool(const char *s, int *v) {
 
 static int all_chars(const char *s, const char *set) {
     for (; *s; s++)
-        if (!isalnum((unsigned char)*s) && !strchr(set, *s))
+        if (!pmx__is_alnum((unsigned char)*s) && !strchr(set, *s))
             return 0;
     return 1;
 }
@@ -173,7 +173,7 @@ static const char *check_format(const char *fmt, const char *v) {
     size_t n = strlen(v);
     if (!strcmp(fmt, "pve-node")) {
         /* [a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])? */
-        if (!n || !isalnum((unsigned char)v[0]) || !isalnum((unsigned char)v[n - 1]) ||
+        if (!n || !pmx__is_alnum((unsigned char)v[0]) || !pmx__is_alnum((unsigned char)v[n - 1]) ||
             !all_chars(v, "-"))
             return "value does not look like a valid node name";
         return NULL;
@@ -186,14 +186,14 @@ static const char *check_format(const char *fmt, const char *v) {
     }
     if (!strcmp(fmt, "pve-configid")) {
         /* [a-z][a-z0-9_]+, case-insensitive as in PVE */
-        if (n < 2 || !isalpha((unsigned char)v[0]) || !all_chars(v, "_"))
+        if (n < 2 || !pmx__is_alpha((unsigned char)v[0]) || !all_chars(v, "_"))
             return "invalid configuration ID";
         return NULL;
     }
     if (!strcmp(fmt, "pve-storage-id")) {
         /* [a-z][a-z0-9\-_.]*[a-z0-9] */
-        if (n < 2 || !isalpha((unsigned char)v[0]) || !isalnum((unsigned char)v[n - 1]) ||
-            !all_chars(v, "-_."))
+        if (n < 2 || !pmx__is_alpha((unsigned char)v[0]) ||
+            !pmx__is_alnum((unsigned char)v[n - 1]) || !all_chars(v, "-_."))
             return "storage ID contains illegal characters";
         return NULL;
     }
@@ -233,13 +233,13 @@ static const char *check_format(const char *fmt, const char *v) {
     }
     if (!strcmp(fmt, "urlencoded")) {
         for (const char *p = v; *p; p++)
-            if (!isalnum((unsigned char)*p) && !strchr("-%_.!~*'()", *p))
+            if (!pmx__is_alnum((unsigned char)*p) && !strchr("-%_.!~*'()", *p))
                 return "invalid urlencoded string";
         return NULL;
     }
     if (!strcmp(fmt, "pve-bridge-id")) {
         for (const char *p = v; *p; p++)
-            if (!isalnum((unsigned char)*p) && !strchr("-_.", *p))
+            if (!pmx__is_alnum((unsigned char)*p) && !strchr("-_.", *p))
                 return "invalid bridge ID";
         return *v ? NULL : "invalid bridge ID";
     }
