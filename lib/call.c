@@ -1362,11 +1362,12 @@ static void cache_answer(pmx_call *call) {
  * call->out_fd. Returns PMX_OK, PMX_ENOMEM, or PMX_EINVAL (errno set). */
 static int open_part_file(pmx_call *call) {
     struct stat st;
-    if (stat(call->out_path, &st) == 0 && S_ISDIR(st.st_mode)) {
+    int exists = stat(call->out_path, &st) == 0;
+    if (exists && S_ISDIR(st.st_mode)) {
         errno = EISDIR;
         return PMX_EINVAL;
     }
-    if (stat(call->out_path, &st) == 0 && !S_ISREG(st.st_mode)) {
+    if (exists && !S_ISREG(st.st_mode)) {
         /* a device or a pipe the caller named, perhaps through a link (/dev/stdout): written in
          * place, never removed; a pipe without a reader is refused rather than waited for */
         call->out_fd = open(call->out_path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);

@@ -1059,6 +1059,17 @@ int pmx__bind_decode(const void *ctx, const char *json, size_t len, void **out, 
     return finish(&d, md, rc, out, res, err);
 }
 
+/* "total" (the value [v, end), already validated): set *total when it is an integer number;
+ * anything else (a string, true, {}) leaves it. Both decoders read it this way. */
+static void read_total(const char *v, const char *end, int64_t *total) {
+    int is_i;
+    int64_t i;
+    double f;
+    if ((*v == '-' || (*v >= '0' && *v <= '9')) && number_value(v, end, &is_i, &i, &f) == 0 &&
+        is_i)
+        *total = i;
+}
+
 int pmx__decode_body(const void *ctx, const char *body, size_t len, pmx__body *b, char **err) {
     const pmx_method_desc *md = ctx;
     memset(b, 0, sizeof *b);
@@ -1125,13 +1136,8 @@ int pmx__decode_body(const void *ctx, const char *body, size_t len, pmx__body *b
         } else {
             rc = skip(&d, 1);
             if (!rc && KEY("total") && !total_seen) {
-                int is_i;
-                int64_t i;
-                double f;
                 total_seen = 1; /* the first counts, as in the incremental decoder */
-                if ((*v == '-' || (*v >= '0' && *v <= '9')) &&
-                    number_value(v, d.p, &is_i, &i, &f) == 0 && is_i)
-                    b->total = i;
+                read_total(v, d.p, &b->total);
             } else if (!rc && KEY("message") && *v == '"' && !b->message) {
                 b->message = v;
                 b->message_end = d.p;
@@ -1241,12 +1247,10 @@ struct pmx__stream {
     uint64_t fed; /* body bytes so far */
 };
 
-pmx__stream *pmx__stream_new(const void *typed_ctx, pmx_call *call, pmx_item_fn on_item,
-                             void *item_ud, int keep_body) {
-    const pmx_method_desc *md = typed_ctx;
-    pmx__stream *s = pmx__calloc(1, sizeof *s);
-    if (!s)
-        return NULL;
+/* A stream as new, for method md (its arenas and buffers already released). */
+static void stream_init(pmx__stream *s, const pmx_method_desc *md, pmx_call *call,
+                        pmx_item_fn on_item, void *item_ud, int keep_body) {
+    memset(s, 0, sizeof *s);
     s->keep_body = keep_body;
     s->md = md;
     s->call = call;
@@ -1254,6 +1258,13 @@ pmx__stream *pmx__stream_new(const void *typed_ctx, pmx_call *call, pmx_item_fn 
     s->item_ud = item_ud;
     s->total = -1;
     s->d.secret = s->it.secret = md && (md->flags & PMX_METHOD_SECRET);
+}
+
+pmx__stream *pmx__stream_new(const void *typed_ctx, pmx_call *call, pmx_item_fn on_item,
+                             void *item_ud, int keep_body) {
+    pmx__stream *s = pmx__malloc(sizeof *s);
+    if (s)
+        stream_init(s, typed_ctx, call, on_item, item_ud, keep_body); /* (zeroes it) */
     return s;
 }
 
@@ -1271,19 +1282,7 @@ static void stream_clear(pmx__stream *s) {
     pmx__free(s->vec);
     pmx__free(s->mm);
     pmx__free(s->buf);
-    const pmx_method_desc *md = s->md;
-    pmx_call *call = s->call;
-    pmx_item_fn fn = s->on_item;
-    void *ud = s->item_ud;
-    int keep = s->keep_body;
-    memset(s, 0, sizeof *s);
-    s->keep_body = keep;
-    s->md = md;
-    s->call = call;
-    s->on_item = fn;
-    s->item_ud = ud;
-    s->total = -1;
-    s->d.secret = s->it.secret = md && (md->flags & PMX_METHOD_SECRET);
+    stream_init(s, s->md, s->call, s->on_item, s->item_ud, s->keep_body);
 }
 
 void pmx__stream_reset(pmx__stream *s) {
@@ -1547,13 +1546,8 @@ static int stream_member(pmx__stream *s) {
         if (skip(d, 1))
             return sfail(s, d, "malformed JSON", d->p);
         if (s->key_ours && !strcmp(s->key, "total") && !s->total_seen) {
-            int is_i;
-            int64_t i;
-            double f;
             s->total_seen = 1;
-            if ((*v == '-' || (*v >= '0' && *v <= '9')) &&
-                number_value(v, d->p, &is_i, &i, &f) == 0 && is_i)
-                s->total = i;
+            read_total(v, d->p, &s->total);
         }
     }
     ws(d);
