@@ -77,6 +77,9 @@ int pmx_method_validate_each(const pmx_method_desc *d, const pmx_params *params,
             long slot;
             if (pmx__param_lookup(d, name, &slot) != p)
                 continue;
+            /* PVE reads "key=" in a form or query as undef: absent, not an empty string */
+            if (!*value && !is_path && !(flags & PMX_VALIDATE_JSON_BODY))
+                continue;
             seen = 1;
             const char *m = is_path ? segment_error(value, takes_rest(d, i)) : NULL;
             if (!m && pd->type != PMX_PARAM_ARRAY) { /* PVE would read a list: refused there */
@@ -240,7 +243,7 @@ static void build_params(builder *b, const pmx_method_desc *d, const char *base,
             if (pd->flags & PMX_PARAM_INDEXED) {
                 const char *const *arr = (const char *const *)(const void *)f;
                 for (uint32_t k = 0; k < pd->count; k++) {
-                    if (!arr[k])
+                    if (!arr[k] || !*arr[k]) /* "" travels as "key=": absent to PVE */
                         continue;
                     char wire[160];
                     snprintf(wire, sizeof wire, "%s%u", name, k);
@@ -249,7 +252,7 @@ static void build_params(builder *b, const pmx_method_desc *d, const char *base,
                 }
             } else {
                 const char *s = *(const char *const *)(const void *)f;
-                if (s) {
+                if (s && *s) { /* "" travels as "key=", which PVE reads as absent */
                     build_value(b, p, name, s);
                     present = 1;
                 }
@@ -430,7 +433,11 @@ int pmx_method_start(pmx_client *c, const pmx_method_desc *d, const char *const 
     build_path(&b, d, (const void *const *)path_args, 1, &path);
     /* then the parameters, each error naming its parameter */
     collect col = {{0}, 0};
-    int nerr = pmx_method_validate_each(d, params, 0, collect_fn, &col);
+    unsigned vflags = opts && (opts->flags & PMX_CALL_JSON_BODY) &&
+                              (d->verb == PMX_POST || d->verb == PMX_PUT)
+                          ? PMX_VALIDATE_JSON_BODY
+                          : 0;
+    int nerr = pmx_method_validate_each(d, params, vflags, collect_fn, &col);
     if (nerr < 0 || col.oom)
         b.oom = 1;
     else if (nerr > 0 && pmx__buf_printf(&b.err, "%s%s", b.err.len ? "; " : "", col.b.data))

@@ -527,21 +527,32 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud) {
     return len;
 }
 
-static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-                       curl_off_t ulnow) {
-    pmx_call *call = ud;
-    if (call->state != CALL_RUNNING)
-        return 1;
+/* Hand the progress to the caller; totals are -1 when unknown. Returns 1 to stop the transfer. */
+static int report_progress(pmx_call *call, curl_off_t dlnow, curl_off_t dltotal, curl_off_t ulnow,
+                           curl_off_t ultotal) {
     int64_t now = pmx__now_ms();
     if (now - call->progress_ms < 100)
         return 0;
     call->progress_ms = now;
     pmx_client *c = call->client;
     c->in_callback++;
-    call->progress_fn(call, (int64_t)dlnow, dltotal ? (int64_t)dltotal : -1, (int64_t)ulnow,
-                      ultotal ? (int64_t)ultotal : -1, call->progress_ud);
+    call->progress_fn(call, (int64_t)dlnow, (int64_t)dltotal, (int64_t)ulnow, (int64_t)ultotal,
+                      call->progress_ud);
     c->in_callback--;
     return call->state == CALL_RUNNING ? 0 : 1; /* (cancelled from inside: stop) */
+}
+
+/* curl's progress callback says 0 both for "no body" and "not known": the lengths tell which. */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow) {
+    pmx_call *call = ud;
+    if (call->state != CALL_RUNNING)
+        return 1;
+    if (!dltotal && curl_easy_getinfo(call->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &dltotal))
+        dltotal = -1;
+    if (!ultotal && curl_easy_getinfo(call->easy, CURLINFO_CONTENT_LENGTH_UPLOAD_T, &ultotal))
+        ultotal = -1;
+    return report_progress(call, dlnow, dltotal, ulnow, ultotal);
 }
 
 /* curl is about to write a request: the first time per attempt, fine; again means curl wants to
@@ -1138,7 +1149,7 @@ void pmx__call_transfer_done(pmx_call *call, CURLcode code) {
         curl_easy_getinfo(call->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &dlt);
         curl_easy_getinfo(call->easy, CURLINFO_SIZE_UPLOAD_T, &ul);
         curl_easy_getinfo(call->easy, CURLINFO_CONTENT_LENGTH_UPLOAD_T, &ult);
-        on_progress(call, dlt, dl, ult, ul);
+        report_progress(call, dl, dlt, ul, ult);
         if (call->state != CALL_RUNNING)
             return; /* cancelled from the progress callback */
     }

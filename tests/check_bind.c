@@ -365,6 +365,11 @@ START_TEST(test_build_validation) {
     /* required body parameter, NULL params struct */
     expect_err(build("pve_access_users_post", NULL, NULL),
                "userid: property is missing and it is not optional");
+    /* ... and given "", which a form sends as "userid=", absent to PVE */
+    pve_access_users_post_params blank = PMX_PARAMS_INIT(pve_access_users_post_params);
+    blank.userid = "";
+    expect_err(build("pve_access_users_post", NULL, &blank),
+               "userid: property is missing and it is not optional");
     /* max length */
     char longid[100];
     memset(longid, 'a', sizeof longid - 1);
@@ -511,6 +516,22 @@ START_TEST(test_validate_generic) {
     ck_assert_str_eq(dup.names[0], "description");
     ck_assert_ptr_nonnull(strstr(dup.msgs[0], "more than once"));
     pmx_params_free(r);
+    /* "" travels as "key=", which PVE reads as absent: a required "" is missing, an optional ""
+     * is nothing at all. In a JSON body "" is a value and checked as one. */
+    const pmx_method_desc *users = pmx_method_by_name("pve_access_users_post");
+    pmx_params *empty = pmx_params_new();
+    pmx_params_set_str(empty, "userid", "");
+    ck_assert_int_eq(pmx_method_validate(users, empty, 0, &msg), 1);
+    ck_assert_str_eq(msg, "userid: property is missing and it is not optional");
+    pmx_free(msg);
+    ck_assert_int_eq(pmx_method_validate(users, empty, PMX_VALIDATE_JSON_BODY, &msg), 0);
+    pmx_params_set_str(empty, "userid", "joe@pve");
+    pmx_params_set_str(empty, "expire", "");
+    ck_assert_int_eq(pmx_method_validate(users, empty, 0, &msg), 0);
+    ck_assert_int_eq(pmx_method_validate(users, empty, PMX_VALIDATE_JSON_BODY, &msg), 1);
+    ck_assert_ptr_nonnull(strstr(msg, "expire: type check ('integer') failed"));
+    pmx_free(msg);
+    pmx_params_free(empty);
     pmx_params_free(p);
     pmx_params_free(q);
 }

@@ -239,6 +239,21 @@ START_TEST(test_method_start) {
     ck_assert_int_eq(pmx_call_wait(call), PMX_EINVAL);
     ck_assert_str_eq(pmx_call_error(call), "node: property is missing and it is not optional");
     pmx_call_unref(call);
+    /* "" is absent in a form, a value in a JSON body: each call is checked as it will travel */
+    const pmx_method_desc *create = pmx_method_by_name("pve_nodes_qemu_post");
+    pmx_params *blank = pmx_params_new();
+    pmx_params_set_str(blank, "vmid", "");
+    ck_assert_int_eq(pmx_method_start(c, create, args, blank, NULL, NULL, NULL, &call), PMX_OK);
+    ck_assert_int_eq(pmx_call_wait(call), PMX_EINVAL);
+    ck_assert_str_eq(pmx_call_error(call), "vmid: property is missing and it is not optional");
+    pmx_call_unref(call);
+    pmx_call_opts json = PMX_OPTS_INIT(pmx_call_opts);
+    json.flags = PMX_CALL_JSON_BODY;
+    ck_assert_int_eq(pmx_method_start(c, create, args, blank, &json, NULL, NULL, &call), PMX_OK);
+    ck_assert_int_eq(pmx_call_wait(call), PMX_EINVAL);
+    ck_assert_str_eq(pmx_call_error(call), "vmid: type check ('integer') failed - got ''");
+    pmx_call_unref(call);
+    pmx_params_free(blank);
     /* bad arguments at once */
     ck_assert_int_eq(pmx_method_start(NULL, d, args, NULL, NULL, NULL, NULL, &call), PMX_EINVAL);
     ck_assert_ptr_null(call);

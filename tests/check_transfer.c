@@ -536,6 +536,67 @@ START_TEST(download_streamed) {
 }
 END_TEST
 
+/* The last progress report of a call: sizes and totals (-1: not known). */
+typedef struct prog {
+    int64_t down, down_total, up, up_total;
+    int reports;
+} prog;
+
+static void record_progress(pmx_call *call, int64_t down, int64_t down_total, int64_t up,
+                            int64_t up_total, void *ud) {
+    (void)call;
+    prog *g = ud;
+    *g = (prog){down, down_total, up, up_total, g->reports + 1};
+}
+
+START_TEST(call_progress_totals) {
+    mock_reset(&g_mock);
+    pmx_client *c = test_client(&g_mock, "token");
+    pmx_call_opts o = PMX_OPTS_INIT(pmx_call_opts);
+    o.progress_fn = record_progress;
+    prog g = {0};
+    pmx_call *call = NULL;
+    /* a POST with no parameters sends an empty form: its size is known, and it is 0 */
+    ck_assert_int_eq(pmx_call_start_ex(c, PMX_POST, "/nodes/pve1/qemu/100/status/start", NULL, &o,
+                                       NULL, &g, &call),
+                     PMX_OK);
+    ck_assert_int_eq(pmx_call_wait(call), PMX_OK);
+    ck_assert_int_ge(g.reports, 1);
+    ck_assert_int_eq(g.up, 0);
+    ck_assert_int_eq(g.up_total, 0);
+    ck_assert_int_gt(g.down, 0);
+    pmx_call_unref(call);
+    /* a GET: nothing to send (0), an answer of known length */
+    g = (prog){0};
+    ck_assert_int_eq(pmx_call_start_ex(c, PMX_GET, "/version", NULL, &o, NULL, &g, &call), PMX_OK);
+    ck_assert_int_eq(pmx_call_wait(call), PMX_OK);
+    size_t len = 0;
+    ck_assert_ptr_nonnull(pmx_call_body(call, &len));
+    ck_assert_int_eq(g.up, 0);
+    ck_assert_int_eq(g.up_total, 0);
+    ck_assert_int_eq(g.down, (int64_t)len);
+    ck_assert_int_eq(g.down_total, (int64_t)len);
+    pmx_call_unref(call);
+    /* a streamed answer has no length (-1) */
+    mock_faults(&g_mock, "{\"download_size\":300000}");
+    pmx_params *p = pmx_params_new();
+    pmx_params_set_str(p, "volume", "local:backup/vzdump-qemu-100.vma.zst");
+    pmx_params_set_str(p, "filepath", "/etc/hostname");
+    g = (prog){0};
+    o.output_path = "/dev/null";
+    ck_assert_int_eq(pmx_call_start_ex(c, PMX_GET, "/nodes/pve1/storage/local/file-restore/download",
+                                       p, &o, NULL, &g, &call),
+                     PMX_OK);
+    ck_assert_int_eq(pmx_call_wait(call), PMX_OK);
+    ck_assert_int_eq(g.down, 300000);
+    ck_assert_int_eq(g.down_total, -1);
+    pmx_call_unref(call);
+    pmx_params_free(p);
+    pmx_client_free(c);
+    mock_reset(&g_mock);
+}
+END_TEST
+
 START_TEST(download_task_log) {
     mock_reset(&g_mock);
     pmx_client *c = test_client(&g_mock, "token");
@@ -731,6 +792,7 @@ static Suite *transfer_suite(void) {
     tcase_add_test(tc, upload_sparse_4gib_constant_memory);
     tcase_add_test(tc, download_streamed);
     tcase_add_test(tc, download_task_log);
+    tcase_add_test(tc, call_progress_totals);
     suite_add_tcase(s, tc);
     return s;
 }

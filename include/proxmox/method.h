@@ -304,7 +304,11 @@ PMX_API int pmx_method_start(pmx_client *c, const pmx_method_desc *d,
 /** pmx_method_validate flags */
 enum {
     /* params also carry the path parameters (by wire name); check them and require them */
-    PMX_VALIDATE_PATH = 1u << 0
+    PMX_VALIDATE_PATH = 1u << 0,
+    /* the parameters go as a JSON body (PMX_CALL_JSON_BODY on a POST or PUT), where "" is a
+     * value. Without it an empty value counts as absent, as PVE reads "key=" in a form or a
+     * query: a required parameter given "" is missing. Since: 1.0 */
+    PMX_VALIDATE_JSON_BODY = 1u << 1
 };
 
 /**
