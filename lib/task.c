@@ -17,7 +17,8 @@ enum {
     DEF_MAX_MS = 30000,
     DEF_LOG_LINES = 20,
     DEF_PAGE_LINES = 500,
-    MAX_PAGE_LINES = 100000
+    MAX_PAGE_LINES = 100000,
+    LOG_RETRIES = 3 /* transient failures of a failed task's log before the wait ends without it */
 };
 
 typedef enum {
@@ -290,7 +291,7 @@ static void schedule(pmx_task *t) {
         return;
     }
     t->timer = tm;
-    t->timer_due = now + ms;
+    t->timer_due = ms > INT64_MAX - now ? INT64_MAX : now + ms; /* (intervals may be huge) */
     if (t->n_intervals == t->cap_intervals) {
         size_t cap = t->cap_intervals ? t->cap_intervals * 2 : 16;
         int64_t *n = pmx__realloc(t->intervals, cap * sizeof *n);
@@ -650,7 +651,12 @@ static void on_poll(pmx_call *call, int result, void *ud) {
     }
     if (result != PMX_OK) {
         bool tr = transient(call, result);
-        if (tr && (t->max_retries <= 0 || t->errors_in_row < t->max_retries)) {
+        /* The log of a failed task is a bonus: its result is known, so a log that keeps
+         * failing gets a few tries, not the wait's whole (perhaps unlimited) budget. */
+        int32_t limit = t->max_retries;
+        if ((t->ph == PH_LOG_HEAD || t->ph == PH_LOG_TAIL) && (limit <= 0 || limit > LOG_RETRIES))
+            limit = LOG_RETRIES;
+        if (tr && (limit <= 0 || t->errors_in_row < limit)) {
             t->errors_in_row++;
             /* A poll cut short by the wait's own deadline says nothing about the server: keep
              * the last real error (e.g. "no such task") for the timeout message. */
@@ -1021,6 +1027,8 @@ int pmx_task_wait_sync(pmx_task *t) {
             pmx_call *p = t->poll;
             pmx_call_ref(p);
             r = pmx_call_wait(p);
+            if (pmx_call_result(p) != PMX_EPENDING)
+                r = PMX_OK; /* that was the poll's own result: on_poll has taken it */
             pmx_call_unref(p);
         } else {
             int64_t ms = t->timer ? t->timer_due - pmx__now_ms() : 0;
@@ -1030,8 +1038,8 @@ int pmx_task_wait_sync(pmx_task *t) {
             if (r == PMX_ETRANSPORT && t->active)
                 pmx_task_cancel(t); /* poll(2) failed: do not spin */
         }
-        if (r == PMX_ERECURSIVE && t->active) {
-            ret = PMX_ERECURSIVE;
+        if ((r == PMX_ERECURSIVE || r == PMX_EFORKED) && t->active) {
+            ret = r; /* the loop cannot run here: waiting again would spin */
             break;
         }
     }

@@ -3,9 +3,12 @@
 #include "testutil.h"
 
 #include <cjson/cJSON.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static const char *const k_bad_upid = "UPID:pve1:0000000X:00000000:00000000:qmstart:100:root@pam:";
 
@@ -718,6 +721,78 @@ START_TEST(task_wait_500_at_once) {
 }
 END_TEST
 
+START_TEST(task_wait_failed_log_keeps_failing) {
+    /* The task failed; its log answers 500 for ever. The result is known: the wait ends with
+     * it after a few tries of the log (it retried the log for ever, with no limit set). */
+    pmx_client *c = test_client(&g_mock, "token");
+    mock_faults(&g_mock, "{\"task_exitstatus\":\"some error\"}");
+    char *upid = start_task(c, 101, "start");
+    char faults[512];
+    snprintf(faults, sizeof faults,
+             "{\"fail_5xx\":-1,\"fail_status\":500,\"match_path\":\"/nodes/pve1/tasks/%s/log\"}",
+             upid);
+    mock_faults(&g_mock, faults);
+    pmx_task_opts o = fast_opts();
+    o.timeout_ms = 20000; /* (only so that the old behaviour fails instead of hanging) */
+    pmx_task *t = NULL;
+    ck_assert_int_eq(pmx_task_wait(c, upid, &o, NULL, NULL, &t), PMX_OK);
+    ck_assert_int_eq(pmx_task_wait_sync(t), PMX_ETASK);
+    ck_assert_str_eq(pmx_task_exitstatus(t), "some error");
+    ck_assert_uint_eq(pmx_task_log_count(t), 0);
+    pmx_task_unref(t);
+    free(upid);
+    pmx_client_free(c);
+}
+END_TEST
+
+START_TEST(task_wait_sync_in_forked_child) {
+    /* The client cannot run in a child after fork(): the wait says so instead of spinning. */
+    pmx_client *c = test_client(&g_mock, "token");
+    mock_faults(&g_mock, "{\"task_ms\":10000}");
+    char *upid = start_task(c, 101, "stop");
+    pmx_task_opts o = fast_opts();
+    pmx_task *t = NULL;
+    ck_assert_int_eq(pmx_task_wait(c, upid, &o, NULL, NULL, &t), PMX_OK);
+    ck_assert_int_eq(pmx_client_run(c, 50), PMX_ETIMEOUT); /* (still waiting) */
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        alarm(10);
+        _exit(pmx_task_wait_sync(t) == PMX_EFORKED ? 0 : 1);
+    }
+    int st = 0;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: status %d", st);
+    ck_assert_int_eq(pmx_task_cancel(t), PMX_OK);
+    ck_assert_int_eq(pmx_task_wait_sync(t), PMX_ECANCELLED);
+    pmx_task_unref(t);
+    free(upid);
+    pmx_client_free(c);
+}
+END_TEST
+
+START_TEST(task_wait_huge_interval) {
+    /* An interval as long as the options allow: the due time saturates (UBSan: overflow). */
+    pmx_client *c = test_client(&g_mock, "token");
+    mock_faults(&g_mock, "{\"task_ms\":10000}");
+    char *upid = start_task(c, 101, "stop");
+    pmx_task_opts o = PMX_OPTS_INIT(pmx_task_opts);
+    o.first_interval_ms = INT64_MAX;
+    o.max_interval_ms = INT64_MAX;
+    pmx_task *t = NULL;
+    ck_assert_int_eq(pmx_task_wait(c, upid, &o, NULL, NULL, &t), PMX_OK);
+    ck_assert_int_eq(pmx_client_run(c, 200), PMX_ETIMEOUT);
+    ck_assert_int_eq(pmx_task_result(t), PMX_EPENDING);
+    ck_assert_int_eq(pmx_task_interval(t, 0), INT64_MAX);
+    ck_assert_int_eq(pmx_task_cancel(t), PMX_OK);
+    ck_assert_int_eq(pmx_task_wait_sync(t), PMX_ECANCELLED);
+    pmx_task_unref(t);
+    free(upid);
+    pmx_client_free(c);
+}
+END_TEST
+
 static Suite *task_suite(void) {
     Suite *s = suite_create("task");
     TCase *tc = tcase_create("task");
@@ -754,6 +829,9 @@ static Suite *task_suite(void) {
     tcase_add_test(tc, task_stop_running);
     tcase_add_test(tc, task_wait_call_chain);
     tcase_add_test(tc, task_wait_500_at_once);
+    tcase_add_test(tc, task_wait_failed_log_keeps_failing);
+    tcase_add_test(tc, task_wait_sync_in_forked_child);
+    tcase_add_test(tc, task_wait_huge_interval);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -111,7 +111,8 @@ typedef struct pmx_task_opts {
  * Wait for a PVE task to stop: polls `GET /nodes/{node}/tasks/{upid}/status` (node taken from
  * the UPID, the UPID percent-escaped as pmx_escape() does) with exponential backoff, until the
  * task has stopped, the deadline passes, or the wait is cancelled. A failed task's last log
- * lines are fetched from `…/log` before completing. Transient errors (PMX_ETRANSPORT, a
+ * lines are fetched from `…/log` before completing (a log that fails transiently three times
+ * in a row is left out: the result is PMX_ETASK all the same). Transient errors (PMX_ETRANSPORT, a
  * per-request PMX_ETIMEOUT, HTTP 5xx other than 501, including PVE's proxy errors 595/596/597/
  * 599) are retried within the deadline; the others end the wait. Many waits may run at once on
  * one client.
@@ -157,8 +158,9 @@ PMX_API int pmx_task_follow(pmx_client *c, const char *upid, const pmx_task_opts
 /**
  * Drive the client's loop until the wait or follow completes; its callback has run when this
  * returns. Other calls on the client make progress meanwhile.
- * @return the task's result (see pmx_task_fn), PMX_EINVAL (NULL), or PMX_ERECURSIVE from inside
- *         a callback of the client while the task is still pending. Since: 1.0
+ * @return the task's result (see pmx_task_fn), PMX_EINVAL (NULL), or, while the task is still
+ *         pending, PMX_ERECURSIVE from inside a callback of the client or PMX_EFORKED in a child
+ *         process after fork(). Since: 1.0
  */
 PMX_API int pmx_task_wait_sync(pmx_task *task);
 
