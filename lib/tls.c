@@ -97,6 +97,21 @@ static int no_ca_store(CURL *e) {
            curl_easy_setopt(e, CURLOPT_CAPATH, NULL) == CURLE_OK;
 }
 
+/* Trust the CA file alone. libcurl's built-in CA directory (Debian's: /etc/ssl/certs, every
+ * public CA) stays in force unless switched off too. Its CA store cache (libcurl 7.87 and later:
+ * 24 hours) would keep trusting a CA removed from the file: off, so each new connection reads it. */
+static int only_ca_file(CURL *e, const char *path) {
+    if (curl_easy_setopt(e, CURLOPT_CAINFO, path) != CURLE_OK ||
+        curl_easy_setopt(e, CURLOPT_CAPATH, NULL) != CURLE_OK)
+        return 0;
+#if LIBCURL_VERSION_NUM >= 0x075700
+    CURLcode r = curl_easy_setopt(e, CURLOPT_CA_CACHE_TIMEOUT, 0L);
+    return r == CURLE_OK || r == CURLE_UNKNOWN_OPTION; /* (an older libcurl keeps no cache) */
+#else
+    return 1;
+#endif
+}
+
 int pmx__tls_setup(pmx_client *c, CURL *e, const char **msg) {
     if (!c->tls)
         return PMX_OK;
@@ -121,7 +136,7 @@ int pmx__tls_setup(pmx_client *c, CURL *e, const char **msg) {
     } else {
         ok = curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK &&
              curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK &&
-             (!c->ca_file || curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file) == CURLE_OK);
+             (!c->ca_file || only_ca_file(e, c->ca_file));
         if (!ok)
             *msg = "libcurl refused the certificate verification options: the call was not sent";
     }

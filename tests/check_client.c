@@ -1,7 +1,16 @@
 /* Core client against pve-mock: auth, TLS, transport, loop integration, lifetimes. */
 #include "testutil.h"
 
+#define _GNU_SOURCE 1 /* unshare */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -453,6 +462,138 @@ START_TEST(ca_file_verifies) {
     ck_assert_int_eq(get_sync(c, "/version", NULL), PMX_OK);
     ck_assert_int_eq(pmx_client_set_ca_file(c, "/nonexistent/ca.pem"), PMX_EINVAL);
     pmx_client_free(c);
+}
+END_TEST
+
+/* Copy file @p from to @p to; 0 on success. */
+static int copy_file(const char *from, const char *to, const char *mode) {
+    FILE *in = fopen(from, "r"), *out = fopen(to, mode);
+    int bad = !in || !out;
+    char buf[4096];
+    size_t n;
+    while (!bad && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        bad = fwrite(buf, 1, n, out) != n;
+    if (in)
+        fclose(in);
+    if (out && fclose(out))
+        bad = 1;
+    return bad ? -1 : 0;
+}
+
+/* Write a self-signed CA certificate of a name no mock uses to @p path; 0 on success. (A CA of
+ * the mock's own name would hide the directory's: OpenSSL looks names up in the file first.) */
+static int write_unrelated_ca(const char *path) {
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    int bad = !key || !x;
+    if (!bad) {
+        X509_set_version(x, 2);
+        ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+        X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+        X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+        X509_set_pubkey(x, key);
+        X509_NAME *n = X509_get_subject_name(x);
+        X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"Unrelated CA",
+                                   -1, -1, 0);
+        X509_set_issuer_name(x, n);
+        bad = !X509_sign(x, key, EVP_sha256());
+    }
+    FILE *f = bad ? NULL : fopen(path, "w");
+    bad = !f || !PEM_write_X509(f, x);
+    if (f && fclose(f))
+        bad = 1;
+    X509_free(x);
+    EVP_PKEY_free(key);
+    return bad ? -1 : 0;
+}
+
+/* In a child with its own mount namespace whose system CA directory trusts the mock's CA:
+ * 0 when a client trusting @p ca_file alone refuses the mock, 77 when the namespace cannot be
+ * made here, other values on failure. */
+static int system_store_ignored(const char *ca_file) {
+    if (unshare(CLONE_NEWNS) != 0 && unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0)
+        return 77;
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+        return 77;
+    char dir[] = "/tmp/pmx-capath-XXXXXX";
+    if (!mkdtemp(dir))
+        return 2;
+    FILE *f = fopen(g_mock.ca_file, "r");
+    X509 *ca = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+    if (f)
+        fclose(f);
+    if (!ca)
+        return 3;
+    char hashed[300], bundle[300];
+    snprintf(hashed, sizeof hashed, "%s/%08lx.0", dir, X509_subject_name_hash(ca));
+    snprintf(bundle, sizeof bundle, "%s/ca-certificates.crt", dir);
+    X509_free(ca);
+    if (copy_file(g_mock.ca_file, hashed, "w") || copy_file(g_mock.ca_file, bundle, "w"))
+        return 4;
+    if (mount(dir, "/etc/ssl/certs", NULL, MS_BIND, NULL) != 0)
+        return 77;
+    int rc = 0;
+    pmx_client *c = NULL;
+    /* the namespace works: the system store now trusts the mock */
+    if (pmx_client_new(&c, g_mock.url) || pmx_client_set_token(c, g_mock.token) ||
+        get_sync(c, "/version", NULL) != PMX_OK)
+        rc = 5;
+    /* the CA file replaces the whole system store: its directory too */
+    pmx_call *call = NULL;
+    if (!rc && (pmx_client_set_ca_file(c, ca_file) || get_sync(c, "/version", &call) != PMX_ETLS))
+        rc = 6;
+    pmx_call_unref(call);
+    pmx_client_free(c);
+    umount("/etc/ssl/certs");
+    unlink(hashed), unlink(bundle), rmdir(dir);
+    return rc;
+}
+
+START_TEST(ca_file_replaces_system_store) {
+    char ca[128];
+    snprintf(ca, sizeof ca, "/tmp/pmx-test-unrelated-%d.pem", (int)getpid());
+    ck_assert_int_eq(write_unrelated_ca(ca), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        _exit(system_store_ignored(ca));
+    int st = 0;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    unlink(ca);
+    ck_assert(WIFEXITED(st));
+    if (WEXITSTATUS(st) == 77)
+        fprintf(stderr, "ca_file_replaces_system_store: no mount namespace here, not checked\n");
+    else
+        ck_assert_msg(WEXITSTATUS(st) == 0, "child failed at step %d", WEXITSTATUS(st));
+}
+END_TEST
+
+START_TEST(ca_file_read_for_each_connection) {
+    /* Two nodes with their own CAs, both in the file; B's CA is then taken out of it and A goes
+     * down: the failover connection to B is checked against the file as it is now. */
+    static const char *const args[] = {"--listen", "127.0.0.1:0", NULL};
+    mock a, b;
+    ck_assert_int_eq(mock_start(&a, args), 0);
+    ck_assert_int_eq(mock_start(&b, args), 0);
+    char file[128], urls[600];
+    snprintf(file, sizeof file, "/tmp/pmx-test-cas-%d.pem", (int)getpid());
+    ck_assert_int_eq(copy_file(a.ca_file, file, "w"), 0);
+    ck_assert_int_eq(copy_file(b.ca_file, file, "a"), 0);
+    snprintf(urls, sizeof urls, "%s,%s", a.url, b.url);
+    pmx_client *c = NULL;
+    ck_assert_int_eq(pmx_client_new(&c, urls), PMX_OK);
+    ck_assert_int_eq(pmx_client_set_ca_file(c, file), PMX_OK);
+    ck_assert_int_eq(pmx_client_set_token(c, a.token), PMX_OK);
+    ck_assert_int_eq(get_sync(c, "/version", NULL), PMX_OK);
+    ck_assert_int_eq(copy_file(a.ca_file, file, "w"), 0);
+    mock_stop(&a);
+    pmx_call *call = NULL;
+    ck_assert_int_eq(get_sync(c, "/version", &call), PMX_ETLS);
+    pmx_call_unref(call);
+    pmx_client_free(c);
+    mock_stop(&b);
+    unlink(file);
 }
 END_TEST
 
@@ -1047,6 +1188,8 @@ static Suite *client_suite(void) {
     tcase_add_test(tc, verification_on_by_default);
     tcase_add_test(tc, ca_file_verifies);
     tcase_add_test(tc, ca_file_checks_hostname);
+    tcase_add_test(tc, ca_file_replaces_system_store);
+    tcase_add_test(tc, ca_file_read_for_each_connection);
     tcase_add_test(tc, insecure_when_asked);
     tcase_add_test(tc, call_timeout);
     tcase_add_test(tc, connect_timeout);

@@ -142,8 +142,10 @@ PMX_API int pmx_client_set_tfa_response(pmx_client *c, const char *response);
 PMX_API int pmx_client_set_fingerprint(pmx_client *c, const char *sha256);
 
 /**
- * Trust the CA certificates in a PEM file instead of the system store. Copied; the file is read
- * when connections are made. NULL returns to the system store.
+ * Trust the CA certificates in a PEM file instead of the system store (its file and its
+ * directory). Copied; the file is read whenever a connection is made, so a CA removed from it is
+ * no longer trusted for new connections (a resumed TLS session is not checked again). NULL
+ * returns to the system store.
  * @return PMX_OK, PMX_EINVAL (file not readable), PMX_ENOMEM, PMX_EBUSY (calls are
  *         pending; see pmx_client_set_fingerprint()). Since: 1.0
  */
