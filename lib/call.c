@@ -924,6 +924,16 @@ static int map_curl(pmx_call *call, CURLcode code) {
     }
 }
 
+typedef enum {
+    CLS_NONE = 0, /* not to be retried */
+    CLS_NOT_SENT, /* (a) never reached the server: safe for any call */
+    CLS_SENT,     /* (b) broke after the request was written: idempotent calls only */
+    CLS_BUSY      /* (c) the server said "not now": safe for any call */
+} retry_class;
+
+static retry_class classify_code(pmx_call *call, CURLcode code);
+static retry_class classify_transport(pmx_call *call, CURLcode code);
+
 static void transfer_failed(pmx_call *call, CURLcode code) {
     pmx_client *c = call->client;
     int r = map_curl(call, code);
@@ -937,6 +947,12 @@ static void transfer_failed(pmx_call *call, CURLcode code) {
         snprintf(msg, sizeof msg,
                  "the connection broke after the request was sent, before any answer; not sent "
                  "again: the call is not idempotent (the server may have carried it out)");
+    } else if (!call->idempotent && classify_code(call, code) == CLS_NOT_SENT &&
+               classify_transport(call, code) == CLS_SENT) {
+        snprintf(msg, sizeof msg,
+                 "the connection broke after the request was sent, then reconnecting failed (%s); "
+                 "not sent again: the call is not idempotent (the server may have carried it out)",
+                 call->errbuf[0] ? call->errbuf : curl_easy_strerror(code));
     } else if (call->sink_error == ECANCELED) {
         r = PMX_ECANCELLED;
         snprintf(msg, sizeof msg, "the write callback stopped the transfer");
@@ -973,14 +989,7 @@ static void transfer_failed(pmx_call *call, CURLcode code) {
 
 /* ---- retries ---- */
 
-typedef enum {
-    CLS_NONE = 0, /* not to be retried */
-    CLS_NOT_SENT, /* (a) never reached the server: safe for any call */
-    CLS_SENT,     /* (b) broke after the request was written: idempotent calls only */
-    CLS_BUSY      /* (c) the server said "not now": safe for any call */
-} retry_class;
-
-static retry_class classify_transport(pmx_call *call, CURLcode code) {
+static retry_class classify_code(pmx_call *call, CURLcode code) {
     if (call->sink_error || call->hdr_toobig || call->toobig)
         return CLS_NONE;
     curl_off_t sent = 0;
@@ -1014,6 +1023,19 @@ static retry_class classify_transport(pmx_call *call, CURLcode code) {
     default:
         return CLS_NONE;
     }
+}
+
+/* A request written to a reused connection that died unanswered is resent by curl itself on a
+ * new one. If that connection then fails (refused, handshake broken), the code says "never
+ * connected", but the request went out once already: the server may have it. */
+static int written_then_reconnect_failed(const pmx_call *call, CURLcode code) {
+    return call->prereqs > 0 && code != CURLE_OPERATION_TIMEDOUT &&
+           code != CURLE_ABORTED_BY_CALLBACK;
+}
+
+static retry_class classify_transport(pmx_call *call, CURLcode code) {
+    retry_class k = classify_code(call, code);
+    return k == CLS_NOT_SENT && written_then_reconnect_failed(call, code) ? CLS_SENT : k;
 }
 
 /* PVE's lock timeout: raised while waiting for a config lock, before the action ran. */

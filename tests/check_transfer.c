@@ -142,6 +142,42 @@ START_TEST(post_refused_at_connect_sent_once_up) {
 }
 END_TEST
 
+START_TEST(post_lost_then_reconnect_refused_sent_once) {
+    /* The POST goes out on a kept-alive connection, which the server closes unanswered; curl
+     * reconnects by itself to resend it and is refused. The code says "could not connect", but
+     * the server had the request: it is not sent again, here or to another node. */
+    mock_reset(&g_mock);
+    pmx_client *c = test_client(&g_mock, "token");
+    int r;
+    pmx_retry_opts ro = PMX_OPTS_INIT(pmx_retry_opts);
+    ro.max_attempts = 20;
+    ro.max_delay_ms = 200;
+    ck_assert_int_eq(pmx_client_set_retry(c, &ro), PMX_OK);
+    pmx_call_unref(call_sync(c, PMX_GET, "/version", NULL, NULL, &r)); /* a connection to reuse */
+    ck_assert_int_eq(r, PMX_OK);
+    mock_faults(&g_mock, "{\"close_after_request\":1,\"match_method\":\"POST\"}");
+    ck_assert_int_eq(mock_listener(&g_mock, 0, "down", 1500), 200); /* back by itself */
+    pmx_call *call = call_sync(c, PMX_POST, "/nodes/pve1/qemu/101/status/stop", NULL, NULL, &r);
+    ck_assert_int_eq(r, PMX_ETRANSPORT);
+    ck_assert_ptr_nonnull(strstr(pmx_call_error(call), "may have carried it out"));
+    ck_assert_uint_eq(pmx_call_attempts(call), 1);
+    pmx_call_unref(call);
+    usleep(1700 * 1000);
+    ck_assert_int_eq(mock_count_requests(&g_mock, "POST", "/api2/json/nodes/pve1/qemu/101"), 1);
+    /* a GET in the same trouble is sent again */
+    pmx_call_unref(call_sync(c, PMX_GET, "/version", NULL, NULL, &r));
+    ck_assert_int_eq(r, PMX_OK);
+    mock_faults(&g_mock, "{\"close_after_request\":1,\"match_method\":\"GET\"}");
+    ck_assert_int_eq(mock_listener(&g_mock, 0, "down", 300), 200);
+    call = call_sync(c, PMX_GET, "/nodes", NULL, NULL, &r);
+    ck_assert_int_eq(r, PMX_OK);
+    ck_assert_uint_gt(pmx_call_attempts(call), 1);
+    pmx_call_unref(call);
+    pmx_client_free(c);
+    mock_reset(&g_mock);
+}
+END_TEST
+
 START_TEST(lock_timeout_retried) {
     mock_reset(&g_mock);
     pmx_client *c = test_client(&g_mock, "token");
@@ -768,6 +804,7 @@ static Suite *transfer_suite(void) {
     tcase_add_test(tc, retry_after_honoured_and_logged);
     tcase_add_test(tc, post_dropped_after_write_sent_once);
     tcase_add_test(tc, post_refused_at_connect_sent_once_up);
+    tcase_add_test(tc, post_lost_then_reconnect_refused_sent_once);
     tcase_add_test(tc, lock_timeout_retried);
     tcase_add_test(tc, retry_policy_checked);
     tcase_add_test(tc, get_cache);
