@@ -30,6 +30,26 @@ static int valid_hostname(const char *h, size_t n) {
         if (++label > 63)
             return 0;
     }
+    /* A last label of digits (or 0x...) makes the host an IPv4 address to libcurl and the
+     * resolver, which also read 010.0.0.1 as octal, 0x7f.1 and 2130706433 as 127.0.0.1: only
+     * the plain dotted-quad form, which means what it says, is taken. */
+    size_t end = h[n - 1] == '.' ? n - 1 : n, start = end;
+    while (start > 0 && h[start - 1] != '.')
+        start--;
+    int numeric = end > start;
+    for (size_t i = start; i < end && numeric; i++)
+        numeric = h[i] >= '0' && h[i] <= '9';
+    if (end - start >= 2 && h[start] == '0' && (h[start + 1] == 'x' || h[start + 1] == 'X'))
+        numeric = 1;
+    if (numeric) {
+        char tmp[16];
+        struct in_addr a4;
+        if (end >= sizeof tmp)
+            return 0;
+        memcpy(tmp, h, end);
+        tmp[end] = 0;
+        return inet_pton(AF_INET, tmp, &a4) == 1;
+    }
     return 1;
 }
 

@@ -134,6 +134,29 @@ START_TEST(url_host_bad_chars) {
 }
 END_TEST
 
+/* Numbers the resolver would read as another address than the text shows (octal, hex, one
+ * 32-bit number, fewer than four parts, leading zeros). */
+static const char *const odd_ipv4[] = {
+    "https://010.0.0.1", "https://0x7f.1",     "https://2130706433", "https://127.000.000.001",
+    "https://127.1",     "https://1.2.3.0x4",  "https://1.2.3.4.5",  "https://192.168.010.020",
+    "https://256.1.1.1", "https://pve.0x10",   "https://pve.1",      "https://1.2.3.04.",
+};
+
+START_TEST(url_ipv4_odd_forms) {
+    expect_einval(odd_ipv4[_i]);
+}
+END_TEST
+
+START_TEST(url_ipv4_and_names_with_digits) {
+    expect_ok("https://127.0.0.1", "https://127.0.0.1:8006");
+    expect_ok("https://10.0.0.1:8007/", "https://10.0.0.1:8007");
+    expect_ok("https://pve1", "https://pve1:8006");
+    expect_ok("https://1pve.lan", "https://1pve.lan:8006");
+    expect_ok("https://node-2.example.com", "https://node-2.example.com:8006");
+    expect_ok("https://0x1f.lan", "https://0x1f.lan:8006"); /* (a name: its last label is not a number) */
+}
+END_TEST
+
 START_TEST(url_host_label_lengths) {
     char url[400];
     char label[70];
@@ -505,6 +528,8 @@ static Suite *url_suite(void) {
     LOOP(tc, url_ipv6_literal, v6);
     LOOP(tc, url_ipv6_rejected, bad_v6);
     LOOP(tc, url_host_bad_chars, bad_hosts);
+    LOOP(tc, url_ipv4_odd_forms, odd_ipv4);
+    tcase_add_test(tc, url_ipv4_and_names_with_digits);
     tcase_add_test(tc, url_host_label_lengths);
     tcase_add_test(tc, url_empty_host);
     LOOP(tc, url_userinfo_rejected, userinfo);
