@@ -10,6 +10,8 @@
 asyncio loop. The shared library is libproxmox.so.1 from the system loader, or the file named by
 the environment variable LIBPROXMOX_LIBRARY.
 """
+import importlib
+
 from . import _lib
 from ._core import TaskResult
 from .client import Client
@@ -39,6 +41,6 @@ __all__ = ["Client", "Error", "AuthenticationError", "PermissionDeniedError", "V
 
 def __getattr__(name):
     if name == "aio":  # asyncio is imported only by programs that use it
-        from . import aio
-        return aio
+        # not "from . import aio": its hasattr(package, "aio") check would come back here
+        return importlib.import_module(__name__ + ".aio")
     raise AttributeError(name)

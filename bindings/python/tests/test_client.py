@@ -453,3 +453,20 @@ def test_attribute_paths_go_through_pmx_method_start(client, monkeypatch):
     assert calls == [m.handle]
     assert client.get("/version")["release"] == "9.0"  # generic calls stay generic
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize("code", ["from libproxmox import aio; aio.Client",
+                                  "import libproxmox; libproxmox.aio.Client",
+                                  "from libproxmox import *; aio.Client",
+                                  "import libproxmox.aio; libproxmox.aio.Client"])
+def test_aio_submodule_every_spelling(code):
+    """libproxmox.aio is imported on first use; each spelling in a fresh interpreter (the package's
+    __getattr__ ran "from . import aio", whose check for the attribute came back to it:
+    RecursionError)."""
+    import os
+    import subprocess
+    import sys
+    pkg = os.path.dirname(os.path.dirname(os.path.abspath(libproxmox.__file__)))
+    p = subprocess.run([sys.executable, "-c", code + "; print('ok')"], capture_output=True,
+                       text=True, timeout=60, env=dict(os.environ, PYTHONPATH=pkg))
+    assert p.returncode == 0 and p.stdout == "ok\n", p.stderr[-2000:]
