@@ -365,19 +365,19 @@ class Core:
         raise NotImplementedError
 
     # pvesh's verbs, as pmx has them
-    def get(self, path, **params):
+    def get(self, path, /, **params):
         """GET ``path`` (relative to /api2/json); returns the decoded ``data``."""
         return self._request(_lib.GET, path, params)
 
-    def create(self, path, **params):
+    def create(self, path, /, **params):
         """POST ``path``; returns the decoded ``data`` (often a task's UPID)."""
         return self._request(_lib.POST, path, params)
 
-    def set(self, path, **params):
+    def set(self, path, /, **params):
         """PUT ``path``; returns the decoded ``data``."""
         return self._request(_lib.PUT, path, params)
 
-    def delete(self, path, **params):
+    def delete(self, path, /, **params):
         """DELETE ``path``; returns the decoded ``data``."""
         return self._request(_lib.DELETE, path, params)
 

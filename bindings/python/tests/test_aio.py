@@ -201,3 +201,15 @@ def test_unused_client_is_collected(mock):
         return ref
     ref = run(main())
     assert ref() is None and len(_core._registry) == base
+
+
+def test_a_parameter_named_path(mock):
+    async def main():
+        async with aclient(mock) as pve:
+            await pve.set("/access/acl", path="/", roles="PVEAuditor", users="root@pam")
+            return await pve.get("/access/permissions", path="/vms")
+    assert run(main()) == {}
+    sent = [(r["method"], r["path"], r["query"], r["status"])
+            for r in mock.control("requests")["data"][-2:]]
+    assert sent == [("PUT", "/api2/json/access/acl", None, 200),
+                    ("GET", "/api2/json/access/permissions", "path=%2Fvms", 200)]

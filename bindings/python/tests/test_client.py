@@ -470,3 +470,14 @@ def test_aio_submodule_every_spelling(code):
     p = subprocess.run([sys.executable, "-c", code + "; print('ok')"], capture_output=True,
                        text=True, timeout=60, env=dict(os.environ, PYTHONPATH=pkg))
     assert p.returncode == 0 and p.stdout == "ok\n", p.stderr[-2000:]
+
+
+def test_a_parameter_named_path(client, mock):
+    """PVE has parameters called "path" (PUT /access/acl requires one): the generic verbs take
+    their path positionally, so path= is a parameter (it was a TypeError, multiple values)."""
+    assert client.set("/access/acl", path="/", roles="PVEAuditor", users="root@pam") is None
+    assert client.get("/access/permissions", path="/vms") == {}
+    sent = [(r["method"], r["path"], r["query"], r["status"])
+            for r in mock.control("requests")["data"][-2:]]
+    assert sent == [("PUT", "/api2/json/access/acl", None, 200),
+                    ("GET", "/api2/json/access/permissions", "path=%2Fvms", 200)]
