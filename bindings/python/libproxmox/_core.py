@@ -249,9 +249,13 @@ def _on_tfa(c, challenge, out, out_size, ud):
         return 1
     try:
         answer = hooks.tfa(json.loads(challenge or b"{}"))
-        data = str(answer).encode()
-        if not data or len(data) >= out_size:
-            raise ValueError("second factor answer is empty or longer than %d bytes" % (out_size - 1))
+        if not isinstance(answer, (str, bytes)):  # str(None) would go to the server as "None"
+            raise ValueError("the tfa callback returned %s, not the second factor as a str"
+                             % type(answer).__name__)
+        data = answer.encode() if isinstance(answer, str) else answer
+        if not data or len(data) >= out_size or b"\0" in data:
+            raise ValueError("second factor answer is empty, holds a NUL or is longer than %d "
+                             "bytes" % (out_size - 1))
         ctypes.memmove(out, data, len(data))
         ctypes.memset(out + len(data), 0, 1)
         return 0

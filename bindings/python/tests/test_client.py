@@ -296,6 +296,21 @@ def test_exception_in_tfa_callback_is_raised(tfa_mock):
     assert isinstance(e.value.__cause__, KeyError)
 
 
+@pytest.mark.parametrize("answer", [None, "", b"", 123456])
+def test_tfa_callback_without_an_answer_fails_the_login(tfa_mock, answer):
+    """Only a non-empty str (or bytes) is a second factor: None went to the server as the text
+    "None" (a failed second factor in its log)."""
+    before = len(tfa_mock.control("requests")["data"])
+    with libproxmox.Client(tfa_mock.url, username=tfa_mock.tfa_user,
+                           password=tfa_mock.tfa_password, fingerprint=tfa_mock.fingerprint,
+                           tfa=lambda challenge: answer) as c:
+        with pytest.raises(libproxmox.AuthenticationError) as e:
+            c.get("/version")
+    assert isinstance(e.value.__cause__, ValueError)
+    sent = [(r["method"], r["path"]) for r in tfa_mock.control("requests")["data"][before:]]
+    assert sent == [("POST", "/api2/json/access/ticket")]  # the password, no second factor
+
+
 class Boom(Exception):
     pass
 
