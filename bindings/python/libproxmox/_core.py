@@ -1,5 +1,6 @@
 """What the synchronous and the asyncio clients share: the C client's set-up, parameters,
 results and errors, the callback registry, and the PROXMOX_VE_* environment."""
+import contextlib
 import ctypes
 import itertools
 import json
@@ -267,6 +268,9 @@ def _on_tfa(c, challenge, out, out_size, ud):
 class Core:
     """A pmx_client and its settings; base of Client and aio.Client."""
 
+    # What a thread holds while it uses the C client (Client: an RLock shared by its threads)
+    _lock = contextlib.nullcontext()
+
     def __init__(self, endpoint, *, token=None, username=None, password=None, fingerprint=None,
                  ca_file=None, insecure=False, timeout=None, connect_timeout=None,
                  max_connections=None, tfa=None, logger=None):
@@ -330,17 +334,21 @@ class Core:
     @property
     def url(self):
         """The endpoint's base URL as the library parsed it."""
-        return text(lib.pmx_client_url(self._handle()))
+        with self._lock:
+            return text(lib.pmx_client_url(self._handle()))
 
     @property
     def pending(self):
         """Calls started and not completed yet."""
-        return lib.pmx_client_pending(self._handle()) if self._c else 0
+        with self._lock:
+            return lib.pmx_client_pending(self._handle()) if self._c else 0
 
     def ticket(self):
         """The current (ticket, csrf_token) of a password login, for reuse elsewhere."""
         t, csrf = c_void_p(), c_void_p()
-        check(lib.pmx_client_get_ticket(self._handle(), byref(t), byref(csrf)), "ticket")
+        with self._lock:  # a call on another thread may be renewing it
+            r = lib.pmx_client_get_ticket(self._handle(), byref(t), byref(csrf))
+        check(r, "ticket")
         try:
             return ctypes.string_at(t.value).decode(), ctypes.string_at(csrf.value).decode()
         finally:
@@ -395,9 +403,10 @@ class Core:
         return sorted(set(super().__dir__()) | set(_schema.root().children))
 
     def _free(self):
-        c, self._c = self._c, None
-        if c:
-            lib.pmx_client_free(c)
+        with self._lock:
+            c, self._c = self._c, None
+            if c:
+                lib.pmx_client_free(c)
 
     def __enter__(self):
         return self

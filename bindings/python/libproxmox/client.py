@@ -94,10 +94,6 @@ class Client(_core.Core):
                 _core._registry.pop(key, None)  # not accepted: the destructor never runs
             return self._finish_task(r, task)
 
-    def _free(self):
-        with self._lock:
-            super()._free()
-
     def _finish_task(self, r, task):
         if r != _lib.OK:
             raise _start_error(r, "task")

@@ -1,4 +1,5 @@
 """The synchronous client against pve-mock."""
+import contextlib
 import gc
 import hashlib
 import hmac
@@ -496,3 +497,55 @@ def test_a_parameter_named_path(client, mock):
             for r in mock.control("requests")["data"][-2:]]
     assert sent == [("PUT", "/api2/json/access/acl", None, 200),
                     ("GET", "/api2/json/access/permissions", "path=%2Fvms", 200)]
+
+
+def test_ticket_while_another_thread_renews_it():
+    """ticket() takes the client's turn like every call: it read the ticket while a call on
+    another thread renewed (and freed) it (ASan: heap-use-after-free in pmx_client_get_ticket)."""
+    import ctypes
+    import threading
+    from conftest import Mock
+    from libproxmox import _lib
+    set_lifetime = _lib.lib.pmx_client_set_ticket_lifetime
+    set_lifetime.argtypes, set_lifetime.restype = [ctypes.c_void_p, ctypes.c_int], ctypes.c_int
+    mock = Mock("--ticket-lifetime", "3", "--auth-delay-ms", "100")
+    with mock_stopped(mock), libproxmox.Client(mock.url, username=mock.user,
+                                               password=mock.password,
+                                               fingerprint=mock.fingerprint) as c:
+        assert set_lifetime(c._c, 2) == 0  # renewed once older than 1 s
+        c.get("/version")
+        stop = time.monotonic() + 4
+        seen, errors = set(), []
+
+        def reader():
+            while time.monotonic() < stop:
+                try:
+                    ticket, csrf = c.ticket()
+                    assert ticket.startswith("PVE:root@pam:") and csrf
+                    seen.add(ticket)
+                except Exception as e:  # pragma: no cover - reported below
+                    errors.append(e)
+        t = threading.Thread(target=reader)
+        t.start()
+        while time.monotonic() < stop:
+            c.get("/version")
+        t.join()
+        assert not errors and len(seen) >= 2  # renewed while read
+        # the race is rare: whether each of them waits its turn, for certain
+        for read in (c.ticket, lambda: c.url, lambda: c.pending):
+            out = []
+            with c._lock:  # what a call on this thread holds while it runs
+                t = threading.Thread(target=lambda: out.append(read()))
+                t.start()
+                t.join(0.2)
+                assert t.is_alive() and not out
+            t.join()
+            assert out
+
+
+@contextlib.contextmanager
+def mock_stopped(mock):
+    try:
+        yield mock
+    finally:
+        mock.stop()
