@@ -121,6 +121,7 @@ _PROTOTYPES = {
     "pmx_task_follow": (c_int, [P, c_char_p, POINTER(TaskOpts), TASK_LINE_FN, TASK_FN, P, PP]),
     "pmx_task_wait_sync": (c_int, [P]),
     "pmx_task_cancel": (c_int, [P]),
+    "pmx_task_result": (c_int, [P]),
     "pmx_task_unref": (None, [P]),
     "pmx_task_upid": (c_char_p, [P]),
     "pmx_task_exitstatus": (c_char_p, [P]),

@@ -7,6 +7,10 @@ from .errors import ValidationError
 
 lib = _lib.lib
 
+# The longest the library's loop runs without returning to Python while a method waits: how soon
+# a signal handler (Ctrl-C) runs and a close() from another thread is seen.
+_SLICE_MS = 100
+
 
 class Client(_core.Core):
     """A Proxmox VE client; every method blocks until the server answered.
@@ -22,13 +26,42 @@ class Client(_core.Core):
 
     ``get``/``create``/``set``/``delete(path, **params)`` return the decoded ``data``; failures
     raise libproxmox.Error subclasses. Attribute paths: ``pve.nodes("pve1").qemu.get()``.
-    One client belongs to one thread; the GIL is released while it waits.
+    Threads sharing a client take turns; the GIL is released while it waits. Ctrl-C
+    (KeyboardInterrupt) during a method cancels its call; ``close()`` from another thread makes
+    the method waiting there raise ClosedError.
     """
 
     def __init__(self, endpoint, **kwargs):
         # The C client belongs to one thread at a time: threads sharing this object take turns.
         self._lock = threading.RLock()
+        self._closing = False
         super().__init__(endpoint, **kwargs)
+
+    def close(self):
+        """Free the client: a call waiting on another thread fails with ClosedError (that thread
+        frees the client between two slices of its wait), later ones too. Idempotent."""
+        self._closing = True
+        self._free()
+
+    def _drive(self, done, cancel):
+        """Run the library's loop in slices until ``done()``: between two slices the signal
+        handlers run (KeyboardInterrupt cancels the call with ``cancel()`` and is re-raised),
+        and a close() from another thread frees the client, which completes the call with
+        PMX_EDESTROYED. Returns with the call finished, or to its blocking wait, which reports
+        what the loop refused (PMX_ERECURSIVE in a callback)."""
+        try:
+            while not done():
+                if self._closing:
+                    self._free()
+                c = self._c
+                if not c:
+                    return
+                r = lib.pmx_client_run(c, _SLICE_MS)
+                if r != _lib.ETIMEOUT and (r != _lib.OK or not done()):
+                    return
+        except BaseException:
+            cancel()
+            raise
 
     def _request(self, verb, path, params, method=None, args=None):
         """Start a call and wait for it; returns its data or raises. With ``method`` (an
@@ -53,6 +86,8 @@ class Client(_core.Core):
         if r != _lib.OK:
             raise _start_error(r, path)
         try:
+            self._drive(lambda: lib.pmx_call_result(call) != _lib.EPENDING,
+                        lambda: (lib.pmx_call_cancel(call), lib.pmx_call_wait(call)))
             code = lib.pmx_call_wait(call)
             try:
                 out = _core.result(call, code)
@@ -98,6 +133,8 @@ class Client(_core.Core):
         if r != _lib.OK:
             raise _start_error(r, "task")
         try:
+            self._drive(lambda: lib.pmx_task_result(task) != _lib.EPENDING,
+                        lambda: (lib.pmx_task_cancel(task), lib.pmx_task_wait_sync(task)))
             code = lib.pmx_task_wait_sync(task)
             out = _core.task_outcome(task, code)
         finally:

@@ -549,3 +549,79 @@ def mock_stopped(mock):
         yield mock
     finally:
         mock.stop()
+
+
+def test_close_from_another_thread_fails_the_waiting_call(mock):
+    """close() does not wait for a call in flight on another thread: that call fails with
+    ClosedError at once (close() blocked until the server answered, 3 s here)."""
+    import threading
+    mock.faults(task_ms=3000)
+    for faults, wait in (({}, lambda c, upid: c.wait_task(upid, first_interval=0.05)),
+                         ({"latency_ms": 3000}, lambda c, upid: c.get("/version"))):
+        c = libproxmox.Client(mock.url, token=mock.token, fingerprint=mock.fingerprint)
+        upid = c.create("/nodes/pve1/qemu/100/status/stop")
+        mock.faults(**faults)
+        out = []
+
+        def call():
+            try:
+                out.append(wait(c, upid))
+            except Exception as e:
+                out.append(e)
+        t = threading.Thread(target=call)
+        t.start()
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        c.close()
+        t.join(2)
+        assert time.monotonic() - t0 < 1 and not t.is_alive()
+        assert len(out) == 1 and isinstance(out[0], libproxmox.ClosedError), out
+        with pytest.raises(libproxmox.ClosedError):
+            c.get("/version")
+
+
+INTERRUPTED = """
+import sys, time, libproxmox
+c = libproxmox.Client(sys.argv[1], token=sys.argv[2], fingerprint=sys.argv[3])
+try:
+    print("waiting", flush=True)
+    if sys.argv[4]:
+        c.wait_task(sys.argv[4], first_interval=0.05)
+    else:
+        c.get("/version")
+    print("returned")
+except KeyboardInterrupt:
+    print("interrupted", c.pending)
+"""
+
+
+@pytest.mark.parametrize("task", [False, True])
+def test_ctrl_c_interrupts_a_call(client, mock, task):
+    """Ctrl-C during a call (or a task wait) raises KeyboardInterrupt within a slice of the wait
+    and cancels the call (it came only when the server answered, 4 s here)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    upid = ""
+    if task:
+        mock.faults(task_ms=4000)
+        upid = client.create("/nodes/pve1/qemu/100/status/stop")
+    else:
+        mock.faults(latency_ms=4000)
+    pkg = os.path.dirname(os.path.dirname(os.path.abspath(libproxmox.__file__)))
+    p = subprocess.Popen([sys.executable, "-c", INTERRUPTED, mock.url, mock.token,
+                          mock.fingerprint, upid], stdout=subprocess.PIPE, text=True,
+                         env=dict(os.environ, PYTHONPATH=pkg))
+    try:
+        assert p.stdout.readline() == "waiting\n"
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        p.send_signal(signal.SIGINT)
+        out, _ = p.communicate(timeout=10)
+        took = time.monotonic() - t0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert out == "interrupted 0\n" and p.returncode == 0 and took < 1.5, (out, took)
