@@ -6,7 +6,9 @@ no helper thread.
         nodes, version = await asyncio.gather(pve.get("/nodes"), pve.get("/version"))
 """
 import asyncio
+import gc
 import itertools
+import weakref
 from ctypes import byref, c_size_t, c_void_p
 
 from . import _core, _lib
@@ -16,9 +18,46 @@ lib = _lib.lib
 _OK, _IN, _OUT, _REMOVE = _lib.OK, _lib.POLL_IN, _lib.POLL_OUT, _lib.POLL_REMOVE
 
 # Futures of calls in flight by key (the call's userdata). The done callback runs exactly once per
-# accepted call and pops its future, so nothing here outlives a call.
+# accepted call and pops its future, so nothing here outlives a call, nor a loop: once a loop is
+# closed, the futures of its calls (and its task waits) are dropped, or they would keep their
+# awaiting tasks and clients alive for good.
 _futures = {}
 _keys = itertools.count(1)
+_loops = {}  # id(loop) -> weak reference, for each loop a client attached to
+
+
+def _watch_loop(loop):
+    key = id(loop)
+    if key not in _loops:
+        _loops[key] = weakref.ref(loop, lambda ref: _loops.pop(key, None))
+
+
+def _forget_dead_loops():
+    """Drop what belongs to loops closed since: futures of calls and task waits in flight."""
+    for ref in list(_loops.values()):
+        loop = ref()
+        if loop is None or not loop.is_closed():
+            continue
+        _loops.pop(id(loop), None)
+        for key, fut in list(_futures.items()):
+            if fut.get_loop() is loop:
+                _futures.pop(key, None)
+        for key, sink in list(_core._registry.items()):
+            if isinstance(sink, _TaskSink) and sink.future.get_loop() is loop:
+                _core._registry.pop(key, None)
+
+
+def _on_gc(phase, info):
+    # A closed loop's tasks and clients are garbage only without our references to them; the
+    # collector is what notices when the program dropped them.
+    if phase == "start" and _loops:
+        try:
+            _forget_dead_loops()
+        except Exception:  # never raise into the collector
+            pass
+
+
+gc.callbacks.append(_on_gc)
 
 
 @_lib.DONE_FN
@@ -51,6 +90,10 @@ class _Driver:
 
     def watch(self, fd, events):
         loop = self.loop
+        if loop.is_closed():  # nothing runs it any more (closed with calls in flight)
+            self.fds.pop(fd, None)
+            _forget_dead_loops()
+            return
         old = self.fds.get(fd, 0)
         new = 0 if events & _REMOVE else events & (_IN | _OUT)
         if old & _IN and not new & _IN:
@@ -75,6 +118,9 @@ class _Driver:
             self.timer.cancel()
             self.timer = None
         if ms >= 0:
+            if self.loop.is_closed():
+                _forget_dead_loops()
+                return
             self.timer = self.loop.call_later(ms / 1000.0, self.on_timer)
 
     def on_timer(self):
@@ -85,11 +131,12 @@ class _Driver:
     def detach(self):
         """After the client is freed: stop watching what it left behind."""
         self.c = None
-        for fd, ev in self.fds.items():
-            if ev & _IN:
-                self.loop.remove_reader(fd)
-            if ev & _OUT:
-                self.loop.remove_writer(fd)
+        if not self.loop.is_closed():
+            for fd, ev in self.fds.items():
+                if ev & _IN:
+                    self.loop.remove_reader(fd)
+                if ev & _OUT:
+                    self.loop.remove_writer(fd)
         self.fds.clear()
         if self.timer is not None:
             self.timer.cancel()
@@ -169,6 +216,7 @@ class Client(_core.Core):
             return d
         d = _Driver(c, loop, self._hooks)
         self._hooks.loop = loop
+        _watch_loop(loop)
         r = lib.pmx_client_set_socket_cb(c, _on_socket, _core.keep(d), _core._release)
         if r == _OK:
             r = lib.pmx_client_set_timer_cb(c, _on_timer, _core.keep(d), _core._release)

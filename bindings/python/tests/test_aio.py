@@ -213,3 +213,44 @@ def test_a_parameter_named_path(mock):
             for r in mock.control("requests")["data"][-2:]]
     assert sent == [("PUT", "/api2/json/access/acl", None, 200),
                     ("GET", "/api2/json/access/permissions", "path=%2Fvms", 200)]
+
+
+DEAD_LOOP = """
+import asyncio, gc, sys, weakref
+import libproxmox.aio as aio
+from libproxmox import _core
+url, token, fingerprint = sys.argv[1:4]
+base = len(_core._registry)
+for close in (True, False):
+    pve = aio.Client(url, token=token, fingerprint=fingerprint)
+    loop = asyncio.new_event_loop()
+    t = loop.create_task(pve.get("/version"))
+    w = loop.create_task(pve.wait_task("UPID:pve1:00001234:00000000:00000000:qmstart:100:root@pam:"))
+    loop.run_until_complete(asyncio.sleep(0.1))
+    loop.close()  # not through asyncio.run: the calls are still in flight
+    assert pve.pending == 2, pve.pending
+    ref = weakref.ref(pve)
+    if close:
+        pve.close()
+    del pve, t, w
+    gc.collect()
+    print(close, ref() is None, len(aio._futures), len(_core._registry) - base, flush=True)
+"""
+
+
+def test_loop_closed_with_calls_in_flight(mock):
+    """A loop closed (not through asyncio.run) with calls in flight: nothing is scheduled on it any
+    more (close() printed "Event loop is closed" from the timer callback), and its futures are
+    dropped, so the tasks and the client are collected (aio._futures kept them for good)."""
+    import os
+    import subprocess
+    import sys
+    mock.faults(latency_ms=2000)
+    pkg = os.path.dirname(os.path.dirname(os.path.abspath(libproxmox.__file__)))
+    p = subprocess.run([sys.executable, "-c", DEAD_LOOP, mock.url, mock.token, mock.fingerprint],
+                       capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, PYTHONPATH=pkg))
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout == "True True 0 0\nFalse True 0 0\n", (p.stdout, p.stderr[-2000:])
+    assert "Event loop is closed" not in p.stderr and "libproxmox callback" not in p.stderr, \
+        p.stderr[-2000:]
