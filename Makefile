@@ -155,7 +155,7 @@ $(B)/bin/%: examples/%.c $(SHLIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(DEP_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< -L$(B)/lib -lproxmox $(DEP_LIBS) -Wl,-rpath,'$$ORIGIN/../lib'
 
-$(B)/tests/check_all: $(TEST_SRCS) $(wildcard tests/*.h) $(STLIB)
+$(B)/tests/check_all: $(TEST_SRCS) $(wildcard tests/*.h include/proxmox/adapters/*.h) $(STLIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(PROG_CFLAGS) $(CHECK_CFLAGS) $(EVENT_CFLAGS) $(UV_CFLAGS) -Itests $(LDFLAGS) -o $@ $(TEST_SRCS) $(PROG_LIBS) $(CHECK_LIBS) $(EVENT_LIBS) $(UV_LIBS)
 

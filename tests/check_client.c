@@ -1,7 +1,6 @@
 /* Core client against pve-mock: auth, TLS, transport, loop integration, lifetimes. */
 #include "testutil.h"
 
-#define _GNU_SOURCE 1 /* unshare */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <openssl/evp.h>

@@ -7,7 +7,7 @@
  *     pmx_libevent_attach(client, base, &a);
  *     ... start calls ...
  *     event_base_dispatch(base);   returns once no call is pending
- *     pmx_libevent_detach(a);      before pmx_client_free(client)
+ *     pmx_client_free(client);     the adapter goes with it (or pmx_libevent_detach(a) first)
  */
 #ifndef PROXMOX_ADAPTERS_LIBEVENT_H
 #define PROXMOX_ADAPTERS_LIBEVENT_H
@@ -27,7 +27,7 @@ typedef struct pmx_libevent_sock {
     struct event *ev;  /* its persistent read/write event */
 } pmx_libevent_sock;
 
-/** The adapter, from pmx_libevent_attach() to pmx_libevent_detach(). */
+/** The adapter, from pmx_libevent_attach() to pmx_libevent_detach() or the client's free. */
 typedef struct pmx_libevent {
     pmx_client *client;        /* the client driven */
     struct event_base *base;   /* the base it runs on */
@@ -35,6 +35,7 @@ typedef struct pmx_libevent {
     pmx_libevent_sock *socks;  /* sockets being watched */
     size_t n;                  /* number of watched sockets */
     size_t cap;                /* allocated slots in socks */
+    int registrations;         /* socket and timer callbacks still set on the client (0..2) */
 } pmx_libevent;
 
 static void pmx_libevent__on_io(evutil_socket_t fd, short what, void *arg) {
@@ -92,13 +93,31 @@ static void pmx_libevent__timer(pmx_client *c, int64_t timeout_ms, void *ud) {
     }
 }
 
+/* Destructor of both registrations: once neither is set (detach, or the client freed, perhaps
+ * from one of its callbacks), free every event and the adapter. */
+static void pmx_libevent__release(void *ud) {
+    pmx_libevent *a = (pmx_libevent *)ud;
+    if (--a->registrations > 0)
+        return;
+    for (size_t i = 0; i < a->n; i++)
+        event_free(a->socks[i].ev);
+    free(a->socks);
+    event_free(a->timer);
+    free(a);
+}
+
 /**
  * Attach @p c to @p base: the client's sockets and timer become libevent events. Both are
- * borrowed until pmx_libevent_detach(). @p out receives the adapter.
- * @return PMX_OK, PMX_EINVAL, PMX_ENOMEM. Not from a callback of @p c.
+ * borrowed while attached. The adapter goes with the client when it is freed (also from one of
+ * its callbacks; pending calls complete with PMX_EDESTROYED first).
+ * @param out  receives the adapter (for pmx_libevent_detach()); may be NULL.
+ * @return PMX_OK, PMX_EINVAL (NULL client or base), PMX_ENOMEM, or the error of
+ *         pmx_client_set_socket_cb() / pmx_client_set_timer_cb() (nothing attached then).
+ * Not from a callback of @p c. Since: 1.0
  */
 static inline int pmx_libevent_attach(pmx_client *c, struct event_base *base, pmx_libevent **out) {
-    if (!c || !base || !out)
+    int r;
+    if (!c || !base)
         return PMX_EINVAL;
     pmx_libevent *a = (pmx_libevent *)calloc(1, sizeof *a);
     if (!a)
@@ -110,26 +129,37 @@ static inline int pmx_libevent_attach(pmx_client *c, struct event_base *base, pm
         free(a);
         return PMX_ENOMEM;
     }
-    pmx_client_set_socket_cb(c, pmx_libevent__sock, a, NULL);
-    pmx_client_set_timer_cb(c, pmx_libevent__timer, a, NULL);
-    *out = a;
+    a->registrations = 2;
+    r = pmx_client_set_socket_cb(c, pmx_libevent__sock, a, pmx_libevent__release);
+    if (r != PMX_OK) {
+        a->registrations = 1; /* not accepted: its destructor never runs */
+        pmx_libevent__release(a);
+        return r;
+    }
+    r = pmx_client_set_timer_cb(c, pmx_libevent__timer, a, pmx_libevent__release);
+    if (r != PMX_OK) {
+        pmx_libevent__release(a); /* the timer registration was not accepted */
+        pmx_client_set_socket_cb(c, NULL, NULL, NULL);
+        return r;
+    }
+    if (out)
+        *out = a;
     return PMX_OK;
 }
 
 /**
  * Detach and free the adapter: the client gets no more socket or timer callbacks (drive it
- * with pmx_client_run() from then on). NULL is a no-op. Not from a callback of the client.
+ * with pmx_client_run() or attach it again). @p a must not be used after this, nor after the
+ * client's free, which takes the adapter with it (no detach needed then). NULL is a no-op.
+ * Not from a callback of the client. Since: 1.0
  */
 static inline void pmx_libevent_detach(pmx_libevent *a) {
     if (!a)
         return;
-    pmx_client_set_socket_cb(a->client, NULL, NULL, NULL);
-    pmx_client_set_timer_cb(a->client, NULL, NULL, NULL);
-    for (size_t i = 0; i < a->n; i++)
-        event_free(a->socks[i].ev);
-    free(a->socks);
-    event_free(a->timer);
-    free(a);
+    pmx_client *c = a->client;
+    /* each replacement runs pmx_libevent__release once; the second one frees the adapter */
+    pmx_client_set_socket_cb(c, NULL, NULL, NULL);
+    pmx_client_set_timer_cb(c, NULL, NULL, NULL);
 }
 
 #ifdef __cplusplus
