@@ -1,11 +1,15 @@
 /* The pmx command line, end to end against pve-mock. */
 #include "testutil.h"
 
+#include <cjson/cJSON.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+#include <wchar.h>
 
 typedef struct run {
     int status;
@@ -21,9 +25,9 @@ static void slurp(const char *path, char *buf, size_t size) {
         fclose(f);
 }
 
-/* Run pmx with `env` (shell assignments) and `args`; the connection to g_mock comes from the
- * environment unless `env` overrides it. */
-static void pmx(run *r, const char *env, const char *args) {
+/* Run pmx with `env` (shell assignments) and `args`, its standard output to `to` (NULL: kept
+ * in r->out); the connection to g_mock comes from the environment unless `env` overrides it. */
+static void pmx_to(run *r, const char *env, const char *args, const char *to) {
     char out[64], err[64], cmd[4096];
     snprintf(out, sizeof out, "/tmp/pmx-out-%d", (int)getpid());
     snprintf(err, sizeof err, "/tmp/pmx-err-%d", (int)getpid());
@@ -31,13 +35,36 @@ static void pmx(run *r, const char *env, const char *args) {
              "PROXMOX_VE_ENDPOINT='%s' PROXMOX_VE_API_TOKEN='%s' PROXMOX_VE_FINGERPRINT='%s' "
              "PROXMOX_VE_USERNAME= PROXMOX_VE_PASSWORD= PROXMOX_VE_INSECURE= %s %s/bin/pmx %s >%s 2>%s",
              g_mock.url, g_mock.token, g_mock.fingerprint, env ? env : "", test_build_dir(), args,
-             out, err);
+             to ? to : out, err);
     int st = system(cmd);
     r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     slurp(out, r->out, sizeof r->out);
     slurp(err, r->err, sizeof r->err);
     unlink(out);
     unlink(err);
+}
+
+static void pmx(run *r, const char *env, const char *args) { pmx_to(r, env, args, NULL); }
+
+/* Text meant for a terminal holds no control character but line ends and tabs (json-pretty
+ * indents with them): no other C0, no DEL, no C1 (raw or as UTF-8), no bidirectional override. */
+static int terminal_safe(const char *s) {
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; p[i]; i++) {
+        if ((p[i] < 0x20 && p[i] != '\n' && p[i] != '\t') || p[i] == 0x7f || (p[i] >= 0x80 && p[i] <= 0x9f &&
+                                                             (i == 0 || p[i - 1] == 0xc2)))
+            return 0;
+        if (p[i] == 0xe2 && p[i + 1] == 0x80 && p[i + 2] >= 0xaa && p[i + 2] <= 0xae)
+            return 0;
+    }
+    return 1;
+}
+
+static void write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_ge(fputs(text, f), 0);
+    ck_assert_int_eq(fclose(f), 0);
 }
 
 START_TEST(get_text_table) {
@@ -268,6 +295,277 @@ START_TEST(endpoint_list_from_environment) {
 }
 END_TEST
 
+
+/* ---- review fixes ---- */
+
+/* Secrets stay off the command line (other users read it in ps and /proc/PID/cmdline): --token,
+ * --password and --tfa are refused before anything is sent; the token comes from the
+ * environment or --token-file (a file or standard input). */
+START_TEST(secrets_not_taken_from_argv) {
+    long before = mock_stat(&g_mock, "requests");
+    run r;
+    pmx(&r, NULL, "--password hunter2-argv get /version");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "PROXMOX_VE_PASSWORD"));
+    ck_assert_ptr_null(strstr(r.err, "hunter2-argv"));
+    char args[512];
+    snprintf(args, sizeof args, "--token '%s' get /version", g_mock.token);
+    pmx(&r, "PROXMOX_VE_API_TOKEN=", args);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "--token-file"));
+    ck_assert_ptr_null(strstr(r.err, strchr(g_mock.token, '=') + 1));
+    pmx(&r, NULL, "--tfa recovery:abcd-efgh get /version");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "--tfa-file"));
+    ck_assert_ptr_null(strstr(r.err, "abcd-efgh"));
+    ck_assert_int_eq(mock_stat(&g_mock, "requests"), before); /* nothing was sent */
+
+    char file[64];
+    snprintf(file, sizeof file, "/tmp/pmx-token-%d", (int)getpid());
+    char line[300];
+    snprintf(line, sizeof line, "%s\n", g_mock.token);
+    write_file(file, line);
+    snprintf(args, sizeof args, "--token-file %s get /version --output-format json", file);
+    pmx(&r, "PROXMOX_VE_API_TOKEN=", args);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    ck_assert_ptr_nonnull(strstr(r.out, "\"version\""));
+    snprintf(args, sizeof args, "--token-file - get /version --output-format json <%s", file);
+    pmx(&r, "PROXMOX_VE_API_TOKEN=", args);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    /* the file wins over the environment */
+    pmx(&r, "PROXMOX_VE_API_TOKEN='root@pam!mock=00000000-0000-0000-0000-000000000000'", args);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    write_file(file, "\n");
+    snprintf(args, sizeof args, "--token-file %s get /version", file);
+    pmx(&r, "PROXMOX_VE_API_TOKEN=", args);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "empty"));
+    unlink(file);
+    pmx(&r, "PROXMOX_VE_API_TOKEN=", args);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, file));
+}
+END_TEST
+
+/* The second factor from --tfa-file (a file or standard input); without one and no terminal to
+ * ask on, the login fails (exit 3) instead of waiting. */
+START_TEST(tfa_code_from_file) {
+    char env[512], file[64], line[32], code[7], args[256];
+    snprintf(env, sizeof env, "PROXMOX_VE_API_TOKEN= PROXMOX_VE_USERNAME='%s' PROXMOX_VE_PASSWORD='%s'",
+             g_mock.tfa_user, g_mock.tfa_password);
+    snprintf(file, sizeof file, "/tmp/pmx-tfa-%d", (int)getpid());
+    run r;
+    pmx(&r, env, "get /version");
+    ck_assert_int_eq(r.status, 3);
+    test_totp(g_mock.totp_secret, (long)time(NULL), code);
+    snprintf(line, sizeof line, "totp:%s\n", code);
+    write_file(file, line);
+    snprintf(args, sizeof args, "--tfa-file %s get /version --output-format json", file);
+    pmx(&r, env, args);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    ck_assert_ptr_nonnull(strstr(r.out, "\"version\""));
+    snprintf(args, sizeof args, "--tfa-file - get /version --output-format json <%s", file);
+    pmx(&r, env, args);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    test_totp(g_mock.totp_secret, (long)time(NULL) + 3600, code); /* an hour off */
+    snprintf(line, sizeof line, "%s\n", code);
+    write_file(file, line);
+    snprintf(args, sizeof args, "--tfa-file %s get /version", file);
+    pmx(&r, env, args);
+    ck_assert_int_eq(r.status, 3);
+    ck_assert_ptr_null(strstr(r.err, code));
+    unlink(file);
+}
+END_TEST
+
+/* The display column where the k-th " | " of line starts, under the UTF-8 locale. */
+static int separator_column(const char *line, int k) {
+    const char *p = line;
+    for (int i = 0; i <= k; i++) {
+        p = strstr(i ? p + 3 : p, " | ");
+        if (!p)
+            return -1;
+    }
+    char prefix[4096];
+    snprintf(prefix, sizeof prefix, "%.*s", (int)(p - line), line);
+    wchar_t wide[4096];
+    size_t n = mbstowcs(wide, prefix, 4096);
+    ck_assert_int_ne((long)n, -1);
+    return wcswidth(wide, n);
+}
+
+/* Control characters in the server's text (a VM name with ESC sequences, a newline, DEL, C1, a
+ * bidi override) are escaped in text output; JSON output is still JSON with the same value; wide
+ * characters count as two columns. */
+START_TEST(server_text_escaped_in_tables) {
+    run r;
+    pmx(&r, "LC_ALL=C.UTF-8", "get /nodes/pve1/qemu");
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    ck_assert_msg(terminal_safe(r.out), "raw control characters in: %s", r.out);
+    ck_assert_ptr_nonnull(strstr(r.out, "web\\x1b]0;PWNED-TITLE\\x07\\x1b[2J\\nfake | row\\x7f\\u009b31m\\u202e"));
+    ck_assert_ptr_nonnull(strstr(r.out, "db\xc3\xa9\xe2\x82\xac\xe6\xbc\xa2\xe5\xad\x97")); /* UTF-8 as it is */
+    /* header, rule, two rows: the newline in the name made no line of its own */
+    int lines = 0;
+    for (const char *p = r.out; *p; p++)
+        lines += *p == '\n';
+    ck_assert_int_eq(lines, 4);
+    /* the columns after the name line up: "漢字" takes four columns, not six bytes */
+    if (setlocale(LC_CTYPE, "C.UTF-8")) {
+        char *row[4], *save = NULL;
+        int n = 0;
+        for (char *l = strtok_r(r.out, "\n", &save); l && n < 4; l = strtok_r(NULL, "\n", &save))
+            row[n++] = l;
+        ck_assert_int_eq(n, 4);
+        int name_col = 8; /* cpu cpus disk diskread diskwrite maxdisk maxmem mem | name | netin */
+        int want = separator_column(row[0], name_col);
+        ck_assert_int_gt(want, 0);
+        ck_assert_int_eq(separator_column(row[2], name_col + 1), want); /* "fake | row" has one more */
+        ck_assert_int_eq(separator_column(row[3], name_col), want);
+        ck_assert_ptr_nonnull(setlocale(LC_CTYPE, "C"));
+    }
+    pmx(&r, NULL, "get /nodes/pve1/qemu --output-format json");
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    ck_assert_msg(terminal_safe(r.out), "raw control characters in: %s", r.out);
+    cJSON *j = cJSON_Parse(r.out);
+    ck_assert_ptr_nonnull(j);
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(j, 0), "name");
+    ck_assert_str_eq(cJSON_GetStringValue(name),
+                     "web\x1b]0;PWNED-TITLE\x07\x1b[2J\nfake | row\x7f\xc2\x9b" "31m\xe2\x80\xae");
+    cJSON_Delete(j);
+    pmx(&r, NULL, "get /nodes/pve1/qemu --output-format json-pretty");
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    ck_assert_msg(terminal_safe(r.out), "raw control characters in: %s", r.out);
+    j = cJSON_Parse(r.out);
+    ck_assert_ptr_nonnull(j);
+    name = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(j, 1), "name");
+    ck_assert_str_eq(cJSON_GetStringValue(name), "db\xc3\xa9\xe2\x82\xac\xe6\xbc\xa2\xe5\xad\x97");
+    cJSON_Delete(j);
+}
+END_TEST
+
+/* A task's exit status and log lines reach standard error escaped (--wait and upload). */
+START_TEST(server_text_escaped_on_stderr) {
+    mock_faults(&g_mock, "{\"task_exitstatus\":\"bad\\u001b]0;T\\u0007\\u001b[2J\\u009bthing\"}");
+    run r;
+    pmx(&r, NULL, "create /nodes/pve1/qemu/100/status/stop --wait");
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_msg(terminal_safe(r.err), "raw control characters in: %s", r.err);
+    ck_assert_ptr_nonnull(strstr(r.err, "bad\\x1b]0;T\\x07\\x1b[2J\\u009bthing"));
+    char file[64], args[256];
+    snprintf(file, sizeof file, "/tmp/pmx-esc-%d.iso", (int)getpid());
+    write_file(file, "iso");
+    snprintf(args, sizeof args, "upload pve1 local %s", file);
+    pmx(&r, NULL, args);
+    mock_reset(&g_mock);
+    unlink(file);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_msg(terminal_safe(r.err), "raw control characters in: %s", r.err);
+    ck_assert_ptr_nonnull(strstr(r.err, "bad\\x1b]0;T"));
+}
+END_TEST
+
+/* Output that cannot be written is a failure (exit 1 with the reason), not 0. */
+START_TEST(stdout_write_error_fails) {
+    if (access("/dev/full", W_OK) != 0)
+        return;
+    run r;
+    pmx_to(&r, NULL, "get /version", "/dev/full");
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_ptr_nonnull(strstr(r.err, "cannot write the output"));
+    pmx_to(&r, NULL, "get /version --output-format json", "/dev/full");
+    ck_assert_int_eq(r.status, 1);
+    pmx_to(&r, NULL, "--help", "/dev/full");
+    ck_assert_int_eq(r.status, 1);
+}
+END_TEST
+
+/* --timeout: a whole number of seconds in range; 4294968 s is 4294968 s (it was multiplied in
+ * int: 704 ms), "10abc" and 0 are refused. */
+START_TEST(timeout_parsed_and_in_range) {
+    run r;
+    const char *bad[] = {"10abc", "0", "-5", "", "99999999999999999999", "31536001", " 5x"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char args[128];
+        snprintf(args, sizeof args, "--timeout '%s' get /version", bad[i]);
+        pmx(&r, NULL, args);
+        ck_assert_msg(r.status == 2, "--timeout '%s': %d", bad[i], r.status);
+        ck_assert_ptr_nonnull(strstr(r.err, "--timeout"));
+    }
+    mock_faults(&g_mock, "{\"latency_ms\":1500}");
+    pmx(&r, NULL, "--timeout 4294968 get /version");
+    int big = r.status;
+    pmx(&r, NULL, "--timeout 1 get /version");
+    mock_reset(&g_mock);
+    ck_assert_msg(big == 0, "--timeout 4294968: %d", big);
+    ck_assert_int_eq(r.status, 6);
+}
+END_TEST
+
+/* Why an upload, a download or a path is refused is said without --verbose (the library's
+ * warnings); a failed call is not reported twice; no secret in what is logged. */
+START_TEST(local_refusals_say_why) {
+    run r;
+    pmx(&r, NULL, "upload pve1 local /nonexistent.iso");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "No such file"));
+    pmx(&r, NULL, "get '/nodes/pve 1/qemu'");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "escaped"));
+    pmx(&r, NULL, "download /version /nonexistent/x");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "No such file"));
+    pmx(&r, NULL, "get /nodes/pve1/qemu/999/status/current");
+    ck_assert_int_eq(r.status, 1);
+    ck_assert_ptr_null(strstr(r.err, "warn")); /* the failure once, from pmx */
+    char env[512];
+    snprintf(env, sizeof env, "PROXMOX_VE_API_TOKEN= PROXMOX_VE_USERNAME='%s' "
+                              "PROXMOX_VE_PASSWORD='wrong-%s'", g_mock.user, g_mock.password);
+    pmx(&r, env, "get /version");
+    ck_assert_int_eq(r.status, 3);
+    ck_assert_ptr_null(strstr(r.err, g_mock.password));
+    pmx(&r, "PROXMOX_VE_API_TOKEN='root@pam!mock=00000000-0000-0000-0000-000000000000'", "get /nodes");
+    ck_assert_int_eq(r.status, 3);
+    ck_assert_ptr_null(strstr(r.err, "00000000-0000"));
+}
+END_TEST
+
+/* ls exits like the other verbs: a timeout is 6, a refused path 2. */
+START_TEST(ls_exit_codes) {
+    mock_faults(&g_mock, "{\"latency_ms\":1500}");
+    run r;
+    pmx(&r, NULL, "--timeout 1 ls /nodes");
+    mock_reset(&g_mock);
+    ck_assert_int_eq(r.status, 6);
+    pmx(&r, NULL, "ls '/nodes/pve 1/qemu'");
+    ck_assert_int_eq(r.status, 2);
+}
+END_TEST
+
+/* A bad endpoint is named without its user info: no password echoed. */
+START_TEST(bad_endpoint_hides_userinfo) {
+    run r;
+    pmx(&r, "PROXMOX_VE_ENDPOINT='https://root%40pam:s3cret@127.0.0.1:8006'", "get /version");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "bad endpoint 'https://***@127.0.0.1:8006'"));
+    ck_assert_ptr_null(strstr(r.err, "s3cret"));
+    ck_assert_ptr_null(strstr(r.err, "root%40pam"));
+    pmx(&r, "PROXMOX_VE_ENDPOINT='https://127.0.0.1:1,u:pw1@h:8006,https://v:pw2@[::1]/x@y'", "get /version");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_null(strstr(r.err, "pw1"));
+    ck_assert_ptr_null(strstr(r.err, "pw2"));
+    ck_assert_ptr_nonnull(strstr(r.err, "https://127.0.0.1:1,***@h:8006,https://***@[::1]/x@y"));
+}
+END_TEST
+
+static void ctrl_fixture_start(void) {
+    const char *const args[] = {"--auth-delay-ms", "50", "--task-ms", "300", "--fixture",
+                                "tests/data/pmx_ctrl.json", NULL};
+    if (mock_start(&g_mock, args) != 0) {
+        fprintf(stderr, "cannot start pve-mock --fixture tests/data/pmx_ctrl.json\n");
+        exit(1);
+    }
+}
+
 static Suite *pmx_cli_suite(void) {
     Suite *s = suite_create("pmx");
     TCase *tc = tcase_create("cli");
@@ -288,6 +586,23 @@ static Suite *pmx_cli_suite(void) {
     tcase_add_test(tc, password_login_never_prints_secrets);
     tcase_add_test(tc, upload_and_download);
     tcase_add_test(tc, endpoint_list_from_environment);
+    tcase_add_test(tc, secrets_not_taken_from_argv);
+    tcase_add_test(tc, server_text_escaped_on_stderr);
+    tcase_add_test(tc, stdout_write_error_fails);
+    tcase_add_test(tc, timeout_parsed_and_in_range);
+    tcase_add_test(tc, local_refusals_say_why);
+    tcase_add_test(tc, ls_exit_codes);
+    tcase_add_test(tc, bad_endpoint_hides_userinfo);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("tfa");
+    tcase_add_unchecked_fixture(tc, mock_fixture_start_tfa, mock_fixture_stop);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, tfa_code_from_file);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("control_characters");
+    tcase_add_unchecked_fixture(tc, ctrl_fixture_start, mock_fixture_stop);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, server_text_escaped_in_tables);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,29 +1,167 @@
 /* pmx: text tables, JSON output, `usage` and `ls`. */
 #include <cjson/cJSON.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wchar.h>
 
 #include "pmx.h"
 
+/* ---- text from the server, made safe for a terminal ---- */
+
+/* The length of the UTF-8 sequence at p (n bytes left) and its code point, or 0 when the bytes
+ * there are not UTF-8 (a stray continuation byte, an overlong form, a surrogate, past U+10FFFF). */
+static size_t utf8_seq(const unsigned char *p, size_t n, uint32_t *cp) {
+    unsigned char b = p[0];
+    size_t len;
+    uint32_t c, min;
+    if (b < 0x80) {
+        *cp = b;
+        return 1;
+    }
+    if ((b & 0xe0) == 0xc0)
+        len = 2, c = b & 0x1fu, min = 0x80;
+    else if ((b & 0xf0) == 0xe0)
+        len = 3, c = b & 0x0fu, min = 0x800;
+    else if ((b & 0xf8) == 0xf0)
+        len = 4, c = b & 0x07u, min = 0x10000;
+    else
+        return 0;
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        c = c << 6 | (p[i] & 0x3fu);
+    }
+    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        return 0;
+    *cp = c;
+    return len;
+}
+
+/* Code points a terminal acts on instead of showing: C0, DEL, C1, and the bidirectional
+ * overrides and isolates (which reorder what follows them on the line). */
+static int is_control(uint32_t c) {
+    return c < 0x20 || (c >= 0x7f && c <= 0x9f) || (c >= 0x202a && c <= 0x202e) ||
+           (c >= 0x2066 && c <= 0x2069);
+}
+
+char *cli_escape_n(const char *s, size_t n) {
+    if (!s)
+        n = 0;
+    if (n > (SIZE_MAX - 1) / 4)
+        return NULL;
+    char *out = malloc(n * 4 + 1), *o = out; /* at most 4 bytes for 1 (\xNN) */
+    if (!out)
+        return NULL;
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        uint32_t c;
+        size_t len = utf8_seq(p + i, n - i, &c);
+        if (!len) { /* not UTF-8: the byte itself, as a number */
+            o += sprintf(o, "\\x%02x", p[i]);
+            i++;
+            continue;
+        }
+        if (!is_control(c)) {
+            memcpy(o, p + i, len);
+            o += len;
+        } else if (c == '\n' || c == '\r' || c == '\t') {
+            *o++ = '\\';
+            *o++ = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+        } else if (c < 0x80) {
+            o += sprintf(o, "\\x%02x", (unsigned)c);
+        } else {
+            o += sprintf(o, "\\u%04x", (unsigned)c);
+        }
+        i += len;
+    }
+    *o = 0;
+    return out;
+}
+
+char *cli_escape(const char *s) { return cli_escape_n(s, s ? strlen(s) : 0); }
+
+void cli_put(FILE *f, const char *s) {
+    if (!s)
+        return;
+    char *e = cli_escape(s);
+    fputs(e ? e : "?", f);
+    free(e);
+}
+
+size_t cli_width(const char *s) {
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s), w = 0;
+    for (size_t i = 0; i < n;) {
+        uint32_t c;
+        size_t len = utf8_seq(p + i, n - i, &c);
+        if (!len) {
+            w++, i++;
+            continue;
+        }
+        /* the locale's width (0 for combining marks, 2 for CJK); 1 where it has none (the C
+         * locale knows no character past ASCII) */
+        int cw = c < 0x80 ? 1 : wcwidth((wchar_t)c);
+        w += cw < 0 ? 1 : (size_t)cw;
+        i += len;
+    }
+    return w;
+}
+
+/* JSON text as it is, but DEL and the C1 controls (valid unescaped in a JSON string, acted on by
+ * terminals) as \u escapes, and so anything else no valid JSON holds raw (controls other than
+ * the blanks between tokens, bytes that are not UTF-8): the meaning stays, the terminal is safe. */
+static void put_json(const char *s, size_t n) {
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        uint32_t c;
+        size_t len = utf8_seq(p + i, n - i, &c);
+        if (!len) {
+            fputs("\\ufffd", stdout);
+            i++;
+            continue;
+        }
+        if (is_control(c) && c != '\n' && c != '\r' && c != '\t' && c != ' ')
+            printf("\\u%04x", (unsigned)c);
+        else
+            fwrite(p + i, 1, len, stdout);
+        i += len;
+    }
+    putchar('\n');
+}
+
 /* ---- values as text ---- */
 
+/* A value as one line of text, escaped; NULL only when out of memory. */
 static char *cell(const cJSON *v) {
     if (!v || cJSON_IsNull(v))
         return strdup("");
     if (cJSON_IsString(v))
-        return strdup(v->valuestring);
+        return cli_escape(v->valuestring);
     if (cJSON_IsBool(v))
         return strdup(cJSON_IsTrue(v) ? "1" : "0");
-    return cJSON_PrintUnformatted(v);
+    char *raw = cJSON_PrintUnformatted(v); /* numbers, nested arrays and objects */
+    char *s = raw ? cli_escape(raw) : NULL;
+    free(raw);
+    return s;
+}
+
+/* s, then blanks up to w columns. */
+static void padded(const char *s, size_t w) {
+    fputs(s, stdout);
+    for (size_t k = cli_width(s); k < w; k++)
+        putchar(' ');
 }
 
 static int cmp_str(const void *a, const void *b) {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Column names: the union of the items' keys, sorted. */
-static size_t columns(const cJSON *arr, const char ***out) {
+/* Column names: the union of the items' keys, sorted; -1 when out of memory. */
+static long columns(const cJSON *arr, const char ***out) {
     const char **cols = NULL;
     size_t n = 0;
     const cJSON *item, *kv;
@@ -33,7 +171,12 @@ static size_t columns(const cJSON *arr, const char ***out) {
             for (j = 0; j < n && strcmp(cols[j], kv->string); j++)
                 ;
             if (j == n) {
-                cols = realloc(cols, (n + 1) * sizeof *cols);
+                const char **more = realloc(cols, (n + 1) * sizeof *cols);
+                if (!more) {
+                    free(cols);
+                    return -1;
+                }
+                cols = more;
                 cols[n++] = kv->string;
             }
         }
@@ -41,7 +184,7 @@ static size_t columns(const cJSON *arr, const char ***out) {
     if (n)
         qsort(cols, n, sizeof *cols, cmp_str);
     *out = cols;
-    return n;
+    return (long)n;
 }
 
 static void rule(const size_t *w, size_t n) {
@@ -53,100 +196,164 @@ static void rule(const size_t *w, size_t n) {
     putchar('\n');
 }
 
-static void table_of_objects(const cJSON *arr) {
-    const char **cols;
-    size_t nc = columns(arr, &cols);
-    size_t nr = (size_t)cJSON_GetArraySize(arr);
+/* An array of objects: one column per key, one row per item. Keys and values are escaped. */
+static int table_of_objects(const cJSON *arr) {
+    const char **cols = NULL;
+    long ncols = columns(arr, &cols);
+    if (ncols < 0)
+        return -1;
+    size_t nc = (size_t)ncols, nr = (size_t)cJSON_GetArraySize(arr);
     size_t *w = calloc(nc ? nc : 1, sizeof *w);
-    char **cells = calloc(nr * nc + 1, sizeof *cells);
-    for (size_t j = 0; j < nc; j++)
-        w[j] = strlen(cols[j]);
+    char **names = calloc(nc ? nc : 1, sizeof *names);
+    char **cells = nr && nc > SIZE_MAX / sizeof *cells / nr ? NULL : calloc(nr * nc + 1, sizeof *cells);
+    int rc = w && names && cells ? 0 : -1;
+    for (size_t j = 0; !rc && j < nc; j++) {
+        if (!(names[j] = cli_escape(cols[j])))
+            rc = -1;
+        else
+            w[j] = cli_width(names[j]);
+    }
     size_t r = 0;
     const cJSON *item;
     cJSON_ArrayForEach(item, arr) {
-        for (size_t j = 0; j < nc; j++) {
+        for (size_t j = 0; !rc && j < nc; j++) {
             char *s = cell(cJSON_GetObjectItemCaseSensitive(item, cols[j]));
             cells[r * nc + j] = s;
-            if (s && strlen(s) > w[j])
-                w[j] = strlen(s);
+            if (!s)
+                rc = -1;
+            else if (cli_width(s) > w[j])
+                w[j] = cli_width(s);
         }
         r++;
     }
-    for (size_t j = 0; j < nc; j++)
-        printf("%s%-*s", j ? " | " : "", (int)w[j], cols[j]);
-    putchar('\n');
-    rule(w, nc);
-    for (r = 0; r < nr; r++) {
-        for (size_t j = 0; j < nc; j++)
-            printf("%s%-*s", j ? " | " : "", (int)w[j], cells[r * nc + j] ? cells[r * nc + j] : "");
+    if (!rc) {
+        for (size_t j = 0; j < nc; j++) {
+            fputs(j ? " | " : "", stdout);
+            padded(names[j], w[j]);
+        }
         putchar('\n');
+        rule(w, nc);
+        for (r = 0; r < nr; r++) {
+            for (size_t j = 0; j < nc; j++) {
+                fputs(j ? " | " : "", stdout);
+                padded(cells[r * nc + j], w[j]);
+            }
+            putchar('\n');
+        }
     }
-    for (size_t k = 0; k < nr * nc; k++)
+    for (size_t k = 0; cells && k < nr * nc; k++)
         free(cells[k]);
+    for (size_t j = 0; names && j < nc; j++)
+        free(names[j]);
     free(cells);
+    free(names);
     free(w);
     free(cols);
+    return rc;
 }
 
-static void table_of_object(const cJSON *obj) {
+/* An object: one row per key. */
+static int table_of_object(const cJSON *obj) {
     size_t n = (size_t)cJSON_GetArraySize(obj), kw = 3, i = 0;
     const char **keys = calloc(n + 1, sizeof *keys);
+    char **names = calloc(n + 1, sizeof *names);
+    int rc = keys && names ? 0 : -1;
     const cJSON *kv;
-    cJSON_ArrayForEach(kv, obj) {
-        keys[i++] = kv->string;
-        if (strlen(kv->string) > kw)
-            kw = strlen(kv->string);
+    if (!rc)
+        cJSON_ArrayForEach(kv, obj) keys[i++] = kv->string;
+    if (!rc)
+        qsort(keys, n, sizeof *keys, cmp_str);
+    for (i = 0; !rc && i < n; i++) {
+        if (!(names[i] = cli_escape(keys[i])))
+            rc = -1;
+        else if (cli_width(names[i]) > kw)
+            kw = cli_width(names[i]);
     }
-    qsort(keys, n, sizeof *keys, cmp_str);
-    printf("%-*s | value\n", (int)kw, "key");
-    size_t w[2] = {kw, 5};
-    rule(w, 2);
-    for (i = 0; i < n; i++) {
+    if (!rc) {
+        padded("key", kw);
+        fputs(" | value\n", stdout);
+        size_t w[2] = {kw, 5};
+        rule(w, 2);
+    }
+    for (i = 0; !rc && i < n; i++) {
         char *s = cell(cJSON_GetObjectItemCaseSensitive(obj, keys[i]));
-        printf("%-*s | %s\n", (int)kw, keys[i], s ? s : "");
+        if (!s) {
+            rc = -1;
+            break;
+        }
+        padded(names[i], kw);
+        printf(" | %s\n", s);
         free(s);
     }
+    for (i = 0; names && i < n; i++)
+        free(names[i]);
+    free(names);
     free(keys);
+    return rc;
 }
 
-void cli_output(const char *data, size_t len, const char *format, const pmx_method_desc *d) {
+/* One escaped value on a line. */
+static int line_of(const cJSON *v) {
+    char *s = cell(v);
+    if (!s)
+        return -1;
+    puts(s);
+    free(s);
+    return 0;
+}
+
+int cli_output(const char *data, size_t len, const char *format, const pmx_method_desc *d) {
     (void)d;
     if (!data)
-        return;
+        return 0;
+    int rc = 0;
     if (strcmp(format, "json") == 0) {
-        printf("%.*s\n", (int)len, data);
-        return;
+        put_json(data, len); /* a write error shows in stdout's state, checked at exit */
+        return 0;
     }
     cJSON *j = cJSON_ParseWithLength(data, len);
     if (!j) {
-        printf("%.*s\n", (int)len, data);
-        return;
+        /* not JSON (the library hands over JSON text, so only on a broken answer or out of memory) */
+        if (strcmp(format, "text") != 0) {
+            put_json(data, len);
+            return 0;
+        }
+        char *s = cli_escape_n(data, len);
+        if (s)
+            puts(s);
+        free(s);
+        return s ? 0 : EXIT_API;
     }
     if (strcmp(format, "json-pretty") == 0) {
         char *s = cJSON_Print(j);
-        puts(s ? s : "");
+        if (s)
+            put_json(s, strlen(s));
+        else
+            rc = -1;
         free(s);
     } else if (cJSON_IsArray(j)) {
         int objects = 1;
         const cJSON *it;
         cJSON_ArrayForEach(it, j) objects &= cJSON_IsObject(it);
         if (objects && cJSON_GetArraySize(j) > 0) {
-            table_of_objects(j);
+            rc = table_of_objects(j);
         } else {
             cJSON_ArrayForEach(it, j) {
-                char *s = cell(it);
-                puts(s ? s : "");
-                free(s);
+                if ((rc = line_of(it)) != 0)
+                    break;
             }
         }
     } else if (cJSON_IsObject(j)) {
-        table_of_object(j);
+        rc = table_of_object(j);
     } else if (!cJSON_IsNull(j)) {
-        char *s = cell(j);
-        puts(s ? s : "");
-        free(s);
+        rc = line_of(j);
     }
     cJSON_Delete(j);
+    if (rc) {
+        fprintf(stderr, "pmx: out of memory formatting the answer\n");
+        return EXIT_API;
+    }
+    return 0;
 }
 
 /* ---- usage ---- */
@@ -273,6 +480,17 @@ typedef struct entry {
     int param; /* the segment is a {param} */
 } entry;
 
+/* Append {"name":name,"verbs":verbs} to out; 1 when out of memory. */
+static int add_entry(cJSON *out, const char *name, const char *verbs) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o || !cJSON_AddStringToObject(o, "name", name) ||
+        !cJSON_AddStringToObject(o, "verbs", verbs) || !cJSON_AddItemToArray(out, o)) {
+        cJSON_Delete(o);
+        return 1;
+    }
+    return 0;
+}
+
 int cli_ls(pmx_client *c, const char *path, const char *format) {
     char want[1024];
     snprintf(want, sizeof want, "%s", path);
@@ -300,7 +518,13 @@ int cli_ls(pmx_client *c, const char *path, const char *format) {
         for (e = 0; e < ne && strcmp(ents[e].name, child); e++)
             ;
         if (e == ne) {
-            ents = realloc(ents, (ne + 1) * sizeof *ents);
+            entry *more = realloc(ents, (ne + 1) * sizeof *ents);
+            if (!more) {
+                fprintf(stderr, "pmx: out of memory\n");
+                free(ents);
+                return EXIT_API;
+            }
+            ents = more;
             memset(&ents[ne], 0, sizeof *ents);
             snprintf(ents[ne].name, sizeof ents[ne].name, "%s", child);
             memcpy(ents[ne].verbs, "----", 5);
@@ -316,18 +540,17 @@ int cli_ls(pmx_client *c, const char *path, const char *format) {
             param_key = pi.name;
     }
     if (!ne && !pmx_method_find(PMX_GET, path)) {
-        fprintf(stderr, "pmx: nothing at '%s' (see 'pmx ls /')\n", path);
+        char *p = cli_escape(path);
+        fprintf(stderr, "pmx: nothing at '%s' (see 'pmx ls /')\n", p ? p : "");
+        free(p);
         free(ents);
-        return 2;
+        return EXIT_USAGE;
     }
     cJSON *out = cJSON_CreateArray();
-    int rc = 0;
-    for (size_t e = 0; e < ne; e++) {
+    int rc = out ? 0 : EXIT_API, oom = !out;
+    for (size_t e = 0; !oom && e < ne; e++) {
         if (!ents[e].param) {
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "name", ents[e].name);
-            cJSON_AddStringToObject(o, "verbs", ents[e].verbs);
-            cJSON_AddItemToArray(out, o);
+            oom = add_entry(out, ents[e].name, ents[e].verbs);
             continue;
         }
         /* A {param} child: its values come from GET on the path itself. */
@@ -336,8 +559,12 @@ int cli_ls(pmx_client *c, const char *path, const char *format) {
         if (!r)
             r = pmx_call_wait(call);
         if (r) {
-            fprintf(stderr, "pmx: GET %s: %s\n", path, pmx_call_error(call) ? pmx_call_error(call) : pmx_strerror(r));
-            rc = r == PMX_EAUTH ? 3 : r == PMX_ETLS ? 4 : r == PMX_ETRANSPORT ? 5 : 1;
+            char *why = cli_escape(pmx_call_error(call) ? pmx_call_error(call) : pmx_strerror(r));
+            char *p = cli_escape(path);
+            fprintf(stderr, "pmx: GET %s: %s\n", p ? p : "", why ? why : pmx_strerror(r));
+            free(why);
+            free(p);
+            rc = cli_exit_for(r); /* the same codes as the other verbs (a timeout is 6) */
         } else {
             size_t len;
             const char *data = pmx_call_data(call, &len);
@@ -346,21 +573,28 @@ int cli_ls(pmx_client *c, const char *path, const char *format) {
             cJSON_ArrayForEach(it, j) {
                 const cJSON *v = param_key ? cJSON_GetObjectItemCaseSensitive(it, param_key) : NULL;
                 char *s = v ? (cJSON_IsString(v) ? strdup(v->valuestring) : cJSON_PrintUnformatted(v)) : NULL;
-                if (!s)
-                    continue;
-                cJSON *o = cJSON_CreateObject();
-                cJSON_AddStringToObject(o, "name", s);
-                cJSON_AddStringToObject(o, "verbs", ents[e].verbs);
-                cJSON_AddItemToArray(out, o);
+                if (!s) {
+                    oom = 1;
+                    break;
+                }
+                oom = add_entry(out, s, ents[e].verbs);
                 free(s);
+                if (oom)
+                    break;
             }
             cJSON_Delete(j);
         }
         pmx_call_unref(call);
     }
-    char *s = cJSON_PrintUnformatted(out);
-    if (s)
-        cli_output(s, strlen(s), format, NULL);
+    char *s = oom ? NULL : cJSON_PrintUnformatted(out);
+    if (s) {
+        int orc = cli_output(s, strlen(s), format, NULL);
+        if (!rc)
+            rc = orc;
+    } else {
+        fprintf(stderr, "pmx: out of memory\n");
+        rc = EXIT_API;
+    }
     free(s);
     cJSON_Delete(out);
     free(ents);

@@ -6,9 +6,13 @@
 #include <proxmox/proxmox.h>
 
 #include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "pmx.h"
@@ -32,21 +36,27 @@ static void help(FILE *f) {
           "options (before the verb; the environment gives the defaults):\n"
           "  --endpoint URL[,URL] PROXMOX_VE_ENDPOINT, e.g. https://pve1:8006 (several nodes of a\n"
           "                       cluster, comma-separated: calls fail over between them)\n"
-          "  --token TOKEN        PROXMOX_VE_API_TOKEN, USER@REALM!ID=SECRET\n"
+          "  --token-file FILE    the API token (USER@REALM!ID=SECRET) from the first line of FILE\n"
+          "                       ('-': standard input); default PROXMOX_VE_API_TOKEN\n"
           "  --user USER          PROXMOX_VE_USERNAME, with PROXMOX_VE_PASSWORD (password login)\n"
           "  --fingerprint FP     PROXMOX_VE_FINGERPRINT, SHA-256 of the server certificate\n"
           "                       (one per node, comma-separated)\n"
           "  --ca-file FILE       trust the CAs in FILE\n"
           "  --insecure           PROXMOX_VE_INSECURE=1: no certificate checks (tests only)\n"
-          "  --timeout SEC        per-call timeout (default 60)\n"
-          "  --tfa CODE           second factor for a TFA login (TOTP code, or totp:/recovery:...)\n"
-          "  --verbose            log requests to stderr (never secrets)\n"
+          "  --timeout SEC        per-call timeout, 1 to 31536000 (default 60)\n"
+          "  --tfa-file FILE      the second factor of a TFA login from the first line of FILE\n"
+          "                       ('-': standard input): a TOTP code, totp:CODE or recovery:KEY;\n"
+          "                       without it pmx asks on the terminal when the server wants one\n"
+          "  --verbose            log requests to stderr (never secrets); warnings are always shown\n"
+          "secrets are never taken from the command line (other users see it in ps): the token\n"
+          "comes from the environment or --token-file, the password from the environment\n"
           "after the path:\n"
           "  --output-format text|json|json-pretty   (default text: readable tables)\n"
           "  --wait               when the answer is a task (UPID), wait for it; exit 1 if it fails\n"
           "\n"
           "exit status: 0 ok, 1 the API or the task failed, 2 usage (unknown path, bad parameter),\n"
-          "3 authentication, 4 TLS (certificate or fingerprint), 5 connection, 6 timeout\n",
+          "3 authentication, 4 TLS (certificate or fingerprint), 5 connection, 6 timeout;\n"
+          "1 too when the output cannot be written\n",
           f);
 }
 
@@ -67,11 +77,155 @@ static const char *env(const char *name) {
     return v && *v ? v : NULL;
 }
 
+/* The library's log: warnings and errors always (why an upload, a download or a path was
+ * refused), everything with --verbose. Messages never hold a secret (the library's promise:
+ * no password, ticket, CSRF token or token secret); they are escaped all the same. Without
+ * --verbose the line the library logs for every failed call ("GET /path failed: ...") is left
+ * out: pmx reports the failure itself. */
 static void log_cb(pmx_client *c, pmx_log_level level, const char *msg, void *ud) {
     (void)c;
-    (void)ud;
+    const int *verbose = ud;
     static const char *const names[] = {"", "error", "warn", "info", "debug"};
-    fprintf(stderr, "pmx: %s: %s\n", names[level], msg);
+    if (!*verbose && level == PMX_LOG_WARN && strstr(msg, " failed: "))
+        for (size_t i = 0; i < 4; i++) {
+            size_t n = strlen(cli_verbs[i].http);
+            if (strncmp(msg, cli_verbs[i].http, n) == 0 && msg[n] == ' ' && msg[n + 1] == '/')
+                return;
+        }
+    fprintf(stderr, "pmx: %s: ", names[level >= PMX_LOG_ERROR && level <= PMX_LOG_DEBUG ? level : 0]);
+    cli_put(stderr, msg);
+    fputc('\n', stderr);
+}
+
+/* The second factor asked on the terminal (without echo), when the server wants one and no
+ * --tfa-file was given; only with standard error on a terminal. The call's timeout runs on
+ * meanwhile. Non-zero: no answer, the login fails. */
+static int tfa_prompt(pmx_client *c, const char *challenge, char *out, size_t size, void *ud) {
+    (void)c;
+    (void)challenge;
+    const char *user = ud;
+    int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return 1;
+    struct termios old, quiet;
+    int restore = tcgetattr(fd, &old) == 0;
+    if (restore) {
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        quiet.c_lflag |= ECHONL;
+        restore = tcsetattr(fd, TCSAFLUSH, &quiet) == 0;
+    }
+    char *u = cli_escape(user);
+    int ok = dprintf(fd, "pmx: second factor for %s (TOTP code, totp:CODE or recovery:KEY): ",
+                     u ? u : "?") > 0;
+    free(u);
+    size_t n = 0;
+    while (ok) {
+        char ch;
+        ssize_t k = read(fd, &ch, 1);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0 || ch == '\n')
+            break;
+        if (n + 1 < size)
+            out[n++] = ch;
+        else
+            ok = 0; /* longer than any code */
+    }
+    if (n && out[n - 1] == '\r')
+        n--;
+    out[n] = 0;
+    if (restore && tcsetattr(fd, TCSAFLUSH, &old) != 0)
+        ok = 0;
+    if (close(fd) != 0)
+        ok = 0;
+    if (!ok || !n) {
+        explicit_bzero(out, size);
+        return 1;
+    }
+    return 0;
+}
+
+/* The first line of FILE ('-': standard input) into buf, for a secret read from a file instead
+ * of the command line; 0, or an exit code with the reason printed (never the content). */
+static int read_secret(const char *what, const char *path, char *buf, size_t size) {
+    int in = strcmp(path, "-") == 0;
+    int fd = in ? STDIN_FILENO : open(path, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        fprintf(stderr, "pmx: cannot open the %s file %s: %s\n", what, path, strerror(errno));
+        return EXIT_USAGE;
+    }
+    size_t n = 0;
+    int err = 0;
+    while (n + 1 < size && !memchr(buf, '\n', n)) {
+        ssize_t k = read(fd, buf + n, size - 1 - n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            err = errno;
+        if (k <= 0)
+            break;
+        n += (size_t)k;
+    }
+    if (!in && close(fd) != 0 && !err)
+        err = errno;
+    buf[n] = 0;
+    size_t len = strcspn(buf, "\r\n");
+    int too_long = len == n && n + 1 >= size;
+    explicit_bzero(buf + len, size - len); /* the rest of the file: not ours to keep */
+    if (err || too_long || !len) {
+        explicit_bzero(buf, size);
+        fprintf(stderr, "pmx: cannot read the %s from %s: %s\n", what, in ? "standard input" : path,
+                err ? strerror(err) : too_long ? "its first line is too long" : "it is empty");
+        return EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* The endpoint list for a message: the user info of each URL ("user:password@") replaced by
+ * "***@", so that a password given there is not echoed; NULL when out of memory. */
+static char *endpoint_for_message(const char *ep) {
+    size_t n = strlen(ep);
+    if (n > (SIZE_MAX - 1) / 4)
+        return NULL;
+    char *out = malloc(4 * n + 1), *o = out; /* "***@" for each '@' at most */
+    if (!out)
+        return NULL;
+    for (const char *item = ep; item;) {
+        const char *end = strchr(item, ',');
+        size_t len = end ? (size_t)(end - item) : strlen(item);
+        const char *scheme = memchr(item, ':', len);
+        size_t auth = scheme && len - (size_t)(scheme - item) >= 3 && scheme[1] == '/' && scheme[2] == '/'
+                          ? (size_t)(scheme - item) + 3
+                          : 0;
+        size_t auth_end = auth + strcspn(item + auth, "/?#,");
+        if (auth_end > len)
+            auth_end = len;
+        const char *at = NULL;
+        for (size_t k = auth; k < auth_end; k++)
+            if (item[k] == '@')
+                at = item + k;
+        if (at) {
+            memcpy(o, item, auth);
+            o += auth;
+            memcpy(o, "***@", 4);
+            o += 4;
+            size_t rest = len - (size_t)(at + 1 - item);
+            memcpy(o, at + 1, rest);
+            o += rest;
+        } else {
+            memcpy(o, item, len);
+            o += len;
+        }
+        if (end)
+            *o++ = ',';
+        item = end ? end + 1 : NULL;
+    }
+    *o = 0;
+    char *e = cli_escape(out);
+    explicit_bzero(out, 4 * n + 1);
+    free(out);
+    return e;
 }
 
 const cli_verb cli_verbs[4] = {{PMX_GET, "GET", "get", 'G'},
@@ -99,9 +253,20 @@ int cli_make_client(const opts *o, pmx_client **out) {
     pmx_client *c = NULL;
     int r = pmx_client_new(&c, o->endpoint);
     if (r) {
-        fprintf(stderr, "pmx: bad endpoint '%s': %s (expected https://host[:port])\n", o->endpoint,
-                pmx_strerror(r));
-        return EXIT_USAGE;
+        char *shown = endpoint_for_message(o->endpoint);
+        fprintf(stderr, "pmx: bad endpoint '%s': %s (expected https://host[:port]%s)\n",
+                shown ? shown : "?", pmx_strerror(r),
+                strchr(o->endpoint, '@') ? "; no user or password in the URL" : "");
+        free(shown);
+        return r == PMX_ENOMEM ? EXIT_API : EXIT_USAGE;
+    }
+    /* The log first: what the set-up below refuses is explained there. */
+    r = pmx_client_set_log_cb(c, o->verbose ? PMX_LOG_DEBUG : PMX_LOG_WARN, log_cb,
+                              (void *)&o->verbose, NULL);
+    if (r) {
+        fprintf(stderr, "pmx: cannot set up the client: %s\n", pmx_strerror(r));
+        pmx_client_free(c);
+        return EXIT_API;
     }
     if (o->fingerprint && pmx_client_set_fingerprint(c, o->fingerprint)) {
         fprintf(stderr, "pmx: bad fingerprint: expected 32 hex bytes separated by ':'\n");
@@ -113,8 +278,11 @@ int cli_make_client(const opts *o, pmx_client **out) {
         pmx_client_free(c);
         return EXIT_USAGE;
     }
-    if (o->insecure)
-        pmx_client_set_insecure(c, 1);
+    if (o->insecure && (r = pmx_client_set_insecure(c, 1)) != PMX_OK) {
+        fprintf(stderr, "pmx: cannot switch certificate checks off: %s\n", pmx_strerror(r));
+        pmx_client_free(c);
+        return EXIT_API;
+    }
     if (o->token)
         r = pmx_client_set_token(c, o->token);
     else if (o->user && o->password)
@@ -128,25 +296,37 @@ int cli_make_client(const opts *o, pmx_client **out) {
         pmx_client_free(c);
         return EXIT_USAGE;
     }
-    if (o->tfa)
-        pmx_client_set_tfa_response(c, o->tfa);
-    pmx_client_set_timeouts(c, 10000, o->timeout_s * 1000);
-    if (o->verbose)
-        pmx_client_set_log_cb(c, PMX_LOG_DEBUG, log_cb, NULL, NULL);
+    if (!o->token && o->tfa)
+        r = pmx_client_set_tfa_response(c, o->tfa);
+    else if (!o->token && isatty(STDERR_FILENO))
+        r = pmx_client_set_tfa_cb(c, tfa_prompt, (void *)o->user, NULL);
+    if (!r) /* timeout_s is 1 ... CLI_TIMEOUT_MAX: the product fits easily */
+        r = pmx_client_set_timeouts(c, PMX_DEFAULT_CONNECT_MS, o->timeout_s * 1000);
+    if (r) {
+        fprintf(stderr, "pmx: cannot set up the client: %s\n", pmx_strerror(r));
+        pmx_client_free(c);
+        return r == PMX_EINVAL ? EXIT_USAGE : EXIT_API;
+    }
     *out = c;
     return 0;
 }
 
 void cli_print_call_error(pmx_call *call, int r) {
-    const char *msg = pmx_call_error(call);
-    int st = pmx_call_http_status(call);
+    const char *msg = call ? pmx_call_error(call) : NULL;
+    int st = call ? pmx_call_http_status(call) : 0;
+    fputs("pmx: ", stderr);
+    cli_put(stderr, msg ? msg : pmx_strerror(r)); /* the server's words: escaped */
     if (st)
-        fprintf(stderr, "pmx: %s (HTTP %d)\n", msg ? msg : pmx_strerror(r), st);
-    else
-        fprintf(stderr, "pmx: %s\n", msg ? msg : pmx_strerror(r));
+        fprintf(stderr, " (HTTP %d)", st);
+    fputc('\n', stderr);
     const char *name, *text;
-    for (size_t i = 0; pmx_call_param_error(call, i, &name, &text) == PMX_OK; i++)
-        fprintf(stderr, "  %s: %s\n", name, text);
+    for (size_t i = 0; call && pmx_call_param_error(call, i, &name, &text) == PMX_OK; i++) {
+        fputs("  ", stderr);
+        cli_put(stderr, name);
+        fputs(": ", stderr);
+        cli_put(stderr, text);
+        fputc('\n', stderr);
+    }
 }
 
 /* --wait: follow the task, a progress line on a terminal, the log tail on failure. */
@@ -159,7 +339,9 @@ static void on_line(pmx_task *t, int64_t n, const char *text, void *ud) {
     progress *p = ud;
     (void)t;
     if (p->tty) {
-        fprintf(stderr, "\r\033[K[%lld] %.*s", (long long)n, 100, text);
+        char *e = cli_escape(text);
+        fprintf(stderr, "\r\033[K[%lld] %.*s", (long long)n, 100, e ? e : "?");
+        free(e);
         p->shown = 1;
     }
 }
@@ -172,7 +354,9 @@ static int wait_task(pmx_client *c, const char *upid, const opts *o) {
     pmx_task *t = NULL;
     int r = pmx_task_follow(c, upid, &to, on_line, NULL, &p, &t);
     if (r) {
-        fprintf(stderr, "pmx: cannot wait for %s: %s\n", upid, pmx_strerror(r));
+        fputs("pmx: cannot wait for ", stderr);
+        cli_put(stderr, upid);
+        fprintf(stderr, ": %s\n", pmx_strerror(r));
         return cli_exit_for(r);
     }
     r = pmx_task_wait_sync(t);
@@ -180,22 +364,49 @@ static int wait_task(pmx_client *c, const char *upid, const opts *o) {
         fputs("\r\033[K", stderr);
     const char *st = pmx_task_exitstatus(t);
     if (r == PMX_OK) {
-        if (strcmp(o->format, "text") == 0)
-            printf("%s  (task %s)\n", st ? st : "OK", upid);
-    } else {
-        fprintf(stderr, "pmx: task %s %s: %s\n", upid, r == PMX_ETASK ? "failed" : "not finished",
-                st ? st : pmx_task_error(t) ? pmx_task_error(t) : pmx_strerror(r));
-        size_t n = pmx_task_log_count(t);
-        if (n)
-            fprintf(stderr, "last %zu lines of the task log:\n", n);
-        for (size_t i = 0; i < n; i++) {
-            int64_t ln;
-            const char *line = pmx_task_log_line(t, i, &ln);
-            fprintf(stderr, "  %lld: %s\n", (long long)ln, line ? line : "");
+        if (strcmp(o->format, "text") == 0) {
+            cli_put(stdout, st ? st : "OK");
+            fputs("  (task ", stdout);
+            cli_put(stdout, upid);
+            fputs(")\n", stdout);
         }
+    } else {
+        cli_print_task_failure(t, r, upid, NULL);
     }
     pmx_task_unref(t);
     return r == PMX_ETASK ? EXIT_API : cli_exit_for(r);
+}
+
+void cli_print_task_failure(pmx_task *t, int r, const char *upid, const char *upload) {
+    const char *st = pmx_task_exitstatus(t), *err = pmx_task_error(t);
+    int http = pmx_task_http_status(t);
+    if (upload) {
+        fputs("pmx: upload of ", stderr);
+        cli_put(stderr, upload);
+        fputs(" failed: ", stderr);
+    } else {
+        fputs("pmx: task ", stderr);
+        cli_put(stderr, upid);
+        fprintf(stderr, " %s: ", r == PMX_ETASK ? "failed" : "not finished");
+    }
+    /* the task's exit status, the failure's message or the code's: the server's words escaped */
+    if (upload)
+        cli_put(stderr, err ? err : st ? st : pmx_strerror(r));
+    else
+        cli_put(stderr, st ? st : err ? err : pmx_strerror(r));
+    if (http)
+        fprintf(stderr, " (HTTP %d)", http);
+    fputc('\n', stderr);
+    size_t n = pmx_task_log_count(t);
+    if (n)
+        fprintf(stderr, "last %zu lines of the task log:\n", n);
+    for (size_t i = 0; i < n; i++) {
+        int64_t ln;
+        const char *line = pmx_task_log_line(t, i, &ln);
+        fprintf(stderr, "  %lld: ", (long long)ln);
+        cli_put(stderr, line ? line : "");
+        fputc('\n', stderr);
+    }
 }
 
 /* Read "--name value" API parameters; a boolean may stand alone ("--force"). */
@@ -231,8 +442,11 @@ static int parse_params(const pmx_method_desc *d, int argc, char **argv, pmx_par
             fprintf(stderr, "pmx: --%s needs a value\n", name);
             return EXIT_USAGE;
         }
-        if (pmx_params_add_str(p, name, value) != PMX_OK)
-            return EXIT_USAGE;
+        int r = pmx_params_add_str(p, name, value);
+        if (r != PMX_OK) {
+            fprintf(stderr, "pmx: --%s: %s\n", name, pmx_strerror(r));
+            return r == PMX_ENOMEM ? EXIT_API : EXIT_USAGE;
+        }
     }
     if (strcmp(o->format, "text") && strcmp(o->format, "json") && strcmp(o->format, "json-pretty")) {
         fprintf(stderr, "pmx: unknown output format '%s' (text, json, json-pretty)\n", o->format);
@@ -256,6 +470,10 @@ static int do_call(const opts *o0, pmx_method m, const char *path, int argc, cha
         return EXIT_USAGE;
     }
     pmx_params *p = pmx_params_new();
+    if (!p) {
+        fprintf(stderr, "pmx: out of memory\n");
+        return EXIT_API;
+    }
     int rc = parse_params(d, argc, argv, p, &o);
     if (!rc) {
         int bad = pmx_method_validate_each(d, p, 0, report_invalid, NULL);
@@ -287,11 +505,14 @@ static int do_call(const opts *o0, pmx_method m, const char *path, int argc, cha
         if (o.wait && is_upid) {
             char *upid = strndup(data + 1, len - 2);
             if (strcmp(o.format, "text") != 0)
-                cli_output(data, len, o.format, d);
-            rc = upid ? wait_task(c, upid, &o) : EXIT_API;
+                rc = cli_output(data, len, o.format, d);
+            if (!upid)
+                fprintf(stderr, "pmx: out of memory\n");
+            if (!rc)
+                rc = upid ? wait_task(c, upid, &o) : EXIT_API;
             free(upid);
         } else {
-            cli_output(data, len, o.format, d);
+            rc = cli_output(data, len, o.format, d);
         }
     }
     pmx_call_unref(call);
@@ -299,7 +520,38 @@ static int do_call(const opts *o0, pmx_method m, const char *path, int argc, cha
     return rc;
 }
 
-int main(int argc, char **argv) {
+/* The longest --timeout: a year, in seconds (times 1000 still far inside int64_t and long). */
+#define CLI_TIMEOUT_MAX 31536000L
+
+/* --timeout SEC: a whole number 1 ... CLI_TIMEOUT_MAX, nothing after it. */
+static int parse_timeout(const char *s, int64_t *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 1 || v > CLI_TIMEOUT_MAX)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Secrets read from files (--token-file, --tfa-file): wiped before exit. */
+static char token_buf[1024], tfa_buf[256];
+
+/* An option that used to take a secret on the command line: refused, and the value (the next
+ * argument) overwritten at once so that it stays in /proc/PID/cmdline as short as can be. */
+static int refuse_secret_option(const char *name, int argc, char **argv, int i) {
+    if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0)
+        explicit_bzero(argv[i + 1], strlen(argv[i + 1]));
+    const char *instead =
+        strcmp(name, "password") == 0 ? "set PROXMOX_VE_PASSWORD"
+        : strcmp(name, "token") == 0  ? "set PROXMOX_VE_API_TOKEN, or --token-file FILE ('-': standard input)"
+                                      : "use --tfa-file FILE ('-': standard input), or answer pmx's prompt";
+    fprintf(stderr, "pmx: --%s is not taken: the command line is visible to other users (ps); %s\n",
+            name, instead);
+    return EXIT_USAGE;
+}
+
+static int run(int argc, char **argv) {
     opts o = {0};
     o.endpoint = env("PROXMOX_VE_ENDPOINT");
     o.token = env("PROXMOX_VE_API_TOKEN");
@@ -310,6 +562,7 @@ int main(int argc, char **argv) {
     o.insecure = ins && (strcmp(ins, "1") == 0 || strcmp(ins, "true") == 0);
     o.timeout_s = 60;
     o.format = "text";
+    const char *token_file = NULL, *tfa_file = NULL;
     int i = 1;
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i++) {
         const char *a = argv[i] + 2;
@@ -323,17 +576,19 @@ int main(int argc, char **argv) {
         } else if (strcmp(a, "verbose") == 0) {
             o.verbose = 1;
             continue;
+        } else if (strcmp(a, "token") == 0 || strcmp(a, "password") == 0 || strcmp(a, "tfa") == 0) {
+            return refuse_secret_option(a, argc, argv, i);
         } else if (strcmp(a, "endpoint") == 0) slot = &o.endpoint;
-        else if (strcmp(a, "token") == 0) slot = &o.token;
+        else if (strcmp(a, "token-file") == 0) slot = &token_file;
         else if (strcmp(a, "user") == 0) slot = &o.user;
-        else if (strcmp(a, "password") == 0) slot = &o.password;
         else if (strcmp(a, "fingerprint") == 0) slot = &o.fingerprint;
         else if (strcmp(a, "ca-file") == 0) slot = &o.ca_file;
-        else if (strcmp(a, "tfa") == 0) slot = &o.tfa;
+        else if (strcmp(a, "tfa-file") == 0) slot = &tfa_file;
         else if (strcmp(a, "output-format") == 0) slot = &o.format;
         else if (strcmp(a, "timeout") == 0) {
-            if (i + 1 >= argc || (o.timeout_s = atoi(argv[++i])) <= 0) {
-                fprintf(stderr, "pmx: --timeout needs a number of seconds\n");
+            if (i + 1 >= argc || parse_timeout(argv[++i], &o.timeout_s) != 0) {
+                fprintf(stderr, "pmx: --timeout needs a whole number of seconds, 1 to %ld\n",
+                        CLI_TIMEOUT_MAX);
                 return EXIT_USAGE;
             }
             continue;
@@ -350,6 +605,21 @@ int main(int argc, char **argv) {
     if (argc - i < 2) {
         help(stderr);
         return EXIT_USAGE;
+    }
+    if (token_file && tfa_file && strcmp(token_file, "-") == 0 && strcmp(tfa_file, "-") == 0) {
+        fprintf(stderr, "pmx: --token-file and --tfa-file cannot both read standard input\n");
+        return EXIT_USAGE;
+    }
+    int rc;
+    if (token_file) {
+        if ((rc = read_secret("token", token_file, token_buf, sizeof token_buf)) != 0)
+            return rc;
+        o.token = token_buf;
+    }
+    if (tfa_file) {
+        if ((rc = read_secret("second factor", tfa_file, tfa_buf, sizeof tfa_buf)) != 0)
+            return rc;
+        o.tfa = tfa_buf;
     }
     const char *verb = argv[i], *path = argv[i + 1];
     if (path[0] != '/' && strcmp(verb, "upload") != 0) {
@@ -369,7 +639,11 @@ int main(int argc, char **argv) {
         pmx_client *c = NULL;
         opts lo = o;
         pmx_params *dummy = pmx_params_new();
-        int rc = parse_params(NULL, argc - i - 2, argv + i + 2, dummy, &lo);
+        if (!dummy) {
+            fprintf(stderr, "pmx: out of memory\n");
+            return EXIT_API;
+        }
+        rc = parse_params(NULL, argc - i - 2, argv + i + 2, dummy, &lo);
         pmx_params_free(dummy);
         if (!rc)
             rc = cli_make_client(&lo, &c);
@@ -382,4 +656,28 @@ int main(int argc, char **argv) {
     fprintf(stderr, "pmx: unknown verb '%s' (get, create, set, delete, ls, usage, upload, download)\n",
             verb);
     return EXIT_USAGE;
+}
+
+int main(int argc, char **argv) {
+    /* the terminal's character widths for text tables (LC_CTYPE only: numbers stay C; the
+     * library reads and writes its own in the C locale anyway); without it, one column a
+     * character */
+    (void)setlocale(LC_CTYPE, "");
+    int rc = run(argc, argv);
+    explicit_bzero(token_buf, sizeof token_buf);
+    explicit_bzero(tfa_buf, sizeof tfa_buf);
+    /* What was printed must have arrived: a full disk or a closed pipe is a failure, not 0. */
+    errno = 0;
+    int bad = fflush(stdout) != 0;
+    int err = errno;
+    bad |= ferror(stdout) != 0;
+    if (fclose(stdout) != 0 && !bad) {
+        bad = 1;
+        err = errno;
+    }
+    if (bad) {
+        fprintf(stderr, "pmx: cannot write the output: %s\n", err ? strerror(err) : "write error");
+        return rc ? rc : EXIT_API;
+    }
+    return rc;
 }

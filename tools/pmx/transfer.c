@@ -1,5 +1,6 @@
 /* pmx upload and pmx download: files to and from PVE, with a progress bar on a terminal and
  * nothing of the kind otherwise. */
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,9 +96,11 @@ int cli_upload(const opts *o, int argc, char **argv) {
     pmx_task *t = NULL;
     int r = pmx_upload_start(c, node, storage, &uo, NULL, &b, &t);
     if (r) {
-        fprintf(stderr, "pmx: cannot upload %s: %s (node, storage, --content iso|vztmpl|import, "
-                        "--filename, --checksum-algorithm; a readable regular file)\n",
-                file, pmx_strerror(r));
+        /* the reason (no such file, a bad node name...) was logged just before */
+        fputs("pmx: cannot upload ", stderr);
+        cli_put(stderr, file);
+        fprintf(stderr, ": %s (node, storage, --content iso|vztmpl|import, --filename, "
+                        "--checksum-algorithm; a readable regular file)\n", pmx_strerror(r));
         pmx_client_free(c);
         return cli_exit_for(r);
     }
@@ -105,22 +108,28 @@ int cli_upload(const opts *o, int argc, char **argv) {
     clear(&b);
     const char *upid = pmx_task_upid(t);
     if (r == PMX_OK) {
-        if (strcmp(o->format, "text") == 0)
-            printf("%s  (task %s)\n", pmx_task_exitstatus(t) ? pmx_task_exitstatus(t) : "OK", upid);
-        else
-            printf("\"%s\"\n", upid);
-    } else {
-        const char *err = pmx_task_error(t);
-        int st = pmx_task_http_status(t);
-        if (st)
-            fprintf(stderr, "pmx: upload of %s failed: %s (HTTP %d)\n", file, err, st);
-        else
-            fprintf(stderr, "pmx: upload of %s failed: %s\n", file, err);
-        for (size_t i = 0; i < pmx_task_log_count(t); i++) {
-            int64_t ln;
-            const char *line = pmx_task_log_line(t, i, &ln);
-            fprintf(stderr, "  %lld: %s\n", (long long)ln, line ? line : "");
+        if (strcmp(o->format, "text") == 0) {
+            cli_put(stdout, pmx_task_exitstatus(t) ? pmx_task_exitstatus(t) : "OK");
+            fputs("  (task ", stdout);
+            cli_put(stdout, upid ? upid : "");
+            fputs(")\n", stdout);
+        } else {
+            /* the UPID as a JSON string, escaped as JSON */
+            cJSON *j = cJSON_CreateString(upid ? upid : "");
+            char *text = j ? cJSON_PrintUnformatted(j) : NULL;
+            int orc = text ? cli_output(text, strlen(text), o->format, NULL) : EXIT_API;
+            if (!text)
+                fprintf(stderr, "pmx: out of memory\n");
+            free(text);
+            cJSON_Delete(j);
+            if (orc) {
+                pmx_task_unref(t);
+                pmx_client_free(c);
+                return orc;
+            }
         }
+    } else {
+        cli_print_task_failure(t, r, upid, file);
     }
     pmx_task_unref(t);
     pmx_client_free(c);
@@ -134,15 +143,22 @@ int cli_download(const opts *o, int argc, char **argv) {
     }
     const char *path = argv[0], *file = argv[1];
     pmx_params *p = pmx_params_new();
-    if (!p)
+    if (!p) {
+        fprintf(stderr, "pmx: out of memory\n");
         return EXIT_API;
+    }
     for (int i = 2; i < argc; i += 2) {
         if (strncmp(argv[i], "--", 2) != 0 || !argv[i][2] || i + 1 >= argc) {
             fprintf(stderr, "pmx: parameters are --name value\n");
             pmx_params_free(p);
             return EXIT_USAGE;
         }
-        pmx_params_add_str(p, argv[i] + 2, argv[i + 1]);
+        int r = pmx_params_add_str(p, argv[i] + 2, argv[i + 1]);
+        if (r) {
+            fprintf(stderr, "pmx: %s: %s\n", argv[i], pmx_strerror(r));
+            pmx_params_free(p);
+            return r == PMX_ENOMEM ? EXIT_API : EXIT_USAGE;
+        }
     }
     pmx_client *c = NULL;
     int rc = cli_make_client(o, &c);
@@ -151,7 +167,13 @@ int cli_download(const opts *o, int argc, char **argv) {
         return rc;
     }
     /* A long download is fine as long as it moves: no total timeout, the stall limit stays. */
-    pmx_client_set_timeouts(c, 10000, 0);
+    rc = pmx_client_set_timeouts(c, PMX_DEFAULT_CONNECT_MS, 0);
+    if (rc) {
+        fprintf(stderr, "pmx: cannot set up the client: %s\n", pmx_strerror(rc));
+        pmx_params_free(p);
+        pmx_client_free(c);
+        return EXIT_API;
+    }
     bar b = {isatty(2), 0, file};
     pmx_call_opts co = PMX_OPTS_INIT(pmx_call_opts);
     co.output_path = file;
@@ -160,7 +182,12 @@ int cli_download(const opts *o, int argc, char **argv) {
     int r = pmx_call_start_ex(c, PMX_GET, path, p, &co, NULL, &b, &call);
     pmx_params_free(p);
     if (r) {
-        fprintf(stderr, "pmx: cannot download %s to %s: %s\n", path, file, pmx_strerror(r));
+        /* the reason (a bad path, a file that cannot be created) was logged just before */
+        fputs("pmx: cannot download ", stderr);
+        cli_put(stderr, path);
+        fputs(" to ", stderr);
+        cli_put(stderr, file);
+        fprintf(stderr, ": %s\n", pmx_strerror(r));
         pmx_client_free(c);
         return cli_exit_for(r);
     }
