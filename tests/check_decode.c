@@ -1091,6 +1091,7 @@ static Suite *decode_suite(void) {
     tcase_add_test(t, test_empty_piece);
     tcase_add_test(t, test_out_of_memory_is_enomem);
     tcase_add_test(t, test_numbers_in_any_locale);
+    tcase_set_timeout(t, 60); /* (the locale test runs localedef twice: seconds on a busy machine) */
     suite_add_tcase(s, t);
     t = tcase_create("memory");
     tcase_add_test(t, test_large_result_reuses_blocks);
