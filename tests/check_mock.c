@@ -500,6 +500,48 @@ START_TEST(request_log_counts) {
 }
 END_TEST
 
+START_TEST(request_log_masks_secrets) {
+    /* a login with its password in the query: the log keeps the names, never the values */
+    ck_assert_int_eq(mock_api(&g_m, 0, "POST",
+                              "/access/ticket?username=root%40pam&password=hunter2&otp=123456"
+                              "&new-password=n3w;tfa-challenge=PVE%3A!tfa!x&response=r1"
+                              "&pass%77ord=enc&vmid=100&realm=",
+                              NULL, NULL),
+                     400); /* new-password, response, vmid: not in the schema */
+    cJSON *e = last_log_entry(&g_m);
+    ck_assert_str_eq(jstr(e, "query"),
+                     "username=root%40pam&password=***&otp=***&new-password=***;"
+                     "tfa-challenge=***&response=***&pass%77ord=***&vmid=100&realm=");
+    cJSON_Delete(e);
+    ck_assert_int_eq(mock_api(&g_m, 0, "GET", "/version?password=x", NULL, NULL), 400);
+    e = last_log_entry(&g_m);
+    ck_assert_str_eq(jstr(e, "query"), "password=***");
+    cJSON_Delete(e);
+}
+END_TEST
+
+START_TEST(fault_values_capped) {
+    /* sizes the mock would allocate, and settings stored in an int: out of range -> 400 */
+    static const char *const bad[] = {
+        "{\"oversize_bytes\":100000000000000}", "{\"oversize_bytes\":1073741825}",
+        "{\"header_size\":1000000000000000}", "{\"auth_delay_ms\":4294967296}",
+        "{\"ticket_lifetime\":2147483648}", "{\"task_ms\":1000000000000}",
+        "{\"task_ms\":100000001}", "{\"latency_ms\":1000000000}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(mock_http(&g_m, "POST", "/_mock/faults", bad[i], NULL) == 400, "%s", bad[i]);
+    ck_assert_int_eq(mock_api(&g_m, 0, "GET", "/version", NULL, NULL), 200);
+    faults("{\"oversize_bytes\":1073741824,\"header_size\":1073741824,\"task_ms\":100000000,"
+           "\"auth_delay_ms\":100000000,\"ticket_lifetime\":100000000}");
+    mock_reset(&g_m);
+    faults("{\"oversize_bytes\":1048576}");
+    char *body = NULL;
+    ck_assert_int_eq(mock_api(&g_m, 0, "GET", "/version", NULL, &body), 200);
+    ck_assert_uint_eq(strlen(body), 1048576 + 11);
+    free(body);
+}
+END_TEST
+
 START_TEST(unknown_fault_key_refused) {
     char *body = NULL;
     ck_assert_int_eq(mock_http(&g_m, "POST", "/_mock/faults", "{\"fail_5xxx\":1}", &body), 400);
@@ -1609,7 +1651,9 @@ static Suite *mock_suite(void) {
     tcase_set_timeout(t, 60);
     tcase_add_test(t, ready_line_has_lists);
     tcase_add_test(t, request_log_counts);
+    tcase_add_test(t, request_log_masks_secrets);
     tcase_add_test(t, unknown_fault_key_refused);
+    tcase_add_test(t, fault_values_capped);
     tcase_add_test(t, reset_before_response);
     tcase_add_test(t, close_after_request);
     tcase_add_test(t, reset_mid_body);

@@ -5,6 +5,7 @@
  * fails loudly (400) instead of silently injecting nothing. */
 #include "mock.h"
 
+#include <ctype.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,8 @@
 
 #define DEFAULT_DOWNLOAD_SIZE (1 << 20)
 #define DEFAULT_HEADER_SIZE 16384
+#define MAX_FAULT_BYTES (1024.0 * 1024 * 1024) /* oversize_bytes, header_size: 1 GiB */
+#define MAX_SETTING 100000000.0 /* ms or s: as the command line (main.c int_arg) */
 
 static struct mock_config saved_cfg;
 
@@ -132,10 +135,13 @@ static const char *fault_check(const struct fkey *k, const cJSON *v)
             return is_int(v, 1, 1e9) ? NULL : "an integer >= 1";
         if (!strcmp(k->name, "fail_status"))
             return is_int(v, 100, 999) ? NULL : "an HTTP status (100..999)";
+        if (!strcmp(k->name, "latency_ms"))
+            return is_int(v, 0, MAX_SETTING) ? NULL : "an integer, 0..100000000";
         return is_int(v, 0, 1e9) ? NULL : "an integer >= 0";
-    case K_LONG:
-    case K_SETTING:
-        return is_int(v, 0, 1e15) ? NULL : "an integer >= 0";
+    case K_LONG: /* sizes of buffers the mock allocates */
+        return is_int(v, 0, MAX_FAULT_BYTES) ? NULL : "an integer of bytes, 0..1073741824";
+    case K_SETTING: /* the command line's range: sums of delays stay within an int */
+        return is_int(v, 0, MAX_SETTING) ? NULL : "an integer, 0..100000000";
     case K_SPECIAL: /* download_size */
         return is_int(v, 0, 9.0e15) ? NULL : "an integer >= 0";
     case K_BOOL:
@@ -241,6 +247,63 @@ static void logent_clear(struct logent *e)
     memset(e, 0, sizeof *e);
 }
 
+/* Parameters whose values the log never shows: passwords, second factors, tickets, secrets. */
+static int secret_name(const char *k, size_t n)
+{
+    static const char *const exact[] = {"otp", "response", "totp", "value", "code", "key"};
+    static const char *const part[] = {"password", "secret", "ticket", "challenge", "token"};
+    char name[64];
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 1 < sizeof name; i++) { /* the key percent-decoded */
+        if (k[i] == '%' && i + 2 < n && isxdigit((unsigned char)k[i + 1]) &&
+            isxdigit((unsigned char)k[i + 2])) {
+            char hex[3] = {k[i + 1], k[i + 2], 0};
+            name[o++] = (char)tolower((int)strtol(hex, NULL, 16));
+            i += 2;
+        } else {
+            name[o++] = (char)tolower((unsigned char)(k[i] == '+' ? ' ' : k[i]));
+        }
+    }
+    name[o] = 0;
+    for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
+        if (!strcmp(name, exact[i]))
+            return 1;
+    for (size_t i = 0; i < sizeof part / sizeof part[0]; i++)
+        if (strstr(name, part[i]))
+            return 1;
+    return 0;
+}
+
+/* The query as logged: the value of every secret parameter (see secret_name) replaced by
+ * "***" (an empty one stays empty); everything else as sent. */
+static char *mask_query(const char *q)
+{
+    size_t n = strlen(q), o = 0;
+    char *out = xmalloc(n + 4 * (n / 2 + 1) + 1);
+    size_t i = 0;
+    while (i <= n) {
+        size_t j = i;
+        while (j < n && q[j] != '&' && q[j] != ';')
+            j++;
+        const char *eq = memchr(q + i, '=', j - i);
+        if (eq && eq + 1 < q + j && secret_name(q + i, (size_t)(eq - (q + i)))) {
+            size_t kl = (size_t)(eq + 1 - (q + i));
+            memcpy(out + o, q + i, kl);
+            o += kl;
+            memcpy(out + o, "***", 3);
+            o += 3;
+        } else {
+            memcpy(out + o, q + i, j - i);
+            o += j - i;
+        }
+        if (j < n)
+            out[o++] = q[j];
+        i = j + 1;
+    }
+    out[o] = 0;
+    return out;
+}
+
 long reqlog_add(const struct req *rq)
 {
     if (!ring) {
@@ -254,7 +317,7 @@ long reqlog_add(const struct req *rq)
     logent_clear(e);
     e->method = xstrdup(rq->method_name ? rq->method_name : "");
     e->path = xstrdup(rq->path ? rq->path : "");
-    e->query = rq->query ? xstrdup(rq->query) : NULL;
+    e->query = rq->query ? mask_query(rq->query) : NULL;
     e->listener = rq->listener;
     e->conn = rq->conn_id;
     e->status = -1; /* not answered yet */

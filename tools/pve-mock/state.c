@@ -312,7 +312,8 @@ static void task_tick(evutil_socket_t fd, short ev, void *arg)
     t->elapsed_ms += TICK_MS;
     if (t->elapsed_ms < g_mock.cfg.task_ms) {
         char line[64];
-        snprintf(line, sizeof line, "progress %d%%", t->elapsed_ms * 100 / g_mock.cfg.task_ms);
+        snprintf(line, sizeof line, "progress %d%%",
+                 (int)((long long)t->elapsed_ms * 100 / g_mock.cfg.task_ms));
         task_log(t, line);
         return;
     }
