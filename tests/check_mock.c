@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -1602,6 +1603,72 @@ END_TEST
 
 /* ---- a clean exit with work in flight ----------------------------------------------------- */
 
+/* A plain TCP connection to url (no TLS handshake); -1 when refused. */
+static int tcp_connect(const char *url) {
+    const char *h = strstr(url, "://"), *colon = strrchr(url, ':');
+    char host[64];
+    snprintf(host, sizeof host, "%.*s", (int)(colon - h - 3), h + 3);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)atoi(colon + 1));
+    ck_assert_int_eq(inet_pton(AF_INET, host, &sa.sin_addr), 1);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* CPU time (user + system, clock ticks) a process has used so far. */
+static long proc_cpu_ticks(pid_t pid) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    const char *p = strrchr(buf, ')'); /* fields after the command name: state is field 3 */
+    ck_assert_ptr_nonnull(p);
+    unsigned long ut = 0, st = 0;
+    ck_assert_int_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st),
+                     2);
+    return (long)(ut + st);
+}
+
+START_TEST(out_of_descriptors_pauses_accept) {
+    /* a mock with few descriptors, and more connections waiting than it can take */
+    struct rlimit old, low;
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &old), 0);
+    low = old;
+    low.rlim_cur = 48;
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+    const char *args[] = {"--quiet", NULL};
+    mock m;
+    int started = mock_start(&m, args);
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &old), 0);
+    ck_assert_int_eq(started, 0);
+    enum { N = 80 };
+    int fds[N];
+    for (int i = 0; i < N; i++)
+        ck_assert_int_ge(fds[i] = tcp_connect(m.url), 0); /* the kernel's backlog takes them */
+    usleep(300000);
+    /* the listener rests while accept() fails with EMFILE: no busy loop */
+    long t0 = proc_cpu_ticks(m.pid);
+    usleep(1000000);
+    long used = proc_cpu_ticks(m.pid) - t0;
+    ck_assert_msg(used < 10, "the mock used %ld ticks of CPU in 1 s with no descriptor left", used);
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    /* descriptors free again: it accepts and answers */
+    ck_assert_int_eq(mock_api(&m, 0, "GET", "/version", NULL, NULL), 200);
+    ck_assert_int_eq(mock_stop_status(&m), 0);
+}
+END_TEST
+
 START_TEST(clean_exit_with_work_in_flight) {
     char dir[] = "/tmp/pmx-mock-exit-XXXXXX";
     ck_assert_ptr_nonnull(mkdtemp(dir));
@@ -1700,6 +1767,7 @@ static Suite *mock_suite(void) {
     tcase_set_timeout(c, 60);
     tcase_add_test(c, three_listeners_one_cluster);
     tcase_add_test(c, clean_exit_with_work_in_flight);
+    tcase_add_test(c, out_of_descriptors_pauses_accept);
     suite_add_tcase(s, c);
     return s;
 }

@@ -36,6 +36,7 @@
 #define MAX_LINE 16384            /* an unfinished line longer than this is dropped */
 #define IDLE_TIMEOUT_S 5          /* pveproxy's inactivity timeout, the TLS handshake included */
 #define MAX_CONN_REQUESTS 100
+#define ACCEPT_PAUSE_MS 100       /* out of descriptors: the listener rests this long */
 #define LINGER_MS 2000            /* reading what a client still sends after a closing answer */
 #define RST_WAIT_MS 2000          /* waiting for the kernel to send what precedes a reset */
 #define STREAM_CHUNK (64 * 1024)
@@ -55,6 +56,7 @@ struct listener {
     int state;
     int cert; /* CERT_* for new handshakes */
     struct event *restore; /* brings it back up after "ms" */
+    struct event *resume;  /* accepting again after running out of descriptors */
     struct conn *conns;
 };
 
@@ -889,6 +891,38 @@ static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct soc
     l->conns = c;
 }
 
+static void accept_resume(evutil_socket_t fd, short ev, void *arg)
+{
+    (void)fd, (void)ev;
+    struct listener *l = arg;
+    if (l->lev) /* still the listener that paused (a "down" frees it and cancels this) */
+        evconnlistener_enable(l->lev);
+}
+
+/* accept() failed. Out of descriptors (EMFILE, ENFILE) or kernel memory, the pending
+ * connection stays in the backlog and the socket stays readable: libevent would call accept
+ * again at once, forever (100% CPU, a warning each time). The listener rests instead and
+ * tries again after ACCEPT_PAUSE_MS; the backlog waits, as it does for pveproxy. Other
+ * errors (a connection reset while queued) concern one connection only. */
+static void on_accept_error(struct evconnlistener *lev, void *arg)
+{
+    struct listener *l = arg;
+    int err = EVUTIL_SOCKET_ERROR();
+    if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM)
+        return;
+    evconnlistener_disable(lev);
+    if (!l->resume)
+        l->resume = evtimer_new(g_mock.base, accept_resume, l);
+    struct timeval tv = {0, ACCEPT_PAUSE_MS * 1000};
+    evtimer_add(l->resume, &tv);
+    static time_t last;
+    if (time(NULL) != last) { /* at most one line a second */
+        last = time(NULL);
+        fprintf(stderr, "pve-mock: accept on %s: %s; pausing %d ms\n", l->url, strerror(err),
+                ACCEPT_PAUSE_MS);
+    }
+}
+
 static int listener_bind(struct listener *l)
 {
     l->lev = evconnlistener_new_bind(g_mock.base, on_accept, l,
@@ -896,6 +930,7 @@ static int listener_bind(struct listener *l)
                                      (struct sockaddr *)&l->addr, l->addrlen);
     if (!l->lev)
         return -1;
+    evconnlistener_set_error_cb(l->lev, on_accept_error);
     /* remember the port the kernel chose, so that "up" binds the same one again */
     socklen_t sl = sizeof l->addr;
     getsockname(evconnlistener_get_fd(l->lev), (struct sockaddr *)&l->addr, &sl);
@@ -1025,6 +1060,8 @@ int listener_action(int index, const char *action, int ms, struct conn *except, 
         return -1;
     }
     if (down) {
+        if (l->resume)
+            evtimer_del(l->resume);
         if (l->lev) /* connections still in the backlog get RST from the kernel */
             evconnlistener_free(l->lev);
         l->lev = NULL;
@@ -1169,6 +1206,9 @@ static void listener_close(struct listener *l)
     if (l->restore)
         event_free(l->restore);
     l->restore = NULL;
+    if (l->resume)
+        event_free(l->resume);
+    l->resume = NULL;
     conns_close(l, END_FIN, NULL);
     if (l->lev)
         evconnlistener_free(l->lev);
