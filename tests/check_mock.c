@@ -1033,6 +1033,44 @@ START_TEST(http_layer_refusals) {
 }
 END_TEST
 
+/* errors.<param> of an answer body, or NULL (malloc'd). */
+static char *param_error(const char *body, const char *param) {
+    cJSON *j = cJSON_Parse(body);
+    const char *s = jstr(cJSON_GetObjectItemCaseSensitive(j, "errors"), param);
+    char *out = s ? strdup(s) : NULL;
+    cJSON_Delete(j);
+    return out;
+}
+
+START_TEST(form_nul_never_truncates) {
+    char *body = NULL, *err;
+    /* a -list format splits on NUL (PVE split_list): the pieces are its items */
+    ck_assert_int_eq(mock_api(&g_m, 0, "POST", "/nodes/pve1/vzdump", "vmid=100%00101", &body), 200);
+    ck_assert_msg(strstr(body, ":vzdump:100,101:") != NULL, "%s", body);
+    free(body);
+    ck_assert_int_eq(mock_api(&g_m, 0, "PUT", "/nodes/pve1/qemu/100/config",
+                              "delete=net0%00ide2", &body), 200);
+    free(body);
+    /* anywhere else the value is refused whole, never cut at the NUL */
+    ck_assert_int_eq(mock_api(&g_m, 0, "PUT", "/nodes/pve1/qemu/100/config",
+                              "description=abc%00def", &body), 400);
+    ck_assert_ptr_nonnull(err = param_error(body, "description"));
+    ck_assert_str_eq(err, "value contains a NUL byte (%00)");
+    free(err), free(body);
+    ck_assert_int_eq(mock_api(&g_m, 0, "POST", "/nodes/pve1/qemu", "vmid=170&name=a%00b", &body),
+                     400);
+    ck_assert_ptr_nonnull(err = param_error(body, "name"));
+    free(err), free(body);
+    ck_assert_int_eq(mock_api(&g_m, 0, "GET", "/nodes/pve1/qemu/100/config?node=pve1%00x", NULL,
+                              &body), 400);
+    free(body);
+    /* a name with NUL is no known parameter */
+    ck_assert_int_eq(mock_api(&g_m, 0, "POST", "/nodes/pve1/qemu", "vmid%00x=171", &body), 400);
+    ck_assert_ptr_nonnull(err = param_error(body, "vmid%00x"));
+    free(err), free(body);
+}
+END_TEST
+
 START_TEST(header_limit_drops_request) {
     char *req = malloc(64 * 32 + 256), *p = req;
     p += sprintf(p, "GET /api2/json/version HTTP/1.1\r\n");
@@ -1743,6 +1781,7 @@ static Suite *mock_suite(void) {
     tcase_add_test(t, login_duplicate_members);
     tcase_add_test(t, task_log_stale_and_dup);
     tcase_add_test(t, http_layer_refusals);
+    tcase_add_test(t, form_nul_never_truncates);
     tcase_add_test(t, header_limit_drops_request);
     tcase_add_test(t, expect_continue_unanswered_and_pipelining);
     tcase_add_test(t, listener_down_up_reset);

@@ -201,6 +201,28 @@ static int validate(const pmx_method_desc *d, struct call *c)
         call_error(c, 500, "out of memory");
         return -1;
     }
+    /* a value split on NUL, for a -list format: its items, as one ','-joined string (what
+     * PVE's split_list then makes of it is the same list) */
+    cJSON *nl;
+    cJSON_ArrayForEach(nl, c->params)
+    {
+        const pmx_param_desc *pd = pmx_method_param(d, nl->string);
+        if (!(nl->type & MOCK_NUL_LIST) || !pd)
+            continue;
+        pmx_param_info pi = param_info(pd);
+        if (pi.type == PMX_PARAM_ARRAY || !pi.format || !ends_with(pi.format, "-list"))
+            continue;
+        size_t len = 0;
+        const cJSON *e;
+        cJSON_ArrayForEach(e, nl) len += strlen(e->valuestring) + 1;
+        char *joined = xmalloc(len + 1), *o = joined;
+        cJSON_ArrayForEach(e, nl) o += sprintf(o, "%s%s", o > joined ? "," : "", e->valuestring);
+        *o = 0;
+        cJSON *str = cJSON_CreateString(joined);
+        free(joined);
+        cJSON_ReplaceItemInObjectCaseSensitive(c->params, nl->string, str);
+        nl = str;
+    }
     const cJSON *it;
     cJSON_ArrayForEach(it, c->params)
     {
@@ -213,8 +235,13 @@ static int validate(const pmx_method_desc *d, struct call *c)
             continue;
         }
         pmx_param_info pi = param_info(pd);
+        int list_format = pi.type != PMX_PARAM_ARRAY && pi.format && ends_with(pi.format, "-list");
+        if (it->type & MOCK_NUL_LIST) { /* a -list took its pieces above */
+            call_param_error(c, name, "%s", NUL_TEXT);
+            continue;
+        }
         if (cJSON_IsArray(it) && pi.type != PMX_PARAM_ARRAY) {
-            if (pi.format && ends_with(pi.format, "-list")) {
+            if (list_format) {
                 /* an array for a -list format is joined with ',' (legacy, still accepted) */
                 size_t cap = 1, len = 0;
                 char *joined = xmalloc(cap);
@@ -250,6 +277,10 @@ static int validate(const pmx_method_desc *d, struct call *c)
             const cJSON *e;
             cJSON_ArrayForEach(e, it)
             {
+                if (e->type & MOCK_NUL_LIST) {
+                    call_param_error(c, name, "%s", NUL_TEXT);
+                    break;
+                }
                 char *s = scalar_text(c, pd, name, e);
                 if (s)
                     pmx_params_add_str(pp, name, s);

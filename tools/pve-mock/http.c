@@ -103,7 +103,9 @@ void http_plain_error(struct req *rq, int status, const char *msg, int delay_ms)
 
 /* ---- parameter decoding ----------------------------------------------------------------- */
 
-static char *form_unescape(const char *s, size_t n)
+/* Percent-decodes s[0..n) ('+' = space); *len gets the length, which counts any NUL a %00
+ * made (the result is NUL-terminated as well). */
+static char *form_unescape(const char *s, size_t n, size_t *len)
 {
     char *out = xmalloc(n + 1), *o = out;
     for (size_t i = 0; i < n; i++) {
@@ -119,22 +121,45 @@ static char *form_unescape(const char *s, size_t n)
         }
     }
     *o = 0;
+    *len = (size_t)(o - out);
     return out;
 }
 
-static void param_add(cJSON *obj, const char *key, const char *val)
+static void param_add_item(cJSON *obj, const char *key, cJSON *val)
 {
     cJSON *old = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!old) {
-        cJSON_AddStringToObject(obj, key, val);
-    } else if (cJSON_IsArray(old)) {
-        cJSON_AddItemToArray(old, cJSON_CreateString(val));
+        cJSON_AddItemToObject(obj, key, val);
+    } else if (cJSON_IsArray(old) && !(old->type & MOCK_NUL_LIST)) {
+        cJSON_AddItemToArray(old, val);
     } else { /* a repeated key becomes an array */
         cJSON *arr = cJSON_CreateArray();
         cJSON_AddItemToArray(arr, cJSON_Duplicate(old, 1));
-        cJSON_AddItemToArray(arr, cJSON_CreateString(val));
+        cJSON_AddItemToArray(arr, val);
         cJSON_ReplaceItemInObjectCaseSensitive(obj, key, arr);
     }
+}
+
+/* A value with NUL bytes (%00) cannot be a C string: it becomes the array of its pieces, as
+ * Perl's split /\0/ makes them (trailing empty pieces dropped), flagged MOCK_NUL_LIST. A
+ * -list format takes them as its items (PVE's split_list splits on NUL when there is one);
+ * anything else refuses the value (never a silently truncated string). */
+static cJSON *nul_list(const char *v, size_t n)
+{
+    cJSON *arr = cJSON_CreateArray();
+    arr->type |= MOCK_NUL_LIST;
+    while (n > 0 && v[n - 1] == 0)
+        n--;
+    size_t i = 0;
+    while (i < n) {
+        const char *z = memchr(v + i, 0, n - i);
+        size_t k = z ? (size_t)(z - (v + i)) : n - i;
+        char *piece = xasprintf("%.*s", (int)k, v + i);
+        cJSON_AddItemToArray(arr, cJSON_CreateString(piece));
+        free(piece);
+        i += k + 1;
+    }
+    return arr;
 }
 
 /* PVE decode_urlencoded: pairs split on '&' and ';', each pair on every '='
@@ -153,9 +178,25 @@ void form_decode(const char *s, size_t n, cJSON *obj)
             if (!vend)
                 vend = s + j;
             if (vend > v && eq > s + i) {
-                char *k = form_unescape(s + i, (size_t)(eq - (s + i)));
-                char *val = form_unescape(v, (size_t)(vend - v));
-                param_add(obj, k, val);
+                size_t klen, vlen;
+                char *k = form_unescape(s + i, (size_t)(eq - (s + i)), &klen);
+                char *val = form_unescape(v, (size_t)(vend - v), &vlen);
+                if (strlen(k) != klen) { /* a name with NUL matches no parameter: keep it so */
+                    char *t = xmalloc(klen * 3 + 1), *o = t;
+                    for (size_t x = 0; x < klen; x++) {
+                        if (k[x]) {
+                            *o++ = k[x];
+                        } else {
+                            memcpy(o, "%00", 3);
+                            o += 3;
+                        }
+                    }
+                    *o = 0;
+                    free(k);
+                    k = t;
+                }
+                param_add_item(obj, k,
+                               strlen(val) == vlen ? cJSON_CreateString(val) : nul_list(val, vlen));
                 free(k);
                 free(val);
             }

@@ -280,7 +280,11 @@ int http_head(struct req *rq);     /* the head is read: decide how the body is t
 void http_request(struct req *rq); /* a buffered request is complete */
 /* Plain-text HTTP-layer error, reason = message, connection closed. */
 void http_plain_error(struct req *rq, int status, const char *msg, int delay_ms);
-/* PVE's decode_urlencoded into obj (a repeated key becomes an array). */
+/* PVE's decode_urlencoded into obj (a repeated key becomes an array). A value with a NUL
+ * byte (%00) becomes the array of its NUL-separated pieces, its type flagged MOCK_NUL_LIST:
+ * a -list format takes them as items, any other parameter refuses it with NUL_TEXT. */
+#define MOCK_NUL_LIST (1 << 12) /* beside cJSON's own flags; kept by cJSON_Duplicate */
+#define NUL_TEXT "value contains a NUL byte (%00)"
 void form_decode(const char *s, size_t n, cJSON *obj);
 /* Substitute answers and connection faults for a complete request. Returns 1 when it answered. */
 int http_pre_faults(struct req *rq, const char *rel_path);

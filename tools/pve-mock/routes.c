@@ -87,6 +87,10 @@ static const struct route_param *param_spec(const struct route_param *ps, const 
 static void check_value(struct call *c, const struct route_param *ps, const char *name,
                         const cJSON *v)
 {
+    if (v->type & MOCK_NUL_LIST) { /* no route here takes a -list format */
+        call_param_error(c, name, "%s", NUL_TEXT);
+        return;
+    }
     if (cJSON_IsArray(v) || cJSON_IsObject(v)) {
         call_param_error(c, name, "type check ('%s') failed - got %s",
                          ps->type == P_INT ? "integer" : ps->type == P_BOOL ? "boolean" : "string",
