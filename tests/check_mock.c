@@ -1086,6 +1086,51 @@ START_TEST(header_limit_drops_request) {
 }
 END_TEST
 
+/* GET with a request line of `len` bytes (the _dc value pads it), sent in `pieces` writes
+ * 100 ms apart; the status of the answer, 0 when the connection ended without one. */
+static int long_line_status(size_t len, int pieces) {
+    const char *pre = "GET /api2/json/cluster/resources?type=vm&_dc=", *post = " HTTP/1.1";
+    size_t pad = len - strlen(pre) - strlen(post);
+    char *tail = NULL;
+    ck_assert_int_gt(asprintf(&tail, "%s\r\nHost: x\r\nAuthorization: PVEAPIToken=%s\r\n"
+                                     "Connection: close\r\n\r\n", post, g_m.token), 0);
+    size_t n = strlen(pre) + pad + strlen(tail);
+    char *req = malloc(n + 1);
+    strcpy(req, pre);
+    memset(req + strlen(pre), '1', pad);
+    strcpy(req + strlen(pre) + pad, tail);
+    free(tail);
+    raw r;
+    ck_assert_int_eq(raw_open(&r, g_m.url), 0);
+    size_t step = (n + (size_t)pieces - 1) / (size_t)pieces;
+    for (size_t off = 0; off < n; off += step) {
+        size_t k = n - off < step ? n - off : step;
+        if (SSL_write(r.ssl, req + off, (int)k) != (int)k)
+            break; /* the mock closed: the read below says how */
+        if (pieces > 1)
+            usleep(100000);
+    }
+    free(req);
+    raw_read(&r, 0);
+    int st = r.len ? raw_status(&r) : 0;
+    raw_close(&r);
+    return st;
+}
+
+START_TEST(request_line_limit_own) {
+    /* pveproxy: the request line is limited by its read buffer (512 KiB + 8 KiB), not by the
+     * 8 KiB of header lines; how the bytes arrive changes nothing */
+    ck_assert_int_eq(long_line_status(30000, 1), 200);
+    ck_assert_int_eq(long_line_status(30000, 3), 200);
+    ck_assert_int_eq(long_line_status(100000, 1), 200);
+    ck_assert_int_eq(long_line_status(100000, 7), 200);
+    ck_assert_int_eq(long_line_status(512 * 1024 + 8 * 1024, 1), 200);
+    ck_assert_int_eq(long_line_status(512 * 1024 + 8 * 1024, 5), 200);
+    ck_assert_int_eq(long_line_status(512 * 1024 + 8 * 1024 + 1, 1), 0); /* dropped, unanswered */
+    ck_assert_int_eq(long_line_status(600 * 1024, 4), 0);
+}
+END_TEST
+
 START_TEST(expect_continue_unanswered_and_pipelining) {
     char *req = NULL;
     ck_assert_int_gt(asprintf(&req,
@@ -1783,6 +1828,7 @@ static Suite *mock_suite(void) {
     tcase_add_test(t, http_layer_refusals);
     tcase_add_test(t, form_nul_never_truncates);
     tcase_add_test(t, header_limit_drops_request);
+    tcase_add_test(t, request_line_limit_own);
     tcase_add_test(t, expect_continue_unanswered_and_pipelining);
     tcase_add_test(t, listener_down_up_reset);
     tcase_add_test(t, listener_die_and_drop);

@@ -33,7 +33,10 @@
 
 #define MAX_HEAD_BYTES (8 * 1024) /* pveproxy: header lines, in total */
 #define MAX_HEAD_LINES 64         /* pveproxy: header lines, the blank line included */
-#define MAX_LINE 16384            /* an unfinished line longer than this is dropped */
+/* pveproxy reads the request line into a handle whose rbuf_max is $limit_max_post +
+ * $limit_max_header_size: a longer line ends the connection unanswered (ENOSPC). Header
+ * lines count against MAX_HEAD_BYTES only. */
+#define MAX_REQUEST_LINE (512 * 1024 + 8 * 1024)
 #define IDLE_TIMEOUT_S 5          /* pveproxy's inactivity timeout, the TLS handshake included */
 #define MAX_CONN_REQUESTS 100
 #define ACCEPT_PAUSE_MS 100       /* out of descriptors: the listener rests this long */
@@ -677,7 +680,17 @@ static int head_step(struct conn *c)
         size_t n = 0;
         char *line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
         if (!line) {
-            if (evbuffer_get_length(in) > MAX_LINE) {
+            /* the whole buffer is one unfinished line: refused as soon as it is too long
+             * to be taken once complete, so that the outcome does not depend on how the
+             * bytes arrive */
+            size_t have = evbuffer_get_length(in);
+            char last = 0;
+            struct evbuffer_ptr at;
+            if (have > 0 && evbuffer_ptr_set(in, &at, have - 1, EVBUFFER_PTR_SET) == 0 &&
+                evbuffer_copyout_from(in, &at, &last, 1) == 1 && last == '\r')
+                have--; /* a CR that may begin the CRLF */
+            if (c->state == CS_IDLE ? have > MAX_REQUEST_LINE
+                                    : c->head_bytes + have >= MAX_HEAD_BYTES) {
                 conn_end(c, END_FIN);
                 return -1;
             }
@@ -687,6 +700,11 @@ static int head_step(struct conn *c)
             if (n == 0) { /* pveproxy ignores empty lines before a request */
                 free(line);
                 continue;
+            }
+            if (n > MAX_REQUEST_LINE) {
+                free(line);
+                conn_end(c, END_FIN);
+                return -1;
             }
             struct req *rq = req_new(c);
             c->req = rq;
