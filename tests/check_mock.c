@@ -913,6 +913,63 @@ START_TEST(ticket_refused_after_login) {
 }
 END_TEST
 
+/* GET /version with the given header lines; the status, and the reason in *reason. */
+static int auth_headers_status(const char *headers, char **reason) {
+    char *req = NULL;
+    ck_assert_int_gt(asprintf(&req, "GET /api2/json/version HTTP/1.1\r\nHost: x\r\n%s"
+                                    "Connection: close\r\n\r\n", headers), 0);
+    raw r;
+    raw_exchange(&r, g_m.url, req, strlen(req));
+    free(req);
+    int st = raw_status(&r);
+    if (reason)
+        *reason = raw_reason(&r);
+    raw_close(&r);
+    return st;
+}
+
+START_TEST(auth_header_forms) {
+    raw r;
+    login_raw(&r, g_m.user, g_m.password, NULL);
+    char *ticket = login_field(&r, "ticket");
+    ck_assert_ptr_nonnull(ticket);
+    raw_close(&r);
+    char *h = NULL, *why = NULL;
+    /* PVE's extract_auth_value: /(?:^|\s)NAME(?:=| )([^;]*)/ */
+    ck_assert_int_gt(asprintf(&h, "Cookie: PVEAuthCookie %s\r\n", ticket), 0);
+    ck_assert_int_eq(auth_headers_status(h, NULL), 200); /* a space after the name */
+    free(h);
+    ck_assert_int_gt(asprintf(&h, "Cookie: a=b;\tPVEAuthCookie=%s\r\n", ticket), 0);
+    ck_assert_int_eq(auth_headers_status(h, NULL), 200);
+    free(h);
+    ck_assert_int_gt(asprintf(&h, "Authorization: Foo PVEAuthCookie=%s\r\n", ticket), 0);
+    ck_assert_int_eq(auth_headers_status(h, NULL), 200); /* after whitespace in Authorization */
+    free(h);
+    ck_assert_int_gt(asprintf(&h, "Authorization: Bearer PVEAPIToken=%s\r\n", g_m.token), 0);
+    ck_assert_int_eq(auth_headers_status(h, NULL), 200);
+    free(h);
+    ck_assert_int_gt(asprintf(&h, "Authorization: XPVEAPIToken=%s\r\n", g_m.token), 0);
+    ck_assert_int_eq(auth_headers_status(h, &why), 401); /* not after whitespace */
+    ck_assert_str_eq(why, "No ticket");
+    free(why), free(h);
+    /* an empty ticket is no ticket: the token in Authorization is used */
+    ck_assert_int_gt(asprintf(&h, "Cookie: PVEAuthCookie=\r\nAuthorization: PVEAPIToken=%s\r\n",
+                              g_m.token), 0);
+    ck_assert_int_eq(auth_headers_status(h, NULL), 200);
+    free(h);
+    ck_assert_int_gt(asprintf(&h, "Authorization: PVEAuthCookie=; PVEAPIToken=%s\r\n", g_m.token),
+                     0);
+    ck_assert_int_eq(auth_headers_status(h, NULL), 200);
+    free(h);
+    /* the first match counts, even when empty */
+    ck_assert_int_gt(asprintf(&h, "Cookie: PVEAuthCookie=; PVEAuthCookie=%s\r\n", ticket), 0);
+    ck_assert_int_eq(auth_headers_status(h, &why), 401);
+    ck_assert_str_eq(why, "No ticket");
+    free(why), free(h);
+    free(ticket);
+}
+END_TEST
+
 START_TEST(need_tfa_and_tfa_loop) {
     faults("{\"need_tfa\":1,\"tfa_loop\":1}");
     raw r;
@@ -1822,6 +1879,7 @@ static Suite *mock_suite(void) {
     tcase_add_test(t, reason_with_control_chars);
     tcase_add_test(t, login_refuse_loop);
     tcase_add_test(t, ticket_refused_after_login);
+    tcase_add_test(t, auth_header_forms);
     tcase_add_test(t, need_tfa_and_tfa_loop);
     tcase_add_test(t, login_duplicate_members);
     tcase_add_test(t, task_log_stale_and_dup);

@@ -135,41 +135,44 @@ static char *uri_unescape(const char *s, size_t n)
     return out;
 }
 
-/* Cookie: the name must open the header or follow whitespace (PVE's regex). */
-static char *cookie_ticket(const char *cookie)
+/* PVE's extract_auth_value: the first match of /(?:^|\s)KEY(?:=| )([^;]*)/ in the header,
+ * URI-unescaped. NULL when the key is not there or the value is false to Perl ("" or "0"),
+ * which counts as no value: the next source is tried. */
+static char *auth_value(const char *header, const char *key)
 {
-    static const char name[] = "PVEAuthCookie=";
-    for (const char *p = cookie; (p = strstr(p, name)); p++) {
-        if (p != cookie && !isspace((unsigned char)p[-1]))
+    size_t k = strlen(key);
+    for (const char *p = header; p && (p = strstr(p, key)); p++) {
+        if (p != header && !isspace((unsigned char)p[-1]))
             continue;
-        const char *v = p + sizeof name - 1;
-        size_t n = strcspn(v, ";");
-        return uri_unescape(v, n);
+        if (p[k] != '=' && p[k] != ' ')
+            continue;
+        const char *v = p + k + 1;
+        char *val = uri_unescape(v, strcspn(v, ";"));
+        if (!*val || !strcmp(val, "0")) {
+            free(val);
+            return NULL;
+        }
+        return val;
     }
     return NULL;
 }
 
-/* PVEAPIToken=USER@REALM!TOKENID=SECRET: a space may replace the first '=',
- * ';' ends it, the value is unescaped and split at the LAST '='. */
-static int token_verify(const char *auth, char **user)
+/* The value of PVEAPIToken (USER@REALM!TOKENID=SECRET), split at the LAST '='. */
+static int token_verify(const char *val, char **user)
 {
-    const char *v = auth + strlen("PVEAPIToken");
-    if (*v != '=' && *v != ' ')
-        return 0;
-    v++;
-    char *val = uri_unescape(v, strcspn(v, ";"));
-    char *eq = strrchr(val, '=');
+    char *copy = xstrdup(val);
+    char *eq = strrchr(copy, '=');
     int ok = 0;
     if (eq) {
         *eq = 0;
-        if (strcmp(val, MOCK_TOKEN_ID) == 0 && strcmp(eq + 1, MOCK_TOKEN_SECRET) == 0)
+        if (strcmp(copy, MOCK_TOKEN_ID) == 0 && strcmp(eq + 1, MOCK_TOKEN_SECRET) == 0)
             ok = 1;
-        else if (strcmp(val, MOCK_RO_TOKEN_ID) == 0 && strcmp(eq + 1, MOCK_RO_TOKEN_SECRET) == 0)
+        else if (strcmp(copy, MOCK_RO_TOKEN_ID) == 0 && strcmp(eq + 1, MOCK_RO_TOKEN_SECRET) == 0)
             ok = 2;
     }
     if (ok)
         *user = xstrdup(ok == 1 ? MOCK_TOKEN_ID : MOCK_RO_TOKEN_ID);
-    free(val);
+    free(copy);
     return ok;
 }
 
@@ -184,13 +187,12 @@ enum auth_result auth_check(struct evkeyvalq *headers, int csrf, char **user, in
     *user = NULL;
     *via_token = 0;
     *kind = AUTHK_NONE;
-    char *ticket = NULL;
+    /* pveproxy: the cookie, else PVEAuthCookie in Authorization, else PVEAPIToken there */
     const char *cookie = evhttp_find_header(headers, "Cookie");
     const char *auth = evhttp_find_header(headers, "Authorization");
-    if (cookie)
-        ticket = cookie_ticket(cookie);
-    if (!ticket && auth && strncmp(auth, "PVEAuthCookie=", 14) == 0)
-        ticket = uri_unescape(auth + 14, strcspn(auth + 14, ";"));
+    char *ticket = auth_value(cookie, "PVEAuthCookie");
+    if (!ticket)
+        ticket = auth_value(auth, "PVEAuthCookie");
     if (ticket) { /* a ticket beats a token */
         *kind = AUTHK_TICKET;
         char *u = ticket_verify(ticket, NULL);
@@ -206,9 +208,12 @@ enum auth_result auth_check(struct evkeyvalq *headers, int csrf, char **user, in
         *user = u;
         return AUTH_OK;
     }
-    if (auth && strncmp(auth, "PVEAPIToken", 11) == 0) {
+    char *token = auth_value(auth, "PVEAPIToken");
+    if (token) {
         *kind = AUTHK_TOKEN;
-        if (!token_verify(auth, user))
+        int ok = token_verify(token, user);
+        free(token);
+        if (!ok)
             return AUTH_FAILED;
         *via_token = 1;
         return AUTH_OK;
