@@ -970,6 +970,37 @@ START_TEST(auth_header_forms) {
 }
 END_TEST
 
+/* POST path with a form and no credentials at all; the status. */
+static int post_noauth(const char *path, const char *form) {
+    char *req = NULL;
+    ck_assert_int_gt(asprintf(&req,
+                              "POST /api2/json%s HTTP/1.1\r\nHost: x\r\n"
+                              "Content-Type: application/x-www-form-urlencoded\r\n"
+                              "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                              path, strlen(form), form), 0);
+    raw r;
+    raw_exchange(&r, g_m.url, req, strlen(req));
+    free(req);
+    int st = raw_status(&r);
+    raw_close(&r);
+    return st;
+}
+
+START_TEST(noauth_vncticket_openid) {
+    /* pve-manager's auth_handler lets these through without a ticket or token */
+    ck_assert_int_eq(post_noauth("/access/vncticket",
+                                 "authid=root%40pam&vncticket=PVEVNC%3Ax&path=%2Fvms%2F100"
+                                 "&privs=VM.Console"), 200);
+    ck_assert_int_eq(post_noauth("/access/openid/auth-url",
+                                 "realm=oidc&redirect-url=https%3A%2F%2Fx"), 200);
+    ck_assert_int_eq(post_noauth("/access/openid/login",
+                                 "state=s&code=c&redirect-url=https%3A%2F%2Fx"), 200);
+    /* their GET neighbours and the rest still need one */
+    ck_assert_int_eq(post_noauth("/access/openid", ""), 401);
+    ck_assert_int_eq(post_noauth("/nodes/pve1/qemu/100/vncproxy", ""), 401);
+}
+END_TEST
+
 START_TEST(need_tfa_and_tfa_loop) {
     faults("{\"need_tfa\":1,\"tfa_loop\":1}");
     raw r;
@@ -1880,6 +1911,7 @@ static Suite *mock_suite(void) {
     tcase_add_test(t, login_refuse_loop);
     tcase_add_test(t, ticket_refused_after_login);
     tcase_add_test(t, auth_header_forms);
+    tcase_add_test(t, noauth_vncticket_openid);
     tcase_add_test(t, need_tfa_and_tfa_loop);
     tcase_add_test(t, login_duplicate_members);
     tcase_add_test(t, task_log_stale_and_dup);

@@ -298,6 +298,16 @@ static void auth_refused(struct req *rq, enum auth_result ar)
     req_reply(rq, &r, g_mock.cfg.auth_delay_ms + g_mock.cfg.latency_ms + g_mock.faults.latency_ms);
 }
 
+/* pve-manager HTTPServer.pm auth_handler: the calls allowed without a ticket or token. The
+ * ticket and domain routes say so in their table entries; these three are answered by
+ * generic.c. */
+static int noauth_generic(int m, const char *canon)
+{
+    return m == EVHTTP_REQ_POST &&
+           (!strcmp(canon, "/access/vncticket") || !strcmp(canon, "/access/openid/login") ||
+            !strcmp(canon, "/access/openid/auth-url"));
+}
+
 int http_head(struct req *rq)
 {
     if (strncmp(rq->path, "/_mock/", 7) == 0) {
@@ -351,7 +361,7 @@ int http_head(struct req *rq)
     int known = 0;
     const struct route *route = route_find(&c, &known);
     int how = HEAD_BUFFER;
-    if (!route || !route->noauth) {
+    if ((!route || !route->noauth) && !noauth_generic(m, p.canon)) {
         char *user = NULL;
         int via_token = 0, kind = AUTHK_NONE;
         /* an upload needs no CSRF token (html forms cannot send one) */
