@@ -1072,7 +1072,7 @@ START_TEST(forbidden_403) {
     ck_assert_int_eq(pmx_call_start(c, PMX_PUT, "/access/password", p, NULL, NULL, &call), PMX_OK);
     pmx_params_free(p);
     ck_assert_int_eq(pmx_call_wait(call), PMX_EPERM);
-    ck_assert_ptr_nonnull(strstr(pmx_call_error(call), "API tokens are not allowed"));
+    ck_assert_ptr_nonnull(strstr(pmx_call_error(call), "not available with API token"));
     pmx_call_unref(call);
     pmx_client_free(c);
 }

@@ -1159,6 +1159,43 @@ START_TEST(form_nul_never_truncates) {
 }
 END_TEST
 
+START_TEST(pve_texts_and_form_pieces) {
+    char *body = NULL, *err;
+    /* pve-manager rest_handler: a body/query value against a path parameter */
+    ck_assert_int_eq(mock_api(&g_m, 0, "GET", "/nodes/pve1/qemu?node=pve2", NULL, &body), 400);
+    ck_assert_ptr_nonnull(err = param_error(body, "node"));
+    ck_assert_str_eq(err, "duplicate parameter (already defined in URI) with conflicting values!");
+    free(err), free(body);
+    ck_assert_int_eq(mock_api(&g_m, 0, "GET", "/nodes/pve1/network?node=pve2", NULL, &body), 400);
+    ck_assert_ptr_nonnull(err = param_error(body, "node"));
+    ck_assert_str_eq(err, "duplicate parameter (already defined in URI) with conflicting values!");
+    free(err), free(body);
+    /* a token on an allowtoken=0 method: raise_perm_exc's text, a newline inside */
+    ck_assert_int_eq(mock_api(&g_m, 0, "PUT", "/access/password",
+                              "userid=root%40pam&password=xxxxxxxx", &body), 403);
+    cJSON *j = cJSON_Parse(body);
+    ck_assert_str_eq(jstr(j, "message"), "Permission check failed (URI '/access/password' not "
+                                         "available with API token, need proper ticket.\n)\n");
+    cJSON_Delete(j);
+    free(body);
+    /* decode_urlencoded: "k=" is undef and replaces an earlier value; "k==x" is ""; "=v" is
+     * a parameter named "" */
+    ck_assert_int_eq(mock_api(&g_m, 0, "POST", "/nodes/pve1/qemu", "vmid=172&vmid=", &body), 400);
+    ck_assert_ptr_nonnull(err = param_error(body, "vmid"));
+    ck_assert_str_eq(err, "property is missing and it is not optional");
+    free(err), free(body);
+    ck_assert_int_eq(mock_api(&g_m, 0, "POST", "/nodes/pve1/qemu", "vmid=173&cores==4", &body),
+                     400);
+    ck_assert_ptr_nonnull(err = param_error(body, "cores"));
+    ck_assert_str_eq(err, "type check ('integer') failed - got ''");
+    free(err), free(body);
+    ck_assert_int_eq(mock_api(&g_m, 0, "GET", "/version?=v", NULL, &body), 400);
+    ck_assert_ptr_nonnull(err = param_error(body, ""));
+    free(err), free(body);
+    ck_assert_int_eq(mock_api(&g_m, 0, "GET", "/version?_dc=&x=", NULL, NULL), 200);
+}
+END_TEST
+
 START_TEST(header_limit_drops_request) {
     char *req = malloc(64 * 32 + 256), *p = req;
     p += sprintf(p, "GET /api2/json/version HTTP/1.1\r\n");
@@ -1529,11 +1566,22 @@ START_TEST(download_streams_pattern) {
     for (size_t i = 0; i < n; i++)
         if (b[i] != i % 251)
             ck_abort_msg("byte %zu is %d", i, b[i]);
-    ck_assert_int_eq(r.end, END_NOTIFY);
+    /* pveproxy's response_stream ends with push_shutdown: a FIN, no close_notify */
+    ck_assert_int_eq(r.end, END_EOF);
     free(conn), free(ct);
     raw_close(&r);
+    /* with Connection: close, finish_response disconnects: close_notify, then FIN */
+    faults("{\"download_size\":1000}");
+    raw_get(&r, &g_m, "/nodes/pve1/storage/local/file-restore/download?volume=x&filepath=Lw==");
+    conn = raw_header(&r, "Connection");
+    ck_assert_str_eq(conn, "close");
+    free(conn);
+    raw_body(&r, &n);
+    ck_assert_uint_eq(n, 1000);
+    ck_assert_int_eq(r.end, END_NOTIFY);
+    raw_close(&r);
     /* cut mid-way: half the bytes, then FIN without close_notify */
-    faults("{\"close_mid_response\":1}");
+    faults("{\"close_mid_response\":1,\"download_size\":3145735}");
     raw_get(&r, &g_m, "/nodes/pve1/storage/local/file-restore/download?volume=x&filepath=Lw==");
     raw_body(&r, &n);
     ck_assert_uint_eq(n, 3145735 / 2);
@@ -1917,6 +1965,7 @@ static Suite *mock_suite(void) {
     tcase_add_test(t, task_log_stale_and_dup);
     tcase_add_test(t, http_layer_refusals);
     tcase_add_test(t, form_nul_never_truncates);
+    tcase_add_test(t, pve_texts_and_form_pieces);
     tcase_add_test(t, header_limit_drops_request);
     tcase_add_test(t, request_line_limit_own);
     tcase_add_test(t, expect_continue_unanswered_and_pipelining);

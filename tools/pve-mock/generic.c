@@ -120,7 +120,7 @@ static void bind_path(const pmx_method_desc *d, struct call *c, int tail)
             char *value = tail && !p[n] ? join_tail(c, i) : xstrdup(c->seg[i]);
             cJSON *old = cJSON_GetObjectItemCaseSensitive(c->params, name);
             if (old && !same_text(old, value))
-                call_param_error(c, name, "duplicate parameter (already defined in path)");
+                call_param_error(c, name, "duplicate parameter (already defined in URI) with conflicting values!");
             else if (!old)
                 cJSON_AddItemToObject(c->params, name, cJSON_CreateString(value));
             free(value);
@@ -501,14 +501,19 @@ int generic_dispatch(struct call *c)
     if (!d)
         return 0;
     pmx_method_info mi = method_info(d);
+    bind_path(d, c, tail); /* a conflicting path parameter is refused first */
+    if (c->status != 200)
+        return 1;
     if (c->via_token && !(mi.flags & PMX_METHOD_ALLOWTOKEN)) {
         /* methods marked allowtoken=0 (password changes, TFA setup, ...) refuse API tokens
-         * before anything else is looked at */
-        call_error(c, 403, "Permission check failed (API tokens are not allowed for this call)");
+         * before the parameters are checked; raise_perm_exc wraps the text, newline and all */
+        call_error(c, 403,
+                   "Permission check failed (URI '%s' not available with API token, need proper "
+                   "ticket.\n)",
+                   c->path);
         return 1;
     }
-    bind_path(d, c, tail);
-    if (c->status != 200 || validate(d, c))
+    if (validate(d, c))
         return 1;
 
     const char *node_name = NULL;

@@ -162,8 +162,10 @@ static cJSON *nul_list(const char *v, size_t n)
     return arr;
 }
 
-/* PVE decode_urlencoded: pairs split on '&' and ';', each pair on every '='
- * keeping the first two pieces; "key=" (empty) is undef, i.e. absent. */
+/* PVE decode_urlencoded: pairs split on '&' and ';'; each pair is split on every '=' the
+ * way Perl's split does it (trailing empty pieces dropped) and the first two pieces are the
+ * name and the value: "key=" or "key" gives undef (JSON null: absent, and it replaces an
+ * earlier value of the key), "key==x" gives "", "=v" is a parameter named "". */
 void form_decode(const char *s, size_t n, cJSON *obj)
 {
     size_t i = 0;
@@ -171,35 +173,45 @@ void form_decode(const char *s, size_t n, cJSON *obj)
         size_t j = i;
         while (j < n && s[j] != '&' && s[j] != ';')
             j++;
-        const char *eq = memchr(s + i, '=', j - i);
-        if (eq) {
-            const char *v = eq + 1;
-            const char *vend = memchr(v, '=', (size_t)(s + j - v));
-            if (!vend)
-                vend = s + j;
-            if (vend > v && eq > s + i) {
-                size_t klen, vlen;
-                char *k = form_unescape(s + i, (size_t)(eq - (s + i)), &klen);
-                char *val = form_unescape(v, (size_t)(vend - v), &vlen);
-                if (strlen(k) != klen) { /* a name with NUL matches no parameter: keep it so */
-                    char *t = xmalloc(klen * 3 + 1), *o = t;
-                    for (size_t x = 0; x < klen; x++) {
-                        if (k[x]) {
-                            *o++ = k[x];
-                        } else {
-                            memcpy(o, "%00", 3);
-                            o += 3;
-                        }
+        const char *end = s + j;
+        while (end > s + i && end[-1] == '=') /* trailing empty pieces */
+            end--;
+        if (end > s + i) {
+            const char *eq = memchr(s + i, '=', (size_t)(end - (s + i)));
+            const char *kend = eq ? eq : end;
+            size_t klen, vlen = 0;
+            char *k = form_unescape(s + i, (size_t)(kend - (s + i)), &klen);
+            if (strlen(k) != klen) { /* a name with NUL matches no parameter: keep it so */
+                char *t = xmalloc(klen * 3 + 1), *o = t;
+                for (size_t x = 0; x < klen; x++) {
+                    if (k[x]) {
+                        *o++ = k[x];
+                    } else {
+                        memcpy(o, "%00", 3);
+                        o += 3;
                     }
-                    *o = 0;
-                    free(k);
-                    k = t;
                 }
+                *o = 0;
+                free(k);
+                k = t;
+            }
+            if (!eq) { /* undef */
+                cJSON_DeleteItemFromObjectCaseSensitive(obj, k);
+                cJSON_AddNullToObject(obj, k);
+            } else {
+                const char *v = eq + 1;
+                const char *vend = memchr(v, '=', (size_t)(end - v));
+                if (!vend)
+                    vend = end;
+                char *val = form_unescape(v, (size_t)(vend - v), &vlen);
+                cJSON *old = cJSON_GetObjectItemCaseSensitive(obj, k);
+                if (cJSON_IsNull(old)) /* an undef before is no value */
+                    cJSON_DeleteItemFromObjectCaseSensitive(obj, k);
                 param_add_item(obj, k,
                                strlen(val) == vlen ? cJSON_CreateString(val) : nul_list(val, vlen));
-                free(k);
                 free(val);
             }
+            free(k);
         }
         i = j + 1;
     }

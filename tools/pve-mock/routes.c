@@ -164,6 +164,8 @@ void route_validate(struct call *c, const struct route_param *ps)
     cJSON_ArrayForEach(it, c->params)
     {
         const struct route_param *p = param_spec(ps, it->string);
+        if (cJSON_IsNull(it)) /* undef ("key=" in a form): absent */
+            continue;
         if (!p)
             call_param_error(c, it->string, "property is not defined in schema and the schema "
                                             "does not allow additional properties");
@@ -171,7 +173,8 @@ void route_validate(struct call *c, const struct route_param *ps)
             check_value(c, p, it->string, it);
     }
     for (const struct route_param *p = ps; p->name; p++)
-        if (p->required && !cJSON_GetObjectItemCaseSensitive(c->params, p->name))
+        if (p->required && (!cJSON_GetObjectItemCaseSensitive(c->params, p->name) ||
+                            cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(c->params, p->name))))
             call_param_error(c, p->name, "property is missing and it is not optional");
 }
 
@@ -716,7 +719,7 @@ void route_dispatch(const struct route *r, struct call *c)
         int same = old_text && !strcmp(old_text, it->valuestring); /* Perl compares as strings */
         free(old_text);
         if (old && !same)
-            call_param_error(c, it->string, "duplicate parameter (already defined in path)");
+            call_param_error(c, it->string, "duplicate parameter (already defined in URI) with conflicting values!");
         else if (!old)
             cJSON_AddItemToObject(c->params, it->string, cJSON_CreateString(it->valuestring));
     }

@@ -508,13 +508,17 @@ void req_stream(struct req *rq, struct reply *head, struct stream_src *src)
     }
     conn_discard_rest(c, rq);
     struct evbuffer *out = bufferevent_get_output(c->bev);
-    /* pveproxy: "Connection: Keep-Alive", no Content-Length, and a close at the end */
-    put_head(out, rq, head, rq->keep_alive, -1);
+    /* pveproxy: no Content-Length, and the end of the body is the end of the connection.
+     * response_stream ends with push_shutdown (shutdown(fh, 1): a FIN, no TLS close_notify);
+     * only when keep-alive is over does finish_response's client_do_disconnect (stoptls,
+     * close_notify) take its place. */
+    int keep = rq->keep_alive && c->nreq < MAX_CONN_REQUESTS;
+    put_head(out, rq, head, keep, -1);
     c->src = *src;
     c->src_done = 0;
     c->stream_sent = 0;
     c->stream_cut = -1;
-    c->after = AFTER_CLOSE;
+    c->after = keep ? AFTER_FIN : AFTER_CLOSE;
     if (head->deliver == DELIVER_CLOSE_MID || head->deliver == DELIVER_RESET_MID) {
         c->stream_cut = src->size > 0 ? src->size / 2 : 0;
         c->after = head->deliver == DELIVER_CLOSE_MID ? AFTER_FIN : AFTER_RST;
