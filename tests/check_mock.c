@@ -50,13 +50,11 @@ static void raw_append(raw *r, const char *p, size_t n) {
     r->data = d;
 }
 
-/* Connects and does the TLS handshake; r->end says why when it fails (returns -1). */
-static int raw_open(raw *r, const char *url) {
-    memset(r, 0, sizeof *r);
-    r->fd = -1;
+/* A plain TCP connection to url (no TLS handshake), with 10 s send and receive timeouts; -1
+ * when it fails, errno saying why. */
+static int tcp_connect(const char *url) {
     signal(SIGPIPE, SIG_IGN);
-    const char *h = strstr(url, "://");
-    const char *colon = strrchr(url, ':');
+    const char *h = strstr(url, "://"), *colon = strrchr(url, ':');
     ck_assert_ptr_nonnull(h);
     char host[64];
     snprintf(host, sizeof host, "%.*s", (int)(colon - h - 3), h + 3);
@@ -65,12 +63,25 @@ static int raw_open(raw *r, const char *url) {
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)atoi(colon + 1));
     ck_assert_int_eq(inet_pton(AF_INET, host, &sa.sin_addr), 1);
-    r->fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(r->fd, 0);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
     struct timeval tv = {10, 0};
-    setsockopt(r->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(r->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (connect(r->fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+/* Connects and does the TLS handshake; r->end says why when it fails (returns -1). */
+static int raw_open(raw *r, const char *url) {
+    memset(r, 0, sizeof *r);
+    r->fd = tcp_connect(url);
+    if (r->fd < 0) {
         r->end = errno == ECONNREFUSED ? END_REFUSED : END_RESET;
         return -1;
     }
@@ -1822,24 +1833,6 @@ END_TEST
 
 /* ---- a clean exit with work in flight ----------------------------------------------------- */
 
-/* A plain TCP connection to url (no TLS handshake); -1 when refused. */
-static int tcp_connect(const char *url) {
-    const char *h = strstr(url, "://"), *colon = strrchr(url, ':');
-    char host[64];
-    snprintf(host, sizeof host, "%.*s", (int)(colon - h - 3), h + 3);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)atoi(colon + 1));
-    ck_assert_int_eq(inet_pton(AF_INET, host, &sa.sin_addr), 1);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert_int_ge(fd, 0);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
 
 /* CPU time (user + system, clock ticks) a process has used so far. */
 static long proc_cpu_ticks(pid_t pid) {
