@@ -346,7 +346,10 @@ START_TEST(stall_limit_ends_silent_call) {
 END_TEST
 
 START_TEST(task_wait_huge_timeout) {
-    /* A deadline near INT64_MAX saturates instead of overflowing (UBSan watches). */
+    /* A deadline near INT64_MAX saturates instead of overflowing (UBSan watches). The status
+     * poll gets a 500 (a transient error: the wait sleeps and would poll again); a task that
+     * does not exist is a final 400, as on PVE. */
+    mock_faults(&g_mock, "{\"fail_5xx\":-1,\"match_path\":\"/nodes/pve1/tasks/\"}");
     pmx_client *c = test_client(&g_mock, "token");
     pmx_task_opts o = PMX_OPTS_INIT(pmx_task_opts);
     o.timeout_ms = INT64_MAX - 1;
@@ -362,6 +365,7 @@ START_TEST(task_wait_huge_timeout) {
     ck_assert_int_eq(pmx_task_wait(c, "UPID:pve1:00001234:00005678:65000000:qmstart:100:root@pam:",
                                    &o, NULL, NULL, NULL), PMX_EINVAL);
     pmx_client_free(c);
+    mock_reset(&g_mock);
 }
 END_TEST
 

@@ -1101,6 +1101,194 @@ START_TEST(task_log_stale_and_dup) {
 }
 END_TEST
 
+/* ---- task endpoints as Tasks.pm ------------------------------------------------------------ */
+
+/* An API call with the token; the status, and the parsed answer in *j (caller frees). */
+static int api_json(const mock *m, const char *method, const char *path, cJSON **j) {
+    char *body = NULL;
+    int st = mock_api(m, 0, method, path, NULL, &body);
+    *j = body ? cJSON_Parse(body) : NULL;
+    ck_assert_msg(*j != NULL, "%s %s: no JSON answer (%d)", method, path, st);
+    free(body);
+    return st;
+}
+
+/* errors.upid of a 400 answer */
+static void assert_upid_error(const char *method, const char *path, const char *want) {
+    cJSON *j = NULL;
+    ck_assert_int_eq(api_json(&g_m, method, path, &j), 400);
+    const char *e = jstr(cJSON_GetObjectItemCaseSensitive(j, "errors"), "upid");
+    ck_assert_msg(e && strcmp(e, want) == 0, "%s %s: errors.upid '%s', want '%s'", method, path,
+                  e ? e : "(none)", want);
+    cJSON_Delete(j);
+}
+
+START_TEST(task_status_and_unknown_tasks) {
+    /* read_task_status: a token task's user is split into user and tokenid */
+    char *upid = start_task(), path[512];
+    free(task_wait(&g_m, 0, "pve1", upid));
+    snprintf(path, sizeof path, "/nodes/pve1/tasks/%s/status", upid);
+    cJSON *j = NULL;
+    ck_assert_int_eq(api_json(&g_m, "GET", path, &j), 200);
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "data");
+    ck_assert_str_eq(jstr(d, "user"), "root@pam");
+    ck_assert_str_eq(jstr(d, "tokenid"), "mock");
+    ck_assert_str_eq(jstr(d, "upid"), upid);
+    cJSON_Delete(j);
+    /* a task is found on its own node only: another node has no log file for it */
+    snprintf(path, sizeof path, "/nodes/pve2/tasks/%s/status", upid);
+    assert_upid_error("GET", path, "no such task");
+    free(upid);
+
+    /* well-formed, no task: raise_param_exc upid "no such task" (was 500) */
+    const char *none = "UPID:pve1:00001234:00ABCDEF:65F0A1B2:qmstart:100:root@pam:";
+    snprintf(path, sizeof path, "/nodes/pve1/tasks/%s/status", none);
+    assert_upid_error("GET", path, "no such task");
+    snprintf(path, sizeof path, "/nodes/pve1/tasks/%s", none);
+    assert_upid_error("DELETE", path, "no such task");
+    /* Perl's $ takes a final newline: it parses, and its file does not exist */
+    snprintf(path, sizeof path, "/nodes/pve1/tasks/%s%%0A/status", none);
+    assert_upid_error("GET", path, "no such task");
+    /* malformed: "unable to parse worker upid", without the UPID; a node name as
+     * PVE::UPID::decode takes it (letters, digits, inner '-') */
+    const char *bad[] = {"UPID:bad", "UPID:pve_1:00001234:00ABCDEF:65F0A1B2:qmstart:100:root@pam:",
+                         "UPID:-pve1:00001234:00ABCDEF:65F0A1B2:qmstart:100:root@pam:"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(path, sizeof path, "/nodes/pve1/tasks/%s/status", bad[i]);
+        assert_upid_error("GET", path, "unable to parse worker upid");
+        snprintf(path, sizeof path, "/nodes/pve1/tasks/%s", bad[i]);
+        assert_upid_error("DELETE", path, "unable to parse worker upid");
+        snprintf(path, sizeof path, "/nodes/pve1/tasks/%s/log", bad[i]);
+        assert_upid_error("GET", path, "unable to parse worker upid");
+    }
+
+    /* the log of no task: dump_logfile's one line about the file it could not open */
+    snprintf(path, sizeof path, "/nodes/pve1/tasks/%s/log?start=3&limit=1", none);
+    ck_assert_int_eq(api_json(&g_m, "GET", path, &j), 200);
+    ck_assert_int_eq((int)jnum(j, "total"), 1);
+    d = cJSON_GetObjectItemCaseSensitive(j, "data");
+    ck_assert_int_eq(cJSON_GetArraySize(d), 1);
+    ck_assert_int_eq((int)jnum(cJSON_GetArrayItem(d, 0), "n"), 1);
+    ck_assert_str_eq(jstr(cJSON_GetArrayItem(d, 0), "t"),
+                     "unable to open file - No such file or directory");
+    cJSON_Delete(j);
+    /* and its download dies opening /var/log/pve/tasks/<last STARTTIME digit>/<UPID> */
+    snprintf(path, sizeof path, "/nodes/pve1/tasks/%s/log?download=1", none);
+    ck_assert_int_eq(api_json(&g_m, "GET", path, &j), 500);
+    ck_assert_str_eq(jstr(j, "message"),
+                     "Could not open file '/var/log/pve/tasks/2/"
+                     "UPID:pve1:00001234:00ABCDEF:65F0A1B2:qmstart:100:root@pam:' - No such file "
+                     "or directory\n");
+    cJSON_Delete(j);
+}
+END_TEST
+
+/* GET /nodes/pve1/tasks<query> on m: the number of items (and *total, *first the first item,
+ * caller frees). */
+static int list_tasks(const mock *m, const char *query, long *total, cJSON **first) {
+    char path[512];
+    snprintf(path, sizeof path, "/nodes/pve1/tasks%s", query);
+    cJSON *j = NULL;
+    ck_assert_int_eq(api_json(m, "GET", path, &j), 200);
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "data");
+    int n = cJSON_GetArraySize(d);
+    if (total) { /* PVE leaves out a zero total */
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "total");
+        *total = cJSON_IsNumber(t) ? (long)t->valuedouble : 0;
+    }
+    if (first)
+        *first = n ? cJSON_Duplicate(cJSON_GetArrayItem(d, 0), 1) : NULL;
+    cJSON_Delete(j);
+    return n;
+}
+
+static void post_task(const mock *m, const char *path) {
+    ck_assert_int_eq(mock_api(m, 0, "POST", path, "", NULL), 200);
+}
+
+START_TEST(task_list_filters) {
+    /* a mock of its own: a known set of tasks on pve1, one on pve2 */
+    const char *args[] = {"--nodes", "2", "--task-ms", "0", "--quiet", NULL};
+    mock m;
+    ck_assert_int_eq(mock_start(&m, args), 0);
+    post_task(&m, "/nodes/pve1/qemu/101/status/start");                 /* OK */
+    mock_faults(&m, "{\"task_exitstatus\":\"WARNINGS: 1\"}");
+    post_task(&m, "/nodes/pve1/qemu/101/status/stop");                  /* WARNINGS: 1 */
+    mock_faults(&m, "{\"task_exitstatus\":\"boom\"}");
+    post_task(&m, "/nodes/pve1/qemu/101/status/start");                 /* boom */
+    mock_faults(&m, "{\"task_exitstatus\":\"\"}");
+    post_task(&m, "/nodes/pve1/qemu/100/status/shutdown");              /* OK */
+    post_task(&m, "/nodes/pve2/qemu/200/status/start");                 /* another node */
+    mock_faults(&m, "{\"task_ms\":600000}");
+    post_task(&m, "/nodes/pve1/qemu/101/status/start");                 /* running */
+
+    /* source=archive by default: the 4 finished ones, from the index (user without the token
+     * part, tokenid, endtime, exit status as status) */
+    long total = 0;
+    cJSON *first = NULL;
+    ck_assert_int_eq(list_tasks(&m, "", &total, &first), 4);
+    ck_assert_int_eq(total, 4);
+    ck_assert_str_eq(jstr(first, "user"), "root@pam");
+    ck_assert_str_eq(jstr(first, "tokenid"), "mock");
+    ck_assert_str_eq(jstr(first, "status"), "OK");
+    ck_assert(jnum(first, "endtime") >= jnum(first, "starttime"));
+    long t0 = (long)jnum(first, "starttime");
+    cJSON_Delete(first);
+    /* limit=0 lists none, total still counts every match; start skips */
+    ck_assert_int_eq(list_tasks(&m, "?limit=0", &total, NULL), 0);
+    ck_assert_int_eq(total, 4);
+    ck_assert_int_eq(list_tasks(&m, "?start=1&limit=2", &total, NULL), 2);
+    ck_assert_int_eq(total, 4);
+    ck_assert_int_eq(list_tasks(&m, "?start=3&limit=2", &total, NULL), 1);
+    /* typefilter: exact; "0" is false to Perl (no filter) */
+    ck_assert_int_eq(list_tasks(&m, "?typefilter=qmstart", &total, NULL), 2);
+    ck_assert_int_eq(list_tasks(&m, "?typefilter=qm", &total, NULL), 0);
+    ck_assert_int_eq(list_tasks(&m, "?typefilter=0", &total, NULL), 4);
+    /* userfilter: case-insensitive substring of the user, the token part cut off in the index
+     * (not in the active file) */
+    ck_assert_int_eq(list_tasks(&m, "?userfilter=ROOT%40P", &total, NULL), 4);
+    ck_assert_int_eq(list_tasks(&m, "?userfilter=mock", &total, NULL), 0);
+    ck_assert_int_eq(list_tasks(&m, "?userfilter=mock&source=all", &total, NULL), 1);
+    /* vmid; since/until on the start time */
+    ck_assert_int_eq(list_tasks(&m, "?vmid=101", &total, NULL), 3);
+    char q[128];
+    snprintf(q, sizeof q, "?since=%ld", t0 + 100);
+    ck_assert_int_eq(list_tasks(&m, q, &total, NULL), 0);
+    snprintf(q, sizeof q, "?until=%ld", t0 - 100);
+    ck_assert_int_eq(list_tasks(&m, q, &total, NULL), 0);
+    snprintf(q, sizeof q, "?since=%ld&until=%ld", t0 - 100, t0 + 100);
+    ck_assert_int_eq(list_tasks(&m, q, &total, NULL), 4);
+    /* statusfilter: ok, warning, error, unknown (any case; a running task is unknown) */
+    ck_assert_int_eq(list_tasks(&m, "?statusfilter=ok", &total, NULL), 2);
+    ck_assert_int_eq(list_tasks(&m, "?statusfilter=warning,ERROR", &total, NULL), 2);
+    ck_assert_int_eq(list_tasks(&m, "?statusfilter=ok%00error", &total, NULL), 3);
+    ck_assert_int_eq(list_tasks(&m, "?statusfilter=unknown", &total, NULL), 0);
+    ck_assert_int_eq(list_tasks(&m, "?statusfilter=unknown&source=all", &total, NULL), 1);
+    cJSON *j = NULL;
+    ck_assert_int_eq(api_json(&m, "GET", "/nodes/pve1/tasks?statusfilter=ok,running", &j), 400);
+    ck_assert_str_eq(jstr(cJSON_GetObjectItemCaseSensitive(j, "errors"), "statusfilter"),
+                     "invalid format - invalid status 'running'\n");
+    cJSON_Delete(j);
+    /* errors=1 turns ok off, and statusfilter is ignored then */
+    ck_assert_int_eq(list_tasks(&m, "?errors=1", &total, NULL), 2);
+    ck_assert_int_eq(list_tasks(&m, "?errors=1&statusfilter=ok", &total, NULL), 2);
+    ck_assert_int_eq(list_tasks(&m, "?errors=1&source=all", &total, NULL), 3);
+    /* active: the running task, status RUNNING, its user as in the UPID; all: running first */
+    ck_assert_int_eq(list_tasks(&m, "?source=active", &total, &first), 1);
+    ck_assert_int_eq(total, 1);
+    ck_assert_str_eq(jstr(first, "status"), "RUNNING");
+    ck_assert_str_eq(jstr(first, "user"), "root@pam!mock");
+    ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(first, "tokenid"));
+    ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(first, "endtime"));
+    cJSON_Delete(first);
+    ck_assert_int_eq(list_tasks(&m, "?source=all&limit=2", &total, &first), 2);
+    ck_assert_int_eq(total, 5);
+    ck_assert_str_eq(jstr(first, "status"), "RUNNING");
+    cJSON_Delete(first);
+    ck_assert_int_eq(mock_stop_status(&m), 0);
+}
+END_TEST
+
 /* ---- the HTTP layer ----------------------------------------------------------------------- */
 
 START_TEST(http_layer_refusals) {
@@ -1956,6 +2144,8 @@ static Suite *mock_suite(void) {
     tcase_add_test(t, need_tfa_and_tfa_loop);
     tcase_add_test(t, login_duplicate_members);
     tcase_add_test(t, task_log_stale_and_dup);
+    tcase_add_test(t, task_status_and_unknown_tasks);
+    tcase_add_test(t, task_list_filters);
     tcase_add_test(t, http_layer_refusals);
     tcase_add_test(t, form_nul_never_truncates);
     tcase_add_test(t, pve_texts_and_form_pieces);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *const k_bad_upid = "UPID:pve1:0000000X:00000000:00000000:qmstart:100:root@pam:";
@@ -515,20 +516,35 @@ START_TEST(task_bad_arguments) {
 }
 END_TEST
 
-START_TEST(task_unknown_task_retried_to_deadline) {
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+START_TEST(task_unknown_task_fails_at_once) {
     /* The request path escapes the UPID: the mock finds the task by the decoded value. A
-     * well-formed UPID of no task gets a 500 "no such task", retried until the deadline. */
+     * well-formed UPID of no task is refused as PVE's read_task_status refuses it: 400
+     * "Parameter verification failed.", errors.upid "no such task". A 4xx ends the wait at
+     * once, with the server's message: the task's log file exists before its UPID is returned
+     * (fork_worker), so it will not appear later and there is nothing to retry. */
     pmx_client *c = test_client(&g_mock, "token");
     pmx_task_opts o = fast_opts();
-    /* long enough for at least one answer even on a loaded machine (a first TLS handshake
-     * under the sanitizers can take longer than 100 ms), short enough to keep the test quick */
-    o.timeout_ms = 1500;
+    o.timeout_ms = 10000;
+    long before = mock_count_requests(&g_mock, "GET", "/api2/json/nodes/pve1/tasks/");
+    int64_t t0 = now_ms();
     pmx_task *t = NULL;
     ck_assert_int_eq(pmx_task_wait(c, "UPID:pve1:00001234:00ABCDEF:65F0A1B2:qmstart:100:root@pam:",
                                    &o, NULL, NULL, &t),
                      PMX_OK);
-    ck_assert_int_eq(pmx_task_wait_sync(t), PMX_ETIMEOUT);
-    ck_assert_ptr_nonnull(strstr(pmx_task_error(t), "no such task"));
+    ck_assert_int_eq(pmx_task_wait_sync(t), PMX_EHTTP);
+    ck_assert_int_eq(pmx_task_http_status(t), 400);
+    /* the server's message; "no such task" is in errors.upid, which a task wait does not keep */
+    ck_assert_msg(strstr(pmx_task_error(t), "Parameter verification failed."), "%s",
+                  pmx_task_error(t));
+    ck_assert_int_lt(now_ms() - t0, 5000); /* not the 10 s deadline */
+    ck_assert_int_eq(mock_count_requests(&g_mock, "GET", "/api2/json/nodes/pve1/tasks/") - before,
+                     1);
     pmx_task_unref(t);
     pmx_client_free(c);
 }
@@ -821,7 +837,7 @@ static Suite *task_suite(void) {
     tcase_add_test(tc, task_wait_sync_recursive);
     tcase_add_test(tc, task_unref_before_done);
     tcase_add_test(tc, task_bad_arguments);
-    tcase_add_test(tc, task_unknown_task_retried_to_deadline);
+    tcase_add_test(tc, task_unknown_task_fails_at_once);
     tcase_add_test(tc, task_follow_log);
     tcase_add_test(tc, task_follow_small_pages);
     tcase_add_test(tc, task_follow_failure);

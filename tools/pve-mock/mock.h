@@ -129,6 +129,7 @@ struct task {
     char *node, *type, *id, *user;
     unsigned pid, pstart;
     time_t starttime;
+    time_t endtime;   /* when it stopped (the task index's endtime) */
     int running;
     char *exitstatus; /* set when stopped */
     char *planned;    /* exit status to use when it finishes (NULL = OK) */
@@ -339,7 +340,8 @@ void reqlog_free(void);
 /* ---- routes.c ------------------------------------------------------------------------------- */
 struct route_param {
     const char *name;
-    enum { P_STR, P_INT, P_BOOL, P_ENUM } type;
+    /* P_STATUS_LIST: a string of format pve-task-status-type-list */
+    enum { P_STR, P_INT, P_BOOL, P_ENUM, P_STATUS_LIST } type;
     int required;
     int64_t min, max;    /* for P_INT when min <= max */
     const char *extra;   /* P_ENUM: comma-separated values; P_STR: name is a prefix "net" matched as net\d+ when extra="indexed" */

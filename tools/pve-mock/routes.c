@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define R_GET EVHTTP_REQ_GET
 #define R_POST EVHTTP_REQ_POST
@@ -84,11 +85,71 @@ static const struct route_param *param_spec(const struct route_param *ps, const 
     return NULL;
 }
 
+/* PVE's split_list: on NUL when there is one (the mock's form decoding made those pieces an
+ * array), else on whitespace, ',' and ';'. Calls fn(item, len, arg) for each item. */
+static void split_list(const cJSON *v, void (*fn)(const char *, size_t, void *), void *arg)
+{
+    if (cJSON_IsArray(v)) {
+        const cJSON *e;
+        cJSON_ArrayForEach(e, v) fn(cJSON_IsString(e) ? e->valuestring : "",
+                                    cJSON_IsString(e) ? strlen(e->valuestring) : 0, arg);
+        return;
+    }
+    char *text = value_text(v);
+    for (char *p = text; *p;) {
+        p += strspn(p, " \t\n\r\f\v,;");
+        size_t k = strcspn(p, " \t\n\r\f\v,;");
+        if (k)
+            fn(p, k, arg);
+        p += k;
+    }
+    free(text);
+}
+
+struct list_check {
+    struct call *c;
+    const char *name;
+};
+
+/* verify_task_status_type on one item, as check_format's -list loop calls it */
+static void status_item_check(const char *item, size_t len, void *arg)
+{
+    struct list_check *lc = arg;
+    static const char *const ok[] = {"ok", "error", "warning", "unknown"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (strlen(ok[i]) == len && !strncasecmp(item, ok[i], len))
+            return;
+    /* check_format dies at the first bad item; call_param_error keeps a parameter's first */
+    call_param_error(lc->c, lc->name, "invalid format - invalid status '%.*s'\n", (int)len, item);
+}
+
+/* A string of format pve-task-status-type-list: its items (an empty list is allowed). */
+static void check_status_list(struct call *c, const char *name, const cJSON *v)
+{
+    if (cJSON_IsObject(v) || (cJSON_IsArray(v) && !(v->type & MOCK_NUL_LIST))) {
+        call_param_error(c, name, "type check ('string') failed - got %s",
+                         cJSON_IsArray(v) ? "ARRAY" : "HASH");
+        return;
+    }
+    if (!cJSON_IsString(v) && !cJSON_IsNumber(v) && !cJSON_IsArray(v)) {
+        char *text = value_text(v);
+        call_param_error(c, name, "type check ('string') failed - got '%s'", text);
+        free(text);
+        return;
+    }
+    struct list_check lc = {c, name};
+    split_list(v, status_item_check, &lc);
+}
+
 static void check_value(struct call *c, const struct route_param *ps, const char *name,
                         const cJSON *v)
 {
-    if (v->type & MOCK_NUL_LIST) { /* no route here takes a -list format */
+    if ((v->type & MOCK_NUL_LIST) && ps->type != P_STATUS_LIST) { /* not a -list format */
         call_param_error(c, name, "%s", NUL_TEXT);
+        return;
+    }
+    if (ps->type == P_STATUS_LIST) {
+        check_status_list(c, name, v);
         return;
     }
     if (cJSON_IsArray(v) || cJSON_IsObject(v)) {
@@ -150,6 +211,8 @@ static void check_value(struct call *c, const struct route_param *ps, const char
         }
         break;
     }
+    case P_STATUS_LIST: /* checked above */
+        break;
     case P_STR:
         if (!cJSON_IsString(v) && !cJSON_IsNumber(v))
             call_param_error(c, name, "type check ('string') failed - got '%s'", text);
@@ -445,7 +508,29 @@ static void h_vm_start(struct call *c) { vm_action(c, "qmstart"); }
 static void h_vm_stop(struct call *c) { vm_action(c, "qmstop"); }
 static void h_vm_shutdown(struct call *c) { vm_action(c, "qmshutdown"); }
 
-static cJSON *task_json(const struct task *t, int for_list)
+/* PVE's $convert_token_task (Tasks.pm): a user that is a token id, "user@realm!tokenid", is
+ * split into user and tokenid. Returns the length of the user part; *tok gets the token's
+ * name, or NULL for a plain user. */
+static size_t task_user_split(const char *user, const char **tok)
+{
+    const char *bang = strrchr(user, '!'), *at = strchr(user, '@');
+    *tok = NULL;
+    if (!bang || !at || at > bang || !isalpha((unsigned char)bang[1]))
+        return strlen(user);
+    for (const char *p = bang + 1; *p; p++)
+        if (!isalnum((unsigned char)*p) && !strchr("._-", *p))
+            return strlen(user);
+    *tok = bang + 1;
+    return (size_t)(bang - user);
+}
+
+enum { TJ_STATUS, TJ_ARCHIVE, TJ_ACTIVE };
+
+/* A task as read_task_status (TJ_STATUS) or the task list gives it: the list's finished tasks
+ * come from the index (TJ_ARCHIVE: endtime, the exit status as "status"), its running ones
+ * from the active file (TJ_ACTIVE: status "RUNNING"; node_tasks does not convert the token
+ * there, so user stays "user@realm!tokenid" without tokenid). */
+static cJSON *task_json(const struct task *t, int mode)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "upid", t->upid);
@@ -455,16 +540,20 @@ static cJSON *task_json(const struct task *t, int for_list)
     cJSON_AddNumberToObject(o, "starttime", (double)t->starttime);
     cJSON_AddStringToObject(o, "type", t->type);
     cJSON_AddStringToObject(o, "id", t->id);
-    cJSON_AddStringToObject(o, "user", t->user);
-    if (strchr(t->user, '!')) {
-        const char *bang = strchr(t->user, '!');
-        cJSON_AddStringToObject(o, "tokenid", bang + 1);
-    }
-    if (for_list) { /* the list gives the exit status as "status", once finished */
-        if (!t->running) {
-            cJSON_AddStringToObject(o, "status", t->exitstatus);
-            cJSON_AddNumberToObject(o, "endtime", (double)t->starttime + 1);
-        }
+    const char *tok = NULL;
+    size_t ulen = mode == TJ_ACTIVE ? strlen(t->user) : task_user_split(t->user, &tok);
+    char *user = xmalloc(ulen + 1);
+    memcpy(user, t->user, ulen);
+    user[ulen] = 0;
+    cJSON_AddStringToObject(o, "user", user);
+    free(user);
+    if (tok)
+        cJSON_AddStringToObject(o, "tokenid", tok);
+    if (mode == TJ_ARCHIVE) {
+        cJSON_AddNumberToObject(o, "endtime", (double)t->endtime);
+        cJSON_AddStringToObject(o, "status", t->exitstatus);
+    } else if (mode == TJ_ACTIVE) {
+        cJSON_AddStringToObject(o, "status", "RUNNING");
     } else {
         cJSON_AddStringToObject(o, "status", t->running ? "running" : "stopped");
         if (!t->running)
@@ -473,73 +562,207 @@ static cJSON *task_json(const struct task *t, int for_list)
     return o;
 }
 
-static struct task *need_task(struct call *c)
+/* The task a path's {upid} names, on the path's node (its log file is the node's): a UPID
+ * upid_decode cannot parse and one of no task are both 400 errors.upid, as read_task_status and
+ * stop_task raise them. *parsed says whether the UPID parsed (the log reads a missing file). */
+static struct task *need_task(struct call *c, const struct node *n, int *parsed)
 {
     const char *upid = pstr(c, "upid");
+    if (parsed)
+        *parsed = upid && upid_valid(upid);
     if (!upid || !upid_valid(upid)) {
-        call_param_error(c, "upid", "unable to parse worker upid '%s'", upid ? upid : "");
+        call_param_error(c, "upid", "unable to parse worker upid");
         return NULL;
     }
     struct task *t = task_find(upid);
-    if (!t)
-        call_error(c, 500, "no such task");
+    if (!t || strcmp(t->node, n->name) != 0) {
+        if (!parsed)
+            call_param_error(c, "upid", "no such task");
+        return NULL;
+    }
     return t;
 }
 
+/* Perl's truth of a string parameter: undef, "" and "0" are false. */
+static int ptrue(const char *s) { return s && *s && strcmp(s, "0") != 0; }
+
+/* PVE::UPID::normalize_status_type: the list's status as ok, warning, error or unknown (a
+ * running task has none: unknown). */
+static const char *status_type(const struct task *t)
+{
+    const char *s = t->running ? NULL : t->exitstatus;
+    if (!s || !*s || !strcmp(s, "unexpected status"))
+        return "unknown";
+    if (!strcmp(s, "OK"))
+        return "ok";
+    if (!strncmp(s, "WARNINGS: ", 10) && s[10] && strspn(s + 10, "0123456789") == strlen(s + 10))
+        return "warning";
+    return "error";
+}
+
+struct status_set {
+    int ok, warning, error, unknown;
+};
+
+static void status_set_add(const char *item, size_t len, void *arg)
+{
+    struct status_set *f = arg;
+    if (len == 2 && !strncasecmp(item, "ok", 2))
+        f->ok = 1;
+    else if (len == 7 && !strncasecmp(item, "warning", 7))
+        f->warning = 1;
+    else if (len == 5 && !strncasecmp(item, "error", 5))
+        f->error = 1;
+    else if (len == 7 && !strncasecmp(item, "unknown", 7))
+        f->unknown = 1;
+}
+
+struct tasks_query {
+    const struct node *n;
+    int64_t start, limit, since, until;
+    int has_since, has_until;
+    char *vmid; /* as text: Tasks.pm compares the id with ne */
+    const char *tf, *uf;
+    struct status_set want;
+    long count;
+};
+
+/* node_tasks' $filter_task for one task (the auditor sees every task); 1 = leave it out. */
+static int task_filtered(struct tasks_query *q, const struct task *t, int active)
+{
+    if (strcmp(t->node, q->n->name) != 0)
+        return 1;
+    if (ptrue(q->uf)) { /* m/\Q$userfilter\E/i on the user, token part cut off in the index */
+        const char *tok;
+        size_t ulen = active ? strlen(t->user) : task_user_split(t->user, &tok);
+        size_t flen = strlen(q->uf);
+        int found = 0;
+        for (size_t i = 0; !found && i + flen <= ulen; i++)
+            found = strncasecmp(t->user + i, q->uf, flen) == 0;
+        if (!found)
+            return 1;
+    }
+    if (ptrue(q->tf) && strcmp(t->type, q->tf) != 0)
+        return 1;
+    if (ptrue(q->vmid) && (!ptrue(t->id) || strcmp(t->id, q->vmid) != 0))
+        return 1;
+    if (q->has_since && (int64_t)t->starttime < q->since)
+        return 1;
+    if (q->has_until && (int64_t)t->starttime > q->until)
+        return 1;
+    const char *st = status_type(t);
+    int on = !strcmp(st, "ok")        ? q->want.ok
+             : !strcmp(st, "warning") ? q->want.warning
+             : !strcmp(st, "error")   ? q->want.error
+                                      : q->want.unknown;
+    if (!on)
+        return 1;
+    if (q->count++ < q->start)
+        return 1;
+    return q->limit <= 0;
+}
+
+/* GET /nodes/{node}/tasks as node_tasks: running tasks first (source active or all, from the
+ * active file), then finished ones (source archive, the default, or all, from the index);
+ * total counts every match, limit=0 lists none. */
 static void h_tasks(struct call *c)
 {
     struct node *n = route_need_node(c);
     if (!n)
         return;
-    int64_t start = pint(c, "start", 0), limit = pint(c, "limit", 50);
-    int64_t vmid = pint(c, "vmid", 0);
-    const char *tf = pstr(c, "typefilter");
-    const char *uf = pstr(c, "userfilter");
+    struct tasks_query q = {0};
+    q.n = n;
+    q.start = pint(c, "start", 0);
+    q.limit = pint(c, "limit", 50);
+    const cJSON *vm = cJSON_GetObjectItemCaseSensitive(c->params, "vmid");
+    q.vmid = vm && !cJSON_IsNull(vm) ? value_text(vm) : NULL;
+    q.tf = pstr(c, "typefilter");
+    q.uf = pstr(c, "userfilter");
+    const cJSON *since = cJSON_GetObjectItemCaseSensitive(c->params, "since");
+    const cJSON *until = cJSON_GetObjectItemCaseSensitive(c->params, "until");
+    q.has_since = since && !cJSON_IsNull(since);
+    q.has_until = until && !cJSON_IsNull(until);
+    q.since = pint(c, "since", 0);
+    q.until = pint(c, "until", 0);
     int errors = pbool(c, "errors");
-    c->data = cJSON_CreateArray();
-    long total = 0;
-    for (struct task *t = g_mock.tasks; t; t = t->next) {
-        if (strcmp(t->node, n->name) != 0)
-            continue;
-        if (vmid && atoi(t->id) != vmid)
-            continue;
-        if (tf && !strstr(t->type, tf))
-            continue;
-        if (uf && !strstr(t->user, uf))
-            continue;
-        if (errors && (t->running || !strcmp(t->exitstatus, "OK")))
-            continue;
-        if (total >= start && (limit == 0 || total < start + limit))
-            cJSON_AddItemToArray(c->data, task_json(t, 1));
-        total++;
+    const char *source = pstr(c, "source");
+    if (!source)
+        source = "archive";
+    const cJSON *sf = cJSON_GetObjectItemCaseSensitive(c->params, "statusfilter");
+    if (sf && !cJSON_IsNull(sf) && !errors) {
+        split_list(sf, status_set_add, &q.want);
+    } else {
+        q.want = (struct status_set){1, 1, 1, 1};
+        if (errors)
+            q.want.ok = 0;
     }
-    c->total = total;
+    c->data = cJSON_CreateArray();
+    if (strcmp(source, "archive") != 0)
+        for (struct task *t = g_mock.tasks; t; t = t->next)
+            if (t->running && !task_filtered(&q, t, 1)) {
+                cJSON_AddItemToArray(c->data, task_json(t, TJ_ACTIVE));
+                q.limit--;
+            }
+    if (strcmp(source, "active") != 0)
+        for (struct task *t = g_mock.tasks; t; t = t->next)
+            if (!t->running && !task_filtered(&q, t, 0)) {
+                cJSON_AddItemToArray(c->data, task_json(t, TJ_ARCHIVE));
+                q.limit--;
+            }
+    c->total = q.count;
+    free(q.vmid);
 }
 
 static void h_task_status(struct call *c)
 {
-    if (!route_need_node(c))
+    struct node *n = route_need_node(c);
+    if (!n)
         return;
-    struct task *t = need_task(c);
+    struct task *t = need_task(c, n, NULL);
     if (t)
-        c->data = task_json(t, 0);
+        c->data = task_json(t, TJ_STATUS);
+}
+
+/* The log file read_task_log opens: /var/log/pve/tasks/<last digit of STARTTIME>/<UPID>. */
+static char *task_log_file(const char *upid)
+{
+    const char *p = upid;
+    for (int i = 0; i < 4; i++)
+        p = strchr(p, ':') + 1; /* a parsed UPID: STARTTIME is the fifth field */
+    return xasprintf("/var/log/pve/tasks/%c/%s", p[7], upid);
 }
 
 static void h_task_log(struct call *c)
 {
-    if (!route_need_node(c))
+    struct node *n = route_need_node(c);
+    if (!n)
         return;
-    struct task *t = need_task(c);
-    if (!t)
+    int parsed = 0;
+    struct task *t = need_task(c, n, &parsed);
+    if (!parsed)
         return;
     const cJSON *has_start = cJSON_GetObjectItemCaseSensitive(c->params, "start");
     const cJSON *has_limit = cJSON_GetObjectItemCaseSensitive(c->params, "limit");
     if (pbool(c, "download")) {
-        if (has_start || has_limit)
+        if (has_start || has_limit) {
             call_error(c, 500, "'download' cannot be used together with 'start' or 'limit' "
                                "parameters");
-        else
+        } else if (!t) {
+            char *file = task_log_file(pstr(c, "upid"));
+            call_error(c, 500, "Could not open file '%s' - No such file or directory", file);
+            free(file);
+        } else {
             transfer_task_log_download(c, t);
+        }
+        return;
+    }
+    c->data = cJSON_CreateArray();
+    if (!t) { /* PVE::Tools::dump_logfile on a file it cannot open */
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "n", 1);
+        cJSON_AddStringToObject(o, "t", "unable to open file - No such file or directory");
+        cJSON_AddItemToArray(c->data, o);
+        c->total = 1;
         return;
     }
     int64_t start = pint(c, "start", 0), limit = pint(c, "limit", 50);
@@ -550,7 +773,6 @@ static void h_task_log(struct call *c)
         to = start;
     }
     int dup = fault_take(&g_mock.faults.task_log_dup);
-    c->data = cJSON_CreateArray();
     for (int64_t i = from; i < t->nlog && i < to; i++) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "n", (double)(i + 1));
@@ -566,9 +788,10 @@ static void h_task_log(struct call *c)
 
 static void h_task_delete(struct call *c)
 {
-    if (!route_need_node(c))
+    struct node *n = route_need_node(c);
+    if (!n)
         return;
-    struct task *t = need_task(c);
+    struct task *t = need_task(c, n, NULL);
     if (!t)
         return;
     task_stop(t);
@@ -624,7 +847,7 @@ static const struct route_param p_tasks[] = {
     {"typefilter", P_STR, 0, NOLIM, NULL},    {"userfilter", P_STR, 0, NOLIM, NULL},
     {"errors", P_BOOL, 0, NOLIM, NULL},       {"source", P_ENUM, 0, NOLIM, "archive,active,all"},
     {"since", P_INT, 0, NOLIM, NULL},         {"until", P_INT, 0, NOLIM, NULL},
-    {"statusfilter", P_STR, 0, NOLIM, NULL},  PEND};
+    {"statusfilter", P_STATUS_LIST, 0, NOLIM, NULL}, PEND};
 static const struct route_param p_task[] = {
     {"node", P_STR, 1, NOLIM, NULL}, {"upid", P_STR, 1, NOLIM, NULL}, PEND};
 static const struct route_param p_task_log[] = {

@@ -254,6 +254,7 @@ static int task_effect_vmid(const struct task *t)
 static void task_finish(struct task *t, const char *status)
 {
     t->running = 0;
+    t->endtime = time(NULL);
     t->exitstatus = xstrdup(status);
     if (t->tick) {
         event_free(t->tick);
@@ -395,7 +396,10 @@ void task_stop(struct task *t)
         task_finish(t, "interrupted by signal");
 }
 
-/* UPID:node:PID:PSTART:STARTTIME:type:id:user: as PVE::Tools::upid_decode. */
+/* UPID:node:PID:PSTART:STARTTIME:type:id:user: as PVE::UPID::decode's pattern:
+ * ^UPID:([a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?):([0-9A-Fa-f]{8}):([0-9A-Fa-f]{8,9}):
+ * ([0-9A-Fa-f]{8}):([^:\s/]+):([^:\s/]*):([^:\s/]+):$ -- Perl's $ also matches before a final
+ * "\n", so one newline after the last colon still parses (its log file then does not exist). */
 int upid_valid(const char *u)
 {
     if (strncmp(u, "UPID:", 5) != 0)
@@ -416,10 +420,14 @@ int upid_valid(const char *u)
         n++;
         p = c + 1;
     }
-    if (*p) /* the trailing colon is the end */
+    if (*p && strcmp(p, "\n") != 0) /* the trailing colon is the end */
         return 0;
-    if (lens[0] == 0)
+    if (lens[0] == 0 || !isalnum((unsigned char)fields[0][0]) ||
+        !isalnum((unsigned char)fields[0][lens[0] - 1]))
         return 0;
+    for (size_t k = 0; k < lens[0]; k++)
+        if (!isalnum((unsigned char)fields[0][k]) && fields[0][k] != '-')
+            return 0;
     for (int i = 1; i <= 3; i++) {
         if (lens[i] < 8 || lens[i] > (i == 2 ? 9u : 8u))
             return 0;
