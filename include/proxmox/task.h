@@ -205,7 +205,8 @@ PMX_API int64_t pmx_task_warnings(const pmx_task *task);
 
 /**
  * What went wrong, as text, when the result is not PMX_OK: the exit status (PMX_ETASK), the
- * failing request's error, or a description of the deadline / cancel. NULL otherwise. Borrowed
+ * failing request's error with PVE's per-parameter errors after it ("Parameter verification
+ * failed. (upid: no such task)"), or a description of the deadline / cancel. NULL otherwise. Borrowed
  * like pmx_task_upid(). May be called from a callback. Since: 1.0
  */
 PMX_API const char *pmx_task_error(const pmx_task *task);
