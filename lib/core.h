@@ -421,7 +421,9 @@ void pmx__auth_clear(pmx_client *c);
  * cannot be applied (the transfer must then not go out). */
 int pmx__tls_setup(pmx_client *c, CURL *easy, const char **msg);
 int pmx__fingerprint_parse(const char *s, unsigned char out[32]);
-/* Whether libcurl's TLS backend lets us pin (OpenSSL); *why names it otherwise. */
+/* Whether libcurl's TLS backend lets us pin (OpenSSL of our major version); *why names it
+ * otherwise. The test hook takes libcurl's TLS version text and our OpenSSL_version_num(). */
 int pmx__tls_can_pin(const char **why);
+int pmx__tls_pin_backend_ok(const char *ssl_version, unsigned long ours, const char **why);
 
 #endif

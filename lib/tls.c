@@ -1,6 +1,7 @@
 /* TLS policy: system CAs, a CA file, SHA-256 leaf pinning (checked with OpenSSL), insecure. */
 #include "core.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -78,16 +79,30 @@ static CURLcode ssl_ctx_cb(CURL *easy, void *sslctx, void *ud) {
 /* Pinning hands curl an OpenSSL SSL_CTX callback: only libcurl built on OpenSSL calls it with
  * an OpenSSL context. Another backend (Debian's libcurl3-gnutls, a multi-SSL build switched to
  * another one) refuses the option, or would hand us a context of another library. */
-int pmx__tls_can_pin(const char **why) {
-    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
-    const char *ssl = v ? v->ssl_version : NULL;
-    if (ssl && strncmp(ssl, "OpenSSL/", 8) == 0)
-        return 1;
+int pmx__tls_pin_backend_ok(const char *ssl, unsigned long ours, const char **why) {
+    if (ssl && strncmp(ssl, "OpenSSL/", 8) == 0) {
+        /* and the same major version as ours: a context of OpenSSL 1.1 is not one of 3 */
+        unsigned long major = 0;
+        const char *d = ssl + 8;
+        while (*d >= '0' && *d <= '9' && major < 1000)
+            major = major * 10 + (unsigned long)(*d++ - '0');
+        if (d > ssl + 8 && *d == '.' && major == (ours >> 28))
+            return 1;
+        if (why)
+            *why = "certificate pinning needs libcurl and libproxmox on the same OpenSSL major "
+                   "version, and they are not: the call was not sent";
+        return 0;
+    }
     if (why)
         *why = ssl ? "certificate pinning needs libcurl built with OpenSSL, but its TLS backend "
                      "is another one: the call was not sent"
                    : "libcurl has no TLS support: the call was not sent";
     return 0;
+}
+
+int pmx__tls_can_pin(const char **why) {
+    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+    return pmx__tls_pin_backend_ok(v ? v->ssl_version : NULL, OpenSSL_version_num(), why);
 }
 
 /* Pinned mode trusts the pin alone: curl need not load the system CA bundle for each connection

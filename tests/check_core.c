@@ -4,6 +4,7 @@
  * destructors, fork, and the global set-up. */
 #include "testutil.h"
 
+#include "core.h"     /* the pinning backend check */
 #include "internal.h" /* the global locks' fork hooks */
 
 #include <limits.h>
@@ -132,6 +133,27 @@ START_TEST(pin_fails_closed_on_gnutls_libcurl) {
     long before = mock_stat(&g_mock, "requests");
     ck_assert_int_eq(run_prog("tls_backend_gnutls"), 0);
     ck_assert_int_eq(mock_stat(&g_mock, "requests") - before, 1); /* only the insecure one */
+}
+END_TEST
+
+START_TEST(pin_needs_libcurls_openssl_major) {
+    /* Pinning hands libcurl's SSL_CTX to our OpenSSL: only the same library (major version)
+     * can read it. Anything else fails closed, naming why. */
+    const char *why = NULL;
+    ck_assert_int_eq(pmx__tls_pin_backend_ok("OpenSSL/3.0.19", 0x30000130UL, &why), 1);
+    ck_assert_int_eq(pmx__tls_pin_backend_ok("OpenSSL/3.2.1 quic", 0x30000010UL, &why), 1);
+    static const char *const bad[] = {"OpenSSL/1.1.1w", "OpenSSL/30.0.1", "OpenSSL/", "OpenSSL/3",
+                                      "OpenSSL/x.1", "GnuTLS/3.7.9", "LibreSSL/3.8.2", NULL};
+    for (size_t i = 0; bad[i]; i++) {
+        why = NULL;
+        ck_assert_msg(pmx__tls_pin_backend_ok(bad[i], 0x30000130UL, &why) == 0, "%s", bad[i]);
+        ck_assert_ptr_nonnull(why);
+    }
+    ck_assert_int_eq(pmx__tls_pin_backend_ok(NULL, 0x30000130UL, &why), 0);
+    ck_assert_ptr_nonnull(strstr(why, "no TLS support"));
+    ck_assert_int_eq(pmx__tls_pin_backend_ok("OpenSSL/1.1.1w", 0x1010117fUL, NULL), 1);
+    /* and this process's libcurl is the one we were built with */
+    ck_assert_int_eq(pmx__tls_can_pin(&why), 1);
 }
 END_TEST
 
@@ -660,6 +682,7 @@ static Suite *core_suite(void) {
     tcase_add_test(tc, path_accepted_as_built);
     tcase_add_test(tc, pin_on_plain_http_refused);
     tcase_add_test(tc, pin_fails_closed_on_gnutls_libcurl);
+    tcase_add_test(tc, pin_needs_libcurls_openssl_major);
     tcase_add_test(tc, password_changed_during_login);
     tcase_add_test(tc, token_set_during_login);
     tcase_add_test(tc, credentials_changed_from_callback);
