@@ -4,6 +4,7 @@
 
 #include <cjson/cJSON.h>
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -773,7 +774,8 @@ START_TEST(task_wait_sync_in_forked_child) {
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
-        alarm(10);
+        signal(SIGALRM, SIG_DFL); /* (not the handler inherited from Check's runner) */
+        alarm(20);
         _exit(pmx_task_wait_sync(t) == PMX_EFORKED ? 0 : 1);
     }
     int st = 0;
