@@ -192,7 +192,7 @@ static void finish_call_failed(pmx_task *t, pmx_call *call, int result) {
     const char *name, *msg, *base = pmx_call_error(call);
     int oom = base && pmx__buf_puts(&b, base);
     for (size_t i = 0; !oom && pmx_call_param_error(call, i, &name, &msg) == PMX_OK; i++)
-        oom = pmx__buf_printf(&b, "%s%s: %s", i ? "; " : " (", name, msg) != PMX_OK;
+        oom = pmx__buf_printf(&b, "%s%s: %s", i ? "; " : b.len ? " (" : "(", name, msg) != PMX_OK;
     if (!oom && b.len && b.len > (base ? strlen(base) : 0))
         oom = pmx__buf_puts(&b, ")");
     finish(t, result, oom || !b.data ? base : b.data);

@@ -529,6 +529,19 @@ START_TEST(request_log_masks_secrets) {
     e = last_log_entry(&g_m);
     ck_assert_str_eq(jstr(e, "query"), "password=***");
     cJSON_Delete(e);
+    /* secret keys: OpenID's client-key, ACME's eab-hmac-key; a name too long to read whole */
+    ck_assert_int_eq(mock_api(&g_m, 0, "GET",
+                              "/version?client-key=s1&eab-hmac-key=s2&node=pve1&"
+                              "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                              "aaaaaaaaaaaapassword=s3",
+                              NULL, NULL),
+                     400);
+    e = last_log_entry(&g_m);
+    ck_assert_str_eq(jstr(e, "query"),
+                     "client-key=***&eab-hmac-key=***&node=pve1&"
+                     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                     "aaaaaaaaaaaapassword=***");
+    cJSON_Delete(e);
 }
 END_TEST
 

@@ -318,6 +318,16 @@ START_TEST(secrets_not_taken_from_argv) {
     ck_assert_int_eq(r.status, 2);
     ck_assert_ptr_nonnull(strstr(r.err, "--tfa-file"));
     ck_assert_ptr_null(strstr(r.err, "abcd-efgh"));
+    /* the --name=value spelling too, and no "unknown option" echo of the value */
+    static const char *const eq_forms[] = {"--token=root@pam!x=sekrit-eq1 get /version",
+                                           "--password=sekrit-eq2 get /version",
+                                           "--tfa=recovery:sekrit-eq3 get /version",
+                                           "--tokenx=sekrit-eq4 get /version"};
+    for (size_t i = 0; i < sizeof eq_forms / sizeof *eq_forms; i++) {
+        pmx(&r, NULL, eq_forms[i]);
+        ck_assert_int_eq(r.status, 2);
+        ck_assert_msg(!strstr(r.err, "sekrit"), "%s: %s", eq_forms[i], r.err);
+    }
     ck_assert_int_eq(mock_stat(&g_mock, "requests"), before); /* nothing was sent */
 
     char file[64];
@@ -541,19 +551,54 @@ START_TEST(ls_exit_codes) {
 }
 END_TEST
 
-/* A bad endpoint is named without its user info: no password echoed. */
+/* A secret parameter of the method (PMX_PARAM_SECRET: a new password) given on the command
+ * line is copied and its text in argv wiped at once: /proc/PID/cmdline, read while the call is
+ * in flight, no longer shows it. */
+START_TEST(secret_parameter_wiped_from_argv) {
+    mock_faults(&g_mock, "{\"latency_ms\":1500}");
+    char cmd[4096], pidfile[64], cmdfile[64];
+    snprintf(pidfile, sizeof pidfile, "/tmp/pmx-pid-%d", (int)getpid());
+    snprintf(cmdfile, sizeof cmdfile, "/tmp/pmx-cmdline-%d", (int)getpid());
+    snprintf(cmd, sizeof cmd,
+             "PROXMOX_VE_ENDPOINT='%s' PROXMOX_VE_API_TOKEN='%s' PROXMOX_VE_FINGERPRINT='%s' "
+             "%s/bin/pmx set /access/password --userid joe@pve --password sekrit-param-9 "
+             ">/dev/null 2>&1 & echo $! >%s; sleep 0.7; tr '\\0' ' ' </proc/$(cat %s)/cmdline >%s; wait",
+             g_mock.url, g_mock.token, g_mock.fingerprint, test_build_dir(), pidfile, pidfile,
+             cmdfile);
+    ck_assert_int_eq(system(cmd), 0);
+    char seen[4096];
+    slurp(cmdfile, seen, sizeof seen);
+    unlink(pidfile);
+    unlink(cmdfile);
+    mock_reset(&g_mock);
+    ck_assert_ptr_nonnull(strstr(seen, "--userid joe@pve --password")); /* (it was read) */
+    ck_assert_msg(!strstr(seen, "sekrit"), "cmdline: %s", seen);
+}
+END_TEST
+
+/* A bad endpoint is named, unless it holds an '@': user info may be a password, and where it
+ * ends cannot be told ('#', '/', ',' in it). No password echoed. */
 START_TEST(bad_endpoint_hides_userinfo) {
     run r;
     pmx(&r, "PROXMOX_VE_ENDPOINT='https://root%40pam:s3cret@127.0.0.1:8006'", "get /version");
     ck_assert_int_eq(r.status, 2);
-    ck_assert_ptr_nonnull(strstr(r.err, "bad endpoint 'https://***@127.0.0.1:8006'"));
+    ck_assert_ptr_nonnull(strstr(r.err, "bad endpoint (not shown"));
     ck_assert_ptr_null(strstr(r.err, "s3cret"));
     ck_assert_ptr_null(strstr(r.err, "root%40pam"));
-    pmx(&r, "PROXMOX_VE_ENDPOINT='https://127.0.0.1:1,u:pw1@h:8006,https://v:pw2@[::1]/x@y'", "get /version");
+    static const char *const eps[] = {
+        "PROXMOX_VE_ENDPOINT='https://127.0.0.1:1,u:pw1@h:8006,https://v:pw2@[::1]/x@y'",
+        "PROXMOX_VE_ENDPOINT='https://root:pa#pw3@host:8006'",
+        "PROXMOX_VE_ENDPOINT='https://root:pa/pw4@host:8006'",
+        "PROXMOX_VE_ENDPOINT='https://root:pa,pw5@host:8006'"};
+    for (size_t i = 0; i < sizeof eps / sizeof *eps; i++) {
+        pmx(&r, eps[i], "get /version");
+        ck_assert_int_eq(r.status, 2);
+        ck_assert_msg(!strstr(r.err, "pw"), "%s: %s", eps[i], r.err);
+    }
+    /* one without user info is shown, escaped */
+    pmx(&r, "PROXMOX_VE_ENDPOINT='https://bad host'", "get /version");
     ck_assert_int_eq(r.status, 2);
-    ck_assert_ptr_null(strstr(r.err, "pw1"));
-    ck_assert_ptr_null(strstr(r.err, "pw2"));
-    ck_assert_ptr_nonnull(strstr(r.err, "https://127.0.0.1:1,***@h:8006,https://***@[::1]/x@y"));
+    ck_assert_ptr_nonnull(strstr(r.err, "bad endpoint 'https://bad host'"));
 }
 END_TEST
 
@@ -593,6 +638,7 @@ static Suite *pmx_cli_suite(void) {
     tcase_add_test(tc, local_refusals_say_why);
     tcase_add_test(tc, ls_exit_codes);
     tcase_add_test(tc, bad_endpoint_hides_userinfo);
+    tcase_add_test(tc, secret_parameter_wiped_from_argv);
     suite_add_tcase(s, tc);
     tc = tcase_create("tfa");
     tcase_add_unchecked_fixture(tc, mock_fixture_start_tfa, mock_fixture_stop);

@@ -182,50 +182,16 @@ static int read_secret(const char *what, const char *path, char *buf, size_t siz
     return 0;
 }
 
-/* The endpoint list for a message: the user info of each URL ("user:password@") replaced by
- * "***@", so that a password given there is not echoed; NULL when out of memory. */
+/* The endpoint for an error message. One holding an '@' is not shown at all: user info may be a
+ * password, and where it ends cannot be told when it holds '#', '/', '?' or ','. */
 static char *endpoint_for_message(const char *ep) {
-    size_t n = strlen(ep);
-    if (n > (SIZE_MAX - 1) / 4)
-        return NULL;
-    char *out = malloc(4 * n + 1), *o = out; /* "***@" for each '@' at most */
-    if (!out)
-        return NULL;
-    for (const char *item = ep; item;) {
-        const char *end = strchr(item, ',');
-        size_t len = end ? (size_t)(end - item) : strlen(item);
-        const char *scheme = memchr(item, ':', len);
-        size_t auth = scheme && len - (size_t)(scheme - item) >= 3 && scheme[1] == '/' && scheme[2] == '/'
-                          ? (size_t)(scheme - item) + 3
-                          : 0;
-        size_t auth_end = auth + strcspn(item + auth, "/?#,");
-        if (auth_end > len)
-            auth_end = len;
-        const char *at = NULL;
-        for (size_t k = auth; k < auth_end; k++)
-            if (item[k] == '@')
-                at = item + k;
-        if (at) {
-            memcpy(o, item, auth);
-            o += auth;
-            memcpy(o, "***@", 4);
-            o += 4;
-            size_t rest = len - (size_t)(at + 1 - item);
-            memcpy(o, at + 1, rest);
-            o += rest;
-        } else {
-            memcpy(o, item, len);
-            o += len;
-        }
-        if (end)
-            *o++ = ',';
-        item = end ? end + 1 : NULL;
-    }
-    *o = 0;
-    char *e = cli_escape(out);
-    explicit_bzero(out, 4 * n + 1);
-    free(out);
-    return e;
+    if (strchr(ep, '@'))
+        return strdup("(not shown: it holds an '@', perhaps a password)");
+    char *e = cli_escape(ep), *q = e ? malloc(strlen(e) + 3) : NULL;
+    if (q)
+        sprintf(q, "'%s'", e);
+    free(e);
+    return q;
 }
 
 const cli_verb cli_verbs[4] = {{PMX_GET, "GET", "get", 'G'},
@@ -254,7 +220,7 @@ int cli_make_client(const opts *o, pmx_client **out) {
     int r = pmx_client_new(&c, o->endpoint);
     if (r) {
         char *shown = endpoint_for_message(o->endpoint);
-        fprintf(stderr, "pmx: bad endpoint '%s': %s (expected https://host[:port]%s)\n",
+        fprintf(stderr, "pmx: bad endpoint %s: %s (expected https://host[:port]%s)\n",
                 shown ? shown : "?", pmx_strerror(r),
                 strchr(o->endpoint, '@') ? "; no user or password in the URL" : "");
         free(shown);
@@ -447,6 +413,10 @@ static int parse_params(const pmx_method_desc *d, int argc, char **argv, pmx_par
             fprintf(stderr, "pmx: --%s: %s\n", name, pmx_strerror(r));
             return r == PMX_ENOMEM ? EXIT_API : EXIT_USAGE;
         }
+        /* A secret parameter of the method (a new password): copied, its argv text wiped at once
+         * so that it stays in /proc/PID/cmdline as short as can be. */
+        if (pd && (pi.flags & PMX_PARAM_SECRET) && value == argv[i])
+            explicit_bzero(argv[i], strlen(argv[i]));
     }
     if (strcmp(o->format, "text") && strcmp(o->format, "json") && strcmp(o->format, "json-pretty")) {
         fprintf(stderr, "pmx: unknown output format '%s' (text, json, json-pretty)\n", o->format);
@@ -539,8 +509,17 @@ static char token_buf[1024], tfa_buf[256];
 
 /* An option that used to take a secret on the command line: refused, and the value (the next
  * argument) overwritten at once so that it stays in /proc/PID/cmdline as short as can be. */
+/* Whether option text @p a (after "--") is @p name, alone or as "name=value". */
+static int option_is(const char *a, const char *name) {
+    size_t n = strlen(name);
+    return strncmp(a, name, n) == 0 && (a[n] == 0 || a[n] == '=');
+}
+
 static int refuse_secret_option(const char *name, int argc, char **argv, int i) {
-    if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0)
+    char *eq = strchr(argv[i], '=');
+    if (eq) /* --token=VALUE */
+        explicit_bzero(eq + 1, strlen(eq + 1));
+    else if (i + 1 < argc) /* (even one starting with "--": a password may) */
         explicit_bzero(argv[i + 1], strlen(argv[i + 1]));
     const char *instead =
         strcmp(name, "password") == 0 ? "set PROXMOX_VE_PASSWORD"
@@ -576,8 +555,10 @@ static int run(int argc, char **argv) {
         } else if (strcmp(a, "verbose") == 0) {
             o.verbose = 1;
             continue;
-        } else if (strcmp(a, "token") == 0 || strcmp(a, "password") == 0 || strcmp(a, "tfa") == 0) {
-            return refuse_secret_option(a, argc, argv, i);
+        } else if (option_is(a, "token") || option_is(a, "password") || option_is(a, "tfa")) {
+            char name[16];
+            snprintf(name, sizeof name, "%.*s", (int)strcspn(a, "="), a);
+            return refuse_secret_option(name, argc, argv, i);
         } else if (strcmp(a, "endpoint") == 0) slot = &o.endpoint;
         else if (strcmp(a, "token-file") == 0) slot = &token_file;
         else if (strcmp(a, "user") == 0) slot = &o.user;
@@ -592,8 +573,8 @@ static int run(int argc, char **argv) {
                 return EXIT_USAGE;
             }
             continue;
-        } else {
-            fprintf(stderr, "pmx: unknown option --%s (see pmx --help)\n", a);
+        } else { /* (the name only: what follows a '=' may be a secret) */
+            fprintf(stderr, "pmx: unknown option --%.*s (see pmx --help)\n", (int)strcspn(a, "="), a);
             return EXIT_USAGE;
         }
         if (i + 1 >= argc) {

@@ -250,8 +250,11 @@ static void logent_clear(struct logent *e)
 /* Parameters whose values the log never shows: passwords, second factors, tickets, secrets. */
 static int secret_name(const char *k, size_t n)
 {
-    static const char *const exact[] = {"otp", "response", "totp", "value", "code", "key"};
-    static const char *const part[] = {"password", "secret", "ticket", "challenge", "token"};
+    static const char *const exact[] = {"otp", "response", "totp", "value", "code"};
+    /* (key: client-key of OpenID realms, eab-hmac-key of ACME accounts; a public one such as
+     * sshkeys masked too does no harm) */
+    static const char *const part[] = {"password", "secret", "ticket", "challenge", "token",
+                                       "key", "hmac"};
     char name[64];
     size_t o = 0;
     for (size_t i = 0; i < n && o + 1 < sizeof name; i++) { /* the key percent-decoded */
@@ -265,6 +268,8 @@ static int secret_name(const char *k, size_t n)
         }
     }
     name[o] = 0;
+    if (o + 1 >= sizeof name)
+        return 1; /* too long to tell: masked */
     for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
         if (!strcmp(name, exact[i]))
             return 1;

@@ -73,19 +73,22 @@ class Client(_core.Core):
         b = _core.path_of(path)
         p = _core.params_or_none(params)
         call = c_void_p()
+        # One try from the start: a KeyboardInterrupt may arrive between any two bytecodes, also
+        # right after the call started; the finally then cancels and releases it all the same.
         try:
-            if method is not None:
-                r = lib.pmx_method_start(self._handle(), method.handle, method.start_args(args), p,
-                                         None, _lib.NULL_DONE, None, byref(call))
-            else:
-                r = lib.pmx_call_start_ex(self._handle(), verb, b, p, None, _lib.NULL_DONE, None,
-                                          byref(call))
-        finally:
-            if p:
-                lib.pmx_params_free(p)
-        if r != _lib.OK:
-            raise _start_error(r, path)
-        try:
+            try:
+                if method is not None:
+                    r = lib.pmx_method_start(self._handle(), method.handle,
+                                             method.start_args(args), p, None, _lib.NULL_DONE,
+                                             None, byref(call))
+                else:
+                    r = lib.pmx_call_start_ex(self._handle(), verb, b, p, None, _lib.NULL_DONE,
+                                              None, byref(call))
+            finally:
+                if p:
+                    lib.pmx_params_free(p)
+            if r != _lib.OK:
+                raise _start_error(r, path)
             self._drive(lambda: lib.pmx_call_result(call) != _lib.EPENDING,
                         lambda: (lib.pmx_call_cancel(call), lib.pmx_call_wait(call)))
             code = lib.pmx_call_wait(call)
@@ -96,7 +99,11 @@ class Client(_core.Core):
             self._raise_callback_errors()
             return out
         finally:
-            lib.pmx_call_unref(call)
+            if call.value:
+                if lib.pmx_call_result(call) == _lib.EPENDING:  # interrupted: not left running
+                    lib.pmx_call_cancel(call)
+                    lib.pmx_call_wait(call)
+                lib.pmx_call_unref(call)
 
     # ---- tasks ---------------------------------------------------------------------------
     def wait_task(self, upid, *, timeout=None, first_interval=None, max_interval=None,
@@ -109,8 +116,12 @@ class Client(_core.Core):
         b = _core.upid_of(upid)
         task = c_void_p()
         with self._lock:
-            r = lib.pmx_task_wait(self._handle(), b, byref(o), _lib.NULL_TASK, None, byref(task))
-            return self._finish_task(r, task)
+            try:
+                r = lib.pmx_task_wait(self._handle(), b, byref(o), _lib.NULL_TASK, None,
+                                      byref(task))
+                return self._finish_task(r, task)
+            finally:
+                _release_task(task)
 
     def follow_task(self, upid, on_line=None, *, timeout=None, first_interval=None,
                     max_interval=None, factor=None, log_lines=None):
@@ -123,26 +134,39 @@ class Client(_core.Core):
         with self._lock:
             c = self._handle()
             key = _core.keep(_LineSink(self._hooks, on_line))
-            r = lib.pmx_task_follow(c, b, byref(o), _on_line, _lib.NULL_TASK, key,
-                                    byref(task))
-            if r != _lib.OK:
-                _core._registry.pop(key, None)  # not accepted: the destructor never runs
-            return self._finish_task(r, task)
+            r = _lib.ENOMEM
+            try:
+                r = lib.pmx_task_follow(c, b, byref(o), _on_line, _lib.NULL_TASK, key,
+                                        byref(task))
+                return self._finish_task(r, task)
+            finally:
+                if r != _lib.OK:
+                    _core._registry.pop(key, None)  # not accepted: the destructor never runs
+                _release_task(task)
 
     def _finish_task(self, r, task):
         if r != _lib.OK:
             raise _start_error(r, "task")
-        try:
-            self._drive(lambda: lib.pmx_task_result(task) != _lib.EPENDING,
-                        lambda: (lib.pmx_task_cancel(task), lib.pmx_task_wait_sync(task)))
-            code = lib.pmx_task_wait_sync(task)
-            out = _core.task_outcome(task, code)
-        finally:
-            lib.pmx_task_unref(task)
+        self._drive(lambda: lib.pmx_task_result(task) != _lib.EPENDING,
+                    lambda: (lib.pmx_task_cancel(task), lib.pmx_task_wait_sync(task)))
+        code = lib.pmx_task_wait_sync(task)
+        out = _core.task_outcome(task, code)
+        _release_task(task)
         if isinstance(out, Exception):
             self._raise_callback_errors(out)
         self._raise_callback_errors()
         return out
+
+
+def _release_task(task):
+    """Let go of a task wait (once: task.value is cleared): one still pending, left by an
+    exception such as KeyboardInterrupt, is cancelled first."""
+    if task.value:
+        if lib.pmx_task_result(task) == _lib.EPENDING:
+            lib.pmx_task_cancel(task)
+            lib.pmx_task_wait_sync(task)
+        lib.pmx_task_unref(task)
+        task.value = None
 
 
 class _LineSink:

@@ -625,3 +625,32 @@ def test_ctrl_c_interrupts_a_call(client, mock, task):
             p.kill()
             p.wait()
     assert out == "interrupted 0\n" and p.returncode == 0 and took < 1.5, (out, took)
+
+
+def test_interrupt_right_after_the_start_leaves_nothing_running(client, mock, monkeypatch):
+    """A KeyboardInterrupt may come between any two bytecodes, also just after the call
+    started and before its wait: the call is cancelled and released all the same (it was left
+    pending on the client, driven by the next call). Simulated at the params' free, the first
+    thing after the start."""
+    from libproxmox import client as client_mod
+    real_free = client_mod.lib.pmx_params_free
+
+    class Lib:
+        def __getattr__(self, name):
+            return getattr(real_lib, name)
+
+        def pmx_params_free(self, p):
+            real_free(p)
+            raise KeyboardInterrupt
+
+    real_lib = client_mod.lib
+    monkeypatch.setattr(client_mod, "lib", Lib())
+    mock.faults(latency_ms=1500)
+    t0 = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        client.get("/nodes", full=1)
+    monkeypatch.setattr(client_mod, "lib", real_lib)
+    assert time.monotonic() - t0 < 1.0  # not waited for
+    assert client.pending == 0
+    mock.faults(latency_ms=0)
+    assert client.get("/version")["version"]
