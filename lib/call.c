@@ -932,7 +932,14 @@ typedef enum {
 } retry_class;
 
 static retry_class classify_code(pmx_call *call, CURLcode code);
-static retry_class classify_transport(pmx_call *call, CURLcode code);
+
+/* A request written to a reused connection that died unanswered is resent by curl itself on a
+ * new one. If that connection then fails (refused, handshake broken), the code says "never
+ * connected", but the request went out once already: the server may have it. */
+static int written_then_reconnect_failed(const pmx_call *call, CURLcode code, retry_class k) {
+    return k == CLS_NOT_SENT && call->prereqs > 0 && code != CURLE_OPERATION_TIMEDOUT &&
+           code != CURLE_ABORTED_BY_CALLBACK;
+}
 
 static void transfer_failed(pmx_call *call, CURLcode code) {
     pmx_client *c = call->client;
@@ -947,8 +954,8 @@ static void transfer_failed(pmx_call *call, CURLcode code) {
         snprintf(msg, sizeof msg,
                  "the connection broke after the request was sent, before any answer; not sent "
                  "again: the call is not idempotent (the server may have carried it out)");
-    } else if (!call->idempotent && classify_code(call, code) == CLS_NOT_SENT &&
-               classify_transport(call, code) == CLS_SENT) {
+    } else if (!call->idempotent &&
+               written_then_reconnect_failed(call, code, classify_code(call, code))) {
         snprintf(msg, sizeof msg,
                  "the connection broke after the request was sent, then reconnecting failed (%s); "
                  "not sent again: the call is not idempotent (the server may have carried it out)",
@@ -1025,17 +1032,9 @@ static retry_class classify_code(pmx_call *call, CURLcode code) {
     }
 }
 
-/* A request written to a reused connection that died unanswered is resent by curl itself on a
- * new one. If that connection then fails (refused, handshake broken), the code says "never
- * connected", but the request went out once already: the server may have it. */
-static int written_then_reconnect_failed(const pmx_call *call, CURLcode code) {
-    return call->prereqs > 0 && code != CURLE_OPERATION_TIMEDOUT &&
-           code != CURLE_ABORTED_BY_CALLBACK;
-}
-
 static retry_class classify_transport(pmx_call *call, CURLcode code) {
     retry_class k = classify_code(call, code);
-    return k == CLS_NOT_SENT && written_then_reconnect_failed(call, code) ? CLS_SENT : k;
+    return written_then_reconnect_failed(call, code, k) ? CLS_SENT : k;
 }
 
 /* PVE's lock timeout: raised while waiting for a config lock, before the action ran. */

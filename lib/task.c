@@ -181,24 +181,6 @@ static void clear_lines(pmx_task *t) {
 /* ---- completion ---- */
 
 /* Deliver the result: always from the loop (a call callback or an internal timer). */
-static void finish(pmx_task *t, int result, const char *msg);
-
-/* End the wait with a call's failure. The task's error is the call's message with PVE's
- * per-parameter errors after it: a 400's message alone says only "Parameter verification
- * failed." where the detail is "upid: no such task". */
-static void finish_call_failed(pmx_task *t, pmx_call *call, int result) {
-    t->http_status = pmx_call_http_status(call);
-    pmx__buf b = {0};
-    const char *name, *msg, *base = pmx_call_error(call);
-    int oom = base && pmx__buf_puts(&b, base);
-    for (size_t i = 0; !oom && pmx_call_param_error(call, i, &name, &msg) == PMX_OK; i++)
-        oom = pmx__buf_printf(&b, "%s%s: %s", i ? "; " : b.len ? " (" : "(", name, msg) != PMX_OK;
-    if (!oom && b.len && b.len > (base ? strlen(base) : 0))
-        oom = pmx__buf_puts(&b, ")");
-    finish(t, result, oom || !b.data ? base : b.data);
-    pmx__buf_free(&b);
-}
-
 static void finish(pmx_task *t, int result, const char *msg) {
     if (!t->active)
         return;
@@ -214,6 +196,23 @@ static void finish(pmx_task *t, int result, const char *msg) {
     if (t->done)
         t->done(t, result, t->userdata);
     pmx_task_unref(t); /* the loop's reference */
+}
+
+/* End the wait with a call's failure. The task's error is the call's message with PVE's
+ * per-parameter errors after it: a 400's message alone says only "Parameter verification
+ * failed." where the detail is "upid: no such task". */
+static void finish_call_failed(pmx_task *t, pmx_call *call, int result) {
+    t->http_status = pmx_call_http_status(call);
+    pmx__buf b = {0};
+    const char *name, *msg, *base = pmx_call_error(call);
+    int oom = base && pmx__buf_puts(&b, base);
+    size_t i = 0;
+    for (; !oom && pmx_call_param_error(call, i, &name, &msg) == PMX_OK; i++)
+        oom = pmx__buf_printf(&b, "%s%s: %s", i ? "; " : b.len ? " (" : "(", name, msg) != PMX_OK;
+    if (!oom && i)
+        oom = pmx__buf_puts(&b, ")");
+    finish(t, result, oom || !b.data ? base : b.data);
+    pmx__buf_free(&b);
 }
 
 static void issue(pmx_task *t);

@@ -13,6 +13,18 @@ void pmx__url_free(pmx__url *u) {
     memset(u, 0, sizeof *u);
 }
 
+/* Whether [h, h+n) is an address literal of family af as inet_pton reads it (for AF_INET only
+ * the plain dotted quad). */
+static int address_literal(int af, const char *h, size_t n) {
+    char tmp[64];
+    unsigned char a[sizeof(struct in6_addr)];
+    if (n == 0 || n >= sizeof tmp)
+        return 0;
+    memcpy(tmp, h, n);
+    tmp[n] = 0;
+    return inet_pton(af, tmp, a) == 1;
+}
+
 static int valid_hostname(const char *h, size_t n) {
     if (n == 0 || n > 253)
         return 0;
@@ -41,16 +53,7 @@ static int valid_hostname(const char *h, size_t n) {
         numeric = h[i] >= '0' && h[i] <= '9';
     if (end - start >= 2 && h[start] == '0' && (h[start + 1] == 'x' || h[start + 1] == 'X'))
         numeric = 1;
-    if (numeric) {
-        char tmp[16];
-        struct in_addr a4;
-        if (end >= sizeof tmp)
-            return 0;
-        memcpy(tmp, h, end);
-        tmp[end] = 0;
-        return inet_pton(AF_INET, tmp, &a4) == 1;
-    }
-    return 1;
+    return !numeric || address_literal(AF_INET, h, end);
 }
 
 int pmx__url_parse(const char *url, pmx__url *out) {
@@ -74,14 +77,7 @@ int pmx__url_parse(const char *url, pmx__url *out) {
         if (!host_end)
             return PMX_EINVAL;
         p = host_end + 1;
-        char tmp[64];
-        struct in6_addr a6;
-        size_t n = (size_t)(host_end - host);
-        if (n == 0 || n >= sizeof tmp)
-            return PMX_EINVAL;
-        memcpy(tmp, host, n);
-        tmp[n] = 0;
-        if (inet_pton(AF_INET6, tmp, &a6) != 1)
+        if (!address_literal(AF_INET6, host, (size_t)(host_end - host)))
             return PMX_EINVAL;
     } else {
         host = p;
