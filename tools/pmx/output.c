@@ -219,10 +219,11 @@ static int table_of_objects(const cJSON *arr) {
         for (size_t j = 0; !rc && j < nc; j++) {
             char *s = cell(cJSON_GetObjectItemCaseSensitive(item, cols[j]));
             cells[r * nc + j] = s;
+            size_t cw = s ? cli_width(s) : 0;
             if (!s)
                 rc = -1;
-            else if (cli_width(s) > w[j])
-                w[j] = cli_width(s);
+            else if (cw > w[j])
+                w[j] = cw;
         }
         r++;
     }
@@ -264,10 +265,11 @@ static int table_of_object(const cJSON *obj) {
     if (!rc)
         qsort(keys, n, sizeof *keys, cmp_str);
     for (i = 0; !rc && i < n; i++) {
-        if (!(names[i] = cli_escape(keys[i])))
+        size_t cw = (names[i] = cli_escape(keys[i])) ? cli_width(names[i]) : 0;
+        if (!names[i])
             rc = -1;
-        else if (cli_width(names[i]) > kw)
-            kw = cli_width(names[i]);
+        else if (cw > kw)
+            kw = cw;
     }
     if (!rc) {
         padded("key", kw);
