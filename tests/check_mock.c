@@ -894,6 +894,16 @@ static char *login_field(const raw *r, const char *k) {
     return s;
 }
 
+/* A ticket of the mock's user, from a login over a raw connection (caller frees). */
+static char *login_ticket(void) {
+    raw r;
+    login_raw(&r, g_m.user, g_m.password, NULL);
+    char *ticket = login_field(&r, "ticket");
+    ck_assert_ptr_nonnull(ticket);
+    raw_close(&r);
+    return ticket;
+}
+
 START_TEST(login_refuse_loop) {
     faults("{\"login_refuse\":2}");
     for (int i = 0; i < 2; i++) {
@@ -914,10 +924,7 @@ END_TEST
 
 START_TEST(ticket_refused_after_login) {
     raw r;
-    login_raw(&r, g_m.user, g_m.password, NULL);
-    char *ticket = login_field(&r, "ticket");
-    ck_assert_ptr_nonnull(ticket);
-    raw_close(&r);
+    char *ticket = login_ticket();
     faults("{\"ticket_refuse\":-1}");
     char *req = NULL;
     ck_assert_int_gt(asprintf(&req, "GET /api2/json/version HTTP/1.1\r\nHost: x\r\n"
@@ -953,11 +960,7 @@ static int auth_headers_status(const char *headers, char **reason) {
 }
 
 START_TEST(auth_header_forms) {
-    raw r;
-    login_raw(&r, g_m.user, g_m.password, NULL);
-    char *ticket = login_field(&r, "ticket");
-    ck_assert_ptr_nonnull(ticket);
-    raw_close(&r);
+    char *ticket = login_ticket();
     char *h = NULL, *why = NULL;
     /* PVE's extract_auth_value: /(?:^|\s)NAME(?:=| )([^;]*)/ */
     ck_assert_int_gt(asprintf(&h, "Cookie: PVEAuthCookie %s\r\n", ticket), 0);
@@ -1692,9 +1695,7 @@ START_TEST(upload_auth_and_node) {
     ck_assert_int_eq(raw_status(&r), 501);
     raw_close(&r);
     /* a ticket without CSRF token is enough for an upload */
-    login_raw(&r, g_m.user, g_m.password, NULL);
-    char *ticket = login_field(&r, "ticket");
-    raw_close(&r);
+    char *ticket = login_ticket();
     const char *body = PART("content", "iso") FILEPART("filename", "t.iso") "T\r\n--XyZ--\r\n";
     char *req = NULL;
     ck_assert_int_gt(asprintf(&req,

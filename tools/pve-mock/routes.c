@@ -111,14 +111,25 @@ struct list_check {
     const char *name;
 };
 
+/* PVE's task status types (pve-task-status-type), the index of each in a status set. */
+enum { ST_OK, ST_WARNING, ST_ERROR, ST_UNKNOWN, ST_COUNT };
+static const char *const status_names[ST_COUNT] = {"ok", "warning", "error", "unknown"};
+
+/* The status type an item names, any case; -1 for none. */
+static int status_index(const char *item, size_t len)
+{
+    for (int i = 0; i < ST_COUNT; i++)
+        if (strlen(status_names[i]) == len && !strncasecmp(item, status_names[i], len))
+            return i;
+    return -1;
+}
+
 /* verify_task_status_type on one item, as check_format's -list loop calls it */
 static void status_item_check(const char *item, size_t len, void *arg)
 {
     struct list_check *lc = arg;
-    static const char *const ok[] = {"ok", "error", "warning", "unknown"};
-    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
-        if (strlen(ok[i]) == len && !strncasecmp(item, ok[i], len))
-            return;
+    if (status_index(item, len) >= 0)
+        return;
     /* check_format dies at the first bad item; call_param_error keeps a parameter's first */
     call_param_error(lc->c, lc->name, "invalid format - invalid status '%.*s'\n", (int)len, item);
 }
@@ -588,33 +599,28 @@ static int ptrue(const char *s) { return s && *s && strcmp(s, "0") != 0; }
 
 /* PVE::UPID::normalize_status_type: the list's status as ok, warning, error or unknown (a
  * running task has none: unknown). */
-static const char *status_type(const struct task *t)
+static int status_type(const struct task *t)
 {
     const char *s = t->running ? NULL : t->exitstatus;
     if (!s || !*s || !strcmp(s, "unexpected status"))
-        return "unknown";
+        return ST_UNKNOWN;
     if (!strcmp(s, "OK"))
-        return "ok";
+        return ST_OK;
     if (!strncmp(s, "WARNINGS: ", 10) && s[10] && strspn(s + 10, "0123456789") == strlen(s + 10))
-        return "warning";
-    return "error";
+        return ST_WARNING;
+    return ST_ERROR;
 }
 
 struct status_set {
-    int ok, warning, error, unknown;
+    int on[ST_COUNT]; /* by status type */
 };
 
 static void status_set_add(const char *item, size_t len, void *arg)
 {
     struct status_set *f = arg;
-    if (len == 2 && !strncasecmp(item, "ok", 2))
-        f->ok = 1;
-    else if (len == 7 && !strncasecmp(item, "warning", 7))
-        f->warning = 1;
-    else if (len == 5 && !strncasecmp(item, "error", 5))
-        f->error = 1;
-    else if (len == 7 && !strncasecmp(item, "unknown", 7))
-        f->unknown = 1;
+    int i = status_index(item, len);
+    if (i >= 0)
+        f->on[i] = 1;
 }
 
 struct tasks_query {
@@ -650,12 +656,7 @@ static int task_filtered(struct tasks_query *q, const struct task *t, int active
         return 1;
     if (q->has_until && (int64_t)t->starttime > q->until)
         return 1;
-    const char *st = status_type(t);
-    int on = !strcmp(st, "ok")        ? q->want.ok
-             : !strcmp(st, "warning") ? q->want.warning
-             : !strcmp(st, "error")   ? q->want.error
-                                      : q->want.unknown;
-    if (!on)
+    if (!q->want.on[status_type(t)])
         return 1;
     if (q->count++ < q->start)
         return 1;
@@ -692,9 +693,9 @@ static void h_tasks(struct call *c)
     if (sf && !cJSON_IsNull(sf) && !errors) {
         split_list(sf, status_set_add, &q.want);
     } else {
-        q.want = (struct status_set){1, 1, 1, 1};
+        q.want = (struct status_set){{1, 1, 1, 1}};
         if (errors)
-            q.want.ok = 0;
+            q.want.on[ST_OK] = 0;
     }
     c->data = cJSON_CreateArray();
     if (strcmp(source, "archive") != 0)
