@@ -43,25 +43,21 @@ class Client(_core.Core):
         self._closing = True
         self._free()
 
-    def _drive(self, done, cancel):
+    def _drive(self, done):
         """Run the library's loop in slices until ``done()``: between two slices the signal
-        handlers run (KeyboardInterrupt cancels the call with ``cancel()`` and is re-raised),
-        and a close() from another thread frees the client, which completes the call with
-        PMX_EDESTROYED. Returns with the call finished, or to its blocking wait, which reports
-        what the loop refused (PMX_ERECURSIVE in a callback)."""
-        try:
-            while not done():
-                if self._closing:
-                    self._free()
-                c = self._c
-                if not c:
-                    return
-                r = lib.pmx_client_run(c, _SLICE_MS)
-                if r != _lib.ETIMEOUT and (r != _lib.OK or not done()):
-                    return
-        except BaseException:
-            cancel()
-            raise
+        handlers run (a KeyboardInterrupt goes up to the method, whose finally cancels the call
+        or task wait), and a close() from another thread frees the client, which completes the
+        call with PMX_EDESTROYED. Returns with the call finished, or to its blocking wait, which
+        reports what the loop refused (PMX_ERECURSIVE in a callback)."""
+        while not done():
+            if self._closing:
+                self._free()
+            c = self._c
+            if not c:
+                return
+            r = lib.pmx_client_run(c, _SLICE_MS)
+            if r != _lib.ETIMEOUT and (r != _lib.OK or not done()):
+                return
 
     def _request(self, verb, path, params, method=None, args=None):
         """Start a call and wait for it; returns its data or raises. With ``method`` (an
@@ -89,8 +85,7 @@ class Client(_core.Core):
                     lib.pmx_params_free(p)
             if r != _lib.OK:
                 raise _start_error(r, path)
-            self._drive(lambda: lib.pmx_call_result(call) != _lib.EPENDING,
-                        lambda: (lib.pmx_call_cancel(call), lib.pmx_call_wait(call)))
+            self._drive(lambda: lib.pmx_call_result(call) != _lib.EPENDING)
             code = lib.pmx_call_wait(call)
             try:
                 out = _core.result(call, code)
@@ -147,8 +142,7 @@ class Client(_core.Core):
     def _finish_task(self, r, task):
         if r != _lib.OK:
             raise _start_error(r, "task")
-        self._drive(lambda: lib.pmx_task_result(task) != _lib.EPENDING,
-                    lambda: (lib.pmx_task_cancel(task), lib.pmx_task_wait_sync(task)))
+        self._drive(lambda: lib.pmx_task_result(task) != _lib.EPENDING)
         code = lib.pmx_task_wait_sync(task)
         out = _core.task_outcome(task, code)
         _release_task(task)
